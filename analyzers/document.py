@@ -1,0 +1,132 @@
+"""An open document: its text, version and tree-sitter tree, re-parsed incrementally on edits.
+
+Boundary: knows text and trees, nothing of the protocol. Edits arrive in code-point points (the
+server converts from the client's units); the tree is edited with byte offsets and re-parsed
+from the old tree, never from scratch. Broken code is normal input: the tree then holds ERROR
+nodes and nothing raises.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from tree_sitter import Node, Point as TSPoint, Tree
+
+from tactful.analyzers.languages import new_parser, normalize_language_id
+from tactful.analyzers.text import LineIndex, Point, utf8_length
+
+# Above this size a document is kept as text only: tree-sitter would cope, but the features
+# built on the tree are meant for source files, not generated blobs.
+MAX_PARSED_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class TextChange:
+    """Replace the text between ``start`` and ``end`` with ``text``; a full replacement when
+    ``start`` is None."""
+
+    text: str
+    start: Point | None = None
+    end: Point | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """An immutable view of a document at one version, safe to hand to another thread."""
+
+    uri: str
+    path: str | None
+    language_id: str
+    version: int
+    text: str
+    tree: Tree | None
+
+    def line(self, number: int) -> str:
+        lines = self.text.split("\n")
+        return lines[number] if 0 <= number < len(lines) else ""
+
+
+class Document:
+    """A document as the editor has it now."""
+
+    def __init__(
+        self, uri: str, text: str, version: int, language_id: str | None, path: str | None = None
+    ) -> None:
+        self.uri = uri
+        self.path = path
+        self.language_id = normalize_language_id(language_id, path)
+        self.version = version
+        self.text = text
+        self.lines = LineIndex(text)
+        self._parser = new_parser(self.language_id)
+        self._lock = threading.Lock()
+        self.tree: Tree | None = None
+        self._parse(None)
+
+    @property
+    def parsed(self) -> bool:
+        return self.tree is not None
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            # Tree.copy() is cheap (reference counted) and keeps the snapshot's tree immune to
+            # later edits of ours.
+            tree = self.tree.copy() if self.tree is not None else None
+            return Snapshot(self.uri, self.path, self.language_id, self.version, self.text, tree)
+
+    def apply(self, changes: list[TextChange], version: int) -> None:
+        """Apply the client's changes in order and re-parse once."""
+        with self._lock:
+            full = False
+            for change in changes:
+                if change.start is None or change.end is None:
+                    self.text = change.text
+                    self.lines = LineIndex(change.text)
+                    full = True
+                else:
+                    self._apply_range(change)
+            self.version = version
+            self._parse(None if full else self.tree)
+
+    def _apply_range(self, change: TextChange) -> None:
+        assert change.start is not None and change.end is not None
+        text = self.text
+        start_point, end_point = sorted((change.start, change.end))
+        start = self.lines.offset(start_point, text)
+        end = self.lines.offset(end_point, text)
+        start_byte = self.lines.byte_offset(start_point, text)
+        end_byte = start_byte + utf8_length(text[start:end])
+        start_ts = TSPoint(start_point.line, self.lines.byte_column(start_point, text))
+        old_end_ts = TSPoint(end_point.line, self.lines.byte_column(end_point, text))
+        self.text = text[:start] + change.text + text[end:]
+        self.lines.replace(start, end, start_byte, end_byte, change.text)
+        new_end = self.lines.point(start + len(change.text))
+        new_end_ts = TSPoint(new_end.line, self.lines.byte_column(new_end, self.text))
+        if self.tree is not None:
+            self.tree.edit(
+                start_byte=start_byte,
+                old_end_byte=end_byte,
+                new_end_byte=start_byte + utf8_length(change.text),
+                start_point=start_ts,
+                old_end_point=old_end_ts,
+                new_end_point=new_end_ts,
+            )
+
+    def _parse(self, old_tree: Tree | None) -> None:
+        if self._parser is None:
+            self.tree = None
+            return
+        source = self.text.encode("utf-8", "surrogatepass")
+        if len(source) > MAX_PARSED_BYTES:
+            self.tree = None
+            return
+        self.tree = self._parser.parse(source, old_tree) if old_tree else self._parser.parse(source)
+
+    def node_at(self, point: Point) -> Node | None:
+        """The smallest named node at ``point``."""
+        if self.tree is None:
+            return None
+        column = self.lines.byte_column(point, self.text)
+        spot = TSPoint(point.line, column)
+        return self.tree.root_node.named_descendant_for_point_range(spot, spot)

@@ -1,0 +1,128 @@
+"""The languages tactful parses, and their tree-sitter grammars.
+
+Boundary: grammar loading only. Each grammar comes from its own PyPI package and is loaded on
+first use, offline; an unknown language is not an error, it is simply not parsed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import cache
+from pathlib import PurePath
+
+from tree_sitter import Language, Parser
+
+logger = logging.getLogger(__name__)
+
+
+def _python() -> object:
+    import tree_sitter_python
+
+    return tree_sitter_python.language()
+
+
+def _javascript() -> object:
+    import tree_sitter_javascript
+
+    return tree_sitter_javascript.language()
+
+
+def _typescript() -> object:
+    import tree_sitter_typescript
+
+    return tree_sitter_typescript.language_typescript()
+
+
+def _tsx() -> object:
+    import tree_sitter_typescript
+
+    return tree_sitter_typescript.language_tsx()
+
+
+def _go() -> object:
+    import tree_sitter_go
+
+    return tree_sitter_go.language()
+
+
+def _rust() -> object:
+    import tree_sitter_rust
+
+    return tree_sitter_rust.language()
+
+
+def _java() -> object:
+    import tree_sitter_java
+
+    return tree_sitter_java.language()
+
+
+_GRAMMARS: dict[str, Callable[[], object]] = {
+    "python": _python,
+    "javascript": _javascript,
+    "javascriptreact": _javascript,
+    "typescript": _typescript,
+    "typescriptreact": _tsx,
+    "go": _go,
+    "rust": _rust,
+    "java": _java,
+}
+
+_EXTENSIONS = {
+    ".py": "python",
+    ".pyi": "python",
+    ".js": "javascript",
+    ".mjs": "javascript",
+    ".cjs": "javascript",
+    ".jsx": "javascriptreact",
+    ".ts": "typescript",
+    ".mts": "typescript",
+    ".cts": "typescript",
+    ".tsx": "typescriptreact",
+    ".go": "go",
+    ".rs": "rust",
+    ".java": "java",
+}
+
+SUPPORTED = frozenset(_GRAMMARS)
+
+
+def language_of_path(path: str | PurePath) -> str | None:
+    """The language id (as LSP clients name it) of a file, from its extension."""
+    return _EXTENSIONS.get(PurePath(path).suffix.lower())
+
+
+def normalize_language_id(language_id: str | None, path: str | PurePath | None = None) -> str:
+    """A language id we know, taken from the client's id or else from the file's extension."""
+    if language_id:
+        lowered = language_id.lower()
+        if lowered in _GRAMMARS:
+            return lowered
+        aliases = {"py": "python", "js": "javascript", "ts": "typescript", "golang": "go"}
+        if lowered in aliases:
+            return aliases[lowered]
+    if path is not None:
+        found = language_of_path(path)
+        if found:
+            return found
+    return (language_id or "plaintext").lower()
+
+
+@cache
+def grammar(language_id: str) -> Language | None:
+    """The tree-sitter grammar of a language, or None when we have none."""
+    loader = _GRAMMARS.get(language_id)
+    if loader is None:
+        return None
+    try:
+        return Language(loader())
+    except Exception:
+        logger.exception("could not load the tree-sitter grammar for %s", language_id)
+        return None
+
+
+def new_parser(language_id: str) -> Parser | None:
+    """A parser for a language, or None when we have no grammar for it."""
+    language = grammar(language_id)
+    return Parser(language) if language is not None else None

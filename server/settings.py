@@ -1,0 +1,396 @@
+"""Settings: one schema, merged from four layers, resolved into a frozen object.
+
+Layers, lowest first: built-in defaults, the user file (``config.toml`` in the user config
+directory), the workspace (``[tool.tactful]`` in ``pyproject.toml`` or ``.tactful.toml``), then the
+client (``initializationOptions`` and ``workspace/didChangeConfiguration``). Wire names are
+camelCase, TOML names snake_case; both are accepted everywhere.
+
+Keys that decide what runs or where code is sent (``llm.*``, ``validation.command``,
+``workspace.trusted``) are never taken from workspace files: a cloned repository must not be able
+to point tactful at its own server or make it run its own command.
+
+A bad value never stops anything: it is reported (naming the key and its source), and that key
+alone falls back to the value of the layer below.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from tactful.analyzers.userdirs import config_dir
+
+logger = logging.getLogger(__name__)
+
+
+def _doc(text: str) -> dict[str, str]:
+    return {"doc": text}
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompletionSettings:
+    enabled: bool = field(default=True, metadata=_doc("Offer inline and list completions."))
+    engine: Literal["auto", "local", "llm"] = field(
+        default="auto",
+        metadata=_doc(
+            "`local`, `llm`, or `auto` (the LLM when one is configured and answers in time, "
+            "the local engine otherwise)."
+        ),
+    )
+    max_lines: int = field(default=8, metadata=_doc("Longest multi-line suggestion, in lines."))
+    debounce_ms: int = field(
+        default=60, metadata=_doc("Wait this long after the last keystroke before asking an LLM.")
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class LlmSettings:
+    model: str | None = field(
+        default=None,
+        metadata=_doc(
+            "A litellm model string, e.g. `openai/gpt-4o-mini` or `ollama/qwen2.5-coder:1.5b`; "
+            "`embedded` runs the bundled Gemma 3 270M model (extra `tactful[local-llm]`). "
+            "Unset: no hosted model."
+        ),
+    )
+    api_base: str | None = field(default=None, metadata=_doc("Base URL of the model's API."))
+    timeout_s: float = field(default=2.0, metadata=_doc("Deadline of one completion request."))
+    max_tokens: int = field(default=128, metadata=_doc("Most tokens a completion may generate."))
+    prompt_style: Literal["auto", "fim", "prefix", "chat"] = field(
+        default="auto",
+        metadata=_doc(
+            "How to ask the model: fill-in-the-middle, plain prefix (base models) or chat; "
+            "`auto` picks from the model's name."
+        ),
+    )
+    fim_template: str = field(
+        default="auto",
+        metadata=_doc(
+            "Fill-in-the-middle template: `auto`, `qwen`, `starcoder`, `deepseek`, `codellama`, "
+            "or a custom string with `{prefix}` and `{suffix}`."
+        ),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class FilterSettings:
+    enabled: bool = field(
+        default=True,
+        metadata=_doc("Hide suggestions whose predicted acceptance is below the threshold."),
+    )
+    threshold: float | None = field(
+        default=None,
+        metadata=_doc("Probability of acceptance below which a suggestion is hidden; unset: tuned."),
+    )
+    explore: float = field(
+        default=0.05,
+        metadata=_doc("Share of would-be-hidden suggestions still shown, so learning sees both."),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewSettings:
+    enabled: bool = field(default=True, metadata=_doc("Review the lines that changed."))
+    base: str = field(
+        default="HEAD", metadata=_doc("Git ref to compare the working tree with.")
+    )
+    llm: bool | None = field(
+        default=None, metadata=_doc("Ask the LLM for review comments; unset: when one is set.")
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class QualitySettings:
+    enabled: bool = field(default=True, metadata=_doc("Show static-analysis findings and fixes."))
+    select: list[str] | None = field(
+        default=None, metadata=_doc("ruff rule selection; unset: ruff's defaults and the project's.")
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ValidationSettings:
+    enabled: bool = field(
+        default=True, metadata=_doc("Run the tests for each fix (only in trusted workspaces).")
+    )
+    timeout_s: float = field(default=60.0, metadata=_doc("Deadline of one validation run."))
+    sandbox: Literal["auto", "bwrap", "unshare", "none"] = field(
+        default="auto",
+        metadata=_doc("Sandbox backend; `none` runs with limits only and says so."),
+    )
+    command: list[str] | None = field(
+        default=None,
+        metadata=_doc(
+            "Test command, a string split like a shell command or a list, run from the workspace "
+            "root; unset: `python -m pytest` with the workspace's interpreter."
+        ),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeedbackSettings:
+    store: str | None = field(
+        default=None, metadata=_doc("Path of the SQLite feedback store; unset: user data dir.")
+    )
+    store_code: bool = field(
+        default=False,
+        metadata=_doc("Keep the text of suggestions in the store, not only its hash."),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkspaceSettings:
+    trusted: bool | None = field(
+        default=None,
+        metadata=_doc(
+            "The editor's workspace trust; unset: the trust list kept by `tactful trust`."
+        ),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogSettings:
+    level: Literal["error", "warning", "info", "debug"] = field(
+        default="info", metadata=_doc("Least severe log message sent to the client.")
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    completion: CompletionSettings = field(default_factory=CompletionSettings)
+    llm: LlmSettings = field(default_factory=LlmSettings)
+    filter: FilterSettings = field(default_factory=FilterSettings)
+    review: ReviewSettings = field(default_factory=ReviewSettings)
+    quality: QualitySettings = field(default_factory=QualitySettings)
+    validation: ValidationSettings = field(default_factory=ValidationSettings)
+    feedback: FeedbackSettings = field(default_factory=FeedbackSettings)
+    workspace: WorkspaceSettings = field(default_factory=WorkspaceSettings)
+    log: LogSettings = field(default_factory=LogSettings)
+
+
+# Keys a workspace file may not set: they decide what runs or where code is sent.
+WORKSPACE_FORBIDDEN = ("llm.", "validation.command", "workspace.trusted")
+
+DEFAULT = "default"
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One source of settings: its name for people (``user file /…/config.toml``) and values."""
+
+    source: str
+    values: Mapping[str, Any]
+    is_workspace: bool = False
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """The settings in force, where each value came from, and what was wrong on the way."""
+
+    settings: Settings
+    sources: Mapping[str, str]
+    problems: tuple[str, ...] = ()
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
+def camel(name: str) -> str:
+    """Wire (camelCase) spelling of a dotted snake_case key."""
+    return ".".join(
+        part.split("_")[0] + "".join(w.title() for w in part.split("_")[1:])
+        for part in name.split(".")
+    )
+
+
+def _schema() -> dict[str, tuple[Any, Any, str]]:
+    """Every leaf key: (type, default, doc)."""
+    leaves: dict[str, tuple[Any, Any, str]] = {}
+    root = Settings()
+    for section in dataclasses.fields(Settings):
+        section_type = type(getattr(root, section.name))
+        hints = typing.get_type_hints(section_type)
+        for leaf in dataclasses.fields(section_type):
+            default = getattr(getattr(root, section.name), leaf.name)
+            leaves[f"{section.name}.{leaf.name}"] = (
+                hints[leaf.name],
+                default,
+                leaf.metadata.get("doc", ""),
+            )
+    return leaves
+
+
+SCHEMA = _schema()
+
+
+def describe() -> list[tuple[str, Any, str]]:
+    """(wire key, default, doc) of every setting, for docs and editors."""
+    return [(camel(key), default, doc) for key, (_, default, doc) in SCHEMA.items()]
+
+
+def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested or dotted mappings, camelCase or snake_case, to ``{"section.key": value}``."""
+    if not prefix and set(values) == {"tactful"} and isinstance(values["tactful"], Mapping):
+        values = values["tactful"]
+    flat: dict[str, Any] = {}
+    for raw_key, value in values.items():
+        key = ".".join(_snake(part) for part in str(raw_key).split("."))
+        full = f"{prefix}{key}"
+        if isinstance(value, Mapping) and full not in SCHEMA:
+            flat.update(flatten(value, full + "."))
+        else:
+            flat[full] = value
+    return flat
+
+
+class _Invalid(ValueError):
+    pass
+
+
+def _coerce(value: Any, kind: Any) -> Any:
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(kind)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(value, option)
+            except _Invalid as exc:
+                errors.append(str(exc))
+        raise _Invalid(" or ".join(errors))
+    if origin is Literal:
+        allowed = typing.get_args(kind)
+        if value in allowed:
+            return value
+        raise _Invalid("one of " + ", ".join(repr(a) for a in allowed))
+    if origin is list:
+        if isinstance(value, str):
+            import shlex
+
+            try:
+                value = shlex.split(value)
+            except ValueError as exc:
+                raise _Invalid(f"a command line ({exc})") from exc
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return list(value)
+        raise _Invalid("a list of strings")
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        raise _Invalid("true or false")
+    if kind is int:
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+        raise _Invalid("a whole number >= 0")
+    if kind is float:
+        if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+            return float(value)
+        raise _Invalid("a number >= 0")
+    if kind is str:
+        if isinstance(value, str):
+            return value
+        raise _Invalid("a string")
+    raise _Invalid(f"a {kind}")
+
+
+_RANGES = {"filter.threshold": (0.0, 1.0), "filter.explore": (0.0, 1.0)}
+
+
+def resolve(layers: Iterable[Layer]) -> Resolved:
+    """Merge layers (lowest first) into frozen settings, keeping the valid part of each."""
+    values: dict[str, Any] = {key: default for key, (_, default, _doc) in SCHEMA.items()}
+    sources: dict[str, str] = dict.fromkeys(SCHEMA, DEFAULT)
+    problems: list[str] = []
+    for layer in layers:
+        for key, raw in flatten(layer.values).items():
+            wire = camel(key)
+            if key not in SCHEMA:
+                problems.append(f"unknown setting {wire!r} in {layer.source}: ignored")
+                continue
+            if layer.is_workspace and any(
+                key == f or (f.endswith(".") and key.startswith(f)) for f in WORKSPACE_FORBIDDEN
+            ):
+                problems.append(
+                    f"setting {wire!r} in {layer.source} is ignored: it decides what runs or where "
+                    "code is sent, so only your user settings or editor may set it"
+                )
+                continue
+            kind = SCHEMA[key][0]
+            try:
+                value = _coerce(raw, kind)
+                low, high = _RANGES.get(key, (None, None))
+                if value is not None and low is not None and not (low <= value <= high):
+                    raise _Invalid(f"a number between {low} and {high}")
+            except _Invalid as exc:
+                problems.append(
+                    f"setting {wire!r} = {raw!r} in {layer.source} is invalid (expected {exc}); "
+                    f"keeping {values[key]!r}"
+                )
+                continue
+            values[key] = value
+            sources[key] = layer.source
+    sections: dict[str, dict[str, Any]] = {}
+    for key, value in values.items():
+        section, leaf = key.split(".", 1)
+        sections.setdefault(section, {})[leaf] = value
+    hints = typing.get_type_hints(Settings)
+    settings = Settings(**{name: hints[name](**leaves) for name, leaves in sections.items()})
+    return Resolved(settings, sources, tuple(problems))
+
+
+def user_config_file() -> Path:
+    return config_dir() / "config.toml"
+
+
+def _read_toml(path: Path, problems: list[str]) -> dict[str, Any] | None:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        return None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        problems.append(f"settings file {path} could not be read ({exc}); ignored")
+        return None
+
+
+def file_layers(workspace_root: Path | None) -> tuple[list[Layer], list[str]]:
+    """The user file and the workspace's files as layers, with problems reading them."""
+    problems: list[str] = []
+    layers: list[Layer] = []
+    user = user_config_file()
+    data = _read_toml(user, problems)
+    if data is not None:
+        layers.append(Layer(f"user file {user}", data))
+    if workspace_root is not None:
+        pyproject = workspace_root / "pyproject.toml"
+        data = _read_toml(pyproject, problems)
+        if data is not None:
+            table = data.get("tool", {}).get("tactful")
+            if isinstance(table, dict):
+                layers.append(Layer(f"workspace file {pyproject}", table, is_workspace=True))
+        own = workspace_root / ".tactful.toml"
+        data = _read_toml(own, problems)
+        if data is not None:
+            layers.append(Layer(f"workspace file {own}", data, is_workspace=True))
+    return layers, problems
+
+
+def load(
+    workspace_root: Path | None, client: Iterable[Layer] = ()
+) -> Resolved:
+    """Resolve the settings for a workspace: files first, then what the client sent."""
+    layers, problems = file_layers(workspace_root)
+    resolved = resolve([*layers, *client])
+    return Resolved(resolved.settings, resolved.sources, (*problems, *resolved.problems))
