@@ -1,0 +1,272 @@
+"""The tactful language server: state shared by the features, and how it runs.
+
+Boundary: this package is the only one that knows LSP. ``TactfulServer`` holds the open
+documents (parsed incrementally), the resolved settings, the workspace and its trust; each
+feature in ``server/features/`` registers its handlers on it and reads that state. Handlers take
+a snapshot, call the domain packages, and convert the result; blocking work goes through
+``server/executor.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import threading
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
+
+from tactful.analyzers.document import Document
+from tactful.feedback import trust as trust_list
+from tactful.server import executor, settings as settings_mod
+from tactful.server.errors import ErrorReporter
+from tactful.server.log import LEVELS, ClientLogHandler
+from tactful.server.protocol import TactfulProtocol
+from tactful.server.transport import FramingError, StdinChunks, pump
+
+logger = logging.getLogger(__name__)
+
+try:
+    __version__ = version("tactful")
+except PackageNotFoundError:  # running from a source tree without metadata
+    __version__ = "0.0.0"
+
+DocumentListener = Callable[[Document], Any]
+
+
+class TactfulServer(LanguageServer):
+    """The server object every feature receives."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "tactful",
+            __version__,
+            protocol_cls=TactfulProtocol,
+            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+        )
+        self.documents: dict[str, Document] = {}
+        self.workspace_root: Path | None = None
+        self.client_options: dict[str, Any] = {}
+        self.client_settings: dict[str, Any] = {}
+        self.resolved = settings_mod.resolve([])
+        self.errors = ErrorReporter(self.show_error)
+        self.log_handler: ClientLogHandler | None = None
+        self.listeners: dict[str, list[DocumentListener]] = {
+            "open": [],
+            "change": [],
+            "save": [],
+            "close": [],
+        }
+        self.settings_listeners: list[Callable[[], Any]] = []
+        self.initialized_listeners: list[Callable[[], Any]] = []
+        self.shutdown_listeners: list[Callable[[], Any]] = []
+        # Feature-owned objects (engines, stores, caches) by name, so features can find each
+        # other without importing each other's modules at start-up.
+        self.services: dict[str, Any] = {}
+        self._shown_problems: set[str] = set()
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # -- state -----------------------------------------------------------------------------
+
+    @property
+    def settings(self) -> settings_mod.Settings:
+        return self.resolved.settings
+
+    @property
+    def encoding(self) -> str:
+        """The negotiated position encoding: 'utf-16' (the default), 'utf-8' or 'utf-32'."""
+        try:
+            value = self.workspace.position_encoding
+        except RuntimeError:
+            return "utf-16"
+        return str(getattr(value, "value", value) or "utf-16")
+
+    @property
+    def trusted(self) -> bool:
+        """Whether code from this workspace may run (tests, conftest, its interpreter)."""
+        editor = self.settings.workspace.trusted
+        if editor is not None:
+            return editor
+        return self.workspace_root is not None and trust_list.is_trusted(self.workspace_root)
+
+    def path_of(self, uri: str) -> str | None:
+        try:
+            return to_fs_path(uri)
+        except Exception:
+            return None
+
+    def reload_settings(self) -> None:
+        """Resolve the settings again from files and what the client sent; tell the features."""
+        client = []
+        if self.client_options:
+            client.append(settings_mod.Layer("editor initializationOptions", self.client_options))
+        if self.client_settings:
+            client.append(settings_mod.Layer("editor configuration", self.client_settings))
+        self.resolved = settings_mod.load(self.workspace_root, client)
+        if self.log_handler is not None:
+            self.log_handler.setLevel(LEVELS[self.settings.log.level])
+        fresh = [p for p in self.resolved.problems if p not in self._shown_problems]
+        for problem in fresh:
+            logger.warning("%s", problem)
+        if fresh:
+            self._shown_problems.update(fresh)
+            self.show_message(
+                "tactful settings: " + "; ".join(fresh), types.MessageType.Warning
+            )
+        for listener in list(self.settings_listeners):
+            self._call_listener(listener)
+
+    # -- talking to the client -------------------------------------------------------------
+
+    def show_message(self, text: str, kind: types.MessageType = types.MessageType.Info) -> None:
+        self.window_show_message(types.ShowMessageParams(type=kind, message=text))
+
+    def show_error(self, text: str) -> None:
+        self.show_message(text, types.MessageType.Error)
+
+    def log_to_client(self, level: int, text: str) -> None:
+        kind = (
+            types.MessageType.Error
+            if level >= logging.ERROR
+            else types.MessageType.Warning
+            if level >= logging.WARNING
+            else types.MessageType.Info
+            if level >= logging.INFO
+            else types.MessageType.Log
+        )
+        self.window_log_message(types.LogMessageParams(type=kind, message=text))
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        logger.error("server error: %s", error)
+        self.errors.report("the server", error)
+
+    # -- events ----------------------------------------------------------------------------
+
+    def emit(self, event: str, document: Document) -> None:
+        for listener in list(self.listeners[event]):
+            self._call_listener(listener, document)
+
+    def _call_listener(self, listener: Callable[..., Any], *args: Any) -> None:
+        try:
+            result = listener(*args)
+            if asyncio.iscoroutine(result):
+                self.spawn(result, name=getattr(listener, "__qualname__", "listener"))
+        except Exception as exc:
+            name = getattr(listener, "__qualname__", repr(listener))
+            logger.exception("%s failed", name)
+            self.errors.report(name, exc)
+
+    def spawn(self, coro: Any, name: str = "background work") -> asyncio.Task[Any]:
+        """Run a coroutine in the background; its failure is logged and reported, never lost."""
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self._background.discard(t)
+            if t.cancelled():
+                return
+            exc = t.exception()
+            if exc is not None:
+                logger.error("%s failed", name, exc_info=exc)
+                self.errors.report(name, exc)
+
+        task.add_done_callback(done)
+        return task
+
+    # -- running ---------------------------------------------------------------------------
+
+    def serve_stdio(self) -> int:
+        """Serve over stdin/stdout until the client exits; returns the exit code."""
+        stdout = sys.stdout.buffer
+        # From here on stdout belongs to the protocol: stray writes go to stderr instead.
+        sys.stdout = sys.stderr
+        chunks = StdinChunks()
+        writer = _StdoutWriter(stdout)
+        return self._serve(chunks.start, chunks.read, writer)
+
+    def serve_tcp(self, host: str, port: int) -> int:
+        """Serve one client over TCP."""
+
+        async def main() -> int:
+            done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+            async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                code = await self._session(lambda: reader.read(65536), writer)
+                if not done.done():
+                    done.set_result(code)
+
+            server = await asyncio.start_server(connection, host, port)
+            logger.info("serving on %s", ", ".join(str(s.getsockname()) for s in server.sockets))
+            async with server:
+                return await done
+
+        try:
+            return asyncio.run(main())
+        finally:
+            executor.shutdown()
+
+    def _serve(self, start: Callable[[asyncio.AbstractEventLoop], None],
+               read: Callable[[], Any], writer: Any) -> int:
+        async def main() -> int:
+            start(asyncio.get_running_loop())
+            return await self._session(read, writer)
+
+        try:
+            return asyncio.run(main())
+        finally:
+            executor.shutdown()
+
+    async def _session(self, read: Callable[[], Any], writer: Any) -> int:
+        self._stop_event = stop = threading.Event()
+        self.protocol.set_writer(writer)
+        if self.log_handler is not None:
+            self.log_handler.loop = asyncio.get_running_loop()
+        protocol: TactfulProtocol = self.protocol  # type: ignore[assignment]
+
+        def framing_error(error: FramingError) -> None:
+            logger.error("bad message framing: %s", error.message)
+            self.errors.report("reading messages", ValueError(error.message))
+
+        try:
+            await pump(read, protocol.handle_body, framing_error, stop)
+        except SystemExit as exit_:
+            return int(exit_.code or 0)
+        except (BrokenPipeError, ConnectionResetError):
+            logger.error("the connection to the client is lost")
+        finally:
+            for listener in list(self.shutdown_listeners):
+                self._call_listener(listener)
+        # The input ended without an exit notification.
+        return 0 if protocol._shutdown else 1
+
+
+class _StdoutWriter:
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+
+    def write(self, data: bytes) -> None:
+        with self._lock:
+            self._stream.write(data)
+            self._stream.flush()
+
+    def close(self) -> None:
+        try:
+            self._stream.close()
+        except OSError:
+            pass
+
+
+def build_server() -> TactfulServer:
+    """A server with every feature registered."""
+    from tactful.server.features import register_all
+
+    server = TactfulServer()
+    register_all(server)
+    return server

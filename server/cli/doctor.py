@@ -1,0 +1,146 @@
+"""``tactful doctor``: what is installed, which settings are in force and where each came from,
+which sandbox backend validation would use, and whether the configured LLM answers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+PACKAGES = [
+    "tactful",
+    "pygls",
+    "lsprotocol",
+    "tree-sitter",
+    "tree-sitter-python",
+    "tree-sitter-javascript",
+    "tree-sitter-typescript",
+    "tree-sitter-go",
+    "tree-sitter-rust",
+    "tree-sitter-java",
+    "gitpython",
+    "ruff",
+    "jedi",
+    "litellm",
+]
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "doctor", help="versions, settings in force and their sources, sandbox, LLM"
+    )
+    parser.add_argument("path", nargs="?", default=".", help="workspace folder (default: .)")
+    parser.add_argument("--format", choices=["text", "json"], default="text")
+    parser.add_argument(
+        "--no-llm-check", action="store_true", help="do not send a request to the LLM"
+    )
+    parser.set_defaults(func=run)
+
+
+def _version(name: str) -> str | None:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def _sandbox(setting: str) -> dict[str, Any]:
+    try:
+        from tactful.feedback.execution import available_backend
+    except ImportError:
+        return {"backend": None, "detail": "validation is not installed"}
+    info = available_backend(setting)
+    return {k: v for k, v in vars(info).items()} if hasattr(info, "__dict__") else {
+        "backend": str(info)
+    }
+
+
+def _llm_check(model: str | None, api_base: str | None, timeout: float) -> dict[str, Any]:
+    if not model:
+        return {"configured": False, "detail": "no llm.model set: the local engine is used"}
+    if model == "embedded":
+        return {"configured": True, "model": model, "detail": "embedded model, started on use"}
+    import os
+
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    started = time.perf_counter()
+    try:
+        import litellm
+
+        litellm.completion(
+            model=model,
+            api_base=api_base,
+            messages=[{"role": "user", "content": "Say OK."}],
+            max_tokens=1,
+            timeout=max(timeout, 5.0),
+        )
+    except Exception as exc:
+        return {"configured": True, "model": model, "reachable": False,
+                "detail": f"{type(exc).__name__}: {str(exc)[:200]}"}
+    return {"configured": True, "model": model, "reachable": True,
+            "latency_ms": round((time.perf_counter() - started) * 1000)}
+
+
+def run(args: argparse.Namespace) -> int:
+    from tactful.analyzers.userdirs import cache_dir, config_dir, data_dir, log_file
+    from tactful.feedback import trust as trust_list
+    from tactful.server import settings as settings_mod
+
+    root = Path(args.path).resolve()
+    resolved = settings_mod.load(root)
+    settings = resolved.settings
+    report: dict[str, Any] = {
+        "versions": {"python": platform.python_version(), **{p: _version(p) for p in PACKAGES}},
+        "paths": {
+            "workspace": str(root),
+            "user_config": str(settings_mod.user_config_file()),
+            "config_dir": str(config_dir()),
+            "data_dir": str(data_dir()),
+            "cache_dir": str(cache_dir()),
+            "log": str(log_file()),
+        },
+        "trusted": trust_list.is_trusted(root),
+        "settings": {
+            settings_mod.camel(key): {
+                "value": getattr(getattr(settings, key.split(".")[0]), key.split(".")[1]),
+                "source": resolved.sources[key],
+            }
+            for key in settings_mod.SCHEMA
+        },
+        "problems": list(resolved.problems),
+        "sandbox": _sandbox(settings.validation.sandbox),
+        "llm": {"configured": bool(settings.llm.model), "model": settings.llm.model}
+        if args.no_llm_check
+        else _llm_check(settings.llm.model, settings.llm.api_base, settings.llm.timeout_s),
+    }
+    if args.format == "json":
+        json.dump(report, sys.stdout, indent=2, default=str)
+        print()
+        return 2 if resolved.problems else 0
+    print("tactful doctor\n")
+    print("versions")
+    for name, value in report["versions"].items():
+        print(f"  {name:24} {value or 'not installed'}")
+    print("\npaths")
+    for name, value in report["paths"].items():
+        print(f"  {name:24} {value}")
+    print(f"\nworkspace trusted        {'yes' if report['trusted'] else 'no (tactful trust PATH)'}")
+    print("\nsettings (value, and where it came from)")
+    for key, entry in report["settings"].items():
+        print(f"  {key:26} {json.dumps(entry['value'], default=str):28} {entry['source']}")
+    if report["problems"]:
+        print("\nproblems")
+        for problem in report["problems"]:
+            print(f"  - {problem}")
+    print("\nsandbox")
+    for key, value in report["sandbox"].items():
+        print(f"  {key:24} {value}")
+    print("\nllm")
+    for key, value in report["llm"].items():
+        print(f"  {key:24} {value}")
+    return 2 if resolved.problems else 0

@@ -1,0 +1,94 @@
+"""Diagnostics from several sources on one document, pushed and pulled as one set.
+
+``publishDiagnostics`` replaces everything a client shows for a document, so each feature
+(``tactful.quality``, ``tactful.review``) sets its own part here and the union is published.
+Clients that pull (``textDocument/diagnostic``) get the same union. A part computed for an older
+version of the document than the newest part already set is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+
+if TYPE_CHECKING:
+    from tactful.server.app import TactfulServer
+
+logger = logging.getLogger(__name__)
+
+
+class DiagnosticsPublisher:
+    def __init__(self, server: TactfulServer) -> None:
+        self.server = server
+        self._parts: dict[str, dict[str, list[types.Diagnostic]]] = {}
+        self._versions: dict[str, int | None] = {}
+        self.result_ids: dict[str, int] = {}
+
+    def set(
+        self,
+        uri: str,
+        source: str,
+        diagnostics: list[types.Diagnostic],
+        version: int | None = None,
+        publish: bool = True,
+    ) -> bool:
+        """Replace ``source``'s diagnostics on ``uri``; False when they are stale."""
+        document = self.server.documents.get(uri)
+        if version is not None and document is not None and document.version != version:
+            logger.debug("dropping %s diagnostics for %s v%s (now v%s)", source, uri, version,
+                         document.version)
+            return False
+        self._parts.setdefault(uri, {})[source] = list(diagnostics)
+        self._versions[uri] = version if version is not None else self._versions.get(uri)
+        self.result_ids[uri] = self.result_ids.get(uri, 0) + 1
+        if publish:
+            if self.pushes():
+                self.publish(uri)
+            else:
+                self.refresh()
+        return True
+
+    def refresh(self) -> None:
+        """Ask a pulling client to pull again, when it accepts being asked."""
+        workspace = self.server.client_capabilities.workspace
+        diagnostics = workspace.diagnostics if workspace is not None else None
+        if diagnostics is not None and diagnostics.refresh_support:
+            self.server.workspace_diagnostic_refresh(None)
+
+    def get(self, uri: str) -> list[types.Diagnostic]:
+        return [d for part in self._parts.get(uri, {}).values() for d in part]
+
+    def get_source(self, uri: str, source: str) -> list[types.Diagnostic]:
+        return list(self._parts.get(uri, {}).get(source, []))
+
+    def clear(self, uri: str) -> None:
+        if self._parts.pop(uri, None) is not None and self.pushes():
+            self.server.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(uri=uri, diagnostics=[])
+            )
+        self._versions.pop(uri, None)
+
+    def publish(self, uri: str) -> None:
+        self.server.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(
+                uri=uri, diagnostics=self.get(uri), version=self._versions.get(uri)
+            )
+        )
+
+    def pushes(self) -> bool:
+        """Push unless the client pulls: clients that support pull diagnostics ask themselves."""
+        try:
+            text_document = self.server.client_capabilities.text_document
+        except Exception:
+            return True
+        return text_document is None or text_document.diagnostic is None
+
+
+def publisher(server: TactfulServer) -> DiagnosticsPublisher:
+    """The server's one publisher (created on first use)."""
+    found = server.services.get("diagnostics")
+    if found is None:
+        found = server.services["diagnostics"] = DiagnosticsPublisher(server)
+    return found

@@ -1,0 +1,43 @@
+"""Shared fixtures: isolated user directories, real workspaces and git repositories, and a
+language client driving ``tactful serve`` over real stdio (pytest-lsp)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import pytest_lsp
+from fixtures.lsp import CONFIG
+from fixtures.workspace import Workspace
+from pytest_lsp import LanguageClient
+
+
+@pytest.fixture(autouse=True)
+def isolated_user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test gets its own config, data and cache directories (inherited by servers)."""
+    base = tmp_path / "xdg"
+    for name in ("CONFIG", "DATA", "CACHE", "STATE"):
+        folder = base / name.lower()
+        folder.mkdir(parents=True)
+        monkeypatch.setenv(f"XDG_{name}_HOME", str(folder))
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    return base
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Workspace:
+    """An empty git repository in a temp folder."""
+    return Workspace(tmp_path / "project")
+
+
+@pytest.fixture
+def plain_folder(tmp_path: Path) -> Workspace:
+    """A folder that is not a git repository."""
+    return Workspace(tmp_path / "folder", git=False)
+
+
+@pytest_lsp.fixture(config=CONFIG)
+async def lsp(lsp_client: LanguageClient):
+    """A started server; the test initializes it with ``init_params(root, options)``."""
+    yield
+    await lsp_client.shutdown_session()
