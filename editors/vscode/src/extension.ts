@@ -1,0 +1,342 @@
+/**
+ * The VS Code side of tactful: starts `tactful serve`, sends the user's settings and VS Code's
+ * workspace trust, and shows what the server is doing in the status bar.
+ *
+ * Boundary: everything that speaks to VS Code lives here; the decisions (which settings to send,
+ * which executable to start, what the status bar says) are plain functions in `settings.ts`,
+ * `serverPath.ts` and `status.ts`. Inline completions, diagnostics and code actions are
+ * vscode-languageclient's own features: an accepted inline item runs its `tactful.acceptSuggestion`
+ * command, which the client forwards to the server.
+ */
+
+import { execFile } from "node:child_process";
+import * as vscode from "vscode";
+import {
+  DidChangeConfigurationNotification,
+  ExecuteCommandRequest,
+  State,
+  type LanguageClientOptions,
+  type WorkDoneProgressBegin,
+  type WorkDoneProgressEnd,
+  type WorkDoneProgressReport,
+} from "vscode-languageclient";
+import { LanguageClient, type Executable } from "vscode-languageclient/node";
+import { clientSettings, configurationSection, serverSettings, type ServerSetting, type SettingsTree } from "./settings";
+import { findServer, type Candidate } from "./serverPath";
+import { Activity, statusView, type ServerState, type ServerStatus } from "./status";
+
+/** Language ids the server understands (its tree-sitter grammars). */
+const LANGUAGES = [
+  "python",
+  "javascript",
+  "javascriptreact",
+  "typescript",
+  "typescriptreact",
+  "go",
+  "rust",
+  "java",
+];
+
+interface PythonEnvironmentApi {
+  environments: {
+    getActiveEnvironmentPath(resource?: vscode.Uri): { path: string };
+    resolveEnvironment(
+      environment: { path: string } | string,
+    ): Promise<{ executable: { uri?: vscode.Uri } } | undefined>;
+    onDidChangeActiveEnvironmentPath: vscode.Event<unknown>;
+  };
+}
+
+class Tactful implements vscode.Disposable {
+  private client: LanguageClient | undefined;
+  private server: Candidate | undefined;
+  private state: ServerState = "starting";
+  private serverStatus: ServerStatus | undefined;
+  private readonly activity = new Activity();
+  private readonly item: vscode.StatusBarItem;
+  private readonly log: vscode.LogOutputChannel;
+  private readonly settings: ServerSetting[];
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(context: vscode.ExtensionContext) {
+    this.log = vscode.window.createOutputChannel("tactful", { log: true });
+    this.item = vscode.window.createStatusBarItem("tactful.status", vscode.StatusBarAlignment.Right, 100);
+    this.item.name = "tactful";
+    this.item.command = "tactful.menu";
+    const properties = context.extension.packageJSON?.contributes?.configuration?.properties ?? {};
+    this.settings = serverSettings(properties);
+    this.disposables.push(this.log, this.item);
+    this.render();
+    this.item.show();
+  }
+
+  /** The client layer of the server's settings, as VS Code has them now. */
+  private settingsNow(): SettingsTree {
+    const config = vscode.workspace.getConfiguration("tactful");
+    return clientSettings(this.settings, (key) => config.inspect(key), vscode.workspace.isTrusted);
+  }
+
+  private render(): void {
+    const config = vscode.workspace.getConfiguration("tactful");
+    const view = statusView({
+      state: this.state,
+      engineSetting: config.get<string>("completion.engine", "auto"),
+      filterSetting: config.get<boolean>("filter.enabled", true),
+      trusted: vscode.workspace.isTrusted,
+      server: this.serverStatus,
+      running: this.activity.running,
+    });
+    this.item.text = view.text;
+    this.item.tooltip = view.tooltip;
+    this.item.backgroundColor = view.warning
+      ? new vscode.ThemeColor("statusBarItem.warningBackground")
+      : undefined;
+  }
+
+  private async pythonExecutable(): Promise<string | undefined> {
+    const extension = vscode.extensions.getExtension<PythonEnvironmentApi>("ms-python.python");
+    if (extension === undefined) {
+      return undefined;
+    }
+    try {
+      const api = extension.isActive ? extension.exports : await extension.activate();
+      const resource = vscode.workspace.workspaceFolders?.[0]?.uri;
+      const active = api.environments.getActiveEnvironmentPath(resource);
+      const resolved = await api.environments.resolveEnvironment(active);
+      return resolved?.executable.uri?.fsPath;
+    } catch (error) {
+      this.log.warn(`could not ask the Python extension for the selected environment: ${error}`);
+      return undefined;
+    }
+  }
+
+  private async locate(): Promise<Candidate | undefined> {
+    return findServer({
+      configured: vscode.workspace.getConfiguration("tactful").get<string>("path", ""),
+      pythonExecutable: await this.pythonExecutable(),
+      pathEnv: process.env.PATH,
+      platform: process.platform,
+      workspaceFolders: (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath),
+      trusted: vscode.workspace.isTrusted,
+    });
+  }
+
+  async start(): Promise<void> {
+    this.state = "starting";
+    this.render();
+    this.server = await this.locate();
+    if (this.server === undefined) {
+      this.state = "missing";
+      this.render();
+      const where = vscode.workspace.isTrusted
+        ? ""
+        : " (executables inside an untrusted workspace are never started)";
+      const choice = await vscode.window.showErrorMessage(
+        `tactful: no \`tactful\` executable found in the selected Python environment or on PATH${where}. ` +
+          "Install it with `pip install tactful` or set `tactful.path`.",
+        "Open Settings",
+      );
+      if (choice === "Open Settings") {
+        await vscode.commands.executeCommand("workbench.action.openSettings", "tactful.path");
+      }
+      return;
+    }
+    this.log.info(`starting ${this.server.file} serve (from ${this.server.source})`);
+    const executable: Executable = {
+      command: this.server.file,
+      args: ["serve"],
+      options: { cwd: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath },
+    };
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: LANGUAGES.map((language) => ({ scheme: "file", language })),
+      initializationOptions: this.settingsNow(),
+      outputChannel: this.log,
+      middleware: {
+        handleWorkDoneProgress: (token, params, next) => {
+          this.onProgress(token, params);
+          next(token, params);
+        },
+        workspace: {
+          configuration: async (params, token, next) => {
+            const answers = await next(params, token);
+            if (!Array.isArray(answers)) {
+              return answers;
+            }
+            const tree = this.settingsNow();
+            return params.items.map((item, index) => {
+              const ours = configurationSection(item.section, tree);
+              return ours === undefined ? answers[index] : ours;
+            });
+          },
+        },
+      },
+    };
+    const client = new LanguageClient("tactful", "tactful", executable, clientOptions);
+    this.client = client;
+    client.onDidChangeState((event) => {
+      this.state = event.newState === State.Running ? "running" : event.newState === State.Starting ? "starting" : "stopped";
+      if (this.state !== "running") {
+        this.activity.clear();
+      }
+      this.render();
+    });
+    client.onNotification("tactful/status", (params: ServerStatus) => {
+      this.serverStatus = params;
+      this.render();
+    });
+    try {
+      await client.start();
+    } catch (error) {
+      this.log.error(`the tactful server did not start: ${error}`);
+      this.state = "stopped";
+      this.render();
+    }
+  }
+
+  async stop(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    this.serverStatus = undefined;
+    this.activity.clear();
+    if (client !== undefined) {
+      await client.dispose();
+    }
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  private onProgress(
+    token: string | number,
+    params: WorkDoneProgressBegin | WorkDoneProgressReport | WorkDoneProgressEnd,
+  ): void {
+    if (params.kind === "begin") {
+      this.activity.begin(token, params.message ? `${params.title}: ${params.message}` : params.title);
+    } else if (params.kind === "report") {
+      this.activity.report(token, params.message);
+    } else {
+      this.activity.end(token);
+    }
+    this.render();
+  }
+
+  /** Send the settings again: the user changed them, or granted trust. */
+  sendSettings(): void {
+    if (this.client?.state !== State.Running) {
+      return;
+    }
+    void this.client.sendNotification(DidChangeConfigurationNotification.type, {
+      settings: { tactful: this.settingsNow() },
+    });
+    this.render();
+  }
+
+  async review(): Promise<void> {
+    if (this.client?.state !== State.Running) {
+      void vscode.window.showWarningMessage("tactful: the server is not running.");
+      return;
+    }
+    await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Window, title: "tactful: reviewing changes" },
+      () => this.client!.sendRequest(ExecuteCommandRequest.type, { command: "tactful.reviewChanges", arguments: [] }),
+    );
+    await vscode.commands.executeCommand("workbench.actions.view.problems");
+  }
+
+  async stats(): Promise<void> {
+    const server = this.server ?? (await this.locate());
+    if (server === undefined) {
+      void vscode.window.showErrorMessage("tactful: no `tactful` executable found; set `tactful.path`.");
+      return;
+    }
+    const output = await new Promise<string>((resolve) => {
+      execFile(
+        server.file,
+        ["stats", "--format", "text"],
+        { cwd: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath, timeout: 30_000 },
+        (error, stdout, stderr) => resolve(error && !stdout ? `tactful stats failed: ${stderr || error.message}` : stdout),
+      );
+    });
+    const document = await vscode.workspace.openTextDocument({ content: output, language: "plaintext" });
+    await vscode.window.showTextDocument(document, { preview: true });
+  }
+
+  async trust(): Promise<void> {
+    if (vscode.workspace.isTrusted) {
+      void vscode.window.showInformationMessage(
+        "tactful: this workspace is trusted, so fixes are validated by running its tests in a sandbox.",
+      );
+      return;
+    }
+    // VS Code's own trust decides: granting it fires onDidGrantWorkspaceTrust, which sends it on.
+    await vscode.commands.executeCommand("workbench.trust.manage");
+  }
+
+  async menu(): Promise<void> {
+    const choices: (vscode.QuickPickItem & { command: string })[] = [
+      { label: "$(checklist) Review changes", command: "tactful.review" },
+      { label: "$(graph) Show acceptance statistics", command: "tactful.stats" },
+      { label: "$(shield) Trust this workspace", command: "tactful.trust" },
+      { label: "$(debug-restart) Restart the server", command: "tactful.restart" },
+      { label: "$(output) Show the log", command: "tactful.showLog" },
+    ];
+    const picked = await vscode.window.showQuickPick(choices, { placeHolder: "tactful" });
+    if (picked !== undefined) {
+      await vscode.commands.executeCommand(picked.command);
+    }
+  }
+
+  register(): void {
+    const command = (name: string, run: () => unknown) =>
+      this.disposables.push(vscode.commands.registerCommand(name, run));
+    command("tactful.review", () => this.review());
+    command("tactful.stats", () => this.stats());
+    command("tactful.trust", () => this.trust());
+    command("tactful.restart", () => this.restart());
+    command("tactful.showLog", () => this.log.show());
+    command("tactful.menu", () => this.menu());
+    this.disposables.push(
+      vscode.workspace.onDidGrantWorkspaceTrust(() => this.sendSettings()),
+      vscode.workspace.onDidChangeConfiguration((event) => {
+        if (event.affectsConfiguration("tactful.path")) {
+          void this.restart();
+        } else if (event.affectsConfiguration("tactful")) {
+          this.sendSettings();
+        }
+      }),
+    );
+    const python = vscode.extensions.getExtension<PythonEnvironmentApi>("ms-python.python");
+    if (python?.isActive) {
+      this.disposables.push(
+        python.exports.environments.onDidChangeActiveEnvironmentPath(() => {
+          if (!vscode.workspace.getConfiguration("tactful").get<string>("path")) {
+            void this.restart();
+          }
+        }),
+      );
+    }
+  }
+
+  dispose(): void {
+    void this.stop();
+    for (const disposable of this.disposables) {
+      disposable.dispose();
+    }
+  }
+}
+
+let tactful: Tactful | undefined;
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  tactful = new Tactful(context);
+  context.subscriptions.push(tactful);
+  tactful.register();
+  await tactful.start();
+}
+
+export async function deactivate(): Promise<void> {
+  await tactful?.stop();
+  tactful = undefined;
+}

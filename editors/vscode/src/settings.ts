@@ -1,0 +1,116 @@
+/**
+ * Which VS Code settings the extension sends to the server, and in what shape.
+ *
+ * Boundary: pure functions over plain values; never imports `vscode`, so node's test runner can
+ * exercise it. Only settings a user actually set are sent: the server layers its defaults, the
+ * user's `config.toml` and the workspace's `[tool.tactful]` below what the editor sends, and
+ * sending VS Code's defaults would silently override those files.
+ */
+
+/** What `WorkspaceConfiguration.inspect` reports for one key (the parts we read). */
+export interface Inspected {
+  globalValue?: unknown;
+  workspaceValue?: unknown;
+  workspaceFolderValue?: unknown;
+}
+
+/** One server setting contributed in package.json. */
+export interface ServerSetting {
+  /** Wire key without the `tactful.` prefix, e.g. `completion.engine`. */
+  key: string;
+  /** Taken from user settings only (scope `machine`): it decides what runs or where code goes. */
+  userOnly: boolean;
+}
+
+/** Settings of the extension itself, never sent to the server. */
+export const EXTENSION_OWN = new Set(["tactful.path", "tactful.trace.server"]);
+
+interface ContributedProperty {
+  scope?: string;
+}
+
+/** The server settings among the extension's contributed configuration properties. */
+export function serverSettings(properties: Record<string, ContributedProperty>): ServerSetting[] {
+  return Object.entries(properties)
+    .filter(([name]) => name.startsWith("tactful.") && !EXTENSION_OWN.has(name))
+    .map(([name, property]) => ({
+      key: name.slice("tactful.".length),
+      userOnly: property.scope === "machine" || property.scope === "application",
+    }));
+}
+
+export type SettingsTree = { [name: string]: unknown };
+
+/** The value a user set for a key, most specific first; undefined when nobody set it. */
+export function explicitValue(inspected: Inspected | undefined, userOnly: boolean): unknown {
+  if (inspected === undefined) {
+    return undefined;
+  }
+  if (userOnly) {
+    return inspected.globalValue;
+  }
+  for (const value of [
+    inspected.workspaceFolderValue,
+    inspected.workspaceValue,
+    inspected.globalValue,
+  ]) {
+    if (value !== undefined) {
+      return value;
+    }
+  }
+  return undefined;
+}
+
+function put(tree: SettingsTree, dotted: string, value: unknown): void {
+  const parts = dotted.split(".");
+  let node = tree;
+  for (const part of parts.slice(0, -1)) {
+    const child = node[part];
+    if (typeof child !== "object" || child === null || Array.isArray(child)) {
+      node[part] = {};
+    }
+    node = node[part] as SettingsTree;
+  }
+  node[parts[parts.length - 1]] = value;
+}
+
+/**
+ * The client layer of the server's settings: the values the user set, nested by section, plus
+ * `workspace.trusted` from VS Code's workspace trust.
+ */
+export function clientSettings(
+  settings: readonly ServerSetting[],
+  inspect: (key: string) => Inspected | undefined,
+  trusted: boolean,
+): SettingsTree {
+  const tree: SettingsTree = {};
+  for (const setting of settings) {
+    const value = explicitValue(inspect(setting.key), setting.userOnly);
+    if (value !== undefined) {
+      put(tree, setting.key, value);
+    }
+  }
+  put(tree, "workspace.trusted", trusted);
+  return tree;
+}
+
+/**
+ * The answer to a `workspace/configuration` item about tactful (`tactful`, `tactful.llm`, ...),
+ * or undefined for sections that are not ours.
+ */
+export function configurationSection(section: string | undefined, tree: SettingsTree): unknown {
+  if (section === "tactful") {
+    return tree;
+  }
+  if (section === undefined || !section.startsWith("tactful.")) {
+    return undefined;
+  }
+  let node: unknown = tree;
+  for (const part of section.slice("tactful.".length).split(".")) {
+    if (typeof node !== "object" || node === null) {
+      return null;
+    }
+    node = (node as SettingsTree)[part];
+  }
+  return node ?? null;
+}
