@@ -1,0 +1,180 @@
+"""The acceptance cascade for completions: a gate before generating, a filter after.
+
+Boundary: decisions and learning only, in memory, for one workspace; no I/O (the caller persists
+``state()`` and records events). Each decision is a hashed-feature logistic regression, well
+under a millisecond.
+
+- ``gate(context)``: is this a moment worth asking an engine at all? Skipping saves LLM calls
+  and latency.
+- ``judge(context, candidate)``: is this suggestion likely to be taken? Below the threshold it
+  is hidden — except a share ``explore`` of those, shown anyway and marked, so the model keeps
+  seeing both sides; learning weighs them by the inverse of that share (capped) to stay unbiased.
+- ``learn(decision, accepted)``: one online step for both stages from the developer's verdict.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from tactful.feedback.acceptance.features import (
+    Candidate,
+    Context,
+    Features,
+    candidate_features,
+    context_features,
+)
+from tactful.feedback.acceptance.model import LogisticModel, Prior, shipped_prior
+
+# An explored example stands for 1/explore hidden ones; capped so one event cannot swing a
+# weight far.
+MAX_EXPLORE_WEIGHT = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A verdict: ``show`` (for the gate: ask an engine), at ``probability`` of acceptance;
+    ``explored`` when shown only to keep learning; ``features`` for learning later."""
+
+    probability: float
+    show: bool
+    explored: bool = False
+    features: Features = ()  # type: ignore[assignment]
+    context: Features = ()  # type: ignore[assignment]
+
+
+class History:
+    """What the developer did lately: the last verdict and its time, the recent accept rate."""
+
+    def __init__(self, window: int = 20, min_count: int = 5) -> None:
+        self._recent: deque[bool] = deque(maxlen=window)
+        self._min_count = min_count
+        self.last_outcome = "none"
+        self.last_time: float | None = None
+
+    def note(self, accepted: bool, now: float | None = None) -> None:
+        self._recent.append(accepted)
+        self.last_outcome = "accepted" if accepted else "rejected"
+        self.last_time = time.monotonic() if now is None else now
+
+    def since_last(self, now: float | None = None) -> float | None:
+        if self.last_time is None:
+            return None
+        return (time.monotonic() if now is None else now) - self.last_time
+
+    def rate(self) -> float | None:
+        if len(self._recent) < self._min_count:
+            return None
+        return sum(self._recent) / len(self._recent)
+
+    def context(
+        self,
+        language: str,
+        line_prefix: str,
+        line_suffix: str = "",
+        previous_line: str = "",
+        line_number: int = 0,
+        trigger: str = "automatic",
+        now: float | None = None,
+    ) -> Context:
+        """A ``Context`` for this moment, with this history filled in."""
+        return Context(
+            language=language,
+            line_prefix=line_prefix,
+            line_suffix=line_suffix,
+            previous_line=previous_line,
+            line_number=line_number,
+            trigger=trigger,
+            since_last_s=self.since_last(now),
+            last_outcome=self.last_outcome,
+            recent_rate=self.rate(),
+        )
+
+
+class AcceptanceModel:
+    """Gate and filter for one workspace, starting from a prior and learning online.
+
+    ``threshold`` is ``filter.threshold`` (None: the prior's tuned value); ``enabled`` is
+    ``filter.enabled`` — when off, every decision says show, yet probabilities are still
+    computed and learning goes on, so turning it on later starts from what was learned.
+    """
+
+    def __init__(
+        self,
+        prior: Prior | None = None,
+        *,
+        threshold: float | None = None,
+        explore: float = 0.05,
+        enabled: bool = True,
+        seed: int | None = None,
+    ) -> None:
+        self.prior = prior if prior is not None else shipped_prior()
+        self.gate_model: LogisticModel = self.prior.gate.model()
+        self.filter_model: LogisticModel = self.prior.filter.model()
+        self.threshold = self.prior.filter.threshold if threshold is None else threshold
+        self.gate_threshold = self.prior.gate.threshold
+        self.explore = explore
+        self.enabled = enabled
+        self._random = random.Random(seed)
+
+    def configure(
+        self, *, threshold: float | None, explore: float, enabled: bool
+    ) -> None:
+        """Apply changed ``filter.*`` settings without losing what was learned."""
+        self.threshold = self.prior.filter.threshold if threshold is None else threshold
+        self.explore = explore
+        self.enabled = enabled
+
+    def gate(self, ctx: Context) -> Decision:
+        """Before generating: ask an engine at this moment?"""
+        features = context_features(ctx)
+        p = self.gate_model.predict(features)
+        return self._decide(p, self.gate_threshold, features, features)
+
+    def judge(self, ctx: Context, candidate: Candidate, gate: Decision | None = None) -> Decision:
+        """After generating: show this suggestion?"""
+        context = gate.context if gate is not None and gate.context else context_features(ctx)
+        features = candidate_features(ctx, candidate, context)
+        p = self.filter_model.predict(features)
+        return self._decide(p, self.threshold, features, context)
+
+    def _decide(
+        self, p: float, threshold: float, features: Features, context: Features
+    ) -> Decision:
+        if not self.enabled or p >= threshold:
+            return Decision(p, True, False, features, context)
+        if self.explore > 0.0 and self._random.random() < self.explore:
+            return Decision(p, True, True, features, context)
+        return Decision(p, False, False, features, context)
+
+    def learn(self, decision: Decision, accepted: bool) -> None:
+        """One online step for both stages from a shown suggestion's verdict."""
+        weight = 1.0
+        if decision.explored and self.explore > 0.0:
+            weight = min(1.0 / self.explore, MAX_EXPLORE_WEIGHT)
+        self.filter_model.update(list(decision.features), accepted, weight)
+        if decision.context:
+            self.gate_model.update(list(decision.context), accepted, weight)
+
+    def state(self) -> dict[str, Any]:
+        """What to persist for the workspace (only what was learned, not the prior)."""
+        return {
+            "prior": self.prior.meta.get("id", ""),
+            "gate": self.gate_model.delta(),
+            "filter": self.filter_model.delta(),
+        }
+
+    def restore(self, state: dict[str, Any] | None) -> bool:
+        """Take back a saved state; one learned on another prior is dropped (returns False)."""
+        if not state or state.get("prior") != self.prior.meta.get("id", ""):
+            return False
+        self.gate_model.apply_delta(state.get("gate", {}))
+        self.filter_model.apply_delta(state.get("filter", {}))
+        return True
+
+    @property
+    def updates(self) -> int:
+        return self.filter_model.updates

@@ -1,0 +1,222 @@
+"""What the acceptance models look at: hashed features of the context and of a suggestion.
+
+Boundary: pure functions over a few short strings (the cursor's line, the line above) and
+numbers; they never see the whole document, so a decision costs microseconds, and what they
+return — ``(index, value)`` pairs of hashed names — is what the feedback store may keep: it
+says nothing readable about the code.
+
+Gate features (before any engine is asked) come from the context alone: language, the last
+characters and token, what follows the cursor, position in the line and file, the time since the
+last decision and what it was, and the recent acceptance rate. Filter features add the
+suggestion's own: length, lines, engine, engine score, kind, its tokens, whether it parses.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import zlib
+from dataclasses import dataclass
+
+DIMENSION = 1 << 20
+BIAS = 0
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z_0-9]*|\d+")
+_TOKEN = re.compile(r"[A-Za-z_][A-Za-z_0-9]*|\d[\w.]*|\"|'|\s+|[^\sA-Za-z_0-9]")
+_CLOSERS = frozenset(")]}\"'`,;:")
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """The moment a completion could be asked for.
+
+    ``line_prefix``/``line_suffix``: the cursor's line before and after it. History comes from
+    the caller's own record: seconds since the last accept or reject (None: none yet), which it
+    was, and the acceptance rate of recent shown suggestions (None: too few to tell).
+    """
+
+    language: str
+    line_prefix: str
+    line_suffix: str = ""
+    previous_line: str = ""
+    line_number: int = 0
+    trigger: str = "automatic"
+    since_last_s: float | None = None
+    last_outcome: str = "none"
+    recent_rate: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A suggestion as the filter sees it. ``score`` is the engine's estimate in [0, 1];
+    ``parses`` whether the document parses with it inserted (None: not checked)."""
+
+    text: str
+    engine: str = ""
+    score: float = 0.0
+    kind: str = "text"
+    parses: bool | None = None
+    replace_prefix: int = 0
+
+
+Features = list[tuple[int, float]]
+
+
+def index(name: str) -> int:
+    """The hashed index of a feature name (stable across runs and machines)."""
+    return zlib.crc32(name.encode("utf-8", "surrogatepass")) % (DIMENSION - 1) + 1
+
+
+def _bucket(n: int) -> int:
+    """0, 1, 2, 3-4, 5-8, 9-16, ...: a small integer that grows with log2(n)."""
+    return n if n < 3 else min(2 + (n - 1).bit_length() - 1, 12)
+
+
+def _char_class(ch: str) -> str:
+    if not ch:
+        return "none"
+    if ch.isalpha() or ch == "_":
+        return "a"
+    if ch.isdigit():
+        return "0"
+    if ch == " ":
+        return "sp"
+    if ch == "\t":
+        return "tab"
+    return ch
+
+
+def _shape(text: str) -> str:
+    return "".join(
+        "a" if c.isalpha() or c == "_" else "0" if c.isdigit() else "_" if c.isspace() else c
+        for c in text
+    )
+
+
+def _trailing_word(text: str) -> str:
+    end = len(text)
+    start = end
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
+        start -= 1
+    return text[start:end]
+
+
+def _first_word(text: str) -> str:
+    match = _WORD.search(text)
+    return match.group(0) if match and match.start() == len(text) - len(text.lstrip()) else ""
+
+
+def _since(seconds: float | None) -> str:
+    if seconds is None:
+        return "never"
+    for limit, name in ((0.5, "0.5"), (1.5, "1.5"), (4.0, "4"), (15.0, "15"), (60.0, "60")):
+        if seconds < limit:
+            return name
+    return "long"
+
+
+def context_features(ctx: Context) -> Features:
+    """Features of the moment, before any engine is asked."""
+    lang = ctx.language
+    prefix = ctx.line_prefix[-200:]
+    stripped = prefix.lstrip()
+    last = prefix[-1:] if prefix else ""
+    last_class = _char_class(last) if stripped else "bol"
+    word = _trailing_word(prefix)
+    before_word = prefix[: len(prefix) - len(word)].rstrip()
+    prev_token = _trailing_word(before_word) or (before_word[-1:] if before_word else "^")
+    first = _first_word(prefix)
+    suffix = ctx.line_suffix
+    suffix_stripped = suffix.strip()
+    if not suffix:
+        after = "eol"
+    elif not suffix_stripped:
+        after = "ws"
+    elif suffix_stripped[0] in _CLOSERS:
+        after = "close"
+    else:
+        after = "text"
+    quotes = prefix.count('"') + prefix.count("'")
+    opens = sum(prefix.count(c) for c in "([{") - sum(prefix.count(c) for c in ")]}")
+    previous = ctx.previous_line.rstrip()
+    prev_end = _char_class(previous[-1:]) if previous else "empty"
+    indent = len(prefix) - len(stripped) if stripped else len(prefix)
+    history = f"{ctx.last_outcome}|{_since(ctx.since_last_s)}"
+
+    names = [
+        f"L={lang}",
+        f"c1={last_class}",
+        f"c1={last_class}|L={lang}",
+        f"sh={_shape(prefix[-3:])}",
+        f"sh2={_shape(prefix[-2:])}|a={after}",
+        f"wl={min(len(word), 8)}",
+        f"w={word[:24]}",
+        f"pt={prev_token}",
+        f"pt={prev_token}|wl={min(len(word), 4)}",
+        f"fw={first}",
+        f"fw={first}|c1={last_class}",
+        f"a={after}",
+        f"a={after}|c1={last_class}",
+        f"col={_bucket(len(prefix))}",
+        f"ind={min(indent // 4, 6)}",
+        f"q={quotes % 2}",
+        f"open={max(-1, min(opens, 3))}",
+        f"pe={prev_end}",
+        f"pe={prev_end}|bol={not stripped}",
+        f"pfw={_first_word(previous)}",
+        f"ln={_bucket(ctx.line_number)}",
+        f"tr={ctx.trigger}",
+        f"h={history}",
+        f"h={history}|c1={last_class}",
+    ]
+    if "#" in prefix or "//" in prefix:
+        names.append("comment")
+    features: Features = [(BIAS, 1.0)]
+    features.extend((index(n), 1.0) for n in names)
+    if ctx.recent_rate is not None:
+        features.append((index("rr"), ctx.recent_rate - 0.3))
+        features.append((index(f"rrb={min(int(ctx.recent_rate * 5), 4)}"), 1.0))
+    return features
+
+
+def candidate_features(ctx: Context, candidate: Candidate, context: Features | None = None) -> Features:
+    """Features of a generated suggestion in its context (``context`` reuses the gate's)."""
+    features = list(context) if context is not None else context_features(ctx)
+    text = candidate.text[:400]
+    lines = text.count("\n") + 1
+    tokens = [t for t in _TOKEN.findall(text[:160]) if not t.isspace()]
+    first = tokens[0] if tokens else ""
+    first_kind = _char_class(first[:1]) if first else "none"
+    idents = sum(1 for t in tokens if t[:1].isalpha() or t[:1] == "_")
+    puncts = len(tokens) - idents
+    prefix = ctx.line_prefix
+    word = _trailing_word(prefix[-64:])
+    joins_word = bool(word) and (first_kind in ("a", "0"))
+    score = min(max(candidate.score, 0.0), 1.0)
+    end = _char_class(text.rstrip()[-1:])
+    length = len(text)
+    names = [
+        f"k={candidate.kind}",
+        f"k={candidate.kind}|L={ctx.language}",
+        f"e={candidate.engine}",
+        f"len={_bucket(length)}",
+        f"len={_bucket(length)}|k={candidate.kind}",
+        f"nl={min(lines, 6)}",
+        f"sb={min(int(score * 10), 9)}",
+        f"sb={min(int(score * 10), 9)}|len={min(_bucket(length), 6)}",
+        f"p={candidate.parses}",
+        f"t0={first[:24]}",
+        f"t0k={first_kind}|c1={_char_class(prefix[-1:])}",
+        f"t0={first[:24]}|pt={_trailing_word(prefix[: len(prefix) - len(word)].rstrip()[-64:])}",
+        f"tn={min(len(tokens), 12)}",
+        f"id={min(idents, 6)}|pu={min(puncts, 6)}",
+        f"end={end}",
+        f"join={joins_word}|wl={min(len(word), 4)}",
+        f"rp={candidate.replace_prefix > 0}",
+        f"ws={text[:1].isspace()}",
+    ]
+    features.extend((index(n), 1.0) for n in names)
+    features.append((index("score"), score))
+    features.append((index("logscore"), math.log(score + 1e-3) / 7.0))
+    features.append((index("loglen"), math.log1p(length) / 5.0))
+    return features

@@ -1,0 +1,118 @@
+"""The sibling model for review comments and quality fixes: rank them, hide the unwanted.
+
+Boundary: decisions and learning in memory for one workspace; no I/O. Same machinery as the
+completion filter (hashed logistic regression, online AdaGrad, ``explore``), different features:
+what kind of item, which rule or source, its severity, language, and the validation verdict of a
+fix. There is no replay corpus of review habits, so the prior is written down rather than trained:
+everything starts visible (p = 0.7), and a developer's own dismissals push a rule below the
+threshold after a few of them, while applied fixes and resolved comments pull it back up.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from tactful.feedback.acceptance.cascade import MAX_EXPLORE_WEIGHT, Decision
+from tactful.feedback.acceptance.features import BIAS, Features, index
+from tactful.feedback.acceptance.model import LogisticModel
+
+PRIOR_BIAS = 0.85  # sigmoid(0.85) ~ 0.70: shown until the developer says otherwise
+DEFAULT_THRESHOLD = 0.4
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """A review comment (``kind="comment"``) or a fix (``kind="fix"``) as the model sees it.
+
+    ``rule`` is the rule id or commenter name (``F401``, ``review.todo``, ``llm``); ``source``
+    where it came from (``rules``, ``ruff``, ``llm``); ``verdict`` a fix's validation result.
+    """
+
+    kind: str
+    rule: str
+    source: str = ""
+    language: str = ""
+    severity: str = ""
+    verdict: str = ""
+    safe: bool | None = None
+
+
+# Features shared by many rules count for less, so dismissing one rule mostly teaches about
+# that rule, while a habit of dismissing everything still shows up over time.
+_SHARED = 0.35
+
+
+def item_features(item: Item) -> Features:
+    own = [f"i.r={item.rule}", f"i.r={item.rule}|k={item.kind}|v={item.verdict}"]
+    shared = [
+        f"i.k={item.kind}|s={item.source}",
+        f"i.L={item.language}",
+        f"i.sev={item.severity}",
+        f"i.v={item.verdict}|k={item.kind}",
+        f"i.safe={item.safe}",
+    ]
+    return [
+        (BIAS, _SHARED),
+        *((index(n), 1.0) for n in own),
+        *((index(n), _SHARED) for n in shared),
+    ]
+
+
+ItemT = TypeVar("ItemT")
+
+
+class ItemModel:
+    """Ranks and hides review comments and fixes for one workspace."""
+
+    def __init__(
+        self,
+        *,
+        threshold: float | None = None,
+        explore: float = 0.05,
+        enabled: bool = True,
+        seed: int | None = None,
+    ) -> None:
+        self.model = LogisticModel(
+            {BIAS: PRIOR_BIAS / _SHARED}, rate=0.6, initial_accumulator=1.0
+        )
+        self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
+        self.explore = explore
+        self.enabled = enabled
+        self._random = random.Random(seed)
+
+    def judge(self, item: Item) -> Decision:
+        features = item_features(item)
+        p = self.model.predict(features)
+        if not self.enabled or p >= self.threshold:
+            return Decision(p, True, False, features)
+        if self.explore > 0.0 and self._random.random() < self.explore:
+            return Decision(p, True, True, features)
+        return Decision(p, False, False, features)
+
+    def rank(self, items: Sequence[tuple[ItemT, Item]]) -> list[tuple[ItemT, Decision]]:
+        """The items to show, most likely useful first, with their decisions; hidden ones are
+        left out."""
+        judged = [(payload, self.judge(item)) for payload, item in items]
+        shown = [(payload, d) for payload, d in judged if d.show]
+        shown.sort(key=lambda pair: -pair[1].probability)
+        return shown
+
+    def learn(self, decision: Decision, useful: bool) -> None:
+        weight = 1.0
+        if decision.explored and self.explore > 0.0:
+            weight = min(1.0 / self.explore, MAX_EXPLORE_WEIGHT)
+        self.model.update(list(decision.features), useful, weight)
+
+    def learn_item(self, item: Item, useful: bool) -> None:
+        """Learn from an item whose decision was not kept (an event read back, a CLI run)."""
+        self.model.update(item_features(item), useful)
+
+    def state(self) -> dict[str, Any]:
+        return self.model.delta()
+
+    def restore(self, state: dict[str, Any] | None) -> None:
+        if state:
+            self.model.apply_delta(state)

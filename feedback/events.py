@@ -1,0 +1,83 @@
+"""What the feedback store records: one frozen ``Event`` per thing a developer saw or did.
+
+Boundary: plain data shared by the server (which observes), the store (which keeps) and the
+acceptance models (which learn). An event carries the model's hashed features and a hash of the
+code it is about, never the code itself, unless the user opted in (``feedback.storeCode``); the
+store enforces that, so callers may always pass the text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+# Inline and list completions.
+SUGGESTION_SHOWN = "suggestion.shown"
+SUGGESTION_ACCEPTED = "suggestion.accepted"  # length: characters taken (partial accepts too)
+SUGGESTION_REJECTED = "suggestion.rejected"  # explicit: sent by the editor; otherwise inferred
+SUGGESTION_TYPED = "suggestion.typed"  # typed by hand: neither an accept nor a rejection
+SUGGESTION_HIDDEN = "suggestion.hidden"  # generated, then withheld by the filter
+REQUEST_SKIPPED = "request.skipped"  # the gate decided not to ask an engine at all
+# Review comments and quality fixes.
+COMMENT_SHOWN = "comment.shown"
+COMMENT_DISMISSED = "comment.dismissed"
+COMMENT_RESOLVED = "comment.resolved"  # the code it pointed at changed: the comment was used
+COMMENT_HIDDEN = "comment.hidden"
+FIX_OFFERED = "fix.offered"
+FIX_APPLIED = "fix.applied"
+FIX_HIDDEN = "fix.hidden"
+VALIDATION_VERDICT = "validation.verdict"  # detail: {"verdict": "passed", "tests": 14, ...}
+
+KINDS = frozenset(
+    {
+        SUGGESTION_SHOWN,
+        SUGGESTION_ACCEPTED,
+        SUGGESTION_REJECTED,
+        SUGGESTION_TYPED,
+        SUGGESTION_HIDDEN,
+        REQUEST_SKIPPED,
+        COMMENT_SHOWN,
+        COMMENT_DISMISSED,
+        COMMENT_RESOLVED,
+        COMMENT_HIDDEN,
+        FIX_OFFERED,
+        FIX_APPLIED,
+        FIX_HIDDEN,
+        VALIDATION_VERDICT,
+    }
+)
+
+
+def code_hash(text: str) -> str:
+    """A short, stable fingerprint of a piece of code (what the store keeps instead of it)."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One observation.
+
+    ``item_id`` names the suggestion, comment or fix; ``length`` is the suggestion's length when
+    shown and the characters taken when accepted; ``explored`` marks an item shown only because
+    ``filter.explore`` kept it (the learner weighs those to stay unbiased); ``features`` are the
+    acceptance model's hashed ``(index, value)`` pairs; ``code`` is dropped by the store unless the
+    user opted in, ``code_hash`` is always kept.
+    """
+
+    kind: str
+    item_id: str = ""
+    language: str = ""
+    workspace: str = ""
+    length: int = 0
+    explicit: bool = False
+    explored: bool = False
+    probability: float | None = None
+    features: tuple[tuple[int, float], ...] = ()
+    code_hash: str = ""
+    code: str | None = None
+    detail: Mapping[str, object] = field(default_factory=dict)
+    time: float = field(default_factory=time.time)
+    # Row id in the store; 0 for an event not read back from it.
+    id: int = 0

@@ -1,0 +1,476 @@
+"""The feedback loop: decide what to show, observe what the developer did, learn, record.
+
+Boundary: plain Python between the server (which calls it from its event loop with what the
+editor said and shows) and the store and models. Nothing here blocks: the store is written
+through its queue, saved model state is read back through a callback, decisions are microseconds.
+It never raises into the server for a bad id or odd text; an unknown suggestion is ignored.
+
+What the other features call (all by item id, all cheap):
+- completions: ``gate`` → ``judge`` for each suggestion → ``shown`` for the one the editor shows →
+  ``accepted(id, length)`` / ``rejected(id, explicit=True)``; ``document_changed`` and
+  ``document_closed`` let it infer rejections (DESIGN §2).
+- review comments and fixes: ``judge_item`` / ``rank_items`` → ``item_shown`` →
+  ``comment_dismissed`` / ``comment_resolved`` / ``fix_applied``; validation results: ``verdict``.
+- anything else: ``record(event)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from tactful.feedback import events as ev
+from tactful.feedback.acceptance.cascade import AcceptanceModel, Decision, History
+from tactful.feedback.acceptance.features import Candidate, Context
+from tactful.feedback.acceptance.items import Item, ItemModel
+from tactful.feedback.acceptance.model import Prior
+from tactful.feedback.outcomes import Outcomes, Resolution, Shown
+from tactful.feedback.store import FeedbackStore
+
+logger = logging.getLogger(__name__)
+
+COMPLETION_MODEL = "completion"
+ITEM_MODEL = "items"
+# Persist what a workspace learned after this many updates or seconds, whichever comes first.
+SAVE_EVERY_UPDATES = 20
+SAVE_EVERY_S = 60.0
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class FilterOptions:
+    """The ``filter.*`` settings as the loop needs them."""
+
+    enabled: bool = True
+    threshold: float | None = None
+    explore: float = 0.05
+
+
+@dataclass
+class _Workspace:
+    completion: AcceptanceModel
+    items: ItemModel
+    history: History = field(default_factory=History)
+    unsaved: int = 0
+    saved_at: float = field(default_factory=time.monotonic)
+    pending_state: dict[str, Any] | None = None
+
+
+@dataclass
+class _Suggestion:
+    decision: Decision
+    workspace: str
+    language: str
+    length: int
+    shown: bool = False
+    settled: str = ""  # "", "accepted" or "rejected"
+
+
+@dataclass
+class _Item:
+    decision: Decision
+    workspace: str
+    item: Item
+    settled: bool = False
+
+
+class FeedbackLoop:
+    """One server's feedback loop over one store; models are kept per workspace root."""
+
+    def __init__(
+        self,
+        store: FeedbackStore,
+        options: FilterOptions = FilterOptions(),
+        *,
+        prior: Prior | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.store = store
+        self.options = options
+        self._prior = prior
+        self._seed = seed
+        self._workspaces: dict[str, _Workspace] = {}
+        self._suggestions: OrderedDict[str, _Suggestion] = OrderedDict()
+        self._items: OrderedDict[str, _Item] = OrderedDict()
+        self.outcomes = Outcomes()
+
+    # -- settings and workspaces ----------------------------------------------------------
+
+    def configure(self, options: FilterOptions) -> None:
+        self.options = options
+        for ws in self._workspaces.values():
+            ws.completion.configure(
+                threshold=options.threshold, explore=options.explore, enabled=options.enabled
+            )
+            ws.items.explore = options.explore
+            ws.items.enabled = options.enabled
+
+    def _workspace(self, root: str) -> _Workspace:
+        ws = self._workspaces.get(root)
+        if ws is None:
+            o = self.options
+            ws = _Workspace(
+                AcceptanceModel(
+                    self._prior,
+                    threshold=o.threshold,
+                    explore=o.explore,
+                    enabled=o.enabled,
+                    seed=self._seed,
+                ),
+                ItemModel(explore=o.explore, enabled=o.enabled, seed=self._seed),
+            )
+            self._workspaces[root] = ws
+            self._load(root, ws)
+        if ws.pending_state is not None:
+            state, ws.pending_state = ws.pending_state, None
+            ws.completion.restore(state.get(COMPLETION_MODEL))
+            ws.items.restore(state.get(ITEM_MODEL))
+        return ws
+
+    def _load(self, root: str, ws: _Workspace) -> None:
+        """Ask the store for what this workspace learned before; applied on the next decision
+        (the reply comes on the writer thread, and models are only touched on ours)."""
+        try:
+            future: Future[Any] = self.store.submit(
+                lambda conn: {
+                    name: self.store.read_state(conn, root, name)
+                    for name in (COMPLETION_MODEL, ITEM_MODEL)
+                }
+            )
+        except Exception:
+            logger.warning("could not ask the feedback store for the saved model", exc_info=True)
+            return
+
+        def done(f: Future[Any]) -> None:
+            if f.cancelled() or f.exception() is not None:
+                return
+            ws.pending_state = f.result()
+
+        future.add_done_callback(done)
+
+    def history(self, workspace: str) -> History:
+        return self._workspace(workspace).history
+
+    def context(
+        self,
+        workspace: str,
+        language: str,
+        line_prefix: str,
+        line_suffix: str = "",
+        previous_line: str = "",
+        line_number: int = 0,
+        trigger: str = "automatic",
+    ) -> Context:
+        """The decision context at the cursor, with the workspace's recent history."""
+        return self.history(workspace).context(
+            language, line_prefix, line_suffix, previous_line, line_number, trigger
+        )
+
+    # -- completions ----------------------------------------------------------------------
+
+    def gate(self, workspace: str, ctx: Context) -> Decision:
+        """Ask an engine at all? A "no" is recorded as a skipped request."""
+        decision = self._workspace(workspace).completion.gate(ctx)
+        if not decision.show:
+            self.record(
+                ev.Event(
+                    ev.REQUEST_SKIPPED,
+                    language=ctx.language,
+                    workspace=workspace,
+                    probability=decision.probability,
+                    features=tuple(decision.features),
+                )
+            )
+        return decision
+
+    def judge(
+        self,
+        workspace: str,
+        ctx: Context,
+        candidate: Candidate,
+        item_id: str,
+        gate: Decision | None = None,
+    ) -> Decision:
+        """Show this suggestion? A hidden one is recorded; a kept one waits for ``shown``."""
+        decision = self._workspace(workspace).completion.judge(ctx, candidate, gate)
+        if decision.show:
+            self._remember(
+                self._suggestions,
+                item_id,
+                _Suggestion(decision, workspace, ctx.language, len(candidate.text)),
+            )
+        else:
+            self.record(
+                ev.Event(
+                    ev.SUGGESTION_HIDDEN,
+                    item_id=item_id,
+                    language=ctx.language,
+                    workspace=workspace,
+                    length=len(candidate.text),
+                    probability=decision.probability,
+                    features=tuple(decision.features),
+                    code_hash=ev.code_hash(candidate.text),
+                    code=candidate.text,
+                    detail={"engine": candidate.engine, "kind": candidate.kind},
+                )
+            )
+        return decision
+
+    def shown(
+        self,
+        item_id: str,
+        uri: str,
+        version: int,
+        document: str,
+        offset: int,
+        text: str,
+        detail: dict[str, object] | None = None,
+    ) -> list[Resolution]:
+        """The editor shows a judged suggestion: inserting ``text`` at ``offset`` (code points)
+        of ``document`` (version ``version`` of ``uri``)."""
+        known = self._suggestions.get(item_id)
+        if known is None or known.shown:
+            return []
+        known.shown = True
+        self.record(
+            ev.Event(
+                ev.SUGGESTION_SHOWN,
+                item_id=item_id,
+                language=known.language,
+                workspace=known.workspace,
+                length=len(text),
+                explored=known.decision.explored,
+                probability=known.decision.probability,
+                features=tuple(known.decision.features),
+                code_hash=ev.code_hash(text),
+                code=text,
+                detail=dict(detail or {}),
+            )
+        )
+        resolved = self.outcomes.shown(
+            Shown.at(item_id, uri, version, document, offset, text), document
+        )
+        self._settle(resolved)
+        return resolved
+
+    def accepted(self, item_id: str, length: int | None = None) -> bool:
+        """The editor accepted a suggestion (``length``: characters taken, None: all)."""
+        known = self._suggestions.get(item_id)
+        self.outcomes.take(item_id)
+        if known is None:
+            return False
+        taken = known.length if length is None else max(0, min(int(length), known.length))
+        self.record(
+            ev.Event(
+                ev.SUGGESTION_ACCEPTED,
+                item_id=item_id,
+                language=known.language,
+                workspace=known.workspace,
+                length=taken,
+                explored=known.decision.explored,
+                probability=known.decision.probability,
+                detail={"full": taken >= known.length},
+            )
+        )
+        # A partial accept may come more than once; learn once. An accept after an inferred
+        # rejection (the editor inserted the text before it ran the command) corrects it.
+        if known.settled != "accepted":
+            self._learn(known, True)
+        known.settled = "accepted"
+        return True
+
+    def rejected(self, item_id: str, explicit: bool = True) -> bool:
+        """The editor dismissed a suggestion (``explicit``), or we inferred it."""
+        known = self._suggestions.get(item_id)
+        if explicit:
+            self.outcomes.take(item_id)
+        if known is None or known.settled:
+            return False
+        self.record(
+            ev.Event(
+                ev.SUGGESTION_REJECTED,
+                item_id=item_id,
+                language=known.language,
+                workspace=known.workspace,
+                length=known.length,
+                explicit=explicit,
+                explored=known.decision.explored,
+                probability=known.decision.probability,
+            )
+        )
+        self._learn(known, False)
+        known.settled = "rejected"
+        return True
+
+    def document_changed(self, uri: str, version: int, document: str) -> list[Resolution]:
+        """A new text of a document: infer what became of the suggestions shown in it."""
+        resolved = self.outcomes.changed(uri, version, document)
+        self._settle(resolved)
+        return resolved
+
+    def document_closed(self, uri: str) -> list[Resolution]:
+        resolved = self.outcomes.closed(uri)
+        self._settle(resolved)
+        return resolved
+
+    def _settle(self, resolved: list[Resolution]) -> None:
+        for resolution in resolved:
+            item_id = resolution.shown.item_id
+            if resolution.outcome == "rejected":
+                self.rejected(item_id, explicit=False)
+            elif resolution.outcome == "typed":
+                known = self._suggestions.get(item_id)
+                if known is not None and not known.settled:
+                    self.record(
+                        ev.Event(
+                            ev.SUGGESTION_TYPED,
+                            item_id=item_id,
+                            language=known.language,
+                            workspace=known.workspace,
+                            length=known.length,
+                        )
+                    )
+
+    def _learn(self, known: _Suggestion, accepted: bool) -> None:
+        ws = self._workspace(known.workspace)
+        ws.completion.learn(known.decision, accepted)
+        ws.history.note(accepted)
+        self._maybe_save(known.workspace, ws)
+
+    # -- review comments and fixes --------------------------------------------------------
+
+    def judge_item(self, workspace: str, item_id: str, item: Item) -> Decision:
+        """Show this comment or fix? A hidden one is recorded."""
+        decision = self._workspace(workspace).items.judge(item)
+        self._remember(self._items, item_id, _Item(decision, workspace, item))
+        if not decision.show:
+            self.record(
+                ev.Event(
+                    ev.COMMENT_HIDDEN if item.kind == "comment" else ev.FIX_HIDDEN,
+                    item_id=item_id,
+                    language=item.language,
+                    workspace=workspace,
+                    probability=decision.probability,
+                    features=tuple(decision.features),
+                    detail=_item_detail(item),
+                )
+            )
+        return decision
+
+    def rank_items(
+        self, workspace: str, items: Sequence[tuple[str, Item]]
+    ) -> list[tuple[str, Decision]]:
+        """The ids of the items to show, most likely useful first (hidden ones left out)."""
+        judged = [(item_id, self.judge_item(workspace, item_id, item)) for item_id, item in items]
+        shown = [(i, d) for i, d in judged if d.show]
+        shown.sort(key=lambda pair: -pair[1].probability)
+        return shown
+
+    def item_shown(self, item_id: str) -> bool:
+        known = self._items.get(item_id)
+        if known is None:
+            return False
+        self.record(
+            ev.Event(
+                ev.COMMENT_SHOWN if known.item.kind == "comment" else ev.FIX_OFFERED,
+                item_id=item_id,
+                language=known.item.language,
+                workspace=known.workspace,
+                explored=known.decision.explored,
+                probability=known.decision.probability,
+                features=tuple(known.decision.features),
+                detail=_item_detail(known.item),
+            )
+        )
+        return True
+
+    def comment_dismissed(self, item_id: str) -> bool:
+        return self._item_verdict(item_id, ev.COMMENT_DISMISSED, useful=False)
+
+    def comment_resolved(self, item_id: str) -> bool:
+        return self._item_verdict(item_id, ev.COMMENT_RESOLVED, useful=True)
+
+    def fix_applied(self, item_id: str) -> bool:
+        return self._item_verdict(item_id, ev.FIX_APPLIED, useful=True)
+
+    def verdict(self, item_id: str, verdict: str, detail: dict[str, object] | None = None) -> None:
+        """A validation verdict for a fix (``passed``, ``failed``, ``error``, ``timeout``)."""
+        known = self._items.get(item_id)
+        self.record(
+            ev.Event(
+                ev.VALIDATION_VERDICT,
+                item_id=item_id,
+                language=known.item.language if known else "",
+                workspace=known.workspace if known else "",
+                detail={"verdict": verdict, **(detail or {})},
+            )
+        )
+
+    def _item_verdict(self, item_id: str, kind: str, *, useful: bool) -> bool:
+        known = self._items.get(item_id)
+        if known is None or known.settled:
+            return False
+        known.settled = True
+        self.record(
+            ev.Event(
+                kind,
+                item_id=item_id,
+                language=known.item.language,
+                workspace=known.workspace,
+                explored=known.decision.explored,
+                probability=known.decision.probability,
+                detail=_item_detail(known.item),
+            )
+        )
+        ws = self._workspace(known.workspace)
+        ws.items.learn(known.decision, useful)
+        self._maybe_save(known.workspace, ws)
+        return True
+
+    # -- recording and saving -------------------------------------------------------------
+
+    def record(self, event: ev.Event) -> bool:
+        """Queue an event for the store; never blocks."""
+        return self.store.record(event)
+
+    def _maybe_save(self, root: str, ws: _Workspace, force: bool = False) -> None:
+        ws.unsaved += 1
+        now = time.monotonic()
+        if force or ws.unsaved >= SAVE_EVERY_UPDATES or now - ws.saved_at >= SAVE_EVERY_S:
+            self.store.save_state(root, COMPLETION_MODEL, ws.completion.state())
+            self.store.save_state(root, ITEM_MODEL, ws.items.state())
+            ws.unsaved = 0
+            ws.saved_at = now
+
+    def save(self) -> None:
+        """Queue the state of every workspace's models (on shutdown)."""
+        for root, ws in self._workspaces.items():
+            if ws.unsaved:
+                self._maybe_save(root, ws, force=True)
+
+    def close(self) -> None:
+        self.save()
+        self.store.close()
+
+    @staticmethod
+    def _remember(table: OrderedDict[str, Any], key: str, value: Any, limit: int = 2048) -> None:
+        table[key] = value
+        table.move_to_end(key)
+        while len(table) > limit:
+            table.popitem(last=False)
+
+
+def _item_detail(item: Item) -> dict[str, object]:
+    return {
+        "kind": item.kind,
+        "rule": item.rule,
+        "source": item.source,
+        "severity": item.severity,
+        "verdict": item.verdict,
+    }
