@@ -1,0 +1,238 @@
+"""Judged fixes: for each finding, the best candidate that ruff accepts and the tests confirm.
+
+Boundary: orchestration between the proposers (``tactful.suggestion.fixes``), the ruff screen
+and the execution judge, which it reaches only through a ``Validator`` callable (so the CLI,
+the server and the benchmark choose the sandbox, the trust decision and the cache). It never
+runs workspace code itself, never raises on broken code, and never offers a fix whose tests
+failed or a syntax repair that was not validated.
+
+Order of work for one finding: candidates (ruff's fix, recipes, syntax repairs) → ruff screen →
+ranking (smallest, most local first) → tests, best first, until one passes; when none survives
+and an LLM is configured, its proposal goes through the same judges, with up to two refinement
+rounds that show it the failure (ruff's or the tests').
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tactful.analyzers.findings import Applicability, Finding, Fix
+from tactful.analyzers.ruff import SYNTAX_ERROR, RuffOptions, check_text
+from tactful.analyzers.text import Edit
+from tactful.feedback.execution.verdict import Status, Verdict, not_validated
+from tactful.suggestion.fixes import Rejection, Screened, candidates, rank, screen
+from tactful.suggestion.fixes import llm as llm_fixes
+
+logger = logging.getLogger(__name__)
+
+Validator = Callable[[Sequence[Edit]], Verdict]
+
+REFINEMENT_ROUNDS = 2
+MAX_VALIDATIONS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class FixOffer:
+    """What tactful offers for one finding: a fix and its verdict, or nothing and why."""
+
+    finding: Finding
+    fix: Fix | None
+    verdict: Verdict
+    tried: int = 0  # candidates that reached the ruff screen
+    rejections: tuple[str, ...] = field(default=())
+
+    @property
+    def offered(self) -> bool:
+        return self.fix is not None
+
+    @property
+    def validated(self) -> bool:
+        """Offered with tests that passed on it."""
+        return self.fix is not None and self.verdict.passed
+
+    @property
+    def safe(self) -> bool:
+        return self.fix is not None and self.fix.applicability is Applicability.SAFE
+
+    @property
+    def applicable(self) -> bool:
+        """Fit to apply without asking: safe (ruff's word) or validated by the tests."""
+        return self.fix is not None and (self.verdict.passed or self.safe)
+
+    @property
+    def title(self) -> str:
+        """The fix and its verdict in words, as DESIGN §2 shows them in code actions."""
+        if self.fix is None:
+            return ""
+        name = self.fix.title
+        if f"({self.finding.rule})" not in name:
+            name = f"{name} ({self.finding.rule})"
+        return f"{name} — {verdict_phrase(self.fix, self.verdict)}"
+
+
+def verdict_phrase(fix: Fix, verdict: Verdict) -> str:
+    """``14 tests passed``, ``unsafe fix, not validated (workspace not trusted)``, …"""
+    if verdict.status is Status.NOT_VALIDATED:
+        kind = {
+            Applicability.SAFE: "safe fix",
+            Applicability.UNSAFE: "unsafe fix",
+            Applicability.DISPLAY_ONLY: "suggested fix",
+        }[fix.applicability]
+        if fix.origin == "llm":
+            kind = "LLM fix"
+        return f"{kind}, {verdict.summary()}"
+    return verdict.summary()
+
+
+class FixJudge:
+    """Judges fixes for the findings of one workspace (verdicts memoised by resulting text)."""
+
+    def __init__(
+        self,
+        root: str | Path,
+        *,
+        ruff_options: RuffOptions | None = None,
+        validate: Validator | None = None,
+        not_validated_reason: str = "validation is off",
+        llm: llm_fixes.LlmConfig | None = None,
+        max_validations: int = MAX_VALIDATIONS,
+    ) -> None:
+        self.root = Path(root)
+        self.ruff_options = ruff_options or RuffOptions()
+        self.validate = validate
+        self.not_validated_reason = not_validated_reason
+        self.llm = llm
+        self.max_validations = max_validations
+        self._verdicts: dict[str, Verdict] = {}
+        self._lock = threading.Lock()
+
+    # -- public ------------------------------------------------------------------------------
+
+    def findings(self, path: str, text: str) -> list[Finding]:
+        return check_text(text, path, self.root, self.ruff_options)
+
+    def offer(
+        self,
+        finding: Finding,
+        text: str,
+        before: Sequence[Finding] | None = None,
+        cancelled: threading.Event | None = None,
+    ) -> FixOffer:
+        """The best fix for ``finding`` in ``text`` (the file's content), judged."""
+        if before is None:
+            before = self.findings(finding.path, text)
+        rejections: list[str] = []
+        survivors: list[Screened] = []
+        seen_texts: set[str] = set()
+        proposed = candidates(finding, text)
+        for fix in proposed:
+            outcome = screen(fix, finding, text, self.root, before, self.ruff_options)
+            if isinstance(outcome, Rejection):
+                rejections.append(f"{fix.origin}: {outcome.reason}")
+            elif outcome.text not in seen_texts:
+                seen_texts.add(outcome.text)
+                survivors.append(outcome)
+        tried = len(proposed)
+        ranked = rank(survivors)
+        if self.validate is None:
+            # Nothing may run: the best candidate is offered, labelled; syntax repairs never
+            # are, since a repair that only parses is a guess.
+            best = next((s for s in ranked if finding.rule != SYNTAX_ERROR), None)
+            if best is None and self.llm is not None and finding.rule != SYNTAX_ERROR:
+                llm_offer = self._llm_offer(finding, text, before, rejections, None, cancelled)
+                if llm_offer is not None:
+                    return llm_offer
+            verdict = not_validated(self.not_validated_reason)
+            fix = best.fix if best else None
+            return FixOffer(finding, fix, verdict, tried, tuple(rejections))
+        last_failure: Verdict | None = None
+        for screened in ranked[: self.max_validations]:
+            if cancelled is not None and cancelled.is_set():
+                return FixOffer(finding, None, not_validated("cancelled"), tried, tuple(rejections))
+            verdict = self._validate(screened)
+            if verdict.passed:
+                return FixOffer(finding, screened.fix, verdict, tried, tuple(rejections))
+            rejections.append(f"{screened.fix.origin}: tests: {verdict.summary()}")
+            last_failure = verdict
+            if verdict.status is Status.NOT_VALIDATED:
+                # The sandbox cannot run at all: every candidate would get the same answer.
+                if finding.rule == SYNTAX_ERROR:
+                    break
+                return FixOffer(finding, screened.fix, verdict, tried, tuple(rejections))
+        if self.llm is not None and finding.rule != SYNTAX_ERROR:
+            llm_offer = self._llm_offer(finding, text, before, rejections, last_failure, cancelled)
+            if llm_offer is not None:
+                return llm_offer
+        verdict = last_failure or not_validated("no fix survived ruff")
+        return FixOffer(finding, None, verdict, tried, tuple(rejections))
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _validate(self, screened: Screened) -> Verdict:
+        assert self.validate is not None
+        key = hashlib.sha256(
+            "\0".join(sorted({e.path for e in screened.fix.edits})).encode()
+            + b"\0"
+            + screened.text.encode("utf-8", "surrogatepass")
+        ).hexdigest()
+        with self._lock:
+            known = self._verdicts.get(key)
+        if known is not None:
+            return known.with_cached()
+        try:
+            verdict = self.validate(screened.fix.edits)
+        except Exception as error:  # a validator failure is a verdict, not a crash
+            logger.exception("validation failed to run")
+            verdict = Verdict(status=Status.ERROR, reason=str(error))
+        with self._lock:
+            self._verdicts[key] = verdict
+        return verdict
+
+    def _llm_offer(
+        self,
+        finding: Finding,
+        text: str,
+        before: Sequence[Finding],
+        rejections: list[str],
+        failure: Verdict | None,
+        cancelled: threading.Event | None,
+    ) -> FixOffer | None:
+        assert self.llm is not None
+        previous: Fix | None = None
+        failure_text: str | None = None
+        for round_ in range(REFINEMENT_ROUNDS + 1):
+            if cancelled is not None and cancelled.is_set():
+                return None
+            proposals = llm_fixes.propose(
+                finding, text, self.llm, self.root, previous=previous, failure=failure_text
+            )
+            if not proposals:
+                return None
+            fix = proposals[0]
+            outcome = screen(fix, finding, text, self.root, before, self.ruff_options)
+            if isinstance(outcome, Rejection):
+                rejections.append(f"llm round {round_ + 1}: {outcome.reason}")
+                previous, failure_text = fix, outcome.reason
+                continue
+            if self.validate is None:
+                return FixOffer(
+                    finding,
+                    outcome.fix,
+                    not_validated(self.not_validated_reason),
+                    round_ + 1,
+                    tuple(rejections),
+                )
+            verdict = self._validate(outcome)
+            if verdict.passed:
+                return FixOffer(finding, outcome.fix, verdict, round_ + 1, tuple(rejections))
+            rejections.append(f"llm round {round_ + 1}: tests: {verdict.summary()}")
+            previous = fix
+            failure_text = verdict.failures or verdict.summary()
+            if verdict.status is Status.NOT_VALIDATED:
+                return None
+        return None

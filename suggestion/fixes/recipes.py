@@ -1,0 +1,624 @@
+"""Fix recipes of our own for common ruff rules that ruff does not fix (or fixes only sometimes).
+
+Boundary: pure syntax-tree rewrites of one Python module with libcst. A recipe finds the node the
+finding points at, rewrites it (and only what it must: a guard line, an import, every reference
+of a renamed local), and the result is reduced to line edits. A recipe that does not recognise
+the shape of the code declines (None); it never raises on broken or unusual code. Recipes are
+proposals: ruff and the tests judge them afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import libcst as cst
+from libcst.metadata import (
+    CodeRange,
+    MetadataWrapper,
+    ParentNodeProvider,
+    PositionProvider,
+    Scope,
+    ScopeProvider,
+)
+
+from tactful.analyzers.findings import Applicability, Finding, Fix
+from tactful.suggestion.fixes.edits import edits_between
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Site:
+    """A parsed module and the finding in it, with the metadata recipes look things up in."""
+
+    text: str
+    finding: Finding
+    module: cst.Module
+    positions: dict[cst.CSTNode, CodeRange]
+    parents: dict[cst.CSTNode, cst.CSTNode]
+    wrapper: MetadataWrapper
+
+    def at(self, *types: type[cst.CSTNode], exact: bool = False) -> cst.CSTNode | None:
+        """Innermost node of ``types`` that contains the finding's start (or starts there)."""
+        line = self.finding.span.start.line + 1
+        column = self.finding.span.start.column
+        best: cst.CSTNode | None = None
+        best_size = (1 << 62, 1 << 62)
+        for node, where in self.positions.items():
+            if not isinstance(node, types):
+                continue
+            start, end = where.start, where.end
+            if exact:
+                if (start.line, start.column) != (line, column):
+                    continue
+            elif not ((start.line, start.column) <= (line, column) < (end.line, end.column)):
+                continue
+            size = (end.line - start.line, end.column - start.column)
+            if size < best_size:
+                best, best_size = node, size
+        return best
+
+    def ancestor(self, node: cst.CSTNode, *types: type[cst.CSTNode]) -> cst.CSTNode | None:
+        current = self.parents.get(node)
+        while current is not None and not isinstance(current, types):
+            current = self.parents.get(current)
+        return current
+
+    def code(self, node: cst.CSTNode) -> str:
+        return self.module.code_for_node(node)
+
+    def replace(self, old: cst.CSTNode, new: cst.CSTNode) -> str:
+        return self.module.deep_replace(old, new).code  # type: ignore[union-attr]
+
+
+Recipe = Callable[[_Site], str | None]
+
+RECIPES: dict[str, tuple[str, Recipe]] = {}
+
+
+def recipe(*rules: str, title: str) -> Callable[[Recipe], Recipe]:
+    def register(function: Recipe) -> Recipe:
+        for rule in rules:
+            RECIPES[rule] = (title, function)
+        return function
+
+    return register
+
+
+def recipe_rules() -> frozenset[str]:
+    """Rules some recipe knows how to fix."""
+    return frozenset(RECIPES)
+
+
+def propose(finding: Finding, text: str) -> list[Fix]:
+    """Recipe fixes for ``finding`` in ``text`` (the file's current content); [] when none fits."""
+    entry = RECIPES.get(finding.rule)
+    if entry is None:
+        return []
+    title, function = entry
+    try:
+        module = cst.parse_module(text)
+        wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+        site = _Site(
+            text,
+            finding,
+            module,
+            dict(wrapper.resolve(PositionProvider)),
+            dict(wrapper.resolve(ParentNodeProvider)),
+            wrapper,
+        )
+        new_text = function(site)
+    except (cst.ParserSyntaxError, RecursionError, ValueError, TypeError, AttributeError) as error:
+        logger.debug("recipe for %s declined: %s", finding.rule, error)
+        return []
+    if new_text is None or new_text == text:
+        return []
+    edits = edits_between(text, new_text, finding.path)
+    return [Fix(f"{title} ({finding.rule})", edits, Applicability.UNSAFE, origin="recipe")]
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _free_name(text: str, *candidates: str) -> str:
+    """The first candidate not used as a word anywhere in the module (so no shadowing)."""
+    for name in candidates:
+        if not re.search(rf"\b{re.escape(name)}\b", text):
+            return name
+    base = candidates[-1]
+    number = 2
+    while re.search(rf"\b{base}{number}\b", text):
+        number += 1
+    return f"{base}{number}"
+
+
+def _is_docstring(statement: cst.CSTNode) -> bool:
+    return (
+        isinstance(statement, cst.SimpleStatementLine)
+        and len(statement.body) == 1
+        and isinstance(statement.body[0], cst.Expr)
+        and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )
+
+
+def _with_import(module: cst.Module, statement: str) -> cst.Module:
+    """``module`` with ``statement`` (an import) added after its docstring and future imports."""
+    body = list(module.body)
+    index = 0
+    while index < len(body) and (
+        (index == 0 and _is_docstring(body[index]))
+        or (
+            isinstance(body[index], cst.SimpleStatementLine)
+            and isinstance(body[index].body[0], cst.ImportFrom)
+            and isinstance(body[index].body[0].module, cst.Name)
+            and body[index].body[0].module.value == "__future__"
+        )
+    ):
+        index += 1
+    new = cst.parse_statement(statement + "\n")
+    body.insert(index, new)
+    return module.with_changes(body=body)
+
+
+def _imported_names(module: cst.Module) -> tuple[set[str], dict[str, str]]:
+    """Top-level ``import X`` modules, and ``from M import N`` names mapped to their module."""
+    modules: set[str] = set()
+    names: dict[str, str] = {}
+    for statement in module.body:
+        if not isinstance(statement, cst.SimpleStatementLine):
+            continue
+        for small in statement.body:
+            if isinstance(small, cst.Import):
+                for alias in small.names:
+                    if alias.asname is None:
+                        modules.add(cst.Module([]).code_for_node(alias.name))
+            elif isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+                source = cst.Module([]).code_for_node(small.module) if small.module else ""
+                for alias in small.names:
+                    if alias.asname is None and isinstance(alias.name, cst.Name):
+                        names[alias.name.value] = source
+    return modules, names
+
+
+def _reference(
+    module: cst.Module, source: str, name: str, from_import: bool
+) -> tuple[str, str | None]:
+    """How to spell ``source.name`` in ``module``, and the import to add for it (or None).
+
+    An existing import is reused; otherwise the usual style for that name is added
+    (``from typing import ClassVar``, ``import contextlib``).
+    """
+    modules, names = _imported_names(module)
+    if names.get(name) == source:
+        return name, None
+    if source in modules:
+        return f"{source}.{name}", None
+    if from_import and name not in names:
+        return name, f"from {source} import {name}"
+    return f"{source}.{name}", f"import {source}"
+
+
+def _apply_with_import(site: _Site, old: cst.CSTNode, new: cst.CSTNode, imp: str | None) -> str:
+    module = site.module.deep_replace(old, new)
+    assert isinstance(module, cst.Module)
+    if imp:
+        module = _with_import(module, imp)
+    return module.code
+
+
+def _only_pass(body: cst.BaseSuite) -> bool:
+    statements = body.body if isinstance(body, cst.IndentedBlock) else [body]
+    for statement in statements:
+        smalls = (
+            statement.body
+            if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite))
+            else None
+        )
+        if not smalls:
+            return False
+        for small in smalls:
+            if isinstance(small, cst.Pass):
+                continue
+            if isinstance(small, cst.Expr) and isinstance(small.value, cst.Ellipsis):
+                continue
+            return False
+    return True
+
+
+def _has_comment(site: _Site, node: cst.CSTNode) -> bool:
+    return "#" in site.code(node)
+
+
+# --- recipes -------------------------------------------------------------------------------------
+
+
+@recipe("B904", title="Chain the exception with `raise ... from err`")
+def _raise_from(site: _Site) -> str | None:
+    raise_node = site.at(cst.Raise)
+    if not isinstance(raise_node, cst.Raise) or raise_node.exc is None or raise_node.cause:
+        return None
+    handler = site.ancestor(raise_node, cst.ExceptHandler, cst.ExceptStarHandler, cst.FunctionDef)
+    if not isinstance(handler, (cst.ExceptHandler, cst.ExceptStarHandler)):
+        return None
+    if handler.name is not None and isinstance(handler.name.name, cst.Name):
+        name = handler.name.name.value
+        new_handler = handler
+    else:
+        name = _free_name(site.text, "err", "error", "exc")
+        new_handler = handler.with_changes(
+            name=cst.AsName(
+                name=cst.Name(name),
+                whitespace_before_as=cst.SimpleWhitespace(" "),
+                whitespace_after_as=cst.SimpleWhitespace(" "),
+            )
+        )
+    new_raise = raise_node.with_changes(
+        cause=cst.From(item=cst.Name(name), whitespace_before_from=cst.SimpleWhitespace(" "))
+    )
+    new_handler = new_handler.deep_replace(raise_node, new_raise)
+    return site.replace(handler, new_handler)
+
+
+@recipe("B028", title="Point the warning at the caller with `stacklevel=2`")
+def _stacklevel(site: _Site) -> str | None:
+    call = site.at(cst.Call)
+    if not isinstance(call, cst.Call):
+        return None
+    if any(arg.keyword is not None and arg.keyword.value == "stacklevel" for arg in call.args):
+        return None
+    if any(arg.star for arg in call.args) or len(call.args) >= 3:
+        return None
+    args = list(call.args)
+    if args:
+        args[-1] = args[-1].with_changes(
+            comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+        )
+    args.append(
+        cst.Arg(
+            value=cst.Integer("2"),
+            keyword=cst.Name("stacklevel"),
+            equal=cst.AssignEqual(
+                whitespace_before=cst.SimpleWhitespace(""),
+                whitespace_after=cst.SimpleWhitespace(""),
+            ),
+        )
+    )
+    return site.replace(call, call.with_changes(args=args))
+
+
+_AMBIGUOUS_RENAMES = {"l": ("length", "value"), "O": ("obj", "value"), "I": ("index", "value")}
+
+
+@recipe("E741", title="Rename the ambiguous name")
+def _rename_ambiguous(site: _Site) -> str | None:
+    name_node = site.at(cst.Name, exact=True)
+    if not isinstance(name_node, cst.Name):
+        return None
+    old = name_node.value
+    scopes = site.wrapper.resolve(ScopeProvider)
+    scope = scopes.get(name_node)
+    if not isinstance(scope, Scope) or type(scope).__name__ in ("GlobalScope", "ClassScope"):
+        # Module and class names are part of an API other files use: not ours to rename.
+        return None
+    owner = site.ancestor(name_node, cst.FunctionDef, cst.Lambda)
+    if owner is None or isinstance(owner, cst.Lambda):
+        return None
+    parameters = owner.params
+    every_param = [*parameters.posonly_params, *parameters.params, *parameters.kwonly_params]
+    star = [p for p in (parameters.star_arg, parameters.star_kwarg) if isinstance(p, cst.Param)]
+    if any(p.name.value == old for p in every_param + star):
+        return None  # a parameter: renaming it would break keyword callers
+    references: set[cst.CSTNode] = set()
+    for assignment in scope.assignments[old]:
+        if not isinstance(assignment.node, cst.Name):
+            return None  # bound by import, global/nonlocal or a nested def: leave it
+        references.add(assignment.node)
+    for access in scope.accesses[old]:
+        references.add(access.node)
+    # A same-named Name elsewhere in the function (a closure, a comprehension) must resolve to
+    # this binding too, else the rename would change what it refers to: decline then.
+    function_code = site.code(owner)
+    if re.search(r"\b(locals|vars|eval|exec)\s*\(", function_code):
+        return None
+    for node in site.positions:
+        if not isinstance(node, cst.Name) or node.value != old or node in references:
+            continue
+        if not _inside(site, node, owner):
+            continue
+        parent = site.parents.get(node)
+        if isinstance(parent, cst.Attribute) and parent.attr is node:
+            continue
+        if isinstance(parent, cst.Arg) and parent.keyword is node:
+            continue
+        return None
+    loop = site.ancestor(name_node, cst.For, cst.CompFor, cst.FunctionDef)
+    in_loop_target = isinstance(loop, (cst.For, cst.CompFor)) and _inside(
+        site, name_node, loop.target
+    )
+    preferred = ("item", "value") if in_loop_target else _AMBIGUOUS_RENAMES.get(old, ("value",))
+    new = _free_name(site.text, *preferred)
+
+    class Rename(cst.CSTTransformer):
+        def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.Name:
+            return updated.with_changes(value=new) if original in references else updated
+
+    return site.module.visit(Rename()).code
+
+
+def _inside(site: _Site, node: cst.CSTNode, container: cst.CSTNode) -> bool:
+    current: cst.CSTNode | None = node
+    while current is not None:
+        if current is container:
+            return True
+        current = site.parents.get(current)
+    return False
+
+
+_MUTABLE = (cst.List, cst.Dict, cst.Set, cst.Call, cst.ListComp, cst.DictComp, cst.SetComp)
+
+
+@recipe("B006", title="Default to `None` and create the value in the function")
+def _mutable_default(site: _Site) -> str | None:
+    default = site.at(*_MUTABLE)
+    if default is None:
+        return None
+    param = site.parents.get(default)
+    if not isinstance(param, cst.Param) or param.default is not default:
+        return None
+    function = site.ancestor(param, cst.FunctionDef, cst.Lambda)
+    if not isinstance(function, cst.FunctionDef) or not isinstance(
+        function.body, cst.IndentedBlock
+    ):
+        return None
+    name = param.name.value
+    new_param = param.with_changes(default=cst.Name("None"))
+    if param.annotation is not None:
+        annotation_code = site.code(param.annotation.annotation)
+        if "None" not in annotation_code and "Optional" not in annotation_code:
+            new_annotation = cst.parse_expression(f"{annotation_code} | None")
+            new_param = new_param.with_changes(
+                annotation=param.annotation.with_changes(annotation=new_annotation)
+            )
+    indent = function.body.indent if function.body.indent is not None else "    "
+    guard_source = f"if {name} is None:\n{indent}{name} = {site.code(default)}\n"
+    try:
+        guard = cst.parse_statement(guard_source, config=site.module.config_for_parsing)
+    except cst.ParserSyntaxError:
+        return None
+    body = list(function.body.body)
+    position = 1 if body and _is_docstring(body[0]) else 0
+    body.insert(position, guard)
+    new_function = function.deep_replace(param, new_param)
+    assert isinstance(new_function, cst.FunctionDef)
+    new_function = new_function.with_changes(body=new_function.body.with_changes(body=body))
+    return site.replace(function, new_function)
+
+
+@recipe("E722", title="Name the exception class caught")
+def _bare_except(site: _Site) -> str | None:
+    handler = site.at(cst.ExceptHandler)
+    if not isinstance(handler, cst.ExceptHandler) or handler.type is not None:
+        return None
+    # A handler that re-raises keeps catching everything (BaseException, as the bare form did);
+    # others most likely meant ordinary errors, not KeyboardInterrupt or SystemExit.
+    reraises = "raise" in site.code(handler.body) and re.search(
+        r"^\s*raise\s*$", site.code(handler.body), re.MULTILINE
+    )
+    caught = "BaseException" if reraises else "Exception"
+    new = handler.with_changes(
+        type=cst.Name(caught), whitespace_after_except=cst.SimpleWhitespace(" ")
+    )
+    return site.replace(handler, new)
+
+
+@recipe("S110", "BLE001", "SIM105", title="Suppress the exception with `contextlib.suppress`")
+def _suppress(site: _Site) -> str | None:
+    handler = site.at(cst.ExceptHandler)
+    if site.finding.rule == "SIM105":
+        try_node = site.at(cst.Try)
+        if not isinstance(try_node, cst.Try) or len(try_node.handlers) != 1:
+            return None
+        handler = try_node.handlers[0]
+    if not isinstance(handler, cst.ExceptHandler):
+        return None
+    try_node = site.parents.get(handler)
+    if (
+        not isinstance(try_node, cst.Try)
+        or len(try_node.handlers) != 1
+        or try_node.orelse is not None
+        or try_node.finalbody is not None
+        or not _only_pass(handler.body)
+        or _has_comment(site, handler)
+    ):
+        return None
+    if handler.type is None:
+        caught = [cst.Arg(cst.Name("BaseException"))]
+    elif isinstance(handler.type, cst.Tuple):
+        caught = [cst.Arg(element.value) for element in handler.type.elements]
+    else:
+        caught = [cst.Arg(handler.type)]
+    for index in range(len(caught) - 1):
+        caught[index] = caught[index].with_changes(
+            comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+        )
+    spelled, imp = _reference(site.module, "contextlib", "suppress", from_import=False)
+    with_node = cst.With(
+        items=[cst.WithItem(cst.Call(func=cst.parse_expression(spelled), args=caught))],
+        body=try_node.body,
+        leading_lines=try_node.leading_lines,
+    )
+    return _apply_with_import(site, try_node, with_node, imp)
+
+
+@recipe("SIM117", title="Combine the nested `with` statements")
+def _combine_with(site: _Site) -> str | None:
+    outer = site.at(cst.With)
+    if not isinstance(outer, cst.With) or not isinstance(outer.body, cst.IndentedBlock):
+        return None
+    if len(outer.body.body) != 1 or not isinstance(outer.body.body[0], cst.With):
+        return None
+    inner = outer.body.body[0]
+    if bool(outer.asynchronous) != bool(inner.asynchronous) or inner.leading_lines:
+        return None
+    if isinstance(outer.lpar, cst.LeftParen) or isinstance(inner.lpar, cst.LeftParen):
+        return None
+    if _has_comment(site, outer):
+        return None
+    comma = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    items = [
+        *outer.items[:-1],
+        outer.items[-1].with_changes(comma=comma),
+        *(item.with_changes(comma=comma) for item in inner.items[:-1]),
+        inner.items[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT),
+    ]
+    # libcst keeps indentation relative to the enclosing block, so the inner body moves up
+    # one level by itself when it becomes the outer statement's body.
+    return site.replace(outer, outer.with_changes(items=items, body=inner.body))
+
+
+@recipe("SIM108", title="Assign with a conditional expression")
+def _ternary(site: _Site) -> str | None:
+    if_node = site.at(cst.If)
+    if not isinstance(if_node, cst.If) or not isinstance(if_node.orelse, cst.Else):
+        return None
+    if _has_comment(site, if_node):
+        return None
+    body = _single_assign(if_node.body)
+    other = _single_assign(if_node.orelse.body)
+    if body is None or other is None:
+        return None
+    target, value = body
+    other_target, other_value = other
+    if site.code(target) != site.code(other_target):
+        return None
+    expression = cst.IfExp(
+        test=if_node.test,
+        body=_parenthesize_if_needed(value),
+        orelse=_parenthesize_if_needed(other_value),
+    )
+    statement = cst.SimpleStatementLine(
+        body=[cst.Assign(targets=[cst.AssignTarget(target)], value=expression)],
+        leading_lines=if_node.leading_lines,
+    )
+    return site.replace(if_node, statement)
+
+
+def _single_assign(
+    body: cst.BaseSuite,
+) -> tuple[cst.BaseAssignTargetExpression, cst.BaseExpression] | None:
+    if not isinstance(body, cst.IndentedBlock) or len(body.body) != 1:
+        return None
+    line = body.body[0]
+    if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
+        return None
+    assign = line.body[0]
+    if not isinstance(assign, cst.Assign) or len(assign.targets) != 1:
+        return None
+    return assign.targets[0].target, assign.value
+
+
+def _parenthesize_if_needed(expression: cst.BaseExpression) -> cst.BaseExpression:
+    if isinstance(expression, (cst.IfExp, cst.Lambda, cst.NamedExpr)) and not expression.lpar:
+        return expression.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+    return expression
+
+
+@recipe("TRY004", title="Raise `TypeError` for a value of the wrong type")
+def _type_error(site: _Site) -> str | None:
+    raise_node = site.at(cst.Raise)
+    if not isinstance(raise_node, cst.Raise) or raise_node.exc is None:
+        return None
+    exc = raise_node.exc
+    target = exc.func if isinstance(exc, cst.Call) else exc
+    if not isinstance(target, cst.Name) or target.value == "TypeError":
+        return None
+    return site.replace(target, cst.Name("TypeError"))
+
+
+@recipe("PLC0205", title="Make `__slots__` a tuple")
+def _slots_tuple(site: _Site) -> str | None:
+    assign = site.at(cst.Assign, cst.AnnAssign)
+    if not isinstance(assign, (cst.Assign, cst.AnnAssign)):
+        return None
+    value = assign.value
+    if not isinstance(value, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)):
+        return None
+    as_tuple = cst.Tuple(
+        elements=[cst.Element(value, comma=cst.Comma())],
+        lpar=[cst.LeftParen()],
+        rpar=[cst.RightParen()],
+    )
+    return site.replace(value, as_tuple)
+
+
+@recipe("PERF402", title="Extend the list instead of copying item by item")
+def _extend(site: _Site) -> str | None:
+    loop = site.at(cst.For)
+    if not isinstance(loop, cst.For) or loop.orelse is not None or loop.asynchronous:
+        return None
+    if not isinstance(loop.target, cst.Name) or _has_comment(site, loop):
+        return None
+    call = _single_call(loop.body)
+    if call is None or not isinstance(call.func, cst.Attribute) or call.func.attr.value != "append":
+        return None
+    if len(call.args) != 1 or not isinstance(call.args[0].value, cst.Name):
+        return None
+    if call.args[0].value.value != loop.target.value:
+        return None
+    # The loop variable must not be read after the loop (the rewrite no longer binds it).
+    after = site.text.split("\n")[site.positions[loop].end.line :]
+    function = site.ancestor(loop, cst.FunctionDef)
+    if function is None or re.search(
+        rf"\b{re.escape(loop.target.value)}\b", "\n".join(after[:200])
+    ):
+        return None
+    receiver = site.code(call.func.value)
+    statement = cst.parse_statement(f"{receiver}.extend({site.code(loop.iter)})\n")
+    return site.replace(loop, statement.with_changes(leading_lines=loop.leading_lines))
+
+
+def _single_call(body: cst.BaseSuite) -> cst.Call | None:
+    statements: Sequence[cst.CSTNode]
+    if isinstance(body, cst.IndentedBlock):
+        if len(body.body) != 1 or not isinstance(body.body[0], cst.SimpleStatementLine):
+            return None
+        statements = body.body[0].body
+    elif isinstance(body, cst.SimpleStatementSuite):
+        statements = body.body
+    else:
+        return None
+    if len(statements) != 1 or not isinstance(statements[0], cst.Expr):
+        return None
+    value = statements[0].value
+    return value if isinstance(value, cst.Call) else None
+
+
+_CLASSVAR_TYPES = {cst.List: "list", cst.Dict: "dict", cst.Set: "set"}
+
+
+@recipe("RUF012", title="Annotate the shared class attribute with `ClassVar`")
+def _classvar(site: _Site) -> str | None:
+    assign = site.at(cst.Assign, cst.AnnAssign)
+    if not isinstance(assign, (cst.Assign, cst.AnnAssign)) or assign.value is None:
+        return None
+    spelled, imp = _reference(site.module, "typing", "ClassVar", from_import=True)
+    if isinstance(assign, cst.AnnAssign):
+        inner = site.code(assign.annotation.annotation)
+        if "ClassVar" in inner:
+            return None
+        annotation = cst.Annotation(cst.parse_expression(f"{spelled}[{inner}]"))
+        return _apply_with_import(site, assign, assign.with_changes(annotation=annotation), imp)
+    if len(assign.targets) != 1 or not isinstance(assign.targets[0].target, cst.Name):
+        return None
+    kind = next((name for t, name in _CLASSVAR_TYPES.items() if isinstance(assign.value, t)), None)
+    if kind is None:
+        return None
+    new = cst.AnnAssign(
+        target=assign.targets[0].target,
+        annotation=cst.Annotation(cst.parse_expression(f"{spelled}[{kind}]")),
+        value=assign.value,
+    )
+    return _apply_with_import(site, assign, new, imp)

@@ -1,0 +1,177 @@
+"""Screening fix candidates with ruff, and ranking the survivors.
+
+Boundary: runs ruff (through analyzers/ruff.py) on the file as a candidate would leave it; never
+runs anything from the workspace (that is the execution judge's job, in feedback/).
+
+A candidate survives when, after it, ruff no longer reports the finding and reports nothing
+that was not there before. A fix that only makes room for ruff's own safe fixes (adding
+``from __future__ import annotations`` lets ruff modernise annotations) is settled as
+``ruff check --fix`` would: the safe fixes of the findings it introduced are applied too, up to
+a few rounds, and the candidate carries them; if anything new remains, it is rejected.
+Syntax-error repairs are judged differently: they must make the file compile, and findings
+that the syntax error hid are allowed to appear.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from tactful.analyzers.findings import Applicability, Finding, Fix
+from tactful.analyzers.ruff import SYNTAX_ERROR, RuffOptions, check_text
+from tactful.suggestion.fixes.edits import apply, changed_lines, edits_between
+
+logger = logging.getLogger(__name__)
+
+SETTLE_ROUNDS = 3
+_ORIGIN_ORDER = {"ruff": 0, "recipe": 1, "llm": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Screened:
+    """A candidate that ruff accepts: the fix (follow-ups included) and the file after it."""
+
+    fix: Fix
+    text: str
+    follow_ups: int = 0
+
+    @property
+    def size(self) -> int:
+        return changed_lines(self.fix.edits)
+
+    @property
+    def spread(self) -> int:
+        """Lines between the first and the last edit: how local the change is."""
+        lines = [e.span.start.line for e in self.fix.edits] + [
+            e.span.end.line for e in self.fix.edits
+        ]
+        return max(lines) - min(lines) if lines else 0
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why ruff rejected a candidate, in words fit for a refinement prompt or a report."""
+
+    fix: Fix
+    reason: str
+
+
+def _key(finding: Finding) -> tuple[str, str]:
+    # Positions move when a fix adds or removes lines, so findings are matched by what they say.
+    return finding.rule, finding.message
+
+
+def screen(
+    fix: Fix,
+    finding: Finding,
+    text: str,
+    root: str | Path,
+    before: Sequence[Finding],
+    options: RuffOptions | None = None,
+) -> Screened | Rejection:
+    """Judge ``fix`` for ``finding`` in ``text`` (whose findings are ``before``) with ruff."""
+    if any(edit.path != finding.path for edit in fix.edits):
+        return Rejection(fix, "the fix edits another file")
+    new_text = apply(text, fix.edits)
+    if new_text == text:
+        return Rejection(fix, "the fix changes nothing")
+    if finding.rule == SYNTAX_ERROR:
+        return _screen_syntax_repair(fix, finding, new_text, text, root, options)
+    counts_before = Counter(_key(f) for f in before)
+    follow_ups = 0
+    for round_ in range(SETTLE_ROUNDS + 1):
+        after = check_text(new_text, finding.path, root, options)
+        counts_after = Counter(_key(f) for f in after)
+        excess = counts_after - counts_before
+        if not excess:
+            break
+        if round_ == SETTLE_ROUNDS:
+            break
+        settle = _safe_fixes_for(after, excess)
+        if not settle:
+            break
+        settled_text = apply(new_text, settle)
+        if settled_text == new_text:
+            break
+        new_text = settled_text
+        follow_ups += len(settle)
+    if counts_after[_key(finding)] >= counts_before[_key(finding)]:
+        return Rejection(fix, f"ruff still reports {finding.rule}: {finding.message}")
+    if excess:
+        new = ", ".join(f"{rule} ({message})" for rule, message in sorted(excess))
+        return Rejection(fix, f"the fix introduces new findings: {new}")
+    if follow_ups:
+        fix = replace(
+            fix,
+            title=f"{fix.title} (with {_plural(follow_ups, 'follow-up safe fix')})",
+            edits=edits_between(text, new_text, finding.path),
+        )
+    return Screened(fix, new_text, follow_ups)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + (
+        "es" if count != 1 and noun.endswith("x") else "s" if count != 1 else ""
+    )
+
+
+def _safe_fixes_for(after: Sequence[Finding], excess: Counter[tuple[str, str]]) -> list:
+    remaining = Counter(excess)
+    edits = []
+    for found in after:
+        key = _key(found)
+        if remaining[key] <= 0:
+            continue
+        safe = [f for f in found.fixes if f.applicability is Applicability.SAFE]
+        if not safe:
+            continue
+        remaining[key] -= 1
+        edits.extend(safe[0].edits)
+    return edits
+
+
+def _screen_syntax_repair(
+    fix: Fix,
+    finding: Finding,
+    new_text: str,
+    text: str,
+    root: str | Path,
+    options: RuffOptions | None,
+) -> Screened | Rejection:
+    try:
+        compile(new_text, finding.path or "<file>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as error:
+        return Rejection(fix, f"the file still does not compile: {error}")
+    after = check_text(new_text, finding.path, root, options)
+    if any(f.rule == SYNTAX_ERROR for f in after):
+        return Rejection(fix, "ruff still reports a syntax error")
+    return Screened(fix, new_text)
+
+
+def rank(survivors: Sequence[Screened]) -> list[Screened]:
+    """Best first: the smallest, most local change; then ruff's own, safe fixes before others."""
+    return sorted(
+        survivors,
+        key=lambda s: (
+            s.size,
+            s.spread,
+            s.fix.applicability is not Applicability.SAFE,
+            _ORIGIN_ORDER.get(s.fix.origin, 3),
+        ),
+    )
+
+
+def dedupe(fixes: Sequence[Fix]) -> list[Fix]:
+    """Fixes with distinct edits, first proposer kept (ruff's before a recipe's)."""
+    seen: set[tuple] = set()
+    unique: list[Fix] = []
+    for fix in fixes:
+        key = tuple(sorted((e.path, e.span.start, e.span.end, e.new_text) for e in fix.edits))
+        if key in seen:
+            continue
+        seen.add(key)
+        unique.append(fix)
+    return unique
