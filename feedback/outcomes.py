@@ -39,7 +39,9 @@ class Shown:
     after: str
 
     @classmethod
-    def at(cls, item_id: str, uri: str, version: int, document: str, offset: int, text: str) -> Shown:
+    def at(
+        cls, item_id: str, uri: str, version: int, document: str, offset: int, text: str
+    ) -> Shown:
         offset = max(0, min(offset, len(document)))
         return cls(
             item_id,

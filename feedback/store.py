@@ -330,9 +330,7 @@ class FeedbackStore:
         """
         return self.submit(fn, timeout).result(timeout)
 
-    def submit(
-        self, fn: Callable[[sqlite3.Connection], T], timeout: float = 30.0
-    ) -> Future[T]:
+    def submit(self, fn: Callable[[sqlite3.Connection], T], timeout: float = 30.0) -> Future[T]:
         """Queue ``fn(connection)`` for the writer thread; its result arrives in the future."""
         if self._closed:
             raise StoreUnavailable("the store is closed")

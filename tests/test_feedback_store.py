@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from tactful.feedback.events import (
     SUGGESTION_ACCEPTED,
     SUGGESTION_SHOWN,

@@ -120,9 +120,7 @@ class AcceptanceModel:
         self.enabled = enabled
         self._random = random.Random(seed)
 
-    def configure(
-        self, *, threshold: float | None, explore: float, enabled: bool
-    ) -> None:
+    def configure(self, *, threshold: float | None, explore: float, enabled: bool) -> None:
         """Apply changed ``filter.*`` settings without losing what was learned."""
         self.threshold = self.prior.filter.threshold if threshold is None else threshold
         self.explore = explore

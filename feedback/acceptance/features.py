@@ -179,7 +179,9 @@ def context_features(ctx: Context) -> Features:
     return features
 
 
-def candidate_features(ctx: Context, candidate: Candidate, context: Features | None = None) -> Features:
+def candidate_features(
+    ctx: Context, candidate: Candidate, context: Features | None = None
+) -> Features:
     """Features of a generated suggestion in its context (``context`` reuses the gate's)."""
     features = list(context) if context is not None else context_features(ctx)
     text = candidate.text[:400]

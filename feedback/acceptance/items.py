@@ -75,9 +75,7 @@ class ItemModel:
         enabled: bool = True,
         seed: int | None = None,
     ) -> None:
-        self.model = LogisticModel(
-            {BIAS: PRIOR_BIAS / _SHARED}, rate=0.6, initial_accumulator=1.0
-        )
+        self.model = LogisticModel({BIAS: PRIOR_BIAS / _SHARED}, rate=0.6, initial_accumulator=1.0)
         self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
         self.explore = explore
         self.enabled = enabled

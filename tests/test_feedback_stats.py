@@ -1,0 +1,144 @@
+"""``tactful stats``: figures from a real store, as text, JSON and an HTML chart."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tactful.feedback import events as ev
+from tactful.feedback.events import Event
+from tactful.feedback.stats import summarize, week_of
+from tactful.feedback.store import FeedbackStore
+
+WEEK = 7 * 86400
+NOW = time.time()
+
+
+def history() -> list[Event]:
+    """Three weeks of use: python and go; partial and full accepts, both kinds of rejection."""
+    events: list[Event] = []
+    for week in range(3):
+        t = NOW - (2 - week) * WEEK
+        for i in range(10):
+            sid = f"w{week}-{i}"
+            lang = "python" if i < 7 else "go"
+            events.append(Event(ev.SUGGESTION_SHOWN, sid, lang, length=12, time=t + i))
+            if i < 3 + week:  # acceptance grows week by week
+                length = 6 if i == 0 else 12  # the first is a partial accept
+                events.append(
+                    Event(
+                        ev.SUGGESTION_ACCEPTED,
+                        sid,
+                        lang,
+                        length=length,
+                        detail={"keystrokes": length - 1},
+                        time=t + i + 0.5,
+                    )
+                )
+            elif i % 2:
+                events.append(Event(ev.SUGGESTION_REJECTED, sid, lang, explicit=True, time=t + i))
+            else:
+                events.append(Event(ev.SUGGESTION_REJECTED, sid, lang, time=t + i + 0.5))
+        events.append(Event(ev.SUGGESTION_HIDDEN, f"h{week}", "python", time=t + 20))
+        events.append(Event(ev.REQUEST_SKIPPED, "", "python", time=t + 21))
+    events.append(Event(ev.COMMENT_SHOWN, "c1", "python", time=NOW))
+    events.append(Event(ev.COMMENT_DISMISSED, "c1", "python", time=NOW))
+    events.append(Event(ev.FIX_OFFERED, "f1", "python", time=NOW))
+    events.append(Event(ev.FIX_APPLIED, "f1", "python", time=NOW))
+    events.append(
+        Event(ev.VALIDATION_VERDICT, "f1", "python", detail={"verdict": "passed"}, time=NOW)
+    )
+    return events
+
+
+def test_summary_counts_each_suggestion_once() -> None:
+    events = history()
+    # A second accept of the same suggestion (a longer partial accept) adds only the difference.
+    events.append(
+        Event(ev.SUGGESTION_ACCEPTED, "w2-0", "python", length=9, detail={"keystrokes": 8})
+    )
+    # An accept after an inferred rejection (editor inserted first) turns it into an accept.
+    events.append(Event(ev.SUGGESTION_ACCEPTED, "w2-6", "python", length=12, time=NOW))
+    s = summarize(events)
+    t = s.total
+    assert t.shown == 30
+    assert t.accepted == 3 + 4 + 5 + 1
+    assert t.chars_accepted == (6 + 2 * 12) + (6 + 3 * 12) + (9 + 4 * 12) + 12
+    assert t.keystrokes_saved == (5 + 2 * 11) + (5 + 3 * 11) + (8 + 4 * 11) + 11
+    assert t.rejected_explicit + t.rejected_inferred + t.accepted == 30
+    assert (t.hidden, t.skipped) == (3, 3)
+    assert set(s.languages) == {"python", "go"}
+    assert s.languages["go"].shown == 9
+    weeks = [s.weeks[week_of(NOW - k * WEEK)] for k in (2, 1, 0)]
+    assert [w.accepted for w in weeks] == [3, 4, 6]
+    assert s.comments.dismissed == 1 and s.fixes.used == 1 and s.verdicts["passed"] == 1
+
+
+def test_stats_command_reads_the_store_as_json_text_and_chart(tmp_path: Path) -> None:
+    store_file = tmp_path / "fb.sqlite3"
+    with FeedbackStore(store_file) as store:
+        assert store.record_many(history(), wait=True)
+    cli = [
+        sys.executable,
+        "-c",
+        "import sys; from tactful.server.cli import main; sys.exit(main())",
+    ]
+    done = subprocess.run(
+        [*cli, "stats", "--store", str(store_file), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["format"] == 1
+    assert data["completions"]["shown"] == 30
+    assert data["completions"]["accepted"] == 12
+    assert data["completions"]["acceptance_rate"] == round(12 / 30, 4)
+    assert data["languages"]["go"]["shown"] == 9
+    assert [w["accepted"] for w in data["weeks"]] == [3, 4, 5]
+    assert data["fixes"]["used"] == 1
+
+    plot = tmp_path / "stats.html"
+    done = subprocess.run(
+        [*cli, "stats", "--store", str(store_file), "--plot", str(plot)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "keystrokes saved" in done.stdout and "python" in done.stdout
+    page = plot.read_text(encoding="utf-8")
+    assert page.count("<svg") == 3
+    assert page.count("<rect") > 3 * 3  # bars for three weeks
+    assert "<polyline" in page  # the acceptance-rate line
+    assert "40.0%" in page  # the overall acceptance rate, 12 of 30
+
+
+def test_stats_on_an_empty_or_missing_store(tmp_path: Path) -> None:
+    cli = [
+        sys.executable,
+        "-c",
+        "import sys; from tactful.server.cli import main; sys.exit(main())",
+    ]
+    done = subprocess.run(
+        [*cli, "stats", "--store", str(tmp_path / "none.sqlite3")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0
+    assert "No feedback recorded yet" in done.stdout
+    bad = tmp_path / "bad.sqlite3"
+    bad.write_bytes(b"garbage" * 1000)
+    done = subprocess.run(
+        [*cli, "stats", "--store", str(bad), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "cannot be read" in done.stderr
