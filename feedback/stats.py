@@ -1,4 +1,4 @@
-"""What the feedback store says about a developer's use of tactful: the figures of ``tactful stats``.
+"""What the feedback store says about a developer's use of tactful (``tactful stats``).
 
 Boundary: pure functions from ``Event``s to a ``Summary`` and its text and JSON forms (the JSON
 is a stable public format, documented in ``docs/stats-json.md``). Nothing here reads the store or

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from tactful.feedback.events import (
     SUGGESTION_ACCEPTED,
     SUGGESTION_SHOWN,
