@@ -41,3 +41,13 @@ async def lsp(lsp_client: LanguageClient):
     """A started server; the test initializes it with ``init_params(root, options)``."""
     yield
     await lsp_client.shutdown_session()
+
+
+@pytest.fixture
+def fake_llm():
+    """A scripted OpenAI-compatible server on 127.0.0.1 (see tests/fixtures/fake_llm.py)."""
+    from fixtures.fake_llm import FakeLLM
+
+    server = FakeLLM()
+    yield server
+    server.close()

@@ -1,0 +1,429 @@
+"""The LLM completion engine: any litellm provider, or the embedded model, behind one interface.
+
+Boundary: implements ``tactful.suggestion.engine.CompletionEngine``. It sends text to the model
+configured by the user (``llm.model``, ``llm.apiBase``) and nowhere else, and only text that went
+through ``tactful.analyzers.secrets``: a secret or git-ignored document is never sent at all, and
+every piece of context is redacted. It never raises and never shows an error: a provider error, a
+timeout or an answer that is not code returns no suggestion and is logged once, and the server's
+``auto`` mode falls back to the local engine.
+
+litellm is heavy (seconds and ~200 MB to import), so it is imported in a thread the first time the
+engine is started or asked, never while the server starts; ``LITELLM_LOCAL_MODEL_COST_MAP`` is
+set first so that the import reads litellm's bundled model list instead of fetching one.
+
+Per request: a forward-typing cache (the user typed the start of the last suggestion: the rest is
+served without a call), a debounce, a cache by prompt, then a streamed call under the deadline
+that stops reading as soon as the suggestion has its lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from tactful.analyzers.secrets import is_secret_path
+from tactful.suggestion.engine import LLM
+from tactful.suggestion.llm.context import Budget, ContextBuilder
+from tactful.suggestion.llm.embedded import MODEL_ALIAS, EmbeddedModel
+from tactful.suggestion.llm.prompts import (
+    CHAT,
+    EMBEDDED,
+    FIM,
+    Prompt,
+    build_prompt,
+    clean_completion,
+    fim_template,
+    prompt_style,
+)
+from tactful.suggestion.llm.retrieval import SnippetIndex
+from tactful.suggestion.types import CompletionRequest, Suggestion
+
+logger = logging.getLogger(__name__)
+
+# Enough tokens for the longest sensible line; generation is the slow part on a CPU.
+_SINGLE_LINE_TOKENS = 48
+
+
+@dataclass(frozen=True, slots=True)
+class LlmConfig:
+    """What the engine needs from the settings (``llm.*`` and ``completion.debounceMs``).
+
+    ``model`` is a litellm model string or ``embedded``; ``context_tokens`` is the prompt budget
+    (smaller for the embedded model, whose prompt evaluation on a CPU is the larger cost).
+    """
+
+    model: str
+    api_base: str | None = None
+    api_key: str | None = None
+    timeout_s: float = 2.0
+    max_tokens: int = 128
+    prompt_style: str = "auto"
+    fim_template: str = "auto"
+    debounce_ms: int = 60
+    context_tokens: int = 0
+    temperature: float = 0.0
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> LlmConfig | None:
+        """The engine's configuration from resolved settings, or None when no model is set.
+
+        ``settings`` is the server's frozen ``Settings`` (read by attribute, so this package
+        does not depend on the server's).
+        """
+        llm = settings.llm
+        if not llm.model:
+            return None
+        return cls(
+            model=llm.model,
+            api_base=llm.api_base,
+            timeout_s=llm.timeout_s,
+            max_tokens=llm.max_tokens,
+            prompt_style=llm.prompt_style,
+            fim_template=llm.fim_template,
+            debounce_ms=settings.completion.debounce_ms,
+        )
+
+    @property
+    def embedded(self) -> bool:
+        return self.model == EMBEDDED
+
+    @property
+    def budget_tokens(self) -> int:
+        if self.context_tokens:
+            return self.context_tokens
+        # The embedded model reads about 300 prompt tokens a second on two cores.
+        return 400 if self.embedded else 1536
+
+
+@dataclass(slots=True)
+class _Typed:
+    """The last suggestion shown for a document, to serve again while the user types it."""
+
+    before: str
+    after: str
+    text: str
+    meta: dict[str, object] = field(default_factory=dict)
+
+
+class LlmEngine:
+    """Completions from a language model; see the module docstring for the request path."""
+
+    name = LLM
+
+    def __init__(
+        self,
+        config: LlmConfig,
+        *,
+        workspace_root: str | None = None,
+        embedded: EmbeddedModel | None = None,
+    ) -> None:
+        self.config = config
+        self.workspace_root = workspace_root
+        self.index = SnippetIndex(workspace_root)
+        self.context = ContextBuilder(self.index, Budget(tokens=config.budget_tokens))
+        self.style = prompt_style(config.prompt_style, config.model, config.fim_template)
+        self.template = fim_template(config.fim_template, config.model)
+        self._embedded = (
+            embedded if embedded is not None else (EmbeddedModel() if config.embedded else None)
+        )
+        self._ready: concurrent.futures.Future[Any] | None = None
+        self._ready_lock = threading.Lock()
+        self._api_base = config.api_base
+        self._prompt_cache: OrderedDict[tuple[str, int, bool], str] = OrderedDict()
+        self._typed: dict[str, _Typed] = {}
+        self._latest: dict[str, int] = {}
+        self._counter = 0
+        self._logged: set[str] = set()
+
+    # --- life cycle ---------------------------------------------------------------------------
+
+    def start(self) -> concurrent.futures.Future[Any]:
+        """Begin importing litellm (and starting the embedded model) in a thread; idempotent."""
+        with self._ready_lock:
+            if self._ready is None:
+                self._ready = concurrent.futures.Future()
+                threading.Thread(
+                    target=self._prepare, name="tactful-llm-start", daemon=True
+                ).start()
+            return self._ready
+
+    def close(self) -> None:
+        """Stop the embedded model's process, if this engine started one."""
+        if self._embedded is not None:
+            self._embedded.stop()
+
+    @property
+    def problem(self) -> str | None:
+        """Why the engine cannot answer (for ``doctor`` and logs), or None."""
+        ready = self._ready
+        if ready is None or not ready.done():
+            return None
+        error = ready.exception()
+        return str(error) if error else None
+
+    def _prepare(self) -> None:
+        assert self._ready is not None
+        try:
+            litellm = _import_litellm()
+            if self._embedded is not None:
+                api_base = self._embedded.start()
+                if api_base is None:
+                    raise RuntimeError(self._embedded.error or "the embedded model did not start")
+                self._api_base = api_base
+            self._ready.set_result(litellm)
+        except BaseException as exc:
+            self._log_once("start", "LLM engine unavailable: %s", exc)
+            self._ready.set_exception(exc)
+
+    # --- the engine interface -----------------------------------------------------------------
+
+    def observe(self, path: str | None, text: str) -> None:
+        self.index.observe(path, text)
+
+    async def complete(self, request: CompletionRequest, *, deadline: float) -> list[Suggestion]:
+        started = time.monotonic()
+        deadline = min(deadline, started + self.config.timeout_s)
+        before, after = _split(request)
+        served = self._from_typed(request.uri, before, after)
+        if served is not None:
+            return [served]
+
+        self._counter += 1
+        ticket = self._counter
+        self._latest[request.uri] = ticket
+        ready = self.start()
+        single_line = bool(after.split("\n", 1)[0].strip())
+        prompt = await asyncio.to_thread(self._prompt_for, request, single_line)
+        if prompt is None:
+            return []
+        key = (prompt.cache_key, request.max_lines, single_line)
+        text = self._prompt_cache.get(key)
+        source = "prompt-cache"
+        if text is not None:
+            self._prompt_cache.move_to_end(key)
+        else:
+            source = "model"
+            if self.config.debounce_ms:
+                pause = self.config.debounce_ms / 1000
+                await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+                if self._latest.get(request.uri) != ticket:
+                    return []  # A newer request for this document arrived while we waited.
+            try:
+                litellm = await asyncio.wait_for(
+                    asyncio.shield(asyncio.wrap_future(ready)),
+                    max(0.0, deadline - time.monotonic()),
+                )
+            except TimeoutError:
+                return []  # Still importing or loading: the local engine answers meanwhile.
+            except Exception:
+                return []  # Logged once where it failed.
+            text = await self._ask(litellm, prompt, request, single_line, deadline)
+            if text is None:
+                return []
+            self._prompt_cache[key] = text
+            while len(self._prompt_cache) > 256:
+                self._prompt_cache.popitem(last=False)
+        text = _shape(text, request.max_lines, single_line)
+        if not text.strip():
+            return []
+        meta: dict[str, object] = {
+            "source": source,
+            "style": prompt.style,
+            "latency_ms": round((time.monotonic() - started) * 1000, 1),
+        }
+        self._typed[request.uri] = _Typed(before, after, text, meta)
+        return [_suggestion(text, meta)]
+
+    # --- steps --------------------------------------------------------------------------------
+
+    def _from_typed(self, uri: str, before: str, after: str) -> Suggestion | None:
+        entry = self._typed.get(uri)
+        if entry is None or after != entry.after or not before.startswith(entry.before):
+            return None
+        typed = before[len(entry.before) :]
+        if not typed or len(typed) >= len(entry.text) or not entry.text.startswith(typed):
+            return None
+        rest = entry.text[len(typed) :]
+        if not rest.strip():
+            return None
+        return _suggestion(rest, {**entry.meta, "source": "typed-ahead", "latency_ms": 0.0})
+
+    def _prompt_for(self, request: CompletionRequest, single_line: bool) -> Prompt | None:
+        root = request.workspace_root or self.workspace_root
+        self.index.set_root(root)
+        if request.path is not None and is_secret_path(root, request.path):
+            self._log_once(
+                f"secret:{request.path}",
+                "not sending %s to a model: it is secret or ignored by git",
+                request.path,
+            )
+            return None
+        context = self.context.build(request, with_suffix=self.style in (FIM, CHAT))
+        line_stop = ("\n",) if single_line else ("\n\n",)
+        return build_prompt(context, self.style, self.template, line_stop)
+
+    async def _ask(
+        self,
+        litellm: Any,
+        prompt: Prompt,
+        request: CompletionRequest,
+        single_line: bool,
+        deadline: float,
+    ) -> str | None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0.05:
+            return None
+        max_tokens = (
+            min(self.config.max_tokens, _SINGLE_LINE_TOKENS)
+            if single_line
+            else self.config.max_tokens
+        )
+        kwargs: dict[str, Any] = {
+            "model": self._model_string(),
+            "api_base": self._api_base,
+            "max_tokens": max_tokens,
+            "temperature": self.config.temperature,
+            "stream": True,
+            # Our own deadline below ends the call; litellm's is a backstop.
+            "timeout": remaining + 1.0,
+            "num_retries": 0,
+        }
+        if self.config.api_key:
+            kwargs["api_key"] = self.config.api_key
+        elif self._embedded is not None:
+            kwargs["api_key"] = "embedded"
+        if self._embedded is not None:
+            kwargs["extra_body"] = {"cache_prompt": True}
+        if prompt.stop:
+            kwargs["stop"] = list(prompt.stop)
+        chunks: list[str] = []
+        stream = None
+        try:
+            async with asyncio.timeout(remaining):
+                if prompt.text is not None:
+                    stream = await litellm.atext_completion(prompt=prompt.text, **kwargs)
+                else:
+                    stream = await litellm.acompletion(messages=list(prompt.messages), **kwargs)
+                async for chunk in stream:
+                    chunks.append(_chunk_text(chunk))
+                    if _has_enough("".join(chunks), request.max_lines, single_line):
+                        break
+        except TimeoutError:
+            # Whole lines that arrived in time are still worth showing.
+            text = "".join(chunks)
+            if "\n" not in text.strip("\n"):
+                self._log_once("timeout", "LLM did not answer within %.1f s", self.config.timeout_s)
+                return None
+            return text[: text.rfind("\n")]
+        except Exception as exc:
+            if "timeout" in type(exc).__name__.lower():
+                self._log_once("timeout", "LLM did not answer within %.1f s", self.config.timeout_s)
+            else:
+                self._log_once(f"error:{type(exc).__name__}", "LLM request failed: %s", _short(exc))
+            return None
+        finally:
+            if stream is not None and hasattr(stream, "aclose"):
+                try:
+                    await asyncio.shield(stream.aclose())
+                except Exception as exc:
+                    logger.debug("closing the LLM stream failed: %s", exc)
+        text = clean_completion("".join(chunks), prompt.style, request.prefix_line)
+        if not text and chunks:
+            self._log_once("garbage", "LLM answered with text that is not code; ignored")
+        return text
+
+    def _model_string(self) -> str:
+        if self._embedded is not None:
+            return f"openai/{MODEL_ALIAS}"
+        return self.config.model
+
+    def _log_once(self, key: str, message: str, *args: object) -> None:
+        if key in self._logged:
+            logger.debug(message, *args)
+            return
+        self._logged.add(key)
+        logger.warning(message, *args)
+
+
+_IMPORT_LOCK = threading.Lock()
+
+
+def _import_litellm() -> Any:
+    with _IMPORT_LOCK:
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        import litellm
+
+        # litellm prints help banners to stdout on errors unless told not to; stdout is the LSP
+        # stream.
+        litellm.suppress_debug_info = True
+        litellm.telemetry = False
+        litellm.drop_params = True
+        for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm", "httpx"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        return litellm
+
+
+def _split(request: CompletionRequest) -> tuple[str, str]:
+    lines = request.text.split("\n")
+    line = min(request.position.line, len(lines) - 1)
+    offset = sum(len(text) + 1 for text in lines[:line]) + min(
+        request.position.column, len(lines[line])
+    )
+    return request.text[:offset], request.text[offset:]
+
+
+def _chunk_text(chunk: Any) -> str:
+    try:
+        choice = chunk.choices[0]
+    except (AttributeError, IndexError, TypeError):
+        return ""
+    delta = getattr(choice, "delta", None)
+    if delta is not None and getattr(delta, "content", None):
+        return str(delta.content)
+    text = getattr(choice, "text", None)
+    return str(text) if text else ""
+
+
+def _has_enough(text: str, max_lines: int, single_line: bool) -> bool:
+    """True once the stream holds the whole suggestion: reading more would only be cut off."""
+    if single_line:
+        return "\n" in text
+    body = text[1:] if text.startswith("\n") else text
+    return body.count("\n") >= max_lines or "\n\n" in body
+
+
+def _shape(text: str, max_lines: int, single_line: bool) -> str:
+    """At most ``max_lines`` lines (one when the cursor has text after it), no trailing blanks."""
+    if single_line:
+        return text.split("\n", 1)[0].rstrip()
+    lines = text.split("\n")
+    if lines and not lines[0].strip() and len(lines) > 1:
+        # The model starts a new line: keep it, it is the cursor's line break.
+        head, body = lines[:1], lines[1:]
+    else:
+        head, body = [], lines
+    kept: list[str] = []
+    for line in body:
+        if not line.strip() and kept:
+            break
+        kept.append(line)
+        if len(kept) >= max(1, max_lines):
+            break
+    return "\n".join(head + kept).rstrip()
+
+
+def _suggestion(text: str, meta: dict[str, object]) -> Suggestion:
+    kind = "lines" if "\n" in text.strip("\n") else "line"
+    return Suggestion(text=text, engine=LLM, score=0.5, kind=kind, meta=meta)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]
