@@ -1,0 +1,136 @@
+"""pytest plugin that tactful loads into a validation run as ``tactful_probe``.
+
+Boundary: this file runs inside the sandbox under the workspace's interpreter and pytest, which
+may be older than tactful's, so it imports only the standard library, pytest and (when asked)
+coverage, and uses hooks that pytest has had for years. It never changes what a test does. It is
+driven by environment variables:
+
+- ``TACTFUL_PROBE_REPORT``: write outcomes, failure texts and collection errors there as JSON;
+- ``TACTFUL_PROBE_SELECT``: JSON ``{"only": {"ids": [...]} or null, "skip": [...]}``; a
+  collected test is kept when ``only`` is null or lists its node id, and ``skip`` does not;
+  the rest are deselected;
+- ``TACTFUL_PROBE_COVERAGE``: record coverage with the node id of each test as its context into
+  this data file (the coverage map); ``TACTFUL_PROBE_COVERAGE_PATH`` is where to find the
+  coverage package when the workspace's interpreter does not have it.
+"""
+
+import json
+import os
+import sys
+
+import pytest
+
+_REPORT = os.environ.get("TACTFUL_PROBE_REPORT")
+_SELECT = os.environ.get("TACTFUL_PROBE_SELECT")
+_COVERAGE = os.environ.get("TACTFUL_PROBE_COVERAGE")
+
+_collected = []
+_outcomes = {}
+_failures = []
+_collect_errors = []
+_cov = None
+_RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
+
+
+def _start_coverage():
+    try:
+        import coverage
+    except ImportError:
+        fallback = os.environ.get("TACTFUL_PROBE_COVERAGE_PATH")
+        if not fallback:
+            raise
+        sys.path.append(fallback)
+        import coverage
+    cov = coverage.Coverage(data_file=_COVERAGE, config_file=False, branch=False, auto_data=False)
+    cov.start()
+    return cov
+
+
+if _COVERAGE:
+    _cov = _start_coverage()
+
+
+def _relative(path):
+    try:
+        return os.path.relpath(str(path), os.getcwd()).replace(os.sep, "/")
+    except ValueError:
+        return str(path)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session, config, items):
+    paths = {}
+    for item in items:
+        path = getattr(item, "path", None) or getattr(item, "fspath", None)
+        paths[item.nodeid] = _relative(path) if path is not None else ""
+    if _SELECT:
+        with open(_SELECT, encoding="utf-8") as handle:
+            wanted = json.load(handle)
+        only = wanted.get("only")
+        ids = None if only is None else set(only.get("ids", ()))
+        skip = set(wanted.get("skip", ()))
+
+        def keep(item):
+            return (ids is None or item.nodeid in ids) and item.nodeid not in skip
+
+        kept = [item for item in items if keep(item)]
+        dropped = [item for item in items if not keep(item)]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+    _collected.extend([item.nodeid, paths[item.nodeid]] for item in items)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    if _cov is not None:
+        _cov.switch_context(item.nodeid)
+    yield
+    if _cov is not None:
+        _cov.switch_context("")
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" or report.failed or report.skipped:
+        if report.failed:
+            outcome = "failed" if report.when == "call" else "error"
+        else:
+            outcome = report.outcome
+        previous = _outcomes.get(report.nodeid)
+        if previous is None or _RANK[outcome] > _RANK[previous]:
+            _outcomes[report.nodeid] = outcome
+    if report.failed:
+        _failures.append(
+            {
+                "id": report.nodeid,
+                "when": report.when,
+                "text": getattr(report, "longreprtext", "") or str(report.longrepr),
+            }
+        )
+
+
+def pytest_collectreport(report):
+    if report.failed:
+        _collect_errors.append(
+            {
+                "id": report.nodeid,
+                "text": getattr(report, "longreprtext", "") or str(report.longrepr),
+            }
+        )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus):
+    if _cov is not None:
+        _cov.stop()
+        _cov.save()
+    if _REPORT:
+        payload = {
+            "exitstatus": int(exitstatus),
+            "collected": _collected,
+            "outcomes": _outcomes,
+            "failures": _failures,
+            "collect_errors": _collect_errors,
+        }
+        with open(_REPORT, "w", encoding="utf-8") as handle:
+            json.dump(payload, handle)

@@ -1,0 +1,231 @@
+"""Which tests an edit needs: those that ran the edited code, else those that import it, else all.
+
+Boundary: reads Python sources of the warm copy (``ast``, never importing or running them) and
+the coverage map; decides a ``TestPlan``. It never under-selects on purpose: whenever it cannot
+tell (a file the map has not seen in this version, code that runs at import time, an edit to a
+non-Python file, a conftest), it falls back to a wider set.
+
+The unit of coverage is the innermost function whose body holds an edited line: the tests that
+executed any line of that body are selected. An edited line outside any function body (module or
+class level, a ``def`` line with its defaults and decorators) runs at import time, so the tests
+that import the module, transitively, are selected.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from tactful.feedback.execution.coverage_map import CoverageMap
+from tactful.feedback.execution.patch import Change
+from tactful.feedback.execution.verdict import Selection
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TestPlan:
+    """The tests to run: whole files, or exact node ids within those files."""
+
+    method: Selection
+    files: tuple[str, ...] = ()  # test files passed to the runner; empty: the whole suite
+    node_ids: tuple[str, ...] | None = None  # exact tests (coverage); None: every test of files
+    why: str = ""
+
+
+def is_test_file(relative: str) -> bool:
+    name = PurePosixPath(relative).name
+    return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
+
+
+def _module_name(relative: str, exists: Callable[[str], bool]) -> str:
+    """Dotted module name, counting package folders (those with ``__init__.py``) upwards."""
+    path = PurePosixPath(relative)
+    parts = [path.stem] if path.name != "__init__.py" else []
+    folder = path.parent
+    while folder.name and exists((folder / "__init__.py").as_posix()):
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    return ".".join(parts)
+
+
+def _imports(source: str, module: str, is_package: bool) -> set[str]:
+    """Modules a file imports (each with its parent packages, which run first)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return set()
+    package = module if is_package else module.rpartition(".")[0]
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base_parts = package.split(".") if package else []
+                if node.level > 1:
+                    base_parts = base_parts[: len(base_parts) - (node.level - 1)]
+                base = ".".join(base_parts + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            if base:
+                names.add(base)
+            for alias in node.names:
+                if alias.name != "*":
+                    names.add(f"{base}.{alias.name}" if base else alias.name)
+    expanded: set[str] = set()
+    for name in names:
+        parts = name.split(".")
+        expanded.update(".".join(parts[: i + 1]) for i in range(len(parts)))
+    return expanded
+
+
+class ImportGraph:
+    """Who imports whom among a workspace's Python files; re-parses only files that changed."""
+
+    def __init__(self) -> None:
+        self._parsed: dict[tuple[str, str], set[str]] = {}  # (path, content hash) -> imports
+
+    def importers(
+        self, files: dict[str, str], read: Callable[[str], str | None], targets: Iterable[str]
+    ) -> set[str]:
+        """Every file that imports one of ``targets``, transitively (the targets included)."""
+        python = [name for name in files if name.endswith(".py")]
+        present = set(files)
+        by_module: dict[str, list[str]] = {}
+        for name in python:
+            by_module.setdefault(_module_name(name, present.__contains__), []).append(name)
+        reverse: dict[str, set[str]] = {}
+        parsed: dict[tuple[str, str], set[str]] = {}
+        for name in python:
+            key = (name, files[name])
+            imported = self._parsed.get(key)
+            if imported is None:
+                module = _module_name(name, present.__contains__)
+                imported = _imports(read(name) or "", module, name.endswith("__init__.py"))
+            parsed[key] = imported
+            for module in imported:
+                for target in by_module.get(module, ()):
+                    reverse.setdefault(target, set()).add(name)
+        self._parsed = parsed
+        seen = set(targets)
+        stack = list(seen)
+        while stack:
+            for importer in reverse.get(stack.pop(), ()):
+                if importer not in seen:
+                    seen.add(importer)
+                    stack.append(importer)
+        return seen
+
+
+def _body_range(tree: ast.AST, line: int) -> tuple[int, int] | None:
+    """One-based line range of the innermost function body holding ``line``, if any."""
+    best: tuple[int, int] | None = None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
+            start = node.body[0].lineno
+            # a docstring is not run by calling; but it is part of the body's range
+            end = node.end_lineno or start
+            if start <= line <= end and (best is None or start >= best[0]):
+                best = (start, end)
+    return best
+
+
+@dataclass(frozen=True, slots=True)
+class _Need:
+    node_ids: frozenset[str]
+    import_files: frozenset[str]  # files whose importers must run
+    whole_suite: str = ""  # non-empty: why everything must run
+
+
+def _needs(
+    change: Change, current_hash: str | None, old_text: str | None, cmap: CoverageMap | None
+) -> _Need:
+    path = change.path
+    if not path.endswith(".py"):
+        return _Need(frozenset(), frozenset(), f"{path} is not Python")
+    if PurePosixPath(path).name == "conftest.py":
+        return _Need(frozenset(), frozenset({path}))
+    if change.created or change.new_text is None or old_text is None or cmap is None:
+        return _Need(frozenset(), frozenset({path}))
+    if not cmap.knows(path, current_hash):
+        return _Need(frozenset(), frozenset({path}))
+    try:
+        tree = ast.parse(old_text)
+    except (SyntaxError, ValueError):
+        return _Need(frozenset(), frozenset({path}))
+    node_ids: set[str] = set()
+    for first, last in change.old_lines:
+        for line in range(first + 1, last + 2):
+            body = _body_range(tree, line)
+            if body is None:
+                return _Need(frozenset(), frozenset({path}))
+            covering, at_import = cmap.tests_covering(path, range(body[0], body[1] + 1))
+            if at_import or not covering:
+                # run at import time, or run by no test the map saw: only importers can tell
+                return _Need(frozenset(), frozenset({path}))
+            node_ids.update(covering)
+    return _Need(frozenset(node_ids), frozenset())
+
+
+def plan_tests(
+    changes: list[Change],
+    files: dict[str, str],
+    read: Callable[[str], str | None],
+    graph: ImportGraph,
+    cmap: CoverageMap | None,
+    unmappable: Iterable[str] = (),
+) -> TestPlan:
+    """The smallest set of tests that still sees every effect of ``changes``.
+
+    ``files`` maps every workspace file to its content hash; ``read`` gives a file's text as
+    the map saw it; ``unmappable`` names files whose edited lines do not match that text.
+    """
+    node_ids: set[str] = set()
+    import_files: set[str] = set()
+    no_lines = set(unmappable)
+    for change in changes:
+        usable = None if change.path in no_lines else cmap
+        need = _needs(change, files.get(change.path), read(change.path), usable)
+        if need.whole_suite:
+            return TestPlan(Selection.ALL, why=need.whole_suite)
+        node_ids |= need.node_ids
+        import_files |= need.import_files
+    known_tests = cmap.test_files() if cmap is not None else set()
+
+    def is_test(name: str) -> bool:
+        return name in known_tests or is_test_file(name)
+
+    if not import_files:
+        if not node_ids:
+            return TestPlan(Selection.ALL, why="no test could be tied to the edit")
+        test_files = sorted({cmap.file_of(node) for node in node_ids} if cmap else set())
+        return TestPlan(
+            Selection.COVERAGE,
+            tuple(test_files),
+            tuple(sorted(node_ids)),
+            why="tests that ran the edited functions",
+        )
+    dependents = graph.importers(files, read, import_files)
+    selected: set[str] = {name for name in dependents if is_test(name)}
+    test_names = [name for name in files if is_test(name)]
+    for name in dependents:
+        if PurePosixPath(name).name == "conftest.py":
+            folder = PurePosixPath(name).parent
+            selected.update(
+                t
+                for t in test_names
+                if folder == PurePosixPath(".") or PurePosixPath(t).is_relative_to(folder)
+            )
+    if cmap is not None:
+        selected.update(cmap.file_of(node) for node in node_ids)
+    if not selected:
+        return TestPlan(Selection.ALL, why="no test file imports the edited modules")
+    if len(selected) >= len(test_names):
+        return TestPlan(Selection.ALL, why="every test file imports the edited modules")
+    return TestPlan(
+        Selection.IMPORTS, tuple(sorted(selected)), why="test files that import the edited modules"
+    )

@@ -1,0 +1,387 @@
+"""The warm copy of a workspace that validations start from, and the run copies made of it.
+
+Boundary: file system work under tactful's cache directory only; it reads the workspace and never
+writes to it. The copy holds the workspace's tracked and non-ignored files (``git ls-files``; a
+folder walk that skips the usual build, cache and virtual-environment folders outside git), never
+``.git`` and never secrets. It is kept in sync incrementally: a file is re-read only when its
+size or modification time changed, and re-copied only when its content hash changed. Each
+validation applies its edit to a fresh run copy, so concurrent validations never see each other's
+edits and the warm copy stays as the workspace is.
+
+The only program run here is ``git`` (``ls-files``, with ``core.fsmonitor`` off so a repository's
+configuration cannot make it start anything) and ``cp``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from tactful.analyzers.userdirs import cache_dir
+from tactful.feedback.execution.patch import Change
+
+logger = logging.getLogger(__name__)
+
+# Folders that hold builds, caches or environments, never the project's own files.
+SKIPPED_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "__pycache__",
+        ".venv",
+        "venv",
+        "node_modules",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".eggs",
+        "build",
+        "dist",
+        ".idea",
+    }
+)
+SECRET_DIRS = frozenset({".aws", ".ssh", ".gnupg", ".docker", ".kube"})
+SECRET_NAMES = frozenset({".netrc", "_netrc", ".git-credentials", ".pypirc", ".npmrc"})
+SECRET_SUFFIXES = frozenset({".pem", ".key", ".p12", ".pfx", ".keystore", ".jks"})
+# A file bigger than this is data, not code a test needs; copying it would slow every sync.
+LARGEST_FILE = 64 * 1024 * 1024
+VENV_NAMES = (".venv", "venv")
+
+
+def is_secret(relative: str) -> bool:
+    """True for files that must never leave the workspace, even into a sandbox."""
+    parts = PurePosixPath(relative).parts
+    if any(part in SECRET_DIRS for part in parts[:-1]):
+        return True
+    name = parts[-1] if parts else ""
+    suffix = PurePosixPath(name).suffix.lower()
+    if name.startswith(".env") or name in SECRET_NAMES or suffix in SECRET_SUFFIXES:
+        return True
+    # ssh keys (id_rsa, id_ed25519.pub, …); id_mapping.py is code, not a key
+    return name.startswith("id_") and suffix in ("", ".pub")
+
+
+def _git_files(root: Path) -> list[str] | None:
+    """Tracked and non-ignored files under ``root`` (relative), or None outside a git work tree."""
+    command = [
+        "git",
+        "-c",
+        "core.fsmonitor=false",
+        "-c",
+        "core.quotepath=off",
+        "-C",
+        str(root),
+        "ls-files",
+        "-z",
+        "--cached",
+        "--others",
+        "--exclude-standard",
+    ]
+    try:
+        done = subprocess.run(command, capture_output=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    names = done.stdout.decode("utf-8", "surrogateescape").split("\0")
+    return sorted({name for name in names if name})
+
+
+def _walk_files(root: Path, base: str = "") -> list[str]:
+    found: list[str] = []
+    start = root / base if base else root
+    for folder, dirs, files in os.walk(start):
+        dirs[:] = [
+            d
+            for d in dirs
+            if d not in SKIPPED_DIRS
+            and not d.endswith(".egg-info")
+            and not (Path(folder) / d / "pyvenv.cfg").exists()
+        ]
+        rel_folder = Path(folder).relative_to(root)
+        for name in files:
+            found.append((rel_folder / name).as_posix())
+    return sorted(found)
+
+
+def list_files(root: Path) -> list[str]:
+    """The workspace files a sandbox copies: relative POSIX paths, secrets left out."""
+    listed = _git_files(root)
+    if listed is None:
+        listed = _walk_files(root)
+    else:
+        expanded = []
+        for name in listed:
+            # a submodule is listed as one entry: its folder
+            if (root / name).is_dir() and not (root / name).is_symlink():
+                expanded.extend(_walk_files(root, name))
+            else:
+                expanded.append(name)
+        listed = expanded
+    return [
+        name
+        for name in listed
+        if not is_secret(name)
+        and not any(part in (".git", "__pycache__") for part in PurePosixPath(name).parts)
+    ]
+
+
+def workspace_interpreter(root: Path) -> Path:
+    """The workspace's Python: ``.venv`` or ``venv`` inside it, else the one running tactful."""
+    for name in VENV_NAMES:
+        for candidate in (root / name / "bin" / "python", root / name / "Scripts" / "python.exe"):
+            if candidate.exists():
+                return candidate
+    return Path(sys.executable)
+
+
+def interpreter_folders(interpreter: Path) -> list[Path]:
+    """Folders an interpreter needs to start: its virtual environment and its base install."""
+    folders: list[Path] = []
+    venv = interpreter.parent.parent
+    if (venv / "pyvenv.cfg").exists():
+        folders.append(venv)
+        for line in (
+            (venv / "pyvenv.cfg").read_text(encoding="utf-8", errors="replace").splitlines()
+        ):
+            key, _, value = line.partition("=")
+            if key.strip() == "home" and value.strip():
+                folders.append(Path(value.strip()).resolve().parent)
+    folders.append(interpreter.resolve().parent.parent)
+    if Path(interpreter).absolute() == Path(sys.executable).absolute():
+        folders.extend(Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix))
+    unique: list[Path] = []
+    for folder in folders:
+        if folder not in unique and str(folder) != "/":
+            unique.append(folder)
+    return unique
+
+
+def _hash_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _hash_link(target: str) -> str:
+    return "link:" + hashlib.sha256(target.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def content_mtime_ns(text: str) -> int:
+    """A modification time derived from content, for files a run writes.
+
+    Compiled-bytecode caches are keyed by (mtime, size); two runs that write different contents
+    of the same size at the same second must not share one, and the same content may.
+    """
+    seconds = (
+        1_000_000_000
+        + int(hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:12], 16)
+        % 1_000_000_000
+    )
+    return seconds * 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceState:
+    """What the warm copy holds: a hash of every file's content, and what changed last sync."""
+
+    digest: str
+    files: dict[str, str]  # relative path -> content hash
+    changed: frozenset[str]
+
+
+class WarmCopy:
+    """The synced copy of one workspace under the cache directory, and its run copies."""
+
+    def __init__(self, root: str | os.PathLike[str], cache: Path | None = None) -> None:
+        self.root = Path(root).resolve()
+        key = hashlib.sha256(str(self.root).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+        self.home = (cache or cache_dir()) / "validation" / key
+        self.copy = self.home / "copy"
+        self.runs = self.home / "runs"
+        self.pycache = self.home / "pycache"
+        self._manifest_path = self.home / "manifest.json"
+
+    # Locking: a sync changes the warm copy (exclusive); taking a run copy reads it (shared).
+    @contextlib.contextmanager
+    def _locked(self, mode: int) -> Iterator[None]:
+        self.home.mkdir(parents=True, exist_ok=True)
+        with (self.home / "lock").open("a") as handle:
+            fcntl.flock(handle, mode)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _read_manifest(self) -> dict[str, list]:
+        try:
+            raw = json.loads(self._manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(raw, dict) or raw.get("root") != str(self.root):
+            return {}
+        files = raw.get("files")
+        return files if isinstance(files, dict) else {}
+
+    def _write_manifest(self, files: dict[str, list]) -> None:
+        payload = json.dumps({"version": 1, "root": str(self.root), "files": files})
+        fd, tmp = tempfile.mkstemp(dir=self.home, prefix=".manifest-")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(payload)
+        os.replace(tmp, self._manifest_path)
+
+    def sync(self) -> WorkspaceState:
+        """Bring the warm copy up to date with the workspace; returns its state."""
+        with self._locked(fcntl.LOCK_EX):
+            return self._sync()
+
+    def _sync(self) -> WorkspaceState:
+        self.copy.mkdir(parents=True, exist_ok=True)
+        (self.home / "root.txt").write_text(str(self.root) + "\n", encoding="utf-8")
+        old = self._read_manifest()
+        new: dict[str, list] = {}
+        changed: set[str] = set()
+        for name in list_files(self.root):
+            source = self.root / name
+            try:
+                info = source.lstat()
+            except OSError:
+                continue  # listed by git but deleted since
+            target = self.copy / name
+            if stat.S_ISLNK(info.st_mode):
+                link = os.readlink(source)
+                resolved = source.resolve()
+                if not resolved.is_relative_to(self.root) or resolved.is_dir():
+                    continue  # a link out of the workspace could expose what was left out
+                entry = [0, 0, _hash_link(link)]
+                if old.get(name) != entry or not target.is_symlink():
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    with contextlib.suppress(FileNotFoundError):
+                        target.unlink()
+                    os.symlink(link, target)
+                    changed.add(name)
+                new[name] = entry
+                continue
+            if not stat.S_ISREG(info.st_mode) or info.st_size > LARGEST_FILE:
+                continue
+            previous = old.get(name)
+            same_stat = previous is not None and previous[:2] == [info.st_size, info.st_mtime_ns]
+            if same_stat and target.exists() and not target.is_symlink():
+                new[name] = previous
+                continue
+            try:
+                digest = _hash_file(source)
+                if previous is None or previous[2] != digest or not target.exists():
+                    changed.add(name)
+                self._copy_file(source, target)
+            except OSError as exc:
+                logger.info("not copying %s into the sandbox: %s", name, exc)
+                continue
+            new[name] = [info.st_size, info.st_mtime_ns, digest]
+        for name in set(old) - set(new):
+            changed.add(name)
+            with contextlib.suppress(OSError):
+                (self.copy / name).unlink()
+            _prune_empty(self.copy, (self.copy / name).parent)
+        self._write_manifest(new)
+        files = {name: entry[2] for name, entry in new.items()}
+        digest = hashlib.sha256()
+        for name in sorted(files):
+            digest.update(f"{name}\0{files[name]}\n".encode("utf-8", "surrogateescape"))
+        return WorkspaceState(digest.hexdigest(), files, frozenset(changed))
+
+    @staticmethod
+    def _copy_file(source: Path, target: Path) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.is_symlink() or target.is_dir():
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            else:
+                target.unlink()
+        tmp = target.with_name(f".{target.name}.tactful-tmp")
+        shutil.copy2(source, tmp)
+        os.replace(tmp, target)
+
+    def read(self, relative: str) -> str | None:
+        """Text of a file in the warm copy (None when it is not there)."""
+        path = self.copy / relative
+        try:
+            with path.open(encoding="utf-8", errors="surrogateescape", newline="") as handle:
+                return handle.read()
+        except (OSError, ValueError):
+            return None
+
+    def new_run(self) -> Path:
+        """A fresh run folder holding ``copy/``, a copy of the warm copy."""
+        self.runs.mkdir(parents=True, exist_ok=True)
+        run = Path(tempfile.mkdtemp(dir=self.runs, prefix="run-"))
+        with self._locked(fcntl.LOCK_SH):
+            _copy_tree(self.copy, run / "copy")
+        return run
+
+    @staticmethod
+    def discard_run(run: Path) -> None:
+        shutil.rmtree(run, ignore_errors=True)
+
+
+def _copy_tree(source: Path, target: Path) -> None:
+    if shutil.which("cp"):
+        done = subprocess.run(
+            ["cp", "-a", "--reflink=auto", f"{source}/.", str(target)],
+            capture_output=True,
+            check=False,
+        )
+        if done.returncode == 0:
+            return
+        shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(source, target, symlinks=True)
+
+
+def _prune_empty(top: Path, folder: Path) -> None:
+    while folder != top and folder.is_relative_to(top):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent
+
+
+def apply_changes(copy: Path, changes: list[Change]) -> None:
+    """Write the changed files into a run copy."""
+    for change in changes:
+        target = copy / change.path
+        if change.new_text is None:
+            with contextlib.suppress(FileNotFoundError):
+                target.unlink()
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.is_symlink():
+            target.unlink()
+        with target.open("w", encoding="utf-8", errors="surrogateescape", newline="") as handle:
+            handle.write(change.new_text)
+        stamp = content_mtime_ns(change.new_text)
+        os.utime(target, ns=(stamp, stamp))
+
+
+def inside(root: Path, relative: str) -> bool:
+    """True when ``relative`` names a path inside ``root`` (no ``..`` escape, not absolute)."""
+    if not relative or PurePosixPath(relative).is_absolute():
+        return False
+    return (root / relative).resolve().is_relative_to(root.resolve())
