@@ -17,6 +17,7 @@ COMMANDS = [
     "serve",
     "doctor",
     "trust",
+    "review",
     "stats",
 ]
 

@@ -4,7 +4,7 @@ Boundary: frozen data and the id scheme only; no git, no protocol, no I/O. A com
 on a changed line of the new side of the diff (``span.start.line``, zero-based).
 
 Ids are stable across unrelated edits: they hash the path, the rule and the commented line's
-text with whitespace collapsed, never its line number, so a comment keeps its id when code
+text without its whitespace, never its line number, so a comment keeps its id when code
 above it moves and a dismissed comment stays dismissed. Identical lines carrying the same rule
 in one file are told apart by their order (the second ``print(x)`` is occurrence 1).
 """
@@ -46,8 +46,8 @@ RULE_DESCRIPTIONS: Mapping[str, str] = {
 
 
 def normalize_line(text: str) -> str:
-    """A line's text with whitespace collapsed: indentation and spacing changes keep ids."""
-    return " ".join(text.split())
+    """A line's text without whitespace: re-indenting or re-formatting a line keeps its ids."""
+    return "".join(text.split())
 
 
 def comment_id(path: str, rule: str, line_text: str, occurrence: int = 0) -> str:

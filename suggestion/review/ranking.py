@@ -17,7 +17,7 @@ from tactful.suggestion.review.rules import RUFF_EQUIVALENTS
 MAX_PER_FILE = 5
 MAX_TOTAL = 30
 # Comments scoring below this are not worth a reader's attention.
-MIN_SCORE = 0.12
+MIN_SCORE = 0.15
 
 
 @dataclass(frozen=True)

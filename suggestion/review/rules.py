@@ -146,7 +146,7 @@ def ruff_comments(change: FileChange, findings: Iterable[Finding]) -> list[Comme
                 path=change.path,
                 span=Span(finding.span.start, end),
                 rule=finding.rule,
-                message=f"{finding.message} ({finding.rule})",
+                message=finding.message,
                 origin=ORIGIN_RUFF,
                 severity=finding.severity,
                 prior=ruff_prior(finding.rule),
