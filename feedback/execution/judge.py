@@ -249,6 +249,26 @@ class Sandbox:
             self.validate(edits, patch=patch, overlays=overlays, everything=everything)
         )
 
+    def patch_problem(self, patch: str) -> str | None:
+        """Why a unified diff does not apply to the workspace as it is on disk (None: it does)."""
+
+        def read(path: str) -> str | None:
+            try:
+                relative = self._relative(path)
+                with (self.root / relative).open(
+                    encoding="utf-8", errors="surrogateescape", newline=""
+                ) as handle:
+                    return handle.read()
+            except OSError:
+                return None
+
+        try:
+            for change in changes_from_patch(patch, read):
+                self._relative(change.path)
+        except PatchError as exc:
+            return str(exc)
+        return None
+
     def _relative(self, path: str) -> str:
         candidate = Path(path)
         if candidate.is_absolute():

@@ -19,6 +19,7 @@ COMMANDS = [
     "trust",
     "review",
     "stats",
+    "validate",
 ]
 
 

@@ -1,0 +1,38 @@
+"""Settings to execution judge: the validation options in force and one ``Sandbox`` per workspace.
+
+Boundary: glue shared by the language server and the CLI. It reads the resolved, frozen settings
+(``validation.*`` and the editor's ``workspace.trusted``) and hands the judge plain options; it
+never decides trust itself (the judge asks the trust list when the editor said nothing).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from tactful.feedback.execution import Sandbox, ValidationOptions
+from tactful.server.settings import Settings
+
+_sandboxes: dict[tuple[Path, ValidationOptions, bool | None], Sandbox] = {}
+_lock = threading.Lock()
+
+
+def validation_options(settings: Settings) -> ValidationOptions:
+    section = settings.validation
+    return ValidationOptions(
+        enabled=section.enabled,
+        sandbox=section.sandbox,
+        timeout_s=section.timeout_s,
+        command=tuple(section.command) if section.command else None,
+    )
+
+
+def sandbox_for(root: str | Path, settings: Settings) -> Sandbox:
+    """The workspace's sandbox for these settings (kept, so its caches stay warm)."""
+    key = (Path(root).resolve(), validation_options(settings), settings.workspace.trusted)
+    with _lock:
+        sandbox = _sandboxes.get(key)
+        if sandbox is None:
+            sandbox = Sandbox(key[0], key[1], trusted=key[2])
+            _sandboxes[key] = sandbox
+        return sandbox
