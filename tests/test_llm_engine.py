@@ -65,28 +65,28 @@ SOURCE = "import os\n\ndef area(w, h):\n    return █\n\nprint(area(2, 3))\n"
             "openai/qwen2.5-coder-7b",
             "auto",
             "auto",
-            "<|fim_prefix|># Path: shapes.py\nimport os\n\ndef area(w, h):\n    return "
+            "<|fim_prefix|># Path: shapes.py\nimport os\n\ndef area(w, h):\n    return"
             "<|fim_suffix|>\n\nprint(area(2, 3))\n<|fim_middle|>",
         ),
         (
             "openai/bigcode/starcoder2-3b",
             "auto",
             "auto",
-            "<fim_prefix># Path: shapes.py\nimport os\n\ndef area(w, h):\n    return "
+            "<fim_prefix># Path: shapes.py\nimport os\n\ndef area(w, h):\n    return"
             "<fim_suffix>\n\nprint(area(2, 3))\n<fim_middle>",
         ),
         (
             "openai/deepseek-coder-1.3b-base",
             "auto",
             "auto",
-            "<｜fim▁begin｜># Path: shapes.py\nimport os\n\ndef area(w, h):\n    return "
+            "<｜fim▁begin｜># Path: shapes.py\nimport os\n\ndef area(w, h):\n    return"
             "<｜fim▁hole｜>\n\nprint(area(2, 3))\n<｜fim▁end｜>",
         ),
         (
             "openai/codellama-7b",
             "auto",
             "auto",
-            "<PRE> # Path: shapes.py\nimport os\n\ndef area(w, h):\n    return "
+            "<PRE> # Path: shapes.py\nimport os\n\ndef area(w, h):\n    return"
             " <SUF>\n\nprint(area(2, 3))\n <MID>",
         ),
         (
@@ -94,31 +94,31 @@ SOURCE = "import os\n\ndef area(w, h):\n    return █\n\nprint(area(2, 3))\n"
             "fim",
             "[{suffix}]<{prefix}>",
             "[\n\nprint(area(2, 3))\n]"
-            "<# Path: shapes.py\nimport os\n\ndef area(w, h):\n    return >",
+            "<# Path: shapes.py\nimport os\n\ndef area(w, h):\n    return>",
         ),
         (
             "openai/my-model",
             "auto",
             "starcoder",
-            "<fim_prefix># Path: shapes.py\nimport os\n\ndef area(w, h):\n    return "
+            "<fim_prefix># Path: shapes.py\nimport os\n\ndef area(w, h):\n    return"
             "<fim_suffix>\n\nprint(area(2, 3))\n<fim_middle>",
         ),
         (
             "openai/some-base-model",
             "auto",
             "auto",
-            "# Path: shapes.py\nimport os\n\ndef area(w, h):\n    return ",
+            "# Path: shapes.py\nimport os\n\ndef area(w, h):\n    return",
         ),
         (
             "openai/qwen2.5-coder-7b",
             "prefix",
             "auto",
-            "# Path: shapes.py\nimport os\n\ndef area(w, h):\n    return ",
+            "# Path: shapes.py\nimport os\n\ndef area(w, h):\n    return",
         ),
     ],
 )
 async def test_prompt_per_template(fake_llm, tmp_path, model, style, template, expected):
-    fake_llm.default = Reply("w * h\n")
+    fake_llm.default = Reply(" w * h\n")
     engine = engine_for(fake_llm, model=model, prompt_style=style, fim_template=template)
     request = request_at(SOURCE, tmp_path / "shapes.py", root=tmp_path)
     suggestions = await complete(engine, request)
@@ -308,5 +308,5 @@ async def test_long_file_keeps_imports_and_enclosing_scope(fake_llm, tmp_path):
     (prompt,) = fake_llm.prompts()
     # The blank line between the imports and the class is not a header line: it is left out.
     assert prompt.startswith("# Path: a.py\n" + head.replace("\n\n", "\n"))
-    assert prompt.endswith("item.value_399\n        return ")
+    assert prompt.endswith("item.value_399\n        return")
     assert len(prompt) <= 300 * 3.5

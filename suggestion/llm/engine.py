@@ -22,6 +22,7 @@ import asyncio
 import concurrent.futures
 import logging
 import os
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -171,9 +172,16 @@ class LlmEngine:
     def _prepare(self) -> None:
         assert self._ready is not None
         try:
+            embedded: concurrent.futures.Future[str | None] = concurrent.futures.Future()
+            if self._embedded is not None:
+                # Loading the model (a child process) and importing litellm overlap.
+                model = self._embedded
+                threading.Thread(
+                    target=lambda: embedded.set_result(model.start()), daemon=True
+                ).start()
             litellm = _import_litellm()
             if self._embedded is not None:
-                api_base = self._embedded.start()
+                api_base = embedded.result()
                 if api_base is None:
                     raise RuntimeError(self._embedded.error or "the embedded model did not start")
                 self._api_base = api_base
@@ -199,7 +207,7 @@ class LlmEngine:
         ticket = self._counter
         self._latest[request.uri] = ticket
         ready = self.start()
-        single_line = bool(after.split("\n", 1)[0].strip())
+        single_line = not _wants_block(before, after)
         prompt = await asyncio.to_thread(self._prompt_for, request, single_line)
         if prompt is None:
             return []
@@ -313,7 +321,11 @@ class LlmEngine:
                     stream = await litellm.acompletion(messages=list(prompt.messages), **kwargs)
                 async for chunk in stream:
                     chunks.append(_chunk_text(chunk))
-                    if _has_enough("".join(chunks), request.max_lines, single_line):
+                    received = "".join(chunks)
+                    if prompt.style == CHAT:
+                        # A chat answer may open with a fence line: count lines after it.
+                        received = re.sub(r"^\s*```[\w+-]*\n", "", received)
+                    if _has_enough(received, request.max_lines, single_line):
                         break
         except TimeoutError:
             # Whole lines that arrived in time are still worth showing.
@@ -334,7 +346,7 @@ class LlmEngine:
                     await asyncio.shield(stream.aclose())
                 except Exception as exc:
                     logger.debug("closing the LLM stream failed: %s", exc)
-        text = clean_completion("".join(chunks), prompt.style, request.prefix_line)
+        text = prompt.restore(clean_completion("".join(chunks), prompt.style, request.prefix_line))
         if not text and chunks:
             self._log_once("garbage", "LLM answered with text that is not code; ignored")
         return text
@@ -389,6 +401,25 @@ def _chunk_text(chunk: Any) -> str:
         return str(delta.content)
     text = getattr(choice, "text", None)
     return str(text) if text else ""
+
+
+_OPENERS = (":", "{", "(", "[", "=>", "->")
+
+
+def _wants_block(before: str, after: str) -> bool:
+    """Whether to ask for several lines: only where a block starts (as hosted assistants do).
+
+    At the end of a line that opens a block, or on an empty line just below one, several lines
+    are likely right; anywhere else one line is shown, which is both faster to generate and
+    more often exactly what gets typed.
+    """
+    if after.split("\n", 1)[0].strip():
+        return False
+    head, _, current = before.rpartition("\n")
+    if current.strip():
+        return current.rstrip().endswith(_OPENERS)
+    previous = next((line for line in reversed(head.split("\n")) if line.strip()), "")
+    return previous.rstrip().endswith(_OPENERS)
 
 
 def _has_enough(text: str, max_lines: int, single_line: bool) -> bool:

@@ -135,12 +135,25 @@ class PromptContext:
 
 @dataclass(frozen=True, slots=True)
 class Prompt:
-    """What is sent: a text prompt or chat messages, and the stop sequences to send with it."""
+    """What is sent: a text prompt or chat messages, and the stop sequences to send with it.
+
+    ``trimmed`` is the whitespace cut from the end of the prefix: a prompt that ends in a space
+    forces a tokenisation the model never saw in training (it writes `` a`` as one token, not
+    ``" "`` then ``a``), so the space is left for the model to write and ``restore`` removes it
+    from the answer.
+    """
 
     style: str
     text: str | None = None
     messages: tuple[dict[str, str], ...] = ()
     stop: tuple[str, ...] = field(default=())
+    trimmed: str = ""
+
+    def restore(self, completion: str) -> str:
+        """The completion as inserted at the cursor, without the whitespace already typed."""
+        if self.trimmed and completion.startswith(self.trimmed):
+            return completion[len(self.trimmed) :]
+        return completion
 
     @property
     def cache_key(self) -> str:
@@ -199,10 +212,12 @@ def build_prompt(
     """The prompt of ``style`` for ``context``; ``line_stop`` ends the output (``"\\n"`` for one
     line, a blank line for a block)."""
     preamble = context_preamble(context)
+    prefix = context.prefix.rstrip(" \t")
+    trimmed = context.prefix[len(prefix) :]
     if style == FIM and template is not None:
-        text = template.template.replace("{prefix}", preamble + context.prefix, 1)
+        text = template.template.replace("{prefix}", preamble + prefix, 1)
         text = text.replace("{suffix}", context.suffix, 1)
-        return Prompt(FIM, text=text, stop=_stops(template.stop, line_stop))
+        return Prompt(FIM, text=text, stop=_stops(template.stop, line_stop), trimmed=trimmed)
     if style == CHAT:
         fence = "```"
         user = []
@@ -216,7 +231,7 @@ def build_prompt(
             {"role": "user", "content": "".join(user)},
         )
         return Prompt(CHAT, messages=messages, stop=())
-    return Prompt(PREFIX, text=preamble + context.prefix, stop=_stops((), line_stop))
+    return Prompt(PREFIX, text=preamble + prefix, stop=_stops((), line_stop), trimmed=trimmed)
 
 
 def _stops(special: tuple[str, ...], line_stop: tuple[str, ...]) -> tuple[str, ...]:
