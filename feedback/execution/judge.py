@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -143,6 +144,7 @@ class Sandbox:
         self.warm = WarmCopy(self.root, cache)
         self._graph = ImportGraph()
         self._verdicts: OrderedDict[str, Verdict] = OrderedDict()
+        self._verdicts_lock = threading.Lock()  # validate_sync may run in several threads
         self._map: CoverageMap | None = None
         self._map_loaded = False
         self._map_task: asyncio.Task[CoverageMap | None] | None = None
@@ -202,8 +204,35 @@ class Sandbox:
 
         ``overlays`` are texts of files that differ from the disk (unsaved editor buffers) by
         path relative to the root; edits are positioned in them. ``everything`` runs the whole
-        suite instead of selecting.
+        suite instead of selecting. The first validation of a trusted workspace also starts
+        building the coverage map in the background, on this event loop.
         """
+        return await self._validate(edits, patch, overlays or {}, everything, background=True)
+
+    def validate_sync(
+        self,
+        edits: Sequence[Edit] = (),
+        *,
+        patch: str | None = None,
+        overlays: Mapping[str, str] | None = None,
+        everything: bool = False,
+    ) -> Verdict:
+        """``validate`` for callers without an event loop (the CLI, worker threads).
+
+        It starts no background work: the loop it runs on ends with the call.
+        """
+        return asyncio.run(
+            self._validate(edits, patch, overlays or {}, everything, background=False)
+        )
+
+    async def _validate(
+        self,
+        edits: Sequence[Edit],
+        patch: str | None,
+        overlays: Mapping[str, str],
+        everything: bool,
+        background: bool,
+    ) -> Verdict:
         reason = self._closed_reason()
         if reason:
             return not_validated(reason)
@@ -212,7 +241,7 @@ class Sandbox:
             return not_validated(f"no sandbox: {backend.detail}")
         state = await asyncio.to_thread(self.warm.sync)
         try:
-            changes, unmappable = self._changes(edits, patch, overlays or {})
+            changes, unmappable = self._changes(edits, patch, overlays)
         except PatchError as exc:
             return Verdict(Status.ERROR, reason=str(exc), backend=backend.name or "")
         argv = self.command()
@@ -232,22 +261,9 @@ class Sandbox:
             )
         verdict = await self._run(backend, changes, plan, argv, cmap)
         self._remember(key, verdict)
-        if pytest and self.options.coverage_map:
+        if background and pytest and self.options.coverage_map:
             self.start_coverage_map()
         return verdict
-
-    def validate_sync(
-        self,
-        edits: Sequence[Edit] = (),
-        *,
-        patch: str | None = None,
-        overlays: Mapping[str, str] | None = None,
-        everything: bool = False,
-    ) -> Verdict:
-        """``validate`` for callers without an event loop (the CLI)."""
-        return asyncio.run(
-            self.validate(edits, patch=patch, overlays=overlays, everything=everything)
-        )
 
     def patch_problem(self, patch: str) -> str | None:
         """Why a unified diff does not apply to the workspace as it is on disk (None: it does)."""
@@ -331,24 +347,27 @@ class Sandbox:
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
     def _cached(self, key: str) -> Verdict | None:
-        if key in self._verdicts:
-            self._verdicts.move_to_end(key)
-            return self._verdicts[key].with_cached()
+        with self._verdicts_lock:
+            if key in self._verdicts:
+                self._verdicts.move_to_end(key)
+                return self._verdicts[key].with_cached()
         path = self.warm.home / "verdicts" / f"{key}.json"
         try:
             verdict = Verdict.from_json(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        self._verdicts[key] = verdict
+        with self._verdicts_lock:
+            self._verdicts[key] = verdict
         return verdict.with_cached()
 
     def _remember(self, key: str, verdict: Verdict) -> None:
         # errors and timeouts may be the machine's fault, not the edit's: never cached
         if verdict.status not in (Status.PASSED, Status.FAILED):
             return
-        self._verdicts[key] = verdict
-        while len(self._verdicts) > MEMORY_CACHE:
-            self._verdicts.popitem(last=False)
+        with self._verdicts_lock:
+            self._verdicts[key] = verdict
+            while len(self._verdicts) > MEMORY_CACHE:
+                self._verdicts.popitem(last=False)
         folder = self.warm.home / "verdicts"
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -454,7 +473,9 @@ class Sandbox:
             # tests that fail with no edit applied say nothing about the edit
             skip = sorted(cmap.failing) if cmap is not None else []
             if plan.node_ids is not None or skip:
-                only = None if plan.node_ids is None else {"ids": sorted(plan.node_ids)}
+                only = None
+                if plan.node_ids is not None:
+                    only = {"ids": sorted(plan.node_ids), "files": list(plan.whole_files)}
                 (helper / "select.json").write_text(
                     json.dumps({"only": only, "skip": skip}), encoding="utf-8"
                 )
@@ -581,9 +602,14 @@ class Sandbox:
             return everything, set(state.files)
         files = sorted({cmap.file_of(node) for node in rerun} | new_tests)
         files = [f for f in files if f in now]
-        return TestPlan(
-            Selection.COVERAGE, tuple(files), tuple(sorted(rerun)), why="updating the coverage map"
-        ), changed
+        plan = TestPlan(
+            Selection.COVERAGE,
+            tuple(files),
+            tuple(sorted(rerun)),
+            whole_files=tuple(sorted(new_tests)),
+            why="updating the coverage map",
+        )
+        return plan, changed
 
     async def aclose(self) -> None:
         """Stop background work (the coverage map build)."""

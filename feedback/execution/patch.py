@@ -128,7 +128,7 @@ def apply_file_patch(old_text: str | None, patch: FilePatch) -> Change:
         if old_text is not None:
             raise PatchError(f"{patch.new_path}: the diff creates a file that already exists")
         old_text = ""
-    old = old_text.split("\n")
+    old = old_text.split("\n") if old_text else []
     trailing_newline = old_text.endswith("\n") or old_text == ""
     if old_text.endswith("\n"):
         old.pop()
@@ -144,17 +144,22 @@ def apply_file_patch(old_text: str | None, patch: FilePatch) -> Change:
             raise PatchError(f"{patch.path}: hunk at line {hunk.old_start} does not apply")
         result.extend(old[cursor:start])
         position = start
+        replacing = False  # "+" lines right after "-" lines take their place: no new range
         for line in hunk.lines:
             kind, body = line[0], line[1:]
             if kind == " ":
                 result.append(body)
                 position += 1
+                replacing = False
             elif kind == "-":
                 ranges.append((position, position))
                 position += 1
+                replacing = True
             else:
                 result.append(body)
-                ranges.append((max(position - 1, 0), min(position, max(len(old) - 1, 0))))
+                if not replacing:
+                    # an insertion: the lines on both sides hold the new code
+                    ranges.append((max(position - 1, 0), min(position, max(len(old) - 1, 0))))
         cursor = position
     result.extend(old[cursor:])
     new_text = "\n".join(result)

@@ -6,9 +6,9 @@ coverage, and uses hooks that pytest has had for years. It never changes what a 
 driven by environment variables:
 
 - ``TACTFUL_PROBE_REPORT``: write outcomes, failure texts and collection errors there as JSON;
-- ``TACTFUL_PROBE_SELECT``: JSON ``{"only": {"ids": [...]} or null, "skip": [...]}``; a
-  collected test is kept when ``only`` is null or lists its node id, and ``skip`` does not;
-  the rest are deselected;
+- ``TACTFUL_PROBE_SELECT``: JSON ``{"only": {"ids": [...], "files": [...]} or null,
+  "skip": [...]}``; a collected test is kept when ``only`` is null or lists its node id or its
+  file (relative to the working folder), and ``skip`` does not list it; the rest are deselected;
 - ``TACTFUL_PROBE_COVERAGE``: record coverage with the node id of each test as its context into
   this data file (the coverage map); ``TACTFUL_PROBE_COVERAGE_PATH`` is where to find the
   coverage package when the workspace's interpreter does not have it.
@@ -68,10 +68,12 @@ def pytest_collection_modifyitems(session, config, items):
             wanted = json.load(handle)
         only = wanted.get("only")
         ids = None if only is None else set(only.get("ids", ()))
+        files = set() if only is None else set(only.get("files", ()))
         skip = set(wanted.get("skip", ()))
 
         def keep(item):
-            return (ids is None or item.nodeid in ids) and item.nodeid not in skip
+            listed = ids is None or item.nodeid in ids or paths[item.nodeid] in files
+            return listed and item.nodeid not in skip
 
         kept = [item for item in items if keep(item)]
         dropped = [item for item in items if not keep(item)]

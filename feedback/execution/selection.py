@@ -33,6 +33,7 @@ class TestPlan:
     method: Selection
     files: tuple[str, ...] = ()  # test files passed to the runner; empty: the whole suite
     node_ids: tuple[str, ...] | None = None  # exact tests (coverage); None: every test of files
+    whole_files: tuple[str, ...] = ()  # with node_ids: files whose every test runs as well
     why: str = ""
 
 

@@ -25,6 +25,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -61,6 +62,7 @@ SECRET_SUFFIXES = frozenset({".pem", ".key", ".p12", ".pfx", ".keystore", ".jks"
 # A file bigger than this is data, not code a test needs; copying it would slow every sync.
 LARGEST_FILE = 64 * 1024 * 1024
 VENV_NAMES = (".venv", "venv")
+STALE_RUN_S = 6 * 3600
 
 
 def is_secret(relative: str) -> bool:
@@ -331,6 +333,12 @@ class WarmCopy:
     def new_run(self) -> Path:
         """A fresh run folder holding ``copy/``, a copy of the warm copy."""
         self.runs.mkdir(parents=True, exist_ok=True)
+        # a run interrupted between its copy and its cleanup leaves a folder: old ones go
+        stale = time.time() - STALE_RUN_S
+        for old in self.runs.iterdir():
+            with contextlib.suppress(OSError):
+                if old.stat().st_mtime < stale:
+                    shutil.rmtree(old, ignore_errors=True)
         run = Path(tempfile.mkdtemp(dir=self.runs, prefix="run-"))
         with self._locked(fcntl.LOCK_SH):
             _copy_tree(self.copy, run / "copy")

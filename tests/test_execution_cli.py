@@ -1,0 +1,120 @@
+"""``tactful validate --patch``: exit codes and the documented JSON, on a real repository."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fixtures.workspace import Workspace
+
+from tactful.feedback import trust
+from tactful.server.cli import main
+
+CALC = "def add(a, b):\n    return a + b\n"
+TESTS = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
+JSON_KEYS = {
+    "version",
+    "workspace",
+    "status",
+    "summary",
+    "tests_run",
+    "test_ids",
+    "failed_ids",
+    "failures",
+    "duration_s",
+    "backend",
+    "sandboxed",
+    "selection",
+    "reason",
+    "cached",
+}
+
+
+@pytest.fixture(autouse=True)
+def plain_pytest(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+
+
+@pytest.fixture
+def repo(workspace: Workspace) -> Workspace:
+    workspace.write("calc.py", CALC)
+    workspace.write("tests/test_calc.py", TESTS)
+    workspace.commit("start")
+    return workspace
+
+
+def diff_of(repo: Workspace, new_calc: str) -> str:
+    """A real ``git diff`` of a change to calc.py, with the file restored afterwards."""
+    repo.write("calc.py", new_calc)
+    diff = repo.git("diff")
+    repo.write("calc.py", CALC)
+    return diff
+
+
+def validate(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["validate", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_passing_and_failing_patches(
+    repo: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trust.trust(repo.root)
+    good = tmp_path / "good.diff"
+    good.write_text(diff_of(repo, CALC.replace("a + b", "b + a")))
+    bad = tmp_path / "bad.diff"
+    bad.write_text(diff_of(repo, CALC.replace("a + b", "a * b")))
+
+    passed = validate(capsys, "--patch", str(good), str(repo.root), "--format", "json")
+    failed = validate(capsys, "--patch", str(bad), str(repo.root))
+
+    assert passed[0] == 0
+    report = json.loads(passed[1])
+    assert set(report) == JSON_KEYS
+    assert report["status"] == "passed"
+    assert report["test_ids"] == ["tests/test_calc.py::test_add"]
+    assert report["sandboxed"] is True
+    assert failed[0] == 1
+    assert failed[1].startswith("failed: 1 of 1 test failed")
+    assert "assert 6 == 5" in failed[1]
+    assert repo.read("calc.py") == CALC
+
+
+def test_usage_and_trust_errors_exit_2(
+    repo: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = tmp_path / "good.diff"
+    good.write_text(diff_of(repo, CALC.replace("a + b", "b + a")))
+    stale = tmp_path / "stale.diff"
+    stale.write_text(good.read_text().replace("-    return a + b", "-    return a - b"))
+
+    untrusted = validate(capsys, "--patch", str(good), str(repo.root), "--format", "json")
+    trust.trust(repo.root)
+    missing = validate(capsys, "--patch", str(tmp_path / "none.diff"), str(repo.root))
+    not_applying = validate(capsys, "--patch", str(stale), str(repo.root))
+
+    assert untrusted[0] == 2
+    assert json.loads(untrusted[1])["summary"] == "not validated (workspace not trusted)"
+    assert missing[0] == 2 and "cannot read the patch" in missing[2]
+    assert not_applying[0] == 2 and "does not apply" in not_applying[2]
+
+
+def test_the_patch_can_come_from_stdin(repo: Workspace) -> None:
+    trust.trust(repo.root)
+    diff = diff_of(repo, CALC.replace("a + b", "a - b"))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "tactful.server", "validate", "--patch", "-", str(repo.root)],
+        input=diff,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert done.returncode == 1, done.stderr
+    assert "tests/test_calc.py::test_add" in done.stdout

@@ -1,0 +1,237 @@
+"""Test selection: the coverage map (real coverage of real pytest runs), the import graph, and the
+fallback to the whole suite."""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+from pathlib import Path
+
+import pytest
+from fixtures.workspace import Workspace
+
+from tactful.analyzers.text import Edit, Point, Span
+from tactful.feedback import trust
+from tactful.feedback.execution import Sandbox, Selection, Status, ValidationOptions
+from tactful.feedback.execution.selection import ImportGraph
+
+PROJECT = {
+    "shop/__init__.py": "",
+    "shop/prices.py": """\
+        RATE = 2
+
+
+        def total(items):
+            return sum(items) * RATE
+
+
+        def discount(amount):
+            if amount > 100:
+                return amount - 10
+            return amount
+
+
+        def unused(value):
+            return value + 1
+
+
+        def _registered():
+            return "ready"
+
+
+        STATE = _registered()
+    """,
+    "shop/cart.py": """\
+        from .prices import total
+
+
+        def checkout(items):
+            return total(items)
+    """,
+    "tests/test_prices.py": """\
+        from shop.prices import discount
+
+
+        def test_big_discount():
+            assert discount(200) == 190
+
+
+        def test_small_discount():
+            assert discount(50) == 50
+    """,
+    "tests/test_cart.py": """\
+        from shop.cart import checkout
+
+
+        def test_checkout():
+            assert checkout([1, 2]) == 6
+    """,
+    "tests/test_plain.py": """\
+        def test_alone():
+            assert 1 + 1 == 2
+    """,
+    "README.txt": "a shop\n",
+}
+
+
+@pytest.fixture(autouse=True)
+def plain_pytest(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Workspace:
+    project = Workspace(tmp_path / "shop")
+    for name, text in PROJECT.items():
+        project.write(name, textwrap.dedent(text))
+    project.commit("start")
+    trust.trust(project.root)
+    return project
+
+
+def replace_line(path: str, line: int, old: str, new: str, text: str) -> Edit:
+    row = textwrap.dedent(text).splitlines()[line]
+    column = row.index(old)
+    return Edit(path, Span(Point(line, column), Point(line, column + len(old))), new)
+
+
+def prices_edit(line: int, old: str, new: str) -> Edit:
+    return replace_line("shop/prices.py", line, old, new, PROJECT["shop/prices.py"])
+
+
+@pytest.fixture
+def judge(shop: Workspace) -> Sandbox:
+    sandbox = Sandbox(shop.root, ValidationOptions(coverage_map=False))
+    coverage_map = asyncio.run(sandbox.update_coverage_map())
+    assert coverage_map is not None
+    assert len(coverage_map.tests) == 4
+    return sandbox
+
+
+def test_coverage_selects_the_tests_that_ran_the_edited_function(judge: Sandbox) -> None:
+    # `amount > 100` -> `amount >= 100`: only the discount tests run discount()
+    verdict = judge.validate_sync([prices_edit(8, ">", ">=")])
+
+    assert verdict.selection is Selection.COVERAGE
+    assert set(verdict.test_ids) == {
+        "tests/test_prices.py::test_big_discount",
+        "tests/test_prices.py::test_small_discount",
+    }
+    assert verdict.status is Status.PASSED
+
+
+def test_coverage_selection_catches_a_wrong_edit(judge: Sandbox) -> None:
+    verdict = judge.validate_sync([prices_edit(4, "* RATE", "* RATE + 1")])
+
+    assert verdict.selection is Selection.COVERAGE
+    assert verdict.test_ids == ("tests/test_cart.py::test_checkout",)
+    assert verdict.status is Status.FAILED
+
+
+def test_module_level_edits_select_the_importers(judge: Sandbox) -> None:
+    verdict = judge.validate_sync([prices_edit(0, "2", "(1 + 1)")])
+
+    assert verdict.selection is Selection.IMPORTS
+    # test_cart imports prices through cart, transitively; test_plain imports neither
+    assert {node.split("::")[0] for node in verdict.test_ids} == {
+        "tests/test_prices.py",
+        "tests/test_cart.py",
+    }
+    assert verdict.status is Status.PASSED
+
+
+def test_code_run_at_import_time_selects_the_importers(judge: Sandbox) -> None:
+    verdict = judge.validate_sync([prices_edit(18, '"ready"', "1 / 0")])
+
+    assert verdict.selection is Selection.IMPORTS
+    assert verdict.status is Status.FAILED
+
+
+def test_code_no_test_runs_falls_back_to_the_importers(judge: Sandbox) -> None:
+    verdict = judge.validate_sync([prices_edit(14, "+ 1", "- 1")])
+
+    assert verdict.selection is Selection.IMPORTS
+    assert verdict.status is Status.PASSED
+
+
+def test_an_edit_to_a_non_python_file_runs_everything(judge: Sandbox) -> None:
+    edit = Edit("README.txt", Span(Point(0, 0), Point(0, 1)), "A")
+
+    verdict = judge.validate_sync([edit])
+
+    assert verdict.selection is Selection.ALL
+    assert verdict.tests_run == 4
+
+
+def test_without_a_map_the_import_graph_selects(shop: Workspace) -> None:
+    sandbox = Sandbox(shop.root, ValidationOptions(coverage_map=False))
+
+    verdict = sandbox.validate_sync([prices_edit(8, ">", ">=")])
+
+    assert verdict.selection is Selection.IMPORTS
+    assert "tests/test_plain.py::test_alone" not in verdict.test_ids
+    assert verdict.status is Status.PASSED
+
+
+def test_the_map_is_updated_for_changed_files(shop: Workspace, judge: Sandbox) -> None:
+    shop.write(
+        "tests/test_more.py",
+        textwrap.dedent("""\
+        from shop.prices import discount
+
+
+        def test_exact_hundred():
+            assert discount(100) == 100
+    """),
+    )
+
+    updated = asyncio.run(judge.update_coverage_map())
+    verdict = judge.validate_sync([prices_edit(8, ">", ">=")])
+
+    assert updated is not None and "tests/test_more.py::test_exact_hundred" in updated.tests
+    assert verdict.selection is Selection.COVERAGE
+    assert "tests/test_more.py::test_exact_hundred" in verdict.failed_ids
+    assert verdict.status is Status.FAILED
+
+
+@pytest.mark.parametrize(
+    ("files", "edited", "expected"),
+    [
+        # absolute, relative and from-imports, through a chain of modules
+        (
+            {
+                "app/__init__.py": "",
+                "app/core.py": "X = 1\n",
+                "app/api.py": "from . import core\n",
+                "app/cli.py": "from app.api import run\n",
+                "tests/test_cli.py": "import app.cli\n",
+                "tests/test_other.py": "import json\n",
+            },
+            "app/core.py",
+            {"app/core.py", "app/api.py", "app/cli.py", "tests/test_cli.py"},
+        ),
+        # a src layout, and a package __init__ that every submodule import runs
+        (
+            {
+                "src/lib/__init__.py": "VERSION = 1\n",
+                "src/lib/util.py": "def f():\n    pass\n",
+                "tests/test_util.py": "from lib.util import f\n",
+                "tests/test_none.py": "def test():\n    pass\n",
+            },
+            "src/lib/__init__.py",
+            {"src/lib/__init__.py", "tests/test_util.py"},
+        ),
+        # a broken file imports nothing but is still found as a target
+        (
+            {"mod.py": "def broken(:\n", "test_mod.py": "import mod\n"},
+            "mod.py",
+            {"mod.py", "test_mod.py"},
+        ),
+    ],
+)
+def test_import_graph(files: dict[str, str], edited: str, expected: set[str]) -> None:
+    hashes = {name: str(hash(text)) for name, text in files.items()}
+
+    found = ImportGraph().importers(hashes, files.get, [edited])
+
+    assert found == expected
