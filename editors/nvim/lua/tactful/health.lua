@@ -1,0 +1,91 @@
+--- `:checkhealth tactful`: is Neovim new enough, is the server installed and answering, and is
+--- it attached to the current buffer with the features this plugin relies on.
+---
+--- Read-only: it runs `tactful --version` and inspects clients, never changes any state.
+
+local M = {}
+
+local health = vim.health
+
+local function version_text(result)
+  return vim.trim((result.stdout ~= "" and result.stdout or result.stderr) or "")
+end
+
+function M.check()
+  health.start("tactful")
+  if vim.fn.has("nvim-0.10") == 1 then
+    health.ok("Neovim " .. tostring(vim.version()))
+  else
+    health.error("Neovim 0.10 or newer is required", { "Upgrade Neovim." })
+    return
+  end
+
+  local tactful = package.loaded["tactful"]
+  if not tactful or not tactful._setup_done then
+    health.warn("setup() has not been called", { 'Add require("tactful").setup({}) to your config.' })
+    tactful = require("tactful")
+  else
+    health.ok("setup() called")
+  end
+
+  local cmd = tactful.config.cmd
+  local exe = cmd[1]
+  if vim.fn.executable(exe) ~= 1 then
+    health.error(("`%s` is not executable"):format(exe), {
+      "Install it: python3 -m pip install tactful",
+      'Or point setup({ cmd = { "/path/to/tactful", "serve" } }) at it.',
+    })
+  else
+    local ok, result = pcall(function()
+      return vim.system(tactful.cli("--version"), { text = true }):wait(10000)
+    end)
+    if ok and result.code == 0 then
+      health.ok(("%s (%s)"):format(version_text(result), vim.fn.exepath(exe)))
+    else
+      health.error(("`%s --version` failed"):format(exe), { ok and version_text(result) or tostring(result) })
+    end
+  end
+
+  if tactful.config.inline.native and vim.lsp.inline_completion then
+    health.ok("inline completions: Neovim's own vim.lsp.inline_completion")
+  elseif tactful.config.inline.enabled then
+    health.ok("inline completions: ghost text drawn by this plugin")
+  else
+    health.info("inline completions are disabled (inline.enabled = false)")
+  end
+
+  -- `:checkhealth` shows its report in a buffer of its own, so look at every tactful client.
+  local clients = vim.lsp.get_clients({ name = "tactful" })
+  if #clients == 0 then
+    health.info("no tactful server is running: open a file of a supported type")
+    return
+  end
+  for _, client in ipairs(clients) do
+    local names = {}
+    for buf in pairs(client.attached_buffers or {}) do
+      table.insert(names, vim.fn.fnamemodify(vim.api.nvim_buf_get_name(buf), ":~:."))
+    end
+    health.ok(("server attached (id %d, root %s, positions %s) to %s"):format(
+      client.id,
+      client.config.root_dir or "none",
+      client.offset_encoding or "utf-16",
+      #names > 0 and table.concat(names, ", ") or "no buffer"
+    ))
+    local caps = client.server_capabilities or {}
+    if caps.inlineCompletionProvider then
+      health.ok("the server offers inline completions")
+    else
+      health.warn("the server does not offer inline completions")
+    end
+    local commands = caps.executeCommandProvider and caps.executeCommandProvider.commands or {}
+    for _, name in ipairs({ "tactful.acceptSuggestion", "tactful.rejectSuggestion", "tactful.reviewChanges" }) do
+      if vim.tbl_contains(commands, name) then
+        health.ok("the server runs " .. name)
+      else
+        health.warn("the server does not list the command " .. name)
+      end
+    end
+  end
+end
+
+return M
