@@ -28,6 +28,13 @@ local last_tick = {} -- buf -> changedtick the last request was scheduled for
 
 local uv = vim.uv or vim.loop
 
+local function resolve(buf)
+  if buf == nil or buf == 0 then
+    return vim.api.nvim_get_current_buf()
+  end
+  return buf
+end
+
 local function emit(pattern, data)
   vim.api.nvim_exec_autocmds("User", { pattern = pattern, data = data, modeline = false })
 end
@@ -180,7 +187,7 @@ end
 
 --- Ask the server for an inline completion at the cursor now.
 function M.request(buf)
-  buf = buf or vim.api.nvim_get_current_buf()
+  buf = resolve(buf)
   cancel_pending(buf)
   local client = rpc.client_for(buf)
   if not client or vim.api.nvim_get_current_buf() ~= buf or not in_insert_mode() then
@@ -309,7 +316,7 @@ end
 
 --- Accept the whole ghost text; false when none is shown.
 function M.accept(buf)
-  buf = buf or vim.api.nvim_get_current_buf()
+  buf = resolve(buf)
   M.on_change(buf)
   local s = shown[buf]
   if not s then
@@ -324,7 +331,7 @@ end
 
 --- Accept the next word of the ghost text (or the line break before it); false when none is shown.
 function M.accept_word(buf)
-  buf = buf or vim.api.nvim_get_current_buf()
+  buf = resolve(buf)
   M.on_change(buf)
   local s = shown[buf]
   if not s then
@@ -356,7 +363,7 @@ end
 
 --- Hide the ghost text and tell the server it was not wanted; false when none is shown.
 function M.dismiss(buf)
-  buf = buf or vim.api.nvim_get_current_buf()
+  buf = resolve(buf)
   if not shown[buf] then
     return false
   end
@@ -366,7 +373,7 @@ end
 
 --- The ghost text shown in `buf` (`{ id, text }`), or nil.
 function M.current(buf)
-  local s = shown[buf or vim.api.nvim_get_current_buf()]
+  local s = shown[resolve(buf)]
   if not s then
     return nil
   end
