@@ -315,6 +315,16 @@ local function main()
     out.trusted = vim.json.decode(table.concat(vim.fn.readfile(trust_file), "\n")).folders
   end)
 
+  step("stats_command", function(out)
+    vim.cmd("TactfulStats")
+    local stats = wait_for(function()
+      local found = vim.fn.bufnr("tactful://stats")
+      return found > 0 and found or nil
+    end, 20000, "the statistics buffer")
+    out.text = table.concat(vim.api.nvim_buf_get_lines(stats, 0, -1, false), "\n")
+    vim.cmd("bwipeout! " .. stats)
+  end)
+
   step("health", function(out)
     vim.cmd("checkhealth tactful")
     local text = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")

@@ -140,7 +140,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     results = json.loads(result_file.read_text())
     assert not results.get("crashed"), results["crashed"]
     results["project"] = project
-    results["data_home"] = env["XDG_DATA_HOME"]
+    results["env"] = env
     return results
 
 
@@ -239,6 +239,28 @@ def test_review_command_lists_comments_in_quickfix(session):
 def test_trust_command_adds_the_workspace_to_the_trust_list(session):
     trust = _step(session, "trust_command")
     assert str(session["project"].resolve()) in trust["trusted"]
+
+
+def test_stats_command_shows_the_statistics(session):
+    stats = _step(session, "stats_command")["text"]
+    assert stats.strip()
+
+
+def test_accepts_and_rejections_reach_the_feedback_store(session):
+    # The server is gone by now; the store it wrote is read back the way a user would.
+    completed = subprocess.run(
+        [*_server_command()[:-1], "stats", "--format", "json"],
+        env=session["env"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 0, completed.stderr
+    completions = json.loads(completed.stdout)["completions"]
+    # One full accept and one word accept; type-over and dismissal were explicit rejections.
+    assert completions["accepted"] >= 2
+    assert completions["rejected"]["explicit"] >= 2
+    assert completions["chars_accepted"] > 0
 
 
 def test_checkhealth_reports_the_server(session):
