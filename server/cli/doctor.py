@@ -64,7 +64,15 @@ def _llm_check(model: str | None, api_base: str | None, timeout: float) -> dict[
     if not model:
         return {"configured": False, "detail": "no llm.model set: the local engine is used"}
     if model == "embedded":
-        return {"configured": True, "model": model, "detail": "embedded model, started on use"}
+        from tactful.suggestion.llm.embedded import available
+
+        missing = available()
+        return {
+            "configured": True,
+            "model": model,
+            "reachable": missing is None,
+            "detail": missing or "embedded model installed; started on first use",
+        }
     import os
 
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
