@@ -100,6 +100,7 @@ class Tactful implements vscode.Disposable {
     }
     try {
       const api = extension.isActive ? extension.exports : await extension.activate();
+      this.followPythonEnvironment(api);
       const resource = vscode.workspace.workspaceFolders?.[0]?.uri;
       const active = api.environments.getActiveEnvironmentPath(resource);
       const resolved = await api.environments.resolveEnvironment(active);
@@ -307,16 +308,23 @@ class Tactful implements vscode.Disposable {
         }
       }),
     );
-    const python = vscode.extensions.getExtension<PythonEnvironmentApi>("ms-python.python");
-    if (python?.isActive) {
-      this.disposables.push(
-        python.exports.environments.onDidChangeActiveEnvironmentPath(() => {
-          if (!vscode.workspace.getConfiguration("tactful").get<string>("path")) {
-            void this.restart();
-          }
-        }),
-      );
+  }
+
+  private followingPython = false;
+
+  /** Restart on another Python environment, unless `tactful.path` pins the executable. */
+  private followPythonEnvironment(api: PythonEnvironmentApi): void {
+    if (this.followingPython) {
+      return;
     }
+    this.followingPython = true;
+    this.disposables.push(
+      api.environments.onDidChangeActiveEnvironmentPath(() => {
+        if (!vscode.workspace.getConfiguration("tactful").get<string>("path")) {
+          void this.restart();
+        }
+      }),
+    );
   }
 
   dispose(): void {
