@@ -1,0 +1,123 @@
+"""Token n-gram counts that can be added to and taken from, for a file, a buffer or a repository.
+
+Boundary: counting only; no I/O, no text (tokens come from ``tactful.analyzers.tokens``). Not
+thread-safe by itself: the owner serialises writers and readers (the repository index swaps in a
+freshly built object, or takes its lock for small updates).
+
+Layout: ``tables[k]`` maps a context (the tuple of the ``k`` tokens before a position) to a dict
+of the tokens seen after it and their counts; the key ``None`` of that dict holds their total, so
+the number of distinct followers is ``len(dict) - 1`` without a scan. Contexts of up to ``order``
+tokens are kept.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections.abc import Sequence
+
+_TOTAL = None
+_MAX_CHAR = "\U0010ffff"
+
+
+class NgramCounts:
+    """Counts of every token after each of its contexts of length 0..``order``."""
+
+    __slots__ = ("_pending", "_vocabulary", "order", "tables", "tokens_counted")
+
+    def __init__(self, order: int = 5) -> None:
+        self.order = order
+        self.tables: list[dict[tuple[str, ...], dict[str | None, int]]] = [
+            {} for _ in range(order + 1)
+        ]
+        self.tables[0][()] = {_TOTAL: 0}
+        self.tokens_counted = 0
+        self._vocabulary: list[str] = []
+        self._pending: list[str] = []
+
+    def add(self, tokens: Sequence[str], start: int = 0, end: int | None = None) -> None:
+        """Count the tokens at positions ``start:end`` of ``tokens`` after their contexts."""
+        self._count(tokens, start, len(tokens) if end is None else end, 1)
+
+    def remove(self, tokens: Sequence[str], start: int = 0, end: int | None = None) -> None:
+        """Undo ``add`` of the same tokens and positions."""
+        self._count(tokens, start, len(tokens) if end is None else end, -1)
+
+    def _count(self, tokens: Sequence[str], start: int, end: int, sign: int) -> None:
+        tables = self.tables
+        order = self.order
+        unigrams = tables[0][()]
+        for position in range(max(0, start), min(end, len(tokens))):
+            token = tokens[position]
+            before = unigrams.get(token, 0)
+            if before + sign <= 0:
+                unigrams.pop(token, None)
+            else:
+                unigrams[token] = before + sign
+                if before == 0:
+                    self._pending.append(token)
+            unigrams[_TOTAL] += sign
+            for k in range(1, min(order, position) + 1):
+                context = tuple(tokens[position - k : position])
+                table = tables[k]
+                followers = table.get(context)
+                if followers is None:
+                    if sign < 0:
+                        continue
+                    followers = table[context] = {_TOTAL: 0}
+                count = followers.get(token, 0) + sign
+                if count <= 0:
+                    followers.pop(token, None)
+                else:
+                    followers[token] = count
+                followers[_TOTAL] += sign
+                if followers[_TOTAL] <= 0:
+                    del table[context]
+        self.tokens_counted += sign * max(0, min(end, len(tokens)) - max(0, start))
+
+    def followers(self, context: tuple[str, ...]) -> dict[str | None, int] | None:
+        """Tokens seen after ``context`` (any length up to ``order``) with counts; key None is the
+        total."""
+        if len(context) > self.order:
+            return None
+        return self.tables[len(context)].get(context)
+
+    def count(self, token: str) -> int:
+        return self.tables[0][()].get(token, 0)
+
+    def with_prefix(self, prefix: str, limit: int = 200) -> list[tuple[str, int]]:
+        """Tokens that start with ``prefix`` and their counts (at most ``limit`` of them)."""
+        self._sort_pending()
+        vocabulary = self._vocabulary
+        unigrams = self.tables[0][()]
+        index = bisect_left(vocabulary, prefix)
+        found: list[tuple[str, int]] = []
+        while index < len(vocabulary) and len(found) < limit:
+            token = vocabulary[index]
+            if not token.startswith(prefix):
+                break
+            count = unigrams.get(token, 0)
+            if count:
+                found.append((token, count))
+            index += 1
+        return found
+
+    def _sort_pending(self) -> None:
+        pending = self._pending
+        if not pending:
+            return
+        vocabulary = self._vocabulary
+        if len(pending) > 64:
+            merged = set(vocabulary)
+            merged.update(pending)
+            self._vocabulary = sorted(merged)
+        else:
+            for token in pending:
+                index = bisect_left(vocabulary, token)
+                if index == len(vocabulary) or vocabulary[index] != token:
+                    insort(vocabulary, token)
+        pending.clear()
+
+
+def prefix_end(prefix: str) -> str:
+    """A string that sorts after every string starting with ``prefix``."""
+    return prefix + _MAX_CHAR

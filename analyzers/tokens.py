@@ -1,0 +1,324 @@
+"""A fast lexical tokenizer for the languages we parse, line by line, with a carried state.
+
+Boundary: plain text in, token strings out; no parsing, no I/O. It is what the statistical
+completion model counts, so it must be cheap (a regular expression per language) and total: any
+text, however broken, yields tokens and nothing raises.
+
+Token conventions, shared by everything that counts or renders them:
+
+* a token carries the horizontal whitespace that precedes it on its line (``" ="``, ``"  # x"``),
+  so joining tokens gives back the line exactly; indentation is not part of the first token;
+* strings and comments are single tokens, so repeated keys, messages and pragmas are predicted
+  whole;
+* a line break is one token that starts with ``"\\n"`` (one per blank line before the next line)
+  followed by how the indentation changes: ``"+"`` and the added whitespace, ``"-"`` and the
+  number of characters removed, or ``"="`` and the whole new indentation when neither is a prefix
+  of the other. Relative indentation lets a pattern learned at one depth apply at another.
+
+Multi-line strings and block comments are tokenized like an editor's highlighter does: each line
+starts in the state the previous line ended in (inside a triple-quoted string, a block comment,
+or a template literal), and such a line's content inside the construct is a single token.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+
+NORMAL = 0
+
+_OPERATORS = (
+    r"\*\*=|//=|>>>=|>>=|<<=|===|!==|\.\.\.|\.\.=|->|=>|==|!=|<=|>=|\+=|-=|\*=|/=|%=|&=|\|=|\^="
+    r"|\*\*|//|<<|>>|&&|\|\||::|:=|\+\+|--|\?\?|\?\.|\.\.|[^\s\w]"
+)
+_WORD = r"[^\W\d]\w*"
+_NUMBER = r"\d[\w.]*(?:[eE][+-]?\d+)?"
+
+
+@dataclass(frozen=True, slots=True)
+class _Syntax:
+    """What one language family needs: its token pattern and its multi-line constructs."""
+
+    pattern: re.Pattern[str]
+    # Opening group name -> (state number, closing delimiter).
+    openers: dict[str, tuple[int, str]]
+    closers: dict[int, re.Pattern[str]]
+
+
+def _python_syntax() -> _Syntax:
+    prefix = r"(?:[rRbBuUfF]{0,2})"
+    pattern = re.compile(
+        rf"""(?P<ws>[ \t]*)(?:
+            (?P<tdq>{prefix}\"\"\"(?:[^"\\]|\\.|"(?!""))*(?:\"\"\")?)
+          | (?P<tsq>{prefix}'''(?:[^'\\]|\\.|'(?!''))*(?:''')?)
+          | (?P<str>{prefix}"(?:[^"\\\n]|\\.)*"?|{prefix}'(?:[^'\\\n]|\\.)*'?)
+          | (?P<com>\#.*)
+          | (?P<tok>{_WORD}|{_NUMBER}|{_OPERATORS})
+        )""",
+        re.VERBOSE,
+    )
+    return _Syntax(
+        pattern,
+        {"tdq": (1, '"""'), "tsq": (2, "'''")},
+        {
+            1: re.compile(r'(?:[^"\\]|\\.|"(?!""))*(?:""")?'),
+            2: re.compile(r"(?:[^'\\]|\\.|'(?!''))*(?:''')?"),
+        },
+    )
+
+
+def _c_family_syntax(backtick: bool) -> _Syntax:
+    template = r"|(?P<tpl>`(?:[^`\\]|\\.)*`?)" if backtick else ""
+    pattern = re.compile(
+        rf"""(?P<ws>[ \t]*)(?:
+            (?P<blk>/\*(?:[^*]|\*(?!/))*(?:\*/)?)
+          | (?P<com>//.*)
+          | (?P<str>"(?:[^"\\\n]|\\.)*"?
+                   |'(?:[^'\\\n]|\\.){{0,2}}'
+                   |'(?=[^\W\d]\w*[^'\w]|[^\W\d]\w*$))
+          {template}
+          | (?P<tok>{_WORD}|{_NUMBER}|{_OPERATORS})
+        )""",
+        re.VERBOSE,
+    )
+    openers = {"blk": (3, "*/")}
+    closers = {3: re.compile(r"(?:[^*]|\*(?!/))*(?:\*/)?")}
+    if backtick:
+        openers["tpl"] = (4, "`")
+        closers[4] = re.compile(r"(?:[^`\\]|\\.)*`?")
+    return _Syntax(pattern, openers, closers)
+
+
+@cache
+def _syntax(language_id: str) -> _Syntax:
+    if language_id == "python":
+        return _python_syntax()
+    # Go raw strings and JavaScript/TypeScript template literals span lines with backticks.
+    backtick = language_id in (
+        "javascript",
+        "javascriptreact",
+        "typescript",
+        "typescriptreact",
+        "go",
+    )
+    return _c_family_syntax(backtick)
+
+
+def tokenize_line(line: str, language_id: str, state: int = NORMAL) -> tuple[list[str], int]:
+    """Tokens of one line (without its indentation and line break) and the state it ends in."""
+    syntax = _syntax(language_id)
+    tokens: list[str] = []
+    length = len(line)
+    # Indentation belongs to the line-break token, even inside a multi-line string.
+    position = len(line) - len(line.lstrip(" \t"))
+    if state != NORMAL:
+        closer = syntax.closers.get(state)
+        match = closer.match(line, position) if closer is not None else None
+        end = match.end() if match else length
+        piece = line[position:end]
+        if piece:
+            tokens.append(sys.intern(piece))
+        if end >= length and not _closes(piece, state, syntax):
+            return tokens, state
+        position = end
+        state = NORMAL
+    pattern = syntax.pattern
+    while position < length:
+        match = pattern.match(line, position)
+        if match is None or match.end() == position:
+            # Only trailing whitespace is left (or a character no rule takes: keep it whole).
+            rest = line[position:]
+            if rest.strip():
+                tokens.append(sys.intern(rest))
+            break
+        position = match.end()
+        tokens.append(sys.intern(match.group(0)))
+        kind = match.lastgroup
+        if kind in syntax.openers:
+            opened_state, delimiter = syntax.openers[kind]
+            body = match.group(kind)
+            if not _is_closed(body, delimiter):
+                return tokens, opened_state
+    return tokens, NORMAL
+
+
+def _is_closed(body: str, delimiter: str) -> bool:
+    # The body starts with its (possibly prefixed) opening delimiter; closed when it also ends
+    # with the closing one after at least the opening.
+    start = body.find(delimiter[0])
+    opening = "/*" if delimiter == "*/" else delimiter
+    return len(body) >= start + len(opening) + len(delimiter) and body.endswith(delimiter)
+
+
+def _closes(piece: str, state: int, syntax: _Syntax) -> bool:
+    for _name, (opened_state, delimiter) in syntax.openers.items():
+        if opened_state == state:
+            return piece.endswith(delimiter)
+    return False
+
+
+def indentation(line: str) -> str:
+    return line[: len(line) - len(line.lstrip(" \t"))]
+
+
+def line_break(previous_indent: str, indent: str, blank_lines: int = 0) -> str:
+    """The token for a line break between lines indented ``previous_indent`` and ``indent``."""
+    head = "\n" * (1 + min(blank_lines, 2))
+    if indent.startswith(previous_indent):
+        return sys.intern(f"{head}+{indent[len(previous_indent) :]}")
+    if previous_indent.startswith(indent):
+        return sys.intern(f"{head}-{len(previous_indent) - len(indent)}")
+    return sys.intern(f"{head}={indent}")
+
+
+def render_break(token: str, indent: str) -> tuple[str, str]:
+    """Text of a line-break token after a line indented ``indent``, and the new indentation."""
+    head_length = len(token) - len(token.lstrip("\n"))
+    head, kind, rest = (
+        token[:head_length],
+        token[head_length : head_length + 1],
+        token[head_length + 1 :],
+    )
+    if kind == "+":
+        new_indent = indent + rest
+    elif kind == "-":
+        removed = int(rest) if rest.isdigit() else 0
+        new_indent = indent[: max(0, len(indent) - removed)]
+    else:
+        new_indent = rest
+    # Blank lines carry no indentation, as editors and formatters leave them.
+    return head + new_indent, new_indent
+
+
+def is_break(token: str) -> bool:
+    return token.startswith("\n")
+
+
+def render(tokens: Iterable[str], indent: str) -> str:
+    """Text of a token sequence starting on a line indented ``indent``."""
+    parts: list[str] = []
+    for token in tokens:
+        if token.startswith("\n"):
+            text, indent = render_break(token, indent)
+            parts.append(text)
+        else:
+            parts.append(token)
+    return "".join(parts)
+
+
+@dataclass(slots=True)
+class LineTokens:
+    """Tokens of the lines of a text, with the states that link lines, re-tokenized lazily.
+
+    ``update(lines)`` re-tokenizes only lines that changed (and those after them whose starting
+    state changed), so an open document costs one line per keystroke.
+    """
+
+    language_id: str
+    lines: list[str]
+    tokens: list[list[str]]
+    end_states: list[int]
+
+    @classmethod
+    def empty(cls, language_id: str) -> LineTokens:
+        return cls(language_id, [], [], [])
+
+    def update(self, lines: list[str]) -> tuple[int, int, int]:
+        """Bring the tokens in line with ``lines``.
+
+        Returns ``(start, old_end, new_end)``: lines ``start:old_end`` of the old text were
+        replaced by lines ``start:new_end`` of the new one (tokens included).
+        """
+        old = self.lines
+        limit = min(len(old), len(lines))
+        start = 0
+        while start < limit and old[start] == lines[start]:
+            start += 1
+        old_end, new_end = len(old), len(lines)
+        while old_end > start and new_end > start and old[old_end - 1] == lines[new_end - 1]:
+            old_end -= 1
+            new_end -= 1
+        state = self.end_states[start - 1] if start > 0 else NORMAL
+        new_tokens: list[list[str]] = []
+        new_states: list[int] = []
+        for line in lines[start:new_end]:
+            line_tokens, state = tokenize_line(line, self.language_id, state)
+            new_tokens.append(line_tokens)
+            new_states.append(state)
+        # A changed state at the end of the edited block re-tokenizes the lines below it until
+        # states agree again (an opened or closed triple-quoted string).
+        while (
+            old_end < len(old)
+            and (self.end_states[old_end - 1] if old_end > 0 else NORMAL) != state
+        ):
+            line = lines[new_end]
+            line_tokens, state = tokenize_line(line, self.language_id, state)
+            new_tokens.append(line_tokens)
+            new_states.append(state)
+            old_end += 1
+            new_end += 1
+        self.tokens[start:old_end] = new_tokens
+        self.end_states[start:old_end] = new_states
+        self.lines = list(lines)
+        return start, old_end, new_end
+
+
+def stream(
+    lines: list[str],
+    line_tokens: list[list[str]],
+    start: int = 0,
+    end: int | None = None,
+    owned: list[int] | None = None,
+) -> list[str]:
+    """The token stream of lines ``start:end``, with line-break tokens between lines.
+
+    A line's tokens are preceded by the break that leads into it from the last non-blank line
+    before it (lines before ``start`` included), so streams of adjacent ranges concatenate.
+    ``owned``, when given, receives for each line the number of stream tokens it contributed.
+    """
+    end = len(lines) if end is None else end
+    out: list[str] = []
+    previous_indent: str | None = None
+    blank = 0
+    for index in range(start - 1, -1, -1):
+        if line_tokens[index]:
+            previous_indent = indentation(lines[index])
+            break
+        blank += 1
+    for index in range(start, end):
+        tokens = line_tokens[index]
+        if not tokens:
+            blank += 1
+            if owned is not None:
+                owned.append(0)
+            continue
+        indent = indentation(lines[index])
+        if previous_indent is not None:
+            out.append(line_break(previous_indent, indent, blank))
+        if owned is not None:
+            owned.append(len(tokens) + (previous_indent is not None))
+        out.extend(tokens)
+        previous_indent = indent
+        blank = 0
+    return out
+
+
+def tokenize_text(text: str, language_id: str) -> list[str]:
+    """The token stream of a whole text."""
+    lines = text.split("\n")
+    state = NORMAL
+    per_line: list[list[str]] = []
+    for line in lines:
+        tokens, state = tokenize_line(line, language_id, state)
+        per_line.append(tokens)
+    return stream(lines, per_line)
+
+
+WORD = re.compile(r"[^\W\d]\w*")
+
+
+def is_identifier(token: str) -> bool:
+    return WORD.fullmatch(token.lstrip(" \t")) is not None

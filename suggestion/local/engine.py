@@ -1,0 +1,192 @@
+"""The local completion engine: offline, in milliseconds, silent when unsure.
+
+Boundary: takes a ``CompletionRequest`` and the repository index, returns ``Suggestion``s; no
+protocol types, no network. It never raises on broken code: a request it cannot read is
+answered with nothing.
+
+What it knows, mixed by ``predict.next_tokens``:
+
+* the open document itself, kept as an n-gram cache that follows every keystroke and weighs
+  most (what was just written is what is written next);
+* the workspace's token statistics from the repository index;
+* the shape of the line above (``shapes.parallel_line``: the same statement with other names);
+* for Python, the members jedi knows after a dot (``semantic.MemberNames``), computed off the
+  request path so a slow inference never delays an answer.
+
+A suggestion is made only when its estimated probability of being typed is at least
+``threshold``, and it is cut where the expected keystrokes saved are highest.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from tactful.analyzers.index import RepositoryIndex
+from tactful.analyzers.tokens import NORMAL, indentation, line_break, tokenize_line
+from tactful.suggestion.keystrokes import keystrokes
+from tactful.suggestion.local.document import DocumentModel
+from tactful.suggestion.local.predict import Source, continue_tokens
+from tactful.suggestion.local.semantic import MemberNames
+from tactful.suggestion.local.shapes import parallel_line
+from tactful.suggestion.types import CompletionRequest, Suggestion
+
+logger = logging.getLogger(__name__)
+
+NAME = "local"
+ORDER = 5
+# Characters an editor inserts on its own after the cursor (closing brackets and quotes): a
+# suggestion may still be made before them.
+_AUTO_CLOSED = frozenset(")]}\"'`;:, ")
+
+
+@dataclass(frozen=True, slots=True)
+class Tuning:
+    """The engine's knobs; defaults were chosen on replays of real projects."""
+
+    threshold: float = 0.5
+    discount: float = 0.8
+    document_weight: float = 4.0
+    workspace_weight: float = 1.0
+    max_tokens: int = 32
+    # Open documents whose caches are kept (least recently used are dropped).
+    documents: int = 16
+
+
+class LocalEngine:
+    """Suggests the rest of the token, the line or a few lines from what the workspace says."""
+
+    name = NAME
+
+    def __init__(self, index: RepositoryIndex | None = None, tuning: Tuning | None = None) -> None:
+        self.index = index
+        self.tuning = tuning or Tuning()
+        self._documents: OrderedDict[str, DocumentModel] = OrderedDict()
+        self._members = MemberNames()
+
+    async def complete(self, request: CompletionRequest, *, deadline: float) -> list[Suggestion]:
+        return self.suggest(request, deadline=deadline)
+
+    def observe(self, path: str | None, text: str) -> None:
+        if path is not None and self.index is not None:
+            self.index.update(path, text)
+
+    def forget(self, uri: str) -> None:
+        """Drop the cache of a closed document."""
+        self._documents.pop(uri, None)
+
+    def suggest(
+        self, request: CompletionRequest, deadline: float | None = None
+    ) -> list[Suggestion]:
+        """Suggestions for ``request``, best first (at most one today)."""
+        try:
+            return self._suggest(request, deadline)
+        except Exception:
+            logger.exception("local engine failed on %s", request.uri)
+            return []
+
+    def _suggest(self, request: CompletionRequest, deadline: float | None) -> list[Suggestion]:
+        lines = request.text.split("\n")
+        row, column = request.position.line, request.position.column
+        if row >= len(lines):
+            return []
+        line = lines[row]
+        prefix, after = line[:column], line[column:]
+        if any(ch not in _AUTO_CLOSED for ch in after):
+            return []
+        document = self._document(request)
+        # The cursor line is left out of the cache: its unfinished token would otherwise be
+        # counted as a word of its own.
+        others = lines.copy()
+        others[row] = ""
+        document.update(others)
+        state = document.state_before(row)
+        line_tokens, end_state = tokenize_line(prefix, request.language_id, state)
+        if end_state != NORMAL or state != NORMAL:
+            return []
+        indent = indentation(prefix)
+        context, partial = self._context(document, lines, row, prefix, line_tokens, indent)
+        if partial and partial[-1:].isspace() and not partial.strip() and len(partial) > 1:
+            return []
+        sources = [Source(document.counts, self.tuning.document_weight)]
+        if self.index is not None:
+            counts = self.index.counts(request.language_id)
+            if counts is not None:
+                sources.append(Source(counts, self.tuning.workspace_weight))
+        allowed = None
+        if request.language_id == "python" and self._members.applies(line_tokens, partial):
+            allowed = self._members.names(request, deadline)
+        lock = self.index.lock if self.index is not None else None
+        if lock is not None:
+            lock.acquire()
+        try:
+            found = continue_tokens(
+                sources,
+                context,
+                partial,
+                indent,
+                threshold=self.tuning.threshold,
+                max_lines=max(1, request.max_lines),
+                max_tokens=self.tuning.max_tokens,
+                allowed_first=allowed,
+                discount=self.tuning.discount,
+            )
+        finally:
+            if lock is not None:
+                lock.release()
+        shaped = parallel_line(lines, row, prefix, request.language_id)
+        candidates: list[Suggestion] = []
+        if found is not None and keystrokes(found.text) >= 2:
+            kind = "lines" if "\n" in found.text else "line"
+            if len(found.tokens) == 1:
+                kind = "token"
+            meta: dict[str, object] = {"tokens": len(found.tokens)}
+            candidates.append(Suggestion(found.text, NAME, found.probability, kind=kind, meta=meta))
+        if (
+            shaped is not None
+            and keystrokes(shaped[0]) >= 2
+            and shaped[1] >= self.tuning.threshold
+            and (not candidates or _value(*shaped) > _value(found.text, found.probability))
+        ):
+            meta = {"shape": True}
+            candidates.insert(0, Suggestion(shaped[0], NAME, shaped[1], kind="line", meta=meta))
+        return candidates[:1]
+
+    def _document(self, request: CompletionRequest) -> DocumentModel:
+        document = self._documents.get(request.uri)
+        if document is None or document.language_id != request.language_id:
+            document = DocumentModel(request.language_id, ORDER)
+            self._documents[request.uri] = document
+            while len(self._documents) > self.tuning.documents:
+                self._documents.popitem(last=False)
+        else:
+            self._documents.move_to_end(request.uri)
+        return document
+
+    @staticmethod
+    def _context(
+        document: DocumentModel,
+        lines: list[str],
+        row: int,
+        prefix: str,
+        line_tokens: list[str],
+        indent: str,
+    ) -> tuple[list[str], str]:
+        """The tokens before the cursor (across lines) and the unfinished token at it."""
+        context = document.tokens_before(row, ORDER + 1)
+        previous = document.previous_nonblank(row)
+        if previous is not None:
+            blank = row - previous - 1
+            context.append(line_break(indentation(lines[previous]), indent, blank))
+        if not line_tokens:
+            return context, ""
+        if prefix[-1:].isspace():
+            trailing = prefix[len(prefix.rstrip(" \t")) :]
+            return context + line_tokens, trailing
+        return context + line_tokens[:-1], line_tokens[-1]
+
+
+def _value(text: str, probability: float) -> float:
+    """Keystrokes a suggestion saves in expectation."""
+    return probability * (keystrokes(text) - 1)

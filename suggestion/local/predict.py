@@ -1,0 +1,224 @@
+"""Next-token probabilities from several n-gram sources, and greedy decoding of a continuation.
+
+Boundary: pure computation on counts and tokens; no text positions, no I/O.
+
+The model is interpolated absolute discounting (the core of Kneser-Ney) over context lengths
+0..order: at each length every count loses ``discount``, and the mass taken goes to the estimate
+from the shorter context, in proportion to how many different tokens the context has been
+followed by. Sources are mixed by weight (the open document weighs more than the rest of the
+workspace: that is the recency cache). A context seen once says little (its one count is mostly
+discounted); one seen often and always followed by the same token gives a high probability; one
+followed by many different tokens gives a low one. That is what lets the engine stay silent when
+unsure.
+
+When the user is in the middle of a token, the first token is drawn from those that start with
+what was typed (the distribution restricted to them and renormalised).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tactful.analyzers.ngrams import NgramCounts
+from tactful.analyzers.tokens import is_break, render
+from tactful.suggestion.keystrokes import keystrokes
+
+# A context followed by this many distinct tokens is not scanned for a typed prefix: it says
+# little about any one of them, and scanning it would cost more than the answer is worth.
+_SCAN_LIMIT = 4000
+_FLOOR = 1e-4
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    counts: NgramCounts
+    weight: float
+
+
+@dataclass(frozen=True, slots=True)
+class Continuation:
+    """Tokens predicted after the cursor, the text they insert, and their joint probability."""
+
+    tokens: tuple[str, ...]
+    text: str
+    probability: float
+
+
+def _level(
+    followers: dict[str | None, int] | None, partial: str
+) -> tuple[dict[str | None, int], int, int] | None:
+    """(counts, total, distinct) of a context's followers that start with ``partial``."""
+    if not followers:
+        return None
+    if not partial:
+        return followers, followers[None], len(followers) - 1
+    if len(followers) > _SCAN_LIMIT:
+        return None
+    items: dict[str | None, int] = {
+        token: count
+        for token, count in followers.items()
+        if token is not None and token.startswith(partial)
+    }
+    if not items:
+        return None
+    return items, sum(items.values()), len(items)  # type: ignore[arg-type]
+
+
+def next_tokens(
+    sources: Sequence[Source],
+    context: Sequence[str],
+    partial: str = "",
+    limit: int = 3,
+    allowed: frozenset[str] | None = None,
+    discount: float = 0.8,
+) -> list[tuple[str, float]]:
+    """The most likely next tokens that start with ``partial``, best first, with probabilities.
+
+    ``allowed``, when given, restricts candidates (e.g. to names a type checker knows).
+    """
+    order = max((s.counts.order for s in sources), default=0)
+    context = tuple(context[-order:]) if order else ()
+    # levels[k]: (weight, counts, total, distinct) per source for the context of length k.
+    levels: list[list[tuple[float, dict[str | None, int], int, int]]] = []
+    for k in range(0, min(order, len(context)) + 1):
+        key = context[len(context) - k :] if k else ()
+        found = []
+        for source in sources:
+            if k > source.counts.order:
+                continue
+            if k == 0 and partial.strip():
+                level = _prefix_level(source.counts, partial)
+            elif k == 0:
+                # The unrestricted unigram distribution: an honest floor for the first token.
+                followers = source.counts.followers(())
+                level = (followers, followers[None], len(followers) - 1) if followers else None
+            else:
+                level = _level(source.counts.followers(key), partial)
+            if level is not None and level[1] > 0:
+                found.append((source.weight, *level))
+        levels.append(found)
+    candidates: list[str] = []
+    gathered = 0
+    for k in range(len(levels) - 1, -1, -1):
+        if not levels[k]:
+            continue
+        for _weight, counts, _total, _distinct in levels[k]:
+            ranked = _top(counts, 6)
+            for token in ranked:
+                if token not in candidates and (allowed is None or token in allowed):
+                    candidates.append(token)
+        gathered += 1
+        if gathered >= 2 and candidates:
+            break
+    if allowed is not None:
+        for token in allowed:
+            if token not in candidates and token.startswith(partial):
+                candidates.append(token)
+    if not candidates:
+        return []
+    scored = []
+    for token in candidates:
+        probability = _FLOOR
+        for found in levels:
+            kept = 0.0
+            total = 0.0
+            reserved = 0.0
+            for weight, counts, level_total, level_distinct in found:
+                count = counts.get(token, 0)
+                if count > discount:
+                    kept += weight * (count - discount)
+                total += weight * level_total
+                reserved += weight * discount * level_distinct
+            if total > 0:
+                probability = (kept + reserved * probability) / total
+        scored.append((token, probability))
+    scored.sort(key=lambda item: item[1], reverse=True)
+    return scored[:limit]
+
+
+def _prefix_level(
+    counts: NgramCounts, partial: str
+) -> tuple[dict[str | None, int], int, int] | None:
+    # A word typed after a space matches the word whether it was seen after a space or not.
+    items: dict[str | None, int] = dict(counts.with_prefix(partial))
+    stripped = partial.lstrip(" \t")
+    if stripped != partial:
+        spacing = partial[: len(partial) - len(stripped)]
+        for token, count in counts.with_prefix(stripped):
+            spaced = spacing + token
+            items[spaced] = items.get(spaced, 0) + count
+    if not items:
+        return None
+    return items, sum(c for c in items.values() if c), len(items)
+
+
+def _top(counts: dict[str | None, int], count: int) -> list[str]:
+    if len(counts) <= count + 1:
+        return sorted((t for t in counts if t is not None), key=counts.__getitem__, reverse=True)
+    best: list[tuple[int, str]] = []
+    floor = 0
+    for token, value in counts.items():
+        if token is None or (value <= floor and len(best) >= count):
+            continue
+        best.append((value, token))
+        if len(best) > count * 4:
+            best.sort(reverse=True)
+            del best[count:]
+            floor = best[-1][0]
+    best.sort(reverse=True)
+    return [token for _, token in best[:count]]
+
+
+def continue_tokens(
+    sources: Sequence[Source],
+    context: Sequence[str],
+    partial: str,
+    indent: str,
+    *,
+    threshold: float,
+    max_lines: int,
+    max_tokens: int = 32,
+    allowed_first: frozenset[str] | None = None,
+    discount: float = 0.8,
+) -> Continuation | None:
+    """The continuation that saves the most keystrokes in expectation among those whose joint
+    probability stays above ``threshold``.
+
+    Decoding is greedy; every prefix of the greedy path is a candidate stopping point except one
+    that ends with a line break (a suggestion never leaves the cursor at the start of a line).
+    """
+    history = list(context)
+    tokens: list[str] = []
+    probability = 1.0
+    best: Continuation | None = None
+    best_value = 0.0
+    lines = 1
+    for step in range(max_tokens):
+        ranked = next_tokens(
+            sources,
+            history,
+            partial if step == 0 else "",
+            limit=1,
+            allowed=allowed_first if step == 0 else None,
+            discount=discount,
+        )
+        if not ranked:
+            break
+        token, p = ranked[0]
+        probability *= p
+        if probability < threshold:
+            break
+        tokens.append(token)
+        history.append(token)
+        if is_break(token):
+            lines += 1
+            if lines > max_lines:
+                break
+            continue
+        text = render(tokens, indent)[len(partial) :]
+        value = probability * (keystrokes(text) - 1)
+        if value > best_value:
+            best_value = value
+            best = Continuation(tuple(tokens), text, probability)
+    return best
