@@ -20,7 +20,11 @@ FEATURES = [
     "lifecycle",
     "sync",
     "configuration",
+    "feedback",
     "diagnostic",
+    "quality",
+    "code_action",
+    "review",
 ]
 
 

@@ -1,0 +1,218 @@
+"""``textDocument/codeAction`` and ``codeAction/resolve``: fixes offered with their verdict.
+
+LSP concept: a code action is listed cheaply (title, kind, the diagnostics it answers) and its
+edit is filled in only when the user picks it (``codeAction/resolve``). Titles state the verdict
+of the fix, as DESIGN §2 says: ``Remove unused import: `os` (F401) — 14 tests passed``,
+``… — unsafe fix, not validated (workspace not trusted)``. Only a fix whose tests passed is
+``isPreferred``; ``source.fixAll.tactful`` gathers the fixes that are safe or validated, never
+an unvalidated unsafe or LLM fix.
+
+Other features add their own actions through ``add_provider`` (a provider lists actions for a
+request; its resolver, if any, fills in actions whose ``data.provider`` names it), so this is
+the one handler of the method.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+
+from tactful.analyzers.findings import Finding
+from tactful.analyzers.text import Edit, Span
+from tactful.feedback.fixes import FixOffer
+from tactful.server.convert import Lines, to_range, to_span, to_text_edit
+from tactful.server.errors import guard
+from tactful.server.features.quality import SOURCE, service
+
+if TYPE_CHECKING:
+    from tactful.server.app import TactfulServer
+
+logger = logging.getLogger(__name__)
+
+FIX_ALL = "source.fixAll.tactful"
+QUALITY = "quality"
+
+Provide = Callable[
+    [types.CodeActionParams], "list[types.CodeAction] | Awaitable[list[types.CodeAction]]"
+]
+Resolve = Callable[[types.CodeAction], "types.CodeAction | Awaitable[types.CodeAction]"]
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    provide: Provide
+    resolve: Resolve | None = None
+
+
+def providers(server: TactfulServer) -> dict[str, Provider]:
+    return server.services.setdefault("code_action.providers", {})
+
+
+def add_provider(
+    server: TactfulServer, name: str, provide: Provide, resolve: Resolve | None = None
+) -> None:
+    """Add a source of code actions; actions it wants resolved carry ``data["provider"] = name``."""
+    providers(server)[name] = Provider(name, provide, resolve)
+
+
+async def _maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+def _overlaps(span: Span, requested: Span) -> bool:
+    return span.start <= requested.end and requested.start <= span.end
+
+
+def _wanted(params: types.CodeActionParams, kind: str) -> bool:
+    only = params.context.only
+    if not only:
+        return True
+    return any(kind == k or kind.startswith(f"{k}.") for k in only)
+
+
+class QualityActions:
+    """Quick fixes per finding and the fix-all action, from the quality service."""
+
+    def __init__(self, server: TactfulServer) -> None:
+        self.server = server
+
+    async def provide(self, params: types.CodeActionParams) -> list[types.CodeAction]:
+        uri = params.text_document.uri
+        state = service(self.server).documents.get(uri)
+        document = self.server.documents.get(uri)
+        if state is None or document is None or document.version != state.version:
+            return []
+        lines = Lines(state.text)
+        encoding = self.server.encoding
+        actions: list[types.CodeAction] = []
+        if _wanted(params, types.CodeActionKind.QuickFix):
+            requested = to_span(params.range, lines, encoding)
+            for index, finding in enumerate(state.findings):
+                if not _overlaps(finding.span, requested):
+                    continue
+                offer = await service(self.server).offer(uri, index)
+                if offer is None or not offer.offered:
+                    continue
+                actions.append(
+                    types.CodeAction(
+                        title=offer.title,
+                        kind=types.CodeActionKind.QuickFix,
+                        diagnostics=[self._diagnostic(finding, lines, encoding)],
+                        is_preferred=True if offer.validated else None,
+                        data={
+                            "provider": QUALITY,
+                            "uri": uri,
+                            "version": state.version,
+                            "index": index,
+                        },
+                    )
+                )
+        if _wanted(params, FIX_ALL) and self._fix_all_offers(uri):
+            actions.append(
+                types.CodeAction(
+                    title="Fix all tactful quality findings that are safe or validated",
+                    kind=FIX_ALL,
+                    data={"provider": QUALITY, "uri": uri, "version": state.version, "all": True},
+                )
+            )
+        return actions
+
+    def _diagnostic(self, finding: Finding, lines: Lines, encoding: str) -> types.Diagnostic:
+        return types.Diagnostic(
+            range=to_range(finding.span, lines, encoding),
+            message=finding.message,
+            code=finding.rule,
+            source=SOURCE,
+        )
+
+    def _fix_all_offers(self, uri: str) -> list[FixOffer]:
+        state = service(self.server).documents.get(uri)
+        if state is None:
+            return []
+        return [state.offers[i] for i in sorted(state.offers) if state.offers[i].applicable]
+
+    async def resolve(self, action: types.CodeAction) -> types.CodeAction:
+        data = action.data if isinstance(action.data, dict) else {}
+        uri = data.get("uri")
+        state = service(self.server).documents.get(uri) if isinstance(uri, str) else None
+        document = self.server.documents.get(uri) if isinstance(uri, str) else None
+        if state is None or document is None:
+            return action
+        if data.get("version") != state.version or document.version != state.version:
+            # The document moved on: the edit would land in the wrong place.
+            return action
+        if data.get("all"):
+            edits: list[Edit] = []
+            for offer in self._fix_all_offers(uri):
+                assert offer.fix is not None
+                if any(_clash(edit, kept) for edit in offer.fix.edits for kept in edits):
+                    continue
+                edits.extend(offer.fix.edits)
+        else:
+            offer = await service(self.server).offer(uri, int(data.get("index", -1)))
+            if offer is None or offer.fix is None:
+                return action
+            edits = list(offer.fix.edits)
+        lines = Lines(state.text)
+        encoding = self.server.encoding
+        text_edits = [to_text_edit(edit, lines, encoding) for edit in edits]
+        action.edit = types.WorkspaceEdit(
+            document_changes=[
+                types.TextDocumentEdit(
+                    text_document=types.OptionalVersionedTextDocumentIdentifier(
+                        uri=uri, version=state.version
+                    ),
+                    edits=text_edits,
+                )
+            ]
+        )
+        return action
+
+
+def _clash(edit: Edit, other: Edit) -> bool:
+    return (edit.span.start < other.span.end and other.span.start < edit.span.end) or (
+        edit.span.start == other.span.start
+    )
+
+
+def register(server: TactfulServer) -> None:
+    quality = QualityActions(server)
+    add_provider(server, QUALITY, quality.provide, quality.resolve)
+
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(
+            code_action_kinds=[types.CodeActionKind.QuickFix, FIX_ALL],
+            resolve_provider=True,
+        ),
+    )
+    @guard(server, "code actions", fallback=list)
+    async def code_action(params: types.CodeActionParams) -> list[types.CodeAction]:
+        actions: list[types.CodeAction] = []
+        for provider in list(providers(server).values()):
+            try:
+                actions.extend(await _maybe_await(provider.provide(params)) or [])
+            except Exception as error:
+                logger.exception("code actions from %s failed", provider.name)
+                server.errors.report(f"code actions ({provider.name})", error)
+        return actions
+
+    @server.feature(types.CODE_ACTION_RESOLVE)
+    async def resolve(action: types.CodeAction) -> types.CodeAction:
+        data = action.data if isinstance(action.data, dict) else {}
+        provider = providers(server).get(str(data.get("provider", "")))
+        if provider is None or provider.resolve is None:
+            return action
+        try:
+            return await _maybe_await(provider.resolve(action))
+        except Exception as error:
+            # The action goes back unresolved (no edit) rather than the request failing.
+            logger.exception("resolving a code action of %s failed", provider.name)
+            server.errors.report(f"resolving a code action ({provider.name})", error)
+            return action

@@ -1,0 +1,322 @@
+"""Quality findings: ruff on open Python documents, published as ``tactful.quality`` diagnostics,
+and the fixes judged for them in the background.
+
+LSP concept: diagnostics are pushed with ``textDocument/publishDiagnostics`` (or pulled with
+``textDocument/diagnostic``; both go through server/diagnostics.py). Each diagnostic's ``code``
+is the ruff rule and ``codeDescription.href`` its documentation. ruff runs off the event loop,
+a short while after the last keystroke; a result computed for an older version is dropped.
+
+Once a document's findings are known, their fixes are judged in the background
+(feedback/fixes.py): screened by ruff and, in a trusted workspace with validation on, tested in
+the sandbox while ``$/progress`` reports it; a new version of the document, closing it, or the
+user cancelling the progress stops that work. ``code_action.py`` offers what was judged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+
+from tactful.analyzers.document import Document
+from tactful.analyzers.findings import Finding
+from tactful.analyzers.ruff import RuffOptions, check_text, rule_url
+from tactful.feedback.fixes import FixJudge, FixOffer, Validator
+from tactful.server.convert import Lines, to_diagnostic
+from tactful.server.diagnostics import publisher
+from tactful.server.executor import run_blocking
+
+if TYPE_CHECKING:
+    from tactful.server.app import TactfulServer
+
+logger = logging.getLogger(__name__)
+
+SOURCE = "tactful.quality"
+DEBOUNCE_S = 0.25
+
+
+@dataclass
+class DocumentQuality:
+    """What is known about one version of a document: its findings and judged fixes."""
+
+    uri: str
+    version: int
+    text: str
+    path: str  # relative to the root
+    root: Path
+    findings: list[Finding]
+    offers: dict[int, FixOffer] = field(default_factory=dict)
+    judged: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class QualityService:
+    """Per-document quality state; other features (code actions) read it."""
+
+    def __init__(self, server: TactfulServer) -> None:
+        self.server = server
+        self.documents: dict[str, DocumentQuality] = {}
+        self._lint_tasks: dict[str, asyncio.Task[Any]] = {}
+        self._judge_tasks: dict[str, tuple[asyncio.Task[Any], threading.Event]] = {}
+
+    # -- settings ---------------------------------------------------------------------------
+
+    def enabled(self) -> bool:
+        return self.server.settings.quality.enabled
+
+    def ruff_options(self) -> RuffOptions:
+        select = self.server.settings.quality.select
+        return RuffOptions(select=tuple(select) if select is not None else None)
+
+    def validation(self) -> tuple[Validator | None, str]:
+        """The validator to use now, or None and why nothing may run."""
+        settings = self.server.settings
+        if not settings.validation.enabled:
+            return None, "validation is off"
+        if not self.server.trusted:
+            return None, "workspace not trusted"
+        root = self.server.workspace_root
+        if root is None:
+            return None, "no workspace folder"
+        factory: Callable[..., Validator | None] | None = self.server.services.get("validator")
+        if factory is None:
+            return None, "no validation sandbox"
+        validator = factory(root, settings)
+        return (validator, "") if validator is not None else (None, "no validation sandbox")
+
+    def judge(self, root: Path) -> FixJudge:
+        validate, reason = self.validation()
+        return FixJudge(
+            root,
+            ruff_options=self.ruff_options(),
+            validate=validate,
+            not_validated_reason=reason,
+            llm=_llm_config(self.server),
+        )
+
+    # -- linting ----------------------------------------------------------------------------
+
+    def schedule(self, document: Document, delay: float = DEBOUNCE_S) -> None:
+        if not _is_python(document):
+            return
+        previous = self._lint_tasks.pop(document.uri, None)
+        if previous is not None:
+            previous.cancel()
+        self._lint_tasks[document.uri] = self.server.spawn(
+            self._lint(document, delay), name="quality findings"
+        )
+
+    def forget(self, document: Document) -> None:
+        for tasks in (self._lint_tasks,):
+            task = tasks.pop(document.uri, None)
+            if task is not None:
+                task.cancel()
+        self._stop_judging(document.uri)
+        self.documents.pop(document.uri, None)
+
+    def relint_all(self) -> None:
+        for document in list(self.server.documents.values()):
+            self.schedule(document, delay=0)
+
+    async def _lint(self, document: Document, delay: float) -> None:
+        await asyncio.sleep(delay)
+        snapshot = document.snapshot()
+        diagnostics = publisher(self.server)
+        if not self.enabled() or snapshot.path is None:
+            diagnostics.set(snapshot.uri, SOURCE, [], snapshot.version)
+            self.documents.pop(snapshot.uri, None)
+            return
+        root = self._root_for(snapshot.path)
+        relative = _relative(snapshot.path, root)
+        findings = await run_blocking(
+            check_text, snapshot.text, relative, root, self.ruff_options()
+        )
+        if document.version != snapshot.version:
+            return  # a newer version is being linted
+        lines = Lines(snapshot.text)
+        encoding = self.server.encoding
+        items = []
+        for index, finding in enumerate(findings):
+            if finding.url is None and finding.rule != "invalid-syntax":
+                finding = _with_url(finding)
+            items.append(
+                to_diagnostic(
+                    finding,
+                    lines,
+                    encoding,
+                    SOURCE,
+                    data={"uri": snapshot.uri, "version": snapshot.version, "index": index},
+                )
+            )
+        state = DocumentQuality(
+            snapshot.uri, snapshot.version, snapshot.text, relative, root, findings
+        )
+        self._stop_judging(snapshot.uri)
+        self.documents[snapshot.uri] = state
+        diagnostics.set(snapshot.uri, SOURCE, items, snapshot.version)
+        self._start_judging(state)
+
+    def _root_for(self, path: str) -> Path:
+        root = self.server.workspace_root
+        file_path = Path(path)
+        if root is not None:
+            try:
+                file_path.resolve().relative_to(Path(root).resolve())
+                return Path(root).resolve()
+            except ValueError:
+                pass
+        return file_path.resolve().parent
+
+    # -- judging fixes in the background ----------------------------------------------------
+
+    def _start_judging(self, state: DocumentQuality) -> None:
+        if not state.findings:
+            state.judged.set()
+            return
+        cancelled = threading.Event()
+        task = self.server.spawn(self._judge_all(state, cancelled), name="judging fixes")
+        self._judge_tasks[state.uri] = (task, cancelled)
+
+    def _stop_judging(self, uri: str) -> None:
+        running = self._judge_tasks.pop(uri, None)
+        if running is not None:
+            task, cancelled = running
+            cancelled.set()
+            task.cancel()
+
+    async def _judge_all(self, state: DocumentQuality, cancelled: threading.Event) -> None:
+        judge = self.judge(state.root)
+        progress = _Progress(self.server, cancelled) if judge.validate is not None else None
+        try:
+            if progress is not None:
+                await progress.begin(f"Testing fixes for {Path(state.path).name}")
+            total = len(state.findings)
+            for index, finding in enumerate(state.findings):
+                if cancelled.is_set():
+                    return
+                if progress is not None:
+                    progress.report(f"{finding.rule} ({index + 1}/{total})", index * 100 // total)
+                offer = await run_blocking(
+                    judge.offer, finding, state.text, state.findings, cancelled
+                )
+                if cancelled.is_set():
+                    return
+                state.offers[index] = offer
+        finally:
+            state.judged.set()
+            if progress is not None:
+                progress.end("cancelled" if cancelled.is_set() else "done")
+
+    async def offer(self, uri: str, index: int) -> FixOffer | None:
+        """The judged fix for a finding, judging it now (without tests) if it is not ready."""
+        state = self.documents.get(uri)
+        if state is None or index >= len(state.findings):
+            return None
+        known = state.offers.get(index)
+        if known is not None:
+            return known
+        judge = self.judge(state.root)
+        if judge.validate is not None:
+            # Tests are still running for this document: answer now with what ruff says.
+            judge.validate = None
+            judge.not_validated_reason = "tests still running"
+        return await run_blocking(judge.offer, state.findings[index], state.text, state.findings)
+
+
+class _Progress:
+    """``$/progress`` for background validation; the client may cancel it."""
+
+    def __init__(self, server: TactfulServer, cancelled: threading.Event) -> None:
+        self.server = server
+        self.cancelled = cancelled
+        self.token = f"tactful-fixes-{uuid.uuid4().hex[:12]}"
+        self.started = False
+
+    async def begin(self, title: str) -> None:
+        window = self.server.client_capabilities.window
+        if window is None or not window.work_done_progress:
+            return
+        try:
+            await self.server.work_done_progress.create_async(self.token)
+        except Exception as error:
+            logger.debug("no progress: %s", error)
+            return
+        self.server.work_done_progress.begin(
+            self.token,
+            types.WorkDoneProgressBegin(title=title, cancellable=True, percentage=0),
+        )
+        self.started = True
+        # pygls cancels the token's future when the client cancels the progress.
+        token_future = self.server.work_done_progress.tokens.get(self.token)
+        if token_future is not None:
+            token_future.add_done_callback(lambda f: f.cancelled() and self.cancelled.set())
+
+    def report(self, message: str, percentage: int) -> None:
+        if self.started:
+            self.server.work_done_progress.report(
+                self.token, types.WorkDoneProgressReport(message=message, percentage=percentage)
+            )
+
+    def end(self, message: str) -> None:
+        if self.started:
+            self.server.work_done_progress.end(
+                self.token, types.WorkDoneProgressEnd(message=message)
+            )
+
+
+def service(server: TactfulServer) -> QualityService:
+    found = server.services.get("quality")
+    if found is None:
+        found = server.services["quality"] = QualityService(server)
+    return found
+
+
+def _is_python(document: Document) -> bool:
+    return document.language_id == "python"
+
+
+def _relative(path: str, root: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(root).as_posix()
+    except ValueError:
+        return Path(path).name
+
+
+def _with_url(finding: Finding) -> Finding:
+    from dataclasses import replace
+
+    return replace(finding, url=rule_url(finding.rule))
+
+
+def _llm_config(server: TactfulServer) -> Any:
+    llm = server.settings.llm
+    if not llm.model or llm.model == "embedded":
+        return None
+    from tactful.suggestion.fixes.llm import LlmConfig
+
+    return LlmConfig(
+        model=llm.model,
+        api_base=llm.api_base,
+        timeout_s=llm.timeout_s,
+        max_tokens=llm.max_tokens,
+    )
+
+
+def register(server: TactfulServer) -> None:
+    quality = service(server)
+    server.listeners["open"].append(lambda document: quality.schedule(document, delay=0))
+    server.listeners["change"].append(quality.schedule)
+    server.listeners["save"].append(lambda document: quality.schedule(document, delay=0))
+
+    def closed(document: Document) -> None:
+        quality.forget(document)
+        publisher(server).set(document.uri, SOURCE, [], publish=True)
+
+    server.listeners["close"].append(closed)
+    server.settings_listeners.append(quality.relint_all)
