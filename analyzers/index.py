@@ -37,7 +37,7 @@ MAX_FILE_BYTES = 512 * 1024
 # Bounds memory on very large repositories: past this, further files are not counted.
 MAX_TOKENS = 4_000_000
 ORDER = 5
-_CACHE_VERSION = 2
+_CACHE_VERSION = 3
 _SKIPPED_DIRS = frozenset(
     {
         ".git",
@@ -90,6 +90,7 @@ class _FileEntry:
     size: int
     language: str
     tokens: list[str]
+    digest: str
     identifiers: frozenset[str]
 
 
@@ -308,8 +309,12 @@ class RepositoryIndex:
             text = None
         entry = None
         if text is not None:
+            digest = _digest(text)
+            known = self._files.get(relative)
+            if known is not None and known.digest == digest:
+                return
             tokens = tokenize_text(text, language)
-            entry = _FileEntry(0, len(text), language, tokens, _identifiers(tokens))
+            entry = _FileEntry(0, len(text), language, tokens, digest, _identifiers(tokens))
         with self.lock:
             old = self._files.pop(relative, None)
             family = language_family(language)
@@ -335,7 +340,9 @@ class RepositoryIndex:
         if language is None or text is None:
             return None
         tokens = tokenize_text(text, language)
-        return _FileEntry(stat.st_mtime_ns, stat.st_size, language, tokens, _identifiers(tokens))
+        return _FileEntry(
+            stat.st_mtime_ns, stat.st_size, language, tokens, _digest(text), _identifiers(tokens)
+        )
 
     def _relative(self, path: str | Path | None) -> str | None:
         if path is None:
@@ -371,7 +378,7 @@ class RepositoryIndex:
             return {}
         files = data.get("files", {})
         return {
-            path: _FileEntry(*fields[:4], _identifiers(fields[3])) for path, fields in files.items()
+            path: _FileEntry(*fields[:5], _identifiers(fields[3])) for path, fields in files.items()
         }
 
     def save(self) -> None:
@@ -383,7 +390,7 @@ class RepositoryIndex:
             return
         with self.lock:
             files = {
-                path: (entry.mtime_ns, entry.size, entry.language, entry.tokens)
+                path: (entry.mtime_ns, entry.size, entry.language, entry.tokens, entry.digest)
                 for path, entry in self._files.items()
                 if entry.mtime_ns
             }
@@ -402,6 +409,10 @@ class RepositoryIndex:
             logger.warning("could not write the index cache %s", target, exc_info=True)
             with contextlib.suppress(OSError):
                 temporary.unlink()
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 def _identifiers(tokens: list[str]) -> frozenset[str]:

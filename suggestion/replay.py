@@ -123,8 +123,8 @@ class Typist:
     def __init__(self, text: str, language_id: str) -> None:
         self.target = text
         self.position = pasted_head(text, language_id)
+        # Counted as the file is typed, so a replay stopped half-way is still consistent.
         self.tally = Tally(files=1)
-        self.tally.keystrokes_total = keystrokes(text[self.position :])
 
     @property
     def done(self) -> bool:
@@ -138,6 +138,7 @@ class Typist:
         """Advance by one chunk and return it (the caller sends it as an edit)."""
         chunk = next_chunk(self.target, self.position)
         self.position += len(chunk)
+        self.tally.keystrokes_total += keystrokes(chunk)
         return chunk
 
     def offer(self, suggestion: str | None, latency_ms: float | None = None) -> bool:
@@ -153,6 +154,7 @@ class Typist:
             return False
         self.tally.accepted += 1
         self.tally.chars_accepted += len(suggestion)
+        self.tally.keystrokes_total += keystrokes(suggestion)
         self.tally.keystrokes_saved += keystrokes(suggestion) - 1
         self.position += len(suggestion)
         return True

@@ -1,0 +1,363 @@
+"""``tactful bench completion CORPUS``: replay real files as typing through the real server.
+
+Boundary: a language client. It copies CORPUS to a temporary workspace, starts ``tactful serve``
+over stdio with its own user directories (so nothing reaches the user's feedback store or
+caches), waits for the index, then types sampled files top to bottom as ``suggestion/replay.py``
+describes: each typed file is deleted from the workspace copy first (and the server told with
+``workspace/didChangeWatchedFiles``) so it cannot leak into its own suggestions; every chunk is a
+``didChange``; an ``inlineCompletion`` request follows each chunk; an item is accepted when the
+text that follows starts with it, then inserted as one edit and ``tactful.acceptSuggestion``
+is executed, as an editor does. Latency is the client's round trip.
+
+Output (``--format json``, documented in docs/bench.md): one summary per engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.client import LanguageClient
+
+from tactful.analyzers.index import read_source, source_files
+from tactful.analyzers.languages import language_of_path
+from tactful.analyzers.text import column_from_units
+from tactful.server.cli import UsageError
+from tactful.suggestion.replay import Tally, Typist
+
+ENGINES = ("local", "llm", "auto")
+INDEX_TIMEOUT_S = 600.0
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("bench", help="measure suggestions on real code")
+    kinds = parser.add_subparsers(dest="bench", metavar="KIND")
+    completion = kinds.add_parser(
+        "completion", help="replay files as typing and measure inline completions"
+    )
+    completion.add_argument("corpus", type=Path, help="a folder of source code")
+    completion.add_argument(
+        "--engine",
+        action="append",
+        choices=ENGINES,
+        help="engine to measure (repeat for several; default: local)",
+    )
+    completion.add_argument("--format", choices=("text", "json"), default="text")
+    completion.add_argument("--files", type=int, default=0, help="type at most N files (0: all)")
+    completion.add_argument(
+        "--max-seconds", type=float, default=0.0, help="stop typing after this long per engine"
+    )
+    completion.add_argument("--seed", type=int, default=0, help="seed of the file sample")
+    completion.add_argument(
+        "--language", action="append", help="only files of this language (e.g. python)"
+    )
+    completion.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="KEY=JSON",
+        help="a server setting for the run, e.g. completion.maxLines=4",
+    )
+    completion.set_defaults(func=run)
+    parser.set_defaults(func=lambda args: _usage(parser))
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    corpus: Path = args.corpus
+    if not corpus.is_dir():
+        print(f"tactful bench: {corpus} is not a folder", file=sys.stderr)
+        return 2
+    try:
+        options = _settings(args.setting)
+    except UsageError as error:
+        print(f"tactful bench: {error}", file=sys.stderr)
+        return 2
+    files = _sample(corpus.resolve(), args.files, args.seed, args.language)
+    if not files:
+        print(f"tactful bench: no source files in {corpus}", file=sys.stderr)
+        return 2
+    report: dict[str, Any] = {"corpus": str(corpus), "files": files, "engines": {}}
+    for engine in args.engine or ["local"]:
+        tally = asyncio.run(_replay(corpus.resolve(), files, engine, options, args.max_seconds))
+        report["engines"][engine] = tally.summary()
+    if args.format == "json":
+        json.dump(report, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        for engine, summary in report["engines"].items():
+            latency = summary["latency_ms"]
+            print(
+                f"{engine}: {summary['files']} files, {summary['keystrokes']} keystrokes, "
+                f"saved {100 * summary['keystrokes_saved_rate']:.1f}%, "
+                f"acceptance {100 * summary['acceptance_rate']:.1f}% of "
+                f"{summary['shown']} shown, latency p50 {latency['p50']} ms "
+                f"p99 {latency['p99']} ms"
+            )
+    return 0
+
+
+def _settings(pairs: list[str]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--setting expects KEY=VALUE, got {pair!r}")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        node = options
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return options
+
+
+def _merged(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _sample(root: Path, count: int, seed: int, languages: list[str] | None) -> list[str]:
+    candidates = [
+        path
+        for path in source_files(root)
+        if (language := language_of_path(path))
+        and (not languages or language in languages)
+        and read_source(root / path) is not None
+    ]
+    random.Random(seed).shuffle(candidates)
+    return candidates[:count] if count > 0 else candidates
+
+
+class _Client(LanguageClient):
+    """A client that follows ``$/progress`` so the bench can wait for the index."""
+
+    def __init__(self) -> None:
+        super().__init__("tactful-bench", "1")
+        self.titles: dict[str, str] = {}
+        self.finished: set[str] = set()
+
+        @self.feature(types.WINDOW_WORK_DONE_PROGRESS_CREATE)
+        def create(params: types.WorkDoneProgressCreateParams) -> None:
+            return None
+
+        @self.feature(types.PROGRESS)
+        def on_progress(params: types.ProgressParams) -> None:
+            value = params.value
+            kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+            token = str(params.token)
+            if kind == "begin":
+                title = value.get("title") if isinstance(value, dict) else value.title
+                self.titles[token] = str(title)
+            elif kind == "end" and "index" in self.titles.get(token, ""):
+                self.finished.add(token)
+
+        @self.feature(types.WINDOW_LOG_MESSAGE)
+        def log(params: types.LogMessageParams) -> None:
+            return None
+
+        @self.feature(types.WINDOW_SHOW_MESSAGE)
+        def show(params: types.ShowMessageParams) -> None:
+            return None
+
+
+async def _replay(
+    corpus: Path, files: list[str], engine: str, options: dict[str, Any], max_seconds: float
+) -> Tally:
+    total = Tally()
+    with tempfile.TemporaryDirectory(prefix="tactful-bench-") as scratch:
+        base = Path(scratch)
+        root = base / "workspace"
+        shutil.copytree(corpus, root, symlinks=True)
+        env = dict(os.environ)
+        for name in ("CONFIG", "DATA", "CACHE", "STATE"):
+            folder = base / "xdg" / name.lower()
+            folder.mkdir(parents=True)
+            env[f"XDG_{name}_HOME"] = str(folder)
+        client = _Client()
+        await client.start_io(sys.executable, "-m", "tactful.server", "serve", env=env, cwd=root)
+        drain = asyncio.ensure_future(_drain(client))
+        try:
+            settings = _merged(options, {"completion": {"engine": engine}})
+            await client.initialize_async(
+                types.InitializeParams(
+                    capabilities=types.ClientCapabilities(
+                        window=types.WindowClientCapabilities(work_done_progress=True),
+                        text_document=types.TextDocumentClientCapabilities(
+                            inline_completion=types.InlineCompletionClientCapabilities()
+                        ),
+                    ),
+                    root_uri=root.as_uri(),
+                    workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name="bench")],
+                    initialization_options=settings,
+                )
+            )
+            client.initialized(types.InitializedParams())
+            await _wait_for_index(client)
+            started = time.monotonic()
+            for relative in files:
+                if max_seconds and time.monotonic() - started > max_seconds:
+                    break
+                budget = started + max_seconds if max_seconds else None
+                total.merge(await _type_file(client, root, relative, budget))
+            await client.shutdown_async(None)
+            client.exit(None)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.stop(), 10)
+            server = getattr(client, "_server", None)
+            if server is not None and server.returncode is None:
+                server.kill()
+            drain.cancel()
+    return total
+
+
+async def _drain(client: LanguageClient) -> None:
+    """Read the server's stderr so a chatty server never blocks on a full pipe."""
+    server = getattr(client, "_server", None)
+    stream = server.stderr if server is not None else None
+    if stream is None:
+        return
+    while await stream.read(65536):
+        pass
+
+
+async def _wait_for_index(client: _Client) -> None:
+    deadline = time.monotonic() + INDEX_TIMEOUT_S
+    while not client.finished and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+
+
+async def _type_file(
+    client: LanguageClient, root: Path, relative: str, budget: float | None
+) -> Tally:
+    path = root / relative
+    text = path.read_text(encoding="utf-8", errors="replace").replace("\r\n", "\n")
+    language = language_of_path(relative) or "plaintext"
+    uri = path.as_uri()
+    # The file leaves the workspace before it is typed, so its own text cannot be suggested.
+    path.unlink()
+    client.workspace_did_change_watched_files(
+        types.DidChangeWatchedFilesParams(
+            changes=[types.FileEvent(uri=uri, type=types.FileChangeType.Deleted)]
+        )
+    )
+    typist = Typist(text, language)
+    version = 1
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=uri, language_id=language, version=version, text=typist.typed
+            )
+        )
+    )
+    editor = _Editor(typist.typed)
+    while not typist.done:
+        if budget is not None and time.monotonic() > budget:
+            break
+        chunk = typist.type_chunk()
+        version += 1
+        client.text_document_did_change(editor.insert(uri, version, chunk))
+        position = editor.position()
+        started = time.perf_counter()
+        answer = await client.text_document_inline_completion_async(
+            types.InlineCompletionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                position=position,
+                context=types.InlineCompletionContext(
+                    trigger_kind=types.InlineCompletionTriggerKind.Automatic
+                ),
+            )
+        )
+        elapsed = (time.perf_counter() - started) * 1000
+        item = _first_item(answer)
+        offered = editor.inserted_text(item) if item is not None else None
+        if typist.offer(offered, elapsed) and offered:
+            version += 1
+            client.text_document_did_change(editor.insert(uri, version, offered))
+            command = item.command if item is not None else None
+            if command is not None:
+                await client.workspace_execute_command_async(
+                    types.ExecuteCommandParams(command=command.command, arguments=command.arguments)
+                )
+    client.text_document_did_close(
+        types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+    path.write_text(text, encoding="utf-8")
+    client.workspace_did_change_watched_files(
+        types.DidChangeWatchedFilesParams(
+            changes=[types.FileEvent(uri=uri, type=types.FileChangeType.Created)]
+        )
+    )
+    return typist.tally
+
+
+def _first_item(answer: Any) -> types.InlineCompletionItem | None:
+    items = answer.items if isinstance(answer, types.InlineCompletionList) else answer
+    if not items:
+        return None
+    return items[0]
+
+
+class _Editor:
+    """The client's copy of the document: the text and where the cursor is (the end)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def position(self) -> types.Position:
+        line = self.text.count("\n")
+        last = self.text[self.text.rfind("\n") + 1 :]
+        return types.Position(line=line, character=_utf16(last))
+
+    def insert(self, uri: str, version: int, chunk: str) -> types.DidChangeTextDocumentParams:
+        at = self.position()
+        self.text += chunk
+        return types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(start=at, end=at), text=chunk
+                )
+            ],
+        )
+
+    def inserted_text(self, item: types.InlineCompletionItem) -> str | None:
+        """What accepting ``item`` adds at the cursor (its text minus what it replaces)."""
+        text = item.insert_text if isinstance(item.insert_text, str) else item.insert_text.value
+        last = self.text[self.text.rfind("\n") + 1 :]
+        cursor = len(last)
+        start = cursor
+        if item.range is not None:
+            start = column_from_units(last, item.range.start.character, "utf-16")
+        replaced = last[start:cursor]
+        if not text.startswith(replaced):
+            return None
+        return text[len(replaced) :] or None
+
+
+def _utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
