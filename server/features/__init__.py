@@ -25,6 +25,9 @@ FEATURES = [
     "quality",
     "code_action",
     "review",
+    "inline_completion",
+    "completion",
+    "indexing",
 ]
 
 
