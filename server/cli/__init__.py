@@ -20,6 +20,7 @@ COMMANDS = [
     "review",
     "stats",
     "validate",
+    "bench",
 ]
 
 
