@@ -21,6 +21,7 @@ COMMANDS = [
     "stats",
     "validate",
     "bench",
+    "fix",
 ]
 
 

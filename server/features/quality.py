@@ -15,10 +15,11 @@ user cancelling the progress stops that work. ``code_action.py`` offers what was
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,10 +29,16 @@ from lsprotocol import types
 from tactful.analyzers.document import Document
 from tactful.analyzers.findings import Finding
 from tactful.analyzers.ruff import RuffOptions, check_text, rule_url
+from tactful.analyzers.text import Edit
+from tactful.feedback.execution import Verdict
+from tactful.feedback.execution.verdict import not_validated
 from tactful.feedback.fixes import FixJudge, FixOffer, Validator
 from tactful.server.convert import Lines, to_diagnostic
 from tactful.server.diagnostics import publisher
 from tactful.server.executor import run_blocking
+from tactful.server.settings import Settings
+from tactful.server.validation import sandbox_for
+from tactful.suggestion.fixes.llm import LlmConfig
 
 if TYPE_CHECKING:
     from tactful.server.app import TactfulServer
@@ -64,6 +71,7 @@ class QualityService:
         self.documents: dict[str, DocumentQuality] = {}
         self._lint_tasks: dict[str, asyncio.Task[Any]] = {}
         self._judge_tasks: dict[str, tuple[asyncio.Task[Any], threading.Event]] = {}
+        self._validations: dict[str, set[concurrent.futures.Future[Verdict]]] = {}
 
     # -- settings ---------------------------------------------------------------------------
 
@@ -74,30 +82,46 @@ class QualityService:
         select = self.server.settings.quality.select
         return RuffOptions(select=tuple(select) if select is not None else None)
 
-    def validation(self) -> tuple[Validator | None, str]:
-        """The validator to use now, or None and why nothing may run."""
+    def validation(self, state: DocumentQuality | None = None) -> tuple[Validator | None, str]:
+        """The validator to use now for a document's fixes, or None and why nothing may run."""
         settings = self.server.settings
         if not settings.validation.enabled:
             return None, "validation is off"
         if not self.server.trusted:
             return None, "workspace not trusted"
         root = self.server.workspace_root
-        if root is None:
+        if root is None or state is None:
             return None, "no workspace folder"
-        factory: Callable[..., Validator | None] | None = self.server.services.get("validator")
-        if factory is None:
-            return None, "no validation sandbox"
-        validator = factory(root, settings)
-        return (validator, "") if validator is not None else (None, "no validation sandbox")
+        sandbox = sandbox_for(root, settings)
+        loop = asyncio.get_running_loop()
+        # The editor's text may be unsaved: the sandbox gets it as an overlay of the file.
+        overlays = {state.path: state.text}
+        running = self._validations.setdefault(state.uri, set())
 
-    def judge(self, root: Path) -> FixJudge:
-        validate, reason = self.validation()
+        def validate(edits: Sequence[Edit]) -> Verdict:
+            # Runs on the server's loop so the sandbox can build its coverage map in the
+            # background; cancelling the future (new version, close) kills the test run.
+            future = asyncio.run_coroutine_threadsafe(
+                sandbox.validate(edits, overlays=overlays), loop
+            )
+            running.add(future)
+            try:
+                return future.result()
+            except concurrent.futures.CancelledError:
+                return not_validated("cancelled")
+            finally:
+                running.discard(future)
+
+        return validate, ""
+
+    def judge(self, state: DocumentQuality) -> FixJudge:
+        validate, reason = self.validation(state)
         return FixJudge(
-            root,
+            state.root,
             ruff_options=self.ruff_options(),
             validate=validate,
             not_validated_reason=reason,
-            llm=_llm_config(self.server),
+            llm=llm_config(self.server.settings),
         )
 
     # -- linting ----------------------------------------------------------------------------
@@ -189,9 +213,11 @@ class QualityService:
             task, cancelled = running
             cancelled.set()
             task.cancel()
+        for future in list(self._validations.get(uri, ())):
+            future.cancel()
 
     async def _judge_all(self, state: DocumentQuality, cancelled: threading.Event) -> None:
-        judge = self.judge(state.root)
+        judge = self.judge(state)
         progress = _Progress(self.server, cancelled) if judge.validate is not None else None
         try:
             if progress is not None:
@@ -221,7 +247,7 @@ class QualityService:
         known = state.offers.get(index)
         if known is not None:
             return known
-        judge = self.judge(state.root)
+        judge = self.judge(state)
         if judge.validate is not None:
             # Tests are still running for this document: answer now with what ruff says.
             judge.validate = None
@@ -294,12 +320,14 @@ def _with_url(finding: Finding) -> Finding:
     return replace(finding, url=rule_url(finding.rule))
 
 
-def _llm_config(server: TactfulServer) -> Any:
-    llm = server.settings.llm
+def llm_config(settings: Settings) -> LlmConfig | None:
+    """The model that proposes fixes when neither ruff nor a recipe has one (``llm.*``).
+
+    The embedded model is for completions: too small to rewrite a function reliably.
+    """
+    llm = settings.llm
     if not llm.model or llm.model == "embedded":
         return None
-    from tactful.suggestion.fixes.llm import LlmConfig
-
     return LlmConfig(
         model=llm.model,
         api_base=llm.api_base,

@@ -1,0 +1,98 @@
+"""``tactful fix`` on real projects: ruff, recipes, the sandboxed tests, and the JSON it prints."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from fixtures.workspace import Workspace
+
+MODULE = """import os
+
+
+def parse(value):
+    if not isinstance(value, str):
+        raise ValueError("not text")
+    l = value.strip()
+    return l
+"""
+
+TESTS = """import pytest
+
+from mod import parse
+
+
+def test_parse():
+    assert parse(" a ") == "a"
+
+
+def test_parse_rejects_numbers():
+    with pytest.raises(ValueError):
+        parse(1)
+"""
+
+
+def tactful(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tactful.server", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+
+def project(workspace: Workspace) -> Workspace:
+    workspace.write("pyproject.toml", "[tool.ruff.lint]\nselect = ['F', 'E741', 'TRY004']\n")
+    workspace.write("mod.py", MODULE)
+    workspace.write("tests/test_mod.py", TESTS)
+    workspace.commit("start")
+    return workspace
+
+
+def test_untrusted_fixes_are_listed_not_validated(workspace: Workspace) -> None:
+    project(workspace)
+    done = tactful("fix", "--format", "json", cwd=workspace.root)
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert report["version"] == 1 and report["validated"] is False
+    rules = {item["rule"]: item for item in report["findings"]}
+    assert set(rules) == {"F401", "E741", "TRY004"}
+    f401 = rules["F401"]
+    assert f401["start"] == {"line": 1, "column": 8}
+    assert f401["fix"]["applicability"] == "safe" and f401["fix"]["origin"] == "ruff"
+    assert f401["fix"]["title"].endswith("— safe fix, not validated (workspace not trusted)")
+    assert f401["verdict"]["status"] == "not-validated"
+    assert rules["E741"]["fix"]["origin"] == "recipe"
+    assert "+    length = value.strip()" in rules["E741"]["fix"]["diff"]
+    assert report["summary"] == {
+        "findings": 3,
+        "with_fix": 3,
+        "validated": 0,
+        "applied": 0,
+        "remaining": 3,
+    }
+    # Asking to validate in an untrusted workspace is a usage error, and nothing was written.
+    refused = tactful("fix", "--validate", cwd=workspace.root)
+    assert refused.returncode == 2 and "tactful trust" in refused.stderr
+    assert workspace.read("mod.py") == MODULE
+
+
+def test_validated_fixes_are_applied_and_failing_ones_withheld(workspace: Workspace) -> None:
+    project(workspace)
+    assert tactful("trust", str(workspace.root), cwd=workspace.root).returncode == 0
+    done = tactful("fix", "--apply", "--format", "json", cwd=workspace.root)
+    report = json.loads(done.stdout)
+    rules = {item["rule"]: item for item in report["findings"]}
+    assert rules["F401"]["verdict"]["status"] == "passed"
+    assert rules["F401"]["fix"]["title"].endswith("— 2 tests passed")
+    # The test expects ValueError: raising TypeError instead fails it, so no fix is offered.
+    assert rules["TRY004"]["fix"] is None
+    assert rules["TRY004"]["verdict"]["status"] == "failed"
+    assert rules["F401"]["applied"] and rules["E741"]["applied"]
+    text = workspace.read("mod.py")
+    assert "import os" not in text and "length = value.strip()" in text
+    assert 'raise ValueError("not text")' in text
+    assert report["summary"]["remaining"] == 1 and done.returncode == 1
