@@ -14,9 +14,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from lsprotocol import types
 from lsprotocol.types import ResponseError, ResponseErrorMessage
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidRequest, JsonRpcParseError
 from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.language_server import lsp_method
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +52,22 @@ class TactfulProtocol(LanguageServerProtocol):
         if not hasattr(message, "jsonrpc"):
             self._answer_invalid(message)
             return
+        if self._shutdown and getattr(message, "method", None) not in (None, "exit"):
+            # pygls drops these silently; LSP says requests after shutdown get an error.
+            msg_id = getattr(message, "id", None)
+            if msg_id is not None:
+                self._send_error(msg_id, JsonRpcInvalidRequest("the server is shutting down"))
+            return
         super().handle_message(message)
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams) -> Any:
+        # pygls raises KeyError for a change to a document that is not open: a client bug
+        # worth a log line, not an error shown to the user.
+        if params.text_document.uri not in self.workspace.text_documents:
+            logger.warning("change for a document that is not open: %s", params.text_document.uri)
+            return
+        yield from super().lsp_text_document__did_change(params)
 
     def handle_body(self, body: bytes) -> None:
         """Decode one framed body and dispatch it; never raises."""

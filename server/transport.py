@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 _HEADER = re.compile(rb"content-length[ \t]*:", re.IGNORECASE)
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
-_LENGTH = re.compile(rb"^content-length[ \t]*:[ \t]*(\d+)[ \t]*$", re.IGNORECASE | re.MULTILINE)
+_LENGTH = re.compile(rb"^content-length[ \t]*:[ \t]*(\d+)[ \t\r]*$", re.IGNORECASE | re.MULTILINE)
 _OTHER_HEADERS = re.compile(rb"(?:[A-Za-z][A-Za-z0-9-]*[ \t]*:[^\r\n]*\r?\n)+")
 _DECODER = json.JSONDecoder()
 
@@ -112,7 +112,13 @@ class FrameReader:
             if _is_json(body):
                 del buf[: body_start + length]
                 return body
-            return self._recover(body_start, f"Content-Length {length} does not frame a message")
+            # Too short a length, or a broken body: wait for a whole object or the next frame.
+            whole = _json_prefix(bytes(buf[body_start:]))
+            if whole is None and not stalled and not _HEADER.search(buf, body_start):
+                return None
+            return self._recover(
+                body_start, f"Content-Length {length} does not frame a message", declared=length
+            )
         # The header may claim more than was sent: if a whole message is already here and the
         # next frame has begun after it (or the stream stalled), take the message.
         whole = _json_prefix(bytes(buf[body_start:]))
@@ -122,13 +128,20 @@ class FrameReader:
                 return self._recover(body_start, f"Content-Length {length} overstates the message")
         return None
 
-    def _recover(self, body_start: int, reason: str) -> bytes | FramingError:
+    def _recover(
+        self, body_start: int, reason: str, declared: int | None = None
+    ) -> bytes | FramingError:
         buf = self._buffer
         whole = _json_prefix(bytes(buf[body_start:]))
         if whole is not None:
             body = bytes(buf[body_start : body_start + whole])
             del buf[: body_start + whole]
             logger.warning("framing error: %s; recovered the message", reason)
+            return body
+        if declared is not None:
+            # Framed, but not JSON: hand it on so the sender gets a parse error.
+            body = bytes(buf[body_start : body_start + declared])
+            del buf[: body_start + declared]
             return body
         del buf[:body_start]
         return FramingError(f"{reason}; dropped it")

@@ -1,0 +1,90 @@
+"""Feedback: the event store and the acceptance models, wired to what the editor does.
+
+Not an LSP method of its own: this feature owns the ``FeedbackLoop`` (service ``"feedback"``),
+opens the store from ``initialized`` without blocking the loop, follows ``filter.*`` settings,
+feeds every document change to the loop so it can infer rejections (DESIGN §2), and closes the
+store on shutdown. A store that cannot be used is said once (a warning message) and the server
+goes on with feedback kept in memory.
+
+Other features reach it as ``server.services.get("feedback")`` (it is absent before
+``initialized``) and call the loop's methods: completions ``gate``/``judge``/``shown``/
+``accepted``/``rejected``; review ``judge_item``/``item_shown``/``comment_dismissed``; fixes
+``fix_applied``/``verdict``; anything else ``record(event)``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+
+from tactful.analyzers.document import Document
+from tactful.feedback.loop import FeedbackLoop, FilterOptions
+from tactful.feedback.store import FeedbackStore, store_path
+from tactful.server.executor import run_blocking
+
+if TYPE_CHECKING:
+    from tactful.server.app import TactfulServer
+
+logger = logging.getLogger(__name__)
+
+SERVICE = "feedback"
+
+
+def loop_of(server: TactfulServer) -> FeedbackLoop | None:
+    """The server's feedback loop, or None before ``initialized``."""
+    loop = server.services.get(SERVICE)
+    return loop if isinstance(loop, FeedbackLoop) else None
+
+
+def workspace_key(server: TactfulServer) -> str:
+    """What a workspace's models are saved under: its root folder."""
+    return str(server.workspace_root) if server.workspace_root is not None else ""
+
+
+def _options(server: TactfulServer) -> FilterOptions:
+    f = server.settings.filter
+    return FilterOptions(enabled=f.enabled, threshold=f.threshold, explore=f.explore)
+
+
+def register(server: TactfulServer) -> None:
+    def start() -> None:
+        settings = server.settings.feedback
+        store = FeedbackStore(store_path(settings.store), keep_code=settings.store_code)
+        server.services[SERVICE] = FeedbackLoop(store, _options(server))
+        server.spawn(_say_problem(server, store), name="opening the feedback store")
+
+    def settings_changed() -> None:
+        loop = loop_of(server)
+        if loop is not None:
+            loop.configure(_options(server))
+            loop.store.keep_code = server.settings.feedback.store_code
+
+    def changed(document: Document) -> None:
+        loop = loop_of(server)
+        if loop is not None and loop.outcomes.pending(document.uri):
+            loop.document_changed(document.uri, document.version, document.text)
+
+    def closed(document: Document) -> None:
+        loop = loop_of(server)
+        if loop is not None:
+            loop.document_closed(document.uri)
+
+    def stop() -> None:
+        loop = server.services.pop(SERVICE, None)
+        if isinstance(loop, FeedbackLoop):
+            loop.save()
+            loop.store.close(timeout=3.0)
+
+    server.initialized_listeners.append(start)
+    server.settings_listeners.append(settings_changed)
+    server.listeners["change"].append(changed)
+    server.listeners["close"].append(closed)
+    server.shutdown_listeners.append(stop)
+
+
+async def _say_problem(server: TactfulServer, store: FeedbackStore) -> None:
+    problem = await run_blocking(lambda: store.problem)
+    if problem:
+        server.show_message(problem, types.MessageType.Warning)

@@ -1,0 +1,82 @@
+"""Architecture invariants: only server/ speaks LSP; dependencies point one way."""
+
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LAYERS = ["server", "feedback", "suggestion", "analyzers"]
+
+
+def test_import_linter_contracts_hold(tmp_path: Path) -> None:
+    lint = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
+    assert lint is not None, "import-linter is part of the test extra"
+    # import-linter reads modules from files: give it the namespace as a plain folder of links,
+    # whatever kind of install (wheel, strict or lenient editable) this environment has.
+    namespace = tmp_path / "tactful"
+    namespace.mkdir()
+    for layer in LAYERS:
+        (namespace / layer).symlink_to(ROOT / layer, target_is_directory=True)
+    result = subprocess.run(
+        [lint, "--config", str(ROOT / "pyproject.toml")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Contracts: 2 kept, 0 broken" in result.stdout
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_no_lsp_and_no_upward_imports_even_lazily() -> None:
+    # import-linter sees module-level imports; this also catches imports inside functions.
+    problems = []
+    for rank, layer in enumerate(LAYERS):
+        above = {f"tactful.{name}" for name in LAYERS[:rank]}
+        for path in (ROOT / layer).rglob("*.py"):
+            for name in _imports(path):
+                if layer != "server" and name.split(".")[0] in {"pygls", "lsprotocol"}:
+                    problems.append(f"{path.relative_to(ROOT)} imports {name}")
+                if any(name == a or name.startswith(a + ".") for a in above):
+                    problems.append(f"{path.relative_to(ROOT)} imports {name} (upward)")
+    assert problems == []
+
+
+def test_library_code_never_prints() -> None:
+    offenders = []
+    for layer in LAYERS:
+        for path in (ROOT / layer).rglob("*.py"):
+            if "cli" in path.parts:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                        and node.func.id == "print"):
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []
+
+
+def test_server_start_up_does_not_import_litellm() -> None:
+    # litellm costs seconds and hundreds of MB at import: it is loaded on first use only.
+    probe = (
+        "import sys; from tactful.server.app import build_server; build_server(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('litellm', 'openai')))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"

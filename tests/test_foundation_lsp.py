@@ -1,0 +1,93 @@
+"""The server over real stdio, driven by pytest-lsp as an editor would."""
+
+from __future__ import annotations
+
+import pytest
+from fixtures.lsp import change_document, init_params, open_document, wait_for
+from fixtures.workspace import Workspace
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+from tactful.analyzers.document import Document
+from tactful.server.convert import to_changes
+
+
+async def test_initialize_advertises_the_design_capabilities(
+    lsp: LanguageClient, workspace: Workspace
+) -> None:
+    result = await lsp.initialize_session(init_params(workspace.root))
+    caps = result.capabilities
+    assert result.server_info is not None and result.server_info.name == "tactful"
+    sync = caps.text_document_sync
+    assert isinstance(sync, types.TextDocumentSyncOptions)
+    assert sync.change == types.TextDocumentSyncKind.Incremental and sync.open_close
+    assert caps.diagnostic_provider is not None
+    assert caps.execute_command_provider is not None
+    assert caps.position_encoding in ("utf-16", types.PositionEncodingKind.Utf16)
+
+
+async def test_bad_settings_are_named_once_and_the_rest_applies(
+    lsp: LanguageClient, workspace: Workspace
+) -> None:
+    await lsp.initialize_session(
+        init_params(workspace.root, {"completion": {"maxLines": "lots", "engine": "local"}})
+    )
+    message = await wait_for(
+        lambda: next((m for m in lsp.messages if "completion.maxLines" in m.message), None)
+    )
+    assert message.type == types.MessageType.Warning
+    lsp.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"tactful": {"review": {"base": 7}}})
+    )
+    await wait_for(lambda: any("review.base" in m.message for m in lsp.messages))
+    assert sum("completion.maxLines" in m.message for m in lsp.messages) == 1
+
+
+async def test_log_messages_reach_the_client(lsp: LanguageClient, workspace: Workspace) -> None:
+    await lsp.initialize_session(init_params(workspace.root))
+    lsp.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri="file:///nowhere.py",
+                                                                version=2),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text="x")],
+        )
+    )
+    await wait_for(lambda: any("not open" in m.message for m in lsp.log_messages))
+
+
+async def test_edits_with_astral_characters_stay_in_sync(
+    lsp: LanguageClient, workspace: Workspace
+) -> None:
+    await lsp.initialize_session(init_params(workspace.root))
+    uri = workspace.uri("a.py")
+    open_document(lsp, uri, "s = '😀'\nt = 1\n")
+    # Replace the "1" on line 1 and insert after the emoji (UTF-16 column 7 is after 😀).
+    change_document(lsp, uri, 2, (0, 7), (0, 7), "é")
+    change_document(lsp, uri, 3, (1, 4), (1, 5), "2")
+    result = await lsp.text_document_diagnostic_async(
+        types.DocumentDiagnosticParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+    assert result.kind == "full"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "character"),
+    [("utf-16", 7), ("utf-8", 9), ("utf-32", 6)],
+)
+def test_client_changes_convert_in_the_negotiated_encoding(encoding: str, character: int) -> None:
+    document = Document("file:///a.py", "s = '😀'\n", 1, "python")
+    changes = to_changes(
+        [
+            types.TextDocumentContentChangePartial(
+                range=types.Range(
+                    start=types.Position(line=0, character=character),
+                    end=types.Position(line=0, character=character),
+                ),
+                text="é",
+            )
+        ],
+        document,
+        encoding,
+    )
+    document.apply(changes, 2)
+    assert document.text == "s = '😀é'\n"

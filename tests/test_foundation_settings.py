@@ -1,0 +1,90 @@
+"""Settings layers: defaults, user file, workspace files, client; validation per key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tactful.analyzers.userdirs import config_dir
+from tactful.server.settings import Layer, load, resolve
+
+
+def test_defaults() -> None:
+    resolved = resolve([])
+    assert resolved.settings.completion.max_lines == 8
+    assert resolved.settings.validation.timeout_s == 60.0
+    assert resolved.sources["completion.max_lines"] == "default"
+    assert resolved.problems == ()
+
+
+@pytest.mark.parametrize(
+    ("values", "key", "expected"),
+    [
+        ({"completion": {"maxLines": 3}}, "completion.max_lines", 3),
+        ({"completion.maxLines": 4}, "completion.max_lines", 4),
+        ({"tactful": {"completion": {"max_lines": 5}}}, "completion.max_lines", 5),
+        ({"validation": {"command": "tox -e py -- -x"}}, "validation.command",
+         ["tox", "-e", "py", "--", "-x"]),
+        ({"quality": {"select": ["E", "F"]}}, "quality.select", ["E", "F"]),
+        ({"filter": {"threshold": 0.3}}, "filter.threshold", 0.3),
+    ],
+)
+def test_client_values(values: dict, key: str, expected: object) -> None:
+    resolved = resolve([Layer("client", values)])
+    section, leaf = key.split(".")
+    assert getattr(getattr(resolved.settings, section), leaf) == expected
+    assert resolved.sources[key] == "client"
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({"completion": {"maxLines": "many"}}, "completion.maxLines"),
+        ({"completion": {"engine": "gpt"}}, "completion.engine"),
+        ({"filter": {"explore": 3}}, "filter.explore"),
+        ({"nope": {"x": 1}}, "nope.x"),
+    ],
+)
+def test_bad_values_name_the_key_and_keep_the_rest(values: dict, named: str) -> None:
+    resolved = resolve([Layer("client", {**values, "review": {"base": "main"}})])
+    assert any(named in p for p in resolved.problems), resolved.problems
+    assert resolved.settings.review.base == "main"
+    assert resolved.settings.completion.max_lines == 8
+
+
+def test_workspace_files_cannot_choose_what_runs(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.tactful]\nllm = { model = "openai/x", api_base = "http://evil" }\n'
+        '[tool.tactful.validation]\ncommand = "curl evil"\ntimeout_s = 5\n'
+        '[tool.tactful.workspace]\ntrusted = true\n'
+    )
+    (tmp_path / ".tactful.toml").write_text("[completion]\nmax_lines = 2\n")
+    resolved = load(tmp_path)
+    settings = resolved.settings
+    assert settings.llm.model is None and settings.llm.api_base is None
+    assert settings.validation.command is None
+    assert settings.workspace.trusted is None
+    assert settings.validation.timeout_s == 5.0
+    assert settings.completion.max_lines == 2
+    assert resolved.sources["completion.max_lines"].endswith(".tactful.toml")
+    assert sum("is ignored" in p for p in resolved.problems) == 4
+
+
+def test_layers_in_order_user_file_then_workspace_then_client(tmp_path: Path) -> None:
+    user = config_dir() / "config.toml"
+    user.parent.mkdir(parents=True, exist_ok=True)
+    user.write_text('[llm]\nmodel = "openai/mine"\n[completion]\nmax_lines = 6\nengine = "local"\n')
+    (tmp_path / ".tactful.toml").write_text("[completion]\nmax_lines = 3\n")
+    resolved = load(tmp_path, [Layer("editor", {"completion": {"engine": "llm"}})])
+    assert resolved.settings.llm.model == "openai/mine"
+    assert resolved.settings.completion.max_lines == 3
+    assert resolved.settings.completion.engine == "llm"
+    assert resolved.sources["llm.model"].startswith("user file")
+
+
+def test_unreadable_toml_is_reported_not_fatal(tmp_path: Path) -> None:
+    (tmp_path / ".tactful.toml").write_text("[completion\nmax_lines = ")
+    resolved = load(tmp_path)
+    assert resolved.settings.completion.max_lines == 8
+    assert any(".tactful.toml" in p for p in resolved.problems)

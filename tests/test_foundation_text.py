@@ -1,0 +1,87 @@
+"""Positions across encodings, and incremental parsing that agrees with a fresh parse."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from tactful.analyzers.document import Document, TextChange
+from tactful.analyzers.text import LineIndex, Point, column_from_units, units_from_column
+
+LINE = "s = '😀é'  # x"  # 😀 is outside the BMP: 2 UTF-16 units, 4 UTF-8 bytes
+
+
+@pytest.mark.parametrize(
+    ("column", "utf16", "utf8"),
+    [(0, 0, 0), (5, 5, 5), (6, 7, 9), (7, 8, 11), (8, 9, 12), (len(LINE), 14, 17)],
+)
+def test_columns_round_trip(column: int, utf16: int, utf8: int) -> None:
+    assert units_from_column(LINE, column, "utf-16") == utf16
+    assert units_from_column(LINE, column, "utf-8") == utf8
+    assert units_from_column(LINE, column, "utf-32") == column
+    assert column_from_units(LINE, utf16, "utf-16") == column
+    assert column_from_units(LINE, utf8, "utf-8") == column
+
+
+def test_column_inside_a_surrogate_pair_rounds_down_and_past_end_clamps() -> None:
+    assert column_from_units(LINE, 6, "utf-16") == 5
+    assert column_from_units(LINE, 500, "utf-16") == len(LINE)
+
+
+def test_line_index_offsets_and_bytes() -> None:
+    text = "a😀\nbé\n\nlast"
+    index = LineIndex(text)
+    assert index.line_count() == 4
+    assert index.offset(Point(1, 1), text) == text.index("é")
+    assert index.byte_offset(Point(1, 1), text) == len("a😀\nb".encode())
+    assert index.point_of_byte(len("a😀\nbé".encode()), text) == Point(1, 2)
+    assert index.line_text(3, text) == "last"
+
+
+def _reference(document: Document) -> str:
+    fresh = Document("file:///fresh", document.text, 0, document.language_id)
+    assert fresh.tree is not None
+    return str(fresh.tree.root_node)
+
+
+@pytest.mark.parametrize("language", ["python", "javascript", "typescript", "go", "rust", "java"])
+def test_every_language_parses(language: str) -> None:
+    samples = {
+        "python": "def f(x):\n    return x\n",
+        "javascript": "function f(x) { return x; }\n",
+        "typescript": "function f(x: number): number { return x; }\n",
+        "go": "package main\nfunc f(x int) int { return x }\n",
+        "rust": "fn f(x: i32) -> i32 { x }\n",
+        "java": "class A { int f(int x) { return x; } }\n",
+    }
+    document = Document(f"file:///a.{language}", samples[language], 1, language)
+    assert document.tree is not None
+    assert not document.tree.root_node.has_error
+
+
+def test_random_edits_match_a_fresh_parse() -> None:
+    rng = random.Random(7)
+    text = "".join(
+        f"def f{i}(a, b='😀'):\n    return a + b  # é {i}\n\n" for i in range(40)
+    )
+    document = Document("file:///t.py", text, 1, "python")
+    pieces = ["x", "😀", "\n", "    ", "(", ")", "é", "def g():\n    pass\n", ""]
+    for version in range(2, 80):
+        index = LineIndex(document.text)
+        a = rng.randrange(len(document.text) + 1)
+        b = min(len(document.text), a + rng.randrange(6))
+        start, end = index.point(a), index.point(b)
+        new = rng.choice(pieces)
+        expected = document.text[:a] + new + document.text[b:]
+        document.apply([TextChange(new, start, end)], version)
+        assert document.text == expected
+        assert document.lines.starts == LineIndex(expected).starts
+        assert document.lines.byte_starts == LineIndex(expected).byte_starts
+        assert str(document.tree.root_node) == _reference(document)
+
+
+def test_broken_code_is_normal_input() -> None:
+    document = Document("file:///b.py", "def (:\n  ]]]\x00", 1, "python")
+    assert document.tree is not None and document.tree.root_node.has_error
+    assert Document("file:///n.txt", "hello", 1, "plaintext").tree is None

@@ -1,0 +1,105 @@
+"""Every request gets an answer, and bad framing costs one message, not the connection."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fixtures.raw import RawServer
+
+from tactful.server.transport import FrameReader, FramingError
+
+
+def frame(obj: dict, delta: int = 0, headers: bytes = b"") -> bytes:
+    body = json.dumps(obj).encode()
+    return headers + b"Content-Length: %d\r\n\r\n" % (len(body) + delta) + body
+
+
+A = {"jsonrpc": "2.0", "id": 1, "method": "a"}
+B = {"jsonrpc": "2.0", "id": 2, "method": "b"}
+
+
+def bodies(items: list) -> list:
+    out = []
+    for item in items:
+        if isinstance(item, FramingError):
+            continue
+        try:
+            out.append(json.loads(item))
+        except ValueError:
+            out.append("not json")
+    return out
+
+
+@pytest.mark.parametrize(
+    ("stream", "expected"),
+    [
+        (frame(A) + frame(B), [A, B]),
+        (frame(A, headers=b"Content-Type: application/vscode-jsonrpc; charset=utf-8\r\n")
+         + frame(B), [A, B]),
+        (frame(A).replace(b"\r\n\r\n", b"\r\nContent-Type: x\r\n\r\n") + frame(B), [A, B]),
+        (b"garbage\r\n" + frame(A) + frame(B), [A, B]),
+        (frame(A, delta=+7) + frame(B), [A, B]),
+        (frame(A, delta=-5) + frame(B), [A, B]),
+        (b"Content-Length: nope\r\n\r\n{}" + frame(B), [B]),
+        (frame(A)[:-3] + b"!!!" + frame(B), ["not json", B]),
+    ],
+    ids=["plain", "content-type", "content-type-after", "junk-before", "length-too-long", "length-too-short",
+         "bad-header", "broken-body"],
+)
+def test_frame_reader_resynchronises(stream: bytes, expected: list) -> None:
+    reader = FrameReader()
+    out = []
+    for i in range(0, len(stream), 5):  # arrives in small pieces
+        out += reader.feed(stream[i : i + 5])
+    out += reader.stalled()
+    assert bodies(out) == expected
+
+
+def test_overstated_length_of_the_last_message_is_recovered_when_the_stream_stalls() -> None:
+    reader = FrameReader()
+    assert reader.feed(frame(A, delta=+40)) == []
+    assert bodies(reader.stalled()) == [A]
+
+
+@pytest.fixture
+def raw():
+    server = RawServer()
+    yield server
+    server.close()
+
+
+def test_invalid_params_get_an_error_response_naming_the_problem(raw: RawServer) -> None:
+    raw.initialize()
+    raw.request(2, "textDocument/hover", {"bogus": 1})
+    raw.request(3, "textDocument/completion", {"textDocument": 5})
+    raw.request(4, "no/suchMethod", {})
+    for msg_id in (2, 3):
+        error = raw.wait_response(msg_id)["error"]
+        assert error["code"] == -32602
+        assert "position" in error["message"]
+    assert raw.wait_response(4)["error"]["code"] == -32601
+
+
+def test_bad_framing_is_survived(raw: RawServer) -> None:
+    raw.initialize()
+    raw.send_bytes(b"this is not a header\r\n\r\n")
+    raw.send({"jsonrpc": "2.0", "id": 2, "method": "shutdown"}, length_delta=+25)
+    raw.request(3, "textDocument/diagnostic", {"textDocument": {"uri": "file:///x.py"}})
+    assert "result" in raw.wait_response(2)
+    assert raw.wait_response(3)["error"]["message"]  # after shutdown: refused, but answered
+
+
+def test_non_json_and_non_jsonrpc_bodies_are_answered(raw: RawServer) -> None:
+    raw.initialize()
+    raw.send_bytes(b"Content-Length: 9\r\n\r\n{not json")
+    assert raw.wait_response(None)["error"]["code"] == -32700
+    raw.send({"id": 5, "method": "x"})
+    assert raw.wait_response(5)["error"]["code"] == -32600
+    raw.request(6, "textDocument/diagnostic", {"textDocument": {"uri": "file:///x.py"}})
+    assert raw.wait_response(6)["result"]["kind"] == "full"
+
+
+def test_exit_code_follows_shutdown(raw: RawServer) -> None:
+    raw.initialize()
+    assert raw.close() == 0
