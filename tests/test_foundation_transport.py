@@ -103,3 +103,62 @@ def test_non_json_and_non_jsonrpc_bodies_are_answered(raw: RawServer) -> None:
 def test_exit_code_follows_shutdown(raw: RawServer) -> None:
     raw.initialize()
     assert raw.close() == 0
+
+
+def test_serves_over_tcp(tmp_path) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tactful.server", "serve", "--tcp", f"127.0.0.1:{port}"],
+        stderr=subprocess.PIPE, env=dict(os.environ),
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                connection = socket.create_connection(("127.0.0.1", port), timeout=30)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        with connection:
+            connection.sendall(frame({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                                      "params": {"capabilities": {}, "processId": None}}))
+            received = b""
+            while b'"id": 1' not in received:
+                chunk = connection.recv(65536)
+                assert chunk, "connection closed before the answer"
+                received += chunk
+            assert b'"name": "tactful"' in received
+            connection.sendall(frame({"jsonrpc": "2.0", "id": 2, "method": "shutdown"})
+                               + frame({"jsonrpc": "2.0", "method": "exit"}))
+        assert server.wait(20) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
+        server.stderr.close()
+
+
+def test_errors_are_shown_at_most_once_a_minute_per_feature(monkeypatch) -> None:
+    from tactful.server import errors
+
+    shown: list[str] = []
+    reporter = errors.ErrorReporter(shown.append)
+    clock = [1000.0]
+    monkeypatch.setattr(errors.time, "monotonic", lambda: clock[0])
+    for _ in range(5):
+        reporter.report("completion", ValueError("boom"))
+    reporter.report("review", KeyError("x"))
+    clock[0] += 61
+    reporter.report("completion", ValueError("again"))
+    assert len(shown) == 3
+    assert "completion failed (ValueError: boom)" in shown[0]
+    assert "again" in shown[2]

@@ -18,8 +18,14 @@ def run(args: argparse.Namespace) -> int:
     from tactful.server.app import build_server
     from tactful.server.log import ClientLogHandler, setup_file_logging
 
+    import gc
+
     setup_file_logging()
     server = build_server()
+    # Everything imported so far lives as long as the server: keep it out of the collector's
+    # way, so a full collection during typing does not walk the protocol's type tables.
+    gc.collect()
+    gc.freeze()
     handler = ClientLogHandler(server, logging.INFO)
     server.log_handler = handler
     logging.getLogger().addHandler(handler)
