@@ -15,6 +15,7 @@ from tactful.feedback import trust
 from tactful.feedback.execution import Sandbox, Selection, Status, ValidationOptions
 from tactful.feedback.execution.selection import ImportGraph
 
+OPTIONS = ValidationOptions(coverage_map=False)
 PROJECT = {
     "shop/__init__.py": "",
     "shop/prices.py": """\
@@ -79,14 +80,33 @@ def plain_pytest(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
 
 
-@pytest.fixture
-def shop(tmp_path: Path) -> Workspace:
-    project = Workspace(tmp_path / "shop")
+def make_shop(root: Path) -> Workspace:
+    project = Workspace(root)
     for name, text in PROJECT.items():
         project.write(name, textwrap.dedent(text))
     project.commit("start")
+    return project
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Workspace:
+    project = make_shop(tmp_path / "shop")
     trust.trust(project.root)
     return project
+
+
+@pytest.fixture(scope="module")
+def mapped_shop(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """One shop and its coverage map for the tests that only read them: (root, cache)."""
+    base = tmp_path_factory.mktemp("mapped")
+    project = make_shop(base / "shop")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+        sandbox = Sandbox(project.root, OPTIONS, trusted=True, cache=base / "cache")
+        coverage_map = asyncio.run(sandbox.update_coverage_map())
+    assert coverage_map is not None
+    assert len(coverage_map.tests) == 4
+    return project.root, base / "cache"
 
 
 def replace_line(path: str, line: int, old: str, new: str, text: str) -> Edit:
@@ -100,12 +120,9 @@ def prices_edit(line: int, old: str, new: str) -> Edit:
 
 
 @pytest.fixture
-def judge(shop: Workspace) -> Sandbox:
-    sandbox = Sandbox(shop.root, ValidationOptions(coverage_map=False))
-    coverage_map = asyncio.run(sandbox.update_coverage_map())
-    assert coverage_map is not None
-    assert len(coverage_map.tests) == 4
-    return sandbox
+def judge(mapped_shop: tuple[Path, Path]) -> Sandbox:
+    root, cache = mapped_shop
+    return Sandbox(root, OPTIONS, trusted=True, cache=cache)
 
 
 def test_coverage_selects_the_tests_that_ran_the_edited_function(judge: Sandbox) -> None:
@@ -147,11 +164,58 @@ def test_code_run_at_import_time_selects_the_importers(judge: Sandbox) -> None:
     assert verdict.status is Status.FAILED
 
 
-def test_code_no_test_runs_falls_back_to_the_importers(judge: Sandbox) -> None:
+def test_code_no_test_runs_needs_only_an_import_check(judge: Sandbox) -> None:
+    # no test calls unused(): the smallest test file importing the module shows it still imports
     verdict = judge.validate_sync([prices_edit(14, "+ 1", "- 1")])
 
-    assert verdict.selection is Selection.IMPORTS
+    assert verdict.selection is Selection.COVERAGE
+    assert verdict.test_ids == ("tests/test_cart.py::test_checkout",)
     assert verdict.status is Status.PASSED
+
+
+def test_a_line_rewritten_in_place_selects_the_tests_that_ran_it(judge: Sandbox) -> None:
+    # only the big discount reaches `return amount - 10`
+    verdict = judge.validate_sync([prices_edit(9, "- 10", "- 11")])
+
+    assert verdict.test_ids == ("tests/test_prices.py::test_big_discount",)
+    assert verdict.status is Status.FAILED
+
+
+def test_a_new_line_selects_the_tests_that_ran_the_function(judge: Sandbox) -> None:
+    edit = Edit("shop/prices.py", Span(Point(9, 0), Point(9, 0)), "        amount += 0\n")
+
+    verdict = judge.validate_sync([edit])
+
+    assert set(verdict.test_ids) == {
+        "tests/test_prices.py::test_big_discount",
+        "tests/test_prices.py::test_small_discount",
+    }
+
+
+def test_tests_that_start_processes_always_run(shop: Workspace) -> None:
+    shop.write(
+        "tests/test_spawn.py",
+        textwrap.dedent("""\
+        import subprocess
+        import sys
+
+
+        def test_in_a_child():
+            code = "from shop.prices import unused; assert unused(1) == 2"
+            subprocess.run([sys.executable, "-c", code], check=True)
+    """),
+    )
+    shop.commit("a test in a child process")
+    sandbox = Sandbox(shop.root, OPTIONS)
+    coverage_map = asyncio.run(sandbox.update_coverage_map())
+
+    # only the child runs unused(), and coverage does not see it there: the spawn tells
+    verdict = sandbox.validate_sync([prices_edit(14, "+ 1", "- 1")])
+
+    assert coverage_map is not None
+    assert coverage_map.spawning == {"tests/test_spawn.py::test_in_a_child"}
+    assert verdict.status is Status.FAILED
+    assert verdict.failed_ids == ("tests/test_spawn.py::test_in_a_child",)
 
 
 def test_an_edit_to_a_non_python_file_runs_everything(judge: Sandbox) -> None:
@@ -164,7 +228,7 @@ def test_an_edit_to_a_non_python_file_runs_everything(judge: Sandbox) -> None:
 
 
 def test_without_a_map_the_import_graph_selects(shop: Workspace) -> None:
-    sandbox = Sandbox(shop.root, ValidationOptions(coverage_map=False))
+    sandbox = Sandbox(shop.root, OPTIONS)
 
     verdict = sandbox.validate_sync([prices_edit(8, ">", ">=")])
 
@@ -173,7 +237,9 @@ def test_without_a_map_the_import_graph_selects(shop: Workspace) -> None:
     assert verdict.status is Status.PASSED
 
 
-def test_the_map_is_updated_for_changed_files(shop: Workspace, judge: Sandbox) -> None:
+def test_the_map_is_updated_for_changed_files(shop: Workspace) -> None:
+    judge = Sandbox(shop.root, OPTIONS)
+    asyncio.run(judge.update_coverage_map())
     shop.write(
         "tests/test_more.py",
         textwrap.dedent("""\

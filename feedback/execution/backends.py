@@ -58,6 +58,16 @@ class BackendInfo:
     def sandboxed(self) -> bool:
         return self.name in BACKENDS
 
+    def to_json(self) -> dict[str, object]:
+        """For ``tactful doctor --format json``."""
+        return {
+            "backend": self.name,
+            "setting": self.setting,
+            "sandboxed": self.sandboxed,
+            "detail": self.detail,
+            "summary": self.describe(),
+        }
+
     def describe(self) -> str:
         """One line for ``tactful doctor``."""
         if self.name is None:

@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 # Files whose change can change which tests exist or how they run: a change rebuilds the map.
 CONFIG_FILES = frozenset({"pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini", "conftest.py"})
 IMPORT_TIME = -1  # test index standing for "run outside any test" (import, collection)
-VERSION = 1
+VERSION = 2
 
 
 @dataclass
@@ -33,6 +33,8 @@ class CoverageMap:
     files: dict[str, str] = field(default_factory=dict)  # relative path -> content hash
     lines: dict[str, dict[int, set[int]]] = field(default_factory=dict)
     failing: set[str] = field(default_factory=set)  # tests that failed with no edit applied
+    # tests that started processes: what those ran is not in the map, so they always run
+    spawning: set[str] = field(default_factory=set)
     _path_of: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def knows(self, path: str, content_hash: str | None) -> bool:
@@ -73,12 +75,13 @@ class CoverageMap:
         measured: dict[str, dict[int, list[str]]],
         files: dict[str, str],
         changed: Iterable[str] = (),
+        spawning: Iterable[str] = (),
     ) -> None:
         """Fold in one probe run: the tests it ran replace their old lines everywhere.
 
         ``measured`` maps a relative path to {line: [node ids or "" for import time]};
         ``files`` is the current content hash of every workspace file; ``changed`` lists files
-        whose old lines are all stale.
+        whose old lines are all stale; ``spawning`` names the tests that started processes.
         """
         rerun = {node for node, _path in collected}
         keep = [i for i, node in enumerate(self.tests) if node not in rerun]
@@ -112,6 +115,9 @@ class CoverageMap:
         self.tests, self.test_paths, self.lines = tests, paths, lines
         self._path_of = {}
         self.files = {path: digest for path, digest in files.items() if tracked(path)}
+        self.spawning = {n for n in self.spawning if n not in rerun and n in index} | {
+            node for node in spawning if node in index
+        }
         self.failing = {n for n in self.failing if n not in rerun and n in index} | {
             node for node, outcome in outcomes.items() if outcome in ("failed", "error")
         }
@@ -125,6 +131,7 @@ class CoverageMap:
             "test_paths": self.test_paths,
             "files": self.files,
             "failing": sorted(self.failing),
+            "spawning": sorted(self.spawning),
             "lines": {
                 name: {str(line): sorted(indexes) for line, indexes in by_line.items()}
                 for name, by_line in self.lines.items()
@@ -153,6 +160,7 @@ class CoverageMap:
                 test_paths=list(raw["test_paths"]),
                 files=dict(raw["files"]),
                 failing=set(raw.get("failing", [])),
+                spawning=set(raw.get("spawning", [])),
                 lines={
                     name: {int(line): set(indexes) for line, indexes in by_line.items()}
                     for name, by_line in raw["lines"].items()

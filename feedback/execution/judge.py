@@ -391,15 +391,11 @@ class Sandbox:
         into_copy = tuple(
             (self.root / name, name) for name in VENV_NAMES if (self.root / name).is_dir()
         )
-        writable = [out]
-        if backend in BACKENDS:
-            self.warm.pycache.mkdir(parents=True, exist_ok=True)
-            writable.append(self.warm.pycache)
         return Layout(
             root=self.root,
             copy=run / "copy",
             readonly=tuple(readonly),
-            writable=tuple(writable),
+            writable=(out,),
             into_copy=into_copy,
         )
 
@@ -410,9 +406,8 @@ class Sandbox:
         if backend in BACKENDS:
             env["TMPDIR"] = "/tmp"
             env["HOME"] = "/tmp"
-            # bytecode goes to tactful's cache, keyed by the workspace's own paths, so a run
-            # reuses what earlier runs compiled
-            env["PYTHONPYCACHEPREFIX"] = str(self.warm.pycache)
+            # bytecode is written into the run copy only (all else is read-only) and kept
+            # for later runs: see WarmCopy.keep_bytecode
             env.pop("PYTHONDONTWRITEBYTECODE", None)
         else:
             (run / "tmp").mkdir(exist_ok=True)
@@ -441,6 +436,8 @@ class Sandbox:
             verdict, _report = await self._run_in(
                 backend.name or "none", run, changes, plan, argv, cmap
             )
+            changed = {change.path for change in changes}
+            await asyncio.to_thread(self.warm.keep_bytecode, run, changed)
             return verdict
         finally:
             await asyncio.to_thread(self.warm.discard_run, run)
@@ -567,11 +564,17 @@ class Sandbox:
                 return cmap
             test_root = self.root if backend.name in BACKENDS else run / "copy"
             measured = await asyncio.to_thread(read_coverage_data, data_file, test_root)
+            await asyncio.to_thread(self.warm.keep_bytecode, run, set())
         finally:
             await asyncio.to_thread(self.warm.discard_run, run)
         fresh = cmap if cmap is not None and plan.method is not Selection.ALL else CoverageMap()
         fresh.merge_run(
-            report.get("collected", []), report.get("outcomes", {}), measured, state.files, changed
+            report.get("collected", []),
+            report.get("outcomes", {}),
+            measured,
+            state.files,
+            changed,
+            report.get("spawning", []),
         )
         await asyncio.to_thread(fresh.save, self._map_path())
         self._map = fresh
@@ -680,12 +683,12 @@ def _verdict(
         )
     if exitstatus == 0 or (exitstatus == 1 and not new_failures and not collect_errors and ran):
         if not ran:
-            return replace(counted, reason="no tests ran")
+            return replace(counted, reason="no tests ran", failures=tail)
         return replace(counted, status=Status.PASSED)
     if exitstatus in (1, 2) and (new_failures or collect_errors):
         return replace(counted, status=Status.FAILED, failures=failures)
     if exitstatus == 5:
-        return replace(counted, reason="no tests ran")
+        return replace(counted, reason="no tests ran", failures=tail)
     return replace(counted, failures=failures, reason=_first_error_line(outcome.output, exitstatus))
 
 

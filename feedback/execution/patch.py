@@ -20,12 +20,18 @@ class PatchError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """A file's new text and the zero-based, inclusive old line ranges that changed."""
+    """A file's new text and the zero-based, inclusive old line ranges that changed.
+
+    ``in_place`` is true when every changed line was rewritten where it stands, with its
+    indentation kept and no line added or removed: such an edit can only change what happens
+    when one of those lines runs, which lets test selection look at lines, not functions.
+    """
 
     path: str
     new_text: str | None
     old_lines: tuple[tuple[int, int], ...]
     created: bool = False
+    in_place: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +141,7 @@ def apply_file_patch(old_text: str | None, patch: FilePatch) -> Change:
     result: list[str] = []
     cursor = 0  # next old line (zero-based) not yet copied
     ranges: list[tuple[int, int]] = []
+    in_place = bool(patch.hunks)
     for hunk in patch.hunks:
         expected = [line[1:] for line in hunk.lines if line[0] in " -"]
         start = _locate(
@@ -142,6 +149,7 @@ def apply_file_patch(old_text: str | None, patch: FilePatch) -> Change:
         )
         if start is None:
             raise PatchError(f"{patch.path}: hunk at line {hunk.old_start} does not apply")
+        in_place = in_place and _rewrites_in_place(hunk.lines)
         result.extend(old[cursor:start])
         position = start
         replacing = False  # "+" lines right after "-" lines take their place: no new range
@@ -165,7 +173,36 @@ def apply_file_patch(old_text: str | None, patch: FilePatch) -> Change:
     new_text = "\n".join(result)
     if result and (trailing_newline or patch.old_path is None) and not patch.no_newline_at_end:
         new_text += "\n"
-    return Change(patch.path, new_text, _merge(ranges), created=patch.old_path is None)
+    created = patch.old_path is None
+    return Change(patch.path, new_text, _merge(ranges), created, in_place and not created)
+
+
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
+
+
+def _rewrites_in_place(lines: tuple[str, ...]) -> bool:
+    """True when each run of removed lines is replaced by as many, equally indented lines."""
+    removed: list[str] = []
+    added: list[str] = []
+    for line in (*lines, " "):
+        kind, body = line[0], line[1:]
+        if kind == "-":
+            if added:
+                return False
+            removed.append(body)
+        elif kind == "+":
+            added.append(body)
+        else:
+            if len(removed) != len(added):
+                return False
+            if any(
+                _indent(a) != _indent(b) or not b.strip()
+                for a, b in zip(removed, added, strict=True)
+            ):
+                return False
+            removed, added = [], []
+    return True
 
 
 def _locate(old: list[str], expected: list[str], hint: int, floor: int) -> int | None:
@@ -215,5 +252,19 @@ def changes_from_edits(edits: Sequence[Edit], read: Callable[[str], str | None])
         ranges = _merge(
             [(e.span.start.line, max(e.span.start.line, e.span.end.line)) for e in file_edits]
         )
-        changes.append(Change(path, new_text, ranges, created=created))
+        in_place = not created and all(_edits_in_place(e, old_text or "") for e in file_edits)
+        changes.append(Change(path, new_text, ranges, created, in_place))
     return changes
+
+
+def _edits_in_place(edit: Edit, old_text: str) -> bool:
+    """One line rewritten after its indentation, with no line break added or removed."""
+    start, end = edit.span.start, edit.span.end
+    if start.line != end.line or "\n" in edit.new_text or "\r" in edit.new_text:
+        return False
+    lines = old_text.split("\n")
+    if start.line >= len(lines):
+        return False
+    line = lines[start.line]
+    rewritten = line[: start.column] + edit.new_text + line[end.column :]
+    return _indent(rewritten) == _indent(line) and line.strip() != "" and rewritten.strip() != ""

@@ -46,8 +46,34 @@ def _start_coverage():
     return cov
 
 
+_current = [""]
+_spawning = set()
+
+
+def _watch_processes():
+    """Note the tests that start processes: coverage does not follow them."""
+    import subprocess
+
+    original_init = subprocess.Popen.__init__
+
+    def init(self, *args, **kwargs):
+        _spawning.add(_current[0])
+        original_init(self, *args, **kwargs)
+
+    subprocess.Popen.__init__ = init
+    if hasattr(os, "fork"):
+        original_fork = os.fork
+
+        def fork():
+            _spawning.add(_current[0])
+            return original_fork()
+
+        os.fork = fork
+
+
 if _COVERAGE:
     _cov = _start_coverage()
+    _watch_processes()
 
 
 def _relative(path):
@@ -85,9 +111,11 @@ def pytest_collection_modifyitems(session, config, items):
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
+    _current[0] = item.nodeid
     if _cov is not None:
         _cov.switch_context(item.nodeid)
     yield
+    _current[0] = ""
     if _cov is not None:
         _cov.switch_context("")
 
@@ -133,6 +161,7 @@ def pytest_sessionfinish(session, exitstatus):
             "outcomes": _outcomes,
             "failures": _failures,
             "collect_errors": _collect_errors,
+            "spawning": sorted(node for node in _spawning if node),
         }
         with open(_REPORT, "w", encoding="utf-8") as handle:
             json.dump(payload, handle)

@@ -100,19 +100,6 @@ def _kill_tree(process: asyncio.subprocess.Process, backend: str) -> None:
             os.killpg(process.pid, signal.SIGKILL)
 
 
-_finishing: set[asyncio.Future[None]] = set()
-
-
-async def _finish(process: asyncio.subprocess.Process) -> None:
-    """After a cancellation: give the jail a moment to kill its tree, then kill the group."""
-    try:
-        await asyncio.wait_for(process.wait(), 1.0)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-        await process.wait()
-
-
 async def run_command(
     backend: str,
     layout: Layout,
@@ -161,11 +148,17 @@ async def run_command(
                 os.killpg(process.pid, signal.SIGKILL)
             await process.wait()
     except asyncio.CancelledError:
+        # kill before re-raising, and wait for it: a cancelled validation leaves nothing running
         _kill_tree(process, backend)
         reader.cancel()
-        finisher = asyncio.ensure_future(_finish(process))
-        _finishing.add(finisher)
-        finisher.add_done_callback(_finishing.discard)
+        try:
+            await asyncio.wait_for(process.wait(), JAIL_GRACE_S)
+        except (TimeoutError, asyncio.CancelledError):
+            pass
+        finally:
+            if process.returncode is None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(process.pid, signal.SIGKILL)
         raise
     # the pipe closes when the last process holding it is gone; do not wait forever for it
     with contextlib.suppress(TimeoutError):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -128,17 +129,36 @@ def _body_range(tree: ast.AST, line: int) -> tuple[int, int] | None:
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
             start = node.body[0].lineno
-            # a docstring is not run by calling; but it is part of the body's range
             end = node.end_lineno or start
             if start <= line <= end and (best is None or start >= best[0]):
                 best = (start, end)
     return best
 
 
+def _statement_range(tree: ast.AST, line: int) -> tuple[int, int] | None:
+    """Lines of the innermost statement holding ``line``: all of a simple statement, the header
+    of a compound one (``if …:``, ``for …:``, ``try:``), whose lines run whenever it does."""
+    best: ast.stmt | None = None
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.stmt)
+            and node.lineno <= line <= (node.end_lineno or node.lineno)
+            and (best is None or node.lineno >= best.lineno)
+        ):
+            best = node
+    if best is None:
+        return None
+    body = getattr(best, "body", None)
+    if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
+        return best.lineno, max(best.lineno, body[0].lineno - 1)
+    return best.lineno, best.end_lineno or best.lineno
+
+
 @dataclass(frozen=True, slots=True)
 class _Need:
-    node_ids: frozenset[str]
-    import_files: frozenset[str]  # files whose importers must run
+    node_ids: frozenset[str] = frozenset()
+    import_files: frozenset[str] = frozenset()  # files whose importers must run
+    unrun_files: frozenset[str] = frozenset()  # edited where no test runs: an import check
     whole_suite: str = ""  # non-empty: why everything must run
 
 
@@ -146,30 +166,39 @@ def _needs(
     change: Change, current_hash: str | None, old_text: str | None, cmap: CoverageMap | None
 ) -> _Need:
     path = change.path
+    importers = _Need(import_files=frozenset({path}))
     if not path.endswith(".py"):
-        return _Need(frozenset(), frozenset(), f"{path} is not Python")
+        return _Need(whole_suite=f"{path} is not Python")
     if PurePosixPath(path).name == "conftest.py":
-        return _Need(frozenset(), frozenset({path}))
+        return importers
     if change.created or change.new_text is None or old_text is None or cmap is None:
-        return _Need(frozenset(), frozenset({path}))
+        return importers
     if not cmap.knows(path, current_hash):
-        return _Need(frozenset(), frozenset({path}))
+        return importers
     try:
         tree = ast.parse(old_text)
     except (SyntaxError, ValueError):
-        return _Need(frozenset(), frozenset({path}))
+        return importers
     node_ids: set[str] = set()
     for first, last in change.old_lines:
         for line in range(first + 1, last + 2):
             body = _body_range(tree, line)
             if body is None:
-                return _Need(frozenset(), frozenset({path}))
-            covering, at_import = cmap.tests_covering(path, range(body[0], body[1] + 1))
-            if at_import or not covering:
-                # run at import time, or run by no test the map saw: only importers can tell
-                return _Need(frozenset(), frozenset({path}))
+                return importers  # module or class level, or a def line: runs at import
+            lines = body
+            statement = _statement_range(tree, line) if change.in_place else None
+            if statement is not None and body[0] <= statement[0] and statement[1] <= body[1]:
+                # a line rewritten in place only matters to the tests that ran it
+                lines = statement
+            covering, at_import = cmap.tests_covering(path, range(lines[0], lines[1] + 1))
+            if at_import:
+                return importers
             node_ids.update(covering)
-    return _Need(frozenset(node_ids), frozenset())
+    if not node_ids:
+        # no test ran the edited code, so none can see the edit, unless the module no
+        # longer imports: one importing test file checks that
+        return _Need(unrun_files=frozenset({path}))
+    return _Need(node_ids=frozenset(node_ids))
 
 
 def plan_tests(
@@ -184,9 +213,11 @@ def plan_tests(
 
     ``files`` maps every workspace file to its content hash; ``read`` gives a file's text as
     the map saw it; ``unmappable`` names files whose edited lines do not match that text.
+    Tests that start processes (whose coverage the map cannot see) join every selection.
     """
     node_ids: set[str] = set()
     import_files: set[str] = set()
+    unrun_files: set[str] = set()
     no_lines = set(unmappable)
     for change in changes:
         usable = None if change.path in no_lines else cmap
@@ -195,24 +226,38 @@ def plan_tests(
             return TestPlan(Selection.ALL, why=need.whole_suite)
         node_ids |= need.node_ids
         import_files |= need.import_files
+        unrun_files |= need.unrun_files
+    if not (node_ids or import_files or unrun_files):
+        return TestPlan(Selection.ALL, why="no test could be tied to the edit")
     known_tests = cmap.test_files() if cmap is not None else set()
 
     def is_test(name: str) -> bool:
         return name in known_tests or is_test_file(name)
 
+    test_names = [name for name in files if is_test(name)]
+    spawning = set(cmap.spawning) if cmap is not None else set()
+    if unrun_files and cmap is not None:
+        importing = graph.importers(files, read, unrun_files)
+        counts = Counter(cmap.test_paths)
+        candidates = [name for name in importing if counts.get(name)]
+        if candidates:
+            smallest = min(candidates, key=lambda name: (counts[name], name))
+            node_ids |= {
+                n for n, p in zip(cmap.tests, cmap.test_paths, strict=True) if p == smallest
+            }
+        else:
+            import_files |= unrun_files
     if not import_files:
-        if not node_ids:
-            return TestPlan(Selection.ALL, why="no test could be tied to the edit")
-        test_files = sorted({cmap.file_of(node) for node in node_ids} if cmap else set())
+        assert cmap is not None  # only the map yields node ids
+        node_ids |= spawning - cmap.failing
         return TestPlan(
             Selection.COVERAGE,
-            tuple(test_files),
+            tuple(sorted({cmap.file_of(node) for node in node_ids})),
             tuple(sorted(node_ids)),
-            why="tests that ran the edited functions",
+            why="tests that ran the edited lines",
         )
     dependents = graph.importers(files, read, import_files)
     selected: set[str] = {name for name in dependents if is_test(name)}
-    test_names = [name for name in files if is_test(name)]
     for name in dependents:
         if PurePosixPath(name).name == "conftest.py":
             folder = PurePosixPath(name).parent
@@ -222,7 +267,7 @@ def plan_tests(
                 if folder == PurePosixPath(".") or PurePosixPath(t).is_relative_to(folder)
             )
     if cmap is not None:
-        selected.update(cmap.file_of(node) for node in node_ids)
+        selected.update(cmap.file_of(node) for node in node_ids | spawning)
     if not selected:
         return TestPlan(Selection.ALL, why="no test file imports the edited modules")
     if len(selected) >= len(test_names):

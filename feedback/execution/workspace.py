@@ -124,7 +124,8 @@ def _walk_files(root: Path, base: str = "") -> list[str]:
 def list_files(root: Path) -> list[str]:
     """The workspace files a sandbox copies: relative POSIX paths, secrets left out."""
     listed = _git_files(root)
-    if listed is None:
+    if not listed:
+        # outside git, or a folder that an enclosing repository ignores as a whole
         listed = _walk_files(root)
     else:
         expanded = []
@@ -218,7 +219,6 @@ class WarmCopy:
         self.home = (cache or cache_dir()) / "validation" / key
         self.copy = self.home / "copy"
         self.runs = self.home / "runs"
-        self.pycache = self.home / "pycache"
         self._manifest_path = self.home / "manifest.json"
 
     # Locking: a sync changes the warm copy (exclusive); taking a run copy reads it (shared).
@@ -344,9 +344,48 @@ class WarmCopy:
             _copy_tree(self.copy, run / "copy")
         return run
 
+    def keep_bytecode(self, run: Path, changed: set[str]) -> None:
+        """Copy the bytecode a run compiled back into the warm copy, for the next runs.
+
+        Only for sources the run did not change; bytecode is checked against its source's
+        modification time and size when loaded, so a file synced since is simply recompiled.
+        """
+        copy = run / "copy"
+        found: list[tuple[Path, Path]] = []
+        for folder, dirs, files in os.walk(copy):
+            dirs[:] = [d for d in dirs if d not in VENV_NAMES]
+            if Path(folder).name != "__pycache__":
+                continue
+            source_folder = Path(folder).parent.relative_to(copy)
+            for name in files:
+                source = (source_folder / (name.split(".", 1)[0] + ".py")).as_posix()
+                if name.endswith(".pyc") and source not in changed:
+                    found.append(
+                        (Path(folder) / name, self.copy / source_folder / "__pycache__" / name)
+                    )
+        if not found:
+            return
+        with self._locked(fcntl.LOCK_EX):
+            for compiled, target in found:
+                if not (target.parent.parent / Path(target.name.split(".", 1)[0] + ".py")).exists():
+                    continue
+                with contextlib.suppress(OSError):
+                    if target.exists() and _header(target) == _header(compiled):
+                        continue  # the same source version: nothing new
+                    target.parent.mkdir(exist_ok=True)
+                    tmp = target.with_name(f".{target.name}.tactful-tmp")
+                    shutil.copyfile(compiled, tmp)
+                    os.replace(tmp, target)
+
     @staticmethod
     def discard_run(run: Path) -> None:
         shutil.rmtree(run, ignore_errors=True)
+
+
+def _header(compiled: Path) -> bytes:
+    """Magic number, flags, and the source's modification time and size (PEP 552)."""
+    with compiled.open("rb") as handle:
+        return handle.read(16)
 
 
 def _copy_tree(source: Path, target: Path) -> None:
