@@ -230,9 +230,9 @@ async def test_forward_typing_is_served_without_a_new_call(fake_llm, tmp_path):
     assert typed[0].meta["source"] == "typed-ahead"
     assert len(fake_llm.requests) == 1
     # Typing something else asks the model again.
-    fake_llm.default = Reply("0\n")
+    fake_llm.default = Reply("width, height)\n")
     other = await complete(engine, request_at(base.replace("return █", "return max(█"), path))
-    assert [s.text for s in other] == ["0"]
+    assert [s.text for s in other] == ["width, height)"]
     assert len(fake_llm.requests) == 2
 
 
@@ -271,7 +271,7 @@ async def test_text_after_the_cursor_asks_for_one_line(fake_llm, tmp_path):
 
 
 async def test_debounce_asks_only_for_the_latest_request(fake_llm, tmp_path):
-    fake_llm.default = Reply("1\n")
+    fake_llm.default = Reply("10\n")
     config = LlmConfig(
         model="openai/fake-base", api_base=fake_llm.url, api_key="t", debounce_ms=150
     )
@@ -281,7 +281,7 @@ async def test_debounce_asks_only_for_the_latest_request(fake_llm, tmp_path):
     await asyncio.sleep(0.02)
     newer = await complete(engine, request_at("x = 1█\n", path))
     assert await older == []
-    assert [s.text for s in newer] == ["1"]
+    assert [s.text for s in newer] == ["10"]
     assert fake_llm.prompts() == ["# Path: a.py\nx = 1"]
 
 
@@ -310,3 +310,15 @@ async def test_long_file_keeps_imports_and_enclosing_scope(fake_llm, tmp_path):
     assert prompt.startswith("# Path: a.py\n" + head.replace("\n\n", "\n"))
     assert prompt.endswith("item.value_399\n        return")
     assert len(prompt) <= 300 * 3.5
+
+
+async def test_one_line_is_cut_where_the_model_stops_being_sure(fake_llm, tmp_path):
+    probs = ((" width", 0.9), (" *", 0.8), (" height", 0.2), (" +", 0.6))
+    fake_llm.default = Reply(" width * height +", token_probs=probs)
+    engine = engine_for(fake_llm, min_token_prob=0.3)
+    request = request_at("def area(width, height):\n    return █\n", tmp_path / "a.py")
+    suggestions = await complete(engine, request)
+    assert [s.text for s in suggestions] == ["width *"]
+    assert suggestions[0].score == pytest.approx(0.72)
+    assert fake_llm.requests[0].body["logprobs"] == 1
+    assert fake_llm.requests[0].body["stream"] is False

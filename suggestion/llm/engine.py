@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import math
 import os
 import re
 import threading
@@ -50,6 +51,8 @@ logger = logging.getLogger(__name__)
 
 # Enough tokens for the longest sensible line; generation is the slow part on a CPU.
 _SINGLE_LINE_TOKENS = 48
+# The confidence of an answer whose provider gives no token probabilities.
+_DEFAULT_SCORE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,8 @@ class LlmConfig:
     debounce_ms: int = 60
     context_tokens: int = 0
     temperature: float = 0.0
+    # One-line answers are cut before the first token the model gave less than this probability.
+    min_token_prob: float = 0.5
 
     @classmethod
     def from_settings(cls, settings: Any) -> LlmConfig | None:
@@ -110,6 +115,7 @@ class _Typed:
     before: str
     after: str
     text: str
+    score: float
     meta: dict[str, object] = field(default_factory=dict)
 
 
@@ -137,7 +143,7 @@ class LlmEngine:
         self._ready: concurrent.futures.Future[Any] | None = None
         self._ready_lock = threading.Lock()
         self._api_base = config.api_base
-        self._prompt_cache: OrderedDict[tuple[str, int, bool], str] = OrderedDict()
+        self._prompt_cache: OrderedDict[tuple[str, int, bool], tuple[str, float]] = OrderedDict()
         self._typed: dict[str, _Typed] = {}
         self._latest: dict[str, int] = {}
         self._counter = 0
@@ -212,9 +218,10 @@ class LlmEngine:
         if prompt is None:
             return []
         key = (prompt.cache_key, request.max_lines, single_line)
-        text = self._prompt_cache.get(key)
+        cached = self._prompt_cache.get(key)
         source = "prompt-cache"
-        if text is not None:
+        if cached is not None:
+            text, score = cached
             self._prompt_cache.move_to_end(key)
         else:
             source = "model"
@@ -232,22 +239,23 @@ class LlmEngine:
                 return []  # Still importing or loading: the local engine answers meanwhile.
             except Exception:
                 return []  # Logged once where it failed.
-            text = await self._ask(litellm, prompt, request, single_line, deadline)
-            if text is None:
+            answer = await self._ask(litellm, prompt, request, single_line, deadline)
+            if answer is None:
                 return []
-            self._prompt_cache[key] = text
+            text, score = answer
+            self._prompt_cache[key] = (text, score)
             while len(self._prompt_cache) > 256:
                 self._prompt_cache.popitem(last=False)
         text = _shape(text, request.max_lines, single_line)
-        if not text.strip():
-            return []
+        if len(text.strip()) < 2:
+            return []  # One character saves no keystroke: accepting it costs one.
         meta: dict[str, object] = {
             "source": source,
             "style": prompt.style,
             "latency_ms": round((time.monotonic() - started) * 1000, 1),
         }
-        self._typed[request.uri] = _Typed(before, after, text, meta)
-        return [_suggestion(text, meta)]
+        self._typed[request.uri] = _Typed(before, after, text, score, meta)
+        return [_suggestion(text, score, meta)]
 
     # --- steps --------------------------------------------------------------------------------
 
@@ -261,7 +269,8 @@ class LlmEngine:
         rest = entry.text[len(typed) :]
         if not rest.strip():
             return None
-        return _suggestion(rest, {**entry.meta, "source": "typed-ahead", "latency_ms": 0.0})
+        meta = {**entry.meta, "source": "typed-ahead", "latency_ms": 0.0}
+        return _suggestion(rest, entry.score, meta)
 
     def _prompt_for(self, request: CompletionRequest, single_line: bool) -> Prompt | None:
         root = request.workspace_root or self.workspace_root
@@ -284,7 +293,14 @@ class LlmEngine:
         request: CompletionRequest,
         single_line: bool,
         deadline: float,
-    ) -> str | None:
+    ) -> tuple[str, float] | None:
+        """The model's answer cleaned for insertion, and its confidence; None on any failure.
+
+        A one-line text prompt is asked in one response with token log-probabilities: the
+        server stops at the line's end anyway, and the probabilities let the answer be cut
+        where the model stops being sure. Blocks and chat are streamed, so reading stops as
+        soon as the suggestion has its lines.
+        """
         remaining = deadline - time.monotonic()
         if remaining <= 0.05:
             return None
@@ -293,16 +309,21 @@ class LlmEngine:
             if single_line
             else self.config.max_tokens
         )
+        streamed = prompt.text is None or not single_line
         kwargs: dict[str, Any] = {
             "model": self._model_string(),
             "api_base": self._api_base,
             "max_tokens": max_tokens,
             "temperature": self.config.temperature,
-            "stream": True,
-            # Our own deadline below ends the call; litellm's is a backstop.
-            "timeout": remaining + 1.0,
+            "stream": streamed,
+            # Our own deadline below ends the call; litellm's is a backstop. It is the same for
+            # every call because litellm keys its cached HTTP clients by it: a per-call value
+            # would open (and leak) a new connection pool for each request.
+            "timeout": self.config.timeout_s + 1.0,
             "num_retries": 0,
         }
+        if not streamed:
+            kwargs["logprobs"] = 1
         if self.config.api_key:
             kwargs["api_key"] = self.config.api_key
         elif self._embedded is not None:
@@ -312,28 +333,39 @@ class LlmEngine:
         if prompt.stop:
             kwargs["stop"] = list(prompt.stop)
         chunks: list[str] = []
+        score = _DEFAULT_SCORE
         stream = None
         try:
             async with asyncio.timeout(remaining):
-                if prompt.text is not None:
-                    stream = await litellm.atext_completion(prompt=prompt.text, **kwargs)
+                if not streamed:
+                    response = await litellm.atext_completion(prompt=prompt.text, **kwargs)
+                    choice = response.choices[0]
+                    raw = str(choice.text or "")
+                    probs = _token_probs(getattr(choice, "logprobs", None))
+                    if probs:
+                        raw, score = _confident_prefix(raw, probs, self.config.min_token_prob)
+                    chunks.append(raw)
                 else:
-                    stream = await litellm.acompletion(messages=list(prompt.messages), **kwargs)
-                async for chunk in stream:
-                    chunks.append(_chunk_text(chunk))
-                    received = "".join(chunks)
-                    if prompt.style == CHAT:
-                        # A chat answer may open with a fence line: count lines after it.
-                        received = re.sub(r"^\s*```[\w+-]*\n", "", received)
-                    if _has_enough(received, request.max_lines, single_line):
-                        break
+                    if prompt.text is not None:
+                        stream = await litellm.atext_completion(prompt=prompt.text, **kwargs)
+                    else:
+                        stream = await litellm.acompletion(messages=list(prompt.messages), **kwargs)
+                    async for chunk in stream:
+                        chunks.append(_chunk_text(chunk))
+                        received = "".join(chunks)
+                        if prompt.style == CHAT:
+                            # A chat answer may open with a fence line: count lines after it.
+                            received = re.sub(r"^\s*```[\w+-]*\n", "", received)
+                        if _has_enough(received, request.max_lines, single_line):
+                            break
         except TimeoutError:
             # Whole lines that arrived in time are still worth showing.
             text = "".join(chunks)
             if "\n" not in text.strip("\n"):
                 self._log_once("timeout", "LLM did not answer within %.1f s", self.config.timeout_s)
                 return None
-            return text[: text.rfind("\n")]
+            text = text[: text.rfind("\n")]
+            return prompt.restore(clean_completion(text, prompt.style, request.prefix_line)), score
         except Exception as exc:
             if "timeout" in type(exc).__name__.lower():
                 self._log_once("timeout", "LLM did not answer within %.1f s", self.config.timeout_s)
@@ -346,10 +378,11 @@ class LlmEngine:
                     await asyncio.shield(stream.aclose())
                 except Exception as exc:
                     logger.debug("closing the LLM stream failed: %s", exc)
-        text = prompt.restore(clean_completion("".join(chunks), prompt.style, request.prefix_line))
-        if not text and chunks:
+        received = "".join(chunks)
+        text = prompt.restore(clean_completion(received, prompt.style, request.prefix_line))
+        if not text and received.strip() and score == _DEFAULT_SCORE:
             self._log_once("garbage", "LLM answered with text that is not code; ignored")
-        return text
+        return text, score
 
     def _model_string(self) -> str:
         if self._embedded is not None:
@@ -450,9 +483,43 @@ def _shape(text: str, max_lines: int, single_line: bool) -> str:
     return "\n".join(head + kept).rstrip()
 
 
-def _suggestion(text: str, meta: dict[str, object]) -> Suggestion:
+def _suggestion(text: str, score: float, meta: dict[str, object]) -> Suggestion:
     kind = "lines" if "\n" in text.strip("\n") else "line"
-    return Suggestion(text=text, engine=LLM, score=0.5, kind=kind, meta=meta)
+    return Suggestion(text=text, engine=LLM, score=round(score, 4), kind=kind, meta=meta)
+
+
+def _token_probs(logprobs: Any) -> list[tuple[str, float]] | None:
+    """(token, probability) pairs from a completion's log-probabilities, in either format:
+    OpenAI's (``tokens`` and ``token_logprobs``) or llama.cpp's (``content`` entries)."""
+    if logprobs is None:
+        return None
+    get = logprobs.get if isinstance(logprobs, dict) else lambda name: getattr(logprobs, name, None)
+    try:
+        content = get("content")
+        if content:
+            return [(str(item["token"]), math.exp(float(item["logprob"]))) for item in content]
+        tokens, values = get("tokens"), get("token_logprobs")
+        if tokens and values:
+            return [
+                (str(token), math.exp(float(value)) if value is not None else 1.0)
+                for token, value in zip(tokens, values, strict=False)
+            ]
+    except (KeyError, TypeError, ValueError):
+        return None
+    return None
+
+
+def _confident_prefix(text: str, probs: list[tuple[str, float]], floor: float) -> tuple[str, float]:
+    """The start of ``text`` up to the first token the model gave less than ``floor``, and the
+    probability of that start (the product of its tokens' probabilities)."""
+    kept = 0
+    confidence = 1.0
+    for token, probability in probs:
+        if probability < floor or kept >= len(text):
+            break
+        kept += len(token)
+        confidence *= probability
+    return text[: min(kept, len(text))], confidence
 
 
 def _short(exc: BaseException) -> str:
