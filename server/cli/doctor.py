@@ -50,13 +50,14 @@ def _version(name: str) -> str | None:
 
 
 def _sandbox(setting: str) -> dict[str, Any]:
-    try:
-        from tactful.feedback.execution import available_backend
-    except ImportError:
-        return {"backend": None, "detail": "validation is not installed"}
+    from tactful.feedback.execution import available_backend
+
     info = available_backend(setting)
-    return {k: v for k, v in vars(info).items()} if hasattr(info, "__dict__") else {
-        "backend": str(info)
+    return {
+        "setting": info.setting,
+        "backend": info.name or "none usable",
+        "sandboxed": info.sandboxed,
+        "detail": info.describe(),
     }
 
 
@@ -80,12 +81,18 @@ def _llm_check(model: str | None, api_base: str | None, timeout: float) -> dict[
     try:
         import litellm
 
+        litellm.suppress_debug_info = True  # its help banner would go to stdout
+        extra = {}
+        if api_base and model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY"):
+            extra["api_key"] = "none"  # a local OpenAI-compatible server wants some key
         litellm.completion(
             model=model,
             api_base=api_base,
             messages=[{"role": "user", "content": "Say OK."}],
             max_tokens=1,
             timeout=max(timeout, 5.0),
+            num_retries=0,
+            **extra,
         )
     except Exception as exc:
         return {"configured": True, "model": model, "reachable": False,
