@@ -117,7 +117,7 @@ def propose(finding: Finding, text: str) -> list[Fix]:
     if new_text is None or new_text == text:
         return []
     edits = edits_between(text, new_text, finding.path)
-    return [Fix(f"{title} ({finding.rule})", edits, Applicability.UNSAFE, origin="recipe")]
+    return [Fix(title, edits, Applicability.UNSAFE, origin="recipe")]
 
 
 # --- helpers -------------------------------------------------------------------------------------

@@ -4,10 +4,11 @@ Boundary: runs ruff (through analyzers/ruff.py) on the file as a candidate would
 runs anything from the workspace (that is the execution judge's job, in feedback/).
 
 A candidate survives when, after it, ruff no longer reports the finding and reports nothing
-that was not there before. A fix that only makes room for ruff's own safe fixes (adding
+that was not there before. A fix that makes room for further ruff fixes (adding
 ``from __future__ import annotations`` lets ruff modernise annotations) is settled as
-``ruff check --fix`` would: the safe fixes of the findings it introduced are applied too, up to
-a few rounds, and the candidate carries them; if anything new remains, it is rejected.
+``ruff check --fix`` would: ruff's fixes for the findings it introduced, no less safe than the
+fix itself, are applied too, up to a few rounds, and the candidate carries them (the tests then
+judge the whole); if anything new remains, it is rejected.
 Syntax-error repairs are judged differently: they must make the file compile, and findings
 that the syntax error hid are allowed to appear.
 """
@@ -22,11 +23,12 @@ from pathlib import Path
 
 from tactful.analyzers.findings import Applicability, Finding, Fix
 from tactful.analyzers.ruff import SYNTAX_ERROR, RuffOptions, check_text
+from tactful.analyzers.text import Edit
 from tactful.suggestion.fixes.edits import apply, changed_lines, edits_between
 
 logger = logging.getLogger(__name__)
 
-SETTLE_ROUNDS = 3
+SETTLE_ROUNDS = 8
 _ORIGIN_ORDER = {"ruff": 0, "recipe": 1, "llm": 2}
 
 
@@ -90,7 +92,7 @@ def screen(
             break
         if round_ == SETTLE_ROUNDS:
             break
-        settle = _safe_fixes_for(after, excess)
+        settle = _follow_up_edits(after, excess, fix.applicability)
         if not settle:
             break
         settled_text = apply(new_text, settle)
@@ -106,7 +108,7 @@ def screen(
     if follow_ups:
         fix = replace(
             fix,
-            title=f"{fix.title} (with {_plural(follow_ups, 'follow-up safe fix')})",
+            title=f"{fix.title} and {_plural(follow_ups, 'follow-up fix')}",
             edits=edits_between(text, new_text, finding.path),
         )
     return Screened(fix, new_text, follow_ups)
@@ -118,18 +120,26 @@ def _plural(count: int, noun: str) -> str:
     )
 
 
-def _safe_fixes_for(after: Sequence[Finding], excess: Counter[tuple[str, str]]) -> list:
+def _follow_up_edits(
+    after: Sequence[Finding], excess: Counter[tuple[str, str]], level: Applicability
+) -> list[Edit]:
+    """ruff's fixes for the findings a fix introduced, no less safe than the fix itself."""
+    allowed = (
+        {Applicability.SAFE}
+        if level is Applicability.SAFE
+        else {Applicability.SAFE, Applicability.UNSAFE}
+    )
     remaining = Counter(excess)
-    edits = []
+    edits: list[Edit] = []
     for found in after:
         key = _key(found)
         if remaining[key] <= 0:
             continue
-        safe = [f for f in found.fixes if f.applicability is Applicability.SAFE]
-        if not safe:
+        usable = [f for f in found.fixes if f.applicability in allowed]
+        if not usable:
             continue
         remaining[key] -= 1
-        edits.extend(safe[0].edits)
+        edits.extend(usable[0].edits)
     return edits
 
 
