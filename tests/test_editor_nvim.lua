@@ -147,15 +147,19 @@ local function main()
   step("accept", function(out)
     local shown = ghost_after(config.complete.row, config.complete.prefix)
     local row = vim.api.nvim_win_get_cursor(0)[1] - 1
+    local typed = line(row)
     local before = #results.events
     keys("<Tab>")
     local accepted = wait_for(function()
       return events_since(before, "TactfulAccepted")[1]
     end, 10000, "the accept command's answer")
-    out.expected = config.complete.prefix .. vim.split(shown.text, "\n")[1]
-    out.line = line(row)
+    out.typed = typed
+    out.shown = shown.text
+    out.inserted = table.concat(vim.api.nvim_buf_get_lines(buf, row, row + #vim.split(shown.text, "\n"), false), "\n")
+    out.cursor = vim.api.nvim_win_get_cursor(0)
     out.id = accepted.data.id
     out.shown_id = shown.id
+    out.command_result = accepted.data.result
     out.command_error = accepted.data.error
     out.ghost_left = ghost() ~= nil
   end, true)
@@ -188,12 +192,14 @@ local function main()
     out.id = rejected.data.id
     out.shown_id = shown.id
     out.reason = rejected.data.reason
+    out.command_result = rejected.data.result
     out.command_error = rejected.data.error
   end, true)
 
   step("accept_word", function(out)
     local shown = ghost_after(config.complete.row, config.complete.prefix)
     local row = vim.api.nvim_win_get_cursor(0)[1] - 1
+    out.typed = line(row)
     local before = #results.events
     keys("<M-Right>")
     local accepted = wait_for(function()
@@ -201,10 +207,10 @@ local function main()
     end, 10000, "the partial accept's answer")
     out.shown = shown.text
     out.line = line(row)
-    out.prefix = config.complete.prefix
     out.partial = accepted.data.partial
     out.inserted = accepted.data.text
     out.accepted_length = accepted.data.accepted_length
+    out.command_result = accepted.data.result
     out.command_error = accepted.data.error
     local rest = ghost()
     out.rest = rest and rest.text
@@ -219,6 +225,7 @@ local function main()
     end, 10000, "the rejection's answer")
     out.reason = rejected.data.reason
     out.same_id = rejected.data.id == shown.id
+    out.command_result = rejected.data.result
     out.command_error = rejected.data.error
     out.ghost_left = ghost() ~= nil
   end, true)

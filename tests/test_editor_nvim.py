@@ -73,8 +73,10 @@ def test_parse_size():
     assert parse_size("4") == 4
 """
 
-# Where the driver types to get an inline completion: a new line below this 0-based row.
-COMPLETE = {"row": 19, "prefix": "    return area(width * fac"}
+# Where the driver types to get an inline completion: a new line below this 0-based row (the
+# last one, `    return area(...)`; autoindent supplies the indentation). The local engine
+# has seen `area(width * factor, height * factor)` and completes the call's arguments.
+COMPLETE = {"row": 19, "prefix": "return perimeter("}
 
 
 def _server_command() -> list[str]:
@@ -172,9 +174,14 @@ def test_ghost_text_appears_while_typing(session):
 
 def test_accept_inserts_the_text_and_reports_it(session):
     accept = _step(session, "accept")
-    assert accept["line"] == accept["expected"]
+    assert accept["typed"] == "    " + COMPLETE["prefix"]
+    assert accept["inserted"] == accept["typed"] + accept["shown"]
+    # The cursor ends after the inserted text (row is 1-based, column a byte index).
+    last = accept["inserted"].split("\n")[-1]
+    assert accept["cursor"] == [COMPLETE["row"] + 2 + accept["shown"].count("\n"), len(last)]
     assert accept["id"] == accept["shown_id"]
-    assert accept["command_error"] is None
+    assert accept.get("command_error") is None
+    assert accept["command_result"] is True, "the server did not know the accepted id"
     assert not accept["ghost_left"]
 
 
@@ -189,26 +196,29 @@ def test_typing_something_else_rejects_the_suggestion(session):
     over = _step(session, "type_over")
     assert over["id"] == over["shown_id"]
     assert over["reason"] == "typed over"
-    assert over["command_error"] is None
+    assert over.get("command_error") is None
+    assert over["command_result"] is True
 
 
 def test_accepting_a_word_sends_the_accepted_length(session):
     word = _step(session, "accept_word")
-    assert word["partial"] is True
+    assert word["partial"] is True, f"the suggestion {word['shown']!r} is a single word"
     assert word["shown"].startswith(word["inserted"])
-    assert word["line"] == word["prefix"] + word["inserted"]
+    assert word["line"] == word["typed"] + word["inserted"]
     assert word["rest"] == word["shown"][len(word["inserted"]) :]
     # Counted from the start of the item's insertText, which may cover typed text before it.
     assert len(word["inserted"]) <= word["accepted_length"]
-    assert word["accepted_length"] <= len(word["prefix"]) + len(word["inserted"])
-    assert word["command_error"] is None
+    assert word["accepted_length"] <= len(word["typed"]) + len(word["inserted"])
+    assert word.get("command_error") is None
+    assert word["command_result"] is True
 
 
 def test_dismissing_rejects_the_suggestion(session):
     dismiss = _step(session, "dismiss")
     assert dismiss["reason"] == "dismissed"
     assert dismiss["same_id"]
-    assert dismiss["command_error"] is None
+    assert dismiss.get("command_error") is None
+    assert dismiss["command_result"] is True
     assert not dismiss["ghost_left"]
 
 

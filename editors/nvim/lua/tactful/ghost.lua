@@ -112,8 +112,13 @@ local function reject(buf, reason)
   if not client then
     return
   end
-  rpc.execute(client, "tactful.rejectSuggestion", { s.id }, buf, function(err)
-    emit("TactfulRejected", { id = s.id, reason = reason, error = err and err.message or nil })
+  rpc.execute(client, "tactful.rejectSuggestion", { s.id }, buf, function(err, result)
+    emit("TactfulRejected", {
+      id = s.id,
+      reason = reason,
+      result = result,
+      error = err and err.message or nil,
+    })
   end)
 end
 
@@ -299,7 +304,8 @@ local function run_accept(s, arguments, data)
     emit("TactfulAccepted", data)
     return
   end
-  rpc.execute(client, s.command.command, arguments, s.buf, function(err)
+  rpc.execute(client, s.command.command, arguments, s.buf, function(err, result)
+    data.result = result
     data.error = err and err.message or nil
     emit("TactfulAccepted", data)
   end)

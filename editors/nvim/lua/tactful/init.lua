@@ -111,13 +111,33 @@ local function on_attach(client, buf)
   end
 end
 
+--- Whether this Neovim can be asked to pull diagnostics again (`workspace/diagnostic/refresh`).
+local function pull_refreshes(caps)
+  local workspace = caps.workspace or {}
+  return workspace.diagnostics ~= nil and workspace.diagnostics.refreshSupport == true
+end
+
 local function capabilities()
   local caps = vim.lsp.protocol.make_client_capabilities()
   caps.textDocument = caps.textDocument or {}
   -- Neovim before 0.12 has no inline completion of its own; this plugin provides it.
   caps.textDocument.inlineCompletion = caps.textDocument.inlineCompletion
     or { dynamicRegistration = false }
+  -- tactful computes diagnostics in the background, after the edit that prompted them. A
+  -- Neovim that pulls diagnostics only on open and change, and cannot be asked to pull again,
+  -- would show them one edit late; such a Neovim gets them pushed instead.
+  if not pull_refreshes(caps) then
+    caps.textDocument.diagnostic = nil
+  end
   return caps
+end
+
+local function on_init(client)
+  if not pull_refreshes(client.capabilities or {}) then
+    -- Without this Neovim would still pull (the server offers it) and show each diagnostic
+    -- twice, once pushed and once pulled.
+    client.server_capabilities.diagnosticProvider = nil
+  end
 end
 
 --- Start (or reuse) the server for a buffer.
@@ -139,6 +159,7 @@ function M.start(buf)
     -- Answers `workspace/configuration` for the section `tactful`.
     settings = { tactful = M.config.settings },
     capabilities = capabilities(),
+    on_init = on_init,
     on_attach = on_attach,
   }, { bufnr = buf })
 end
