@@ -76,13 +76,17 @@ def main() -> int:
     parser.add_argument("--threshold", type=float, default=Tuning().threshold)
     parser.add_argument("--document-weight", type=float, default=Tuning().document_weight)
     parser.add_argument("--discount", type=float, default=Tuning().discount)
+    parser.add_argument("--semantic", action="store_true", help="ask jedi (slow in-process)")
     args = parser.parse_args()
     root = args.corpus.resolve()
     candidates = [f for f in source_files(root) if f.endswith(".py")]
     random.Random(args.seed).shuffle(candidates)
     chosen = candidates[: args.files]
     tuning = Tuning(
-        threshold=args.threshold, document_weight=args.document_weight, discount=args.discount
+        threshold=args.threshold,
+        document_weight=args.document_weight,
+        discount=args.discount,
+        semantic=args.semantic,
     )
     calibration: dict = {}
     tally = replay(root, chosen, tuning, calibration)

@@ -219,4 +219,9 @@ def _construct_ends_at(root: Node, end_byte: int) -> bool:
         return False
     while node.parent is not None and node.parent.end_byte == end_byte:
         node = node.parent
+        last = node.named_children[-1] if node.named_child_count else None
+        if last is not None and last.start_byte == last.end_byte:
+            # An empty body the parser let pass (``def g():`` at the end): the construct has
+            # only just opened.
+            return False
     return node.is_named and not node.is_error and not node.has_error

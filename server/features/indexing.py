@@ -65,6 +65,7 @@ def register(server: TactfulServer) -> None:
 
     def shutdown() -> None:
         stop.set()
+        local.close()
 
     server.initialized_listeners.append(initialized)
     server.listeners["open"].append(observe)

@@ -1,18 +1,26 @@
 """Member names after a dot in Python, from jedi, without ever making a request wait for it.
 
 Boundary: runs jedi (static analysis only: it reads files, never imports or runs the user's
-code) in one worker thread of its own, as jedi is not thread-safe. A request that finds no
-answer in the cache schedules one and goes on without it; the next keystroke on the same
-expression finds it. Any jedi failure means "no semantic names", never an error.
+code) in a worker process of its own (``jedi_worker``): jedi is not thread-safe, and in a
+thread of the server its pure-Python inference would hold the interpreter lock for tens of
+milliseconds at a time, delaying every other request. A request that finds no answer in the
+cache schedules one and goes on without it (after a wait of a few milliseconds at most); the
+next keystroke on the same expression finds it. Any jedi failure, or a worker that cannot start,
+means "no semantic names", never an error.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import logging
+import queue
+import subprocess
+import sys
 import threading
 import time
 from collections import OrderedDict
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 
 from tactful.suggestion.types import CompletionRequest
 
@@ -28,8 +36,9 @@ class MemberNames:
 
     def __init__(self) -> None:
         self._cache: OrderedDict[tuple[str, str], Future[frozenset[str] | None]] = OrderedDict()
-        self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._worker: _Worker | None = None
+        self._failed = False
 
     @staticmethod
     def applies(line_tokens: list[str], partial: str) -> bool:
@@ -52,10 +61,11 @@ class MemberNames:
         with self._lock:
             future = self._cache.get(key)
             if future is None:
+                worker = self._start()
+                if worker is None:
+                    return None
                 head = "\n".join([*lines[:row], line[: dot + 1]])
-                future = self._executor().submit(
-                    _jedi_names, head, request.path, request.workspace_root, row + 1, dot + 1
-                )
+                future = worker.ask(head, request.path, request.workspace_root, row + 1, dot + 1)
                 self._cache[key] = future
                 while len(self._cache) > _CACHE_SIZE:
                     self._cache.popitem(last=False)
@@ -67,28 +77,111 @@ class MemberNames:
                 return future.result(timeout=wait)
             except Exception:
                 return None
-        try:
-            return future.result()
-        except Exception:
+        return future.result()
+
+    def _start(self) -> _Worker | None:
+        if self._worker is not None and self._worker.alive():
+            return self._worker
+        if self._failed:
             return None
+        try:
+            self._worker = _Worker()
+        except OSError:
+            logger.warning("the jedi worker could not start; no semantic names", exc_info=True)
+            self._failed = True
+            return None
+        return self._worker
 
-    def _executor(self) -> ThreadPoolExecutor:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tactful-jedi")
-        return self._pool
+    def close(self) -> None:
+        with self._lock:
+            worker, self._worker = self._worker, None
+            self._cache.clear()
+        if worker is not None:
+            worker.close()
 
 
-def _jedi_names(
-    text: str, path: str | None, root: str | None, line: int, column: int
-) -> frozenset[str] | None:
-    try:
-        import jedi
+class _Worker:
+    """The worker process, with a thread that writes requests and one that reads answers."""
 
-        project = jedi.Project(root) if root else None
-        script = jedi.Script(code=text, path=path, project=project)
-        completions = script.complete(line, column)
-    except Exception:
-        logger.debug("jedi could not complete at %s:%d:%d", path, line, column, exc_info=True)
+    def __init__(self) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "tactful.suggestion.local.jedi_worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+        )
+        self._pending: dict[int, Future[frozenset[str] | None]] = {}
+        self._ids = itertools.count()
+        self._outbox: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._write, name="tactful-jedi-writer", daemon=True).start()
+        threading.Thread(target=self._read, name="tactful-jedi-reader", daemon=True).start()
+
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    def ask(
+        self, text: str, path: str | None, root: str | None, line: int, column: int
+    ) -> Future[frozenset[str] | None]:
+        future: Future[frozenset[str] | None] = Future()
+        number = next(self._ids)
+        self._pending[number] = future
+        request = {"id": number, "text": text, "path": path, "root": root}
+        request.update(line=line, column=column)
+        self._outbox.put(json.dumps(request))
+        return future
+
+    def _write(self) -> None:
+        stream = self._process.stdin
+        while stream is not None:
+            message = self._outbox.get()
+            if message is None:
+                break
+            try:
+                stream.write(message + "\n")
+                stream.flush()
+            except (OSError, ValueError):
+                break
+        self._fail_pending()
+
+    def _read(self) -> None:
+        stream = self._process.stdout
+        if stream is None:
+            return
+        for raw in stream:
+            try:
+                answer = json.loads(raw)
+            except json.JSONDecodeError:
+                continue
+            future = self._pending.pop(answer.get("id"), None)
+            if future is not None and not future.done():
+                names = answer.get("names")
+                future.set_result(frozenset(names) if names else None)
+        self._fail_pending()
+
+    def _fail_pending(self) -> None:
+        for number in list(self._pending):
+            future = self._pending.pop(number, None)
+            if future is not None and not future.done():
+                future.set_result(None)
+
+    def close(self) -> None:
+        self._outbox.put(None)
+        try:
+            self._process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+
+
+def common_completion(names: frozenset[str], partial: str) -> str | None:
+    """What every name starting with ``partial`` continues with, when that is something."""
+    matching = [name for name in names if name.startswith(partial) and name != partial]
+    if not matching or not partial:
         return None
-    names = frozenset(c.name for c in completions if c.name)
-    return names or None
+    first, last = min(matching), max(matching)
+    size = 0
+    while size < min(len(first), len(last)) and first[size] == last[size]:
+        size += 1
+    return first[len(partial) : size] or None

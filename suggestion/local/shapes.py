@@ -60,8 +60,7 @@ def parallel_line(
         if bare[:1].isdigit() or bare[:1] in "\"'`" or bare[:1] == "#":
             break
         if is_identifier(token):
-            name = bare
-            token = token[: len(token) - len(bare)] + mapping.get(name, name)
+            token = token[: len(token) - len(bare)] + _swapped(bare, mapping)
         rest.append(token)
     text = "".join(rest)
     if trailing:
@@ -71,6 +70,17 @@ def parallel_line(
     if not text.strip():
         return None
     return text, PARALLEL_PROBABILITY
+
+
+def _swapped(name: str, mapping: dict[str, str]) -> str:
+    """``name`` with the swaps applied, also inside longer names (``alpha_kind`` becomes
+    ``beta_kind`` when ``alpha`` became ``beta``)."""
+    if name in mapping:
+        return mapping[name]
+    for old, new in mapping.items():
+        if old != new and len(old) >= 3 and old in name:
+            return name.replace(old, new)
+    return name
 
 
 def _spacing(token: str) -> str:

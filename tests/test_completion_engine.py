@@ -1,0 +1,219 @@
+"""The local completion engine and what it is made of, on source text written in the test.
+
+A ``|`` in a source marks the cursor.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from tactful.analyzers.ngrams import NgramCounts
+from tactful.analyzers.text import Point
+from tactful.analyzers.tokens import render, tokenize_text
+from tactful.suggestion.keystrokes import keystrokes, saved
+from tactful.suggestion.local.document import DocumentModel
+from tactful.suggestion.local.engine import LocalEngine, Tuning
+from tactful.suggestion.local.shapes import parallel_line
+from tactful.suggestion.replay import Typist, next_chunk, pasted_head
+from tactful.suggestion.types import CompletionRequest
+
+LOCAL = Tuning(semantic=False)
+
+
+def request(source: str, language: str = "python", max_lines: int = 8) -> CompletionRequest:
+    cursor = source.index("|")
+    text = source.replace("|", "", 1)
+    before = text[:cursor]
+    point = Point(before.count("\n"), len(before) - (before.rfind("\n") + 1))
+    return CompletionRequest(
+        uri="file:///project/module",
+        path=None,
+        language_id=language,
+        version=1,
+        text=text,
+        position=point,
+        max_lines=max_lines,
+    )
+
+
+def check(source: str, expected: str | None, language: str = "python") -> None:
+    found = LocalEngine(None, LOCAL).suggest(request(source, language))
+    assert (found[0].text if found else None) == expected
+
+
+REPEATED_CALLS = """\
+import os
+
+left = os.path.join(base, "left")
+right = os.path.join(base, "right")
+middle = os.pa|"""
+
+REPEATED_JS = """\
+const first = document.getElementById("first");
+const second = document.getElementById("second");
+const third = document.getElementById("third");
+const fourth = document.get|"""
+
+REPEATED_RUST = """\
+fn main() {
+    let width = parse_dimension(&args, 0);
+    let height = parse_dimension(&args, 1);
+    let depth = parse_dimension(&args, 2);
+    let mass = parse_d|"""
+
+IMPORTS = """\
+from collections import OrderedDict
+from collections import defaultdict
+from collections import Counter
+from coll|"""
+
+
+@pytest.mark.parametrize(
+    ("source", "expected", "language"),
+    [
+        # The rest of a phrase seen twice in the document, up to where it stops repeating.
+        (REPEATED_CALLS, "th.join(base,", "python"),
+        (REPEATED_JS, "ElementById(", "javascript"),
+        (REPEATED_RUST, "imension(&args,", "rust"),
+        (IMPORTS, "ections import", "python"),
+        # Nothing seen, nothing said.
+        ("|", None, "python"),
+        ("x = 1\n|", None, "python"),
+        # Seen once, and followed by different things: not confident.
+        ("def f(a, b):\n    return a + b\n\ndef g(a, b):\n    return a |", None, "python"),
+        # Text after the cursor that an editor would not have put there itself: silent.
+        ("total = compute(|value)", None, "python"),
+        # Inside a multi-line string: silent.
+        ('"""Docs\nos.path.join\nos.path.join\nos.pa|', None, "python"),
+    ],
+)
+def test_local_engine_suggests_only_what_it_is_confident_of(
+    source: str, expected: str | None, language: str
+) -> None:
+    check(source, expected, language)
+
+
+def test_a_suggestion_carries_its_probability_and_kind() -> None:
+    found = LocalEngine(None, LOCAL).suggest(request(REPEATED_CALLS))
+    assert len(found) == 1
+    assert found[0].engine == "local"
+    assert Tuning().threshold <= found[0].score <= 1.0
+    assert found[0].kind == "line"
+
+
+def test_broken_requests_are_answered_with_nothing() -> None:
+    engine = LocalEngine(None, LOCAL)
+    broken = CompletionRequest("file:///x", None, "python", 1, "x = (", Point(7, 3))
+    assert engine.suggest(broken) == []
+    unknown = request("a b c\na b c\na |", language="cobol")
+    # No grammar is no error: the generic tokenizer still learns the text.
+    assert isinstance(engine.suggest(unknown), list)
+
+
+@pytest.mark.parametrize(
+    ("lines", "prefix", "expected"),
+    [
+        (["        self.width = width"], "        self.height = ", "height"),
+        (["    parser.add(alpha, kind=alpha_kind)"], "    parser.add(beta, ", "kind=beta_kind)"),
+        # Literals in the rest differ from line to line: the proposal stops before them.
+        (['    register(alpha, "a")'], "    register(beta, ", None),
+        # The last word may still be growing: no proposal.
+        (["        self.width = width"], "        self.heigh", None),
+        # Other indentation: another statement.
+        (["        self.width = width"], "    self.height = ", None),
+    ],
+)
+def test_parallel_lines(lines: list[str], prefix: str, expected: str | None) -> None:
+    found = parallel_line([*lines, prefix], len(lines), prefix, "python")
+    assert (found[0] if found else None) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        (
+            'import os\n\n\nclass A:\n    """Doc\n    more"""\n\n    def f(self):  # c\n'
+            "        return f\"{self}\" + 'x'\n",
+            "python",
+        ),
+        ("function f(a) {\n  /* block\n  comment */ return `t\n${a}`;\n}\n", "javascript"),
+        ("fn f<'a>(x: &'a str) -> char {\n\tlet c = 'x';\n\tc\n}\n", "rust"),
+        ("package main\n\nfunc main() {\n\ts := `raw\nstring`\n}\n", "go"),
+    ],
+)
+def test_tokens_render_back_to_the_text(text: str, language: str) -> None:
+    tokens = tokenize_text(text, language)
+    assert render(tokens, "") == text.rstrip("\n")
+
+
+def test_the_document_cache_follows_edits_exactly() -> None:
+    lines = [
+        "import os",
+        "",
+        "class A:",
+        '    """Doc',
+        '    string"""',
+        "    def f(self, x):",
+        "        return os.path.join(x, 'y')",
+        "",
+        "def g():",
+        "    return A().f(1)",
+    ] * 6
+    model = DocumentModel("python", 5)
+    rng = random.Random(7)
+    current = list(lines)
+    for _ in range(60):
+        current = list(current)
+        row = rng.randrange(len(current))
+        action = rng.random()
+        if action < 0.4:
+            current[row] = current[row][: rng.randrange(len(current[row]) + 1)]
+        elif action < 0.7:
+            current.insert(row, rng.choice(lines))
+        else:
+            del current[row]
+        model.update(current)
+    fresh = NgramCounts(5)
+    fresh.add(tokenize_text("\n".join(current), "python"))
+    assert model.stream == tokenize_text("\n".join(current), "python")
+    assert _tables(model.counts) == _tables(fresh)
+
+
+def _tables(counts: NgramCounts) -> list[dict]:
+    return [{k: dict(v) for k, v in table.items()} for table in counts.tables]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("abc", 3), ("a\n        b", 3), ("x\n\n    y", 4), ("", 0)],
+)
+def test_keystrokes_count_a_line_break_and_its_indentation_once(text: str, expected: int) -> None:
+    assert keystrokes(text) == expected
+    assert saved(text) == max(0, expected - 1)
+
+
+def test_replay_pastes_the_header_and_types_the_rest_in_chunks() -> None:
+    text = '# Copyright\n"""Module."""\n\nimport os\n\n\ndef f(x):\n    return os.sep\n'
+    head = pasted_head(text, "python")
+    assert text[:head] == '# Copyright\n"""Module."""\n'
+    chunks = []
+    position = head
+    while position < len(text):
+        chunk = next_chunk(text, position)
+        chunks.append(chunk)
+        position += len(chunk)
+    assert chunks[:6] == ["\n", "i", "mport", " ", "o", "s"]
+    assert "\n    " in chunks
+    typist = Typist(text, "python")
+    while not typist.done:
+        typist.type_chunk()
+        if typist.typed.endswith("def f(x):"):
+            assert typist.offer("\n    return os.sep")
+        else:
+            typist.offer(None)
+    summary = typist.tally.summary()
+    assert summary["accepted"] == 1 and summary["shown"] == 1
+    assert summary["keystrokes_saved"] == keystrokes("\n    return os.sep") - 1
+    assert summary["keystrokes"] == keystrokes(text[head:])

@@ -1,0 +1,148 @@
+"""The repository index on real git repositories and plain folders."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from fixtures.workspace import Workspace
+
+from tactful.analyzers.index import MAX_FILE_BYTES, RepositoryIndex, source_files
+from tactful.analyzers.text import Point
+from tactful.suggestion.local.engine import LocalEngine, Tuning
+from tactful.suggestion.postprocess import clean
+from tactful.suggestion.types import CompletionRequest, Suggestion
+
+HELPERS = """\
+def normalise_header_name(name):
+    return name.strip().lower()
+
+
+def parse_header_line(line):
+    key, value = line.split(":", 1)
+    return normalise_header_name(key), value.strip()
+"""
+
+
+def test_a_repository_index_lists_what_git_would_and_skips_the_rest(workspace: Workspace) -> None:
+    workspace.write(".gitignore", "ignored/\n")
+    workspace.write("src/helpers.py", HELPERS)
+    workspace.write("src/app.ts", "export const answer = 42;\n")
+    workspace.write("ignored/secret.py", "TOKEN = 'x'\n")
+    workspace.write("notes.txt", "not code\n")
+    workspace.write("src/schema_pb2.py", "# generated\nX = 1\n")
+    workspace.write("src/big.py", "x = 1\n" * (MAX_FILE_BYTES // 6 + 10))
+    (workspace.root / "src" / "blob.py").write_bytes(b"\x00\x01binary")
+    workspace.commit("files")
+    workspace.write("src/untracked.py", "y = 2\n")
+    listed = source_files(workspace.root)
+    assert "src/helpers.py" in listed and "src/app.ts" in listed and "src/untracked.py" in listed
+    assert not any(p.startswith("ignored/") or p.endswith(".txt") for p in listed)
+    assert "src/schema_pb2.py" not in listed
+
+    index = RepositoryIndex(workspace.root)
+    index.build()
+    assert index.ready.is_set()
+    assert index.file_count == 3  # helpers, app and untracked; nothing big or binary
+    assert "normalise_header_name" in index.identifiers("python")
+    assert "answer" in index.identifiers("typescript")
+    counts = index.counts("python")
+    assert counts is not None and counts.count(" normalise_header_name") == 2
+
+
+def test_a_plain_folder_is_walked_without_vendored_folders(plain_folder: Workspace) -> None:
+    plain_folder.write("pkg/mod.py", HELPERS)
+    plain_folder.write("node_modules/lib/index.js", "module.exports = 1;\n")
+    plain_folder.write(".venv/lib/site.py", "x = 1\n")
+    assert source_files(plain_folder.root) == ["pkg/mod.py"]
+
+
+def test_tokens_are_cached_between_runs_and_changed_files_reread(workspace: Workspace) -> None:
+    path = workspace.write("a.py", "alpha_value = 1\n")
+    workspace.write("b.py", "beta_value = 2\n")
+    first = RepositoryIndex(workspace.root)
+    first.build()
+    assert first.cache_path().is_file()
+    # Same size and modification time: the cache is trusted (the file is not read again).
+    stat = path.stat()
+    path.write_text("gamma_value = 1\n", encoding="utf-8")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    second = RepositoryIndex(workspace.root)
+    second.build()
+    assert "alpha_value" in second.identifiers("python")
+    # A real change (another modification time) is read again.
+    path.write_text("delta_value_changed = 1\n", encoding="utf-8")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    third = RepositoryIndex(workspace.root)
+    third.build()
+    assert "delta_value_changed" in third.identifiers("python")
+    assert "alpha_value" not in third.identifiers("python")
+
+
+def test_updates_and_exclusions_change_the_statistics(workspace: Workspace) -> None:
+    workspace.write("a.py", HELPERS)
+    index = RepositoryIndex(workspace.root, persist=False)
+    index.build()
+    counts = index.counts("python")
+    assert counts is not None and counts.count(" parse_header_line") == 1
+    index.update(workspace.root / "a.py", HELPERS.replace("parse_header_line", "read_line"))
+    assert counts.count(" parse_header_line") == 0 and counts.count(" read_line") == 1
+    index.exclude("a.py")
+    assert counts.tokens_counted == 0
+    assert index.file_count == 0
+
+
+def test_the_workspace_teaches_the_engine(workspace: Workspace) -> None:
+    for number in range(3):
+        workspace.write(f"m{number}.py", HELPERS)
+    index = RepositoryIndex(workspace.root, persist=False)
+    index.build()
+    text = "import os\n\n\ndef parse(line):\n    return normalise_h"
+    request = CompletionRequest(
+        "file:///new.py", None, "python", 1, text, Point(4, len("    return normalise_h"))
+    )
+    found = LocalEngine(index, Tuning(semantic=False)).suggest(request)
+    assert found and found[0].text.startswith("eader_name(")
+    snippets = index.similar_snippets("def parse_header_line(line): normalise_header_name")
+    assert snippets and "parse_header_line" in snippets[0].text
+
+
+def cleaned(source: str, suggestion: str) -> str | None:
+    cursor = source.index("|")
+    text = source.replace("|", "", 1)
+    before = text[:cursor]
+    point = Point(before.count("\n"), len(before) - (before.rfind("\n") + 1))
+    request = CompletionRequest("file:///a.py", None, "python", 1, text, point, max_lines=3)
+    found = clean(request, Suggestion(suggestion, "test"))
+    return found.text if found is not None else None
+
+
+def test_post_processing() -> None:
+    check = [
+        # Closing characters already after the cursor are not suggested again.
+        ("x = compute(|)", "a, b)", "a, b"),
+        # A line that repeats the line above, or is already the next line: dropped.
+        ("self.name = name\nself.|", "name = name", None),
+        ("x = 1\n|\nz = 3", "z = 3", None),
+        # Several lines: cut where a statement ends, never inside one.
+        ("def f(x):\n    |", "return x\n\ndef g(y):\n    return (y,", "return x"),
+        # At most max_lines lines.
+        (
+            "def f():\n    |",
+            "a = 1\n    b = 2\n    c = 3\n    d = 4",
+            "a = 1\n    b = 2\n    c = 3",
+        ),
+        # A suggestion that closes what it opens must not break a file that parsed.
+        ("x = 1\nvalue = x|\n", " + )", None),
+        # One that leaves a bracket open is unfinished on purpose and kept.
+        ("x = 1\nvalue = x|\n", " + compute(", " + compute("),
+        ("x = |", "   ", None),
+    ]
+    for source, suggestion, expected in check:
+        assert cleaned(source, suggestion) == expected, (source, suggestion)
+
+
+def test_an_index_over_nothing_is_empty(tmp_path: Path) -> None:
+    index = RepositoryIndex(tmp_path / "missing", persist=False)
+    index.build()
+    assert index.file_count == 0 and index.counts("python") is None
