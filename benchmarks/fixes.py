@@ -6,12 +6,15 @@ Corpus: click 8.1.8's sdist (it ships its tests), fetched with pip into benchmar
 benchmarks/corpora/click-8.1.8/.venv, the project's own virtual environment as a user has it.
 
 Rules: ruff's default rule set plus B, UP, SIM, PERF and RUF, replacing the project's selection
-(the rest of its ruff configuration applies). No LLM. For every finding the fix judge proposes
+(the rest of its ruff configuration applies). ``--rules current`` takes the defaults of the ruff
+installed (0.17 enables several hundred rules, FA100 among them); ``--rules classic`` takes
+ruff's long-standing defaults ``E4, E7, E9, F``. No LLM. For every finding the fix judge proposes
 candidates (ruff's fix, our recipes), screens them with ruff and runs the covering tests in the
 sandbox; a finding counts as fixed when a fix is offered with passing tests. Then every distinct
 fix reported as passing is run against the whole suite: a failure there is a false validation.
 
-    .venv/bin/python benchmarks/fixes.py [--corpus DIR] [--limit N] [--skip-full-check]
+    .venv/bin/python benchmarks/fixes.py [--rules current|classic] [--corpus DIR] [--limit N]
+                                         [--skip-full-check]
 
 Prints one JSON object.
 """
@@ -32,6 +35,7 @@ HERE = Path(__file__).resolve().parent
 CORPORA = HERE / "corpora"
 CLICK = "click==8.1.8"
 EXTRA_RULES = ("B", "UP", "SIM", "PERF", "RUF")
+CLASSIC_DEFAULTS = ("E4", "E7", "E9", "F")
 # click 8.1.8's requirements/tests.txt: the versions its own CI runs the tests with.
 TEST_REQUIREMENTS = ("pytest==8.3.4", "iniconfig==2.0.0", "packaging==24.2", "pluggy==1.5.0")
 
@@ -90,6 +94,7 @@ def main() -> int:
     parser.add_argument("--corpus", type=Path, help="a project with .venv (default: click 8.1.8)")
     parser.add_argument("--limit", type=int, default=0, help="judge at most N findings")
     parser.add_argument("--skip-full-check", action="store_true")
+    parser.add_argument("--rules", choices=("current", "classic"), default="current")
     args = parser.parse_args()
 
     # Warm copies, verdicts and ruff's cache stay with the corpora, away from the user's.
@@ -101,7 +106,8 @@ def main() -> int:
     from tactful.feedback.fixes import FixJudge
 
     root = (args.corpus or fetch_click()).resolve()
-    options = RuffOptions(select=(*default_rules(), *EXTRA_RULES))
+    defaults = default_rules() if args.rules == "current" else list(CLASSIC_DEFAULTS)
+    options = RuffOptions(select=(*defaults, *EXTRA_RULES))
     sandbox = Sandbox(root, ValidationOptions(timeout_s=180, coverage_map=False), trusted=True)
 
     started = time.monotonic()
@@ -157,7 +163,8 @@ def main() -> int:
     total = len(offers)
     result = {
         "corpus": root.name,
-        "rules": f"ruff defaults + {', '.join(EXTRA_RULES)}",
+        "rules": f"ruff defaults ({args.rules}: {len(defaults)} selectors) + "
+        + ", ".join(EXTRA_RULES),
         "findings": total,
         "ruff_fix_available": dict(ruff_fix),
         "ruff_fix_share": round(1 - ruff_fix.get("none", 0) / total, 4) if total else 0,

@@ -225,6 +225,38 @@ def fixed(tmp_path: Path, source: str, rule: str, select=SELECT) -> str:
             """,
         ),
         (
+            "SIM115",
+            """
+            def read(path):
+                f = open(path)
+                data = f.read()
+                f.close()
+                return data
+            """,
+            """
+            def read(path):
+                with open(path) as f:
+                    data = f.read()
+                return data
+            """,
+        ),
+        (
+            "SIM115",
+            """
+            def size(path):
+                f = open(path)
+                try:
+                    return len(f.read())
+                finally:
+                    f.close()
+            """,
+            """
+            def size(path):
+                with open(path) as f:
+                    return len(f.read())
+            """,
+        ),
+        (
             "E722",
             """
             def f(g):

@@ -11,6 +11,7 @@ never raises: no answer, a bad answer or an unreachable model give no fix.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,15 +153,21 @@ def _ask(config: LlmConfig, messages: list[dict[str, str]], region: Region) -> s
         logger.error("litellm is not installed: no LLM fixes")
         return None
     budget = max(config.max_tokens, len(region.text) // 2 + 256)
+    kwargs: dict[str, object] = {
+        "model": config.model,
+        "messages": messages,
+        "timeout": max(config.timeout_s, MIN_TIMEOUT_S),
+        "max_tokens": budget,
+        "temperature": 0,
+        "num_retries": 0,
+    }
+    if config.api_base:
+        kwargs["api_base"] = config.api_base
+        if config.model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY"):
+            # A local OpenAI-compatible server wants some key, and none is configured for it.
+            kwargs["api_key"] = "none"
     try:
-        response = litellm.completion(
-            model=config.model,
-            messages=messages,
-            api_base=config.api_base,
-            timeout=max(config.timeout_s, MIN_TIMEOUT_S),
-            max_tokens=budget,
-            temperature=0,
-        )
+        response = litellm.completion(**kwargs)
         content = response.choices[0].message.content
     except Exception as error:  # litellm raises many provider-specific types
         logger.warning("the model gave no fix: %s", error)

@@ -596,6 +596,86 @@ def _single_call(body: cst.BaseSuite) -> cst.Call | None:
     return value if isinstance(value, cst.Call) else None
 
 
+@recipe("SIM115", title="Open the file in a `with` statement")
+def _open_with(site: _Site) -> str | None:
+    # Two shapes: `f = open(...)` then `try: ... finally: f.close()`, and `f = open(...)` then
+    # statements then `f.close()` in the same block. Both become `with open(...) as f: ...`.
+    line = site.at(cst.SimpleStatementLine)
+    if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
+        return None
+    assign = line.body[0]
+    if (
+        not isinstance(assign, cst.Assign)
+        or len(assign.targets) != 1
+        or not isinstance(assign.targets[0].target, cst.Name)
+        or not isinstance(assign.value, cst.Call)
+    ):
+        return None
+    name = assign.targets[0].target.value
+    block = site.parents.get(line)
+    if not isinstance(block, (cst.IndentedBlock, cst.Module)):
+        return None
+    statements = list(block.body)
+    index = statements.index(line)
+    following = statements[index + 1 :]
+    if not following:
+        return None
+    body: list[cst.BaseStatement]
+    if isinstance(following[0], cst.Try) and _closes_only(following[0].finalbody, name):
+        try_node = following[0]
+        if try_node.handlers or try_node.orelse is not None:
+            return None
+        if not isinstance(try_node.body, cst.IndentedBlock):
+            return None
+        body, consumed = list(try_node.body.body), 1
+    else:
+        close_at = next((i for i, s in enumerate(following) if _is_close(s, name)), None)
+        if close_at is None or close_at == 0:
+            return None
+        body, consumed = list(following[:close_at]), close_at + 1
+    # The name must not be used after the file is closed (it would still be bound, closed).
+    rest = cst.Module(body=statements[index + 1 + consumed :]).code
+    if re.search(rf"\b{re.escape(name)}\b", rest) or _has_comment(site, line):
+        return None
+    with_node = cst.With(
+        items=[
+            cst.WithItem(
+                assign.value,
+                asname=cst.AsName(
+                    name=cst.Name(name),
+                    whitespace_before_as=cst.SimpleWhitespace(" "),
+                    whitespace_after_as=cst.SimpleWhitespace(" "),
+                ),
+            )
+        ],
+        body=cst.IndentedBlock(body=body),
+        leading_lines=line.leading_lines,
+    )
+    new_statements = [*statements[:index], with_node, *statements[index + 1 + consumed :]]
+    return site.replace(block, block.with_changes(body=new_statements))
+
+
+def _is_close(statement: cst.CSTNode, name: str) -> bool:
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return False
+    expr = statement.body[0]
+    return (
+        isinstance(expr, cst.Expr)
+        and isinstance(expr.value, cst.Call)
+        and not expr.value.args
+        and isinstance(expr.value.func, cst.Attribute)
+        and isinstance(expr.value.func.value, cst.Name)
+        and expr.value.func.value.value == name
+        and expr.value.func.attr.value == "close"
+    )
+
+
+def _closes_only(final: cst.Finally | None, name: str) -> bool:
+    if final is None or not isinstance(final.body, cst.IndentedBlock):
+        return False
+    return len(final.body.body) == 1 and _is_close(final.body.body[0], name)
+
+
 _CLASSVAR_TYPES = {cst.List: "list", cst.Dict: "dict", cst.Set: "set"}
 
 
