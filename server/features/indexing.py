@@ -3,9 +3,12 @@
 After ``initialized`` the workspace is indexed in a worker thread with ``$/progress`` (the
 tokens of each file are cached under the user cache directory, so the next start re-reads only
 what changed). Completions work from the first keystroke: until the index is ready the local
-engine knows the open document only. Saved documents and ``workspace/didChangeWatchedFiles``
-events keep the index current; the server asks the client to watch source files when it can
-register that dynamically.
+engine knows the open document only.
+
+An open document is the local engine's document cache, kept in step with every keystroke, so
+its file leaves the index while it is open (its half-typed words must not count twice) and comes
+back from disk when it is closed. ``workspace/didChangeWatchedFiles`` keeps the other files
+current (editors send it for the files their extension watches).
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,7 +35,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 INDEX = "completion.index"
-_WATCHED = "**/*.{py,pyi,js,mjs,cjs,jsx,ts,mts,cts,tsx,go,rs,java}"
 
 
 def index_of(server: TactfulServer) -> RepositoryIndex | None:
@@ -54,21 +55,32 @@ def register(server: TactfulServer) -> None:
         index = RepositoryIndex(Path(root))
         server.services[INDEX] = index
         local.index = index
+        for document in list(server.documents.values()):
+            if document.path:
+                index.update(document.path, None)
         server.spawn(_build(server, index, stop), name="indexing the workspace")
-        server.spawn(_watch_files(server), name="asking the client to watch source files")
 
     def observe(document: Document) -> None:
         engines.observe(document.path, document.text)
 
+    def opened(document: Document) -> None:
+        index = index_of(server)
+        if index is not None and document.path:
+            index.update(document.path, None)
+        observe(document)
+
     def closed(document: Document) -> None:
         local.forget(document.uri)
+        index = index_of(server)
+        if index is not None and document.path:
+            server.spawn(_reread(index, document.path), name="re-reading a closed file")
 
     def shutdown() -> None:
         stop.set()
         local.close()
 
     server.initialized_listeners.append(initialized)
-    server.listeners["open"].append(observe)
+    server.listeners["open"].append(opened)
     server.listeners["save"].append(observe)
     server.listeners["close"].append(closed)
     server.shutdown_listeners.append(shutdown)
@@ -92,6 +104,11 @@ def register(server: TactfulServer) -> None:
             await run_blocking(index.update, path, text)
 
 
+async def _reread(index: RepositoryIndex, path: str) -> None:
+    text = await run_blocking(read_source, Path(path))
+    await run_blocking(index.update, path, text)
+
+
 async def _build(server: TactfulServer, index: RepositoryIndex, stop: threading.Event) -> None:
     loop = asyncio.get_running_loop()
     async with progress(server, "tactful: indexing the workspace") as report:
@@ -102,24 +119,3 @@ async def _build(server: TactfulServer, index: RepositoryIndex, stop: threading.
 
         await run_blocking(index.build, step, stop.is_set)
     logger.info("index ready: %d files", index.file_count)
-
-
-async def _watch_files(server: TactfulServer) -> None:
-    workspace = server.client_capabilities.workspace
-    watched = workspace.did_change_watched_files if workspace else None
-    if watched is None or not watched.dynamic_registration:
-        return
-    options = types.DidChangeWatchedFilesRegistrationOptions(
-        watchers=[types.FileSystemWatcher(glob_pattern=_WATCHED)]
-    )
-    registration = types.Registration(
-        id=f"tactful-watch-{uuid.uuid4()}",
-        method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
-        register_options=options,
-    )
-    try:
-        await server.client_register_capability_async(
-            types.RegistrationParams(registrations=[registration])
-        )
-    except Exception:
-        logger.debug("the client would not watch files", exc_info=True)

@@ -73,8 +73,8 @@ class LocalEngine:
         return self.suggest(request, deadline=deadline)
 
     def observe(self, path: str | None, text: str) -> None:
-        if path is not None and self.index is not None:
-            self.index.update(path, text)
+        """Nothing to learn here: the document cache follows the requests' text, and the
+        repository index follows the files (the server keeps it current)."""
 
     def close(self) -> None:
         """Stop the semantic worker process."""
