@@ -414,3 +414,23 @@ def test_the_workspace_interpreter_is_used(tmp_path: Path) -> None:
     assert verdict.status is Status.ERROR
     assert not verdict.validated
     assert "pytest" in verdict.reason + verdict.failures
+
+
+@pytest.mark.parametrize("git", [True, False])
+def test_environments_and_caches_are_not_copied(tmp_path: Path, git: bool) -> None:
+    project = Workspace(tmp_path / "project", git=git)
+    project.write("pkg/build/__init__.py", "")  # a package called build: source, tracked
+    if git:
+        project.commit("start")
+    project.write("calc.py", CALC)  # untracked, not ignored: copied
+    project.write("env/pyvenv.cfg", "home = /usr/bin\n")  # an environment nobody ignored
+    project.write("env/lib/site.py", "")
+    project.write("pkg/__pycache__/calc.cpython-311.pyc", "")
+    project.write("node_modules/x/index.js", "")
+
+    listed = list_files(project.root)
+
+    assert "calc.py" in listed
+    assert ("pkg/build/__init__.py" in listed) == git
+    assert not [name for name in listed if name.startswith(("env/", "node_modules/"))]
+    assert not [name for name in listed if "__pycache__" in name]

@@ -192,28 +192,39 @@ def test_a_new_line_selects_the_tests_that_ran_the_function(judge: Sandbox) -> N
     }
 
 
-def test_tests_that_start_processes_always_run(shop: Workspace) -> None:
+def test_tests_that_start_processes_are_mapped_or_always_run(shop: Workspace) -> None:
     shop.write(
         "tests/test_spawn.py",
         textwrap.dedent("""\
+        import os
         import subprocess
         import sys
 
 
+        def run(code, env=None):
+            subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
         def test_in_a_child():
-            code = "from shop.prices import unused; assert unused(1) == 2"
-            subprocess.run([sys.executable, "-c", code], check=True)
+            run("from shop.prices import unused; assert unused(1) == 2")
+
+
+        def test_in_a_clean_child():
+            run("from shop.prices import total; total([1])", env={"PATH": os.environ["PATH"]})
     """),
     )
-    shop.commit("a test in a child process")
+    shop.commit("tests in child processes")
     sandbox = Sandbox(shop.root, OPTIONS)
     coverage_map = asyncio.run(sandbox.update_coverage_map())
 
-    # only the child runs unused(), and coverage does not see it there: the spawn tells
     verdict = sandbox.validate_sync([prices_edit(14, "+ 1", "- 1")])
 
     assert coverage_map is not None
-    assert coverage_map.spawning == {"tests/test_spawn.py::test_in_a_child"}
+    # the child that inherited the environment was measured, under its test's name
+    covering, _ = coverage_map.tests_covering("shop/prices.py", [15])
+    assert covering == {"tests/test_spawn.py::test_in_a_child"}
+    # the one started with a bare environment was not: that test joins every selection
+    assert coverage_map.spawning == {"tests/test_spawn.py::test_in_a_clean_child"}
     assert verdict.status is Status.FAILED
     assert verdict.failed_ids == ("tests/test_spawn.py::test_in_a_child",)
 

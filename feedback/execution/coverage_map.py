@@ -176,20 +176,37 @@ def tracked(path: str) -> bool:
 
 
 def read_coverage_data(data_file: Path, test_root: Path) -> dict[str, dict[int, list[str]]]:
-    """{relative path: {line: [contexts]}} for the files under ``test_root`` in a data file."""
+    """{relative path: {line: [contexts]}} for the files under ``test_root``, read from a data
+    file and from those its child processes wrote beside it (``name.<suffix>``)."""
     from coverage import CoverageData
 
-    data = CoverageData(basename=str(data_file))
-    data.read()
-    measured: dict[str, dict[int, list[str]]] = {}
-    for filename in data.measured_files():
-        path = Path(filename)
-        if not path.is_relative_to(test_root):
-            continue
-        relative = path.relative_to(test_root).as_posix()
-        if relative.startswith((".venv/", "venv/")):
-            continue
-        measured[relative] = {
-            line: list(contexts) for line, contexts in data.contexts_by_lineno(filename).items()
-        }
-    return measured
+    measured: dict[str, dict[int, set[str]]] = {}
+    for path in sorted(data_file.parent.glob(data_file.name + "*")):
+        data = CoverageData(basename=str(path))
+        data.read()
+        for filename in data.measured_files():
+            source = Path(filename)
+            if not source.is_relative_to(test_root):
+                continue
+            relative = source.relative_to(test_root).as_posix()
+            if relative.startswith((".venv/", "venv/")):
+                continue
+            by_line = measured.setdefault(relative, {})
+            for line, contexts in data.contexts_by_lineno(filename).items():
+                by_line.setdefault(line, set()).update(contexts)
+    return {
+        name: {line: sorted(contexts) for line, contexts in by_line.items()}
+        for name, by_line in measured.items()
+    }
+
+
+def child_contexts(data_file: Path) -> set[str]:
+    """The tests whose child processes recorded coverage (in ``name.<suffix>`` files)."""
+    from coverage import CoverageData
+
+    seen: set[str] = set()
+    for path in data_file.parent.glob(data_file.name + ".*"):
+        data = CoverageData(basename=str(path))
+        data.read()
+        seen.update(context for context in data.measured_contexts() if context)
+    return seen

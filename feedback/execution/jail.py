@@ -168,6 +168,8 @@ def _set_limits(limits: dict) -> None:
 
 
 def _descendants(ancestor: int) -> list[int]:
+    if not os.path.isdir("/proc"):
+        return []
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():

@@ -34,6 +34,7 @@ from tactful.feedback.execution.backends import BACKENDS, BackendInfo, Layout, a
 from tactful.feedback.execution.coverage_map import (
     CONFIG_FILES,
     CoverageMap,
+    child_contexts,
     read_coverage_data,
     tracked,
 )
@@ -66,6 +67,7 @@ from tactful.feedback.trust import is_trusted
 logger = logging.getLogger(__name__)
 
 PROBE = Path(__file__).with_name("probe.py")
+CHILD_COVERAGE = Path(__file__).with_name("child_coverage.py")
 MEMORY_CACHE = 512
 DISK_CACHE = 2000
 # Environment variables never passed to tests: credentials, and our own or a parent test
@@ -479,6 +481,7 @@ class Sandbox:
                 env["TACTFUL_PROBE_SELECT"] = str(helper / "select.json")
             command += list(plan.files)
             if coverage_file is not None:
+                shutil.copyfile(CHILD_COVERAGE, helper / "sitecustomize.py")
                 env["TACTFUL_PROBE_COVERAGE"] = str(out / coverage_file)
                 with contextlib.suppress(ImportError):
                     import coverage
@@ -564,6 +567,10 @@ class Sandbox:
                 return cmap
             test_root = self.root if backend.name in BACKENDS else run / "copy"
             measured = await asyncio.to_thread(read_coverage_data, data_file, test_root)
+            # a test whose Python children were measured is seen like any other
+            opaque = set(report.get("spawning", [])) - await asyncio.to_thread(
+                child_contexts, data_file
+            )
             await asyncio.to_thread(self.warm.keep_bytecode, run, set())
         finally:
             await asyncio.to_thread(self.warm.discard_run, run)
@@ -574,7 +581,7 @@ class Sandbox:
             measured,
             state.files,
             changed,
-            report.get("spawning", []),
+            opaque,
         )
         await asyncio.to_thread(fresh.save, self._map_path())
         self._map = fresh

@@ -11,7 +11,9 @@ driven by environment variables:
   file (relative to the working folder), and ``skip`` does not list it; the rest are deselected;
 - ``TACTFUL_PROBE_COVERAGE``: record coverage with the node id of each test as its context into
   this data file (the coverage map); ``TACTFUL_PROBE_COVERAGE_PATH`` is where to find the
-  coverage package when the workspace's interpreter does not have it.
+  coverage package when the workspace's interpreter does not have it. Python processes that a
+  test starts record theirs too (``child_coverage.py``); the tests that start processes are
+  listed, so that those whose children were not measured can always be selected.
 """
 
 import json
@@ -50,14 +52,30 @@ _current = [""]
 _spawning = set()
 
 
+def _runs_python(args, kwargs):
+    """Whether a new process may run Python code (a pager or an editor cannot run ours)."""
+    command = kwargs.get("args", args[0] if args else "")
+    executable = kwargs.get("executable") or ""
+    if isinstance(command, (str, bytes, os.PathLike)):
+        words = [os.fsdecode(command)]
+    else:
+        words = [os.fsdecode(word) for word in command]
+    words.append(os.fsdecode(executable))
+    return any("python" in word.lower() or word == sys.executable for word in words if word)
+
+
 def _watch_processes():
-    """Note the tests that start processes: coverage does not follow them."""
+    """Note the tests that start Python processes: coverage does not follow them there."""
     import subprocess
 
     original_init = subprocess.Popen.__init__
 
     def init(self, *args, **kwargs):
-        _spawning.add(_current[0])
+        try:
+            if _runs_python(args, kwargs):
+                _spawning.add(_current[0])
+        except Exception:  # never break a test over bookkeeping; count it as spawning
+            _spawning.add(_current[0])
         original_init(self, *args, **kwargs)
 
     subprocess.Popen.__init__ = init
@@ -114,10 +132,13 @@ def pytest_runtest_protocol(item, nextitem):
     _current[0] = item.nodeid
     if _cov is not None:
         _cov.switch_context(item.nodeid)
+        # processes the test starts record their coverage under its name (child_coverage.py)
+        os.environ["TACTFUL_PROBE_CONTEXT"] = item.nodeid
     yield
     _current[0] = ""
     if _cov is not None:
         _cov.switch_context("")
+        os.environ.pop("TACTFUL_PROBE_CONTEXT", None)
 
 
 def pytest_runtest_logreport(report):

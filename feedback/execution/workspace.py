@@ -78,22 +78,11 @@ def is_secret(relative: str) -> bool:
     return name.startswith("id_") and suffix in ("", ".pub")
 
 
-def _git_files(root: Path) -> list[str] | None:
-    """Tracked and non-ignored files under ``root`` (relative), or None outside a git work tree."""
+def _git(root: Path, *args: str) -> list[str] | None:
     command = [
-        "git",
-        "-c",
-        "core.fsmonitor=false",
-        "-c",
-        "core.quotepath=off",
-        "-C",
-        str(root),
-        "ls-files",
-        "-z",
-        "--cached",
-        "--others",
-        "--exclude-standard",
-    ]
+        "git", "-c", "core.fsmonitor=false", "-c", "core.quotepath=off", "-C", str(root),
+        "ls-files", "-z", *args,
+    ]  # fmt: skip
     try:
         done = subprocess.run(command, capture_output=True, timeout=60, check=False)
     except (OSError, subprocess.TimeoutExpired):
@@ -101,7 +90,32 @@ def _git_files(root: Path) -> list[str] | None:
     if done.returncode != 0:
         return None
     names = done.stdout.decode("utf-8", "surrogateescape").split("\0")
-    return sorted({name for name in names if name})
+    return [name for name in names if name]
+
+
+def _skipped(relative: str, root: Path) -> bool:
+    """Build, cache and environment folders, which a project rarely forgets to ignore."""
+    parts = PurePosixPath(relative).parts[:-1]
+    for depth, part in enumerate(parts):
+        if part in SKIPPED_DIRS or part.endswith(".egg-info"):
+            return True
+        if (root.joinpath(*parts[: depth + 1]) / "pyvenv.cfg").exists():
+            return True
+    return False
+
+
+def _git_files(root: Path) -> list[str] | None:
+    """Tracked and non-ignored files under ``root`` (relative), or None outside a git work tree.
+
+    Tracked files are all kept; untracked ones are skipped inside build, cache and virtual
+    environment folders, in case the repository does not ignore them.
+    """
+    tracked = _git(root, "--cached")
+    if tracked is None:
+        return None
+    others = _git(root, "--others", "--exclude-standard") or []
+    kept = [name for name in others if not _skipped(name, root)]
+    return sorted(set(tracked) | set(kept))
 
 
 def _walk_files(root: Path, base: str = "") -> list[str]:
