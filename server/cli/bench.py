@@ -183,6 +183,10 @@ class _Client(LanguageClient):
         def show(params: types.ShowMessageParams) -> None:
             return None
 
+        @self.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        def diagnostics(params: types.PublishDiagnosticsParams) -> None:
+            return None
+
 
 async def _replay(
     corpus: Path, files: list[str], engine: str, options: dict[str, Any], max_seconds: float

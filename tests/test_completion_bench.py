@@ -1,0 +1,90 @@
+"""``tactful bench completion`` on a tiny corpus made here: a real server, real typing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tactful.suggestion.keystrokes import keystrokes
+
+PHRASE = "register_handler(dispatcher, on_ready_callback, priority=3)"
+
+
+def write_corpus(root: Path) -> None:
+    root.mkdir(parents=True)
+    # The phrase exists only in typed.py (three times): had the file leaked into the index,
+    # even its first occurrence would be suggested.
+    (root / "typed.py").write_text(
+        '"""Handlers."""\n\nimport os\n\n\n'
+        + "".join(f"def setup_{n}(dispatcher):\n    {PHRASE}\n\n\n" for n in range(3)),
+        encoding="utf-8",
+    )
+    (root / "other.py").write_text(
+        "import os\n\n\ndef join(a, b):\n    return os.path.join(a, b)\n", encoding="utf-8"
+    )
+    (root / "README.txt").write_text("not code\n", encoding="utf-8")
+
+
+def bench(corpus: Path, *args: str) -> dict:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tactful.server",
+            "bench",
+            "completion",
+            str(corpus),
+            "--format",
+            "json",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_bench_replays_typing_through_the_server(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus)
+    report = bench(corpus, "--engine", "local")
+    assert sorted(report["files"]) == ["other.py", "typed.py"]
+    local = report["engines"]["local"]
+    assert local["files"] == 2
+    typed = (corpus / "typed.py").read_text(encoding="utf-8")
+    other = (corpus / "other.py").read_text(encoding="utf-8")
+    # The module docstring is pasted, everything else typed.
+    assert local["keystrokes"] == keystrokes(typed[len('"""Handlers."""\n') :]) + keystrokes(other)
+    assert 0 < local["accepted"] <= local["shown"] <= local["requests"]
+    assert local["acceptance_rate"] == round(local["accepted"] / local["shown"], 4)
+    # Repeats inside the file are learned as it is typed, but not the first occurrence.
+    assert 0 < local["keystrokes_saved"] < 2 * keystrokes(PHRASE) + 40
+    latency = local["latency_ms"]
+    assert 0 < latency["p50"] <= latency["p99"] <= latency["max"]
+    # The corpus itself is left as it was.
+    assert (corpus / "typed.py").read_text(encoding="utf-8") == typed
+
+
+def test_bench_samples_files(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus)
+    report = bench(corpus, "--files", "1", "--seed", "3")
+    assert len(report["files"]) == 1
+    assert report["engines"]["local"]["files"] == 1
+
+
+def test_bench_rejects_a_missing_corpus(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tactful.server", "bench", "completion", str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "not a folder" in result.stderr
