@@ -9,13 +9,15 @@ without a grammar yields none.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from bisect import bisect_left
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import NamedTuple
 
-from tree_sitter import Node, Tree
+from tree_sitter import Node, Query, QueryCursor, Tree
 
-from tactful.analyzers.languages import new_parser
+from tactful.analyzers.languages import grammar, new_parser
 
 # Node types that define a function, per language.
 _FUNCTION_NODES = {
@@ -148,8 +150,14 @@ def parse(text: str, language_id: str) -> Tree | None:
         return None
 
 
-def functions(text: str, language_id: str, tree: Tree | None = None) -> list[Function]:
-    """Every function of ``text``, outer ones before the ones they contain."""
+def functions(
+    text: str,
+    language_id: str,
+    tree: Tree | None = None,
+    within: Collection[int] | None = None,
+) -> list[Function]:
+    """The functions of ``text`` in document order (outer ones before the ones they contain);
+    with ``within``, only those whose definition holds one of those lines."""
     lang = family(language_id)
     kinds = _FUNCTION_NODES.get(lang)
     if kinds is None:
@@ -157,9 +165,59 @@ def functions(text: str, language_id: str, tree: Tree | None = None) -> list[Fun
     tree = tree or parse(text, language_id)
     if tree is None:
         return []
+    wanted = sorted(set(within)) if within is not None else None
     found: list[Function] = []
-    _collect(tree.root_node, lang, kinds, [], False, found)
+    for node in _function_nodes(tree, language_id, kinds):
+        if wanted is not None and not _holds_any(node, wanted):
+            continue
+        scope, nested = _scope(node, kinds)
+        function = _function(node, lang, scope, nested)
+        if function is not None:
+            found.append(function)
     return found
+
+
+def _function_nodes(tree: Tree, language_id: str, kinds: frozenset[str]) -> list[Node]:
+    query = _query(language_id, kinds)
+    if query is None:
+        return [n for n in walk(tree.root_node) if n.type in kinds]
+    captures = QueryCursor(query).captures(tree.root_node)
+    return sorted(captures.get("function", []), key=lambda n: (n.start_byte, -n.end_byte))
+
+
+@cache
+def _query(language_id: str, kinds: frozenset[str]) -> Query | None:
+    language = grammar(language_id)
+    if language is None:
+        return None
+    patterns = " ".join(f"({kind})" for kind in sorted(kinds))
+    try:
+        return Query(language, f"[{patterns}] @function")
+    except Exception:  # a grammar without one of the node types: walk instead
+        return None
+
+
+def _holds_any(node: Node, lines: list[int]) -> bool:
+    index = bisect_left(lines, _outer(node).start_point[0])
+    return index < len(lines) and lines[index] <= node.end_point[0]
+
+
+def _scope(node: Node, kinds: frozenset[str]) -> tuple[list[str], bool]:
+    names: list[str] = []
+    nested = False
+    parent = node.parent
+    while parent is not None:
+        if parent.type in kinds:
+            nested = True
+            name = _name(parent)
+            if name:
+                names.append(name)
+        elif parent.type in _CLASS_NODES:
+            name = node_text(parent.child_by_field_name("name")) or _impl_name(parent)
+            if name:
+                names.append(name)
+        parent = parent.parent
+    return list(reversed(names)), nested
 
 
 def innermost(functions_: list[Function], line: int) -> Function | None:
@@ -174,13 +232,18 @@ def innermost(functions_: list[Function], line: int) -> Function | None:
     return best
 
 
-def walk(node: Node) -> Iterator[Node]:
-    """Every node under ``node`` (itself included), in document order."""
+def walk(node: Node, lines: Sequence[int] | None = None) -> Iterator[Node]:
+    """Every node under ``node`` (itself included), in document order; with ``lines`` (sorted),
+    only the nodes whose extent holds one of them (the others are not even visited)."""
     cursor = node.walk()
     visited_children = False
     while True:
         if not visited_children:
-            yield cursor.node
+            current = cursor.node
+            if lines is not None and current is not None and not _spans_any(current, lines):
+                visited_children = True  # skip this subtree: go on to its next sibling
+                continue
+            yield current
             if cursor.goto_first_child():
                 continue
         if cursor.goto_next_sibling():
@@ -193,33 +256,15 @@ def walk(node: Node) -> Iterator[Node]:
             return
 
 
+def _spans_any(node: Node, lines: Sequence[int]) -> bool:
+    index = bisect_left(lines, node.start_point[0])
+    return index < len(lines) and lines[index] <= node.end_point[0]
+
+
 def node_text(node: Node | None) -> str:
     if node is None or node.text is None:
         return ""
     return node.text.decode("utf-8", "replace")
-
-
-def _collect(
-    node: Node,
-    lang: str,
-    kinds: frozenset[str],
-    scope: list[str],
-    in_function: bool,
-    found: list[Function],
-) -> None:
-    for child in node.named_children:
-        if child.type in kinds:
-            function = _function(child, lang, scope, in_function)
-            if function is not None:
-                found.append(function)
-                _collect(child, lang, kinds, [*scope, function.name], True, found)
-                continue
-            _collect(child, lang, kinds, scope, in_function, found)
-        elif child.type in _CLASS_NODES:
-            name = node_text(child.child_by_field_name("name")) or _impl_name(child)
-            _collect(child, lang, kinds, [*scope, name] if name else scope, in_function, found)
-        else:
-            _collect(child, lang, kinds, scope, in_function, found)
 
 
 def _impl_name(node: Node) -> str:
@@ -232,7 +277,7 @@ def _function(node: Node, lang: str, scope: list[str], nested: bool) -> Function
     name = _name(node)
     if not name:
         return None
-    outer = _outer(node, lang)
+    outer = _outer(node)
     doc, doc_lines = _doc(node, outer, lang)
     first = outer.start_point[0]
     if doc_lines is not None:
@@ -289,7 +334,7 @@ def _name(node: Node) -> str:
     return ""
 
 
-def _outer(node: Node, lang: str) -> Node:
+def _outer(node: Node) -> Node:
     """The statement that carries the function: decorators, ``export``, ``const f =``."""
     outer = node
     while outer.parent is not None and outer.parent.type in (

@@ -2,17 +2,22 @@
 
 Boundary: reads ``comment.shown`` and ``comment.dismissed`` events (through the store, or the
 store file read-only for the command line) and builds the plain ``Memory`` that
-``suggestion.review`` ranks with; writes nothing itself. It never raises: a missing, locked or
-newer store means an empty memory and one log message.
+``suggestion.review`` ranks with, and reads the validation judge's coverage map as the
+``Coverage`` its untested-change rule asks; writes nothing itself and runs nothing. It never
+raises: a missing, locked or newer store means an empty memory and one log message, a missing
+or stale coverage map means "unknown".
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable
 from pathlib import Path
 
 from tactful.feedback import events as ev
+from tactful.feedback.execution.coverage_map import CoverageMap
+from tactful.feedback.execution.workspace import WarmCopy
 from tactful.feedback.store import FeedbackStore, StoreUnavailable, read_events
 from tactful.suggestion.review.comments import Comment
 from tactful.suggestion.review.ranking import Memory
@@ -75,3 +80,39 @@ def dismissal(comment_id: str, workspace: str, rule: str = "", source: str = "")
         explicit=True,
         detail={"kind": "comment", "rule": rule, "source": source},
     )
+
+
+class MapCoverage:
+    """``Coverage`` for review from the validation judge's coverage map: a function is reached
+    when a test (not mere import) ran one of its lines. Only files whose current content is the
+    version the map was made from are judged; for the rest the answer is "unknown"."""
+
+    def __init__(self, cmap: CoverageMap, root: Path) -> None:
+        self.cmap = cmap
+        self.root = root
+        self._hashes: dict[str, str | None] = {}
+
+    def reached(self, path: str, first_line: int, last_line: int) -> bool | None:
+        if path not in self.cmap.files or not self.cmap.knows(path, self._hash(path)):
+            return None
+        tests, _at_import = self.cmap.tests_covering(path, range(first_line + 1, last_line + 2))
+        return bool(tests)
+
+    def _hash(self, path: str) -> str | None:
+        if path not in self._hashes:
+            try:
+                data = (self.root / path).read_bytes()
+            except OSError:
+                self._hashes[path] = None
+            else:
+                self._hashes[path] = hashlib.sha256(data).hexdigest()
+        return self._hashes[path]
+
+
+def load_coverage(root: str | Path) -> MapCoverage | None:
+    """The workspace's coverage map as review coverage, when validation has built one."""
+    root_path = Path(root).resolve()
+    cmap = CoverageMap.load(WarmCopy(root_path).home / "coverage-map.json")
+    if cmap is None or not cmap.tests:
+        return None
+    return MapCoverage(cmap, root_path)

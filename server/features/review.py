@@ -33,7 +33,7 @@ from tactful.analyzers.findings import Finding
 from tactful.analyzers.languages import language_of_path
 from tactful.feedback import events as ev
 from tactful.feedback.review import comment_detail, dismissal, load_coverage, load_memory
-from tactful.feedback.store import FeedbackStore, store_path
+from tactful.feedback.store import store_path
 from tactful.server.convert import Lines, to_diagnostic
 from tactful.server.diagnostics import publisher
 from tactful.server.errors import guard
@@ -94,15 +94,16 @@ class ReviewService:
         select = tuple(settings.quality.select) if settings.quality.select else None
         return ReviewOptions(ruff_select=select, llm=llm, reviewers=False)
 
-    def store(self) -> FeedbackStore:
-        """The server's feedback store (one writer per process, shared with other features)."""
-        found = self.server.services.get("feedback.store")
-        if found is None:
-            settings = self.server.settings.feedback
-            found = FeedbackStore(store_path(settings.store), keep_code=settings.store_code)
-            self.server.services["feedback.store"] = found
-            self.server.shutdown_listeners.append(found.close)
-        return found
+    def loop(self) -> Any:
+        """The server's feedback loop (absent before ``initialized``, or in a bare server)."""
+        return self.server.services.get("feedback")
+
+    def record(self, event: ev.Event) -> None:
+        store = getattr(self.loop(), "store", None)
+        if store is None:
+            logger.debug("no feedback store yet: %s for %s not recorded", event.kind, event.item_id)
+            return
+        store.record(event)
 
     def workspace_key(self) -> str:
         root = self.diff.root if self.diff is not None else self.server.workspace_root
@@ -113,7 +114,10 @@ class ReviewService:
             return
         self.memory_loaded = True
         await self.refresh_diff()
-        self.memory = await run_blocking(load_memory, self.store(), self.workspace_key())
+        store = getattr(self.loop(), "store", None)
+        if store is None:
+            store = store_path(self.server.settings.feedback.store)
+        self.memory = await run_blocking(load_memory, store, self.workspace_key())
 
     async def refresh_diff(self, force: bool = False) -> Diff | None:
         async with self._diff_lock:
@@ -331,8 +335,7 @@ class ReviewService:
 
     def _judge(self, comments: list[Comment], path: str) -> list[Comment]:
         """The feedback loop's verdict (its learned item model), when the server has one."""
-        loop = self.server.services.get("feedback")
-        judge_item = getattr(loop, "judge_item", None)
+        judge_item = getattr(self.loop(), "judge_item", None)
         if judge_item is None:
             return comments
         from tactful.feedback.acceptance.items import Item
@@ -356,13 +359,12 @@ class ReviewService:
         if not fresh:
             return
         self.recorded_shown.update(c.id for c in fresh)
-        loop = self.server.services.get("feedback")
-        item_shown = getattr(loop, "item_shown", None)
+        item_shown = getattr(self.loop(), "item_shown", None)
         language = language_of_path(path) or ""
         for comment in fresh:
             if item_shown is not None and item_shown(comment.id):
                 continue
-            self.store().record(
+            self.record(
                 ev.Event(
                     ev.COMMENT_SHOWN,
                     item_id=comment.id,
@@ -401,10 +403,9 @@ class ReviewService:
         )
         rule = found[1].rule if found else ""
         source = found[1].origin if found else ""
-        loop = self.server.services.get("feedback")
-        dismissed = getattr(loop, "comment_dismissed", None)
+        dismissed = getattr(self.loop(), "comment_dismissed", None)
         if dismissed is None or not dismissed(comment_id):
-            self.store().record(dismissal(comment_id, self.workspace_key(), rule, source))
+            self.record(dismissal(comment_id, self.workspace_key(), rule, source))
         self.memory = Memory(
             self.memory.dismissed | {comment_id},
             self.memory.shown_by_rule,

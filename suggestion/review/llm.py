@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
 
 from tactful.analyzers.diff import Diff, FileChange
 from tactful.analyzers.functions import Function, functions, innermost
@@ -29,6 +32,10 @@ from tactful.suggestion.review.comments import normalize_line as _normalize
 
 logger = logging.getLogger(__name__)
 
+EMBEDDED = "embedded"
+_PROSE_SUFFIXES = frozenset(
+    {".md", ".rst", ".txt", ".adoc", ".csv", ".svg", ".lock", ".log", ".po", ".json"}
+)
 MAX_COMMENTS_PER_FILE = 3
 MAX_COMMENT_CHARS = 500
 # The prompt budget per file, in characters of code shown (about 3k tokens).
@@ -72,7 +79,7 @@ class LlmOutcome:
 
 def litellm_complete(config: LlmReviewConfig, messages: list[dict[str, str]]) -> str:
     """Ask the model through litellm (imported here: it is slow to import and often unused)."""
-    import litellm
+    litellm = _litellm()
 
     kwargs: dict[str, object] = {
         "model": config.model,
@@ -95,6 +102,18 @@ def litellm_complete(config: LlmReviewConfig, messages: list[dict[str, str]]) ->
     return content if isinstance(content, str) else ""
 
 
+def _litellm() -> Any:
+    # litellm would fetch its model price list from the network on import, and print help
+    # banners to stdout on errors (stdout is the LSP stream): neither, here.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    litellm.suppress_debug_info = True
+    litellm.telemetry = False
+    litellm.drop_params = True
+    return litellm
+
+
 def llm_comments(
     diff: Diff,
     config: LlmReviewConfig,
@@ -104,11 +123,7 @@ def llm_comments(
     cancelled: Callable[[], bool] | None = None,
 ) -> LlmOutcome:
     """Ask the model about each changed file (secret and unparsable files aside)."""
-    targets = [
-        change
-        for change in (files if files is not None else diff.files)
-        if change.changed_lines and not is_secret_path(diff.root, diff.root / change.path)
-    ][: config.max_files]
+    targets = files_to_ask(diff, config, files)
     comments: list[Comment] = []
     dropped = 0
     problems: list[str] = []
@@ -128,6 +143,28 @@ def llm_comments(
         comments.extend(kept)
         dropped += rejected
     return LlmOutcome(tuple(comments), len(targets), dropped, tuple(problems))
+
+
+def files_to_ask(
+    diff: Diff, config: LlmReviewConfig, files: Sequence[FileChange] | None = None
+) -> list[FileChange]:
+    """The files the model is asked about, in the order it is asked: code the grammars know
+    first (the prompt's call-graph context exists only for it), no prose, no secret files."""
+    candidates = [
+        change
+        for change in (files if files is not None else diff.files)
+        if change.changed_lines
+        and _worth_asking(change.path)
+        and not is_secret_path(diff.root, diff.root / change.path)
+    ]
+    candidates.sort(key=lambda change: language_of_path(change.path) is None)
+    return candidates[: config.max_files]
+
+
+def _worth_asking(path: str) -> bool:
+    """Prose and package metadata are not worth a model's review of code."""
+    pure = PurePosixPath(path)
+    return bool(pure.suffix) and pure.suffix.lower() not in _PROSE_SUFFIXES
 
 
 def build_messages(diff: Diff, change: FileChange) -> list[dict[str, str]]:
@@ -324,7 +361,9 @@ def config_from_settings(
     model: str | None, api_base: str | None, timeout_s: float, max_tokens: int
 ) -> LlmReviewConfig | None:
     """Review's model settings from ``llm.*``: longer deadline and answer than a completion."""
-    if not model:
+    if not model or model == EMBEDDED:
+        # The embedded model is a small base model for completions: it cannot follow review
+        # instructions, so review by rules alone.
         return None
     return LlmReviewConfig(
         model=model,

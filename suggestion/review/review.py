@@ -65,16 +65,18 @@ def review_diff(
     files: Sequence[FileChange] | None = None,
     memory: Memory | None = None,
     coverage: Coverage | None = None,
+    extra: Sequence[Comment] = (),
     complete: Complete = litellm_complete,
     on_progress: Callable[[Progress], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
 ) -> Review:
-    """Review ``files`` (default: every file of ``diff``)."""
+    """Review ``files`` (default: every file of ``diff``); ``extra`` comments (kept from an
+    earlier review) are ranked with the new ones."""
     options = options or ReviewOptions()
     targets = list(files if files is not None else diff.files)
     started = time.perf_counter()
     notes: list[str] = list(diff.notes)
-    comments: list[Comment] = []
+    comments: list[Comment] = list(extra)
     findings = _ruff_findings(diff, targets, options) if options.ruff else {}
     for change in targets:
         comments.extend(rule_comments(change, coverage, options.rules))
