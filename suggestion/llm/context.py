@@ -98,7 +98,11 @@ class ContextBuilder:
         self._snippets: OrderedDict[tuple[str, int], tuple[Snippet, ...]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def build(self, request: CompletionRequest, *, with_suffix: bool) -> PromptContext:
+    def build(
+        self, request: CompletionRequest, *, with_suffix: bool, ahead_chars: int = 0
+    ) -> PromptContext:
+        """The context for ``request``; ``ahead_chars`` > 0 builds it as it will start once that
+        much more has been typed (to warm a server's prompt cache before the anchor moves)."""
         lines = request.text.split("\n")
         line = min(request.position.line, len(lines) - 1)
         column = min(request.position.column, len(lines[line]))
@@ -107,7 +111,7 @@ class ContextBuilder:
         prefix_chars = budget.chars(1.0 - budget.header_share - budget.snippet_share)
         if with_suffix:
             prefix_chars -= budget.chars(budget.suffix_share)
-        start = _anchor_start(lines, line, prefix_chars - column)
+        start = _anchor_start(lines, line, prefix_chars - column - ahead_chars)
         prefix = "\n".join([*lines[start:line], lines[line][:column]])
         if len(prefix) > prefix_chars:
             # One very long line: keep its end.

@@ -60,7 +60,7 @@ class EmbeddedOptions:
     """How the child runs the model. ``context`` is llama.cpp's context size in tokens."""
 
     threads: int = 0
-    context: int = 2048
+    context: int = 4096
     batch: int = 512
     model_dir: Path | None = None
 

@@ -8,8 +8,9 @@ serves until its standard input closes. llama.cpp's own logs go to stderr, which
 at a log file.
 
 Speed: prompt caching is on (a request whose prompt starts like the previous one only evaluates
-the new tokens), one slot (tactful asks one completion at a time and cancels stale ones), every
-core for both prompt evaluation and generation, and a warm-up run before announcing readiness.
+the new tokens); two slots, each with its own cache, so the prompt the next lines will need can be
+read in the background without evicting the one in use; every core for both prompt evaluation and
+generation; a warm-up run before announcing readiness.
 """
 
 from __future__ import annotations
@@ -55,7 +56,9 @@ def serve(args: argparse.Namespace) -> int:
     params.n_ctx = args.context
     params.n_batch = args.batch
     params.n_ubatch = args.batch
-    params.n_parallel = 1
+    # Two slots: one serves requests while the other reads the prompt the next lines will need
+    # (see ``LlmEngine._warm_next_anchor``); each keeps its own prompt cache.
+    params.n_parallel = 2
     params.cpuparams.n_threads = args.threads
     params.cpuparams_batch.n_threads = args.threads
     params.hostnames = ["127.0.0.1"]
@@ -81,7 +84,7 @@ def _announce(message: dict[str, str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tactful-embedded-llm")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--context", type=int, default=2048)
+    parser.add_argument("--context", type=int, default=4096)
     parser.add_argument("--batch", type=int, default=512)
     parser.add_argument("--model-dir", required=True)
     parser.add_argument("--alias", default="gemma-3-270m")

@@ -51,6 +51,8 @@ logger = logging.getLogger(__name__)
 
 # Enough tokens for the longest sensible line; generation is the slow part on a CPU.
 _SINGLE_LINE_TOKENS = 48
+# How far ahead (in characters typed) the embedded model's next prompt is read in advance.
+_WARM_AHEAD_CHARS = 240
 # The confidence of an answer whose provider gives no token probabilities.
 _DEFAULT_SCORE = 0.5
 
@@ -148,6 +150,7 @@ class LlmEngine:
         self._latest: dict[str, int] = {}
         self._counter = 0
         self._logged: set[str] = set()
+        self._warming: asyncio.Task[None] | None = None
 
     # --- life cycle ---------------------------------------------------------------------------
 
@@ -255,6 +258,8 @@ class LlmEngine:
             "latency_ms": round((time.monotonic() - started) * 1000, 1),
         }
         self._typed[request.uri] = _Typed(before, after, text, score, meta)
+        if source == "model":
+            self._warm_next_anchor(request, prompt)
         return [_suggestion(text, score, meta)]
 
     # --- steps --------------------------------------------------------------------------------
@@ -383,6 +388,50 @@ class LlmEngine:
         if not text and received.strip() and score == _DEFAULT_SCORE:
             self._log_once("garbage", "LLM answered with text that is not code; ignored")
         return text, score
+
+    def _warm_next_anchor(self, request: CompletionRequest, prompt: Prompt) -> None:
+        """Have the embedded model read the prompt the next lines will need, in the background.
+
+        The prompt's first line moves down in steps (see ``context``); the request after a step
+        would read its whole prompt again, which takes seconds on a CPU. When the step is a few
+        lines away, the prompt as it will start then is sent once with one token to generate,
+        into the server's second slot, so the request that crosses the step finds it cached.
+        """
+        if self._embedded is None or prompt.text is None or self._warming is not None:
+            return
+        ready = self._ready
+        if ready is None or not ready.done() or ready.exception() is not None:
+            return
+        litellm = ready.result()
+
+        async def warm() -> None:
+            try:
+                context = await asyncio.to_thread(
+                    self.context.build,
+                    request,
+                    with_suffix=self.style in (FIM, CHAT),
+                    ahead_chars=_WARM_AHEAD_CHARS,
+                )
+                future = build_prompt(context, self.style, self.template, prompt.stop[:1])
+                if future.text is None or future.text == prompt.text:
+                    return  # The prompt will still start where it does now.
+                await litellm.atext_completion(
+                    model=self._model_string(),
+                    api_base=self._api_base,
+                    api_key="embedded",
+                    prompt=future.text,
+                    max_tokens=1,
+                    temperature=0,
+                    timeout=self.config.timeout_s + 1.0,
+                    num_retries=0,
+                    extra_body={"cache_prompt": True},
+                )
+            except Exception as exc:
+                logger.debug("warming the next prompt failed: %s", exc)
+            finally:
+                self._warming = None
+
+        self._warming = asyncio.get_running_loop().create_task(warm())
 
     def _model_string(self) -> str:
         if self._embedded is not None:
