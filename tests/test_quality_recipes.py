@@ -147,6 +147,22 @@ def fixed(tmp_path: Path, source: str, rule: str, select=SELECT) -> str:
             """,
         ),
         (
+            "SIM108",
+            """
+            def f(flag, a, b):
+                if flag:
+                    value = a  # type: ignore
+                else:
+                    value = b
+                return value
+            """,
+            """
+            def f(flag, a, b):
+                value = a if flag else b  # type: ignore
+                return value
+            """,
+        ),
+        (
             "TRY004",
             """
             def f(x):

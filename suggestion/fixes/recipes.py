@@ -484,7 +484,8 @@ def _ternary(site: _Site) -> str | None:
     if_node = site.at(cst.If)
     if not isinstance(if_node, cst.If) or not isinstance(if_node.orelse, cst.Else):
         return None
-    if _has_comment(site, if_node):
+    trailing = _trailing_comments(if_node)
+    if trailing is None:
         return None
     body = _single_assign(if_node.body)
     other = _single_assign(if_node.orelse.body)
@@ -503,7 +504,37 @@ def _ternary(site: _Site) -> str | None:
         body=[cst.Assign(targets=[cst.AssignTarget(target)], value=expression)],
         leading_lines=if_node.leading_lines,
     )
+    if trailing:
+        statement = statement.with_changes(
+            trailing_whitespace=cst.TrailingWhitespace(
+                whitespace=cst.SimpleWhitespace("  "), comment=cst.Comment(trailing)
+            )
+        )
     return site.replace(if_node, statement)
+
+
+def _trailing_comments(if_node: cst.If) -> str | None:
+    """The one trailing comment the branches' assignments carry (``# type: ignore``), "" for
+    none; None when the statement holds other comments, which a one-liner would lose."""
+    found: set[str] = set()
+    branches = [if_node.body, if_node.orelse.body if if_node.orelse else None]
+    for branch in branches:
+        if not isinstance(branch, cst.IndentedBlock) or branch.footer:
+            return None
+        if branch.header.comment is not None:
+            return None
+        for line in branch.body:
+            if not isinstance(line, cst.SimpleStatementLine):
+                return None
+            if any(empty.comment for empty in line.leading_lines):
+                return None
+            if line.trailing_whitespace.comment is not None:
+                found.add(line.trailing_whitespace.comment.value)
+    if if_node.orelse is not None and any(empty.comment for empty in if_node.orelse.leading_lines):
+        return None
+    if len(found) > 1:
+        return None
+    return found.pop() if found else ""
 
 
 def _single_assign(
@@ -569,11 +600,16 @@ def _extend(site: _Site) -> str | None:
     if call.args[0].value.value != loop.target.value:
         return None
     # The loop variable must not be read after the loop (the rewrite no longer binds it).
-    after = site.text.split("\n")[site.positions[loop].end.line :]
     function = site.ancestor(loop, cst.FunctionDef)
-    if function is None or re.search(
-        rf"\b{re.escape(loop.target.value)}\b", "\n".join(after[:200])
-    ):
+    if function is None:
+        return None
+    lines = site.text.split("\n")
+    after = [
+        line.split("#", 1)[0]
+        for line in lines[site.positions[loop].end.line : site.positions[function].end.line]
+    ]
+    # (an attribute of the same name, `lex.token`, is not the variable)
+    if re.search(rf"(?<![.\w]){re.escape(loop.target.value)}\b", "\n".join(after)):
         return None
     receiver = site.code(call.func.value)
     statement = cst.parse_statement(f"{receiver}.extend({site.code(loop.iter)})\n")
