@@ -28,6 +28,7 @@ FEATURES = [
     "inline_completion",
     "completion",
     "indexing",
+    "llm",
 ]
 
 

@@ -329,10 +329,7 @@ class LlmEngine:
         }
         if not streamed:
             kwargs["logprobs"] = 1
-        if self.config.api_key:
-            kwargs["api_key"] = self.config.api_key
-        elif self._embedded is not None:
-            kwargs["api_key"] = "embedded"
+        kwargs.update(self._credentials())
         if self._embedded is not None:
             kwargs["extra_body"] = {"cache_prompt": True}
         if prompt.stop:
@@ -418,13 +415,13 @@ class LlmEngine:
                 await litellm.atext_completion(
                     model=self._model_string(),
                     api_base=self._api_base,
-                    api_key="embedded",
                     prompt=future.text,
                     max_tokens=1,
                     temperature=0,
                     timeout=self.config.timeout_s + 1.0,
                     num_retries=0,
                     extra_body={"cache_prompt": True},
+                    **self._credentials(),
                 )
             except Exception as exc:
                 logger.debug("warming the next prompt failed: %s", exc)
@@ -432,6 +429,21 @@ class LlmEngine:
                 self._warming = None
 
         self._warming = asyncio.get_running_loop().create_task(warm())
+
+    def _credentials(self) -> dict[str, str]:
+        if self.config.api_key:
+            return {"api_key": self.config.api_key}
+        if self._embedded is not None:
+            return {"api_key": "embedded"}
+        if (
+            self.config.api_base
+            and self.config.model.startswith("openai/")
+            and not os.environ.get("OPENAI_API_KEY")
+        ):
+            # A self-hosted OpenAI-compatible server (llama.cpp, vLLM, LM Studio) usually needs
+            # no key, but the client library refuses to send a request without one.
+            return {"api_key": "no-key"}
+        return {}
 
     def _model_string(self) -> str:
         if self._embedded is not None:

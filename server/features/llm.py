@@ -1,0 +1,71 @@
+"""The LLM completion engine in the server: there when ``llm.model`` is set, gone when it is not.
+
+After ``initialized``, and again whenever the settings change, the engine the ``llm.*`` settings
+describe is built and registered in the completion engines (``completion.engine`` then picks
+it: ``llm``, or first in ``auto``); a changed model replaces it, an unset one removes it. The
+engine starts in the background (litellm's import, and for ``embedded`` the model's own process),
+so nothing here delays the server; until it is ready, or when it fails, the local engine answers.
+On shutdown the embedded model's process is stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from tactful.server.executor import run_blocking
+from tactful.server.features.inline_completion import engines_of
+from tactful.suggestion.engine import LLM
+from tactful.suggestion.llm import LlmConfig, LlmEngine
+from tactful.suggestion.llm.embedded import available
+
+if TYPE_CHECKING:
+    from tactful.server.app import TactfulServer
+
+logger = logging.getLogger(__name__)
+
+SERVICE = "completion.llm"
+
+
+def register(server: TactfulServer) -> None:
+    engines = engines_of(server)
+    ready = False
+
+    def configure() -> None:
+        if not ready:
+            return
+        config = LlmConfig.from_settings(server.settings)
+        current = server.services.get(SERVICE)
+        if isinstance(current, LlmEngine) and current.config == config:
+            return
+        if isinstance(current, LlmEngine):
+            engines.unregister(LLM)
+            server.services.pop(SERVICE, None)
+            server.spawn(run_blocking(current.close), name="stopping the previous LLM engine")
+        if config is None:
+            return
+        if config.embedded and (missing := available()) is not None:
+            logger.warning("llm.model is 'embedded' but %s; the local engine answers", missing)
+            return
+        root = str(server.workspace_root) if server.workspace_root else None
+        engine = LlmEngine(config, workspace_root=root)
+        for document in list(server.documents.values()):
+            engine.observe(document.path, document.text)
+        engines.register(engine)
+        server.services[SERVICE] = engine
+        engine.start()
+        logger.info("LLM completions from %s", config.model)
+
+    def initialized() -> None:
+        nonlocal ready
+        ready = True
+        configure()
+
+    def shutdown() -> None:
+        engine = server.services.pop(SERVICE, None)
+        if isinstance(engine, LlmEngine):
+            engine.close()
+
+    server.initialized_listeners.append(initialized)
+    server.settings_listeners.append(configure)
+    server.shutdown_listeners.append(shutdown)
