@@ -8,8 +8,9 @@ Token conventions, shared by everything that counts or renders them:
 
 * a token carries the horizontal whitespace that precedes it on its line (``" ="``, ``"  # x"``),
   so joining tokens gives back the line exactly; indentation is not part of the first token;
-* strings and comments are single tokens, so repeated keys, messages and pragmas are predicted
-  whole;
+* a string on one line is a single token, so repeated keys and messages are predicted whole;
+  comments, docstrings and other multi-line strings are prose: their opening delimiter is a
+  token, then each word and punctuation mark, so repeated phrases in them are learned too;
 * a line break is one token that starts with ``"\\n"`` (one per blank line before the next line)
   followed by how the indentation changes: ``"+"`` and the added whitespace, ``"-"`` and the
   number of characters removed, or ``"="`` and the whole new indentation when neither is a prefix
@@ -35,6 +36,9 @@ _OPERATORS = (
     r"|\*\*|//|<<|>>|&&|\|\||::|:=|\+\+|--|\?\?|\?\.|\.\.|[^\s\w]"
 )
 _WORD = r"[^\W\d]\w*"
+_PROSE = re.compile(r"[ \t]*(?:\"\"\"|'''|\*/|[^\W\d]\w*|\d[\w.]*|[^\w\s])")
+_PROSE_OPENER = re.compile(r"[rRbBuUfF]{0,2}(?:\"\"\"|''')|/\*|//|#|`")
+_PROSE_KINDS = frozenset({"tdq", "tsq", "blk", "tpl", "com"})
 _NUMBER = r"\d[\w.]*(?:[eE][+-]?\d+)?"
 
 
@@ -119,8 +123,7 @@ def tokenize_line(line: str, language_id: str, state: int = NORMAL) -> tuple[lis
         match = closer.match(line, position) if closer is not None else None
         end = match.end() if match else length
         piece = line[position:end]
-        if piece:
-            tokens.append(sys.intern(piece))
+        _prose(piece, tokens)
         if end >= length and not _closes(piece, state, syntax):
             return tokens, state
         position = end
@@ -135,14 +138,37 @@ def tokenize_line(line: str, language_id: str, state: int = NORMAL) -> tuple[lis
                 tokens.append(sys.intern(rest))
             break
         position = match.end()
-        tokens.append(sys.intern(match.group(0)))
         kind = match.lastgroup
+        if kind in _PROSE_KINDS:
+            body = match.group(kind)
+            opener = _PROSE_OPENER.match(body)
+            split = opener.end() if opener else 0
+            tokens.append(sys.intern(match.group("ws") + body[:split]))
+            _prose(body[split:], tokens)
+        else:
+            tokens.append(sys.intern(match.group(0)))
         if kind in syntax.openers:
             opened_state, delimiter = syntax.openers[kind]
             body = match.group(kind)
             if not _is_closed(body, delimiter):
                 return tokens, opened_state
     return tokens, NORMAL
+
+
+def _prose(text: str, tokens: list[str]) -> None:
+    """Words and punctuation marks of text inside a comment or string, each with the
+    whitespace before it (trailing whitespace is dropped, as on code lines)."""
+    position = 0
+    length = len(text)
+    while position < length:
+        match = _PROSE.match(text, position)
+        if match is None or match.end() == position:
+            rest = text[position:]
+            if rest.strip():
+                tokens.append(sys.intern(rest))
+            return
+        tokens.append(sys.intern(match.group(0)))
+        position = match.end()
 
 
 def _is_closed(body: str, delimiter: str) -> bool:

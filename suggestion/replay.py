@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from tactful.analyzers.tokens import tokenize_text
 from tactful.suggestion.keystrokes import keystrokes
 
 _BREAK = re.compile(r"\n[ \t]*")
@@ -24,31 +23,19 @@ _SPACES = re.compile(r"[ \t]+")
 _WORD_REST = re.compile(r"\w+")
 
 
+_PYTHON_HEAD = re.compile(
+    r"(?:[ \t]*(?:#[^\n]*)?\n)*"
+    r"(?:[ \t]*[rRuU]?(?:\"\"\"[\s\S]*?\"\"\"|'''[\s\S]*?''')[ \t]*(?:\n|$))?"
+)
+_C_HEAD = re.compile(r"(?:[ \t]*(?://[^\n]*)?\n|[ \t]*/\*[\s\S]*?\*/[ \t]*(?:\n|$))*")
+
+
 def pasted_head(text: str, language_id: str) -> int:
-    """Length of the licence header and module docstring at the start of ``text``."""
-    end = 0
-    position = 0
-    for token in tokenize_text(text, language_id):
-        if token.startswith("\n"):
-            continue
-        bare = token.lstrip(" \t")
-        is_comment = bare.startswith(("#", "//", "/*"))
-        is_docstring = (
-            language_id == "python" and bare[:1] in "\"'rRuU" and bare.endswith(('"""', "'''"))
-        )
-        if not (is_comment or is_docstring):
-            break
-        found = text.find(bare, position)
-        if found < 0:
-            break
-        position = found + len(bare)
-        end = position
-        if is_docstring:
-            break
-    if end == 0:
-        return 0
-    newline = text.find("\n", end)
-    return len(text) if newline < 0 else newline + 1
+    """Length of the licence header and module docstring at the start of ``text``: comment
+    and blank lines and, in Python, a first triple-quoted string."""
+    pattern = _PYTHON_HEAD if language_id == "python" else _C_HEAD
+    match = pattern.match(text)
+    return match.end() if match else 0
 
 
 def next_chunk(text: str, position: int) -> str:

@@ -70,6 +70,20 @@ from collections import Counter
 from coll|"""
 
 
+DOCSTRINGS = '''\
+def get(url):
+    """Sends a GET request.
+
+    :param url: URL for the new :class:`Request` object.
+    """
+
+
+def post(url):
+    """Sends a POST request.
+
+    :param url: URL for the n|'''
+
+
 @pytest.mark.parametrize(
     ("source", "expected", "language"),
     [
@@ -85,8 +99,8 @@ from coll|"""
         ("def f(a, b):\n    return a + b\n\ndef g(a, b):\n    return a |", None, "python"),
         # Text after the cursor that an editor would not have put there itself: silent.
         ("total = compute(|value)", None, "python"),
-        # Inside a multi-line string: silent.
-        ('"""Docs\nos.path.join\nos.path.join\nos.pa|', None, "python"),
+        # Docstrings are prose, learned like code.
+        (DOCSTRINGS, "ew", "python"),
     ],
 )
 def test_local_engine_suggests_only_what_it_is_confident_of(

@@ -24,7 +24,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from tactful.analyzers.index import RepositoryIndex
-from tactful.analyzers.tokens import NORMAL, indentation, line_break, tokenize_line
+from tactful.analyzers.tokens import indentation, line_break, tokenize_line
 from tactful.suggestion.keystrokes import keystrokes
 from tactful.suggestion.local.document import DocumentModel
 from tactful.suggestion.local.predict import Continuation, Source, continue_tokens
@@ -110,9 +110,7 @@ class LocalEngine:
         others[row] = ""
         document.update(others)
         state = document.state_before(row)
-        line_tokens, end_state = tokenize_line(prefix, request.language_id, state)
-        if end_state != NORMAL or state != NORMAL:
-            return []
+        line_tokens, _ = tokenize_line(prefix, request.language_id, state)
         indent = indentation(prefix)
         context, partial = self._context(document, lines, row, prefix, line_tokens, indent)
         if partial and partial[-1:].isspace() and not partial.strip() and len(partial) > 1:
