@@ -276,8 +276,10 @@ def _working_tree_diff(repo: git.Repo, location: Path, base_name: str) -> Diff:
             strip_newline_in_stdout=False,
         )
     entries = _parse_raw(raw)
-    sections = _split_patch(patch)
+    sections: list[str | None] = list(_split_patch(patch))
     if len(sections) != len(entries):
+        # Each file pair of one diff gets one patch, in the same order; should git ever
+        # disagree, the hunks are computed here instead.
         logger.warning("git diff gave %d patches for %d files", len(sections), len(entries))
         sections = [None] * len(entries)
     files: list[FileChange] = []
@@ -288,19 +290,19 @@ def _working_tree_diff(repo: git.Repo, location: Path, base_name: str) -> Diff:
         if entry.status == "D":
             deleted.append(entry.old_path)
             continue
-        reason = _mode_skip(entry.new_mode)
-        if reason is None and section is not None and _is_binary_patch(section):
-            reason = "binary"
-        if reason is None:
-            reason = _name_skip(entry.path)
-        if reason is not None:
-            skipped.append(Skipped(entry.path, reason))
+        skip = _mode_skip(entry.new_mode)
+        if skip is None and section is not None and _is_binary_patch(section):
+            skip = "binary"
+        if skip is None:
+            skip = _name_skip(entry.path)
+        if skip is not None:
+            skipped.append(Skipped(entry.path, skip))
             continue
         candidates.append((entry, section))
     attributes = _attributes(repo, [entry.path for entry, _ in candidates])
     old_blobs = _read_blobs(repo, [e.old_sha for e, _ in candidates if e.status != "A"])
     for entry, section in candidates:
-        reason = attributes.get(entry.path)
+        reason: str | None = attributes.get(entry.path)
         new_bytes: bytes | None = None
         if reason is None:
             try:

@@ -240,7 +240,9 @@ def walk(node: Node, lines: Sequence[int] | None = None) -> Iterator[Node]:
     while True:
         if not visited_children:
             current = cursor.node
-            if lines is not None and current is not None and not _spans_any(current, lines):
+            if current is None:
+                return
+            if lines is not None and not _spans_any(current, lines):
                 visited_children = True  # skip this subtree: go on to its next sibling
                 continue
             yield current

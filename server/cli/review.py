@@ -16,12 +16,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tactful.analyzers.diff import DiffError, open_repository
+from tactful.analyzers.diff import DiffError, open_repository, working_tree_diff
 from tactful.analyzers.findings import Severity
-from tactful.feedback.review import load_memory
+from tactful.feedback.review import load_coverage, load_memory
 from tactful.feedback.store import store_path
 from tactful.server import settings as settings_mod
-from tactful.suggestion.review import Review, ReviewOptions, review_working_tree
+from tactful.suggestion.review import Review, ReviewOptions, review_diff
 from tactful.suggestion.review.comments import RULE_DESCRIPTIONS
 from tactful.suggestion.review.llm import config_from_settings
 
@@ -82,12 +82,12 @@ def run(args: argparse.Namespace) -> int:
     )
     memory = load_memory(store_path(settings.feedback.store), str(root.resolve()))
     try:
-        review = review_working_tree(
-            path, args.base or settings.review.base, options, memory=memory
-        )
+        diff = working_tree_diff(path, args.base or settings.review.base)
     except DiffError as exc:
         print(f"tactful review: {exc}", file=sys.stderr)
         return 2
+    coverage = load_coverage(diff.root, {change.path: change.text for change in diff.files})
+    review = review_diff(diff, options, memory=memory, coverage=coverage)
     output = {
         "text": format_text,
         "json": lambda r: json.dumps(to_json(r), indent=2),

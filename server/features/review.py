@@ -74,6 +74,9 @@ class ReviewService:
         self.memory = Memory()
         self.memory_loaded = False
         self.recorded_shown: set[str] = set()
+        # The feedback loop's verdict per comment, asked once a session: re-reviews after each
+        # edit must neither flicker (exploration is random) nor record the same comment again.
+        self.verdicts: dict[str, bool] = {}
         self._diff_lock = asyncio.Lock()
 
     # -- settings and state -----------------------------------------------------------------
@@ -250,7 +253,9 @@ class ReviewService:
         self, diff: Diff, files: list[FileChange], with_llm: bool, cancelled: Any
     ) -> list[Comment]:
         options = self.options(with_llm)
-        coverage = await run_blocking(load_coverage, diff.root)
+        coverage = await run_blocking(
+            load_coverage, diff.root, {change.path: change.text for change in files}
+        )
         kept = [] if options.llm is not None else self._carried_llm_comments(files)
         if options.llm is None:
             review = await run_blocking(
@@ -350,7 +355,11 @@ class ReviewService:
                 language=language,
                 severity=comment.severity.value,
             )
-            if judge_item(self.workspace_key(), comment.id, item).show:
+            verdict = self.verdicts.get(comment.id)
+            if verdict is None:
+                verdict = judge_item(self.workspace_key(), comment.id, item).show
+                self.verdicts[comment.id] = verdict
+            if verdict:
                 kept.append(comment)
         return kept
 

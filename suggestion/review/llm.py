@@ -254,11 +254,11 @@ def _call_context(
             lines.append(f"# caller of {occurrence.word}: {occurrence.path}:{occurrence.line + 1}")
             lines.append(occurrence.text.rstrip())
     kept: list[str] = []
-    for line in lines:
-        budget -= len(line) + 1
+    for entry in lines:
+        budget -= len(entry) + 1
         if budget < 0:
             break
-        kept.append(line)
+        kept.append(entry)
     return kept
 
 

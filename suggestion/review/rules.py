@@ -421,7 +421,7 @@ class _FileChecker:
                 node,
             )
             return
-        names = set()
+        names: set[str] = set()
         for expression in caught:
             target = expression
             if target.type == "as_pattern" and target.named_children:
