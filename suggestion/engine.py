@@ -46,9 +46,11 @@ class CompletionEngine(Protocol):
 class EngineRegistry:
     """The engines the server can use, by name; any of them may be missing.
 
-    ``completion.engine`` selects: ``local`` and ``llm`` name one engine, ``auto`` is the LLM
-    engine when one is registered (it is only registered when ``llm.model`` is configured) with
-    the local engine as the fallback, else the local engine alone.
+    ``completion.engine`` selects: ``local`` is the local engine alone; ``llm`` and ``auto``
+    are the LLM engine (registered only when ``llm.model`` is configured) with the local engine
+    as the fallback when it fails or misses its deadline. Without an LLM engine, ``auto`` is
+    the local engine and ``llm`` is nothing: what was asked for is not there, and serving
+    something else under its name would mislead (``tactful doctor`` says why).
     """
 
     def __init__(self) -> None:
@@ -68,15 +70,13 @@ class EngineRegistry:
 
     def select(self, choice: str) -> list[CompletionEngine]:
         """Engines to try for ``choice``, in order: the first that answers in time wins."""
-        if choice in (LOCAL, LLM):
-            engine = self._engines.get(choice)
-            if engine is None and choice == LLM:
-                # An LLM asked for but not configured (or failed to start): serve locally rather
-                # than show nothing; the reason was logged where the LLM engine was set up.
-                engine = self._engines.get(LOCAL)
-            return [engine] if engine is not None else []
-        order = [self._engines.get(LLM), self._engines.get(LOCAL)]
-        return [engine for engine in order if engine is not None]
+        local = self._engines.get(LOCAL)
+        if choice == LOCAL:
+            return [local] if local is not None else []
+        llm = self._engines.get(LLM)
+        if llm is None and choice == LLM:
+            return []
+        return [engine for engine in (llm, local) if engine is not None]
 
     def observe(self, path: str | None, text: str) -> None:
         """Let every engine learn ``text``; one engine failing never stops the others."""
