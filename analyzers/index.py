@@ -97,7 +97,8 @@ class _FileEntry:
 def source_files(root: Path) -> list[str]:
     """Paths, relative to ``root``, of the source files worth learning from."""
     relative = _git_files(root)
-    if relative is None:
+    if not relative:
+        # Not a repository, or a folder the enclosing repository ignores as a whole.
         relative = list(_walk(root))
     return [
         path for path in relative if language_of_path(path) and not _GENERATED_NAMES.search(path)
