@@ -262,12 +262,14 @@ def test_nothing_outside_the_copy_is_writable(tmp_path: Path, backend: str) -> N
         },
     )
 
-    verdict = sandbox(project.root, backend).validate_sync(everything=True)
+    judge = sandbox(project.root, backend)
+    verdict = judge.validate_sync(everything=True)
 
     assert verdict.status is Status.PASSED, verdict.failures
     assert not (outside / "marker").exists()
     assert not home_marker.exists()
     assert not (project.root / "written.txt").exists()
+    assert not (judge.warm.copy / "written.txt").exists()  # the warm copy stays clean too
 
 
 @needs_sandbox

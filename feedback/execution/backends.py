@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 JAIL = Path(__file__).with_name("jail.py")
+OVERLAY = "<overlay>"  # in a jail bind list: the overlay of the run, in place of a source
 BACKENDS = ("bwrap", "unshare")
 SYSTEM_DIRS = (
     "/usr",
@@ -83,10 +84,12 @@ class Layout:
     """What one run needs visible inside the sandbox, all as absolute host paths."""
 
     root: Path  # the workspace's own path: where the run copy appears to the tests
-    copy: Path  # the run copy on the host
+    copy: Path  # the run copy on the host (with ``overlay``: the warm copy, its lower layer)
     readonly: tuple[Path, ...] = ()  # interpreters, tactful's files, the run's helper folder
-    writable: tuple[Path, ...] = ()  # output folder, bytecode cache
+    writable: tuple[Path, ...] = ()  # output folder
     into_copy: tuple[tuple[Path, str], ...] = ()  # host folders shown read-only inside the copy
+    # (upper, work): the run's writes go to ``upper`` over the unchanged ``copy`` (unshare only)
+    overlay: tuple[Path, Path] | None = None
 
     def test_root(self, backend: str) -> Path:
         """Where the tests see the workspace: its own path when sandboxed, the copy otherwise."""
@@ -119,12 +122,18 @@ def jail_mounts(layout: Layout) -> dict:
         for path in sorted(_unique([*layout.readonly, *_own_folders()]), key=lambda p: len(p.parts))
         if path.is_relative_to(tmp)
     ]
-    binds.append([str(layout.copy), str(layout.root), True])
+    overlay = None
+    if layout.overlay is not None:
+        upper, work = layout.overlay
+        overlay = {"lower": str(layout.copy), "upper": str(upper), "work": str(work)}
+        binds.append([OVERLAY, str(layout.root), True])
+    else:
+        binds.append([str(layout.copy), str(layout.root), True])
     for source, relative in layout.into_copy:
         binds.append([str(source), str(layout.root / relative), False])
     for path in layout.writable:
         binds.append([str(path), str(path), True])
-    return {"binds": binds, "tmpfs": ["/tmp", "/dev/shm"]}
+    return {"binds": binds, "overlay": overlay, "tmpfs": ["/tmp", "/dev/shm"]}
 
 
 def wrapper_argv(backend: str, layout: Layout, bwrap: str = "bwrap") -> list[str]:
@@ -205,6 +214,62 @@ def _probe(backend: str) -> str | None:
             last = message.splitlines()[-1] if message else f"exit status {done.returncode}"
             return f"{tool} does not work here: {last}"
     return None
+
+
+def overlay_works(base: Path) -> bool:
+    """Whether the ``unshare`` backend can mount an overlay with its layers under ``base``.
+
+    Overlays in a user namespace need Linux 5.11 and a file system that takes user extended
+    attributes; the answer is probed once per file system.
+    """
+    if any(ch in str(base) for ch in ",:\\") or shutil.which("unshare") is None:
+        return False
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        device = base.stat().st_dev
+    except OSError:
+        return False
+    return _overlay_probe(device, str(base))
+
+
+@functools.cache
+def _overlay_probe(device: int, base: str) -> bool:
+    with tempfile.TemporaryDirectory(prefix="overlay-probe-", dir=base) as scratch:
+        folder = Path(scratch)
+        for name in ("lower", "upper", "work", "root", "out"):
+            (folder / name).mkdir()
+        (folder / "lower" / "kept").write_text("lower\n")
+        layout = Layout(
+            root=folder / "root",
+            copy=folder / "lower",
+            writable=(folder / "out",),
+            overlay=(folder / "upper", folder / "work"),
+        )
+        spec = {
+            "argv": [
+                "/bin/sh",
+                "-c",
+                f"test -f {folder / 'root' / 'kept'} && touch {folder / 'root' / 'new'}",
+            ],
+            "cwd": "/",
+            "env": {"PATH": "/usr/bin:/bin"},
+            "limits": {},
+            "deadline_s": 10,
+            "mounts": jail_mounts(layout),
+        }
+        (folder / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
+        argv = wrapper_argv("unshare", layout) + jail_argv(folder / "spec.json")
+        try:
+            done = subprocess.run(
+                argv, capture_output=True, timeout=20, check=False, stdin=subprocess.DEVNULL
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        return (
+            done.returncode == 0
+            and (folder / "upper" / "new").exists()
+            and not (folder / "lower" / "new").exists()
+        )
 
 
 @functools.cache

@@ -34,6 +34,7 @@ import sys
 import time
 
 SETUP_FAILED = 125
+OVERLAY = "<overlay>"  # a bind whose source is the run's overlay (see backends.jail_mounts)
 TIMED_OUT = 124
 
 _MS_RDONLY = 0x1
@@ -121,10 +122,21 @@ def build_view(mounts: dict) -> None:
     _mount(libc, None, "/", None, _MS_REC | _MS_PRIVATE)
     # Hold every source by descriptor first: the tmpfs on /tmp and the copy bound over the
     # workspace hide some of their paths.
-    held = []
+    held: list[list] = []
     for source, target, writable in mounts["binds"]:
-        if os.path.isdir(source):
-            held.append((os.open(source, os.O_PATH | os.O_DIRECTORY), target, writable))
+        if source == OVERLAY:
+            held.append([None, target, writable])
+        elif os.path.isdir(source):
+            held.append([os.open(source, os.O_PATH | os.O_DIRECTORY), target, writable])
+    overlay = mounts.get("overlay")
+    for entry in held:
+        if entry[0] is None and overlay:
+            # the run's view: its writes in `upper` over the unchanged warm copy; mounted
+            # where it goes, then held like the other sources
+            options = "lowerdir={lower},upperdir={upper},workdir={work},userxattr".format(**overlay)
+            _mount(libc, "overlay", entry[1], "overlay", 0, options)
+            entry[0] = os.open(entry[1], os.O_PATH | os.O_DIRECTORY)
+    held = [entry for entry in held if entry[0] is not None]
     keep_writable = {target for _fd, target, writable in held if writable}
     for target in mounts.get("tmpfs", []):
         if os.path.isdir(target):

@@ -30,7 +30,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tactful.analyzers.text import Edit
-from tactful.feedback.execution.backends import BACKENDS, BackendInfo, Layout, available_backend
+from tactful.feedback.execution.backends import (
+    BACKENDS,
+    BackendInfo,
+    Layout,
+    available_backend,
+    overlay_works,
+)
 from tactful.feedback.execution.coverage_map import (
     CONFIG_FILES,
     CoverageMap,
@@ -393,12 +399,14 @@ class Sandbox:
         into_copy = tuple(
             (self.root / name, name) for name in VENV_NAMES if (self.root / name).is_dir()
         )
+        overlay = (run / "upper", run / "work") if (run / "upper").is_dir() else None
         return Layout(
             root=self.root,
-            copy=run / "copy",
+            copy=self.warm.copy if overlay else run / "copy",
             readonly=tuple(readonly),
             writable=(out,),
             into_copy=into_copy,
+            overlay=overlay,
         )
 
     def _env(self, backend: str, layout: Layout, run: Path, helper: Path) -> dict[str, str]:
@@ -433,16 +441,31 @@ class Sandbox:
         argv: list[str],
         cmap: CoverageMap | None,
     ) -> Verdict:
-        run = await asyncio.to_thread(self.warm.new_run)
+        name = backend.name or "none"
+        overlay = (
+            name == "unshare"
+            and all(change.new_text is not None for change in changes)
+            and await asyncio.to_thread(overlay_works, self.warm.home)
+        )
+        # an overlay needs no copy, but the warm copy under it must not change meanwhile
+        held = await asyncio.to_thread(self.warm.hold) if overlay else None
+        run: Path | None = None
         try:
-            verdict, _report = await self._run_in(
-                backend.name or "none", run, changes, plan, argv, cmap
+            run = await asyncio.to_thread(
+                self.warm.new_overlay_run if overlay else self.warm.new_run
             )
+            verdict, _report = await self._run_in(name, run, changes, plan, argv, cmap)
+            if held is not None:
+                self.warm.release(held)
+                held = None
             changed = {change.path for change in changes}
             await asyncio.to_thread(self.warm.keep_bytecode, run, changed)
             return verdict
         finally:
-            await asyncio.to_thread(self.warm.discard_run, run)
+            if held is not None:
+                self.warm.release(held)
+            if run is not None:
+                await asyncio.to_thread(self.warm.discard_run, run)
 
     async def _run_in(
         self,
@@ -458,7 +481,8 @@ class Sandbox:
         helper, out = run / "helper", run / "out"
         helper.mkdir()
         out.mkdir()
-        await asyncio.to_thread(apply_changes, run / "copy", changes)
+        overlay = (run / "upper").is_dir()
+        await asyncio.to_thread(apply_changes, run / ("upper" if overlay else "copy"), changes)
         layout = self._layout(backend, run, helper, out)
         env = self._env(backend, layout, run, helper)
         pytest = plan.method is not Selection.COMMAND
@@ -700,6 +724,9 @@ def _verdict(
 
 
 def _first_error_line(output: str, code: int | None) -> str:
+    for line in output.splitlines():
+        if line.startswith("tactful-jail: "):
+            return line.removeprefix("tactful-jail: ")[:300]
     for line in output.splitlines():
         stripped = line.strip()
         if stripped.startswith(("ERROR:", "Error", "error:")) or "Error:" in stripped:

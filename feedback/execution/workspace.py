@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -264,13 +264,26 @@ class WarmCopy:
         os.replace(tmp, self._manifest_path)
 
     def sync(self) -> WorkspaceState:
-        """Bring the warm copy up to date with the workspace; returns its state."""
-        with self._locked(fcntl.LOCK_EX):
-            return self._sync()
+        """Bring the warm copy up to date with the workspace; returns its state.
 
-    def _sync(self) -> WorkspaceState:
-        self.copy.mkdir(parents=True, exist_ok=True)
-        (self.home / "root.txt").write_text(str(self.root) + "\n", encoding="utf-8")
+        A look without the lock comes first: when nothing changed (the usual case) the warm
+        copy is not written, so runs reading it (which hold the shared lock) do not hold this up.
+        """
+        state = self._sync(dry=True)
+        if state is not None:
+            return state
+        with self._locked(fcntl.LOCK_EX):
+            state = self._sync(dry=False)
+        assert state is not None
+        return state
+
+    def _sync(self, dry: bool) -> WorkspaceState | None:
+        """The state after syncing; with ``dry``, None as soon as anything would be written."""
+        if not dry:
+            self.copy.mkdir(parents=True, exist_ok=True)
+            (self.home / "root.txt").write_text(str(self.root) + "\n", encoding="utf-8")
+        elif not self.copy.is_dir():
+            return None
         old = self._read_manifest()
         new: dict[str, list] = {}
         changed: set[str] = set()
@@ -288,6 +301,8 @@ class WarmCopy:
                     continue  # a link out of the workspace could expose what was left out
                 entry = [0, 0, _hash_link(link)]
                 if old.get(name) != entry or not target.is_symlink():
+                    if dry:
+                        return None
                     target.parent.mkdir(parents=True, exist_ok=True)
                     with contextlib.suppress(FileNotFoundError):
                         target.unlink()
@@ -302,6 +317,8 @@ class WarmCopy:
             if same_stat and target.exists() and not target.is_symlink():
                 new[name] = previous
                 continue
+            if dry:
+                return None
             try:
                 digest = _hash_file(source)
                 if previous is None or previous[2] != digest or not target.exists():
@@ -311,12 +328,15 @@ class WarmCopy:
                 logger.info("not copying %s into the sandbox: %s", name, exc)
                 continue
             new[name] = [info.st_size, info.st_mtime_ns, digest]
+        if dry and set(old) - set(new):
+            return None
         for name in set(old) - set(new):
             changed.add(name)
             with contextlib.suppress(OSError):
                 (self.copy / name).unlink()
             _prune_empty(self.copy, (self.copy / name).parent)
-        self._write_manifest(new)
+        if new != old:
+            self._write_manifest(new)
         files = {name: entry[2] for name, entry in new.items()}
         digest = hashlib.sha256()
         for name in sorted(files):
@@ -346,17 +366,42 @@ class WarmCopy:
 
     def new_run(self) -> Path:
         """A fresh run folder holding ``copy/``, a copy of the warm copy."""
+        run = self._fresh_run()
+        with self._locked(fcntl.LOCK_SH):
+            _copy_tree(self.copy, run / "copy")
+        return run
+
+    def _fresh_run(self) -> Path:
         self.runs.mkdir(parents=True, exist_ok=True)
         # a run interrupted between its copy and its cleanup leaves a folder: old ones go
         stale = time.time() - STALE_RUN_S
         for old in self.runs.iterdir():
             with contextlib.suppress(OSError):
                 if old.stat().st_mtime < stale:
-                    shutil.rmtree(old, ignore_errors=True)
-        run = Path(tempfile.mkdtemp(dir=self.runs, prefix="run-"))
-        with self._locked(fcntl.LOCK_SH):
-            _copy_tree(self.copy, run / "copy")
+                    _remove_tree(old)
+        return Path(tempfile.mkdtemp(dir=self.runs, prefix="run-"))
+
+    def new_overlay_run(self) -> Path:
+        """A fresh run folder with empty ``upper/`` and ``work/`` for an overlay on the warm copy.
+
+        The caller holds the shared lock (``hold``) while the overlay is mounted: the warm copy
+        under an overlay must not change.
+        """
+        run = self._fresh_run()
+        (run / "upper").mkdir()
+        (run / "work").mkdir()
         return run
+
+    def hold(self) -> int:
+        """Take the shared lock on the warm copy (blocking); ``release`` gives it back."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.home / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        return fd
+
+    @staticmethod
+    def release(fd: int) -> None:
+        os.close(fd)
 
     def keep_bytecode(self, run: Path, changed: set[str]) -> None:
         """Copy the bytecode a run compiled back into the warm copy, for the next runs.
@@ -364,7 +409,7 @@ class WarmCopy:
         Only for sources the run did not change; bytecode is checked against its source's
         modification time and size when loaded, so a file synced since is simply recompiled.
         """
-        copy = run / "copy"
+        copy = run / "upper" if (run / "upper").is_dir() else run / "copy"
         found: list[tuple[Path, Path]] = []
         for folder, dirs, files in os.walk(copy):
             dirs[:] = [d for d in dirs if d not in VENV_NAMES]
@@ -393,7 +438,22 @@ class WarmCopy:
 
     @staticmethod
     def discard_run(run: Path) -> None:
-        shutil.rmtree(run, ignore_errors=True)
+        _remove_tree(run)
+
+
+def _remove_tree(folder: Path) -> None:
+    """Remove a run folder, including what a test or overlayfs left unwritable (mode 000)."""
+
+    def retry(function: Callable[[str], object], path: str, _info: object) -> None:
+        with contextlib.suppress(OSError):
+            os.chmod(os.path.dirname(path), 0o700)
+            if os.path.isdir(path) and not os.path.islink(path):
+                os.chmod(path, 0o700)
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                function(path)
+
+    shutil.rmtree(folder, onerror=retry)
 
 
 def _header(compiled: Path) -> bytes:
