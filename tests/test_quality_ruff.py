@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from tactful.analyzers.findings import Applicability, Severity
 from tactful.analyzers.ruff import (
     SYNTAX_ERROR,
