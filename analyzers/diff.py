@@ -581,7 +581,10 @@ def _index_with_untracked(
         own = repo.git.rev_parse("--git-path", "index")
         own_path = Path(own) if os.path.isabs(own) else Path(str(repo.working_tree_dir)) / own
         if own_path.exists():
-            shutil.copyfile(own_path, index)
+            # copy2 keeps the index's modification time: git trusts a file's stat data only
+            # when it is older than the index (its "racy git" rule), so a fresh copy would hide
+            # a file rewritten with the same size within the same clock tick as the commit.
+            shutil.copy2(own_path, index)
         env = {"GIT_INDEX_FILE": index}
         for start in range(0, len(untracked), 500):
             repo.git.add(
