@@ -63,6 +63,9 @@ async def test_comments_on_changed_lines_follow_edits_and_dismissals(
     await wait_for(lambda: review_diagnostics(lsp, uri))
     # `import os` is unused (F401), but it did not change: no review comment there.
     assert lines_of(review_diagnostics(lsp, uri)) == [(6, "debug-leftover")]
+    # The quality findings of the same document are published with ours, not replaced.
+    await wait_for(lambda: any(d.source == "tactful.quality" for d in lsp.diagnostics[uri]))
+    assert review_diagnostics(lsp, uri)
 
     # An edit adds a breakpoint below: reviewed after the debounce, in the new version.
     change_document(lsp, uri, 2, (6, 0), (6, 0), "    breakpoint()\n")
