@@ -121,8 +121,10 @@ def _column(line_text: str, byte_offset: int) -> int:
     return len(line_text.encode("utf-8")[:byte_offset].decode("utf-8", "replace"))
 
 
-def _point(lines: list[str], lineno: int, byte_offset: int) -> Point:
-    return Point(lineno - 1, _column(lines[lineno - 1], byte_offset))
+def _point(lines: list[str], lineno: int | None, byte_offset: int | None) -> Point:
+    # ast leaves end positions optional; every node parsed from source has them
+    line = (lineno or 1) - 1
+    return Point(line, _column(lines[line], byte_offset or 0))
 
 
 def mutants_of(root: Path, relative: str) -> list[Mutant]:

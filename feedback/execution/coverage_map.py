@@ -104,9 +104,9 @@ class CoverageMap:
                 if moved:
                     kept[line] = moved
             lines[path] = kept
-        for path, by_line in measured.items():
+        for path, contexts_by_line in measured.items():
             target = lines.setdefault(path, {})
-            for line, contexts in by_line.items():
+            for line, contexts in contexts_by_line.items():
                 for context in contexts:
                     if not context:
                         target.setdefault(line, set()).add(IMPORT_TIME)

@@ -224,7 +224,7 @@ def run(spec: dict) -> int:
     with contextlib.suppress(OSError, AttributeError):
         _libc().prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     deadline = time.monotonic() + float(spec["deadline_s"])
-    stopped = {"reason": None}
+    stopped: dict[str, int | None] = {"reason": None}
 
     def stop(signum: int, _frame: object) -> None:
         stopped["reason"] = signum

@@ -8,9 +8,10 @@ workspace is trusted (``tactful trust``, or the editor's trust passed by the cal
 call returns "not validated (workspace not trusted)" at once.
 
 A validation: sync the warm copy; make the changes; look the verdict up by (changes, workspace
-state, command, backend); select the tests (coverage map, import graph, whole suite); make a run
-copy with the changes applied; run the tests there in the sandbox; read the probe's report.
-The coverage map is built and updated in the background, once the workspace is trusted.
+state, command, backend); select the tests (coverage map, import graph, whole suite); lay the
+changes over the warm copy (an overlay mount where the kernel allows, else a copy of it); run the
+tests there in the sandbox; read the probe's report. The coverage map is built and updated in the
+background, once the workspace is trusted.
 """
 
 from __future__ import annotations
@@ -454,6 +455,7 @@ class Sandbox:
             run = await asyncio.to_thread(
                 self.warm.new_overlay_run if overlay else self.warm.new_run
             )
+            assert run is not None
             verdict, _report = await self._run_in(name, run, changes, plan, argv, cmap)
             if held is not None:
                 self.warm.release(held)

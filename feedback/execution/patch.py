@@ -134,6 +134,7 @@ def apply_file_patch(old_text: str | None, patch: FilePatch) -> Change:
         if old_text is not None:
             raise PatchError(f"{patch.new_path}: the diff creates a file that already exists")
         old_text = ""
+    old_text = old_text or ""
     old = old_text.split("\n") if old_text else []
     trailing_newline = old_text.endswith("\n") or old_text == ""
     if old_text.endswith("\n"):

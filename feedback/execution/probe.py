@@ -26,10 +26,10 @@ _REPORT = os.environ.get("TACTFUL_PROBE_REPORT")
 _SELECT = os.environ.get("TACTFUL_PROBE_SELECT")
 _COVERAGE = os.environ.get("TACTFUL_PROBE_COVERAGE")
 
-_collected = []
-_outcomes = {}
-_failures = []
-_collect_errors = []
+_collected: list = []
+_outcomes: dict = {}
+_failures: list = []
+_collect_errors: list = []
 _cov = None
 _RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
 
@@ -49,7 +49,7 @@ def _start_coverage():
 
 
 _current = [""]
-_spawning = set()
+_spawning: set = set()
 
 
 def _runs_python(args, kwargs):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 
 class Status(StrEnum):
@@ -101,14 +102,15 @@ class Verdict:
         }
 
     @classmethod
-    def from_json(cls, raw: dict[str, object]) -> Verdict:
+    def from_json(cls, raw: dict[str, Any]) -> Verdict:
+        """The verdict ``to_json`` gave (unknown keys ignored)."""
         return cls(
             status=Status(raw["status"]),
-            tests_run=int(raw.get("tests_run", 0)),  # type: ignore[arg-type]
-            test_ids=tuple(raw.get("test_ids", ())),  # type: ignore[arg-type]
-            failed_ids=tuple(raw.get("failed_ids", ())),  # type: ignore[arg-type]
+            tests_run=int(raw.get("tests_run", 0)),
+            test_ids=tuple(raw.get("test_ids", ())),
+            failed_ids=tuple(raw.get("failed_ids", ())),
             failures=str(raw.get("failures", "")),
-            duration_s=float(raw.get("duration_s", 0.0)),  # type: ignore[arg-type]
+            duration_s=float(raw.get("duration_s", 0.0)),
             backend=str(raw.get("backend", "")),
             selection=Selection(raw.get("selection", "none")),
             reason=str(raw.get("reason", "")),

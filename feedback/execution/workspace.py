@@ -314,7 +314,7 @@ class WarmCopy:
                 continue
             previous = old.get(name)
             same_stat = previous is not None and previous[:2] == [info.st_size, info.st_mtime_ns]
-            if same_stat and target.exists() and not target.is_symlink():
+            if same_stat and previous is not None and target.exists() and not target.is_symlink():
                 new[name] = previous
                 continue
             if dry:
@@ -338,10 +338,10 @@ class WarmCopy:
         if new != old:
             self._write_manifest(new)
         files = {name: entry[2] for name, entry in new.items()}
-        digest = hashlib.sha256()
+        state = hashlib.sha256()
         for name in sorted(files):
-            digest.update(f"{name}\0{files[name]}\n".encode("utf-8", "surrogateescape"))
-        return WorkspaceState(digest.hexdigest(), files, frozenset(changed))
+            state.update(f"{name}\0{files[name]}\n".encode("utf-8", "surrogateescape"))
+        return WorkspaceState(state.hexdigest(), files, frozenset(changed))
 
     @staticmethod
     def _copy_file(source: Path, target: Path) -> None:
