@@ -13,6 +13,7 @@ ranker. Every review diagnostic also has a "not useful" code action that runs th
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from dataclasses import replace
@@ -256,17 +257,11 @@ class ReviewService:
         coverage = await run_blocking(
             load_coverage, diff.root, {change.path: change.text for change in files}
         )
-        kept = [] if options.llm is not None else self._carried_llm_comments(files)
+        run = functools.partial(
+            review_diff, diff, options, files=files, memory=self.memory, coverage=coverage
+        )
         if options.llm is None:
-            review = await run_blocking(
-                review_diff,
-                diff,
-                options,
-                files=files,
-                memory=self.memory,
-                coverage=coverage,
-                extra=kept,
-            )
+            review = await run_blocking(run, extra=self._carried_llm_comments(files))
             return list(review.comments)
         loop = asyncio.get_running_loop()
         async with progress(self.server, "Reviewing changes") as report:
@@ -274,16 +269,7 @@ class ReviewService:
             def on_progress(step: Progress) -> None:
                 loop.call_soon_threadsafe(report, step.message, step.percentage)
 
-            review = await run_blocking(
-                review_diff,
-                diff,
-                options,
-                files=files,
-                memory=self.memory,
-                coverage=coverage,
-                on_progress=on_progress,
-                cancelled=cancelled,
-            )
+            review = await run_blocking(run, on_progress=on_progress, cancelled=cancelled)
         for note in review.notes:
             logger.info("review: %s", note)
         return list(review.comments)
