@@ -183,6 +183,8 @@ def _with_insertion(
 
 
 def _breaks_parse(request: CompletionRequest, text: str, tree: Tree | None) -> bool:
+    if tree is not None and tree.root_node.has_error:
+        return False  # it did not parse before: nothing to break (and no parse to pay for)
     parsed = _with_insertion(request, text, tree)
     if parsed is None:
         return False
