@@ -281,19 +281,25 @@ local function main()
       end
     end, 20000, "the " .. wanted.code .. " finding")
     vim.api.nvim_win_set_cursor(0, { target.lnum + 1, target.col })
-    local titles = {}
+    out.titles = {}
     vim.lsp.buf.code_action({
       apply = true,
+      -- The quality fix for the finding (review comments on the same line have code actions
+      -- of their own).
       filter = function(action)
-        table.insert(titles, action.title)
-        return action.title:find(wanted.code, 1, true) ~= nil
+        table.insert(out.titles, action.title)
+        for _, d in ipairs(action.diagnostics or {}) do
+          if d.source == "tactful.quality" and d.code == wanted.code then
+            return true
+          end
+        end
+        return false
       end,
     })
     wait_for(function()
       return table.concat(vim.api.nvim_buf_get_lines(buf, 0, -1, false), "\n") ~= before
     end, 20000, "the code action to change the buffer")
     vim.cmd("silent write")
-    out.titles = titles
     out.file = table.concat(vim.fn.readfile(config.file), "\n")
   end)
 

@@ -127,7 +127,8 @@ local function capabilities()
   -- Neovim that pulls diagnostics only on open and change, and cannot be asked to pull again,
   -- would show them one edit late; such a Neovim gets them pushed instead.
   if not pull_refreshes(caps) then
-    caps.textDocument.diagnostic = nil
+    -- null, not nil: Neovim merges these capabilities over its defaults.
+    caps.textDocument.diagnostic = vim.NIL
   end
   return caps
 end
