@@ -248,7 +248,9 @@ end
 --- Tell running servers to read their settings (and so the trust list) again.
 local function resend_settings()
   for _, client in ipairs(vim.lsp.get_clients({ name = rpc.NAME })) do
-    rpc.notify(client, "workspace/didChangeConfiguration", { settings = client.settings or {} })
+    rpc.notify(client, "workspace/didChangeConfiguration", {
+      settings = client.settings or client.config.settings or {},
+    })
   end
 end
 
