@@ -18,6 +18,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
 from tactful.server.settings import describe
 
 EXTENSION = Path(__file__).resolve().parent.parent / "editors" / "vscode"
