@@ -91,7 +91,8 @@ class Completer:
         if document is None or not settings.enabled:
             return None
         snapshot = document.snapshot()
-        lines = Lines(snapshot.text)
+        # The document's own line index: used only until the result is checked to be current.
+        lines = Lines(snapshot.text, document.lines)
         point = to_point(position, lines, server.encoding)
         request = CompletionRequest(
             uri=uri,

@@ -101,7 +101,9 @@ def next_tokens(
     candidates: list[str] = []
     gathered = 0
     for k in range(len(levels) - 1, -1, -1):
-        if not levels[k]:
+        if not levels[k] or (k == 0 and not partial.strip()):
+            # The most frequent tokens of the whole vocabulary, with no context and nothing
+            # typed, are never a confident guess; ranking them would cost a scan.
             continue
         for _weight, counts, _total, _distinct in levels[k]:
             ranked = _top(counts, 6)
