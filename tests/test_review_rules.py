@@ -100,6 +100,13 @@ CASES = [
         set(),
     ),
     Case(
+        "annotations and defaults added: the documentation need not change",
+        "typed.py",
+        PY_OLD,
+        PY_OLD.replace("def area(width, height):", "def area(width: int, height: int = 1) -> int:"),
+        set(),
+    ),
+    Case(
         "removed parameter still in the docstring, private function ignored",
         "params.py",
         'def scale(value, factor):\n    """Multiply value by factor."""\n    return value\n\n\n'

@@ -37,7 +37,7 @@ RULE_DESCRIPTIONS: Mapping[str, str] = {
     DEBUG_LEFTOVER: "A debugging statement (print, breakpoint, pdb, console.log, dbg!) was added.",
     BROAD_EXCEPT: "An exception handler catches everything, or swallows errors silently.",
     TODO_ADDED: "A TODO or FIXME was added without a reference to an issue.",
-    STALE_DOCSTRING: "A public function's signature changed but its documentation did not.",
+    STALE_DOCSTRING: "A public function's parameters changed but its documentation did not.",
     FUNCTION_TOO_LARGE: "A function grew past the size bound in this change.",
     FUNCTION_TOO_COMPLEX: "A function grew past the complexity bound in this change.",
     UNTESTED_CHANGE: "A changed function is not run by any test (coverage map).",

@@ -15,7 +15,8 @@ The checks aim at precision, since each comment costs a reader's attention:
 - broad exception handlers: bare ``except:``, and ``except Exception``/``BaseException`` (or an
   empty ``catch`` in JavaScript, TypeScript and Java) whose body does nothing;
 - TODO/FIXME/XXX/HACK comments added without an issue reference (``#123``, ``ABC-12``, a URL);
-- a public function whose signature changed while its documentation did not;
+- a public function whose parameters changed (not merely their annotations or defaults) while
+  its documentation did not;
 - a function that grew past the size or complexity bound in this change;
 - a changed function that no test reaches, when a coverage map says so.
 """
@@ -549,7 +550,9 @@ class _FileChecker:
             or not function.public
             or function.doc is None
             or old.doc is None
-            or function.signature == old.signature
+            # Annotations and defaults are not what documentation describes: only a change of
+            # the parameters themselves (added, removed, renamed, reordered) counts.
+            or function.parameters == old.parameters
             or " ".join(function.doc.split()) != " ".join(old.doc.split())
         ):
             return
@@ -574,7 +577,7 @@ class _FileChecker:
             prior = 0.7
         else:
             message = (
-                f"the signature of public `{function.name}` changed to "
+                f"the parameters of public `{function.name}` changed to "
                 f"`{function.signature}` but its documentation did not."
             )
             prior = 0.45
