@@ -16,7 +16,6 @@ from bisect import bisect_left, insort
 from collections.abc import Sequence
 
 _TOTAL = None
-_MAX_CHAR = "\U0010ffff"
 
 
 class NgramCounts:
@@ -116,8 +115,3 @@ class NgramCounts:
                 if index == len(vocabulary) or vocabulary[index] != token:
                     insort(vocabulary, token)
         pending.clear()
-
-
-def prefix_end(prefix: str) -> str:
-    """A string that sorts after every string starting with ``prefix``."""
-    return prefix + _MAX_CHAR

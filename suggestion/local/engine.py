@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from tactful.analyzers.index import RepositoryIndex
@@ -113,17 +114,14 @@ class LocalEngine:
         line_tokens, _ = tokenize_line(prefix, request.language_id, state)
         indent = indentation(prefix)
         context, partial = self._context(document, lines, row, prefix, line_tokens, indent)
-        if partial and partial[-1:].isspace() and not partial.strip() and len(partial) > 1:
-            return []
+        if len(partial) > 1 and not partial.strip():
+            return []  # spaces to align something: no statistics about that
         sources = [Source(document.counts, self.tuning.document_weight)]
         if self.index is not None:
             counts = self.index.counts(request.language_id)
             if counts is not None:
                 sources.append(Source(counts, self.tuning.workspace_weight))
-        lock = self.index.lock if self.index is not None else None
-        if lock is not None:
-            lock.acquire()
-        try:
+        with self.index.lock if self.index is not None else nullcontext():
             found = continue_tokens(
                 sources,
                 context,
@@ -134,9 +132,6 @@ class LocalEngine:
                 max_tokens=self.tuning.max_tokens,
                 discount=self.tuning.discount,
             )
-        finally:
-            if lock is not None:
-                lock.release()
         if (
             found is None
             and self.tuning.semantic
