@@ -49,6 +49,13 @@ CASES = [
         },
     ),
     Case(
+        "a debugger used as a library is no leftover",
+        "debugging_support.py",
+        "x = 1\n",
+        "import pdb\nfrom pdb import Pdb\n\n\nclass Debugger(pdb.Pdb):\n    pass\n",
+        set(),
+    ),
+    Case(
         "print is fine where printing is the point",
         "cli_tool.py",
         None,

@@ -57,6 +57,7 @@ MAX_COMPLEXITY = 10
 _TODO = re.compile(r"\b(TODO|FIXME|XXX|HACK)\b")
 _ISSUE_REFERENCE = re.compile(r"#\d+|\b[A-Z][A-Z0-9]+-\d+\b|https?://|\bissue\b", re.IGNORECASE)
 _DEBUG_MODULES = frozenset({"pdb", "ipdb", "pudb", "pdbpp", "wdb", "web_pdb", "remote_pdb"})
+_DEBUG_CALLS = frozenset({"set_trace", "post_mortem", "pm"})
 _CONSOLE_METHODS = frozenset({"log", "debug", "trace", "dir", "dirxml", "table"})
 _SILENT_PYTHON = frozenset({"pass_statement", "continue_statement", "ellipsis"})
 _BROAD_TYPES = frozenset({"Exception", "BaseException", "Throwable", "RuntimeException"})
@@ -349,7 +350,7 @@ class _FileChecker:
             elif function is not None and function.type == "attribute":
                 module = node_text(function.child_by_field_name("object"))
                 attribute = node_text(function.child_by_field_name("attribute"))
-                if module in _DEBUG_MODULES and attribute in ("set_trace", "post_mortem", "pm"):
+                if module in _DEBUG_MODULES and attribute in _DEBUG_CALLS:
                     self._add(
                         line,
                         DEBUG_LEFTOVER,
@@ -360,7 +361,7 @@ class _FileChecker:
         elif kind == "import_statement":
             for name in node.named_children:
                 module = node_text(name.child_by_field_name("name") or name).split(".")[0]
-                if module in _DEBUG_MODULES:
+                if module in _DEBUG_MODULES and not self._uses_debugger_api(module):
                     self._add(
                         line,
                         DEBUG_LEFTOVER,
@@ -371,7 +372,8 @@ class _FileChecker:
                     break
         elif kind == "import_from_statement":
             module = node_text(node.child_by_field_name("module_name")).split(".")[0]
-            if module in _DEBUG_MODULES:
+            names = {node_text(c) for c in node.children_by_field_name("name")}
+            if module in _DEBUG_MODULES and names <= _DEBUG_CALLS:
                 self._add(
                     line,
                     DEBUG_LEFTOVER,
@@ -381,6 +383,12 @@ class _FileChecker:
                 )
         elif kind == "except_clause":
             self._python_except(node)
+
+    def _uses_debugger_api(self, module: str) -> bool:
+        """Code that uses a debugger module as a library (``pdb.Pdb``, a test of a debugger
+        integration) imports it on purpose; only ``set_trace``-style uses are leftovers."""
+        used = set(re.findall(rf"(?<![\w.]){re.escape(module)}\.(\w+)", self.change.text))
+        return bool(used - _DEBUG_CALLS)
 
     def _in_main_block(self, node: Node) -> bool:
         parent = node.parent
