@@ -377,10 +377,14 @@ class RepositoryIndex:
             return {}
         if data.get("root") != str(self.root):
             return {}
-        files = data.get("files", {})
-        return {
-            path: _FileEntry(*fields[:5], _identifiers(fields[3])) for path, fields in files.items()
-        }
+        try:
+            return {
+                path: _FileEntry(mtime_ns, size, language, tokens, digest, _identifiers(tokens))
+                for path, (mtime_ns, size, language, tokens, digest) in data["files"].items()
+            }
+        except (KeyError, TypeError, ValueError, AttributeError):
+            logger.warning("index cache malformed; rebuilding it")
+            return {}
 
     def save(self) -> None:
         """Write the tokens of the indexed files to the cache (for the next start)."""

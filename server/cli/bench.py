@@ -170,7 +170,9 @@ class _Client(LanguageClient):
             kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
             token = str(params.token)
             if kind == "begin":
-                title = value.get("title") if isinstance(value, dict) else value.title
+                title = (
+                    value.get("title") if isinstance(value, dict) else getattr(value, "title", "")
+                )
                 self.titles[token] = str(title)
             elif kind == "end" and "index" in self.titles.get(token, ""):
                 self.finished.add(token)
