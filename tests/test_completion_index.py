@@ -146,3 +146,13 @@ def test_an_index_over_nothing_is_empty(tmp_path: Path) -> None:
     index = RepositoryIndex(tmp_path / "missing", persist=False)
     index.build()
     assert index.file_count == 0 and index.counts("python") is None
+
+
+def test_a_corrupt_cache_is_rebuilt(workspace: Workspace) -> None:
+    workspace.write("a.py", HELPERS)
+    index = RepositoryIndex(workspace.root)
+    index.cache_path().parent.mkdir(parents=True, exist_ok=True)
+    index.cache_path().write_bytes(b"not a pickle")
+    index.build()
+    assert "parse_header_line" in index.identifiers("python")
+    assert RepositoryIndex(workspace.root).cache_path().read_bytes() != b"not a pickle"
