@@ -1,9 +1,11 @@
 """Benchmark: how many ruff findings get a fix validated by the project's tests, and whether any
 validation was false.
 
-Corpus: click 8.1.8's sdist (it ships its tests), fetched with pip into benchmarks/corpora/
-(git-ignored), with its test dependencies and click itself (editable) in
-benchmarks/corpora/click-8.1.8/.venv, the project's own virtual environment as a user has it.
+Corpora: source distributions that ship their tests, fetched with pip into benchmarks/corpora/
+(git-ignored), each with its own virtual environment (benchmarks/corpora/NAME-VERSION/.venv)
+holding its pinned test dependencies and the project itself (editable), as a developer has it:
+click 8.1.8 (the development corpus) and more-itertools 10.5.0 and boltons 24.1.0 (checks on
+projects of other styles). ``--corpus`` also takes the path of any project with a ``.venv``.
 
 Rules: ruff's default rule set plus B, UP, SIM, PERF and RUF, replacing the project's selection
 (the rest of its ruff configuration applies). ``--rules current`` takes the defaults of the ruff
@@ -13,10 +15,17 @@ candidates (ruff's fix, our recipes), screens them with ruff and runs the coveri
 sandbox; a finding counts as fixed when a fix is offered with passing tests. Then every distinct
 fix reported as passing is run against the whole suite: a failure there is a false validation.
 
-    .venv/bin/python benchmarks/fixes.py [--rules current|classic] [--corpus DIR] [--limit N]
-                                         [--skip-full-check]
+Sampling: ``--max-findings-per-rule N`` judges at most N findings of each rule (evenly spread
+over the rule's findings in file order), so a run takes minutes. The share is then reported
+raw (over the findings judged) and weighted (each rule's share weighted by its number of
+findings in the whole project: an estimate of the full-population share). Without sampling
+both are the same figure.
 
-Prints one JSON object.
+    .venv/bin/python benchmarks/fixes.py [--corpus click|more-itertools|boltons|DIR]
+        [--rules current|classic] [--max-findings-per-rule N] [--only RULE,...]
+        [--exclude RULE,...] [--limit N] [--skip-full-check]
+
+Prints one JSON object on stdout (one line per finding judged on stderr).
 """
 
 from __future__ import annotations
@@ -29,19 +38,39 @@ import sys
 import tarfile
 import time
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 CORPORA = HERE / "corpora"
-CLICK = "click==8.1.8"
 EXTRA_RULES = ("B", "UP", "SIM", "PERF", "RUF")
 CLASSIC_DEFAULTS = ("E4", "E7", "E9", "F")
-# click 8.1.8's requirements/tests.txt: the versions its own CI runs the tests with.
-TEST_REQUIREMENTS = ("pytest==8.3.4", "iniconfig==2.0.0", "packaging==24.2", "pluggy==1.5.0")
+# click 8.1.8's requirements/tests.txt: the versions its own CI runs the tests with; the other
+# projects need nothing but pytest to run their tests.
+PYTEST = ("pytest==8.3.4", "iniconfig==2.0.0", "packaging==24.2", "pluggy==1.5.0")
 
 
-def fetch_click() -> Path:
-    root = CORPORA / "click-8.1.8"
+@dataclass(frozen=True)
+class Corpus:
+    requirement: str
+    test_requirements: tuple[str, ...] = PYTEST
+
+    @property
+    def folder(self) -> Path:
+        name, _, version = self.requirement.partition("==")
+        return CORPORA / f"{name}-{version}"
+
+
+KNOWN = {
+    "click": Corpus("click==8.1.8"),
+    "more-itertools": Corpus("more-itertools==10.5.0"),
+    "boltons": Corpus("boltons==24.1.0"),
+}
+
+
+def fetch(corpus: Corpus) -> Path:
+    """The corpus unpacked, with its virtual environment (both made on first use)."""
+    root = corpus.folder
     if not (root / "tests").is_dir():
         CORPORA.mkdir(parents=True, exist_ok=True)
         subprocess.run(
@@ -54,19 +83,21 @@ def fetch_click() -> Path:
                 "--no-binary",
                 ":all:",
                 "--no-deps",
-                CLICK,
+                corpus.requirement,
                 "-d",
                 str(CORPORA),
             ],
             check=True,
         )
-        with tarfile.open(CORPORA / "click-8.1.8.tar.gz") as archive:
+        with tarfile.open(root.with_name(root.name + ".tar.gz")) as archive:
             archive.extractall(CORPORA, filter="data")
     venv = root / ".venv"
     python = venv / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", *TEST_REQUIREMENTS], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", *corpus.test_requirements], check=True
+        )
         subprocess.run(
             [str(python), "-m", "pip", "install", "-q", "--no-deps", "-e", str(root)], check=True
         )
@@ -77,6 +108,7 @@ def default_rules() -> list[str]:
     """ruff's default rule set, as this ruff version defines it."""
     from tactful.analyzers.ruff import ruff_binary
 
+    CORPORA.mkdir(parents=True, exist_ok=True)
     probe = CORPORA / ".probe.py"
     probe.write_text("")
     done = subprocess.run(
@@ -89,12 +121,47 @@ def default_rules() -> list[str]:
     return [line.rsplit("(", 1)[1].rstrip("),") for line in lines.split("\n") if "(" in line]
 
 
+def stratified(findings: list, per_rule: int) -> list:
+    """At most ``per_rule`` findings of each rule, evenly spread over its findings in order."""
+    if per_rule <= 0:
+        return findings
+    by_rule: dict[str, list] = defaultdict(list)
+    for finding in findings:
+        by_rule[finding.rule].append(finding)
+    kept: set[int] = set()
+    for group in by_rule.values():
+        if len(group) <= per_rule:
+            kept.update(id(f) for f in group)
+            continue
+        step = len(group) / per_rule
+        kept.update(id(group[int(i * step + step / 2)]) for i in range(per_rule))
+    return [f for f in findings if id(f) in kept]
+
+
+def shares(per_rule: dict[str, Counter], without: str | None = None) -> tuple[float, float]:
+    """(raw share over the findings judged, population-weighted estimate)."""
+    rules = {r: c for r, c in per_rule.items() if r != without}
+    judged = sum(c["judged"] for c in rules.values())
+    validated = sum(c["validated"] for c in rules.values())
+    population = sum(c["population"] for c in rules.values())
+    estimate = sum(
+        c["population"] * c["validated"] / c["judged"] for c in rules.values() if c["judged"]
+    )
+    return (
+        round(validated / judged, 4) if judged else 0.0,
+        round(estimate / population, 4) if population else 0.0,
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--corpus", type=Path, help="a project with .venv (default: click 8.1.8)")
+    parser.add_argument("--corpus", default="click", help="click, more-itertools, boltons or DIR")
+    parser.add_argument("--rules", choices=("current", "classic"), default="current")
+    parser.add_argument("--max-findings-per-rule", type=int, default=0, metavar="N")
+    parser.add_argument("--only", default="", help="judge only these rules (comma-separated)")
+    parser.add_argument("--exclude", default="", help="do not judge these rules")
     parser.add_argument("--limit", type=int, default=0, help="judge at most N findings")
     parser.add_argument("--skip-full-check", action="store_true")
-    parser.add_argument("--rules", choices=("current", "classic"), default="current")
     args = parser.parse_args()
 
     # Warm copies, verdicts and ruff's cache stay with the corpora, away from the user's.
@@ -105,51 +172,68 @@ def main() -> int:
     from tactful.feedback.execution import Sandbox, ValidationOptions
     from tactful.feedback.fixes import FixJudge
 
-    root = (args.corpus or fetch_click()).resolve()
+    known = KNOWN.get(args.corpus)
+    root = (fetch(known) if known else Path(args.corpus)).resolve()
     defaults = default_rules() if args.rules == "current" else list(CLASSIC_DEFAULTS)
     options = RuffOptions(select=(*defaults, *EXTRA_RULES))
     sandbox = Sandbox(root, ValidationOptions(timeout_s=180, coverage_map=False), trusted=True)
 
     started = time.monotonic()
-    findings = check_paths(["."], root, options)
+    population = check_paths(["."], root, options)
+    only = {r for r in args.only.split(",") if r}
+    excluded = {r for r in args.exclude.split(",") if r}
+    eligible = [f for f in population if (not only or f.rule in only) and f.rule not in excluded]
+    judged = stratified(eligible, args.max_findings_per_rule)
     if args.limit:
-        findings = findings[: args.limit]
+        judged = judged[: args.limit]
     by_file = defaultdict(list)
-    for finding in findings:
+    for finding in population:
         by_file[finding.path].append(finding)
+    judged_by_file = defaultdict(list)
+    for finding in judged:
+        judged_by_file[finding.path].append(finding)
     judge = FixJudge(root, ruff_options=options, validate=sandbox.validate_sync)
 
     offers = []
-    for path, file_findings in by_file.items():
+    for path, file_findings in judged_by_file.items():
         text = (root / path).read_text(encoding="utf-8")
         for finding in file_findings:
-            offer = judge.offer(finding, text, file_findings)
-            offers.append((offer, text))
+            offer = judge.offer(finding, text, by_file[path])
+            offers.append(offer)
             print(
                 f"{finding.path}:{finding.span.start.line + 1} {finding.rule}: "
-                f"{offer.title or 'no fix: ' + offer.verdict.summary()}",
+                f"{offer.title or 'no fix: ' + offer.verdict.summary()}"
+                + ("" if offer.validated else f" [{' | '.join(offer.rejections)[:300]}]"),
                 file=sys.stderr,
+                flush=True,
             )
     judge_s = time.monotonic() - started
 
-    ruff_fix = Counter(
-        (offer.finding.fixes[0].applicability.value if offer.finding.fixes else "none")
-        for offer, _ in offers
-    )
-    validated = [(o, t) for o, t in offers if o.validated]
-    by_rule: dict[str, Counter[str]] = defaultdict(Counter)
+    per_rule: dict[str, Counter] = defaultdict(Counter)
+    for finding in eligible:
+        per_rule[finding.rule]["population"] += 1
+    misses: dict[str, list[str]] = defaultdict(list)
     by_origin: Counter[str] = Counter()
-    for offer, _ in offers:
-        by_rule[offer.finding.rule]["findings"] += 1
+    ruff_fix: Counter[str] = Counter()
+    for offer in offers:
+        counts = per_rule[offer.finding.rule]
+        counts["judged"] += 1
+        ruff_fix[offer.finding.fixes[0].applicability.value if offer.finding.fixes else "none"] += 1
         if offer.validated:
-            by_rule[offer.finding.rule]["validated"] += 1
+            counts["validated"] += 1
             by_origin[offer.fix.origin] += 1
+        elif len(misses[offer.finding.rule]) < 2:
+            where = f"{offer.finding.path}:{offer.finding.span.start.line + 1}"
+            why = offer.rejections[-1] if offer.rejections else offer.verdict.summary()
+            misses[offer.finding.rule].append(f"{where}: {why}"[:240])
 
     false_validations = []
     full_checked = 0
     if not args.skip_full_check:
         seen: dict[tuple, bool] = {}
-        for offer, _ in validated:
+        for offer in offers:
+            if not offer.validated:
+                continue
             key = (offer.finding.path, tuple(offer.fix.edits))
             if key not in seen:
                 verdict = sandbox.validate_sync(offer.fix.edits, everything=True)
@@ -160,22 +244,45 @@ def main() -> int:
                     {"path": offer.finding.path, "rule": offer.finding.rule, "title": offer.title}
                 )
 
-    total = len(offers)
+    raw, weighted = shares(per_rule)
+    raw_no_fa, weighted_no_fa = shares(per_rule, without="FA100")
+    missed = sorted(
+        (
+            (c["population"] * (1 - c["validated"] / c["judged"]), rule)
+            for rule, c in per_rule.items()
+            if c["judged"]
+        ),
+        reverse=True,
+    )
     result = {
         "corpus": root.name,
         "rules": f"ruff defaults ({args.rules}: {len(defaults)} selectors) + "
         + ", ".join(EXTRA_RULES),
-        "findings": total,
+        "population": len(population),
+        "eligible": len(eligible),
+        "judged": len(offers),
+        "max_findings_per_rule": args.max_findings_per_rule or None,
         "ruff_fix_available": dict(ruff_fix),
-        "ruff_fix_share": round(1 - ruff_fix.get("none", 0) / total, 4) if total else 0,
-        "fix_offered": sum(o.offered for o, _ in offers),
-        "validated_fix_offered": len(validated),
-        "validated_share": round(len(validated) / total, 4) if total else 0,
+        "fix_offered": sum(o.offered for o in offers),
+        "validated_fix_offered": sum(o.validated for o in offers),
+        "validated_share": raw,
+        "validated_share_weighted": weighted,
+        "validated_share_without_FA100": raw_no_fa,
+        "validated_share_weighted_without_FA100": weighted_no_fa,
         "validated_by_origin": dict(by_origin),
-        "validated_share_without_FA100": _share_without(offers, "FA100"),
-        "distinct_rules": len(by_rule),
-        "rules_with_a_validated_fix": sum(1 for c in by_rule.values() if c["validated"]),
-        "per_rule": {rule: dict(c) for rule, c in sorted(by_rule.items())},
+        "distinct_rules": len(per_rule),
+        "rules_with_a_validated_fix": sum(1 for c in per_rule.values() if c["validated"]),
+        "top_misses": [
+            {
+                "rule": rule,
+                "estimated_missed": round(count, 1),
+                **per_rule[rule],
+                "examples": misses.get(rule, []),
+            }
+            for count, rule in missed[:15]
+            if count > 0
+        ],
+        "per_rule": {rule: dict(c) for rule, c in sorted(per_rule.items())},
         "full_suite_checks": full_checked,
         "false_validations": len(false_validations),
         "false_validation_details": false_validations,
@@ -185,11 +292,6 @@ def main() -> int:
     json.dump(result, sys.stdout, indent=2)
     print()
     return 0
-
-
-def _share_without(offers, rule: str) -> float:
-    kept = [o for o, _ in offers if o.finding.rule != rule]
-    return round(sum(o.validated for o in kept) / len(kept), 4) if kept else 0.0
 
 
 if __name__ == "__main__":

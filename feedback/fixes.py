@@ -7,7 +7,8 @@ runs workspace code itself, never raises on broken code, and never offers a fix 
 failed or a syntax repair that was not validated.
 
 Order of work for one finding: candidates (ruff's fix, recipes, syntax repairs) → ruff screen →
-ranking (smallest, most local first) → tests, best first, until one passes; when none survives
+ranking (smallest, most local first) → tests, best first, until one passes; when none passes,
+the alternatives (another way to satisfy the rule) the same way; when still none survives
 and an LLM is configured, its proposal goes through the same judges, with up to two refinement
 rounds that show it the failure (ruff's or the tests').
 """
@@ -25,7 +26,14 @@ from tactful.analyzers.findings import Applicability, Finding, Fix
 from tactful.analyzers.ruff import SYNTAX_ERROR, RuffOptions, check_text
 from tactful.analyzers.text import Edit
 from tactful.feedback.execution.verdict import Status, Verdict, not_validated
-from tactful.suggestion.fixes import Rejection, Screened, candidates, rank, screen
+from tactful.suggestion.fixes import (
+    Rejection,
+    Screened,
+    alternatives,
+    candidates,
+    rank,
+    screen,
+)
 from tactful.suggestion.fixes import llm as llm_fixes
 
 logger = logging.getLogger(__name__)
@@ -127,9 +135,56 @@ class FixJudge:
         if before is None:
             before = self.findings(finding.path, text)
         rejections: list[str] = []
-        survivors: list[Screened] = []
+        tried = 0
         seen_texts: set[str] = set()
-        proposed = candidates(finding, text)
+        last_failure: Verdict | None = None
+        # Alternatives are proposed only once every usual candidate has failed ruff or the tests.
+        for propose in (candidates, alternatives):
+            proposed = propose(finding, text)
+            tried += len(proposed)
+            ranked = rank(self._screened(finding, text, before, proposed, rejections, seen_texts))
+            if self.validate is None:
+                # Nothing may run: the best candidate is offered, labelled; syntax repairs never
+                # are, since a repair that only parses is a guess.
+                best = next((s for s in ranked if finding.rule != SYNTAX_ERROR), None)
+                if best is not None:
+                    verdict = not_validated(self.not_validated_reason)
+                    return FixOffer(finding, best.fix, verdict, tried, tuple(rejections))
+                continue
+            for screened in ranked[: self.max_validations]:
+                if cancelled is not None and cancelled.is_set():
+                    verdict = not_validated("cancelled")
+                    return FixOffer(finding, None, verdict, tried, tuple(rejections))
+                verdict = self._validate(screened)
+                if verdict.passed:
+                    return FixOffer(finding, screened.fix, verdict, tried, tuple(rejections))
+                rejections.append(f"{screened.fix.origin}: tests: {verdict.summary()}")
+                last_failure = verdict
+                if verdict.status is Status.NOT_VALIDATED:
+                    # The sandbox cannot run at all: every candidate would get the same answer.
+                    if finding.rule == SYNTAX_ERROR:
+                        break
+                    return FixOffer(finding, screened.fix, verdict, tried, tuple(rejections))
+        if self.llm is not None and finding.rule != SYNTAX_ERROR:
+            llm_offer = self._llm_offer(finding, text, before, rejections, last_failure, cancelled)
+            if llm_offer is not None:
+                return llm_offer
+        if self.validate is None:
+            verdict = not_validated(self.not_validated_reason)
+        else:
+            verdict = last_failure or not_validated("no fix survived ruff")
+        return FixOffer(finding, None, verdict, tried, tuple(rejections))
+
+    def _screened(
+        self,
+        finding: Finding,
+        text: str,
+        before: Sequence[Finding],
+        proposed: Sequence[Fix],
+        rejections: list[str],
+        seen_texts: set[str],
+    ) -> list[Screened]:
+        survivors: list[Screened] = []
         for fix in proposed:
             outcome = screen(fix, finding, text, self.root, before, self.ruff_options)
             if isinstance(outcome, Rejection):
@@ -137,39 +192,7 @@ class FixJudge:
             elif outcome.text not in seen_texts:
                 seen_texts.add(outcome.text)
                 survivors.append(outcome)
-        tried = len(proposed)
-        ranked = rank(survivors)
-        if self.validate is None:
-            # Nothing may run: the best candidate is offered, labelled; syntax repairs never
-            # are, since a repair that only parses is a guess.
-            best = next((s for s in ranked if finding.rule != SYNTAX_ERROR), None)
-            if best is None and self.llm is not None and finding.rule != SYNTAX_ERROR:
-                llm_offer = self._llm_offer(finding, text, before, rejections, None, cancelled)
-                if llm_offer is not None:
-                    return llm_offer
-            verdict = not_validated(self.not_validated_reason)
-            fix = best.fix if best else None
-            return FixOffer(finding, fix, verdict, tried, tuple(rejections))
-        last_failure: Verdict | None = None
-        for screened in ranked[: self.max_validations]:
-            if cancelled is not None and cancelled.is_set():
-                return FixOffer(finding, None, not_validated("cancelled"), tried, tuple(rejections))
-            verdict = self._validate(screened)
-            if verdict.passed:
-                return FixOffer(finding, screened.fix, verdict, tried, tuple(rejections))
-            rejections.append(f"{screened.fix.origin}: tests: {verdict.summary()}")
-            last_failure = verdict
-            if verdict.status is Status.NOT_VALIDATED:
-                # The sandbox cannot run at all: every candidate would get the same answer.
-                if finding.rule == SYNTAX_ERROR:
-                    break
-                return FixOffer(finding, screened.fix, verdict, tried, tuple(rejections))
-        if self.llm is not None and finding.rule != SYNTAX_ERROR:
-            llm_offer = self._llm_offer(finding, text, before, rejections, last_failure, cancelled)
-            if llm_offer is not None:
-                return llm_offer
-        verdict = last_failure or not_validated("no fix survived ruff")
-        return FixOffer(finding, None, verdict, tried, tuple(rejections))
+        return survivors
 
     # -- internals ---------------------------------------------------------------------------
 

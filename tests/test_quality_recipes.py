@@ -8,20 +8,19 @@ from pathlib import Path
 import pytest
 
 from tactful.analyzers.ruff import RuffOptions, check_text
-from tactful.suggestion.fixes import Rejection, candidates, rank, screen
+from tactful.suggestion.fixes import Rejection, alternatives, candidates, rank, screen
 
 SELECT = ("E", "F", "B", "UP", "SIM", "PERF", "RUF", "S110", "BLE001", "TRY004", "PLC0205", "I")
 
 
-def fixed(tmp_path: Path, source: str, rule: str, select=SELECT) -> str:
+def fixed(tmp_path: Path, source: str, rule: str, select=SELECT, propose=candidates) -> str:
     """The text after the best surviving non-LLM fix for the first ``rule`` finding."""
     source = textwrap.dedent(source)
     options = RuffOptions(select=select)
     before = check_text(source, "mod.py", tmp_path, options)
     finding = next(f for f in before if f.rule == rule)
     outcomes = [
-        screen(fix, finding, source, tmp_path, before, options)
-        for fix in candidates(finding, source)
+        screen(fix, finding, source, tmp_path, before, options) for fix in propose(finding, source)
     ]
     survivors = [o for o in outcomes if not isinstance(o, Rejection)]
     assert survivors, [o.reason for o in outcomes if isinstance(o, Rejection)]
@@ -362,3 +361,78 @@ def test_syntax_repairs(tmp_path: Path, source: str, expected: str) -> None:
     finding = before[0]
     assert finding.rule == "invalid-syntax"
     assert fixed(tmp_path, source, "invalid-syntax", ("E9",)) == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (
+            # Parameters, returns and class attributes are evaluated: they become strings, as
+            # the __future__ import would make them; a local variable's annotation is never
+            # evaluated, so it is only respelled. The import left unused goes (ruff's follow-up).
+            """
+            import typing as t
+            from typing import List
+
+
+            class Node:
+                children: t.Dict[str, t.Optional["Node"]] = {}
+
+                def find(self, name: t.Optional[str], default: t.Any) -> t.Union[int, "Node", None]:
+                    seen: List[int] = []
+                    return self
+            """,
+            """
+            import typing as t
+
+
+            class Node:
+                children: "dict[str, Node | None]" = {}
+
+                def find(self, name: "str | None", default: t.Any) -> "int | Node | None":
+                    seen: list[int] = []
+                    return self
+            """,
+        ),
+        (
+            # A Literal's strings are values, and a multi-line annotation becomes one line.
+            """
+            import typing as t
+
+
+            def mode(
+                value: t.Optional[
+                    t.Literal["r", "w"]
+                ],
+            ) -> t.Tuple[int, ...]:
+                return ()
+            """,
+            """
+            import typing as t
+
+
+            def mode(
+                value: "t.Literal['r', 'w'] | None",
+            ) -> "tuple[int, ...]":
+                return ()
+            """,
+        ),
+    ],
+)
+def test_fa100_alternative_quotes_modern_annotations(
+    tmp_path: Path, source: str, expected: str
+) -> None:
+    # FA100 only speaks for projects that still support Python 3.9 or older.
+    (tmp_path / "ruff.toml").write_text('target-version = "py38"\n')
+    assert fixed(
+        tmp_path, source, "FA100", ("FA", "UP", "F", "RUF"), propose=alternatives
+    ) == textwrap.dedent(expected)
+
+
+def test_fa100_alternative_keeps_a_rebound_builtin(tmp_path: Path) -> None:
+    # `list` means something else in this module: `List[int]` cannot become `list[int]`.
+    (tmp_path / "ruff.toml").write_text('target-version = "py38"\n')
+    source = "import typing as t\n\nlist = t.List\n\n\ndef f(x: t.List[int]) -> None: ...\n"
+    before = check_text(source, "mod.py", tmp_path, RuffOptions(select=("FA100",)))
+    finding = next(f for f in before if f.rule == "FA100")
+    assert alternatives(finding, source) == []

@@ -2,8 +2,9 @@
 
 Boundary: proposes and screens (with ruff only); running the project's tests on a candidate is
 the execution judge's job in ``tactful.feedback``. Proposers, in order: ruff's own fix, recipes
-of ours (``recipes``), repairs of syntax errors (``syntax``), and an LLM (``llm``) when one is
-configured. None of them raises on broken code.
+of ours (``recipes``), repairs of syntax errors (``syntax``), alternatives for when those fail
+(``recipes`` too), and an LLM (``llm``) when one is configured. None of them raises on broken
+code.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from tactful.analyzers.ruff import SYNTAX_ERROR
 from tactful.suggestion.fixes import recipes, syntax
 from tactful.suggestion.fixes.screen import Rejection, Screened, dedupe, rank, screen
 
-__all__ = ["Rejection", "Screened", "candidates", "rank", "screen"]
+__all__ = ["Rejection", "Screened", "alternatives", "candidates", "rank", "screen"]
 
 
 def candidates(finding: Finding, text: str) -> list[Fix]:
@@ -21,3 +22,12 @@ def candidates(finding: Finding, text: str) -> list[Fix]:
     if finding.rule == SYNTAX_ERROR:
         return syntax.propose(finding, text)
     return dedupe([*finding.fixes, *recipes.propose(finding, text)])
+
+
+def alternatives(finding: Finding, text: str) -> list[Fix]:
+    """Fixes to judge only when no candidate survives ruff and the tests: another way to
+    satisfy the rule where the usual fix cannot be taken (FA100 without the ``__future__``
+    import)."""
+    if finding.rule == SYNTAX_ERROR:
+        return []
+    return recipes.propose_alternatives(finding, text)

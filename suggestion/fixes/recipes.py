@@ -9,6 +9,7 @@ proposals: ruff and the tests judge them afterwards.
 
 from __future__ import annotations
 
+import ast
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -76,13 +77,18 @@ class _Site:
 
 Recipe = Callable[[_Site], str | None]
 
-RECIPES: dict[str, tuple[str, Recipe]] = {}
+RECIPES: dict[str, list[tuple[str, Recipe]]] = {}
+# Alternatives stand in for the usual fix (ruff's own, or a first recipe) when the project's
+# tests reject it: FA100's `from __future__ import annotations` is the fix ruff documents, and
+# quoting the annotations is what a project that cannot take that import does instead.
+ALTERNATIVES: dict[str, list[tuple[str, Recipe]]] = {}
 
 
-def recipe(*rules: str, title: str) -> Callable[[Recipe], Recipe]:
+def recipe(*rules: str, title: str, alternative: bool = False) -> Callable[[Recipe], Recipe]:
     def register(function: Recipe) -> Recipe:
+        table = ALTERNATIVES if alternative else RECIPES
         for rule in rules:
-            RECIPES[rule] = (title, function)
+            table.setdefault(rule, []).append((title, function))
         return function
 
     return register
@@ -90,15 +96,22 @@ def recipe(*rules: str, title: str) -> Callable[[Recipe], Recipe]:
 
 def recipe_rules() -> frozenset[str]:
     """Rules some recipe knows how to fix."""
-    return frozenset(RECIPES)
+    return frozenset(RECIPES) | frozenset(ALTERNATIVES)
 
 
 def propose(finding: Finding, text: str) -> list[Fix]:
     """Recipe fixes for ``finding`` in ``text`` (the file's current content); [] when none fits."""
-    entry = RECIPES.get(finding.rule)
-    if entry is None:
+    return _run(RECIPES.get(finding.rule, []), finding, text)
+
+
+def propose_alternatives(finding: Finding, text: str) -> list[Fix]:
+    """Fixes to try only when the usual ones for ``finding`` fail: see ``ALTERNATIVES``."""
+    return _run(ALTERNATIVES.get(finding.rule, []), finding, text)
+
+
+def _run(entries: list[tuple[str, Recipe]], finding: Finding, text: str) -> list[Fix]:
+    if not entries:
         return []
-    title, function = entry
     try:
         module = cst.parse_module(text)
         wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
@@ -110,14 +123,27 @@ def propose(finding: Finding, text: str) -> list[Fix]:
             dict(wrapper.resolve(ParentNodeProvider)),
             wrapper,
         )
-        new_text = function(site)
-    except (cst.ParserSyntaxError, RecursionError, ValueError, TypeError, AttributeError) as error:
-        logger.debug("recipe for %s declined: %s", finding.rule, error)
+    except (cst.ParserSyntaxError, RecursionError, ValueError, TypeError) as error:
+        logger.debug("recipes for %s declined: %s", finding.rule, error)
         return []
-    if new_text is None or new_text == text:
-        return []
-    edits = edits_between(text, new_text, finding.path)
-    return [Fix(title, edits, Applicability.UNSAFE, origin="recipe")]
+    fixes: list[Fix] = []
+    for title, function in entries:
+        try:
+            new_text = function(site)
+        except (
+            cst.ParserSyntaxError,
+            RecursionError,
+            ValueError,
+            TypeError,
+            AttributeError,
+        ) as error:
+            logger.debug("recipe for %s declined: %s", finding.rule, error)
+            continue
+        if new_text is None or new_text == text:
+            continue
+        edits = edits_between(text, new_text, finding.path)
+        fixes.append(Fix(title, edits, Applicability.UNSAFE, origin="recipe"))
+    return fixes
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -738,3 +764,238 @@ def _classvar(site: _Site) -> str | None:
         value=assign.value,
     )
     return _apply_with_import(site, assign, new, imp)
+
+
+# --- annotations ---------------------------------------------------------------------------------
+
+_TYPING_MODULES = ("typing", "typing_extensions")
+_PEP585_BUILTINS = {
+    "List": "list",
+    "Dict": "dict",
+    "Set": "set",
+    "FrozenSet": "frozenset",
+    "Tuple": "tuple",
+    "Type": "type",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Typing:
+    """How a module spells ``typing``: its module aliases, and names imported from it."""
+
+    aliases: frozenset[str]
+    members: dict[str, str]  # local name -> typing member
+
+    def member(self, node: cst.CSTNode) -> str | None:
+        """The typing member ``node`` refers to (``t.Optional`` -> "Optional"), else None."""
+        if (
+            isinstance(node, cst.Attribute)
+            and isinstance(node.value, cst.Name)
+            and node.value.value in self.aliases
+        ):
+            return node.attr.value
+        if isinstance(node, cst.Name):
+            return self.members.get(node.value)
+        return None
+
+
+def _typing(module: cst.Module) -> _Typing:
+    aliases: set[str] = set()
+    members: dict[str, str] = {}
+
+    class Imports(cst.CSTVisitor):
+        # Imports anywhere outside functions count: `if TYPE_CHECKING:` and `try:` blocks too.
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return False
+
+        def visit_Import(self, node: cst.Import) -> None:
+            for alias in node.names:
+                name = cst.Module([]).code_for_node(alias.name)
+                if name in _TYPING_MODULES:
+                    bound = alias.asname.name if alias.asname else alias.name
+                    if isinstance(bound, cst.Name):
+                        aliases.add(bound.value)
+
+        def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+            if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
+                return
+            if cst.Module([]).code_for_node(node.module) not in _TYPING_MODULES:
+                return
+            for alias in node.names:
+                if not isinstance(alias.name, cst.Name):
+                    continue
+                bound = alias.asname.name if alias.asname else alias.name
+                if isinstance(bound, cst.Name):
+                    members[bound.value] = alias.name.value
+
+    module.visit(Imports())
+    return _Typing(frozenset(aliases), members)
+
+
+def _module_bindings(site: _Site) -> set[str]:
+    """Names bound at module or class level: builtins they shadow cannot be spelled bare."""
+    scopes = site.wrapper.resolve(ScopeProvider)
+    bound: set[str] = set()
+    for scope in set(scopes.values()):
+        if scope is not None and type(scope).__name__ in ("GlobalScope", "ClassScope"):
+            bound.update(assignment.name for assignment in scope.assignments)
+    return bound
+
+
+class _Modernise(cst.CSTTransformer):
+    """PEP 604/585 spelling of an annotation: ``Optional[X]`` -> ``X | None``, ``Union[A, B]``
+    -> ``A | B``, ``List[X]`` -> ``list[X]``; forward references lose their quotes (the whole
+    annotation becomes one string). Raises ValueError on what it cannot rewrite faithfully."""
+
+    def __init__(self, typing: _Typing, shadowed: set[str]) -> None:
+        self.typing = typing
+        self.shadowed = shadowed
+
+    def visit_Subscript(self, node: cst.Subscript) -> bool:
+        member = self.typing.member(node.value)
+        if member == "Annotated":
+            raise ValueError("Annotated metadata is not a type")
+        # Literal's strings are values, not forward references: leave them alone.
+        return member != "Literal"
+
+    def leave_Subscript(
+        self, original: cst.Subscript, updated: cst.Subscript
+    ) -> cst.BaseExpression:
+        member = self.typing.member(updated.value)
+        if member not in ("Optional", "Union") and member not in _PEP585_BUILTINS:
+            return updated
+        elements = []
+        for element in updated.slice:
+            if not isinstance(element.slice, cst.Index) or element.slice.star:
+                raise ValueError("unusual subscript")
+            elements.append(element.slice.value)
+        if member == "Optional":
+            if len(elements) != 1:
+                raise ValueError("Optional takes one argument")
+            return _union([*elements, cst.Name("None")])
+        if member == "Union":
+            return _union(elements) if elements else updated
+        builtin = _PEP585_BUILTINS[member]
+        if builtin in self.shadowed:
+            raise ValueError(f"{builtin} is rebound in the module")
+        return updated.with_changes(value=cst.Name(builtin))
+
+    def leave_SimpleString(
+        self, original: cst.SimpleString, updated: cst.SimpleString
+    ) -> cst.BaseExpression:
+        if "b" in updated.prefix.lower() or "f" in updated.prefix.lower():
+            raise ValueError("not a forward reference")
+        value = updated.evaluated_value
+        if not isinstance(value, str):
+            raise ValueError("not a forward reference")
+        expression = cst.parse_expression(value.strip())
+        return expression.visit(self)  # type: ignore[return-value]
+
+    def leave_ConcatenatedString(
+        self, original: cst.ConcatenatedString, updated: cst.ConcatenatedString
+    ) -> cst.BaseExpression:
+        raise ValueError("a concatenated forward reference")
+
+
+def _union(elements: Sequence[cst.BaseExpression]) -> cst.BaseExpression:
+    result = elements[0]
+    for element in elements[1:]:
+        result = cst.BinaryOperation(
+            left=result,
+            operator=cst.BitOr(
+                whitespace_before=cst.SimpleWhitespace(" "),
+                whitespace_after=cst.SimpleWhitespace(" "),
+            ),
+            right=element,
+        )
+    return result
+
+
+def _rewritable(annotation: cst.CSTNode, typing: _Typing) -> bool:
+    """Whether the annotation uses a typing form FA100 asks to modernise."""
+    found = False
+
+    class Find(cst.CSTVisitor):
+        def visit_Subscript(self, node: cst.Subscript) -> None:
+            nonlocal found
+            member = typing.member(node.value)
+            if member in ("Optional", "Union") or member in _PEP585_BUILTINS:
+                found = True
+
+        def visit_SimpleString(self, node: cst.SimpleString) -> None:
+            nonlocal found
+            value = node.evaluated_value
+            if isinstance(value, str) and re.search(
+                r"\b(Optional|Union|List|Dict|Set|FrozenSet|Tuple|Type)\[", value
+            ):
+                found = True
+
+    annotation.visit(Find())
+    return found
+
+
+def _evaluated_at_runtime(site: _Site, annotation: cst.Annotation) -> bool:
+    """Parameter and return annotations, and variable annotations at module or class level,
+    are evaluated when the code runs; a function's local variable annotations are not."""
+    parent = site.parents.get(annotation)
+    if not isinstance(parent, cst.AnnAssign):
+        return True
+    return not isinstance(site.ancestor(parent, cst.FunctionDef, cst.ClassDef), cst.FunctionDef)
+
+
+def _quoted(code: str) -> str | None:
+    try:
+        # One line, canonical spacing: a multi-line annotation cannot live in a plain string.
+        code = ast.unparse(ast.parse(code, mode="eval"))
+    except (SyntaxError, ValueError):
+        return None
+    if '"' not in code:
+        return f'"{code}"'
+    if "'" not in code:
+        return f"'{code}'"
+    return None
+
+
+@recipe(
+    "FA100",
+    title="Write the file's annotations as PEP 604/585 strings, without the `__future__` import",
+    alternative=True,
+)
+def _quoted_annotations(site: _Site) -> str | None:
+    # What `from __future__ import annotations` and pyupgrade would do, annotation by annotation:
+    # each becomes the string it would have been under the import, in the modern spelling. The
+    # file's behaviour changes only where the import would have changed it too (an annotation's
+    # runtime value is its text), and the project does not have to take the import.
+    typing = _typing(site.module)
+    if not typing.aliases and not typing.members:
+        return None
+    modernise = _Modernise(typing, _module_bindings(site))
+    replacements: dict[cst.CSTNode, cst.CSTNode] = {}
+    for node in site.positions:
+        if not isinstance(node, cst.Annotation) or not _rewritable(node, typing):
+            continue
+        if "#" in site.code(node.annotation) and not isinstance(node.annotation, cst.SimpleString):
+            continue  # a comment inside the annotation would be lost in the string
+        try:
+            rewritten = node.annotation.visit(modernise)
+        except (ValueError, cst.ParserSyntaxError):
+            continue
+        code = cst.Module([]).code_for_node(rewritten)
+        if _evaluated_at_runtime(site, node):
+            quoted = _quoted(code)
+            if quoted is None:
+                continue
+            new_expression: cst.BaseExpression = cst.SimpleString(quoted)
+        else:
+            new_expression = rewritten  # type: ignore[assignment]
+        replacements[node] = node.with_changes(annotation=new_expression)
+    if not replacements:
+        return None
+
+    class Replace(cst.CSTTransformer):
+        def leave_Annotation(
+            self, original: cst.Annotation, updated: cst.Annotation
+        ) -> cst.Annotation:
+            return replacements.get(original, updated)  # type: ignore[return-value]
+
+    return site.module.visit(Replace()).code
