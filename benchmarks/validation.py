@@ -7,6 +7,8 @@ the whole suite. Printed as JSON:
 
 - ``time_share_median``: median wall time of a selected validation (sync, selection, copy, run)
   over the median wall time of a whole-suite validation (target: at most 0.25);
+  ``cpu_share_median`` is the same with CPU time (tactful's and every sandboxed process's), which
+  other work on a shared machine does not inflate;
 - ``agreement``: share of mutants whose two verdicts agree (target: at least 0.95);
 - ``false_passed``: mutants the selected tests passed and the whole suite failed (target: 0).
 
@@ -23,7 +25,9 @@ import argparse
 import ast
 import asyncio
 import json
+import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -31,11 +35,12 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 
 from tactful.analyzers.text import Edit, Point, Span
-from tactful.feedback.execution import Sandbox, Status, ValidationOptions
+from tactful.feedback.execution import Sandbox, Status, ValidationOptions, Verdict
 
 HERE = Path(__file__).resolve().parent
 CORPORA = HERE / "corpora"
@@ -211,6 +216,21 @@ def choose(root: Path, count: int, seed: int) -> list[Mutant]:
     return chosen
 
 
+async def timed(validation: Awaitable[Verdict]) -> tuple[Verdict, float, float]:
+    """A validation with its wall time and CPU time (tactful's own and all its child processes',
+    which the sandbox waits for)."""
+    wall, own = time.monotonic(), time.process_time()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    verdict = await validation
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (
+        (time.process_time() - own)
+        + (after.ru_utime - children.ru_utime)
+        + (after.ru_stime - children.ru_stime)
+    )
+    return verdict, time.monotonic() - wall, cpu
+
+
 async def measure(root: Path, count: int, seed: int, backend: str, cache: Path) -> dict:
     options = ValidationOptions(sandbox=backend, timeout_s=120, coverage_map=False)
     judge = Sandbox(root, options, trusted=True, cache=cache)
@@ -234,18 +254,19 @@ async def measure(root: Path, count: int, seed: int, backend: str, cache: Path) 
 
     mutants = choose(root, count, seed)
     full_times: list[float] = []
+    full_cpu: list[float] = []
     selected_times: list[float] = []
+    selected_cpu: list[float] = []
     rows = []
     for number, mutant in enumerate(mutants, 1):
-        started = time.monotonic()
-        selected = await judge.validate([mutant.edit])
-        selected_s = time.monotonic() - started
-        started = time.monotonic()
-        whole = await judge.validate([mutant.edit], everything=True)
-        whole_s = time.monotonic() - started
+        selected, selected_s, selected_c = await timed(judge.validate([mutant.edit]))
+        whole, whole_s, whole_c = await timed(judge.validate([mutant.edit], everything=True))
         selected_times.append(selected_s)
+        selected_cpu.append(selected_c)
         if whole.status is Status.PASSED:
-            full_times.append(whole_s)  # a failing whole run stops early: not a fair time
+            # a failing whole run stops at its first failure: not the suite's time
+            full_times.append(whole_s)
+            full_cpu.append(whole_c)
         rows.append(
             {
                 "kind": mutant.kind,
@@ -257,8 +278,10 @@ async def measure(root: Path, count: int, seed: int, backend: str, cache: Path) 
                 "selection": selected.selection.value,
                 "selected_tests": selected.tests_run,
                 "selected_s": round(selected_s, 3),
+                "selected_cpu_s": round(selected_c, 3),
                 "whole": whole.status.value,
                 "whole_s": round(whole_s, 3),
+                "whole_cpu_s": round(whole_c, 3),
             }
         )
         log(
@@ -271,10 +294,10 @@ async def measure(root: Path, count: int, seed: int, backend: str, cache: Path) 
     # the whole suite's time, measured the same way (a fresh edit each time, so no cache)
     for i in range(3):
         filler = Edit("src/click/__init__.py", Span(Point(0, 0), Point(0, 0)), f"# run {i}\n")
-        started = time.monotonic()
-        verdict = await judge.validate([filler], everything=True)
+        verdict, wall, cpu = await timed(judge.validate([filler], everything=True))
         if verdict.status is Status.PASSED:
-            full_times.append(time.monotonic() - started)
+            full_times.append(wall)
+            full_cpu.append(cpu)
 
     agree = sum(row["selected"] == row["whole"] for row in rows)
     false_passed = [r for r in rows if r["selected"] == "passed" and r["whole"] != "passed"]
@@ -297,6 +320,12 @@ async def measure(root: Path, count: int, seed: int, backend: str, cache: Path) 
         "selected_median_s": round(selected_median, 3),
         "time_share_median": round(selected_median / full_median, 3),
         "time_share_target": 0.25,
+        # CPU seconds of tactful and every process of the run: what wall time would be on an
+        # idle machine, and not skewed by other work on a shared one
+        "whole_suite_cpu_median_s": round(statistics.median(full_cpu), 3),
+        "selected_cpu_median_s": round(statistics.median(selected_cpu), 3),
+        "cpu_share_median": round(statistics.median(selected_cpu) / statistics.median(full_cpu), 3),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "mutants": len(rows),
         "whole_suite_failed": sum(row["whole"] == "failed" for row in rows),
         "agreement": round(agree / len(rows), 3),
@@ -309,6 +338,7 @@ async def measure(root: Path, count: int, seed: int, backend: str, cache: Path) 
         },
         "by_selection": by_selection,
         "disagreements": [row for row in rows if row["selected"] != row["whole"]],
+        "rows": rows,
     }
 
 
@@ -329,6 +359,7 @@ def main() -> int:
         report = asyncio.run(measure(root, args.mutants, args.seed, args.sandbox, Path(cache)))
     if args.details:
         args.details.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    del report["rows"]  # every mutant's verdicts: in --details only
     print(json.dumps(report, indent=2))
     return 0
 

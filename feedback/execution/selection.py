@@ -14,6 +14,7 @@ that import the module, transitively, are selected.
 from __future__ import annotations
 
 import ast
+import functools
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -123,6 +124,15 @@ class ImportGraph:
         return seen
 
 
+@functools.lru_cache(maxsize=64)
+def _parsed(text: str) -> ast.Module | None:
+    """The syntax tree of a file's text (kept: the same file is edited again and again)."""
+    try:
+        return ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
+
+
 def _body_range(tree: ast.AST, line: int) -> tuple[int, int] | None:
     """One-based line range of the innermost function body holding ``line``, if any."""
     best: tuple[int, int] | None = None
@@ -175,9 +185,8 @@ def _needs(
         return importers
     if not cmap.knows(path, current_hash):
         return importers
-    try:
-        tree = ast.parse(old_text)
-    except (SyntaxError, ValueError):
+    tree = _parsed(old_text)
+    if tree is None:
         return importers
     node_ids: set[str] = set()
     for first, last in change.old_lines:
