@@ -12,8 +12,10 @@ engine is started or asked, never while the server starts; ``LITELLM_LOCAL_MODEL
 set first so that the import reads litellm's bundled model list instead of fetching one.
 
 Per request: a forward-typing cache (the user typed the start of the last suggestion: the rest is
-served without a call), a debounce, a cache by prompt, then a streamed call under the deadline
-that stops reading as soon as the suggestion has its lines.
+served without a call), a cache by prompt, a debounce (a newer request for the document makes an
+older one give up), then one call under the deadline. Several lines are asked only where a block
+opens, streamed, and reading stops as soon as the suggestion has its lines; one line is asked
+with token probabilities and cut where the model stops being sure (``min_token_prob``).
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from tactful.suggestion.types import CompletionRequest, Suggestion
 logger = logging.getLogger(__name__)
 
 # Enough tokens for the longest sensible line; generation is the slow part on a CPU.
-_SINGLE_LINE_TOKENS = 48
+_SINGLE_LINE_TOKENS = 24
 # How far ahead (in characters typed) the embedded model's next prompt is read in advance.
 _WARM_AHEAD_CHARS = 240
 # The confidence of an answer whose provider gives no token probabilities.
