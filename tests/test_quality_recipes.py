@@ -8,9 +8,30 @@ from pathlib import Path
 import pytest
 
 from tactful.analyzers.ruff import RuffOptions, check_text
-from tactful.suggestion.fixes import Rejection, alternatives, candidates, rank, screen
+from tactful.suggestion.fixes import (
+    Rejection,
+    alternatives,
+    candidates,
+    rank,
+    recipes,
+    screen,
+)
 
-SELECT = ("E", "F", "B", "UP", "SIM", "PERF", "RUF", "S110", "BLE001", "TRY004", "PLC0205", "I")
+SELECT = (
+    "E",
+    "F",
+    "B",
+    "UP",
+    "SIM",
+    "PERF",
+    "RUF",
+    "S110",
+    "BLE001",
+    "TRY004",
+    "PLC0205",
+    "I",
+    "PYI034",
+)
 
 
 def fixed(tmp_path: Path, source: str, rule: str, select=SELECT, propose=candidates) -> str:
@@ -288,6 +309,58 @@ def fixed(tmp_path: Path, source: str, rule: str, select=SELECT, propose=candida
                     print("no")
             """,
         ),
+        (
+            "BLE001",
+            """
+            import logging
+
+            log = logging.getLogger(__name__)
+
+
+            def ready(stream):
+                try:
+                    stream.read(0)
+                except Exception:
+                    # closed
+                    return False
+                return True
+            """,
+            """
+            import logging
+
+            log = logging.getLogger(__name__)
+
+
+            def ready(stream):
+                try:
+                    stream.read(0)
+                except Exception:
+                    # closed
+                    log.debug("caught an exception", exc_info=True)
+                    return False
+                return True
+            """,
+        ),
+        (
+            "BLE001",
+            """
+            def ready(stream):
+                try:
+                    stream.read(0)
+                except Exception: return False
+                return True
+            """,
+            """
+            def ready(stream):
+                try:
+                    stream.read(0)
+                except Exception:
+                    import logging
+                    logging.getLogger(__name__).debug("caught an exception", exc_info=True)
+                    return False
+                return True
+            """,
+        ),
     ],
 )
 def test_recipe(tmp_path: Path, rule: str, source: str, expected: str) -> None:
@@ -436,3 +509,33 @@ def test_fa100_alternative_keeps_a_rebound_builtin(tmp_path: Path) -> None:
     before = check_text(source, "mod.py", tmp_path, RuffOptions(select=("FA100",)))
     finding = next(f for f in before if f.rule == "FA100")
     assert alternatives(finding, source) == []
+
+
+def test_pyi034_self_is_imported_for_type_checkers_only(tmp_path: Path) -> None:
+    # ruff's own fix imports `Self` from typing_extensions when the program runs, which fails
+    # where that package is not installed; the recipe keeps the import for type checkers.
+    (tmp_path / "ruff.toml").write_text('target-version = "py38"\n')
+    source = textwrap.dedent(
+        """
+        import typing as t
+
+
+        class Resource:
+            def __enter__(self) -> "Resource":
+                return self
+        """
+    )
+    expected = textwrap.dedent(
+        """
+        import typing as t
+
+        if t.TYPE_CHECKING:
+            from typing_extensions import Self
+
+
+        class Resource:
+            def __enter__(self) -> "Self":
+                return self
+        """
+    )
+    assert fixed(tmp_path, source, "PYI034", propose=recipes.propose) == expected

@@ -999,3 +999,164 @@ def _quoted_annotations(site: _Site) -> str | None:
             return replacements.get(original, updated)  # type: ignore[return-value]
 
     return site.module.visit(Replace()).code
+
+
+# --- exceptions and logging ----------------------------------------------------------------------
+
+_DEBUG_ARGS = '"caught an exception", exc_info=True'
+
+
+def _module_logger(module: cst.Module) -> str | None:
+    """The name of a module-level ``NAME = logging.getLogger(...)``, if the module has one."""
+    for statement in module.body:
+        if not isinstance(statement, cst.SimpleStatementLine):
+            continue
+        for small in statement.body:
+            if (
+                isinstance(small, cst.Assign)
+                and len(small.targets) == 1
+                and isinstance(small.targets[0].target, cst.Name)
+                and isinstance(small.value, cst.Call)
+                and cst.Module([]).code_for_node(small.value.func)
+                in ("logging.getLogger", "getLogger")
+            ):
+                return small.targets[0].target.value
+    return None
+
+
+def _with_first_statements(
+    handler: cst.ExceptHandler, statements: Sequence[cst.BaseStatement]
+) -> cst.ExceptHandler | None:
+    body = handler.body
+    if isinstance(body, cst.SimpleStatementSuite):
+        # `except Exception: return None` on one line becomes a block.
+        existing: list[cst.BaseStatement] = [cst.SimpleStatementLine(body=body.body)]
+        block = cst.IndentedBlock(body=[])
+    elif isinstance(body, cst.IndentedBlock) and body.body:
+        existing = list(body.body)
+        block = body
+    else:
+        return None
+    first = existing[0]
+    # Comments at the top of the handler (why it catches) stay at the top, above ours.
+    new = [
+        statements[0].with_changes(leading_lines=first.leading_lines),
+        *statements[1:],
+        first.with_changes(leading_lines=[]),
+        *existing[1:],
+    ]
+    return handler.with_changes(body=block.with_changes(body=new))
+
+
+def _blind_handler(site: _Site) -> cst.ExceptHandler | None:
+    handler = site.at(cst.ExceptHandler)
+    if not isinstance(handler, cst.ExceptHandler) or handler.type is None:
+        return None
+    return handler
+
+
+@recipe("BLE001", title="Log the exception caught, with its traceback, at debug level")
+def _log_blind_except(site: _Site) -> str | None:
+    # ruff accepts a blind `except` whose exception is logged with its traceback (`exc_info`):
+    # the error is no longer lost, and at debug level nothing shows unless the application
+    # asks for it, so the program behaves as before.
+    handler = _blind_handler(site)
+    if handler is None:
+        return None
+    logger_name = _module_logger(site.module)
+    modules, _ = _imported_names(site.module)
+    if logger_name is not None:
+        call = f"{logger_name}.debug({_DEBUG_ARGS})"
+    else:
+        call = f"logging.getLogger(__name__).debug({_DEBUG_ARGS})"
+    new = _with_first_statements(handler, [cst.parse_statement(call + "\n")])
+    if new is None:
+        return None
+    module = site.module.deep_replace(handler, new)
+    assert isinstance(module, cst.Module)
+    if logger_name is None and "logging" not in modules:
+        module = _with_import(module, "import logging")
+    return module.code
+
+
+@recipe("BLE001", title="Log the exception caught, with its traceback, at debug level")
+def _log_blind_except_lazily(site: _Site) -> str | None:
+    # For modules that must stay light to import (a CLI's start-up time, a test of the imports
+    # a package makes), `logging` is imported only when the exception happens.
+    handler = _blind_handler(site)
+    modules, _ = _imported_names(site.module)
+    if handler is None or "logging" in modules or _module_logger(site.module) is not None:
+        return None
+    statements = [
+        cst.parse_statement("import logging\n"),
+        cst.parse_statement(f"logging.getLogger(__name__).debug({_DEBUG_ARGS})\n"),
+    ]
+    new = _with_first_statements(handler, statements)
+    return None if new is None else site.replace(handler, new)
+
+
+def _type_checking_block(module: cst.Module, typing: _Typing) -> cst.If | None:
+    for statement in module.body:
+        if isinstance(statement, cst.If):
+            test = statement.test
+            if typing.member(test) == "TYPE_CHECKING" or (
+                isinstance(test, cst.Name) and test.value == "TYPE_CHECKING"
+            ):
+                return statement
+    return None
+
+
+def _has_future_annotations(module: cst.Module) -> bool:
+    return bool(re.search(r"^from __future__ import [^\n]*\bannotations\b", module.code, re.M))
+
+
+@recipe("PYI034", title="Return `Self`")
+def _return_self(site: _Site) -> str | None:
+    function = site.at(cst.FunctionDef)
+    if not isinstance(function, cst.FunctionDef) or function.returns is None:
+        return None
+    typing = _typing(site.module)
+    # `Self` is for type checkers only: imported under `if TYPE_CHECKING:` (typing_extensions
+    # knows it on every Python version), and quoted unless annotations are already lazy, so
+    # nothing new is imported when the program runs.
+    lazy = _has_future_annotations(site.module)
+    annotation = cst.Name("Self") if lazy else cst.SimpleString('"Self"')
+    new_function = function.with_changes(
+        returns=function.returns.with_changes(annotation=annotation)
+    )
+    module = site.module.deep_replace(function, new_function)
+    assert isinstance(module, cst.Module)
+    if typing.members.get("Self") == "Self":
+        return module.code
+    import_line = cst.parse_statement("from typing_extensions import Self\n")
+    block = _type_checking_block(module, typing)
+    if block is not None and isinstance(block.body, cst.IndentedBlock):
+        body = block.body.with_changes(body=[*block.body.body, import_line])
+        module = module.deep_replace(block, block.with_changes(body=body))  # type: ignore[assignment]
+        return module.code
+    if block is not None:
+        return None
+    alias = next(iter(sorted(typing.aliases)), None)
+    if alias is not None:
+        condition = f"{alias}.TYPE_CHECKING"
+    elif typing.members.get("TYPE_CHECKING") == "TYPE_CHECKING":
+        condition = "TYPE_CHECKING"
+    else:
+        module = _with_import(module, "from typing import TYPE_CHECKING")
+        condition = "TYPE_CHECKING"
+    new_block = cst.parse_statement(
+        f"if {condition}:\n    from typing_extensions import Self\n",
+        config=module.config_for_parsing,
+    ).with_changes(leading_lines=[cst.EmptyLine()])
+    body = list(module.body)
+    last_import = max(
+        (
+            i
+            for i, s in enumerate(body)
+            if isinstance(s, cst.SimpleStatementLine)
+            and isinstance(s.body[0], (cst.Import, cst.ImportFrom))
+        ),
+        default=-1,
+    )
+    body.insert(last_import + 1, new_block)
+    return module.with_changes(body=body).code
