@@ -23,10 +23,17 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 JAIL = Path(__file__).with_name("jail.py")
+# new user (root inside, the caller outside), network, mount and PID namespaces; the first
+# process dies with unshare, and the rest of its PID namespace with it
+UNSHARE = (
+    "unshare", "--user", "--map-root-user", "--net", "--mount", "--pid", "--fork",
+    "--kill-child=SIGKILL", "--mount-proc", "--propagation", "private", "--",
+)  # fmt: skip
 OVERLAY = "<overlay>"  # in a jail bind list: the overlay of the run, in place of a source
 BACKENDS = ("bwrap", "unshare")
 SYSTEM_DIRS = (
@@ -136,23 +143,23 @@ def jail_mounts(layout: Layout) -> dict:
     return {"binds": binds, "overlay": overlay, "tmpfs": ["/tmp", "/dev/shm"]}
 
 
+def zygote_mounts(readonly: Sequence[Path], home: Path, home_at: str) -> dict:
+    """The base view of a warm pytest (``zygote.py``): the system read-only, the interpreters,
+    and the warm copy's folder bound writable at ``home_at``, which each run hides again."""
+    tmp = Path("/tmp")
+    binds: list[list] = [
+        [str(path), str(path), False]
+        for path in sorted(_unique([*readonly, *_own_folders()]), key=lambda p: len(p.parts))
+        if path.is_relative_to(tmp)
+    ]
+    binds.append([str(home), home_at, True])
+    return {"binds": binds, "overlay": None, "tmpfs": ["/tmp", "/dev/shm"]}
+
+
 def wrapper_argv(backend: str, layout: Layout, bwrap: str = "bwrap") -> list[str]:
     """The command that enters the sandbox; the jail's own argv follows it."""
     if backend == "unshare":
-        return [
-            "unshare",
-            "--user",
-            "--map-root-user",
-            "--net",
-            "--mount",
-            "--pid",
-            "--fork",
-            "--kill-child=SIGKILL",
-            "--mount-proc",
-            "--propagation",
-            "private",
-            "--",
-        ]
+        return list(UNSHARE)
     if backend != "bwrap":
         return []
     argv = [bwrap, "--unshare-all", "--die-with-parent", "--new-session"]

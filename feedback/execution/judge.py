@@ -33,10 +33,12 @@ from pathlib import Path
 from tactful.analyzers.text import Edit
 from tactful.feedback.execution.backends import (
     BACKENDS,
+    UNSHARE,
     BackendInfo,
     Layout,
     available_backend,
     overlay_works,
+    zygote_mounts,
 )
 from tactful.feedback.execution.coverage_map import (
     CONFIG_FILES,
@@ -45,13 +47,20 @@ from tactful.feedback.execution.coverage_map import (
     read_coverage_data,
     tracked,
 )
+from tactful.feedback.execution.jail import TIMED_OUT
 from tactful.feedback.execution.patch import (
     Change,
     PatchError,
     changes_from_edits,
     changes_from_patch,
 )
-from tactful.feedback.execution.runner import Limits, RunOutcome, run_command
+from tactful.feedback.execution.runner import (
+    JAIL_GRACE_S,
+    Limits,
+    RunOutcome,
+    read_output,
+    run_command,
+)
 from tactful.feedback.execution.selection import ImportGraph, TestPlan, is_test_file, plan_tests
 from tactful.feedback.execution.verdict import (
     Selection,
@@ -60,6 +69,7 @@ from tactful.feedback.execution.verdict import (
     not_validated,
     trim_failures,
 )
+from tactful.feedback.execution.warm_pytest import ZYGOTE, WarmPytest, ZygoteGone
 from tactful.feedback.execution.workspace import (
     VENV_NAMES,
     WarmCopy,
@@ -75,6 +85,8 @@ logger = logging.getLogger(__name__)
 
 PROBE = Path(__file__).with_name("probe.py")
 CHILD_COVERAGE = Path(__file__).with_name("child_coverage.py")
+# where a warm pytest sees the warm copy's folder, in its own /tmp, before a run hides it
+WARM_COPY_AT = "/tmp/.tactful-warm-copy"
 MEMORY_CACHE = 512
 DISK_CACHE = 2000
 # Environment variables never passed to tests: credentials, and our own or a parent test
@@ -158,6 +170,10 @@ class Sandbox:
         self._map_loaded = False
         self._map_task: asyncio.Task[CoverageMap | None] | None = None
         self._map_failed_for: str | None = None
+        self._warm_pytest: WarmPytest | None = None
+        self._warm_pytest_key = ""
+        self._warm_pytest_failures = 0
+        self._warm_pytest_lock = threading.Lock()
 
     # Gates ---------------------------------------------------------------------------------
 
@@ -443,6 +459,21 @@ class Sandbox:
         cmap: CoverageMap | None,
     ) -> Verdict:
         name = backend.name or "none"
+        try:
+            return await self._run_once(name, changes, plan, argv, cmap, warm=True)
+        except ZygoteGone as gone:
+            logger.info("the warm pytest of %s is gone (%s): running cold", self.root, gone)
+            return await self._run_once(name, changes, plan, argv, cmap, warm=False)
+
+    async def _run_once(
+        self,
+        name: str,
+        changes: list[Change],
+        plan: TestPlan,
+        argv: list[str],
+        cmap: CoverageMap | None,
+        warm: bool,
+    ) -> Verdict:
         overlay = (
             name == "unshare"
             and all(change.new_text is not None for change in changes)
@@ -456,7 +487,7 @@ class Sandbox:
                 self.warm.new_overlay_run if overlay else self.warm.new_run
             )
             assert run is not None
-            verdict, _report = await self._run_in(name, run, changes, plan, argv, cmap)
+            verdict, _report = await self._run_in(name, run, changes, plan, argv, cmap, warm=warm)
             if held is not None:
                 self.warm.release(held)
                 held = None
@@ -479,6 +510,7 @@ class Sandbox:
         cmap: CoverageMap | None,
         coverage_file: str | None = None,
         timeout_s: float | None = None,
+        warm: bool = False,
     ) -> tuple[Verdict, dict | None]:
         helper, out = run / "helper", run / "out"
         helper.mkdir()
@@ -514,17 +546,120 @@ class Sandbox:
 
                     env["TACTFUL_PROBE_COVERAGE_PATH"] = str(Path(coverage.__file__).parent.parent)
         timeout = timeout_s if timeout_s is not None else self.options.timeout_s
-        outcome = await run_command(
-            backend,
-            layout,
-            command,
-            env,
-            timeout,
-            Limits.for_timeout(timeout),
-            helper / "spec.json",
-        )
+        limits = Limits.for_timeout(timeout)
+        outcome = None
+        if (
+            warm
+            and pytest
+            and coverage_file is None
+            and layout.overlay is not None
+            and backend == "unshare"
+            and command[:3] == [str(self.interpreter()), "-m", "pytest"]
+        ):
+            zygote = await asyncio.to_thread(self._warm_pytest_for)
+            if zygote is not None:
+                outcome = await self._run_warm(zygote, run, command[3:], env, timeout, limits)
+        if outcome is None:
+            outcome = await run_command(
+                backend, layout, command, env, timeout, limits, helper / "spec.json"
+            )
         report = _read_report(out / "report.json") if pytest else None
         return _verdict(outcome, report, plan, backend, cmap), report
+
+    # Warm pytest -----------------------------------------------------------------------------
+
+    def _warm_pytest_for(self) -> WarmPytest | None:
+        """The zygote for this workspace's interpreter and environment, started on first use."""
+        key = self._environment_stamp()
+        with self._warm_pytest_lock:
+            current = self._warm_pytest
+            if current is not None and current.alive and self._warm_pytest_key == key:
+                return current
+            if current is not None:
+                current.close()
+                self._warm_pytest = None
+            if self._warm_pytest_failures >= 2:
+                return None
+            interpreter = self.interpreter()
+            readonly = [
+                f for f in interpreter_folders(interpreter) if not f.is_relative_to(self.root)
+            ]
+            spec = {
+                "mounts": zygote_mounts(readonly, self.warm.home, WARM_COPY_AT),
+                "venvs": [
+                    [str(self.root / name), name]
+                    for name in VENV_NAMES
+                    if (self.root / name).is_dir()
+                ],
+                "root": str(self.root),
+                "home": str(self.warm.home),
+                "home_at": WARM_COPY_AT,
+                "preload": ["pytest"],
+            }
+            spec_path = self.warm.home / "zygote.json"
+            command = [*UNSHARE, str(interpreter), "-I", str(ZYGOTE), str(spec_path)]
+            zygote = WarmPytest(command, spec, spec_path, self.warm.home / "zygote.log")
+            if not zygote.start():
+                self._warm_pytest_failures += 1
+                logger.info("no warm pytest for %s: %s", self.root, zygote.failure)
+                return None
+            self._warm_pytest, self._warm_pytest_key = zygote, key
+            return zygote
+
+    async def _run_warm(
+        self,
+        zygote: WarmPytest,
+        run: Path,
+        args: list[str],
+        env: dict[str, str],
+        timeout: float,
+        limits: Limits,
+    ) -> RunOutcome:
+        """One run forked from the warm pytest; ZygoteGone when it could not be done there."""
+        out = run / "out"
+        request = {
+            "id": run.name,
+            "run": str(run),
+            "helper": str(run / "helper"),
+            "out": str(out),
+            "args": args,
+            "env": env,
+            "limits": {
+                "cpu_s": limits.cpu_s,
+                "memory_bytes": limits.memory_bytes,
+                "file_bytes": limits.file_bytes,
+            },
+            "deadline_s": timeout,
+        }
+        started = time.monotonic()
+        finished = asyncio.wrap_future(zygote.submit(request))
+        timed_out = False
+        code: int | None = None
+        try:
+            code = await asyncio.wait_for(asyncio.shield(finished), timeout + JAIL_GRACE_S)
+        except TimeoutError:
+            timed_out = True
+            zygote.kill(run.name)
+            with contextlib.suppress(TimeoutError, ZygoteGone):
+                await asyncio.wait_for(finished, JAIL_GRACE_S)
+        except asyncio.CancelledError:
+            # killed before re-raising, so nothing of the run outlives the cancellation
+            zygote.kill(run.name)
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(finished, JAIL_GRACE_S)
+            raise
+        if code == TIMED_OUT:
+            timed_out = True
+        output = read_output(out / "output.txt")
+        duration = time.monotonic() - started
+        return RunOutcome(None if timed_out else code, output, duration, timed_out)
+
+    def close(self) -> None:
+        """Stop the warm pytest, if one runs (it also stops when this process ends)."""
+        with self._warm_pytest_lock:
+            if self._warm_pytest is not None:
+                self._warm_pytest.close()
+                self._warm_pytest = None
 
     # Coverage map --------------------------------------------------------------------------
 
@@ -648,7 +783,8 @@ class Sandbox:
         return plan, changed
 
     async def aclose(self) -> None:
-        """Stop background work (the coverage map build)."""
+        """Stop background work (the coverage map build) and the warm pytest."""
+        await asyncio.to_thread(self.close)
         if self._map_task is not None and not self._map_task.done():
             self._map_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

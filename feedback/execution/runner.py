@@ -83,6 +83,18 @@ class _Output:
         return bytes(self.head + middle + self.tail).decode("utf-8", "replace")
 
 
+def read_output(path: Path) -> str:
+    """A run's output file, its head and tail kept like a stream's."""
+    sink = _Output()
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(65536):
+                sink.add(chunk)
+    except OSError:
+        return ""
+    return sink.text()
+
+
 async def _drain(stream: asyncio.StreamReader, sink: _Output) -> None:
     while chunk := await stream.read(65536):
         sink.add(chunk)
