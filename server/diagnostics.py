@@ -78,12 +78,30 @@ class DiagnosticsPublisher:
         )
 
     def pushes(self) -> bool:
-        """Push unless the client pulls: clients that support pull diagnostics ask themselves."""
-        try:
-            text_document = self.server.client_capabilities.text_document
-        except Exception:
-            return True
-        return text_document is None or text_document.diagnostic is None
+        """Push unless the client pulls and can be told to pull again (see ``pull_mode``)."""
+        return not pull_mode(self.server)
+
+
+def pull_mode(server: TactfulServer) -> bool:
+    """Whether this client gets diagnostics by pulling.
+
+    Only a client that pulls *and* honours ``workspace/diagnostic/refresh`` can see results that
+    background work (ruff after a debounce, review on save, a model) finds after its pull; every
+    other client is pushed to, and the pull provider is not advertised to it at all.
+    """
+    try:
+        capabilities = server.client_capabilities
+    except Exception:
+        return False
+    text_document = capabilities.text_document
+    workspace = capabilities.workspace
+    pulls = text_document is not None and text_document.diagnostic is not None
+    refreshes = (
+        workspace is not None
+        and workspace.diagnostics is not None
+        and bool(workspace.diagnostics.refresh_support)
+    )
+    return pulls and refreshes
 
 
 def publisher(server: TactfulServer) -> DiagnosticsPublisher:

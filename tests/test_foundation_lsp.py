@@ -15,7 +15,7 @@ from tactful.server.convert import to_changes
 async def test_initialize_advertises_the_design_capabilities(
     lsp: LanguageClient, workspace: Workspace
 ) -> None:
-    result = await lsp.initialize_session(init_params(workspace.root))
+    result = await lsp.initialize_session(init_params(workspace.root, pull_diagnostics=True))
     caps = result.capabilities
     assert result.server_info is not None and result.server_info.name == "tactful"
     sync = caps.text_document_sync
@@ -58,7 +58,7 @@ async def test_log_messages_reach_the_client(lsp: LanguageClient, workspace: Wor
 async def test_edits_with_astral_characters_stay_in_sync(
     lsp: LanguageClient, workspace: Workspace
 ) -> None:
-    await lsp.initialize_session(init_params(workspace.root))
+    await lsp.initialize_session(init_params(workspace.root, pull_diagnostics=True))
     uri = workspace.uri("a.py")
     open_document(lsp, uri, "s = '😀'\nt = 1\n")
     # Replace the "1" on line 1 and insert after the emoji (UTF-16 column 7 is after 😀).
@@ -91,3 +91,12 @@ def test_client_changes_convert_in_the_negotiated_encoding(encoding: str, charac
     )
     document.apply(changes, 2)
     assert document.text == "s = '😀é'\n"
+
+
+async def test_clients_that_cannot_be_asked_to_pull_again_are_pushed_to(
+    lsp: LanguageClient, workspace: Workspace
+) -> None:
+    capabilities = init_params(workspace.root, client="neovim@v0.11.0")
+    # Neovim 0.11 pulls but has no workspace/diagnostic/refresh: pull is not offered to it.
+    result = await lsp.initialize_session(capabilities)
+    assert result.capabilities.diagnostic_provider is None

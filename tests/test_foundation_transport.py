@@ -96,8 +96,8 @@ def test_non_json_and_non_jsonrpc_bodies_are_answered(raw: RawServer) -> None:
     assert raw.wait_response(None)["error"]["code"] == -32700
     raw.send({"id": 5, "method": "x"})
     assert raw.wait_response(5)["error"]["code"] == -32600
-    raw.request(6, "textDocument/diagnostic", {"textDocument": {"uri": "file:///x.py"}})
-    assert raw.wait_response(6)["result"]["kind"] == "full"
+    raw.request(6, "shutdown")
+    assert "result" in raw.wait_response(6)
 
 
 def test_exit_code_follows_shutdown(raw: RawServer) -> None:

@@ -23,7 +23,7 @@ async def test_findings_are_pulled_with_rule_codes_and_docs(
     lsp: LanguageClient, workspace: Workspace
 ) -> None:
     workspace.write("pyproject.toml", "[tool.ruff.lint]\nselect = ['F']\n")
-    await lsp.initialize_session(init_params(workspace.root))
+    await lsp.initialize_session(init_params(workspace.root, pull_diagnostics=True))
     uri = workspace.uri("mod.py")
     open_document(lsp, uri, SOURCE)
     diagnostics = await wait_for_async(lambda: pulled(lsp, uri))
@@ -55,7 +55,7 @@ async def test_fixes_in_an_untrusted_workspace_are_labelled_and_lazy(
     lsp: LanguageClient, workspace: Workspace
 ) -> None:
     workspace.write("pyproject.toml", "[tool.ruff.lint]\nselect = ['F', 'E741']\n")
-    await lsp.initialize_session(init_params(workspace.root))
+    await lsp.initialize_session(init_params(workspace.root, pull_diagnostics=True))
     uri = workspace.uri("mod.py")
     open_document(lsp, uri, SOURCE)
     await wait_for_async(lambda: pulled(lsp, uri))

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
+from tactful.server.diagnostics import pull_mode
 from tactful.server.settings import flatten
 
 if TYPE_CHECKING:
@@ -40,6 +41,10 @@ def register(server: TactfulServer) -> None:
         options = params.initialization_options
         server.client_options = flatten(options) if isinstance(options, dict) else {}
         server.reload_settings()
+        if not pull_mode(server):
+            # Capabilities are built after this handler: a client that would pull but cannot
+            # be asked to pull again is not offered pull diagnostics, and is pushed to instead.
+            server.protocol.fm.features.pop(types.TEXT_DOCUMENT_DIAGNOSTIC, None)
 
     @server.feature(types.INITIALIZED)
     def initialized(params: types.InitializedParams) -> None:
