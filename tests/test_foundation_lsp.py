@@ -100,3 +100,20 @@ async def test_clients_that_cannot_be_asked_to_pull_again_are_pushed_to(
     # Neovim 0.11 pulls but has no workspace/diagnostic/refresh: pull is not offered to it.
     result = await lsp.initialize_session(capabilities)
     assert result.capabilities.diagnostic_provider is None
+
+
+async def test_status_notification_follows_settings_and_trust(
+    lsp: LanguageClient, workspace: Workspace
+) -> None:
+    statuses: list = []
+    lsp.protocol.fm.features["tactful/status"] = statuses.append
+    await lsp.initialize_session(init_params(workspace.root))
+    await wait_for(lambda: statuses)
+    first = statuses[0]  # pygls' client turns unknown params into attribute objects
+    assert first.engine == "local" and first.trusted is False
+    assert first.validation.enabled is False
+    lsp.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"workspace": {"trusted": True}})
+    )
+    await wait_for(lambda: len(statuses) > 1)
+    assert statuses[-1].trusted is True and statuses[-1].validation.enabled is True

@@ -22,6 +22,7 @@ FEATURES = [
     "configuration",
     "feedback",
     "diagnostic",
+    "status",
     "quality",
     "code_action",
     "review",
