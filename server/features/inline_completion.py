@@ -31,7 +31,7 @@ from tactful.analyzers.text import Point, Span
 from tactful.server.convert import Lines, to_point, to_range
 from tactful.server.errors import guard
 from tactful.suggestion import postprocess
-from tactful.suggestion.engine import LLM, EngineRegistry
+from tactful.suggestion.engine import LLM, CompletionEngine, EngineRegistry
 from tactful.suggestion.registry import ShownSuggestion, SuggestionRegistry
 from tactful.suggestion.types import CompletionRequest, Suggestion
 
@@ -127,32 +127,45 @@ class Completer:
         return Answer(request, [registry.show(request, s) for s in found], lines)
 
     async def _suggest(self, request: CompletionRequest, tree: Tree | None) -> list[Suggestion]:
-        server = self.server
-        registry = suggestions_of(server)
-        for engine in engines_of(server).select(server.settings.completion.engine):
-            budget = server.settings.llm.timeout_s if engine.name == LLM else LOCAL_BUDGET_S
-            deadline = time.monotonic() + budget
-            try:
-                found = await asyncio.wait_for(
-                    engine.complete(request, deadline=deadline), timeout=budget + 0.05
-                )
-            except asyncio.CancelledError:
-                raise
-            except TimeoutError:
-                logger.debug("%s engine missed its deadline", engine.name)
-                continue
-            except Exception:
-                logger.exception("%s engine failed", engine.name)
-                continue
-            kept: list[Suggestion] = []
-            for suggestion in found:
-                cleaned = postprocess.clean(request, suggestion, tree)
-                # The one place where the suggestion filter (the acceptance model) decides.
-                if cleaned is not None and registry.keep(request, cleaned):
-                    kept.append(cleaned)
-            if kept:
-                return kept
-        return []
+        """Ask the selected engines at once and take the first, in order of preference, that
+        has something to show: with ``auto`` the local answer is ready the moment the LLM
+        fails, misses its deadline or has nothing."""
+        engines = engines_of(self.server).select(self.server.settings.completion.engine)
+        asked = [asyncio.ensure_future(self._ask(engine, request, tree)) for engine in engines]
+        try:
+            for task in asked:
+                kept = await task
+                if kept:
+                    return kept
+            return []
+        finally:
+            for task in asked:
+                task.cancel()
+
+    async def _ask(
+        self, engine: CompletionEngine, request: CompletionRequest, tree: Tree | None
+    ) -> list[Suggestion]:
+        settings = self.server.settings
+        budget = settings.llm.timeout_s if engine.name == LLM else LOCAL_BUDGET_S
+        deadline = time.monotonic() + budget
+        try:
+            found = await asyncio.wait_for(
+                engine.complete(request, deadline=deadline), timeout=budget + 0.05
+            )
+        except TimeoutError:
+            logger.debug("%s engine missed its deadline", engine.name)
+            return []
+        except Exception:
+            logger.exception("%s engine failed", engine.name)
+            return []
+        registry = suggestions_of(self.server)
+        kept: list[Suggestion] = []
+        for suggestion in found:
+            cleaned = postprocess.clean(request, suggestion, tree)
+            # The one place where the suggestion filter (the acceptance model) decides.
+            if cleaned is not None and registry.keep(request, cleaned):
+                kept.append(cleaned)
+        return kept
 
 
 def completer_of(server: TactfulServer) -> Completer:
