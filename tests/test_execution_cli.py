@@ -25,6 +25,7 @@ JSON_KEYS = {
     "failed_ids",
     "failures",
     "duration_s",
+    "cpu_s",
     "backend",
     "sandboxed",
     "selection",

@@ -104,6 +104,7 @@ def test_a_passing_and_a_failing_edit(tmp_path: Path, backend: str) -> None:
 
     assert passed.status is Status.PASSED, passed.failures
     assert passed.backend == backend
+    assert passed.cpu_s > 0
     assert "tests/test_calc.py::test_add" in passed.test_ids
     assert failed.status is Status.FAILED
     assert failed.failed_ids == ("tests/test_calc.py::test_add",)

@@ -143,15 +143,19 @@ def jail_mounts(layout: Layout) -> dict:
     return {"binds": binds, "overlay": overlay, "tmpfs": ["/tmp", "/dev/shm"]}
 
 
-def zygote_mounts(readonly: Sequence[Path], home: Path, home_at: str) -> dict:
-    """The base view of a warm pytest (``zygote.py``): the system read-only, the interpreters,
-    and the warm copy's folder bound writable at ``home_at``, which each run hides again."""
+def zygote_mounts(
+    readonly: Sequence[Path], venvs: Sequence[Path], home: Path, home_at: str
+) -> dict:
+    """The base view of a warm pytest (``zygote.py``): the system read-only, the interpreters
+    and the workspace's environments, and the warm copy's folder bound writable at
+    ``home_at``, which each run hides again."""
     tmp = Path("/tmp")
     binds: list[list] = [
         [str(path), str(path), False]
         for path in sorted(_unique([*readonly, *_own_folders()]), key=lambda p: len(p.parts))
         if path.is_relative_to(tmp)
     ]
+    binds += [[str(venv), str(venv), False] for venv in venvs]
     binds.append([str(home), home_at, True])
     return {"binds": binds, "overlay": None, "tmpfs": ["/tmp", "/dev/shm"]}
 

@@ -214,6 +214,17 @@ def kill_tree() -> None:
         time.sleep(0.01)
 
 
+def write_usage(path: str | None) -> None:
+    """CPU seconds of this process and of every process it waited for, as JSON at ``path``."""
+    if not path:
+        return
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    seconds = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    with contextlib.suppress(OSError), open(path, "w", encoding="utf-8") as handle:
+        json.dump({"cpu_s": round(seconds, 4)}, handle)
+
+
 def run(spec: dict) -> int:
     if spec.get("mounts"):
         try:
@@ -258,6 +269,7 @@ def run(spec: dict) -> int:
             # The command is done; whatever it left behind goes with it.
             signal.setitimer(signal.ITIMER_REAL, 0)
             kill_tree()
+    write_usage(spec.get("usage"))
     if stopped["reason"] == signal.SIGALRM:
         return TIMED_OUT
     if status is None:

@@ -25,6 +25,7 @@ import os
 import shutil
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -561,10 +562,19 @@ class Sandbox:
                 outcome = await self._run_warm(zygote, run, command[3:], env, timeout, limits)
         if outcome is None:
             outcome = await run_command(
-                backend, layout, command, env, timeout, limits, helper / "spec.json"
+                backend,
+                layout,
+                command,
+                env,
+                timeout,
+                limits,
+                helper / "spec.json",
+                out / "usage.json",
             )
         report = _read_report(out / "report.json") if pytest else None
-        return _verdict(outcome, report, plan, backend, cmap), report
+        usage = _read_report(out / "usage.json") or {}
+        verdict = _verdict(outcome, report, plan, backend, cmap)
+        return replace(verdict, cpu_s=float(usage.get("cpu_s", 0.0))), report
 
     # Warm pytest -----------------------------------------------------------------------------
 
@@ -584,13 +594,12 @@ class Sandbox:
             readonly = [
                 f for f in interpreter_folders(interpreter) if not f.is_relative_to(self.root)
             ]
+            venvs = [name for name in VENV_NAMES if (self.root / name).is_dir()]
             spec = {
-                "mounts": zygote_mounts(readonly, self.warm.home, WARM_COPY_AT),
-                "venvs": [
-                    [str(self.root / name), name]
-                    for name in VENV_NAMES
-                    if (self.root / name).is_dir()
-                ],
+                "mounts": zygote_mounts(
+                    readonly, [self.root / name for name in venvs], self.warm.home, WARM_COPY_AT
+                ),
+                "venvs": [[str(self.root / name), name] for name in venvs],
                 "root": str(self.root),
                 "home": str(self.warm.home),
                 "home_at": WARM_COPY_AT,
@@ -604,6 +613,8 @@ class Sandbox:
                 logger.info("no warm pytest for %s: %s", self.root, zygote.failure)
                 return None
             self._warm_pytest, self._warm_pytest_key = zygote, key
+            # a sandbox dropped without close() does not leave its zygote behind
+            weakref.finalize(self, zygote.close)
             return zygote
 
     async def _run_warm(

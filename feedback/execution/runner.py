@@ -120,6 +120,7 @@ async def run_command(
     timeout_s: float,
     limits: Limits,
     spec_path: Path,
+    usage_path: Path | None = None,
 ) -> RunOutcome:
     """Run ``argv`` in the test root of ``layout`` inside ``backend``; see the module docstring."""
     spec = {
@@ -132,6 +133,7 @@ async def run_command(
             "file_bytes": limits.file_bytes,
         },
         "deadline_s": timeout_s + JAIL_GRACE_S,
+        "usage": str(usage_path) if usage_path is not None else None,
         "mounts": jail_mounts(layout) if backend == "unshare" else None,
     }
     spec_path.write_text(json.dumps(spec), encoding="utf-8")

@@ -44,6 +44,7 @@ class Verdict:
     failed_ids: tuple[str, ...] = ()
     failures: str = ""
     duration_s: float = 0.0
+    cpu_s: float = 0.0  # CPU seconds of the test processes, all of them
     backend: str = ""  # "bwrap", "unshare", "none" (unsandboxed), "" when nothing ran
     selection: Selection = Selection.NONE
     reason: str = ""  # why it is an error or was not validated, in a person's words
@@ -94,6 +95,7 @@ class Verdict:
             "failed_ids": list(self.failed_ids),
             "failures": self.failures,
             "duration_s": round(self.duration_s, 3),
+            "cpu_s": round(self.cpu_s, 3),
             "backend": self.backend,
             "sandboxed": bool(self.backend) and not self.unsandboxed,
             "selection": self.selection.value,
@@ -111,6 +113,7 @@ class Verdict:
             failed_ids=tuple(raw.get("failed_ids", ())),
             failures=str(raw.get("failures", "")),
             duration_s=float(raw.get("duration_s", 0.0)),
+            cpu_s=float(raw.get("cpu_s", 0.0)),
             backend=str(raw.get("backend", "")),
             selection=Selection(raw.get("selection", "none")),
             reason=str(raw.get("reason", "")),

@@ -94,7 +94,7 @@ def _grandchild(libc, request: dict, root: str, helper: str) -> None:
     sys.exit(code)
 
 
-def _child(libc, spec: dict, venvs: list, request: dict) -> int:
+def _child(libc, spec: dict, venvs: list[str], request: dict) -> int:
     """One run: its own mount namespace with the overlay at the workspace's path."""
     root, home, home_at = spec["root"], spec["home"], spec["home_at"]
 
@@ -110,9 +110,16 @@ def _child(libc, spec: dict, venvs: list, request: dict) -> int:
     options = "lowerdir={},upperdir={},workdir={},userxattr".format(
         os.path.join(home_at, "copy"), os.path.join(run, "upper"), os.path.join(run, "work")
     )
+    # the environments (bound into the zygote's view at their own paths), held before the
+    # overlay covers them; a descriptor from the zygote's namespace would not bind here
+    held_venvs = [
+        (os.open(os.path.join(root, relative), os.O_PATH | os.O_DIRECTORY), relative)
+        for relative in venvs
+        if os.path.isdir(os.path.join(root, relative))
+    ]
     os.makedirs(root, exist_ok=True)
     jail._mount(libc, "overlay", root, "overlay", 0, options)
-    for fd, relative in venvs:
+    for fd, relative in held_venvs:
         _bind(libc, f"/proc/self/fd/{fd}", os.path.join(root, relative), readonly=True)
     _bind(libc, private(request["helper"]), request["helper"], readonly=True)
     _bind(libc, private(request["out"]), request["out"], readonly=False)
@@ -159,6 +166,7 @@ def _child(libc, spec: dict, venvs: list, request: dict) -> int:
             break
         except InterruptedError:
             continue
+    jail.write_usage(os.path.join(request["out"], "usage.json"))
     if time.monotonic() >= deadline:
         return jail.TIMED_OUT
     if os.WIFSIGNALED(status):
@@ -180,12 +188,7 @@ def _report_failure(spec: dict, request: dict, exc: BaseException) -> None:
 
 def serve(spec: dict) -> int:
     libc = jail._libc()
-    # the environments inside the workspace, held before anything covers them
-    venvs = [
-        (os.open(source, os.O_PATH | os.O_DIRECTORY), relative)
-        for source, relative in spec.get("venvs", [])
-        if os.path.isdir(source)
-    ]
+    venvs = [relative for _source, relative in spec.get("venvs", [])]
     try:
         jail.build_view(spec["mounts"])
     except (jail.SetupError, OSError) as exc:
