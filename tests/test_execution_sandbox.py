@@ -437,3 +437,31 @@ def test_environments_and_caches_are_not_copied(tmp_path: Path, git: bool) -> No
     assert ("pkg/build/__init__.py" in listed) == git
     assert not [name for name in listed if name.startswith(("env/", "node_modules/"))]
     assert not [name for name in listed if "__pycache__" in name]
+
+
+@needs_sandbox
+def test_runs_do_not_share_tmp_or_see_each_others_files(tmp_path: Path) -> None:
+    project = make_project(
+        tmp_path / "project",
+        {
+            "tests/test_state.py": """
+            from pathlib import Path
+
+            def test_starts_clean():
+                for marker in (Path("/tmp/tactful-marker"), Path("left-behind.txt")):
+                    assert not marker.exists()
+                    marker.write_text("x")
+        """,
+        },
+    )
+    judge = sandbox(project.root)
+
+    # three runs one after the other, each leaving files behind in /tmp and in its copy
+    verdicts = [
+        judge.validate_sync(edit_add(text), everything=True)
+        for text in ("b + a", "(a + b)", "a + (b)")
+    ]
+
+    assert [v.status for v in verdicts] == [Status.PASSED] * 3, verdicts[-1].failures
+    assert all("tests/test_state.py::test_starts_clean" in v.test_ids for v in verdicts)
+    assert not (project.root / "left-behind.txt").exists()
