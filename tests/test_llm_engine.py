@@ -41,6 +41,8 @@ def request_at(
 
 
 def engine_for(fake_llm, model="openai/fake-base", **options) -> LlmEngine:
+    # A generous deadline unless a test is about deadlines: CI machines can be busy.
+    options.setdefault("timeout_s", 10.0)
     config = LlmConfig(model=model, api_base=fake_llm.url, api_key="test", debounce_ms=0, **options)
     return started(LlmEngine(config))
 
@@ -273,7 +275,11 @@ async def test_text_after_the_cursor_asks_for_one_line(fake_llm, tmp_path):
 async def test_debounce_asks_only_for_the_latest_request(fake_llm, tmp_path):
     fake_llm.default = Reply("10\n")
     config = LlmConfig(
-        model="openai/fake-base", api_base=fake_llm.url, api_key="t", debounce_ms=150
+        model="openai/fake-base",
+        api_base=fake_llm.url,
+        api_key="t",
+        debounce_ms=150,
+        timeout_s=10.0,
     )
     engine = started(LlmEngine(config))
     path = tmp_path / "a.py"
