@@ -87,6 +87,7 @@ class EmbeddedModel:
         self.error: str | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
+        self._stop_at_exit = False
         self._log_path = cache_dir() / "log" / "embedded-llm.log"
 
     @property
@@ -134,7 +135,9 @@ class EmbeddedModel:
                     start_new_session=True,
                 )
             self._process = process
-            atexit.register(self.stop)
+            if not self._stop_at_exit:
+                atexit.register(self.stop)
+                self._stop_at_exit = True
             line = _read_line(process, timeout_s)
             try:
                 announced = json.loads(line) if line else {}

@@ -190,6 +190,10 @@ class LlmEngine:
                 threading.Thread(
                     target=lambda: embedded.set_result(model.start()), daemon=True
                 ).start()
+            if self.workspace_root:
+                # The snippet index is read beside, not before, readiness: a large workspace
+                # takes seconds and completions without snippets are still completions.
+                threading.Thread(target=self.index.build, daemon=True).start()
             litellm = _import_litellm()
             if self._embedded is not None:
                 api_base = embedded.result()

@@ -145,6 +145,11 @@ class SnippetIndex:
                 pass
         return Path(key).name
 
+    def build(self) -> None:
+        """Read the workspace's files now (otherwise the first search does); blocking."""
+        with self._lock:
+            self._ensure_built()
+
     def _ensure_built(self) -> None:
         if self._built:
             return
