@@ -91,6 +91,7 @@ def fetch(corpus: Corpus) -> Path:
         )
         with tarfile.open(root.with_name(root.name + ".tar.gz")) as archive:
             archive.extractall(CORPORA, filter="data")
+    standalone(root)
     venv = root / ".venv"
     python = venv / "bin" / "python"
     if not python.exists():
@@ -102,6 +103,23 @@ def fetch(corpus: Corpus) -> Path:
             [str(python), "-m", "pip", "install", "-q", "--no-deps", "-e", str(root)], check=True
         )
     return root
+
+
+def standalone(root: Path) -> None:
+    """Make ruff see a project without a ruff configuration of its own as it would on its own.
+
+    ruff looks for configuration in parent folders: a corpus under benchmarks/ would take this
+    repository's (which excludes the corpora). An empty ruff.toml stops the search; ruff then
+    uses its defaults and the project's ``requires-python``, as in a checkout of the project.
+    """
+    pyproject = root / "pyproject.toml"
+    if (root / "ruff.toml").exists() or (root / ".ruff.toml").exists():
+        return
+    if pyproject.exists() and "[tool.ruff" in pyproject.read_text(encoding="utf-8"):
+        return
+    (root / "ruff.toml").write_text(
+        "# ruff's defaults: the enclosing repository's configuration is not this project's.\n"
+    )
 
 
 def default_rules() -> list[str]:
@@ -165,8 +183,8 @@ def main() -> int:
     args = parser.parse_args()
 
     # Warm copies, verdicts and ruff's cache stay with the corpora, away from the user's.
-    os.environ.setdefault("XDG_CACHE_HOME", str(CORPORA / ".cache"))
-    os.environ.setdefault("XDG_DATA_HOME", str(CORPORA / ".data"))
+    os.environ.setdefault("XDG_CACHE_HOME", str(CORPORA / ".fixes-cache"))
+    os.environ.setdefault("XDG_DATA_HOME", str(CORPORA / ".fixes-data"))
 
     from tactful.analyzers.ruff import RuffOptions, check_paths
     from tactful.feedback.execution import Sandbox, ValidationOptions
@@ -174,6 +192,7 @@ def main() -> int:
 
     known = KNOWN.get(args.corpus)
     root = (fetch(known) if known else Path(args.corpus)).resolve()
+    standalone(root)
     defaults = default_rules() if args.rules == "current" else list(CLASSIC_DEFAULTS)
     options = RuffOptions(select=(*defaults, *EXTRA_RULES))
     sandbox = Sandbox(root, ValidationOptions(timeout_s=180, coverage_map=False), trusted=True)

@@ -31,6 +31,7 @@ SELECT = (
     "PLC0205",
     "I",
     "PYI034",
+    "PYI063",
 )
 
 
@@ -359,6 +360,39 @@ def fixed(tmp_path: Path, source: str, rule: str, select=SELECT, propose=candida
                     logging.getLogger(__name__).debug("caught an exception", exc_info=True)
                     return False
                 return True
+            """,
+        ),
+        (
+            "PYI063",
+            """
+            def add(__x, y=1):
+                return __x + y
+            """,
+            """
+            def add(x, /, y=1):
+                return x + y
+            """,
+        ),
+        (
+            "PYI063",
+            """
+            class Table:
+                def get(
+                    self,
+                    __key: str,
+                    __default: int,
+                ) -> int:
+                    return self.rows.get(__key, __default)
+            """,
+            """
+            class Table:
+                def get(
+                    self,
+                    key: str,
+                    default: int,
+                    /,
+                ) -> int:
+                    return self.rows.get(key, default)
             """,
         ),
     ],

@@ -1160,3 +1160,84 @@ def _return_self(site: _Site) -> str | None:
     )
     body.insert(last_import + 1, new_block)
     return module.with_changes(body=body).code
+
+
+@recipe("PYI063", title="Mark the positional-only parameters with `/`")
+def _positional_only(site: _Site) -> str | None:
+    function = site.at(cst.FunctionDef)
+    if not isinstance(function, cst.FunctionDef):
+        return None
+    parameters = function.params
+    if parameters.posonly_params or isinstance(parameters.posonly_ind, cst.ParamSlash):
+        return None
+    params = list(parameters.params)
+    old_style = [
+        i
+        for i, p in enumerate(params)
+        if p.name.value.startswith("__") and not p.name.value.endswith("__")
+    ]
+    if not old_style:
+        return None
+    last = old_style[-1]
+    renames = {params[i].name.value: params[i].name.value.lstrip("_") for i in old_style}
+    taken = {p.name.value for p in params} | {
+        p.name.value
+        for p in (*parameters.kwonly_params, parameters.star_arg, parameters.star_kwarg)
+        if isinstance(p, cst.Param)
+    }
+    body_code = site.code(function.body)
+    for new in renames.values():
+        if not new.isidentifier() or new in taken or re.search(rf"\b{new}\b", body_code):
+            return None  # the plain name is taken: renaming would change what it refers to
+    if any(p.default is not None for p in params[: last + 1]) and any(
+        p.default is None for p in params[last + 1 :]
+    ):
+        return None
+
+    class Rename(cst.CSTTransformer):
+        # Inside the function every use of the parameter is a bare name (a method's names
+        # are mangled alike, so renaming them all together keeps them matched).
+        def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.Name:
+            new = renames.get(updated.value)
+            return updated.with_changes(value=new) if new else updated
+
+    moved = [p.with_changes(name=cst.Name(renames.get(p.name.value, p.name.value))) for p in params]
+    positional = moved[: last + 1]
+    rest = moved[last + 1 :]
+    final = positional[-1]
+    has_more = bool(
+        rest or parameters.star_arg or parameters.kwonly_params or parameters.star_kwarg
+    )
+    if isinstance(final.comma, cst.Comma) and (has_more or _trailing(final)):
+        # The slash takes the parameter's place in the layout; the parameter takes the comma
+        # its neighbour has (the same line break and indentation, on one line a space).
+        slash = cst.ParamSlash(comma=final.comma)
+        if last > 0:
+            before = moved[last - 1].comma
+        elif not _trailing(final):
+            before = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+        else:
+            column = site.positions[params[0]].start.column
+            before = cst.Comma(
+                whitespace_after=cst.ParenthesizedWhitespace(
+                    last_line=cst.SimpleWhitespace(" " * column)
+                )
+            )
+        final = final.with_changes(comma=before)
+    else:
+        slash = cst.ParamSlash()
+        final = final.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+    positional[-1] = final
+    new_parameters = parameters.with_changes(
+        posonly_params=positional, posonly_ind=slash, params=rest
+    )
+    new_function = function.with_changes(params=new_parameters, body=function.body.visit(Rename()))
+    return site.replace(function, new_function)
+
+
+def _trailing(param: cst.Param) -> bool:
+    """Whether the parameter's comma is a trailing one before a line break (black's layout)."""
+    comma = param.comma
+    return isinstance(comma, cst.Comma) and isinstance(
+        comma.whitespace_after, cst.ParenthesizedWhitespace
+    )
