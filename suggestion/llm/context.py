@@ -160,6 +160,8 @@ class ContextBuilder:
                 return self._snippets[key]
         query = "\n".join(lines[max(0, line - self.index.window_lines) : line + 1])
         matches = self.index.search(query, path=request.path, cursor_line=line)
+        if matches is None:
+            return ()  # The index is still being read: no snippets this time, none remembered.
         chosen: list[Snippet] = []
         used = 0
         for match in matches:

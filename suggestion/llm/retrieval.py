@@ -101,12 +101,17 @@ class SnippetIndex:
         cursor_line: int,
         limit: int = 2,
         min_score: float = 0.15,
-    ) -> list[Match]:
-        """The best windows for ``query``, one per file at most, not the cursor's own region."""
+    ) -> list[Match] | None:
+        """The best windows for ``query``, one per file at most, not the cursor's own region.
+
+        None while the index is being read in the background: a request does not wait for it.
+        """
         wanted = tokens(query)
         if len(wanted) < 3:
             return []
-        with self._lock:
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
             self._ensure_built()
             self._apply_pending()
             current = self._key(path) if path else None
@@ -133,6 +138,8 @@ class SnippetIndex:
                     Match(self._display(key), start, "\n".join(lines).strip("\n"), score)
                 )
             return matches
+        finally:
+            self._lock.release()
 
     def _key(self, path: str) -> str:
         return str(Path(path).resolve(strict=False))
