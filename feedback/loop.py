@@ -16,6 +16,7 @@ What the other features call (all by item id, all cheap):
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections import OrderedDict
@@ -31,6 +32,7 @@ from tactful.feedback.acceptance.items import Item, ItemModel
 from tactful.feedback.acceptance.model import Prior
 from tactful.feedback.outcomes import Outcomes, Resolution, Shown
 from tactful.feedback.store import FeedbackStore
+from tactful.suggestion.keystrokes import saved as saved_keystrokes
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +52,7 @@ class FilterOptions:
     enabled: bool = True
     threshold: float | None = None
     explore: float = 0.05
+    learn: bool = True
 
 
 @dataclass
@@ -67,8 +70,7 @@ class _Suggestion:
     decision: Decision
     workspace: str
     language: str
-    length: int
-    shown: bool = False
+    text: str
     settled: str = ""  # "", "accepted" or "rejected"
 
 
@@ -166,17 +168,27 @@ class FeedbackLoop:
         previous_line: str = "",
         line_number: int = 0,
         trigger: str = "automatic",
+        document: str = "",
     ) -> Context:
-        """The decision context at the cursor, with the workspace's recent history."""
+        """The decision context at the cursor of ``document`` (its uri), with the workspace's
+        recent history."""
         return self.history(workspace).context(
-            language, line_prefix, line_suffix, previous_line, line_number, trigger
+            language,
+            line_prefix,
+            line_suffix,
+            previous_line,
+            line_number,
+            trigger,
+            document=document,
         )
 
     # -- completions ----------------------------------------------------------------------
 
     def gate(self, workspace: str, ctx: Context) -> Decision:
         """Ask an engine at all? A "no" is recorded as a skipped request."""
+        started = time.perf_counter_ns()
         decision = self._workspace(workspace).completion.gate(ctx)
+        micros = (time.perf_counter_ns() - started) / 1000.0
         if not decision.show:
             self.record(
                 ev.Event(
@@ -185,31 +197,30 @@ class FeedbackLoop:
                     workspace=workspace,
                     probability=decision.probability,
                     features=tuple(decision.features),
+                    detail={"decision_us": round(micros, 1)},
                 )
             )
-        return decision
+        return dataclasses.replace(decision, detail={"decision_us": round(micros, 1)})
 
     def judge(
-        self,
-        workspace: str,
-        ctx: Context,
-        candidate: Candidate,
-        item_id: str,
-        gate: Decision | None = None,
+        self, workspace: str, ctx: Context, candidate: Candidate, gate: Decision | None = None
     ) -> Decision:
         """Show this suggestion? A hidden one is recorded; a kept one waits for ``shown``."""
+        started = time.perf_counter_ns()
         decision = self._workspace(workspace).completion.judge(ctx, candidate, gate)
-        if decision.show:
-            self._remember(
-                self._suggestions,
-                item_id,
-                _Suggestion(decision, workspace, ctx.language, len(candidate.text)),
-            )
-        else:
+        micros = (time.perf_counter_ns() - started) / 1000.0
+        detail: dict[str, object] = {
+            "engine": candidate.engine,
+            "kind": candidate.kind,
+            "decision_us": round(micros, 1),
+            "context_features": len(decision.context),
+        }
+        if gate is not None and "decision_us" in gate.detail:
+            detail["gate_us"] = gate.detail["decision_us"]
+        if not decision.show:
             self.record(
                 ev.Event(
                     ev.SUGGESTION_HIDDEN,
-                    item_id=item_id,
                     language=ctx.language,
                     workspace=workspace,
                     length=len(candidate.text),
@@ -217,42 +228,46 @@ class FeedbackLoop:
                     features=tuple(decision.features),
                     code_hash=ev.code_hash(candidate.text),
                     code=candidate.text,
-                    detail={"engine": candidate.engine, "kind": candidate.kind},
+                    detail=detail,
                 )
             )
-        return decision
+        return dataclasses.replace(decision, detail=detail)
 
     def shown(
         self,
         item_id: str,
+        workspace: str,
+        ctx: Context,
+        decision: Decision,
         uri: str,
         version: int,
         document: str,
         offset: int,
         text: str,
-        detail: dict[str, object] | None = None,
     ) -> list[Resolution]:
-        """The editor shows a judged suggestion: inserting ``text`` at ``offset`` (code points)
-        of ``document`` (version ``version`` of ``uri``)."""
-        known = self._suggestions.get(item_id)
-        if known is None or known.shown:
+        """The editor shows a judged suggestion: inserting ``text`` at ``offset`` (code points,
+        the cursor) of ``document`` (version ``version`` of ``uri``)."""
+        if item_id in self._suggestions:
             return []
-        known.shown = True
+        self._remember(
+            self._suggestions, item_id, _Suggestion(decision, workspace, ctx.language, text)
+        )
         self.record(
             ev.Event(
                 ev.SUGGESTION_SHOWN,
                 item_id=item_id,
-                language=known.language,
-                workspace=known.workspace,
+                language=ctx.language,
+                workspace=workspace,
                 length=len(text),
-                explored=known.decision.explored,
-                probability=known.decision.probability,
-                features=tuple(known.decision.features),
+                explored=decision.explored,
+                probability=decision.probability,
+                features=tuple(decision.features),
                 code_hash=ev.code_hash(text),
                 code=text,
-                detail=dict(detail or {}),
+                detail=dict(decision.detail),
             )
         )
+        self.history(workspace).note_shown(uri, ctx.line_number, ctx.line_prefix, text)
         resolved = self.outcomes.shown(
             Shown.at(item_id, uri, version, document, offset, text), document
         )
@@ -265,7 +280,9 @@ class FeedbackLoop:
         self.outcomes.take(item_id)
         if known is None:
             return False
-        taken = known.length if length is None else max(0, min(int(length), known.length))
+        full = len(known.text)
+        taken = full if length is None else max(0, min(int(length), full))
+        saved = saved_keystrokes(known.text[:taken])
         self.record(
             ev.Event(
                 ev.SUGGESTION_ACCEPTED,
@@ -275,13 +292,13 @@ class FeedbackLoop:
                 length=taken,
                 explored=known.decision.explored,
                 probability=known.decision.probability,
-                detail={"full": taken >= known.length},
+                detail={"full": taken >= full, "keystrokes": saved},
             )
         )
         # A partial accept may come more than once; learn once. An accept after an inferred
         # rejection (the editor inserted the text before it ran the command) corrects it.
         if known.settled != "accepted":
-            self._learn(known, True)
+            self._learn(known, True, saved)
         known.settled = "accepted"
         return True
 
@@ -298,7 +315,7 @@ class FeedbackLoop:
                 item_id=item_id,
                 language=known.language,
                 workspace=known.workspace,
-                length=known.length,
+                length=len(known.text),
                 explicit=explicit,
                 explored=known.decision.explored,
                 probability=known.decision.probability,
@@ -333,15 +350,16 @@ class FeedbackLoop:
                             item_id=item_id,
                             language=known.language,
                             workspace=known.workspace,
-                            length=known.length,
+                            length=len(known.text),
                         )
                     )
 
-    def _learn(self, known: _Suggestion, accepted: bool) -> None:
+    def _learn(self, known: _Suggestion, accepted: bool, saved: int = 0) -> None:
         ws = self._workspace(known.workspace)
-        ws.completion.learn(known.decision, accepted)
         ws.history.note(accepted)
-        self._maybe_save(known.workspace, ws)
+        if self.options.learn:
+            ws.completion.learn(known.decision, accepted, saved)
+            self._maybe_save(known.workspace, ws)
 
     # -- review comments and fixes --------------------------------------------------------
 
@@ -428,9 +446,10 @@ class FeedbackLoop:
                 detail=_item_detail(known.item),
             )
         )
-        ws = self._workspace(known.workspace)
-        ws.items.learn(known.decision, useful)
-        self._maybe_save(known.workspace, ws)
+        if self.options.learn:
+            ws = self._workspace(known.workspace)
+            ws.items.learn(known.decision, useful)
+            self._maybe_save(known.workspace, ws)
         return True
 
     # -- recording and saving -------------------------------------------------------------

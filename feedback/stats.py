@@ -119,6 +119,9 @@ def summarize(events: Iterable[ev.Event]) -> Summary:
     shown_at: dict[str, tuple[str, str]] = {}
     accepted_len: dict[str, tuple[int, int]] = {}
     rejected: dict[str, bool] = {}  # item id -> explicit
+    # An editor inserts an accepted suggestion before it runs the accept command, so the text
+    # "typed" by hand may turn out to be an accept: counted once all events are seen.
+    typed: dict[str, tuple[str, str]] = {}
 
     def slices(language: str, week: str) -> tuple[Tally, Tally, Tally]:
         lang = summary.languages.setdefault(language or "unknown", Tally())
@@ -160,8 +163,7 @@ def summarize(events: Iterable[ev.Event]) -> Summary:
                 else:
                     t.rejected_inferred += 1
         elif kind == ev.SUGGESTION_TYPED:
-            for t in slices(*shown_at.get(e.item_id, key)):
-                t.typed += 1
+            typed.setdefault(e.item_id, shown_at.get(e.item_id, key))
         elif kind == ev.SUGGESTION_HIDDEN:
             for t in slices(*key):
                 t.hidden += 1
@@ -184,6 +186,10 @@ def summarize(events: Iterable[ev.Event]) -> Summary:
             summary.fixes.used += 1
         elif kind == ev.VALIDATION_VERDICT:
             summary.verdicts[str(e.detail.get("verdict", "unknown"))] += 1
+    for item_id, key in typed.items():
+        if item_id not in accepted_len:
+            for t in slices(*key):
+                t.typed += 1
     return summary
 
 

@@ -205,6 +205,8 @@ def read_events(path: str | os.PathLike[str], **filters: Any) -> list[Event]:
         conn = sqlite3.connect(f"{target.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
+                return []  # just created, not yet set up by its writer
             if version != SCHEMA_VERSION:
                 raise StoreUnavailable(
                     f"{target} has schema {version}; this tactful reads {SCHEMA_VERSION} "
@@ -258,7 +260,7 @@ class FeedbackStore:
         self.keep_code = keep_code
         self.retention = retention
         self.busy_timeout_s = busy_timeout_s
-        self.problem: str | None = None
+        self._problem: str | None = None
         self._durable = False
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max_queue)
         self._dropped = 0
@@ -267,14 +269,27 @@ class FeedbackStore:
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tactful-feedback", daemon=True)
         self._thread.start()
-        self._ready.wait()
 
     # -- public API -----------------------------------------------------------------------
 
+    def wait_ready(self, timeout: float = 30.0) -> bool:
+        """Wait until the file is opened (or given up on). The constructor does not wait, so
+        a server can create the store without blocking on a slow or locked file."""
+        return self._ready.wait(timeout)
+
     @property
     def durable(self) -> bool:
-        """True while events go to the file (False: in memory after a problem)."""
+        """True while events go to the file (False: in memory after a problem). Waits for the
+        store to open."""
+        self.wait_ready()
         return self._durable
+
+    @property
+    def problem(self) -> str | None:
+        """Why the store is not using its file, in words for the user; None when all is well.
+        Waits for the store to open."""
+        self.wait_ready()
+        return self._problem
 
     def record(
         self,
@@ -436,11 +451,11 @@ class FeedbackStore:
 
     def _fall_back(self, exc: BaseException) -> sqlite3.Connection:
         reason = str(exc) or type(exc).__name__
-        self.problem = (
+        self._problem = (
             f"The feedback store {self.path} cannot be used ({reason}); tactful keeps working and "
             "keeps this session's feedback in memory only."
         )
-        logger.warning("%s", self.problem)
+        logger.warning("%s", self._problem)
         self._durable = False
         conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         migrate(conn)

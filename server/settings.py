@@ -94,6 +94,12 @@ class FilterSettings:
         default=0.05,
         metadata=_doc("Share of would-be-hidden suggestions still shown, so learning sees both."),
     )
+    learn: bool = field(
+        default=True,
+        metadata=_doc(
+            "Learn from your own accepts and rejects, per workspace; off: the shipped prior only."
+        ),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -4,8 +4,11 @@ Boundary: in-memory bookkeeping between the server (which shows suggestions and 
 editor's accept and reject commands) and whoever judges or records them. Nothing here blocks or
 raises into the server: a failing hook is logged and the others still run.
 
-Two extension points, both plain attributes:
+Extension points, all plain attributes:
 
+* ``gate`` — whether to ask an engine at all for a request, before anything is generated: a
+  callable ``(request) -> bool`` (True: ask). The default always asks; the acceptance model's
+  pre-generation stage replaces it.
 * ``filter`` — THE single place where a suggestion is kept or hidden before it is shown: a
   callable ``(request, suggestion) -> bool`` (True: show it). The default keeps everything; the
   acceptance model replaces it.
@@ -27,9 +30,14 @@ from tactful.suggestion.types import CompletionRequest, Suggestion
 logger = logging.getLogger(__name__)
 
 Filter = Callable[[CompletionRequest, Suggestion], bool]
+Gate = Callable[[CompletionRequest], bool]
 
 
 def keep_all(request: CompletionRequest, suggestion: Suggestion) -> bool:
+    return True
+
+
+def ask_always(request: CompletionRequest) -> bool:
     return True
 
 
@@ -54,6 +62,7 @@ class SuggestionRegistry:
 
     def __init__(self, limit: int = 4096) -> None:
         self.filter: Filter = keep_all
+        self.gate: Gate = ask_always
         self.on_shown: list[Callable[[ShownSuggestion], object]] = []
         self.on_accepted: list[Callable[[ShownSuggestion, int | None], object]] = []
         self.on_rejected: list[Callable[[ShownSuggestion, bool], object]] = []
@@ -66,6 +75,14 @@ class SuggestionRegistry:
             return bool(self.filter(request, suggestion))
         except Exception:
             logger.exception("the suggestion filter failed; showing the suggestion")
+            return True
+
+    def ask(self, request: CompletionRequest) -> bool:
+        """Whether ``gate`` lets an engine be asked (a failing gate asks)."""
+        try:
+            return bool(self.gate(request))
+        except Exception:
+            logger.exception("the suggestion gate failed; asking the engines")
             return True
 
     def show(self, request: CompletionRequest, suggestion: Suggestion) -> ShownSuggestion:

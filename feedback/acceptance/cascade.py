@@ -17,7 +17,8 @@ from __future__ import annotations
 import random
 import time
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from tactful.feedback.acceptance.features import (
@@ -32,6 +33,14 @@ from tactful.feedback.acceptance.model import LogisticModel, Prior, shipped_prio
 # An explored example stands for 1/explore hidden ones; capped so one event cannot swing a
 # weight far.
 MAX_EXPLORE_WEIGHT = 5.0
+# An accept weighs more the more keystrokes it saved: losing a long accepted suggestion costs
+# more than losing a short one. The prior is trained with the same weights, so online learning
+# keeps its calibration (and the tuned thresholds keep their meaning).
+SAVED_WEIGHT = 0.25
+
+
+def example_weight(accepted: bool, saved: int) -> float:
+    return 1.0 + SAVED_WEIGHT * max(0, saved) if accepted else 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,21 +53,30 @@ class Decision:
     explored: bool = False
     features: Features = ()  # type: ignore[assignment]
     context: Features = ()  # type: ignore[assignment]
+    # What the caller wants kept with the decision (engine, timing), for the events.
+    detail: Mapping[str, object] = field(default_factory=dict)
 
 
 class History:
-    """What the developer did lately: the last verdict and its time, the recent accept rate."""
+    """What the developer did lately: the last verdict and its time, the recent accept rate,
+    and the last suggestion shown — so a later moment can tell that the developer is typing
+    along a suggestion instead of taking it (a strong sign that the rest of it is wrong)."""
 
     def __init__(self, window: int = 20, min_count: int = 5) -> None:
         self._recent: deque[bool] = deque(maxlen=window)
         self._min_count = min_count
         self.last_outcome = "none"
         self.last_time: float | None = None
+        self._shown: tuple[str, int, str, str] | None = None
 
     def note(self, accepted: bool, now: float | None = None) -> None:
         self._recent.append(accepted)
         self.last_outcome = "accepted" if accepted else "rejected"
         self.last_time = time.monotonic() if now is None else now
+
+    def note_shown(self, document: str, line_number: int, line_prefix: str, text: str) -> None:
+        """A suggestion ``text`` was shown at the end of ``line_prefix`` on that line."""
+        self._shown = (document, line_number, line_prefix, text)
 
     def since_last(self, now: float | None = None) -> float | None:
         if self.last_time is None:
@@ -70,6 +88,24 @@ class History:
             return None
         return sum(self._recent) / len(self._recent)
 
+    def along(self, document: str, line_number: int, line_prefix: str) -> tuple[str, str]:
+        """How this moment relates to the last suggestion shown: ``along`` (part of it typed,
+        with the rest returned), ``after`` (all of it in the text), ``again`` (same place),
+        ``diverged``, ``moved`` (another line or document) or ``none``."""
+        if self._shown is None:
+            return "none", ""
+        doc, line, prefix, text = self._shown
+        if doc != document or line != line_number or not line_prefix.startswith(prefix):
+            return "moved", ""
+        typed = line_prefix[len(prefix) :]
+        if not typed:
+            return "again", ""
+        if typed.startswith(text):
+            return "after", ""
+        if text.startswith(typed):
+            return "along", text[len(typed) :]
+        return "diverged", ""
+
     def context(
         self,
         language: str,
@@ -79,8 +115,10 @@ class History:
         line_number: int = 0,
         trigger: str = "automatic",
         now: float | None = None,
+        document: str = "",
     ) -> Context:
         """A ``Context`` for this moment, with this history filled in."""
+        along, remainder = self.along(document, line_number, line_prefix)
         return Context(
             language=language,
             line_prefix=line_prefix,
@@ -91,6 +129,8 @@ class History:
             since_last_s=self.since_last(now),
             last_outcome=self.last_outcome,
             recent_rate=self.rate(),
+            along=along,
+            remainder=remainder,
         )
 
 
@@ -148,11 +188,12 @@ class AcceptanceModel:
             return Decision(p, True, True, features, context)
         return Decision(p, False, False, features, context)
 
-    def learn(self, decision: Decision, accepted: bool) -> None:
-        """One online step for both stages from a shown suggestion's verdict."""
-        weight = 1.0
+    def learn(self, decision: Decision, accepted: bool, saved: int = 0) -> None:
+        """One online step for both stages from a shown suggestion's verdict (``saved``: the
+        keystrokes its accept saved)."""
+        weight = example_weight(accepted, saved)
         if decision.explored and self.explore > 0.0:
-            weight = min(1.0 / self.explore, MAX_EXPLORE_WEIGHT)
+            weight *= min(1.0 / self.explore, MAX_EXPLORE_WEIGHT)
         self.filter_model.update(list(decision.features), accepted, weight)
         if decision.context:
             self.gate_model.update(list(decision.context), accepted, weight)

@@ -44,6 +44,10 @@ class Context:
     since_last_s: float | None = None
     last_outcome: str = "none"
     recent_rate: float | None = None
+    # Relation to the last suggestion shown (``History.along``) and, when the developer is
+    # typing along it, the rest of it not yet typed.
+    along: str = "none"
+    remainder: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +61,7 @@ class Candidate:
     kind: str = "text"
     parses: bool | None = None
     replace_prefix: int = 0
+    origin: str = ""  # which of the engine's sources proposed it, e.g. "ngram" or "shape"
 
 
 Features = list[tuple[int, float]]
@@ -168,6 +173,9 @@ def context_features(ctx: Context) -> Features:
         f"tr={ctx.trigger}",
         f"h={history}",
         f"h={history}|c1={last_class}",
+        f"al={ctx.along}",
+        f"al={ctx.along}|c1={last_class}",
+        f"al={ctx.along}|h={ctx.last_outcome}",
     ]
     if "#" in prefix or "//" in prefix:
         names.append("comment")
@@ -197,10 +205,23 @@ def candidate_features(
     score = min(max(candidate.score, 0.0), 1.0)
     end = _char_class(text.rstrip()[-1:])
     length = len(text)
+    remainder = ctx.remainder
+    if ctx.along != "along":
+        echo = "n/a"
+    elif text == remainder:
+        echo = "same"
+    elif remainder.startswith(text) or text.startswith(remainder):
+        echo = "overlap"
+    else:
+        echo = "other"
     names = [
+        f"echo={echo}",
+        f"echo={echo}|k={candidate.kind}",
         f"k={candidate.kind}",
         f"k={candidate.kind}|L={ctx.language}",
         f"e={candidate.engine}",
+        f"o={candidate.origin}",
+        f"o={candidate.origin}|sb={min(int(min(max(candidate.score, 0.0), 1.0) * 5), 4)}",
         f"len={_bucket(length)}",
         f"len={_bucket(length)}|k={candidate.kind}",
         f"nl={min(lines, 6)}",

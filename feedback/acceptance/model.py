@@ -80,14 +80,14 @@ class LogisticModel:
     def delta(self) -> dict[str, Any]:
         """What was learned on top of the prior, as JSON-ready data."""
         changed = {
-            str(i): round(w - self.prior.get(i, 0.0), 6)
+            str(i): w - self.prior.get(i, 0.0)
             for i, w in self.weights.items()
             if w != self.prior.get(i, 0.0)
         }
         return {
             "updates": self.updates,
             "weights": changed,
-            "accumulators": {str(i): round(a, 6) for i, a in self.accumulators.items()},
+            "accumulators": {str(i): a for i, a in self.accumulators.items()},
         }
 
     def apply_delta(self, delta: Mapping[str, Any]) -> None:

@@ -24,6 +24,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from tactful.analyzers.index import read_source, source_files
 from tactful.analyzers.languages import language_of_path
 from tactful.analyzers.text import column_from_units
 from tactful.server.cli import UsageError
+from tactful.server.cli.bench_filter import filter_runs, filter_text
 from tactful.suggestion.replay import Tally, Typist
 
 ENGINES = ("local", "llm", "auto")
@@ -61,6 +63,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     completion.add_argument("--seed", type=int, default=0, help="seed of the file sample")
     completion.add_argument(
         "--language", action="append", help="only files of this language (e.g. python)"
+    )
+    completion.add_argument(
+        "--filter",
+        choices=("on", "off", "compare"),
+        help="the acceptance filter: on (prior and online learning), off (show everything), or "
+        "compare: replay off, on with the prior only, and on with online learning, and report "
+        "what the filter hid, lost and cost",
     )
     completion.add_argument(
         "--setting",
@@ -94,6 +103,15 @@ def run(args: argparse.Namespace) -> int:
         return 2
     report: dict[str, Any] = {"corpus": str(corpus), "files": files, "engines": {}}
     for engine in args.engine or ["local"]:
+        if args.filter:
+            report["engines"][engine] = filter_runs(
+                args.filter,
+                lambda opts, inspect, e=engine: asyncio.run(
+                    _replay(corpus.resolve(), files, e, opts, args.max_seconds, inspect)
+                ),
+                options,
+            )
+            continue
         tally = asyncio.run(_replay(corpus.resolve(), files, engine, options, args.max_seconds))
         report["engines"][engine] = tally.summary()
     if args.format == "json":
@@ -101,6 +119,9 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         for engine, summary in report["engines"].items():
+            if args.filter:
+                print(filter_text(engine, summary))
+                continue
             latency = summary["latency_ms"]
             print(
                 f"{engine}: {summary['files']} files, {summary['keystrokes']} keystrokes, "
@@ -191,7 +212,12 @@ class _Client(LanguageClient):
 
 
 async def _replay(
-    corpus: Path, files: list[str], engine: str, options: dict[str, Any], max_seconds: float
+    corpus: Path,
+    files: list[str],
+    engine: str,
+    options: dict[str, Any],
+    max_seconds: float,
+    inspect: Callable[[Path], None] | None = None,
 ) -> Tally:
     total = Tally()
     with tempfile.TemporaryDirectory(prefix="tactful-bench-") as scratch:
@@ -231,6 +257,10 @@ async def _replay(
                 total.merge(await _type_file(client, root, relative, budget))
             await client.shutdown_async(None)
             client.exit(None)
+            if inspect is not None:
+                # The server's own user data (its feedback store), before it is deleted.
+                await asyncio.wait_for(client.stop(), 10)
+                inspect(base / "xdg" / "data")
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(client.stop(), 10)

@@ -6,9 +6,13 @@ feeds every document change to the loop so it can infer rejections (DESIGN §2),
 store on shutdown. A store that cannot be used is said once (a warning message) and the server
 goes on with feedback kept in memory.
 
-Other features reach it as ``server.services.get("feedback")`` (it is absent before
-``initialized``) and call the loop's methods: completions ``gate``/``judge``/``shown``/
-``accepted``/``rejected``; review ``judge_item``/``item_shown``/``comment_dismissed``; fixes
+Completions are wired here through the suggestion registry's hooks: ``gate`` (ask an engine
+at all?), ``filter`` (show this suggestion?), ``on_shown``, ``on_accepted``, ``on_rejected``.
+A decision needs only the cursor's line and the one above, found through the document's line
+index, so it costs microseconds however long the file.
+
+Other features reach the loop as ``server.services.get("feedback")`` (absent before
+``initialized``): review ``judge_item``/``item_shown``/``comment_dismissed``; fixes
 ``fix_applied``/``verdict``; anything else ``record(event)``.
 """
 
@@ -20,9 +24,13 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from tactful.analyzers.document import Document
+from tactful.feedback.acceptance import Candidate, Context, Decision
 from tactful.feedback.loop import FeedbackLoop, FilterOptions
 from tactful.feedback.store import FeedbackStore, store_path
 from tactful.server.executor import run_blocking
+from tactful.server.features.inline_completion import suggestions_of
+from tactful.suggestion.registry import ShownSuggestion
+from tactful.suggestion.types import CompletionRequest, Suggestion
 
 if TYPE_CHECKING:
     from tactful.server.app import TactfulServer
@@ -45,7 +53,126 @@ def workspace_key(server: TactfulServer) -> str:
 
 def _options(server: TactfulServer) -> FilterOptions:
     f = server.settings.filter
-    return FilterOptions(enabled=f.enabled, threshold=f.threshold, explore=f.explore)
+    return FilterOptions(enabled=f.enabled, threshold=f.threshold, explore=f.explore, learn=f.learn)
+
+
+# Where a decision is kept between the hooks: on the suggestion itself (its ``meta``).
+_DECISION = "feedback.decision"
+
+
+class _Hooks:
+    """The suggestion registry's hooks, backed by the feedback loop."""
+
+    def __init__(self, server: TactfulServer) -> None:
+        self.server = server
+        # The context and gate decision of the requests in flight, by request identity: the
+        # filter hook sees the same request object the gate saw.
+        self._requests: dict[int, tuple[CompletionRequest, Context, Decision]] = {}
+
+    def _context(self, loop: FeedbackLoop, request: CompletionRequest) -> Context:
+        text = request.text
+        point = request.position
+        document = self.server.documents.get(request.uri)
+        if document is not None and document.version == request.version:
+            cursor = document.lines.offset(point, text)
+            start = cursor - point.column
+        else:
+            start = 0
+            for _ in range(point.line):
+                start = text.find("\n", start) + 1
+                if start == 0:
+                    start = len(text)
+                    break
+            cursor = min(start + point.column, len(text))
+        end = text.find("\n", cursor)
+        end = len(text) if end < 0 else end
+        previous = ""
+        if start > 0:
+            previous = text[text.rfind("\n", 0, start - 1) + 1 : start - 1]
+        return loop.context(
+            workspace_key(self.server),
+            request.language_id,
+            text[start:cursor],
+            text[cursor:end],
+            previous,
+            point.line,
+            request.trigger,
+            document=request.uri,
+        )
+
+    def gate(self, request: CompletionRequest) -> bool:
+        loop = loop_of(self.server)
+        if loop is None:
+            return True
+        ctx = self._context(loop, request)
+        decision = loop.gate(workspace_key(self.server), ctx)
+        self._requests[id(request)] = (request, ctx, decision)
+        while len(self._requests) > 32:
+            self._requests.pop(next(iter(self._requests)))
+        return decision.show
+
+    def filter(self, request: CompletionRequest, suggestion: Suggestion) -> bool:
+        loop = loop_of(self.server)
+        if loop is None:
+            return True
+        known = self._requests.get(id(request))
+        if known is not None and known[0] is request:
+            _, ctx, gate = known
+        else:
+            ctx, gate = self._context(loop, request), None
+        candidate = Candidate(
+            suggestion.text,
+            suggestion.engine,
+            suggestion.score,
+            suggestion.kind,
+            _parses(suggestion),
+            suggestion.replace_prefix,
+            _origin(suggestion),
+        )
+        decision = loop.judge(workspace_key(self.server), ctx, candidate, gate)
+        suggestion.meta[_DECISION] = (ctx, decision)
+        return decision.show
+
+    def shown(self, shown: ShownSuggestion) -> None:
+        loop = loop_of(self.server)
+        kept = shown.suggestion.meta.get(_DECISION)
+        if loop is None or kept is None:
+            return
+        ctx, decision = kept
+        request = shown.request
+        loop.shown(
+            shown.id,
+            workspace_key(self.server),
+            ctx,
+            decision,
+            request.uri,
+            request.version,
+            request.text,
+            shown.offset + shown.suggestion.replace_prefix,
+            shown.suggestion.text,
+        )
+
+    def accepted(self, shown: ShownSuggestion, length: int | None) -> None:
+        loop = loop_of(self.server)
+        if loop is not None:
+            loop.accepted(shown.id, length)
+
+    def rejected(self, shown: ShownSuggestion, explicit: bool) -> None:
+        loop = loop_of(self.server)
+        if loop is not None:
+            loop.rejected(shown.id, explicit)
+
+
+def _origin(suggestion: Suggestion) -> str:
+    """Which source of the engine proposed it, in the words the prior was trained with."""
+    if suggestion.meta.get("shape"):
+        return "shape"
+    return "ngram" if suggestion.engine == "local" else suggestion.engine
+
+
+def _parses(suggestion: Suggestion) -> bool | None:
+    value = suggestion.meta.get("parses")
+    return value if isinstance(value, bool) else None
 
 
 def register(server: TactfulServer) -> None:
@@ -64,7 +191,12 @@ def register(server: TactfulServer) -> None:
     def changed(document: Document) -> None:
         loop = loop_of(server)
         if loop is not None and loop.outcomes.pending(document.uri):
-            loop.document_changed(document.uri, document.version, document.text)
+            resolved = loop.document_changed(document.uri, document.version, document.text)
+            registry = suggestions_of(server)
+            for resolution in resolved:
+                if resolution.outcome == "rejected":
+                    # Other listeners hear of inferred rejections too (ours already has it).
+                    registry.rejected(resolution.shown.item_id, explicit=False)
 
     def closed(document: Document) -> None:
         loop = loop_of(server)
@@ -77,6 +209,13 @@ def register(server: TactfulServer) -> None:
             loop.save()
             loop.store.close(timeout=3.0)
 
+    hooks = _Hooks(server)
+    registry = suggestions_of(server)
+    registry.gate = hooks.gate
+    registry.filter = hooks.filter
+    registry.on_shown.append(hooks.shown)
+    registry.on_accepted.append(hooks.accepted)
+    registry.on_rejected.append(hooks.rejected)
     server.initialized_listeners.append(start)
     server.settings_listeners.append(settings_changed)
     server.listeners["change"].append(changed)

@@ -130,6 +130,9 @@ class Completer:
         """Ask the selected engines at once and take the first, in order of preference, that
         has something to show: with ``auto`` the local answer is ready the moment the LLM
         fails, misses its deadline or has nothing."""
+        # Before anything is generated: is this a moment worth asking an engine at all?
+        if not suggestions_of(self.server).ask(request):
+            return []
         engines = engines_of(self.server).select(self.server.settings.completion.engine)
         asked = [asyncio.ensure_future(self._ask(engine, request, tree)) for engine in engines]
         try:

@@ -1,0 +1,147 @@
+"""The acceptance cascade and its sibling for comments and fixes: decisions and online learning."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tactful.feedback.acceptance import (
+    AcceptanceModel,
+    Candidate,
+    Context,
+    Item,
+    ItemModel,
+    Prior,
+    Stage,
+    shipped_prior,
+)
+from tactful.feedback.acceptance.evaluation import auc
+from tactful.feedback.acceptance.features import candidate_features, context_features, index
+
+NEUTRAL = Prior(Stage({}, threshold=0.5), Stage({}, threshold=0.5), {"id": "neutral"})
+
+AFTER_DOT = Context("python", "        self.", previous_line="    def run(self):")
+LINE_START = Context("python", "    ", previous_line="    x = 1")
+NAME = Candidate("name", "local", 0.8, "token")
+
+
+def test_features_are_hashed_numbers_not_code() -> None:
+    features = candidate_features(AFTER_DOT, Candidate("secret_token()", "local", 0.4, "line"))
+    assert all(isinstance(i, int) and isinstance(v, float) for i, v in features)
+    assert "secret_token" not in json.dumps(features)
+    # The hash is stable across processes (Python's own hash() is not).
+    code = "from tactful.feedback.acceptance.features import index; print(index('L=python'))"
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert int(other.stdout) == index("L=python")
+
+
+def test_rejections_teach_the_filter_about_that_context_only() -> None:
+    model = AcceptanceModel(NEUTRAL, explore=0.0)
+    before_dot = model.judge(AFTER_DOT, NAME).probability
+    before_start = model.judge(LINE_START, Candidate("return x", "local", 0.8, "line"))
+    for _ in range(15):
+        model.learn(model.judge(AFTER_DOT, NAME), accepted=False)
+    after_dot = model.judge(AFTER_DOT, NAME)
+    after_start = model.judge(LINE_START, Candidate("return x", "local", 0.8, "line"))
+    assert after_dot.probability < before_dot - 0.3
+    assert not after_dot.show
+    assert after_start.probability > after_dot.probability + 0.1
+    assert before_start.probability - after_start.probability < before_dot - after_dot.probability
+    # The gate learned from the same verdicts: fewer engine calls after a dot now.
+    assert model.gate(AFTER_DOT).probability < 0.5
+    for _ in range(30):
+        model.learn(model.judge(AFTER_DOT, NAME), accepted=True)
+    assert model.judge(AFTER_DOT, NAME).show
+
+
+def test_explore_shows_a_share_of_would_be_hidden_suggestions_marked() -> None:
+    model = AcceptanceModel(NEUTRAL, threshold=0.99, explore=0.2, seed=7)
+    decisions = [model.judge(AFTER_DOT, NAME) for _ in range(2000)]
+    shown = [d for d in decisions if d.show]
+    assert all(d.explored for d in shown)
+    assert 0.15 < len(shown) / len(decisions) < 0.25
+    # An explored verdict stands for the hidden ones like it: it moves the model further.
+    plain = AcceptanceModel(NEUTRAL, explore=0.2)
+    explored = AcceptanceModel(NEUTRAL, explore=0.2)
+    d = plain.judge(AFTER_DOT, NAME)
+    plain.learn(d, accepted=False)
+    explored.learn(shown[0], accepted=False)
+    assert explored.judge(AFTER_DOT, NAME).probability < plain.judge(AFTER_DOT, NAME).probability
+
+
+def test_a_disabled_filter_shows_everything_and_still_learns() -> None:
+    model = AcceptanceModel(NEUTRAL, threshold=0.99, explore=0.0, enabled=False)
+    decision = model.judge(AFTER_DOT, NAME)
+    assert decision.show and not decision.explored
+    model.learn(decision, accepted=False)
+    assert model.judge(AFTER_DOT, NAME).probability < decision.probability
+
+
+def test_learned_state_round_trips_and_is_dropped_for_another_prior() -> None:
+    model = AcceptanceModel(NEUTRAL, explore=0.0)
+    for accepted in (True, False, False, True, False):
+        model.learn(model.judge(AFTER_DOT, NAME), accepted)
+    state = json.loads(json.dumps(model.state()))
+    again = AcceptanceModel(NEUTRAL)
+    assert again.restore(state)
+    assert again.judge(AFTER_DOT, NAME).probability == model.judge(AFTER_DOT, NAME).probability
+    assert again.gate(AFTER_DOT).probability == model.gate(AFTER_DOT).probability
+    other = AcceptanceModel(Prior(NEUTRAL.gate, NEUTRAL.filter, {"id": "other"}))
+    assert not other.restore(state)
+
+
+def test_the_shipped_prior_prefers_what_replays_accepted() -> None:
+    prior = shipped_prior()
+    assert 0.0 < prior.filter.threshold < 1.0 and 0.0 <= prior.gate.threshold < 1.0
+    model = AcceptanceModel(prior, explore=0.0)
+    confident = Candidate("path.join(", "local", 0.95, "line", origin="ngram")
+    unsure = Candidate("path.join(", "local", 0.5, "line", origin="ngram")
+    ctx = Context("python", "        return os.", previous_line="    def f(self):")
+    assert model.judge(ctx, confident).probability > model.judge(ctx, unsure).probability
+    # The prior is small enough to ship and load at once.
+    assert 0 < len(prior.filter.weights) < 60_000
+
+
+def test_auc() -> None:
+    assert auc([(0.9, True), (0.8, True), (0.3, False), (0.1, False)]) == 1.0
+    assert auc([(0.1, True), (0.9, False)]) == 0.0
+    assert auc([(0.5, True), (0.5, False)]) == 0.5
+    assert auc([(0.5, True)]) is None
+
+
+def test_context_features_cover_the_moment() -> None:
+    quiet = Context("python", "x = ", "", since_last_s=0.2, last_outcome="rejected")
+    keen = Context("python", "x = ", "", since_last_s=0.2, last_outcome="accepted")
+    assert set(context_features(quiet)) != set(context_features(keen))
+    mid_line = Context("python", "foo(", line_suffix=")")
+    end_line = Context("python", "foo(", line_suffix="")
+    assert set(context_features(mid_line)) != set(context_features(end_line))
+
+
+def comment(rule: str) -> Item:
+    return Item("comment", rule, source="rules", language="python", severity="warning")
+
+
+def test_item_model_hides_a_rule_the_developer_keeps_dismissing() -> None:
+    model = ItemModel(explore=0.0)
+    assert model.judge(comment("review.print")).show
+    for _ in range(2):
+        model.learn(model.judge(comment("review.print")), useful=False)
+    assert not model.judge(comment("review.print")).show
+    assert model.judge(comment("review.todo")).show
+    ranked = model.rank(
+        [("a", comment("review.print")), ("b", comment("review.todo")), ("c", comment("x"))]
+    )
+    assert [name for name, _ in ranked][:1] in (["b"], ["c"])
+    assert "a" not in [name for name, _ in ranked]
+    # Applied fixes of a rule raise it.
+    fix = Item("fix", "F401", source="ruff", language="python", verdict="passed", safe=True)
+    before = model.judge(fix).probability
+    for _ in range(3):
+        model.learn(model.judge(fix), useful=True)
+    assert model.judge(fix).probability > before
+    state = json.loads(json.dumps(model.state()))
+    again = ItemModel(explore=0.0)
+    again.restore(state)
+    assert not again.judge(comment("review.print")).show
