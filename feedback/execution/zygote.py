@@ -1,15 +1,16 @@
 """A warm test process: pytest imported once inside the sandbox, forked for each validation run.
 
-Boundary: started by ``warm.Zygote`` as ``unshare … -- PYTHON -I zygote.py SPEC`` with the
-*workspace's* interpreter (pytest runs in-process), so it imports only the standard library and
+Boundary: started by ``warm_pytest.WarmPytest`` as ``unshare … -- PYTHON -I zygote.py SPEC``
+with the *workspace's* interpreter (pytest runs in-process), so it imports only the standard
+library and
 ``jail.py`` (loaded by path). It never runs a test itself and never imports workspace code: it
 builds the sandbox's base view (as ``jail.py`` does, plus the warm copy bound at a private path),
 imports pytest, and then, for each request read from standard input, forks a run:
 
 - the run process takes a mount namespace of its own, mounts the run's overlay (its edits over
   the warm copy) at the workspace's path, binds the virtual environments, its helper and output
-  folders, and drops the warm copy's private path, so the tests can write only to the overlay,
-  ``/tmp`` and the output folder;
+  folders, drops the warm copy's private path and mounts a ``/tmp`` of its own, so the tests can
+  write only to the overlay, that ``/tmp`` and the output folder;
 - it then starts a PID namespace whose first process (dying with it) mounts a fresh ``/proc``,
   sets the limits, points standard output at the output folder and calls ``pytest.main``.
 
