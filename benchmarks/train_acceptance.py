@@ -145,13 +145,13 @@ def _replay(root: Path, limit: int | None) -> list[Request]:
     return records
 
 
-def load(name: str, root: Path, refresh: bool) -> list[Request]:
-    cache = CACHE / f"{name}.jsonl.gz"
+def load(name: str, root: Path, refresh: bool, limit: int | None = None) -> list[Request]:
+    cache = CACHE / (f"{name}.jsonl.gz" if limit is None else f"{name}-{limit}.jsonl.gz")
     if cache.exists() and not refresh:
         with gzip.open(cache, "rt", encoding="utf-8") as handle:
             return [Request(**json.loads(line)) for line in handle]
     started = time.perf_counter()
-    records = replay(root)
+    records = replay(root, limit)
     sys.stderr.write(
         f"replayed {name}: {len(records)} requests in {time.perf_counter() - started:.0f} s\n"
     )
@@ -244,6 +244,9 @@ def main() -> int:
     parser.add_argument("--refresh", action="store_true", help="replay again, ignore the cache")
     parser.add_argument("--check-only", action="store_true", help="do not write the prior")
     parser.add_argument("--unseen", type=Path, action="append", default=[], help="test project")
+    parser.add_argument(
+        "--unseen-files", type=int, default=None, help="type only N (seeded) files of each"
+    )
     parser.add_argument("--output", type=Path, default=PRIOR)
     args = parser.parse_args()
     for root in CORPORA.values():
@@ -264,7 +267,7 @@ def main() -> int:
     ident = f"replay-{'-'.join(names)}-{len(everything)}"
     shipped = Prior(shipped.gate, shipped.filter, {**shipped.meta, "id": ident})
     for project in args.unseen:
-        unseen = examples(load(project.name, project, args.refresh))
+        unseen = examples(load(project.name, project, args.refresh, args.unseen_files))
         results.append({"train": "+".join(names), **report(project.name, shipped, unseen)})
     summary = {
         "shipped": {
