@@ -2,10 +2,10 @@
 
 Boundary: started by ``warm_pytest.WarmPytest`` as ``unshare … -- PYTHON -I zygote.py SPEC``
 with the *workspace's* interpreter (pytest runs in-process), so it imports only the standard
-library and
-``jail.py`` (loaded by path). It never runs a test itself and never imports workspace code: it
-builds the sandbox's base view (as ``jail.py`` does, plus the warm copy bound at a private path),
-imports pytest, and then, for each request read from standard input, forks a run:
+library and ``jail.py`` (loaded by path). It never runs a test itself and never imports
+workspace code: it builds the sandbox's base view (as ``jail.py`` does, plus the warm copy
+bound at a private path), imports pytest, and then, for each request read from standard input,
+forks a run:
 
 - the run process takes a mount namespace of its own, mounts the run's overlay (its edits over
   the warm copy) at the workspace's path, binds the virtual environments, its helper and output
