@@ -4,8 +4,8 @@ validation was false.
 Corpora: source distributions that ship their tests, fetched with pip into benchmarks/corpora/
 (git-ignored), each with its own virtual environment (benchmarks/corpora/NAME-VERSION/.venv)
 holding its pinned test dependencies and the project itself (editable), as a developer has it:
-click 8.1.8 (the development corpus) and more-itertools 10.5.0 and boltons 24.1.0 (checks on
-projects of other styles). ``--corpus`` also takes the path of any project with a ``.venv``.
+click 8.1.8 (the development corpus) and more-itertools 10.5.0 (a check on a project of another
+style, with stub files). ``--corpus`` also takes the path of any project with a ``.venv``.
 
 Rules: ruff's default rule set plus B, UP, SIM, PERF and RUF, replacing the project's selection
 (the rest of its ruff configuration applies). ``--rules current`` takes the defaults of the ruff
@@ -21,7 +21,7 @@ raw (over the findings judged) and weighted (each rule's share weighted by its n
 findings in the whole project: an estimate of the full-population share). Without sampling
 both are the same figure.
 
-    .venv/bin/python benchmarks/fixes.py [--corpus click|more-itertools|boltons|DIR]
+    .venv/bin/python benchmarks/fixes.py [--corpus click|more-itertools|DIR]
         [--rules current|classic] [--max-findings-per-rule N] [--only RULE,...]
         [--exclude RULE,...] [--limit N] [--skip-full-check]
 
@@ -64,7 +64,6 @@ class Corpus:
 KNOWN = {
     "click": Corpus("click==8.1.8"),
     "more-itertools": Corpus("more-itertools==10.5.0"),
-    "boltons": Corpus("boltons==24.1.0"),
 }
 
 
@@ -106,20 +105,38 @@ def fetch(corpus: Corpus) -> Path:
 
 
 def standalone(root: Path) -> None:
-    """Make ruff see a project without a ruff configuration of its own as it would on its own.
+    """Make ruff and pytest see a corpus as they would see the project on its own.
 
-    ruff looks for configuration in parent folders: a corpus under benchmarks/ would take this
-    repository's (which excludes the corpora). An empty ruff.toml stops the search; ruff then
-    uses its defaults and the project's ``requires-python``, as in a checkout of the project.
+    Both look for configuration in parent folders: a corpus under benchmarks/ would take this
+    repository's (whose ruff configuration excludes the corpora, whose pytest options need
+    plugins the corpus lacks). An empty ruff.toml or pytest.ini stops the search: ruff then
+    uses its defaults and the project's ``requires-python``, pytest its defaults, as in a
+    checkout of the project.
     """
-    pyproject = root / "pyproject.toml"
-    if (root / "ruff.toml").exists() or (root / ".ruff.toml").exists():
-        return
-    if pyproject.exists() and "[tool.ruff" in pyproject.read_text(encoding="utf-8"):
-        return
-    (root / "ruff.toml").write_text(
-        "# ruff's defaults: the enclosing repository's configuration is not this project's.\n"
-    )
+
+    def mentions(name: str, marker: str) -> bool:
+        path = root / name
+        return path.exists() and marker in path.read_text(encoding="utf-8", errors="replace")
+
+    if not (
+        (root / "ruff.toml").exists()
+        or (root / ".ruff.toml").exists()
+        or mentions("pyproject.toml", "[tool.ruff")
+    ):
+        (root / "ruff.toml").write_text(
+            "# ruff's defaults: the enclosing repository's configuration is not this project's.\n"
+        )
+    if not (
+        (root / "pytest.ini").exists()
+        or (root / ".pytest.ini").exists()
+        or mentions("pyproject.toml", "[tool.pytest.ini_options]")
+        or mentions("tox.ini", "[pytest]")
+        or mentions("setup.cfg", "[tool:pytest]")
+    ):
+        (root / "pytest.ini").write_text(
+            "# pytest's defaults: the enclosing repository's configuration is not this project's.\n"
+            "[pytest]\n"
+        )
 
 
 def default_rules() -> list[str]:
@@ -173,7 +190,7 @@ def shares(per_rule: dict[str, Counter], without: str | None = None) -> tuple[fl
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--corpus", default="click", help="click, more-itertools, boltons or DIR")
+    parser.add_argument("--corpus", default="click", help="click, more-itertools or DIR")
     parser.add_argument("--rules", choices=("current", "classic"), default="current")
     parser.add_argument("--max-findings-per-rule", type=int, default=0, metavar="N")
     parser.add_argument("--only", default="", help="judge only these rules (comma-separated)")

@@ -32,14 +32,18 @@ SELECT = (
     "I",
     "PYI034",
     "PYI063",
+    "PLW0602",
+    "TRY203",
 )
 
 
-def fixed(tmp_path: Path, source: str, rule: str, select=SELECT, propose=candidates) -> str:
+def fixed(
+    tmp_path: Path, source: str, rule: str, select=SELECT, propose=candidates, path="mod.py"
+) -> str:
     """The text after the best surviving non-LLM fix for the first ``rule`` finding."""
     source = textwrap.dedent(source)
     options = RuffOptions(select=select)
-    before = check_text(source, "mod.py", tmp_path, options)
+    before = check_text(source, path, tmp_path, options)
     finding = next(f for f in before if f.rule == rule)
     outcomes = [
         screen(fix, finding, source, tmp_path, before, options) for fix in propose(finding, source)
@@ -226,7 +230,7 @@ def fixed(tmp_path: Path, source: str, rule: str, select=SELECT, propose=candida
             """,
         ),
         (
-            "S110",
+            "SIM105",
             """
             import os
 
@@ -395,6 +399,97 @@ def fixed(tmp_path: Path, source: str, rule: str, select=SELECT, propose=candida
                     return self.rows.get(key, default)
             """,
         ),
+        (
+            "B018",
+            """
+            def check(obj):
+                obj.name
+            """,
+            """
+            def check(obj):
+                _ = obj.name
+            """,
+        ),
+        (
+            "B015",
+            """
+            def test_equal(a):
+                a == a
+                return a
+            """,
+            """
+            def test_equal(a):
+                _ = a == a
+                return a
+            """,
+        ),
+        (
+            "PLW0602",
+            """
+            count = 0
+
+
+            def read():
+                global count
+                return count
+            """,
+            """
+            count = 0
+
+
+            def read():
+                return count
+            """,
+        ),
+        (
+            "TRY203",
+            """
+            def load(read):
+                try:
+                    return read()
+                except OSError:
+                    raise
+            """,
+            """
+            def load(read):
+                return read()
+            """,
+        ),
+        (
+            "B023",
+            """
+            def adders(steps):
+                out = []
+                for step in steps:
+                    out.append(lambda x: x + step)
+                return out
+            """,
+            """
+            def adders(steps):
+                out = []
+                for step in steps:
+                    out.append(lambda x, step=step: x + step)
+                return out
+            """,
+        ),
+        (
+            "RUF001",
+            """
+            RANGE = f"1–{9}"
+            """,
+            """
+            RANGE = f"1\\N{EN DASH}{9}"
+            """,
+        ),
+        (
+            "RUF003",
+            """
+            x = 1  # one – the first
+            """,
+            """
+            x = 1  # one - the first
+            """,
+        ),
     ],
 )
 def test_recipe(tmp_path: Path, rule: str, source: str, expected: str) -> None:
@@ -418,15 +513,21 @@ def test_e741_declines_parameters_and_module_names(tmp_path: Path) -> None:
 
 def test_a_fix_that_makes_new_findings_is_rejected(tmp_path: Path) -> None:
     # Naming the class a bare `except:` catches is right, unless the project also forbids
-    # catching `Exception` blindly (BLE001): then the fix trades one finding for another.
+    # catching `Exception` blindly (BLE001): then that fix trades one finding for another, and
+    # only the fixes that also log the exception caught survive.
     source = "def f(g):\n    try:\n        g()\n    except:\n        print(1)\n"
     options = RuffOptions(select=("E722", "BLE001"))
     before = check_text(source, "mod.py", tmp_path, options)
     finding = next(f for f in before if f.rule == "E722")
-    proposed = candidates(finding, source)
-    outcomes = [screen(c, finding, source, tmp_path, before, options) for c in proposed]
-    assert outcomes
-    assert all(isinstance(o, Rejection) and "BLE001" in o.reason for o in outcomes)
+    outcomes = [
+        screen(c, finding, source, tmp_path, before, options) for c in candidates(finding, source)
+    ]
+    rejected = [o for o in outcomes if isinstance(o, Rejection)]
+    assert rejected
+    assert all("BLE001" in o.reason for o in rejected)
+    survivors = [o for o in outcomes if not isinstance(o, Rejection)]
+    assert survivors
+    assert all("except Exception:" in o.text and "exc_info=True" in o.text for o in survivors)
 
 
 def test_follow_up_safe_fixes_settle_an_import(tmp_path: Path) -> None:
@@ -437,7 +538,7 @@ def test_follow_up_safe_fixes_settle_an_import(tmp_path: Path) -> None:
     )
     options = RuffOptions(select=("S110", "I001", "SIM105"))
     before = check_text(source, "mod.py", tmp_path, options)
-    finding = next(f for f in before if f.rule == "S110")
+    finding = next(f for f in before if f.rule == "SIM105")
     survivors = [
         o
         for o in (
@@ -573,3 +674,12 @@ def test_pyi034_self_is_imported_for_type_checkers_only(tmp_path: Path) -> None:
         """
     )
     assert fixed(tmp_path, source, "PYI034", propose=recipes.propose) == expected
+
+
+def test_b015_in_a_test_asserts_the_comparison(tmp_path: Path) -> None:
+    # In library code the comparison is kept for its effect (`_ = a == a`, above); in a test it
+    # is most likely an `assert` left out.
+    source = "def test_equal(a):\n    a == a\n    return a\n"
+    assert fixed(tmp_path, source, "B015", path="tests/test_mod.py") == (
+        "def test_equal(a):\n    assert a == a\n    return a\n"
+    )

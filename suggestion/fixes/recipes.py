@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import logging
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -1048,51 +1049,64 @@ def _with_first_statements(
     return handler.with_changes(body=block.with_changes(body=new))
 
 
-def _blind_handler(site: _Site) -> cst.ExceptHandler | None:
+def _logged(site: _Site, lazily: bool) -> str | None:
     handler = site.at(cst.ExceptHandler)
-    if not isinstance(handler, cst.ExceptHandler) or handler.type is None:
+    if not isinstance(handler, cst.ExceptHandler):
         return None
-    return handler
-
-
-@recipe("BLE001", title="Log the exception caught, with its traceback, at debug level")
-def _log_blind_except(site: _Site) -> str | None:
-    # ruff accepts a blind `except` whose exception is logged with its traceback (`exc_info`):
-    # the error is no longer lost, and at debug level nothing shows unless the application
-    # asks for it, so the program behaves as before.
-    handler = _blind_handler(site)
-    if handler is None:
-        return None
+    named = handler
+    if handler.type is None:
+        named = handler.with_changes(
+            type=cst.Name("Exception"), whitespace_after_except=cst.SimpleWhitespace(" ")
+        )
     logger_name = _module_logger(site.module)
     modules, _ = _imported_names(site.module)
-    if logger_name is not None:
-        call = f"{logger_name}.debug({_DEBUG_ARGS})"
+    if lazily:
+        if "logging" in modules or logger_name is not None:
+            return None
+        statements = [
+            cst.parse_statement("import logging\n"),
+            cst.parse_statement(f"logging.getLogger(__name__).debug({_DEBUG_ARGS})\n"),
+        ]
+    elif logger_name is not None:
+        statements = [cst.parse_statement(f"{logger_name}.debug({_DEBUG_ARGS})\n")]
     else:
-        call = f"logging.getLogger(__name__).debug({_DEBUG_ARGS})"
-    new = _with_first_statements(handler, [cst.parse_statement(call + "\n")])
+        statements = [cst.parse_statement(f"logging.getLogger(__name__).debug({_DEBUG_ARGS})\n")]
+    new = _with_first_statements(named, statements)
     if new is None:
         return None
     module = site.module.deep_replace(handler, new)
     assert isinstance(module, cst.Module)
-    if logger_name is None and "logging" not in modules:
+    if not lazily and logger_name is None and "logging" not in modules:
         module = _with_import(module, "import logging")
     return module.code
 
 
-@recipe("BLE001", title="Log the exception caught, with its traceback, at debug level")
-def _log_blind_except_lazily(site: _Site) -> str | None:
+@recipe(
+    "BLE001",
+    "S110",
+    "S112",
+    "E722",
+    title="Log the exception caught, with its traceback, at debug level",
+)
+def _log_caught(site: _Site) -> str | None:
+    # ruff accepts an exception that is caught broadly or ignored when it is logged with its
+    # traceback (`exc_info`): the error is no longer lost, and at debug level nothing shows
+    # unless the application asks for it, so the program behaves as before. (A bare `except:`
+    # names `Exception` too, as E722 asks.)
+    return _logged(site, lazily=False)
+
+
+@recipe(
+    "BLE001",
+    "S110",
+    "S112",
+    "E722",
+    title="Log the exception caught, with its traceback, at debug level",
+)
+def _log_caught_lazily(site: _Site) -> str | None:
     # For modules that must stay light to import (a CLI's start-up time, a test of the imports
     # a package makes), `logging` is imported only when the exception happens.
-    handler = _blind_handler(site)
-    modules, _ = _imported_names(site.module)
-    if handler is None or "logging" in modules or _module_logger(site.module) is not None:
-        return None
-    statements = [
-        cst.parse_statement("import logging\n"),
-        cst.parse_statement(f"logging.getLogger(__name__).debug({_DEBUG_ARGS})\n"),
-    ]
-    new = _with_first_statements(handler, statements)
-    return None if new is None else site.replace(handler, new)
+    return _logged(site, lazily=True)
 
 
 def _type_checking_block(module: cst.Module, typing: _Typing) -> cst.If | None:
@@ -1241,3 +1255,235 @@ def _trailing(param: cst.Param) -> bool:
     return isinstance(comma, cst.Comma) and isinstance(
         comma.whitespace_after, cst.ParenthesizedWhitespace
     )
+
+
+# --- statements kept for their effect -----------------------------------------------------------
+
+
+def _expression_statement(site: _Site) -> tuple[cst.SimpleStatementLine, cst.Expr] | None:
+    line = site.at(cst.SimpleStatementLine)
+    if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
+        return None
+    expr = line.body[0]
+    if not isinstance(expr, cst.Expr):
+        return None
+    return line, expr
+
+
+def _uses_underscore(site: _Site, node: cst.CSTNode) -> bool:
+    """Whether ``_`` means something in the code around ``node`` (gettext's ``_``, say)."""
+    owner = site.ancestor(node, cst.FunctionDef, cst.Lambda)
+    scope_code = site.code(owner) if owner is not None else site.text
+    return bool(re.search(r"(?<![\w.])_(?!\w)", scope_code)) or (
+        owner is not None and bool(re.search(r"(?<![\w.])_\s*\(", site.text))
+    )
+
+
+@recipe("B015", title="Assert the comparison")
+def _assert_comparison(site: _Site) -> str | None:
+    # A comparison on its own line in a test is most often an `assert` left out; the tests
+    # decide whether it holds. (Tried before keeping the value in `_`, which is the same size.)
+    found = _expression_statement(site)
+    if found is None or not isinstance(found[1].value, cst.Comparison):
+        return None
+    name = site.finding.path.rsplit("/", 1)[-1]
+    if not (name.startswith("test_") or name.endswith("_test.py") or "tests/" in site.finding.path):
+        return None
+    line, expr = found
+    return site.replace(line, line.with_changes(body=[cst.Assert(test=expr.value)]))
+
+
+@recipe("B018", "B015", title="Assign the value to `_`: evaluated for its effect")
+def _assign_to_underscore(site: _Site) -> str | None:
+    # The expression stays (its evaluation may raise, or call a property or `__eq__`, which a
+    # test may be checking), and says it is kept for that effect.
+    found = _expression_statement(site)
+    if found is None or _uses_underscore(site, found[0]):
+        return None
+    line, expr = found
+    assign = cst.Assign(targets=[cst.AssignTarget(cst.Name("_"))], value=expr.value)
+    return site.replace(line, line.with_changes(body=[assign]))
+
+
+@recipe("PLW0602", title="Remove the `global` declaration: the function never assigns the name")
+def _unneeded_global(site: _Site) -> str | None:
+    line = site.at(cst.SimpleStatementLine)
+    if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
+        return None
+    statement = line.body[0]
+    if not isinstance(statement, cst.Global):
+        return None
+    match = re.search(r"`(\w+)`", site.finding.message)
+    if match is None:
+        return None
+    kept = [n for n in statement.names if n.name.value != match.group(1)]
+    if len(kept) == len(statement.names):
+        return None
+    if kept:
+        kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        return site.replace(line, line.with_changes(body=[statement.with_changes(names=kept)]))
+    block = site.parents.get(line)
+    if not isinstance(block, cst.IndentedBlock):
+        return None
+    if len(block.body) == 1:
+        return site.replace(line, line.with_changes(body=[cst.Pass()]))
+    return site.replace(block, block.with_changes(body=[s for s in block.body if s is not line]))
+
+
+@recipe("TRY203", title="Remove the handler that only re-raises")
+def _useless_try(site: _Site) -> str | None:
+    try_node = site.at(cst.Try)
+    if (
+        not isinstance(try_node, cst.Try)
+        or try_node.orelse is not None
+        or try_node.finalbody is not None
+        or not isinstance(try_node.body, cst.IndentedBlock)
+        or _has_comment(site, try_node)
+    ):
+        return None
+    for handler in try_node.handlers:
+        if not _only_reraises(handler):
+            return None  # removing one handler would let a later one catch what it passed on
+    block = site.parents.get(try_node)
+    if not isinstance(block, (cst.IndentedBlock, cst.Module)):
+        return None
+    body = list(try_node.body.body)
+    body[0] = body[0].with_changes(leading_lines=try_node.leading_lines)
+    statements = []
+    for statement in block.body:
+        statements.extend(body if statement is try_node else [statement])
+    return site.replace(block, block.with_changes(body=statements))
+
+
+def _only_reraises(handler: cst.ExceptHandler) -> bool:
+    body = handler.body
+    if not isinstance(body, cst.IndentedBlock) or len(body.body) != 1:
+        return False
+    line = body.body[0]
+    if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
+        return False
+    raise_node = line.body[0]
+    if not isinstance(raise_node, cst.Raise) or raise_node.cause is not None:
+        return False
+    if raise_node.exc is None:
+        return True
+    return (
+        isinstance(raise_node.exc, cst.Name)
+        and handler.name is not None
+        and isinstance(handler.name.name, cst.Name)
+        and raise_node.exc.value == handler.name.name.value
+    )
+
+
+@recipe("B023", title="Bind the loop variable as a default argument")
+def _bind_loop_variable(site: _Site) -> str | None:
+    # The function keeps the value the variable had when it was defined, which is what a
+    # function made in a loop almost always means (and what B023 warns it does not do).
+    match = re.search(r"`(\w+)`", site.finding.message)
+    if match is None:
+        return None
+    name = match.group(1)
+    function = site.ancestor(site.at(cst.Name) or site.module, cst.Lambda, cst.FunctionDef)
+    if not isinstance(function, (cst.Lambda, cst.FunctionDef)):
+        return None
+    parameters = function.params
+    every = [
+        *parameters.posonly_params,
+        *parameters.params,
+        *parameters.kwonly_params,
+        *(p for p in (parameters.star_arg, parameters.star_kwarg) if isinstance(p, cst.Param)),
+    ]
+    if any(p.name.value == name for p in every):
+        return None
+    if isinstance(function, cst.FunctionDef) and re.search(
+        rf"\b(nonlocal|global)\b[^\n]*\b{name}\b", site.code(function)
+    ):
+        return None
+    equal = cst.AssignEqual(
+        whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
+    )
+    bound = cst.Param(name=cst.Name(name), default=cst.Name(name), equal=equal)
+    comma = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    if isinstance(parameters.star_arg, (cst.Param, cst.ParamStar)) or parameters.kwonly_params:
+        if not isinstance(parameters.star_arg, cst.Param) and not parameters.kwonly_params:
+            return None
+        kwonly = list(parameters.kwonly_params)
+        if kwonly:
+            kwonly[-1] = kwonly[-1].with_changes(comma=comma)
+        new_parameters = parameters.with_changes(kwonly_params=[*kwonly, bound])
+        if parameters.star_kwarg is not None:
+            return None
+    else:
+        params = list(parameters.params)
+        if parameters.star_kwarg is not None:
+            bound = bound.with_changes(comma=comma)
+        elif params:
+            params[-1] = params[-1].with_changes(comma=comma)
+        elif parameters.posonly_params:
+            return None
+        new_parameters = parameters.with_changes(params=[*params, bound])
+    return site.replace(function, function.with_changes(params=new_parameters))
+
+
+# --- ambiguous characters ------------------------------------------------------------------------
+
+
+def _ambiguous(message: str) -> tuple[str, str] | None:
+    """The ambiguous character a RUF001-3 message names, and the one it may have meant."""
+    match = re.search(r"ambiguous `(.)`.*?Did you mean `(.)`", message)
+    return (match.group(1), match.group(2)) if match else None
+
+
+def _escape(character: str) -> str:
+    name = unicodedata.name(character, "")
+    return f"\\N{{{name}}}" if name else f"\\u{ord(character):04x}"
+
+
+@recipe("RUF001", title="Write the ambiguous character as an escape")
+def _escape_ambiguous(site: _Site) -> str | None:
+    # The string keeps its value (the character was most likely meant: a dash in prose, a
+    # full-width digit in a test), and a reader sees which character it is.
+    found = _ambiguous(site.finding.message)
+    if found is None:
+        return None
+    character = found[0]
+    node = site.at(cst.SimpleString, cst.FormattedStringText)
+    if isinstance(node, cst.SimpleString):
+        prefix = node.prefix.lower()
+        if "r" in prefix or "b" in prefix or character not in node.value:
+            return None
+        return site.replace(
+            node, node.with_changes(value=node.value.replace(character, _escape(character)))
+        )
+    if isinstance(node, cst.FormattedStringText):
+        string = site.ancestor(node, cst.FormattedString)
+        if not isinstance(string, cst.FormattedString) or "r" in string.prefix.lower():
+            return None
+        if character not in node.value:
+            return None
+        # (an f-string reads `\N{...}` as an escape, not as a replacement field)
+        escaped = _escape(character)
+        return site.replace(node, node.with_changes(value=node.value.replace(character, escaped)))
+    return None
+
+
+@recipe("RUF003", title="Replace the ambiguous character in the comment")
+def _plain_comment(site: _Site) -> str | None:
+    found = _ambiguous(site.finding.message)
+    if found is None:
+        return None
+    lines = site.text.split("\n")
+    row = site.finding.span.start.line
+    column = site.finding.span.start.column
+    if row >= len(lines) or lines[row][column : column + 1] != found[0]:
+        return None
+    line = lines[row]
+    lines[row] = line[:column] + found[1] + line[column + 1 :]
+    new_text = "\n".join(lines)
+    # Only a comment may change: the code must parse to the same tree.
+    try:
+        if ast.dump(ast.parse(new_text)) != ast.dump(ast.parse(site.text)):
+            return None
+    except (SyntaxError, ValueError):
+        return None
+    return new_text
