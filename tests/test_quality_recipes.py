@@ -490,6 +490,25 @@ def fixed(
             x = 1  # one - the first
             """,
         ),
+        (
+            "B007",
+            """
+            def every_other(pairs):
+                for index, item in pairs[::2]:
+                    yield item
+                for index, item in enumerate(pairs):
+                    if index % 2:
+                        yield item
+            """,
+            """
+            def every_other(pairs):
+                for _index, item in pairs[::2]:
+                    yield item
+                for index, item in enumerate(pairs):
+                    if index % 2:
+                        yield item
+            """,
+        ),
     ],
 )
 def test_recipe(tmp_path: Path, rule: str, source: str, expected: str) -> None:
@@ -683,3 +702,10 @@ def test_b015_in_a_test_asserts_the_comparison(tmp_path: Path) -> None:
     assert fixed(tmp_path, source, "B015", path="tests/test_mod.py") == (
         "def test_equal(a):\n    assert a == a\n    return a\n"
     )
+
+
+def test_b007_keeps_a_variable_read_after_the_loop(tmp_path: Path) -> None:
+    source = "def last(rows):\n    for i, row in rows:\n        print(row)\n    return i\n"
+    before = check_text(source, "mod.py", tmp_path, RuffOptions(select=("B007",)))
+    finding = next(f for f in before if f.rule == "B007")
+    assert recipes.propose(finding, source) == []

@@ -1487,3 +1487,71 @@ def _plain_comment(site: _Site) -> str | None:
     except (SyntaxError, ValueError):
         return None
     return new_text
+
+
+@recipe("B007", title="Prefix the unused loop variable with an underscore")
+def _unused_loop_variable(site: _Site) -> str | None:
+    # ruff renames only when nothing after the loop could read the variable; here that is
+    # checked on the syntax tree: after the loop, the function may bind the name again but
+    # not read it.
+    match = re.search(r"`(\w+)`", site.finding.message)
+    loop = site.at(cst.For)
+    if match is None or not isinstance(loop, cst.For):
+        return None
+    name = match.group(1)
+    owner = site.ancestor(loop, cst.FunctionDef) or site.module
+    new = _free_name(site.code(owner), f"_{name}")
+    loop_end = site.positions[loop].end
+    in_loop: set[cst.CSTNode] = set()
+    for node, where in site.positions.items():
+        if not isinstance(node, cst.Name) or node.value != name or not _inside(site, node, owner):
+            continue
+        parent = site.parents.get(node)
+        if isinstance(parent, cst.Attribute) and parent.attr is node:
+            continue
+        if isinstance(parent, cst.Arg) and parent.keyword is node:
+            continue
+        if _inside(site, node, loop.target):
+            in_loop.add(node)
+        elif _inside(site, node, loop):
+            return None  # read in the body after all: not what B007 says
+        elif (where.start.line, where.start.column) > (
+            loop_end.line,
+            loop_end.column,
+        ) and not (_stored(site, node) or _rebound_by_loop(site, node, name)):
+            return None
+    if not in_loop:
+        return None
+
+    class Rename(cst.CSTTransformer):
+        def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.Name:
+            return updated.with_changes(value=new) if original in in_loop else updated
+
+    return site.replace(loop, loop.with_changes(target=loop.target.visit(Rename())))
+
+
+def _stored(site: _Site, node: cst.CSTNode) -> bool:
+    """Whether the name is bound here (an assignment or loop target), not read."""
+    current = node
+    parent = site.parents.get(current)
+    while isinstance(parent, (cst.Tuple, cst.List, cst.Element, cst.StarredElement)):
+        current, parent = parent, site.parents.get(parent)
+    if isinstance(parent, cst.For):
+        return parent.target is current
+    if isinstance(parent, cst.AssignTarget):
+        return parent.target is current
+    return False
+
+
+def _rebound_by_loop(site: _Site, node: cst.CSTNode, name: str) -> bool:
+    """Whether ``node`` is read in the body of a loop that binds ``name`` itself (so it reads
+    that loop's value; were the loop never to run, its body would not read it either)."""
+    loop = site.ancestor(node, cst.For)
+    while isinstance(loop, cst.For):
+        if _inside(site, node, loop.body) and any(
+            isinstance(n, cst.Name) and n.value == name and _inside(site, n, loop.target)
+            for n in site.positions
+        ):
+            return True
+        loop = site.ancestor(loop, cst.For)
+    return False
