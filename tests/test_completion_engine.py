@@ -130,7 +130,9 @@ def test_broken_requests_are_answered_with_nothing() -> None:
     ("lines", "prefix", "expected"),
     [
         (["        self.width = width"], "        self.height = ", "height"),
-        (["    parser.add(alpha, kind=alpha_kind)"], "    parser.add(beta, ", "kind=beta_kind)"),
+        (["    parser.add(alpha, kind=alpha)"], "    parser.add(beta, ", "kind=beta)"),
+        # A rest that does not repeat the swap is another statement that starts alike.
+        (["    offset = compute(index)"], "    length = ", None),
         # Literals in the rest differ from line to line: the proposal stops before them.
         (['    register(alpha, "a")'], "    register(beta, ", None),
         # The last word may still be growing: no proposal.

@@ -21,7 +21,8 @@ def parallel_line(
     lines: list[str], row: int, prefix: str, language_id: str
 ) -> tuple[str, float] | None:
     """The rest of the current line if it is the line above with names swapped, and its
-    probability; None when the lines do not line up."""
+    probability; None when the lines do not line up. Both lines must be code (the caller
+    knows whether they start inside a string)."""
     if not prefix.strip() or not (
         prefix[-1].isspace() or (not prefix[-1].isalnum() and prefix[-1] != "_")
     ):
@@ -35,6 +36,8 @@ def parallel_line(
     current, current_state = tokenize_line(prefix.rstrip(" \t"), language_id, NORMAL)
     if state != NORMAL or current_state != NORMAL or len(current) < _MIN_ALIGNED:
         return None
+    if previous[0].startswith(("#", "//", "/*")):
+        return None  # comments are prose, not statements
     if len(current) >= len(previous):
         return None
     mapping: dict[str, str] = {}
@@ -55,13 +58,20 @@ def parallel_line(
         return None
     rest: list[str] = []
     trailing = prefix[len(prefix.rstrip(" \t")) :]
+    carried = False
     for token in previous[len(current) :]:
         bare = token.lstrip(" \t")
         if bare[:1].isdigit() or bare[:1] in "\"'`" or bare[:1] == "#":
             break
         if is_identifier(token):
-            token = token[: len(token) - len(bare)] + _swapped(bare, mapping)
+            swapped = mapping.get(bare, bare)
+            carried = carried or swapped != bare
+            token = token[: len(token) - len(bare)] + swapped
         rest.append(token)
+    if not carried:
+        # Only a rest that repeats the swap is parallel (``self.b = b``); a rest copied as it
+        # was is most often another statement that merely starts alike.
+        return None
     text = "".join(rest)
     if trailing:
         if not text.startswith(trailing):
@@ -70,17 +80,6 @@ def parallel_line(
     if not text.strip():
         return None
     return text, PARALLEL_PROBABILITY
-
-
-def _swapped(name: str, mapping: dict[str, str]) -> str:
-    """``name`` with the swaps applied, also inside longer names (``alpha_kind`` becomes
-    ``beta_kind`` when ``alpha`` became ``beta``)."""
-    if name in mapping:
-        return mapping[name]
-    for old, new in mapping.items():
-        if old != new and len(old) >= 3 and old in name:
-            return name.replace(old, new)
-    return name
 
 
 def _spacing(token: str) -> str:
