@@ -14,6 +14,8 @@ ruff's long-standing defaults ``E4, E7, E9, F``. No LLM. For every finding the f
 candidates (ruff's fix, our recipes), screens them with ruff and runs the covering tests in the
 sandbox; a finding counts as fixed when a fix is offered with passing tests. Then every distinct
 fix reported as passing is run against the whole suite: a failure there is a false validation.
+Findings in stub files (.pyi) are counted apart too: no test runs a stub, so the suite passing
+says only that the edit broke nothing else.
 
 Sampling: ``--max-findings-per-rule N`` judges at most N findings of each rule (evenly spread
 over the rule's findings in file order), so a run takes minutes. The share is then reported
@@ -306,6 +308,9 @@ def main() -> int:
         "validated_share_without_FA100": raw_no_fa,
         "validated_share_weighted_without_FA100": weighted_no_fa,
         "validated_by_origin": dict(by_origin),
+        # Stub files run in no test: a fix there passes whenever the suite does.
+        "judged_in_stubs": sum(o.finding.path.endswith(".pyi") for o in offers),
+        "validated_in_stubs": sum(o.validated and o.finding.path.endswith(".pyi") for o in offers),
         "distinct_rules": len(per_rule),
         "rules_with_a_validated_fix": sum(1 for c in per_rule.values() if c["validated"]),
         "top_misses": [
