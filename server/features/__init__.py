@@ -23,6 +23,7 @@ FEATURES = [
     "feedback",
     "diagnostic",
     "status",
+    "coverage",
     "quality",
     "code_action",
     "review",
