@@ -96,3 +96,40 @@ def test_validated_fixes_are_applied_and_failing_ones_withheld(workspace: Worksp
     assert "import os" not in text and "length = value.strip()" in text
     assert 'raise ValueError("not text")' in text
     assert report["summary"]["remaining"] == 1 and done.returncode == 1
+
+
+def test_an_alternative_fix_is_judged_when_the_usual_one_fails(workspace: Workspace) -> None:
+    # FA100's fix adds `from __future__ import annotations`, which this project's tests forbid;
+    # the alternative writes the annotations as the import would have made them, and passes.
+    workspace.write(
+        "pyproject.toml",
+        '[tool.ruff]\ntarget-version = "py38"\n[tool.ruff.lint]\nselect = ["FA100"]\n',
+    )
+    workspace.write(
+        "mod.py",
+        "import typing as t\n\n\n"
+        "def first(items: t.List[str]) -> t.Optional[str]:\n"
+        "    return items[0] if items else None\n",
+    )
+    workspace.write(
+        "tests/test_mod.py",
+        "import mod\n\n\n"
+        "def test_first():\n"
+        '    assert mod.first(["a"]) == "a"\n\n\n'
+        "def test_no_future_import():\n"
+        '    assert not hasattr(mod, "annotations")\n',
+    )
+    workspace.commit("start")
+    assert tactful("trust", str(workspace.root), cwd=workspace.root).returncode == 0
+    done = tactful("fix", "--apply", "--format", "json", cwd=workspace.root)
+    report = json.loads(done.stdout)
+    assert [item["rule"] for item in report["findings"]] == ["FA100", "FA100"]
+    first = report["findings"][0]
+    assert first["fix"]["origin"] == "recipe"
+    assert first["verdict"]["status"] == "passed"
+    assert workspace.read("mod.py") == (
+        "import typing as t\n\n\n"
+        'def first(items: "list[str]") -> "str | None":\n'
+        "    return items[0] if items else None\n"
+    )
+    assert report["summary"]["remaining"] == 0 and done.returncode == 0
