@@ -33,6 +33,7 @@ SELECT = (
     "PYI034",
     "PYI063",
     "PLW0602",
+    "TRY002",
     "TRY203",
 )
 
@@ -509,6 +510,31 @@ def fixed(
                         yield item
             """,
         ),
+        (
+            "TRY002",
+            """
+            import os
+
+
+            def load_config(path):
+                if not os.path.exists(path):
+                    raise Exception(path)
+                return path
+            """,
+            """
+            import os
+
+
+            class LoadConfigError(Exception):
+                \"\"\"Raised by `load_config`.\"\"\"
+
+
+            def load_config(path):
+                if not os.path.exists(path):
+                    raise LoadConfigError(path)
+                return path
+            """,
+        ),
     ],
 )
 def test_recipe(tmp_path: Path, rule: str, source: str, expected: str) -> None:
@@ -709,3 +735,10 @@ def test_b007_keeps_a_variable_read_after_the_loop(tmp_path: Path) -> None:
     before = check_text(source, "mod.py", tmp_path, RuffOptions(select=("B007",)))
     finding = next(f for f in before if f.rule == "B007")
     assert recipes.propose(finding, source) == []
+
+
+def test_try002_in_a_test_raises_assertion_error(tmp_path: Path) -> None:
+    source = "def test_read(data):\n    if not data:\n        raise Exception('empty')\n"
+    assert fixed(tmp_path, source, "TRY002", path="tests/test_read.py") == (
+        "def test_read(data):\n    if not data:\n        raise AssertionError('empty')\n"
+    )
