@@ -59,7 +59,13 @@ def _rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def initialize_once(root: Path) -> tuple[float, float, float]:
+def _cpu_ms(pid: int) -> float:
+    """User + system CPU time of a process so far (immune to other processes' load)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def initialize_once(root: Path) -> tuple[float, float, float, float]:
     started = time.perf_counter()
     env = {**os.environ, "XDG_CACHE_HOME": str(root / "cache"),
            "XDG_DATA_HOME": str(root / "data"), "XDG_CONFIG_HOME": str(root / "config")}
@@ -69,12 +75,14 @@ def initialize_once(root: Path) -> tuple[float, float, float]:
     process.stdin.write(_frame({"jsonrpc": "2.0", "id": 0, "method": "tactful/ready"}))
     process.stdin.flush()
     _read(process.stdout, 0)
+    cpu_before = _cpu_ms(process.pid)
     sent = time.perf_counter()
     process.stdin.write(_frame({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "processId": None, "rootUri": root.as_uri(), "capabilities": {}}}))
     process.stdin.flush()
     _read(process.stdout, 1)
     answered = time.perf_counter()
+    cpu = _cpu_ms(process.pid) - cpu_before
     process.stdin.write(_frame({"jsonrpc": "2.0", "method": "initialized", "params": {}}))
     process.stdin.flush()
     time.sleep(0.3)  # let start-up work triggered by `initialized` settle before measuring
@@ -83,7 +91,7 @@ def initialize_once(root: Path) -> tuple[float, float, float]:
     process.stdin.write(_frame({"jsonrpc": "2.0", "method": "exit"}))
     process.stdin.flush()
     process.wait(10)
-    return (answered - sent) * 1000, (answered - started) * 1000, rss
+    return (answered - sent) * 1000, (answered - started) * 1000, rss, cpu
 
 
 def ten_thousand_lines() -> str:
@@ -126,11 +134,14 @@ def reparse(runs: int, breaking: bool = False) -> dict:
         Document("file:///full.py", document.text, 1, "python")
         full.append((time.perf_counter() - t) * 1000)
     times = []
+    cpu = []
     for version in range(2, runs + 2):
         at, char = _edits(document, rng, breaking)
         t = time.perf_counter()
+        c = time.process_time()
         document.apply([TextChange(char, at, at)], version)
         times.append((time.perf_counter() - t) * 1000)
+        cpu.append((time.process_time() - c) * 1000)
         if breaking:  # undo, so errors do not pile up
             document.apply([TextChange("", at, Point(at.line, at.column + 1))], version)
     times.sort()
@@ -139,6 +150,7 @@ def reparse(runs: int, breaking: bool = False) -> dict:
         "edits": runs,
         "reparse_ms_median": round(statistics.median(times), 3),
         "reparse_ms_p90": round(times[int(len(times) * 0.9) - 1], 3),
+        "reparse_cpu_ms_median": round(statistics.median(cpu), 3),
         "full_parse_ms_median": round(statistics.median(full), 3),
     }
 
@@ -147,21 +159,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
-    rounds, spawns, rss = [], [], []
+    rounds, spawns, rss, cpus = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.runs):
-            a, b, c = initialize_once(Path(tmp))
+            a, b, c, d = initialize_once(Path(tmp))
             rounds.append(a)
             spawns.append(b)
             rss.append(c)
+            cpus.append(d)
     result = {
         "initialize_ms_median": round(statistics.median(rounds), 1),
         "initialize_ms_max": round(max(rounds), 1),
+        "initialize_server_cpu_ms_median": round(statistics.median(cpus), 1),
         "spawn_to_initialized_ms_median": round(statistics.median(spawns), 1),
         "rss_mb_after_initialize_median": round(statistics.median(rss), 1),
         "reparse_typing_in_names": reparse(300),
         "reparse_syntax_breaking_keystroke": reparse(100, breaking=True),
         "cpus": os.cpu_count(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
     }
     print(json.dumps(result, indent=2))
 
