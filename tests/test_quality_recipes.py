@@ -535,6 +535,17 @@ def fixed(
                 return path
             """,
         ),
+        (
+            "RUF005",
+            """
+            def prepend(seq):
+                return [30, 40] + seq  # the new head first
+            """,
+            """
+            def prepend(seq):
+                return [30, 40, *seq]  # the new head first
+            """,
+        ),
     ],
 )
 def test_recipe(tmp_path: Path, rule: str, source: str, expected: str) -> None:

@@ -1595,3 +1595,31 @@ def _own_exception(site: _Site) -> str | None:
     body.insert(index, definition.with_changes(leading_lines=top.leading_lines))
     body[index + 1] = body[index + 1].with_changes(leading_lines=spacing)
     return module.with_changes(body=body).code
+
+
+@recipe("RUF005", title="Unpack into the literal instead of concatenating")
+def _unpack_concatenation(site: _Site) -> str | None:
+    # ruff's own fix covers most of these; it gives up where a comment sits on the line.
+    node = site.at(cst.BinaryOperation, exact=True)
+    if not isinstance(node, cst.BinaryOperation) or not isinstance(node.operator, cst.Add):
+        return None
+    left, right = node.left, node.right
+    literal = left if isinstance(left, (cst.List, cst.Tuple)) else right
+    other = right if literal is left else left
+    if not isinstance(literal, (cst.List, cst.Tuple)) or isinstance(other, (cst.List, cst.Tuple)):
+        return None
+    if _has_comment(site, node):
+        return None
+    # (an element's code carries its comma)
+    items = [site.code(e).rstrip().rstrip(",") for e in literal.elements]
+    unpacked = f"*{site.code(other)}"
+    parts = [*items, unpacked] if literal is left else [unpacked, *items]
+    if isinstance(literal, cst.List):
+        code = "[" + ", ".join(parts) + "]"
+    else:
+        code = "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+    try:
+        new = cst.parse_expression(code)
+    except cst.ParserSyntaxError:
+        return None
+    return site.replace(node, new)
