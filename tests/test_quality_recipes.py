@@ -546,6 +546,28 @@ def fixed(
                 return [30, 40, *seq]  # the new head first
             """,
         ),
+        (
+            "SIM105",
+            """
+            import os
+
+
+            def remove(path):
+                try:
+                    os.remove(path)
+                except OSError:
+                    pass  # already gone
+            """,
+            """
+            import contextlib
+            import os
+
+
+            def remove(path):
+                with contextlib.suppress(OSError):  # already gone
+                    os.remove(path)
+            """,
+        ),
     ],
 )
 def test_recipe(tmp_path: Path, rule: str, source: str, expected: str) -> None:

@@ -452,9 +452,20 @@ def _suppress(site: _Site) -> str | None:
         or try_node.orelse is not None
         or try_node.finalbody is not None
         or not _only_pass(handler.body)
-        or _has_comment(site, handler)
+        or not isinstance(try_node.body, cst.IndentedBlock)
     ):
         return None
+    # One comment in the handler (why the exception may be ignored) moves to the `with` line.
+    comment = _handler_comment(site, handler)
+    if comment is None or (comment and try_node.body.header.comment is not None):
+        return None
+    body = try_node.body
+    if comment:
+        body = body.with_changes(
+            header=cst.TrailingWhitespace(
+                whitespace=cst.SimpleWhitespace("  "), comment=cst.Comment(comment)
+            )
+        )
     if handler.type is None:
         caught = [cst.Arg(cst.Name("BaseException"))]
     elif isinstance(handler.type, cst.Tuple):
@@ -468,10 +479,34 @@ def _suppress(site: _Site) -> str | None:
     spelled, imp = _reference(site.module, "contextlib", "suppress", from_import=False)
     with_node = cst.With(
         items=[cst.WithItem(cst.Call(func=cst.parse_expression(spelled), args=caught))],
-        body=try_node.body,
+        body=body,
         leading_lines=try_node.leading_lines,
     )
     return _apply_with_import(site, try_node, with_node, imp)
+
+
+def _handler_comment(site: _Site, handler: cst.ExceptHandler) -> str | None:
+    """The handler's one comment ("" for none); None when there are more, or inside the
+    exception's expression."""
+    if _has_comment(site, handler.type) if handler.type is not None else False:
+        return None
+    found: list[str] = []
+    body = handler.body
+    if isinstance(body, cst.IndentedBlock):
+        if body.header.comment is not None:
+            found.append(body.header.comment.value)
+        for line in body.body:
+            found.extend(e.comment.value for e in line.leading_lines if e.comment is not None)
+            if isinstance(line, cst.SimpleStatementLine) and line.trailing_whitespace.comment:
+                found.append(line.trailing_whitespace.comment.value)
+        found.extend(e.comment.value for e in body.footer if e.comment is not None)
+    elif isinstance(body, cst.SimpleStatementSuite) and body.trailing_whitespace.comment:
+        found.append(body.trailing_whitespace.comment.value)
+    if any(e.comment is not None for e in handler.leading_lines):
+        return None
+    if len(found) > 1:
+        return None
+    return found[0] if found else ""
 
 
 @recipe("SIM117", title="Combine the nested `with` statements")
