@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 COMPLETION_MODEL = "completion"
 ITEM_MODEL = "items"
 # Persist what a workspace learned after this many updates or seconds, whichever comes first.
-SAVE_EVERY_UPDATES = 20
+SAVE_EVERY_UPDATES = 50
 SAVE_EVERY_S = 60.0
 
 T = TypeVar("T")

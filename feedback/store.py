@@ -172,7 +172,8 @@ def query_events(
     workspace: str | None = None,
     limit: int | None = None,
 ) -> list[Event]:
-    where, args = [], []
+    where: list[str] = []
+    args: list[object] = []
     if since is not None:
         where.append("time >= ?")
         args.append(since)
