@@ -4,6 +4,10 @@ Boundary: knows text and trees, nothing of the protocol. Edits arrive in code-po
 server converts from the client's units); the tree is edited with byte offsets and re-parsed
 from the old tree, never from scratch. Broken code is normal input: the tree then holds ERROR
 nodes and nothing raises.
+
+Re-parsing is lazy: an edit updates the text and edits the old tree at once (microseconds),
+and the parse runs when someone next asks for the tree, so a burst of keystrokes costs one
+incremental parse, not one per keystroke.
 """
 
 from __future__ import annotations
@@ -60,9 +64,18 @@ class Document:
         self.text = text
         self.lines = LineIndex(text)
         self._parser = new_parser(self.language_id)
-        self._lock = threading.Lock()
-        self.tree: Tree | None = None
+        self._lock = threading.RLock()
+        self._tree: Tree | None = None
+        self._stale = False
         self._parse(None)
+
+    @property
+    def tree(self) -> Tree | None:
+        """The syntax tree of the current text (parsed now if edits are pending)."""
+        with self._lock:
+            if self._stale:
+                self._parse(self._tree)
+            return self._tree
 
     @property
     def parsed(self) -> bool:
@@ -70,24 +83,30 @@ class Document:
 
     def snapshot(self) -> Snapshot:
         with self._lock:
+            tree = self.tree
             # Tree.copy() is cheap (reference counted) and keeps the snapshot's tree immune to
             # later edits of ours.
-            tree = self.tree.copy() if self.tree is not None else None
-            return Snapshot(self.uri, self.path, self.language_id, self.version, self.text, tree)
+            return Snapshot(
+                self.uri,
+                self.path,
+                self.language_id,
+                self.version,
+                self.text,
+                tree.copy() if tree is not None else None,
+            )
 
     def apply(self, changes: list[TextChange], version: int) -> None:
-        """Apply the client's changes in order and re-parse once."""
+        """Apply the client's changes in order; the tree is re-parsed when next asked for."""
         with self._lock:
-            full = False
             for change in changes:
                 if change.start is None or change.end is None:
                     self.text = change.text
                     self.lines = LineIndex(change.text)
-                    full = True
+                    self._tree = None  # nothing of the old tree can be reused
                 else:
                     self._apply_range(change)
             self.version = version
-            self._parse(None if full else self.tree)
+            self._stale = self._parser is not None
 
     def _apply_range(self, change: TextChange) -> None:
         assert change.start is not None and change.end is not None
@@ -103,8 +122,8 @@ class Document:
         self.lines.replace(start, end, start_byte, end_byte, change.text)
         new_end = self.lines.point(start + len(change.text))
         new_end_ts = TSPoint(new_end.line, self.lines.byte_column(new_end, self.text))
-        if self.tree is not None:
-            self.tree.edit(
+        if self._tree is not None:
+            self._tree.edit(
                 start_byte=start_byte,
                 old_end_byte=end_byte,
                 new_end_byte=start_byte + utf8_length(change.text),
@@ -114,19 +133,23 @@ class Document:
             )
 
     def _parse(self, old_tree: Tree | None) -> None:
+        self._stale = False
         if self._parser is None:
-            self.tree = None
+            self._tree = None
             return
         source = self.text.encode("utf-8", "surrogatepass")
         if len(source) > MAX_PARSED_BYTES:
-            self.tree = None
+            self._tree = None
             return
-        self.tree = self._parser.parse(source, old_tree) if old_tree else self._parser.parse(source)
+        self._tree = (
+            self._parser.parse(source, old_tree) if old_tree else self._parser.parse(source)
+        )
 
     def node_at(self, point: Point) -> Node | None:
         """The smallest named node at ``point``."""
-        if self.tree is None:
+        tree = self.tree
+        if tree is None:
             return None
         column = self.lines.byte_column(point, self.text)
         spot = TSPoint(point.line, column)
-        return self.tree.root_node.named_descendant_for_point_range(spot, spot)
+        return tree.root_node.named_descendant_for_point_range(spot, spot)
