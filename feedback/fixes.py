@@ -35,6 +35,7 @@ from tactful.suggestion.fixes import (
     screen,
 )
 from tactful.suggestion.fixes import llm as llm_fixes
+from tactful.suggestion.fixes.screen import Settled
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ Validator = Callable[[Sequence[Edit]], Verdict]
 
 REFINEMENT_ROUNDS = 2
 MAX_VALIDATIONS = 3
+SETTLED_KEPT = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +120,9 @@ class FixJudge:
         self.max_validations = max_validations
         self._verdicts: dict[str, Verdict] = {}
         self._lock = threading.Lock()
+        # How each candidate settled under ruff, shared by the findings that propose the same
+        # fix (one per annotation for FA100); bounded, as a server keeps a judge for a while.
+        self._settled: dict[tuple, Settled] = {}
 
     # -- public ------------------------------------------------------------------------------
 
@@ -185,8 +190,12 @@ class FixJudge:
         seen_texts: set[str],
     ) -> list[Screened]:
         survivors: list[Screened] = []
+        if len(self._settled) > SETTLED_KEPT:
+            self._settled.clear()
         for fix in proposed:
-            outcome = screen(fix, finding, text, self.root, before, self.ruff_options)
+            outcome = screen(
+                fix, finding, text, self.root, before, self.ruff_options, self._settled
+            )
             if isinstance(outcome, Rejection):
                 rejections.append(f"{fix.origin}: {outcome.reason}")
             elif outcome.text not in seen_texts:

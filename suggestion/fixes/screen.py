@@ -66,6 +66,9 @@ def _key(finding: Finding) -> tuple[str, str]:
     return finding.rule, finding.message
 
 
+Settled = tuple[str, Counter[tuple[str, str]], Counter[tuple[str, str]], int]
+
+
 def screen(
     fix: Fix,
     finding: Finding,
@@ -73,8 +76,13 @@ def screen(
     root: str | Path,
     before: Sequence[Finding],
     options: RuffOptions | None = None,
+    memo: dict[tuple, Settled] | None = None,
 ) -> Screened | Rejection:
-    """Judge ``fix`` for ``finding`` in ``text`` (whose findings are ``before``) with ruff."""
+    """Judge ``fix`` for ``finding`` in ``text`` (whose findings are ``before``) with ruff.
+
+    ``memo``, kept by the caller for one file's findings, remembers how each fix settled:
+    findings that share a fix (FA100's, one for every annotation of a file) run ruff once.
+    """
     if any(edit.path != finding.path for edit in fix.edits):
         return Rejection(fix, "the fix edits another file")
     new_text = apply(text, fix.edits)
@@ -83,23 +91,13 @@ def screen(
     if finding.rule == SYNTAX_ERROR:
         return _screen_syntax_repair(fix, finding, new_text, text, root, options)
     counts_before = Counter(_key(f) for f in before)
-    follow_ups = 0
-    for round_ in range(SETTLE_ROUNDS + 1):
-        after = check_text(new_text, finding.path, root, options)
-        counts_after = Counter(_key(f) for f in after)
-        excess = counts_after - counts_before
-        if not excess:
-            break
-        if round_ == SETTLE_ROUNDS:
-            break
-        settle = _follow_up_edits(after, excess, fix.applicability)
-        if not settle:
-            break
-        settled_text = apply(new_text, settle)
-        if settled_text == new_text:
-            break
-        new_text = settled_text
-        follow_ups += len(settle)
+    key = (finding.path, new_text, fix.applicability, tuple(sorted(counts_before.items())))
+    settled = memo.get(key) if memo is not None else None
+    if settled is None:
+        settled = _settle(new_text, finding.path, root, counts_before, fix.applicability, options)
+        if memo is not None:
+            memo[key] = settled
+    new_text, counts_after, excess, follow_ups = settled
     if counts_after[_key(finding)] >= counts_before[_key(finding)]:
         return Rejection(fix, f"ruff still reports {finding.rule}: {finding.message}")
     if excess:
@@ -112,6 +110,34 @@ def screen(
             edits=edits_between(text, new_text, finding.path),
         )
     return Screened(fix, new_text, follow_ups)
+
+
+def _settle(
+    new_text: str,
+    path: str,
+    root: str | Path,
+    counts_before: Counter[tuple[str, str]],
+    level: Applicability,
+    options: RuffOptions | None,
+) -> Settled:
+    """The text after ruff's follow-up fixes for what the fix introduced, as ``ruff check
+    --fix`` would settle it, with its findings counted and those that were not there before."""
+    follow_ups = 0
+    for round_ in range(SETTLE_ROUNDS + 1):
+        after = check_text(new_text, path, root, options)
+        counts_after = Counter(_key(f) for f in after)
+        excess = counts_after - counts_before
+        if not excess or round_ == SETTLE_ROUNDS:
+            break
+        settle = _follow_up_edits(after, excess, level)
+        if not settle:
+            break
+        settled_text = apply(new_text, settle)
+        if settled_text == new_text:
+            break
+        new_text = settled_text
+        follow_ups += len(settle)
+    return new_text, counts_after, excess, follow_ups
 
 
 def _plural(count: int, noun: str) -> str:
