@@ -775,3 +775,21 @@ def test_try002_in_a_test_raises_assertion_error(tmp_path: Path) -> None:
     assert fixed(tmp_path, source, "TRY002", path="tests/test_read.py") == (
         "def test_read(data):\n    if not data:\n        raise AssertionError('empty')\n"
     )
+
+
+def test_findings_that_share_a_fix_settle_it_once(tmp_path: Path) -> None:
+    # Every FA100 finding of a file proposes the same `__future__` import: ruff settles it once.
+    (tmp_path / "ruff.toml").write_text('target-version = "py38"\n')
+    source = "import typing as t\n\n\ndef f(a: t.Optional[int], b: t.List[int]) -> None: ...\n"
+    options = RuffOptions(select=("FA100", "UP", "F401"))
+    before = check_text(source, "mod.py", tmp_path, options)
+    findings = [f for f in before if f.rule == "FA100"]
+    assert len(findings) == 2
+    memo: dict = {}
+    outcomes = [screen(f.fixes[0], f, source, tmp_path, before, options, memo) for f in findings]
+    assert len(memo) == 1
+    alone = screen(findings[1].fixes[0], findings[1], source, tmp_path, before, options)
+    assert not isinstance(alone, Rejection)
+    assert [o.text for o in outcomes] == [alone.text, alone.text]
+    assert alone.text.startswith("from __future__ import annotations\n")
+    assert "a: int | None, b: list[int]" in alone.text
