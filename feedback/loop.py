@@ -186,9 +186,14 @@ class FeedbackLoop:
 
     def gate(self, workspace: str, ctx: Context) -> Decision:
         """Ask an engine at all? A "no" is recorded as a skipped request."""
-        started = time.perf_counter_ns()
-        decision = self._workspace(workspace).completion.gate(ctx)
+        model = self._workspace(workspace).completion
+        started, cpu = time.perf_counter_ns(), time.thread_time_ns()
+        decision = model.gate(ctx)
         micros = (time.perf_counter_ns() - started) / 1000.0
+        cpu_micros = (time.thread_time_ns() - cpu) / 1000.0
+        # Wall time is what a developer waits; thread CPU time is what the decision costs
+        # (wall time also counts waiting for the GIL and for a busy machine's cores).
+        timing = {"decision_us": round(micros, 1), "decision_cpu_us": round(cpu_micros, 1)}
         if not decision.show:
             self.record(
                 ev.Event(
@@ -197,26 +202,30 @@ class FeedbackLoop:
                     workspace=workspace,
                     probability=decision.probability,
                     features=tuple(decision.features),
-                    detail={"decision_us": round(micros, 1)},
+                    detail=timing,
                 )
             )
-        return dataclasses.replace(decision, detail={"decision_us": round(micros, 1)})
+        return dataclasses.replace(decision, detail=timing)
 
     def judge(
         self, workspace: str, ctx: Context, candidate: Candidate, gate: Decision | None = None
     ) -> Decision:
         """Show this suggestion? A hidden one is recorded; a kept one waits for ``shown``."""
-        started = time.perf_counter_ns()
-        decision = self._workspace(workspace).completion.judge(ctx, candidate, gate)
+        model = self._workspace(workspace).completion
+        started, cpu = time.perf_counter_ns(), time.thread_time_ns()
+        decision = model.judge(ctx, candidate, gate)
         micros = (time.perf_counter_ns() - started) / 1000.0
+        cpu_micros = (time.thread_time_ns() - cpu) / 1000.0
         detail: dict[str, object] = {
             "engine": candidate.engine,
             "kind": candidate.kind,
             "decision_us": round(micros, 1),
+            "decision_cpu_us": round(cpu_micros, 1),
             "context_features": len(decision.context),
         }
         if gate is not None and "decision_us" in gate.detail:
             detail["gate_us"] = gate.detail["decision_us"]
+            detail["gate_cpu_us"] = gate.detail.get("decision_cpu_us")
         if not decision.show:
             self.record(
                 ev.Event(

@@ -212,20 +212,20 @@ def store_report(events: Sequence[Event], prior: Prior | None = None) -> dict[st
     accepted = {e.item_id for e in events if e.kind == ev.SUGGESTION_ACCEPTED}
     hidden = sum(1 for e in events if e.kind == ev.SUGGESTION_HIDDEN)
     skipped = sum(1 for e in events if e.kind == ev.REQUEST_SKIPPED)
-    gate_us = [
-        float(v)
-        for e in events
-        if isinstance(
-            v := e.detail.get("gate_us" if e.kind != ev.REQUEST_SKIPPED else "decision_us"),
-            int | float,
-        )
-    ]
-    filter_us = [
-        float(v)
-        for e in events
-        if e.kind in (ev.SUGGESTION_SHOWN, ev.SUGGESTION_HIDDEN)
-        and isinstance(v := e.detail.get("decision_us"), int | float)
-    ]
+
+    def timings(gate_key: str, own_key: str) -> tuple[list[float], list[float]]:
+        gate, own = [], []
+        for e in events:
+            g = e.detail.get(own_key if e.kind == ev.REQUEST_SKIPPED else gate_key)
+            if isinstance(g, int | float):
+                gate.append(float(g))
+            f = e.detail.get(own_key)
+            if e.kind in (ev.SUGGESTION_SHOWN, ev.SUGGESTION_HIDDEN) and isinstance(f, int | float):
+                own.append(float(f))
+        return gate, own
+
+    gate_us, filter_us = timings("gate_us", "decision_us")
+    gate_cpu, filter_cpu = timings("gate_cpu_us", "decision_cpu_us")
     labelled = [(e, e.item_id in accepted) for e in shown]
     recorded = auc([(e.probability or 0.0, label) for e, label in labelled])
     report: dict[str, object] = {
@@ -239,6 +239,12 @@ def store_report(events: Sequence[Event], prior: Prior | None = None) -> dict[st
             "gate_p99": _round(_percentile(gate_us, 0.99)),
             "filter_p50": _round(_percentile(filter_us, 0.5)),
             "filter_p99": _round(_percentile(filter_us, 0.99)),
+        },
+        "decision_cpu_us": {
+            "gate_p50": _round(_percentile(gate_cpu, 0.5)),
+            "gate_p99": _round(_percentile(gate_cpu, 0.99)),
+            "filter_p50": _round(_percentile(filter_cpu, 0.5)),
+            "filter_p99": _round(_percentile(filter_cpu, 0.99)),
         },
     }
     if prior is not None:

@@ -81,11 +81,13 @@ def filter_text(engine: str, runs: Mapping[str, Any]) -> str:
             continue
         store = run.get("filter", {})
         us = store.get("decision_us", {})
+        cpu = store.get("decision_cpu_us", {})
         lines.append(
             f"  {name:<7} saved {_pct(run['keystrokes_saved_rate'])} of keystrokes, acceptance "
             f"{_pct(run['acceptance_rate'])} of {run['shown']} shown; hidden "
             f"{store.get('hidden', 0)}, requests skipped {store.get('requests_skipped', 0)}; "
-            f"decision p99 gate {us.get('gate_p99')} µs, filter {us.get('filter_p99')} µs"
+            f"decision p99 gate {us.get('gate_p99')} µs, filter {us.get('filter_p99')} µs "
+            f"(CPU {cpu.get('gate_p99')} µs, {cpu.get('filter_p99')} µs)"
         )
         if name == "off":
             lines.append(
