@@ -1290,13 +1290,22 @@ def _trailing(param: cst.Param) -> bool:
 
 
 def _expression_statement(site: _Site) -> tuple[cst.SimpleStatementLine, cst.Expr] | None:
+    """The expression statement the finding is on, and its line (which may hold several)."""
     line = site.at(cst.SimpleStatementLine)
-    if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
+    if not isinstance(line, cst.SimpleStatementLine):
         return None
-    expr = line.body[0]
-    if not isinstance(expr, cst.Expr):
+    expr = site.at(cst.Expr)
+    if not isinstance(expr, cst.Expr) or site.parents.get(expr) is not line:
         return None
     return line, expr
+
+
+def _replace_small(
+    line: cst.SimpleStatementLine, old: cst.BaseSmallStatement, new: cst.BaseSmallStatement
+) -> cst.SimpleStatementLine:
+    # The statement keeps its `;` separator when other statements share the line.
+    new = new.with_changes(semicolon=old.semicolon)
+    return line.with_changes(body=[new if s is old else s for s in line.body])
 
 
 def _uses_underscore(site: _Site, node: cst.CSTNode) -> bool:
@@ -1315,11 +1324,10 @@ def _assert_comparison(site: _Site) -> str | None:
     found = _expression_statement(site)
     if found is None or not isinstance(found[1].value, cst.Comparison):
         return None
-    name = site.finding.path.rsplit("/", 1)[-1]
-    if not (name.startswith("test_") or name.endswith("_test.py") or "tests/" in site.finding.path):
+    if not _in_tests(site.finding.path):
         return None
     line, expr = found
-    return site.replace(line, line.with_changes(body=[cst.Assert(test=expr.value)]))
+    return site.replace(line, _replace_small(line, expr, cst.Assert(test=expr.value)))
 
 
 @recipe("B018", "B015", title="Assign the value to `_`: evaluated for its effect")
@@ -1331,7 +1339,7 @@ def _assign_to_underscore(site: _Site) -> str | None:
         return None
     line, expr = found
     assign = cst.Assign(targets=[cst.AssignTarget(cst.Name("_"))], value=expr.value)
-    return site.replace(line, line.with_changes(body=[assign]))
+    return site.replace(line, _replace_small(line, expr, assign))
 
 
 @recipe("PLW0602", title="Remove the `global` declaration: the function never assigns the name")
