@@ -793,3 +793,11 @@ def test_findings_that_share_a_fix_settle_it_once(tmp_path: Path) -> None:
     assert [o.text for o in outcomes] == [alone.text, alone.text]
     assert alone.text.startswith("from __future__ import annotations\n")
     assert "a: int | None, b: list[int]" in alone.text
+
+
+def test_dtz003_asks_for_utc_and_keeps_a_naive_value(tmp_path: Path) -> None:
+    source = "import datetime\n\nSTARTED = datetime.datetime.utcnow()\n"
+    assert fixed(tmp_path, source, "DTZ003", ("DTZ",)) == (
+        "import datetime\n\n"
+        "STARTED = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)\n"
+    )

@@ -1666,3 +1666,31 @@ def _unpack_concatenation(site: _Site) -> str | None:
     except cst.ParserSyntaxError:
         return None
     return site.replace(node, new)
+
+
+@recipe("DTZ003", "DTZ004", title="Ask for the time in UTC explicitly (still a naive datetime)")
+def _explicit_utc(site: _Site) -> str | None:
+    # `utcnow()` and `utcfromtimestamp(t)` give naive datetimes holding UTC; the aware call
+    # with `.replace(tzinfo=None)` gives the very same value, and says what it is.
+    call = site.at(cst.Call, exact=True)
+    if not isinstance(call, cst.Call) or not isinstance(call.func, cst.Attribute):
+        return None
+    method = call.func.attr.value
+    if method not in ("utcnow", "utcfromtimestamp") or any(a.star or a.keyword for a in call.args):
+        return None
+    if (method == "utcnow") != (not call.args) or len(call.args) > 1:
+        return None
+    klass = site.code(call.func.value)
+    modules, names = _imported_names(site.module)
+    if klass == "datetime.datetime" and "datetime" in modules:
+        utc, imp = "datetime.timezone.utc", None
+    elif klass == "datetime" and names.get("datetime") == "datetime":
+        spelled, imp = _reference(site.module, "datetime", "timezone", from_import=True)
+        utc = f"{spelled}.utc"
+    else:
+        return None
+    if method == "utcnow":
+        code = f"{klass}.now({utc}).replace(tzinfo=None)"
+    else:
+        code = f"{klass}.fromtimestamp({site.code(call.args[0].value)}, {utc}).replace(tzinfo=None)"
+    return _apply_with_import(site, call, cst.parse_expression(code), imp)
