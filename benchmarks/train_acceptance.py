@@ -4,8 +4,8 @@
     python benchmarks/train_acceptance.py --check-only    # evaluate, leave the prior alone
     python benchmarks/train_acceptance.py --unseen PATH   # also test on a project never trained on
 
-Data: each corpus (click 8.1.8 and requests 2.32.3 sources, fetched with
-``pip download --no-binary :all:`` into ``benchmarks/corpora/``) is replayed as a developer typing
+Data: each corpus (click 8.1.8 and requests 2.32.3 sources, fetched into ``benchmarks/corpora/``
+by ``benchmarks/corpora.py``) is replayed as a developer typing
 it (``tactful.suggestion.replay.Typist``: the same typist, chunks and acceptance rule as
 ``tactful bench completion``) against the local engine, which has indexed the rest of the
 project but never the file being typed. Every request is one gate example (will this moment end
