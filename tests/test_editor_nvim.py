@@ -75,8 +75,11 @@ def test_parse_size():
 
 # Where the driver types to get an inline completion: a new line below this 0-based row (the
 # last one, `    return area(...)`; autoindent supplies the indentation). The local engine
-# has seen `area(width * factor, height * factor)` and completes the call's arguments.
-COMPLETE = {"row": 19, "prefix": "return perimeter("}
+# has seen `height * factor)` on the line above and completes the name and closes the call:
+# two words, so word accept is partial. The engine copies a line above only where the names it
+# swaps recur in the rest, and the workspace (`perimeter(2, 3)` in the tests) leaves its
+# statistics silent right after `perimeter(`, so the arguments are typed up to there.
+COMPLETE = {"row": 19, "prefix": "return perimeter(width * factor, height * fac"}
 
 
 def _server_command() -> list[str]:
