@@ -15,7 +15,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from tree_sitter import Node, Point as TSPoint, Tree
+from tree_sitter import Node, Tree
+from tree_sitter import Point as TSPoint
 
 from tactful.analyzers.languages import new_parser, normalize_language_id
 from tactful.analyzers.text import LineIndex, Point, utf8_length

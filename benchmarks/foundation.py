@@ -67,18 +67,31 @@ def _cpu_ms(pid: int) -> float:
 
 def initialize_once(root: Path) -> tuple[float, float, float, float]:
     started = time.perf_counter()
-    env = {**os.environ, "XDG_CACHE_HOME": str(root / "cache"),
-           "XDG_DATA_HOME": str(root / "data"), "XDG_CONFIG_HOME": str(root / "config")}
-    process = subprocess.Popen(SERVER, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, env=env)
+    env = {
+        **os.environ,
+        "XDG_CACHE_HOME": str(root / "cache"),
+        "XDG_DATA_HOME": str(root / "data"),
+        "XDG_CONFIG_HOME": str(root / "config"),
+    }
+    process = subprocess.Popen(
+        SERVER, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
+    )
     assert process.stdin and process.stdout
     process.stdin.write(_frame({"jsonrpc": "2.0", "id": 0, "method": "tactful/ready"}))
     process.stdin.flush()
     _read(process.stdout, 0)
     cpu_before = _cpu_ms(process.pid)
     sent = time.perf_counter()
-    process.stdin.write(_frame({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "processId": None, "rootUri": root.as_uri(), "capabilities": {}}}))
+    process.stdin.write(
+        _frame(
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {"processId": None, "rootUri": root.as_uri(), "capabilities": {}},
+            }
+        )
+    )
     process.stdin.flush()
     _read(process.stdout, 1)
     answered = time.perf_counter()
@@ -99,7 +112,7 @@ def ten_thousand_lines() -> str:
     for i in range(1250):
         blocks.append(
             f"def function_{i}(alpha, beta=None):\n"
-            f"    \"\"\"Compute item {i}.\"\"\"\n"
+            f'    """Compute item {i}."""\n'
             f"    total = alpha * {i} + (beta or 0)\n"
             f"    values = [x for x in range(total % 7)]\n"
             f"    if total > {i}:\n"
@@ -118,8 +131,11 @@ def _edits(document: Document, rng: random.Random, breaking: bool) -> tuple[Poin
         text = document.lines.line_text(line, document.text)
         if breaking:
             return Point(line, rng.randrange(len(text) + 1)), rng.choice("(:[")
-        names = [m.end() for m in re.finditer(r"[A-Za-z_]\w*", text)
-                 if not keyword.iskeyword(m.group()) and m.group() != "None"]
+        names = [
+            m.end()
+            for m in re.finditer(r"[A-Za-z_]\w*", text)
+            if not keyword.iskeyword(m.group()) and m.group() != "None"
+        ]
         if names:
             return Point(line, rng.choice(names)), rng.choice("abcdefghij")
 

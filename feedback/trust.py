@@ -29,8 +29,11 @@ def trusted_folders() -> list[Path]:
     except FileNotFoundError:
         return []
     except (OSError, ValueError) as exc:
-        logger.warning("trust list %s is unreadable (%s): treating every folder as untrusted",
-                       trust_file(), exc)
+        logger.warning(
+            "trust list %s is unreadable (%s): treating every folder as untrusted",
+            trust_file(),
+            exc,
+        )
         return []
     if not isinstance(raw, dict) or not isinstance(raw.get("folders"), list):
         return []

@@ -10,6 +10,7 @@ a snapshot, call the domain packages, and convert the result; blocking work goes
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 import threading
@@ -24,7 +25,8 @@ from pygls.uris import to_fs_path
 
 from tactful.analyzers.document import Document
 from tactful.feedback import trust as trust_list
-from tactful.server import executor, settings as settings_mod
+from tactful.server import executor
+from tactful.server import settings as settings_mod
 from tactful.server.errors import ErrorReporter
 from tactful.server.log import LEVELS, ClientLogHandler
 from tactful.server.protocol import TactfulProtocol
@@ -116,9 +118,7 @@ class TactfulServer(LanguageServer):
             logger.warning("%s", problem)
         if fresh:
             self._shown_problems.update(fresh)
-            self.show_message(
-                "tactful settings: " + "; ".join(fresh), types.MessageType.Warning
-            )
+            self.show_message("tactful settings: " + "; ".join(fresh), types.MessageType.Warning)
         for listener in list(self.settings_listeners):
             self._call_listener(listener)
 
@@ -196,7 +196,9 @@ class TactfulServer(LanguageServer):
         async def main() -> int:
             done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
 
-            async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            async def connection(
+                reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+            ) -> None:
                 code = await self._session(lambda: reader.read(65536), writer)
                 if not done.done():
                     done.set_result(code)
@@ -211,8 +213,12 @@ class TactfulServer(LanguageServer):
         finally:
             executor.shutdown()
 
-    def _serve(self, start: Callable[[asyncio.AbstractEventLoop], None],
-               read: Callable[[], Any], writer: Any) -> int:
+    def _serve(
+        self,
+        start: Callable[[asyncio.AbstractEventLoop], None],
+        read: Callable[[], Any],
+        writer: Any,
+    ) -> int:
         async def main() -> int:
             start(asyncio.get_running_loop())
             return await self._session(read, writer)
@@ -257,10 +263,8 @@ class _StdoutWriter:
             self._stream.flush()
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self._stream.close()
-        except OSError:
-            pass
 
 
 def build_server() -> TactfulServer:

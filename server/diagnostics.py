@@ -37,8 +37,13 @@ class DiagnosticsPublisher:
         """Replace ``source``'s diagnostics on ``uri``; False when they are stale."""
         document = self.server.documents.get(uri)
         if version is not None and document is not None and document.version != version:
-            logger.debug("dropping %s diagnostics for %s v%s (now v%s)", source, uri, version,
-                         document.version)
+            logger.debug(
+                "dropping %s diagnostics for %s v%s (now v%s)",
+                source,
+                uri,
+                version,
+                document.version,
+            )
             return False
         self._parts.setdefault(uri, {})[source] = list(diagnostics)
         self._versions[uri] = version if version is not None else self._versions.get(uri)

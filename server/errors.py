@@ -41,7 +41,9 @@ class ErrorReporter:
             logger.warning("could not report an error to the client", exc_info=True)
 
 
-def guard(server: TactfulServer, feature: str, fallback: Any = None) -> Callable[[Callable], Callable]:
+def guard(
+    server: TactfulServer, feature: str, fallback: Any = None
+) -> Callable[[Callable], Callable]:
     """Wrap a handler so an exception is logged, reported and answered with ``fallback``."""
 
     def wrap(handler: Callable) -> Callable:

@@ -45,8 +45,12 @@ class TactfulProtocol(LanguageServerProtocol):
 
     def handle_message(self, message: Any) -> None:
         if isinstance(message, _Unanswerable):
-            logger.warning("answering %s request %s with an error: %s", message.method,
-                           message.id, message.error.message)
+            logger.warning(
+                "answering %s request %s with an error: %s",
+                message.method,
+                message.id,
+                message.error.message,
+            )
             self._send_data(ResponseErrorMessage(id=message.id, error=message.error))
             return
         if not hasattr(message, "jsonrpc"):

@@ -88,7 +88,9 @@ class FilterSettings:
     )
     threshold: float | None = field(
         default=None,
-        metadata=_doc("Probability of acceptance below which a suggestion is hidden; unset: tuned."),
+        metadata=_doc(
+            "Probability of acceptance below which a suggestion is hidden; unset: tuned."
+        ),
     )
     explore: float = field(
         default=0.05,
@@ -105,9 +107,7 @@ class FilterSettings:
 @dataclass(frozen=True, kw_only=True)
 class ReviewSettings:
     enabled: bool = field(default=True, metadata=_doc("Review the lines that changed."))
-    base: str = field(
-        default="HEAD", metadata=_doc("Git ref to compare the working tree with.")
-    )
+    base: str = field(default="HEAD", metadata=_doc("Git ref to compare the working tree with."))
     llm: bool | None = field(
         default=None, metadata=_doc("Ask the LLM for review comments; unset: when one is set.")
     )
@@ -117,7 +117,8 @@ class ReviewSettings:
 class QualitySettings:
     enabled: bool = field(default=True, metadata=_doc("Show static-analysis findings and fixes."))
     select: list[str] | None = field(
-        default=None, metadata=_doc("ruff rule selection; unset: ruff's defaults and the project's.")
+        default=None,
+        metadata=_doc("ruff rule selection; unset: ruff's defaults and the project's."),
     )
 
 
@@ -393,9 +394,7 @@ def file_layers(workspace_root: Path | None) -> tuple[list[Layer], list[str]]:
     return layers, problems
 
 
-def load(
-    workspace_root: Path | None, client: Iterable[Layer] = ()
-) -> Resolved:
+def load(workspace_root: Path | None, client: Iterable[Layer] = ()) -> Resolved:
     """Resolve the settings for a workspace: files first, then what the client sent."""
     layers, problems = file_layers(workspace_root)
     resolved = resolve([*layers, *client])

@@ -28,7 +28,9 @@ class CompletionRequest:
 
     @property
     def prefix_line(self) -> str:
-        return self.text.split("\n")[self.position.line][: self.position.column] if self.text else ""
+        return (
+            self.text.split("\n")[self.position.line][: self.position.column] if self.text else ""
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,8 +65,11 @@ def test_library_code_never_prints() -> None:
             if "cli" in path.parts:
                 continue
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                        and node.func.id == "print"):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Name)
+                    and node.func.id == "print"
+                ):
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert offenders == []
 
@@ -77,6 +80,5 @@ def test_server_start_up_does_not_import_litellm() -> None:
         "import sys; from tactful.server.app import build_server; build_server(); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('litellm', 'openai')))"
     )
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

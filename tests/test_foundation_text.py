@@ -62,9 +62,7 @@ def test_every_language_parses(language: str) -> None:
 
 def test_random_edits_match_a_fresh_parse() -> None:
     rng = random.Random(7)
-    text = "".join(
-        f"def f{i}(a, b='😀'):\n    return a + b  # é {i}\n\n" for i in range(40)
-    )
+    text = "".join(f"def f{i}(a, b='😀'):\n    return a + b  # é {i}\n\n" for i in range(40))
     document = Document("file:///t.py", text, 1, "python")
     pieces = ["x", "😀", "\n", "    ", "(", ")", "é", "def g():\n    pass\n", ""]
     for version in range(2, 80):

@@ -35,8 +35,11 @@ def bodies(items: list) -> list:
     ("stream", "expected"),
     [
         (frame(A) + frame(B), [A, B]),
-        (frame(A, headers=b"Content-Type: application/vscode-jsonrpc; charset=utf-8\r\n")
-         + frame(B), [A, B]),
+        (
+            frame(A, headers=b"Content-Type: application/vscode-jsonrpc; charset=utf-8\r\n")
+            + frame(B),
+            [A, B],
+        ),
         (frame(A).replace(b"\r\n\r\n", b"\r\nContent-Type: x\r\n\r\n") + frame(B), [A, B]),
         (b"garbage\r\n" + frame(A) + frame(B), [A, B]),
         (frame(A, delta=+7) + frame(B), [A, B]),
@@ -44,8 +47,16 @@ def bodies(items: list) -> list:
         (b"Content-Length: nope\r\n\r\n{}" + frame(B), [B]),
         (frame(A)[:-3] + b"!!!" + frame(B), ["not json", B]),
     ],
-    ids=["plain", "content-type", "content-type-after", "junk-before", "length-too-long", "length-too-short",
-         "bad-header", "broken-body"],
+    ids=[
+        "plain",
+        "content-type",
+        "content-type-after",
+        "junk-before",
+        "length-too-long",
+        "length-too-short",
+        "bad-header",
+        "broken-body",
+    ],
 )
 def test_frame_reader_resynchronises(stream: bytes, expected: list) -> None:
     reader = FrameReader()
@@ -117,7 +128,8 @@ def test_serves_over_tcp(tmp_path) -> None:
         port = probe.getsockname()[1]
     server = subprocess.Popen(
         [sys.executable, "-m", "tactful.server", "serve", "--tcp", f"127.0.0.1:{port}"],
-        stderr=subprocess.PIPE, env=dict(os.environ),
+        stderr=subprocess.PIPE,
+        env=dict(os.environ),
     )
     try:
         deadline = time.monotonic() + 30
@@ -130,16 +142,26 @@ def test_serves_over_tcp(tmp_path) -> None:
                     raise
                 time.sleep(0.1)
         with connection:
-            connection.sendall(frame({"jsonrpc": "2.0", "id": 1, "method": "initialize",
-                                      "params": {"capabilities": {}, "processId": None}}))
+            connection.sendall(
+                frame(
+                    {
+                        "jsonrpc": "2.0",
+                        "id": 1,
+                        "method": "initialize",
+                        "params": {"capabilities": {}, "processId": None},
+                    }
+                )
+            )
             received = b""
             while b'"id": 1' not in received:
                 chunk = connection.recv(65536)
                 assert chunk, "connection closed before the answer"
                 received += chunk
             assert b'"name": "tactful"' in received
-            connection.sendall(frame({"jsonrpc": "2.0", "id": 2, "method": "shutdown"})
-                               + frame({"jsonrpc": "2.0", "method": "exit"}))
+            connection.sendall(
+                frame({"jsonrpc": "2.0", "id": 2, "method": "shutdown"})
+                + frame({"jsonrpc": "2.0", "method": "exit"})
+            )
         assert server.wait(20) == 0
     finally:
         if server.poll() is None:

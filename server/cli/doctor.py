@@ -95,10 +95,18 @@ def _llm_check(model: str | None, api_base: str | None, timeout: float) -> dict[
             **extra,
         )
     except Exception as exc:
-        return {"configured": True, "model": model, "reachable": False,
-                "detail": f"{type(exc).__name__}: {str(exc)[:200]}"}
-    return {"configured": True, "model": model, "reachable": True,
-            "latency_ms": round((time.perf_counter() - started) * 1000)}
+        return {
+            "configured": True,
+            "model": model,
+            "reachable": False,
+            "detail": f"{type(exc).__name__}: {str(exc)[:200]}",
+        }
+    return {
+        "configured": True,
+        "model": model,
+        "reachable": True,
+        "latency_ms": round((time.perf_counter() - started) * 1000),
+    }
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,10 +15,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import gc
+
     from tactful.server.app import build_server
     from tactful.server.log import ClientLogHandler, setup_file_logging
-
-    import gc
 
     setup_file_logging()
     server = build_server()

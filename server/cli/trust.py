@@ -1,4 +1,4 @@
-"""``tactful trust [PATH]`` / ``tactful untrust [PATH]``: allow or forbid running a workspace's code.
+"""``tactful trust [PATH]`` / ``tactful untrust [PATH]``: allow or forbid running a workspace.
 
 Trusting a folder lets tactful run its tests, its conftest.py and plugins, and its interpreter
 to validate fixes. Untrusted folders still get completions, rule-based review and fixes

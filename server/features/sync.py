@@ -45,9 +45,7 @@ def register(server: TactfulServer) -> None:
         document.apply(changes, params.text_document.version)
         server.emit("change", document)
 
-    @server.feature(
-        types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False)
-    )
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))
     @guard(server, "saving a document")
     def did_save(params: types.DidSaveTextDocumentParams) -> None:
         document = server.documents.get(params.text_document.uri)
