@@ -23,20 +23,24 @@ logger = logging.getLogger(__name__)
 Report = Callable[[str | None, int | None], None]
 
 
+def _silent(message: str | None = None, percentage: int | None = None) -> None:
+    """Progress for a client that shows none."""
+
+
 @contextlib.asynccontextmanager
 async def progress(
     server: TactfulServer, title: str, cancellable: bool = False
 ) -> AsyncIterator[Report]:
     window = server.client_capabilities.window if server.protocol._workspace else None
     if window is None or not window.work_done_progress:
-        yield lambda message=None, percentage=None: None
+        yield _silent
         return
     token = f"tactful-{uuid.uuid4()}"
     try:
         await server.work_done_progress.create_async(token)
     except Exception:
         logger.debug("client refused a progress token", exc_info=True)
-        yield lambda message=None, percentage=None: None
+        yield _silent
         return
     server.work_done_progress.begin(
         token, types.WorkDoneProgressBegin(title=title, cancellable=cancellable, percentage=0)

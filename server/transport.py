@@ -70,12 +70,12 @@ class FrameReader:
         match = _HEADER.search(buf)
         if match is None:
             # Keep a tail that may be the start of a header split across reads.
-            junk = len(buf) - 32 if len(buf) > 32 else 0
-            if junk and buf[:junk].strip():
-                del buf[:junk]
-                return FramingError(f"skipped {junk} bytes that were not an LSP message")
-            if junk:
-                del buf[:junk]
+            cut = len(buf) - 32 if len(buf) > 32 else 0
+            if cut and buf[:cut].strip():
+                del buf[:cut]
+                return FramingError(f"skipped {cut} bytes that were not an LSP message")
+            if cut:
+                del buf[:cut]
             return None
         if match.start() > 0:
             junk = bytes(buf[: match.start()])
