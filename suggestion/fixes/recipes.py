@@ -1034,6 +1034,9 @@ def _quoted_annotations(site: _Site) -> str | None:
 # --- exceptions and logging ----------------------------------------------------------------------
 
 _DEBUG_ARGS = '"caught an exception", exc_info=True'
+# Rules about exceptions caught broadly or silently, which a logged traceback satisfies.
+_CAUGHT_RULES = ("BLE001", "S110", "S112", "E722")
+_LOG_TITLE = "Log the exception caught, with its traceback, at debug level"
 
 
 def _module_logger(module: cst.Module) -> str | None:
@@ -1110,13 +1113,7 @@ def _logged(site: _Site, lazily: bool) -> str | None:
     return module.code
 
 
-@recipe(
-    "BLE001",
-    "S110",
-    "S112",
-    "E722",
-    title="Log the exception caught, with its traceback, at debug level",
-)
+@recipe(*_CAUGHT_RULES, title=_LOG_TITLE)
 def _log_caught(site: _Site) -> str | None:
     # ruff accepts an exception that is caught broadly or ignored when it is logged with its
     # traceback (`exc_info`): the error is no longer lost, and at debug level nothing shows
@@ -1125,13 +1122,7 @@ def _log_caught(site: _Site) -> str | None:
     return _logged(site, lazily=False)
 
 
-@recipe(
-    "BLE001",
-    "S110",
-    "S112",
-    "E722",
-    title="Log the exception caught, with its traceback, at debug level",
-)
+@recipe(*_CAUGHT_RULES, title=_LOG_TITLE)
 def _log_caught_lazily(site: _Site) -> str | None:
     # For modules that must stay light to import (a CLI's start-up time, a test of the imports
     # a package makes), `logging` is imported only when the exception happens.
