@@ -681,6 +681,31 @@ def test_syntax_repairs(tmp_path: Path, source: str, expected: str) -> None:
             """,
         ),
         (
+            # deque is spelled as the module imports it; `te` is left unused, and goes.
+            """
+            import typing as t
+            from collections import deque
+
+            if t.TYPE_CHECKING:
+                import typing_extensions as te
+
+
+            def first(queue: "te.Deque[int]") -> t.Optional[int]:
+                return queue[0] if queue else None
+            """,
+            """
+            import typing as t
+            from collections import deque
+
+            if t.TYPE_CHECKING:
+                pass
+
+
+            def first(queue: "deque[int]") -> "int | None":
+                return queue[0] if queue else None
+            """,
+        ),
+        (
             # A Literal's strings are values, and a multi-line annotation becomes one line.
             """
             import typing as t

@@ -807,6 +807,7 @@ _PEP585_BUILTINS = {
     "Tuple": "tuple",
     "Type": "type",
 }
+_PEP585_COLLECTIONS = {"Deque": "deque", "DefaultDict": "defaultdict"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -877,9 +878,10 @@ class _Modernise(cst.CSTTransformer):
     -> ``A | B``, ``List[X]`` -> ``list[X]``; forward references lose their quotes (the whole
     annotation becomes one string). Raises ValueError on what it cannot rewrite faithfully."""
 
-    def __init__(self, typing: _Typing, shadowed: set[str]) -> None:
+    def __init__(self, typing: _Typing, shadowed: set[str], module: cst.Module) -> None:
         self.typing = typing
         self.shadowed = shadowed
+        self.modules, self.names = _imported_names(module)
 
     def visit_Subscript(self, node: cst.Subscript) -> bool:
         member = self.typing.member(node.value)
@@ -892,6 +894,8 @@ class _Modernise(cst.CSTTransformer):
         self, original: cst.Subscript, updated: cst.Subscript
     ) -> cst.BaseExpression:
         member = self.typing.member(updated.value)
+        if member in _PEP585_COLLECTIONS:
+            return updated.with_changes(value=self._collection(_PEP585_COLLECTIONS[member]))
         if member not in ("Optional", "Union") and member not in _PEP585_BUILTINS:
             return updated
         elements = []
@@ -909,6 +913,14 @@ class _Modernise(cst.CSTTransformer):
         if builtin in self.shadowed:
             raise ValueError(f"{builtin} is rebound in the module")
         return updated.with_changes(value=cst.Name(builtin))
+
+    def _collection(self, name: str) -> cst.BaseExpression:
+        """``deque`` as the module can name it: imported from collections, or through it."""
+        if self.names.get(name) == "collections":
+            return cst.Name(name)
+        if "collections" in self.modules:
+            return cst.parse_expression(f"collections.{name}")
+        raise ValueError(f"collections.{name} is not imported")
 
     def leave_SimpleString(
         self, original: cst.SimpleString, updated: cst.SimpleString
@@ -949,14 +961,14 @@ def _rewritable(annotation: cst.CSTNode, typing: _Typing) -> bool:
         def visit_Subscript(self, node: cst.Subscript) -> None:
             nonlocal found
             member = typing.member(node.value)
-            if member in ("Optional", "Union") or member in _PEP585_BUILTINS:
+            if member in ("Optional", "Union", *_PEP585_BUILTINS, *_PEP585_COLLECTIONS):
                 found = True
 
         def visit_SimpleString(self, node: cst.SimpleString) -> None:
             nonlocal found
             value = node.evaluated_value
             if isinstance(value, str) and re.search(
-                r"\b(Optional|Union|List|Dict|Set|FrozenSet|Tuple|Type)\[", value
+                r"\b(Optional|Union|List|Dict|Set|FrozenSet|Tuple|Type|Deque|DefaultDict)\[", value
             ):
                 found = True
 
@@ -999,7 +1011,7 @@ def _quoted_annotations(site: _Site) -> str | None:
     typing = _typing(site.module)
     if not typing.aliases and not typing.members:
         return None
-    modernise = _Modernise(typing, _module_bindings(site))
+    modernise = _Modernise(typing, _module_bindings(site), site.module)
     replacements: dict[cst.CSTNode, cst.CSTNode] = {}
     for node in site.positions:
         if not isinstance(node, cst.Annotation) or not _rewritable(node, typing):
