@@ -1022,6 +1022,8 @@ def _quoted_annotations(site: _Site) -> str | None:
             rewritten = node.annotation.visit(modernise)
         except (ValueError, cst.ParserSyntaxError):
             continue
+        if not isinstance(rewritten, cst.BaseExpression):
+            continue
         code = cst.Module([]).code_for_node(rewritten)
         if _evaluated_at_runtime(site, node):
             quoted = _quoted(code)
@@ -1083,6 +1085,8 @@ def _with_first_statements(
     else:
         return None
     first = existing[0]
+    if not isinstance(first, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+        return None
     # Comments at the top of the handler (why it catches) stay at the top, above ours.
     new = [
         statements[0].with_changes(leading_lines=first.leading_lines),
@@ -1177,9 +1181,9 @@ def _return_self(site: _Site) -> str | None:
     import_line = cst.parse_statement("from typing_extensions import Self\n")
     block = _type_checking_block(module, typing)
     if block is not None and isinstance(block.body, cst.IndentedBlock):
-        body = block.body.with_changes(body=[*block.body.body, import_line])
-        module = module.deep_replace(block, block.with_changes(body=body))  # type: ignore[assignment]
-        return module.code
+        suite = block.body.with_changes(body=[*block.body.body, import_line])
+        with_import = module.deep_replace(block, block.with_changes(body=suite))
+        return with_import.code if isinstance(with_import, cst.Module) else None
     if block is not None:
         return None
     alias = next(iter(sorted(typing.aliases)), None)
@@ -1623,7 +1627,7 @@ def _own_exception(site: _Site) -> str | None:
     if not words:
         return None
     name = _free_name(site.text, "".join(w[:1].upper() + w[1:] for w in words) + "Error")
-    top = function
+    top: cst.CSTNode = function
     while site.parents.get(top) is not site.module:
         parent = site.parents.get(top)
         if parent is None:
@@ -1633,7 +1637,9 @@ def _own_exception(site: _Site) -> str | None:
         f'class {name}({target.value}):\n    """Raised by `{function.name.value}`."""\n',
         config=site.module.config_for_parsing,
     )
-    index = list(site.module.body).index(top)  # type: ignore[arg-type]
+    if not isinstance(top, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+        return None
+    index = list(site.module.body).index(top)
     module = site.module.deep_replace(target, cst.Name(name))
     assert isinstance(module, cst.Module)
     body = list(module.body)
