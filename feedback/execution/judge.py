@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import threading
 import time
 import weakref
@@ -596,6 +597,13 @@ class Sandbox:
                 f for f in interpreter_folders(interpreter) if not f.is_relative_to(self.root)
             ]
             venvs = [name for name in VENV_NAMES if (self.root / name).is_dir()]
+            needed = [*readonly, Path(sys.prefix).resolve(), Path(sys.executable).resolve()]
+            if any(path.is_relative_to("/tmp") for path in needed):
+                # Each warm run mounts a /tmp of its own, which would hide these: such runs
+                # go the ordinary way, where the jail binds them again.
+                self._warm_pytest_failures = 2
+                logger.info("no warm pytest for %s: its interpreter lives under /tmp", self.root)
+                return None
             spec = {
                 "mounts": zygote_mounts(
                     readonly, [self.root / name for name in venvs], self.warm.home, WARM_COPY_AT
