@@ -76,12 +76,11 @@ def _llm_check(model: str | None, api_base: str | None, timeout: float) -> dict[
         }
     import os
 
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     started = time.perf_counter()
     try:
-        import litellm
+        from tactful.suggestion.llm.client import import_litellm
 
-        litellm.suppress_debug_info = True  # its help banner would go to stdout
+        litellm = import_litellm()
         extra = {}
         if api_base and model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY"):
             extra["api_key"] = "none"  # a local OpenAI-compatible server wants some key

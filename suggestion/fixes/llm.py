@@ -21,6 +21,7 @@ from tactful.analyzers.languages import new_parser
 from tactful.analyzers.ruff import rule_documentation
 from tactful.analyzers.secrets import is_secret_path, redact
 from tactful.analyzers.text import Edit, Point, Span
+from tactful.suggestion.llm.client import import_litellm
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +149,7 @@ def propose(
 
 def _ask(config: LlmConfig, messages: list[dict[str, str]], region: Region) -> str | None:
     try:
-        import litellm
+        litellm = import_litellm()
     except ImportError:
         logger.error("litellm is not installed: no LLM fixes")
         return None

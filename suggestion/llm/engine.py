@@ -34,6 +34,7 @@ from typing import Any
 
 from tactful.analyzers.secrets import is_secret_path
 from tactful.suggestion.engine import LLM
+from tactful.suggestion.llm.client import import_litellm
 from tactful.suggestion.llm.context import Budget, ContextBuilder
 from tactful.suggestion.llm.embedded import MODEL_ALIAS, EmbeddedModel
 from tactful.suggestion.llm.prompts import (
@@ -194,7 +195,7 @@ class LlmEngine:
                 # The snippet index is read beside, not before, readiness: a large workspace
                 # takes seconds and completions without snippets are still completions.
                 threading.Thread(target=self.index.build, daemon=True).start()
-            litellm = _import_litellm()
+            litellm = import_litellm()
             if self._embedded is not None:
                 api_base = embedded.result()
                 if api_base is None:
@@ -462,24 +463,6 @@ class LlmEngine:
             return
         self._logged.add(key)
         logger.warning(message, *args)
-
-
-_IMPORT_LOCK = threading.Lock()
-
-
-def _import_litellm() -> Any:
-    with _IMPORT_LOCK:
-        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-        import litellm
-
-        # litellm prints help banners to stdout on errors unless told not to; stdout is the LSP
-        # stream.
-        litellm.suppress_debug_info = True
-        litellm.telemetry = False
-        litellm.drop_params = True
-        for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm", "httpx"):
-            logging.getLogger(name).setLevel(logging.WARNING)
-        return litellm
 
 
 def _split(request: CompletionRequest) -> tuple[str, str]:

@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any
 
 from tactful.analyzers.diff import Diff, FileChange
 from tactful.analyzers.functions import Function, functions, innermost
@@ -27,6 +25,7 @@ from tactful.analyzers.languages import language_of_path
 from tactful.analyzers.references import occurrences
 from tactful.analyzers.secrets import is_secret_path, redact
 from tactful.analyzers.text import Point, Span
+from tactful.suggestion.llm.client import import_litellm
 from tactful.suggestion.review.comments import LLM_COMMENT, ORIGIN_LLM, Comment
 from tactful.suggestion.review.comments import normalize_line as _normalize
 
@@ -79,7 +78,7 @@ class LlmOutcome:
 
 def litellm_complete(config: LlmReviewConfig, messages: list[dict[str, str]]) -> str:
     """Ask the model through litellm (imported here: it is slow to import and often unused)."""
-    litellm = _litellm()
+    litellm = import_litellm()
 
     kwargs: dict[str, object] = {
         "model": config.model,
@@ -100,18 +99,6 @@ def litellm_complete(config: LlmReviewConfig, messages: list[dict[str, str]]) ->
     choice = response.choices[0]
     content = getattr(getattr(choice, "message", None), "content", None)
     return content if isinstance(content, str) else ""
-
-
-def _litellm() -> Any:
-    # litellm would fetch its model price list from the network on import, and print help
-    # banners to stdout on errors (stdout is the LSP stream): neither, here.
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    import litellm
-
-    litellm.suppress_debug_info = True
-    litellm.telemetry = False
-    litellm.drop_params = True
-    return litellm
 
 
 def llm_comments(
