@@ -26,7 +26,10 @@ COMMENT_DISMISSED = "comment.dismissed"
 COMMENT_RESOLVED = "comment.resolved"  # the code it pointed at changed: the comment was used
 COMMENT_HIDDEN = "comment.hidden"
 FIX_OFFERED = "fix.offered"
-FIX_APPLIED = "fix.applied"
+FIX_APPLIED = "fix.applied"  # explicit: the developer picked it; otherwise part of a fix-all
+# Offered, never applied, and its finding went away by other means or the document was closed
+# with it still there: the developer did not want this fix.
+FIX_IGNORED = "fix.ignored"
 FIX_HIDDEN = "fix.hidden"
 VALIDATION_VERDICT = "validation.verdict"  # detail: {"verdict": "passed", "tests": 14, ...}
 
@@ -44,6 +47,7 @@ KINDS = frozenset(
         COMMENT_HIDDEN,
         FIX_OFFERED,
         FIX_APPLIED,
+        FIX_IGNORED,
         FIX_HIDDEN,
         VALIDATION_VERDICT,
     }

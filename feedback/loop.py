@@ -373,9 +373,23 @@ class FeedbackLoop:
     # -- review comments and fixes --------------------------------------------------------
 
     def judge_item(self, workspace: str, item_id: str, item: Item) -> Decision:
-        """Show this comment or fix? A hidden one is recorded."""
-        decision = self._workspace(workspace).items.judge(item)
-        self._remember(self._items, item_id, _Item(decision, workspace, item))
+        """Show this comment or fix? A hidden one is recorded.
+
+        Asked again about the same id (a re-review, another code action request), the answer
+        follows what the model learned since but keeps the exploration draw made before, and
+        what the developer already did with the item stays done; it is recorded as hidden only
+        when it goes from shown to hidden."""
+        known = self._items.get(item_id)
+        if known is not None and known.workspace == workspace:
+            decision = self._workspace(workspace).items.judge(item, known.decision)
+            was_shown = known.decision.show
+            known.decision, known.item = decision, item
+            self._items.move_to_end(item_id)
+            if decision.show or not was_shown:
+                return decision
+        else:
+            decision = self._workspace(workspace).items.judge(item)
+            self._remember(self._items, item_id, _Item(decision, workspace, item))
         if not decision.show:
             self.record(
                 ev.Event(
@@ -423,8 +437,15 @@ class FeedbackLoop:
     def comment_resolved(self, item_id: str) -> bool:
         return self._item_verdict(item_id, ev.COMMENT_RESOLVED, useful=True)
 
-    def fix_applied(self, item_id: str) -> bool:
-        return self._item_verdict(item_id, ev.FIX_APPLIED, useful=True)
+    def fix_applied(self, item_id: str, explicit: bool = True) -> bool:
+        """A fix was applied: picked by the developer (``explicit``, learned as useful), or as
+        part of a fix-all the developer asked for (recorded, not learned: nobody chose it)."""
+        return self._item_verdict(item_id, ev.FIX_APPLIED, useful=True, explicit=explicit)
+
+    def fix_ignored(self, item_id: str) -> bool:
+        """An offered fix was never applied and its finding went away by other means, or its
+        document was closed with it still there: learned once as not useful."""
+        return self._item_verdict(item_id, ev.FIX_IGNORED, useful=False)
 
     def verdict(self, item_id: str, verdict: str, detail: dict[str, object] | None = None) -> None:
         """A validation verdict for a fix (``passed``, ``failed``, ``error``, ``timeout``)."""
@@ -439,7 +460,9 @@ class FeedbackLoop:
             )
         )
 
-    def _item_verdict(self, item_id: str, kind: str, *, useful: bool) -> bool:
+    def _item_verdict(
+        self, item_id: str, kind: str, *, useful: bool, explicit: bool = True
+    ) -> bool:
         known = self._items.get(item_id)
         if known is None or known.settled:
             return False
@@ -450,12 +473,13 @@ class FeedbackLoop:
                 item_id=item_id,
                 language=known.item.language,
                 workspace=known.workspace,
+                explicit=explicit,
                 explored=known.decision.explored,
                 probability=known.decision.probability,
                 detail=_item_detail(known.item),
             )
         )
-        if self.options.learn:
+        if self.options.learn and explicit:
             ws = self._workspace(known.workspace)
             ws.items.learn(known.decision, useful)
             self._maybe_save(known.workspace, ws)

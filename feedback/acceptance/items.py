@@ -81,11 +81,17 @@ class ItemModel:
         self.enabled = enabled
         self._random = random.Random(seed)
 
-    def judge(self, item: Item) -> Decision:
+    def judge(self, item: Item, previous: Decision | None = None) -> Decision:
+        """Show this item? With ``previous`` (the decision on the same item before), the
+        probability is computed again but an exploration draw already made for it is kept: an
+        item asked about again flips only when the model learned something, never by chance."""
         features = item_features(item)
         p = self.model.predict(features)
         if not self.enabled or p >= self.threshold:
             return Decision(p, True, False, features)
+        if previous is not None and (previous.explored or not previous.show):
+            # Below the threshold before too: the draw made then still stands.
+            return Decision(p, previous.explored, previous.explored, features)
         if self.explore > 0.0 and self._random.random() < self.explore:
             return Decision(p, True, True, features)
         return Decision(p, False, False, features)
