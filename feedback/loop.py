@@ -227,6 +227,10 @@ class FeedbackLoop:
             detail["gate_us"] = gate.detail["decision_us"]
             detail["gate_cpu_us"] = gate.detail.get("decision_cpu_us")
         if not decision.show:
+            if gate is not None and self.options.learn:
+                # The moment the gate let through ends in nothing shown: all the gate can
+                # learn is the filter's own estimate of how it would have ended.
+                model.learn_moment(gate, decision.probability)
             self.record(
                 ev.Event(
                     ev.SUGGESTION_HIDDEN,
@@ -241,6 +245,12 @@ class FeedbackLoop:
                 )
             )
         return dataclasses.replace(decision, detail=detail)
+
+    def unanswered(self, workspace: str, gate: Decision) -> None:
+        """The engines had nothing to offer at a moment the gate let through: a moment that
+        could not end in an accept, which the gate learns (it is asked about every moment)."""
+        if gate.show and self.options.learn:
+            self._workspace(workspace).completion.learn_moment(gate, 0.0)
 
     def shown(
         self,

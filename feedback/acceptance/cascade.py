@@ -198,6 +198,22 @@ class AcceptanceModel:
         if decision.context:
             self.gate_model.update(list(decision.context), accepted, weight)
 
+    def learn_moment(self, gate: Decision, outcome: float) -> None:
+        """One online step for the gate alone, from a moment that showed nothing: ``outcome``
+        0 when the engines had nothing to offer, or the filter's probability for a suggestion
+        it hid (what is known of how that moment would have ended).
+
+        The gate answers "will this moment end in an accept?" for every moment, and its prior
+        learned from every moment of a replay. Learning online only from shown suggestions
+        (mostly accepted, once the filter is on) would teach it that every moment is a good one.
+        """
+        if not gate.context:
+            return
+        weight = 1.0
+        if gate.explored and self.explore > 0.0:
+            weight = min(1.0 / self.explore, MAX_EXPLORE_WEIGHT)
+        self.gate_model.update(list(gate.context), min(max(outcome, 0.0), 1.0), weight)
+
     def state(self) -> dict[str, Any]:
         """What to persist for the workspace (only what was learned, not the prior)."""
         return {

@@ -59,10 +59,11 @@ class LogisticModel:
     def predict(self, features: Features) -> float:
         return sigmoid(self.logit(features))
 
-    def update(self, features: Features, label: bool, weight: float = 1.0) -> float:
-        """One SGD step towards ``label``; returns the prediction before the step."""
+    def update(self, features: Features, label: bool | float, weight: float = 1.0) -> float:
+        """One SGD step towards ``label`` (a bool, or a probability as a soft label); returns
+        the prediction before the step."""
         p = self.predict(features)
-        g = (p - (1.0 if label else 0.0)) * weight
+        g = (p - float(label)) * weight
         w = self.weights
         acc = self.accumulators
         for i, v in features:
