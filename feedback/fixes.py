@@ -6,6 +6,9 @@ the server and the benchmark choose the sandbox, the trust decision and the cach
 runs workspace code itself, never raises on broken code, and never offers a fix whose tests
 failed or a syntax repair that was not validated.
 
+``fix_id``, ``fix_item`` and ``OfferedFixes`` serve the feedback loop: a fix's stable id, how
+the item model sees it, and what became of the fixes offered in one document.
+
 Order of work for one finding: candidates (ruff's fix, recipes, syntax repairs) → ruff screen →
 ranking (smallest, most local first) → tests, best first, until one passes; when none passes,
 the alternatives (another way to satisfy the rule) the same way; when still none survives
@@ -24,7 +27,8 @@ from pathlib import Path
 
 from tactful.analyzers.findings import Applicability, Finding, Fix
 from tactful.analyzers.ruff import SYNTAX_ERROR, RuffOptions, check_text
-from tactful.analyzers.text import Edit
+from tactful.analyzers.text import Edit, apply_edits
+from tactful.feedback.acceptance.items import Item
 from tactful.feedback.execution.verdict import Status, Verdict, not_validated
 from tactful.suggestion.fixes import (
     Rejection,
@@ -267,4 +271,117 @@ class FixJudge:
             failure_text = verdict.failures or verdict.summary()
             if verdict.status is Status.NOT_VALIDATED:
                 return None
+        return None
+
+
+# -- the feedback loop's view of offered fixes ----------------------------------------------------
+
+
+def _line(text: str, line: int) -> str:
+    lines = text.split("\n")
+    return "".join(lines[line].split()) if 0 <= line < len(lines) else ""
+
+
+def finding_key(finding: Finding, text: str) -> tuple[str, str, str]:
+    """What identifies a finding across edits elsewhere in the file: its rule, its message and
+    its line's text without whitespace (not its line number, which moves)."""
+    return (finding.rule, finding.message, _line(text, finding.span.start.line))
+
+
+def fix_id(finding: Finding, fix: Fix, text: str) -> str:
+    """The stable id of a fix for a finding in ``text`` (16 hex digits): the same fix of the same
+    finding keeps it while lines above it come and go, and whatever its verdict."""
+    parts = [finding.path, *finding_key(finding, text), str(finding.span.start.column)]
+    parts += [f"{_line(text, e.span.start.line)}\0{e.new_text}" for e in fix.edits]
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def fix_item(offer: FixOffer, language: str = "python") -> Item:
+    """An offered fix as the feedback loop's item model sees it."""
+    fix = offer.fix
+    return Item(
+        kind="fix",
+        rule=offer.finding.rule,
+        source=fix.origin if fix is not None else "",
+        language=language,
+        severity=offer.finding.severity.value,
+        verdict=offer.verdict.status.value,
+        safe=offer.safe,
+    )
+
+
+def verdict_detail(offer: FixOffer) -> dict[str, object]:
+    """What a ``validation.verdict`` event says about the tests run on an offered fix."""
+    verdict = offer.verdict
+    return {
+        "rule": offer.finding.rule,
+        "source": offer.fix.origin if offer.fix is not None else "",
+        "tests": verdict.tests_run,
+        "failed": len(verdict.failed_ids),
+        "duration_s": round(verdict.duration_s, 3),
+        "selection": verdict.selection.value,
+        "cached": verdict.cached,
+    }
+
+
+@dataclass
+class _Pending:
+    key: tuple[str, str, str]
+    text: str  # the document's text when the fix was offered
+    edits: tuple[Edit, ...]
+    present: bool = True  # its finding was in the latest findings of the document
+
+
+class OfferedFixes:
+    """The fixes offered in one document that the developer has neither applied nor ignored.
+
+    A fix is *ignored* when its finding goes away without it (the developer solved the problem
+    another way), or when the document is closed with the finding still there. A finding that
+    goes away otherwise settles its fix without a verdict: the document reads what the fix would
+    have made of it (it was applied; the editor's command says so), the text did not change at
+    all (a setting or ruff's configuration changed, not the code), or the caller says the lint
+    was not the developer's doing (``infer=False``).
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[str, _Pending] = {}
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def offered(self, item_id: str, finding: Finding, fix: Fix, text: str) -> bool:
+        """Note an offer (in the document's latest text); True the first time this fix is
+        offered."""
+        first = item_id not in self._pending
+        self._pending[item_id] = _Pending(finding_key(finding, text), text, fix.edits)
+        return first
+
+    def applied(self, item_id: str) -> bool:
+        return self._pending.pop(item_id, None) is not None
+
+    def changed(self, findings: Sequence[Finding], text: str, infer: bool = True) -> list[str]:
+        """The latest findings of the document, reading ``text``: the ids of the fixes now known
+        to be ignored (each returned once)."""
+        present = {finding_key(f, text) for f in findings}
+        ignored: list[str] = []
+        for item_id, pending in list(self._pending.items()):
+            pending.present = pending.key in present
+            if pending.present:
+                continue
+            del self._pending[item_id]
+            if infer and text != pending.text and _result(pending) != text:
+                ignored.append(item_id)
+        return ignored
+
+    def closed(self) -> list[str]:
+        """The document was closed: the fixes whose finding was still there were ignored."""
+        ignored = [item_id for item_id, p in self._pending.items() if p.present]
+        self._pending.clear()
+        return ignored
+
+
+def _result(pending: _Pending) -> str | None:
+    try:
+        return apply_edits(pending.text, list(pending.edits))
+    except (ValueError, IndexError):
         return None

@@ -5,14 +5,16 @@ store file read-only for the command line) and builds the plain ``Memory`` that
 ``suggestion.review`` ranks with, and reads the validation judge's coverage map as the
 ``Coverage`` its untested-change rule asks; writes nothing itself and runs nothing. It never
 raises: a missing, locked or newer store means an empty memory and one log message, a missing
-or stale coverage map means "unknown".
+or stale coverage map means "unknown". ``resolved_comments`` tells which shown comments the
+developer acted on, from two reviewed texts of a file.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from tactful.feedback import events as ev
@@ -58,6 +60,35 @@ def load_memory(store: FeedbackStore | str | Path, workspace: str) -> Memory:
         logger.warning("review comments dismissed before are unknown: %s", exc)
         return Memory()
     return memory_from_events(events)
+
+
+def resolved_comments(
+    before: str, after: str, shown: Iterable[Comment], produced: Sequence[Comment]
+) -> list[str]:
+    """The ids of the ``shown`` comments (made on ``before``) that the developer resolved by
+    the time the file reads ``after``, where the new review ``produced`` its comments.
+
+    Conservative on purpose: a comment counts only when its own line was edited or deleted (a
+    line-level diff of the two texts puts it in a changed block) and no comment of the same
+    rule lies on the lines that replaced it. A file reviewed again with that line untouched, or
+    a line edited while the problem stays (``print(w)`` to ``print(w, h)``), resolves nothing.
+    """
+    shown = list(shown)
+    if before == after or not shown:
+        return []
+    old_lines, new_lines = before.split("\n"), after.split("\n")
+    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+    replaced_by: dict[int, range] = {}
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag in ("replace", "delete"):
+            for line in range(i1, i2):
+                replaced_by[line] = range(j1, j2)
+    still = {(c.rule, c.line) for c in produced}
+    return [
+        c.id
+        for c in shown
+        if c.line in replaced_by and not any((c.rule, n) in still for n in replaced_by[c.line])
+    ]
 
 
 def comment_detail(comment: Comment, language: str = "") -> dict[str, object]:

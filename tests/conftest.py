@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import pytest_lsp
-from fixtures.lsp import CONFIG
+from fixtures.lsp import CONFIG, read_code_actions_as_sent
 from fixtures.workspace import Workspace
 from pytest_lsp import LanguageClient
 
@@ -39,6 +39,7 @@ def plain_folder(tmp_path: Path) -> Workspace:
 @pytest_lsp.fixture(config=CONFIG)
 async def lsp(lsp_client: LanguageClient):
     """A started server; the test initializes it with ``init_params(root, options)``."""
+    read_code_actions_as_sent(lsp_client)
     yield
     await lsp_client.shutdown_session()
 

@@ -7,6 +7,15 @@ of the fix, as DESIGN §2 says: ``Remove unused import: `os` (F401) — 14 tests
 ``isPreferred``; ``source.fixAll.tactful`` gathers the fixes that are safe or validated, never
 an unvalidated unsafe or LLM fix.
 
+Quick fixes pass the feedback loop's item model (``QualityService.present``): listed most
+likely useful first, the ones it hides left out. Each carries the command
+``tactful.fixApplied [id]``, which the editor runs after applying the edit, so the model learns
+what the developer takes. ``source.fixAll.tactful`` is not filtered: the developer asked for
+every safe or validated fix, and a fix-all that silently skipped some would be a broken
+promise, not tact. Its command ``tactful.fixApplied [[ids], "fixAll"]`` records those fixes as
+applied without teaching the model, since nobody chose them one by one (and a fix-all on
+every save would otherwise teach that every rule is welcome).
+
 Other features add their own actions through ``add_provider`` (a provider lists actions for a
 request; its resolver, if any, fills in actions whose ``data.provider`` names it), so this is
 the one handler of the method.
@@ -24,7 +33,7 @@ from lsprotocol import types
 
 from tactful.analyzers.findings import Finding
 from tactful.analyzers.text import Edit, Span
-from tactful.feedback.fixes import FixOffer
+from tactful.feedback.fixes import FixOffer, fix_id
 from tactful.server.convert import Lines, to_range, to_span, to_text_edit
 from tactful.server.errors import guard
 from tactful.server.features.quality import SOURCE, service
@@ -36,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 FIX_ALL = "source.fixAll.tactful"
 QUALITY = "quality"
+FIX_APPLIED = "tactful.fixApplied"
 
 Provide = Callable[
     [types.CodeActionParams], "list[types.CodeAction] | Awaitable[list[types.CodeAction]]"
@@ -91,20 +101,27 @@ class QualityActions:
         lines = Lines(state.text)
         encoding = self.server.encoding
         actions: list[types.CodeAction] = []
+        quality = service(self.server)
         if _wanted(params, types.CodeActionKind.QuickFix):
             requested = to_span(params.range, lines, encoding)
+            offers: list[tuple[int, FixOffer]] = []
             for index, finding in enumerate(state.findings):
                 if not _overlaps(finding.span, requested):
                     continue
-                offer = await service(self.server).offer(uri, index)
-                if offer is None or not offer.offered:
-                    continue
+                offer = await quality.offer(uri, index)
+                if offer is not None and offer.offered:
+                    offers.append((index, offer))
+            if quality.documents.get(uri) is not state:
+                return []  # relinted while the fixes were judged: these are stale
+            for index, offer, item_id in quality.present(state, offers):
+                command = types.Command(title=offer.title, command=FIX_APPLIED, arguments=[item_id])
                 actions.append(
                     types.CodeAction(
                         title=offer.title,
                         kind=types.CodeActionKind.QuickFix,
-                        diagnostics=[self._diagnostic(finding, lines, encoding)],
+                        diagnostics=[self._diagnostic(offer.finding, lines, encoding)],
                         is_preferred=True if offer.validated else None,
+                        command=command,
                         data={
                             "provider": QUALITY,
                             "uri": uri,
@@ -113,11 +130,17 @@ class QualityActions:
                         },
                     )
                 )
-        if _wanted(params, FIX_ALL) and self._fix_all_offers(uri):
+        fix_all = self._fix_all_offers(uri)
+        if _wanted(params, FIX_ALL) and fix_all:
+            title = "Fix all tactful quality findings that are safe or validated"
+            ids = [fix_id(o.finding, o.fix, state.text) for o in fix_all if o.fix is not None]
             actions.append(
                 types.CodeAction(
-                    title="Fix all tactful quality findings that are safe or validated",
+                    title=title,
                     kind=FIX_ALL,
+                    command=types.Command(
+                        title=title, command=FIX_APPLIED, arguments=[ids, "fixAll"]
+                    ),
                     data={"provider": QUALITY, "uri": uri, "version": state.version, "all": True},
                 )
             )
@@ -132,10 +155,22 @@ class QualityActions:
         )
 
     def _fix_all_offers(self, uri: str) -> list[FixOffer]:
+        """The safe or validated fixes of a document whose edits do not clash (the first of
+        two clashing fixes wins)."""
         state = service(self.server).documents.get(uri)
         if state is None:
             return []
-        return [state.offers[i] for i in sorted(state.offers) if state.offers[i].applicable]
+        chosen: list[FixOffer] = []
+        edits: list[Edit] = []
+        for i in sorted(state.offers):
+            offer = state.offers[i]
+            if not offer.applicable or offer.fix is None:
+                continue
+            if any(_clash(edit, kept) for edit in offer.fix.edits for kept in edits):
+                continue
+            edits.extend(offer.fix.edits)
+            chosen.append(offer)
+        return chosen
 
     async def resolve(self, action: types.CodeAction) -> types.CodeAction:
         data = action.data if isinstance(action.data, dict) else {}
@@ -148,12 +183,7 @@ class QualityActions:
             # The document moved on: the edit would land in the wrong place.
             return action
         if data.get("all"):
-            edits: list[Edit] = []
-            for offer in self._fix_all_offers(uri):
-                assert offer.fix is not None
-                if any(_clash(edit, kept) for edit in offer.fix.edits for kept in edits):
-                    continue
-                edits.extend(offer.fix.edits)
+            edits = [e for offer in self._fix_all_offers(uri) if offer.fix for e in offer.fix.edits]
         else:
             offer = await service(self.server).offer(uri, int(data.get("index", -1)))
             if offer is None or offer.fix is None:
@@ -202,6 +232,17 @@ def register(server: TactfulServer) -> None:
                 logger.exception("code actions from %s failed", provider.name)
                 server.errors.report(f"code actions ({provider.name})", error)
         return actions
+
+    @server.command(FIX_APPLIED)
+    @guard(server, "recording an applied fix", fallback=False)
+    def fix_applied(*args: Any) -> bool:
+        first = args[0] if args else None
+        ids = first if isinstance(first, list) else [first]
+        if not ids or not all(isinstance(i, str) and i for i in ids):
+            logger.warning("%s takes the id of a fix, or a list of them, got %r", FIX_APPLIED, args)
+            return False
+        explicit = not (len(args) > 1 and args[1] == "fixAll")
+        return service(server).fix_applied(ids, explicit)
 
     @server.feature(types.CODE_ACTION_RESOLVE)
     async def resolve(action: types.CodeAction) -> types.CodeAction:

@@ -10,6 +10,13 @@ Once a document's findings are known, their fixes are judged in the background
 (feedback/fixes.py): screened by ruff and, in a trusted workspace with validation on, tested in
 the sandbox while ``$/progress`` reports it; a new version of the document, closing it, or the
 user cancelling the progress stops that work. ``code_action.py`` offers what was judged.
+
+Through the feedback loop (service ``"feedback"``), each quick fix is an item of its model:
+judged and ranked when offered (``present``; the ones it hides are not offered), recorded once as
+``fix.offered`` with its validation verdict, ``fix.applied`` when the editor runs the action's
+``tactful.fixApplied`` command, and ``fix.ignored`` once when its finding goes away by other
+means or the document is closed with it still there (``feedback.fixes.OfferedFixes``). A lint
+after a settings change is not the developer's doing and settles nothing.
 """
 
 from __future__ import annotations
@@ -31,8 +38,16 @@ from tactful.analyzers.findings import Finding
 from tactful.analyzers.ruff import RuffOptions, check_text, rule_url
 from tactful.analyzers.text import Edit
 from tactful.feedback.execution import Verdict
-from tactful.feedback.execution.verdict import not_validated
-from tactful.feedback.fixes import FixJudge, FixOffer, Validator
+from tactful.feedback.execution.verdict import Status, not_validated
+from tactful.feedback.fixes import (
+    FixJudge,
+    FixOffer,
+    OfferedFixes,
+    Validator,
+    fix_id,
+    fix_item,
+    verdict_detail,
+)
 from tactful.server.convert import Lines, to_diagnostic
 from tactful.server.diagnostics import publisher
 from tactful.server.executor import run_blocking
@@ -72,6 +87,12 @@ class QualityService:
         self._lint_tasks: dict[str, asyncio.Task[Any]] = {}
         self._judge_tasks: dict[str, tuple[asyncio.Task[Any], threading.Event]] = {}
         self._validations: dict[str, set[concurrent.futures.Future[Verdict]]] = {}
+        # What the feedback loop heard of, so each fix and each of its verdicts is told once.
+        self.offered: dict[str, OfferedFixes] = {}
+        self.recorded_offers: set[str] = set()
+        self.recorded_verdicts: set[tuple[str, str]] = set()
+        # Documents whose next lint follows a settings change, not an edit.
+        self._relinted: set[str] = set()
 
     # -- settings ---------------------------------------------------------------------------
 
@@ -143,10 +164,76 @@ class QualityService:
                 task.cancel()
         self._stop_judging(document.uri)
         self.documents.pop(document.uri, None)
+        self._relinted.discard(document.uri)
+        offered = self.offered.pop(document.uri, None)
+        if offered is not None:
+            self._ignored(offered.closed())
 
     def relint_all(self) -> None:
         for document in list(self.server.documents.values()):
+            self._relinted.add(document.uri)
             self.schedule(document, delay=0)
+
+    # -- the feedback loop --------------------------------------------------------------------
+
+    def loop(self) -> Any:
+        """The server's feedback loop (absent before ``initialized``)."""
+        return self.server.services.get("feedback")
+
+    def workspace_key(self) -> str:
+        root = self.server.workspace_root
+        return str(Path(str(root)).resolve()) if root is not None else ""
+
+    def present(
+        self, state: DocumentQuality, offers: Sequence[tuple[int, FixOffer]]
+    ) -> list[tuple[int, FixOffer, str]]:
+        """The quick fixes to offer now, with their item ids, most likely useful first; the
+        ones the item model hides are left out. Each is recorded as offered once, and each
+        verdict the tests gave it once."""
+        with_ids = [
+            (index, offer, fix_id(offer.finding, offer.fix, state.text))
+            for index, offer in offers
+            if offer.fix is not None
+        ]
+        loop = self.loop()
+        rank_items = getattr(loop, "rank_items", None)
+        if rank_items is None:
+            return with_ids
+        by_id = {item_id: (index, offer) for index, offer, item_id in with_ids}
+        ranked = rank_items(
+            self.workspace_key(), [(item_id, fix_item(offer)) for _, offer, item_id in with_ids]
+        )
+        shown = [(*by_id[item_id], item_id) for item_id, _decision in ranked]
+        tracked = self.offered.setdefault(state.uri, OfferedFixes())
+        for _index, offer, item_id in shown:
+            assert offer.fix is not None
+            tracked.offered(item_id, offer.finding, offer.fix, state.text)
+            if item_id not in self.recorded_offers and loop.item_shown(item_id):
+                self.recorded_offers.add(item_id)
+            status = offer.verdict.status.value
+            if offer.verdict.status is not Status.NOT_VALIDATED and (
+                (item_id, status) not in self.recorded_verdicts
+            ):
+                self.recorded_verdicts.add((item_id, status))
+                loop.verdict(item_id, status, verdict_detail(offer))
+        return shown
+
+    def fix_applied(self, item_ids: Sequence[str], explicit: bool = True) -> bool:
+        """The editor applied these fixes (``explicit``: one the developer picked; otherwise
+        a fix-all); True when the loop learned or recorded any of them."""
+        for tracked in self.offered.values():
+            for item_id in item_ids:
+                tracked.applied(item_id)
+        applied = getattr(self.loop(), "fix_applied", None)
+        if applied is None:
+            return False
+        return any([applied(item_id, explicit) for item_id in item_ids])
+
+    def _ignored(self, item_ids: Sequence[str]) -> None:
+        ignored = getattr(self.loop(), "fix_ignored", None)
+        for item_id in item_ids:
+            if ignored is not None and ignored(item_id):
+                logger.debug("fix %s ignored", item_id)
 
     async def _lint(self, document: Document, delay: float) -> None:
         await asyncio.sleep(delay)
@@ -178,6 +265,11 @@ class QualityService:
                     data={"uri": snapshot.uri, "version": snapshot.version, "index": index},
                 )
             )
+        offered = self.offered.get(snapshot.uri)
+        by_developer = snapshot.uri not in self._relinted
+        self._relinted.discard(snapshot.uri)
+        if offered is not None:
+            self._ignored(offered.changed(findings, snapshot.text, infer=by_developer))
         state = DocumentQuality(
             snapshot.uri, snapshot.version, snapshot.text, relative, root, findings
         )

@@ -8,6 +8,12 @@ still is). Work runs off the event loop; a result for an older version of the do
 overtaken by a newer review of it, is dropped. Commands: ``tactful.reviewChanges`` reviews every
 changed file now; ``tactful.dismissComment [id]`` hides a comment for good and teaches the
 ranker. Every review diagnostic also has a "not useful" code action that runs the latter.
+
+Through the feedback loop's item model: a document's comments are published most likely useful
+first (reading order among equals) and the ones it hides are left out; a dismissal re-ranks what
+is on screen at once. A shown comment is *resolved* (learned as useful) when the developer edits
+or deletes its own line and the next review no longer makes a comment of that rule there; a
+re-review with the line untouched resolves nothing.
 """
 
 from __future__ import annotations
@@ -33,7 +39,14 @@ from tactful.analyzers.diff import (
 from tactful.analyzers.findings import Finding
 from tactful.analyzers.languages import language_of_path
 from tactful.feedback import events as ev
-from tactful.feedback.review import comment_detail, dismissal, load_coverage, load_memory
+from tactful.feedback.acceptance.items import Item
+from tactful.feedback.review import (
+    comment_detail,
+    dismissal,
+    load_coverage,
+    load_memory,
+    resolved_comments,
+)
 from tactful.feedback.store import store_path
 from tactful.server.convert import Lines, to_diagnostic
 from tactful.server.diagnostics import publisher
@@ -75,9 +88,9 @@ class ReviewService:
         self.memory = Memory()
         self.memory_loaded = False
         self.recorded_shown: set[str] = set()
-        # The feedback loop's verdict per comment, asked once a session: re-reviews after each
-        # edit must neither flicker (exploration is random) nor record the same comment again.
-        self.verdicts: dict[str, bool] = {}
+        # The text each document's shown comments were made on, to tell later which of their
+        # lines the developer edited.
+        self.reviewed_text: dict[str, str] = {}
         self._diff_lock = asyncio.Lock()
 
     # -- settings and state -----------------------------------------------------------------
@@ -177,6 +190,7 @@ class ReviewService:
             task.cancel()
         self.generation[uri] = self.generation.get(uri, 0) + 1
         self.comments.pop(uri, None)
+        self.reviewed_text.pop(uri, None)
         self.llm_comments.pop(uri, None)
         self.pending.pop(uri, None)
         self.asks_llm.pop(uri, None)
@@ -315,39 +329,59 @@ class ReviewService:
         with_llm: bool,
     ) -> int:
         # Never show what is not on a changed line, whatever produced it.
-        comments = [c for c in comments if change.is_changed(c.line)]
-        comments = self._judge(comments, change.path)
+        produced = [c for c in comments if change.is_changed(c.line)]
+        comments = self._rank(produced)
         if with_llm:
             self.llm_comments[uri] = [c for c in comments if c.origin == ORIGIN_LLM]
+        before = self.reviewed_text.get(uri)
         if self._publish(uri, comments, text, version):
+            previous = self.comments.get(uri, {})
             self.comments[uri] = {c.id: c for c in comments}
+            self.reviewed_text[uri] = text
             self._record_shown(comments, change.path)
+            if before is not None and version is not None:
+                self._resolve(before, text, previous, produced)
         return len(comments)
 
-    def _judge(self, comments: list[Comment], path: str) -> list[Comment]:
-        """The feedback loop's verdict (its learned item model), when the server has one."""
-        judge_item = getattr(self.loop(), "judge_item", None)
-        if judge_item is None:
+    def _rank(self, comments: list[Comment]) -> list[Comment]:
+        """The comments the feedback loop's item model shows, most likely useful first (reading
+        order among equals); all of them, in reading order, when the server has no loop."""
+        rank_items = getattr(self.loop(), "rank_items", None)
+        if rank_items is None or not comments:
             return comments
-        from tactful.feedback.acceptance.items import Item
+        by_id = {c.id: c for c in comments}
+        ranked = rank_items(self.workspace_key(), [(c.id, comment_item(c)) for c in comments])
+        return [by_id[item_id] for item_id, _decision in ranked]
 
-        language = language_of_path(path) or ""
-        kept = []
-        for comment in comments:
-            item = Item(
-                kind="comment",
-                rule=comment.rule,
-                source=comment.origin,
-                language=language,
-                severity=comment.severity.value,
-            )
-            verdict = self.verdicts.get(comment.id)
-            if verdict is None:
-                verdict = judge_item(self.workspace_key(), comment.id, item).show
-                self.verdicts[comment.id] = verdict
-            if verdict:
-                kept.append(comment)
-        return kept
+    def _resolve(
+        self, before: str, after: str, previous: dict[str, Comment], produced: list[Comment]
+    ) -> None:
+        """Learn from the shown comments whose line the developer edited away (see the module
+        docstring); only documents the editor has open get here, never a file read from disk."""
+        resolved = getattr(self.loop(), "comment_resolved", None)
+        if resolved is None or not previous:
+            return
+        for comment_id in resolved_comments(before, after, previous.values(), produced):
+            if resolved(comment_id):
+                logger.debug("review comment %s resolved by an edit", comment_id)
+
+    def rerank(self) -> None:
+        """Order (and hide) what is on screen again after the item model learned something."""
+        for uri, by_id in list(self.comments.items()):
+            kept = self._rank(list(by_id.values()))
+            if [c.id for c in kept] == list(by_id):
+                continue
+            order = {c.id: n for n, c in enumerate(kept)}
+            published = [
+                d
+                for d in publisher(self.server).get_source(uri, SOURCE)
+                if isinstance(d.data, dict) and d.data.get("id") in order
+            ]
+            published.sort(key=lambda d: order[d.data["id"]])
+            document = self.server.documents.get(uri)
+            version = document.version if document is not None else None
+            if publisher(self.server).set(uri, SOURCE, published, version):
+                self.comments[uri] = {c.id: c for c in kept}
 
     def _record_shown(self, comments: list[Comment], path: str) -> None:
         fresh = [c for c in comments if c.id not in self.recorded_shown]
@@ -423,6 +457,8 @@ class ReviewService:
         publisher(self.server).set(
             uri, SOURCE, remaining, document.version if document is not None else None
         )
+        # The dismissal taught the model: the rule's other comments may now rank lower or hide.
+        self.rerank()
         return True
 
     def code_actions(self, params: types.CodeActionParams) -> list[types.CodeAction]:
@@ -449,6 +485,17 @@ class ReviewService:
                 )
             )
         return actions
+
+
+def comment_item(comment: Comment) -> Item:
+    """A review comment as the feedback loop's item model sees it."""
+    return Item(
+        kind="comment",
+        rule=comment.rule,
+        source=comment.origin,
+        language=language_of_path(comment.path) or "",
+        severity=comment.severity.value,
+    )
 
 
 def service(server: TactfulServer) -> ReviewService:
