@@ -177,7 +177,7 @@ class QualityActions:
         uri = data.get("uri")
         state = service(self.server).documents.get(uri) if isinstance(uri, str) else None
         document = self.server.documents.get(uri) if isinstance(uri, str) else None
-        if state is None or document is None:
+        if not isinstance(uri, str) or state is None or document is None:
             return action
         if data.get("version") != state.version or document.version != state.version:
             # The document moved on: the edit would land in the wrong place.
