@@ -18,6 +18,7 @@ rounds that show it the failure (ruff's or the tests').
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
@@ -277,8 +278,14 @@ class FixJudge:
 # -- the feedback loop's view of offered fixes ----------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4)
+def _lines(text: str) -> tuple[str, ...]:
+    # Every finding and fix of a document asks about the same text: split it once.
+    return tuple(text.split("\n"))
+
+
 def _line(text: str, line: int) -> str:
-    lines = text.split("\n")
+    lines = _lines(text)
     return "".join(lines[line].split()) if 0 <= line < len(lines) else ""
 
 
