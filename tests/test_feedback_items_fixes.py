@@ -101,7 +101,8 @@ async def test_an_applied_fix_is_recorded_and_raises_its_rule(
     store = tmp_path / "fb.sqlite3"
     workspace.write("pyproject.toml", "[tool.ruff.lint]\nselect = ['F401']\n")
     text = "import os\nimport sys\n\n\ndef f():\n    return 1\n"
-    await lsp.initialize_session(init_params(workspace.root, options(store)))
+    result = await lsp.initialize_session(init_params(workspace.root, options(store)))
+    assert FIX_APPLIED in result.capabilities.execute_command_provider.commands
     uri = workspace.uri("mod.py")
     open_document(lsp, uri, text)
     await wait_for(lambda: findings(lsp, uri) == [(0, "F401"), (1, "F401")])
