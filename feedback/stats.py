@@ -184,6 +184,8 @@ def summarize(events: Iterable[ev.Event]) -> Summary:
             summary.fixes.hidden += 1
         elif kind == ev.FIX_APPLIED:
             summary.fixes.used += 1
+        elif kind == ev.FIX_IGNORED:
+            summary.fixes.dismissed += 1
         elif kind == ev.VALIDATION_VERDICT:
             summary.verdicts[str(e.detail.get("verdict", "unknown"))] += 1
     for item_id, key in typed.items():
@@ -234,7 +236,8 @@ def render_text(summary: Summary) -> str:
             "",
             f"  review comments: {c.shown} shown, {c.hidden} hidden, {c.dismissed} dismissed, "
             f"{c.used} acted on",
-            f"  fixes: {f.shown} offered, {f.hidden} hidden, {f.used} applied",
+            f"  fixes: {f.shown} offered, {f.hidden} hidden, {f.used} applied, "
+            f"{f.dismissed} ignored",
         ]
     if summary.verdicts:
         verdicts = ", ".join(f"{n} {k}" for k, n in sorted(summary.verdicts.items()))

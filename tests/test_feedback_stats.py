@@ -48,6 +48,8 @@ def history() -> list[Event]:
     events.append(Event(ev.COMMENT_DISMISSED, "c1", "python", time=NOW))
     events.append(Event(ev.FIX_OFFERED, "f1", "python", time=NOW))
     events.append(Event(ev.FIX_APPLIED, "f1", "python", time=NOW))
+    events.append(Event(ev.FIX_OFFERED, "f2", "python", time=NOW))
+    events.append(Event(ev.FIX_IGNORED, "f2", "python", time=NOW))
     events.append(
         Event(ev.VALIDATION_VERDICT, "f1", "python", detail={"verdict": "passed"}, time=NOW)
     )
@@ -101,6 +103,8 @@ def test_stats_command_reads_the_store_as_json_text_and_chart(tmp_path: Path) ->
     assert data["languages"]["go"]["shown"] == 9
     assert [w["accepted"] for w in data["weeks"]] == [3, 4, 5]
     assert data["fixes"]["used"] == 1
+    assert data["fixes"]["dismissed"] == 1
+    assert data["fixes"]["shown"] == 2
 
     plot = tmp_path / "stats.html"
     done = subprocess.run(
