@@ -49,6 +49,8 @@ CORPORA = {
     "requests": HERE / "corpora" / "requests-2.32.3",
 }
 CACHE = HERE / "results" / "acceptance"
+# Bumped whenever a replay records something new, so an old cache is not read as the new one.
+REPLAY_FORMAT = 2
 PRIOR = HERE.parent / "feedback" / "acceptance" / "prior.json"
 SECONDS_PER_KEYSTROKE = 0.2
 SEED = 20251127
@@ -75,6 +77,7 @@ class Request:
     kind: str = ""
     engine: str = ""
     origin: str = ""
+    evidence: tuple[float, float, float, int, float] | None = None
     accepted: bool = False
     saved: int = 0
 
@@ -135,6 +138,8 @@ def _replay(root: Path, limit: int | None) -> list[Request]:
                 record.kind = best.kind
                 record.engine = best.engine
                 record.origin = "shape" if best.meta.get("shape") else "ngram"
+                evidence = best.meta.get("evidence")
+                record.evidence = tuple(evidence) if isinstance(evidence, tuple) else None  # type: ignore[assignment]
             accepted = typist.offer(record.text or None)
             if accepted:
                 record.accepted = True
@@ -146,10 +151,15 @@ def _replay(root: Path, limit: int | None) -> list[Request]:
 
 
 def load(name: str, root: Path, refresh: bool, limit: int | None = None) -> list[Request]:
-    cache = CACHE / (f"{name}.jsonl.gz" if limit is None else f"{name}-{limit}.jsonl.gz")
+    stem = f"{name}-r{REPLAY_FORMAT}" + ("" if limit is None else f"-{limit}")
+    cache = CACHE / f"{stem}.jsonl.gz"
     if cache.exists() and not refresh:
         with gzip.open(cache, "rt", encoding="utf-8") as handle:
-            return [Request(**json.loads(line)) for line in handle]
+            records = [Request(**json.loads(line)) for line in handle]
+        for record in records:
+            if record.evidence is not None:
+                record.evidence = tuple(record.evidence)  # type: ignore[assignment]
+        return records
     started = time.perf_counter()
     records = replay(root, limit)
     sys.stderr.write(
@@ -175,7 +185,9 @@ def examples(records: list[Request]) -> list[Example]:
         features = None
         candidate = None
         if r.text:
-            candidate = Candidate(r.text, r.engine, r.score, r.kind, None, 0, r.origin)
+            candidate = Candidate(
+                r.text, r.engine, r.score, r.kind, None, 0, r.origin, r.evidence
+            )
             features = candidate_features(ctx, candidate, context)
             history.note_shown(r.file, r.line_number, r.line_prefix, r.text)
             history.note(r.accepted, now=r.t)

@@ -14,6 +14,8 @@ Extension points, all plain attributes:
   acceptance model replaces it.
 * ``on_shown`` / ``on_accepted`` / ``on_rejected`` — lists of listeners called with the
   ``ShownSuggestion`` (and the accepted length, or whether the rejection was explicit).
+* ``on_unanswered`` — listeners called with a request the gate let through that ends with
+  nothing to show (the engines had nothing, or everything was dropped or hidden).
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ class SuggestionRegistry:
         self.on_shown: list[Callable[[ShownSuggestion], object]] = []
         self.on_accepted: list[Callable[[ShownSuggestion, int | None], object]] = []
         self.on_rejected: list[Callable[[ShownSuggestion, bool], object]] = []
+        self.on_unanswered: list[Callable[[CompletionRequest], object]] = []
         self._shown: OrderedDict[str, ShownSuggestion] = OrderedDict()
         self._limit = limit
 
@@ -96,6 +99,10 @@ class SuggestionRegistry:
             self._shown.popitem(last=False)
         self._notify(self.on_shown, shown)
         return shown
+
+    def unanswered(self, request: CompletionRequest) -> None:
+        """A request the gate let through ends with nothing to show."""
+        self._notify(self.on_unanswered, request)
 
     def get(self, suggestion_id: str) -> ShownSuggestion | None:
         return self._shown.get(suggestion_id)

@@ -145,3 +145,35 @@ def test_item_model_hides_a_rule_the_developer_keeps_dismissing() -> None:
     again = ItemModel(explore=0.0)
     again.restore(state)
     assert not again.judge(comment("review.print")).show
+
+
+def test_the_gate_learns_from_moments_that_showed_nothing(tmp_path) -> None:
+    from tactful.feedback.loop import FeedbackLoop, FilterOptions
+    from tactful.feedback.store import FeedbackStore
+
+    # A gate that never skips, and a filter that hides what it gives p = 0.5 (all of it).
+    prior = Prior(Stage({}, threshold=0.0), Stage({}, threshold=0.6), {"id": "open-gate"})
+    store = FeedbackStore(tmp_path / "fb.sqlite3")
+    loop = FeedbackLoop(store, FilterOptions(explore=0.0), prior=prior)
+    try:
+        ctx = loop.context("/ws", "python", "        self.", previous_line="    def run(self):")
+        start = loop.gate("/ws", ctx).probability
+        # The engines had nothing to offer here, again and again: not a moment worth asking.
+        for _ in range(20):
+            loop.unanswered("/ws", loop.gate("/ws", ctx))
+        after_nothing = loop.gate("/ws", ctx).probability
+        assert after_nothing < start - 0.2
+        # A hidden suggestion teaches the gate the filter's own estimate (0.5 here), not a
+        # rejection: the gate moves back up towards it.
+        for _ in range(20):
+            gate = loop.gate("/ws", ctx)
+            decision = loop.judge("/ws", ctx, Candidate("x", "local", 0.0, "token"), gate)
+            assert not decision.show
+        after_hidden = loop.gate("/ws", ctx).probability
+        assert after_nothing < after_hidden < 0.5
+        # Learning off: the gate stays where it is.
+        loop.configure(FilterOptions(explore=0.0, learn=False))
+        loop.unanswered("/ws", loop.gate("/ws", ctx))
+        assert loop.gate("/ws", ctx).probability == after_hidden
+    finally:
+        loop.close()

@@ -62,6 +62,10 @@ class Candidate:
     parses: bool | None = None
     replace_prefix: int = 0
     origin: str = ""  # which of the engine's sources proposed it, e.g. "ngram" or "shape"
+    # The engine's evidence, when it gives it: the first token's probability, its lead over the
+    # runner-up, the least likely token's probability, the longest context that had seen the
+    # first token, and how often (see ``tactful.suggestion.local.predict.Continuation``).
+    evidence: tuple[float, float, float, int, float] | None = None
 
 
 Features = list[tuple[int, float]]
@@ -70,6 +74,31 @@ Features = list[tuple[int, float]]
 def index(name: str) -> int:
     """The hashed index of a feature name (stable across runs and machines)."""
     return zlib.crc32(name.encode("utf-8", "surrogatepass")) % (DIMENSION - 1) + 1
+
+
+# A binary feature is the pair (index, 1.0); the pairs of names seen before are kept, so a
+# decision neither hashes them again nor allocates new tuples (fewer allocations also mean
+# fewer garbage collections landing inside a decision). Bounded: emptied when full.
+_ONES: dict[str, tuple[int, float]] = {}
+_ONES_LIMIT = 1 << 17
+
+
+def _one(name: str) -> tuple[int, float]:
+    pair = _ONES.get(name)
+    if pair is None:
+        if len(_ONES) >= _ONES_LIMIT:
+            _ONES.clear()
+        pair = _ONES[name] = (index(name), 1.0)
+    return pair
+
+
+_RR = index("rr")
+_SCORE = index("score")
+_LOGSCORE = index("logscore")
+_LOGLEN = index("loglen")
+_FIRST = index("first")
+_LEAST = index("least")
+_MARGIN = index("margin")
 
 
 def _bucket(n: int) -> int:
@@ -180,10 +209,10 @@ def context_features(ctx: Context) -> Features:
     if "#" in prefix or "//" in prefix:
         names.append("comment")
     features: Features = [(BIAS, 1.0)]
-    features.extend((index(n), 1.0) for n in names)
+    features.extend(map(_one, names))
     if ctx.recent_rate is not None:
-        features.append((index("rr"), ctx.recent_rate - 0.3))
-        features.append((index(f"rrb={min(int(ctx.recent_rate * 5), 4)}"), 1.0))
+        features.append((_RR, ctx.recent_rate - 0.3))
+        features.append(_one(f"rrb={min(int(ctx.recent_rate * 5), 4)}"))
     return features
 
 
@@ -238,8 +267,31 @@ def candidate_features(
         f"rp={candidate.replace_prefix > 0}",
         f"ws={text[:1].isspace()}",
     ]
-    features.extend((index(n), 1.0) for n in names)
-    features.append((index("score"), score))
-    features.append((index("logscore"), math.log(score + 1e-3) / 7.0))
-    features.append((index("loglen"), math.log1p(length) / 5.0))
+    evidence = candidate.evidence
+    if evidence is not None:
+        first_p, margin, least, depth, support = evidence
+        fp = min(int(first_p * 10), 9)
+        lp = min(int(least * 10), 9)
+        su = _bucket(int(support))
+        names.extend(
+            (
+                f"fp={fp}",
+                f"fp={fp}|k={candidate.kind}",
+                f"mg={min(int(margin * 10), 9)}",
+                f"lp={lp}",
+                f"lp={lp}|len={min(_bucket(length), 6)}",
+                f"dp={depth}",
+                f"dp={depth}|su={min(su, 8)}",
+                f"dp={depth}|fp={fp}",
+                f"su={su}",
+            )
+        )
+    features.extend(map(_one, names))
+    if evidence is not None:
+        features.append((_FIRST, evidence[0]))
+        features.append((_LEAST, evidence[2]))
+        features.append((_MARGIN, evidence[1]))
+    features.append((_SCORE, score))
+    features.append((_LOGSCORE, math.log(score + 1e-3) / 7.0))
+    features.append((_LOGLEN, math.log1p(length) / 5.0))
     return features

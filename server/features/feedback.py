@@ -68,6 +68,8 @@ class _Hooks:
         # The context and gate decision of the requests in flight, by request identity: the
         # filter hook sees the same request object the gate saw.
         self._requests: dict[int, tuple[CompletionRequest, Context, Decision]] = {}
+        # Those of them whose suggestions the filter judged (the loop learned from each).
+        self._judged: set[int] = set()
 
     def _context(self, loop: FeedbackLoop, request: CompletionRequest) -> Context:
         text = request.text
@@ -107,9 +109,20 @@ class _Hooks:
         ctx = self._context(loop, request)
         decision = loop.gate(workspace_key(self.server), ctx)
         self._requests[id(request)] = (request, ctx, decision)
+        self._judged.discard(id(request))
         while len(self._requests) > 32:
-            self._requests.pop(next(iter(self._requests)))
+            oldest = next(iter(self._requests))
+            del self._requests[oldest]
+            self._judged.discard(oldest)
         return decision.show
+
+    def unanswered(self, request: CompletionRequest) -> None:
+        loop = loop_of(self.server)
+        known = self._requests.get(id(request))
+        if loop is None or known is None or known[0] is not request:
+            return
+        if id(request) not in self._judged:
+            loop.unanswered(workspace_key(self.server), known[2])
 
     def filter(self, request: CompletionRequest, suggestion: Suggestion) -> bool:
         loop = loop_of(self.server)
@@ -128,8 +141,10 @@ class _Hooks:
             _parses(suggestion),
             suggestion.replace_prefix,
             _origin(suggestion),
+            _evidence(suggestion),
         )
         decision = loop.judge(workspace_key(self.server), ctx, candidate, gate)
+        self._judged.add(id(request))
         suggestion.meta[_DECISION] = (ctx, decision)
         return decision.show
 
@@ -168,6 +183,14 @@ def _origin(suggestion: Suggestion) -> str:
     if suggestion.meta.get("shape"):
         return "shape"
     return "ngram" if suggestion.engine == "local" else suggestion.engine
+
+
+def _evidence(suggestion: Suggestion) -> tuple[float, float, float, int, float] | None:
+    """The engine's evidence for it (the local engine gives it), in the filter's shape."""
+    value = suggestion.meta.get("evidence")
+    if isinstance(value, tuple) and len(value) == 5:
+        return value  # type: ignore[return-value]
+    return None
 
 
 def _parses(suggestion: Suggestion) -> bool | None:
@@ -216,6 +239,7 @@ def register(server: TactfulServer) -> None:
     registry.on_shown.append(hooks.shown)
     registry.on_accepted.append(hooks.accepted)
     registry.on_rejected.append(hooks.rejected)
+    registry.on_unanswered.append(hooks.unanswered)
     server.initialized_listeners.append(start)
     server.settings_listeners.append(settings_changed)
     server.listeners["change"].append(changed)

@@ -140,6 +140,7 @@ class Completer:
                 kept = await task
                 if kept:
                     return kept
+            suggestions_of(self.server).unanswered(request)
             return []
         finally:
             for task in asked:

@@ -152,7 +152,10 @@ class LocalEngine:
             kind = "lines" if "\n" in found.text else "line"
             if len(found.tokens) == 1:
                 kind = "token"
-            meta: dict[str, object] = {"tokens": len(found.tokens)}
+            meta: dict[str, object] = {
+                "tokens": len(found.tokens),
+                "evidence": (found.first, found.margin, found.least, found.depth, found.support),
+            }
             candidates.append(Suggestion(found.text, NAME, found.probability, kind=kind, meta=meta))
         if (
             shaped is not None

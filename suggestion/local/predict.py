@@ -38,11 +38,22 @@ class Source:
 
 @dataclass(frozen=True, slots=True)
 class Continuation:
-    """Tokens predicted after the cursor, the text they insert, and their joint probability."""
+    """Tokens predicted after the cursor, the text they insert, and their joint probability.
+
+    The rest says how much evidence stands behind it, for the acceptance filter: the first
+    token's probability and its lead over the runner-up, the least likely token, and for the
+    first token the longest context that had seen it (``depth``, in tokens) and how often
+    (``support``, weighted counts).
+    """
 
     tokens: tuple[str, ...]
     text: str
     probability: float
+    first: float = 1.0
+    margin: float = 1.0
+    least: float = 1.0
+    depth: int = 0
+    support: float = 0.0
 
 
 def _level(
@@ -72,10 +83,13 @@ def next_tokens(
     limit: int = 3,
     allowed: frozenset[str] | None = None,
     discount: float = 0.8,
+    evidence: dict[str, tuple[int, float]] | None = None,
 ) -> list[tuple[str, float]]:
     """The most likely next tokens that start with ``partial``, best first, with probabilities.
 
     ``allowed``, when given, restricts candidates (e.g. to names a type checker knows).
+    ``evidence``, when given, receives per candidate the longest context length that had seen
+    it and its weighted count there.
     """
     order = max((s.counts.order for s in sources), default=0)
     context = tuple(context[-order:]) if order else ()
@@ -122,19 +136,26 @@ def next_tokens(
     scored = []
     for token in candidates:
         probability = _FLOOR
-        for found in levels:
+        depth, support = 0, 0.0
+        for k, found in enumerate(levels):
             kept = 0.0
             total = 0.0
             reserved = 0.0
+            seen = 0.0
             for weight, counts, level_total, level_distinct in found:
                 count = counts.get(token, 0)
                 if count > discount:
                     kept += weight * (count - discount)
+                seen += weight * count
                 total += weight * level_total
                 reserved += weight * discount * level_distinct
             if total > 0:
                 probability = (kept + reserved * probability) / total
+            if seen > 0:
+                depth, support = k, seen
         scored.append((token, probability))
+        if evidence is not None:
+            evidence[token] = (depth, support)
     scored.sort(key=lambda item: item[1], reverse=True)
     return scored[:limit]
 
@@ -196,18 +217,27 @@ def continue_tokens(
     best: Continuation | None = None
     best_value = 0.0
     lines = 1
+    first = margin = least = 1.0
+    depth, support = 0, 0.0
     for step in range(max_tokens):
+        evidence: dict[str, tuple[int, float]] | None = {} if step == 0 else None
         ranked = next_tokens(
             sources,
             history,
             partial if step == 0 else "",
-            limit=1,
+            limit=2 if step == 0 else 1,
             allowed=allowed_first if step == 0 else None,
             discount=discount,
+            evidence=evidence,
         )
         if not ranked:
             break
         token, p = ranked[0]
+        if evidence is not None:
+            first = p
+            margin = p - (ranked[1][1] if len(ranked) > 1 else 0.0)
+            depth, support = evidence.get(token, (0, 0.0))
+        least = min(least, p)
         probability *= p
         if probability < threshold:
             break
@@ -222,5 +252,7 @@ def continue_tokens(
         value = probability * (keystrokes(text) - 1)
         if value > best_value:
             best_value = value
-            best = Continuation(tuple(tokens), text, probability)
+            best = Continuation(
+                tuple(tokens), text, probability, first, margin, least, depth, support
+            )
     return best
