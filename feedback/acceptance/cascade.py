@@ -37,6 +37,8 @@ MAX_EXPLORE_WEIGHT = 5.0
 # more than losing a short one. The prior is trained with the same weights, so online learning
 # keeps its calibration (and the tuned thresholds keep their meaning).
 SAVED_WEIGHT = 0.25
+# The trigger of a request the developer made explicitly (an editor's "suggest now" key).
+INVOKED = "invoked"
 
 
 def example_weight(accepted: bool, saved: int) -> float:
@@ -170,19 +172,21 @@ class AcceptanceModel:
         """Before generating: ask an engine at this moment?"""
         features = context_features(ctx)
         p = self.gate_model.predict(features)
-        return self._decide(p, self.gate_threshold, features, features)
+        return self._decide(p, self.gate_threshold, features, features, ctx.trigger == INVOKED)
 
     def judge(self, ctx: Context, candidate: Candidate, gate: Decision | None = None) -> Decision:
         """After generating: show this suggestion?"""
         context = gate.context if gate is not None and gate.context else context_features(ctx)
         features = candidate_features(ctx, candidate, context)
         p = self.filter_model.predict(features)
-        return self._decide(p, self.threshold, features, context)
+        return self._decide(p, self.threshold, features, context, ctx.trigger == INVOKED)
 
     def _decide(
-        self, p: float, threshold: float, features: Features, context: Features
+        self, p: float, threshold: float, features: Features, context: Features, asked: bool
     ) -> Decision:
-        if not self.enabled or p >= threshold:
+        # A suggestion the developer asked for by a key is shown whatever its probability
+        # (still scored, and learned from like any other).
+        if not self.enabled or asked or p >= threshold:
             return Decision(p, True, False, features, context)
         if self.explore > 0.0 and self._random.random() < self.explore:
             return Decision(p, True, True, features, context)

@@ -99,6 +99,8 @@ def evaluate(model: AcceptanceModel, data: Sequence[Example], *, online: bool) -
         if e.candidate is None:
             if not gate.show:
                 skipped += 1
+            elif online:
+                model.learn_moment(gate, 0.0)  # as the server's loop does: nothing offered
             continue
         candidates += 1
         if e.accepted:
@@ -124,11 +126,14 @@ def evaluate(model: AcceptanceModel, data: Sequence[Example], *, online: bool) -
                         decision.probability, True, True, decision.features, decision.context
                     )
                 model.learn(decision, e.accepted, e.saved)
-        elif e.accepted:
-            lost_accepted += 1
-            lost_saved += e.saved
         else:
-            rejected_hidden += 1
+            if online and gate.show:
+                model.learn_moment(gate, decision.probability)
+            if e.accepted:
+                lost_accepted += 1
+                lost_saved += e.saved
+            else:
+                rejected_hidden += 1
     unfiltered = _ratio(accepted_all, candidates)
     filtered = _ratio(shown_accepted, shown)
     return {

@@ -8,7 +8,9 @@ says nothing readable about the code.
 Gate features (before any engine is asked) come from the context alone: language, the last
 characters and token, what follows the cursor, position in the line and file, the time since the
 last decision and what it was, and the recent acceptance rate. Filter features add the
-suggestion's own: length, lines, engine, engine score, kind, its tokens, whether it parses.
+suggestion's own: length, lines, engine, engine score and the evidence behind it, kind, its
+tokens. Whether it parses is settled before the filter: post-processing drops a suggestion that
+would break a file that parsed, so every suggestion the filter sees parses as far as that goes.
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ class Context:
 @dataclass(frozen=True, slots=True)
 class Candidate:
     """A suggestion as the filter sees it. ``score`` is the engine's estimate in [0, 1];
-    ``parses`` whether the document parses with it inserted (None: not checked)."""
+    ``parses`` whether the document parses with it inserted (None: not checked; kept for the
+    events, not a feature: see the module's docstring)."""
 
     text: str
     engine: str = ""
@@ -199,7 +202,6 @@ def context_features(ctx: Context) -> Features:
         f"pe={prev_end}|bol={not stripped}",
         f"pfw={_first_word(previous)}",
         f"ln={_bucket(ctx.line_number)}",
-        f"tr={ctx.trigger}",
         f"h={history}",
         f"h={history}|c1={last_class}",
         f"al={ctx.along}",
@@ -256,7 +258,6 @@ def candidate_features(
         f"nl={min(lines, 6)}",
         f"sb={min(int(score * 10), 9)}",
         f"sb={min(int(score * 10), 9)}|len={min(_bucket(length), 6)}",
-        f"p={candidate.parses}",
         f"t0={first[:24]}",
         f"t0k={first_kind}|c1={_char_class(prefix[-1:])}",
         f"t0={first[:24]}|pt={_trailing_word(prefix[: len(prefix) - len(word)].rstrip()[-64:])}",
@@ -264,8 +265,6 @@ def candidate_features(
         f"id={min(idents, 6)}|pu={min(puncts, 6)}",
         f"end={end}",
         f"join={joins_word}|wl={min(len(word), 4)}",
-        f"rp={candidate.replace_prefix > 0}",
-        f"ws={text[:1].isspace()}",
     ]
     evidence = candidate.evidence
     if evidence is not None:

@@ -43,13 +43,9 @@ def register(server: TactfulServer) -> None:
     async def completion(params: types.CompletionParams) -> types.CompletionList:
         if _client_shows_inline(server):
             return types.CompletionList(is_incomplete=False, items=[])
-        invoked = (
-            params.context is not None
-            and params.context.trigger_kind == types.CompletionTriggerKind.Invoked
-        )
-        answer = await completer.complete(
-            params.text_document.uri, params.position, "invoked" if invoked else "automatic"
-        )
+        # CompletionTriggerKind.Invoked covers typing an identifier as well as Ctrl+Space, so
+        # it does not say that the developer asked: only an explicit inline request does.
+        answer = await completer.complete(params.text_document.uri, params.position, "automatic")
         if answer is None:
             return types.CompletionList(is_incomplete=True, items=[])
         items = []
