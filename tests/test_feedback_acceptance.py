@@ -177,3 +177,16 @@ def test_the_gate_learns_from_moments_that_showed_nothing(tmp_path) -> None:
         assert loop.gate("/ws", ctx).probability == after_hidden
     finally:
         loop.close()
+
+
+def test_a_suggestion_asked_for_by_a_key_is_shown_whatever_its_probability() -> None:
+    strict = Prior(Stage({}, threshold=0.99), Stage({}, threshold=0.99), {"id": "strict"})
+    model = AcceptanceModel(strict, explore=0.0)
+    typed = Context("python", "        self.", trigger="automatic")
+    asked = Context("python", "        self.", trigger="invoked")
+    assert not model.gate(typed).show
+    assert not model.judge(typed, NAME).show
+    gate = model.gate(asked)
+    decision = model.judge(asked, NAME, gate)
+    assert gate.show and decision.show and not decision.explored
+    assert decision.probability < 0.99  # still scored, so it is learned from like any other
