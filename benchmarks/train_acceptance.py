@@ -185,9 +185,7 @@ def examples(records: list[Request]) -> list[Example]:
         features = None
         candidate = None
         if r.text:
-            candidate = Candidate(
-                r.text, r.engine, r.score, r.kind, None, 0, r.origin, r.evidence
-            )
+            candidate = Candidate(r.text, r.engine, r.score, r.kind, None, 0, r.origin, r.evidence)
             features = candidate_features(ctx, candidate, context)
             history.note_shown(r.file, r.line_number, r.line_prefix, r.text)
             history.note(r.accepted, now=r.t)
