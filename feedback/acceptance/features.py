@@ -79,6 +79,21 @@ def index(name: str) -> int:
     return zlib.crc32(name.encode("utf-8", "surrogatepass")) % (DIMENSION - 1) + 1
 
 
+# One int object per index (up to a bound): the models' weights are keyed by the same objects,
+# so a lookup matches by identity instead of comparing two ints it first has to fetch.
+_INDICES: dict[int, int] = {}
+_INDICES_LIMIT = 1 << 18
+
+
+def canonical(i: int) -> int:
+    found = _INDICES.get(i)
+    if found is not None:
+        return found
+    if len(_INDICES) < _INDICES_LIMIT:
+        _INDICES[i] = i
+    return i
+
+
 # A binary feature is the pair (index, 1.0); the pairs of names seen before are kept, so a
 # decision neither hashes them again nor allocates new tuples (fewer allocations also mean
 # fewer garbage collections landing inside a decision). Bounded: emptied when full.
@@ -91,17 +106,17 @@ def _one(name: str) -> tuple[int, float]:
     if pair is None:
         if len(_ONES) >= _ONES_LIMIT:
             _ONES.clear()
-        pair = _ONES[name] = (index(name), 1.0)
+        pair = _ONES[name] = (canonical(index(name)), 1.0)
     return pair
 
 
-_RR = index("rr")
-_SCORE = index("score")
-_LOGSCORE = index("logscore")
-_LOGLEN = index("loglen")
-_FIRST = index("first")
-_LEAST = index("least")
-_MARGIN = index("margin")
+_RR = canonical(index("rr"))
+_SCORE = canonical(index("score"))
+_LOGSCORE = canonical(index("logscore"))
+_LOGLEN = canonical(index("loglen"))
+_FIRST = canonical(index("first"))
+_LEAST = canonical(index("least"))
+_MARGIN = canonical(index("margin"))
 
 
 def _bucket(n: int) -> int:

@@ -16,7 +16,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from tactful.feedback.acceptance.features import Features
+from tactful.feedback.acceptance.features import Features, canonical
 
 PRIOR_FILE = "prior.json"
 
@@ -53,8 +53,11 @@ class LogisticModel:
         self.updates = 0
 
     def logit(self, features: Features) -> float:
-        w = self.weights
-        return sum(w.get(i, 0.0) * v for i, v in features)
+        get = self.weights.get
+        z = 0.0
+        for i, v in features:
+            z += get(i, 0.0) * v
+        return z
 
     def predict(self, features: Features) -> float:
         return sigmoid(self.logit(features))
@@ -135,7 +138,7 @@ class Stage:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Stage:
         return cls(
-            weights={int(k): float(v) for k, v in data.get("weights", {}).items()},
+            weights={canonical(int(k)): float(v) for k, v in data.get("weights", {}).items()},
             threshold=float(data["threshold"]),
             rate=float(data.get("rate", 0.05)),
             initial_accumulator=float(data.get("initial_accumulator", 1.0)),
