@@ -169,6 +169,7 @@ class FeedbackLoop:
         line_number: int = 0,
         trigger: str = "automatic",
         document: str = "",
+        path: str = "",
     ) -> Context:
         """The decision context at the cursor of ``document`` (its uri), with the workspace's
         recent history."""
@@ -180,6 +181,7 @@ class FeedbackLoop:
             line_number,
             trigger,
             document=document,
+            path=path,
         )
 
     # -- completions ----------------------------------------------------------------------

@@ -17,7 +17,12 @@ from tactful.feedback.acceptance import (
     shipped_prior,
 )
 from tactful.feedback.acceptance.evaluation import auc
-from tactful.feedback.acceptance.features import candidate_features, context_features, index
+from tactful.feedback.acceptance.features import (
+    candidate_features,
+    context_features,
+    index,
+    path_kind,
+)
 
 NEUTRAL = Prior(Stage({}, threshold=0.5), Stage({}, threshold=0.5), {"id": "neutral"})
 
@@ -190,3 +195,11 @@ def test_a_suggestion_asked_for_by_a_key_is_shown_whatever_its_probability() -> 
     decision = model.judge(asked, NAME, gate)
     assert gate.show and decision.show and not decision.explored
     assert decision.probability < 0.99  # still scored, so it is learned from like any other
+
+
+def test_test_files_are_told_from_sources_by_their_path() -> None:
+    for path in ("tests/test_api.py", "test_utils.py", "pkg/server_test.go", "web/app.spec.ts"):
+        assert path_kind(path) == "test", path
+    for path in ("src/requests/utils.py", "contest.py", "attestation/sign.py"):
+        assert path_kind(path) == "src", path
+    assert path_kind("") == ""

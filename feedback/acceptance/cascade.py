@@ -27,6 +27,7 @@ from tactful.feedback.acceptance.features import (
     Features,
     candidate_features,
     context_features,
+    path_kind,
 )
 from tactful.feedback.acceptance.model import LogisticModel, Prior, shipped_prior
 
@@ -118,8 +119,10 @@ class History:
         trigger: str = "automatic",
         now: float | None = None,
         document: str = "",
+        path: str = "",
     ) -> Context:
-        """A ``Context`` for this moment, with this history filled in."""
+        """A ``Context`` for this moment, with this history filled in (``document``: an id for
+        the document, ``path``: its file path, if it has one)."""
         along, remainder = self.along(document, line_number, line_prefix)
         return Context(
             language=language,
@@ -133,6 +136,7 @@ class History:
             recent_rate=self.rate(),
             along=along,
             remainder=remainder,
+            path_kind=path_kind(path),
         )
 
 

@@ -50,6 +50,8 @@ class Context:
     # typing along it, the rest of it not yet typed.
     along: str = "none"
     remainder: str = ""
+    # "test" or "src" (``path_kind``), "" when the document has no path.
+    path_kind: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,8 @@ class Candidate:
     # runner-up, the least likely token's probability, the longest context that had seen the
     # first token, and how often (see ``tactful.suggestion.local.predict.Continuation``).
     evidence: tuple[float, float, float, int, float] | None = None
+    # Whether the cursor is inside a string or comment that spans lines (None: not known).
+    prose: bool | None = None
 
 
 Features = list[tuple[int, float]]
@@ -117,6 +121,22 @@ _LOGLEN = canonical(index("loglen"))
 _FIRST = canonical(index("first"))
 _LEAST = canonical(index("least"))
 _MARGIN = canonical(index("margin"))
+
+
+_TEST_PART = re.compile(r"^tests?$|^testing$")
+_TEST_NAME = re.compile(r"^test|_tests?\.\w+$|\.(?:test|spec)\.\w+$")
+
+
+def path_kind(path: str) -> str:
+    """``test`` for a test file (by the conventions of pytest, Go, Jest), ``src`` otherwise,
+    ``""`` without a path. Tests repeat themselves and sources do not, and an engine that
+    learned from both offers test idioms in sources."""
+    if not path:
+        return ""
+    parts = re.split(r"[\\/]", path.lower())
+    if _TEST_NAME.search(parts[-1]) or any(_TEST_PART.match(p) for p in parts[:-1]):
+        return "test"
+    return "src"
 
 
 def _bucket(n: int) -> int:
@@ -222,6 +242,8 @@ def context_features(ctx: Context) -> Features:
         f"al={ctx.along}",
         f"al={ctx.along}|c1={last_class}",
         f"al={ctx.along}|h={ctx.last_outcome}",
+        f"pk={ctx.path_kind}",
+        f"pk={ctx.path_kind}|c1={last_class}",
     ]
     if "#" in prefix or "//" in prefix:
         names.append("comment")
@@ -298,6 +320,15 @@ def candidate_features(
                 f"dp={depth}|su={min(su, 8)}",
                 f"dp={depth}|fp={fp}",
                 f"su={su}",
+            )
+        )
+    if candidate.prose is not None:
+        names.extend(
+            (
+                f"pr={candidate.prose}",
+                f"pr={candidate.prose}|k={candidate.kind}",
+                f"pr={candidate.prose}|len={min(_bucket(length), 6)}",
+                f"pr={candidate.prose}|pk={ctx.path_kind}",
             )
         )
     features.extend(map(_one, names))

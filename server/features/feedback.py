@@ -19,6 +19,7 @@ Other features reach the loop as ``server.services.get("feedback")`` (absent bef
 from __future__ import annotations
 
 import logging
+import os
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
@@ -100,6 +101,7 @@ class _Hooks:
             point.line,
             request.trigger,
             document=request.uri,
+            path=_relative(request.path, request.workspace_root),
         )
 
     def gate(self, request: CompletionRequest) -> bool:
@@ -142,6 +144,7 @@ class _Hooks:
             suggestion.replace_prefix,
             _origin(suggestion),
             _evidence(suggestion),
+            _prose(suggestion),
         )
         decision = loop.judge(workspace_key(self.server), ctx, candidate, gate)
         self._judged.add(id(request))
@@ -191,6 +194,20 @@ def _evidence(suggestion: Suggestion) -> tuple[float, float, float, int, float] 
     if isinstance(value, tuple) and len(value) == 5:
         return value  # type: ignore[return-value]
     return None
+
+
+def _relative(path: str | None, root: str | None) -> str:
+    """The document's path inside the workspace (folders above it say nothing about it)."""
+    if not path:
+        return ""
+    if root and path.startswith(root.rstrip("/\\") + os.sep):
+        return os.path.relpath(path, root)
+    return os.path.basename(path)
+
+
+def _prose(suggestion: Suggestion) -> bool | None:
+    value = suggestion.meta.get("prose")
+    return value if isinstance(value, bool) else None
 
 
 def _parses(suggestion: Suggestion) -> bool | None:

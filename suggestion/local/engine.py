@@ -111,7 +111,7 @@ class LocalEngine:
         others[row] = ""
         document.update(others)
         state = document.state_before(row)
-        line_tokens, _ = tokenize_line(prefix, request.language_id, state)
+        line_tokens, state_at_cursor = tokenize_line(prefix, request.language_id, state)
         indent = indentation(prefix)
         context, partial = self._context(document, lines, row, prefix, line_tokens, indent)
         if len(partial) > 1 and not partial.strip():
@@ -155,6 +155,8 @@ class LocalEngine:
             meta: dict[str, object] = {
                 "tokens": len(found.tokens),
                 "evidence": (found.first, found.margin, found.least, found.depth, found.support),
+                # Inside a string or comment that spans lines (a docstring): prose.
+                "prose": state_at_cursor != NORMAL,
             }
             candidates.append(Suggestion(found.text, NAME, found.probability, kind=kind, meta=meta))
         if (
