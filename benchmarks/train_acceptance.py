@@ -300,8 +300,9 @@ def tune_on_trajectories(held: list[Example], prior: Prior) -> tuple[float, list
     """The filter threshold that hides the most while a developer typing the held-out files
     loses at most ``TRAJECTORY_LOSS`` of the keystrokes they saved without it.
 
-    A static count (every hidden accept lost for good) overstates the loss: a hidden suggestion
-    that was right is usually offered again, and taken, a chunk of typing later. So each trial
+    A static count (every hidden accept lost for good) is not what a developer lives through: a
+    hidden suggestion that was right may be offered again, and taken, a chunk of typing later,
+    and one that saved little may leave room for a longer one. So each trial
     threshold is measured the way ``tactful bench completion --filter`` measures the server:
     the held-out files are typed again with the cascade hiding what it judges (learning off) and
     compared with the unfiltered replay of the same files. The loss grows with the threshold,
@@ -417,6 +418,7 @@ def main() -> int:
             load(project.name, project, args.refresh, args.unseen_files), project.name
         )
         results.append({"train": "+".join(names), **report(project.name, shipped, unseen)})
+    shipped_filter = AcceptanceModel(shipped).filter_model
     summary = {
         "shipped": {
             "id": ident,
@@ -426,7 +428,7 @@ def main() -> int:
             "filter_weights": len(shipped.filter.weights),
             "filter_auc_on_training_data": auc(
                 [
-                    (AcceptanceModel(shipped).filter_model.predict(e.features), e.accepted)
+                    (shipped_filter.predict(e.features), e.accepted)
                     for e in everything
                     if e.features is not None
                 ]
