@@ -10,12 +10,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from fixtures.lsp import init_params, open_document, wait_for
+from fixtures.lsp import apply_lsp_edits, init_params, open_document, wait_for
 from fixtures.workspace import Workspace
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from tactful.analyzers.text import Edit, Point, Span, apply_edits
 from tactful.feedback import events as ev
 from tactful.feedback.store import read_events
 
@@ -73,24 +72,6 @@ def replace_all(lsp: LanguageClient, uri: str, version: int, text: str) -> None:
     )
 
 
-def applied(text: str, edit: types.WorkspaceEdit) -> str:
-    (change,) = edit.document_changes
-    return apply_edits(
-        text,
-        [
-            Edit(
-                "",
-                Span(
-                    Point(e.range.start.line, e.range.start.character),
-                    Point(e.range.end.line, e.range.end.character),
-                ),
-                e.new_text,
-            )
-            for e in change.edits
-        ],
-    )
-
-
 def events_of(store: Path, kind: str) -> list[ev.Event]:
     return [e for e in read_events(store) if e.kind == kind]
 
@@ -113,7 +94,7 @@ async def test_an_applied_fix_is_recorded_and_raises_its_rule(
     (first_id,) = first.command.arguments
     # The editor applies the edit, then runs the action's command.
     resolved = await lsp.code_action_resolve_async(first)
-    text = applied(text, resolved.edit)
+    text = apply_lsp_edits(text, resolved.edit)
     assert text.startswith("import sys\n")
     replace_all(lsp, uri, 2, text)
     done = await lsp.workspace_execute_command_async(

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from fixtures.lsp import init_params, open_document, wait_for
+from fixtures.lsp import apply_lsp_edits, init_params, open_document, wait_for
 from fixtures.workspace import Workspace
 from lsprotocol import types
 from pytest_lsp import LanguageClient
-
-from tactful.analyzers.text import Edit, Point, Span, apply_edits
 
 SOURCE = "import os\n\n\ndef f():\n    unused = 1\n"
 
@@ -94,24 +92,6 @@ async def test_fixes_in_an_untrusted_workspace_are_labelled_and_lazy(
     assert [a.kind for a in fix_all] == ["source.fixAll.tactful"]
     resolved_all = await lsp.code_action_resolve_async(fix_all[0])
     assert apply_lsp_edits(SOURCE, resolved_all.edit) == "\n\ndef f():\n    unused = 1\n"
-
-
-def apply_lsp_edits(text: str, edit: types.WorkspaceEdit) -> str:
-    (change,) = edit.document_changes
-    return apply_edits(
-        text,
-        [
-            Edit(
-                "",
-                Span(
-                    Point(e.range.start.line, e.range.start.character),
-                    Point(e.range.end.line, e.range.end.character),
-                ),
-                e.new_text,
-            )
-            for e in change.edits
-        ],
-    )
 
 
 async def wait_for_async(probe, timeout: float = 20.0):
