@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import math
-from array import array
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
 
-from tactful.feedback.acceptance.features import DIMENSION, Features, canonical
+from tactful.feedback.acceptance.features import Features, canonical
 
 PRIOR_FILE = "prior.json"
 
@@ -35,12 +34,6 @@ class LogisticModel:
     ``rate`` and ``initial_accumulator`` set how far one online update moves the weights:
     AdaGrad divides each step by the root of the squared gradients seen so far for that feature,
     so frequent features settle while rare ones still learn.
-
-    ``dense`` keeps the weights in one flat array of 32-bit floats indexed by feature (4 MB)
-    instead of a dict: a decision comes right after the engine or after the editor was idle,
-    with the processor's caches holding other things, and a dict lookup costs several cache
-    misses (table slot, entry, key, value) where an array costs one. The sparse dict is for
-    small models and training.
     """
 
     def __init__(
@@ -50,38 +43,18 @@ class LogisticModel:
         rate: float = 0.05,
         initial_accumulator: float = 1.0,
         l2: float = 0.0,
-        dense: bool = False,
     ) -> None:
         self.prior: dict[int, float] = dict(weights or {})
-        self.dense = dense
-        self.weights: dict[int, float] | array[float] = self._fresh()
+        self.weights: dict[int, float] = dict(self.prior)
         self.accumulators: dict[int, float] = {}
         self.rate = rate
         self.initial_accumulator = initial_accumulator
         self.l2 = l2
         self.updates = 0
 
-    def _fresh(self) -> dict[int, float] | array[float]:
-        if not self.dense:
-            return dict(self.prior)
-        dense = array("f", bytes(4 * DIMENSION))
-        for i, w in self.prior.items():
-            dense[i] = w
-        return dense
-
-    def weight(self, i: int) -> float:
-        if self.dense:
-            return self.weights[i]  # type: ignore[index]
-        return self.weights.get(i, 0.0)  # type: ignore[union-attr]
-
     def logit(self, features: Features) -> float:
+        get = self.weights.get
         z = 0.0
-        if self.dense:
-            dense = self.weights
-            for i, v in features:
-                z += dense[i] * v  # type: ignore[index]
-            return z
-        get = self.weights.get  # type: ignore[union-attr]
         for i, v in features:
             z += get(i, 0.0) * v
         return z
@@ -96,15 +69,13 @@ class LogisticModel:
         g = (p - float(label)) * weight
         w = self.weights
         acc = self.accumulators
-        current = self.weight
         for i, v in features:
-            wi = current(i)
-            gi = g * v + self.l2 * wi
+            gi = g * v + self.l2 * w.get(i, 0.0)
             if gi == 0.0:
                 continue
             a = acc.get(i, self.initial_accumulator) + gi * gi
             acc[i] = a
-            w[i] = wi - self.rate * gi / math.sqrt(a)
+            w[i] = w.get(i, 0.0) - self.rate * gi / math.sqrt(a)
         self.updates += 1
         return p
 
@@ -112,12 +83,11 @@ class LogisticModel:
 
     def delta(self) -> dict[str, Any]:
         """What was learned on top of the prior, as JSON-ready data."""
-        # Every weight an update moved has an accumulator: only those can differ from the prior.
-        changed = {}
-        for i in self.accumulators:
-            d = self.weight(i) - self.prior.get(i, 0.0)
-            if d:
-                changed[str(i)] = d
+        changed = {
+            str(i): w - self.prior.get(i, 0.0)
+            for i, w in self.weights.items()
+            if w != self.prior.get(i, 0.0)
+        }
         return {
             "updates": self.updates,
             "weights": changed,
@@ -127,20 +97,14 @@ class LogisticModel:
     def apply_delta(self, delta: Mapping[str, Any]) -> None:
         """Restore what a workspace had learned (ignores anything malformed)."""
         try:
-            weights = {
-                int(k): float(v)
-                for k, v in dict(delta.get("weights", {})).items()
-                if 0 <= int(k) < DIMENSION
-            }
+            weights = {int(k): float(v) for k, v in dict(delta.get("weights", {})).items()}
             accumulators = {
-                int(k): float(v)
-                for k, v in dict(delta.get("accumulators", {})).items()
-                if 0 <= int(k) < DIMENSION
+                int(k): float(v) for k, v in dict(delta.get("accumulators", {})).items()
             }
             updates = int(delta.get("updates", 0))
         except (TypeError, ValueError, AttributeError):
             return
-        self.weights = self._fresh()
+        self.weights = dict(self.prior)
         for i, d in weights.items():
             self.weights[i] = self.prior.get(i, 0.0) + d
         self.accumulators = accumulators
@@ -159,7 +123,7 @@ class Stage:
 
     def model(self) -> LogisticModel:
         return LogisticModel(
-            self.weights, rate=self.rate, initial_accumulator=self.initial_accumulator, dense=True
+            self.weights, rate=self.rate, initial_accumulator=self.initial_accumulator
         )
 
     def to_json(self) -> dict[str, Any]:
