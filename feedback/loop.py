@@ -7,10 +7,12 @@ It never raises into the server for a bad id or odd text; an unknown suggestion 
 
 What the other features call (all by item id, all cheap):
 - completions: ``gate`` → ``judge`` for each suggestion → ``shown`` for the one the editor shows →
-  ``accepted(id, length)`` / ``rejected(id, explicit=True)``; ``document_changed`` and
-  ``document_closed`` let it infer rejections (DESIGN §2).
+  ``accepted(id, length)`` / ``rejected(id, explicit=True)``; ``unanswered`` when a moment the
+  gate let through showed nothing; ``document_changed`` and ``document_closed`` let it infer
+  rejections (DESIGN §2).
 - review comments and fixes: ``judge_item`` / ``rank_items`` → ``item_shown`` →
-  ``comment_dismissed`` / ``comment_resolved`` / ``fix_applied``; validation results: ``verdict``.
+  ``comment_dismissed`` / ``comment_resolved`` / ``fix_applied`` / ``fix_ignored``; validation
+  results: ``verdict``.
 - anything else: ``record(event)``.
 """
 
