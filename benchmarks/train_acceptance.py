@@ -167,32 +167,19 @@ def _replay(root: Path, files: list[str], cascade: AcceptanceModel | None) -> li
                 )
                 gate = cascade.gate(ctx)
             found = engine.suggest(request) if gate is None or gate.show else []
-            if found and cascade is not None and ctx is not None:
-                best = found[0]
-                candidate = Candidate(
-                    best.text,
-                    best.engine,
-                    best.score,
-                    best.kind,
-                    None,
-                    0,
-                    "shape" if best.meta.get("shape") else "ngram",
-                    best.meta.get("evidence"),  # type: ignore[arg-type]
-                    best.meta.get("prose"),  # type: ignore[arg-type]
-                )
-                if not cascade.judge(ctx, candidate, gate).show:
-                    found = []
+            hidden = (
+                found
+                and cascade is not None
+                and ctx is not None
+                and not cascade.judge(ctx, Candidate.of(found[0]), gate).show
+            )
+            if hidden:
+                found = []
             if found:
-                best = found[0]
-                record.text = best.text
-                record.score = best.score
-                record.kind = best.kind
-                record.engine = best.engine
-                record.origin = "shape" if best.meta.get("shape") else "ngram"
-                evidence = best.meta.get("evidence")
-                record.evidence = tuple(evidence) if isinstance(evidence, tuple) else None  # type: ignore[assignment]
-                prose = best.meta.get("prose")
-                record.prose = prose if isinstance(prose, bool) else None
+                seen = Candidate.of(found[0])
+                record.text, record.score, record.kind = seen.text, seen.score, seen.kind
+                record.engine, record.origin = seen.engine, seen.origin
+                record.evidence, record.prose = seen.evidence, seen.prose
             accepted = typist.offer(record.text or None)
             if accepted:
                 record.accepted = True

@@ -20,6 +20,8 @@ import re
 import zlib
 from dataclasses import dataclass
 
+from tactful.suggestion.types import Suggestion
+
 DIMENSION = 1 << 20
 BIAS = 0
 
@@ -73,6 +75,26 @@ class Candidate:
     evidence: tuple[float, float, float, int, float] | None = None
     # Whether the cursor is inside a string or comment that spans lines (None: not known).
     prose: bool | None = None
+
+    @classmethod
+    def of(cls, suggestion: Suggestion) -> Candidate:
+        """A suggestion as the filter sees it, with what its engine said about it (``meta``),
+        in the words the prior was trained with."""
+        meta = suggestion.meta
+        origin = "shape" if meta.get("shape") else "ngram"
+        evidence = meta.get("evidence")
+        parses, prose = meta.get("parses"), meta.get("prose")
+        return cls(
+            suggestion.text,
+            suggestion.engine,
+            suggestion.score,
+            suggestion.kind,
+            parses if isinstance(parses, bool) else None,
+            suggestion.replace_prefix,
+            origin if suggestion.engine == "local" else suggestion.engine,
+            evidence if isinstance(evidence, tuple) and len(evidence) == 5 else None,
+            prose if isinstance(prose, bool) else None,
+        )
 
 
 Features = list[tuple[int, float]]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
@@ -61,16 +62,29 @@ def _options(server: TactfulServer) -> FilterOptions:
 _DECISION = "feedback.decision"
 
 
+@dataclass
+class _Moment:
+    """A request in flight: its context, the gate's decision, and whether the filter judged a
+    suggestion for it (the loop learned from each such judgement)."""
+
+    request: CompletionRequest
+    ctx: Context
+    gate: Decision
+    judged: bool = False
+
+
 class _Hooks:
     """The suggestion registry's hooks, backed by the feedback loop."""
 
     def __init__(self, server: TactfulServer) -> None:
         self.server = server
-        # The context and gate decision of the requests in flight, by request identity: the
-        # filter hook sees the same request object the gate saw.
-        self._requests: dict[int, tuple[CompletionRequest, Context, Decision]] = {}
-        # Those of them whose suggestions the filter judged (the loop learned from each).
-        self._judged: set[int] = set()
+        # The requests in flight, by identity: the filter hook sees the request object the
+        # gate saw.
+        self._moments: dict[int, _Moment] = {}
+
+    def _moment(self, request: CompletionRequest) -> _Moment | None:
+        moment = self._moments.get(id(request))
+        return moment if moment is not None and moment.request is request else None
 
     def _context(self, loop: FeedbackLoop, request: CompletionRequest) -> Context:
         text = request.text
@@ -110,44 +124,29 @@ class _Hooks:
             return True
         ctx = self._context(loop, request)
         decision = loop.gate(workspace_key(self.server), ctx)
-        self._requests[id(request)] = (request, ctx, decision)
-        self._judged.discard(id(request))
-        while len(self._requests) > 32:
-            oldest = next(iter(self._requests))
-            del self._requests[oldest]
-            self._judged.discard(oldest)
+        self._moments.pop(id(request), None)
+        self._moments[id(request)] = _Moment(request, ctx, decision)
+        while len(self._moments) > 32:
+            del self._moments[next(iter(self._moments))]
         return decision.show
 
     def unanswered(self, request: CompletionRequest) -> None:
         loop = loop_of(self.server)
-        known = self._requests.get(id(request))
-        if loop is None or known is None or known[0] is not request:
-            return
-        if id(request) not in self._judged:
-            loop.unanswered(workspace_key(self.server), known[2])
+        moment = self._moment(request)
+        if loop is not None and moment is not None and not moment.judged:
+            loop.unanswered(workspace_key(self.server), moment.gate)
 
     def filter(self, request: CompletionRequest, suggestion: Suggestion) -> bool:
         loop = loop_of(self.server)
         if loop is None:
             return True
-        known = self._requests.get(id(request))
-        if known is not None and known[0] is request:
-            _, ctx, gate = known
+        moment = self._moment(request)
+        if moment is not None:
+            ctx, gate = moment.ctx, moment.gate
+            moment.judged = True
         else:
             ctx, gate = self._context(loop, request), None
-        candidate = Candidate(
-            suggestion.text,
-            suggestion.engine,
-            suggestion.score,
-            suggestion.kind,
-            _parses(suggestion),
-            suggestion.replace_prefix,
-            _origin(suggestion),
-            _evidence(suggestion),
-            _prose(suggestion),
-        )
-        decision = loop.judge(workspace_key(self.server), ctx, candidate, gate)
-        self._judged.add(id(request))
+        decision = loop.judge(workspace_key(self.server), ctx, Candidate.of(suggestion), gate)
         suggestion.meta[_DECISION] = (ctx, decision)
         return decision.show
 
@@ -181,21 +180,6 @@ class _Hooks:
             loop.rejected(shown.id, explicit)
 
 
-def _origin(suggestion: Suggestion) -> str:
-    """Which source of the engine proposed it, in the words the prior was trained with."""
-    if suggestion.meta.get("shape"):
-        return "shape"
-    return "ngram" if suggestion.engine == "local" else suggestion.engine
-
-
-def _evidence(suggestion: Suggestion) -> tuple[float, float, float, int, float] | None:
-    """The engine's evidence for it (the local engine gives it), in the filter's shape."""
-    value = suggestion.meta.get("evidence")
-    if isinstance(value, tuple) and len(value) == 5:
-        return value  # type: ignore[return-value]
-    return None
-
-
 def _relative(path: str | None, root: str | None) -> str:
     """The document's path inside the workspace (folders above it say nothing about it)."""
     if not path:
@@ -203,16 +187,6 @@ def _relative(path: str | None, root: str | None) -> str:
     if root and path.startswith(root.rstrip("/\\") + os.sep):
         return os.path.relpath(path, root)
     return os.path.basename(path)
-
-
-def _prose(suggestion: Suggestion) -> bool | None:
-    value = suggestion.meta.get("prose")
-    return value if isinstance(value, bool) else None
-
-
-def _parses(suggestion: Suggestion) -> bool | None:
-    value = suggestion.meta.get("parses")
-    return value if isinstance(value, bool) else None
 
 
 def register(server: TactfulServer) -> None:
