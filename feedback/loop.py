@@ -110,10 +110,16 @@ class FeedbackLoop:
         self.options = options
         for ws in self._workspaces.values():
             ws.completion.configure(
-                threshold=options.threshold, explore=options.explore, enabled=options.enabled
+                threshold=options.threshold, explore=self._explore, enabled=options.enabled
             )
-            ws.items.explore = options.explore
+            ws.items.explore = self._explore
             ws.items.enabled = options.enabled
+
+    @property
+    def _explore(self) -> float:
+        """Exploring shows would-be-hidden suggestions so that learning sees both sides; with
+        learning off nothing would see them, so nothing is explored."""
+        return self.options.explore if self.options.learn else 0.0
 
     def _workspace(self, root: str) -> _Workspace:
         ws = self._workspaces.get(root)
@@ -123,11 +129,11 @@ class FeedbackLoop:
                 AcceptanceModel(
                     self._prior,
                     threshold=o.threshold,
-                    explore=o.explore,
+                    explore=self._explore,
                     enabled=o.enabled,
                     seed=self._seed,
                 ),
-                ItemModel(explore=o.explore, enabled=o.enabled, seed=self._seed),
+                ItemModel(explore=self._explore, enabled=o.enabled, seed=self._seed),
             )
             self._workspaces[root] = ws
             self._load(root, ws)

@@ -94,7 +94,10 @@ class FilterSettings:
     )
     explore: float = field(
         default=0.05,
-        metadata=_doc("Share of would-be-hidden suggestions still shown, so learning sees both."),
+        metadata=_doc(
+            "Share of would-be-hidden suggestions still shown, so learning sees both sides "
+            "(none while filter.learn is off)."
+        ),
     )
     learn: bool = field(
         default=True,

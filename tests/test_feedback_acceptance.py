@@ -18,6 +18,7 @@ from tactful.feedback.acceptance import (
 )
 from tactful.feedback.acceptance.evaluation import auc
 from tactful.feedback.acceptance.features import (
+    FILTER_CONTEXT,
     candidate_features,
     context_features,
     index,
@@ -124,6 +125,22 @@ def test_context_features_cover_the_moment() -> None:
     assert set(context_features(mid_line)) != set(context_features(end_line))
 
 
+
+def test_the_filter_takes_the_shared_part_of_the_context() -> None:
+    ctx = Context("python", "    value = compute(", ")", "def f():", 7, recent_rate=0.4)
+    context = context_features(ctx)
+    features = candidate_features(ctx, Candidate("x, y", "local", 0.6, "line"), context)
+    assert features[:FILTER_CONTEXT] == context[:FILTER_CONTEXT]
+    # The shared part ends with the recent rate's bucket; after it come the gate's own, which
+    # the filter leaves out (the word at the cursor, for one).
+    assert context[FILTER_CONTEXT - 1][0] == index("rrb=2")
+    assert context[FILTER_CONTEXT][0] == index("c1=(")
+    assert (index("w="), 1.0) in context
+    assert not {i for i, _ in context[FILTER_CONTEXT:]} & {i for i, _ in features}
+    # Without the gate's list the filter computes the same features itself.
+    assert candidate_features(ctx, Candidate("x, y", "local", 0.6, "line")) == features
+
+
 def comment(rule: str) -> Item:
     return Item("comment", rule, source="rules", language="python", severity="warning")
 
@@ -203,3 +220,23 @@ def test_test_files_are_told_from_sources_by_their_path() -> None:
     for path in ("src/requests/utils.py", "contest.py", "attestation/sign.py"):
         assert path_kind(path) == "src", path
     assert path_kind("") == ""
+
+
+def test_nothing_is_explored_while_learning_is_off(tmp_path) -> None:
+    from tactful.feedback.loop import FeedbackLoop, FilterOptions
+    from tactful.feedback.store import FeedbackStore
+
+    # A filter that hides everything (p = 0.5 < 0.6), and exploration asked for every time.
+    prior = Prior(Stage({}, threshold=0.0), Stage({}, threshold=0.6), {"id": "hide-all"})
+    store = FeedbackStore(tmp_path / "fb.sqlite3")
+    loop = FeedbackLoop(store, FilterOptions(explore=1.0, learn=False), prior=prior, seed=1)
+    try:
+        ctx = loop.context("/ws", "python", "        self.")
+        candidate = Candidate("x", "local", 0.5, "token")
+        assert not any(loop.judge("/ws", ctx, candidate).show for _ in range(20))
+        # Learning on again: exploration resumes (every would-be-hidden one, at 1.0).
+        loop.configure(FilterOptions(explore=1.0, learn=True))
+        decision = loop.judge("/ws", ctx, candidate)
+        assert decision.show and decision.explored
+    finally:
+        loop.close()

@@ -123,7 +123,7 @@ class History:
     ) -> Context:
         """A ``Context`` for this moment, with this history filled in (``document``: an id for
         the document, ``path``: its file path, if it has one)."""
-        along, remainder = self.along(document, line_number, line_prefix)
+        along, _ = self.along(document, line_number, line_prefix)
         return Context(
             language=language,
             line_prefix=line_prefix,
@@ -135,7 +135,6 @@ class History:
             last_outcome=self.last_outcome,
             recent_rate=self.rate(),
             along=along,
-            remainder=remainder,
             path_kind=path_kind(path),
         )
 

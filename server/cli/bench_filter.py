@@ -28,7 +28,7 @@ from tactful.suggestion.replay import Tally
 
 RUNS: dict[str, dict[str, Any]] = {
     "off": {"filter": {"enabled": False, "learn": True}},
-    "prior": {"filter": {"enabled": True, "learn": False, "explore": 0.0}},
+    "prior": {"filter": {"enabled": True, "learn": False}},
     "online": {"filter": {"enabled": True, "learn": True}},
 }
 MODES = {"off": ["off"], "on": ["online"], "compare": ["off", "prior", "online"]}
