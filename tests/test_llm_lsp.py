@@ -22,12 +22,14 @@ def options(fake_llm, engine: str = "llm") -> dict:
 
 
 async def inline(lsp: LanguageClient, uri: str, line: int, character: int) -> list:
+    # Asked for by a key: shown whatever the acceptance filter predicts (these tests are about
+    # the engines, not the filter).
     answer = await lsp.text_document_inline_completion_async(
         types.InlineCompletionParams(
             text_document=types.TextDocumentIdentifier(uri=uri),
             position=types.Position(line=line, character=character),
             context=types.InlineCompletionContext(
-                trigger_kind=types.InlineCompletionTriggerKind.Automatic
+                trigger_kind=types.InlineCompletionTriggerKind.Invoked
             ),
         )
     )

@@ -142,6 +142,19 @@ def _one(name: str) -> tuple[int, float]:
     return pair
 
 
+_ZEROS: dict[str, tuple[int, float]] = {}
+
+
+def _zero(name: str) -> tuple[int, float]:
+    """The pair (index, 0.0): the feature is present but weighs nothing and learns nothing."""
+    pair = _ZEROS.get(name)
+    if pair is None:
+        if len(_ZEROS) >= _ONES_LIMIT:
+            _ZEROS.clear()
+        pair = _ZEROS[name] = (canonical(index(name)), 0.0)
+    return pair
+
+
 _RR = canonical(index("rr"))
 _SCORE = canonical(index("score"))
 _LEAST = canonical(index("least"))
@@ -159,7 +172,8 @@ _D10 = range(10)  # a probability in tenths
 _WL = _grid("wl={}", range(9))
 _COL = _grid("col={}", _B13)
 _OPEN = _grid("open={}", range(-1, 4))
-_RRB = _grid("rrb={}", ("none", 0, 1, 2, 3, 4))
+_RRB = _grid("rrb={}", range(5))
+_RRB_NONE = _zero("rrb=none")
 _LN = _grid("ln={}", _B13)
 _Q = _grid("q={}", range(2))
 _SB = _grid("sb={}", _D10)
@@ -312,20 +326,26 @@ def context_features(ctx: Context) -> Features:
             (
                 f"pe={prev_end}",
                 f"pe={prev_end}|bol={not stripped}",
-                f"h={history}",
-                f"h={history}|c1={last_class}",
-                f"al={ctx.along}|c1={last_class}",
-                f"al={ctx.along}|h={ctx.last_outcome}",
-                f"comment={'#' in prefix or '//' in prefix}",
             ),
         )
     )
-    features.append(_RRB[0 if rate is None else 1 + min(max(int(rate * 5), 0), 4)])
+    # Before the first verdict of a session there is no history to speak of: those features
+    # are there with value 0, so they neither weigh nor learn. (A replay starts a session once,
+    # an editor every time it opens: weights trained on a replay's first few moments would be
+    # noise applied to every session's start.) The same for a rate before enough verdicts.
+    known = _one if ctx.last_outcome != "none" else _zero
+    features.append(known(f"h={history}"))
+    features.append(known(f"h={history}|c1={last_class}"))
+    shown = _one if ctx.along != "none" else _zero
+    features.append(shown(f"al={ctx.along}|c1={last_class}"))
+    features.append(shown(f"al={ctx.along}|h={ctx.last_outcome}"))
+    features.append(_one(f"comment={'#' in prefix or '//' in prefix}"))
+    features.append(_RRB_NONE if rate is None else _RRB[min(max(int(rate * 5), 0), 4)])
     # the gate's only
     features.extend(map(_one, (f"c1={last_class}", f"w={word[:24]}", f"pt={prev_token}")))
     features.append(_Q[quotes % 2])
     features.append(_LN[_bucket(ctx.line_number)])
-    features.append(_one(f"al={ctx.along}"))
+    features.append(shown(f"al={ctx.along}"))
     features.append(_one(f"pk={ctx.path_kind}|c1={last_class}"))
     return features
 
