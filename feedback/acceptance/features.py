@@ -142,17 +142,9 @@ def _one(name: str) -> tuple[int, float]:
     return pair
 
 
-_ZEROS: dict[str, tuple[int, float]] = {}
-
-
 def _zero(name: str) -> tuple[int, float]:
     """The pair (index, 0.0): the feature is present but weighs nothing and learns nothing."""
-    pair = _ZEROS.get(name)
-    if pair is None:
-        if len(_ZEROS) >= _ONES_LIMIT:
-            _ZEROS.clear()
-        pair = _ZEROS[name] = (canonical(index(name)), 0.0)
-    return pair
+    return (_one(name)[0], 0.0)
 
 
 _RR = canonical(index("rr"))
