@@ -125,7 +125,6 @@ def test_context_features_cover_the_moment() -> None:
     assert set(context_features(mid_line)) != set(context_features(end_line))
 
 
-
 def test_the_filter_takes_the_shared_part_of_the_context() -> None:
     ctx = Context("python", "    value = compute(", ")", "def f():", 7, recent_rate=0.4)
     context = context_features(ctx)

@@ -42,7 +42,11 @@ def lines(first: int, last: int) -> types.Range:
 
 
 async def actions(
-    lsp: LanguageClient, uri: str, where: types.Range, only: list[str] | None = None
+    lsp: LanguageClient,
+    uri: str,
+    where: types.Range,
+    only: list[str] | None = None,
+    trigger: types.CodeActionTriggerKind | None = None,
 ) -> list[types.CodeAction]:
     """The code actions for ``where`` once the server has them for the document's version."""
     deadline = time.monotonic() + 30
@@ -51,7 +55,7 @@ async def actions(
             types.CodeActionParams(
                 text_document=types.TextDocumentIdentifier(uri=uri),
                 range=where,
-                context=types.CodeActionContext(diagnostics=[], only=only),
+                context=types.CodeActionContext(diagnostics=[], only=only, trigger_kind=trigger),
             )
         )
         if found or time.monotonic() > deadline:
@@ -209,3 +213,33 @@ async def test_verdicts_of_offered_fixes_are_recorded_once(
     assert verdict.detail["rule"] == "F401" and verdict.detail["duration_s"] > 0
     assert [e.item_id for e in events_of(store, ev.FIX_OFFERED)] == [item_id]
     assert verdict.language == "python" and verdict.workspace
+
+
+async def test_a_light_bulb_request_does_not_count_as_offering_the_fix(
+    lsp: LanguageClient, workspace: Workspace, tmp_path: Path
+) -> None:
+    store = tmp_path / "fb.sqlite3"
+    workspace.write("pyproject.toml", "[tool.ruff.lint]\nselect = ['F401']\n")
+    text = "import os\n\n\ndef f():\n    return 1\n"
+    await lsp.initialize_session(init_params(workspace.root, options(store)))
+    uri = workspace.uri("mod.py")
+    open_document(lsp, uri, text)
+    await wait_for(lambda: findings(lsp, uri) == [(0, "F401")])
+    # The editor asks on its own as the cursor moves (to draw a light bulb): the fix is in the
+    # answer, but the developer has seen nothing, so closing the document ignores nothing.
+    automatic = types.CodeActionTriggerKind.Automatic
+    (bulb,) = quick_fixes(await actions(lsp, uri, lines(0, 1), trigger=automatic))
+    lsp.text_document_did_close(
+        types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+    # Opened again, and this time the developer opens the menu: now it is offered.
+    open_document(lsp, uri, text)
+    await wait_for(lambda: findings(lsp, uri) == [(0, "F401")])
+    invoked = types.CodeActionTriggerKind.Invoked
+    (menu,) = quick_fixes(await actions(lsp, uri, lines(0, 1), trigger=invoked))
+    assert menu.command is not None and bulb.command is not None
+    assert menu.command.arguments == bulb.command.arguments
+    offered = await wait_for(lambda: events_of(store, ev.FIX_OFFERED))
+    assert [e.item_id for e in offered] == list(menu.command.arguments)
+    # Recorded after the close was handled: an ignored fix from it would be in the store.
+    assert not events_of(store, ev.FIX_IGNORED)

@@ -113,7 +113,11 @@ class QualityActions:
                     offers.append((index, offer))
             if quality.documents.get(uri) is not state:
                 return []  # relinted while the fixes were judged: these are stale
-            for index, offer, item_id in quality.present(state, offers):
+            # A client computing a light bulb asks with ``Automatic`` as the cursor moves; only
+            # a request the developer made (the menu, a key; clients that do not say count as
+            # one) puts the fixes in front of them.
+            seen = params.context.trigger_kind != types.CodeActionTriggerKind.Automatic
+            for index, offer, item_id in quality.present(state, offers, seen=seen):
                 command = types.Command(title=offer.title, command=FIX_APPLIED, arguments=[item_id])
                 actions.append(
                     types.CodeAction(

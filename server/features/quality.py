@@ -185,11 +185,13 @@ class QualityService:
         return str(Path(str(root)).resolve()) if root is not None else ""
 
     def present(
-        self, state: DocumentQuality, offers: Sequence[tuple[int, FixOffer]]
+        self, state: DocumentQuality, offers: Sequence[tuple[int, FixOffer]], *, seen: bool = True
     ) -> list[tuple[int, FixOffer, str]]:
         """The quick fixes to offer now, with their item ids, most likely useful first; the
-        ones the item model hides are left out. Each is recorded as offered once, and each
-        verdict the tests gave it once."""
+        ones the item model hides are left out. Each verdict the tests gave a fix is recorded
+        once; a fix is recorded as offered (and may later count as ignored) only once the
+        developer has ``seen`` it: a list the editor asked for on its own, to draw a light
+        bulb, shows the developer nothing."""
         with_ids = [
             (index, offer, fix_id(offer.finding, offer.fix, state.text))
             for index, offer in offers
@@ -207,9 +209,10 @@ class QualityService:
         tracked = self.offered.setdefault(state.uri, OfferedFixes())
         for _index, offer, item_id in shown:
             assert offer.fix is not None
-            tracked.offered(item_id, offer.finding, offer.fix, state.text)
-            if item_id not in self.recorded_offers and loop.item_shown(item_id):
-                self.recorded_offers.add(item_id)
+            if seen:
+                tracked.offered(item_id, offer.finding, offer.fix, state.text)
+                if item_id not in self.recorded_offers and loop.item_shown(item_id):
+                    self.recorded_offers.add(item_id)
             status = offer.verdict.status.value
             if offer.verdict.status is not Status.NOT_VALIDATED and (
                 (item_id, status) not in self.recorded_verdicts
