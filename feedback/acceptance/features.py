@@ -280,11 +280,13 @@ def context_features(ctx: Context) -> Features:
         after = "close"
     else:
         after = "text"
-    opens = sum(prefix.count(c) for c in "([{") - sum(prefix.count(c) for c in ")]}")
+    count = prefix.count
+    opens = count("(") + count("[") + count("{") - count(")") - count("]") - count("}")
     previous = ctx.previous_line.rstrip()
     prev_end = _char_class(previous[-1:]) if previous else "empty"
     history = f"{ctx.last_outcome}|{_since(ctx.since_last_s)}"
-    quotes = prefix.count('"') + prefix.count("'")
+    quotes = count('"') + count("'")
+    shape = _shape(prefix[-3:])
     rate = ctx.recent_rate
     features: Features = [(BIAS, 1.0), (_RR, 0.0 if rate is None else rate - 0.3)]
     # the filter's and the gate's
@@ -293,8 +295,8 @@ def context_features(ctx: Context) -> Features:
             _one,
             (
                 f"L={lang}",
-                f"sh={_shape(prefix[-3:])}",
-                f"sh2={_shape(prefix[-2:])}|a={after}",
+                f"sh={shape}",
+                f"sh2={shape[-2:]}|a={after}",
             ),
         )
     )
