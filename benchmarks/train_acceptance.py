@@ -92,7 +92,7 @@ class Request:
     engine: str = ""
     origin: str = ""
     evidence: tuple[float, float, float, int, float] | None = None
-    prose: bool | None = None
+    prose: bool | None = None  # the engine's flag, recorded; not a feature (held-out: no gain)
     accepted: bool = False
     saved: int = 0
 
@@ -179,7 +179,9 @@ def _replay(root: Path, files: list[str], cascade: AcceptanceModel | None) -> li
                 seen = Candidate.of(found[0])
                 record.text, record.score, record.kind = seen.text, seen.score, seen.kind
                 record.engine, record.origin = seen.engine, seen.origin
-                record.evidence, record.prose = seen.evidence, seen.prose
+                record.evidence = seen.evidence
+                prose = found[0].meta.get("prose")
+                record.prose = prose if isinstance(prose, bool) else None
             accepted = typist.offer(record.text or None)
             if accepted:
                 record.accepted = True
@@ -235,9 +237,7 @@ def examples(records: list[Request], corpus: str) -> list[Example]:
         features = None
         candidate = None
         if r.text:
-            candidate = Candidate(
-                r.text, r.engine, r.score, r.kind, None, 0, r.origin, r.evidence, r.prose
-            )
+            candidate = Candidate(r.text, r.engine, r.score, r.kind, r.origin, r.evidence)
             features = candidate_features(ctx, candidate, context)
             history.note_shown(r.file, r.line_number, r.line_prefix, r.text)
             history.note(r.accepted, now=r.t)

@@ -80,16 +80,25 @@ def events_of(store: Path, kind: str) -> list[ev.Event]:
     return [e for e in read_events(store) if e.kind == kind]
 
 
+async def open_linted(
+    lsp: LanguageClient, workspace: Workspace, store: Path, rules: list[str], text: str
+) -> tuple[types.InitializeResult, str]:
+    """A session whose ruff selects ``rules``, with ``mod.py`` open on ``text``: the
+    initialize result and the document's uri."""
+    workspace.write("pyproject.toml", f"[tool.ruff.lint]\nselect = {rules!r}\n")
+    result = await lsp.initialize_session(init_params(workspace.root, options(store)))
+    uri = workspace.uri("mod.py")
+    open_document(lsp, uri, text)
+    return result, uri
+
+
 async def test_an_applied_fix_is_recorded_and_raises_its_rule(
     lsp: LanguageClient, workspace: Workspace, tmp_path: Path
 ) -> None:
     store = tmp_path / "fb.sqlite3"
-    workspace.write("pyproject.toml", "[tool.ruff.lint]\nselect = ['F401']\n")
     text = "import os\nimport sys\n\n\ndef f():\n    return 1\n"
-    result = await lsp.initialize_session(init_params(workspace.root, options(store)))
+    result, uri = await open_linted(lsp, workspace, store, ["F401"], text)
     assert FIX_APPLIED in result.capabilities.execute_command_provider.commands
-    uri = workspace.uri("mod.py")
-    open_document(lsp, uri, text)
     await wait_for(lambda: findings(lsp, uri) == [(0, "F401"), (1, "F401")])
 
     (first,) = quick_fixes(await actions(lsp, uri, lines(0, 1)))
@@ -128,11 +137,8 @@ async def test_ignored_fixes_are_learned_once_then_hidden_but_fix_all_keeps_them
     lsp: LanguageClient, workspace: Workspace, tmp_path: Path
 ) -> None:
     store = tmp_path / "fb.sqlite3"
-    workspace.write("pyproject.toml", "[tool.ruff.lint]\nselect = ['F401', 'F841']\n")
     text = "import os\nimport sys\nimport json\n\n\ndef f():\n    unused = 1\n    return 1\n"
-    await lsp.initialize_session(init_params(workspace.root, options(store)))
-    uri = workspace.uri("mod.py")
-    open_document(lsp, uri, text)
+    _, uri = await open_linted(lsp, workspace, store, ["F401", "F841"], text)
     await wait_for(lambda: len(findings(lsp, uri)) == 4)
 
     whole = lines(0, 8)
@@ -219,11 +225,8 @@ async def test_a_light_bulb_request_does_not_count_as_offering_the_fix(
     lsp: LanguageClient, workspace: Workspace, tmp_path: Path
 ) -> None:
     store = tmp_path / "fb.sqlite3"
-    workspace.write("pyproject.toml", "[tool.ruff.lint]\nselect = ['F401']\n")
     text = "import os\n\n\ndef f():\n    return 1\n"
-    await lsp.initialize_session(init_params(workspace.root, options(store)))
-    uri = workspace.uri("mod.py")
-    open_document(lsp, uri, text)
+    _, uri = await open_linted(lsp, workspace, store, ["F401"], text)
     await wait_for(lambda: findings(lsp, uri) == [(0, "F401")])
     # The editor asks on its own as the cursor moves (to draw a light bulb): the fix is in the
     # answer, but the developer has seen nothing, so closing the document ignores nothing.

@@ -91,23 +91,23 @@ class History:
             return None
         return sum(self._recent) / len(self._recent)
 
-    def along(self, document: str, line_number: int, line_prefix: str) -> tuple[str, str]:
-        """How this moment relates to the last suggestion shown: ``along`` (part of it typed,
-        with the rest returned), ``after`` (all of it in the text), ``again`` (same place),
-        ``diverged``, ``moved`` (another line or document) or ``none``."""
+    def along(self, document: str, line_number: int, line_prefix: str) -> str:
+        """How this moment relates to the last suggestion shown: ``along`` (part of it typed),
+        ``after`` (all of it in the text), ``again`` (same place), ``diverged``, ``moved``
+        (another line or document) or ``none``."""
         if self._shown is None:
-            return "none", ""
+            return "none"
         doc, line, prefix, text = self._shown
         if doc != document or line != line_number or not line_prefix.startswith(prefix):
-            return "moved", ""
+            return "moved"
         typed = line_prefix[len(prefix) :]
         if not typed:
-            return "again", ""
+            return "again"
         if typed.startswith(text):
-            return "after", ""
+            return "after"
         if text.startswith(typed):
-            return "along", text[len(typed) :]
-        return "diverged", ""
+            return "along"
+        return "diverged"
 
     def context(
         self,
@@ -123,7 +123,6 @@ class History:
     ) -> Context:
         """A ``Context`` for this moment, with this history filled in (``document``: an id for
         the document, ``path``: its file path, if it has one)."""
-        along, _ = self.along(document, line_number, line_prefix)
         return Context(
             language=language,
             line_prefix=line_prefix,
@@ -134,7 +133,7 @@ class History:
             since_last_s=self.since_last(now),
             last_outcome=self.last_outcome,
             recent_rate=self.rate(),
-            along=along,
+            along=self.along(document, line_number, line_prefix),
             path_kind=path_kind(path),
         )
 

@@ -16,7 +16,8 @@ as that goes.
 Each feature earns its place: trained on one development project's replay and tested on the
 other's, a feature whose removal did not lower the held-out AUC was removed (fewer features, a
 cheaper decision). That is why the filter takes only part of the context
-(``FILTER_CONTEXT``), and why prose and the file's kind barely appear.
+(``FILTER_CONTEXT``), and why neither the engine's prose flag nor the file's kind is a filter
+feature.
 """
 
 from __future__ import annotations
@@ -63,24 +64,20 @@ class Context:
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """A suggestion as the filter sees it. ``score`` is the engine's estimate in [0, 1];
-    ``parses`` whether the document parses with it inserted (None: not checked; kept for the
-    events, not a feature: see the module's docstring)."""
+    """A suggestion as the filter sees it. ``score`` is the engine's estimate in [0, 1].
+
+    Whether it parses is not here: post-processing settles that before the filter (see the
+    module's docstring)."""
 
     text: str
     engine: str = ""
     score: float = 0.0
     kind: str = "text"
-    parses: bool | None = None
-    replace_prefix: int = 0
     origin: str = ""  # which of the engine's sources proposed it, e.g. "ngram" or "shape"
     # The engine's evidence, when it gives it: the first token's probability, its lead over the
     # runner-up, the least likely token's probability, the longest context that had seen the
     # first token, and how often (see ``tactful.suggestion.local.predict.Continuation``).
     evidence: tuple[float, float, float, int, float] | None = None
-    # Whether the cursor is inside a string or comment that spans lines (None: not known); kept
-    # for the events, not a feature (it did not help on held-out replays).
-    prose: bool | None = None
 
     @classmethod
     def of(cls, suggestion: Suggestion) -> Candidate:
@@ -89,17 +86,13 @@ class Candidate:
         meta = suggestion.meta
         origin = "shape" if meta.get("shape") else "ngram"
         evidence = meta.get("evidence")
-        parses, prose = meta.get("parses"), meta.get("prose")
         return cls(
             suggestion.text,
             suggestion.engine,
             suggestion.score,
             suggestion.kind,
-            parses if isinstance(parses, bool) else None,
-            suggestion.replace_prefix,
             origin if suggestion.engine == "local" else suggestion.engine,
             evidence if isinstance(evidence, tuple) and len(evidence) == 5 else None,
-            prose if isinstance(prose, bool) else None,
         )
 
 
