@@ -81,7 +81,7 @@ def get(url):
 def post(url):
     """Sends a POST request.
 
-    :param url: URL for the n|'''
+    :param url: URL for|'''
 
 
 @pytest.mark.parametrize(
@@ -95,12 +95,17 @@ def post(url):
         # Nothing seen, nothing said.
         ("|", None, "python"),
         ("x = 1\n|", None, "python"),
-        # Seen once, and followed by different things: not confident.
-        ("def f(a, b):\n    return a + b\n\ndef g(a, b):\n    return a |", None, "python"),
+        # Seen twice, and followed by different things: not confident.
+        (
+            "def f(a, b):\n    return a + b\n\ndef g(a, b):\n    return a - b\n\n"
+            "def h(a, b):\n    return a |",
+            None,
+            "python",
+        ),
         # Text after the cursor that an editor would not have put there itself: silent.
         ("total = compute(|value)", None, "python"),
         # Docstrings are prose, learned like code.
-        (DOCSTRINGS, "ew", "python"),
+        (DOCSTRINGS, " the", "python"),
     ],
 )
 def test_local_engine_suggests_only_what_it_is_confident_of(

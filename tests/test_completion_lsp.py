@@ -105,7 +105,10 @@ async def test_a_newer_request_for_a_document_supersedes_the_older(
 async def test_the_workspace_is_indexed_in_the_background_with_progress(
     lsp: LanguageClient, workspace: Workspace
 ) -> None:
-    helpers = "def normalise_header_name(name):\n    return name.strip().lower()\n"
+    helpers = (
+        "def normalise_header_name(name):\n    return name.strip().lower()\n\n\n"
+        "key = normalise_header_name(raw)\n"
+    )
     for number in range(3):
         workspace.write(f"pkg/m{number}.py", helpers)
     workspace.commit("helpers")
@@ -121,7 +124,7 @@ async def test_the_workspace_is_indexed_in_the_background_with_progress(
     line = "value = normalise_h"
     open_document(lsp, uri, line)
     items = await inline(lsp, uri, 0, len(line))
-    assert [i.insert_text for i in items] == ["eader_name"]
+    assert [i.insert_text for i in items] == ["eader_name(raw)"]
 
 
 async def test_clients_without_inline_completion_get_a_completion_list(
