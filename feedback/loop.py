@@ -181,7 +181,8 @@ class FeedbackLoop:
     ) -> Context:
         """The decision context at the cursor of ``document`` (its uri), with the workspace's
         recent history."""
-        return self.history(workspace).context(
+        ws = self._workspace(workspace)
+        ctx = ws.history.context(
             language,
             line_prefix,
             line_suffix,
@@ -191,6 +192,11 @@ class FeedbackLoop:
             document=document,
             path=path,
         )
+        if self.options.learn:
+            for probability, typed in ws.history.hidden_costs:
+                ws.completion.missed(probability, typed)
+                self._maybe_save(workspace, ws)
+        return ctx
 
     # -- completions ----------------------------------------------------------------------
 
@@ -232,11 +238,13 @@ class FeedbackLoop:
             "decision_us": round(micros, 1),
             "decision_cpu_us": round(cpu_micros, 1),
             "context_features": len(decision.context),
+            "threshold": round(model.threshold, 4),
         }
         if gate is not None and "decision_us" in gate.detail:
             detail["gate_us"] = gate.detail["decision_us"]
             detail["gate_cpu_us"] = gate.detail.get("decision_cpu_us")
         if not decision.show:
+            self.history(workspace).note_hidden(candidate.text, decision.probability)
             if gate is not None and self.options.learn:
                 # The moment the gate let through ends in nothing shown: all the gate can
                 # learn is the filter's own estimate of how it would have ended.

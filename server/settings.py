@@ -89,7 +89,9 @@ class FilterSettings:
     threshold: float | None = field(
         default=None,
         metadata=_doc(
-            "Probability of acceptance below which a suggestion is hidden; unset: tuned."
+            "Probability of acceptance below which a suggestion is hidden; unset: tuned, then "
+            "moved per workspace while learning so that hiding costs about 4% of the keystrokes "
+            "suggestions save."
         ),
     )
     explore: float = field(

@@ -10,12 +10,14 @@ from tactful.feedback.acceptance import (
     AcceptanceModel,
     Candidate,
     Context,
+    History,
     Item,
     ItemModel,
     Prior,
     Stage,
     shipped_prior,
 )
+from tactful.feedback.acceptance.budget import LOSS_BUDGET, THRESHOLD_RANGE, ThresholdBudget
 from tactful.feedback.acceptance.evaluation import auc
 from tactful.feedback.acceptance.features import (
     FILTER_CONTEXT,
@@ -95,6 +97,89 @@ def test_learned_state_round_trips_and_is_dropped_for_another_prior() -> None:
     assert again.gate(AFTER_DOT).probability == model.gate(AFTER_DOT).probability
     other = AcceptanceModel(Prior(NEUTRAL.gate, NEUTRAL.filter, {"id": "other"}))
     assert not other.restore(state)
+
+
+def test_a_hidden_suggestion_costs_what_was_then_typed_of_it_by_hand() -> None:
+    history = History()
+
+    def moment(prefix: str, line: int = 3, previous: str = "", document: str = "a.py") -> int:
+        history.context("python", prefix, "", previous, line, document=document)
+        return sum(typed for _, typed in history.hidden_costs)
+
+    moment("x = fo")
+    history.note_hidden("o_bar(1)", 0.35)
+    assert moment("x = foo") == 0  # typing along it: not yet known to be right
+    history.note_hidden("_bar(1)", 0.3)  # hidden again, further on
+    assert moment("x = foo_") == 0
+    # All of it typed by hand: the keystrokes since it was hidden, less the accept's key.
+    assert moment("x = foo_bar(1)") == len("o_bar(1)") - 1
+    assert history.hidden_costs == [(0.35, 7), (0.3, 0)]  # each keystroke counted once
+    # A suggestion whose start agrees with what is typed, and then not, costs nothing.
+    history.note_hidden(")\n    return x", 0.3)
+    assert moment("x = foo_bar(1))") == 0
+    assert moment("    ", line=4, previous="x = foo_bar(1))") == 0
+    assert moment("    raise", line=4) == 0
+    # Across a line break: its first line, Enter with the indent, then the rest.
+    history.note_hidden("\n    return x", 0.3)
+    assert moment("", line=5, previous="    raise") == 0
+    assert moment("    return", line=6, previous="") == 0  # another line: left
+    history.note_hidden(" x\nreturn y", 0.3)
+    assert moment("    return x", line=6) == 0
+    assert moment("return", line=7, previous="    return x") == 0
+    assert moment("return y", line=7) == len(" x") + len("\nreturn") + len(" y") - 1
+    # What an accepted suggestion inserted was not typed by hand.
+    history.note_hidden("(y)", 0.3)
+    history.note(True)
+    assert moment("return y(y)", line=7) == 0
+    # Another document, or a deletion, leaves it.
+    history.note_hidden(" + 1", 0.3)
+    assert moment("return y(y) + 1", line=7, document="b.py") == 0
+    history.note_hidden("x", 0.3)
+    assert moment("retur", line=7, document="b.py") == 0
+    assert moment("return", line=7, document="b.py") == 0
+
+
+def test_the_threshold_is_the_highest_at_which_hiding_stays_within_budget() -> None:
+    budget = ThresholdBudget(0.5)
+    assert budget.threshold == 0.5 and budget.loss() == 0.0  # no evidence: the prior's
+    # Accepts mostly judged likely, a few keystrokes' worth typed by hand below 0.45.
+    for _ in range(100):
+        budget.add(0.8, 10.0)
+        budget.add(0.41, 0.2)
+    assert 0.5 < budget.threshold <= 0.5 + THRESHOLD_RANGE
+    assert budget.loss() <= LOSS_BUDGET + 1e-9
+    # Then much of what was hidden near the threshold turns out to be typed by hand: the
+    # threshold comes down, and what it loses is within budget again.
+    for _ in range(300):
+        budget.add(0.8, 10.0)
+        budget.add(0.43, 2.0)
+    assert 0.5 - THRESHOLD_RANGE <= budget.threshold < 0.43
+    assert budget.loss() <= LOSS_BUDGET + 1e-9 < budget.loss(0.45)
+    # Kept with the workspace; anything malformed is ignored.
+    again = ThresholdBudget(0.5)
+    again.restore(json.loads(json.dumps(budget.state())))
+    assert abs(again.threshold - budget.threshold) < 1e-3
+    for broken in ({}, {"worth": [1.0], "total": 1.0}, {"worth": "x", "total": None}):
+        fresh = ThresholdBudget(0.5)
+        fresh.restore(broken)
+        assert fresh.threshold == 0.5
+
+
+def test_the_filter_threshold_follows_the_workspace_unless_set() -> None:
+    model = AcceptanceModel(NEUTRAL, explore=0.0)
+    for _ in range(200):
+        decision = model.judge(AFTER_DOT, NAME)
+        model.learn(decision, accepted=True, saved=8)
+        model.missed(0.45, 6)  # hidden, then typed by hand
+    assert model.threshold < NEUTRAL.filter.threshold
+    again = AcceptanceModel(NEUTRAL)
+    assert again.restore(json.loads(json.dumps(model.state())))
+    assert abs(again.threshold - model.threshold) < 1e-3
+    # A threshold the user set stays where it was set.
+    fixed = AcceptanceModel(NEUTRAL, threshold=0.6, explore=0.0)
+    for _ in range(200):
+        fixed.missed(0.55, 5)
+    assert fixed.threshold == 0.6
 
 
 def test_the_shipped_prior_prefers_what_replays_accepted() -> None:

@@ -138,3 +138,39 @@ def test_the_loop_records_shown_accepted_and_inferred_rejections(tmp_path: Path)
     with FeedbackStore(tmp_path / "fb.sqlite3") as again:
         state = again.load_state("/w", "completion")
     assert state is not None and state["filter"]["updates"] == 2
+
+
+def test_hidden_suggestions_typed_by_hand_lower_the_threshold(tmp_path: Path) -> None:
+    """The filter hides what it judges at 0.5 below its 0.6 threshold; the developer keeps
+    typing those suggestions in full by hand, so the workspace's threshold comes down to them,
+    and what it followed is persisted with the workspace."""
+    prior = Prior(Stage({}, threshold=0.0), Stage({}, threshold=0.6), {"id": "flat"})
+    store = FeedbackStore(tmp_path / "fb.sqlite3")
+    loop = FeedbackLoop(store, FilterOptions(explore=0.0), prior=prior)
+    uri = "file:///w/a.py"
+    candidate = Candidate("_total(x)", "local", 0.5, "token")
+    for line in range(60):
+        prefix = f"v{line} = compute"
+        ctx = loop.context("/w", "python", prefix, "", "", line, document=uri)
+        decision = loop.judge("/w", ctx, candidate, loop.gate("/w", ctx))
+        assert not decision.show and decision.probability == 0.5
+        # Typed by hand: a word, then each character of the rest.
+        for part in ("_total", "(", "x", ")"):
+            prefix += part
+            loop.context("/w", "python", prefix, "", "", line, document=uri)
+    # Typed along, then something else: costs nothing.
+    ctx = loop.context("/w", "python", "w = compute", "", "", 60, document=uri)
+    loop.judge("/w", ctx, Candidate("_mean(x)", "local", 0.5, "token"))
+    loop.context("/w", "python", "w = compute_", "", "", 60, document=uri)
+    loop.context("/w", "python", "w = compute_sum", "", "", 60, document=uri)
+    loop.close()
+    events = read_events(tmp_path / "fb.sqlite3")
+    thresholds = [e.detail["threshold"] for e in events if e.kind == ev.SUGGESTION_HIDDEN]
+    assert thresholds[0] == 0.6
+    assert thresholds == sorted(thresholds, reverse=True)
+    assert 0.5 <= thresholds[-1] < 0.51  # down to what the developer typed (almost all of it)
+    with FeedbackStore(tmp_path / "fb.sqlite3") as again:
+        state = again.load_state("/w", "completion")
+    assert state is not None and state["threshold"]["total"] == pytest.approx(
+        sum(0.998**k for k in range(60)) * (len("_total(x)") - 1), rel=1e-3
+    )

@@ -10,6 +10,13 @@ under a millisecond.
   is hidden — except a share ``explore`` of those, shown anyway and marked, so the model keeps
   seeing both sides; learning weighs them by the inverse of that share (capped) to stay unbiased.
 - ``learn(decision, accepted)``: one online step for both stages from the developer's verdict.
+
+The filter's threshold follows the workspace (unless ``filter.threshold`` is set): the prior's
+was tuned so that hiding costs about 5% of the keystrokes suggestions save on the projects it was
+trained on, but a project whose suggestions are taken less often loses more at the same
+probability, and one whose are taken more often could hide more. ``ThresholdBudget`` keeps, by
+probability, what accepted suggestions saved and what hidden ones then typed by hand cost
+(``History.hidden_costs``), and sets the threshold where hiding costs ``LOSS_BUDGET``.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tactful.feedback.acceptance.budget import ThresholdBudget
 from tactful.feedback.acceptance.features import (
     Candidate,
     Context,
@@ -29,6 +37,7 @@ from tactful.feedback.acceptance.features import (
     context_features,
     path_kind,
 )
+from tactful.feedback.acceptance.hidden import HiddenLedger
 from tactful.feedback.acceptance.model import LogisticModel, Prior, shipped_prior
 
 # An explored example stands for 1/explore hidden ones; capped so one event cannot swing a
@@ -71,15 +80,26 @@ class History:
         self.last_outcome = "none"
         self.last_time: float | None = None
         self._shown: tuple[str, int, str, str] | None = None
+        # Hidden suggestions followed until typed by hand or left; those found at the latest
+        # moment to have been typed, as (probability, keystrokes typed for it).
+        self.hidden = HiddenLedger()
+        self.hidden_costs: list[tuple[float, int]] = []
 
     def note(self, accepted: bool, now: float | None = None) -> None:
         self._recent.append(accepted)
         self.last_outcome = "accepted" if accepted else "rejected"
         self.last_time = time.monotonic() if now is None else now
+        if accepted:
+            self.hidden.took()
 
     def note_shown(self, document: str, line_number: int, line_prefix: str, text: str) -> None:
         """A suggestion ``text`` was shown at the end of ``line_prefix`` on that line."""
         self._shown = (document, line_number, line_prefix, text)
+
+    def note_hidden(self, text: str, probability: float) -> None:
+        """A suggestion ``text`` was hidden at this moment (the last ``context``), judged at
+        ``probability``."""
+        self.hidden.hid(text, probability)
 
     def since_last(self, now: float | None = None) -> float | None:
         if self.last_time is None:
@@ -122,7 +142,10 @@ class History:
         path: str = "",
     ) -> Context:
         """A ``Context`` for this moment, with this history filled in (``document``: an id for
-        the document, ``path``: its file path, if it has one)."""
+        the document, ``path``: its file path, if it has one). ``hidden_costs`` is set to the
+        suggestions the filter hid that are found at this moment to have been typed by hand
+        (``HiddenLedger``)."""
+        self.hidden_costs = self.hidden.moment(document, line_number, line_prefix, previous_line)
         return Context(
             language=language,
             line_prefix=line_prefix,
@@ -158,17 +181,31 @@ class AcceptanceModel:
         self.prior = prior if prior is not None else shipped_prior()
         self.gate_model: LogisticModel = self.prior.gate.model()
         self.filter_model: LogisticModel = self.prior.filter.model()
-        self.threshold = self.prior.filter.threshold if threshold is None else threshold
         self.gate_threshold = self.prior.gate.threshold
         self.explore = explore
         self.enabled = enabled
         self._random = random.Random(seed)
+        # What hiding cost and what showing saved, by probability: the workspace's threshold.
+        self.budget = ThresholdBudget(self.prior.filter.threshold)
+        self.configure(threshold=threshold, explore=explore, enabled=enabled)
 
     def configure(self, *, threshold: float | None, explore: float, enabled: bool) -> None:
         """Apply changed ``filter.*`` settings without losing what was learned."""
-        self.threshold = self.prior.filter.threshold if threshold is None else threshold
+        # A threshold the user set is kept as it is; the tuned one follows the workspace.
+        self.fixed_threshold = threshold
         self.explore = explore
         self.enabled = enabled
+
+    @property
+    def threshold(self) -> float:
+        if self.fixed_threshold is not None:
+            return self.fixed_threshold
+        return self.budget.threshold
+
+    def missed(self, probability: float, keystrokes: int) -> None:
+        """Learning that the developer typed by hand ``keystrokes`` of a suggestion the filter
+        hid at ``probability`` (``History.hidden_costs``)."""
+        self.budget.add(probability, float(keystrokes))
 
     def gate(self, ctx: Context) -> Decision:
         """Before generating: ask an engine at this moment?"""
@@ -198,6 +235,8 @@ class AcceptanceModel:
         """One online step for both stages from a shown suggestion's verdict (``saved``: the
         keystrokes its accept saved)."""
         weight = example_weight(accepted, saved)
+        if accepted:
+            self.budget.add(decision.probability, float(saved))
         if decision.explored and self.explore > 0.0:
             weight *= min(1.0 / self.explore, MAX_EXPLORE_WEIGHT)
         self.filter_model.update(list(decision.features), accepted, weight)
@@ -226,6 +265,7 @@ class AcceptanceModel:
             "prior": self.prior.meta.get("id", ""),
             "gate": self.gate_model.delta(),
             "filter": self.filter_model.delta(),
+            "threshold": self.budget.state(),
         }
 
     def restore(self, state: dict[str, Any] | None) -> bool:
@@ -234,6 +274,9 @@ class AcceptanceModel:
             return False
         self.gate_model.apply_delta(state.get("gate", {}))
         self.filter_model.apply_delta(state.get("filter", {}))
+        followed = state.get("threshold")
+        if isinstance(followed, dict):
+            self.budget.restore(followed)
         return True
 
     @property

@@ -93,6 +93,9 @@ def evaluate(model: AcceptanceModel, data: Sequence[Example], *, online: bool) -
         ctx = history.context(
             e.language, e.line_prefix, "", e.previous_line, e.line_number, now=e.t, document=e.file
         )
+        if online:
+            for probability, typed in history.hidden_costs:
+                model.missed(probability, typed)
         started = clock()
         gate = model.gate(ctx)
         gate_us.append((clock() - started) / 1000.0)
@@ -128,6 +131,7 @@ def evaluate(model: AcceptanceModel, data: Sequence[Example], *, online: bool) -
                 model.learn(decision, e.accepted, e.saved)
         else:
             if online and gate.show:
+                history.note_hidden(e.candidate.text, decision.probability)
                 model.learn_moment(gate, decision.probability)
             if e.accepted:
                 lost_accepted += 1
