@@ -40,6 +40,7 @@ from tactful.suggestion.replay import Tally, Typist
 
 ENGINES = ("local", "llm", "auto")
 INDEX_TIMEOUT_S = 600.0
+STOP_TIMEOUT_S = 60.0
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -258,8 +259,19 @@ async def _replay(
             await client.shutdown_async(None)
             client.exit(None)
             if inspect is not None:
-                # The server's own user data (its feedback store), before it is deleted.
-                await asyncio.wait_for(client.stop(), 10)
+                # The server's own user data (its feedback store), before it is deleted, once
+                # the server has written it out and exited (a loaded machine may take a while).
+                try:
+                    await asyncio.wait_for(client.stop(), STOP_TIMEOUT_S)
+                except TimeoutError:
+                    print(
+                        f"tactful bench: the server did not exit within {STOP_TIMEOUT_S:.0f} s; "
+                        "stopped it and read what its store holds",
+                        file=sys.stderr,
+                    )
+                    server = getattr(client, "_server", None)
+                    if server is not None and server.returncode is None:
+                        server.kill()
                 inspect(base / "xdg" / "data")
         finally:
             with contextlib.suppress(Exception):
