@@ -58,7 +58,7 @@ CORPORA = {
 }
 CACHE = HERE / "results" / "acceptance"
 # Bumped whenever a replay records something new, so an old cache is not read as the new one.
-REPLAY_FORMAT = 4
+REPLAY_FORMAT = 5
 PRIOR = HERE.parent / "feedback" / "acceptance" / "prior.json"
 SECONDS_PER_KEYSTROKE = 0.2
 SEED = 20251127
@@ -70,7 +70,7 @@ SEED = 20251127
 # in TRAJECTORY_RANGE.
 GATE_LOSS = 0.01
 TOTAL_LOSS = 0.06
-TRAJECTORY_LOSS = 0.05
+TRAJECTORY_LOSS = 0.04
 TRAJECTORY_RANGE = (0.3, 0.7)
 TRAJECTORY_STEPS = 4
 PRUNE = 0.03
