@@ -65,9 +65,10 @@ SEED = 20251127
 # Shares of saved keystrokes the cascade may lose on the tuning data: the gate's part, then the
 # whole cascade's counted statically (every hidden accept lost), which only seeds the report;
 # the filter's threshold is then set on replays of the held-out files, where a developer may
-# lose at most TRAJECTORY_LOSS of their saved keystrokes (the target, 5%: at a given threshold,
-# those held-out files lose more than the projects benched so far did). Thresholds are searched
-# in TRAJECTORY_RANGE.
+# lose at most TRAJECTORY_LOSS of their saved keystrokes (the target is at most 5%; this is only
+# where a workspace starts, and its threshold then follows what hiding costs there, under the
+# same budget: ``tactful.feedback.acceptance.budget``). Thresholds are searched in
+# TRAJECTORY_RANGE.
 GATE_LOSS = 0.01
 TOTAL_LOSS = 0.06
 TRAJECTORY_LOSS = 0.04
