@@ -245,9 +245,15 @@ local function main()
   end
 
   step("quality_diagnostics", function(out)
+    -- The steps before left the buffer broken for a moment (an open call) and then restored
+    -- it: wait for the findings of the restored text, not the syntax error of the broken one.
     local ok, err = pcall(wait_for, function()
-      return #by_source("tactful.quality") > 0
-    end, 20000, "tactful.quality diagnostics")
+      for _, d in ipairs(by_source("tactful.quality")) do
+        if d.code == config.code_action.code then
+          return true
+        end
+      end
+    end, 20000, "tactful.quality diagnostics for " .. config.code_action.code)
     out.seen = sources_seen()
     if not ok then
       error(err, 0)
