@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 # Inline and list completions.
@@ -78,7 +78,9 @@ class Event:
     explicit: bool = False
     explored: bool = False
     probability: float | None = None
-    features: tuple[tuple[int, float], ...] = ()
+    # The acceptance model's vector as decided (serialised on the store's writer thread), or
+    # the pairs read back from the store.
+    features: Iterable[tuple[int, float]] = ()
     code_hash: str = ""
     code: str | None = None
     detail: Mapping[str, object] = field(default_factory=dict)

@@ -217,7 +217,7 @@ class FeedbackLoop:
                     language=ctx.language,
                     workspace=workspace,
                     probability=decision.probability,
-                    features=tuple(decision.features),
+                    features=decision.features,
                     detail=timing,
                 )
             )
@@ -256,7 +256,7 @@ class FeedbackLoop:
                     workspace=workspace,
                     length=len(candidate.text),
                     probability=decision.probability,
-                    features=tuple(decision.features),
+                    features=decision.features,
                     code_hash=ev.code_hash(candidate.text),
                     code=candidate.text,
                     detail=detail,
@@ -298,7 +298,7 @@ class FeedbackLoop:
                 length=len(text),
                 explored=decision.explored,
                 probability=decision.probability,
-                features=tuple(decision.features),
+                features=decision.features,
                 code_hash=ev.code_hash(text),
                 code=text,
                 detail=dict(decision.detail),
@@ -426,7 +426,7 @@ class FeedbackLoop:
                     language=item.language,
                     workspace=workspace,
                     probability=decision.probability,
-                    features=tuple(decision.features),
+                    features=decision.features,
                     detail=_item_detail(item),
                 )
             )
@@ -453,7 +453,7 @@ class FeedbackLoop:
                 workspace=known.workspace,
                 explored=known.decision.explored,
                 probability=known.decision.probability,
-                features=tuple(known.decision.features),
+                features=known.decision.features,
                 detail=_item_detail(known.item),
             )
         )

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tactful.feedback.acceptance import (
     AcceptanceModel,
     Candidate,
@@ -20,9 +22,9 @@ from tactful.feedback.acceptance import (
 from tactful.feedback.acceptance.budget import LOSS_BUDGET, THRESHOLD_RANGE, ThresholdBudget
 from tactful.feedback.acceptance.evaluation import auc
 from tactful.feedback.acceptance.features import (
-    FILTER_CONTEXT,
     candidate_features,
     context_features,
+    filter_context,
     index,
     path_kind,
 )
@@ -37,7 +39,7 @@ NAME = Candidate("name", "local", 0.8, "token")
 def test_features_are_hashed_numbers_not_code() -> None:
     features = candidate_features(AFTER_DOT, Candidate("secret_token()", "local", 0.4, "line"))
     assert all(isinstance(i, int) and isinstance(v, float) for i, v in features)
-    assert "secret_token" not in json.dumps(features)
+    assert "secret_token" not in json.dumps(list(features))
     # The hash is stable across processes (Python's own hash() is not).
     code = "from tactful.feedback.acceptance.features import index; print(index('L=python'))"
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -214,13 +216,15 @@ def test_the_filter_takes_the_shared_part_of_the_context() -> None:
     ctx = Context("python", "    value = compute(", ")", "def f():", 7, recent_rate=0.4)
     context = context_features(ctx)
     features = candidate_features(ctx, Candidate("x, y", "local", 0.6, "line"), context)
-    assert features[:FILTER_CONTEXT] == context[:FILTER_CONTEXT]
-    # The shared part ends with the recent rate's bucket; after it come the gate's own, which
-    # the filter leaves out (the word at the cursor, for one).
-    assert context[FILTER_CONTEXT - 1][0] == index("rrb=2")
-    assert context[FILTER_CONTEXT][0] == index("c1=(")
-    assert (index("w="), 1.0) in context
-    assert not {i for i, _ in context[FILTER_CONTEXT:]} & {i for i, _ in features}
+    shared = set(filter_context(context))
+    assert shared < set(features)
+    # The recent rate (its bucket and its value) is shared; the gate's own features are not:
+    # the last character's class and the word at the cursor, for two.
+    assert (index("rrb=2"), 1.0) in shared
+    assert dict(shared)[index("rr")] == pytest.approx(0.1)
+    gate_only = set(context) - shared
+    assert {(index("c1=("), 1.0), (index("w="), 1.0)} <= gate_only
+    assert not gate_only & set(features)
     # Without the gate's list the filter computes the same features itself.
     assert candidate_features(ctx, Candidate("x, y", "local", 0.6, "line")) == features
 

@@ -63,8 +63,8 @@ class Decision:
     probability: float
     show: bool
     explored: bool = False
-    features: Features = ()  # type: ignore[assignment]
-    context: Features = ()  # type: ignore[assignment]
+    features: Features = field(default_factory=lambda: Features([]))
+    context: Features = field(default_factory=lambda: Features([]))
     # What the caller wants kept with the decision (engine, timing), for the events.
     detail: Mapping[str, object] = field(default_factory=dict)
 
@@ -239,9 +239,9 @@ class AcceptanceModel:
             self.budget.add(decision.probability, float(saved))
         if decision.explored and self.explore > 0.0:
             weight *= min(1.0 / self.explore, MAX_EXPLORE_WEIGHT)
-        self.filter_model.update(list(decision.features), accepted, weight)
+        self.filter_model.update(decision.features, accepted, weight)
         if decision.context:
-            self.gate_model.update(list(decision.context), accepted, weight)
+            self.gate_model.update(decision.context, accepted, weight)
 
     def learn_moment(self, gate: Decision, outcome: float) -> None:
         """One online step for the gate alone, from a moment that showed nothing: ``outcome``
@@ -257,7 +257,7 @@ class AcceptanceModel:
         weight = 1.0
         if gate.explored and self.explore > 0.0:
             weight = min(1.0 / self.explore, MAX_EXPLORE_WEIGHT)
-        self.gate_model.update(list(gate.context), min(max(outcome, 0.0), 1.0), weight)
+        self.gate_model.update(gate.context, min(max(outcome, 0.0), 1.0), weight)
 
     def state(self) -> dict[str, Any]:
         """What to persist for the workspace (only what was learned, not the prior)."""

@@ -16,7 +16,7 @@ as that goes.
 Each feature earns its place: trained on one development project's replay and tested on the
 other's, a feature whose removal did not lower the held-out AUC was removed (fewer features, a
 cheaper decision). That is why the filter takes only part of the context
-(``FILTER_CONTEXT``), and why neither the engine's prose flag nor the file's kind is a filter
+(``filter_context``), and why neither the engine's prose flag nor the file's kind is a filter
 feature.
 """
 
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import product
 
@@ -96,60 +96,78 @@ class Candidate:
         )
 
 
-Features = list[tuple[int, float]]
+class Features:
+    """A feature vector: the hashed indices of the binary features present (``ones``, value 1)
+    and the few features that carry a value (``values``, ``(index, value)`` pairs).
+
+    Iterating gives every ``(index, value)`` pair, which is what the feedback store keeps.
+    ``shared``: how many of ``ones`` the filter shares with the gate (for a context's vector;
+    see ``filter_context``). Present-but-zero features are simply absent: they would weigh
+    nothing and learn nothing.
+    """
+
+    __slots__ = ("ones", "shared", "values")
+
+    def __init__(
+        self,
+        ones: list[int],
+        values: tuple[tuple[int, float], ...] = (),
+        shared: int | None = None,
+    ) -> None:
+        self.ones = ones
+        self.values = values
+        self.shared = len(ones) if shared is None else shared
+
+    def __iter__(self) -> Iterator[tuple[int, float]]:
+        for i in self.ones:
+            yield (i, 1.0)
+        yield from self.values
+
+    def __len__(self) -> int:
+        return len(self.ones) + len(self.values)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Features):
+            return NotImplemented
+        return self.ones == other.ones and self.values == other.values
+
+    def __hash__(self) -> int:
+        return hash((tuple(self.ones), self.values))
+
+    def __repr__(self) -> str:
+        return f"Features({self.ones!r}, {self.values!r})"
+
+    @classmethod
+    def of(cls, pairs: Iterable[tuple[int, float]]) -> Features:
+        """A vector from ``(index, value)`` pairs (as the store keeps them)."""
+        ones: list[int] = []
+        values: list[tuple[int, float]] = []
+        for i, v in pairs:
+            if v == 1.0:
+                ones.append(i)
+            elif v:
+                values.append((i, v))
+        return cls(ones, tuple(values))
+
+
+_crc32 = zlib.crc32
 
 
 def index(name: str) -> int:
     """The hashed index of a feature name (stable across runs and machines)."""
-    return zlib.crc32(name.encode("utf-8", "surrogatepass")) % (DIMENSION - 1) + 1
+    return _crc32(name.encode("utf-8", "surrogatepass")) % (DIMENSION - 1) + 1
 
 
-# One int object per index (up to a bound): the models' weights are keyed by the same objects,
-# so a lookup matches by identity instead of comparing two ints it first has to fetch.
-_INDICES: dict[int, int] = {}
-_INDICES_LIMIT = 1 << 18
+_RR = index("rr")
+_SCORE = index("score")
+_LEAST = index("least")
 
 
-def canonical(i: int) -> int:
-    found = _INDICES.get(i)
-    if found is not None:
-        return found
-    if len(_INDICES) < _INDICES_LIMIT:
-        _INDICES[i] = i
-    return i
-
-
-# A binary feature is the pair (index, 1.0); the pairs of names seen before are kept, so a
-# decision neither hashes them again nor allocates new tuples (fewer allocations also mean
-# fewer garbage collections landing inside a decision). Bounded: emptied when full.
-_ONES: dict[str, tuple[int, float]] = {}
-_ONES_LIMIT = 1 << 17
-
-
-def _one(name: str) -> tuple[int, float]:
-    pair = _ONES.get(name)
-    if pair is None:
-        if len(_ONES) >= _ONES_LIMIT:
-            _ONES.clear()
-        pair = _ONES[name] = (canonical(index(name)), 1.0)
-    return pair
-
-
-def _zero(name: str) -> tuple[int, float]:
-    """The pair (index, 0.0): the feature is present but weighs nothing and learns nothing."""
-    return (_one(name)[0], 0.0)
-
-
-_RR = canonical(index("rr"))
-_SCORE = canonical(index("score"))
-_LEAST = canonical(index("least"))
-
-
-def _grid(template: str, *values: Sequence[object]) -> tuple[tuple[int, float], ...]:
-    """The pairs of ``template.format(...)`` over every combination of ``values``, row-major:
-    a feature over small integers is then an index into a tuple instead of a name to format
-    and look up (the same names, so the same hashed indices)."""
-    return tuple(_one(template.format(*combination)) for combination in product(*values))
+def _grid(template: str, *values: Sequence[object]) -> tuple[int, ...]:
+    """The indices of ``template.format(...)`` over every combination of ``values``,
+    row-major: a feature over small integers is then an index into a tuple instead of a name
+    to format and hash (the same names, so the same hashed indices)."""
+    return tuple(index(template.format(*combination)) for combination in product(*values))
 
 
 _B13 = range(13)  # what _bucket can return
@@ -158,7 +176,6 @@ _WL = _grid("wl={}", range(9))
 _COL = _grid("col={}", _B13)
 _OPEN = _grid("open={}", range(-1, 4))
 _RRB = _grid("rrb={}", range(5))
-_RRB_NONE = _zero("rrb=none")
 _LN = _grid("ln={}", _B13)
 _Q = _grid("q={}", range(2))
 _SB = _grid("sb={}", _D10)
@@ -175,6 +192,7 @@ _DEPTHS = 8  # the local engine's contexts are shorter
 _DP = _grid("dp={}", range(_DEPTHS))
 _DP_SU = _grid("dp={}|su={}", range(_DEPTHS), range(9))
 _DP_FP = _grid("dp={}|fp={}", range(_DEPTHS), _D10)
+_COMMENT = _grid("comment={}", (False, True))
 
 
 def _tenths(p: float) -> int:
@@ -246,20 +264,12 @@ def _since(seconds: float | None) -> str:
     return "long"
 
 
-# The filter's share of the context features: the first FILTER_CONTEXT of them (the rest only the
-# gate uses). Which ones each stage keeps was measured on replays, training on one project and
-# testing on the other: a feature that did not raise the held-out AUC costs time and is left out.
-FILTER_CONTEXT = 20
-
-
 def context_features(ctx: Context) -> Features:
-    """Features of the moment, before any engine is asked: the filter's first
-    (``FILTER_CONTEXT`` of them, see ``filter_context``), then the ones only the gate uses."""
-    lang = ctx.language
+    """Features of the moment, before any engine is asked: the filter's first (``shared`` of
+    them, see ``filter_context``), then the ones only the gate uses."""
     prefix = ctx.line_prefix[-200:]
     stripped = prefix.lstrip()
-    last = prefix[-1:] if prefix else ""
-    last_class = _char_class(last) if stripped else "bol"
+    last_class = _char_class(prefix[-1:]) if stripped else "bol"
     word = _trailing_word(prefix)
     before_word = prefix[: len(prefix) - len(word)].rstrip()
     prev_token = _trailing_word(before_word) or (before_word[-1:] if before_word else "^")
@@ -277,69 +287,62 @@ def context_features(ctx: Context) -> Features:
     opens = count("(") + count("[") + count("{") - count(")") - count("]") - count("}")
     previous = ctx.previous_line.rstrip()
     prev_end = _char_class(previous[-1:]) if previous else "empty"
-    history = f"{ctx.last_outcome}|{_since(ctx.since_last_s)}"
-    quotes = count('"') + count("'")
     shape = _shape(prefix[-3:])
     rate = ctx.recent_rate
-    features: Features = [(BIAS, 1.0), (_RR, 0.0 if rate is None else rate - 0.3)]
+    last_outcome = ctx.last_outcome
+    along = ctx.along
+    word_length = len(word)
     # the filter's and the gate's
-    features.extend(
-        map(
-            _one,
-            (
-                f"L={lang}",
-                f"sh={shape}",
-                f"sh2={shape[-2:]}|a={after}",
-            ),
-        )
-    )
-    features.append(_WL[min(len(word), 8)])
-    features.extend(
-        map(
-            _one,
-            (
-                f"pt={prev_token}|wl={min(len(word), 4)}",
-                f"fw={_first_word(prefix)}|c1={last_class}",
-                f"a={after}",
-                f"a={after}|c1={last_class}",
-            ),
-        )
-    )
-    features.append(_COL[_bucket(len(prefix))])
-    features.append(_OPEN[max(-1, min(opens, 3)) + 1])
-    features.extend(
-        map(
-            _one,
-            (
-                f"pe={prev_end}",
-                f"pe={prev_end}|bol={not stripped}",
-            ),
-        )
-    )
+    ones = [
+        BIAS,
+        index(f"L={ctx.language}"),
+        index(f"sh={shape}"),
+        index(f"sh2={shape[-2:]}|a={after}"),
+        _WL[min(word_length, 8)],
+        index(f"pt={prev_token}|wl={min(word_length, 4)}"),
+        index(f"fw={_first_word(prefix)}|c1={last_class}"),
+        index(f"a={after}"),
+        index(f"a={after}|c1={last_class}"),
+        _COL[_bucket(len(prefix))],
+        _OPEN[max(-1, min(opens, 3)) + 1],
+        index(f"pe={prev_end}"),
+        index(f"pe={prev_end}|bol={not stripped}"),
+        _COMMENT["#" in prefix or "//" in prefix],
+    ]
     # Before the first verdict of a session there is no history to speak of: those features
-    # are there with value 0, so they neither weigh nor learn. (A replay starts a session once,
-    # an editor every time it opens: weights trained on a replay's first few moments would be
-    # noise applied to every session's start.) The same for a rate before enough verdicts.
-    known = _one if ctx.last_outcome != "none" else _zero
-    features.append(known(f"h={history}"))
-    features.append(known(f"h={history}|c1={last_class}"))
-    shown = _one if ctx.along != "none" else _zero
-    features.append(shown(f"al={ctx.along}|c1={last_class}"))
-    features.append(shown(f"al={ctx.along}|h={ctx.last_outcome}"))
-    features.append(_one(f"comment={'#' in prefix or '//' in prefix}"))
-    features.append(_RRB_NONE if rate is None else _RRB[min(max(int(rate * 5), 0), 4)])
+    # are left out, so they neither weigh nor learn. (A replay starts a session once, an editor
+    # every time it opens: weights trained on a replay's first few moments would be noise
+    # applied to every session's start.) The same for a rate before enough verdicts.
+    if last_outcome != "none":
+        history = f"h={last_outcome}|{_since(ctx.since_last_s)}"
+        ones.append(index(history))
+        ones.append(index(f"{history}|c1={last_class}"))
+    if along != "none":
+        ones.append(index(f"al={along}|c1={last_class}"))
+        ones.append(index(f"al={along}|h={last_outcome}"))
+    if rate is None:
+        values: tuple[tuple[int, float], ...] = ()
+    else:
+        ones.append(_RRB[min(max(int(rate * 5), 0), 4)])
+        values = ((_RR, rate - 0.3),)
+    shared = len(ones)
     # the gate's only
-    features.extend(map(_one, (f"c1={last_class}", f"w={word[:24]}", f"pt={prev_token}")))
-    features.append(_Q[quotes % 2])
-    features.append(_LN[_bucket(ctx.line_number)])
-    features.append(shown(f"al={ctx.along}"))
-    features.append(_one(f"pk={ctx.path_kind}|c1={last_class}"))
-    return features
+    ones.append(index(f"c1={last_class}"))
+    ones.append(index(f"w={word[:24]}"))
+    ones.append(index(f"pt={prev_token}"))
+    ones.append(_Q[(count('"') + count("'")) % 2])
+    ones.append(_LN[_bucket(ctx.line_number)])
+    if along != "none":
+        ones.append(index(f"al={along}"))
+    ones.append(index(f"pk={ctx.path_kind}|c1={last_class}"))
+    return Features(ones, values, shared)
 
 
-def filter_context(context: Features) -> list[tuple[int, float]]:
-    """The filter's share of ``context_features``' result."""
-    return context[:FILTER_CONTEXT]
+def filter_context(context: Features) -> Features:
+    """The filter's share of ``context_features``' result. Which features each stage keeps was
+    measured on replays, training on one project and testing on the other: a feature that did
+    not raise the held-out AUC costs time and is left out."""
+    return Features(context.ones[: context.shared], context.values)
 
 
 def candidate_features(
@@ -347,7 +350,9 @@ def candidate_features(
 ) -> Features:
     """Features of a generated suggestion in its context (``context``: the gate's
     ``context_features`` for this moment, reused)."""
-    features = filter_context(context if context is not None else context_features(ctx))
+    if context is None:
+        context = context_features(ctx)
+    ones = context.ones[: context.shared]
     text = candidate.text[:400]
     tokens = [t for t in _TOKEN.findall(text[:160]) if not t.isspace()]
     first = tokens[0] if tokens else ""
@@ -361,44 +366,43 @@ def candidate_features(
     length = _bucket(len(text))
     short_length = min(length, 6)
     kind = candidate.kind
-    word_length = min(len(word), 4)
     before = _trailing_word(prefix[: len(prefix) - len(word)].rstrip()[-64:])
-    features.extend(
-        map(
-            _one,
-            (
-                f"o={candidate.origin}|sb={min(int(score * 5), 4)}",
-                f"len={length}|k={kind}",
-                f"t0={first[:24]}|pt={before}",
-                f"end={_char_class(text.rstrip()[-1:])}",
-            ),
-        )
+    ones += (
+        index(f"o={candidate.origin}|sb={min(int(score * 5), 4)}"),
+        index(f"len={length}|k={kind}"),
+        index(f"t0={first[:24]}|pt={before}"),
+        index(f"end={_char_class(text.rstrip()[-1:])}"),
+        _NL[min(text.count("\n") + 1, 6)],
+        _SB[sb],
+        _SB_LEN[sb * 7 + short_length],
+        _TN[min(len(tokens), 12)],
+        _ID_PU[min(idents, 6) * 7 + min(len(tokens) - idents, 6)],
+        _JOIN_WL[joins_word * 5 + min(len(word), 4)],
     )
-    features.append(_NL[min(text.count("\n") + 1, 6)])
-    features.append(_SB[sb])
-    features.append(_SB_LEN[sb * 7 + short_length])
-    features.append(_TN[min(len(tokens), 12)])
-    features.append(_ID_PU[min(idents, 6) * 7 + min(len(tokens) - idents, 6)])
-    features.append(_JOIN_WL[joins_word * 5 + word_length])
+    values = context.values
     evidence = candidate.evidence
     if evidence is not None:
         first_p, margin, least, depth, support = evidence
         fp = _tenths(first_p)
         lp = _tenths(least)
         su = _bucket(max(int(support), 0))
-        features.append(_one(f"fp={fp}|k={kind}"))
-        features.append(_MG[_tenths(margin)])
-        features.append(_LP[lp])
-        features.append(_LP_LEN[lp * 7 + short_length])
+        ones += (
+            index(f"fp={fp}|k={kind}"),
+            _MG[_tenths(margin)],
+            _LP[lp],
+            _LP_LEN[lp * 7 + short_length],
+        )
         if 0 <= depth < _DEPTHS:
-            features.append(_DP[depth])
-            features.append(_DP_SU[depth * 9 + min(su, 8)])
-            features.append(_DP_FP[depth * 10 + fp])
+            ones += (_DP[depth], _DP_SU[depth * 9 + min(su, 8)], _DP_FP[depth * 10 + fp])
         else:
-            features.extend(
-                map(_one, (f"dp={depth}", f"dp={depth}|su={min(su, 8)}", f"dp={depth}|fp={fp}"))
+            ones += (
+                index(f"dp={depth}"),
+                index(f"dp={depth}|su={min(su, 8)}"),
+                index(f"dp={depth}|fp={fp}"),
             )
-        features.append(_SU[su])
-        features.append((_LEAST, least))
-    features.append((_SCORE, score))
-    return features
+        ones.append(_SU[su])
+        if least:
+            values += ((_LEAST, least),)
+    if score:
+        values += ((_SCORE, score),)
+    return Features(ones, values)

@@ -21,6 +21,8 @@ from tactful.feedback.acceptance.model import LogisticModel
 
 PRIOR_BIAS = 0.85  # sigmoid(0.85) ~ 0.70: shown until the developer says otherwise
 DEFAULT_THRESHOLD = 0.4
+# Rules, sources and verdicts number in the hundreds: a small table holds them.
+DIMENSION = 1 << 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +56,10 @@ def item_features(item: Item) -> Features:
         f"i.v={item.verdict}|k={item.kind}",
         f"i.safe={item.safe}",
     ]
-    return [
-        (BIAS, _SHARED),
-        *((index(n), 1.0) for n in own),
-        *((index(n), _SHARED) for n in shared),
-    ]
+    return Features(
+        [index(n) % DIMENSION for n in own],
+        ((BIAS, _SHARED), *((index(n) % DIMENSION, _SHARED) for n in shared)),
+    )
 
 
 ItemT = TypeVar("ItemT")
@@ -75,7 +76,9 @@ class ItemModel:
         enabled: bool = True,
         seed: int | None = None,
     ) -> None:
-        self.model = LogisticModel({BIAS: PRIOR_BIAS / _SHARED}, rate=0.6, initial_accumulator=1.0)
+        self.model = LogisticModel(
+            {BIAS: PRIOR_BIAS / _SHARED}, rate=0.6, initial_accumulator=1.0, dimension=DIMENSION
+        )
         self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
         self.explore = explore
         self.enabled = enabled
@@ -108,7 +111,7 @@ class ItemModel:
         weight = 1.0
         if decision.explored and self.explore > 0.0:
             weight = min(1.0 / self.explore, MAX_EXPLORE_WEIGHT)
-        self.model.update(list(decision.features), useful, weight)
+        self.model.update(decision.features, useful, weight)
 
     def learn_item(self, item: Item, useful: bool) -> None:
         """Learn from an item whose decision was not kept (an event read back, a CLI run)."""
