@@ -36,6 +36,7 @@ from tactful.analyzers.languages import language_of_path
 from tactful.analyzers.text import column_from_units
 from tactful.server.cli import UsageError
 from tactful.server.cli.bench_filter import filter_runs, filter_text
+from tactful.server.features.status import METHOD as STATUS
 from tactful.suggestion.replay import Tally, Typist
 
 ENGINES = ("local", "llm", "auto")
@@ -209,6 +210,10 @@ class _Client(LanguageClient):
 
         @self.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
         def diagnostics(params: types.PublishDiagnosticsParams) -> None:
+            return None
+
+        @self.feature(STATUS)
+        def status(params: object) -> None:
             return None
 
 
