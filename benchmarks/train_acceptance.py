@@ -58,7 +58,7 @@ CORPORA = {
 }
 CACHE = HERE / "results" / "acceptance"
 # Bumped whenever a replay records something new, so an old cache is not read as the new one.
-REPLAY_FORMAT = 5
+REPLAY_FORMAT = 6
 PRIOR = HERE.parent / "feedback" / "acceptance" / "prior.json"
 SECONDS_PER_KEYSTROKE = 0.2
 SEED = 20251127

@@ -105,7 +105,7 @@ def post(url):
         # Text after the cursor that an editor would not have put there itself: silent.
         ("total = compute(|value)", None, "python"),
         # Docstrings are prose, learned like code.
-        (DOCSTRINGS, " the", "python"),
+        (DOCSTRINGS, " the new", "python"),
     ],
 )
 def test_local_engine_suggests_only_what_it_is_confident_of(
