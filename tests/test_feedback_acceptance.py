@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import zlib
 
 import pytest
 
@@ -22,6 +23,7 @@ from tactful.feedback.acceptance import (
 from tactful.feedback.acceptance.budget import LOSS_BUDGET, THRESHOLD_RANGE, ThresholdBudget
 from tactful.feedback.acceptance.evaluation import auc
 from tactful.feedback.acceptance.features import (
+    DIMENSION,
     candidate_features,
     context_features,
     filter_context,
@@ -210,6 +212,27 @@ def test_context_features_cover_the_moment() -> None:
     mid_line = Context("python", "foo(", line_suffix=")")
     end_line = Context("python", "foo(", line_suffix="")
     assert set(context_features(mid_line)) != set(context_features(end_line))
+
+
+def test_the_shape_and_first_word_features_read_any_text() -> None:
+    def ones(prefix: str) -> set[int]:
+        return set(context_features(Context("python", prefix)).ones)
+
+    # Letters (any script) as a, digits (any script) as 0, any whitespace as _.
+    assert index("sh=a0_") in ones("x = b1 ")
+    assert index("sh=a0_") in ones("x = é٣\u2003")
+    assert index("sh=a0_") in ones("x = _7\x1c")
+    assert index("sh=(a.") in ones("f(x.")
+    # The first word counts only where the line's text starts.
+    assert index("fw=value|c1=(") in ones("    value(")
+    assert index("fw=|c1=(") in ones("    (value(")
+
+
+def test_feature_indices_do_not_depend_on_what_was_hashed_before() -> None:
+    names = [f"w=name{i}" for i in range(70_000)]  # more than the indices kept at once
+    first = [index(name) for name in names]
+    assert [index(name) for name in reversed(names)] == first[::-1]
+    assert first[0] == zlib.crc32(b"w=name0") % (DIMENSION - 1) + 1
 
 
 def test_the_filter_takes_the_shared_part_of_the_context() -> None:

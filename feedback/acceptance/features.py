@@ -151,11 +151,20 @@ class Features:
 
 
 _crc32 = zlib.crc32
+# Names seen lately and their indices: most moments repeat most of the last one's names, and a
+# dict lookup costs a third of hashing the name again. Cleared when full, so it stays small.
+_SEEN: dict[str, int] = {}
+_SEEN_MAX = 1 << 15
 
 
 def index(name: str) -> int:
     """The hashed index of a feature name (stable across runs and machines)."""
-    return _crc32(name.encode("utf-8", "surrogatepass")) % (DIMENSION - 1) + 1
+    found = _SEEN.get(name)
+    if found is None:
+        if len(_SEEN) >= _SEEN_MAX:
+            _SEEN.clear()
+        found = _SEEN[name] = _crc32(name.encode("utf-8", "surrogatepass")) % (DIMENSION - 1) + 1
+    return found
 
 
 _RR = index("rr")
@@ -235,11 +244,18 @@ def _char_class(ch: str) -> str:
     return ch
 
 
+def _shape_of(c: str) -> str:
+    return "a" if c.isalpha() or c == "_" else "0" if c.isdigit() else "_" if c.isspace() else c
+
+
+_ASCII_SHAPE = str.maketrans({chr(i): _shape_of(chr(i)) for i in range(128)})
+
+
 def _shape(text: str) -> str:
-    return "".join(
-        "a" if c.isalpha() or c == "_" else "0" if c.isdigit() else "_" if c.isspace() else c
-        for c in text
-    )
+    """Letters as ``a``, digits as ``0``, spaces as ``_``; other characters as they are."""
+    if text.isascii():
+        return text.translate(_ASCII_SHAPE)
+    return "".join(map(_shape_of, text))
 
 
 def _trailing_word(text: str) -> str:
@@ -251,8 +267,8 @@ def _trailing_word(text: str) -> str:
 
 
 def _first_word(text: str) -> str:
-    match = _WORD.search(text)
-    return match.group(0) if match and match.start() == len(text) - len(text.lstrip()) else ""
+    match = _WORD.match(text, len(text) - len(text.lstrip()))
+    return match.group(0) if match else ""
 
 
 def _since(seconds: float | None) -> str:
