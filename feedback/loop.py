@@ -203,7 +203,8 @@ class FeedbackLoop:
     def gate(self, workspace: str, ctx: Context) -> Decision:
         """Ask an engine at all? A "no" is recorded as a skipped request."""
         model = self._workspace(workspace).completion
-        started, cpu = time.perf_counter_ns(), time.thread_time_ns()
+        cpu = time.thread_time_ns()  # a system call: kept outside the wall time
+        started = time.perf_counter_ns()
         decision = model.gate(ctx)
         micros = (time.perf_counter_ns() - started) / 1000.0
         cpu_micros = (time.thread_time_ns() - cpu) / 1000.0
@@ -228,7 +229,8 @@ class FeedbackLoop:
     ) -> Decision:
         """Show this suggestion? A hidden one is recorded; a kept one waits for ``shown``."""
         model = self._workspace(workspace).completion
-        started, cpu = time.perf_counter_ns(), time.thread_time_ns()
+        cpu = time.thread_time_ns()  # a system call: kept outside the wall time
+        started = time.perf_counter_ns()
         decision = model.judge(ctx, candidate, gate)
         micros = (time.perf_counter_ns() - started) / 1000.0
         cpu_micros = (time.thread_time_ns() - cpu) / 1000.0

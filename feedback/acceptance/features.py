@@ -34,7 +34,8 @@ DIMENSION = 1 << 20
 BIAS = 0
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z_0-9]*|\d+")
-_TOKEN = re.compile(r"[A-Za-z_][A-Za-z_0-9]*|\d[\w.]*|\"|'|\s+|[^\sA-Za-z_0-9]")
+# Whitespace matches no alternative, so ``findall`` skips it.
+_TOKEN = re.compile(r"[A-Za-z_][A-Za-z_0-9]*|\d[\w.]*|\"|'|[^\sA-Za-z_0-9]")
 _CLOSERS = frozenset(")]}\"'`,;:")
 
 
@@ -370,7 +371,7 @@ def candidate_features(
         context = context_features(ctx)
     ones = context.ones[: context.shared]
     text = candidate.text[:400]
-    tokens = [t for t in _TOKEN.findall(text[:160]) if not t.isspace()]
+    tokens = _TOKEN.findall(text[:160])
     first = tokens[0] if tokens else ""
     first_kind = _char_class(first[:1]) if first else "none"
     idents = sum(1 for t in tokens if t[:1].isalpha() or t[:1] == "_")
