@@ -152,20 +152,11 @@ class Features:
 
 
 _crc32 = zlib.crc32
-# Names seen lately and their indices: most moments repeat most of the last one's names, and a
-# dict lookup costs a third of hashing the name again. Cleared when full, so it stays small.
-_SEEN: dict[str, int] = {}
-_SEEN_MAX = 1 << 15
 
 
 def index(name: str) -> int:
     """The hashed index of a feature name (stable across runs and machines)."""
-    found = _SEEN.get(name)
-    if found is None:
-        if len(_SEEN) >= _SEEN_MAX:
-            _SEEN.clear()
-        found = _SEEN[name] = _crc32(name.encode("utf-8", "surrogatepass")) % (DIMENSION - 1) + 1
-    return found
+    return _crc32(name.encode("utf-8", "surrogatepass")) % (DIMENSION - 1) + 1
 
 
 _RR = index("rr")
