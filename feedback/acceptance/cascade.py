@@ -55,10 +55,14 @@ def example_weight(accepted: bool, saved: int) -> float:
     return 1.0 + SAVED_WEIGHT * max(0, saved) if accepted else 1.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Decision:
     """A verdict: ``show`` (for the gate: ask an engine), at ``probability`` of acceptance;
-    ``explored`` when shown only to keep learning; ``features`` for learning later."""
+    ``explored`` when shown only to keep learning; ``features`` for learning later.
+
+    Not frozen, though nothing changes one once made: a frozen dataclass sets each field
+    through ``object.__setattr__``, which costs a decision over a microsecond (use
+    ``dataclasses.replace`` for a changed copy)."""
 
     probability: float
     show: bool
