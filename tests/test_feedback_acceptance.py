@@ -24,12 +24,14 @@ from tactful.feedback.acceptance.budget import LOSS_BUDGET, THRESHOLD_RANGE, Thr
 from tactful.feedback.acceptance.evaluation import auc
 from tactful.feedback.acceptance.features import (
     DIMENSION,
+    Features,
     candidate_features,
     context_features,
     filter_context,
     index,
     path_kind,
 )
+from tactful.feedback.acceptance.model import LogisticModel, sigmoid
 
 NEUTRAL = Prior(Stage({}, threshold=0.5), Stage({}, threshold=0.5), {"id": "neutral"})
 
@@ -203,6 +205,15 @@ def test_auc() -> None:
     assert auc([(0.1, True), (0.9, False)]) == 0.0
     assert auc([(0.5, True), (0.5, False)]) == 0.5
     assert auc([(0.5, True)]) is None
+
+
+def test_a_prediction_sums_the_weights_of_any_number_of_features() -> None:
+    model = LogisticModel({1: 0.5, 2: -1.25, 3: 2.0})
+    assert model.logit(Features([])) == 0.0
+    assert model.logit(Features([2])) == -1.25
+    assert model.logit(Features([1, 2, 3, 3])) == 3.25
+    assert model.logit(Features([1], ((3, 0.5),))) == 1.5
+    assert model.predict(Features([1, 2])) == sigmoid(-0.75)
 
 
 def test_context_features_cover_the_moment() -> None:
