@@ -22,7 +22,7 @@ import dataclasses
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -203,14 +203,7 @@ class FeedbackLoop:
     def gate(self, workspace: str, ctx: Context) -> Decision:
         """Ask an engine at all? A "no" is recorded as a skipped request."""
         model = self._workspace(workspace).completion
-        cpu = time.thread_time_ns()  # a system call: kept outside the wall time
-        started = time.perf_counter_ns()
-        decision = model.gate(ctx)
-        micros = (time.perf_counter_ns() - started) / 1000.0
-        cpu_micros = (time.thread_time_ns() - cpu) / 1000.0
-        # Wall time is what a developer waits; thread CPU time is what the decision costs
-        # (wall time also counts waiting for the GIL and for a busy machine's cores).
-        timing = {"decision_us": round(micros, 1), "decision_cpu_us": round(cpu_micros, 1)}
+        decision, timing = _timed(model.gate, ctx)
         if not decision.show:
             self.record(
                 ev.Event(
@@ -229,16 +222,11 @@ class FeedbackLoop:
     ) -> Decision:
         """Show this suggestion? A hidden one is recorded; a kept one waits for ``shown``."""
         model = self._workspace(workspace).completion
-        cpu = time.thread_time_ns()  # a system call: kept outside the wall time
-        started = time.perf_counter_ns()
-        decision = model.judge(ctx, candidate, gate)
-        micros = (time.perf_counter_ns() - started) / 1000.0
-        cpu_micros = (time.thread_time_ns() - cpu) / 1000.0
+        decision, timing = _timed(model.judge, ctx, candidate, gate)
         detail: dict[str, object] = {
             "engine": candidate.engine,
             "kind": candidate.kind,
-            "decision_us": round(micros, 1),
-            "decision_cpu_us": round(cpu_micros, 1),
+            **timing,
             "context_features": len(decision.context),
             "threshold": round(model.threshold, 4),
         }
@@ -556,3 +544,15 @@ def _item_detail(item: Item) -> dict[str, object]:
         "severity": item.severity,
         "verdict": item.verdict,
     }
+
+
+def _timed(decide: Callable[..., Decision], *args: Any) -> tuple[Decision, dict[str, object]]:
+    """``decide(*args)`` and what it took, in microseconds: wall time is what a developer waits;
+    thread CPU time is what the decision costs (wall time also counts waiting for the GIL and
+    for a busy machine's cores)."""
+    cpu = time.thread_time_ns()  # a system call: kept outside the wall time
+    started = time.perf_counter_ns()
+    decision = decide(*args)
+    micros = (time.perf_counter_ns() - started) / 1000.0
+    cpu_micros = (time.thread_time_ns() - cpu) / 1000.0
+    return decision, {"decision_us": round(micros, 1), "decision_cpu_us": round(cpu_micros, 1)}

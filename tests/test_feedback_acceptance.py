@@ -240,7 +240,7 @@ def test_the_shape_and_first_word_features_read_any_text() -> None:
 
 
 def test_feature_indices_do_not_depend_on_what_was_hashed_before() -> None:
-    names = [f"w=name{i}" for i in range(70_000)]  # more than the indices kept at once
+    names = [f"w=name{i}" for i in range(70_000)]
     first = [index(name) for name in names]
     assert [index(name) for name in reversed(names)] == first[::-1]
     assert first[0] == zlib.crc32(b"w=name0") % (DIMENSION - 1) + 1
