@@ -32,7 +32,7 @@ end
 
 local function record_events()
   vim.api.nvim_create_autocmd("User", {
-    pattern = { "TactfulShown", "TactfulAccepted", "TactfulRejected", "TactfulTyped" },
+    pattern = { "TactfulShown", "TactfulAccepted", "TactfulRejected", "TactfulTyped", "TactfulStatus" },
     callback = function(args)
       table.insert(results.events, { event = args.match, data = args.data or vim.empty_dict() })
     end,
@@ -176,6 +176,7 @@ function scenarios.session()
       end
       return line == "tactful: local · unfiltered" and line
     end, 30000, "the statusline to name the engine and nothing else")
+    out.events = #events_since(0, "TactfulStatus")
   end)
 
   -- Typed in one go, <Tab> comes before any ghost text could be asked for.
@@ -684,6 +685,8 @@ local function use_and_quit()
       out.commands[name] = vim.fn.exists(":" .. name) == 2
     end
     out.tab = vim.fn.maparg("<Tab>", "i", false, true).desc
+    -- What Neovim sends on didChangeConfiguration and answers to workspace/configuration.
+    out.settings = client().settings or client().config.settings
     out.status = wait_for(function()
       local line = require("tactful").status()
       return line:match("^tactful: %a") and line ~= "tactful: starting" and line

@@ -77,6 +77,7 @@ def test_tab_without_ghost_text_runs_the_users_global_expr_mapping(session):
 def test_statusline_names_the_engine_and_the_unfiltered_mode(session):
     status = step_outcome(session, "status")
     assert status["line"] == "tactful: local · unfiltered"
+    assert status["events"] >= 1, "no User TactfulStatus for statuslines to redraw on"
     # Before: empty (not attached yet), starting, ready (the engine not said yet), or the same
     # with the work in progress.
     for line in status["seen"]:

@@ -125,6 +125,11 @@ def test_the_plugin_starts_the_server_for_the_file(install, request):
     assert attach["status"].startswith("tactful: ")
 
 
+def test_no_settings_are_sent_when_none_are_set(with_setup):
+    # setup({}) once sent { tactful = {} }, which Neovim encodes as {"tactful": []}.
+    assert "tactful" not in (step_outcome(with_setup, "attach")["settings"] or {})
+
+
 @pytest.mark.parametrize("install", INSTALLS)
 def test_help_is_found_without_running_helptags(install, request):
     help_step = step_outcome(request.getfixturevalue(install), "help")

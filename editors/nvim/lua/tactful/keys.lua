@@ -189,7 +189,8 @@ function M.unmap(buf)
   if not entries or not vim.api.nvim_buf_is_valid(buf) then
     return
   end
-  vim.api.nvim_buf_call(buf, function()
+  -- pcall: the buffer may be on its way out (detached because it is being wiped).
+  pcall(vim.api.nvim_buf_call, buf, function()
     for _, entry in pairs(entries) do
       local current = vim.fn.maparg(entry.lhs, entry.mode, false, true)
       -- A mapping made over tactful's since then is the user's choice: leave it.
