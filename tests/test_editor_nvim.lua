@@ -717,6 +717,8 @@ local function use_and_quit()
   results.messages = vim.api.nvim_exec2("messages", { output = true }).output
   results.servers = vim.api.nvim_get_proc_children(vim.fn.getpid())
   save()
+  -- As a person quits: every buffer is written, so a plain :qa.
+  vim.cmd("qa")
 end
 
 function scenarios.installed()
