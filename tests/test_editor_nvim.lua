@@ -629,6 +629,31 @@ function scenarios.keys()
     end, { expr = true })
   end, "a<Tab>b", { showing = true })
 
+  -- nvim-cmp maps the key over tactful's on InsertEnter and, to fall back, feeds the rhs of
+  -- the mapping it replaced ("itn"): tactful's must be replayable that way.
+  local function like_nvim_cmp(buf)
+    local replaced
+    for _, mapping in ipairs(vim.api.nvim_buf_get_keymap(buf, "i")) do
+      if vim.keycode(mapping.lhs) == vim.keycode("<Tab>") then
+        replaced = mapping
+      end
+    end
+    vim.keymap.set("i", "<Tab>", function()
+      vim.g.user_calls = vim.g.user_calls + 1
+      vim.api.nvim_feedkeys(vim.keycode(replaced.rhs or ""), "itn", true)
+    end, { buffer = buf })
+  end
+
+  case("mapped_over_by_a_plugin_that_falls_back", function(buf)
+    vim.keymap.set("i", "<Tab>", "[mine]", {})
+    like_nvim_cmp(buf)
+  end, "a<Tab>b", { map_first = true })
+
+  case("mapped_over_by_a_plugin_that_falls_back_while_shown", like_nvim_cmp, "a<Tab>b", {
+    map_first = true,
+    showing = true,
+  })
+
   case("abbreviation_through_dismiss_key", function()
     vim.cmd("inoreabbrev teh the")
   end, "teh<C-]>")

@@ -266,6 +266,7 @@ KEY_CASES = [
     ("buffer_expr_remapped_to_itself", "a[jump]\tb", 2),
     ("buffer_script_local", "a[sid]b", 1),
     ("global_mapping_made_later", "a[later]b", 0),
+    ("mapped_over_by_a_plugin_that_falls_back", "a[mine]b", 1),
     ("abbreviation_through_dismiss_key", "the", 0),
     ("unmap_gives_the_mapping_back", "a[mine]b", 0),
 ]
@@ -300,6 +301,11 @@ def test_with_nothing_shown_a_key_does_what_it_did_before(keys, name, text, call
 def test_with_a_suggestion_shown_the_key_is_tactfuls(keys):
     case = step_outcome(keys, "suggestion_showing")
     assert (case["text"], case["took"], case["user_calls"]) == ("ab", 1, 0)
+
+
+def test_a_plugin_mapping_over_tactfuls_can_fall_back_to_it(keys):
+    case = step_outcome(keys, "mapped_over_by_a_plugin_that_falls_back_while_shown")
+    assert (case["text"], case["took"], case["user_calls"]) == ("ab", 1, 1)
 
 
 def test_unmap_restores_the_users_buffer_mapping(keys):

@@ -363,8 +363,10 @@ end
 --- Tell running servers to read their settings (and so the trust list) again.
 local function resend_settings()
   for _, client in ipairs(vim.lsp.get_clients({ name = rpc.NAME })) do
+    local settings = client.settings or client.config.settings or {}
     rpc.notify(client, "workspace/didChangeConfiguration", {
-      settings = client.settings or client.config.settings or {},
+      -- An empty Lua table would go out as a JSON list.
+      settings = next(settings) ~= nil and settings or vim.empty_dict(),
     })
   end
 end

@@ -26,7 +26,8 @@ local DESC = "tactful: "
 local DONE = "<Plug>(tactful-fell-through)"
 
 local handlers = {} -- action -> { { name, fn, priority, order } }
-local mapped = {} -- buf -> key id -> { mode, lhs, plug?, original? }
+local mapped = {} -- buf -> key id -> { mode, lhs, press, plug?, original? }
+local presses = {} -- press number -> function run by a mapping
 local falling = {} -- key id -> true while that key's fallback runs
 local plugs = 0
 local registered = 0
@@ -175,17 +176,33 @@ function M.map(buf, mode, lhs, action, desc)
     end
   end)
   mapped[buf][id] = entry
-  vim.keymap.set(mode, lhs, function()
+  entry.press = #presses + 1
+  presses[entry.press] = function()
     if not M.run(action, buf) then
       M.fall_through(buf, mode, lhs)
     end
-  end, { buffer = buf, silent = true, desc = DESC .. (desc or action) })
+  end
+  -- A <Cmd> string, not a Lua callback: plugins that map the key over tactful's later
+  -- (nvim-cmp on InsertEnter) fall back to a mapping by feeding its rhs.
+  local rhs = ("<Cmd>lua require('tactful.keys').press(%d)<CR>"):format(entry.press)
+  vim.keymap.set(mode, lhs, rhs, { buffer = buf, silent = true, desc = DESC .. (desc or action) })
+end
+
+--- What a mapping set by `map()` runs.
+function M.press(number)
+  local run = presses[number]
+  if run then
+    run()
+  end
 end
 
 --- Remove tactful's mappings from `buf` and give it back the mappings they shadowed.
 function M.unmap(buf)
   local entries = mapped[buf]
   mapped[buf] = nil
+  for _, entry in pairs(entries or {}) do
+    presses[entry.press] = nil
+  end
   if not entries or not vim.api.nvim_buf_is_valid(buf) then
     return
   end
