@@ -310,6 +310,10 @@ function scenarios.session()
     vim.cmd("TactfulToggle")
     out.enabled_after_toggle = require("tactful").is_enabled()
     out.status_on = require("tactful").status()
+    vim.b.tactful_enabled = false
+    out.enabled_in_buffer_turned_off = require("tactful").is_enabled()
+    out.status_in_buffer_turned_off = require("tactful").status()
+    vim.b.tactful_enabled = nil
   end, true)
 
   step("trigger", function(out)

@@ -94,6 +94,8 @@ def test_disable_hides_nothing_shows_and_the_key_falls_through(session):
     assert disable["global_calls"] == 1
     assert disable["enabled_after_toggle"] is True
     assert disable["status_on"].startswith("tactful: local")
+    assert disable["enabled_in_buffer_turned_off"] is False
+    assert disable["status_in_buffer_turned_off"] == "tactful: off"
 
 
 def test_trigger_asks_when_automatic_requests_are_off(session):
