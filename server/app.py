@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sys
 import threading
 from collections.abc import Callable
@@ -253,18 +254,49 @@ class TactfulServer(LanguageServer):
 
 
 class _StdoutWriter:
+    """Writes frames to stdout until the client closes its end, then drops them quietly.
+
+    An editor that quits sends ``shutdown`` and closes the pipe without waiting for the answer
+    (Neovim does): the answer, and every log message after it, would each raise
+    ``BrokenPipeError`` and log a traceback. The client is gone; there is no one to tell.
+    """
+
     def __init__(self, stream: Any) -> None:
         self._stream = stream
         self._lock = threading.Lock()
+        self._closed = False
 
     def write(self, data: bytes) -> None:
         with self._lock:
-            self._stream.write(data)
-            self._stream.flush()
+            if self._closed:
+                return
+            try:
+                self._stream.write(data)
+                self._stream.flush()
+                return
+            except (BrokenPipeError, ConnectionResetError):
+                self._closed = True
+                _discard_output(self._stream)
+        # Outside the lock: the log handler forwards records to the client through this writer.
+        logger.info("the client closed the connection: nothing more is sent to it")
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
             self._stream.close()
+
+
+def _discard_output(stream: Any) -> None:
+    """Point the stream's file descriptor at the null device.
+
+    What is still buffered would otherwise fail again when the interpreter flushes it at exit
+    (the remedy the Python documentation gives for SIGPIPE).
+    """
+    with contextlib.suppress(OSError, ValueError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, stream.fileno())
+        finally:
+            os.close(null)
 
 
 def build_server() -> TactfulServer:
