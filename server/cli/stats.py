@@ -12,16 +12,13 @@ import json
 import sys
 from pathlib import Path
 
-from tactful.feedback.chart import render_html
-from tactful.feedback.stats import render_text, summarize
-from tactful.feedback.store import StoreUnavailable, read_events, store_path
-from tactful.server import settings as settings_mod
-
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "stats",
-        help="acceptance rate, characters accepted and keystrokes saved, per language and week",
+        description="What tactful's suggestions did for you, from the feedback store: "
+        "suggestions shown, accepted and hidden (and those you then typed by hand), "
+        "characters accepted and keystrokes saved, per language and per day or week.",
     )
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument(
@@ -34,6 +31,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tactful.feedback.chart import render_html
+    from tactful.feedback.stats import render_text, summarize
+    from tactful.feedback.store import StoreUnavailable, read_events, store_path
+    from tactful.server import settings as settings_mod
+
     if args.store:
         path = Path(args.store)
     else:
