@@ -142,7 +142,9 @@ def test_installed_wheel_imports_and_serves(wheel: Path, tmp_path: Path) -> None
 def _requirements() -> list[Requirement]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     found = [Requirement(r) for r in project["dependencies"]]
-    return found + [Requirement(r) for r in project["optional-dependencies"]["local-llm"]]
+    for extra in ("local-llm", "plot"):
+        found += [Requirement(r) for r in project["optional-dependencies"][extra]]
+    return found
 
 
 def _constraints() -> dict[str, Version]:
