@@ -235,22 +235,18 @@ def test_charts_of_a_little_data_read_sensibly(tmp_path: Path) -> None:
     store_file = tmp_path / "fb.sqlite3"
     with FeedbackStore(store_file) as store:
         assert store.record_many(_use([0, 1, 3]), wait=True)
+
+    def plot(target: Path) -> subprocess.CompletedProcess[str]:
+        command = ["stats", "--store", str(store_file), "--plot", str(target)]
+        return subprocess.run(
+            [sys.executable, "-m", "tactful.server", *command],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
     image = tmp_path / "stats.png"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tactful.server",
-            "stats",
-            "--store",
-            str(store_file),
-            "--plot",
-            str(image),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = plot(image)
     assert done.returncode == 0, done.stderr
     assert f"Charts written to {image}" in done.stdout
     from matplotlib.image import imread
@@ -259,19 +255,5 @@ def test_charts_of_a_little_data_read_sensibly(tmp_path: Path) -> None:
     assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert pixels.shape[0] > 400 and pixels.shape[1] > 600
 
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tactful.server",
-            "stats",
-            "--store",
-            str(store_file),
-            "--plot",
-            str(tmp_path / "stats.pdf"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = plot(tmp_path / "stats.pdf")
     assert done.returncode == 2 and "FILE.html or FILE.png" in done.stderr

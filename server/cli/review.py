@@ -213,9 +213,17 @@ def _review_as_it_goes(
 ) -> int:
     """Text mode: review file by file, printing each file's comments when it is done."""
     from tactful.suggestion.review import Review, review_diff
+    from tactful.suggestion.review.llm import files_to_ask
     from tactful.suggestion.review.reviewers import suggest_reviewers
 
     per_file = replace(options, reviewers=False)
+    # The model is asked about the files a whole review would ask it about (its file cap
+    # holds), each in that file's turn.
+    asked = (
+        {change.path for change in files_to_ask(diff, options.llm)}
+        if options.llm is not None
+        else set()
+    )
     comments: list[Comment] = []
     notes: list[str] = []
     hidden = 0
@@ -224,9 +232,10 @@ def _review_as_it_goes(
         for change in diff.files:
             bar.doing(change.path)
             budget = max(options.max_total - len(comments), 0)
+            llm = options.llm if change.path in asked else None
             part = review_diff(
                 diff,
-                replace(per_file, max_total=budget),
+                replace(per_file, max_total=budget, llm=llm),
                 files=[change],
                 memory=memory,
                 coverage=coverage,
