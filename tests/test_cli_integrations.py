@@ -29,10 +29,18 @@ CHANGED = (
 )
 
 
-def tool_env(tmp_path: Path) -> dict[str, str]:
+@pytest.fixture(scope="module")
+def uv_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """uv's download cache, shared by this module's tests (each test's own XDG_CACHE_HOME
+    would make every environment build download everything again)."""
+    return tmp_path_factory.mktemp("uv-cache")
+
+
+def tool_env(tmp_path: Path, uv_cache: Path) -> dict[str, str]:
     """The environment of a tool run: our interpreter's folder first on PATH (uv, git's
-    helpers), caches of uv shared between runs, everything else in ``tmp_path``."""
+    helpers), uv's cache shared by the tests here, everything else in ``tmp_path``."""
     env = dict(os.environ)
+    env["UV_CACHE_DIR"] = str(uv_cache)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["UV_CONSTRAINT"] = str(CONSTRAINTS)
     env["PRE_COMMIT_HOME"] = str(tmp_path / "pre-commit")
@@ -42,7 +50,7 @@ def tool_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def test_pre_commit_hooks_by_try_repo(workspace: Workspace, tmp_path: Path) -> None:
+def test_pre_commit_hooks_by_try_repo(workspace: Workspace, tmp_path: Path, uv_cache: Path) -> None:
     hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
     assert [hook["id"] for hook in hooks] == ["tactful-review", "tactful-fix"]
     assert all(hook["language"] == "python" for hook in hooks)
@@ -58,7 +66,7 @@ def test_pre_commit_hooks_by_try_repo(workspace: Workspace, tmp_path: Path) -> N
     done = subprocess.run(
         [sys.executable, "-m", "pre_commit", "try-repo", str(ROOT), "--verbose"],
         cwd=workspace.root,
-        env=tool_env(tmp_path),
+        env=tool_env(tmp_path, uv_cache),
         capture_output=True,
         text=True,
         timeout=600,
@@ -122,7 +130,7 @@ def pull_request(tmp_path: Path) -> tuple[Path, str]:
 
 
 def run_action(
-    workspace: Path, base: str, tmp_path: Path, inputs: dict[str, str]
+    workspace: Path, base: str, tmp_path: Path, uv_cache: Path, inputs: dict[str, str]
 ) -> list[subprocess.CompletedProcess[str]]:
     """Run action.yml's steps as the runner runs a composite action: ``uses`` steps are other
     actions (setup-uv provides the uv that is already on PATH here), ``run`` steps go to
@@ -144,7 +152,7 @@ def run_action(
     unknown = set(inputs) - set(action["inputs"])
     assert not unknown, unknown
     context = {**github, **values}
-    env = tool_env(tmp_path)
+    env = tool_env(tmp_path, uv_cache)
     env["GITHUB_WORKSPACE"] = str(workspace)
     env["GITHUB_ACTION_PATH"] = str(ROOT)
     path_file = tmp_path / "github-path"
@@ -178,10 +186,10 @@ def run_action(
     return results
 
 
-def test_github_action_annotates_a_pull_request(tmp_path: Path) -> None:
+def test_github_action_annotates_a_pull_request(tmp_path: Path, uv_cache: Path) -> None:
     workspace, base = pull_request(tmp_path)
 
-    install, review = run_action(workspace, base, tmp_path, {})
+    install, review = run_action(workspace, base, tmp_path, uv_cache, {})
 
     assert install.returncode == 0, install.stderr
     assert (tmp_path / "uv-bin" / "tactful").exists()
@@ -202,6 +210,7 @@ def test_github_action_annotates_a_pull_request(tmp_path: Path) -> None:
         workspace,
         base,
         tmp_path,
+        uv_cache,
         {"paths": "pkg/greet.py", "args": "--ignore F401", "fail-on-comments": "false"},
     )
     assert review.returncode == 0, review.stderr
@@ -209,6 +218,6 @@ def test_github_action_annotates_a_pull_request(tmp_path: Path) -> None:
     assert "title=tactful (debug-leftover)" in review.stdout
 
     # Outside a pull request there is no base: a clear error, not a review of nothing.
-    _, review = run_action(workspace, base, tmp_path, {"base": ""})
+    _, review = run_action(workspace, base, tmp_path, uv_cache, {"base": ""})
     assert review.returncode == 2
     assert review.stdout.startswith("::error title=tactful::no base revision")
