@@ -19,6 +19,9 @@ SUGGESTION_ACCEPTED = "suggestion.accepted"  # length: characters taken (partial
 SUGGESTION_REJECTED = "suggestion.rejected"  # explicit: sent by the editor; otherwise inferred
 SUGGESTION_TYPED = "suggestion.typed"  # typed by hand: neither an accept nor a rejection
 SUGGESTION_HIDDEN = "suggestion.hidden"  # generated, then withheld by the filter
+# A hidden suggestion the developer then typed exactly, by hand (acceptance/hidden.py);
+# detail: {"keystrokes": what typing it cost, less the one keystroke accepting costs}.
+SUGGESTION_HIDDEN_TYPED = "suggestion.hidden_typed"
 REQUEST_SKIPPED = "request.skipped"  # the gate decided not to ask an engine at all
 # Review comments and quality fixes.
 COMMENT_SHOWN = "comment.shown"
@@ -40,6 +43,7 @@ KINDS = frozenset(
         SUGGESTION_REJECTED,
         SUGGESTION_TYPED,
         SUGGESTION_HIDDEN,
+        SUGGESTION_HIDDEN_TYPED,
         REQUEST_SKIPPED,
         COMMENT_SHOWN,
         COMMENT_DISMISSED,

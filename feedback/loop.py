@@ -192,8 +192,17 @@ class FeedbackLoop:
             document=document,
             path=path,
         )
-        if self.options.learn:
-            for probability, typed in ws.history.hidden_costs:
+        for probability, typed in ws.history.hidden_costs:
+            self.record(
+                ev.Event(
+                    ev.SUGGESTION_HIDDEN_TYPED,
+                    language=language,
+                    workspace=workspace,
+                    probability=probability,
+                    detail={"keystrokes": typed},
+                )
+            )
+            if self.options.learn:
                 ws.completion.missed(probability, typed)
                 self._maybe_save(workspace, ws)
         return ctx

@@ -45,7 +45,7 @@ STOP_TIMEOUT_S = 60.0
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("bench", help="measure suggestions on real code")
+    parser = subparsers.add_parser("bench")
     kinds = parser.add_subparsers(dest="bench", metavar="KIND")
     completion = kinds.add_parser(
         "completion", help="replay files as typing and measure inline completions"

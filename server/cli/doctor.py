@@ -32,7 +32,10 @@ PACKAGES = [
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "doctor", help="versions, settings in force and their sources, sandbox, LLM"
+        "doctor",
+        description="Versions of tactful and its parts, the settings in force and where each "
+        "came from, the sandbox backend validation would use, and whether the configured LLM "
+        "answers.",
     )
     parser.add_argument("path", nargs="?", default=".", help="workspace folder (default: .)")
     parser.add_argument("--format", choices=["text", "json"], default="text")
