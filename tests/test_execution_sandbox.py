@@ -23,11 +23,13 @@ from tactful.feedback.execution import (
     Selection,
     Status,
     ValidationOptions,
+    all_backends,
     available_backend,
 )
 from tactful.feedback.execution.workspace import list_files
 
-SANDBOXED = [name for name in ("bwrap", "unshare") if available_backend(name).available]
+# every sandbox that works here (bubblewrap, bundled, on Linux; Seatbelt on macOS)
+SANDBOXED = sorted({info.name for info in all_backends() if info.sandboxed})
 needs_sandbox = pytest.mark.skipif(not SANDBOXED, reason="no sandbox backend works here")
 
 CALC = """\
