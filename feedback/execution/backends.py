@@ -140,7 +140,7 @@ def own_folders() -> list[Path]:
 def _unique(paths: Sequence[Path]) -> list[Path]:
     out: list[Path] = []
     for path in paths:
-        if path not in out and path.exists() and str(path) != "/":
+        if path not in out and os.path.exists(path) and str(path) != "/":
             out.append(path)
     # parents before children, so that a parent's bind never hides a child's
     return sorted(out, key=lambda p: len(p.parts))

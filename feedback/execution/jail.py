@@ -221,9 +221,14 @@ class Watch:
             return "disk"
         if self.grows and time.monotonic() >= self._next_grow:
             self._next_grow = time.monotonic() + 0.5
-            if tree_bytes(self.grows[0]) - self._grow_start > int(self.grows[1]):
+            if self.grew_too_much():
                 return "disk"
         return None
+
+    def grew_too_much(self) -> bool:
+        return bool(self.grows) and (
+            tree_bytes(self.grows[0]) - self._grow_start > int(self.grows[1])
+        )
 
 
 def supervise(
@@ -396,14 +401,17 @@ def run(spec: dict) -> int:
         except OSError as exc:
             os.write(2, f"tactful-jail: cannot run {spec['argv'][0]}: {exc}\n".encode())
         os._exit(127)
-    status, stopped = supervise(pid, Watch(spec), deadline, float(spec.get("watch_s", WATCH_S)))
+    watch = Watch(spec)
+    status, stopped = supervise(pid, watch, deadline, float(spec.get("watch_s", WATCH_S)))
     # the command is done, or stopped; whatever it left behind goes with it
     kill_tree()
     with contextlib.suppress(ChildProcessError):
         while True:
             os.waitpid(-1, 0)
     limits = spec.get("limits", {})
-    if stopped is None and any(full(path) for path in spec.get("disks", [])):
+    if stopped is None and (
+        any(full(path) for path in spec.get("disks", [])) or watch.grew_too_much()
+    ):
         stopped = "disk"
     write_usage(out_fd, stopped, limits)
     if out_fd is not None:

@@ -143,6 +143,7 @@ class ValidationOptions:
     memory_bytes: int | None = None  # resident memory of a run's processes (None: the default)
     processes: int | None = None  # processes a run may have at once (None: 512)
     disk_bytes: int | None = None  # bytes a run may write to its copy and to /tmp (None: 1 GiB)
+    warm_pytest: bool = True  # fork runs from a pytest kept imported (False: a fresh one each)
 
 
 def _env_allowed(name: str) -> bool:
@@ -572,6 +573,7 @@ class Sandbox:
         outcome = None
         if (
             warm
+            and self.options.warm_pytest
             and pytest
             and coverage_file is None
             and sandboxed
@@ -691,7 +693,7 @@ class Sandbox:
             "out": str(out),
             "args": args,
             "env": env,
-            "limits": limits.to_jail(),
+            "limits": limits.to_jail(True),
             "deadline_s": timeout,
         }
         started = time.monotonic()
