@@ -185,8 +185,8 @@ def base_view(readonly: Sequence[Path], tmp_bytes: int, *, nested: bool = False)
     argv += ["--size", str(tmp_bytes), "--tmpfs", "/tmp"]
     argv += ["--size", str(SHM_BYTES), "--tmpfs", "/dev/shm"]
     # after /tmp: an interpreter may live there
-    for path in _unique([*readonly, *own_folders()]):
-        argv += ["--ro-bind", str(path), str(path)]
+    for needed in _unique([*readonly, *own_folders()]):
+        argv += ["--ro-bind", str(needed), str(needed)]
     return argv
 
 

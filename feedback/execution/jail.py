@@ -226,9 +226,9 @@ class Watch:
         return None
 
     def grew_too_much(self) -> bool:
-        return bool(self.grows) and (
-            tree_bytes(self.grows[0]) - self._grow_start > int(self.grows[1])
-        )
+        if not self.grows:
+            return False
+        return tree_bytes(self.grows[0]) - self._grow_start > int(self.grows[1])
 
 
 def supervise(
@@ -370,12 +370,12 @@ def _protect(libc: ctypes.CDLL, sandboxed: bool) -> None:
 
 def run(spec: dict) -> int:
     libc = _libc()
-    out_fd = spec.get("out_fd")
-    if out_fd is None and spec.get("out"):
+    out_fd: int | None = spec.get("out_fd")
+    if out_fd is not None:
+        # the host's folder: never inherited by the tests
+        os.set_inheritable(out_fd, False)
+    elif spec.get("out"):
         out_fd = os.open(spec["out"], os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    else:
-        with contextlib.suppress(OSError, TypeError):
-            os.set_inheritable(out_fd, False)
     try:
         _protect(libc, bool(spec.get("sandboxed")))
         if spec.get("copy"):
