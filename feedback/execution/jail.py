@@ -177,6 +177,19 @@ def resident_bytes(pids: list[int]) -> int:
     return total
 
 
+def proportional_bytes(pids: list[int]) -> int:
+    """Memory of ``pids`` with each shared page split among its sharers (PSS): a fork bomb's
+    children share their parent's pages, which resident sizes would count once per child."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError), open(f"/proc/{pid}/smaps_rollup") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) * 1024
+                    break
+    return total
+
+
 def full(path: str) -> bool:
     """Whether the file system at ``path`` has (almost) no room left."""
     try:
@@ -215,7 +228,12 @@ class Watch:
         pids = descendants(os.getpid())
         if self.processes is not None and len(pids) > int(self.processes):
             return "processes"
-        if self.memory is not None and resident_bytes(pids) > int(self.memory):
+        # resident sizes first (cheap); past the limit, the shared pages are split to be sure
+        if (
+            self.memory is not None
+            and resident_bytes(pids) > int(self.memory)
+            and proportional_bytes(pids) > int(self.memory)
+        ):
             return "memory"
         if any(full(path) for path in self.disks):
             return "disk"
