@@ -146,6 +146,12 @@ def _unique(paths: Sequence[Path]) -> list[Path]:
     return sorted(out, key=lambda p: len(p.parts))
 
 
+def readonly_binds(readonly: Sequence[Path]) -> list[Path]:
+    """Host folders a sandboxed process sees read-only besides the system's: ``readonly`` and
+    tactful's own, parents first."""
+    return _unique([*readonly, *own_folders()])
+
+
 @functools.cache
 def bwrap_path() -> str | None:
     """The bundled bwrap, else one on ``PATH``."""
@@ -185,7 +191,7 @@ def base_view(readonly: Sequence[Path], tmp_bytes: int, *, nested: bool = False)
     argv += ["--size", str(tmp_bytes), "--tmpfs", "/tmp"]
     argv += ["--size", str(SHM_BYTES), "--tmpfs", "/dev/shm"]
     # after /tmp: an interpreter may live there
-    for needed in _unique([*readonly, *own_folders()]):
+    for needed in readonly_binds(readonly):
         argv += ["--ro-bind", str(needed), str(needed)]
     return argv
 

@@ -25,7 +25,6 @@ import logging
 import os
 import shutil
 import signal
-import sys
 import threading
 import time
 import weakref
@@ -43,6 +42,7 @@ from tactful.feedback.execution.backends import (
     Layout,
     available_backend,
     base_view,
+    readonly_binds,
 )
 from tactful.feedback.execution.cgroup import RunGroup, join_command
 from tactful.feedback.execution.coverage_map import (
@@ -210,7 +210,40 @@ class Sandbox:
     # The command ---------------------------------------------------------------------------
 
     def interpreter(self) -> Path:
+        """The Python the tests run with: the one the configured command names, else the
+        workspace's (its ``.venv``), else tactful's."""
+        program = self._program()
+        if program is not None and program.name.startswith("python"):
+            return program
         return workspace_interpreter(self.root)
+
+    def _program(self) -> Path | None:
+        """The program a configured command starts (None: ``python``, or not found)."""
+        command = self.options.command
+        if not command or command[0] in ("python", "python3"):
+            return None
+        name = command[0]
+        if "/" in name:
+            path = Path(name) if os.path.isabs(name) else self.root / name
+        else:
+            found = shutil.which(name)
+            if found is None:
+                return None
+            path = Path(found)
+        return path if path.exists() else None
+
+    def _environment_folders(self) -> list[Path]:
+        """Host folders the test command needs to start, wherever they are (``/tmp`` too):
+        its interpreter's environment and base installation, and those of the program the
+        command names. Those inside the workspace come with the copy."""
+        folders: list[Path] = []
+        for program in (self.interpreter(), self._program()):
+            if program is None:
+                continue
+            for folder in interpreter_folders(program):
+                if not folder.is_relative_to(self.root) and folder not in folders:
+                    folders.append(folder)
+        return folders
 
     def command(self) -> list[str]:
         interpreter = str(self.interpreter())
@@ -433,10 +466,7 @@ class Sandbox:
 
     def _readonly(self, helper: Path) -> list[Path]:
         """Host folders a run reads: its helper folder and the interpreter's installation."""
-        interpreter = self.interpreter()
-        readonly = [helper]
-        readonly += [f for f in interpreter_folders(interpreter) if not f.is_relative_to(self.root)]
-        return readonly
+        return [helper, *self._environment_folders()]
 
     def _layout(self, backend: str, run: Path, helper: Path, limits: Limits) -> Layout:
         into_copy = tuple(
@@ -627,17 +657,8 @@ class Sandbox:
             if self._warm_pytest_failures >= 2:
                 return None
             interpreter = self.interpreter()
-            readonly = [
-                f for f in interpreter_folders(interpreter) if not f.is_relative_to(self.root)
-            ]
+            readonly = self._environment_folders()
             venvs = [name for name in VENV_NAMES if (self.root / name).is_dir()]
-            needed = [*readonly, Path(sys.prefix).resolve(), Path(sys.executable).resolve()]
-            if any(path.is_relative_to("/tmp") for path in needed):
-                # Each warm run mounts a /tmp of its own, which would hide these: such runs
-                # go the ordinary way, where bwrap binds them over its /tmp.
-                self._warm_pytest_failures = 2
-                logger.info("no warm pytest for %s: its interpreter lives under /tmp", self.root)
-                return None
             runs = self.warm.runs
             runs.mkdir(parents=True, exist_ok=True)
             spec = {
@@ -647,6 +668,12 @@ class Sandbox:
                 "scratch_at": SCRATCH_AT,
                 "out_at": OUT_AT,
                 "runs": str(runs),
+                # each run mounts a /tmp of its own: what lives under the zygote's is bound again
+                "under_tmp": [
+                    str(path)
+                    for path in readonly_binds(readonly)
+                    if path.is_relative_to("/tmp") and path != self.root
+                ],
                 "preload": ["pytest"],
             }
             argv = base_view(readonly, ZYGOTE_TMP_BYTES, nested=True)

@@ -10,10 +10,12 @@ forks a run:
   locked: neither it nor the tests can undo one), mounts a size-capped tmpfs for the run's
   writes and an overlay of them over the warm copy at the workspace's path, lays the edit's
   files in, binds the virtual environments and its helper folder read-only, mounts a ``/tmp``
-  of its own and hides the runs folder;
+  of its own (binding again the interpreters and environments that live under the zygote's)
+  and hides the runs folder;
 - it then starts a PID namespace whose first process (dying with it) gives up every
-  capability, sets the limits, points standard output at the run's output folder (a tmpfs) and
-  calls ``pytest.main``. ``/proc`` stays the zygote's: the kernel lets no new one be mounted
+  capability, sets the limits, points standard output at the run's output folder (a tmpfs),
+  puts on ``sys.path`` what the environment's ``.pth`` files name inside the copy (absent
+  when the zygote started) and calls ``pytest.main``. ``/proc`` stays the zygote's: the kernel lets no new one be mounted
   under bubblewrap's, so the tests see the zygote's processes there (those of this workspace
   only), though they can signal none outside their own namespace;
 - the run process watches it like ``jail.py`` does (processes, memory, full disks, deadline),
@@ -135,6 +137,45 @@ def mount_copy(libc, spec: dict, disk_bytes: int, changes: str | None) -> None:
     _mount(libc, "overlay", spec["root"], "overlay", 0, options)
 
 
+def add_site_paths() -> list[str]:
+    """The folders the environment's ``.pth`` files name that ``site`` left out; which ones.
+
+    ``site`` read them when the zygote started, when the workspace's path held nothing but its
+    virtual environments: an editable install's ``.pth`` naming the project's ``src`` (which
+    exists only in a run's copy) was skipped as a folder that does not exist. A fresh
+    interpreter in the run would have put it on the path, in this order: after its site
+    folder and the entries before it. Lines that import are not run again (they ran at start).
+    """
+    import site
+
+    added: list[str] = []
+    for sitedir in site.getsitepackages():
+        if sitedir not in sys.path or not os.path.isdir(sitedir):
+            continue
+        position = sys.path.index(sitedir) + 1
+        try:
+            names = sorted(name for name in os.listdir(sitedir) if name.endswith(".pth"))
+        except OSError:
+            continue
+        for name in names:
+            try:
+                with open(os.path.join(sitedir, name), encoding="utf-8-sig") as handle:
+                    lines = handle.read().splitlines()
+            except (OSError, UnicodeDecodeError):
+                continue
+            for line in lines:
+                if not line.strip() or line.startswith(("#", "import ", "import\t")):
+                    continue
+                folder = os.path.abspath(os.path.join(sitedir, line.rstrip()))
+                if folder in sys.path:
+                    position = max(position, sys.path.index(folder) + 1)
+                elif os.path.exists(folder):
+                    sys.path.insert(position, folder)
+                    position += 1
+                    added.append(folder)
+    return added
+
+
 def _grandchild(libc, request: dict, spec: dict) -> None:
     """The first process of the run's PID namespace: the tests, in-process."""
     root = spec["root"]
@@ -157,6 +198,7 @@ def _grandchild(libc, request: dict, spec: dict) -> None:
     os.environ.update(request["env"])
     # as `python -m pytest` with PYTHONPATH=helper would have it
     sys.path[0:0] = [root, request["helper"]]
+    add_site_paths()
     sys.argv = ["pytest", *request["args"]]
     importlib.invalidate_caches()
     import pytest
@@ -188,6 +230,12 @@ def _child(libc, spec: dict, request: dict) -> int:
             if os.path.isdir(os.path.join(root, rel))
         ]
         helper = os.open(request["helper"], os.O_PATH | os.O_DIRECTORY)
+        # interpreters and environments that live under /tmp: the run's own /tmp hides them
+        under_tmp = [
+            (os.open(path, os.O_PATH | os.O_DIRECTORY), path)
+            for path in spec.get("under_tmp", [])
+            if _under(path, "/tmp") and os.path.isdir(path)
+        ]
         mount_copy(libc, spec, disk_bytes, os.path.join(request["helper"], "changes"))
         for fd, target in held:
             _bind(libc, fd, target, readonly=True)
@@ -199,6 +247,8 @@ def _child(libc, spec: dict, request: dict) -> int:
         if covered:
             _tmpfs(libc, runs, 1 << 20)
         _tmpfs(libc, "/tmp", disk_bytes)
+        for fd, path in under_tmp:
+            _bind(libc, fd, path, readonly=True)
         if os.path.isdir("/dev/shm"):
             _tmpfs(libc, "/dev/shm", SHM_BYTES)
         _tmpfs(libc, spec["out_at"], OUT_BYTES)
