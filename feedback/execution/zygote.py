@@ -15,9 +15,10 @@ forks a run:
 - it then starts a PID namespace whose first process (dying with it) gives up every
   capability, sets the limits, points standard output at the run's output folder (a tmpfs),
   puts on ``sys.path`` what the environment's ``.pth`` files name inside the copy (absent
-  when the zygote started) and calls ``pytest.main``. ``/proc`` stays the zygote's: the kernel lets no new one be mounted
-  under bubblewrap's, so the tests see the zygote's processes there (those of this workspace
-  only), though they can signal none outside their own namespace;
+  when the zygote started) and calls ``pytest.main``. ``/proc`` stays the zygote's: the
+  kernel lets no new one be mounted under bubblewrap's, so the tests see the zygote's
+  processes there (those of this workspace only), though they can signal none outside their
+  own namespace;
 - the run process watches it like ``jail.py`` does (processes, memory, full disks, deadline),
   then writes through a descriptor of the host's output folder what it measured, the files the
   run left in its output folder and the bytecode it compiled.
