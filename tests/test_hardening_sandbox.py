@@ -147,7 +147,7 @@ def gone(marker: str, within_s: float = 3.0) -> bool:
 
 
 HELPERS = """
-import ctypes, errno, os, socket
+import ctypes, errno, os, socket, subprocess
 
 libc = ctypes.CDLL(None, use_errno=True)
 
@@ -186,8 +186,16 @@ def escape_tests(host: Host, marker: str) -> dict[str, str]:
         "tests/test_mounts.py": f"""
             from hostile import *
 
+            def test_no_user_namespace():
+                # capabilities again, in a namespace of its own: refused (a seccomp filter,
+                # or bubblewrap's limit of namespaces)
+                assert fails(libc.unshare, 0x10000000) in (errno.EPERM, errno.ENOSPC)
+                assert fails(libc.unshare, 0x10000000 | 0x00020000) in (errno.EPERM, errno.ENOSPC)
+                done = subprocess.run(["unshare", "-r", "true"], capture_output=True)
+                assert done.returncode != 0
+
             def test_umount_tmp_shows_nothing_of_the_host():
-                # a user namespace of its own first, where the cold sandbox allows none
+                # a user namespace of its own first, were one allowed
                 libc.unshare(0x10000000 | 0x00020000)
                 assert fails(libc.umount2, b"/tmp", 2) in (errno.EPERM, errno.EINVAL)
                 assert unreadable({str(host.file)!r}) == errno.ENOENT
@@ -320,6 +328,7 @@ def test_escapes_fail(tmp_path: Path, host: Host, mode: tuple[str, bool]) -> Non
     assert verdict.status is Status.PASSED, verdict.failures
     assert verdict.backend == backend
     expected = {
+        "tests/test_mounts.py::test_no_user_namespace",
         "tests/test_mounts.py::test_umount_tmp_shows_nothing_of_the_host",
         "tests/test_mounts.py::test_remount_root_writable",
         "tests/test_files.py::test_proc_1_root",

@@ -83,7 +83,8 @@ class _CapData(ctypes.Structure):
 
 
 def drop_privileges(libc: ctypes.CDLL | None = None) -> None:
-    """Give up every capability for good, set no-new-privileges; SetupError if any is left.
+    """Give up every capability for good, set no-new-privileges and, where the machine has a
+    filter for it, forbid new user namespaces; SetupError if any capability is left.
 
     Bounding set first (needs CAP_SETPCAP, so it goes while that is still held), then the
     ambient set, then the effective, permitted and inheritable sets.
@@ -98,11 +99,162 @@ def drop_privileges(libc: ctypes.CDLL | None = None) -> None:
         raise SetupError(f"capset: {os.strerror(ctypes.get_errno())}")
     if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise SetupError(f"no_new_privs: {os.strerror(ctypes.get_errno())}")
+    if userns_filter_available():
+        forbid_user_namespaces(libc)
     with open("/proc/self/status", encoding="ascii") as handle:
         for line in handle:
             key, _, value = line.partition(":")
             if key in ("CapEff", "CapPrm", "CapBnd", "CapAmb") and int(value, 16):
                 raise SetupError(f"capabilities left after dropping them: {line.strip()}")
+
+
+_CLONE_NEWNS = 0x00020000
+_CLONE_NEWUSER = 0x10000000
+_MS_RDONLY = 0x1
+_MS_NOSUID = 0x2
+_MS_NODEV = 0x4
+_MS_NOEXEC = 0x8
+_MS_REMOUNT = 0x20
+_MS_NOATIME = 0x400
+_MS_NODIRATIME = 0x800
+_MS_RELATIME = 1 << 21
+_ST_RELATIME = 0x1000
+_MS_BIND = 0x1000
+_MS_REC = 0x4000
+_MS_PRIVATE = 1 << 18
+
+
+def mount(libc, source, target: str, fstype, flags: int, data: str | None = None) -> None:
+    result = libc.mount(
+        source.encode() if source is not None else None,
+        target.encode(),
+        fstype.encode() if fstype is not None else None,
+        ctypes.c_ulong(flags),
+        data.encode() if data is not None else None,
+    )
+    if result != 0:
+        err = ctypes.get_errno()
+        raise SetupError(f"mount {source} on {target}: {os.strerror(err)}")
+
+
+def unshare(libc, flags: int) -> None:
+    if libc.unshare(flags) != 0:
+        raise SetupError(f"unshare: {os.strerror(ctypes.get_errno())}")
+
+
+def _kept_flags(target: str) -> int:
+    """The flags a remount of ``target`` must repeat: those locked on an inherited mount."""
+    have = os.statvfs(target).f_flag
+    flags = have & (_MS_NOSUID | _MS_NODEV | _MS_NOEXEC | _MS_NOATIME | _MS_NODIRATIME)
+    return flags | (_MS_RELATIME if have & _ST_RELATIME else 0)
+
+
+def bind_fd(libc, fd: int, target: str, readonly: bool) -> None:
+    """The folder ``fd`` (held with ``O_PATH``) at ``target``, with what is mounted inside it."""
+    os.makedirs(target, exist_ok=True)
+    mount(libc, f"/proc/self/fd/{fd}", target, None, _MS_BIND | _MS_REC)
+    if readonly:
+        flags = _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _kept_flags(target)
+        mount(libc, None, target, None, flags)
+
+
+def tmpfs(libc, target: str, size: int, readonly: bool = False) -> None:
+    flags = _MS_NOSUID | _MS_NODEV | (_MS_RDONLY if readonly else 0)
+    mount(libc, "tmpfs", target, "tmpfs", flags, f"mode=1777,size={int(size)}")
+
+
+def enter_run_namespaces(libc) -> None:
+    """A user and a mount namespace of the run's own, mapped to the same ids: its mounts
+    are its own, and every mount it inherits comes locked (no run can undo one)."""
+    uid, gid = os.getuid(), os.getgid()
+    unshare(libc, _CLONE_NEWUSER | _CLONE_NEWNS)
+    maps = (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1"))
+    for name, text in maps:
+        with open(f"/proc/self/{name}", "w", encoding="ascii") as handle:
+            handle.write(text)
+    mount(libc, None, "/", None, _MS_REC | _MS_PRIVATE)
+
+
+def mount_copy(
+    libc, warm_at: str, scratch: str, root: str, disk_bytes: int, changes: str | None
+) -> None:
+    """The run copy at ``root``: an overlay of the run's writes (a tmpfs of ``disk_bytes`` at
+    ``scratch``, the edit's files laid in first) over the warm copy, seen at ``warm_at``."""
+    tmpfs(libc, scratch, disk_bytes)
+    upper, work = os.path.join(scratch, "upper"), os.path.join(scratch, "work")
+    os.mkdir(upper)
+    os.mkdir(work)
+    if changes and os.path.isdir(changes):
+        fill_copy({"from": changes, "to": upper})
+    options = f"lowerdir={warm_at},upperdir={upper},workdir={work},userxattr"
+    mount(libc, "overlay", root, "overlay", 0, options)
+
+
+# A seccomp filter that refuses new user namespaces (and clone3, whose flags it cannot read:
+# the C library then uses clone). Per machine: its audit architecture, and the numbers of
+# clone, unshare and clone3.
+_SECCOMP_ARCHES = {
+    "x86_64": (0xC000003E, 56, 272, 435),
+    "aarch64": (0xC00000B7, 220, 97, 435),
+}
+_PR_SET_SECCOMP = 22
+_SECCOMP_MODE_FILTER = 2
+_SECCOMP_RET_ALLOW = 0x7FFF0000
+_SECCOMP_RET_ERRNO = 0x00050000
+_X32_SYSCALL_BIT = 0x40000000
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [
+        ("code", ctypes.c_uint16),
+        ("jt", ctypes.c_uint8),
+        ("jf", ctypes.c_uint8),
+        ("k", ctypes.c_uint32),
+    ]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def userns_filter_available() -> bool:
+    """Whether ``forbid_user_namespaces`` knows this machine's system calls."""
+    return os.uname().machine in _SECCOMP_ARCHES
+
+
+def forbid_user_namespaces(libc: ctypes.CDLL) -> None:
+    """No new user namespace for this process and its children, whatever they do.
+
+    Without capabilities, a new user namespace is the one way to hold them again (and to
+    mount, inside it); bubblewrap's ``--disable-userns`` cannot be used where tactful's own
+    process makes the run's namespaces first. Needs no-new-privileges set.
+    """
+    machine = os.uname().machine
+    if machine not in _SECCOMP_ARCHES:
+        raise SetupError(f"no seccomp filter for {machine}: user namespaces stay open")
+    arch, clone, unshare_nr, clone3 = _SECCOMP_ARCHES[machine]
+    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+    deny = _SECCOMP_RET_ERRNO | errno.EPERM
+    nosys = _SECCOMP_RET_ERRNO | errno.ENOSYS
+    program = [
+        (ld, 0, 0, 4),  # 0: the architecture
+        (jeq, 0, 9, arch),  # 1: another one (a 32-bit call): refused
+        (ld, 0, 0, 0),  # 2: the call's number
+        (jge, 7, 0, _X32_SYSCALL_BIT),  # 3: x32 calls: refused
+        (jeq, 7, 0, clone3),  # 4
+        (jeq, 2, 0, unshare_nr),  # 5
+        (jeq, 1, 0, clone),  # 6
+        (ret, 0, 0, _SECCOMP_RET_ALLOW),  # 7
+        (ld, 0, 0, 16),  # 8: flags, the first argument (low half)
+        (jset, 1, 0, _CLONE_NEWUSER),  # 9
+        (ret, 0, 0, _SECCOMP_RET_ALLOW),  # 10
+        (ret, 0, 0, deny),  # 11
+        (ret, 0, 0, nosys),  # 12
+    ]
+    filters = (_SockFilter * len(program))(*(_SockFilter(*row) for row in program))
+    prog = _SockFprog(len(program), filters)
+    if libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) != 0:
+        raise SetupError(f"seccomp: {os.strerror(ctypes.get_errno())}")
 
 
 def set_limits(limits: dict) -> None:

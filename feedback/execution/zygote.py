@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import importlib.util
 import json
 import os
@@ -48,21 +47,11 @@ assert _spec is not None and _spec.loader is not None
 jail = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(jail)
 
-_CLONE_NEWNS = 0x00020000
-_CLONE_NEWUSER = 0x10000000
 _CLONE_NEWPID = 0x20000000
 _MS_RDONLY = 0x1
 _MS_NOSUID = 0x2
 _MS_NODEV = 0x4
-_MS_NOEXEC = 0x8
 _MS_REMOUNT = 0x20
-_MS_NOATIME = 0x400
-_MS_NODIRATIME = 0x800
-_MS_RELATIME = 1 << 21
-_ST_RELATIME = 0x1000
-_MS_BIND = 0x1000
-_MS_REC = 0x4000
-_MS_PRIVATE = 1 << 18
 _PR_SET_PDEATHSIG = 1
 SHM_BYTES = 64 << 20
 OUT_BYTES = 1 << 30
@@ -72,70 +61,8 @@ def _say(message: dict) -> None:
     os.write(1, (json.dumps(message) + "\n").encode())
 
 
-def _mount(libc, source, target: str, fstype, flags: int, data: str | None = None) -> None:
-    result = libc.mount(
-        source.encode() if source is not None else None,
-        target.encode(),
-        fstype.encode() if fstype is not None else None,
-        ctypes.c_ulong(flags),
-        data.encode() if data is not None else None,
-    )
-    if result != 0:
-        err = ctypes.get_errno()
-        raise jail.SetupError(f"mount {source} on {target}: {os.strerror(err)}")
-
-
-def _unshare(libc, flags: int) -> None:
-    if libc.unshare(flags) != 0:
-        raise jail.SetupError(f"unshare: {os.strerror(ctypes.get_errno())}")
-
-
-def _kept_flags(target: str) -> int:
-    """The flags a remount of ``target`` must repeat: those locked on an inherited mount."""
-    have = os.statvfs(target).f_flag
-    flags = have & (_MS_NOSUID | _MS_NODEV | _MS_NOEXEC | _MS_NOATIME | _MS_NODIRATIME)
-    return flags | (_MS_RELATIME if have & _ST_RELATIME else 0)
-
-
-def _bind(libc, fd: int, target: str, readonly: bool) -> None:
-    os.makedirs(target, exist_ok=True)
-    _mount(libc, f"/proc/self/fd/{fd}", target, None, _MS_BIND | _MS_REC)
-    if readonly:
-        flags = _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _kept_flags(target)
-        _mount(libc, None, target, None, flags)
-
-
-def _tmpfs(libc, target: str, size: int, readonly: bool = False) -> None:
-    flags = _MS_NOSUID | _MS_NODEV | (_MS_RDONLY if readonly else 0)
-    _mount(libc, "tmpfs", target, "tmpfs", flags, f"mode=1777,size={int(size)}")
-
-
 def _under(path: str, folder: str) -> bool:
     return os.path.commonpath([path, folder]) == folder
-
-
-def enter_run_namespaces(libc, spec: dict) -> None:
-    """A user and a mount namespace of the run's own, mapped to the sandbox's ids."""
-    uid, gid = os.getuid(), os.getgid()
-    _unshare(libc, _CLONE_NEWUSER | _CLONE_NEWNS)
-    maps = (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1"))
-    for name, text in maps:
-        with open(f"/proc/self/{name}", "w", encoding="ascii") as handle:
-            handle.write(text)
-    _mount(libc, None, "/", None, _MS_REC | _MS_PRIVATE)
-
-
-def mount_copy(libc, spec: dict, disk_bytes: int, changes: str | None) -> None:
-    """The run's writes (a size-capped tmpfs) over the warm copy, at the workspace's path."""
-    scratch = spec["scratch_at"]
-    _tmpfs(libc, scratch, disk_bytes)
-    upper, work = os.path.join(scratch, "upper"), os.path.join(scratch, "work")
-    os.mkdir(upper)
-    os.mkdir(work)
-    if changes and os.path.isdir(changes):
-        jail.fill_copy({"from": changes, "to": upper})
-    options = f"lowerdir={spec['warm_at']},upperdir={upper},workdir={work},userxattr"
-    _mount(libc, "overlay", spec["root"], "overlay", 0, options)
 
 
 def add_site_paths() -> list[str]:
@@ -223,7 +150,7 @@ def _child(libc, spec: dict, request: dict) -> int:
     os.dup2(null, 1)
     out_fd = os.open(request["out"], os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        enter_run_namespaces(libc, spec)
+        jail.enter_run_namespaces(libc)
         # held before the overlay and the cover hide them
         held = [
             (os.open(os.path.join(root, rel), os.O_PATH | os.O_DIRECTORY), os.path.join(root, rel))
@@ -237,34 +164,41 @@ def _child(libc, spec: dict, request: dict) -> int:
             for path in spec.get("under_tmp", [])
             if _under(path, "/tmp") and os.path.isdir(path)
         ]
-        mount_copy(libc, spec, disk_bytes, os.path.join(request["helper"], "changes"))
+        jail.mount_copy(
+            libc,
+            spec["warm_at"],
+            spec["scratch_at"],
+            root,
+            disk_bytes,
+            os.path.join(request["helper"], "changes"),
+        )
         for fd, target in held:
-            _bind(libc, fd, target, readonly=True)
+            jail.bind_fd(libc, fd, target, readonly=True)
         copy = os.open(root, os.O_PATH | os.O_DIRECTORY)
         # the runs folder (every run's helper and output folders on the host) goes out of
         # sight, under an empty tmpfs or under the run's own /tmp
         runs = spec["runs"]
         covered = not _under(runs, "/tmp")
         if covered:
-            _tmpfs(libc, runs, 1 << 20)
-        _tmpfs(libc, "/tmp", disk_bytes)
+            jail.tmpfs(libc, runs, 1 << 20)
+        jail.tmpfs(libc, "/tmp", disk_bytes)
         for fd, path in under_tmp:
-            _bind(libc, fd, path, readonly=True)
+            jail.bind_fd(libc, fd, path, readonly=True)
         if os.path.isdir("/dev/shm"):
-            _tmpfs(libc, "/dev/shm", SHM_BYTES)
-        _tmpfs(libc, spec["out_at"], OUT_BYTES)
+            jail.tmpfs(libc, "/dev/shm", SHM_BYTES)
+        jail.tmpfs(libc, spec["out_at"], OUT_BYTES)
         if _under(root, "/tmp"):
-            _bind(libc, copy, root, readonly=False)
-        _bind(libc, helper, request["helper"], readonly=True)
+            jail.bind_fd(libc, copy, root, readonly=False)
+        jail.bind_fd(libc, helper, request["helper"], readonly=True)
         if covered:
             flags = _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV
-            _mount(libc, None, runs, None, flags, "mode=0755,size=1048576")
+            jail.mount(libc, None, runs, None, flags, "mode=0755,size=1048576")
     except (jail.SetupError, OSError) as exc:
         jail.write_usage(out_fd, None, limits)
         with jail._write_out(out_fd, "output.txt") as handle:
             handle.write(f"tactful-jail: sandbox setup failed: {exc}\n".encode())
         return jail.SETUP_FAILED
-    _unshare(libc, _CLONE_NEWPID)
+    jail.unshare(libc, _CLONE_NEWPID)
     deadline = time.monotonic() + float(request["deadline_s"])
     pid = os.fork()
     if pid == 0:
@@ -311,8 +245,8 @@ def self_test(libc, spec: dict) -> str | None:
     if pid == 0:
         code = 0
         try:
-            enter_run_namespaces(libc, spec)
-            mount_copy(libc, spec, 1 << 20, None)
+            jail.enter_run_namespaces(libc)
+            jail.mount_copy(libc, spec["warm_at"], spec["scratch_at"], spec["root"], 1 << 20, None)
         except BaseException as exc:  # reported through the exit status
             os.write(2, f"tactful-zygote: {exc}\n".encode())
             code = 1
