@@ -125,6 +125,9 @@ class Layout:
     copy_bytes: int = 1 << 30  # size of the tmpfs the copy is made in
     tmp_bytes: int = 1 << 30  # size of /tmp
     empty: Path | None = None  # an empty folder: host folders are shown as overlays with it
+    # the jail lays the run copy as an overlay over the warm copy (in a user namespace of its
+    # own) rather than copying it into a tmpfs
+    overlay: bool = False
 
     def test_root(self, backend: str) -> Path:
         """Where the tests see the workspace: its own path when sandboxed, the copy otherwise."""
@@ -245,11 +248,16 @@ def wrapper_argv(backend: str, layout: Layout) -> list[str]:
         return ["sandbox-exec", "-p", seatbelt_profile(layout)]
     if backend != "bwrap":
         return []
-    argv = base_view(layout.readonly, layout.tmp_bytes, empty=layout.empty)
+    # with ``overlay``, user namespaces stay open for the jail's own; it forbids them to the
+    # run before any workspace code starts (jail.forbid_user_namespaces)
+    argv = base_view(layout.readonly, layout.tmp_bytes, nested=layout.overlay, empty=layout.empty)
     # a bind, not an overlay: it holds only regular files and links (no socket), and runs
     # may lay an overlay of their own over it
     argv += ["--ro-bind", str(layout.copy), WARM_AT]
-    argv += ["--size", str(layout.copy_bytes), "--tmpfs", str(layout.root)]
+    if layout.overlay:
+        argv += ["--dir", str(layout.root), "--dir", SCRATCH_AT]
+    else:
+        argv += ["--size", str(layout.copy_bytes), "--tmpfs", str(layout.root)]
     for source, relative in layout.into_copy:
         if source.exists():
             argv += readonly_view(str(source), str(layout.root / relative), layout.empty)
@@ -344,6 +352,14 @@ def _probe(backend: str, overlays: bool = False) -> str | None:
 @functools.cache
 def _probe_cached(backend: str) -> str | None:
     return _probe(backend)
+
+
+def overlay_runs_work() -> bool:
+    """Whether a cold run's jail can lay its copy as an overlay: read-only overlays work, and
+    the jail can forbid the run new user namespaces on this machine."""
+    from tactful.feedback.execution.jail import userns_filter_available
+
+    return overlays_work() and userns_filter_available()
 
 
 @functools.cache

@@ -530,6 +530,28 @@ def write_usage(out_fd: int | None, stopped: str | None, limits: dict) -> None:
         handle.write(json.dumps(payload).encode())
 
 
+def overlay_copy(libc: ctypes.CDLL, overlay: dict, disk_bytes: int) -> None:
+    """The run copy as an overlay, in a user and mount namespace of the jail's own: the run's
+    writes (a tmpfs of ``disk_bytes``) over the warm copy, with the edit's files, without the
+    files it deletes, and with the workspace's virtual environments shown again over it."""
+    enter_run_namespaces(libc)
+    root = overlay["root"]
+    held = [
+        (os.open(path, os.O_PATH | os.O_DIRECTORY), path)
+        for path in overlay.get("venvs", [])
+        if os.path.isdir(path)
+    ]
+    mount_copy(
+        libc, overlay["warm_at"], overlay["scratch_at"], root, disk_bytes, overlay.get("changes")
+    )
+    for fd, path in held:
+        bind_fd(libc, fd, path, readonly=True)
+        os.close(fd)
+    for relative in overlay.get("deleted", []):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(root, relative))
+
+
 def _protect(libc: ctypes.CDLL, sandboxed: bool) -> None:
     if sandboxed:
         drop_privileges(libc)
@@ -547,6 +569,10 @@ def run(spec: dict) -> int:
     elif spec.get("out"):
         out_fd = os.open(spec["out"], os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
+        if spec.get("overlay"):
+            overlay_copy(
+                libc, spec["overlay"], int(spec.get("limits", {}).get("disk_bytes", 1 << 30))
+            )
         _protect(libc, bool(spec.get("sandboxed")))
         if spec.get("copy"):
             fill_copy(spec["copy"])

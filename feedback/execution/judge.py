@@ -43,6 +43,7 @@ from tactful.feedback.execution.backends import (
     available_backend,
     base_view,
     overlay_layer,
+    overlay_runs_work,
     readonly_binds,
     readonly_view,
 )
@@ -475,14 +476,17 @@ class Sandbox:
             (self.root / name, name) for name in VENV_NAMES if (self.root / name).is_dir()
         )
         sandboxed = backend == "bwrap"
+        overlay = sandboxed and overlay_runs_work()
         return Layout(
             root=self.root,
             copy=self.warm.copy if sandboxed else run / "copy",
             readonly=tuple(self._readonly(helper)),
             into_copy=into_copy,
-            copy_bytes=self.warm.size() + limits.disk_bytes,
+            # an overlay's tmpfs holds the run's writes only; a copy's, the warm copy too
+            copy_bytes=limits.disk_bytes + (0 if overlay else self.warm.size()),
             tmp_bytes=limits.disk_bytes,
             empty=overlay_layer(run) if sandboxed else None,
+            overlay=overlay,
         )
 
     def _env(self, backend: str, test_root: Path, run: Path, helper: Path) -> dict[str, str]:
@@ -637,7 +641,8 @@ class Sandbox:
                     out,
                     changes=edited if sandboxed else None,
                     deleted=deleted,
-                    on_copied=release,
+                    # an overlay reads the warm copy until the run ends: held until then
+                    on_copied=None if layout.overlay else release,
                 )
             finally:
                 release()

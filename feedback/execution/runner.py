@@ -23,6 +23,7 @@ from pathlib import Path
 
 from tactful.feedback.execution.backends import (
     OUT_AT,
+    SCRATCH_AT,
     WARM_AT,
     Layout,
     jail_argv,
@@ -216,13 +217,26 @@ async def run_command(
     if sandboxed:
         spec["out_fd"] = out_fd
         spec["out_at"] = OUT_AT
-        spec["copy"] = {
-            "from": WARM_AT,
-            "to": str(layout.root),
-            "changes": str(changes) if changes is not None else None,
-            "deleted": list(deleted or []),
-        }
-        spec["disks"] = ["/tmp", "/dev/shm", str(layout.root)]
+        if layout.overlay:
+            spec["overlay"] = {
+                "warm_at": WARM_AT,
+                "scratch_at": SCRATCH_AT,
+                "root": str(layout.root),
+                "changes": str(changes) if changes is not None else None,
+                "deleted": list(deleted or []),
+                "venvs": [str(layout.root / relative) for _source, relative in layout.into_copy],
+            }
+            spec["disks"] = ["/tmp", "/dev/shm", SCRATCH_AT]
+            # what the run compiled is in its writes; the rest is the warm copy's already
+            spec["bytecode"] = f"{SCRATCH_AT}/upper"
+        else:
+            spec["copy"] = {
+                "from": WARM_AT,
+                "to": str(layout.root),
+                "changes": str(changes) if changes is not None else None,
+                "deleted": list(deleted or []),
+            }
+            spec["disks"] = ["/tmp", "/dev/shm", str(layout.root)]
     else:
         spec["out"] = str(out)
         spec["grows"] = [str(layout.copy.parent), limits.disk_bytes]
