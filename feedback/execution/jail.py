@@ -9,16 +9,20 @@ including those that left its process group.
 
 What it does, in order:
 
-1. gives up every capability it might hold, sets no-new-privileges and makes itself
-   non-dumpable (the tests can neither trace it nor read its memory or descriptors);
-2. with ``copy``: copies the warm copy (seen read-only) into the run's size-capped tmpfs at the
+1. with ``overlay``: makes a user and mount namespace of its own and mounts the run copy at
+   the workspace's own path, an overlay of a size-capped tmpfs (the run's writes, the edit's
+   files laid in) over the warm copy (seen read-only), the deleted files removed;
+2. gives up every capability it might hold, sets no-new-privileges, forbids new user
+   namespaces (a seccomp filter) and makes itself non-dumpable (the tests can neither trace
+   it nor read its memory or descriptors);
+3. with ``copy`` instead: copies the warm copy into the run's size-capped tmpfs at the
    workspace's own path, lays the edit's files over it, and says so on ``ready_fd`` (tactful
    then lets the warm copy change again);
-3. forks the command with CPU, memory, file-size, process and core limits set between fork and
+4. forks the command with CPU, memory, file-size, process and core limits set between fork and
    exec;
-4. watches the run: more than ``processes`` processes, more than ``memory_bytes`` resident in
+5. watches the run: more than ``processes`` processes, more than ``memory_bytes`` resident in
    all of them, or a full ``/tmp`` or copy stops it at once (then every process is killed);
-5. reaps everything, and writes through ``out_fd`` (a folder of the host that is not mounted in
+6. reaps everything, and writes through ``out_fd`` (a folder of the host that is not mounted in
    the sandbox) what it measured (``usage.json``: CPU seconds and what stopped the run), the
    files the run left in its output folder, and the bytecode it compiled (``bytecode.tar``:
    regular files only, opened without following links, sizes capped).

@@ -9,7 +9,7 @@ call returns "not validated (workspace not trusted)" at once.
 
 A validation: sync the warm copy; make the changes; look the verdict up by (changes, workspace
 state, command, backend); select the tests (coverage map, import graph, whole suite); lay the
-changes over the warm copy (an overlay inside a warm pytest's run, else a copy the sandbox
+changes over the warm copy (an overlay the sandbox mounts, or where it cannot, a copy it
 makes of it); run the tests there in the sandbox (forked from a warm pytest under bubblewrap,
 else a fresh process); read the probe's report and what stopped the run, if a limit did. The
 coverage map is built and updated in the background, once the workspace is trusted.

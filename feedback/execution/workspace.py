@@ -384,7 +384,7 @@ class WarmCopy:
         return Path(tempfile.mkdtemp(dir=self.runs, prefix="run-"))
 
     def new_empty_run(self) -> Path:
-        """A fresh, empty run folder: for a sandbox that copies the warm copy itself.
+        """A fresh, empty run folder: for a sandbox that overlays (or copies) the warm copy.
 
         The caller holds the shared lock (``hold``) while the sandbox reads the warm copy.
         """
