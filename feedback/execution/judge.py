@@ -576,7 +576,8 @@ class Sandbox:
             await asyncio.to_thread(apply_changes, run / "copy", changes)
         timeout = timeout_s if timeout_s is not None else self.options.timeout_s
         limits = self._limits(timeout)
-        layout = self._layout(backend, run, helper, limits)
+        # the first call probes the machine for overlays (a bwrap run): off the event loop
+        layout = await asyncio.to_thread(self._layout, backend, run, helper, limits)
         test_root = layout.test_root(backend)
         env = self._env(backend, test_root, run, helper)
         # where the tests write their results: a tmpfs the jail copies out, or the host's folder
