@@ -73,9 +73,8 @@ def outbound_detail(detail: Mapping[str, object]) -> dict[str, object]:
     for key, value in detail.items():
         if key not in DETAIL_KEYS:
             continue
-        if isinstance(value, bool | int | float) or value is None:
-            kept[key] = value
-        elif isinstance(value, str) and len(value) <= MAX_NAME:
+        short_name = isinstance(value, str) and len(value) <= MAX_NAME
+        if short_name or value is None or isinstance(value, bool | int | float):
             kept[key] = value
     return kept
 

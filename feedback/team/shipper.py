@@ -20,7 +20,6 @@ import hashlib
 import logging
 import random
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
