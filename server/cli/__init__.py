@@ -22,6 +22,7 @@ COMMANDS = [
     "validate",
     "bench",
     "fix",
+    "team",
 ]
 
 

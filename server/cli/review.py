@@ -81,6 +81,10 @@ def run(args: argparse.Namespace) -> int:
         ruff_select=tuple(settings.quality.select) if settings.quality.select else None, llm=llm
     )
     memory = load_memory(store_path(settings.feedback.store), str(root.resolve()))
+    if settings.feedback.team:
+        from tactful.feedback.team.memory import merged, team_memory
+
+        memory = merged(memory, team_memory(settings.feedback.team, str(root.resolve())))
     try:
         diff = working_tree_diff(path, args.base or settings.review.base)
     except DiffError as exc:
