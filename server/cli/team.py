@@ -140,3 +140,48 @@ def _settings(args: argparse.Namespace, url: str) -> int:
         conn.close()
     sys.stdout.write(json.dumps(current, indent=2, sort_keys=True) + "\n")
     return 0
+
+
+def team_stats(args: argparse.Namespace) -> int:
+    """``tactful stats --team``: the team's figures (docs/team.md for the JSON)."""
+    import psycopg
+
+    from tactful.feedback.chart import render_html
+    from tactful.feedback.team.schema import TeamUnavailable, connect, ensure_schema
+    from tactful.feedback.team.stats import render_team_text, team_summary
+
+    url = team_url(args.url)
+    if not url:
+        sys.stderr.write("tactful stats: --team needs feedback.team (or --url)\n")
+        return 2
+    if args.plot and Path(args.plot).suffix.lower() not in (".html", ".htm"):
+        sys.stderr.write("tactful stats: --plot writes an HTML page; name it *.html\n")
+        return 2
+    try:
+        conn = connect(url)
+        try:
+            ensure_schema(conn)
+            summary = team_summary(conn)
+        except psycopg.Error as exc:
+            raise TeamUnavailable(f"the team store cannot be read ({exc})") from exc
+        finally:
+            conn.close()
+    except TeamUnavailable as exc:
+        sys.stderr.write(f"tactful stats: {exc}\n")
+        return 2
+    if args.plot:
+        try:
+            Path(args.plot).write_text(
+                render_html(summary.total, title="tactful: what the team took, what it saved"),
+                encoding="utf-8",
+            )
+        except OSError as exc:
+            sys.stderr.write(f"tactful stats: cannot write {args.plot}: {exc}\n")
+            return 2
+    if args.format == "json":
+        sys.stdout.write(json.dumps(summary.to_json(), indent=2) + "\n")
+    else:
+        sys.stdout.write(render_team_text(summary))
+        if args.plot:
+            sys.stdout.write(f"\nCharts written to {args.plot}\n")
+    return 0
