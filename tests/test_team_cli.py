@@ -191,3 +191,10 @@ def test_feedback_team_is_never_taken_from_a_workspace_file(workspace: Workspace
     resolved = load(workspace.root)
     assert resolved.settings.feedback.team is None
     assert any("feedback.team" in p and "ignored" in p for p in resolved.problems)
+
+
+def test_doctor_never_shows_the_team_store_password(workspace: Workspace) -> None:
+    user_config('[feedback]\nteam = "postgresql://ada:s3cret@db.example/team"\n')
+    done = tactful("doctor", "--no-llm-check", cwd=workspace.root)
+    assert "postgresql://ada:***@db.example/team" in done.stdout
+    assert "s3cret" not in done.stdout + done.stderr
