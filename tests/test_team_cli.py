@@ -198,3 +198,30 @@ def test_doctor_never_shows_the_team_store_password(workspace: Workspace) -> Non
     done = tactful("doctor", "--no-llm-check", cwd=workspace.root)
     assert "postgresql://ada:***@db.example/team" in done.stdout
     assert "s3cret" not in done.stdout + done.stderr
+
+
+async def test_a_team_setting_that_is_no_url_is_said_and_the_server_keeps_serving(
+    lsp: LanguageClient, workspace: Workspace, tmp_path: Path
+) -> None:
+    await lsp.initialize_session(
+        init_params(
+            workspace.root,
+            {"feedback": {"store": str(tmp_path / "fb.sqlite3"), "team": "mysql://db/x"}},
+        )
+    )
+    message = await wait_for(
+        lambda: next((m for m in lsp.messages if "PostgreSQL URL" in m.message), None)
+    )
+    assert message.type == types.MessageType.Warning
+    uri = workspace.uri("a.py")
+    open_document(lsp, uri, "import os\n")
+    answer = await lsp.text_document_inline_completion_async(
+        types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=1, character=0),
+            context=types.InlineCompletionContext(
+                trigger_kind=types.InlineCompletionTriggerKind.Automatic
+            ),
+        )
+    )
+    assert answer is not None  # still answering

@@ -14,8 +14,11 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from lsprotocol.types import MessageType
+
 from tactful.feedback.loop import FeedbackLoop
 from tactful.feedback.team.link import TeamLink
+from tactful.feedback.team.schema import TeamUnavailable, check_url
 
 if TYPE_CHECKING:
     from tactful.server.app import TactfulServer
@@ -28,6 +31,11 @@ SERVICE = "team"
 def start_team(server: TactfulServer, loop: FeedbackLoop, workspace: str) -> TeamLink | None:
     url = server.settings.feedback.team
     if not url:
+        return None
+    try:
+        check_url(url)
+    except TeamUnavailable as exc:
+        server.show_message(f"tactful: {exc}; events stay in the local store", MessageType.Warning)
         return None
     event_loop = asyncio.get_running_loop()
 
