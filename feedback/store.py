@@ -12,7 +12,8 @@ called, or a later ``flush()`` returns True. An acknowledged event survives the 
 killed at any moment. Events kept in memory after a failure are never acknowledged (False).
 
 Schema: versioned by ``PRAGMA user_version``; ``MIGRATIONS[n]`` takes a database from version
-``n`` to ``n + 1`` inside one transaction, so an old file is upgraded in place or not at all.
+``n`` to ``n + 1``; the steps an old file needs run inside one transaction, so it is upgraded in
+place or not at all, and a reader never sees a version in between.
 Retention is bounded by age and by row count.
 
 Event ids: each row has a ``uid`` (random, given when the event is written) that names it in the
@@ -150,21 +151,28 @@ def migrate(conn: sqlite3.Connection) -> int:
         raise StoreUnavailable(
             f"it was written by a newer tactful (schema {found}, this one knows {SCHEMA_VERSION})"
         )
-    for version in range(found, SCHEMA_VERSION):
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            # Another process may have migrated between our read and our lock.
-            if conn.execute("PRAGMA user_version").fetchone()[0] != version:
-                conn.execute("ROLLBACK")
-                continue
+    if found == SCHEMA_VERSION:
+        return found
+    # All pending steps in one transaction: a reader (``tactful stats``) sees the old version
+    # or the newest, never one in between.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Another process may have migrated between our read and our lock.
+        current = conn.execute("PRAGMA user_version").fetchone()[0]
+        if current > SCHEMA_VERSION:
+            raise StoreUnavailable(
+                f"it was written by a newer tactful (schema {current}, this one knows "
+                f"{SCHEMA_VERSION})"
+            )
+        for version in range(current, SCHEMA_VERSION):
             for statement in MIGRATIONS[version].split(";"):
                 if statement.strip():
                     conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {version + 1}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
     return found
 
 

@@ -4,7 +4,6 @@ runs them."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -77,7 +76,10 @@ async def test_a_server_ships_its_events_and_starts_from_the_team_model(
             },
         )
     )
-    await asyncio.sleep(1.0)  # the team's model is fetched in the background
+    # The team's model is fetched in the background; the server says when it uses it.
+    await wait_for(
+        lambda: any(f"training run {run}" in m.message for m in lsp.log_messages), timeout=60
+    )
     uri = workspace.uri("n.py")
     line = "middle = os.pa"
     open_document(lsp, uri, REPEATED + line)
