@@ -18,6 +18,9 @@ team's models; the newcomer's files — none of which any developer typed — ar
 the repository's published model and against the shipped prior, from the first decision (no
 online learning: ``prior_only``) and with it (``online``), with ``evaluate`` (the in-process
 figures of ``train_acceptance.py``: static, a hidden accept is counted as lost).
+Since a model's lift depends on where its threshold stands, both are also compared at the same
+loss (``prior_only_at_5pct_loss``): each at the highest threshold that loses at most 5% of the
+saved keystrokes on the newcomer's replay.
 
 ``ingest`` — ``--servers`` simulated servers in one process, each with its own SQLite store and
 its own ``Shipper`` (rounds every 5 s, the server's default), recording ``--per-minute`` events
@@ -45,6 +48,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +62,7 @@ import train_acceptance as ta  # noqa: E402
 from tactful.feedback import events as ev  # noqa: E402
 from tactful.feedback.acceptance.cascade import AcceptanceModel, History  # noqa: E402
 from tactful.feedback.acceptance.evaluation import Example, evaluate  # noqa: E402
-from tactful.feedback.acceptance.model import shipped_prior  # noqa: E402
+from tactful.feedback.acceptance.model import Prior, shipped_prior  # noqa: E402
 from tactful.feedback.store import FeedbackStore  # noqa: E402
 from tactful.feedback.team.identity import Repository  # noqa: E402
 from tactful.feedback.team.models import fetch_models  # noqa: E402
@@ -264,6 +268,13 @@ def lift(args: argparse.Namespace) -> dict[str, Any]:
         },
         "newcomer": {},
     }
+    matched: dict[str, Any] = {}
+    for label, prior in (("shipped_prior", shipped_prior()), ("team_model", team_prior)):
+        matched[label] = at_loss(prior, newcomer, 0.05)
+    matched["lift_gain"] = round(
+        matched["team_model"]["acceptance_lift"] - matched["shipped_prior"]["acceptance_lift"], 3
+    )
+    result["newcomer"]["prior_only_at_5pct_loss"] = matched
     for mode, online in (("prior_only", False), ("online", True)):
         runs = {}
         for label, prior in (("shipped_prior", shipped_prior()), ("team_model", team_prior)):
@@ -277,6 +288,23 @@ def lift(args: argparse.Namespace) -> dict[str, Any]:
         )
         result["newcomer"][mode] = runs
     return result
+
+
+def at_loss(prior: Prior, data: list[Example], loss: float) -> dict[str, Any]:
+    """The highest filter threshold at which ``prior`` (no online learning) loses at most
+    ``loss`` of the saved keystrokes on ``data``, and its figures there: the same rule for
+    every model compared, chosen on the replay itself (bisection, 10 steps)."""
+    low, high = 0.0, 0.9
+    best: dict[str, Any] = {}
+    for _ in range(10):
+        middle = (low + high) / 2.0
+        trial = Prior(prior.gate, replace(prior.filter, threshold=middle), prior.meta)
+        report = evaluate(AcceptanceModel(trial, explore=0.0, seed=SEED), data, online=False)
+        if (report["saved_keystrokes_lost_share"] or 0.0) <= loss:
+            low, best = middle, {"threshold": round(middle, 4), **_pick(report)}
+        else:
+            high = middle
+    return best
 
 
 # -- ingest ---------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ What is fitted, per scope — the whole team (scope ``""``) and each repository 
 
 Evaluation on the held-back (newest) suggestions of each scope: the filter's AUC and log loss,
 the threshold at which hiding would cost ``LOSS_BUDGET`` of the keystrokes accepted suggestions
-saved (counted on the suggestions that were shown), and the acceptance lift at that threshold,
+saved, and the acceptance lift at that threshold (an explored suggestion counted for the hidden
+ones it stands for, the inverse of the exploration share),
 for the new model and for the one it started from. A scope whose new filter does worse than its
 starting point on held-back log loss publishes the starting weights instead (``kept: "base"``).
 """
@@ -212,6 +213,13 @@ def _predictor(weights: Mapping[int, float]) -> LogisticModel:
     return LogisticModel(weights, typecode="d")
 
 
+def _stands_for(m: Moment) -> float:
+    """How many suggestions a shown one stands for: an explored one was shown from among the
+    hidden, each of which it represents (inverse propensity), so that held-back figures are
+    about every suggestion and not only those the old filter let through."""
+    return 1.0 / EXPLORE if m.explored else 1.0
+
+
 def evaluate(model: Prior, held: Sequence[Moment]) -> dict[str, Any]:
     """The filter of ``model`` on held-back shown suggestions (see the module docstring)."""
     predictor = _predictor(model.filter.weights)
@@ -222,7 +230,9 @@ def evaluate(model: Prior, held: Sequence[Moment]) -> dict[str, Any]:
     log_loss = -sum(
         math.log(max(p, eps)) if m.accepted else math.log(max(1.0 - p, eps)) for p, m in scored
     ) / len(scored)
-    threshold = _threshold([(p, m.saved if m.accepted else 0) for p, m in scored])
+    threshold = _threshold(
+        [(p, m.saved * _stands_for(m) if m.accepted else 0.0) for p, m in scored]
+    )
     return {
         "suggestions": len(scored),
         "auc": _round(auc((p, m.accepted) for p, m in scored)),
@@ -232,23 +242,27 @@ def evaluate(model: Prior, held: Sequence[Moment]) -> dict[str, Any]:
 
 
 def at_threshold(scored: Sequence[tuple[float, Moment]], threshold: float) -> dict[str, Any]:
-    """What hiding below ``threshold`` does to these shown suggestions."""
-    accepted = sum(1 for _, m in scored if m.accepted)
-    saved = sum(m.saved for _, m in scored if m.accepted)
+    """What hiding below ``threshold`` does to these shown suggestions, each counted for the
+    suggestions it stands for (``_stands_for``)."""
+    w = _stands_for
+    total = sum(w(m) for _, m in scored)
+    accepted = sum(w(m) for _, m in scored if m.accepted)
+    saved = sum(m.saved * w(m) for _, m in scored if m.accepted)
     kept = [(p, m) for p, m in scored if p >= threshold]
-    kept_accepted = sum(1 for _, m in kept if m.accepted)
-    lost = sum(m.saved for p, m in scored if m.accepted and p < threshold)
-    rate_all = accepted / len(scored) if scored else 0.0
-    rate_kept = kept_accepted / len(kept) if kept else 0.0
+    kept_total = sum(w(m) for _, m in kept)
+    kept_accepted = sum(w(m) for _, m in kept if m.accepted)
+    lost = sum(m.saved * w(m) for p, m in scored if m.accepted and p < threshold)
+    rate_all = accepted / total if total else 0.0
+    rate_kept = kept_accepted / kept_total if kept_total else 0.0
     return {
         "threshold": round(threshold, 4),
-        "hidden_share": round(1.0 - len(kept) / len(scored), 4) if scored else None,
+        "hidden_share": round(1.0 - kept_total / total, 4) if total else None,
         "saved_keystrokes_lost_share": round(lost / saved, 4) if saved else None,
         "acceptance_lift": round(rate_kept / rate_all, 4) if rate_all else None,
     }
 
 
-def _threshold(scored: list[tuple[float, int]], budget: float = LOSS_BUDGET) -> float:
+def _threshold(scored: list[tuple[float, float]], budget: float = LOSS_BUDGET) -> float:
     """The highest threshold whose hidden accepts cost at most ``budget`` of what all saved."""
     total = sum(cost for _, cost in scored)
     if not total:
