@@ -194,9 +194,10 @@ class Shipper:
                 logger.warning("%s; events stay in the local store and are sent later", exc)
             self.problem = str(exc)
             return
-        except StoreUnavailable as exc:
+        except (StoreUnavailable, TimeoutError) as exc:
+            # A busy or closed local store: the next round reads from the same cursor.
             self.failures += 1
-            self.problem = f"the local feedback store cannot be read ({exc})"
+            self.problem = f"the local feedback store cannot be read now ({exc or 'busy'})"
             return
         except Exception as exc:
             self.failures += 1
