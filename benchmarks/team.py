@@ -62,13 +62,19 @@ import train_acceptance as ta  # noqa: E402
 from tactful.feedback import events as ev  # noqa: E402
 from tactful.feedback.acceptance.cascade import AcceptanceModel, History  # noqa: E402
 from tactful.feedback.acceptance.evaluation import Example, evaluate  # noqa: E402
+from tactful.feedback.acceptance.items import prior_weights  # noqa: E402
 from tactful.feedback.acceptance.model import Prior, shipped_prior  # noqa: E402
 from tactful.feedback.store import FeedbackStore  # noqa: E402
 from tactful.feedback.team.identity import Repository  # noqa: E402
 from tactful.feedback.team.models import fetch_models  # noqa: E402
 from tactful.feedback.team.schema import connect, ensure_schema  # noqa: E402
 from tactful.feedback.team.shipper import Shipper  # noqa: E402
-from tactful.feedback.team.training import TrainingOptions, train  # noqa: E402
+from tactful.feedback.team.training import (  # noqa: E402
+    TeamData,
+    TrainingOptions,
+    publish,
+    train,
+)
 
 SEED = 20251127
 DEFAULT_CORPUS = HERE / "corpora" / "boltons-25.0.0"
@@ -513,6 +519,21 @@ def train_scale(args: argparse.Namespace) -> dict[str, Any]:
     load_s = time.perf_counter() - loaded
     total = conn.execute("SELECT count(*) FROM tactful_events").fetchone()[0]
     conn.close()
+    # A first run (the shipped prior's weights, published the way training publishes), so that
+    # readers during the big training have a run to read: they must see it or the new one whole.
+    conn = connect(url)
+    first = publish(
+        conn,
+        TeamData(),
+        {
+            "": (shipped_prior(), {}),
+            "repo00": (shipped_prior(), {}),
+        },
+        {"": prior_weights(), "repo00": prior_weights()},
+        {"first": True},
+        "bench",
+    )
+    conn.close()
     reads: list[tuple[int, int, int]] = []
     done = threading.Event()
 
@@ -559,8 +580,13 @@ def train_scale(args: argparse.Namespace) -> dict[str, Any]:
             "suggestions": report["suggestions"],
             "scopes": len(report["scopes"]),
         },
+        "quality_note": "the events are resamples of one replay's suggestions, so held-back "
+        "events repeat trained ones: the evaluation below shows the pipeline runs at this "
+        "size, not how well a team model generalises (see lift)",
         "atomic_publish": {
             "reads_during_training": len(reads),
+            "reads_of_the_previous_run": sum(1 for r in reads if r[0] == first),
+            "reads_of_the_new_run": sum(1 for r in reads if r[0] == report["run"]),
             "reads_that_saw_a_whole_run": sum(1 for r in reads if r[1] == 2 and r[2] >= 1),
             "all_whole": whole,
         },
