@@ -22,7 +22,7 @@ from tactful.feedback.store import FeedbackStore
 from tactful.feedback.team.identity import repository_of
 from tactful.feedback.team.memory import team_memory
 from tactful.feedback.team.models import fetch_models
-from tactful.feedback.team.schema import connect
+from tactful.feedback.team.schema import connect, ensure_schema
 from tactful.feedback.team.shipper import Shipper
 from tactful.feedback.team.training import TrainingOptions, train
 
@@ -219,3 +219,27 @@ def _review(root: Path, team_url: str, env: dict[str, str]) -> dict:
     )
     assert done.returncode in (0, 1), done.stderr
     return json.loads(done.stdout)
+
+
+def test_a_server_takes_a_newer_run_at_its_next_fetch(team_url: str) -> None:
+    from tactful.feedback.team.models import ModelFetcher
+
+    conn = connect(team_url)
+    ensure_schema(conn)
+    first = train(conn).run
+    seen: list[int] = []
+    arrived = threading.Event()
+
+    def on_models(models) -> None:
+        seen.append(models.run)
+        arrived.set()
+
+    fetcher = ModelFetcher(team_url, lambda: [], on_models, every_s=0.1)
+    fetcher.start()
+    assert arrived.wait(30) and seen == [first]
+    arrived.clear()
+    second = train(conn).run
+    conn.close()
+    assert arrived.wait(30)
+    fetcher.stop()
+    assert seen == [first, second]  # each run once, in order; the same run is not taken twice
