@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import psycopg
+import pytest
 from fixtures.lsp import change_document, init_params, open_document, wait_for
 from fixtures.workspace import Workspace
 from lsprotocol import types
@@ -21,12 +22,14 @@ from tactful.feedback.store import FeedbackStore
 from tactful.feedback.team.schema import connect, ensure_schema, set_team_setting
 from tactful.feedback.team.shipper import Shipper
 from tactful.feedback.team.training import train
+from tactful.server.cli import main
 
 TEAM_THRESHOLD = 0.4321
 REPEATED = "import os\n\nleft = os.path.join(base, 'left')\nright = os.path.join(base, 'right')\n"
 
 
 def tactful(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The console script in a child process, as a user or CI runs it."""
     return subprocess.run(
         [sys.executable, "-P", "-m", "tactful.server", *args],
         capture_output=True,
@@ -35,6 +38,13 @@ def tactful(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
         env=dict(os.environ),
         timeout=120,
     )
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """The same command in this process (``tactful.server.cli.main``): faster, same code."""
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 def user_config(text: str) -> None:
@@ -119,9 +129,9 @@ async def test_a_server_ships_its_events_and_starts_from_the_team_model(
 
 
 def test_team_train_and_stats_from_the_command_line(
-    tmp_path: Path, team_url: str, workspace: Workspace
+    tmp_path: Path, team_url: str, workspace: Workspace, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert tactful("team", "train").returncode == 2  # no team store set
+    assert run_cli(capsys, "team", "train")[0] == 2  # no team store set
     workspace.write("a.py", "x = 1\n")
     workspace.commit("one")
     root = str(workspace.root)
@@ -156,9 +166,9 @@ def test_team_train_and_stats_from_the_command_line(
     assert report["run"] >= 1 and report["events"] == len(events)
     assert set(report["scopes"]) >= {"team"} and "peak_rss_mb" in report
 
-    done = tactful("stats", "--team", "--format", "json")
-    assert done.returncode == 0, done.stderr
-    stats = json.loads(done.stdout)
+    code, out, err = run_cli(capsys, "stats", "--team", "--format", "json")
+    assert code == 0, err
+    stats = json.loads(out)
     assert stats["completions"]["shown"] == 40 and stats["completions"]["accepted"] == 20
     assert stats["completions"]["keystrokes_saved"] == 160
     assert stats["completions"]["hidden_share"] == round(1 / 41, 4)
@@ -167,14 +177,14 @@ def test_team_train_and_stats_from_the_command_line(
     assert repo["label"] == workspace.root.name and repo["completions"]["accepted"] == 20
     assert stats["weeks"] and repo["weeks"]
     assert stats["developers"] is None and stats["active_developers"] == 1
-    assert "Ada" not in done.stdout
+    assert "Ada" not in out
 
     conn = connect(team_url)
     set_team_setting(conn, "share_names", True)
     conn.close()
     with FeedbackStore(tmp_path / "a.sqlite3") as store:
         Shipper(store, team_url, developer="a" * 32, name=lambda: "Ada Lovelace").ship()
-    named = json.loads(tactful("stats", "--team", "--format", "json").stdout)
+    named = json.loads(run_cli(capsys, "stats", "--team", "--format", "json")[1])
     assert named["developers"] == [{"name": "Ada Lovelace", "completions": stats["completions"]}]
     plot = tmp_path / "team.html"
     text = tactful("stats", "--team", "--plot", str(plot))
@@ -182,8 +192,8 @@ def test_team_train_and_stats_from_the_command_line(
         text.returncode == 0 and "per repository" in text.stdout and "Ada Lovelace" in text.stdout
     )
     assert plot.read_text(encoding="utf-8").startswith("<!doctype html>")
-    shown = tactful("team", "settings", "--share-code", "on")
-    assert json.loads(shown.stdout) == {"share_code": True, "share_names": True}
+    code, shown, _ = run_cli(capsys, "team", "settings", "--share-code", "on")
+    assert json.loads(shown) == {"share_code": True, "share_names": True}
 
 
 def test_feedback_team_is_never_taken_from_a_workspace_file(workspace: Workspace) -> None:
