@@ -102,6 +102,15 @@ COMMANDS: dict[str, Command] = {
   tactful untrust                    # the current folder
   tactful untrust ~/src/project""",
     ),
+    "team": Command(
+        "team",
+        "the team store: train and publish the team's models, ship events, team settings",
+        """\
+  tactful team train                 # fit and publish the team's models (feedback.team)
+  tactful team train --format json   # the run's evaluation on held-back events
+  tactful team ship                  # send this user's local events now
+  tactful team settings --share-names on""",
+    ),
 }
 
 EXAMPLES = """\

@@ -31,6 +31,7 @@ from tactful.feedback.loop import FeedbackLoop, FilterOptions
 from tactful.feedback.store import FeedbackStore, store_path
 from tactful.server.executor import run_blocking
 from tactful.server.features.inline_completion import suggestions_of
+from tactful.server.features.team import start_team, stop_team
 from tactful.suggestion.registry import ShownSuggestion
 from tactful.suggestion.types import CompletionRequest, Suggestion
 
@@ -193,7 +194,9 @@ def register(server: TactfulServer) -> None:
     def start() -> None:
         settings = server.settings.feedback
         store = FeedbackStore(store_path(settings.store), keep_code=settings.store_code)
-        server.services[SERVICE] = FeedbackLoop(store, _options(server))
+        loop = FeedbackLoop(store, _options(server))
+        server.services[SERVICE] = loop
+        start_team(server, loop, workspace_key(server))
         server.spawn(_say_problem(server, store), name="opening the feedback store")
 
     def settings_changed() -> None:
@@ -221,6 +224,7 @@ def register(server: TactfulServer) -> None:
         loop = server.services.pop(SERVICE, None)
         if isinstance(loop, FeedbackLoop):
             loop.save()
+            stop_team(server)
             loop.store.close(timeout=3.0)
 
     hooks = _Hooks(server)

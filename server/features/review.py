@@ -135,6 +135,12 @@ class ReviewService:
         if store is None:
             store = store_path(self.server.settings.feedback.store)
         self.memory = await run_blocking(load_memory, store, self.workspace_key())
+        team = self.server.settings.feedback.team
+        if team:
+            from tactful.feedback.team.memory import merged, team_memory
+
+            shared = await run_blocking(team_memory, team, self.workspace_key())
+            self.memory = merged(self.memory, shared)
 
     async def refresh_diff(self, force: bool = False) -> Diff | None:
         async with self._diff_lock:
