@@ -30,7 +30,7 @@ from pathlib import Path
 from tactful.analyzers.document import Document, TextChange
 from tactful.analyzers.text import Point
 
-SERVER = [sys.executable, "-m", "tactful.server", "serve"]
+SERVER = [sys.executable, "-P", "-m", "tactful.server", "serve"]
 
 
 def _frame(message: dict) -> bytes:

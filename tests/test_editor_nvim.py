@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures.lsp import TACTFUL
 
 REPO = Path(__file__).resolve().parent.parent
 PLUGIN = REPO / "editors" / "nvim"
@@ -86,7 +87,7 @@ def _server_command() -> list[str]:
     console = Path(sys.executable).with_name("tactful")
     if console.is_file():
         return [str(console), "serve"]
-    return [sys.executable, "-m", "tactful.server", "serve"]
+    return [*TACTFUL, "serve"]
 
 
 def _git(root: Path, *args: str) -> None:

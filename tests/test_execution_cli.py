@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from fixtures.lsp import TACTFUL
 from fixtures.workspace import Workspace
 
 from tactful.feedback import trust
@@ -109,7 +109,7 @@ def test_the_patch_can_come_from_stdin(repo: Workspace) -> None:
     diff = diff_of(repo, CALC.replace("a + b", "a - b"))
 
     done = subprocess.run(
-        [sys.executable, "-m", "tactful.server", "validate", "--patch", "-", str(repo.root)],
+        [*TACTFUL, "validate", "--patch", "-", str(repo.root)],
         input=diff,
         capture_output=True,
         text=True,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
+
+from fixtures.lsp import TACTFUL
 
 BODY = "    result = compute_total(values, weights, strict=True)\n    return result\n"
 
@@ -27,9 +28,7 @@ def test_compare_reports_each_run_and_the_filters_effect(tmp_path: Path) -> None
     write_corpus(corpus)
     done = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "tactful.server",
+            *TACTFUL,
             "bench",
             "completion",
             str(corpus),

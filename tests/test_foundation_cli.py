@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 from fixtures.fake_llm import Reply
+from fixtures.lsp import TACTFUL
 from fixtures.workspace import Workspace
 
 from tactful.analyzers.userdirs import config_dir
@@ -15,7 +15,7 @@ from tactful.analyzers.userdirs import config_dir
 
 def tactful(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tactful.server", *args],
+        [*TACTFUL, *args],
         cwd=cwd,
         capture_output=True,
         text=True,

