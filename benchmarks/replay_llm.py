@@ -69,7 +69,7 @@ async def replay(
                     started = time.perf_counter()
                     found = await engine.complete(request, deadline=time.monotonic() + 30)
                     elapsed = (time.perf_counter() - started) * 1000
-                    sources[str(found[0].meta.get("source")) if found else "none"] += 1
+                    sources[found[0].origin if found else "none"] += 1
                     typist.offer(found[0].text if found else None, elapsed)
                 (root / relative).write_text(text, encoding="utf-8")
                 total.merge(typist.tally)

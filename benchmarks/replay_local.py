@@ -55,7 +55,7 @@ def replay(root: Path, files: list[str], tuning: Tuning, calibration: dict) -> T
             if found:
                 ok = typist.target.startswith(found[0].text, typist.position)
                 bucket = calibration.setdefault(
-                    ("shape" if found[0].meta.get("shape") else "ngram", round(found[0].score, 1)),
+                    (found[0].origin, round(found[0].score, 1)),
                     [0, 0],
                 )
                 bucket[0] += 1

@@ -182,8 +182,7 @@ def _replay(root: Path, files: list[str], cascade: AcceptanceModel | None) -> li
                 record.text, record.score, record.kind = seen.text, seen.score, seen.kind
                 record.engine, record.origin = seen.engine, seen.origin
                 record.evidence = seen.evidence
-                prose = found[0].meta.get("prose")
-                record.prose = prose if isinstance(prose, bool) else None
+                record.prose = found[0].prose
             accepted = typist.offer(record.text or None)
             if accepted:
                 record.accepted = True

@@ -25,7 +25,7 @@ from lsprotocol import types
 from tactful.analyzers.document import Document
 from tactful.analyzers.index import RepositoryIndex, read_source
 from tactful.server.errors import guard
-from tactful.server.executor import run_blocking
+from tactful.server.executor import ENGINE, run_blocking
 from tactful.server.features.inline_completion import engines_of
 from tactful.server.progress import progress
 from tactful.suggestion.local.engine import LocalEngine
@@ -71,7 +71,8 @@ def register(server: TactfulServer) -> None:
         observe(document)
 
     def closed(document: Document) -> None:
-        local.forget(document.uri)
+        # In the engine's own worker, in turn with its requests: its caches are its own.
+        ENGINE.submit(local.forget, document.uri)
         index = index_of(server)
         if index is not None and document.path:
             server.spawn(_reread(index, document.path), name="re-reading a closed file")
