@@ -51,8 +51,11 @@ from tactful.suggestion.types import CompletionRequest, Suggestion
 
 logger = logging.getLogger(__name__)
 
-# The local engine answers in milliseconds; past this it has gone wrong and is not waited for.
-LOCAL_BUDGET_S = 0.25
+# The local engine needs milliseconds of CPU, but its wall time also counts waiting for the GIL
+# and for a core: on a loaded machine (litellm importing in the server, tests running beside
+# it) that is hundreds of milliseconds, and a late answer for a current document is still
+# worth showing. Past this it has gone wrong and is not waited for.
+LOCAL_BUDGET_S = 1.0
 # What the awaiting side allows beyond an engine's own deadline before it stops waiting.
 GRACE_S = 0.05
 

@@ -30,6 +30,7 @@ from tactful.server import settings as settings_mod
 from tactful.server.errors import ErrorReporter
 from tactful.server.log import LEVELS, ClientLogHandler
 from tactful.server.protocol import TactfulProtocol
+from tactful.server.services import Services
 from tactful.server.transport import FramingError, StdinChunks, pump
 
 logger = logging.getLogger(__name__)
@@ -68,9 +69,9 @@ class TactfulServer(LanguageServer):
         self.settings_listeners: list[Callable[[], Any]] = []
         self.initialized_listeners: list[Callable[[], Any]] = []
         self.shutdown_listeners: list[Callable[[], Any]] = []
-        # Feature-owned objects (engines, stores, caches) by name, so features can find each
-        # other without importing each other's modules at start-up.
-        self.services: dict[str, Any] = {}
+        # The parts features share (engines, stores, the feedback loop), typed, each made when
+        # first used, so features find each other without importing each other at start-up.
+        self.services = Services(self)
         self._shown_problems: set[str] = set()
         self._background: set[asyncio.Task[Any]] = set()
 

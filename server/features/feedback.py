@@ -1,6 +1,6 @@
 """Feedback: the event store and the acceptance models, wired to what the editor does.
 
-Not an LSP method of its own: this feature owns the ``FeedbackLoop`` (service ``"feedback"``),
+Not an LSP method of its own: this feature owns the ``FeedbackLoop`` (``server.services.feedback``),
 opens the store from ``initialized`` without blocking the loop, follows ``filter.*`` settings,
 feeds every document change to the loop so it can infer rejections (DESIGN §2), and closes the
 store on shutdown. A store that cannot be used is said once (a warning message) and the server
@@ -29,15 +29,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SERVICE = "feedback"
-
-
-def loop_of(server: TactfulServer) -> FeedbackLoop | None:
-    """The server's feedback loop, or None before ``initialized``."""
-    loop = server.services.get(SERVICE)
-    return loop if isinstance(loop, FeedbackLoop) else None
-
-
 def _options(server: TactfulServer) -> FilterOptions:
     f = server.settings.filter
     return FilterOptions(enabled=f.enabled, threshold=f.threshold, explore=f.explore, learn=f.learn)
@@ -47,28 +38,28 @@ def register(server: TactfulServer) -> None:
     def start() -> None:
         settings = server.settings.feedback
         store = FeedbackStore(store_path(settings.store), keep_code=settings.store_code)
-        server.services[SERVICE] = FeedbackLoop(store, _options(server))
+        server.services.feedback = FeedbackLoop(store, _options(server))
         server.spawn(_say_problem(server, store), name="opening the feedback store")
 
     def settings_changed() -> None:
-        loop = loop_of(server)
+        loop = server.services.feedback
         if loop is not None:
             loop.configure(_options(server))
             loop.store.keep_code = server.settings.feedback.store_code
 
     def changed(document: Document) -> None:
-        loop = loop_of(server)
+        loop = server.services.feedback
         if loop is not None and loop.outcomes.pending(document.uri):
             loop.document_changed(document.uri, document.version, document.text)
 
     def closed(document: Document) -> None:
-        loop = loop_of(server)
+        loop = server.services.feedback
         if loop is not None:
             loop.document_closed(document.uri)
 
     def stop() -> None:
-        loop = server.services.pop(SERVICE, None)
-        if isinstance(loop, FeedbackLoop):
+        loop, server.services.feedback = server.services.feedback, None
+        if loop is not None:
             loop.save()
             loop.store.close(timeout=3.0)
 

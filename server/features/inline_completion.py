@@ -7,9 +7,9 @@ request's turn), and converts what the turn shows into items, each with the comm
 ``tactful.acceptSuggestion [id]`` the editor runs on accept. A request overtaken by a newer one
 for the same document, or answered for a version that is no longer current, gets no items.
 
-This module also owns what the completion features share (``services`` names below): the engine
-registry and the pipeline, and the ``tactful.acceptSuggestion`` / ``tactful.rejectSuggestion``
-commands, which tell the feedback loop what became of a shown suggestion.
+The pipeline is ``server.services.completion``, shared with ``textDocument/completion``. This
+module also owns the ``tactful.acceptSuggestion`` / ``tactful.rejectSuggestion`` commands, which
+tell the feedback loop what became of a shown suggestion.
 """
 
 from __future__ import annotations
@@ -21,12 +21,9 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 
 from tactful.analyzers.text import Point, Span
-from tactful.feedback.completion import CompletionOptions, CompletionPipeline
-from tactful.feedback.loop import FeedbackLoop
+from tactful.feedback.completion import CompletionOptions
 from tactful.server.convert import Lines, to_point, to_range
 from tactful.server.errors import guard
-from tactful.server.executor import ENGINE
-from tactful.suggestion.engine import EngineRegistry
 from tactful.suggestion.registry import ShownSuggestion
 from tactful.suggestion.types import CompletionRequest
 
@@ -35,32 +32,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-ENGINES = "completion.engines"
-PIPELINE = "completion.pipeline"
 ACCEPT = "tactful.acceptSuggestion"
 REJECT = "tactful.rejectSuggestion"
-
-
-def engines_of(server: TactfulServer) -> EngineRegistry:
-    """The completion engines (the LLM feature registers its engine here when configured)."""
-    found = server.services.get(ENGINES)
-    if not isinstance(found, EngineRegistry):
-        found = server.services[ENGINES] = EngineRegistry()
-    return found
-
-
-def pipeline_of(server: TactfulServer) -> CompletionPipeline:
-    """The completion pipeline, with the shown suggestions by id."""
-    found = server.services.get(PIPELINE)
-    if not isinstance(found, CompletionPipeline):
-
-        def feedback() -> FeedbackLoop | None:
-            loop = server.services.get("feedback")
-            return loop if isinstance(loop, FeedbackLoop) else None
-
-        found = CompletionPipeline(engines_of(server), feedback, ENGINE.run)
-        server.services[PIPELINE] = found
-    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +73,7 @@ async def complete(
     def current() -> bool:
         return server.documents.get(uri) is document and document.version == request.version
 
-    turn = await pipeline_of(server).complete(
+    turn = await server.services.completion.complete(
         request, options, current, snapshot.tree, document.lines
     )
     if not turn.shown:
@@ -160,7 +133,7 @@ def register(server: TactfulServer) -> None:
         if suggestion_id is None:
             return False
         length = args[1] if len(args) > 1 and isinstance(args[1], int) else None
-        loop = pipeline_of(server).feedback()
+        loop = server.services.feedback
         if loop is not None:
             loop.accepted(suggestion_id, length)
         return True
@@ -171,7 +144,7 @@ def register(server: TactfulServer) -> None:
         suggestion_id = _shown_id(server, REJECT, args)
         if suggestion_id is None:
             return False
-        loop = pipeline_of(server).feedback()
+        loop = server.services.feedback
         if loop is not None:
             loop.rejected(suggestion_id, explicit=True)
         return True
@@ -183,4 +156,4 @@ def _shown_id(server: TactfulServer, command: str, args: tuple[Any, ...]) -> str
     if not isinstance(suggestion_id, str):
         logger.warning("%s takes a suggestion id, got %r", command, args)
         return None
-    return suggestion_id if pipeline_of(server).shown.get(suggestion_id) else None
+    return suggestion_id if server.services.completion.shown.get(suggestion_id) else None
