@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+
 def _options(server: TactfulServer) -> FilterOptions:
     f = server.settings.filter
     return FilterOptions(enabled=f.enabled, threshold=f.threshold, explore=f.explore, learn=f.learn)

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+
 def register(server: TactfulServer) -> None:
     services = server.services
     stop = threading.Event()

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+
 def register(server: TactfulServer) -> None:
     services = server.services
     ready = False
