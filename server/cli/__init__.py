@@ -25,8 +25,11 @@ COMMANDS = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from tactful.server.app import __version__
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of ``command`` alone: ``tactful serve`` starts without
+    importing the other commands' modules (git, libcst, a language client) and what they
+    import, which would cost the editor's start-up more than pygls' own import."""
+    from tactful.server import __version__
 
     parser = argparse.ArgumentParser(
         prog="tactful",
@@ -35,14 +38,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tactful {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        module = importlib.import_module(f"{__name__}.{name.replace('-', '_')}")
-        module.add_parser(subparsers)
+        if command is None or name == command:
+            module = importlib.import_module(f"{__name__}.{name.replace('-', '_')}")
+            module.add_parser(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    command = next((word for word in words if not word.startswith("-")), None)
+    parser = build_parser(command if command in COMMANDS else None)
+    args = parser.parse_args(words)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2

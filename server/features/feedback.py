@@ -20,23 +20,29 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from tactful.analyzers.document import Document
-from tactful.feedback.loop import FeedbackLoop, FilterOptions
-from tactful.feedback.store import FeedbackStore, store_path
 from tactful.server.executor import run_blocking
 
 if TYPE_CHECKING:
+    from tactful.feedback.loop import FilterOptions
+    from tactful.feedback.store import FeedbackStore
     from tactful.server.app import TactfulServer
 
 logger = logging.getLogger(__name__)
 
 
 def _options(server: TactfulServer) -> FilterOptions:
+    from tactful.feedback.loop import FilterOptions
+
     f = server.settings.filter
     return FilterOptions(enabled=f.enabled, threshold=f.threshold, explore=f.explore, learn=f.learn)
 
 
 def register(server: TactfulServer) -> None:
     def start() -> None:
+        # Imported at ``initialized``, not at start: ``initialize`` needs neither.
+        from tactful.feedback.loop import FeedbackLoop
+        from tactful.feedback.store import FeedbackStore, store_path
+
         settings = server.settings.feedback
         store = FeedbackStore(store_path(settings.store), keep_code=settings.store_code)
         server.services.feedback = FeedbackLoop(store, _options(server))

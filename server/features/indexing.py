@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from tactful.analyzers.document import Document
-from tactful.analyzers.index import RepositoryIndex, read_source
 from tactful.server.errors import guard
 from tactful.server.executor import ENGINE, run_blocking
 from tactful.server.progress import progress
 
 if TYPE_CHECKING:
+    from tactful.analyzers.index import RepositoryIndex
     from tactful.server.app import TactfulServer
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,9 @@ def register(server: TactfulServer) -> None:
         root = server.workspace_root
         if root is None or not Path(root).is_dir():
             return
+        # Imported at ``initialized``, not at start: ``initialize`` does not need it.
+        from tactful.analyzers.index import RepositoryIndex
+
         index = services.index = RepositoryIndex(Path(root))
         services.local.index = index
         for document in list(server.documents.values()):
@@ -90,11 +93,12 @@ def register(server: TactfulServer) -> None:
                 continue
             if any(d.path == path for d in server.documents.values()):
                 continue  # the editor's buffer is what counts for an open file
-            text = await run_blocking(read_source, Path(path))
-            await run_blocking(index.update, path, text)
+            await _reread(index, path)
 
 
 async def _reread(index: RepositoryIndex, path: str) -> None:
+    from tactful.analyzers.index import read_source
+
     text = await run_blocking(read_source, Path(path))
     await run_blocking(index.update, path, text)
 

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 
 from tactful.analyzers.text import Point, Span
-from tactful.feedback.completion import CompletionOptions
 from tactful.server.convert import Lines, to_point, to_range
 from tactful.server.errors import guard
 from tactful.suggestion.registry import ShownSuggestion
@@ -49,6 +48,9 @@ async def complete(
     server: TactfulServer, uri: str, position: types.Position, trigger: str = "automatic"
 ) -> Answer | None:
     """The suggestions to show at ``position`` of an open document (None: nothing)."""
+    # Imported with the first request, not at start: ``initialize`` does not need it.
+    from tactful.feedback.completion import CompletionOptions
+
     settings = server.settings
     document = server.documents.get(uri)
     if document is None or not settings.completion.enabled:

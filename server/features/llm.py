@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING
 
 from tactful.server.executor import run_blocking
 from tactful.suggestion.engine import LLM
-from tactful.suggestion.llm import LlmConfig, LlmEngine
-from tactful.suggestion.llm.embedded import available
 
 if TYPE_CHECKING:
     from tactful.server.app import TactfulServer
@@ -29,8 +27,12 @@ def register(server: TactfulServer) -> None:
     ready = False
 
     def configure() -> None:
-        if not ready:
+        if not ready or (services.llm is None and not server.settings.llm.model):
             return
+        # Imported once a model is set, not at start (litellm itself when the engine starts).
+        from tactful.suggestion.llm import LlmConfig, LlmEngine
+        from tactful.suggestion.llm.embedded import available
+
         config = LlmConfig.from_settings(server.settings)
         current = services.llm
         if current is not None and current.config == config:
