@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
-from fixtures.lsp import TACTFUL
+from fixtures.lsp import tactful
 
 from tactful.suggestion.keystrokes import keystrokes
 
@@ -29,21 +28,7 @@ def write_corpus(root: Path) -> None:
 
 
 def bench(corpus: Path, *args: str) -> dict:
-    result = subprocess.run(
-        [
-            *TACTFUL,
-            "bench",
-            "completion",
-            str(corpus),
-            "--format",
-            "json",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    result = tactful("bench", "completion", str(corpus), "--format", "json", *args)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -78,13 +63,7 @@ def test_bench_samples_files(tmp_path: Path) -> None:
 
 
 def test_bench_rejects_a_missing_corpus(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [*TACTFUL, "bench", "completion", str(tmp_path / "none")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = tactful("bench", "completion", str(tmp_path / "none"), timeout=60)
     assert result.returncode == 2
     assert "not a folder" in result.stderr
 

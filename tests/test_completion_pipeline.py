@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from fixtures.lsp import REPEATED
 
 from tactful.analyzers.text import LineIndex, Point
 from tactful.feedback import events as ev
@@ -26,8 +27,6 @@ from tactful.suggestion.registry import SuggestionRegistry
 from tactful.suggestion.types import CompletionRequest, Suggestion
 
 LOCAL = Tuning(semantic=False)
-# The local engine has seen ``os.path.join(base,`` twice: it completes the third.
-TEXT = "import os\n\nleft = os.path.join(base, 'left')\nright = os.path.join(base, 'right')\n"
 PREFIX = "middle = os.pa"
 OPTIONS = CompletionOptions(engine="local", workspace="/work")
 
@@ -38,7 +37,7 @@ def request(version: int = 1, trigger: str = "automatic") -> CompletionRequest:
         "/work/m.py",
         "python",
         version,
-        TEXT + PREFIX,
+        REPEATED + PREFIX,
         Point(4, len(PREFIX)),
         workspace_root="/work",
         trigger=trigger,
@@ -157,7 +156,7 @@ async def test_what_the_filter_hides_is_judged_and_not_shown(tmp_path: Path, ran
 
 
 async def test_clean_up_drops_what_repeats_the_next_line(ran: Ran) -> None:
-    req = replace(request(), text=TEXT + PREFIX + "\nmiddle = os.path.join(base,")
+    req = replace(request(), text=REPEATED + PREFIX + "\nmiddle = os.path.join(base,")
     turn = await pipeline(ran).complete(req, OPTIONS, lambda: True)
     assert turn.outcome is Outcome.DROPPED and turn.shown == [] and turn.judged == []
     (dropped,) = turn.dropped

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
-from fixtures.lsp import TACTFUL
+from fixtures.lsp import tactful
 
 BODY = "    result = compute_total(values, weights, strict=True)\n    return result\n"
 
@@ -26,21 +25,8 @@ def write_corpus(root: Path) -> None:
 def test_compare_reports_each_run_and_the_filters_effect(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     write_corpus(corpus)
-    done = subprocess.run(
-        [
-            *TACTFUL,
-            "bench",
-            "completion",
-            str(corpus),
-            "--format",
-            "json",
-            "--filter",
-            "compare",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=400,
-        check=False,
+    done = tactful(
+        "bench", "completion", str(corpus), "--format", "json", "--filter", "compare", timeout=400
     )
     assert done.returncode == 0, done.stderr
     local = json.loads(done.stdout)["engines"]["local"]

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from fixtures.lsp import change_document, init_params, open_document, wait_for
+from fixtures.lsp import REPEATED, change_document, init_params, inline_at, open_document, wait_for
 from fixtures.workspace import Workspace
 from lsprotocol import types
 from pytest_lsp import LanguageClient, make_test_lsp_client
@@ -138,23 +138,13 @@ async def test_the_module_runs_isolated_from_the_working_directory(tmp_path: Pat
             init_params(project.root, {"quality": {"select": ["F401"]}}, client="emacs")
         )
         uri = project.uri("m.py")
-        text = (
-            "import re\nimport os\n\nleft = os.path.join(base, 'left')\n"
-            "right = os.path.join(base, 'right')\nmiddle = os.pa"
-        )
-        open_document(client, uri, text)
+        open_document(client, uri, "import re\n" + REPEATED + "middle = os.pa")
         found = await wait_for(
             lambda: [d for d in client.diagnostics.get(uri, []) if d.source == "tactful.quality"]
         )
         assert [d.code for d in found] == ["F401"]
         answer = await client.text_document_inline_completion_async(
-            types.InlineCompletionParams(
-                text_document=types.TextDocumentIdentifier(uri=uri),
-                position=types.Position(line=5, character=len("middle = os.pa")),
-                context=types.InlineCompletionContext(
-                    trigger_kind=types.InlineCompletionTriggerKind.Invoked
-                ),
-            )
+            inline_at(uri, 5, len("middle = os.pa"), invoked=True)
         )
         assert answer is not None
         items = answer.items if isinstance(answer, types.InlineCompletionList) else answer
