@@ -8,7 +8,6 @@ is called by the server itself; nothing is hooked in here.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -25,11 +24,6 @@ class ShownSuggestion:
     request: CompletionRequest
     suggestion: Suggestion
     offset: int
-    shown_at: float
-
-    @property
-    def text(self) -> str:
-        return self.suggestion.text
 
 
 class SuggestionRegistry:
@@ -44,7 +38,7 @@ class SuggestionRegistry:
         lines = request.text.split("\n")
         offset = sum(len(line) + 1 for line in lines[: request.position.line])
         offset += request.position.column - suggestion.replace_prefix
-        shown = ShownSuggestion(uuid.uuid4().hex[:16], request, suggestion, offset, time.time())
+        shown = ShownSuggestion(uuid.uuid4().hex[:16], request, suggestion, offset)
         self._shown[shown.id] = shown
         while len(self._shown) > self._limit:
             self._shown.popitem(last=False)

@@ -127,7 +127,7 @@ async def test_without_a_feedback_loop_everything_cleaned_is_shown(ran: Ran) -> 
     turn = await pipeline(ran).complete(request(), OPTIONS, lambda: True)
     assert turn.outcome is Outcome.SHOWN and turn.context is None and turn.gate is None
     assert [j.decision for j in turn.judged] == [None]
-    assert [s.text for s in turn.shown] == ["th.join(base,"]
+    assert [s.suggestion.text for s in turn.shown] == ["th.join(base,"]
 
 
 async def test_a_moment_the_gate_turns_down_asks_no_engine(tmp_path: Path, ran: Ran) -> None:
