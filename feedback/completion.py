@@ -104,10 +104,13 @@ class CompletionPipeline:
         loop = self.feedback()
         workspace = options.workspace
         if loop is not None:
+            # 1. perceive, 2. gate: without a feedback loop there is nothing to judge with.
             turn.context = perceive(loop, request, workspace, lines)
             turn.gate = loop.gate(workspace, turn.context)
             if not turn.gate.show:
                 return self._ended(turn, Outcome.SKIPPED)
+        # 3. propose, 4. clean up, 5. judge: engine by engine, as the document's one request
+        # in flight.
         finished = await self._preempting(
             request.uri, self._propose_clean_judge(turn, options, tree, loop)
         )
@@ -120,6 +123,7 @@ class CompletionPipeline:
             return self._ended(turn, turn.ended_empty())
         if not is_current():
             return self._ended(turn, Outcome.STALE)
+        # 6. speak.
         self._speak(turn, loop, workspace)
         return self._ended(turn, Outcome.SHOWN)
 
