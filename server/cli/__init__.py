@@ -124,12 +124,9 @@ Run `tactful COMMAND --help` for a command's options and examples."""
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    from tactful.server import __version__
 
-    try:
-        return version("tactful")
-    except PackageNotFoundError:
-        return "0.0.0"
+    return __version__
 
 
 def build_parser(load: Iterable[str] | None = None) -> argparse.ArgumentParser:

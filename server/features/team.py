@@ -25,8 +25,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SERVICE = "team"
-
 
 def start_team(server: TactfulServer, loop: FeedbackLoop, workspace: str) -> TeamLink | None:
     url = server.settings.feedback.team
@@ -46,12 +44,12 @@ def start_team(server: TactfulServer, loop: FeedbackLoop, workspace: str) -> Tea
     loop.use_base(link.base)
     link.watch(workspace)
     link.start()
-    server.services[SERVICE] = link
+    server.services.team = link
     return link
 
 
 def stop_team(server: TactfulServer, timeout: float = 2.0) -> None:
     """Stop the link after one last shipment (at most ``timeout`` seconds)."""
-    link = server.services.pop(SERVICE, None)
-    if isinstance(link, TeamLink):
+    link, server.services.team = server.services.team, None
+    if link is not None:
         link.stop(timeout)
