@@ -131,6 +131,23 @@ def _root_text(chain: list[BaseException]) -> str:
     return type(chain[0]).__name__
 
 
+# What the engine can do now (``LlmState.state``).
+STARTING = "starting"
+READY = "ready"
+DOWN = "down"
+FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class LlmState:
+    """The LLM engine now: ``state`` is starting, ready, down (``problem`` says why, and the
+    provider is tried again in ``retry_in_s``) or failed (it could not start: ``problem``)."""
+
+    state: str
+    problem: Problem | None = None
+    retry_in_s: float = 0.0
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
     """The provider went down (``down`` with its problem and when it is tried again) or answers
