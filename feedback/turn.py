@@ -48,10 +48,16 @@ class Outcome(enum.StrEnum):
     STALE = "stale"  # the document changed while the turn ran: its result is dropped
 
 
+# A proposal's ``problem`` when the proposer was asked in the background and had not answered
+# by the time the turn went on without it.
+BACKGROUND = "background"
+
+
 @dataclass(frozen=True, slots=True)
 class Proposal(Generic[T]):
     """What one proposer (an engine, a commenter) gave, and how long it took. ``problem`` says
-    why it gave nothing when it failed: ``"deadline"`` or ``"failed"``."""
+    why it gave nothing: ``"deadline"`` or ``"failed"``, or ``"background"`` when it was asked
+    in the background and had not answered yet."""
 
     source: str
     items: tuple[T, ...]

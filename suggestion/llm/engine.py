@@ -244,6 +244,7 @@ class LlmEngine:
     def _run(self) -> None:
         """The engine's thread: prepare, then run the event loop every litellm call runs on."""
         calls = asyncio.new_event_loop()
+        asyncio.set_event_loop(calls)
         self._calls = calls
         self._prepare()
         self._changed()
