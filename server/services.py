@@ -41,8 +41,10 @@ class Services:
     index: RepositoryIndex | None = None
     # Set while ``feedback.team`` names a team store (feature ``feedback``, via ``team``).
     team: TeamLink | None = None
-    # Set while ``llm.model`` names a model (feature ``llm``).
+    # Set while ``llm.model`` names a model (feature ``llm``); when the model it names cannot be
+    # used (the embedded model not installed), why.
     llm: LlmEngine | None = None
+    llm_unavailable: str | None = None
     # Sources of code actions by name (``code_action.add_provider``).
     code_actions: dict[str, Provider] = field(default_factory=dict)
 

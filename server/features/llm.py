@@ -48,6 +48,7 @@ def register(server: TactfulServer) -> None:
         current = services.llm
         if current is not None and current.config == config:
             return
+        services.llm_unavailable = None
         if current is not None:
             services.engines.unregister(LLM)
             services.llm = None
@@ -56,6 +57,8 @@ def register(server: TactfulServer) -> None:
             return
         if config.embedded and (missing := available()) is not None:
             logger.warning("llm.model is 'embedded' but %s; the local engine answers", missing)
+            services.llm_unavailable = missing
+            services.status.send()
             return
         root = str(server.workspace_root) if server.workspace_root else None
         model = config.model

@@ -29,18 +29,19 @@ def status(server: TactfulServer) -> dict[str, Any]:
     engine = server.services.llm
     llm: dict[str, Any] | None = None
     if model and choice != "local":
-        state = engine.state() if engine is not None else None
-        problem = state.problem if state is not None else None
-        llm = {
-            "model": model,
-            "state": state.state if state is not None else "failed",
-            "label": problem.label if problem is not None else None,
-            "problem": problem.describe() if problem is not None else None,
-            "retryInS": round(state.retry_in_s, 1) if state is not None else 0.0,
-        }
-        if engine is None:
-            # Configured but not built: the embedded model is not installed.
-            llm["problem"] = "the LLM engine is not available (see the log)"
+        llm = {"model": model, "state": "starting", "label": None, "problem": None, "retryInS": 0.0}
+        unavailable = server.services.llm_unavailable
+        if engine is not None:
+            state = engine.state()
+            problem = state.problem
+            llm.update(
+                state=state.state,
+                label=problem.label if problem is not None else None,
+                problem=problem.describe() if problem is not None else None,
+                retryInS=round(state.retry_in_s, 1),
+            )
+        elif unavailable is not None:
+            llm.update(state="failed", problem=unavailable)
     answering = "llm" if llm is not None and llm["state"] == "ready" else "local"
     trusted = server.trusted
     return {

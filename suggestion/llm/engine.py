@@ -297,15 +297,14 @@ class LlmEngine:
         self.index.observe(path, text)
 
     async def complete(self, request: CompletionRequest, *, deadline: float) -> list[Suggestion]:
+        if self.health.down and self.health.retry_in() > 0:
+            return []  # Backed off: said once when it went down; the local engine answers.
         started = time.monotonic()
         deadline = min(deadline, started + self.config.timeout_s)
         before, after = _split(request)
         served = self._from_typed(request.uri, before, after)
         if served is not None:
             return [served]
-
-        if self.health.down and self.health.retry_in() > 0:
-            return []  # Backed off: said once when it went down; the local engine answers.
         self._counter += 1
         ticket = self._counter
         self._latest[request.uri] = ticket
@@ -583,12 +582,18 @@ class LlmEngine:
 
 
 def _split(request: CompletionRequest) -> tuple[str, str]:
-    lines = request.text.split("\n")
-    line = min(request.position.line, len(lines) - 1)
-    offset = sum(len(text) + 1 for text in lines[:line]) + min(
-        request.position.column, len(lines[line])
-    )
-    return request.text[:offset], request.text[offset:]
+    """The text before and after the cursor (found without splitting the text into lines)."""
+    text = request.text
+    start = 0
+    for _ in range(request.position.line):
+        found = text.find("\n", start)
+        if found < 0:
+            break
+        start = found + 1
+    end = text.find("\n", start)
+    end = len(text) if end < 0 else end
+    offset = min(start + request.position.column, end)
+    return text[:offset], text[offset:]
 
 
 def _chunk_text(chunk: Any) -> str:
