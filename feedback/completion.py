@@ -58,7 +58,15 @@ from tactful.analyzers.text import LineIndex
 from tactful.feedback.acceptance.cascade import Decision
 from tactful.feedback.acceptance.features import Candidate, Context
 from tactful.feedback.loop import FeedbackLoop
-from tactful.feedback.turn import BACKGROUND, CompletionTurn, Dropped, Judged, Outcome, Proposal
+from tactful.feedback.turn import (
+    BACKGROUND,
+    DOWN,
+    CompletionTurn,
+    Dropped,
+    Judged,
+    Outcome,
+    Proposal,
+)
 from tactful.suggestion import postprocess
 from tactful.suggestion.engine import LLM, BlockingEngine, Engine, EngineRegistry
 from tactful.suggestion.registry import SuggestionRegistry
@@ -96,8 +104,8 @@ class CompletionOptions:
 @dataclass(eq=False)
 class Moment:
     """A request as the LLM is asked about it in the background: its cursor (``offset``, in
-    code points of its text), the text on either side, whether the document is still at its
-    version, and the turn's context and gate decision."""
+    code points of its text), whether the document is still at its version, and the turn's
+    context and gate decision."""
 
     request: CompletionRequest
     offset: int
@@ -123,37 +131,41 @@ class Moment:
             and request.position == mine.position
         )
 
-    def typed_on(self, request: CompletionRequest, offset: int) -> bool:
-        """Whether ``request`` is this moment with text typed at the cursor and nothing else
-        changed (the text compared on both sides of the cursor)."""
-        mine = self.request
-        typed = offset - self.offset
-        return (
-            request.uri == mine.uri
-            and request.version > mine.version
-            and typed > 0
-            and len(request.text) - len(mine.text) == typed
-            and request.text.startswith(mine.text[: self.offset])
-            and request.text.endswith(mine.text[self.offset :])
-        )
-
 
 @dataclass(eq=False)
 class Asked:
     """The LLM's answer for one moment of a document, asked in the background (``auto``).
 
-    ``task`` gives the LLM's proposal; ``follower`` is the newest request that typed on along
-    the moment while the call was in flight (it is asked about when the call answers);
-    ``announced`` once the editor was told the answer is ready; ``shown`` what the turn that
-    asked showed meanwhile (an answer that only repeats it is not announced)."""
+    ``task`` gives the LLM's proposal; ``before`` and ``after`` are the moment's text on either
+    side of the cursor (taken once, so that each later request is compared without a copy);
+    ``follower`` is the newest request that typed on along the moment while the call was in
+    flight (it is asked about when the call answers); ``announced`` once the editor was told
+    the answer is ready; ``shown`` what the turn that asked showed meanwhile (an answer that only
+    repeats it is not announced)."""
 
     moment: Moment
     engine: Engine
     options: CompletionOptions
     task: asyncio.Task[Proposal[Suggestion]]
+    before: str
+    after: str
     follower: Moment | None = None
     announced: bool = False
     shown: tuple[str, ...] = ()
+
+    def typed_on(self, moment: Moment) -> bool:
+        """Whether ``moment`` is this one with text typed at the cursor and nothing else
+        changed."""
+        request, mine = moment.request, self.moment.request
+        typed = moment.offset - self.moment.offset
+        return (
+            request.uri == mine.uri
+            and request.version > mine.version
+            and typed > 0
+            and len(request.text) - len(mine.text) == typed
+            and request.text.startswith(self.before)
+            and request.text.endswith(self.after)
+        )
 
 
 class CompletionPipeline:
@@ -242,7 +254,13 @@ class CompletionPipeline:
         """Ask the selected engines at once; take their answers in order of preference until
         one has something the filter shows. With ``auto`` the LLM is asked in the background
         and taken (first) only when its answer is there as soon as the first other one is."""
-        engines = self.engines.select(options.engine)
+        engines: list[Engine] = []
+        for engine in self.engines.select(options.engine):
+            if isinstance(engine, BlockingEngine) or engine.answering:
+                engines.append(engine)
+            else:
+                # Down and backed off: asking would make no call; said when it went down.
+                turn.proposals.append(Proposal(engine.name, (), 0.0, DOWN))
         background = None
         if options.engine == AUTO:
             background = next((e for e in engines if not isinstance(e, BlockingEngine)), None)
@@ -376,16 +394,18 @@ class CompletionPipeline:
             task = asked.task
             if asked.moment.same(request) and (not task.done() or _answered_with_items(task)):
                 return task
-            if not asked.task.done() and asked.moment.typed_on(request, moment.offset):
+            if not asked.task.done() and asked.typed_on(moment):
                 asked.follower = moment
                 return None
             asked.task.cancel()
         return self._ask(engine, moment, options).task
 
     def _ask(self, engine: Engine, moment: Moment, options: CompletionOptions) -> Asked:
-        uri = moment.request.uri
-        task = asyncio.ensure_future(self._propose(engine, moment.request, options))
-        asked = Asked(moment, engine, options, task)
+        request = moment.request
+        uri = request.uri
+        task = asyncio.ensure_future(self._propose(engine, request, options))
+        text, offset = request.text, moment.offset
+        asked = Asked(moment, engine, options, task, text[:offset], text[offset:])
         self._asked[uri] = asked
         self._asked.move_to_end(uri)
         while len(self._asked) > KEPT_ANSWERS:

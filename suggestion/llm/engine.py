@@ -210,6 +210,12 @@ class LlmEngine:
         if self._embedded is not None:
             self._embedded.stop()
 
+    @property
+    def answering(self) -> bool:
+        """False while the provider is down and its back-off has not passed: asking now would
+        make no call and give nothing."""
+        return not (self.health.down and self.health.retry_in() > 0)
+
     def state(self) -> LlmState:
         """Whether the engine answers now: ``starting`` (litellm importing, the embedded model
         loading), ``ready``, ``down`` (the provider failed: why, and when it is tried again),
@@ -297,7 +303,7 @@ class LlmEngine:
         self.index.observe(path, text)
 
     async def complete(self, request: CompletionRequest, *, deadline: float) -> list[Suggestion]:
-        if self.health.down and self.health.retry_in() > 0:
+        if not self.answering:
             return []  # Backed off: said once when it went down; the local engine answers.
         started = time.monotonic()
         deadline = min(deadline, started + self.config.timeout_s)
