@@ -378,6 +378,9 @@ class LlmEngine:
             # A newer request took over: the call says nothing about the provider.
             self.health.gave_up()
             raise
+        if outcome is None:
+            self.health.gave_up()  # no time was left to ask: nothing learned either
+            return None
         if isinstance(outcome, Problem):
             change = self.health.failed(outcome)
             if change is not None:
