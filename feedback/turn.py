@@ -48,10 +48,18 @@ class Outcome(enum.StrEnum):
     STALE = "stale"  # the document changed while the turn ran: its result is dropped
 
 
+# A proposal's ``problem`` when the proposer was asked in the background and had not answered
+# by the time the turn went on without it, and when it was not asked because it is down.
+BACKGROUND = "background"
+DOWN = "down"
+
+
 @dataclass(frozen=True, slots=True)
 class Proposal(Generic[T]):
     """What one proposer (an engine, a commenter) gave, and how long it took. ``problem`` says
-    why it gave nothing when it failed: ``"deadline"`` or ``"failed"``."""
+    why it gave nothing: ``"deadline"`` or ``"failed"``, ``"background"`` when it was asked in
+    the background and had not answered yet, ``"down"`` when it was not asked (its provider is
+    down and backed off)."""
 
     source: str
     items: tuple[T, ...]

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from tactful.server.features.code_action import Provider
     from tactful.server.features.quality import QualityService
     from tactful.server.features.review import ReviewService
+    from tactful.server.features.status import StatusNotifier
     from tactful.suggestion.engine import EngineRegistry
     from tactful.suggestion.llm import LlmEngine
     from tactful.suggestion.local.engine import LocalEngine
@@ -40,8 +41,10 @@ class Services:
     index: RepositoryIndex | None = None
     # Set while ``feedback.team`` names a team store (feature ``feedback``, via ``team``).
     team: TeamLink | None = None
-    # Set while ``llm.model`` names a model (feature ``llm``).
+    # Set while ``llm.model`` names a model (feature ``llm``); when the model it names cannot be
+    # used (the embedded model not installed), why.
     llm: LlmEngine | None = None
+    llm_unavailable: str | None = None
     # Sources of code actions by name (``code_action.add_provider``).
     code_actions: dict[str, Provider] = field(default_factory=dict)
 
@@ -67,8 +70,21 @@ class Services:
         """The completion pipeline, with the suggestions it showed by id."""
         from tactful.feedback.completion import CompletionPipeline
         from tactful.server.executor import ENGINE
+        from tactful.server.features.inline_completion import announce
 
-        return CompletionPipeline(self.engines, lambda: self.feedback, ENGINE.run)
+        return CompletionPipeline(
+            self.engines,
+            lambda: self.feedback,
+            ENGINE.run,
+            lambda request: announce(self.server, request),
+        )
+
+    @cached_property
+    def status(self) -> StatusNotifier:
+        """The ``tactful/status`` notification, sent when what it says changes."""
+        from tactful.server.features.status import StatusNotifier
+
+        return StatusNotifier(self.server)
 
     @cached_property
     def diagnostics(self) -> DiagnosticsPublisher:
