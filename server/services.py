@@ -18,12 +18,12 @@ if TYPE_CHECKING:
     from tactful.analyzers.index import RepositoryIndex
     from tactful.feedback.completion import CompletionPipeline
     from tactful.feedback.loop import FeedbackLoop
+    from tactful.feedback.quality import QualityPipeline
+    from tactful.feedback.review.pipeline import ReviewPipeline
     from tactful.feedback.team.link import TeamLink
     from tactful.server.app import TactfulServer
     from tactful.server.diagnostics import DiagnosticsPublisher
     from tactful.server.features.code_action import Provider
-    from tactful.server.features.quality import QualityService
-    from tactful.server.features.review import ReviewService
     from tactful.suggestion.engine import EngineRegistry
     from tactful.suggestion.llm import LlmEngine
     from tactful.suggestion.local.engine import LocalEngine
@@ -78,13 +78,15 @@ class Services:
         return DiagnosticsPublisher(self.server)
 
     @cached_property
-    def review(self) -> ReviewService:
-        from tactful.server.features.review import ReviewService
+    def review(self) -> ReviewPipeline:
+        """The review pipeline: the diff, each document's comments, what was learned."""
+        from tactful.server.features.review import pipeline
 
-        return ReviewService(self.server)
+        return pipeline(self.server)
 
     @cached_property
-    def quality(self) -> QualityService:
-        from tactful.server.features.quality import QualityService
+    def quality(self) -> QualityPipeline:
+        """The quality pipeline: each open document's findings and judged fixes."""
+        from tactful.server.features.quality import pipeline
 
-        return QualityService(self.server)
+        return pipeline(self.server)

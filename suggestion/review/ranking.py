@@ -36,6 +36,13 @@ class Memory:
         kept = max(self.shown_by_rule.get(rule, 0) - dismissed, 0)
         return (kept + 2.0) / (kept + 2.0 + 2.0 * dismissed)
 
+    def with_dismissal(self, comment_id: str, rule: str = "") -> Memory:
+        """This memory after the developer dismissed a comment (of ``rule``, when known)."""
+        by_rule = dict(self.dismissed_by_rule)
+        if rule:
+            by_rule[rule] = by_rule.get(rule, 0) + 1
+        return Memory(self.dismissed | {comment_id}, self.shown_by_rule, by_rule)
+
 
 @dataclass(frozen=True, slots=True)
 class Selection:

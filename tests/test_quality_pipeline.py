@@ -1,0 +1,166 @@
+"""The quality pipeline without a server: real ruff, a real feedback store, real git
+repositories, and an editor in memory (tests/fixtures/editor.py) on the other side of its
+``Editor``."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from fixtures.editor import MemoryEditor
+from fixtures.workspace import Workspace
+
+from tactful.analyzers.ruff import RuffOptions
+from tactful.feedback import events as ev
+from tactful.feedback.loop import FeedbackLoop, FilterOptions
+from tactful.feedback.quality import QualityConfig, QualityPipeline
+from tactful.feedback.store import FeedbackStore
+from tactful.feedback.turn import Outcome
+
+SOURCE = "import os\n\n\ndef f():\n    unused = 1\n"
+
+
+def pipeline(
+    workspace: Workspace, loop: FeedbackLoop | None = None, **config: object
+) -> tuple[QualityPipeline, MemoryEditor]:
+    settings = QualityConfig(
+        root=workspace.root,
+        ruff=RuffOptions(select=("F",)),
+        not_validated_reason="workspace not trusted",
+        **config,
+    )
+    editor = MemoryEditor(lambda: settings)
+    return QualityPipeline(editor, lambda: loop, asyncio.to_thread), editor
+
+
+def rules(findings: list) -> list[tuple[int, str]]:
+    return [(f.span.start.line + 1, f.rule) for f in findings]
+
+
+async def test_a_lint_shows_ruffs_findings_and_judges_their_fixes(workspace: Workspace) -> None:
+    quality, editor = pipeline(workspace)
+    key = editor.open_file(workspace.write("mod.py", SOURCE))
+
+    turn = await quality.lint(key)
+
+    assert turn.outcome is Outcome.SHOWN
+    assert rules(editor.shown[key]) == [(1, "F401"), (5, "F841")]
+    assert all(
+        f.url and f.url.startswith("https://docs.astral.sh/ruff/rules/") for f in editor.shown[key]
+    )
+    state = quality.documents[key]
+    assert state is turn.state and state.version == 1 and state.path == "mod.py"
+    await asyncio.wait_for(state.judged.wait(), 60)
+    titles = sorted(offer.title for offer in state.offers.values())
+    assert titles == [
+        "Remove assignment to unused variable `unused` (F841) — unsafe fix, not validated "
+        "(workspace not trusted)",
+        "Remove unused import: `os` (F401) — safe fix, not validated (workspace not trusted)",
+    ]
+    # Nothing ran in the sandbox, so no progress was shown.
+    assert editor.progress_titles == []
+
+
+async def test_only_python_documents_are_linted(workspace: Workspace) -> None:
+    quality, editor = pipeline(workspace)
+    key = editor.open_file(workspace.write("notes.md", "import os\n"))
+    quality.schedule(editor.document(key), delay=0)
+    await editor.settle()
+    assert key not in editor.shown and key not in quality.documents
+
+
+async def test_a_lint_of_an_older_version_is_dropped(workspace: Workspace) -> None:
+    quality, editor = pipeline(workspace)
+    key = editor.open_file(workspace.write("mod.py", SOURCE))
+    quality.schedule(editor.document(key), delay=0)
+    editor.edit(key, "import os\n")
+    quality.schedule(editor.document(key), delay=0)
+    await editor.settle()
+    assert rules(editor.shown[key]) == [(1, "F401")]
+    assert quality.documents[key].version == 2
+
+
+async def test_turned_off_shows_nothing(workspace: Workspace) -> None:
+    quality, editor = pipeline(workspace, enabled=False)
+    key = editor.open_file(workspace.write("mod.py", SOURCE))
+    turn = await quality.lint(key)
+    assert turn.outcome is Outcome.SILENT and editor.shown[key] == []
+    assert key not in quality.documents
+
+
+async def test_a_fix_is_offered_once_seen_and_ignored_once_solved_otherwise(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    store = FeedbackStore(tmp_path / "feedback.sqlite3")
+    loop = FeedbackLoop(store, FilterOptions(explore=0.0))
+    try:
+        quality, editor = pipeline(workspace, loop)
+        key = editor.open_file(workspace.write("mod.py", "import os\n"))
+        await quality.lint(key)
+        state = quality.documents[key]
+        offer = await quality.offer(key, 0)
+        assert offer is not None and offer.fix is not None
+
+        # A light bulb the editor drew on its own shows the developer nothing.
+        assert quality.present(state, [(0, offer)], seen=False)
+        assert key not in quality.offered or not len(quality.offered[key])
+        ((_, _, item_id),) = quality.present(state, [(0, offer)], seen=True)
+
+        # The developer uses the import instead: the fix was ignored, learned once.
+        editor.edit(key, "import os\n\nSEP = os.sep\n")
+        await quality.lint(key)
+        store.flush()
+        kinds = [(e.kind, e.item_id) for e in store.events()]
+        assert kinds.count((ev.FIX_OFFERED, item_id)) == 1
+        assert kinds.count((ev.FIX_IGNORED, item_id)) == 1
+    finally:
+        store.close()
+
+
+async def test_a_settings_change_settles_no_fix(workspace: Workspace, tmp_path: Path) -> None:
+    store = FeedbackStore(tmp_path / "feedback.sqlite3")
+    loop = FeedbackLoop(store, FilterOptions(explore=0.0))
+    try:
+        settings = {"select": ("F",)}
+        editor = MemoryEditor(
+            lambda: QualityConfig(root=workspace.root, ruff=RuffOptions(select=settings["select"]))
+        )
+        quality = QualityPipeline(editor, lambda: loop, asyncio.to_thread)
+        key = editor.open_file(workspace.write("mod.py", "import os\n"))
+        await quality.lint(key)
+        offer = await quality.offer(key, 0)
+        assert offer is not None
+        quality.present(quality.documents[key], [(0, offer)], seen=True)
+
+        # F401 is no longer selected: the finding goes, but not by the developer's doing.
+        settings["select"] = ("E",)
+        quality.settings_changed()
+        await editor.settle()
+        assert editor.shown[key] == []
+        store.flush()
+        assert not [e for e in store.events() if e.kind == ev.FIX_IGNORED]
+    finally:
+        store.close()
+
+
+async def test_closing_leaves_the_fixes_still_offered_ignored(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    store = FeedbackStore(tmp_path / "feedback.sqlite3")
+    loop = FeedbackLoop(store, FilterOptions(explore=0.0))
+    try:
+        quality, editor = pipeline(workspace, loop)
+        key = editor.open_file(workspace.write("mod.py", "import os\n"))
+        await quality.lint(key)
+        offer = await quality.offer(key, 0)
+        assert offer is not None
+        ((_, _, item_id),) = quality.present(quality.documents[key], [(0, offer)])
+
+        editor.close(key)
+        quality.forget(key)
+
+        assert key not in quality.documents
+        store.flush()
+        assert [e.item_id for e in store.events() if e.kind == ev.FIX_IGNORED] == [item_id]
+    finally:
+        store.close()
