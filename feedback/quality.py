@@ -11,12 +11,19 @@ never on the event loop. Tests drive it without a server.
 The steps of one lint, each written into its ``QualityTurn``:
 
 1. **perceive**: ruff on the editor's text, as if saved at its path (``turn.proposals``);
-2. **speak**: the editor shows the findings (a result for a version that is no longer current is
-   dropped: ``stale``); the fixes offered before whose finding went away by other means are
-   learned as ignored (``OfferedFixes``), unless the lint followed a settings change;
-3. **judge the fixes**, in the background: each finding's best fix, screened by ruff and, in a
-   trusted workspace with validation on, tested in the sandbox under progress the developer
-   can cancel; a new version of the document or closing it stops that work too.
+2. **scope** (``quality.scope``): ``changed`` keeps the findings on lines changed since
+   ``review.base`` (a new or untracked file is changed throughout) and those the change caused
+   elsewhere in its file (not there at the base: an import a deleted line left unused);
+   ``baseline`` keeps those the recorded baseline does not list; ``all`` keeps everything.
+   The rest is dropped with its reason (``turn.dropped``). Where there is nothing to compare
+   with (no git repository, no baseline recorded) every finding is kept;
+3. **speak**: the editor shows the findings kept (a result for a version that is no longer
+   current is dropped: ``stale``); the fixes offered before whose finding went away by other
+   means are learned as ignored (``OfferedFixes``), unless the lint followed a settings change;
+4. **judge the fixes**, in the background: each shown finding's best fix, screened by ruff
+   against everything ruff found and, in a trusted workspace with validation on, tested in the
+   sandbox under progress the developer can cancel; a new version of the document or closing
+   it stops that work too.
 
 The editor's code actions then ask for a finding's judged fix (``offer``; judged at once, without
 tests, when its tests are still running) and for the fixes to offer (``present``: the item
@@ -37,10 +44,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tactful.analyzers.baseline import Baseline
+from tactful.analyzers.diff import ChangeStatus, FileChange, diff_hunks
 from tactful.analyzers.document import Snapshot
 from tactful.analyzers.findings import Finding
-from tactful.analyzers.ruff import SYNTAX_ERROR, RuffOptions, check_text, rule_url
+from tactful.analyzers.index import read_source, source_files
+from tactful.analyzers.ruff import SYNTAX_ERROR, RuffOptions, check_paths, check_text, rule_url
 from tactful.analyzers.text import Edit
+from tactful.feedback.changes import Changes, RunBlocking, relative_to
 from tactful.feedback.execution.verdict import Status, Verdict, not_validated
 from tactful.feedback.fixes import (
     FixJudge,
@@ -51,9 +62,11 @@ from tactful.feedback.fixes import (
     fix_item,
     verdict_detail,
 )
-from tactful.feedback.review.pipeline import Report, RunBlocking
-from tactful.feedback.turn import Judged, Outcome, Proposal, Turn
+from tactful.feedback.review.pipeline import Report
+from tactful.feedback.turn import Dropped, Judged, Outcome, Proposal, Turn
 from tactful.suggestion.fixes.llm import LlmConfig
+from tactful.suggestion.review.comments import BROAD_EXCEPT, DEBUG_LEFTOVER, TODO_ADDED
+from tactful.suggestion.review.rules import rule_comments
 
 if TYPE_CHECKING:
     from tactful.feedback.loop import FeedbackLoop
@@ -62,6 +75,13 @@ logger = logging.getLogger(__name__)
 
 DEBOUNCE_S = 0.25
 PYTHON = "python"
+CHANGED, BASELINE, ALL = "changed", "baseline", "all"
+# ruff's findings on the base version of a file, kept for this many files.
+BASE_FINDINGS_KEPT = 64
+# The review rules that judge a line on its own, which a baseline records; the others say what
+# a change did to a function (it grew, its parameters changed, no test reaches it) and have
+# nothing to record before the change.
+LINE_RULES = frozenset({DEBUG_LEFTOVER, BROAD_EXCEPT, TODO_ADDED})
 
 
 class Tests(Protocol):
@@ -80,11 +100,14 @@ class QualityConfig:
     linted from its own folder); ``ruff`` runs ruff with ``quality.select``; ``llm`` proposes
     fixes when neither ruff nor a recipe has one; ``tests`` gives the workspace's sandbox when
     fixes may be tested (validation on, workspace trusted), else None and
-    ``not_validated_reason`` says why."""
+    ``not_validated_reason`` says why; ``scope`` is ``quality.scope`` and ``base`` the
+    ``review.base`` its ``changed`` scope compares with."""
 
     enabled: bool = True
     root: Path | None = None
     ruff: RuffOptions = field(default_factory=RuffOptions)
+    scope: str = CHANGED
+    base: str = "HEAD"
     llm: LlmConfig | None = None
     tests: Callable[[], Tests] | None = None
     not_validated_reason: str = "validation is off"
@@ -120,10 +143,16 @@ class Editor(Protocol):
         """Run ``work`` in the background; its failure is reported, never lost."""
         ...
 
+    def warn(self, message: str) -> None:
+        """Tell the developer something is not as the settings ask (said once)."""
+        ...
+
 
 @dataclass
 class DocumentQuality:
-    """What is known about one version of a document: its findings and judged fixes."""
+    """What is known about one version of a document: its findings shown (``findings``, which
+    fixes are judged for), everything ruff found in it (``found``, which ruff's screen of a fix
+    counts), and the judged fixes by the index of their finding."""
 
     uri: str
     version: int
@@ -131,8 +160,14 @@ class DocumentQuality:
     path: str  # relative to the root
     root: Path
     findings: list[Finding]
+    found: list[Finding] = field(default_factory=list)
     offers: dict[int, FixOffer] = field(default_factory=dict)
     judged: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def before(self) -> list[Finding]:
+        """What the document's text has before any fix, for ruff's screen."""
+        return self.found or self.findings
 
 
 @dataclass(slots=True, eq=False)
@@ -151,11 +186,17 @@ class QualityPipeline:
         editor: Editor,
         feedback: Callable[[], FeedbackLoop | None],
         run_blocking: RunBlocking,
+        changes: Changes | None = None,
     ) -> None:
         self.editor = editor
         self.feedback = feedback
         self.run_blocking = run_blocking
+        # The working tree's diff and the baseline, shared with review.
+        self.changes = changes if changes is not None else Changes(run_blocking)
         self.documents: dict[str, DocumentQuality] = {}
+        # ruff's findings on base versions of files, by (path, base text, ruff's options).
+        self._base_findings: dict[tuple[str, str, RuffOptions], list[Finding]] = {}
+        self._warned: set[str] = set()
         self._lint_tasks: dict[str, asyncio.Task[Any]] = {}
         self._judge_tasks: dict[str, tuple[asyncio.Task[Any], threading.Event]] = {}
         self._validations: dict[str, set[concurrent.futures.Future[Verdict]]] = {}
@@ -219,26 +260,97 @@ class QualityPipeline:
         findings = await self.run_blocking(_findings, document.text, relative, root, config.ruff)
         elapsed = round((time.monotonic() - started) * 1000, 3)
         turn.proposals.append(Proposal("ruff", tuple(findings), elapsed))
+        # 2. scope.
+        kept = await self._scope(turn, document, findings, config, root)
         now = self.editor.document(key)
         if now is None or now.version != document.version:
             return turn.end(Outcome.STALE)  # a newer version is being linted
-        turn.judged = [Judged(finding) for finding in findings]
-        # 2. speak, and settle what became of the fixes offered before.
+        turn.judged = [Judged(finding) for finding in kept]
+        # 3. speak, and settle what became of the fixes offered before.
         offered = self.offered.get(key)
         by_developer = key not in self._relinted
         self._relinted.discard(key)
         if offered is not None:
-            self._ignored(offered.changed(findings, document.text, infer=by_developer))
-        state = DocumentQuality(key, document.version, document.text, relative, root, findings)
+            self._ignored(offered.changed(kept, document.text, infer=by_developer))
+        state = DocumentQuality(
+            key, document.version, document.text, relative, root, kept, found=findings
+        )
         self._stop_judging(key)
         self.documents[key] = state
         turn.state = state
-        shown = self.editor.show(key, findings, document.text, document.version)
-        # 3. judge the fixes, in the background.
+        shown = self.editor.show(key, kept, document.text, document.version)
+        # 4. judge the fixes, in the background.
         self._start_judging(state)
-        return turn.end(
-            Outcome.STALE if not shown else Outcome.SHOWN if findings else Outcome.SILENT
+        if not shown:
+            return turn.end(Outcome.STALE)
+        return turn.end(Outcome.SHOWN if kept else turn.ended_empty())
+
+    async def _scope(
+        self,
+        turn: QualityTurn,
+        document: Snapshot,
+        findings: list[Finding],
+        config: QualityConfig,
+        root: Path,
+    ) -> list[Finding]:
+        """The findings ``quality.scope`` keeps; the others go to ``turn.dropped``."""
+        if config.scope == ALL or not findings or document.path is None:
+            return findings
+        lines = document.text.split("\n")
+        marks = [(f.rule, _line(lines, f.span.start.line)) for f in findings]
+        if config.scope == BASELINE:
+            project = await self.changes.project_root(config.root or root)
+            baseline = await self.changes.baseline(project)
+            path = relative_to_root(document.path, project)
+            if baseline is None or path is None:
+                self._warn_once(
+                    self.changes.baseline_problem
+                    or f'quality.scope is "baseline" but {project} has no baseline yet: '
+                    "every finding is shown until `tactful baseline` records one"
+                )
+                return findings
+            recorded = baseline.recorded(path, marks)
+            return _keep(turn, findings, [not old for old in recorded], "in the baseline")
+        diff = await self.changes.diff_of(config.root or root, config.base)
+        if diff is None or relative_to(diff, document.path) is None:
+            return findings  # nothing to compare with: everything is new
+        change = await self.changes.change_of(diff, document.path, document.text)
+        if change is None:
+            relative = relative_to(diff, document.path)
+            skipped = next((s.reason for s in diff.skipped if s.path == relative), None)
+            reason = f"a file review leaves out ({skipped})" if skipped else "unchanged"
+            return _keep(turn, findings, [False] * len(findings), reason)
+        new = [True] * len(findings)
+        if change.status is not ChangeStatus.ADDED:
+            before = await self._base(change, diff.root, config.ruff)
+            new = [not old for old in before.recorded(change.path, marks)]
+        in_scope = [
+            is_new or _on_changed_line(finding, change)
+            for finding, is_new in zip(findings, new, strict=True)
+        ]
+        return _keep(turn, findings, in_scope, "not on a changed line")
+
+    async def _base(self, change: FileChange, root: Path, options: RuffOptions) -> Baseline:
+        """ruff's findings on the base version of a changed file, as a baseline keyed by the
+        file's path now."""
+        old_path = change.old_path or change.path
+        key = (old_path, change.old_text, options)
+        found = self._base_findings.get(key)
+        if found is None:
+            found = await self.run_blocking(check_text, change.old_text, old_path, root, options)
+            if len(self._base_findings) >= BASE_FINDINGS_KEPT:
+                self._base_findings.pop(next(iter(self._base_findings)))
+            self._base_findings[key] = found
+        old_lines = change.old_text.split("\n")
+        return Baseline.of(
+            (change.path, f.rule, _line(old_lines, f.span.start.line)) for f in found
         )
+
+    def _warn_once(self, message: str) -> None:
+        if message not in self._warned:
+            self._warned.add(message)
+            logger.warning("%s", message)
+            self.editor.warn(f"tactful: {message}")
 
     # -- judging fixes in the background ----------------------------------------------------
 
@@ -323,7 +435,7 @@ class QualityPipeline:
                 if report is not None:
                     report(f"{finding.rule} ({index + 1}/{total})", index * 100 // total)
                 offer = await self.run_blocking(
-                    judge.offer, finding, state.text, state.findings, cancelled
+                    judge.offer, finding, state.text, state.before, cancelled
                 )
                 if cancelled.is_set():
                     return
@@ -346,9 +458,7 @@ class QualityPipeline:
             # Tests are still running for this document: answer now with what ruff says.
             judge.validate = None
             judge.not_validated_reason = "tests still running"
-        return await self.run_blocking(
-            judge.offer, state.findings[index], state.text, state.findings
-        )
+        return await self.run_blocking(judge.offer, state.findings[index], state.text, state.before)
 
     def present(
         self, state: DocumentQuality, offers: Sequence[tuple[int, FixOffer]], *, seen: bool = True
@@ -419,6 +529,35 @@ def _findings(text: str, path: str, root: Path, options: RuffOptions) -> list[Fi
     ]
 
 
+def _keep(
+    turn: QualityTurn, findings: list[Finding], kept: list[bool], reason: str
+) -> list[Finding]:
+    """The findings marked ``kept``; the others are dropped from the turn for ``reason``."""
+    pairs = list(zip(findings, kept, strict=True))
+    turn.dropped.extend(Dropped(finding, reason) for finding, keep in pairs if not keep)
+    return [finding for finding, keep in pairs if keep]
+
+
+def _on_changed_line(finding: Finding, change: FileChange) -> bool:
+    """Whether a line the finding covers changed (a span ending at the start of a line does
+    not cover that line)."""
+    start, end = finding.span.start, finding.span.end
+    last = end.line - 1 if end.line > start.line and end.column == 0 else end.line
+    return any(change.is_changed(line) for line in range(start.line, max(last, start.line) + 1))
+
+
+def _line(lines: list[str], number: int) -> str:
+    return lines[number] if 0 <= number < len(lines) else ""
+
+
+def relative_to_root(path: str, root: Path) -> str | None:
+    """``path`` (absolute) inside ``root``, ``/``-separated; None outside it."""
+    try:
+        return Path(path).resolve().relative_to(root).as_posix()
+    except ValueError:
+        return None
+
+
 def _root_for(path: str, workspace: Path | None) -> Path:
     file_path = Path(path)
     if workspace is not None:
@@ -435,3 +574,35 @@ def _relative(path: str, root: Path) -> str:
         return Path(path).resolve().relative_to(root).as_posix()
     except ValueError:
         return Path(path).name
+
+
+def project_findings(root: Path, options: RuffOptions) -> list[tuple[str, str, str]]:
+    """Every finding a project has today, as ``(path, rule, line text)``, paths relative to
+    ``root``: ruff's on every file it checks there (the project's own configuration and
+    exclusions apply), and, on every source file read whole, the review rules that judge a line
+    on its own (``LINE_RULES``), so that a line the baseline records stays quiet in review too.
+    What ``tactful baseline`` records."""
+    lines: dict[str, list[str]] = {}
+
+    def line_of(path: str, number: int) -> str:
+        if path not in lines:
+            try:
+                text = (root / path).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                text = ""
+            lines[path] = text.split("\n")
+        return _line(lines[path], number)
+
+    found = [
+        (f.path, f.rule, line_of(f.path, f.span.start.line))
+        for f in check_paths(["."], root, options)
+    ]
+    for path in source_files(root):
+        text = read_source(root / path)
+        if text is None:
+            continue
+        whole = FileChange(path, None, ChangeStatus.ADDED, diff_hunks("", text), text)
+        found.extend(
+            (path, c.rule, c.line_text) for c in rule_comments(whole) if c.rule in LINE_RULES
+        )
+    return found

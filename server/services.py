@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from tactful.analyzers.index import RepositoryIndex
+    from tactful.feedback.changes import Changes
     from tactful.feedback.completion import CompletionPipeline
     from tactful.feedback.loop import FeedbackLoop
     from tactful.feedback.quality import QualityPipeline
@@ -76,6 +77,15 @@ class Services:
         from tactful.server.diagnostics import DiagnosticsPublisher
 
         return DiagnosticsPublisher(self.server)
+
+    @cached_property
+    def changes(self) -> Changes:
+        """The working tree's diff against ``review.base`` and the recorded baseline, read off
+        the loop and kept, for review and quality alike."""
+        from tactful.feedback.changes import Changes
+        from tactful.server.executor import run_blocking
+
+        return Changes(run_blocking)
 
     @cached_property
     def review(self) -> ReviewPipeline:

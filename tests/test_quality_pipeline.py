@@ -10,6 +10,7 @@ from pathlib import Path
 from fixtures.editor import MemoryEditor
 from fixtures.workspace import Workspace
 
+from tactful.analyzers.baseline import Baseline, save
 from tactful.analyzers.ruff import RuffOptions
 from tactful.feedback import events as ev
 from tactful.feedback.loop import FeedbackLoop, FilterOptions
@@ -164,3 +165,67 @@ async def test_closing_leaves_the_fixes_still_offered_ignored(
         assert [e.item_id for e in store.events() if e.kind == ev.FIX_IGNORED] == [item_id]
     finally:
         store.close()
+
+
+BASE = "import os\nimport sys\n\n\ndef f():\n    return sys.argv\n"
+EDITED = "import os\nimport sys\n\n\ndef f():\n    unused = 1\n    return None\n"
+
+
+async def test_the_changed_scope_keeps_what_the_change_did(workspace: Workspace) -> None:
+    workspace.write("mod.py", BASE)
+    workspace.commit("legacy")
+    quality, editor = pipeline(workspace)
+    key = editor.open_file(workspace.root / "mod.py", EDITED)
+
+    turn = await quality.lint(key)
+
+    # The new unused variable on a changed line, the import the change left unused; not the
+    # import that was unused at the base already.
+    assert rules(editor.shown[key]) == [(2, "F401"), (6, "F841")]
+    assert [(rules([d.item]), d.reason) for d in turn.dropped] == [
+        ([(1, "F401")], "not on a changed line")
+    ]
+    # ruff's screen of a fix still counts every finding of the text.
+    assert rules(quality.documents[key].found) == [(1, "F401"), (2, "F401"), (6, "F841")]
+
+    editor.edit(key, BASE)
+    unchanged = await quality.lint(key)
+    assert editor.shown[key] == [] and unchanged.outcome is Outcome.DROPPED
+    assert {d.reason for d in unchanged.dropped} == {"unchanged"}
+
+
+async def test_outside_git_the_changed_scope_keeps_everything(plain_folder: Workspace) -> None:
+    quality, editor = pipeline(plain_folder)
+    key = editor.open_file(plain_folder.write("mod.py", EDITED))
+    await quality.lint(key)
+    assert rules(editor.shown[key]) == [(1, "F401"), (2, "F401"), (6, "F841")]
+
+
+async def test_the_baseline_scope_keeps_what_the_baseline_does_not_record(
+    workspace: Workspace,
+) -> None:
+    workspace.write("mod.py", BASE)
+    workspace.commit("legacy")
+    quality, editor = pipeline(workspace, scope="baseline")
+    key = editor.open_file(workspace.root / "mod.py", "X = 1\n" + EDITED)
+
+    # No baseline yet: everything, said once.
+    await quality.lint(key)
+    assert rules(editor.shown[key]) == [(2, "F401"), (3, "F401"), (7, "F841")]
+    await quality.lint(key)
+    assert len(editor.warnings) == 1 and "`tactful baseline`" in editor.warnings[0]
+
+    save(workspace.root, Baseline.of([("mod.py", "F401", "import os")]))
+    turn = await quality.lint(key)
+    assert rules(editor.shown[key]) == [(3, "F401"), (7, "F841")]
+    assert [d.reason for d in turn.dropped] == ["in the baseline"]
+
+
+async def test_the_all_scope_keeps_everything(workspace: Workspace) -> None:
+    workspace.write("mod.py", BASE)
+    workspace.commit("legacy")
+    quality, editor = pipeline(workspace, scope="all")
+    key = editor.open_file(workspace.root / "mod.py", EDITED)
+    turn = await quality.lint(key)
+    assert rules(editor.shown[key]) == [(1, "F401"), (2, "F401"), (6, "F841")]
+    assert turn.dropped == []

@@ -9,6 +9,7 @@ from pathlib import Path
 from fixtures.editor import MemoryEditor
 from fixtures.workspace import Workspace
 
+from tactful.analyzers.baseline import Baseline, save
 from tactful.feedback import events as ev
 from tactful.feedback.loop import FeedbackLoop, FilterOptions
 from tactful.feedback.review.pipeline import ReviewConfig, ReviewPipeline
@@ -173,3 +174,30 @@ async def test_closing_forgets_the_document(workspace: Workspace) -> None:
     assert key not in review.shown and key not in review.reviewed_text
     turn = await review.review_document(key)
     assert turn.outcome is Outcome.CANCELLED
+
+
+async def test_ruff_is_left_to_quality_where_it_shows_and_the_baseline_is_left_out(
+    workspace: Workspace,
+) -> None:
+    changed_repo(workspace)
+    text = NEW + "def g():\n    unused = 1\n    print(os.sep)\n"
+    alone, editor = pipeline(workspace)
+    key = editor.open_file(workspace.root / "geo.py", text)
+    assert marks((await alone.review_document(key)).shown) == [
+        (6, "debug-leftover"),
+        (9, "F841"),
+        (10, "debug-leftover"),
+    ]
+
+    # The editor's quality findings show ruff's F841: review leaves it to them.
+    beside, editor = pipeline(workspace, quality_shows_ruff=True)
+    key = editor.open_file(workspace.root / "geo.py", text)
+    turn = await beside.review_document(key)
+    assert marks(turn.shown) == [(6, "debug-leftover"), (10, "debug-leftover")]
+    assert turn.proposals[0].source == "rules"
+
+    # Under the baseline scope, the print the baseline records stays quiet wherever it moved.
+    save(workspace.root, Baseline.of([("geo.py", "debug-leftover", "print(os.sep)")]))
+    scoped, editor = pipeline(workspace, quality_shows_ruff=True, scope="baseline")
+    key = editor.open_file(workspace.root / "geo.py", text)
+    assert marks((await scoped.review_document(key)).shown) == [(6, "debug-leftover")]

@@ -10,13 +10,14 @@ diff that resolves comments) goes through ``run_blocking``, never on the event l
 
 The steps of one document's review, each written into its ``ReviewTurn``:
 
-1. **perceive** the change: the working tree's diff against ``review.base`` (kept for
-   ``DIFF_MAX_AGE_S``, so commits and checkouts show up without a save) and the editor's text
+1. **perceive** the change: the working tree's diff against ``review.base``
+   (``tactful.feedback.changes``, kept a while and shared with quality) and the editor's text
    against it (``turn.change``); no change, nothing to say;
-2. **propose**: rules and ruff on the changed lines and, on save, the model under progress;
+2. **propose**: rules and ruff on the changed lines (ruff's findings only where the editor's
+   quality findings do not show them already) and, on save, the model under progress;
    otherwise the model's last comments are carried to where their line now is
-   (``turn.carried``); the commenters rank and cap what they found with the review memory
-   (``turn.proposals``);
+   (``turn.carried``); under ``quality.scope = "baseline"`` what the baseline records is left
+   out; the commenters rank and cap the rest with the review memory (``turn.proposals``);
 3. **clean up**: whatever produced it, a comment that is not on a changed line is dropped
    (``turn.dropped``);
 4. **judge**: the item model of the feedback loop ranks what is left, most likely useful first,
@@ -44,13 +45,14 @@ from collections.abc import Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol
 
-from tactful.analyzers.diff import Diff, DiffError, FileChange, change_for_text, working_tree_diff
+from tactful.analyzers.diff import Diff, FileChange, change_for_text
 from tactful.analyzers.document import Snapshot
 from tactful.analyzers.languages import language_of_path
 from tactful.feedback import events as ev
 from tactful.feedback.acceptance.items import Item
+from tactful.feedback.changes import Changes, RunBlocking, relative_to
 from tactful.feedback.review.coverage import load_coverage
 from tactful.feedback.review.memory import comment_detail, dismissal, load_memory, resolved_comments
 from tactful.feedback.turn import Dropped, Judged, Outcome, Proposal, Turn
@@ -63,22 +65,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-P = ParamSpec("P")
-T = TypeVar("T")
-
 DEBOUNCE_S = 0.5
-# The diff of the whole working tree is recomputed when older than this (commits, checkouts
-# and files changed outside the editor show up without a save).
-DIFF_MAX_AGE_S = 15.0
-
-
-class RunBlocking(Protocol):
-    """Runs a blocking function off the event loop and awaits it (``server/executor.py``)."""
-
-    def __call__(
-        self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
-    ) -> Coroutine[Any, Any, T]: ...
-
+PYTHON = "python"
 
 Report = Callable[[str | None, int | None], None]
 
@@ -89,14 +77,19 @@ class ReviewConfig:
 
     ``enabled``: ``review.enabled`` and a workspace folder to review (``root``); ``base`` is
     ``review.base``; ``llm`` the model when ``review.llm`` allows one; ``ruff_select`` is
-    ``quality.select``; ``store`` the feedback store file read when the server has no feedback
-    loop yet, and ``team`` the team store's URL (``feedback.team``)."""
+    ``quality.select``; ``quality_shows_ruff`` says that the editor's quality findings show
+    ruff's findings on open Python documents (``quality.enabled``): review then leaves them
+    out there, so a finding shows once; ``scope`` is ``quality.scope`` (under ``baseline``,
+    what the baseline records is left out); ``store`` the feedback store file read when the
+    server has no feedback loop yet, and ``team`` the team store's URL (``feedback.team``)."""
 
     enabled: bool = True
     root: Path | None = None
     base: str = "HEAD"
     llm: LlmReviewConfig | None = None
     ruff_select: tuple[str, ...] | None = None
+    quality_shows_ruff: bool = False
+    scope: str = "changed"
     store: Path | None = None
     team: str | None = None
 
@@ -182,13 +175,13 @@ class ReviewPipeline:
         editor: Editor,
         feedback: Callable[[], FeedbackLoop | None],
         run_blocking: RunBlocking,
+        changes: Changes | None = None,
     ) -> None:
         self.editor = editor
         self.feedback = feedback
         self.run_blocking = run_blocking
-        self.diff: Diff | None = None
-        self.diff_time = 0.0
-        self.problem: str | None = None
+        # The working tree's diff, shared with quality's ``changed`` scope.
+        self.changes = changes if changes is not None else Changes(run_blocking)
         self.shown: dict[str, dict[str, Comment]] = {}  # key -> id -> comment, in shown order
         self.llm_comments: dict[str, list[Comment]] = {}  # key -> the model's last comments
         # The text each document's shown comments were made on, to tell later which of their
@@ -201,7 +194,16 @@ class ReviewPipeline:
         self._tasks: dict[str, asyncio.Task[Any]] = {}
         self._asks_llm: dict[str, bool] = {}  # whether the review in flight asks the model
         self._pending: dict[str, bool] = {}  # an edit came during a model review
-        self._diff_lock = asyncio.Lock()
+
+    @property
+    def diff(self) -> Diff | None:
+        """The working tree's diff last computed."""
+        return self.changes.diff
+
+    @property
+    def problem(self) -> str | None:
+        """Why there is no diff, when git could not compute one."""
+        return self.changes.problem
 
     # -- scheduling -------------------------------------------------------------------------
 
@@ -244,7 +246,7 @@ class ReviewPipeline:
 
     def settings_changed(self) -> None:
         """Review every open document again (the base may have changed)."""
-        self.diff_time = 0.0
+        self.changes.forget()
         for document in self.editor.documents():
             self.schedule(document.uri, delay=0)
 
@@ -274,14 +276,15 @@ class ReviewPipeline:
         # 1. perceive: the change of this document against the base.
         await self._load_memory(config)
         diff = await self._refresh_diff(config)
-        relative = _relative(diff, document.path)
+        relative = relative_to(diff, document.path)
         if diff is None or relative is None:
             return self._silent(turn)
         turn.change = await self.run_blocking(change_for_text, diff, relative, document.text)
         if turn.change is None:
             return self._silent(turn)
         # 2. propose.
-        await self._propose(turn, diff, config, lambda: not self._current(key, generation))
+        ruff = not (config.quality_shows_ruff and document.language_id == PYTHON)
+        await self._propose(turn, diff, config, ruff, lambda: not self._current(key, generation))
         now = self.editor.document(key)
         if not self._current(key, generation) or now is None or now.version != document.version:
             # Overtaken by an edit or a newer review: its own result will come.
@@ -304,13 +307,15 @@ class ReviewPipeline:
                 self.editor.warn(f"tactful review: {self.problem}")
             return 0, []
         open_by_path = {
-            _relative(diff, d.path): d for d in self.editor.documents() if d.path is not None
+            relative_to(diff, d.path): d for d in self.editor.documents() if d.path is not None
         }
-        targets: list[tuple[ReviewRequest, FileChange]] = []
+        # Files the editor does not have open: no quality findings show there, so review
+        # gives ruff's on their changed lines.
+        targets: list[tuple[ReviewRequest, FileChange, bool]] = []
         for change in diff.files:
             if change.path not in open_by_path:
                 key = self.editor.key_of(diff.root / change.path)
-                targets.append((ReviewRequest(key, change.text, None, True), change))
+                targets.append((ReviewRequest(key, change.text, None, True), change, True))
         for path, document in open_by_path.items():
             if path is None:
                 continue
@@ -319,12 +324,13 @@ class ReviewPipeline:
             if found is None:
                 self._silent(ReviewTurn(request))
                 continue
-            targets.append((request, found))
+            ruff = not (config.quality_shows_ruff and document.language_id == PYTHON)
+            targets.append((request, found, ruff))
         turns = []
-        for request, change in targets:
+        for request, change, ruff in targets:
             generation = self._next_generation(request.key)
             turn = ReviewTurn(request, change=change)
-            await self._propose(turn, diff, config, lambda: False)
+            await self._propose(turn, diff, config, ruff, lambda: False)
             if self._current(request.key, generation):
                 self._clean_up(turn)
                 self._judge(turn)
@@ -338,12 +344,18 @@ class ReviewPipeline:
         turn: ReviewTurn,
         diff: Diff,
         config: ReviewConfig,
+        ruff: bool,
         cancelled: Callable[[], bool],
     ) -> None:
         assert turn.change is not None
         files = [turn.change]
         llm = config.llm if turn.request.with_llm else None
-        options = ReviewOptions(ruff_select=config.ruff_select, llm=llm, reviewers=False)
+        baseline = None
+        if config.scope == "baseline":
+            baseline = await self.changes.baseline(diff.root)
+        options = ReviewOptions(
+            ruff=ruff, ruff_select=config.ruff_select, llm=llm, reviewers=False, baseline=baseline
+        )
         started = time.monotonic()
         coverage = await self.run_blocking(
             load_coverage, diff.root, {change.path: change.text for change in files}
@@ -364,7 +376,9 @@ class ReviewPipeline:
                 review = await self.run_blocking(run, on_progress=on_progress, cancelled=cancelled)
             for note in review.notes:
                 logger.info("review: %s", note)
-        source = "rules, ruff, model" if llm is not None else "rules, ruff"
+        source = ", ".join(
+            name for name, asked in (("rules", True), ("ruff", ruff), ("model", llm)) if asked
+        )
         elapsed = round((time.monotonic() - started) * 1000, 3)
         turn.proposals.append(Proposal(source, review.comments, elapsed))
 
@@ -430,7 +444,7 @@ class ReviewPipeline:
         """The model's last comments on these files, moved to where their line now is (the same
         code on a changed line) and dropped when that line is gone or no longer changed."""
         carried: list[Comment] = []
-        keys = {_relative(diff, d.path): d.uri for d in self.editor.documents()}
+        keys = {relative_to(diff, d.path): d.uri for d in self.editor.documents()}
         for change in files:
             key = keys.get(change.path)
             previous = self.llm_comments.get(key, []) if key else []
@@ -567,28 +581,6 @@ class ReviewPipeline:
             self.memory = merged(self.memory, shared)
 
     async def _refresh_diff(self, config: ReviewConfig, force: bool = False) -> Diff | None:
-        async with self._diff_lock:
-            fresh = time.monotonic() - self.diff_time < DIFF_MAX_AGE_S
-            if not force and self.diff is not None and fresh:
-                return self.diff
-            if config.root is None:
-                return None
-            try:
-                self.diff = await self.run_blocking(working_tree_diff, config.root, config.base)
-                self.problem = None
-            except DiffError as exc:
-                self.diff = None
-                if self.problem != str(exc):
-                    self.problem = str(exc)
-                    logger.warning("no review comments: %s", exc)
-            self.diff_time = time.monotonic()
-            return self.diff
-
-
-def _relative(diff: Diff | None, path: str | None) -> str | None:
-    if diff is None or path is None:
-        return None
-    try:
-        return Path(path).resolve().relative_to(diff.root).as_posix()
-    except ValueError:
-        return None
+        if config.root is None:
+            return None
+        return await self.changes.diff_of(config.root, config.base, force=force)

@@ -77,6 +77,8 @@ class _Editor:
             enabled=settings.quality.enabled,
             root=root,
             ruff=RuffOptions(select=tuple(select) if select is not None else None),
+            scope=settings.quality.scope,
+            base=settings.review.base,
             llm=llm_config(settings),
             tests=tests,
             not_validated_reason=reason,
@@ -111,6 +113,9 @@ class _Editor:
 
     def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         return self.server.spawn(work, name=name)
+
+    def warn(self, message: str) -> None:
+        self.server.show_message(message, types.MessageType.Warning)
 
 
 def _text_of(document: Document) -> Snapshot:
@@ -165,7 +170,9 @@ async def _progress(
 
 def pipeline(server: TactfulServer) -> QualityPipeline:
     """The server's quality pipeline (made when first used)."""
-    return QualityPipeline(_Editor(server), lambda: server.services.feedback, run_blocking)
+    return QualityPipeline(
+        _Editor(server), lambda: server.services.feedback, run_blocking, server.services.changes
+    )
 
 
 def service(server: TactfulServer) -> QualityPipeline:

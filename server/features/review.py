@@ -73,6 +73,8 @@ class _Editor:
             base=settings.review.base,
             llm=llm,
             ruff_select=tuple(settings.quality.select) if settings.quality.select else None,
+            quality_shows_ruff=settings.quality.enabled,
+            scope=settings.quality.scope,
             store=store_path(settings.feedback.store),
             team=settings.feedback.team,
         )
@@ -134,7 +136,9 @@ def _text_of(document: Document) -> Snapshot:
 
 def pipeline(server: TactfulServer) -> ReviewPipeline:
     """The server's review pipeline (made when first used)."""
-    return ReviewPipeline(_Editor(server), lambda: server.services.feedback, run_blocking)
+    return ReviewPipeline(
+        _Editor(server), lambda: server.services.feedback, run_blocking, server.services.changes
+    )
 
 
 def service(server: TactfulServer) -> ReviewPipeline:
