@@ -271,7 +271,9 @@ class QualityPipeline:
         by_developer = key not in self._relinted
         self._relinted.discard(key)
         if offered is not None:
-            self._ignored(offered.changed(kept, document.text, infer=by_developer))
+            # Against everything ruff found: a finding out of scope now (its change committed)
+            # is still there, and its fix was not ignored.
+            self._ignored(offered.changed(findings, document.text, infer=by_developer))
         state = DocumentQuality(
             key, document.version, document.text, relative, root, kept, found=findings
         )
@@ -300,9 +302,11 @@ class QualityPipeline:
         marks = [(f.rule, _line(lines, f.span.start.line)) for f in findings]
         if config.scope == BASELINE:
             project = await self.changes.project_root(config.root or root)
-            baseline = await self.changes.baseline(project)
             path = relative_to_root(document.path, project)
-            if baseline is None or path is None:
+            if path is None:
+                return findings  # a file outside the project: no baseline speaks of it
+            baseline = await self.changes.baseline(project)
+            if baseline is None:
                 self._warn_once(
                     self.changes.baseline_problem
                     or f'quality.scope is "baseline" but {project} has no baseline yet: '
