@@ -5,7 +5,6 @@ repositories, and an editor in memory (tests/fixtures/editor.py) on the other si
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 from fixtures.editor import MemoryEditor
 from fixtures.workspace import Workspace
@@ -13,9 +12,8 @@ from fixtures.workspace import Workspace
 from tactful.analyzers.baseline import Baseline, save
 from tactful.analyzers.ruff import RuffOptions
 from tactful.feedback import events as ev
-from tactful.feedback.loop import FeedbackLoop, FilterOptions
+from tactful.feedback.loop import FeedbackLoop
 from tactful.feedback.quality import QualityConfig, QualityPipeline
-from tactful.feedback.store import FeedbackStore
 from tactful.feedback.turn import Outcome
 
 SOURCE = "import os\n\n\ndef f():\n    unused = 1\n"
@@ -90,81 +88,70 @@ async def test_turned_off_shows_nothing(workspace: Workspace) -> None:
 
 
 async def test_a_fix_is_offered_once_seen_and_ignored_once_solved_otherwise(
-    workspace: Workspace, tmp_path: Path
+    workspace: Workspace, feedback_loop: FeedbackLoop
 ) -> None:
-    store = FeedbackStore(tmp_path / "feedback.sqlite3")
-    loop = FeedbackLoop(store, FilterOptions(explore=0.0))
-    try:
-        quality, editor = pipeline(workspace, loop)
-        key = editor.open_file(workspace.write("mod.py", "import os\n"))
-        await quality.lint(key)
-        state = quality.documents[key]
-        offer = await quality.offer(key, 0)
-        assert offer is not None and offer.fix is not None
+    quality, editor = pipeline(workspace, feedback_loop)
+    key = editor.open_file(workspace.write("mod.py", "import os\n"))
+    await quality.lint(key)
+    state = quality.documents[key]
+    offer = await quality.offer(key, 0)
+    assert offer is not None and offer.fix is not None
 
-        # A light bulb the editor drew on its own shows the developer nothing.
-        assert quality.present(state, [(0, offer)], seen=False)
-        assert key not in quality.offered or not len(quality.offered[key])
-        ((_, _, item_id),) = quality.present(state, [(0, offer)], seen=True)
+    # A light bulb the editor drew on its own shows the developer nothing.
+    assert quality.present(state, [(0, offer)], seen=False)
+    assert key not in quality.offered or not len(quality.offered[key])
+    ((_, _, item_id),) = quality.present(state, [(0, offer)], seen=True)
 
-        # The developer uses the import instead: the fix was ignored, learned once.
-        editor.edit(key, "import os\n\nSEP = os.sep\n")
-        await quality.lint(key)
-        store.flush()
-        kinds = [(e.kind, e.item_id) for e in store.events()]
-        assert kinds.count((ev.FIX_OFFERED, item_id)) == 1
-        assert kinds.count((ev.FIX_IGNORED, item_id)) == 1
-    finally:
-        store.close()
+    # The developer uses the import instead: the fix was ignored, learned once.
+    editor.edit(key, "import os\n\nSEP = os.sep\n")
+    await quality.lint(key)
+    feedback_loop.store.flush()
+    kinds = [(e.kind, e.item_id) for e in feedback_loop.store.events()]
+    assert kinds.count((ev.FIX_OFFERED, item_id)) == 1
+    assert kinds.count((ev.FIX_IGNORED, item_id)) == 1
 
 
-async def test_a_settings_change_settles_no_fix(workspace: Workspace, tmp_path: Path) -> None:
-    store = FeedbackStore(tmp_path / "feedback.sqlite3")
-    loop = FeedbackLoop(store, FilterOptions(explore=0.0))
-    try:
-        settings = {"select": ("F",)}
-        editor = MemoryEditor(
-            lambda: QualityConfig(root=workspace.root, ruff=RuffOptions(select=settings["select"]))
-        )
-        quality = QualityPipeline(editor, lambda: loop, asyncio.to_thread)
-        key = editor.open_file(workspace.write("mod.py", "import os\n"))
-        await quality.lint(key)
-        offer = await quality.offer(key, 0)
-        assert offer is not None
-        quality.present(quality.documents[key], [(0, offer)], seen=True)
+async def test_a_settings_change_settles_no_fix(
+    workspace: Workspace, feedback_loop: FeedbackLoop
+) -> None:
+    settings = {"select": ("F",)}
+    editor = MemoryEditor(
+        lambda: QualityConfig(root=workspace.root, ruff=RuffOptions(select=settings["select"]))
+    )
+    quality = QualityPipeline(editor, lambda: feedback_loop, asyncio.to_thread)
+    key = editor.open_file(workspace.write("mod.py", "import os\n"))
+    await quality.lint(key)
+    offer = await quality.offer(key, 0)
+    assert offer is not None
+    quality.present(quality.documents[key], [(0, offer)], seen=True)
 
-        # F401 is no longer selected: the finding goes, but not by the developer's doing.
-        settings["select"] = ("E",)
-        quality.settings_changed()
-        await editor.settle()
-        assert editor.shown[key] == []
-        store.flush()
-        assert not [e for e in store.events() if e.kind == ev.FIX_IGNORED]
-    finally:
-        store.close()
+    # F401 is no longer selected: the finding goes, but not by the developer's doing.
+    settings["select"] = ("E",)
+    quality.settings_changed()
+    await editor.settle()
+    assert editor.shown[key] == []
+    feedback_loop.store.flush()
+    assert not [e for e in feedback_loop.store.events() if e.kind == ev.FIX_IGNORED]
 
 
 async def test_closing_leaves_the_fixes_still_offered_ignored(
-    workspace: Workspace, tmp_path: Path
+    workspace: Workspace, feedback_loop: FeedbackLoop
 ) -> None:
-    store = FeedbackStore(tmp_path / "feedback.sqlite3")
-    loop = FeedbackLoop(store, FilterOptions(explore=0.0))
-    try:
-        quality, editor = pipeline(workspace, loop)
-        key = editor.open_file(workspace.write("mod.py", "import os\n"))
-        await quality.lint(key)
-        offer = await quality.offer(key, 0)
-        assert offer is not None
-        ((_, _, item_id),) = quality.present(quality.documents[key], [(0, offer)])
+    quality, editor = pipeline(workspace, feedback_loop)
+    key = editor.open_file(workspace.write("mod.py", "import os\n"))
+    await quality.lint(key)
+    offer = await quality.offer(key, 0)
+    assert offer is not None
+    ((_, _, item_id),) = quality.present(quality.documents[key], [(0, offer)])
 
-        editor.close(key)
-        quality.forget(key)
+    editor.close(key)
+    quality.forget(key)
 
-        assert key not in quality.documents
-        store.flush()
-        assert [e.item_id for e in store.events() if e.kind == ev.FIX_IGNORED] == [item_id]
-    finally:
-        store.close()
+    assert key not in quality.documents
+    feedback_loop.store.flush()
+    assert [e.item_id for e in feedback_loop.store.events() if e.kind == ev.FIX_IGNORED] == [
+        item_id
+    ]
 
 
 BASE = "import os\nimport sys\n\n\ndef f():\n    return sys.argv\n"

@@ -4,16 +4,14 @@ and an editor in memory (tests/fixtures/editor.py) on the other side of its ``Ed
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 from fixtures.editor import MemoryEditor
 from fixtures.workspace import Workspace
 
 from tactful.analyzers.baseline import Baseline, save
 from tactful.feedback import events as ev
-from tactful.feedback.loop import FeedbackLoop, FilterOptions
+from tactful.feedback.loop import FeedbackLoop
 from tactful.feedback.review.pipeline import ReviewConfig, ReviewPipeline
-from tactful.feedback.store import FeedbackStore
 from tactful.feedback.turn import Outcome
 
 OLD = 'import os\n\n\ndef area(w, h):\n    """Area of a w by h rectangle."""\n    return w * h\n'
@@ -108,58 +106,50 @@ async def test_outside_a_repository_there_is_nothing_to_review(plain_folder: Wor
     assert editor.warnings == [f"tactful review: {review.problem}"]
 
 
-async def test_dismissing_hides_records_and_teaches(workspace: Workspace, tmp_path: Path) -> None:
+async def test_dismissing_hides_records_and_teaches(
+    workspace: Workspace, feedback_loop: FeedbackLoop
+) -> None:
     changed_repo(workspace)
-    store = FeedbackStore(tmp_path / "feedback.sqlite3")
-    loop = FeedbackLoop(store, FilterOptions(explore=0.0))
-    try:
-        review, editor = pipeline(workspace, loop)
-        key = editor.open_file(workspace.root / "geo.py", NEW + "print(os.sep)\n")
-        turn = await review.review_document(key)
-        first, second = turn.shown
+    review, editor = pipeline(workspace, feedback_loop)
+    key = editor.open_file(workspace.root / "geo.py", NEW + "print(os.sep)\n")
+    turn = await review.review_document(key)
+    first, second = turn.shown
 
-        assert review.dismiss(first.id) is True
-        assert [c.id for c in editor.shown[key]] == [second.id]
-        assert first.id in review.memory.dismissed
-        assert review.memory.dismissed_by_rule == {"debug-leftover": 1}
-        # An id the pipeline never showed is still recorded, and says it was unknown.
-        assert review.dismiss("0123456789abcdef") is False
+    assert review.dismiss(first.id) is True
+    assert [c.id for c in editor.shown[key]] == [second.id]
+    assert first.id in review.memory.dismissed
+    assert review.memory.dismissed_by_rule == {"debug-leftover": 1}
+    # An id the pipeline never showed is still recorded, and says it was unknown.
+    assert review.dismiss("0123456789abcdef") is False
 
-        # Reviewed again after an edit elsewhere, the dismissed comment stays away.
-        editor.edit(key, "LIMIT = 1\n" + NEW + "print(os.sep)\n")
-        again = await review.review_document(key)
-        assert [c.id for c in again.shown] == [second.id]
-        store.flush()
-        kinds = [(e.kind, e.item_id) for e in store.events()]
-        assert (ev.COMMENT_DISMISSED, first.id) in kinds
-        assert (ev.COMMENT_SHOWN, first.id) in kinds
-    finally:
-        store.close()
+    # Reviewed again after an edit elsewhere, the dismissed comment stays away.
+    editor.edit(key, "LIMIT = 1\n" + NEW + "print(os.sep)\n")
+    again = await review.review_document(key)
+    assert [c.id for c in again.shown] == [second.id]
+    feedback_loop.store.flush()
+    kinds = [(e.kind, e.item_id) for e in feedback_loop.store.events()]
+    assert (ev.COMMENT_DISMISSED, first.id) in kinds
+    assert (ev.COMMENT_SHOWN, first.id) in kinds
 
 
 async def test_an_edit_that_removes_a_commented_line_resolves_it(
-    workspace: Workspace, tmp_path: Path
+    workspace: Workspace, feedback_loop: FeedbackLoop
 ) -> None:
     changed_repo(workspace)
-    store = FeedbackStore(tmp_path / "feedback.sqlite3")
-    loop = FeedbackLoop(store, FilterOptions(explore=0.0))
-    try:
-        review, editor = pipeline(workspace, loop)
-        key = editor.open_file(workspace.root / "geo.py", NEW + "breakpoint()\n")
-        shown = await review.review_document(key)
-        printed = next(c for c in shown.shown if c.line == 5)
+    review, editor = pipeline(workspace, feedback_loop)
+    key = editor.open_file(workspace.root / "geo.py", NEW + "breakpoint()\n")
+    shown = await review.review_document(key)
+    printed = next(c for c in shown.shown if c.line == 5)
 
-        # The developer deletes the print: its comment is resolved, the other stays shown.
-        editor.edit(key, OLD + "breakpoint()\n")
-        turn = await review.review_document(key)
-        await editor.settle()
+    # The developer deletes the print: its comment is resolved, the other stays shown.
+    editor.edit(key, OLD + "breakpoint()\n")
+    turn = await review.review_document(key)
+    await editor.settle()
 
-        assert marks(turn.shown) == [(7, "debug-leftover")]
-        store.flush()
-        resolved = [e.item_id for e in store.events() if e.kind == ev.COMMENT_RESOLVED]
-        assert resolved == [printed.id]
-    finally:
-        store.close()
+    assert marks(turn.shown) == [(7, "debug-leftover")]
+    feedback_loop.store.flush()
+    resolved = [e.item_id for e in feedback_loop.store.events() if e.kind == ev.COMMENT_RESOLVED]
+    assert resolved == [printed.id]
 
 
 async def test_closing_forgets_the_document(workspace: Workspace) -> None:
