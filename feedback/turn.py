@@ -10,8 +10,11 @@ The shape is the same for every kind of suggestion; the steps are each kind's ow
 
 - **completions**: the moment (``context``), the acceptance gate, the engines' proposals,
   post-processing drops, the acceptance filter's judgements, the suggestions shown with their ids;
-- **review comments** (the same shape, to come): the diff, the rules' and the model's comments,
-  those off the changed lines dropped, the item model's ranking, the comments published;
+- **review comments** (``ReviewTurn``, ``tactful.feedback.review.pipeline``): the document's
+  change, the rules', ruff's and the model's comments, those off the changed lines dropped, the
+  item model's ranking, the comments shown;
+- **quality findings** (``QualityTurn``, ``tactful.feedback.quality``): ruff's findings on the
+  editor's text, the findings shown, and the document's state the fixes are judged on;
 - **fixes** (the same shape, to come): a finding, the candidate fixes, those ruff's screen
   drops, the item model's judgement and the sandbox's verdict, the code actions offered;
 - **next edits** (later): the edit history, the proposed edits, and so on.

@@ -16,14 +16,15 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from tactful.analyzers.index import RepositoryIndex
+    from tactful.feedback.changes import Changes
     from tactful.feedback.completion import CompletionPipeline
     from tactful.feedback.loop import FeedbackLoop
+    from tactful.feedback.quality import QualityPipeline
+    from tactful.feedback.review.pipeline import ReviewPipeline
     from tactful.feedback.team.link import TeamLink
     from tactful.server.app import TactfulServer
     from tactful.server.diagnostics import DiagnosticsPublisher
     from tactful.server.features.code_action import Provider
-    from tactful.server.features.quality import QualityService
-    from tactful.server.features.review import ReviewService
     from tactful.server.features.status import StatusNotifier
     from tactful.suggestion.engine import EngineRegistry
     from tactful.suggestion.llm import LlmEngine
@@ -94,13 +95,24 @@ class Services:
         return DiagnosticsPublisher(self.server)
 
     @cached_property
-    def review(self) -> ReviewService:
-        from tactful.server.features.review import ReviewService
+    def changes(self) -> Changes:
+        """The working tree's diff against ``review.base`` and the recorded baseline, read off
+        the loop and kept, for review and quality alike."""
+        from tactful.feedback.changes import Changes
+        from tactful.server.executor import run_blocking
 
-        return ReviewService(self.server)
+        return Changes(run_blocking)
 
     @cached_property
-    def quality(self) -> QualityService:
-        from tactful.server.features.quality import QualityService
+    def review(self) -> ReviewPipeline:
+        """The review pipeline: the diff, each document's comments, what was learned."""
+        from tactful.server.features.review import pipeline
 
-        return QualityService(self.server)
+        return pipeline(self.server)
+
+    @cached_property
+    def quality(self) -> QualityPipeline:
+        """The quality pipeline: each open document's findings and judged fixes."""
+        from tactful.server.features.quality import pipeline
+
+        return pipeline(self.server)
