@@ -1,0 +1,589 @@
+"""The next-edit engine: from the recent edits of a workspace to the few checked next edits
+worth showing at a cursor.
+
+Boundary: plain Python; the server calls ``NextEditEngine.suggest`` from one handler, off the
+event loop (it parses, runs ruff and may ask a model). It never raises on broken code or odd
+input: what it cannot place, it does not propose.
+
+Per request: the recent edits (those of the document first) are turned into candidates by the
+proposers — repeated edits (``repeat.py``), propagation of renames and signature changes
+(``propagate.py``) and, when a model is configured, the model (``llm.py``) — then scored,
+ranked (best first, nearest to the cursor first among equals, this document before others),
+cut at the score threshold, checked (``checks.py``) and labelled. Work on other files is
+bounded by a time budget and a number of files parsed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from tree_sitter import Node
+
+from tactful.analyzers.languages import language_of_path
+from tactful.analyzers.text import Point
+from tactful.suggestion.next_edits import python as py
+from tactful.suggestion.next_edits import repeat
+from tactful.suggestion.next_edits.checks import CheckedDocument, Checker, Verdict
+from tactful.suggestion.next_edits.history import EditHistory
+from tactful.suggestion.next_edits.propagate import map_offset, propagate
+from tactful.suggestion.next_edits.proposals import Budget, Elsewhere, by_line, next_edit, quote
+from tactful.suggestion.next_edits.targets import Target, WorkspaceFiles
+from tactful.suggestion.next_edits.trees import EditTrees, Source, TreeCache
+from tactful.suggestion.next_edits.types import REPEAT, NextEdit, RecordedEdit
+
+logger = logging.getLogger(__name__)
+
+# The lowest score shown; tuned on replays of real commits (benchmarks/next_edits.py).
+THRESHOLD = 0.5
+# Places one repeated edit is proposed at, at most (the nearest first), in its file and beyond.
+MAX_SITES = 30
+# A rewrite that applies to more places than this is too general to follow from its shape.
+SPECIFIC_SITES = 6
+# How much a change's score shrinks each time one of its places is turned down.
+DISMISSED_FACTOR = 0.5
+_MORE = re.compile(r" \(\d+ more\)$")
+
+
+@dataclass(frozen=True, slots=True)
+class NextEditOptions:
+    """How many next edits to show and how much work to spend finding them.
+
+    ``limit``: items returned; ``threshold``: lowest score shown; ``learn_from``: how many of
+    the latest edits teach; ``search_s`` and ``max_files``: the time and the number of other
+    files a request may spend searching; ``ruff_runs``: ruff runs per document beyond the
+    first two.
+    """
+
+    limit: int = 3
+    threshold: float = THRESHOLD
+    learn_from: int = 4
+    search_s: float = 0.12
+    max_files: int = 12
+    ruff_runs: int = 3
+    check: bool = True
+
+
+class NextEditEngine:
+    """Next edits for the documents an ``EditHistory`` follows."""
+
+    def __init__(
+        self,
+        history: EditHistory,
+        workspace: WorkspaceFiles | None = None,
+        *,
+        root: str | Path | None = None,
+        options: NextEditOptions | None = None,
+    ) -> None:
+        self.history = history
+        self.workspace = workspace
+        self.root = (
+            Path(root).resolve()
+            if root is not None
+            else (workspace.root if workspace is not None else None)
+        )
+        self.options = options or NextEditOptions()
+        self.checker = Checker(self.root, self.options.ruff_runs)
+        self._trees = TreeCache()
+        self._rules_lock = threading.Lock()
+        self._rules: OrderedDict[tuple[str, int], tuple[str, repeat.Rewrite | None]] = OrderedDict()
+        # What the developer turned down: those edits, and how often each change was (a change
+        # is the edit it follows and its label): its other places rank lower from then on.
+        self._dismissed: OrderedDict[tuple, None] = OrderedDict()
+        self._dismissed_changes: Counter[tuple[int, str]] = Counter()
+
+    def dismiss(self, item: NextEdit) -> None:
+        """The developer turned ``item`` down: it is not proposed again, and the other places of
+        the same change are proposed less readily."""
+        self._dismissed[item.key] = None
+        while len(self._dismissed) > 512:
+            self._dismissed.popitem(last=False)
+        self._dismissed_changes[_change_of(item)] += 1
+
+    # -- the one call a handler makes ------------------------------------------------------
+
+    def suggest(
+        self,
+        uri: str,
+        position: Point,
+        *,
+        exclude: Collection[tuple[str, int, int, int, int, str]] = (),
+        extra: Sequence[NextEdit] = (),
+    ) -> list[NextEdit]:
+        """The checked next edits worth showing at ``position`` of ``uri``, best first.
+
+        ``exclude``: keys (``NextEdit.key``) of edits already shown and dismissed; ``extra``:
+        candidates from elsewhere (the model's) to rank and check with the others.
+        """
+        candidates = self.propose(uri, position, exclude=exclude)
+        if extra:
+            candidates = _rank([*candidates, *extra], uri, position)
+        shown = [c for c in candidates if c.score >= self.options.threshold]
+        if self.options.check:
+            shown = self.checked(shown, self.options.limit)
+        return _labelled(shown[: self.options.limit], candidates)
+
+    def checked(self, candidates: Sequence[NextEdit], limit: int) -> list[NextEdit]:
+        """The candidates that pass the checks, in their order, until ``limit`` have passed."""
+        passed: list[NextEdit] = []
+        by_uri: dict[str, list[NextEdit]] = {}
+        order: list[str] = []
+        for candidate in candidates:
+            if candidate.uri not in by_uri:
+                order.append(candidate.uri)
+            by_uri.setdefault(candidate.uri, []).append(candidate)
+        verdicts: dict[tuple[str, int, int, int, int, str], Verdict] = {}
+        for uri in order:
+            document = self._document(uri, by_uri[uri][0].path)
+            if document is None:
+                continue
+            # Checking costs a parse per candidate and ruff per document: only as many as
+            # could be shown (with a few spare in case some fail).
+            group = by_uri[uri][: limit * 2]
+            for verdict in self.checker.check(document, group):
+                verdicts[verdict.edit.key] = verdict
+        for candidate in candidates:
+            verdict = verdicts.get(candidate.key)
+            if verdict is not None and verdict.passed:
+                passed.append(candidate)
+                if len(passed) >= limit:
+                    break
+            elif verdict is not None:
+                logger.debug("next edit dropped (%s): %s", verdict.reason, candidate.label)
+        return passed
+
+    # -- proposing -------------------------------------------------------------------------
+
+    def propose(
+        self,
+        uri: str,
+        position: Point,
+        *,
+        exclude: Collection[tuple[str, int, int, int, int, str]] = (),
+    ) -> list[NextEdit]:
+        """Every candidate the local proposers find, scored and ranked, unchecked."""
+        current = self._target(uri)
+        if current is None:
+            return []
+        budget = Budget.for_seconds(self.options.search_s, self.options.max_files)
+        edits = self.history.edits()
+        if not edits:
+            return []
+        recent = edits[-self.options.learn_from :]
+        found: list[NextEdit] = []
+        learned: list[tuple[list[repeat.Rewrite], RecordedEdit]] = []
+        support: Counter[tuple] = Counter()
+        homes: dict[str, Target] = {uri: current}
+        trees_by_edit = self._edit_trees(edits, homes)
+        others: dict[str, _Remembered] = {}
+
+        def elsewhere_of(home: Target) -> Elsewhere:
+            if home.uri not in others:
+                others[home.uri] = _Remembered(self._others(home.uri))
+            return Elsewhere(others[home.uri], budget)
+
+        for edit in edits:
+            trees = trees_by_edit.get((edit.uri, edit.sequence))
+            rules = self._rules_of(edit, trees) if trees is not None else []
+            # Two edits that one rewrite explains (at any level) are two examples of it.
+            for signature in {rule.signature for rule in rules}:
+                support[signature] += 1
+            if rules and edit in recent:
+                learned.append((rules, edit))
+        for edit in recent:
+            trees = trees_by_edit.get((edit.uri, edit.sequence))
+            home = homes.get(edit.uri)
+            if trees is None or home is None:
+                continue
+            later = [e for e in edits if e.uri == edit.uri and e.sequence > edit.sequence]
+            try:
+                found.extend(propagate(edit, trees, home, later, elsewhere_of(home)))
+            except Exception:
+                logger.exception("propagating an edit failed")
+        for rules, edit in learned:
+            home = homes.get(edit.uri)
+            if home is None:
+                continue
+            try:
+                later = [e for e in edits if e.uri == edit.uri and e.sequence > edit.sequence]
+                found.extend(self._repeat(rules, edit, support, home, later, elsewhere_of(home)))
+            except Exception:
+                logger.exception("repeating an edit failed")
+        fresh = {e.uri: e for e in edits}
+        excluded = set(exclude) | set(self._dismissed)
+        kept = []
+        for item in found:
+            if item.key in excluded or _inside_latest(item, fresh.get(item.uri)):
+                continue
+            turned_down = self._dismissed_changes.get(_change_of(item), 0)
+            if turned_down:
+                item = replace(item, score=round(item.score * DISMISSED_FACTOR**turned_down, 4))
+            kept.append(item)
+        return _rank(_merged(kept), uri, position)
+
+    def _edit_trees(
+        self, edits: Sequence[RecordedEdit], homes: dict[str, Target]
+    ) -> dict[tuple[str, int], EditTrees]:
+        found: dict[tuple[str, int], EditTrees] = {}
+        by_uri: dict[str, list[RecordedEdit]] = {}
+        for edit in edits:
+            by_uri.setdefault(edit.uri, []).append(edit)
+        for uri, own in by_uri.items():
+            home = homes.get(uri) or self._target(uri)
+            if home is None:
+                continue
+            homes[uri] = home
+            for edit, trees in zip(
+                own, self._trees.trees(own, home.source, home.tree), strict=True
+            ):
+                if trees is not None:
+                    found[(edit.uri, edit.sequence)] = trees
+        return found
+
+    def _rules_of(self, edit: RecordedEdit, trees: EditTrees) -> list[repeat.Rewrite]:
+        key = (edit.uri, edit.sequence)
+        with self._rules_lock:
+            known = self._rules.get(key)
+            if known is not None and known[0] is edit.after:
+                return known[1]
+        try:
+            rules = repeat.learn(edit, trees)
+        except Exception:
+            logger.exception("learning from an edit failed")
+            rules = []
+        with self._rules_lock:
+            self._rules[key] = (edit.after, rules)
+            while len(self._rules) > 256:
+                self._rules.popitem(last=False)
+        return rules
+
+    def _repeat(
+        self,
+        rules: Sequence[repeat.Rewrite],
+        edit: RecordedEdit,
+        support: Counter[tuple],
+        home: Target,
+        later: Sequence[RecordedEdit],
+        elsewhere: Elsewhere,
+    ) -> list[NextEdit]:
+        """The places the most specific of an edit's rewrites applies to (in this document
+        first, then elsewhere), as next edits."""
+        tree = home.tree
+        if tree is None:
+            return []
+        chosen: repeat.Rewrite | None = None
+        places: list[tuple[Target, repeat.Site]] = []
+        for rule in rules:
+            places = [(home, site) for site in self._home_sites(rule, home, later)]
+            if places:
+                chosen = rule
+                break
+        if chosen is None:
+            for rule in rules:
+                if rule.scope == repeat.LOCAL:
+                    continue
+                places = self._sites_elsewhere(rule, elsewhere)
+                if places:
+                    chosen = rule
+                    break
+        elif chosen.scope != repeat.LOCAL and not self._dangling(chosen, home):
+            places.extend(self._sites_elsewhere(chosen, elsewhere))
+        if chosen is None:
+            return []
+        rule = chosen
+        dangling = self._dangling(rule, home)
+        if dangling:
+            places = [place for place in places if place[0] is home]
+        near = home.source.byte(map_offset(edit.start, later) or 0)
+        places.sort(key=lambda place: (place[0] is not home, abs(place[1].start - near)))
+        places = places[: 2 * MAX_SITES]
+        examples = support[rule.signature]
+        label = f"`{quote(rule.before)}` → `{quote(rule.after)}`"
+        in_file = sum(1 for target, _ in places if target is home)
+        contexts = {(id(target), site.start): site.context for target, site in places}
+        per_target: dict[int, tuple[Target, list[tuple[int, int, str]]]] = {}
+        for target, site in places:
+            per_target.setdefault(id(target), (target, []))[1].append(
+                (site.start, site.end, site.text)
+            )
+        score_of = repeat_score(rule, examples, len(places), dangling)
+        found: list[NextEdit] = []
+        for target, replacements in per_target.values():
+            for start, end, text in by_line(target.source, replacements):
+                same_context = (
+                    rule.kind == "text" or contexts.get((id(target), start)) == rule.context
+                )
+                evidence = {
+                    "examples": float(examples),
+                    "sites": float(len(places)),
+                    "sites_in_file": float(in_file),
+                    "holes": float(rule.holes),
+                    "pattern_size": float(rule.size),
+                    "level": float(rule.level),
+                    "climb": float(rule.climb),
+                    "kind_" + rule.kind: 1.0,
+                    "scope_" + rule.scope: 1.0,
+                    "dangling": float(dangling),
+                    "same_context": float(same_context),
+                    "same_file": float(target is home),
+                    "lines": float(text.count("\n")),
+                    "removes": float(len(rule.removed)),
+                    "extends": float(rule.extends),
+                }
+                found.append(
+                    next_edit(
+                        target,
+                        start,
+                        end,
+                        text,
+                        label=label,
+                        source=REPEAT,
+                        score=score_of - (0.0 if same_context else 0.05),
+                        evidence=evidence,
+                        origin=edit.sequence,
+                    )
+                )
+        return found
+
+    def _home_sites(
+        self, rule: repeat.Rewrite, home: Target, later: Sequence[RecordedEdit]
+    ) -> list[repeat.Site]:
+        tree = home.tree
+        if tree is None:
+            return []
+        area = (0, len(home.source.data))
+        if rule.scope == repeat.LOCAL:
+            function = _scope_function(rule, home, later)
+            if function is None:
+                return []
+            area = (function.start_byte, function.end_byte)
+        return [
+            site
+            for site in repeat.sites(rule, home.source, tree.root_node)
+            if area[0] <= site.start and site.end <= area[1]
+        ]
+
+    def _sites_elsewhere(
+        self, rule: repeat.Rewrite, elsewhere: Elsewhere
+    ) -> list[tuple[Target, repeat.Site]]:
+        places: list[tuple[Target, repeat.Site]] = []
+        for target in elsewhere.containing(rule.anchor):
+            if target.tree is None or target.language_id != rule.language_id:
+                continue
+            root = target.tree.root_node
+            if rule.scope == repeat.MODULE and not py.bound_at_module(
+                root, target.source, rule.anchor
+            ):
+                continue
+            places.extend((target, site) for site in repeat.sites(rule, target.source, root))
+            if len(places) >= 2 * MAX_SITES:
+                break
+        return places
+
+    def _dangling(self, rule: repeat.Rewrite, home: Target) -> bool:
+        """True for a renamed use whose old name is now defined nowhere in its file: the
+        other uses of it are broken until they follow."""
+        if rule.kind != "name" or rule.language_id != "python" or home.tree is None:
+            return False
+        return py.undefined(home.tree.root_node, home.source, rule.before)
+
+    # -- documents -------------------------------------------------------------------------
+
+    def _target(self, uri: str) -> Target | None:
+        state = self.history.snapshot(uri)
+        if state is None:
+            return None
+        return Target(
+            uri,
+            state.path,
+            state.language_id,
+            Source(state.text, lines=state.lines),
+            _tree=state.tree,
+            _parsed=True,
+        )
+
+    def _others(self, uri: str) -> Iterator[Target]:
+        """Documents other than ``uri``: the open ones (most recently changed first), then the
+        workspace's files that are not open."""
+        opened: set[str] = set()
+        for other in reversed(self.history.uris()):
+            path = self.history.path(other)
+            if path is not None:
+                opened.add(_relative(path, self.root))
+            if other == uri:
+                continue
+            target = self._target(other)
+            if target is not None:
+                yield target
+        if self.workspace is None:
+            return
+        for path, text in self.workspace.items():
+            if path in opened:
+                continue
+            language = language_of_path(path)
+            if language is None:
+                continue
+            yield Target(
+                self.workspace.uri(path),
+                path,
+                language,
+                self.workspace.source(path, text),
+                _cache=self.workspace.parses,
+            )
+
+    def _document(self, uri: str, path: str | None) -> CheckedDocument | None:
+        text = self.history.text(uri)
+        if text is not None:
+            return CheckedDocument(
+                text, self.history.language_id(uri) or "plaintext", path, self.history.tree(uri)
+            )
+        if self.workspace is None or path is None:
+            return None
+        for candidate, content in self.workspace.items():
+            if candidate == path:
+                source = self.workspace.source(path, content)
+                language = language_of_path(path) or "plaintext"
+                tree = self.workspace.parses.tree(source, language)
+                return CheckedDocument(content, language, _absolute(path, self.root), tree)
+        return None
+
+
+class _Remembered:
+    """An iterator of targets that can be walked again: what it already gave is given again
+    (with the trees already parsed), then it goes on."""
+
+    def __init__(self, targets: Iterator[Target]) -> None:
+        self._targets = targets
+        self._seen: list[Target] = []
+
+    def __call__(self) -> Iterator[Target]:
+        index = 0
+        while True:
+            if index < len(self._seen):
+                yield self._seen[index]
+                index += 1
+                continue
+            try:
+                target = next(self._targets)
+            except StopIteration:
+                return
+            self._seen.append(target)
+
+
+def repeat_score(rule: repeat.Rewrite, examples: int, sites: int, dangling: bool) -> float:
+    """How likely a repeated edit is wanted at one more place.
+
+    Measured on replayed commits (benchmarks/next_edits.py): what decides is how specific the
+    rewrite is. One that applies to a handful of places is most often an API the developer is
+    moving off; one that applies to dozens is a local change that happens to have a common
+    shape. Made twice, an edit is a pattern the developer is applying; a name renamed at one
+    use whose old name is now defined nowhere leaves the other uses broken until they follow.
+    """
+    if dangling:
+        score = 0.8
+    elif sites > SPECIFIC_SITES:
+        score = 0.45 if examples >= 3 and rule.kind != "node" else 0.3
+    elif examples >= 2:
+        score = 0.7
+    else:
+        score = 0.55
+    if rule.extends:
+        score -= 0.1  # code added around what was there depends on the place more often
+    return score
+
+
+def _scope_function(
+    rule: repeat.Rewrite, home: Target, later: Sequence[RecordedEdit]
+) -> Node | None:
+    """The function a local name's rename stays in, found again in the current text."""
+    offset = map_offset(rule.scope_at, later)
+    tree = home.tree
+    if offset is None or tree is None:
+        return None
+    byte = home.source.byte(offset)
+    node = tree.root_node.descendant_for_byte_range(byte, byte)
+    functions = []
+    while node is not None:
+        if node.type in ("function_definition", "lambda"):
+            functions.append(node)
+        node = node.parent
+    return functions[rule.scope_depth] if rule.scope_depth < len(functions) else None
+
+
+def _change_of(item: NextEdit) -> tuple[int, str]:
+    return (item.origin, _MORE.sub("", item.label))
+
+
+def _inside_latest(item: NextEdit, latest: RecordedEdit | None) -> bool:
+    """True for an edit inside the region its document's latest edit just wrote."""
+    if latest is None:
+        return False
+    region = latest.span_after
+    return region.start <= item.span.start and item.span.end <= region.end
+
+
+def _merged(items: Sequence[NextEdit]) -> list[NextEdit]:
+    """One item per place and text; proposed by several proposers, it keeps the best score
+    and its evidence says how many agreed."""
+    best: dict[tuple, NextEdit] = {}
+    agreeing: Counter[tuple] = Counter()
+    for item in items:
+        agreeing[item.key] += 1
+        known = best.get(item.key)
+        if known is None or item.score > known.score:
+            best[item.key] = item
+    merged = []
+    for key, item in best.items():
+        if agreeing[key] > 1:
+            bonus = min(0.1, 0.05 * (agreeing[key] - 1))
+            item = replace(item, score=round(min(1.0, item.score + bonus), 4))
+        merged.append(item)
+    return merged
+
+
+def _rank(items: Sequence[NextEdit], uri: str, position: Point) -> list[NextEdit]:
+    def key(item: NextEdit) -> tuple[float, int, int, int]:
+        same = item.uri == uri
+        distance = abs(item.span.start.line - position.line) if same else 1_000_000
+        after_cursor = 0 if (not same or item.span.start >= position) else 1
+        return (-round(item.score, 1), 0 if same else 1, distance, after_cursor)
+
+    return sorted(items, key=key)
+
+
+def _labelled(shown: Sequence[NextEdit], candidates: Sequence[NextEdit]) -> list[NextEdit]:
+    """Each shown item's label says how many more places the same change would go to."""
+    groups: Counter[tuple[int, str]] = Counter((c.origin, c.label) for c in candidates)
+    labelled = []
+    for item in shown:
+        more = groups[(item.origin, item.label)] - 1
+        if more > 0:
+            item = replace(item, label=f"{item.label} ({more} more)")
+        labelled.append(item)
+    return labelled
+
+
+def _relative(path: str, root: Path | None) -> str:
+    if root is None:
+        return path
+    try:
+        return Path(path).resolve().relative_to(root).as_posix()
+    except (ValueError, OSError):
+        return path
+
+
+def _absolute(path: str, root: Path | None) -> str:
+    return str(root / path) if root is not None and not Path(path).is_absolute() else path
+
+
+def _deadline_left(deadline: float) -> float:
+    return max(0.0, deadline - time.monotonic())
+
+
+__all__ = ["THRESHOLD", "NextEditEngine", "NextEditOptions", "map_offset"]
