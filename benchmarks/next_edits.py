@@ -39,7 +39,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tactful.analyzers import ruff
@@ -310,9 +310,11 @@ class Replay:
 
         history = EditHistory()
         workspace = WorkspaceFiles(self.repo, files=listed)
-        options = NextEditOptions(limit=max(3, self.args.shown))
+        options = NextEditOptions()
+        if self.args.shown > options.limit:
+            options = replace(options, limit=self.args.shown)
         if self.args.threshold is not None:
-            options = NextEditOptions(limit=options.limit, threshold=self.args.threshold)
+            options = replace(options, threshold=self.args.threshold)
         engine = NextEditEngine(history, workspace, root=self.repo, options=options)
         current: dict[str, str] = {}
         uris: dict[str, str] = {}
@@ -391,6 +393,14 @@ class Replay:
         started = time.perf_counter()
         items = engine.suggest(uri, cursor, exclude=rejected)
         self.tally.latencies_ms.append((time.perf_counter() - started) * 1000)
+        if self.args.oracle:
+            # The proposers' ceiling: the first correct candidate, whatever its score and rank.
+            items = []
+            for candidate in engine.propose(uri, cursor, exclude=rejected)[:50]:
+                path = uris.get(candidate.uri)
+                if path is not None and correct(candidate, current[path], files[path][1])[0]:
+                    items = [candidate]
+                    break
         self.tally.requests += 1
         for item in items[: self.args.shown]:
             self.tally.shown += 1
@@ -500,6 +510,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threshold", type=float, default=None)
     parser.add_argument("--shown", type=int, default=1)
     parser.add_argument("--no-check-broken", dest="check_broken", action="store_false")
+    parser.add_argument("--oracle", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--dump", help="append every candidate and its correctness (JSON lines)")
     parser.add_argument("--hunk-log", help="append every hunk and whether it was covered")
     parser.add_argument("--format", choices=("text", "json"), default="text")

@@ -30,6 +30,7 @@ from tree_sitter import Node, Tree
 
 from tactful.analyzers import ruff
 from tactful.analyzers.findings import Finding
+from tactful.analyzers.text import LineIndex
 from tactful.suggestion.next_edits.trees import Source, edited, parse
 from tactful.suggestion.next_edits.types import NextEdit
 
@@ -66,6 +67,7 @@ class CheckedDocument:
     language_id: str
     path: str | None = None
     tree: Tree | None = None
+    lines: LineIndex | None = None
 
 
 class Checker:
@@ -81,7 +83,7 @@ class Checker:
         self, document: CheckedDocument, edits: Sequence[NextEdit], *, use_ruff: bool = True
     ) -> list[Verdict]:
         """A verdict for each edit (all of them edits of ``document``), in their order."""
-        source = Source(document.text)
+        source = Source(document.text, lines=document.lines)
         tree = document.tree or parse(source, document.language_id)
         verdicts: dict[int, Verdict] = {}
         parsed: list[tuple[int, NextEdit, int, int]] = []

@@ -46,6 +46,8 @@ THRESHOLD = 0.5
 MAX_SITES = 30
 # A rewrite that applies to more places than this is too general to follow from its shape.
 SPECIFIC_SITES = 6
+# Rounds of checks a request may spend finding ``limit`` next edits that pass.
+CHECK_ROUNDS = 3
 # How much a change's score shrinks each time one of its places is turned down.
 DISMISSED_FACTOR = 0.5
 _MORE = re.compile(r" \(\d+ more\)$")
@@ -61,7 +63,7 @@ class NextEditOptions:
     first two.
     """
 
-    limit: int = 3
+    limit: int = 2
     threshold: float = THRESHOLD
     learn_from: int = 4
     search_s: float = 0.12
@@ -130,33 +132,35 @@ class NextEditEngine:
         return _labelled(shown[: self.options.limit], candidates)
 
     def checked(self, candidates: Sequence[NextEdit], limit: int) -> list[NextEdit]:
-        """The candidates that pass the checks, in their order, until ``limit`` have passed."""
+        """The candidates that pass the checks, in their order, until ``limit`` have passed.
+
+        Candidates are checked best first, a few at a time (a parse each, ruff side by side),
+        so the cost follows what is shown, not how much was proposed.
+        """
         passed: list[NextEdit] = []
-        by_uri: dict[str, list[NextEdit]] = {}
-        order: list[str] = []
-        for candidate in candidates:
-            if candidate.uri not in by_uri:
-                order.append(candidate.uri)
-            by_uri.setdefault(candidate.uri, []).append(candidate)
-        verdicts: dict[tuple[str, int, int, int, int, str], Verdict] = {}
-        for uri in order:
-            document = self._document(uri, by_uri[uri][0].path)
-            if document is None:
-                continue
-            # Checking costs a parse per candidate and ruff per document: only as many as
-            # could be shown (with a few spare in case some fail).
-            group = by_uri[uri][: limit * 2]
-            for verdict in self.checker.check(document, group):
-                verdicts[verdict.edit.key] = verdict
-        for candidate in candidates:
-            verdict = verdicts.get(candidate.key)
-            if verdict is not None and verdict.passed:
-                passed.append(candidate)
-                if len(passed) >= limit:
-                    break
-            elif verdict is not None:
-                logger.debug("next edit dropped (%s): %s", verdict.reason, candidate.label)
-        return passed
+        pending = list(candidates)
+        for _round in range(CHECK_ROUNDS):
+            if not pending or len(passed) >= limit:
+                break
+            size = limit - len(passed) + 1
+            batch, pending = pending[:size], pending[size:]
+            groups: dict[str, list[NextEdit]] = {}
+            for candidate in batch:
+                groups.setdefault(candidate.uri, []).append(candidate)
+            verdicts: dict[tuple[str, int, int, int, int, str], Verdict] = {}
+            for uri, group in groups.items():
+                document = self._document(uri, group[0].path)
+                if document is None:
+                    continue
+                for verdict in self.checker.check(document, group):
+                    verdicts[verdict.edit.key] = verdict
+            for candidate in batch:
+                verdict = verdicts.get(candidate.key)
+                if verdict is not None and verdict.passed:
+                    passed.append(candidate)
+                elif verdict is not None:
+                    logger.debug("next edit dropped (%s): %s", verdict.reason, candidate.label)
+        return passed[:limit]
 
     # -- proposing -------------------------------------------------------------------------
 
@@ -188,14 +192,21 @@ class NextEditEngine:
                 others[home.uri] = _Remembered(self._others(home.uri))
             return Elsewhere(others[home.uri], budget)
 
+        by_shape: dict[tuple, list[tuple[repeat.Rewrite, RecordedEdit]]] = {}
         for edit in edits:
             trees = trees_by_edit.get((edit.uri, edit.sequence))
             rules = self._rules_of(edit, trees) if trees is not None else []
             # Two edits that one rewrite explains (at any level) are two examples of it.
             for signature in {rule.signature for rule in rules}:
                 support[signature] += 1
+            for rule in rules:
+                by_shape.setdefault(repeat.shape(rule), []).append((rule, edit))
             if rules and edit in recent:
                 learned.append((rules, edit))
+        learned = [
+            (self._with_two_examples(rules, edit, by_shape, support), edit)
+            for rules, edit in learned
+        ]
         for edit in recent:
             trees = trees_by_edit.get((edit.uri, edit.sequence))
             home = homes.get(edit.uri)
@@ -212,7 +223,17 @@ class NextEditEngine:
                 continue
             try:
                 later = [e for e in edits if e.uri == edit.uri and e.sequence > edit.sequence]
-                found.extend(self._repeat(rules, edit, support, home, later, elsewhere_of(home)))
+                found.extend(
+                    self._repeat(
+                        rules,
+                        edit,
+                        support,
+                        home,
+                        later,
+                        elsewhere_of(home),
+                        search_elsewhere=edit is edits[-1],
+                    )
+                )
             except Exception:
                 logger.exception("repeating an edit failed")
         fresh = {e.uri: e for e in edits}
@@ -246,6 +267,29 @@ class NextEditEngine:
                     found[(edit.uri, edit.sequence)] = trees
         return found
 
+    def _with_two_examples(
+        self,
+        rules: list[repeat.Rewrite],
+        edit: RecordedEdit,
+        by_shape: dict[tuple, list[tuple[repeat.Rewrite, RecordedEdit]]],
+        support: Counter[tuple],
+    ) -> list[repeat.Rewrite]:
+        """An edit's rewrites, preceded by those it shares with another edit of the same
+        shape (the constants where the two differ become holes)."""
+        joined: dict[tuple, tuple[repeat.Rewrite, set[int]]] = {}
+        for rule in rules:
+            for other, other_edit in by_shape.get(repeat.shape(rule), ()):
+                if other_edit.sequence == edit.sequence:
+                    continue
+                unified = repeat.unify(rule, other)
+                if unified is not None:
+                    joined.setdefault(unified.signature, (unified, {edit.sequence}))[1].add(
+                        other_edit.sequence
+                    )
+        for signature, (_rule, examples) in joined.items():
+            support[signature] = max(support[signature], len(examples))
+        return [*(rule for rule, _ in joined.values()), *rules]
+
     def _rules_of(self, edit: RecordedEdit, trees: EditTrees) -> list[repeat.Rewrite]:
         key = (edit.uri, edit.sequence)
         with self._rules_lock:
@@ -271,20 +315,23 @@ class NextEditEngine:
         home: Target,
         later: Sequence[RecordedEdit],
         elsewhere: Elsewhere,
+        search_elsewhere: bool = True,
     ) -> list[NextEdit]:
-        """The places the most specific of an edit's rewrites applies to (in this document
-        first, then elsewhere), as next edits."""
+        """The places the most specific of an edit's rewrites applies to (in this document,
+        or when it applies nowhere there and ``search_elsewhere``, in other files), as next
+        edits."""
         tree = home.tree
         if tree is None:
             return []
         chosen: repeat.Rewrite | None = None
         places: list[tuple[Target, repeat.Site]] = []
+        near = home.source.byte(map_offset(edit.new_end, later) or 0)
         for rule in rules:
-            places = [(home, site) for site in self._home_sites(rule, home, later)]
+            places = [(home, site) for site in self._home_sites(rule, home, later, near)]
             if places:
                 chosen = rule
                 break
-        if chosen is None:
+        if chosen is None and search_elsewhere:
             for rule in rules:
                 if rule.scope == repeat.LOCAL:
                     continue
@@ -292,15 +339,12 @@ class NextEditEngine:
                 if places:
                     chosen = rule
                     break
-        elif chosen.scope != repeat.LOCAL and not self._dangling(chosen, home):
-            places.extend(self._sites_elsewhere(chosen, elsewhere))
         if chosen is None:
             return []
         rule = chosen
         dangling = self._dangling(rule, home)
         if dangling:
             places = [place for place in places if place[0] is home]
-        near = home.source.byte(map_offset(edit.start, later) or 0)
         places.sort(key=lambda place: (place[0] is not home, abs(place[1].start - near)))
         places = places[: 2 * MAX_SITES]
         examples = support[rule.signature]
@@ -352,7 +396,7 @@ class NextEditEngine:
         return found
 
     def _home_sites(
-        self, rule: repeat.Rewrite, home: Target, later: Sequence[RecordedEdit]
+        self, rule: repeat.Rewrite, home: Target, later: Sequence[RecordedEdit], near: int
     ) -> list[repeat.Site]:
         tree = home.tree
         if tree is None:
@@ -365,7 +409,7 @@ class NextEditEngine:
             area = (function.start_byte, function.end_byte)
         return [
             site
-            for site in repeat.sites(rule, home.source, tree.root_node)
+            for site in repeat.sites(rule, home.source, tree.root_node, near)
             if area[0] <= site.start and site.end <= area[1]
         ]
 
@@ -438,11 +482,9 @@ class NextEditEngine:
             )
 
     def _document(self, uri: str, path: str | None) -> CheckedDocument | None:
-        text = self.history.text(uri)
-        if text is not None:
-            return CheckedDocument(
-                text, self.history.language_id(uri) or "plaintext", path, self.history.tree(uri)
-            )
+        state = self.history.snapshot(uri)
+        if state is not None:
+            return CheckedDocument(state.text, state.language_id, path, state.tree, state.lines)
         if self.workspace is None or path is None:
             return None
         for candidate, content in self.workspace.items():

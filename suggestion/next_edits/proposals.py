@@ -50,6 +50,8 @@ class Elsewhere:
     def containing(self, word: str) -> Iterator[Target]:
         encoded = word.encode()
         for target in self.targets():
+            if time.monotonic() >= self.budget.deadline:
+                return
             if encoded not in target.source.data:
                 continue
             if not target._parsed:

@@ -46,8 +46,11 @@ _TARGET_CONTAINERS = frozenset({"pattern_list", "tuple_pattern", "list_pattern"}
 def leaves(node: Node, start: int, end: int) -> list[Node]:
     """The leaves of ``node`` that overlap bytes ``[start, end)`` (or touch ``start`` when the
     range is empty), in document order."""
+    top = node.descendant_for_byte_range(start, max(start, end)) or node
+    while top.parent is not None and (top.start_byte > start or top.end_byte < end):
+        top = top.parent
     found: list[Node] = []
-    stack = [node]
+    stack = [top]
     while stack:
         current = stack.pop()
         if current.end_byte < start or current.start_byte > max(end, start):

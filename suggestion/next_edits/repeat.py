@@ -36,7 +36,7 @@ MAX_EXAMPLE_BYTES = 400
 MAX_EXAMPLE_LINES = 8
 MAX_NODES = 300
 MAX_CLIMB = 2
-MAX_HITS = 400
+MAX_HITS = 120
 
 LOCAL = "local"
 MODULE = "module"
@@ -162,6 +162,7 @@ class Rewrite:
     before: str
     after: str
     origin: int
+    anchors: tuple[tuple[str, str, int], ...] = ()
     context_field: str = ""
     level: int = EXACT
     climb: int = 0
@@ -345,12 +346,13 @@ def _generalize(
     if copies is None:
         return None
     kept_function = _kept_function(before, source_before, source_after.of(after))
-    lists = _changed_lists(before, after, copies, source_before, source_after) if level else {}
+    runs = _kept_runs(before, after, copies, source_before, source_after) if level else {}
     holes: dict[str, int] = {}
     kinds: dict[int, str] = {}
+    rests: dict[int, str] = {}
     nodes = [0]
 
-    def build(node: Node, root: bool, in_list: bool) -> Pattern:
+    def build(node: Node, root: bool) -> Pattern:
         nodes[0] += 1
         text = source_before.of(node)
         if (
@@ -358,30 +360,29 @@ def _generalize(
             and text in copies
             and _abstractable(node, edit.language_id)
             and not _anchored(node, kept_function)
-            and (in_list or level >= LITERALS or (level >= NAMES and not _literal(node)))
+            and (level >= LITERALS or (level >= NAMES and not _literal(node)))
         ):
             index = holes.setdefault(text, len(holes))
             kinds[index] = _kind(node)
             return ("h", index, kinds[index])
         if node.child_count == 0:
             return ("l", node.type, text)
-        inside = node.id in lists
-        return (
-            "n",
-            node.type,
-            *(build(child, False, inside and child.is_named) for child in node.children),
-        )
+        children: list[Pattern] = []
+        run = runs.get(node.id)
+        index = 0
+        while index < node.child_count:
+            if run is not None and index == run[0]:
+                rests[len(rests)] = run[2]
+                children.append(("r", len(rests) - 1))
+                index = run[1] + 1
+                continue
+            children.append(build(node.children[index], False))
+            index += 1
+        return ("n", node.type, *children)
 
-    pattern = build(before, True, False)
+    pattern = build(before, True)
     if nodes[0] > MAX_NODES:
         return None
-    rests = {
-        key: (run, tuple(holes[text] for text in texts))
-        for key, (run, texts) in lists.items()
-        if all(text in holes for text in texts)
-    }
-    if rests:
-        pattern = _with_rests(pattern, rests)
     template = _template(after, source_after, holes, rests)
     if template is None:
         return None
@@ -418,6 +419,7 @@ def _generalize(
         anchor=anchor_text,
         anchor_type=anchor_type,
         anchor_depth=depth,
+        anchors=_anchors(pattern),
         kind=kind,
         context=parent.type if parent is not None else "",
         context_field=(py.field_of(before) or "") if parent is not None else "",
@@ -549,12 +551,13 @@ def _is_attribute_name(leaf: Node) -> bool:
     )
 
 
-def _changed_lists(
+def _kept_runs(
     before: Node, after: Node, copies: set[str], source_before: Source, source_after: Source
-) -> dict[int, tuple[str, tuple[str, ...]]]:
-    """Lists whose elements the edit kept as they were while it changed how many there are:
-    by the id of the list node, the text of the run of elements and the elements' texts."""
-    found: dict[int, tuple[str, tuple[str, ...]]] = {}
+) -> dict[int, tuple[int, int, str]]:
+    """Lists whose length the edit changed, and in each the longest run of elements it kept
+    as they were (written the same, in the same order): by the id of the list node, the run's
+    first and last child index and its text. A run becomes a hole for any elements."""
+    found: dict[int, tuple[int, int, str]] = {}
     after_lists: list[Node] = []
     stack = [after]
     while stack:
@@ -568,76 +571,72 @@ def _changed_lists(
         stack.extend(node.children)
         if node.type not in _LISTS:
             continue
-        elements = [child for child in node.children if child.is_named and child.type != "comment"]
-        texts = tuple(source_before.of(e) for e in elements)
-        if not elements or any(text not in copies for text in texts):
+        children = node.children
+        elements = [
+            i for i, child in enumerate(children) if child.is_named and child.type != "comment"
+        ]
+        if not elements:
             continue
-        run = source_before.data[elements[0].start_byte : elements[-1].end_byte].decode(
-            "utf-8", "surrogatepass"
-        )
-        for other in after_lists:
-            if other.type != node.type or run not in source_after.of(other):
+        counterparts = [
+            other
+            for other in after_lists
+            if other.type == node.type
+            and len([c for c in other.children if c.is_named and c.type != "comment"])
+            != len(elements)
+        ]
+        if not counterparts:
+            continue
+        best: tuple[int, int, str] | None = None
+        start = 0
+        while start < len(elements):
+            if source_before.of(children[elements[start]]) not in copies:
+                start += 1
                 continue
-            count = len([c for c in other.children if c.is_named and c.type != "comment"])
-            if count != len(elements):
-                found[node.id] = (run, texts)
-                break
+            end = start
+            while (
+                end + 1 < len(elements) and source_before.of(children[elements[end + 1]]) in copies
+            ):
+                end += 1
+            # The longest stretch of kept elements that the after side has written the same.
+            for last in range(end, start - 1, -1):
+                first_child, last_child = elements[start], elements[last]
+                text = source_before.data[
+                    children[first_child].start_byte : children[last_child].end_byte
+                ].decode("utf-8", "surrogatepass")
+                if any(text in source_after.of(other) for other in counterparts):
+                    if best is None or last_child - first_child > best[1] - best[0]:
+                        best = (first_child, last_child, text)
+                    break
+            start = end + 1
+        if best is not None:
+            found[node.id] = best
     return found
 
 
-def _with_rests(pattern: Pattern, rests: dict[int, tuple[str, tuple[int, ...]]]) -> Pattern:
-    """The pattern with each kept run replaced by one ("r", k) element (k: its first hole)."""
-    replaced = {holes: holes[0] for _run, holes in rests.values()}
-
-    def rewrite(node: Pattern) -> Pattern:
-        if node[0] != "n":
-            return node
-        children = [rewrite(child) for child in node[2:]]
-        for holes, index in replaced.items():
-            positions = [
-                i for i, child in enumerate(children) if child[0] == "h" and child[1] in holes
-            ]
-            if len(positions) == len(holes) and positions:
-                first, last = positions[0], positions[-1]
-                between = children[first : last + 1]
-                if all(child[0] == "h" or child[0] == "l" for child in between):
-                    children[first : last + 1] = [("r", index)]
-        return ("n", node[1], *children)
-
-    return rewrite(pattern)
-
-
 def _template(
-    after: Node,
-    source: Source,
-    holes: dict[str, int],
-    rests: dict[int, tuple[str, tuple[int, ...]]],
+    after: Node, source: Source, holes: dict[str, int], rests: dict[int, str]
 ) -> Template | None:
     text = source.of(after)
     pieces: list[object] = []
-    # Runs first: each is one contiguous piece of the after text.
     claimed: list[tuple[int, int, tuple[str, int]]] = []
-    in_runs: set[int] = set()
-    for run, run_holes in rests.values():
+    for index, run in rests.items():
         at = text.find(run)
         if at < 0 or text.find(run, at + 1) >= 0:
-            return None
-        claimed.append((at, at + len(run), ("r", run_holes[0])))
-        in_runs.update(run_holes)
-    base = after.start_byte
+            return None  # not kept in one place: which elements go where is not clear
+        claimed.append((at, at + len(run), ("r", index)))
+    base = source.char(after.start_byte)
     stack = [after]
     while stack:
         node = stack.pop()
         node_text = source.of(node)
-        start = source.char(node.start_byte) - source.char(base)
+        start = source.char(node.start_byte) - base
         end = start + len(node_text)
-        if any(a <= start and end <= b for a, b, _ in claimed):
+        if any(a < end and start < b for a, b, _ in claimed):
+            if not any(a <= start and end <= b for a, b, _ in claimed):
+                stack.extend(reversed(node.children))
             continue
         if node is not after and node.is_named and node_text in holes:
-            index = holes[node_text]
-            if index in in_runs:
-                return None  # a hole used both inside and outside a run
-            claimed.append((start, end, ("h", index)))
+            claimed.append((start, end, ("h", holes[node_text])))
             continue
         stack.extend(reversed(node.children))
     claimed.sort()
@@ -656,7 +655,14 @@ def _template(
 
 def _anchor(pattern: Pattern) -> tuple[str, str, int] | None:
     """The best constant word of a pattern: (text, node type, depth below the root)."""
-    best: tuple[int, str, str, int] | None = None
+    found = _anchors(pattern)
+    return found[0] if found else None
+
+
+def _anchors(pattern: Pattern) -> tuple[tuple[str, str, int], ...]:
+    """The constant words of a pattern a search can start from, best first: identifiers
+    (they name things), then keywords (``print``, ``lambda``: they shape them), longer first."""
+    ranked: list[tuple[int, str, str, int]] = []
     stack: list[tuple[Pattern, int]] = [(pattern, 0)]
     while stack:
         node, depth = stack.pop()
@@ -668,15 +674,18 @@ def _anchor(pattern: Pattern) -> tuple[str, str, int] | None:
         kind, text = node[1], node[2]
         if not _WORD.fullmatch(text) or len(text) < 2:
             continue
-        # Identifiers name things; keywords (print, lambda) shape them: both anchor a rule.
-        rank = len(text) + (100 if kind in ("identifier", "property_identifier") else 0)
         if kind not in ("identifier", "property_identifier", "type_identifier") and kind != text:
             continue
-        if best is None or rank > best[0]:
-            best = (rank, text, kind, depth)
-    if best is None:
-        return None
-    return best[1], best[2], best[3]
+        rank = len(text) + (100 if kind in ("identifier", "property_identifier") else 0)
+        ranked.append((rank, text, kind, depth))
+    ranked.sort(key=lambda item: -item[0])
+    seen: set[tuple[str, str, int]] = set()
+    found = []
+    for _rank, text, kind, depth in ranked:
+        if (text, kind, depth) not in seen:
+            seen.add((text, kind, depth))
+            found.append((text, kind, depth))
+    return tuple(found)
 
 
 def _leaves(pattern: Pattern) -> Iterator[Pattern]:
@@ -697,23 +706,32 @@ def _count(pattern: Pattern, kinds: tuple[str, ...]) -> int:
 # -- applying ------------------------------------------------------------------------------
 
 
-def sites(rule: Rewrite, source: Source, root: Node) -> list[Site]:
-    """Where ``rule`` applies in a text (and what each place becomes), in document order."""
+def sites(rule: Rewrite, source: Source, root: Node, near: int = 0) -> list[Site]:
+    """Where ``rule`` applies in a text (and what each place becomes), in document order;
+    when its anchor occurs very often, only the occurrences nearest to byte ``near`` are
+    tried."""
     if rule.level == TEXT:
         return _text_sites(rule, source, root)
     found: list[Site] = []
     seen: set[int] = set()
-    size = len(rule.anchor.encode())
-    for count, match in enumerate(_anchor_word(rule.anchor).finditer(source.data)):
-        if count >= MAX_HITS:
-            break
-        leaf = root.descendant_for_byte_range(match.start(), match.start() + size)
-        if leaf is None or leaf.type != rule.anchor_type or leaf.start_byte != match.start():
+    # Start from the constant word the text has the fewest of: the fewer hits, the fewer
+    # places to try the whole pattern at.
+    anchor, anchor_type, depth = min(
+        rule.anchors or ((rule.anchor, rule.anchor_type, rule.anchor_depth),),
+        key=lambda candidate: source.data.count(candidate[0].encode()),
+    )
+    size = len(anchor.encode())
+    hits = [match.start() for match in _anchor_word(anchor).finditer(source.data)]
+    if len(hits) > MAX_HITS:
+        hits = sorted(hits, key=lambda hit: abs(hit - near))[:MAX_HITS]
+    for hit in hits:
+        leaf = root.descendant_for_byte_range(hit, hit + size)
+        if leaf is None or leaf.type != anchor_type or leaf.start_byte != hit:
             continue
-        if leaf.end_byte != match.start() + size:
+        if leaf.end_byte != hit + size:
             continue
         node: Node | None = leaf
-        for _ in range(rule.anchor_depth):
+        for _ in range(depth):
             node = node.parent if node is not None else None
         if node is None or node.id in seen:
             continue
@@ -849,26 +867,26 @@ def _text_sites(rule: Rewrite, source: Source, root: Node) -> list[Site]:
         return found
     old_lines: tuple[str, ...] = rule.pattern[2]
     text = source.text
-    first = old_lines[0]
-    offset = 0
-    for line in text.split("\n"):
-        if line.strip() == first and len(found) < MAX_HITS:
-            block_end = offset
-            ok = True
-            for expected in old_lines:
-                line_end = text.find("\n", block_end)
-                current = text[block_end : len(text) if line_end == -1 else line_end]
-                if current.strip() != expected:
-                    ok = False
-                    break
-                block_end = len(text) if line_end == -1 else line_end + 1
-            if ok:
-                indent = _indent(line)
-                new = "".join(indent + piece + "\n" if piece else "\n" for piece in rule.template)
-                if block_end == len(text) and not text.endswith("\n"):
-                    new = new[:-1]
-                found.append(Site(source.byte(offset), source.byte(block_end), new, "text"))
-        offset += len(line) + 1
+    first = re.compile(r"^([ \t]*)" + re.escape(old_lines[0]) + r"[ \t]*$", re.MULTILINE)
+    for match in first.finditer(text):
+        if len(found) >= MAX_HITS:
+            break
+        offset = match.start()
+        block_end = offset
+        ok = True
+        for expected in old_lines:
+            line_end = text.find("\n", block_end)
+            current = text[block_end : len(text) if line_end == -1 else line_end]
+            if current.strip() != expected:
+                ok = False
+                break
+            block_end = len(text) if line_end == -1 else line_end + 1
+        if ok:
+            indent = match.group(1)
+            new = "".join(indent + piece + "\n" if piece else "\n" for piece in rule.template)
+            if block_end == len(text) and not text.endswith("\n"):
+                new = new[:-1]
+            found.append(Site(source.byte(offset), source.byte(block_end), new, "text"))
     return found
 
 
@@ -944,3 +962,132 @@ def _fits(kind: str, node: Node) -> bool:
     if kind == "expression":
         return node.type in _PRIMARY or node.type in _OPERATORS
     return node.type == kind
+
+
+# -- two examples --------------------------------------------------------------------------
+
+
+def shape(rule: Rewrite) -> tuple:
+    """A rule's pattern with the spelling of its names and literals left out: two rules of
+    one shape may be two examples of one rewrite."""
+
+    def strip(node: Pattern) -> Pattern:
+        if node[0] == "n":
+            return ("n", node[1], *(strip(child) for child in node[2:]))
+        if node[0] == "l" and node[1] in _UNIFIABLE:
+            return ("l", node[1], "")
+        return node
+
+    return (rule.level, rule.kind, strip(rule.pattern))
+
+
+def unify(first: Rewrite, second: Rewrite) -> Rewrite | None:
+    """The rewrite that two examples are both instances of: holes where their constants
+    differ (``Command.__init__(self, …)`` and ``Parameter.__init__(self, …)`` →
+    ``super().__init__(…)`` gives ``H.__init__(self, …)``), or None when they differ in more
+    than that."""
+    if first.level != second.level or first.kind != second.kind or first.level == TEXT:
+        return None
+    if first.signature == second.signature:
+        return None
+    taken = _hole_count(first.pattern, second.pattern)
+    pairs: dict[tuple[str, str], int] = {}
+
+    def join(a: Pattern, b: Pattern) -> Pattern | None:
+        if a[0] != b[0]:
+            return None
+        if a[0] == "l":
+            if a[1] != b[1]:
+                return None
+            if a[2] == b[2]:
+                return a
+            if a[1] not in _UNIFIABLE:
+                return None
+            index = pairs.setdefault((a[2], b[2]), taken + len(pairs))
+            return ("h", index, "primary")
+        if a[0] in ("h", "r"):
+            return a if a == b else None
+        if a[1] != b[1] or len(a) != len(b):
+            return None
+        children = []
+        for x, y in zip(a[2:], b[2:], strict=True):
+            joined = join(x, y)
+            if joined is None:
+                return None
+            children.append(joined)
+        return ("n", a[1], *children)
+
+    pattern = join(first.pattern, second.pattern)
+    if pattern is None or not pairs:
+        return None
+    template = _join_templates(first.template, second.template, pairs)
+    if template is None:
+        return None
+    anchor = _anchor(pattern)
+    if anchor is None:
+        return None
+    return Rewrite(
+        language_id=first.language_id,
+        pattern=pattern,
+        template=template,
+        anchor=anchor[0],
+        anchor_type=anchor[1],
+        anchor_depth=anchor[2],
+        anchors=_anchors(pattern),
+        kind="node" if first.kind == "node" else first.kind,
+        context=first.context,
+        added=tuple(sorted(set(first.added) & set(second.added))),
+        before=first.before,
+        after=first.after,
+        origin=first.origin,
+        context_field=first.context_field,
+        level=first.level,
+        climb=first.climb,
+        scope=first.scope,
+        scope_at=first.scope_at,
+        scope_depth=first.scope_depth,
+    )
+
+
+_UNIFIABLE = frozenset({"identifier", "string_content", "integer", "float", "type_identifier"})
+
+
+def _hole_count(*patterns: Pattern) -> int:
+    highest = -1
+    for pattern in patterns:
+        for leaf in _leaves(pattern):
+            if leaf[0] == "h":
+                highest = max(highest, leaf[1])
+    return highest + 1
+
+
+def _join_templates(
+    first: Template, second: Template, pairs: dict[tuple[str, str], int]
+) -> Template | None:
+    """Both templates with each differing constant replaced by its hole; None unless the two
+    then agree."""
+
+    def split(template: Template, side: int) -> tuple:
+        pieces: list[object] = []
+        words = {pair[side]: index for pair, index in pairs.items()}
+        pattern = re.compile(
+            r"(?<!\w)("
+            + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+            + r")(?!\w)"
+        )
+        for piece in template:
+            if not isinstance(piece, str):
+                pieces.append(piece)
+                continue
+            cursor = 0
+            for match in pattern.finditer(piece):
+                if match.start() > cursor:
+                    pieces.append(piece[cursor : match.start()])
+                pieces.append(("h", words[match.group(1)]))
+                cursor = match.end()
+            if cursor < len(piece):
+                pieces.append(piece[cursor:])
+        return tuple(pieces)
+
+    joined_first, joined_second = split(first, 0), split(second, 1)
+    return joined_first if joined_first == joined_second else None
