@@ -10,6 +10,7 @@ those after which the file parses as well as before and ruff finds nothing new.
 from tactful.suggestion.next_edits.checks import CheckedDocument, Checker, Verdict
 from tactful.suggestion.next_edits.engine import THRESHOLD, NextEditEngine, NextEditOptions
 from tactful.suggestion.next_edits.history import EditHistory
+from tactful.suggestion.next_edits.llm import ModelConfig
 from tactful.suggestion.next_edits.targets import WorkspaceFiles
 from tactful.suggestion.next_edits.types import (
     ATTRIBUTE,
@@ -35,6 +36,7 @@ __all__ = [
     "Checker",
     "EditHistory",
     "Feature",
+    "ModelConfig",
     "NextEdit",
     "NextEditEngine",
     "NextEditOptions",

@@ -28,10 +28,11 @@ from tree_sitter import Node
 
 from tactful.analyzers.languages import language_of_path
 from tactful.analyzers.text import Point
+from tactful.suggestion.next_edits import llm, repeat
 from tactful.suggestion.next_edits import python as py
-from tactful.suggestion.next_edits import repeat
 from tactful.suggestion.next_edits.checks import CheckedDocument, Checker, Verdict
 from tactful.suggestion.next_edits.history import EditHistory
+from tactful.suggestion.next_edits.llm import ModelConfig
 from tactful.suggestion.next_edits.propagate import map_offset, propagate
 from tactful.suggestion.next_edits.proposals import Budget, Elsewhere, by_line, next_edit, quote
 from tactful.suggestion.next_edits.targets import Target, WorkspaceFiles
@@ -65,7 +66,7 @@ class NextEditOptions:
 
     limit: int = 2
     threshold: float = THRESHOLD
-    learn_from: int = 4
+    learn_from: int = 8
     search_s: float = 0.12
     max_files: int = 12
     ruff_runs: int = 3
@@ -82,9 +83,11 @@ class NextEditEngine:
         *,
         root: str | Path | None = None,
         options: NextEditOptions | None = None,
+        model: ModelConfig | None = None,
     ) -> None:
         self.history = history
         self.workspace = workspace
+        self.model = model
         self.root = (
             Path(root).resolve()
             if root is not None
@@ -116,16 +119,24 @@ class NextEditEngine:
         position: Point,
         *,
         exclude: Collection[tuple[str, int, int, int, int, str]] = (),
-        extra: Sequence[NextEdit] = (),
+        use_model: bool = True,
     ) -> list[NextEdit]:
         """The checked next edits worth showing at ``position`` of ``uri``, best first.
 
-        ``exclude``: keys (``NextEdit.key``) of edits already shown and dismissed; ``extra``:
-        candidates from elsewhere (the model's) to rank and check with the others.
+        ``exclude``: keys (``NextEdit.key``) of edits not to propose again (``dismiss``
+        remembers those the developer turned down). With a model configured and
+        ``use_model``, its next edits join the local ones (a network call: a handler that
+        wants the local answer at once asks with ``use_model=False`` first).
         """
         candidates = self.propose(uri, position, exclude=exclude)
-        if extra:
-            candidates = _rank([*candidates, *extra], uri, position)
+        if use_model and self.model is not None:
+            asked = self.model_edits(uri, position)
+            excluded = set(exclude) | set(self._dismissed)
+            candidates = _rank(
+                _merged([*candidates, *(e for e in asked if e.key not in excluded)]),
+                uri,
+                position,
+            )
         shown = [c for c in candidates if c.score >= self.options.threshold]
         if self.options.check:
             shown = self.checked(shown, self.options.limit)
@@ -163,6 +174,20 @@ class NextEditEngine:
         return passed[:limit]
 
     # -- proposing -------------------------------------------------------------------------
+
+    def model_edits(self, uri: str, position: Point) -> list[NextEdit]:
+        """The configured model's next edits around ``position`` (unchecked; empty without a
+        model or when its answer does not apply cleanly)."""
+        if self.model is None:
+            return []
+        target = self._target(uri)
+        if target is None:
+            return []
+        try:
+            return llm.propose(self.model, target, position, self.history.edits(), self.root)
+        except Exception:
+            logger.exception("asking the model for next edits failed")
+            return []
 
     def propose(
         self,
@@ -576,6 +601,8 @@ def _merged(items: Sequence[NextEdit]) -> list[NextEdit]:
     best: dict[tuple, NextEdit] = {}
     agreeing: Counter[tuple] = Counter()
     for item in items:
+        if item.old_text == item.new_text:
+            continue
         agreeing[item.key] += 1
         known = best.get(item.key)
         if known is None or item.score > known.score:

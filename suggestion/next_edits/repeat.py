@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from tree_sitter import Node
@@ -124,6 +124,9 @@ _LISTS = frozenset(
 )
 _LITERALS = frozenset(
     {"string", "concatenated_string", "integer", "float", "true", "false", "none", "number"}
+)
+_CONTAINERS = frozenset(
+    {"argument_list", "parameters", "lambda_parameters", "arguments", "formal_parameters"}
 )
 _WORD = re.compile(r"[A-Za-z_]\w*")
 
@@ -240,6 +243,8 @@ def learn(edit: RecordedEdit, trees: EditTrees) -> list[Rewrite]:
             break
         if before.has_error or after.has_error:
             break
+        if _in_body(before, trees.before.byte(edit.start), trees.before.byte(edit.old_end)):
+            break  # a ``def`` or an ``if`` whose body changed: its statements are the edit
         size = max(before.end_byte - before.start_byte, after.end_byte - after.start_byte)
         lines = max(
             before.end_point[0] - before.start_point[0], after.end_point[0] - after.start_point[0]
@@ -248,6 +253,10 @@ def learn(edit: RecordedEdit, trees: EditTrees) -> list[Rewrite]:
             break
         if before.child_count == 0 and _defines(before, trees.before, edit.language_id):
             return []  # a definition renamed: propagation follows its references
+        if before.type in _CONTAINERS and climb < MAX_CLIMB:
+            # An argument or parameter list alone does not say whose it is.
+            pair = _parents(before, after, trees)
+            continue
         general = False
         for level in LEVELS:
             rule = _generalize(before, after, trees, edit, level, climb)
@@ -259,12 +268,25 @@ def learn(edit: RecordedEdit, trees: EditTrees) -> list[Rewrite]:
         if general:
             break
         pair = _parents(before, after, trees)
-    if not found:
-        textual = _textual(edit)
-        if textual is not None:
-            found.append(textual)
+    textual = _textual(edit)
+    if textual is not None:
+        found.append(textual)
     found.sort(key=lambda rule: (rule.level, rule.climb))
     return found
+
+
+def _in_body(node: Node, start: int, end: int) -> bool:
+    """True when bytes ``[start, end)`` lie in a block of ``node`` (a body of statements)."""
+    for child in node.children:
+        if child.type in ("block", "_simple_statements") and (
+            child.start_byte <= start and end <= child.end_byte
+        ):
+            return True
+        if child.type in ("else_clause", "elif_clause", "except_clause", "finally_clause") and (
+            child.start_byte <= start and end <= child.end_byte
+        ):
+            return _in_body(child, start, end)
+    return False
 
 
 def localize(trees: EditTrees, edit: RecordedEdit) -> tuple[Node, Node] | None:
@@ -500,9 +522,23 @@ def _kept_function(before: Node, source: Source, after_text: str) -> set[int]:
         inner = [function]
         while inner:
             current = inner.pop()
+            if _local_receiver(current, function, source):
+                continue  # ``attrs.pop(...)``: the method is meant, whichever variable holds it
             kept.add(current.id)
             inner.extend(current.children)
     return kept
+
+
+def _local_receiver(node: Node, function: Node, source: Source) -> bool:
+    """True for the variable a method is called on when a function around it binds that
+    variable (a parameter or a local): another function's variable of another name is the
+    same call."""
+    if node.type != "identifier" or node.parent is None or node.parent.type != "attribute":
+        return False
+    if py.field_of(node) != "object" or node.parent.id != function.id:
+        return False
+    scope = py.enclosing(node, {"function_definition", "lambda"})
+    return scope is not None and py.binds_locally(scope, source, source.of(node))
 
 
 def _abstractable(node: Node, language_id: str) -> bool:
@@ -769,6 +805,7 @@ def _textual(edit: RecordedEdit) -> Rewrite | None:
     """A rewrite of text for an edit no syntax node holds: whole lines replaced or deleted
     (``("t", "lines", old lines)``, their indentation set aside), or a piece of one line
     (``("t", "inline", old text)``, widened to whole words)."""
+    edit = _slid_to_line_start(edit)
     before, after = edit.before, edit.after
     line_start = before.rfind("\n", 0, edit.start) + 1
     old_line_end = _line_end(before, edit.start, edit.old_end)
@@ -824,6 +861,24 @@ def _textual(edit: RecordedEdit) -> Rewrite | None:
         after=new_text,
         origin=edit.sequence,
         level=TEXT,
+    )
+
+
+def _slid_to_line_start(edit: RecordedEdit) -> RecordedEdit:
+    """A pure deletion or insertion moved left as far as the same text allows, towards the
+    start of its line: deleting ``"x()\n    "`` after four spaces is deleting the line
+    ``"    x()\n"``."""
+    if edit.old_text and edit.new_text:
+        return edit
+    text = edit.before if edit.old_text else edit.after
+    start, end = edit.start, edit.old_end if edit.old_text else edit.new_end
+    while start > 0 and text[start - 1] == text[end - 1] and text[start - 1] != "\n":
+        start, end = start - 1, end - 1
+    if start == edit.start:
+        return edit
+    shift = edit.start - start
+    return replace(
+        edit, start=start, old_end=edit.old_end - shift, new_end=edit.new_end - shift
     )
 
 
