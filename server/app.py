@@ -16,7 +16,6 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -26,19 +25,15 @@ from pygls.uris import to_fs_path
 
 from tactful.analyzers.document import Document
 from tactful.feedback import trust as trust_list
-from tactful.server import executor
+from tactful.server import __version__, executor
 from tactful.server import settings as settings_mod
 from tactful.server.errors import ErrorReporter
 from tactful.server.log import LEVELS, ClientLogHandler
 from tactful.server.protocol import TactfulProtocol
+from tactful.server.services import Services
 from tactful.server.transport import FramingError, StdinChunks, pump
 
 logger = logging.getLogger(__name__)
-
-try:
-    __version__ = version("tactful")
-except PackageNotFoundError:  # running from a source tree without metadata
-    __version__ = "0.0.0"
 
 DocumentListener = Callable[[Document], Any]
 
@@ -69,9 +64,11 @@ class TactfulServer(LanguageServer):
         self.settings_listeners: list[Callable[[], Any]] = []
         self.initialized_listeners: list[Callable[[], Any]] = []
         self.shutdown_listeners: list[Callable[[], Any]] = []
-        # Feature-owned objects (engines, stores, caches) by name, so features can find each
-        # other without importing each other's modules at start-up.
-        self.services: dict[str, Any] = {}
+        # The parts features share (engines, stores, the feedback loop), typed, each made when
+        # first used, so features find each other without importing each other at start-up.
+        self.services = Services(self)
+        # Whether the features loaded at ``initialized`` are in (server/features/__init__.py).
+        self.deferred_loaded = False
         self._shown_problems: set[str] = set()
         self._background: set[asyncio.Task[Any]] = set()
 

@@ -155,6 +155,13 @@ class FeedbackSettings:
         default=False,
         metadata=_doc("Keep the text of suggestions in the store, not only its hash."),
     )
+    team: str | None = field(
+        default=None,
+        metadata=_doc(
+            "A PostgreSQL URL (`postgresql://host/db`): events are also shipped to this team "
+            "store and the team's models fetched from it. Keep the password in `~/.pgpass`."
+        ),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -188,7 +195,7 @@ class Settings:
 
 
 # Keys a workspace file may not set: they decide what runs or where code is sent.
-WORKSPACE_FORBIDDEN = ("llm.", "validation.command", "workspace.trusted")
+WORKSPACE_FORBIDDEN = ("llm.", "validation.command", "workspace.trusted", "feedback.team")
 
 DEFAULT = "default"
 

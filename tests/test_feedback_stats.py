@@ -239,7 +239,7 @@ def test_charts_of_a_little_data_read_sensibly(tmp_path: Path) -> None:
     def plot(target: Path) -> subprocess.CompletedProcess[str]:
         command = ["stats", "--store", str(store_file), "--plot", str(target)]
         return subprocess.run(
-            [sys.executable, "-m", "tactful.server", *command],
+            [sys.executable, "-P", "-m", "tactful.server", *command],
             capture_output=True,
             text=True,
             timeout=120,

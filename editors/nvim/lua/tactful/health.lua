@@ -44,7 +44,7 @@ function M.check()
     })
   else
     local ok, result = pcall(function()
-      return vim.system(tactful.cli("--version"), { text = true }):wait(10000)
+      return vim.system(tactful.cli("--version"), { text = true }):wait(30000)
     end)
     if ok and result.code == 0 then
       health.ok(("%s (%s)"):format(version_text(result), vim.fn.exepath(exe)))
