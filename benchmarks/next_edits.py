@@ -418,16 +418,16 @@ class Replay:
             if not ok:
                 engine.dismiss(item)
                 if self.args.verbose > 1:
+                    where = f"{path}:{item.span.start.line + 1}"
                     print(
-                        f"  WRONG {item.source} {item.label} {item.score} {path}:{item.span.start.line + 1} {item.old_text!r}->{item.new_text!r}",
+                        f"  WRONG {item.source} {item.label} {item.score} {where} "
+                        f"{item.old_text!r}->{item.new_text!r}",
                         file=sys.stderr,
                     )
                 continue
             if self.args.verbose > 1:
-                print(
-                    f"  RIGHT {item.source} {item.label} {item.score} {path}:{item.span.start.line + 1}",
-                    file=sys.stderr,
-                )
+                where = f"{path}:{item.span.start.line + 1}"
+                print(f"  RIGHT {item.source} {item.label} {item.score} {where}", file=sys.stderr)
             self.tally.correct += 1
             counts[1] += 1
             source = Source(current[path])
@@ -480,8 +480,9 @@ class Replay:
         after_rules = self._rules(after, path)
         if any(after_rules[rule] > before_rules[rule] for rule in after_rules):
             self.tally.new_ruff += 1
+            where = f"{path}:{item.span.start.line + 1}"
             print(
-                f"NEW RUFF FINDING {item.label} {path}:{item.span.start.line + 1} {after_rules - before_rules}",
+                f"NEW RUFF FINDING {item.label} {where} {after_rules - before_rules}",
                 file=sys.stderr,
             )
 

@@ -103,7 +103,10 @@ def test_the_history_is_bounded() -> None:
     history = EditHistory(max_edits=3)
     history.open(URI, "\n".join(f"v{i} = 0" for i in range(10)) + "\n", "python")
     for line in range(10):
-        history.change(URI, [TextChange("1", Point(line, len(f"v{line} = ")), Point(line, len(f"v{line} = 0")))])
+        history.change(
+            URI,
+            [TextChange("1", Point(line, len(f"v{line} = ")), Point(line, len(f"v{line} = 0")))],
+        )
     found = history.edits(URI)
     # Three closed edits and the one in progress.
     assert len(found) == 4

@@ -112,8 +112,12 @@ def test_one_edit_is_repeated_where_it_applies(tmp_path, before, edit, expected)
 
 def test_two_examples_generalise_what_differs_between_them(tmp_path) -> None:
     current = session(tmp_path, {"mod.py": SUPER})
-    current.edit("mod.py", "Command.__init__(self, name, **attrs)", "super().__init__(name, **attrs)")
-    cursor = current.edit("mod.py", "Option.__init__(self, decls, **attrs)", "super().__init__(decls, **attrs)")
+    current.edit(
+        "mod.py", "Command.__init__(self, name, **attrs)", "super().__init__(name, **attrs)"
+    )
+    cursor = current.edit(
+        "mod.py", "Option.__init__(self, decls, **attrs)", "super().__init__(decls, **attrs)"
+    )
     found = current.proposed("mod.py", cursor)
     assert results(current, "mod.py", found) == ["        super().__init__(decls, nargs=1)"]
     assert found[0].feature("examples") == 2
@@ -167,15 +171,13 @@ def test_a_rewrite_with_no_place_left_in_the_file_goes_to_other_files(tmp_path) 
 
 
 def test_a_renamed_use_of_a_local_name_stays_in_its_function(tmp_path) -> None:
-    text = (
-        "def first(ty):\n"
-        "    check(ty)\n"
-        "    return ty\n\n\n"
-        "def second(ty):\n"
-        "    return ty\n"
-    )
+    text = "def first(ty):\n    check(ty)\n    return ty\n\n\ndef second(ty):\n    return ty\n"
     current = session(tmp_path, {"mod.py": text})
-    current.edit("mod.py", "def first(ty):\n    check(ty)", "def first(ty):\n    guessed = guess(ty)\n    check(ty)")
+    current.edit(
+        "mod.py",
+        "def first(ty):\n    check(ty)",
+        "def first(ty):\n    guessed = guess(ty)\n    check(ty)",
+    )
     cursor = current.edit("mod.py", "check(ty)", "check(guessed)")
     found = current.proposed("mod.py", cursor)
     assert results(current, "mod.py", found) == []  # ``ty`` is still bound: a new name beside it

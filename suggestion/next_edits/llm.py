@@ -38,7 +38,6 @@ from tactful.suggestion.llm.client import import_litellm
 from tactful.suggestion.llm.prompts import CHAT, prompt_style
 from tactful.suggestion.next_edits.proposals import next_edit, quote
 from tactful.suggestion.next_edits.targets import Target
-from tactful.suggestion.next_edits.trees import Source
 from tactful.suggestion.next_edits.types import LLM, NextEdit, RecordedEdit
 
 logger = logging.getLogger(__name__)
@@ -210,7 +209,9 @@ def changes(region: str, rewritten: str) -> list[tuple[int, int, list[str]]] | N
     while new and not new[-1].strip():
         new.pop()
     matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
-    blocks = [(i1, i2, new[j1:j2]) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal"]
+    blocks = [
+        (i1, i2, new[j1:j2]) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal"
+    ]
     if not blocks:
         return None
     changed = sum(max(i2 - i1, len(lines)) for i1, i2, lines in blocks)
@@ -235,7 +236,7 @@ def propose(
         return []
     prompt = build_prompt(target.source.text, position, path, edits, root)
     if redact(prompt.region) != prompt.region:
-        logger.info("not asking the model about %s: the region holds what looks like a secret", path)
+        logger.info("not asking the model about %s: the region looks like it holds a secret", path)
         return []
     answer = _ask(config, prompt)
     if answer is None:
@@ -269,6 +270,9 @@ def _edit(
     else:
         stop = start
         replacement = "".join(line + "\n" for line in lines)
+        if start == len(text) and text and not text.endswith("\n"):
+            # Lines added after a last line that has no line break: the break goes before them.
+            replacement = "\n" + replacement[:-1]
     old = text[start:stop]
     return next_edit(
         target,
@@ -300,8 +304,10 @@ def _ask(config: ModelConfig, prompt: ZetaPrompt) -> str | None:
         kwargs["api_base"] = config.api_base
     if config.api_key:
         kwargs["api_key"] = config.api_key
-    elif config.api_base and config.model.startswith("openai/") and not os.environ.get(
-        "OPENAI_API_KEY"
+    elif (
+        config.api_base
+        and config.model.startswith("openai/")
+        and not os.environ.get("OPENAI_API_KEY")
     ):
         # A self-hosted OpenAI-compatible server wants some key, and none is configured.
         kwargs["api_key"] = "no-key"

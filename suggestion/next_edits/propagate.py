@@ -23,6 +23,7 @@ the scope walk here costs a few milliseconds.
 from __future__ import annotations
 
 import difflib
+import itertools
 import logging
 import re
 from collections.abc import Iterable, Sequence
@@ -638,7 +639,7 @@ def _rewrite_call(
     if not edits:
         return None
     edits.sort()
-    for first, second in zip(edits, edits[1:], strict=False):
+    for first, second in itertools.pairwise(edits):
         if first[1] > second[0]:
             return None
     pieces: list[bytes] = []

@@ -211,9 +211,13 @@ def identifiers_at(root: Node, source: Source, name: str, within: Node | None = 
     size = len(name.encode())
     for offset in name_hits(source, name, area.start_byte, area.end_byte):
         leaf = root.descendant_for_byte_range(offset, offset + size)
-        if leaf is not None and leaf.type == "identifier" and leaf.start_byte == offset:
-            if leaf.end_byte == offset + size:
-                found.append(leaf)
+        if (
+            leaf is not None
+            and leaf.type == "identifier"
+            and leaf.start_byte == offset
+            and leaf.end_byte == offset + size
+        ):
+            found.append(leaf)
     return found
 
 

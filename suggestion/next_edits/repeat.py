@@ -877,9 +877,7 @@ def _slid_to_line_start(edit: RecordedEdit) -> RecordedEdit:
     if start == edit.start:
         return edit
     shift = edit.start - start
-    return replace(
-        edit, start=start, old_end=edit.old_end - shift, new_end=edit.new_end - shift
-    )
+    return replace(edit, start=start, old_end=edit.old_end - shift, new_end=edit.new_end - shift)
 
 
 def _line_end(text: str, start: int, end: int) -> int:
@@ -916,7 +914,12 @@ def _text_sites(rule: Rewrite, source: Source, root: Node) -> list[Site]:
                 _wordish(old[0]) and _wordish(chr(data[position - 1]))
             )
             after_ok = end >= len(data) or not (_wordish(old[-1]) and _wordish(chr(data[end])))
-            if before_ok and after_ok and not _in_string(root, position, end):
+            if (
+                before_ok
+                and after_ok
+                and not _in_string(root, position, end)
+                and not _definition_name(root, position, end)
+            ):
                 found.append(Site(position, end, rule.template[0], "text"))
             position = data.find(needle, end)
         return found
@@ -952,6 +955,20 @@ def _in_string(root: Node, start: int, end: int) -> bool:
             return node.type != "comment"
         node = node.parent
     return False
+
+
+def _definition_name(root: Node, start: int, end: int) -> bool:
+    """True for the name a ``def`` or ``class`` defines: a use's rewrite does not apply to it
+    (``CompletionItem`` → ``CompletionItem[str]`` in annotations, not in its ``class``)."""
+    node = root.descendant_for_byte_range(start, end)
+    if node is None or node.start_byte != start or node.end_byte != end:
+        return False
+    parent = node.parent
+    return (
+        parent is not None
+        and parent.type in ("function_definition", "class_definition")
+        and py.field_of(node) == "name"
+    )
 
 
 @lru_cache(maxsize=256)
