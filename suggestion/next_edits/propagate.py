@@ -233,7 +233,10 @@ def _still_bound(leaf: Node, owner: Node, role: str, source: Source, old: str) -
         target = leaf.parent
         if target is None or not _assigned(target):
             return True
-        return any(_assigned(use.parent) for use in py.attribute_uses(root, source, old, owner))
+        return any(
+            _assigned(use.parent, augmented=False)
+            for use in py.attribute_uses(root, source, old, owner)
+        )
     if role == py.METHOD:
         return False
     for other in py.identifiers_at(root, source, old, owner):
@@ -249,8 +252,9 @@ def _still_bound(leaf: Node, owner: Node, role: str, source: Source, old: str) -
     return False
 
 
-def _assigned(node: Node | None) -> bool:
-    """True for an attribute node that is the target of an assignment."""
+def _assigned(node: Node | None, *, augmented: bool = True) -> bool:
+    """True for an attribute node that is the target of an assignment (``augmented``: also of
+    ``+=`` and the like, which update a value that must exist already)."""
     while (
         node is not None
         and node.parent is not None
@@ -264,7 +268,7 @@ def _assigned(node: Node | None) -> bool:
     parent = node.parent if node is not None else None
     return (
         parent is not None
-        and parent.type in ("assignment", "augmented_assignment")
+        and (parent.type == "assignment" or (augmented and parent.type == "augmented_assignment"))
         and py.field_of(node) == "left"
     )
 
