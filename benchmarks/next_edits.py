@@ -18,6 +18,20 @@ way ``tactful bench edits --next`` will measure it through the server:
   compiles, or ruff reports a rule more often in the whole file than before (checked here
   independently of the engine's own checks); latency = the engine's answer time per request.
 
+Coverage is broken down by what each hunk after a commit's first is, as far as the commit
+itself says (``hunk_kinds``; the first kind that fits):
+
+- ``repeat``: its change, token by token, is the change of an earlier hunk of the commit;
+- ``repeat_other_names``: the same once identifiers are set aside (named consistently);
+- ``rename``: it only replaces identifiers by others, pairs an earlier hunk replaced;
+- ``call_same_file`` / ``call_other_file``: it changes a call of a function whose ``def``
+  line an earlier hunk changed (in its file or in another);
+- ``docstring_or_comment``: every line it changes is in a string or a comment;
+- ``import``: it changes import lines only;
+- ``test_follow``: a test file's hunk using an identifier an earlier hunk of another file
+  changed; ``other_file_follow`` / ``same_file_follow``: the same outside tests;
+- ``new_code``: lines only added, linked to nothing before; ``other``: the rest.
+
 ``--pad-lines N`` appends other files of the repository to every replayed file until it has
 N lines (the same text before and after, so the commit's hunks are unchanged): the latency of
 large files, on the same edits.
@@ -34,7 +48,9 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import keyword
 import random
+import re
 import subprocess
 import sys
 import time
@@ -52,7 +68,7 @@ from tactful.suggestion.next_edits import (
     NextEditOptions,
     WorkspaceFiles,
 )
-from tactful.suggestion.next_edits.trees import Source
+from tactful.suggestion.next_edits.trees import Source, parse
 
 MAX_CHAIN = 12
 
@@ -115,6 +131,7 @@ class Tally:
     new_ruff: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     by_source: dict[str, list[int]] = field(default_factory=dict)
+    by_kind: dict[str, list[int]] = field(default_factory=dict)  # hunks after the first, covered
 
     def summary(self) -> dict[str, object]:
         latencies = sorted(self.latencies_ms)
@@ -140,6 +157,12 @@ class Tally:
             "by_source": {
                 source: {"shown": shown, "correct": correct, "precision": _ratio(correct, shown)}
                 for source, (shown, correct) in sorted(self.by_source.items())
+            },
+            "coverage_by_kind": {
+                kind: {"hunks": hunks, "covered": covered, "coverage": _ratio(covered, hunks)}
+                for kind, (hunks, covered) in sorted(
+                    self.by_kind.items(), key=lambda item: -item[1][0]
+                )
             },
         }
 
@@ -213,6 +236,138 @@ def correct(item: NextEdit, text: str, final: str) -> tuple[bool, str]:
     count = len(lines_of(after))
     touched = [line for line in range(first, last + 1) if line < count]
     return not any(line in different for line in touched), after
+
+
+# -- what a hunk is ------------------------------------------------------------------------
+
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+_NAME = re.compile(r"[A-Za-z_]\w*")
+_COMMON = frozenset({*keyword.kwlist, "self", "cls", "t", "_"})
+
+
+def _changes(
+    hunk: Hunk, files: dict[str, tuple[str, str]]
+) -> tuple[tuple[tuple[str, ...], ...], ...]:
+    """A hunk's change as token runs: (removed tokens, added tokens) for each run that differs."""
+    before, after = files[hunk.path]
+    old = "".join(lines_of(before)[hunk.old_first : hunk.old_last])
+    new = "".join(lines_of(after)[hunk.first : hunk.last])
+    a, b = _TOKEN.findall(old), _TOKEN.findall(new)
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    return tuple(
+        (tuple(a[i1:i2]), tuple(b[j1:j2]))
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes()
+        if tag != "equal"
+    )
+
+
+def _names_set_aside(change: tuple) -> tuple:
+    names: dict[str, str] = {}
+
+    def rename(tokens: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(
+            names.setdefault(token, f"${len(names)}")
+            if _NAME.fullmatch(token) and token not in _COMMON
+            else token
+            for token in tokens
+        )
+
+    return tuple((rename(old), rename(new)) for old, new in change)
+
+
+def _names(change: tuple) -> set[str]:
+    return {
+        token
+        for old, new in change
+        for token in (*old, *new)
+        if _NAME.fullmatch(token) and token not in _COMMON
+    }
+
+
+def _in_strings_or_comments(hunk: Hunk, files: dict[str, tuple[str, str]]) -> bool:
+    """True when every non-blank line the hunk removes or adds lies in a string or a comment."""
+    for side, (first, last) in ((0, (hunk.old_first, hunk.old_last)), (1, (hunk.first, hunk.last))):
+        text = files[hunk.path][side]
+        lines = lines_of(text)
+        if first == last:
+            continue
+        source = Source(text)
+        tree = parse(source, "python")
+        if tree is None:
+            return False
+        for number in range(first, last):
+            line = lines[number] if number < len(lines) else ""
+            if not line.strip():
+                continue
+            column = len(line) - len(line.lstrip())
+            point = source.lines.offset(Point(number, column), text)
+            byte = source.byte(point)
+            node = tree.root_node.descendant_for_byte_range(byte, byte + 1)
+            while node is not None and node.type not in ("string", "comment"):
+                node = node.parent
+            if node is None:
+                return False
+    return True
+
+
+_DEF = re.compile(r"\bdef\s+([A-Za-z_]\w*)\s*\(")
+
+
+def hunk_kinds(hunks: list[Hunk], files: dict[str, tuple[str, str]]) -> list[str]:
+    """What each hunk of one commit is, in the words of the module's docstring."""
+    changes = [_changes(hunk, files) for hunk in hunks]
+    kinds: list[str] = []
+    for index, (hunk, change) in enumerate(zip(hunks, changes, strict=True)):
+        earlier = list(zip(hunks[:index], changes[:index], strict=True))
+        kinds.append(_kind(hunk, change, earlier, files))
+    return kinds
+
+
+def _kind(
+    hunk: Hunk, change: tuple, earlier: list[tuple[Hunk, tuple]], files: dict[str, tuple[str, str]]
+) -> str:
+    if change and any(change == other for _, other in earlier):
+        return "repeat"
+    if change and any(_names_set_aside(change) == _names_set_aside(other) for _, other in earlier):
+        return "repeat_other_names"
+    renamed = {
+        (old[0], new[0])
+        for _, other in earlier
+        for old, new in other
+        if len(old) == len(new) == 1 and _NAME.fullmatch(old[0]) and _NAME.fullmatch(new[0])
+    }
+    if change and all(
+        len(old) == len(new) == 1 and (old[0], new[0]) in renamed for old, new in change
+    ):
+        return "rename"
+    before, after = files[hunk.path]
+    new_text = "".join(lines_of(after)[hunk.first : hunk.last])
+    old_text = "".join(lines_of(before)[hunk.old_first : hunk.old_last])
+    for other, _ in earlier:
+        other_before, other_after = files[other.path]
+        defined = set(_DEF.findall("".join(lines_of(other_after)[other.first : other.last]))) | set(
+            _DEF.findall("".join(lines_of(other_before)[other.old_first : other.old_last]))
+        )
+        called = any(
+            re.search(r"\b" + re.escape(name) + r"\(", new_text + old_text) for name in defined
+        )
+        if called and not _DEF.search(new_text + old_text):
+            return "call_same_file" if other.path == hunk.path else "call_other_file"
+    if _in_strings_or_comments(hunk, files):
+        return "docstring_or_comment"
+    changed_lines = [line.strip() for line in (old_text + new_text).splitlines() if line.strip()]
+    if changed_lines and all(line.startswith(("import ", "from ")) for line in changed_lines):
+        return "import"
+    names = _names(change)
+    for other, other_change in earlier:
+        if names & _names(other_change):
+            if other.path == hunk.path:
+                return "same_file_follow"
+            test = "test" in hunk.path.rsplit("/", 1)[-1] or "/tests/" in "/" + hunk.path
+            return "test_follow" if test else "other_file_follow"
+    if hunk.old_first == hunk.old_last:
+        return "new_code"
+    return "other"
 
 
 def compiles(text: str) -> bool:
@@ -343,6 +498,10 @@ class Replay:
                     ):
                         covered.add(later)
         self.tally.covered += len(covered)
+        for hunk, kind in list(zip(hunks, hunk_kinds(hunks, files), strict=True))[1:]:
+            counts = self.tally.by_kind.setdefault(kind, [0, 0])
+            counts[0] += 1
+            counts[1] += hunk in covered
         if self.hunk_log is not None:
             for index, hunk in enumerate(hunks):
                 before, after = files[hunk.path]
