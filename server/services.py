@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from tactful.analyzers.index import RepositoryIndex
     from tactful.feedback.completion import CompletionPipeline
     from tactful.feedback.loop import FeedbackLoop
+    from tactful.feedback.next_edits import NextEditPipeline
     from tactful.feedback.team.link import TeamLink
     from tactful.server.app import TactfulServer
     from tactful.server.diagnostics import DiagnosticsPublisher
@@ -42,6 +43,8 @@ class Services:
     team: TeamLink | None = None
     # Set while ``llm.model`` names a model (feature ``llm``).
     llm: LlmEngine | None = None
+    # Set when the first document opens (feature ``next_edits``), which loads the engine.
+    next_edits: NextEditPipeline | None = None
     # Sources of code actions by name (``code_action.add_provider``).
     code_actions: dict[str, Provider] = field(default_factory=dict)
 

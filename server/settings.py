@@ -110,6 +110,15 @@ class FilterSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class NextEditsSettings:
+    enabled: bool = field(
+        default=True,
+        metadata=_doc("Answer `tactful/nextEdits`: the follow-up edits of the edits just made."),
+    )
+    limit: int = field(default=2, metadata=_doc("Most next edits one request returns."))
+
+
+@dataclass(frozen=True, kw_only=True)
 class ReviewSettings:
     enabled: bool = field(default=True, metadata=_doc("Review the lines that changed."))
     base: str = field(default="HEAD", metadata=_doc("Git ref to compare the working tree with."))
@@ -186,6 +195,7 @@ class Settings:
     completion: CompletionSettings = field(default_factory=CompletionSettings)
     llm: LlmSettings = field(default_factory=LlmSettings)
     filter: FilterSettings = field(default_factory=FilterSettings)
+    next_edits: NextEditsSettings = field(default_factory=NextEditsSettings)
     review: ReviewSettings = field(default_factory=ReviewSettings)
     quality: QualitySettings = field(default_factory=QualitySettings)
     validation: ValidationSettings = field(default_factory=ValidationSettings)

@@ -8,7 +8,12 @@ those after which the file parses as well as before and ruff finds nothing new.
 """
 
 from tactful.suggestion.next_edits.checks import CheckedDocument, Checker, Verdict
-from tactful.suggestion.next_edits.engine import THRESHOLD, NextEditEngine, NextEditOptions
+from tactful.suggestion.next_edits.engine import (
+    THRESHOLD,
+    NextEditEngine,
+    NextEditOptions,
+    labelled,
+)
 from tactful.suggestion.next_edits.history import EditHistory
 from tactful.suggestion.next_edits.llm import ModelConfig
 from tactful.suggestion.next_edits.targets import WorkspaceFiles
@@ -21,6 +26,7 @@ from tactful.suggestion.next_edits.types import (
     SOURCES,
     Feature,
     NextEdit,
+    NextEditRequest,
     RecordedEdit,
 )
 
@@ -40,7 +46,9 @@ __all__ = [
     "NextEdit",
     "NextEditEngine",
     "NextEditOptions",
+    "NextEditRequest",
     "RecordedEdit",
     "Verdict",
     "WorkspaceFiles",
+    "labelled",
 ]

@@ -47,6 +47,8 @@ THRESHOLD = 0.5
 MAX_SITES = 30
 # A rewrite that applies to more places than this is too general to follow from its shape.
 SPECIFIC_SITES = 6
+# A rewrite with this many places left in its file or fewer is looked for in other files too.
+ELSEWHERE_AFTER = 2
 # Rounds of checks a request may spend finding ``limit`` next edits that pass.
 CHECK_ROUNDS = 3
 # How much a change's score shrinks each time one of its places is turned down.
@@ -130,25 +132,46 @@ class NextEditEngine:
         """
         candidates = self.propose(uri, position, exclude=exclude)
         if use_model and self.model is not None:
-            asked = self.model_edits(uri, position)
-            excluded = set(exclude) | set(self._dismissed)
-            candidates = _rank(
-                _merged([*candidates, *(e for e in asked if e.key not in excluded)]),
-                uri,
-                position,
+            candidates = self.joined(
+                candidates, self.model_edits(uri, position), uri, position, exclude=exclude
             )
         shown = [c for c in candidates if c.score >= self.options.threshold]
         if self.options.check:
             shown = self.checked(shown, self.options.limit)
-        return _labelled(shown[: self.options.limit], candidates)
+        return labelled(shown[: self.options.limit], candidates)
+
+    def joined(
+        self,
+        candidates: Sequence[NextEdit],
+        asked: Sequence[NextEdit],
+        uri: str,
+        position: Point,
+        *,
+        exclude: Collection[tuple[str, int, int, int, int, str]] = (),
+    ) -> list[NextEdit]:
+        """The local candidates and the model's, as one ranked list (the model's edits that
+        were turned down before left out; one proposed by both counts once)."""
+        excluded = set(exclude) | set(self._dismissed)
+        return _rank(
+            _merged([*candidates, *(e for e in asked if e.key not in excluded)]), uri, position
+        )
+
+    def document(self, uri: str, path: str | None) -> CheckedDocument | None:
+        """The current text of the document a next edit is in (open, or a workspace file)."""
+        return self._document(uri, path)
 
     def checked(self, candidates: Sequence[NextEdit], limit: int) -> list[NextEdit]:
-        """The candidates that pass the checks, in their order, until ``limit`` have passed.
+        """The candidates that pass the checks, in their order, until ``limit`` have passed."""
+        return [verdict.edit for verdict in self.check(candidates, limit) if verdict.passed]
+
+    def check(self, candidates: Sequence[NextEdit], limit: int) -> list[Verdict]:
+        """The verdicts on the candidates checked, in their order, until ``limit`` have passed.
 
         Candidates are checked best first, a few at a time (a parse each, ruff side by side),
         so the cost follows what is shown, not how much was proposed.
         """
         passed: list[NextEdit] = []
+        given: list[Verdict] = []
         pending = list(candidates)
         for _round in range(CHECK_ROUNDS):
             if not pending or len(passed) >= limit:
@@ -167,11 +190,16 @@ class NextEditEngine:
                     verdicts[verdict.edit.key] = verdict
             for candidate in batch:
                 verdict = verdicts.get(candidate.key)
-                if verdict is not None and verdict.passed:
+                if verdict is None:
+                    continue
+                if verdict.passed:
+                    if len(passed) >= limit:
+                        continue
                     passed.append(candidate)
-                elif verdict is not None:
+                else:
                     logger.debug("next edit dropped (%s): %s", verdict.reason, candidate.label)
-        return passed[:limit]
+                given.append(verdict)
+        return given
 
     # -- proposing -------------------------------------------------------------------------
 
@@ -370,6 +398,18 @@ class NextEditEngine:
         dangling = self._dangling(rule, home)
         if dangling:
             places = [place for place in places if place[0] is home]
+        # How general the rewrite is, judged where it was made: the places in other files come
+        # after this file's, and a change that goes on in this file is followed here first.
+        counted = len(places)
+        if (
+            search_elsewhere
+            and not dangling
+            and places
+            and places[0][0] is home
+            and rule.scope != repeat.LOCAL
+            and counted <= ELSEWHERE_AFTER
+        ):
+            places.extend(self._sites_elsewhere(rule, elsewhere))
         places.sort(key=lambda place: (place[0] is not home, abs(place[1].start - near)))
         places = places[: 2 * MAX_SITES]
         examples = support[rule.signature]
@@ -381,7 +421,7 @@ class NextEditEngine:
             per_target.setdefault(id(target), (target, []))[1].append(
                 (site.start, site.end, site.text)
             )
-        score_of = repeat_score(rule, examples, len(places), dangling)
+        score_of = repeat_score(rule, examples, counted, dangling)
         found: list[NextEdit] = []
         for target, replacements in per_target.values():
             for start, end, text in by_line(target.source, replacements):
@@ -626,8 +666,9 @@ def _rank(items: Sequence[NextEdit], uri: str, position: Point) -> list[NextEdit
     return sorted(items, key=key)
 
 
-def _labelled(shown: Sequence[NextEdit], candidates: Sequence[NextEdit]) -> list[NextEdit]:
-    """Each shown item's label says how many more places the same change would go to."""
+def labelled(shown: Sequence[NextEdit], candidates: Sequence[NextEdit]) -> list[NextEdit]:
+    """Each shown item's label says how many more places the same change would go to (among
+    ``candidates``)."""
     groups: Counter[tuple[int, str]] = Counter((c.origin, c.label) for c in candidates)
     labelled = []
     for item in shown:
@@ -655,4 +696,4 @@ def _deadline_left(deadline: float) -> float:
     return max(0.0, deadline - time.monotonic())
 
 
-__all__ = ["THRESHOLD", "NextEditEngine", "NextEditOptions", "map_offset"]
+__all__ = ["THRESHOLD", "NextEditEngine", "NextEditOptions", "labelled", "map_offset"]

@@ -268,7 +268,7 @@ def learn(edit: RecordedEdit, trees: EditTrees) -> list[Rewrite]:
         if general:
             break
         pair = _parents(before, after, trees)
-    textual = _textual(edit)
+    textual = _textual(edit, trees)
     if textual is not None:
         found.append(textual)
     found.sort(key=lambda rule: (rule.level, rule.climb))
@@ -801,11 +801,14 @@ def sites(rule: Rewrite, source: Source, root: Node, near: int = 0) -> list[Site
 # -- textual rewrites ------------------------------------------------------------------------
 
 
-def _textual(edit: RecordedEdit) -> Rewrite | None:
+def _textual(edit: RecordedEdit, trees: EditTrees | None = None) -> Rewrite | None:
     """A rewrite of text for an edit no syntax node holds: whole lines replaced or deleted
     (``("t", "lines", old lines)``, their indentation set aside), or a piece of one line
-    (``("t", "inline", old text)``, widened to whole words)."""
+    (``("t", "inline", old text)``, widened to whole words). A piece of a line is rewritten
+    only where it stands as the example stood (``context``): in a string, in a comment, in
+    an import, or in other code."""
     edit = _slid_to_line_start(edit)
+    place = ""
     before, after = edit.before, edit.after
     line_start = before.rfind("\n", 0, edit.start) + 1
     old_line_end = _line_end(before, edit.start, edit.old_end)
@@ -843,6 +846,10 @@ def _textual(edit: RecordedEdit) -> Rewrite | None:
             return None
         pattern = ("t", "inline", old_text)
         template = (new_text,)
+        if trees is not None:
+            place = _text_place(
+                trees.before_tree.root_node, trees.before.byte(start), trees.before.byte(old_end)
+            )
     words = sorted(set(_WORD.findall(old_text)), key=len, reverse=True)
     if not words or len(words[0]) < 3:
         return None  # punctuation or a letter: found everywhere, meant nowhere in particular
@@ -855,7 +862,7 @@ def _textual(edit: RecordedEdit) -> Rewrite | None:
         anchor_type="text",
         anchor_depth=0,
         kind="text",
-        context="",
+        context=place,
         added=added,
         before=old_text,
         after=new_text,
@@ -917,7 +924,7 @@ def _text_sites(rule: Rewrite, source: Source, root: Node) -> list[Site]:
             if (
                 before_ok
                 and after_ok
-                and not _in_string(root, position, end)
+                and _text_place(root, position, end) == (rule.context or "code")
                 and not _definition_name(root, position, end)
             ):
                 found.append(Site(position, end, rule.template[0], "text"))
@@ -948,13 +955,19 @@ def _text_sites(rule: Rewrite, source: Source, root: Node) -> list[Site]:
     return found
 
 
-def _in_string(root: Node, start: int, end: int) -> bool:
+def _text_place(root: Node, start: int, end: int) -> str:
+    """Where bytes ``[start, end)`` of a text stand: ``string``, ``comment``, ``import`` (an
+    import statement) or ``code``."""
     node = root.descendant_for_byte_range(start, end)
     while node is not None:
-        if node.type in ("string", "string_content", "comment"):
-            return node.type != "comment"
+        if node.type in ("string", "string_content", "template_string"):
+            return "string"
+        if node.type in ("comment", "line_comment", "block_comment"):
+            return "comment"
+        if node.type in ("import_statement", "import_from_statement", "future_import_statement"):
+            return "import"
         node = node.parent
-    return False
+    return "code"
 
 
 def _definition_name(root: Node, start: int, end: int) -> bool:

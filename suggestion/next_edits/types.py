@@ -58,6 +58,18 @@ class RecordedEdit:
 
 
 @dataclass(frozen=True, slots=True)
+class NextEditRequest:
+    """An editor asks for next edits at ``position`` of version ``version`` of ``uri``."""
+
+    uri: str
+    path: str | None
+    language_id: str
+    version: int
+    position: Point
+    workspace_root: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Feature:
     """One named number of the evidence behind a next edit, for people and for a learned model."""
 
