@@ -43,10 +43,12 @@ MODULE = "module"
 ANYWHERE = "anywhere"
 
 # How far a rewrite generalises its example: the example's own text, then holes for the runs
-# of list elements it kept, for the names and expressions it kept, for the literals it kept.
-EXACT, RUNS, NAMES, LITERALS = 0, 1, 2, 3
-LEVELS = (EXACT, RUNS, NAMES, LITERALS)
-TEXT = 4  # a textual rewrite, for edits the syntax does not hold
+# of list elements it kept, for the names and expressions it kept, for the literals it kept,
+# for the attribute names it kept (``Base.method(self, x)`` → ``super().method(x)`` for any
+# method: only where a word the rewrite removes still says which code is meant).
+EXACT, RUNS, NAMES, LITERALS, ATTRIBUTES = 0, 1, 2, 3, 4
+LEVELS = (EXACT, RUNS, NAMES, LITERALS, ATTRIBUTES)
+TEXT = 5  # a textual rewrite, for edits the syntax does not hold
 
 # Nodes a rule is never rooted at: they hold whole bodies, not one construct.
 _NO_ROOT = frozenset(
@@ -150,7 +152,9 @@ class Rewrite:
     place that already has them all was already rewritten). For a renamed use of a name,
     ``scope`` says where the name lives: ``local`` to the function ``scope_depth`` levels
     out from the example (at offset ``scope_at`` of the text after it), ``module``, or
-    ``anywhere``.
+    ``anywhere``. ``handler``: the example was in an exception handler (``except``), and so
+    must the places it applies to be (``raise X`` → ``raise X from None`` means nothing
+    elsewhere).
     """
 
     language_id: str
@@ -172,6 +176,7 @@ class Rewrite:
     scope: str = "anywhere"
     scope_at: int = -1
     scope_depth: int = 0
+    handler: bool = False
 
     @property
     def signature(self) -> tuple[Pattern, Template]:
@@ -381,7 +386,7 @@ def _generalize(
             not root
             and text in copies
             and _abstractable(node, edit.language_id)
-            and not _anchored(node, kept_function)
+            and not _anchored(node, kept_function, attributes=level >= ATTRIBUTES)
             and (level >= LITERALS or (level >= NAMES and not _literal(node)))
         ):
             index = holes.setdefault(text, len(holes))
@@ -413,6 +418,8 @@ def _generalize(
         return None
     anchor_text, anchor_type, depth = anchor
     constants = {leaf[2] for leaf in _leaves(pattern) if leaf[0] == "l"}
+    if level >= ATTRIBUTES and not _removes_a_name(pattern, template):
+        return None
     added = tuple(
         sorted(
             {
@@ -454,6 +461,31 @@ def _generalize(
         scope=scope,
         scope_at=scope_at,
         scope_depth=scope_depth,
+        handler=_in_handler(before),
+    )
+
+
+def _in_handler(node: Node) -> bool:
+    """True for a node inside an ``except`` clause of the function (or module) it is in."""
+    current = node.parent
+    while current is not None and current.type not in ("function_definition", "lambda"):
+        if current.type in ("except_clause", "except_group_clause", "catch_clause"):
+            return True
+        current = current.parent
+    return False
+
+
+def _removes_a_name(pattern: Pattern, template: Template) -> bool:
+    """True when the rewrite takes away a name of its pattern (``Base`` of ``Base.method(self)``
+    → ``super().method()``): the code it applies to is the code that still names it."""
+    kept = {word for piece in template if isinstance(piece, str) for word in _WORD.findall(piece)}
+    return any(
+        leaf[0] == "l"
+        and leaf[1] == "identifier"
+        and len(leaf[2]) >= 3
+        and leaf[2] not in ("self", "cls")
+        and leaf[2] not in kept
+        for leaf in _leaves(pattern)
     )
 
 
@@ -551,8 +583,9 @@ def _abstractable(node: Node, language_id: str) -> bool:
     return node.type in _PRIMARY or node.type in _OPERATORS or node.type in ("type", "generic_type")
 
 
-def _anchored(node: Node, kept_function: set[int]) -> bool:
-    """True for nodes that name what the code is about and so stay constant."""
+def _anchored(node: Node, kept_function: set[int], *, attributes: bool = False) -> bool:
+    """True for nodes that name what the code is about and so stay constant (``attributes``:
+    an attribute's name may vary, unless the call it names was kept whole)."""
     if node.id in kept_function:
         return True
     parent = node.parent
@@ -564,7 +597,7 @@ def _anchored(node: Node, kept_function: set[int]) -> bool:
         "property",
         "field",
     ):
-        return True
+        return not attributes
     if parent.type == "keyword_argument" and field == "name":
         return True
     return parent.type in ("function_definition", "class_definition", "decorator")
@@ -778,6 +811,8 @@ def sites(rule: Rewrite, source: Source, root: Node, near: int = 0) -> list[Site
             or parent.type != rule.context
             or (py.field_of(node) or "") != rule.context_field
         ):
+            continue
+        if rule.handler and not _in_handler(node):
             continue
         bindings: dict[tuple[str, int], str] = {}
         if not _match(rule.pattern, node, source, bindings):
@@ -1131,6 +1166,7 @@ def unify(first: Rewrite, second: Rewrite) -> Rewrite | None:
         scope=first.scope,
         scope_at=first.scope_at,
         scope_depth=first.scope_depth,
+        handler=first.handler and second.handler,
     )
 
 
