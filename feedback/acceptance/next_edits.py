@@ -30,7 +30,7 @@ from tactful.feedback.acceptance.model import LogisticModel
 # yet, the model shows what the engine alone would show.
 DEFAULT_THRESHOLD = 0.5
 DIMENSION = 1 << 16
-LEARNING_RATE = 0.3
+LEARNING_RATE = 0.1
 _SCORE = index("ne.score") % DIMENSION
 # Keeps the logit of a score of 0 or 1 finite.
 _EPSILON = 1e-3
