@@ -130,8 +130,10 @@ class NextEditPipeline:
         self._shown: OrderedDict[str, ShownNextEdit] = OrderedDict()
         # Ids by what makes two proposals one (the place and the text), while they may show.
         self._ids: OrderedDict[tuple, str] = OrderedDict()
-        self._announced: set[str] = set()
-        self._settled: set[str] = set()
+        # Ids the loop was told were shown, and ids accepted, dismissed or passed by (bounded,
+        # oldest forgotten first).
+        self._announced: OrderedDict[str, None] = OrderedDict()
+        self._settled: OrderedDict[str, None] = OrderedDict()
         # What the last answer for each document showed.
         self._last: dict[str, list[str]] = {}
         self._inflight: dict[str, asyncio.Task[list[NextEdit]]] = {}
@@ -169,7 +171,7 @@ class NextEditPipeline:
         """The editor applied a next edit it was shown."""
         if item_id not in self._shown:
             return False
-        self._settled.add(item_id)
+        _remember(self._settled, item_id)
         loop = self.feedback()
         if loop is not None:
             loop.next_edit_accepted(item_id)
@@ -181,7 +183,7 @@ class NextEditPipeline:
         shown = self._shown.get(item_id)
         if shown is None:
             return False
-        self._settled.add(item_id)
+        _remember(self._settled, item_id)
         loop = self.feedback()
         if loop is not None:
             loop.next_edit_rejected(item_id, explicit=True)
@@ -269,7 +271,7 @@ class NextEditPipeline:
                 self._shown.popitem(last=False)
             turn.shown.append(shown)
             if loop is not None and item_id not in self._announced:
-                self._announced.add(item_id)
+                _remember(self._announced, item_id)
                 loop.next_edit_shown(item_id, item.new_text)
         self._passed_by(request.uri, [shown.id for shown in turn.shown], loop)
 
@@ -284,7 +286,7 @@ class NextEditPipeline:
         for item_id in before:
             if item_id in now or item_id in self._settled:
                 continue
-            self._settled.add(item_id)
+            _remember(self._settled, item_id)
             shown = self._shown.get(item_id)
             if shown is not None and _made_by_hand(shown, self.history.text(shown.edit.uri)):
                 continue
@@ -345,6 +347,12 @@ async def _timed(
         found, problem = [], "failed"
     elapsed = (time.monotonic() - started) * 1000
     return Proposal(source, tuple(found), round(elapsed, 3), problem)
+
+
+def _remember(seen: OrderedDict[str, None], item_id: str) -> None:
+    seen[item_id] = None
+    while len(seen) > REMEMBERED:
+        seen.popitem(last=False)
 
 
 def _item(edit: NextEdit, request: NextEditRequest) -> NextEditItem:
