@@ -58,6 +58,8 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from tree_sitter import Tree
+
 from tactful.analyzers import ruff
 from tactful.analyzers.document import TextChange
 from tactful.analyzers.text import Point
@@ -284,6 +286,22 @@ def _names(change: tuple) -> set[str]:
     }
 
 
+_TREES: dict[int, tuple[str, Source, Tree | None]] = {}
+
+
+def _parsed(text: str) -> tuple[Source, Tree | None]:
+    """A text's ``Source`` and tree, kept while the same text is asked about again."""
+    known = _TREES.get(id(text))
+    if known is not None and known[0] is text:
+        return known[1], known[2]
+    if len(_TREES) > 16:
+        _TREES.clear()
+    source = Source(text)
+    tree = parse(source, "python")
+    _TREES[id(text)] = (text, source, tree)
+    return source, tree
+
+
 def _in_strings_or_comments(hunk: Hunk, files: dict[str, tuple[str, str]]) -> bool:
     """True when every non-blank line the hunk removes or adds lies in a string or a comment."""
     for side, (first, last) in ((0, (hunk.old_first, hunk.old_last)), (1, (hunk.first, hunk.last))):
@@ -291,8 +309,7 @@ def _in_strings_or_comments(hunk: Hunk, files: dict[str, tuple[str, str]]) -> bo
         lines = lines_of(text)
         if first == last:
             continue
-        source = Source(text)
-        tree = parse(source, "python")
+        source, tree = _parsed(text)
         if tree is None:
             return False
         for number in range(first, last):

@@ -27,7 +27,7 @@ from pathlib import Path
 from tree_sitter import Node
 
 from tactful.analyzers.languages import language_of_path
-from tactful.analyzers.text import Point
+from tactful.analyzers.text import Point, Span
 from tactful.suggestion.next_edits import llm, repeat
 from tactful.suggestion.next_edits import python as py
 from tactful.suggestion.next_edits.checks import CheckedDocument, Checker, Verdict
@@ -289,7 +289,9 @@ class NextEditEngine:
                 )
             except Exception:
                 logger.exception("repeating an edit failed")
-        fresh = {e.uri: e for e in edits}
+        # Where each document's latest edit wrote (found once: a span costs a count of lines).
+        latest = {e.uri: e for e in edits}
+        fresh = {uri: e.span_after for uri, e in latest.items()}
         excluded = set(exclude) | set(self._dismissed)
         kept = []
         for item in found:
@@ -627,11 +629,10 @@ def _change_of(item: NextEdit) -> tuple[int, str]:
     return (item.origin, _MORE.sub("", item.label))
 
 
-def _inside_latest(item: NextEdit, latest: RecordedEdit | None) -> bool:
+def _inside_latest(item: NextEdit, region: Span | None) -> bool:
     """True for an edit inside the region its document's latest edit just wrote."""
-    if latest is None:
+    if region is None:
         return False
-    region = latest.span_after
     return region.start <= item.span.start and item.span.end <= region.end
 
 

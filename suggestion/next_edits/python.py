@@ -14,11 +14,10 @@ import builtins
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from tree_sitter import Node
 
-from tactful.suggestion.next_edits.trees import Source
+from tactful.suggestion.next_edits.trees import Source, word_hits
 
 FUNCTION = "function"
 METHOD = "method"
@@ -194,14 +193,7 @@ def scope(node: Node) -> Node:
 
 def name_hits(source: Source, name: str, start: int = 0, end: int | None = None) -> list[int]:
     """Byte offsets where ``name`` occurs as a whole word in ``[start, end)``."""
-    pattern = _word(name)
-    stop = len(source.data) if end is None else end
-    return [match.start() for match in pattern.finditer(source.data, start, stop)]
-
-
-@lru_cache(maxsize=512)
-def _word(name: str) -> re.Pattern[bytes]:
-    return re.compile(rb"(?<!\w)" + re.escape(name.encode()) + rb"(?!\w)")
+    return word_hits(source.data, name, start, end)
 
 
 def identifiers_at(root: Node, source: Source, name: str, within: Node | None = None) -> list[Node]:

@@ -24,12 +24,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from functools import lru_cache
 
 from tree_sitter import Node
 
 from tactful.suggestion.next_edits import python as py
-from tactful.suggestion.next_edits.trees import EditTrees, Source
+from tactful.suggestion.next_edits.trees import EditTrees, Source, word_hits
 from tactful.suggestion.next_edits.types import RecordedEdit
 
 MAX_EXAMPLE_BYTES = 400
@@ -790,10 +789,7 @@ def sites(rule: Rewrite, source: Source, root: Node, near: int = 0) -> list[Site
         key=lambda candidate: source.data.count(candidate[0].encode()),
     )
     size = len(anchor.encode())
-    hits = [match.start() for match in _anchor_word(anchor).finditer(source.data)]
-    if len(hits) > MAX_HITS:
-        hits = sorted(hits, key=lambda hit: abs(hit - near))[:MAX_HITS]
-    for hit in hits:
+    for hit in _hits(source.data, anchor, near):
         leaf = root.descendant_for_byte_range(hit, hit + size)
         if leaf is None or leaf.type != anchor_type or leaf.start_byte != hit:
             continue
@@ -831,6 +827,24 @@ def sites(rule: Rewrite, source: Source, root: Node, near: int = 0) -> list[Site
         )
     found.sort(key=lambda site: site.start)
     return found
+
+
+def _hits(data: bytes, word: str, near: int) -> list[int]:
+    """Where ``word`` occurs as a whole word in ``data``: all of it, or when it occurs more
+    than ``MAX_HITS`` times, the ``MAX_HITS`` occurrences nearest to byte ``near`` (found in a
+    window around it that is widened until it holds enough, so a word found thousands of times
+    in a long file costs what a hundred do)."""
+    count = data.count(word.encode())
+    if count <= MAX_HITS:
+        return word_hits(data, word)
+    width = max(4096, len(data) * MAX_HITS // count)
+    while True:
+        low, high = max(0, near - width), min(len(data), near + width)
+        found = word_hits(data, word, low, high)
+        if len(found) >= MAX_HITS or (low == 0 and high == len(data)):
+            break
+        width *= 2
+    return sorted(found, key=lambda hit: abs(hit - near))[:MAX_HITS]
 
 
 # -- textual rewrites ------------------------------------------------------------------------
@@ -1017,11 +1031,6 @@ def _definition_name(root: Node, start: int, end: int) -> bool:
         and parent.type in ("function_definition", "class_definition")
         and py.field_of(node) == "name"
     )
-
-
-@lru_cache(maxsize=256)
-def _anchor_word(word: str) -> re.Pattern[bytes]:
-    return re.compile(rb"(?<!\w)" + re.escape(word.encode()) + rb"(?!\w)")
 
 
 def _has_word(text: str, word: str) -> bool:
