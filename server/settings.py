@@ -195,13 +195,13 @@ class Settings:
     completion: CompletionSettings = field(default_factory=CompletionSettings)
     llm: LlmSettings = field(default_factory=LlmSettings)
     filter: FilterSettings = field(default_factory=FilterSettings)
-    next_edits: NextEditsSettings = field(default_factory=NextEditsSettings)
     review: ReviewSettings = field(default_factory=ReviewSettings)
     quality: QualitySettings = field(default_factory=QualitySettings)
     validation: ValidationSettings = field(default_factory=ValidationSettings)
     feedback: FeedbackSettings = field(default_factory=FeedbackSettings)
     workspace: WorkspaceSettings = field(default_factory=WorkspaceSettings)
     log: LogSettings = field(default_factory=LogSettings)
+    next_edits: NextEditsSettings = field(default_factory=NextEditsSettings)
 
 
 # Keys a workspace file may not set: they decide what runs or where code is sent.
