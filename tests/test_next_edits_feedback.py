@@ -132,3 +132,104 @@ def test_stats_count_each_next_edit_once_and_an_accept_wins() -> None:
     text = render_text(summary)
     assert "next edits shown             4" in text
     assert "(25.0% of shown)" in text
+
+
+# -- the pipeline, in this process -------------------------------------------------------
+
+HAS_KEY = """\
+def lookup(d, k, defaults, cache):
+    if d.has_key(k):
+        return d[k]
+    if defaults.has_key(k):
+        return defaults[k]
+    return cache.has_key(k)
+"""
+
+
+async def _run(work):
+    return work()
+
+
+def _pipeline(tmp_path, loop):
+    from tactful.feedback.next_edits import NextEditPipeline
+
+    (tmp_path / "mod.py").write_text(HAS_KEY, encoding="utf-8")
+    pipeline = NextEditPipeline(lambda: loop, _run, _run, root=str(tmp_path))
+    uri = (tmp_path / "mod.py").as_uri()
+    pipeline.history.open(uri, HAS_KEY, "python", str(tmp_path / "mod.py"))
+    return pipeline, uri
+
+
+def _request(uri, version=2):
+    from tactful.analyzers.text import Point
+    from tactful.suggestion.next_edits import NextEditRequest
+
+    return NextEditRequest(uri, None, "python", version, Point(1, 13))
+
+
+def _edit(pipeline, uri):
+    from tactful.analyzers.document import TextChange
+    from tactful.analyzers.text import Point
+
+    pipeline.history.change(uri, [TextChange("k in d", Point(1, 7), Point(1, 19))])
+
+
+async def test_a_turn_carries_each_step_and_the_loop_hears_of_what_was_shown(tmp_path) -> None:
+    from tactful.feedback.next_edits import TurnOptions
+    from tactful.feedback.turn import Outcome
+
+    path = tmp_path / "fb.sqlite3"
+    loop = FeedbackLoop(FeedbackStore(path), FilterOptions(explore=0.0))
+    pipeline, uri = _pipeline(tmp_path, loop)
+    _edit(pipeline, uri)
+    turn = await pipeline.suggest(_request(uri), TurnOptions("/ws", limit=2), lambda: True)
+    assert turn.outcome is Outcome.SHOWN
+    (local,) = turn.proposals
+    assert local.source == "local" and len(local.items) >= 2 and local.problem == ""
+    assert all(judged.decision is not None for judged in turn.judged)
+    assert [shown.edit.new_text for shown in turn.shown] == ["k in defaults", "k in cache"]
+    assert all(pipeline.get(shown.id) is shown for shown in turn.shown)
+    # Asked again, the same next edits keep their ids.
+    again = await pipeline.suggest(_request(uri), TurnOptions("/ws", limit=2), lambda: True)
+    assert [s.id for s in again.shown] == [s.id for s in turn.shown]
+    assert await pipeline.accepted(turn.shown[0].id)
+    assert await pipeline.rejected(turn.shown[1].id)
+    loop.close()
+    kinds = [(e.kind, e.item_id) for e in read_events(path)]
+    assert kinds == [
+        (ev.NEXT_EDIT_SHOWN, turn.shown[0].id),
+        (ev.NEXT_EDIT_SHOWN, turn.shown[1].id),
+        (ev.NEXT_EDIT_ACCEPTED, turn.shown[0].id),
+        (ev.NEXT_EDIT_REJECTED, turn.shown[1].id),
+    ]
+
+
+async def test_an_answer_for_a_document_that_moved_on_is_dropped(tmp_path) -> None:
+    from tactful.feedback.next_edits import TurnOptions
+    from tactful.feedback.turn import Outcome
+
+    loop = FeedbackLoop(FeedbackStore(tmp_path / "fb.sqlite3"), FilterOptions(explore=0.0))
+    pipeline, uri = _pipeline(tmp_path, loop)
+    _edit(pipeline, uri)
+    turn = await pipeline.suggest(_request(uri), TurnOptions("/ws"), lambda: False)
+    assert turn.outcome is Outcome.STALE and turn.shown == []
+    loop.close()
+
+
+async def test_a_kind_of_next_edit_turned_down_again_and_again_is_hidden(tmp_path) -> None:
+    from tactful.feedback.next_edits import TurnOptions
+    from tactful.feedback.turn import Outcome
+
+    loop = FeedbackLoop(FeedbackStore(tmp_path / "fb.sqlite3"), FilterOptions(explore=0.0))
+    for attempt in range(8):
+        folder = tmp_path / f"attempt{attempt}"
+        folder.mkdir()
+        pipeline, uri = _pipeline(folder, loop)
+        _edit(pipeline, uri)
+        turn = await pipeline.suggest(_request(uri), TurnOptions("/ws", limit=1), lambda: True)
+        if not turn.shown:
+            break
+        await pipeline.rejected(turn.shown[0].id)
+    assert turn.outcome is Outcome.HIDDEN, f"still shown after {attempt} rejections"
+    assert turn.judged and not any(judged.shown for judged in turn.judged)
+    loop.close()
