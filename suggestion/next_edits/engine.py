@@ -455,7 +455,10 @@ class NextEditEngine:
                         text,
                         label=label,
                         source=REPEAT,
-                        score=score_of - (0.0 if same_context else 0.05),
+                        score=score_of
+                        - (0.0 if same_context else 0.05)
+                        # Several lines rewritten at once are right less often.
+                        - (0.1 if text.count("\n") >= 2 else 0.0),
                         evidence=evidence,
                         origin=edit.sequence,
                     )
@@ -593,15 +596,29 @@ def repeat_score(rule: repeat.Rewrite, examples: int, sites: int, dangling: bool
     moving off; one that applies to dozens is a local change that happens to have a common
     shape. Made twice, an edit is a pattern the developer is applying; a name renamed at one
     use whose old name is now defined nowhere leaves the other uses broken until they follow.
+    Of the generalisations, the one that abstracts attribute names under a removed name
+    (``Base.method(self)`` → ``super().method()``) was right 27 times in 28 on click's
+    history, and the one that abstracts a kept run of list elements half the time; those that
+    abstract every name or literal from one example a few times in a hundred.
     """
     if dangling:
         score = 0.8
     elif sites > SPECIFIC_SITES:
         score = 0.45 if examples >= 3 and rule.kind != "node" else 0.3
-    elif examples >= 2:
+    elif examples >= 2 or rule.level == repeat.ATTRIBUTES:
         score = 0.7
     else:
         score = 0.55
+    if rule.level == repeat.RUNS:
+        score += 0.05
+    elif (
+        rule.level in (repeat.NAMES, repeat.LITERALS)
+        and examples < 2
+        and not dangling
+        and not rule.removed
+    ):
+        # Every name abstracted, from one example, and no API it moves off to say where.
+        score -= 0.05
     if rule.extends:
         score -= 0.1  # code added around what was there depends on the place more often
     return score
