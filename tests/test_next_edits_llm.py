@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 from fixtures.fake_llm import Reply
-from fixtures.next_edits import applied, session
+from fixtures.next_edits import applied, opened
 
 from tactful.analyzers.secrets import REDACTED
 from tactful.analyzers.text import Point
@@ -47,7 +47,7 @@ def answer(text: str) -> Reply:
 
 
 def after_edit(tmp_path, fake_llm, files=None, **options):
-    current = session(tmp_path, files or {"shapes.py": SHAPES}, model=config(fake_llm, **options))
+    current = opened(tmp_path, files or {"shapes.py": SHAPES}, model=config(fake_llm, **options))
     cursor = current.edit("shapes.py", *EDIT)
     return current, cursor
 
@@ -157,7 +157,7 @@ KEY = "sk-proj-" + "a1B2c3D4e5F6g7H8i9J0" * 2
 
 def test_a_secret_in_a_recent_edit_is_redacted_in_the_prompt(tmp_path, fake_llm):
     files = {"shapes.py": SHAPES, "settings.py": "TIMEOUT = 10\n"}
-    current = session(tmp_path, files, model=config(fake_llm))
+    current = opened(tmp_path, files, model=config(fake_llm))
     current.edit("settings.py", "TIMEOUT = 10\n", f"TIMEOUT = 10\nOPENAI_API_KEY = '{KEY}'\n")
     cursor = current.edit("shapes.py", *EDIT)
     fake_llm.script(answer(current.text("shapes.py")))
@@ -169,7 +169,7 @@ def test_a_secret_in_a_recent_edit_is_redacted_in_the_prompt(tmp_path, fake_llm)
 
 def test_edits_of_a_secret_file_are_left_out(tmp_path, fake_llm):
     files = {"shapes.py": SHAPES, ".env": "TOKEN=1\n"}
-    current = session(tmp_path, files, model=config(fake_llm))
+    current = opened(tmp_path, files, model=config(fake_llm))
     current.edit(".env", "TOKEN=1", "TOKEN=2")
     cursor = current.edit("shapes.py", *EDIT)
     fake_llm.script(answer(current.text("shapes.py")))
@@ -181,7 +181,7 @@ def test_edits_of_a_secret_file_are_left_out(tmp_path, fake_llm):
 
 def test_a_secret_file_is_never_sent(tmp_path, fake_llm):
     files = {".env.py": "TOKEN = 1\nNAME = 'a'\n"}
-    current = session(tmp_path, files, model=config(fake_llm))
+    current = opened(tmp_path, files, model=config(fake_llm))
     cursor = current.edit(".env.py", "TOKEN = 1", "TOKEN = 2")
     assert current.engine.model_edits(current.uri(".env.py"), cursor) == []
     assert fake_llm.requests == []
@@ -189,7 +189,7 @@ def test_a_secret_file_is_never_sent(tmp_path, fake_llm):
 
 def test_a_region_holding_a_secret_is_never_sent(tmp_path, fake_llm):
     text = SHAPES + f"\nAPI_KEY = '{KEY}'\n"
-    current = session(tmp_path, {"shapes.py": text}, model=config(fake_llm))
+    current = opened(tmp_path, {"shapes.py": text}, model=config(fake_llm))
     cursor = current.edit("shapes.py", *EDIT)
     assert current.engine.model_edits(current.uri("shapes.py"), cursor) == []
     assert fake_llm.requests == []
@@ -199,7 +199,7 @@ def test_read_only_context_around_the_region_goes_redacted(tmp_path, fake_llm):
     # The secret is far below the cursor: outside the region the model may rewrite, inside the
     # lines it reads.
     text = SHAPES + "\n" * 14 + f"API_KEY = '{KEY}'\n"
-    current = session(tmp_path, {"shapes.py": text}, model=config(fake_llm))
+    current = opened(tmp_path, {"shapes.py": text}, model=config(fake_llm))
     cursor = current.edit("shapes.py", *EDIT)
     fake_llm.script(answer(current.text("shapes.py")))
     current.engine.model_edits(current.uri("shapes.py"), cursor)
@@ -208,14 +208,14 @@ def test_read_only_context_around_the_region_goes_redacted(tmp_path, fake_llm):
 
 
 def test_no_model_configured_means_no_model_edits(tmp_path):
-    current = session(tmp_path, {"shapes.py": SHAPES})
+    current = opened(tmp_path, {"shapes.py": SHAPES})
     cursor = current.edit("shapes.py", *EDIT)
     assert current.engine.model_edits(current.uri("shapes.py"), cursor) == []
 
 
 def test_an_answer_for_a_cursor_at_the_end_of_a_file_without_a_final_line_break(tmp_path, fake_llm):
     text = "def area(w, h):\n    return w * h\n\nprint(area(2, 3))"
-    current = session(tmp_path, {"shapes.py": text}, model=config(fake_llm))
+    current = opened(tmp_path, {"shapes.py": text}, model=config(fake_llm))
     cursor = current.edit("shapes.py", "def area(w, h):", "def area(w, h, unit):")
     fake_llm.script(answer(current.text("shapes.py") + "\nprint(area(3, 4))\n"))
     (item,) = current.engine.model_edits(current.uri("shapes.py"), Point(cursor.line, 0))

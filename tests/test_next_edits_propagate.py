@@ -6,7 +6,7 @@ proposed would leave in each file (sorted)."""
 from __future__ import annotations
 
 import pytest
-from fixtures.next_edits import results, session
+from fixtures.next_edits import opened, results
 
 from tactful.suggestion.next_edits import ATTRIBUTE, RENAME, SIGNATURE
 
@@ -101,7 +101,7 @@ def check(tmp_path, files, edit, expected, sources=None, open_files=None):
     """Make ``edit`` (old, new) in the first file; ``expected`` maps each file to the lines the
     proposed next edits leave there."""
     first = next(iter(files))
-    current = session(tmp_path, files, open_files=open_files)
+    current = opened(tmp_path, files, open_files=open_files)
     cursor = current.edit(first, *edit)
     found = current.proposed(first, cursor)
     for path, lines in expected.items():
@@ -173,7 +173,7 @@ def test_a_renamed_parameter_follows_in_the_body_the_docstring_and_keywords(
 
 
 def test_a_renamed_attribute_follows_at_its_uses_in_the_class(tmp_path):
-    current = session(tmp_path, {"mod.py": COUNTER})
+    current = opened(tmp_path, {"mod.py": COUNTER})
     cursor = current.edit("mod.py", "        self.count = 0", "        self.total = 0")
     found = [item for item in current.proposed("mod.py", cursor) if item.source == ATTRIBUTE]
     # ``counter.count`` outside the class may be another class's attribute: not followed as
@@ -211,7 +211,7 @@ def test_a_new_name_beside_the_old_one_is_not_a_rename(tmp_path):
     ],
 )
 def test_a_changed_signature_is_followed_at_the_calls(tmp_path, edit, expected):
-    current = session(tmp_path, {"mod.py": SCALE})
+    current = opened(tmp_path, {"mod.py": SCALE})
     cursor = current.edit("mod.py", *edit)
     found = [item for item in current.proposed("mod.py", cursor) if item.source == SIGNATURE]
     calls = [line for line in results(current, "mod.py", found) if "scale(" in line]
@@ -219,7 +219,7 @@ def test_a_changed_signature_is_followed_at_the_calls(tmp_path, edit, expected):
 
 
 def test_a_removed_parameter_leaves_the_docstring(tmp_path):
-    current = session(tmp_path, {"mod.py": SCALE})
+    current = opened(tmp_path, {"mod.py": SCALE})
     cursor = current.edit("mod.py", "def scale(value, factor):", "def scale(value):")
     found = current.proposed("mod.py", cursor)
     docstring = [item for item in found if "docstring" in item.label]
@@ -234,7 +234,7 @@ def test_a_new_required_parameter_is_passed_where_the_caller_has_it(tmp_path):
         "def notify(message, user):\n    return send(message)\n\n\n"
         "def log(message):\n    return send(message)\n"
     )
-    current = session(tmp_path, {"mod.py": text})
+    current = opened(tmp_path, {"mod.py": text})
     cursor = current.edit("mod.py", "def send(message):", "def send(message, user):")
     found = [item for item in current.proposed("mod.py", cursor) if item.source == SIGNATURE]
     # ``log`` has no ``user`` to pass: what it should pass cannot be guessed.
@@ -242,7 +242,7 @@ def test_a_new_required_parameter_is_passed_where_the_caller_has_it(tmp_path):
 
 
 def test_a_signature_change_follows_into_the_files_that_import_the_function(tmp_path):
-    current = session(tmp_path, {"lib.py": LIB, "app.py": USER}, open_files=("lib.py",))
+    current = opened(tmp_path, {"lib.py": LIB, "app.py": USER}, open_files=("lib.py",))
     cursor = current.edit(
         "lib.py", "def fetch(url, retries, timeout=10):", "def fetch(url, timeout=10):"
     )
@@ -255,7 +255,7 @@ def test_a_signature_change_follows_into_the_files_that_import_the_function(tmp_
 
 
 def test_a_renamed_function_follows_into_the_files_that_import_it(tmp_path):
-    current = session(tmp_path, {"lib.py": LIB, "app.py": USER}, open_files=("lib.py",))
+    current = opened(tmp_path, {"lib.py": LIB, "app.py": USER}, open_files=("lib.py",))
     cursor = current.edit("lib.py", "def fetch(", "def download(")
     found = current.proposed("lib.py", cursor)
     assert sorted(results(current, "app.py", found)) == [
@@ -267,13 +267,13 @@ def test_a_renamed_function_follows_into_the_files_that_import_it(tmp_path):
 
 def test_a_file_that_does_not_import_the_function_is_left_alone(tmp_path):
     other = "def fetch(url):\n    return url\n\n\nfetch('x')\n"
-    current = session(tmp_path, {"lib.py": LIB, "other.py": other}, open_files=("lib.py",))
+    current = opened(tmp_path, {"lib.py": LIB, "other.py": other}, open_files=("lib.py",))
     cursor = current.edit("lib.py", "def fetch(", "def download(")
     assert results(current, "other.py", current.proposed("lib.py", cursor)) == []
 
 
 def test_broken_code_proposes_nothing_and_raises_nothing(tmp_path):
     text = "def f(a, b:\n    return a +\n\nf(1, 2)\n"
-    current = session(tmp_path, {"mod.py": text})
+    current = opened(tmp_path, {"mod.py": text})
     cursor = current.edit("mod.py", "def f(a, b:", "def f(b:")
     assert isinstance(current.proposed("mod.py", cursor), list)

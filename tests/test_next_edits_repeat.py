@@ -6,7 +6,7 @@ leave (nearest to the edit first)."""
 from __future__ import annotations
 
 import pytest
-from fixtures.next_edits import results, session
+from fixtures.next_edits import opened, results
 
 from tactful.suggestion.next_edits import REPEAT
 
@@ -103,7 +103,7 @@ class Count(Parameter):
     ],
 )
 def test_one_edit_is_repeated_where_it_applies(tmp_path, before, edit, expected) -> None:
-    current = session(tmp_path, {"mod.py": before})
+    current = opened(tmp_path, {"mod.py": before})
     cursor = current.edit("mod.py", *edit)
     found = current.proposed("mod.py", cursor)
     assert {item.source for item in found} == {REPEAT}
@@ -111,7 +111,7 @@ def test_one_edit_is_repeated_where_it_applies(tmp_path, before, edit, expected)
 
 
 def test_two_examples_generalise_what_differs_between_them(tmp_path) -> None:
-    current = session(tmp_path, {"mod.py": SUPER})
+    current = opened(tmp_path, {"mod.py": SUPER})
     current.edit(
         "mod.py", "Command.__init__(self, name, **attrs)", "super().__init__(name, **attrs)"
     )
@@ -125,7 +125,7 @@ def test_two_examples_generalise_what_differs_between_them(tmp_path) -> None:
 
 def test_the_nearest_place_comes_first_and_the_label_says_how_many_more(tmp_path) -> None:
     text = "".join(f"x{i} = old_api(v{i})\n" for i in range(5))
-    current = session(tmp_path, {"mod.py": text})
+    current = opened(tmp_path, {"mod.py": text})
     cursor = current.edit("mod.py", "old_api(v2)", "new_api(v2)")
     shown = current.suggested("mod.py", cursor)
     assert [item.span.start.line for item in shown[:2]] in ([1, 3], [3, 1])
@@ -136,7 +136,7 @@ def test_an_edit_that_fits_everything_is_not_proposed_everywhere(tmp_path) -> No
     # Changing one literal teaches a rewrite that would fit every assignment of that
     # literal: too general to follow from its shape.
     text = "".join(f"value{i} = 1\n" for i in range(12))
-    current = session(tmp_path, {"mod.py": text})
+    current = opened(tmp_path, {"mod.py": text})
     cursor = current.edit("mod.py", "value3 = 1", "value3 = 2")
     assert current.proposed("mod.py", cursor) == []
 
@@ -150,7 +150,7 @@ def test_deleted_lines_are_deleted_where_they_recur(tmp_path) -> None:
         "    monkeypatch.setattr(time, 'time', fake.time)\n"
         "    assert b()\n"
     )
-    current = session(tmp_path, {"test_mod.py": text})
+    current = opened(tmp_path, {"test_mod.py": text})
     cursor = current.edit("test_mod.py", "    monkeypatch.setattr(time, 'time', fake.time)\n", "")
     found = current.proposed("test_mod.py", cursor)
     assert len(found) == 1
@@ -163,7 +163,7 @@ def test_a_rewrite_with_no_place_left_in_the_file_goes_to_other_files(tmp_path) 
         "a.py": "from lib import old_name\n\nold_name(1)\n",
         "b.py": "from lib import old_name\n\nprint(old_name(2))\n",
     }
-    current = session(tmp_path, files, open_files=("a.py",))
+    current = opened(tmp_path, files, open_files=("a.py",))
     cursor = current.edit("a.py", "old_name(1)", "old_name(1, strict=True)")
     found = current.proposed("a.py", cursor)
     assert [item.uri for item in found] == [current.uri("b.py")]
@@ -172,7 +172,7 @@ def test_a_rewrite_with_no_place_left_in_the_file_goes_to_other_files(tmp_path) 
 
 def test_a_renamed_use_of_a_local_name_stays_in_its_function(tmp_path) -> None:
     text = "def first(ty):\n    check(ty)\n    return ty\n\n\ndef second(ty):\n    return ty\n"
-    current = session(tmp_path, {"mod.py": text})
+    current = opened(tmp_path, {"mod.py": text})
     current.edit(
         "mod.py",
         "def first(ty):\n    check(ty)",
@@ -185,7 +185,7 @@ def test_a_renamed_use_of_a_local_name_stays_in_its_function(tmp_path) -> None:
 
 def test_a_use_renamed_after_its_name_went_away_is_followed_everywhere(tmp_path) -> None:
     text = "import typing\n\n\n@typing.overload\ndef f(): ...\n\n\n@typing.overload\ndef g(): ...\n"
-    current = session(tmp_path, {"mod.py": text})
+    current = opened(tmp_path, {"mod.py": text})
     current.edit("mod.py", "import typing\n", "import typing as t\n")
     cursor = current.edit("mod.py", "@typing.overload", "@t.overload")
     found = current.proposed("mod.py", cursor)
