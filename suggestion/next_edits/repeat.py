@@ -35,7 +35,9 @@ MAX_EXAMPLE_BYTES = 400
 MAX_EXAMPLE_LINES = 8
 MAX_NODES = 300
 MAX_CLIMB = 2
-MAX_HITS = 120
+MAX_HITS = 60
+# Constant words of a pattern whose counts are compared to choose where a search starts.
+MAX_ANCHORS = 4
 
 LOCAL = "local"
 MODULE = "module"
@@ -785,7 +787,7 @@ def sites(rule: Rewrite, source: Source, root: Node, near: int = 0) -> list[Site
     # Start from the constant word the text has the fewest of: the fewer hits, the fewer
     # places to try the whole pattern at.
     anchor, anchor_type, depth = min(
-        rule.anchors or ((rule.anchor, rule.anchor_type, rule.anchor_depth),),
+        rule.anchors[:MAX_ANCHORS] or ((rule.anchor, rule.anchor_type, rule.anchor_depth),),
         key=lambda candidate: source.data.count(candidate[0].encode()),
     )
     size = len(anchor.encode())
