@@ -36,6 +36,11 @@ FIX_APPLIED = "fix.applied"  # explicit: the developer picked it; otherwise part
 FIX_IGNORED = "fix.ignored"
 FIX_HIDDEN = "fix.hidden"
 VALIDATION_VERDICT = "validation.verdict"  # detail: {"verdict": "passed", "tests": 14, ...}
+# Next edits (``tactful/nextEdits``): detail says where each came from ({"source": "repeat"}).
+NEXT_EDIT_SHOWN = "next_edit.shown"
+NEXT_EDIT_ACCEPTED = "next_edit.accepted"
+NEXT_EDIT_REJECTED = "next_edit.rejected"  # explicit: sent by the editor; otherwise inferred
+NEXT_EDIT_HIDDEN = "next_edit.hidden"  # proposed and checked, withheld by the item model
 
 KINDS = frozenset(
     {
@@ -55,6 +60,10 @@ KINDS = frozenset(
         FIX_IGNORED,
         FIX_HIDDEN,
         VALIDATION_VERDICT,
+        NEXT_EDIT_SHOWN,
+        NEXT_EDIT_ACCEPTED,
+        NEXT_EDIT_REJECTED,
+        NEXT_EDIT_HIDDEN,
     }
 )
 

@@ -42,6 +42,7 @@ FEATURES = [
     "completion",
     "indexing",
     "llm",
+    "next_edits",
 ]
 
 
