@@ -26,7 +26,10 @@ of the keystrokes accepted (or typed) suggestions saved, and the acceptance lift
 threshold (an explored suggestion counted for the hidden ones it stands for, where those have
 no known outcome),
 for the new model and for the one it started from. A scope whose new filter does worse than its
-starting point on held-back log loss publishes the starting weights instead (``kept: "base"``).
+starting point on held-back log loss publishes the starting weights instead (``kept: "base"``);
+otherwise the published model is trained the same way on all of the scope's suggestions (the
+held-back figures are those of the recipe, measured on the model fitted without them), with
+the threshold found on held-back.
 """
 
 from __future__ import annotations
@@ -325,28 +328,55 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
+@dataclass(frozen=True)
+class ScopeModel:
+    """A scope's published model, its evaluation, and the model that evaluation is about (what
+    a repository's scope starts from when it is evaluated: fitted without the held-back
+    suggestions, so these stay unseen)."""
+
+    published: Prior
+    evaluation: dict[str, Any]
+    evaluated: Prior
+
+
 def _scope_model(
-    scope: str, start: Prior, moments: list[Moment], options: TrainingOptions, run_label: str
-) -> tuple[Prior, dict[str, Any]]:
+    scope: str,
+    start: Prior,
+    moments: list[Moment],
+    options: TrainingOptions,
+    run_label: str,
+    evaluated_start: Prior | None = None,
+) -> ScopeModel:
+    """Fit on the oldest suggestions and test on the newest (``start``, or ``evaluated_start``
+    when given, against the model trained from it); if training did better on held-back log
+    loss, the published model is trained from ``start`` again on all of them — the figures are
+    the held-back ones of the same recipe on fewer — with the threshold found on held-back."""
     fit_on, held = _split(moments, options.held_back)
-    trained = fit_cascade(start, fit_on, options)
+    base = evaluated_start or start
+    trained = fit_cascade(base, fit_on, options)
     new = evaluate(trained, held)
-    before = evaluate(start, held)
+    before = evaluate(base, held)
     better = (
         new.get("log_loss") is not None
         and before.get("log_loss") is not None
         and new["log_loss"] <= before["log_loss"]
     )
-    chosen = trained if better or not held else start
-    threshold = new.get("threshold") if chosen is trained else before.get("threshold")
+    kept_trained = better or not held
+    threshold = new.get("threshold") if kept_trained else before.get("threshold")
     if not held or threshold is None:
         threshold = start.filter.threshold
+    if not kept_trained:
+        chosen = start
+    elif held:
+        chosen = fit_cascade(start, moments, options)
+    else:
+        chosen = trained
     meta = {
         **dict(shipped_prior().meta),
         "id": f"team-{run_label}-{scope or 'all'}",
         "base": str(shipped_prior().meta.get("id", "")),
         "scope": scope,
-        "trained_on": {"suggestions": len(fit_on)},
+        "trained_on": {"suggestions": len(moments) if kept_trained else 0},
     }
     meta.pop("trajectory_trials", None)
     published = Prior(
@@ -362,11 +392,12 @@ def _scope_model(
     evaluation = {
         "fitted_on": len(fit_on),
         "held_back": len(held),
-        "kept": "trained" if chosen is trained else "base",
+        "kept": "trained" if kept_trained else "base",
+        "published_fitted_on": len(moments) if kept_trained else 0,
         "model": new,
         "base": before,
     }
-    return published, evaluation
+    return ScopeModel(published, evaluation, trained if kept_trained else base)
 
 
 def fit_items(start: Mapping[int, float], items: Iterable[tuple[Item, bool]]) -> dict[int, float]:
@@ -392,11 +423,12 @@ def train(conn: Any, options: TrainingOptions = TrainingOptions(), client: str =
         if m.repository:
             by_repository.setdefault(m.repository, []).append(m)
     label = time.strftime("%Y%m%d%H%M%S")
-    team, team_eval = _scope_model("", shipped_prior(), data.moments, options, label)
-    models: dict[str, tuple[Prior, dict[str, Any]]] = {"": (team, team_eval)}
+    team = _scope_model("", shipped_prior(), data.moments, options, label)
+    models: dict[str, tuple[Prior, dict[str, Any]]] = {"": (team.published, team.evaluation)}
     for repository, moments in sorted(by_repository.items()):
         if sum(1 for m in moments if m.known) >= options.min_repository_suggestions:
-            models[repository] = _scope_model(repository, team, moments, options, label)
+            own = _scope_model(repository, team.published, moments, options, label, team.evaluated)
+            models[repository] = (own.published, own.evaluation)
     team_items = fit_items(prior_weights(), ((i, u) for _, _, i, u, _ in data.items))
     items: dict[str, dict[int, float]] = {"": team_items}
     item_counts: dict[str, int] = {"": len(data.items)}
