@@ -301,8 +301,7 @@ def lift(args: argparse.Namespace) -> dict[str, Any]:
         "training": {
             "run": run.run,
             "scope": team_prior.meta.get("scope"),
-            "evaluation": run.evaluation["scopes"].get(repository.id)
-            or run.evaluation["scopes"]["team"],
+            "evaluation": run.evaluation["scopes"],
         },
         "newcomer": {"suggestions": sum(1 for e in newcomer if e.candidate is not None)},
     }
