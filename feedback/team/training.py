@@ -427,8 +427,10 @@ def train(conn: Any, options: TrainingOptions = TrainingOptions(), client: str =
     models: dict[str, tuple[Prior, dict[str, Any]]] = {"": (team.published, team.evaluation)}
     for repository, moments in sorted(by_repository.items()):
         if sum(1 for m in moments if m.known) >= options.min_repository_suggestions:
-            own = _scope_model(repository, team.published, moments, options, label, team.evaluated)
-            models[repository] = (own.published, own.evaluation)
+            scoped = _scope_model(
+                repository, team.published, moments, options, label, team.evaluated
+            )
+            models[repository] = (scoped.published, scoped.evaluation)
     team_items = fit_items(prior_weights(), ((i, u) for _, _, i, u, _ in data.items))
     items: dict[str, dict[int, float]] = {"": team_items}
     item_counts: dict[str, int] = {"": len(data.items)}
