@@ -20,8 +20,9 @@ SUGGESTION_ACCEPTED = "suggestion.accepted"  # length: characters taken (partial
 SUGGESTION_REJECTED = "suggestion.rejected"  # explicit: sent by the editor; otherwise inferred
 SUGGESTION_TYPED = "suggestion.typed"  # typed by hand: neither an accept nor a rejection
 SUGGESTION_HIDDEN = "suggestion.hidden"  # generated, then withheld by the filter
-# A hidden suggestion the developer then typed exactly, by hand (acceptance/hidden.py);
-# detail: {"keystrokes": what typing it cost, less the one keystroke accepting costs}.
+# A hidden suggestion the developer then typed exactly, by hand (acceptance/hidden.py), with
+# the item id of its ``suggestion.hidden`` event (so of its features); detail: {"keystrokes":
+# what typing it cost, less the one keystroke accepting costs}.
 SUGGESTION_HIDDEN_TYPED = "suggestion.hidden_typed"
 REQUEST_SKIPPED = "request.skipped"  # the gate decided not to ask an engine at all
 # Review comments and quality fixes.

@@ -231,10 +231,11 @@ class FeedbackLoop:
             document=document,
             path=path,
         )
-        for probability, typed in ws.history.hidden_costs:
+        for probability, typed, hidden_id in ws.history.hidden_costs:
             self.record(
                 ev.Event(
                     ev.SUGGESTION_HIDDEN_TYPED,
+                    item_id=hidden_id,
                     language=language,
                     workspace=workspace,
                     probability=probability,
@@ -282,7 +283,10 @@ class FeedbackLoop:
             detail["gate_us"] = gate.detail["decision_us"]
             detail["gate_cpu_us"] = gate.detail.get("decision_cpu_us")
         if not decision.show:
-            self.history(workspace).note_hidden(candidate.text, decision.probability)
+            # The id links the hidden suggestion's features to its outcome: the
+            # ``suggestion.hidden_typed`` event of the same id if it is then typed by hand.
+            hidden_id = ev.new_uid()
+            self.history(workspace).note_hidden(candidate.text, decision.probability, hidden_id)
             if gate is not None and self.options.learn:
                 # The moment the gate let through ends in nothing shown: all the gate can
                 # learn is the filter's own estimate of how it would have ended.
@@ -290,6 +294,7 @@ class FeedbackLoop:
             self.record(
                 ev.Event(
                     ev.SUGGESTION_HIDDEN,
+                    item_id=hidden_id,
                     language=ctx.language,
                     workspace=workspace,
                     length=len(candidate.text),
