@@ -558,7 +558,8 @@ def _blob_at(root: Path, commit: str, path: str) -> bytes | None:
         return None
     try:
         blob = repo.commit(commit).tree / path
-        return blob.data_stream.read()
+        data: bytes = blob.data_stream.read()
+        return data
     except (KeyError, ValueError, git.BadName, git.GitCommandError):
         return None
     finally:
@@ -567,9 +568,12 @@ def _blob_at(root: Path, commit: str, path: str) -> bytes | None:
 
 def _rev_parse(repo: git.Repo, rev: str) -> str | None:
     try:
-        return repo.git.rev_parse("--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
+        sha: str = repo.git.rev_parse(
+            "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"
+        )
     except git.GitCommandError:
         return None
+    return sha
 
 
 def _untracked(repo: git.Repo, pathspec: Sequence[str]) -> list[str]:
