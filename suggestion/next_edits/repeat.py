@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from typing import Any
 
 from tree_sitter import Node
 
@@ -135,8 +136,15 @@ _WORD = re.compile(r"[A-Za-z_]\w*")
 
 # Pattern nodes: ("l", type, text) a constant leaf, ("h", k, kind) a hole, ("r", k) a run of
 # list elements, ("n", type, child, child, ...) a node. Templates: strings and ("h"/"r", k).
-Pattern = tuple
-Template = tuple
+# Each position's type depends on the tag in front, which a tuple type cannot say: the matcher
+# reads them by that tag.
+Pattern = tuple[Any, ...]
+Template = tuple[Any, ...]
+# A rewrite as the pattern it matches and the template it writes: two rules with one
+# signature are one rule.
+Signature = tuple[Pattern, Template]
+# A rule's level, kind and pattern with its names and literals spelled out of it (``shape``).
+Shape = tuple[int, str, Pattern]
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +188,7 @@ class Rewrite:
     handler: bool = False
 
     @property
-    def signature(self) -> tuple[Pattern, Template]:
+    def signature(self) -> Signature:
         return (self.pattern, self.template)
 
     @property
@@ -240,7 +248,7 @@ def learn(edit: RecordedEdit, trees: EditTrees) -> list[Rewrite]:
     """
     pair = localize(trees, edit)
     found: list[Rewrite] = []
-    seen: set[tuple[Pattern, Template]] = set()
+    seen: set[Signature] = set()
     for climb in range(MAX_CLIMB + 1):
         if pair is None:
             break
@@ -1098,7 +1106,7 @@ def _fits(kind: str, node: Node) -> bool:
 # -- two examples --------------------------------------------------------------------------
 
 
-def shape(rule: Rewrite) -> tuple:
+def shape(rule: Rewrite) -> Shape:
     """A rule's pattern with the spelling of its names and literals left out: two rules of
     one shape may be two examples of one rewrite."""
 
@@ -1199,7 +1207,7 @@ def _join_templates(
     """Both templates with each differing constant replaced by its hole; None unless the two
     then agree."""
 
-    def split(template: Template, side: int) -> tuple:
+    def split(template: Template, side: int) -> Template:
         pieces: list[object] = []
         words = {pair[side]: index for pair, index in pairs.items()}
         pattern = re.compile(

@@ -372,8 +372,8 @@ class _FileChecker:
                         node,
                     )
         elif kind == "import_statement":
-            for name in node.named_children:
-                module = node_text(name.child_by_field_name("name") or name).split(".")[0]
+            for imported in node.named_children:
+                module = node_text(imported.child_by_field_name("name") or imported).split(".")[0]
                 if module in _DEBUG_MODULES and not self._uses_debugger_api(module):
                     self._add(
                         line,
