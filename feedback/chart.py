@@ -305,8 +305,11 @@ def render_png(summary: Summary, title: str = "tactful: what you took, what it s
         counts.set_ylim(0, ticks[-1])
         counts.set_ylabel("suggestions")
         rate = counts.twinx()
-        rated = [(x, t.acceptance_rate) for x, t in zip(positions, tallies, strict=True)]
-        rated = [(x, r) for x, r in rated if r is not None]
+        rated = [
+            (x, r)
+            for x, t in zip(positions, tallies, strict=True)
+            if (r := t.acceptance_rate) is not None
+        ]
         if rated:
             rate.plot(
                 [x for x, _ in rated],

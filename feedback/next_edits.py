@@ -129,7 +129,7 @@ class NextEditPipeline:
         self.run_blocking = run_blocking
         self._shown: OrderedDict[str, ShownNextEdit] = OrderedDict()
         # Ids by what makes two proposals one (the place and the text), while they may show.
-        self._ids: OrderedDict[tuple, str] = OrderedDict()
+        self._ids: OrderedDict[tuple[str, int, int, int, int, str], str] = OrderedDict()
         # Ids the loop was told were shown, and ids accepted, dismissed or passed by (bounded,
         # oldest forgotten first).
         self._announced: OrderedDict[str, None] = OrderedDict()

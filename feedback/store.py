@@ -146,7 +146,7 @@ class StoreUnavailable(Exception):
 
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring an open database to ``SCHEMA_VERSION``; returns the version it had before."""
-    found = conn.execute("PRAGMA user_version").fetchone()[0]
+    found: int = conn.execute("PRAGMA user_version").fetchone()[0]
     if found > SCHEMA_VERSION:
         raise StoreUnavailable(
             f"it was written by a newer tactful (schema {found}, this one knows {SCHEMA_VERSION})"
@@ -158,7 +158,7 @@ def migrate(conn: sqlite3.Connection) -> int:
     conn.execute("BEGIN IMMEDIATE")
     try:
         # Another process may have migrated between our read and our lock.
-        current = conn.execute("PRAGMA user_version").fetchone()[0]
+        current: int = conn.execute("PRAGMA user_version").fetchone()[0]
         if current > SCHEMA_VERSION:
             raise StoreUnavailable(
                 f"it was written by a newer tactful (schema {current}, this one knows "

@@ -181,7 +181,7 @@ def ensure_schema(conn: psycopg.Connection[Any]) -> int:
                     migration = MIGRATIONS[version]
                     for statement in migration.sql.split(";"):
                         if statement.strip():
-                            conn.execute(statement)  # type: ignore[arg-type]
+                            conn.execute(statement)
                     _set_meta(conn, version + 1, migration.compatible_from)
                     logger.info("team store migrated to schema %d", version + 1)
             found = max(found, SCHEMA_VERSION)
