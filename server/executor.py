@@ -62,7 +62,7 @@ ENGINE = Worker("tactful-engine", 1)
 NEXT_EDITS = Worker("tactful-next-edits", 1)
 
 
-async def run_blocking(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+async def run_blocking(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
     """Run ``fn`` in the worker pool and await its result."""
     return await WORK.run(fn, *args, **kwargs)
 

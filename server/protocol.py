@@ -64,7 +64,9 @@ class TactfulProtocol(LanguageServerProtocol):
             return
         super().handle_message(message)
 
-    def get_message_type(self, method: str) -> Any:
+    # pygls caches its own lookup with lru_cache, a wrapper type no plain method matches; this
+    # one is not cached, since deferred features add their request types as they load.
+    def get_message_type(self, method: str) -> Any:  # type: ignore[override]
         # Requests of tactful's own methods are typed like the standard ones (a feature names
         # its request class in ``server.message_types``), so their params are checked the same
         # way and a request whose params do not fit is answered with ``InvalidParams``.

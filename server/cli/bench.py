@@ -104,13 +104,15 @@ def run(args: argparse.Namespace) -> int:
     report: dict[str, Any] = {"corpus": str(corpus), "files": files, "engines": {}}
     for engine in args.engine or ["local"]:
         if args.filter:
-            report["engines"][engine] = filter_runs(
-                args.filter,
-                lambda opts, inspect, e=engine: asyncio.run(
+
+            def replay_engine(
+                opts: dict[str, Any], inspect: Callable[[Path], None], e: str = engine
+            ) -> Tally:
+                return asyncio.run(
                     _replay(corpus.resolve(), files, e, opts, args.max_seconds, inspect)
-                ),
-                options,
-            )
+                )
+
+            report["engines"][engine] = filter_runs(args.filter, replay_engine, options)
             continue
         tally = asyncio.run(_replay(corpus.resolve(), files, engine, options, args.max_seconds))
         report["engines"][engine] = tally.summary()

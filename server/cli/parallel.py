@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from itertools import islice
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -83,11 +84,7 @@ def in_parallel(
                 item = running.pop(future)
                 error = future.exception()
                 yield Done(item, None if error else future.result(), error)
-                following = next(pending, _END)
-                if following is not _END:
-                    running[pool.submit(work, following)] = following  # type: ignore[arg-type]
+                for following in islice(pending, 1):
+                    running[pool.submit(work, following)] = following
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-
-
-_END = object()

@@ -193,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "github":
         from tactful.server.cli.github import render
 
-        sys.stdout.write(render(annotations(review)))
+        sys.stdout.write(render(workflow_annotations(review)))
         for note in review.notes:
             print(f"tactful review: {note}", file=sys.stderr)
     else:
@@ -441,7 +441,7 @@ def to_sarif(review: Review) -> dict[str, Any]:
     }
 
 
-def annotations(review: Review) -> list[Any]:
+def workflow_annotations(review: Review) -> list[Any]:
     """``--format github``: one workflow annotation per comment."""
     from tactful.server.cli.github import Annotation, level_of
 

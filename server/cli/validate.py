@@ -67,9 +67,9 @@ def run(args: argparse.Namespace) -> int:
     for problem in resolved.problems:
         print(f"tactful validate: {problem}", file=sys.stderr)
     sandbox = sandbox_for(root, resolved.settings)
-    problem = sandbox.patch_problem(patch)
-    if problem:
-        print(f"tactful validate: {problem}", file=sys.stderr)
+    refused = sandbox.patch_problem(patch)
+    if refused:
+        print(f"tactful validate: {refused}", file=sys.stderr)
         return 2
     verdict = sandbox.validate_sync(patch=patch)
     if args.format == "json":

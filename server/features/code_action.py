@@ -241,8 +241,9 @@ def register(server: TactfulServer) -> None:
     @guard(server, "recording an applied fix", fallback=False)
     def fix_applied(*args: Any) -> bool:
         first = args[0] if args else None
-        ids = first if isinstance(first, list) else [first]
-        if not ids or not all(isinstance(i, str) and i for i in ids):
+        given = first if isinstance(first, list) else [first]
+        ids = [i for i in given if isinstance(i, str) and i]
+        if not given or len(ids) != len(given):
             logger.warning("%s takes the id of a fix, or a list of them, got %r", FIX_APPLIED, args)
             return False
         explicit = not (len(args) > 1 and args[1] == "fixAll")

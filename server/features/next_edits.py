@@ -18,7 +18,7 @@ document opened, never at start-up.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import attrs
 from lsprotocol import types
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-METHOD = "tactful/nextEdits"
+METHOD: Final = "tactful/nextEdits"
 CAPABILITY = "tactfulNextEdits"
 
 

@@ -20,7 +20,7 @@ import logging
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from lsprotocol import types
 from pygls.uris import from_fs_path
@@ -111,7 +111,8 @@ class _Editor:
             for d in publisher(self.server).get_source(key, SOURCE)
             if isinstance(d.data, dict) and d.data.get("id") in order
         ]
-        kept.sort(key=lambda d: order[d.data["id"]])
+        # Every diagnostic kept has a dict for data (the filter above).
+        kept.sort(key=lambda d: order[cast(dict[str, Any], d.data)["id"]])
         document = self.server.documents.get(key)
         version = document.version if document is not None else None
         return publisher(self.server).set(key, SOURCE, kept, version)
