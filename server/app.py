@@ -56,6 +56,8 @@ class TactfulServer(LanguageServer):
         self.workspace_root: Path | None = None
         self.client_options: dict[str, Any] = {}
         self.client_settings: dict[str, Any] = {}
+        # Trust the editor granted while running (``tactful/workspaceTrusted``); None: not sent.
+        self.granted_trust: bool | None = None
         self.resolved = settings_mod.resolve([])
         self.errors = ErrorReporter(self.show_error)
         self.log_handler: ClientLogHandler | None = None
@@ -90,9 +92,17 @@ class TactfulServer(LanguageServer):
         return str(getattr(value, "value", value) or "utf-16")
 
     @property
+    def editor_trust(self) -> bool | None:
+        """The editor's word on trust: granted while running (``tactful/workspaceTrusted``),
+        else ``workspace.trusted`` from initializationOptions; None when it said nothing."""
+        if self.granted_trust is not None:
+            return self.granted_trust
+        return self.settings.workspace.trusted
+
+    @property
     def trusted(self) -> bool:
         """Whether code from this workspace may run (tests, conftest, its interpreter)."""
-        editor = self.settings.workspace.trusted
+        editor = self.editor_trust
         if editor is not None:
             return editor
         return self.workspace_root is not None and trust_list.is_trusted(self.workspace_root)
@@ -109,7 +119,14 @@ class TactfulServer(LanguageServer):
         if self.client_options:
             client.append(settings_mod.Layer("editor initializationOptions", self.client_options))
         if self.client_settings:
-            client.append(settings_mod.Layer("editor configuration", self.client_settings))
+            # Editors fill it from per-project files (.vscode/settings.json, .dir-locals.el).
+            client.append(
+                settings_mod.Layer(
+                    "editor configuration (workspace/didChangeConfiguration)",
+                    self.client_settings,
+                    restricted=True,
+                )
+            )
         self.resolved = settings_mod.load(self.workspace_root, client)
         if self.log_handler is not None:
             self.log_handler.setLevel(LEVELS[self.settings.log.level])

@@ -27,9 +27,13 @@ def validation_options(settings: Settings) -> ValidationOptions:
     )
 
 
-def sandbox_for(root: str | Path, settings: Settings) -> Sandbox:
-    """The workspace's sandbox for these settings (kept, so its caches stay warm)."""
-    key = (Path(root).resolve(), validation_options(settings), settings.workspace.trusted)
+def sandbox_for(root: str | Path, settings: Settings, editor_trust: bool | None = None) -> Sandbox:
+    """The workspace's sandbox for these settings (kept, so its caches stay warm).
+
+    ``editor_trust`` is what the editor said about trust, when it said more than the settings
+    (a trust granted while the server runs); else ``workspace.trusted`` speaks for it."""
+    trusted = editor_trust if editor_trust is not None else settings.workspace.trusted
+    key = (Path(root).resolve(), validation_options(settings), trusted)
     with _lock:
         sandbox = _sandboxes.get(key)
         if sandbox is None:

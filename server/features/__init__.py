@@ -20,6 +20,7 @@ FEATURES = [
     "lifecycle",
     "sync",
     "configuration",
+    "trust",
     "feedback",
     "diagnostic",
     "status",

@@ -27,7 +27,9 @@ def register(server: TactfulServer) -> None:
             return
         if not (server.trusted and server.settings.validation.enabled):
             return
-        sandbox_for(server.workspace_root, server.settings).start_coverage_map()
+        sandbox_for(
+            server.workspace_root, server.settings, server.editor_trust
+        ).start_coverage_map()
 
     def on_initialized() -> None:
         ready["initialized"] = True

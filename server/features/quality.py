@@ -113,7 +113,7 @@ class QualityService:
         root = self.server.workspace_root
         if root is None or state is None:
             return None, "no workspace folder"
-        sandbox = sandbox_for(root, settings)
+        sandbox = sandbox_for(root, settings, self.server.editor_trust)
         loop = asyncio.get_running_loop()
         # The editor's text may be unsaved: the sandbox gets it as an overlay of the file.
         overlays = {state.path: state.text}
