@@ -29,6 +29,8 @@ from pathlib import Path, PurePosixPath
 
 import git
 
+from tactful.analyzers.git_safety import open_repo
+
 logger = logging.getLogger(__name__)
 
 # git's well-known id of the empty tree: the base of a repository without commits.
@@ -192,7 +194,7 @@ def open_repository(path: str | os.PathLike[str]) -> git.Repo:
     if not location.exists():
         raise DiffError(f"{location} does not exist")
     try:
-        repo = git.Repo(
+        repo = open_repo(
             location if location.is_dir() else location.parent, search_parent_directories=True
         )
     except git.InvalidGitRepositoryError:
@@ -243,6 +245,12 @@ def working_tree_diff(path: str | os.PathLike[str], base: str = "HEAD") -> Diff:
     repo = open_repository(path)
     try:
         return _working_tree_diff(repo, Path(path).resolve(), base)
+    except git.GitCommandError as exc:
+        # A repository git itself cannot read (objects missing from a partial clone, which
+        # are never fetched: tactful runs git without network; a corrupt object store).
+        lines = [line.strip(" '") for line in str(exc.stderr or "").splitlines() if line.strip()]
+        reason = lines[-1].removeprefix("fatal: ") if lines else f"exit code {exc.status}"
+        raise DiffError(f"git could not compute the diff: {reason}") from None
     finally:
         repo.close()
 
@@ -541,7 +549,7 @@ def _read_blobs(repo: git.Repo, shas: Iterable[str]) -> dict[str, bytes]:
 
 def _blob_at(root: Path, commit: str, path: str) -> bytes | None:
     try:
-        repo = git.Repo(root)
+        repo = open_repo(root)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         return None
     try:

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tactful.analyzers.git_safety import run_git
 from tactful.analyzers.languages import language_of_path
 from tactful.analyzers.ngrams import NgramCounts
 from tactful.analyzers.tokens import WORD, tokenize_text
@@ -107,12 +108,8 @@ def source_files(root: Path) -> list[str]:
 
 def _git_files(root: Path) -> list[str] | None:
     try:
-        result = subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            cwd=root,
-            capture_output=True,
-            timeout=30,
-            check=False,
+        result = run_git(
+            root, "ls-files", "-z", "--cached", "--others", "--exclude-standard", timeout=30
         )
     except (OSError, subprocess.SubprocessError):
         return None

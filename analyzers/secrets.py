@@ -26,6 +26,8 @@ import time
 from collections import Counter
 from pathlib import Path, PurePath
 
+from tactful.analyzers.git_safety import run_git
+
 logger = logging.getLogger(__name__)
 
 REDACTED = "<REDACTED>"
@@ -107,12 +109,8 @@ class _IgnoreCache:
 
 def _git_visible_files(root: Path) -> frozenset[str] | None:
     try:
-        completed = subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            cwd=root,
-            capture_output=True,
-            timeout=10,
-            check=False,
+        completed = run_git(
+            root, "ls-files", "-z", "--cached", "--others", "--exclude-standard", timeout=10
         )
     except (OSError, subprocess.SubprocessError) as exc:
         logger.debug("git ls-files failed in %s: %s", root, exc)
@@ -161,13 +159,7 @@ def is_secret_path(root: str | Path | None, path: str | Path) -> bool:
 
 def _git_ignores(root: Path, relative: str) -> bool:
     try:
-        completed = subprocess.run(
-            ["git", "check-ignore", "-q", "--", relative],
-            cwd=root,
-            capture_output=True,
-            timeout=10,
-            check=False,
-        )
+        completed = run_git(root, "check-ignore", "-q", "--", relative, timeout=10)
     except (OSError, subprocess.SubprocessError) as exc:
         logger.debug("git check-ignore failed in %s: %s", root, exc)
         return False
