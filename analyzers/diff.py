@@ -14,6 +14,7 @@ staged, unstaged and untracked files), any revision, or, for a branch name, the 
 from __future__ import annotations
 
 import difflib
+import errno
 import logging
 import os
 import re
@@ -30,6 +31,7 @@ from pathlib import Path, PurePosixPath
 import git
 
 from tactful.analyzers.git_safety import open_repo
+from tactful.analyzers.secrets import in_workspace
 
 logger = logging.getLogger(__name__)
 
@@ -315,6 +317,9 @@ def _working_tree_diff(repo: git.Repo, location: Path, base_name: str) -> Diff:
         if reason is None:
             try:
                 full = root / entry.path
+                if not in_workspace(root, full):
+                    # Its folder became a link out of the repository since git listed it.
+                    raise OSError(errno.EXDEV, "outside the repository once links are followed")
                 if full.stat().st_size > MAX_REVIEWED_BYTES:
                     reason = "too large"
                 else:

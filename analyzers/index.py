@@ -29,6 +29,7 @@ from pathlib import Path
 from tactful.analyzers.git_safety import run_git
 from tactful.analyzers.languages import language_of_path
 from tactful.analyzers.ngrams import NgramCounts
+from tactful.analyzers.secrets import in_workspace
 from tactful.analyzers.tokens import WORD, tokenize_text
 from tactful.analyzers.userdirs import cache_dir
 
@@ -102,7 +103,12 @@ def source_files(root: Path) -> list[str]:
         # Not a repository, or a folder the enclosing repository ignores as a whole.
         relative = list(_walk(root))
     return [
-        path for path in relative if language_of_path(path) and not _GENERATED_NAMES.search(path)
+        path
+        for path in relative
+        if language_of_path(path)
+        and not _GENERATED_NAMES.search(path)
+        # A link out of the workspace (or to a FIFO) is no source of this workspace.
+        and in_workspace(root, path)
     ]
 
 
