@@ -12,14 +12,22 @@ incremental parse, not one per keystroke.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 
 from tree_sitter import Node, Tree
 from tree_sitter import Point as TSPoint
 
-from tactful.analyzers.languages import new_parser, normalize_language_id
+from tactful.analyzers.languages import (
+    PARSE_BUDGET_S,
+    new_parser,
+    normalize_language_id,
+    parse_within,
+)
 from tactful.analyzers.text import LineIndex, Point, utf8_length
+
+logger = logging.getLogger(__name__)
 
 # Above this size a document is kept as text only: tree-sitter would cope, but the features
 # built on the tree are meant for source files, not generated blobs.
@@ -68,6 +76,9 @@ class Document:
         self._lock = threading.RLock()
         self._tree: Tree | None = None
         self._stale = False
+        # A parse gave up (over its time budget): the text is read without a tree until it
+        # is replaced whole.
+        self.unparsable = False
         self._parse(None)
 
     @property
@@ -104,10 +115,11 @@ class Document:
                     self.text = change.text
                     self.lines = LineIndex(change.text)
                     self._tree = None  # nothing of the old tree can be reused
+                    self.unparsable = False
                 else:
                     self._apply_range(change)
             self.version = version
-            self._stale = self._parser is not None
+            self._stale = self._parser is not None and not self.unparsable
 
     def _apply_range(self, change: TextChange) -> None:
         assert change.start is not None and change.end is not None
@@ -135,16 +147,21 @@ class Document:
 
     def _parse(self, old_tree: Tree | None) -> None:
         self._stale = False
-        if self._parser is None:
+        if self._parser is None or self.unparsable:
             self._tree = None
             return
         source = self.text.encode("utf-8", "surrogatepass")
         if len(source) > MAX_PARSED_BYTES:
             self._tree = None
             return
-        self._tree = (
-            self._parser.parse(source, old_tree) if old_tree else self._parser.parse(source)
-        )
+        self._tree = parse_within(self._parser, source, old_tree)
+        if self._tree is None:
+            self.unparsable = True
+            logger.info(
+                "%s took longer than %.1f s to parse: read as text only",
+                self.uri,
+                PARSE_BUDGET_S,
+            )
 
     def node_at(self, point: Point) -> Node | None:
         """The smallest named node at ``point``."""

@@ -30,7 +30,7 @@ from tactful.server import settings as settings_mod
 from tactful.server.errors import ErrorReporter
 from tactful.server.log import LEVELS, ClientLogHandler
 from tactful.server.protocol import TactfulProtocol
-from tactful.server.transport import FramingError, StdinChunks, pump
+from tactful.server.transport import FrameReader, FramingError, StdinChunks, pump
 
 logger = logging.getLogger(__name__)
 
@@ -69,12 +69,17 @@ class TactfulServer(LanguageServer):
         }
         self.settings_listeners: list[Callable[[], Any]] = []
         self.initialized_listeners: list[Callable[[], Any]] = []
+        self.initialized_done = False
         self.shutdown_listeners: list[Callable[[], Any]] = []
         # Feature-owned objects (engines, stores, caches) by name, so features can find each
         # other without importing each other's modules at start-up.
         self.services: dict[str, Any] = {}
         self._shown_problems: set[str] = set()
         self._background: set[asyncio.Task[Any]] = set()
+        # Documents over workspace.maxDocumentMb, by uri: their size; they are not read.
+        self.oversized: dict[str, int] = {}
+        self._oversized_said: set[str] = set()
+        self.frame_reader = FrameReader(frame_limit(self.settings))
 
     # -- state -----------------------------------------------------------------------------
 
@@ -130,6 +135,7 @@ class TactfulServer(LanguageServer):
         self.resolved = settings_mod.load(self.workspace_root, client)
         if self.log_handler is not None:
             self.log_handler.setLevel(LEVELS[self.settings.log.level])
+        self.frame_reader.max_frame_bytes = frame_limit(self.settings)
         fresh = [p for p in self.resolved.problems if p not in self._shown_problems]
         for problem in fresh:
             logger.warning("%s", problem)
@@ -138,6 +144,36 @@ class TactfulServer(LanguageServer):
             self.show_message("tactful settings: " + "; ".join(fresh), types.MessageType.Warning)
         for listener in list(self.settings_listeners):
             self._call_listener(listener)
+
+    @property
+    def max_document_chars(self) -> int:
+        return int(self.settings.workspace.max_document_mb * 1_000_000)
+
+    def refuse_document(self, uri: str, size: int) -> None:
+        """A document over ``workspace.maxDocumentMb`` (``size``: its characters, or the bytes
+        of the message that carried it): not kept, its features told it is gone, and the user
+        told once. Changes to it are ignored until its text is replaced by a smaller one."""
+        document = self.documents.pop(uri, None)
+        if document is not None:
+            self.emit("close", document)
+        self.oversized[uri] = size
+        if uri in self._oversized_said:
+            return
+        if len(self._oversized_said) > 1000:
+            self._oversized_said.clear()
+        self._oversized_said.add(uri)
+        limit = self.settings.workspace.max_document_mb
+        name = uri.rsplit("/", 1)[-1] or uri
+        text = (
+            f"tactful: {name} is {size / 1e6:.1f} MB, over the {limit:g} MB limit "
+            "(workspace.maxDocumentMb): tactful leaves it alone, with no completions, review or "
+            "fixes in it."
+        )
+        logger.warning("%s", text)
+        self.show_message(text, types.MessageType.Warning)
+
+    def forget_oversized(self, uri: str) -> None:
+        self.oversized.pop(uri, None)
 
     # -- talking to the client -------------------------------------------------------------
 
@@ -257,7 +293,14 @@ class TactfulServer(LanguageServer):
             self.errors.report("reading messages", ValueError(error.message))
 
         try:
-            await pump(read, protocol.handle_body, framing_error, stop)
+            await pump(
+                read,
+                protocol.handle_body,
+                framing_error,
+                stop,
+                reader=self.frame_reader,
+                on_oversized=protocol.handle_oversized,
+            )
         except SystemExit as exit_:
             return int(exit_.code or 0)
         except (BrokenPipeError, ConnectionResetError):
@@ -282,6 +325,12 @@ class _StdoutWriter:
     def close(self) -> None:
         with contextlib.suppress(OSError):
             self._stream.close()
+
+
+def frame_limit(settings: settings_mod.Settings) -> int:
+    """Largest message read whole: room for the largest document JSON-escaped (most text
+    grows little; a character escaped as ``\\uXXXX`` takes six bytes), at least 16 MB."""
+    return int(max(settings.workspace.max_document_mb * 4 + 1, 16) * 1_000_000)
 
 
 def build_server() -> TactfulServer:

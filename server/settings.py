@@ -170,6 +170,13 @@ class WorkspaceSettings:
             "The editor's workspace trust; unset: the trust list kept by `tactful trust`."
         ),
     )
+    max_document_mb: float = field(
+        default=5.0,
+        metadata=_doc(
+            "Largest document tactful reads, in MB of text (millions of characters); a bigger "
+            "one is left alone (no completions, review or fixes in it), and said so once."
+        ),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,6 +7,7 @@ work (indexing, coverage) from ``initialized``.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,8 @@ from tactful.server.settings import flatten
 
 if TYPE_CHECKING:
     from tactful.server.app import TactfulServer
+
+logger = logging.getLogger(__name__)
 
 
 def _root(params: types.InitializeParams) -> Path | None:
@@ -48,6 +51,11 @@ def register(server: TactfulServer) -> None:
 
     @server.feature(types.INITIALIZED)
     def initialized(params: types.InitializedParams) -> None:
+        if server.initialized_done:
+            # Features start their background work (the feedback store, indexing) once.
+            logger.warning("initialized was sent again: ignored")
+            return
+        server.initialized_done = True
         for listener in list(server.initialized_listeners):
             server._call_listener(listener)
 

@@ -46,6 +46,7 @@ from tactful.feedback.fixes import (
     Validator,
     fix_id,
     fix_item,
+    judged_ahead,
     verdict_detail,
 )
 from tactful.server.convert import Lines, to_diagnostic
@@ -317,12 +318,14 @@ class QualityService:
         try:
             if progress is not None:
                 await progress.begin(f"Testing fixes for {Path(state.path).name}")
-            total = len(state.findings)
-            for index, finding in enumerate(state.findings):
+            ahead = judged_ahead(state.findings)
+            total = len(ahead)
+            for step, index in enumerate(ahead):
+                finding = state.findings[index]
                 if cancelled.is_set():
                     return
                 if progress is not None:
-                    progress.report(f"{finding.rule} ({index + 1}/{total})", index * 100 // total)
+                    progress.report(f"{finding.rule} ({step + 1}/{total})", step * 100 // total)
                 offer = await run_blocking(
                     judge.offer, finding, state.text, state.findings, cancelled
                 )
@@ -344,9 +347,14 @@ class QualityService:
             return known
         judge = self.judge(state)
         if judge.validate is not None:
-            # Tests are still running for this document: answer now with what ruff says.
+            # Tests are still running for this document, or this finding was not among those
+            # judged ahead (judged_ahead): answer now with what ruff says.
             judge.validate = None
-            judge.not_validated_reason = "tests still running"
+            judge.not_validated_reason = (
+                "not tested: too many findings in this file"
+                if state.judged.is_set()
+                else "tests still running"
+            )
         return await run_blocking(judge.offer, state.findings[index], state.text, state.findings)
 
 
