@@ -29,6 +29,9 @@ from tactful.analyzers.text import LineIndex, Point, utf8_length
 
 logger = logging.getLogger(__name__)
 
+# Edits that insert more than this since the last parse (a big paste) are parsed from scratch,
+# where the parse has a time budget, rather than incrementally.
+REPARSE_INSERTED_BYTES = 64 * 1024
 # Above this size a document is kept as text only: tree-sitter would cope, but the features
 # built on the tree are meant for source files, not generated blobs.
 MAX_PARSED_BYTES = 8 * 1024 * 1024
@@ -79,6 +82,7 @@ class Document:
         # A parse gave up (over its time budget): the text is read without a tree until it
         # is replaced whole.
         self.unparsable = False
+        self._inserted = 0
         self._parse(None)
 
     @property
@@ -86,7 +90,7 @@ class Document:
         """The syntax tree of the current text (parsed now if edits are pending)."""
         with self._lock:
             if self._stale:
-                self._parse(self._tree)
+                self._parse(self._tree if self._inserted <= REPARSE_INSERTED_BYTES else None)
             return self._tree
 
     @property
@@ -133,6 +137,7 @@ class Document:
         old_end_ts = TSPoint(end_point.line, self.lines.byte_column(end_point, text))
         self.text = text[:start] + change.text + text[end:]
         self.lines.replace(start, end, start_byte, end_byte, change.text)
+        self._inserted += len(change.text)
         new_end = self.lines.point(start + len(change.text))
         new_end_ts = TSPoint(new_end.line, self.lines.byte_column(new_end, self.text))
         if self._tree is not None:
@@ -147,6 +152,7 @@ class Document:
 
     def _parse(self, old_tree: Tree | None) -> None:
         self._stale = False
+        self._inserted = 0
         if self._parser is None or self.unparsable:
             self._tree = None
             return

@@ -130,8 +130,8 @@ def new_parser(language_id: str) -> Parser | None:
 
 
 # tree-sitter's error recovery can take seconds on text that is not code (a megabyte of random
-# bytes: about six), and parses run where a developer waits: one that takes longer than its
-# budget is given up and the text read without a tree.
+# bytes: about six), and parses run where a developer waits: a parse from scratch that takes
+# longer than its budget is given up and the text read without a tree.
 PARSE_BUDGET_S = 0.5
 _READ_BYTES = 16 * 1024
 
@@ -142,10 +142,20 @@ def parse_within(
     old_tree: Tree | None = None,
     budget_s: float = PARSE_BUDGET_S,
 ) -> Tree | None:
-    """``parser.parse(source, old_tree)``, or None when it takes longer than ``budget_s``.
+    """``parser.parse(source, old_tree)``; None when a parse from scratch takes longer than
+    ``budget_s``.
 
-    The source is handed over in slices by a callback, which tells the parser the text has
-    ended once the budget is spent: the parse then stops within one slice's work."""
+    From scratch, the source is handed over in slices by a callback, which tells the parser the
+    text has ended once the budget is spent: the parse then stops within one slice's work. An
+    incremental parse (``old_tree`` edited to match ``source``) re-reads only around the edits
+    and is given the bytes whole: py-tree-sitter 0.26 keeps the last slice a callback returned
+    when the parse stops before the end of the text, which an incremental parse does, a slice
+    per keystroke for good."""
+    if old_tree is not None:
+        try:
+            return parser.parse(source, old_tree)
+        except (ValueError, RuntimeError):
+            return None
     deadline = time.monotonic() + budget_s
     late = False
 
@@ -157,7 +167,7 @@ def parse_within(
         return source[offset : offset + _READ_BYTES]
 
     try:
-        tree = parser.parse(read, old_tree) if old_tree is not None else parser.parse(read)
+        tree = parser.parse(read)
     except (ValueError, RuntimeError):
         return None
     return None if late else tree

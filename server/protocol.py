@@ -9,6 +9,7 @@ with ``InvalidRequest``, as JSON-RPC 2.0 prescribes.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -137,6 +138,26 @@ class TactfulProtocol(LanguageServerProtocol):
     def lsp_text_document__did_close(self, params: types.DidCloseTextDocumentParams) -> Any:
         if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CLOSE)) is not None:
             yield handler, (params,), None
+
+    def _execute_handler(
+        self,
+        msg_id: Any,
+        handler: Any,
+        callback: Any,
+        args: tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        super()._execute_handler(msg_id, handler, callback, args=args, kwargs=kwargs)
+        answers = isinstance(callback, functools.partial) and (
+            callback.func == self._send_handler_result
+        )
+        future = self._request_futures.get(msg_id)
+        if future is not None and not answers:
+            # pygls 2.1.1 keeps the future of every notification handled by a coroutine or a
+            # generator (didOpen, didChange, didClose, and the steps of its generators) under
+            # a fresh id and never lets it go: about 3 KB per keystroke, for good. A request's
+            # future is let go when it is answered; these are let go when they are done.
+            future.add_done_callback(lambda _: self._request_futures.pop(msg_id, None))
 
     def handle_oversized(self, frame: Oversized) -> None:
         """A message too big to read (transport.Oversized): answered if it is a request, and

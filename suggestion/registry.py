@@ -20,6 +20,7 @@ Extension points, all plain attributes:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
@@ -62,7 +63,7 @@ class ShownSuggestion:
 class SuggestionRegistry:
     """The suggestions shown recently (a bounded memory), with their hooks."""
 
-    def __init__(self, limit: int = 4096) -> None:
+    def __init__(self, limit: int = 1024) -> None:
         self.filter: Filter = keep_all
         self.gate: Gate = ask_always
         self.on_shown: list[Callable[[ShownSuggestion], object]] = []
@@ -94,11 +95,18 @@ class SuggestionRegistry:
         offset = sum(len(line) + 1 for line in lines[: request.position.line])
         offset += request.position.column - suggestion.replace_prefix
         shown = ShownSuggestion(uuid.uuid4().hex[:16], request, suggestion, offset, time.time())
-        self._shown[shown.id] = shown
+        # Kept without the document's text and the judges' notes: only the listeners read them,
+        # now; a long session would otherwise keep a copy of the document per suggestion.
+        kept = dataclasses.replace(
+            shown,
+            request=dataclasses.replace(request, text=""),
+            suggestion=dataclasses.replace(suggestion, meta={}),
+        )
+        self._shown[kept.id] = kept
         while len(self._shown) > self._limit:
             self._shown.popitem(last=False)
         self._notify(self.on_shown, shown)
-        return shown
+        return kept
 
     def unanswered(self, request: CompletionRequest) -> None:
         """A request the gate let through ends with nothing to show."""

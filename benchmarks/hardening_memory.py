@@ -1,0 +1,57 @@
+"""Memory over a long session: the server's RSS after 1,000 and after 100,000 edits.
+
+Run: ``.venv/bin/python benchmarks/hardening_memory.py [--edits 100000]``; prints JSON.
+
+A developer types into one Python document over real pipes (tests/fixtures/editing.py: a
+character per ``didChange``, typos taken back, the module deleted and typed again once it is
+120 lines long), asks for an inline completion every 8 edits and accepts about a third of
+those that show something. RSS (``VmRSS``) is read at each checkpoint; the figure that matters
+is ``growth_mb``: RSS at the end less RSS after 1,000 edits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from fixtures.editing import Typist, rss_mb
+from hardening_input import _start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--edits", type=int, default=100_000)
+    args = parser.parse_args()
+    checkpoints = sorted({1_000, *range(10_000, args.edits + 1, 10_000), args.edits})
+    rss: dict[int, float] = {}
+    with tempfile.TemporaryDirectory(prefix="tactful-memory-") as folder:
+        client, uri = _start(Path(folder))
+        try:
+            typist = Typist(client, uri.replace("known.py", "typed.py"))
+            started = time.monotonic()
+            for checkpoint in checkpoints:
+                typist.type(checkpoint - typist.edits)
+                rss[checkpoint] = round(rss_mb(client.process.pid), 1)
+            elapsed = time.monotonic() - started
+            accepted = typist.accepted
+        finally:
+            client.close()
+    report = {
+        "edits": args.edits,
+        "rss_mb": rss,
+        "growth_mb": round(rss[args.edits] - rss[1_000], 1),
+        "accepted": accepted,
+        "seconds": round(elapsed, 1),
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
