@@ -12,7 +12,7 @@ the whole suite. Printed as JSON:
 - ``agreement``: share of mutants whose two verdicts agree (target: at least 0.95);
 - ``false_passed``: mutants the selected tests passed and the whole suite failed (target: 0).
 
-The sdist is fetched with ``pip download`` into ``benchmarks/corpora/`` (git-ignored) and
+The sdist is fetched by ``corpora.py`` into ``benchmarks/corpora/`` (git-ignored) and
 unpacked into a folder of this benchmark's own, with a virtual environment holding pytest and
 click (editable), as a developer of click would have it.
 
@@ -29,22 +29,19 @@ import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 
+from corpora import CORPORA, download, project_python, unpack
+
 from tactful.analyzers.text import Edit, Point, Span
 from tactful.feedback.execution import Sandbox, Status, ValidationOptions, Verdict
 
-HERE = Path(__file__).resolve().parent
-CORPORA = HERE / "corpora"
 PACKAGE = "click==8.1.8"
-SDIST = CORPORA / "click-8.1.8.tar.gz"
 PROJECT = CORPORA / "validation-click-8.1.8"
 PYTEST = "pytest==8.3.4"  # what click 8.1.8 was released against
 
@@ -80,35 +77,12 @@ def log(message: str) -> None:
 
 def prepare() -> Path:
     """The unpacked sdist with a ``.venv`` holding pytest and click (editable)."""
-    CORPORA.mkdir(parents=True, exist_ok=True)
-    if not SDIST.exists():
-        log(f"downloading {PACKAGE} (sdist)")
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--no-binary",
-                ":all:",
-                "--no-deps",
-                PACKAGE,
-                "-d",
-                str(CORPORA),
-            ],
-            check=True,
-        )
     if (PROJECT / ".venv" / "bin" / "python").exists():
         return PROJECT
     shutil.rmtree(PROJECT, ignore_errors=True)
-    with tempfile.TemporaryDirectory(dir=CORPORA) as scratch, tarfile.open(SDIST) as archive:
-        archive.extractall(scratch, filter="data")
-        (Path(scratch) / "click-8.1.8").rename(PROJECT)
+    unpack(download(PACKAGE), PROJECT)
     log("making a virtual environment with pytest and click")
-    subprocess.run([sys.executable, "-m", "venv", str(PROJECT / ".venv")], check=True)
-    pip = [str(PROJECT / ".venv" / "bin" / "python"), "-m", "pip", "install", "-q"]
-    subprocess.run([*pip, PYTEST], check=True)
-    subprocess.run([*pip, "--no-deps", "-e", str(PROJECT)], check=True)
+    project_python(PROJECT, (PYTEST,))
     return PROJECT
 
 

@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tactful.feedback.execution import Sandbox, ValidationOptions
 from tactful.server.settings import Settings
+
+if TYPE_CHECKING:
+    from tactful.feedback.execution import Sandbox, ValidationOptions
 
 _sandboxes: dict[tuple[Path, ValidationOptions, bool | None], Sandbox] = {}
 _lock = threading.Lock()
 
 
 def validation_options(settings: Settings) -> ValidationOptions:
+    # The judge loads when a validation is first set up, not when the server starts.
+    from tactful.feedback.execution import ValidationOptions
+
     section = settings.validation
     return ValidationOptions(
         enabled=section.enabled,
@@ -32,6 +38,8 @@ def sandbox_for(root: str | Path, settings: Settings, editor_trust: bool | None 
 
     ``editor_trust`` is what the editor said about trust, when it said more than the settings
     (a trust granted while the server runs); else ``workspace.trusted`` speaks for it."""
+    from tactful.feedback.execution import Sandbox
+
     trusted = editor_trust if editor_trust is not None else settings.workspace.trusted
     key = (Path(root).resolve(), validation_options(settings), trusted)
     with _lock:

@@ -5,11 +5,34 @@ CLI. Nothing here runs workspace code unless the workspace is trusted. ``Sandbox
 or unified diffs and returns a ``Verdict``; ``available_backend`` says which sandbox is in force.
 """
 
-from tactful.feedback.execution.backends import BackendInfo, all_backends, available_backend
-from tactful.feedback.execution.judge import Sandbox, ValidationOptions
-from tactful.feedback.execution.patch import PatchError
-from tactful.feedback.execution.verdict import Selection, Status, Verdict
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tactful.feedback.execution.backends import (
+        BackendInfo,
+        all_backends,
+        available_backend,
+    )
+    from tactful.feedback.execution.judge import Sandbox, ValidationOptions
+    from tactful.feedback.execution.patch import PatchError
+    from tactful.feedback.execution.verdict import Selection, Status, Verdict
+
+# Each name of the surface and its module, loaded when first asked for: the server imports a
+# verdict's types at start-up without the judge, its runner and its sandboxes.
+_MODULES = {
+    "BackendInfo": "backends",
+    "PatchError": "patch",
+    "Sandbox": "judge",
+    "Selection": "verdict",
+    "Status": "verdict",
+    "ValidationOptions": "judge",
+    "Verdict": "verdict",
+    "all_backends": "backends",
+    "available_backend": "backends",
+}
 __all__ = [
     "BackendInfo",
     "PatchError",
@@ -21,3 +44,10 @@ __all__ = [
     "all_backends",
     "available_backend",
 ]
+
+
+def __getattr__(name: str) -> object:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return vars(importlib.import_module(f"{__name__}.{module}"))[name]

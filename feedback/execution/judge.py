@@ -9,10 +9,10 @@ call returns "not validated (workspace not trusted)" at once.
 
 A validation: sync the warm copy; make the changes; look the verdict up by (changes, workspace
 state, command, backend); select the tests (coverage map, import graph, whole suite); lay the
-changes over the warm copy (an overlay mount where the kernel allows, else a copy of it); run the
-tests there in the sandbox (forked from a warm pytest when the backend is ``unshare``, else a
-fresh process); read the probe's report. The coverage map is built and updated in the
-background, once the workspace is trusted.
+changes over the warm copy (an overlay the sandbox mounts, or where it cannot, a copy it
+makes of it); run the tests there in the sandbox (forked from a warm pytest under bubblewrap,
+else a fresh process); read the probe's report and what stopped the run, if a limit did. The
+coverage map is built and updated in the background, once the workspace is trusted.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import json
 import logging
 import os
 import shutil
-import sys
+import signal
 import threading
 import time
 import weakref
@@ -35,14 +35,19 @@ from pathlib import Path
 
 from tactful.analyzers.text import Edit
 from tactful.feedback.execution.backends import (
-    BACKENDS,
-    UNSHARE,
+    OUT_AT,
+    SCRATCH_AT,
+    WARM_AT,
     BackendInfo,
     Layout,
     available_backend,
-    overlay_works,
-    zygote_mounts,
+    base_view,
+    overlay_layer,
+    overlay_runs_work,
+    readonly_binds,
+    readonly_view,
 )
+from tactful.feedback.execution.cgroup import RunGroup, join_command
 from tactful.feedback.execution.coverage_map import (
     CONFIG_FILES,
     CoverageMap,
@@ -59,10 +64,14 @@ from tactful.feedback.execution.patch import (
 )
 from tactful.feedback.execution.runner import (
     JAIL_GRACE_S,
+    MEMORY_MARGIN,
+    PROCESS_MARGIN,
     Limits,
     RunOutcome,
     read_output,
+    read_usage,
     run_command,
+    stop_reason,
 )
 from tactful.feedback.execution.selection import ImportGraph, TestPlan, is_test_file, plan_tests
 from tactful.feedback.execution.verdict import (
@@ -88,37 +97,40 @@ logger = logging.getLogger(__name__)
 
 PROBE = Path(__file__).with_name("probe.py")
 CHILD_COVERAGE = Path(__file__).with_name("child_coverage.py")
-# where a warm pytest sees the warm copy's folder, in its own /tmp, before a run hides it
-WARM_COPY_AT = "/tmp/.tactful-warm-copy"
+ZYGOTE_TMP_BYTES = 64 << 20  # the zygote's own /tmp; each run mounts one of its own
 MEMORY_CACHE = 512
 DISK_CACHE = 2000
-# Environment variables never passed to tests: credentials, and our own or a parent test
-# runner's settings that would change how the workspace's tests run.
-_SECRET_WORDS = (
-    "TOKEN",
-    "SECRET",
-    "PASSWORD",
-    "PASSWD",
-    "CREDENTIAL",
-    "API_KEY",
-    "APIKEY",
-    "PRIVATE_KEY",
-    "ACCESS_KEY",
-    "AUTH",
+# The environment a run gets is built from these names only (and the variables tactful sets):
+# nothing else of the user's environment, where credentials live, reaches the tests.
+_ENV_ALLOWED = frozenset(
+    {
+        "PATH",
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "TERM",
+        "USER",
+        "LOGNAME",
+        "COLUMNS",
+        "LINES",
+        "NO_COLOR",
+        "FORCE_COLOR",
+        "CI",
+        "SOURCE_DATE_EPOCH",
+        "PYTHONHASHSEED",
+        "PYTHONUTF8",
+        "PYTHONIOENCODING",
+        "PYTHONWARNINGS",
+        "PYTHONDEVMODE",
+        "PYTHONFAULTHANDLER",
+        "PYTHONTRACEMALLOC",
+        "PYTHONDONTWRITEBYTECODE",
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD",
+    }
 )
-_DROPPED_ENV = (
-    "PYTHONPATH",
-    "PYTHONHOME",
-    "PYTHONSTARTUP",
-    "PYTHONPYCACHEPREFIX",
-    "VIRTUAL_ENV",
-    "PYTEST_CURRENT_TEST",
-    "PYTEST_ADDOPTS",
-    "PYTEST_PLUGINS",
-    "COVERAGE_PROCESS_START",
-    "COVERAGE_RCFILE",
-)
-_DROPPED_PREFIXES = ("PYTEST_XDIST_", "COV_CORE_", "TACTFUL_PROBE_")
+_ENV_ALLOWED_PREFIXES = ("LC_",)
+# an allowed name still goes when it looks like it holds a credential
+_SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "KEY", "AUTH")
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,11 +143,15 @@ class ValidationOptions:
     command: tuple[str, ...] | None = None  # None: `python -m pytest` with the workspace's Python
     stop_at_first_failure: bool = True  # a failing edit needs one failure, not all of them
     coverage_map: bool = True  # build the coverage map in the background once trusted
+    memory_bytes: int | None = None  # resident memory of a run's processes (None: the default)
+    processes: int | None = None  # processes a run may have at once (None: 512)
+    disk_bytes: int | None = None  # bytes a run may write to its copy and to /tmp (None: 1 GiB)
+    warm_pytest: bool = True  # fork runs from a pytest kept imported (False: a fresh one each)
 
 
 def _env_allowed(name: str) -> bool:
     upper = name.upper()
-    if upper in _DROPPED_ENV or upper.startswith(_DROPPED_PREFIXES):
+    if upper not in _ENV_ALLOWED and not upper.startswith(_ENV_ALLOWED_PREFIXES):
         return False
     return not any(word in upper for word in _SECRET_WORDS)
 
@@ -197,7 +213,40 @@ class Sandbox:
     # The command ---------------------------------------------------------------------------
 
     def interpreter(self) -> Path:
+        """The Python the tests run with: the one the configured command names, else the
+        workspace's (its ``.venv``), else tactful's."""
+        program = self._program()
+        if program is not None and program.name.startswith("python"):
+            return program
         return workspace_interpreter(self.root)
+
+    def _program(self) -> Path | None:
+        """The program a configured command starts (None: ``python``, or not found)."""
+        command = self.options.command
+        if not command or command[0] in ("python", "python3"):
+            return None
+        name = command[0]
+        if "/" in name:
+            path = Path(name) if os.path.isabs(name) else self.root / name
+        else:
+            found = shutil.which(name)
+            if found is None:
+                return None
+            path = Path(found)
+        return path if path.exists() else None
+
+    def _environment_folders(self) -> list[Path]:
+        """Host folders the test command needs to start, wherever they are (``/tmp`` too):
+        its interpreter's environment and base installation, and those of the program the
+        command names. Those inside the workspace come with the copy."""
+        folders: list[Path] = []
+        for program in (self.interpreter(), self._program()):
+            if program is None:
+                continue
+            for folder in interpreter_folders(program):
+                if not folder.is_relative_to(self.root) and folder not in folders:
+                    folders.append(folder)
+        return folders
 
     def command(self) -> list[str]:
         interpreter = str(self.interpreter())
@@ -412,28 +461,38 @@ class Sandbox:
 
     # Running -------------------------------------------------------------------------------
 
-    def _layout(self, backend: str, run: Path, helper: Path, out: Path) -> Layout:
-        interpreter = self.interpreter()
-        readonly = [helper]
-        readonly += [f for f in interpreter_folders(interpreter) if not f.is_relative_to(self.root)]
+    def _limits(self, timeout: float) -> Limits:
+        options = self.options
+        return Limits.for_timeout(
+            timeout, options.memory_bytes, options.processes, options.disk_bytes
+        )
+
+    def _readonly(self, helper: Path) -> list[Path]:
+        """Host folders a run reads: its helper folder and the interpreter's installation."""
+        return [helper, *self._environment_folders()]
+
+    def _layout(self, backend: str, run: Path, helper: Path, limits: Limits) -> Layout:
         into_copy = tuple(
             (self.root / name, name) for name in VENV_NAMES if (self.root / name).is_dir()
         )
-        overlay = (run / "upper", run / "work") if (run / "upper").is_dir() else None
+        sandboxed = backend == "bwrap"
+        overlay = sandboxed and overlay_runs_work()
         return Layout(
             root=self.root,
-            copy=self.warm.copy if overlay else run / "copy",
-            readonly=tuple(readonly),
-            writable=(out,),
+            copy=self.warm.copy if sandboxed else run / "copy",
+            readonly=tuple(self._readonly(helper)),
             into_copy=into_copy,
+            # an overlay's tmpfs holds the run's writes only; a copy's, the warm copy too
+            copy_bytes=limits.disk_bytes + (0 if overlay else self.warm.size()),
+            tmp_bytes=limits.disk_bytes,
+            empty=overlay_layer(run) if sandboxed else None,
             overlay=overlay,
         )
 
-    def _env(self, backend: str, layout: Layout, run: Path, helper: Path) -> dict[str, str]:
+    def _env(self, backend: str, test_root: Path, run: Path, helper: Path) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if _env_allowed(k)}
-        test_root = layout.test_root(backend)
         python_path = [str(helper)]
-        if backend in BACKENDS:
+        if backend == "bwrap":
             env["TMPDIR"] = "/tmp"
             env["HOME"] = "/tmp"
             # bytecode is written into the run copy only (all else is read-only) and kept
@@ -477,29 +536,18 @@ class Sandbox:
         cmap: CoverageMap | None,
         warm: bool,
     ) -> Verdict:
-        overlay = (
-            name == "unshare"
-            and all(change.new_text is not None for change in changes)
-            and await asyncio.to_thread(overlay_works, self.warm.home)
-        )
-        # an overlay needs no copy, but the warm copy under it must not change meanwhile
-        held = await asyncio.to_thread(self.warm.hold) if overlay else None
         run: Path | None = None
         try:
+            # sandboxed, the warm copy is copied (or overlaid) inside the sandbox
             run = await asyncio.to_thread(
-                self.warm.new_overlay_run if overlay else self.warm.new_run
+                self.warm.new_empty_run if name == "bwrap" else self.warm.new_run
             )
             assert run is not None
             verdict, _report = await self._run_in(name, run, changes, plan, argv, cmap, warm=warm)
-            if held is not None:
-                self.warm.release(held)
-                held = None
             changed = {change.path for change in changes}
             await asyncio.to_thread(self.warm.keep_bytecode, run, changed)
             return verdict
         finally:
-            if held is not None:
-                self.warm.release(held)
             if run is not None:
                 await asyncio.to_thread(self.warm.discard_run, run)
 
@@ -518,15 +566,27 @@ class Sandbox:
         helper, out = run / "helper", run / "out"
         helper.mkdir()
         out.mkdir()
-        overlay = (run / "upper").is_dir()
-        await asyncio.to_thread(apply_changes, run / ("upper" if overlay else "copy"), changes)
-        layout = self._layout(backend, run, helper, out)
-        env = self._env(backend, layout, run, helper)
+        sandboxed = backend == "bwrap"
+        edited = helper / "changes"
+        written = [change for change in changes if change.new_text is not None]
+        deleted = [change.path for change in changes if change.new_text is None]
+        if sandboxed:
+            await asyncio.to_thread(apply_changes, edited, written)
+        else:
+            await asyncio.to_thread(apply_changes, run / "copy", changes)
+        timeout = timeout_s if timeout_s is not None else self.options.timeout_s
+        limits = self._limits(timeout)
+        # the first call probes the machine for overlays (a bwrap run): off the event loop
+        layout = await asyncio.to_thread(self._layout, backend, run, helper, limits)
+        test_root = layout.test_root(backend)
+        env = self._env(backend, test_root, run, helper)
+        # where the tests write their results: a tmpfs the jail copies out, or the host's folder
+        results = Path(OUT_AT) if sandboxed else out
         pytest = plan.method is not Selection.COMMAND
         command = list(argv)
         if pytest:
             shutil.copyfile(PROBE, helper / "tactful_probe.py")
-            env["TACTFUL_PROBE_REPORT"] = str(out / "report.json")
+            env["TACTFUL_PROBE_REPORT"] = str(results / "report.json")
             command += ["-p", "tactful_probe", "-q"]
             if self.options.stop_at_first_failure and coverage_file is None:
                 command.append("-x")
@@ -543,40 +603,53 @@ class Sandbox:
             command += list(plan.files)
             if coverage_file is not None:
                 shutil.copyfile(CHILD_COVERAGE, helper / "sitecustomize.py")
-                env["TACTFUL_PROBE_COVERAGE"] = str(out / coverage_file)
+                env["TACTFUL_PROBE_COVERAGE"] = str(results / coverage_file)
                 with contextlib.suppress(ImportError):
                     import coverage
 
                     env["TACTFUL_PROBE_COVERAGE_PATH"] = str(Path(coverage.__file__).parent.parent)
-        timeout = timeout_s if timeout_s is not None else self.options.timeout_s
-        limits = Limits.for_timeout(timeout)
         outcome = None
         if (
             warm
+            and self.options.warm_pytest
             and pytest
             and coverage_file is None
-            and layout.overlay is not None
-            and backend == "unshare"
+            and sandboxed
+            and not deleted
             and command[:3] == [str(self.interpreter()), "-m", "pytest"]
         ):
             zygote = await asyncio.to_thread(self._warm_pytest_for)
             if zygote is not None:
                 outcome = await self._run_warm(zygote, run, command[3:], env, timeout, limits)
         if outcome is None:
-            outcome = await run_command(
-                backend,
-                layout,
-                command,
-                env,
-                timeout,
-                limits,
-                helper / "spec.json",
-                out / "usage.json",
-            )
+            held = await asyncio.to_thread(self.warm.hold) if sandboxed else None
+
+            def release() -> None:
+                nonlocal held
+                if held is not None:
+                    self.warm.release(held)
+                    held = None
+
+            try:
+                outcome = await run_command(
+                    backend,
+                    layout,
+                    command,
+                    env,
+                    timeout,
+                    limits,
+                    helper,
+                    out,
+                    changes=edited if sandboxed else None,
+                    deleted=deleted,
+                    # an overlay reads the warm copy until the run ends: held until then
+                    on_copied=None if layout.overlay else release,
+                )
+            finally:
+                release()
         report = _read_report(out / "report.json") if pytest else None
-        usage = _read_report(out / "usage.json") or {}
-        verdict = _verdict(outcome, report, plan, backend, cmap)
-        return replace(verdict, cpu_s=float(usage.get("cpu_s", 0.0))), report
+        verdict = _verdict(outcome, report, plan, backend, cmap, limits)
+        return replace(verdict, cpu_s=outcome.cpu_s), report
 
     # Warm pytest -----------------------------------------------------------------------------
 
@@ -593,30 +666,44 @@ class Sandbox:
             if self._warm_pytest_failures >= 2:
                 return None
             interpreter = self.interpreter()
-            readonly = [
-                f for f in interpreter_folders(interpreter) if not f.is_relative_to(self.root)
-            ]
+            readonly = self._environment_folders()
             venvs = [name for name in VENV_NAMES if (self.root / name).is_dir()]
-            needed = [*readonly, Path(sys.prefix).resolve(), Path(sys.executable).resolve()]
-            if any(path.is_relative_to("/tmp") for path in needed):
-                # Each warm run mounts a /tmp of its own, which would hide these: such runs
-                # go the ordinary way, where the jail binds them again.
-                self._warm_pytest_failures = 2
-                logger.info("no warm pytest for %s: its interpreter lives under /tmp", self.root)
-                return None
+            runs = self.warm.runs
+            runs.mkdir(parents=True, exist_ok=True)
             spec = {
-                "mounts": zygote_mounts(
-                    readonly, [self.root / name for name in venvs], self.warm.home, WARM_COPY_AT
-                ),
-                "venvs": [[str(self.root / name), name] for name in venvs],
+                "venvs": venvs,
                 "root": str(self.root),
-                "home": str(self.warm.home),
-                "home_at": WARM_COPY_AT,
+                "warm_at": WARM_AT,
+                "scratch_at": SCRATCH_AT,
+                "out_at": OUT_AT,
+                "runs": str(runs),
+                # each run mounts a /tmp of its own: what lives under the zygote's is bound again
+                "under_tmp": [
+                    str(path)
+                    for path in readonly_binds(readonly)
+                    if path.is_relative_to("/tmp") and path != self.root
+                ],
                 "preload": ["pytest"],
             }
-            spec_path = self.warm.home / "zygote.json"
-            command = [*UNSHARE, str(interpreter), "-I", str(ZYGOTE), str(spec_path)]
-            zygote = WarmPytest(command, spec, spec_path, self.warm.home / "zygote.log")
+            empty = overlay_layer(self.warm.home)
+            argv = base_view(readonly, ZYGOTE_TMP_BYTES, nested=True, empty=empty)
+            argv += ["--ro-bind", str(self.warm.copy), WARM_AT, "--bind", str(runs), str(runs)]
+            argv += ["--dir", SCRATCH_AT, "--dir", OUT_AT, "--dir", str(self.root)]
+            for name in venvs:
+                argv += readonly_view(str(self.root / name), str(self.root / name), empty)
+            spec_path = runs / "zygote.json"
+            argv += ["--remount-ro", "/", "--", str(interpreter), "-I", str(ZYGOTE), str(spec_path)]
+            limits = self._limits(self.options.timeout_s)
+            # a ceiling for the zygote and the runs it forks together, where the machine has
+            # control groups; each run is also watched and limited on its own (zygote.py)
+            group = RunGroup.create(
+                f"tactful-zygote-{os.getpid()}-{id(self):x}",
+                2 * (limits.processes + PROCESS_MARGIN),
+                2 * (limits.memory_bytes + 3 * limits.disk_bytes) + MEMORY_MARGIN,
+            )
+            zygote = WarmPytest(
+                join_command(group, argv), spec, spec_path, self.warm.home / "zygote.log", group
+            )
             if not zygote.start():
                 self._warm_pytest_failures += 1
                 logger.info("no warm pytest for %s: %s", self.root, zygote.failure)
@@ -639,40 +726,51 @@ class Sandbox:
         out = run / "out"
         request = {
             "id": run.name,
-            "run": str(run),
             "helper": str(run / "helper"),
             "out": str(out),
             "args": args,
             "env": env,
-            "limits": {
-                "cpu_s": limits.cpu_s,
-                "memory_bytes": limits.memory_bytes,
-                "file_bytes": limits.file_bytes,
-            },
+            "limits": limits.to_jail(True),
             "deadline_s": timeout,
         }
         started = time.monotonic()
-        finished = asyncio.wrap_future(zygote.submit(request))
-        timed_out = False
-        code: int | None = None
+        # the warm copy lies under the run's overlay: it must not change meanwhile
+        held = await asyncio.to_thread(self.warm.hold)
         try:
-            code = await asyncio.wait_for(asyncio.shield(finished), timeout + JAIL_GRACE_S)
-        except TimeoutError:
+            finished = asyncio.wrap_future(zygote.submit(request))
+            timed_out = False
+            code: int | None = None
+            try:
+                code = await asyncio.wait_for(asyncio.shield(finished), timeout + JAIL_GRACE_S)
+            except TimeoutError:
+                timed_out = True
+                zygote.kill(run.name)
+                with contextlib.suppress(TimeoutError, ZygoteGone):
+                    await asyncio.wait_for(finished, JAIL_GRACE_S)
+            except asyncio.CancelledError:
+                # killed before re-raising, so nothing of the run outlives the cancellation
+                zygote.kill(run.name)
+                with contextlib.suppress(BaseException):
+                    await asyncio.wait_for(finished, JAIL_GRACE_S)
+                raise
+        finally:
+            self.warm.release(held)
+        usage = await asyncio.to_thread(read_usage, out)
+        stopped = usage.get("stopped")
+        if stopped == "deadline" or code == TIMED_OUT:
             timed_out = True
-            zygote.kill(run.name)
-            with contextlib.suppress(TimeoutError, ZygoteGone):
-                await asyncio.wait_for(finished, JAIL_GRACE_S)
-        except asyncio.CancelledError:
-            # killed before re-raising, so nothing of the run outlives the cancellation
-            zygote.kill(run.name)
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(finished, JAIL_GRACE_S)
-            raise
-        if code == TIMED_OUT:
-            timed_out = True
+        if stopped not in ("processes", "memory", "disk"):
+            stopped = zygote.stopped() or ("cpu" if code == 128 + signal.SIGXCPU else None)
         output = read_output(out / "output.txt")
         duration = time.monotonic() - started
-        return RunOutcome(None if timed_out else code, output, duration, timed_out)
+        return RunOutcome(
+            None if timed_out else code,
+            output,
+            duration,
+            timed_out,
+            stopped,
+            float(usage.get("cpu_s", 0.0)),
+        )
 
     def close(self) -> None:
         """Stop the warm pytest, if one runs (it also stops when this process ends)."""
@@ -746,7 +844,7 @@ class Sandbox:
                 logger.info("coverage map not made: %s", verdict.reason or verdict.status.value)
                 self._map_failed_for = state.digest
                 return cmap
-            test_root = self.root if backend.name in BACKENDS else run / "copy"
+            test_root = self.root if backend.name == "bwrap" else run / "copy"
             measured = await asyncio.to_thread(read_coverage_data, data_file, test_root)
             # a test whose Python children were measured is seen like any other
             opaque = set(report.get("spawning", [])) - await asyncio.to_thread(
@@ -820,7 +918,12 @@ def _read_report(path: Path) -> dict | None:
 
 
 def _verdict(
-    outcome: RunOutcome, report: dict | None, plan: TestPlan, backend: str, cmap: CoverageMap | None
+    outcome: RunOutcome,
+    report: dict | None,
+    plan: TestPlan,
+    backend: str,
+    cmap: CoverageMap | None,
+    limits: Limits,
 ) -> Verdict:
     base = Verdict(
         Status.ERROR, duration_s=outcome.duration_s, backend=backend, selection=plan.method
@@ -837,6 +940,19 @@ def _verdict(
         f"{e['id']} (collection)\n{e['text']}" for e in (report or {}).get("collect_errors", [])
     ]
     counted = replace(base, tests_run=len(ran), test_ids=tuple(ran), failed_ids=tuple(failed))
+    stopped = outcome.stopped
+    if stopped is None and "MemoryError" in outcome.output and outcome.exit_code != 0:
+        # an allocation past the address-space limit fails in the process that asked
+        stopped = "memory"
+    if stopped == "cpu":
+        return replace(
+            counted, status=Status.TIMEOUT, failures=tail, reason=stop_reason(stopped, limits)
+        )
+    if stopped is not None:
+        # the edit's tests went past a limit: that is what they do with it
+        return replace(
+            counted, status=Status.FAILED, failures=tail, reason=stop_reason(stopped, limits)
+        )
     if outcome.timed_out:
         return replace(
             counted,
@@ -857,13 +973,6 @@ def _verdict(
     failures = trim_failures("\n\n".join(texts)) if texts else tail
     if code is not None and code > 128:
         signal_number = code - 128
-        if signal_number == 24:  # SIGXCPU: the CPU limit
-            return replace(
-                counted,
-                status=Status.TIMEOUT,
-                failures=tail,
-                reason="the tests used up their CPU time",
-            )
         return replace(
             counted,
             status=Status.FAILED,

@@ -1,0 +1,17 @@
+--- Handlers for tactful's own LSP notifications, by method; given to every tactful client.
+---
+--- Add one by assigning `require("tactful.handlers")["tactful/…"] = function(err, result, ctx)`
+--- before the server starts. Methods Neovim handles itself (diagnostics, progress, messages) are
+--- not here: Neovim's defaults show them.
+
+local status = require("tactful.status")
+
+local M = {}
+
+--- `tactful/status`: the engine in use, the filter, trust; sent after `initialized` and when
+--- settings or trust change.
+M["tactful/status"] = function(_, result, ctx)
+  status.server_said(ctx.client_id, result)
+end
+
+return M
