@@ -90,13 +90,13 @@ def accept_command(suggestion_id: str) -> types.Command:
 def replaced_range(shown: ShownSuggestion, lines: Lines, encoding: str) -> types.Range:
     """The range an item replaces: the characters before the cursor it rewrites (none for a
     pure insertion), in the client's encoding."""
-    position = shown.request.position
+    position = shown.position
     start = Point(position.line, max(0, position.column - shown.suggestion.replace_prefix))
     return to_range(Span(start, position), lines, encoding)
 
 
 def insert_text(shown: ShownSuggestion, lines: Lines) -> str:
-    position = shown.request.position
+    position = shown.position
     replaced = shown.suggestion.replace_prefix
     line = lines.line(position.line)
     return line[max(0, position.column - replaced) : position.column] + shown.suggestion.text
