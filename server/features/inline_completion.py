@@ -9,7 +9,8 @@ for the same document, or answered for a version that is no longer current, gets
 
 The pipeline is ``server.services.completion``, shared with ``textDocument/completion``. This
 module also owns the ``tactful.acceptSuggestion`` / ``tactful.rejectSuggestion`` commands, which
-tell the feedback loop what became of a shown suggestion.
+tell the feedback loop what became of a shown suggestion and answer once the store has
+committed it (``server/features/feedback.py:committed``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from lsprotocol import types
 from tactful.analyzers.text import Point, Span
 from tactful.server.convert import Lines, to_point, to_range
 from tactful.server.errors import guard
+from tactful.server.features.feedback import committed
 from tactful.suggestion.registry import ShownSuggestion
 from tactful.suggestion.types import CompletionRequest
 
@@ -130,7 +132,7 @@ def register(server: TactfulServer) -> None:
 
     @server.command(ACCEPT)
     @guard(server, "accepting a suggestion", fallback=False)
-    def accept_suggestion(*args: Any) -> bool:
+    async def accept_suggestion(*args: Any) -> bool:
         suggestion_id = _shown_id(server, ACCEPT, args)
         if suggestion_id is None:
             return False
@@ -138,17 +140,19 @@ def register(server: TactfulServer) -> None:
         loop = server.services.feedback
         if loop is not None:
             loop.accepted(suggestion_id, length)
+            await committed(server)
         return True
 
     @server.command(REJECT)
     @guard(server, "rejecting a suggestion", fallback=False)
-    def reject_suggestion(*args: Any) -> bool:
+    async def reject_suggestion(*args: Any) -> bool:
         suggestion_id = _shown_id(server, REJECT, args)
         if suggestion_id is None:
             return False
         loop = server.services.feedback
         if loop is not None:
             loop.rejected(suggestion_id, explicit=True)
+            await committed(server)
         return True
 
 

@@ -52,6 +52,7 @@ from tactful.server.convert import Lines, to_diagnostic
 from tactful.server.diagnostics import publisher
 from tactful.server.errors import guard
 from tactful.server.executor import run_blocking
+from tactful.server.features.feedback import committed
 from tactful.server.progress import progress
 from tactful.suggestion.review import Comment, Memory, Progress, ReviewOptions, review_diff
 from tactful.suggestion.review.comments import ORIGIN_LLM, normalize_line
@@ -569,12 +570,14 @@ def register(server: TactfulServer) -> None:
 
     @server.command(DISMISS_COMMENT)
     @guard(server, "dismissing a review comment", fallback=False)
-    def dismiss_comment(*args: Any) -> bool:
+    async def dismiss_comment(*args: Any) -> bool:
         comment_id = args[0] if args else None
         if not isinstance(comment_id, str) or not comment_id:
             logger.warning("tactful.dismissComment takes the id of a review comment, got %r", args)
             return False
-        return review.dismiss(comment_id)
+        dismissed = review.dismiss(comment_id)
+        await committed(server)  # answered once the dismissal is in the store
+        return dismissed
 
     try:
         from tactful.server.features.code_action import add_provider
