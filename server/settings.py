@@ -6,7 +6,8 @@ client (``initializationOptions`` and ``workspace/didChangeConfiguration``). Wir
 camelCase, TOML names snake_case; both are accepted everywhere.
 
 Keys that decide what runs, where code is sent or how safe a run is (``USER_ONLY``: ``llm.*``,
-``validation.command|python|sandbox|timeoutS``, ``feedback.*``, ``workspace.trusted``) are taken
+``validation.command|python|sandbox|timeoutS|memoryMb|processes|diskMb``, ``feedback.*``,
+``workspace.trusted``) are taken
 only from the user file and ``initializationOptions``. A *restricted* layer — the workspace's files
 and ``workspace/didChangeConfiguration``, which editors feed from per-project files (Eglot from
 ``.dir-locals.el``, VS Code from ``.vscode/settings.json``) — may not set them: a cloned repository
@@ -149,6 +150,24 @@ class ValidationSettings:
             "root; unset: `python -m pytest` with the workspace's interpreter."
         ),
     )
+    memory_mb: int | None = field(
+        default=None,
+        metadata=_doc(
+            "Resident memory all of a validation run's processes may use together, in MB; more "
+            "stops the run. Unset: half the machine's memory, at most 4096."
+        ),
+    )
+    processes: int = field(
+        default=512,
+        metadata=_doc("Processes a validation run may have at once; more stops the run."),
+    )
+    disk_mb: int = field(
+        default=1024,
+        metadata=_doc(
+            "What a validation run may write, in MB, to its copy of the workspace and to its "
+            "`/tmp`; more stops the run."
+        ),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -214,6 +233,9 @@ USER_ONLY = (
     "validation.python",
     "validation.sandbox",
     "validation.timeout_s",
+    "validation.memory_mb",
+    "validation.processes",
+    "validation.disk_mb",
     "feedback.",
     "workspace.trusted",
 )

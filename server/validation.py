@@ -30,6 +30,10 @@ def validation_options(settings: Settings) -> ValidationOptions:
         sandbox=section.sandbox,
         timeout_s=section.timeout_s,
         command=tuple(section.command) if section.command else None,
+        # 0 is no limit anyone means: the judge's default stands
+        memory_bytes=(section.memory_mb << 20) if section.memory_mb else None,
+        processes=section.processes or None,
+        disk_bytes=(section.disk_mb << 20) if section.disk_mb else None,
     )
 
 
