@@ -68,20 +68,8 @@ def _start(base: Path) -> tuple[FuzzClient, str]:
         raise RuntimeError("the server did not answer initialize")
     client.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
     uri = (root / "known.py").as_uri()
-    _did_open(client, uri, KNOWN_TEXT)
+    client.open_document(uri, KNOWN_TEXT)
     return client, uri
-
-
-def _did_open(client: FuzzClient, uri: str, text: str) -> None:
-    client.send(
-        {
-            "jsonrpc": "2.0",
-            "method": "textDocument/didOpen",
-            "params": {
-                "textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}
-            },
-        }
-    )
 
 
 def fuzz(count: int) -> dict[str, object]:

@@ -28,20 +28,7 @@ def client(workspace: Workspace):
     )
     assert server.wait_answers([key], 60) == []
     server.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
-    server.send(
-        {
-            "jsonrpc": "2.0",
-            "method": "textDocument/didOpen",
-            "params": {
-                "textDocument": {
-                    "uri": workspace.uri(KNOWN),
-                    "languageId": "python",
-                    "version": 1,
-                    "text": workspace.read(KNOWN),
-                }
-            },
-        }
-    )
+    server.open_document(workspace.uri(KNOWN), workspace.read(KNOWN))
     yield server
     server.close()
 

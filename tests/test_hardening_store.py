@@ -43,20 +43,7 @@ def start(workspace: Workspace, store: Path, preexec_fn=None) -> tuple[FuzzClien
     assert client.wait_answers([key], 60) == []
     client.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
     uri = workspace.uri("m.py")
-    client.send(
-        {
-            "jsonrpc": "2.0",
-            "method": "textDocument/didOpen",
-            "params": {
-                "textDocument": {
-                    "uri": uri,
-                    "languageId": "python",
-                    "version": 1,
-                    "text": REPEATED + LINE,
-                }
-            },
-        }
-    )
+    client.open_document(uri, REPEATED + LINE)
     return client, uri
 
 
