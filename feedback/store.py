@@ -409,16 +409,22 @@ class FeedbackStore:
 
     def committed(self) -> Future[bool]:
         """A future done once everything queued before it has been written: True when it all
-        reached the file, False when it is kept in memory (or the store is closed or full).
-        Never blocks; from an event loop, wait for it with ``asyncio.wrap_future``."""
+        reached the file, False when it is kept in memory (or the store is closed, or its queue
+        full). Never blocks; from an event loop, wait for it with ``asyncio.wrap_future``."""
         future: Future[bool] = Future()
+
+        def done(durable: bool) -> None:
+            # a waiter that gave up has cancelled it
+            if future.set_running_or_notify_cancel():
+                future.set_result(durable)
+
         if self._closed:
-            future.set_result(False)
+            done(False)
             return future
         try:
-            self._queue.put_nowait(_Write([], future.set_result))
+            self._queue.put_nowait(_Write([], done))
         except queue.Full:
-            future.set_result(False)
+            done(False)
         return future
 
     def call(self, fn: Callable[[sqlite3.Connection], T], timeout: float = 30.0) -> T:
