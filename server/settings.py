@@ -116,6 +116,15 @@ class FilterSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class NextEditsSettings:
+    enabled: bool = field(
+        default=True,
+        metadata=_doc("Answer `tactful/nextEdits`: the follow-up edits of the edits just made."),
+    )
+    limit: int = field(default=2, metadata=_doc("Most next edits one request returns."))
+
+
+@dataclass(frozen=True, kw_only=True)
 class ReviewSettings:
     enabled: bool = field(default=True, metadata=_doc("Review the lines that changed."))
     base: str = field(default="HEAD", metadata=_doc("Git ref to compare the working tree with."))
@@ -130,6 +139,14 @@ class QualitySettings:
     select: list[str] | None = field(
         default=None,
         metadata=_doc("ruff rule selection; unset: ruff's defaults and the project's."),
+    )
+    scope: Literal["changed", "baseline", "all"] = field(
+        default="changed",
+        metadata=_doc(
+            "Which findings to show: `changed` (on lines changed since `review.base`, whole "
+            "new files, and findings the change caused elsewhere in its file), `baseline` "
+            "(those not in the baseline `tactful baseline` recorded), or `all`."
+        ),
     )
 
 
@@ -223,6 +240,7 @@ class Settings:
     feedback: FeedbackSettings = field(default_factory=FeedbackSettings)
     workspace: WorkspaceSettings = field(default_factory=WorkspaceSettings)
     log: LogSettings = field(default_factory=LogSettings)
+    next_edits: NextEditsSettings = field(default_factory=NextEditsSettings)
 
 
 # Keys only the user file and initializationOptions may set: they decide what runs, where code

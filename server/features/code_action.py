@@ -7,7 +7,7 @@ of the fix, as DESIGN §2 says: ``Remove unused import: `os` (F401) — 14 tests
 ``isPreferred``; ``source.fixAll.tactful`` gathers the fixes that are safe or validated, never
 an unvalidated unsafe or LLM fix.
 
-Quick fixes pass the feedback loop's item model (``QualityService.present``): listed most
+Quick fixes pass the feedback loop's item model (``QualityPipeline.present``, feedback/quality.py): listed most
 likely useful first, the ones it hides left out. Each carries the command
 ``tactful.fixApplied [id]``, which the editor runs after applying the edit, so the model learns
 what the developer takes. ``source.fixAll.tactful`` is not filtered: the developer asked for

@@ -9,8 +9,17 @@ for the same document, or answered for a version that is no longer current, gets
 
 The pipeline is ``server.services.completion``, shared with ``textDocument/completion``. This
 module also owns the ``tactful.acceptSuggestion`` / ``tactful.rejectSuggestion`` commands, which
-tell the feedback loop what became of a shown suggestion and answer once the store has
+tell the feedback loop what became of a shown suggestion (an id of a next edit,
+``tactful/nextEdits``, goes to the next-edit pipeline instead) and answer once the store has
 committed it (``server/features/feedback.py:committed``).
+
+``tactful/inlineCompletionReady`` (server to client): the LLM, asked in the background while
+the local engine's answer was shown, has answered for ``{textDocument: {uri, version},
+position}``, and the document is still there. LSP 3.18 has no refresh for inline completions,
+so the editors maintained here ask again at that moment when their cursor is still there (VS
+Code runs its "trigger inline suggestion" action; the Neovim plugin requests and replaces the
+ghost text), and get the LLM's answer at once. Other clients ignore the notification and get
+the answer with their next request at that moment, or its rest while the developer types it.
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 
 from tactful.analyzers.text import Point, Span
-from tactful.server.convert import Lines, to_point, to_range
+from tactful.server.convert import Lines, to_point, to_position, to_range
 from tactful.server.errors import guard
 from tactful.server.features.feedback import committed
 from tactful.suggestion.registry import ShownSuggestion
@@ -35,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 ACCEPT = "tactful.acceptSuggestion"
 REJECT = "tactful.rejectSuggestion"
+READY = "tactful/inlineCompletionReady"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +95,22 @@ async def complete(
     return Answer(request, turn.shown, lines)
 
 
+def announce(server: TactfulServer, request: CompletionRequest) -> None:
+    """Tell the editor that the LLM's answer for ``request`` is ready (``READY``), while the
+    document is still at the request's version."""
+    document = server.documents.get(request.uri)
+    if document is None or document.version != request.version:
+        return
+    position = to_position(request.position, Lines.of(document), server.encoding)
+    server.protocol.notify(
+        READY,
+        {
+            "textDocument": {"uri": request.uri, "version": request.version},
+            "position": {"line": position.line, "character": position.character},
+        },
+    )
+
+
 def accept_command(suggestion_id: str) -> types.Command:
     return types.Command(title="Accept suggestion", command=ACCEPT, arguments=[suggestion_id])
 
@@ -133,6 +159,11 @@ def register(server: TactfulServer) -> None:
     @server.command(ACCEPT)
     @guard(server, "accepting a suggestion", fallback=False)
     async def accept_suggestion(*args: Any) -> bool:
+        next_edits = server.services.next_edits
+        if args and next_edits is not None and next_edits.get(str(args[0])) is not None:
+            accepted = await next_edits.accepted(str(args[0]))
+            await committed(server)
+            return accepted
         suggestion_id = _shown_id(server, ACCEPT, args)
         if suggestion_id is None:
             return False
@@ -146,6 +177,11 @@ def register(server: TactfulServer) -> None:
     @server.command(REJECT)
     @guard(server, "rejecting a suggestion", fallback=False)
     async def reject_suggestion(*args: Any) -> bool:
+        next_edits = server.services.next_edits
+        if args and next_edits is not None and next_edits.get(str(args[0])) is not None:
+            rejected = await next_edits.rejected(str(args[0]))
+            await committed(server)
+            return rejected
         suggestion_id = _shown_id(server, REJECT, args)
         if suggestion_id is None:
             return False

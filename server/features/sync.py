@@ -2,8 +2,9 @@
 
 The client sends incremental changes; each is applied to our ``Document`` and its tree-sitter
 tree is edited and re-parsed from the old tree, never from scratch. Features subscribe to
-``open``/``change``/``save``/``close`` through ``server.listeners``. ``Document`` is the one
-copy of each text (pygls keeps none: server/protocol.py).
+``open``/``change``/``save``/``close`` through ``server.listeners``, and to the changes
+themselves (what an edit history follows) through ``server.edit_listeners``. ``Document`` is
+the one copy of each text (pygls keeps none: server/protocol.py).
 
 A document over ``workspace.maxDocumentMb`` is refused (``server.refuse_document``): it is not
 kept, its features hear it closed, the user is told once, and its edits are ignored until its
@@ -68,6 +69,7 @@ def register(server: TactfulServer) -> None:
         if len(document.text) > server.max_document_chars:
             server.refuse_document(uri, len(document.text))
             return
+        server.emit_edit(document, changes)
         server.emit("change", document)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))
