@@ -32,8 +32,8 @@ from tactful.feedback.store import store_path
 from tactful.server.convert import Lines, to_diagnostic
 from tactful.server.diagnostics import publisher
 from tactful.server.executor import run_blocking
-    @background_command(server, DISMISS_COMMENT, "dismissing a review comment", False)
-    async def dismiss_comment(*args: Any) -> bool:
+from tactful.server.features.feedback import committed
+from tactful.server.handlers import background_command, on_event
 from tactful.server.progress import progress
 from tactful.suggestion.review import Comment
 from tactful.suggestion.review.llm import config_from_settings
