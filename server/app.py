@@ -29,6 +29,7 @@ from tactful.server import __version__, executor
 from tactful.server import settings as settings_mod
 from tactful.server.errors import ErrorReporter
 from tactful.server.log import LEVELS, ClientLogHandler
+from tactful.server.memory import QuietTrim
 from tactful.server.protocol import TactfulProtocol
 from tactful.server.services import Services
 from tactful.server.transport import FrameReader, FramingError, StdinChunks, pump
@@ -89,6 +90,8 @@ class TactfulServer(LanguageServer):
         self.oversized: dict[str, int] = {}
         self._oversized_said: set[str] = set()
         self.frame_reader = FrameReader(frame_limit(self.settings))
+        # Hands freed memory back once messages and background work pause (server/memory.py).
+        self.quiet_trim = QuietTrim(executor.run_blocking)
 
     # -- state -----------------------------------------------------------------------------
 
@@ -235,6 +238,7 @@ class TactfulServer(LanguageServer):
 
         def done(t: asyncio.Task[Any]) -> None:
             self._background.discard(t)
+            self.quiet_trim.heard()
             if t.cancelled():
                 return
             exc = t.exception()
@@ -305,10 +309,15 @@ class TactfulServer(LanguageServer):
             logger.error("bad message framing: %s", error.message)
             self.errors.report("reading messages", ValueError(error.message))
 
+        def body(data: bytes) -> None:
+            self.quiet_trim.heard()
+            protocol.handle_body(data)
+
+        trimming = asyncio.ensure_future(self.quiet_trim.run())
         try:
             await pump(
                 read,
-                protocol.handle_body,
+                body,
                 framing_error,
                 stop,
                 reader=self.frame_reader,
@@ -319,6 +328,7 @@ class TactfulServer(LanguageServer):
         except (BrokenPipeError, ConnectionResetError):
             logger.error("the connection to the client is lost")
         finally:
+            trimming.cancel()
             for listener in list(self.shutdown_listeners):
                 self._call_listener(listener)
         # The input ended without an exit notification.
