@@ -15,7 +15,7 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +32,21 @@ from tactful.server.log import LEVELS, ClientLogHandler
 from tactful.server.memory import QuietTrim
 from tactful.server.protocol import TactfulProtocol
 from tactful.server.services import Services
-from tactful.server.transport import FrameReader, FramingError, StdinChunks, pump
+from tactful.server.transport import (
+    FrameReader,
+    FramingError,
+    Item,
+    StdinFrames,
+    dispatcher,
+    pump,
+)
 
 logger = logging.getLogger(__name__)
 
 DocumentListener = Callable[[Document], Any]
+# What a session reads messages with: hands each to the dispatch, until the input ends or stop.
+Dispatch = Callable[[Item], None]
+Deliver = Callable[[Dispatch, threading.Event], Awaitable[None]]
 # Told the changes of each ``didChange`` (code-point positions, in order), after they applied.
 EditListener = Callable[[Document, list[TextChange]], Any]
 
@@ -256,9 +266,9 @@ class TactfulServer(LanguageServer):
         stdout = sys.stdout.buffer
         # From here on stdout belongs to the protocol: stray writes go to stderr instead.
         sys.stdout = sys.stderr
-        chunks = StdinChunks()
+        frames = StdinFrames(self.frame_reader)
         writer = _StdoutWriter(stdout)
-        return self._serve(chunks.start, chunks.read, writer)
+        return self._serve(frames.start, frames.deliver, writer)
 
     def serve_tcp(self, host: str, port: int) -> int:
         """Serve one client over TCP."""
@@ -269,7 +279,17 @@ class TactfulServer(LanguageServer):
             async def connection(
                 reader: asyncio.StreamReader, writer: asyncio.StreamWriter
             ) -> None:
-                code = await self._session(lambda: reader.read(65536), writer)
+                async def deliver(dispatch: Dispatch, stop: threading.Event) -> None:
+                    await pump(
+                        lambda: reader.read(65536),
+                        dispatch,
+                        dispatch,
+                        stop,
+                        reader=self.frame_reader,
+                        on_oversized=dispatch,
+                    )
+
+                code = await self._session(deliver, writer)
                 if not done.done():
                     done.set_result(code)
 
@@ -286,19 +306,19 @@ class TactfulServer(LanguageServer):
     def _serve(
         self,
         start: Callable[[asyncio.AbstractEventLoop], None],
-        read: Callable[[], Any],
+        deliver: Deliver,
         writer: Any,
     ) -> int:
         async def main() -> int:
             start(asyncio.get_running_loop())
-            return await self._session(read, writer)
+            return await self._session(deliver, writer)
 
         try:
             return asyncio.run(main())
         finally:
             executor.shutdown()
 
-    async def _session(self, read: Callable[[], Any], writer: Any) -> int:
+    async def _session(self, deliver: Deliver, writer: Any) -> int:
         self._stop_event = stop = threading.Event()
         self.protocol.set_writer(writer)
         if self.log_handler is not None:
@@ -315,14 +335,7 @@ class TactfulServer(LanguageServer):
 
         trimming = asyncio.ensure_future(self.quiet_trim.run())
         try:
-            await pump(
-                read,
-                body,
-                framing_error,
-                stop,
-                reader=self.frame_reader,
-                on_oversized=protocol.handle_oversized,
-            )
+            await deliver(dispatcher(body, framing_error, protocol.handle_oversized), stop)
         except SystemExit as exit_:
             return int(exit_.code or 0)
         except (BrokenPipeError, ConnectionResetError):

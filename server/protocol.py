@@ -257,8 +257,7 @@ class TactfulProtocol(LanguageServerProtocol):
 
 
 _STRING = r'"((?:[^"\\]|\\.){0,2000})"'
-_KEY = re.compile(r'"((?:[^"\\]|\\.)*)"\s*:\s*')
-_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
+_COLON = re.compile(r"\s*:\s*")
 _ID_VALUE = re.compile(r'-?\d+(?![.eE\d])|"(?:[^"\\]|\\.){0,2000}"')
 
 
@@ -282,14 +281,14 @@ def _request_id(head: str) -> int | str | None:
     while index < len(head):
         char = head[index]
         if char == '"':
-            key = _KEY.match(head, index)
-            if key is not None and depth == 1 and key.group(1) == "id":
-                value = _ID_VALUE.match(head, key.end())
-                return json.loads(value.group(0)) if value is not None else None
-            end = _QUOTED.match(head, index)
+            end = _string_end(head, index)
             if end is None:
-                return None
-            index = end.end()
+                return None  # a string that goes on past the head
+            colon = _COLON.match(head, end)
+            if colon is not None and depth == 1 and head[index:end] == '"id"':
+                value = _ID_VALUE.match(head, colon.end())
+                return json.loads(value.group(0)) if value is not None else None
+            index = end
             continue
         if char in "{[":
             depth += 1
@@ -297,6 +296,25 @@ def _request_id(head: str) -> int | str | None:
             depth -= 1
         index += 1
     return None
+
+
+def _string_end(text: str, start: int) -> int | None:
+    """Where the JSON string opening at ``start`` ends (after its closing quote), or None.
+
+    Quotes are found with ``find``, so a long string costs a few steps, not one per
+    character (an expression alternating per character took 10 ms over the 64 KiB head of a
+    big message, on the event loop)."""
+    position = start + 1
+    while True:
+        quote = text.find('"', position)
+        if quote < 0:
+            return None
+        backslashes = 0
+        while text[quote - 1 - backslashes] == "\\" and quote - 1 - backslashes > start:
+            backslashes += 1
+        if backslashes % 2 == 0:
+            return quote + 1
+        position = quote + 1
 
 
 def _describe(exc: JsonRpcException) -> str:

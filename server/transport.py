@@ -17,10 +17,11 @@ for it. A frame whose body claims more than ``max_frame_bytes`` is not kept: its
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
-import os
 import re
+import select
 import sys
 import threading
 from collections.abc import Awaitable, Callable
@@ -100,9 +101,32 @@ class FrameReader:
     def pending(self) -> bool:
         return self._skip is not None or bool(self._buffer.strip())
 
-    def feed(self, data: bytes) -> list[Item]:
+    def feed(self, data: bytes | memoryview) -> list[Item]:
         self._buffer += data
         return self._drain(stalled=False)
+
+    def feed_from(self, chunk: bytearray, size: int) -> list[Item]:
+        """``feed(chunk[:size])``, where ``chunk`` is a buffer the caller reads into again.
+
+        While the body of a frame too big to take goes by, a chunk with no line break in it
+        (JSON has none outside its strings' escapes) cannot end a frame start: it is dropped
+        where it lies, after one search for a line break, keeping only its last bytes (where
+        a header may begin). The head, the first and the last chunk, and anything with a line
+        break take the ordinary way."""
+        skip = self._skip
+        held = len(self._buffer)
+        if (
+            skip is not None
+            and held <= _OVERLAP < size
+            and len(skip.head) >= HEAD_BYTES
+            and held + size < skip.remaining
+            and chunk.find(b"\n", 0, size) < 0
+        ):
+            skip.remaining -= held + size - _OVERLAP
+            self._buffer[:] = chunk[size - _OVERLAP : size]
+            self._scanned = _OVERLAP
+            return []
+        return self.feed(memoryview(chunk)[:size])
 
     def stalled(self) -> list[Item]:
         """The stream went quiet with a partial frame: take what is whole, if anything."""
@@ -285,10 +309,12 @@ def _frame_start(buf: bytearray, start: int, end: int | None = None) -> re.Match
 
     Line breaks are found with ``find`` (memchr): a JSON message rarely holds a raw one, so
     the regular expression runs on a few bytes before each, and a megabyte is scanned in
-    microseconds rather than a millisecond."""
+    microseconds rather than milliseconds. Past ``_LINES_CHECKED`` line breaks (text that is
+    not JSON, perhaps made to be slow) the expression runs once over the rest instead: a
+    frame start lies within one line, so the first match is the one that ends first."""
     stop = len(buf) if end is None else min(end, len(buf))
     position = start
-    while True:
+    for _ in range(_LINES_CHECKED):
         newline = buf.find(b"\n", position, stop)
         if newline < 0:
             return None
@@ -296,6 +322,11 @@ def _frame_start(buf: bytearray, start: int, end: int | None = None) -> re.Match
         if found is not None and found.end() == newline + 1:
             return found
         position = newline + 1
+    return _FRAME_START.search(buf, position, stop)
+
+
+# Line breaks looked at one by one before a frame start is searched for in one pass.
+_LINES_CHECKED = 32
 
 
 def _is_json(body: bytes) -> bool:
@@ -320,17 +351,13 @@ def _json_prefix(data: bytes) -> int | None:
     return len(text[:consumed].encode("utf-8"))
 
 
-async def pump(
-    read_chunk: Callable[[], Awaitable[bytes]],
+def dispatcher(
     on_body: Callable[[bytes], None],
     on_error: Callable[[FramingError], None],
-    stop: threading.Event,
-    reader: FrameReader | None = None,
     on_oversized: Callable[[Oversized], None] | None = None,
-) -> None:
-    """Read chunks until EOF or ``stop``, handing every recovered body to ``on_body``, every
-    frame too big to take to ``on_oversized`` (else ``on_error``)."""
-    reader = reader if reader is not None else FrameReader()
+) -> Callable[[Item], None]:
+    """One callable for what a ``FrameReader`` gives: bodies to ``on_body``, frames too big to
+    take to ``on_oversized`` (else ``on_error``), framing errors to ``on_error``."""
 
     def dispatch(item: Item) -> None:
         if isinstance(item, Oversized):
@@ -342,6 +369,22 @@ async def pump(
             on_error(item)
         else:
             on_body(item)
+
+    return dispatch
+
+
+async def pump(
+    read_chunk: Callable[[], Awaitable[bytes]],
+    on_body: Callable[[bytes], None],
+    on_error: Callable[[FramingError], None],
+    stop: threading.Event,
+    reader: FrameReader | None = None,
+    on_oversized: Callable[[Oversized], None] | None = None,
+) -> None:
+    """Read chunks until EOF or ``stop``, handing every recovered body to ``on_body``, every
+    frame too big to take to ``on_oversized`` (else ``on_error``)."""
+    reader = reader if reader is not None else FrameReader()
+    dispatch = dispatcher(on_body, on_error, on_oversized)
 
     while not stop.is_set():
         try:
@@ -369,7 +412,7 @@ async def pump(
 READ_BYTES = 1 << 20
 
 
-def _widen_pipe(fd: int) -> None:
+def widen_pipe(fd: int) -> None:
     """Let the pipe from the editor hold a megabyte (Linux's default is 64 KiB), so that a big
     message crosses it in few reads; anything that is not a pipe, or a kernel that says no, is
     left as it is."""
@@ -382,30 +425,78 @@ def _widen_pipe(fd: int) -> None:
         logger.debug("the input pipe keeps its size", exc_info=True)
 
 
-class StdinChunks:
-    """Chunks of stdin, read by a thread so the event loop never blocks on the pipe."""
+class StdinFrames:
+    """Messages from stdin, read and framed by a thread of their own.
 
-    def __init__(self, fd: int | None = None) -> None:
+    The thread reads up to ``READ_BYTES`` at a time into one buffer it keeps (``readinto``:
+    no new object per read, and the GIL let go while it waits), frames what it read with the
+    server's ``FrameReader`` and hands whole messages to the event loop, a list per read. The
+    loop sees messages only: the body of a frame too big to take is dropped by the thread as
+    it goes by (``FrameReader.feed_from``: a search for a line break per read), so requests
+    already in hand are answered while it streams in as fast as without it. A stream that
+    goes quiet with a partial frame is noticed here too (``STALL_S``)."""
+
+    def __init__(self, reader: FrameReader, fd: int | None = None) -> None:
+        self.reader = reader
         self._fd = sys.stdin.fileno() if fd is None else fd
-        self._queue: asyncio.Queue[bytes] | None = None
+        self._queue: asyncio.Queue[list[Item] | None] | None = None
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._queue = asyncio.Queue()
         queue = self._queue
-        _widen_pipe(self._fd)
+        widen_pipe(self._fd)
+
+        def hand_over(items: list[Item] | None) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, items)
 
         def read() -> None:
-            while True:
-                try:
-                    data = os.read(self._fd, READ_BYTES)
-                except OSError:
-                    data = b""
-                loop.call_soon_threadsafe(queue.put_nowait, data)
-                if not data:
-                    return
+            try:
+                self._read(hand_over)
+            except Exception:
+                logger.exception("reading the client's messages failed")
+            hand_over(None)
 
         threading.Thread(target=read, name="tactful-stdin", daemon=True).start()
 
-    async def read(self) -> bytes:
+    def _read(self, hand_over: Callable[[list[Item] | None], None]) -> None:
+        reader = self.reader
+        chunk = bytearray(READ_BYTES)
+        view = memoryview(chunk)
+        source = io.FileIO(self._fd, "rb", closefd=False)
+        while True:
+            if reader.pending and not _readable(self._fd, STALL_S):
+                items = reader.stalled()
+                if items:
+                    hand_over(items)
+                # Still partial: wait without a deadline for the rest (the next read).
+            try:
+                size = source.readinto(view)
+            except OSError:
+                size = 0
+            if not size:
+                return
+            items = reader.feed_from(chunk, size)
+            if items:
+                hand_over(items)
+
+    async def deliver(self, dispatch: Callable[[Item], None], stop: threading.Event) -> None:
+        """Hand each message to ``dispatch``, in order, until the input ends or ``stop``."""
         assert self._queue is not None
-        return await self._queue.get()
+        while not stop.is_set():
+            items = await self._queue.get()
+            if items is None:
+                return
+            for item in items:
+                dispatch(item)
+                if stop.is_set():
+                    return
+
+
+def _readable(fd: int, timeout: float) -> bool:
+    """Whether ``fd`` has something to read within ``timeout`` seconds (True where it cannot
+    be told: the caller then just reads)."""
+    try:
+        ready, _, _ = select.select([fd], [], [], timeout)
+    except (OSError, ValueError):
+        return True
+    return bool(ready)

@@ -115,6 +115,61 @@ def test_a_frame_too_big_to_take_is_dropped_as_it_arrives_keeping_its_head() -> 
     assert bodies(out) == [B]
 
 
+def _read_as_the_server_does(reader: FrameReader, stream: bytes, size: int) -> list:
+    """Feed ``stream`` through ``feed_from``, ``size`` bytes at a time into one buffer."""
+    chunk = bytearray(size)
+    out = []
+    for i in range(0, len(stream), size):
+        piece = stream[i : i + size]
+        chunk[: len(piece)] = piece
+        out += reader.feed_from(chunk, len(piece))
+    return out
+
+
+@settings(max_examples=60, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.integers(min_value=300, max_value=70_000),
+    st.sampled_from([0, 1, 2]),
+    st.integers(min_value=-60, max_value=60),
+)
+def test_reading_into_one_buffer_frames_as_feeding_bytes_does(
+    size: int, line_breaks: int, delta: int
+) -> None:
+    # A big message (dropped as it goes by), a small one claiming a huge length, and a lying
+    # length right after a big one; raw line breaks in the big body in some of them.
+    text = ("y" * 999 + "\n" * line_breaks) * 300
+    big = {"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"text": text}}
+    body = json.dumps(big).encode().replace(b"\\n", b"\n")
+    lying = b"Content-Length: 99999999999\r\n\r\n" + json.dumps(A).encode()
+    stream = (
+        b"Content-Length: %d\r\n\r\n" % len(body)
+        + body
+        + frame(A, delta=delta)
+        + lying
+        + frame(B)
+        + b"Content-Length: %d\r\n\r\n" % len(body)
+        + body
+        + frame(B)
+    )
+    expected = FrameReader(max_frame_bytes=100_000)
+    wanted = []
+    for i in range(0, len(stream), size):
+        wanted += expected.feed(stream[i : i + size])
+    got = _read_as_the_server_does(FrameReader(max_frame_bytes=100_000), stream, size)
+    assert got == wanted
+    assert [item.length for item in got if isinstance(item, Oversized)] == [len(body)] * 2
+
+
+def test_a_body_of_line_breaks_is_dropped_and_what_follows_taken() -> None:
+    # Not JSON, and made to be slow: each line break is a place a frame could start.
+    # (benchmarks/hardening_input.py times it: frame_reader.dropped_line_breaks_mb_per_s.)
+    body = b"\n" * 3_000_000
+    stream = b"Content-Length: %d\r\n\r\n" % len(body) + body + frame(B)
+    out = _read_as_the_server_does(FrameReader(max_frame_bytes=1_000_000), stream, 1 << 20)
+    assert [type(item) for item in out if not isinstance(item, bytes)] == [Oversized]
+    assert bodies(out) == [B]
+
+
 def test_a_huge_false_length_costs_only_its_message() -> None:
     lying = b"Content-Length: 99999999999\r\n\r\n" + json.dumps(A).encode()
     reader = FrameReader()
