@@ -337,9 +337,10 @@ def proportional_bytes(pids: list[int]) -> int:
     """Memory of ``pids`` with each shared page split among its sharers (PSS): a fork bomb's
     children share their parent's pages, which resident sizes would count once per child.
 
-    A process whose ``smaps_rollup`` cannot be read counts with its resident size: a warm
-    run forked (not executed) from a non-dumpable pytest stays non-dumpable, and its smaps
-    are then closed to a watcher without capabilities (its ``statm`` is not)."""
+    A process whose ``smaps_rollup`` cannot be read counts with its resident size: one that
+    made itself non-dumpable closes its smaps to a watcher without capabilities (its ``statm``
+    stays open), and hiding must not make it smaller. (A warm run's tests, forked from the
+    non-dumpable zygote, are made dumpable again for this: zygote.py.)"""
     total = 0
     for pid in pids:
         try:
