@@ -56,6 +56,10 @@ COMMANDS: dict[str, Command] = {
   tactful fix src/pkg/module.py      # one file
   tactful fix --no-validate          # propose fixes without running the tests
   tactful fix --apply                # write the fixes whose tests passed
+  tactful fix --diff > fixes.patch   # the same fixes as a patch; nothing is written
+  tactful fix src tests --select F,E7 --ignore F401 --exclude 'migrations/**'
+  tactful fix --jobs 2               # judge two findings at a time (default: the CPU count)
+  tactful fix --format github        # annotations in a GitHub workflow
   tactful fix --format json > fixes.json""",
     ),
     "baseline": Command(
