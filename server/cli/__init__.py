@@ -167,6 +167,27 @@ def build_parser(load: Iterable[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def add_selection_arguments(parser: argparse.ArgumentParser, select_help: str, root: str) -> None:
+    """``--select``/``--ignore`` rules and ``--exclude`` paths, as ruff takes them (parsed by
+    ``analyzers/selection.py``); ``select_help`` says what is selected and its default, ``root``
+    what patterns are matched from."""
+    parser.add_argument("--select", action="append", metavar="RULES", help=select_help)
+    parser.add_argument(
+        "--ignore",
+        action="append",
+        metavar="RULES",
+        help="comma-separated rule ids or prefixes to leave out (the more specific of "
+        "--select and --ignore wins)",
+    )
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help=f"leave out files matching a gitignore-style pattern, from the {root} (repeatable)",
+    )
+
+
 def _describe(parser: argparse.ArgumentParser, command: Command) -> None:
     """The summary and examples shown by ``tactful COMMAND --help``."""
     if parser.description is None:

@@ -34,6 +34,7 @@ from tactful.analyzers.text import Edit, Point, apply_edits
 from tactful.feedback.execution.verdict import not_validated
 from tactful.feedback.fixes import FixJudge, FixOffer
 from tactful.server import settings as settings_mod
+from tactful.server.cli import add_selection_arguments
 from tactful.server.cli.parallel import add_jobs_argument, in_parallel
 from tactful.server.cli.patches import combine, patch
 from tactful.server.cli.progress import Progress, show_progress
@@ -61,27 +62,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="PATH",
         help="files or folders of one project (default: .)",
     )
-    parser.add_argument(
-        "--select",
-        action="append",
-        metavar="RULES",
-        help="comma-separated rule ids or prefixes to fix, like ruff's (F, E4, F401, ALL); "
+    add_selection_arguments(
+        parser,
+        "comma-separated rule ids or prefixes to fix, like ruff's (F, E4, F401, ALL); "
         "default: quality.select, else ruff's configuration",
-    )
-    parser.add_argument(
-        "--ignore",
-        action="append",
-        metavar="RULES",
-        help="comma-separated rule ids or prefixes to leave out (the more specific of "
-        "--select and --ignore wins)",
-    )
-    parser.add_argument(
-        "--exclude",
-        action="append",
-        default=[],
-        metavar="GLOB",
-        help="leave out files matching a gitignore-style pattern, from the project root "
-        "(repeatable)",
+        "project root",
     )
     parser.add_argument(
         "--validate",
