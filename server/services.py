@@ -19,9 +19,9 @@ if TYPE_CHECKING:
     from tactful.feedback.changes import Changes
     from tactful.feedback.completion import CompletionPipeline
     from tactful.feedback.loop import FeedbackLoop
+    from tactful.feedback.next_edits import NextEditPipeline
     from tactful.feedback.quality import QualityPipeline
     from tactful.feedback.review.pipeline import ReviewPipeline
-    from tactful.feedback.next_edits import NextEditPipeline
     from tactful.feedback.team.link import TeamLink
     from tactful.server.app import TactfulServer
     from tactful.server.diagnostics import DiagnosticsPublisher

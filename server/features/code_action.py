@@ -7,14 +7,14 @@ of the fix, as DESIGN §2 says: ``Remove unused import: `os` (F401) — 14 tests
 ``isPreferred``; ``source.fixAll.tactful`` gathers the fixes that are safe or validated, never
 an unvalidated unsafe or LLM fix.
 
-Quick fixes pass the feedback loop's item model (``QualityPipeline.present``, feedback/quality.py): listed most
-likely useful first, the ones it hides left out. Each carries the command
-``tactful.fixApplied [id]``, which the editor runs after applying the edit, so the model learns
-what the developer takes. ``source.fixAll.tactful`` is not filtered: the developer asked for
-every safe or validated fix, and a fix-all that silently skipped some would be a broken
-promise, not tact. Its command ``tactful.fixApplied [[ids], "fixAll"]`` records those fixes as
-applied without teaching the model, since nobody chose them one by one (and a fix-all on
-every save would otherwise teach that every rule is welcome).
+Quick fixes pass the feedback loop's item model (``QualityPipeline.present`` in
+feedback/quality.py): listed most likely useful first, the ones it hides left out. Each carries
+the command ``tactful.fixApplied [id]``, which the editor runs after applying the edit, so the
+model learns what the developer takes. ``source.fixAll.tactful`` is not filtered: the developer
+asked for every safe or validated fix, and a fix-all that silently skipped some would be a
+broken promise, not tact. Its command ``tactful.fixApplied [[ids], "fixAll"]`` records those
+fixes as applied without teaching the model, since nobody chose them one by one (and a fix-all
+on every save would otherwise teach that every rule is welcome).
 
 Other features add their own actions through ``add_provider`` (a provider lists actions for a
 request; its resolver, if any, fills in actions whose ``data.provider`` names it), so this is
