@@ -48,6 +48,28 @@ Validator = Callable[[Sequence[Edit]], Verdict]
 
 REFINEMENT_ROUNDS = 2
 MAX_VALIDATIONS = 3
+# Fixes are judged ahead of time for this many findings of a document at most (the others when
+# the editor asks), and for its first syntax error only: syntax repairs are computed against the
+# file's first error, so every later one would repeat the same work (a megabyte of random bytes
+# as Python has hundreds).
+MAX_JUDGED_AHEAD = 100
+
+
+def judged_ahead(findings: Sequence[Finding]) -> list[int]:
+    """Indices of the findings whose fixes are worth judging before anyone asks."""
+    chosen: list[int] = []
+    syntax_seen = False
+    for index, finding in enumerate(findings):
+        if finding.rule == SYNTAX_ERROR:
+            if syntax_seen:
+                continue
+            syntax_seen = True
+        chosen.append(index)
+        if len(chosen) >= MAX_JUDGED_AHEAD:
+            break
+    return chosen
+
+
 SETTLED_KEPT = 256
 
 

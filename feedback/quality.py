@@ -60,6 +60,7 @@ from tactful.feedback.fixes import (
     Validator,
     fix_id,
     fix_item,
+    judged_ahead,
     verdict_detail,
 )
 from tactful.feedback.review.pipeline import Report
@@ -432,12 +433,14 @@ class QualityPipeline:
         report: Report | None,
     ) -> None:
         try:
-            total = len(state.findings)
-            for index, finding in enumerate(state.findings):
+            ahead = judged_ahead(state.findings)
+            total = len(ahead)
+            for step, index in enumerate(ahead):
+                finding = state.findings[index]
                 if cancelled.is_set():
                     return
                 if report is not None:
-                    report(f"{finding.rule} ({index + 1}/{total})", index * 100 // total)
+                    report(f"{finding.rule} ({step + 1}/{total})", step * 100 // total)
                 offer = await self.run_blocking(
                     judge.offer, finding, state.text, state.before, cancelled
                 )
@@ -459,9 +462,14 @@ class QualityPipeline:
             return known
         judge = self.judge(state)
         if judge.validate is not None:
-            # Tests are still running for this document: answer now with what ruff says.
+            # Tests are still running for this document, or this finding was not among those
+            # judged ahead (judged_ahead): answer now with what ruff says.
             judge.validate = None
-            judge.not_validated_reason = "tests still running"
+            judge.not_validated_reason = (
+                "not tested: too many findings in this file"
+                if state.judged.is_set()
+                else "tests still running"
+            )
         return await self.run_blocking(judge.offer, state.findings[index], state.text, state.before)
 
     def present(

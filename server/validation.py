@@ -30,14 +30,22 @@ def validation_options(settings: Settings) -> ValidationOptions:
         sandbox=section.sandbox,
         timeout_s=section.timeout_s,
         command=tuple(section.command) if section.command else None,
+        # 0 is no limit anyone means: the judge's default stands
+        memory_bytes=(section.memory_mb << 20) if section.memory_mb else None,
+        processes=section.processes or None,
+        disk_bytes=(section.disk_mb << 20) if section.disk_mb else None,
     )
 
 
-def sandbox_for(root: str | Path, settings: Settings) -> Sandbox:
-    """The workspace's sandbox for these settings (kept, so its caches stay warm)."""
+def sandbox_for(root: str | Path, settings: Settings, editor_trust: bool | None = None) -> Sandbox:
+    """The workspace's sandbox for these settings (kept, so its caches stay warm).
+
+    ``editor_trust`` is what the editor said about trust, when it said more than the settings
+    (a trust granted while the server runs); else ``workspace.trusted`` speaks for it."""
     from tactful.feedback.execution import Sandbox
 
-    key = (Path(root).resolve(), validation_options(settings), settings.workspace.trusted)
+    trusted = editor_trust if editor_trust is not None else settings.workspace.trusted
+    key = (Path(root).resolve(), validation_options(settings), trusted)
     with _lock:
         sandbox = _sandboxes.get(key)
         if sandbox is None:

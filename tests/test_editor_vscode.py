@@ -58,9 +58,16 @@ def test_manifest_declares_limited_trust_and_user_only_settings():
         "tactful.llm.model",
         "tactful.llm.apiBase",
         "tactful.validation.command",
+        "tactful.validation.sandbox",
+        "tactful.validation.timeoutS",
+        "tactful.feedback.store",
+        "tactful.feedback.storeCode",
     ):
         assert properties[key]["scope"] == "machine", key
         assert key in trust["restrictedConfigurations"]
+    # Everything a workspace may not set is restricted, and nothing else is.
+    machine = {k for k, v in properties.items() if v["scope"] == "machine"}
+    assert set(trust["restrictedConfigurations"]) == machine
     commands = {c["command"] for c in manifest["contributes"]["commands"]}
     assert {"tactful.review", "tactful.stats", "tactful.trust"} <= commands
     # The server's own commands are registered by vscode-languageclient; ours must not clash.

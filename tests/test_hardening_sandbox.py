@@ -354,6 +354,20 @@ FORK_BOMB = """
             except OSError:
                 time.sleep(0.001)
 """
+# Children that stay copies of the test process (pytest and all it imported): in a warm run
+# they are forked from the zygote, and their shared pages must not count as memory of each.
+FORK_BOMB_NO_EXEC = """
+    import os, time
+
+    def test_fork_bomb_without_exec():
+        while True:
+            try:
+                if os.fork() == 0:
+                    time.sleep(60)
+                    os._exit(0)
+            except OSError:
+                time.sleep(0.001)
+"""
 MEMORY_BOMB = """
     def test_memory_bomb():
         held = []
@@ -376,6 +390,7 @@ TMP_WRITER = """
 """
 LIMITS = [
     pytest.param(FORK_BOMB, "stopped: more than 64 processes", id="fork-bomb"),
+    pytest.param(FORK_BOMB_NO_EXEC, "stopped: more than 64 processes", id="fork-bomb-no-exec"),
     pytest.param(MEMORY_BOMB, "stopped: memory limit (256 MB)", id="memory-bomb"),
     pytest.param(COPY_WRITER, "stopped: wrote more than 64 MB", id="writer-copy"),
     pytest.param(TMP_WRITER, "stopped: wrote more than 64 MB", id="writer-tmp"),

@@ -420,6 +420,13 @@ class Sandbox:
             "everything": everything,
             "first_failure": self.options.stop_at_first_failure,
             "environment": self._environment_stamp(),
+            # a verdict reached within looser limits says nothing of one within tighter ones
+            "limits": [
+                self.options.timeout_s,
+                self.options.memory_bytes,
+                self.options.processes,
+                self.options.disk_bytes,
+            ],
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 

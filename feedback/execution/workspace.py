@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from tactful.analyzers.git_safety import run_git
 from tactful.analyzers.userdirs import cache_dir
 from tactful.feedback.execution.patch import Change
 
@@ -81,12 +82,9 @@ def is_secret(relative: str) -> bool:
 
 
 def _git(root: Path, *args: str) -> list[str] | None:
-    command = [
-        "git", "-c", "core.fsmonitor=false", "-c", "core.quotepath=off", "-C", str(root),
-        "ls-files", "-z", *args,
-    ]  # fmt: skip
     try:
-        done = subprocess.run(command, capture_output=True, timeout=60, check=False)
+        # Through git_safety: the repository's configured programs (fsmonitor, filters) stay off.
+        done = run_git(root, "-c", "core.quotepath=off", "ls-files", "-z", *args, timeout=60)
     except (OSError, subprocess.TimeoutExpired):
         return None
     if done.returncode != 0:

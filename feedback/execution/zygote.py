@@ -53,6 +53,7 @@ _MS_NOSUID = 0x2
 _MS_NODEV = 0x4
 _MS_REMOUNT = 0x20
 _PR_SET_PDEATHSIG = 1
+_PR_SET_DUMPABLE = 4
 SHM_BYTES = 64 << 20
 OUT_BYTES = 1 << 30
 
@@ -121,6 +122,12 @@ def _grandchild(libc, request: dict, spec: dict) -> None:
     os.closerange(3, 1 << 16)
     os.chdir(root)
     jail.drop_privileges(libc)
+    # Readable by its watcher again. Forked, not executed, the tests keep the zygote's
+    # non-dumpable flag, which closes their smaps to a watcher without capabilities: their
+    # memory was then counted at resident size, every forked copy of pytest in full, and a
+    # fork bomb was stopped as "memory limit" long before its process count said what it was.
+    # The watcher and the zygote stay non-dumpable; the tests gain nothing by this.
+    libc.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)
     jail.set_limits(request.get("limits", {}))
     os.environ.clear()
     os.environ.update(request["env"])
@@ -260,7 +267,7 @@ def self_test(libc, spec: dict) -> str | None:
 def serve(spec: dict) -> int:
     libc = jail._libc()
     # no ptrace of the zygote, no reading its memory, by the runs it forks
-    libc.prctl(4, 0, 0, 0, 0)
+    libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
     problem = self_test(libc, spec)
     if problem is not None:
         _say({"error": problem})

@@ -34,6 +34,7 @@ FEATURES = [
     "lifecycle",
     "sync",
     "configuration",
+    "trust",
     "feedback",
     "diagnostic",
     "status",

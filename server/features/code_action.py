@@ -36,6 +36,7 @@ from tactful.analyzers.text import Edit, Span
 from tactful.feedback.fixes import FixOffer, fix_id
 from tactful.server.convert import Lines, to_range, to_span, to_text_edit
 from tactful.server.errors import guard
+from tactful.server.features.feedback import committed
 from tactful.server.features.quality import SOURCE, service
 
 if TYPE_CHECKING:
@@ -239,14 +240,16 @@ def register(server: TactfulServer) -> None:
 
     @server.command(FIX_APPLIED)
     @guard(server, "recording an applied fix", fallback=False)
-    def fix_applied(*args: Any) -> bool:
+    async def fix_applied(*args: Any) -> bool:
         first = args[0] if args else None
         ids = first if isinstance(first, list) else [first]
         if not ids or not all(isinstance(i, str) and i for i in ids):
             logger.warning("%s takes the id of a fix, or a list of them, got %r", FIX_APPLIED, args)
             return False
         explicit = not (len(args) > 1 and args[1] == "fixAll")
-        return service(server).fix_applied(ids, explicit)
+        recorded = service(server).fix_applied(ids, explicit)
+        await committed(server)  # answered once the event is in the store
+        return recorded
 
     @server.feature(types.CODE_ACTION_RESOLVE)
     async def resolve(action: types.CodeAction) -> types.CodeAction:

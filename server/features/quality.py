@@ -71,7 +71,7 @@ class _Editor:
         else:
 
             def tests() -> Any:
-                return sandbox_for(root, settings)
+                return sandbox_for(root, settings, self.server.editor_trust)
 
         return QualityConfig(
             enabled=settings.quality.enabled,

@@ -1,6 +1,7 @@
 /**
  * The VS Code side of tactful: starts `tactful serve`, sends the user's settings and VS Code's
- * workspace trust, and shows what the server is doing in the status bar.
+ * workspace trust (in initializationOptions, then `tactful/workspaceTrusted` when it is granted),
+ * and shows what the server is doing in the status bar.
  *
  * Boundary: everything that speaks to VS Code lives here; the decisions (which settings to send,
  * which executable to start, what the status bar says, when to ask for inline suggestions again)
@@ -22,7 +23,15 @@ import {
   type WorkDoneProgressReport,
 } from "vscode-languageclient";
 import { LanguageClient, type Executable } from "vscode-languageclient/node";
-import { clientSettings, configurationSection, serverSettings, type ServerSetting, type SettingsTree } from "./settings";
+import {
+  WORKSPACE_TRUSTED,
+  changeableSettings,
+  clientSettings,
+  configurationSection,
+  serverSettings,
+  type ServerSetting,
+  type SettingsTree,
+} from "./settings";
 import { findServer, type Candidate } from "./serverPath";
 import { shouldAskAgain, type InlineCompletionReady } from "./inline";
 import { Activity, statusView, type ServerState, type ServerStatus } from "./status";
@@ -72,10 +81,24 @@ class Tactful implements vscode.Disposable {
     this.item.show();
   }
 
-  /** The client layer of the server's settings, as VS Code has them now. */
+  /** The server's initializationOptions, as VS Code has them now. */
   private settingsNow(): SettingsTree {
     const config = vscode.workspace.getConfiguration("tactful");
     return clientSettings(this.settings, (key) => config.inspect(key), vscode.workspace.isTrusted);
+  }
+
+  /** The settings a workspace may change while the server runs. */
+  private changeableNow(): SettingsTree {
+    const config = vscode.workspace.getConfiguration("tactful");
+    return changeableSettings(this.settings, (key) => config.inspect(key));
+  }
+
+  /** Whether a configuration change touches a setting the server takes only at start. */
+  private affectsUserOnly(event: vscode.ConfigurationChangeEvent): boolean {
+    return (
+      event.affectsConfiguration("tactful.path") ||
+      this.settings.some((s) => s.userOnly && event.affectsConfiguration(`tactful.${s.key}`))
+    );
   }
 
   private render(): void {
@@ -165,7 +188,7 @@ class Tactful implements vscode.Disposable {
             if (!Array.isArray(answers)) {
               return answers;
             }
-            const tree = this.settingsNow();
+            const tree = this.changeableNow();
             return params.items.map((item, index) => {
               const ours = configurationSection(item.section, tree);
               return ours === undefined ? answers[index] : ours;
@@ -240,15 +263,24 @@ class Tactful implements vscode.Disposable {
     this.render();
   }
 
-  /** Send the settings again: the user changed them, or granted trust. */
+  /** Send the settings a workspace may change again: the user changed them. */
   sendSettings(): void {
     if (this.client?.state !== State.Running) {
       return;
     }
     void this.client.sendNotification(DidChangeConfigurationNotification.type, {
-      settings: { tactful: this.settingsNow() },
+      settings: { tactful: this.changeableNow() },
     });
     this.render();
+  }
+
+  /** VS Code's workspace trust was granted: tell the server on its own channel. */
+  sendTrust(): void {
+    this.render();
+    if (this.client?.state !== State.Running) {
+      return;
+    }
+    void this.client.sendNotification(WORKSPACE_TRUSTED, { trusted: vscode.workspace.isTrusted });
   }
 
   async review(): Promise<void> {
@@ -316,9 +348,10 @@ class Tactful implements vscode.Disposable {
     command("tactful.showLog", () => this.log.show());
     command("tactful.menu", () => this.menu());
     this.disposables.push(
-      vscode.workspace.onDidGrantWorkspaceTrust(() => this.sendSettings()),
+      vscode.workspace.onDidGrantWorkspaceTrust(() => this.sendTrust()),
       vscode.workspace.onDidChangeConfiguration((event) => {
-        if (event.affectsConfiguration("tactful.path")) {
+        if (this.affectsUserOnly(event)) {
+          // The server takes these from initializationOptions only: start it again with them.
           void this.restart();
         } else if (event.affectsConfiguration("tactful")) {
           this.sendSettings();
