@@ -56,6 +56,8 @@ class TactfulServer(LanguageServer):
         self.workspace_root: Path | None = None
         self.client_options: dict[str, Any] = {}
         self.client_settings: dict[str, Any] = {}
+        # the interpreter the editor has selected (tactful/selectedPython), for validation
+        self.selected_python: str | None = None
         self.resolved = settings_mod.resolve([])
         self.errors = ErrorReporter(self.show_error)
         self.log_handler: ClientLogHandler | None = None

@@ -6,8 +6,8 @@ client (``initializationOptions`` and ``workspace/didChangeConfiguration``). Wir
 camelCase, TOML names snake_case; both are accepted everywhere.
 
 Keys that decide what runs or where code is sent (``llm.*``, ``validation.command``,
-``workspace.trusted``) are never taken from workspace files: a cloned repository must not be able
-to point tactful at its own server or make it run its own command.
+``validation.python``, ``workspace.trusted``) are never taken from workspace files: a cloned
+repository must not be able to point tactful at its own server or make it run its own command.
 
 A bad value never stops anything: it is reported (naming the key and its source), and that key
 alone falls back to the value of the layer below.
@@ -141,7 +141,17 @@ class ValidationSettings:
         default=None,
         metadata=_doc(
             "Test command, a string split like a shell command or a list, run from the workspace "
-            "root; unset: `python -m pytest` with the workspace's interpreter."
+            "root; unset: `python -m pytest` with the project's interpreter (`python` at its "
+            "start means that interpreter)."
+        ),
+    )
+    python: str | None = field(
+        default=None,
+        metadata=_doc(
+            "The project's Python: an interpreter, or an environment's folder. Unset: found "
+            "like the tools you use find it: `validation.command`'s interpreter, the one the "
+            "editor selected, an activated VIRTUAL_ENV or conda environment, `.venv` or `venv` "
+            "in the workspace, then poetry, pdm or hatch; never tactful's own silently."
         ),
     )
 
@@ -188,7 +198,7 @@ class Settings:
 
 
 # Keys a workspace file may not set: they decide what runs or where code is sent.
-WORKSPACE_FORBIDDEN = ("llm.", "validation.command", "workspace.trusted")
+WORKSPACE_FORBIDDEN = ("llm.", "validation.command", "validation.python", "workspace.trusted")
 
 DEFAULT = "default"
 

@@ -1,8 +1,9 @@
 """Settings to execution judge: the validation options in force and one ``Sandbox`` per workspace.
 
 Boundary: glue shared by the language server and the CLI. It reads the resolved, frozen settings
-(``validation.*`` and the editor's ``workspace.trusted``) and hands the judge plain options; it
-never decides trust itself (the judge asks the trust list when the editor said nothing).
+(``validation.*`` and the editor's ``workspace.trusted``), and the interpreter the editor has
+selected, and hands the judge plain options; it never decides trust itself (the judge asks the
+trust list when the editor said nothing) nor which interpreter to use (the judge finds it).
 """
 
 from __future__ import annotations
@@ -17,19 +18,28 @@ _sandboxes: dict[tuple[Path, ValidationOptions, bool | None], Sandbox] = {}
 _lock = threading.Lock()
 
 
-def validation_options(settings: Settings) -> ValidationOptions:
+def validation_options(settings: Settings, selected_python: str | None = None) -> ValidationOptions:
     section = settings.validation
     return ValidationOptions(
         enabled=section.enabled,
         sandbox=section.sandbox,
         timeout_s=section.timeout_s,
         command=tuple(section.command) if section.command else None,
+        python=section.python,
+        selected_python=selected_python,
     )
 
 
-def sandbox_for(root: str | Path, settings: Settings) -> Sandbox:
-    """The workspace's sandbox for these settings (kept, so its caches stay warm)."""
-    key = (Path(root).resolve(), validation_options(settings), settings.workspace.trusted)
+def sandbox_for(
+    root: str | Path, settings: Settings, selected_python: str | None = None
+) -> Sandbox:
+    """The workspace's sandbox for these settings and the editor's selected interpreter (kept,
+    so its caches stay warm)."""
+    key = (
+        Path(root).resolve(),
+        validation_options(settings, selected_python),
+        settings.workspace.trusted,
+    )
     with _lock:
         sandbox = _sandboxes.get(key)
         if sandbox is None:

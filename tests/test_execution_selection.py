@@ -4,6 +4,7 @@ fallback to the whole suite."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import textwrap
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from tactful.feedback import trust
 from tactful.feedback.execution import Sandbox, Selection, Status, ValidationOptions
 from tactful.feedback.execution.selection import ImportGraph
 
-OPTIONS = ValidationOptions(coverage_map=False)
+OPTIONS = ValidationOptions(coverage_map=False, python=sys.executable)
 PROJECT = {
     "shop/__init__.py": "",
     "shop/prices.py": """\

@@ -224,7 +224,7 @@ def plan_tests(
     the map saw it; ``unmappable`` names files whose edited lines do not match that text.
     Tests that start processes (whose coverage the map cannot see) join every selection.
     """
-    node_ids: set[str] = set()
+    node_ids: set[str] = set()  # tests the map says ran the edited lines
     import_files: set[str] = set()
     unrun_files: set[str] = set()
     no_lines = set(unmappable)
@@ -245,26 +245,38 @@ def plan_tests(
 
     test_names = [name for name in files if is_test(name)]
     spawning = set(cmap.spawning) if cmap is not None else set()
+    import_check: set[str] = set()
     if unrun_files and cmap is not None:
         importing = graph.importers(files, read, unrun_files)
         counts = Counter(cmap.test_paths)
         candidates = [name for name in importing if counts.get(name)]
         if candidates:
             smallest = min(candidates, key=lambda name: (counts[name], name))
-            node_ids |= {
+            import_check = {
                 n for n, p in zip(cmap.tests, cmap.test_paths, strict=True) if p == smallest
             }
         else:
             import_files |= unrun_files
     if not import_files:
         assert cmap is not None  # only the map yields node ids
-        node_ids |= spawning - cmap.failing
-        return TestPlan(
-            Selection.COVERAGE,
-            tuple(sorted({cmap.file_of(node) for node in node_ids})),
-            tuple(sorted(node_ids)),
-            why="tests that ran the edited lines",
-        )
+        covering = set(node_ids)
+        node_ids |= import_check | (spawning - cmap.failing)
+        ids = tuple(sorted(node_ids))
+        files_of = tuple(sorted({cmap.file_of(node) for node in node_ids}))
+        if not covering:
+            # Nothing the map knows runs the edited lines: the one test file run only shows
+            # that the module still imports; its passing says nothing about the edit.
+            return TestPlan(
+                Selection.IMPORTS,
+                files_of,
+                ids,
+                why="the coverage map has no test that runs the edited lines; one test file "
+                "that imports the module was run",
+            )
+        why = "the tests the coverage map says run the edited lines"
+        if import_check:
+            why += ", and one test file that imports a module whose edited lines no test runs"
+        return TestPlan(Selection.COVERAGE, files_of, ids, why=why)
     dependents = graph.importers(files, read, import_files)
     selected: set[str] = {name for name in dependents if is_test(name)}
     for name in dependents:
@@ -276,11 +288,15 @@ def plan_tests(
                 if folder == PurePosixPath(".") or PurePosixPath(t).is_relative_to(folder)
             )
     if cmap is not None:
-        selected.update(cmap.file_of(node) for node in node_ids | spawning)
+        selected.update(cmap.file_of(node) for node in node_ids | import_check | spawning)
     if not selected:
-        return TestPlan(Selection.ALL, why="no test file imports the edited modules")
+        return TestPlan(
+            Selection.ALL, why="no test file imports the edited modules: the whole suite"
+        )
     if len(selected) >= len(test_names):
         return TestPlan(Selection.ALL, why="every test file imports the edited modules")
     return TestPlan(
-        Selection.IMPORTS, tuple(sorted(selected)), why="test files that import the edited modules"
+        Selection.IMPORTS,
+        tuple(sorted(selected)),
+        why="the test files that import the edited modules (import graph)",
     )

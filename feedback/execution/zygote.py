@@ -5,7 +5,7 @@ with the *workspace's* interpreter (pytest runs in-process), so it imports only 
 library and ``jail.py`` (loaded by path). It never runs a test itself and never imports
 workspace code: it builds the sandbox's base view (as ``jail.py`` does, plus the warm copy
 bound at a private path), imports pytest, and then, for each request read from standard input,
-forks a run:
+forks a run (which starts the run's own ``sitecustomize``, as a fresh process would):
 
 - the run process takes a mount namespace of its own, mounts the run's overlay (its edits over
   the warm copy) at the workspace's path, binds the virtual environments, its helper and output
@@ -84,6 +84,15 @@ def _grandchild(libc, request: dict, root: str, helper: str) -> None:
     sys.path[0:0] = [root, helper]
     sys.argv = ["pytest", *request["args"]]
     importlib.invalidate_caches()
+    # what the run's sitecustomize would have started in a fresh process: the record of
+    # which changed code the tests run (child_coverage.py)
+    site = os.path.join(helper, "sitecustomize.py")
+    if os.path.exists(site):
+        spec = importlib.util.spec_from_file_location("tactful_run_site", site)
+        if spec is not None and spec.loader is not None:
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            module.start()
     import pytest
 
     code = 4

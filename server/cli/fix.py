@@ -4,7 +4,9 @@ Runs ruff on PATH (a file or a folder; default: the current folder) with the pro
 configuration and ``quality.select``, proposes a fix for each finding (ruff's, recipes, an LLM's
 when ``llm.model`` is set), screens it with ruff and, with ``--validate`` (the default in a
 trusted workspace), runs the tests that cover it in the sandbox. ``--apply`` writes the fixes
-whose tests passed, then checks again.
+whose tests ran the fixed code and passed, then checks again; ``--include-unexercised`` also
+writes those no test runs (tests pass but none runs the fixed code, or the old and new code
+behaved the same on the inputs tried).
 
 Exit codes: 0 no findings remain; 1 findings remain; 2 a usage or settings error (no such path,
 ``--validate`` in a workspace that is not trusted or without a sandbox). The JSON format is
@@ -48,7 +50,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="run the tests for each fix (default: when the workspace is trusted)",
     )
     parser.add_argument(
-        "--apply", action="store_true", help="write the fixes whose tests passed into the files"
+        "--apply",
+        action="store_true",
+        help="write the fixes whose tests ran the fixed code and passed into the files",
+    )
+    parser.add_argument(
+        "--include-unexercised",
+        action="store_true",
+        help="with --apply, also write fixes in code no test runs (tests pass but none runs it, "
+        "or it behaved the same on generated inputs)",
     )
     parser.add_argument("--format", choices=("text", "json"), default="text", dest="format")
     parser.set_defaults(func=run)
@@ -116,9 +126,12 @@ def run(args: argparse.Namespace) -> int:
                 continue
             offers.append(judge.offer(finding, text, file_findings))
 
+    if args.include_unexercised and not args.apply:
+        print("tactful fix: --include-unexercised goes with --apply", file=sys.stderr)
+        return 2
     applied: set[int] = set()
     if args.apply:
-        applied = _apply(root, texts, offers)
+        applied = _apply(root, texts, offers, args.include_unexercised)
     remaining = check_paths(scope, root, options) if applied else findings
     if args.format == "json":
         json.dump(
@@ -142,12 +155,16 @@ def _read_texts(root: Path, findings: list[Finding]) -> dict[str, str]:
     return texts
 
 
-def _apply(root: Path, texts: dict[str, str], offers: list[FixOffer]) -> set[int]:
-    """Write the validated fixes, file by file, skipping any that overlaps one already taken."""
+def _apply(
+    root: Path, texts: dict[str, str], offers: list[FixOffer], unexercised: bool
+) -> set[int]:
+    """Write the validated fixes (with ``unexercised``, also those in code no test runs), file
+    by file, skipping any that overlaps one already taken."""
     applied: set[int] = set()
     by_file: dict[str, list[tuple[int, FixOffer]]] = defaultdict(list)
     for number, offer in enumerate(offers):
-        if offer.fix is not None and offer.validated:
+        wanted = offer.validated or (unexercised and (offer.unexercised or offer.equivalent))
+        if offer.fix is not None and wanted:
             by_file[offer.finding.path].append((number, offer))
     for path, chosen in by_file.items():
         edits: list[Edit] = []
@@ -235,6 +252,8 @@ def _payload(
             "findings": len(offers),
             "with_fix": sum(o.offered for o in offers),
             "validated": sum(o.validated for o in offers),
+            "unexercised": sum(o.unexercised for o in offers),
+            "equivalent": sum(o.equivalent for o in offers),
             "applied": len(applied),
             "remaining": len(remaining),
         },
@@ -261,8 +280,16 @@ def _print_text(
                 print(f"      {line}")
     with_fix = sum(o.offered for o in offers)
     validated = sum(o.validated for o in offers)
+    unexercised = sum(o.unexercised for o in offers)
+    equivalent = sum(o.equivalent for o in offers)
+    extra = ""
+    if unexercised:
+        extra += f", {unexercised} where the tests pass but none runs the fixed code"
+    if equivalent:
+        extra += f", {equivalent} behaving as before on generated inputs (no test runs them)"
     print(
         f"{len(offers)} findings, {with_fix} with a fix, {validated} validated by the tests"
+        + extra
         + (f", {len(applied)} applied" if applied else "")
         + f"; {len(remaining)} remaining"
     )

@@ -20,6 +20,7 @@ FEATURES = [
     "lifecycle",
     "sync",
     "configuration",
+    "python_environment",
     "feedback",
     "diagnostic",
     "status",

@@ -27,7 +27,8 @@ def register(server: TactfulServer) -> None:
             return
         if not (server.trusted and server.settings.validation.enabled):
             return
-        sandbox_for(server.workspace_root, server.settings).start_coverage_map()
+        sandbox = sandbox_for(server.workspace_root, server.settings, server.selected_python)
+        sandbox.start_coverage_map()
 
     def on_initialized() -> None:
         ready["initialized"] = True

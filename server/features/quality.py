@@ -9,7 +9,10 @@ a short while after the last keystroke; a result computed for an older version i
 Once a document's findings are known, their fixes are judged in the background
 (feedback/fixes.py): screened by ruff and, in a trusted workspace with validation on, tested in
 the sandbox while ``$/progress`` reports it; a new version of the document, closing it, or the
-user cancelling the progress stops that work. ``code_action.py`` offers what was judged.
+user cancelling the progress stops that work. ``code_action.py`` offers what was judged. Each
+verdict the tests give is announced with the notification ``tactful/verdictsChanged``
+``{uri, version}``, so that editors ask for the document's code actions again (their titles
+carry the verdicts), and ``judged_offer`` lets a code action being resolved wait for its own.
 
 Through the feedback loop (service ``"feedback"``), each quick fix is an item of its model:
 judged and ranked when offered (``present``; the ones it hides are not offered), recorded once as
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import threading
 import uuid
@@ -62,6 +66,7 @@ logger = logging.getLogger(__name__)
 
 SOURCE = "tactful.quality"
 DEBOUNCE_S = 0.25
+VERDICTS_CHANGED = "tactful/verdictsChanged"
 
 
 @dataclass
@@ -76,6 +81,8 @@ class DocumentQuality:
     findings: list[Finding]
     offers: dict[int, FixOffer] = field(default_factory=dict)
     judged: asyncio.Event = field(default_factory=asyncio.Event)
+    # set (and replaced) whenever an offer is judged, for those waiting on one
+    updated: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class QualityService:
@@ -113,7 +120,7 @@ class QualityService:
         root = self.server.workspace_root
         if root is None or state is None:
             return None, "no workspace folder"
-        sandbox = sandbox_for(root, settings)
+        sandbox = sandbox_for(root, settings, self.server.selected_python)
         loop = asyncio.get_running_loop()
         # The editor's text may be unsaved: the sandbox gets it as an overlay of the file.
         overlays = {state.path: state.text}
@@ -329,10 +336,35 @@ class QualityService:
                 if cancelled.is_set():
                     return
                 state.offers[index] = offer
+                waiting, state.updated = state.updated, asyncio.Event()
+                waiting.set()
+                if judge.validate is not None and offer.fix is not None:
+                    self.server.protocol.notify(
+                        VERDICTS_CHANGED, {"uri": state.uri, "version": state.version}
+                    )
         finally:
             state.judged.set()
+            state.updated.set()
             if progress is not None:
                 progress.end("cancelled" if cancelled.is_set() else "done")
+
+    async def judged_offer(self, uri: str, index: int, timeout_s: float) -> FixOffer | None:
+        """The fix for a finding once its judging (tests included) is done, waiting up to
+        ``timeout_s``; None when it is not done by then, or the document moved on."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        state = self.documents.get(uri)
+        while state is not None and self.documents.get(uri) is state:
+            known = state.offers.get(index)
+            if known is not None:
+                return known
+            if state.judged.is_set():
+                return None
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                return None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(state.updated.wait(), remaining)
+        return None
 
     async def offer(self, uri: str, index: int) -> FixOffer | None:
         """The judged fix for a finding, judging it now (without tests) if it is not ready."""

@@ -1,0 +1,233 @@
+"""Did the tests that ran execute the change? The changed code, and what a run saw of it.
+
+Boundary: plain Python over texts and coverage data files; it runs nothing. ``changed_units``
+names what an edit changed, the unit a test must run for its passing to say anything about the
+edit: the innermost function holding a changed line (its body must have run: a call), or, for a
+change outside any function, the module (it must have been imported), or a file that is not
+Python (it must have been opened). ``RunTrace`` is what a run recorded of those units
+(``child_coverage.py`` writes it, in every Python process of the run), and ``unexercised``
+tells which units it never reached.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import difflib
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+logger = logging.getLogger(__name__)
+
+FUNCTION = "function"
+MODULE = "module"
+FILE = "file"
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """A piece of changed code that tests must run for their verdict to cover the edit."""
+
+    path: str  # relative to the workspace
+    kind: str  # FUNCTION, MODULE or FILE
+    name: str = ""  # the function's qualified name (``Class.method``, ``outer.inner``)
+    body: tuple[int, int] = (0, 0)  # one-based lines of the function's body in the new text
+    old_lines: tuple[int, ...] = ()  # one-based changed lines of the old text inside the unit
+    new_lines: tuple[int, ...] = ()  # one-based changed lines of the new text inside the unit
+    module: str = ""  # the dotted module name, for a deleted module (its import is watched)
+    deleted: bool = False
+
+    @property
+    def label(self) -> str:
+        if self.kind == FUNCTION:
+            return f"{self.path}:{self.name}"
+        if self.kind == MODULE:
+            return f"{self.path} (module level)"
+        return self.path
+
+
+@dataclass(frozen=True, slots=True)
+class _Def:
+    qualname: str
+    start: int  # first line, decorators included
+    end: int
+    body: tuple[int, int]
+
+
+def _defs(tree: ast.AST) -> list[_Def]:
+    """Every function of a module with its qualified name (``<locals>`` left out)."""
+    found: list[_Def] = []
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                name = f"{prefix}{child.name}"
+                start = min([child.lineno, *(d.lineno for d in child.decorator_list)])
+                end = child.end_lineno or child.lineno
+                body = (child.body[0].lineno, end) if child.body else (child.lineno, end)
+                found.append(_Def(name, start, end, body))
+                visit(child, f"{name}.")
+            elif isinstance(child, ast.ClassDef):
+                visit(child, f"{prefix}{child.name}.")
+            else:
+                visit(child, prefix)
+
+    visit(tree, "")
+    return found
+
+
+def _innermost(defs: list[_Def], line: int) -> _Def | None:
+    best: _Def | None = None
+    for candidate in defs:
+        if candidate.start <= line <= candidate.end and (
+            best is None or candidate.start >= best.start
+        ):
+            best = candidate
+    return best
+
+
+def _parse(text: str | None) -> ast.Module | None:
+    if text is None:
+        return None
+    try:
+        return ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
+
+
+def changed_lines(old_text: str, new_text: str) -> tuple[list[int], list[int]]:
+    """One-based lines that differ: (in the old text, in the new text)."""
+    old = old_text.splitlines()
+    new = new_text.splitlines()
+    old_changed: list[int] = []
+    new_changed: list[int] = []
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        old_changed.extend(range(i1 + 1, i2 + 1))
+        new_changed.extend(range(j1 + 1, j2 + 1))
+    return old_changed, new_changed
+
+
+def module_name(relative: str, exists: Callable[[str], bool]) -> str:
+    """Dotted module name, counting package folders (those with ``__init__.py``) upwards."""
+    path = PurePosixPath(relative)
+    parts = [path.stem] if path.name != "__init__.py" else []
+    folder = path.parent
+    while folder.name and exists((folder / "__init__.py").as_posix()):
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    return ".".join(parts)
+
+
+def changed_units(
+    path: str, old_text: str | None, new_text: str | None, exists: Callable[[str], bool]
+) -> list[Unit]:
+    """What a change to one file changed, as the units tests must run (see the module doc)."""
+    if not path.endswith(".py"):
+        return [Unit(path, FILE, deleted=new_text is None)]
+    if new_text is None:
+        return [Unit(path, MODULE, module=module_name(path, exists), deleted=True)]
+    new_tree = _parse(new_text)
+    old_tree = _parse(old_text) if old_text is not None else None
+    if new_tree is None or old_text is None or old_tree is None:
+        return [Unit(path, MODULE)]
+    old_changed, new_changed = changed_lines(old_text, new_text)
+    if not old_changed and not new_changed:
+        return []
+    old_defs, new_defs = _defs(old_tree), _defs(new_tree)
+    names: dict[str, tuple[list[int], list[int]]] = {}
+    module_level = False
+    for line in old_changed:
+        found = _innermost(old_defs, line)
+        if found is None:
+            module_level = True
+        else:
+            names.setdefault(found.qualname, ([], []))[0].append(line)
+    for line in new_changed:
+        found = _innermost(new_defs, line)
+        if found is None:
+            module_level = True
+        else:
+            names.setdefault(found.qualname, ([], []))[1].append(line)
+    units: list[Unit] = []
+    by_name = {d.qualname: d for d in new_defs}
+    for name, (old_lines, new_lines) in names.items():
+        target = by_name.get(name)
+        if target is None:
+            module_level = True  # the function is gone: its def no longer runs at import
+            continue
+        units.append(Unit(path, FUNCTION, name, target.body, tuple(old_lines), tuple(new_lines)))
+    if module_level:
+        units.append(Unit(path, MODULE))
+    return units
+
+
+@dataclass
+class RunTrace:
+    """What one run recorded of the changed units: lines executed in the changed Python files,
+    the changed non-Python files opened, the deleted modules someone tried to import."""
+
+    measured: bool = False  # at least one Python process of the run recorded something
+    lines: dict[str, set[int]] = field(default_factory=dict)  # relative path -> lines run
+    opened: set[str] = field(default_factory=set)  # relative paths
+    imported: set[str] = field(default_factory=set)  # module names
+
+    def ran(self, unit: Unit) -> bool:
+        if unit.kind == FILE:
+            return unit.path in self.opened
+        if unit.deleted:
+            return unit.module in self.imported
+        executed = self.lines.get(unit.path, set())
+        if unit.kind == MODULE:
+            return bool(executed)
+        first, last = unit.body
+        return any(first <= line <= last for line in executed)
+
+
+def unexercised(units: Iterable[Unit], trace: RunTrace) -> list[Unit]:
+    return [unit for unit in units if not trace.ran(unit)]
+
+
+def read_trace(out: Path, prefix: str, roots: Iterable[Path]) -> RunTrace:
+    """The trace a run left in ``out`` (files named ``prefix*``), paths made relative to the
+    first of ``roots`` that holds them (the workspace's path, or the run copy's)."""
+    from coverage import CoverageData
+
+    trace = RunTrace()
+    bases = [root.resolve() for root in roots]
+
+    def relative(name: str) -> str | None:
+        source = Path(name)
+        for base in bases:
+            if source.is_relative_to(base):
+                return source.relative_to(base).as_posix()
+        return None
+
+    for path in sorted(out.glob(prefix + "*")):
+        if path.suffix == ".json" or path.name.endswith(".events"):
+            with contextlib.suppress(OSError, ValueError):
+                trace.measured = True
+                for line in path.read_text(encoding="utf-8").splitlines():
+                    event = json.loads(line)
+                    if event.get("open") and (name := relative(event["open"])) is not None:
+                        trace.opened.add(name)
+                    if event.get("import"):
+                        trace.imported.add(str(event["import"]))
+            continue
+        try:
+            data = CoverageData(basename=str(path))
+            data.read()
+        except Exception as exc:  # a data file cut short by a killed process
+            logger.info("unreadable coverage data %s: %s", path, exc)
+            continue
+        trace.measured = True
+        for filename in data.measured_files():
+            name = relative(filename)
+            if name is not None:
+                trace.lines.setdefault(name, set()).update(data.lines(filename) or ())
+    return trace
