@@ -16,7 +16,7 @@ from tactful.feedback import trust
 from tactful.feedback.execution import Sandbox, Selection, Status, ValidationOptions
 from tactful.feedback.execution.selection import ImportGraph
 
-OPTIONS = ValidationOptions(coverage_map=False, python=sys.executable)
+OPTIONS = ValidationOptions(coverage_map=False, python=sys.executable, differential=False)
 PROJECT = {
     "shop/__init__.py": "",
     "shop/prices.py": """\
@@ -165,13 +165,17 @@ def test_code_run_at_import_time_selects_the_importers(judge: Sandbox) -> None:
     assert verdict.status is Status.FAILED
 
 
-def test_code_no_test_runs_needs_only_an_import_check(judge: Sandbox) -> None:
-    # no test calls unused(): the smallest test file importing the module shows it still imports
+def test_code_no_test_runs_is_not_called_tested(judge: Sandbox) -> None:
+    # no test calls unused(): the smallest test file importing the module shows it still
+    # imports, and says so; its passing is no verdict on the edit
     verdict = judge.validate_sync([prices_edit(14, "+ 1", "- 1")])
 
-    assert verdict.selection is Selection.COVERAGE
+    assert verdict.selection is Selection.IMPORTS
+    assert "coverage map has no test that runs the edited lines" in verdict.selection_reason
     assert verdict.test_ids == ("tests/test_cart.py::test_checkout",)
-    assert verdict.status is Status.PASSED
+    assert verdict.status is Status.UNEXERCISED
+    assert verdict.unexercised == ("shop/prices.py:unused",)
+    assert verdict.summary() == "tests pass, but none runs this code"
 
 
 def test_a_line_rewritten_in_place_selects_the_tests_that_ran_it(judge: Sandbox) -> None:

@@ -6,6 +6,7 @@ filtered, and in a trusted workspace the tests' verdict is recorded once per fix
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -194,7 +195,14 @@ async def test_verdicts_of_offered_fixes_are_recorded_once(
     )
     workspace.commit("start")
     await lsp.initialize_session(
-        init_params(workspace.root, options(store, workspace={"trusted": True}))
+        init_params(
+            workspace.root,
+            options(
+                store,
+                workspace={"trusted": True},
+                validation={"python": sys.executable},
+            ),
+        )
     )
     uri = workspace.uri("mod.py")
     open_document(lsp, uri, module)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from fixtures.pyenv import make_env
 from fixtures.workspace import Workspace
 
 MODULE = """import os
@@ -48,7 +49,9 @@ def project(workspace: Workspace) -> Workspace:
     workspace.write("pyproject.toml", "[tool.ruff.lint]\nselect = ['F', 'E741', 'TRY004']\n")
     workspace.write("mod.py", MODULE)
     workspace.write("tests/test_mod.py", TESTS)
+    workspace.write(".gitignore", ".venv/\n")
     workspace.commit("start")
+    make_env(workspace.root / ".venv")  # the project's environment, as a developer has it
     return workspace
 
 
@@ -71,6 +74,8 @@ def test_untrusted_fixes_are_listed_not_validated(workspace: Workspace) -> None:
         "findings": 3,
         "with_fix": 3,
         "validated": 0,
+        "unexercised": 0,
+        "equivalent": 0,
         "applied": 0,
         "remaining": 3,
     }
@@ -119,7 +124,9 @@ def test_an_alternative_fix_is_judged_when_the_usual_one_fails(workspace: Worksp
         "def test_no_future_import():\n"
         '    assert not hasattr(mod, "annotations")\n',
     )
+    workspace.write(".gitignore", ".venv/\n")
     workspace.commit("start")
+    make_env(workspace.root / ".venv")
     assert tactful("trust", str(workspace.root), cwd=workspace.root).returncode == 0
     done = tactful("fix", "--apply", "--format", "json", cwd=workspace.root)
     report = json.loads(done.stdout)

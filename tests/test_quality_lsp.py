@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from fixtures.lsp import apply_lsp_edits, init_params, open_document, wait_for
 from fixtures.workspace import Workspace
 from lsprotocol import types
@@ -123,7 +125,8 @@ async def test_trusted_fixes_are_tested_with_progress_and_preferred(
         "    with pytest.raises(ValueError):\n        parse(1)\n",
     )
     workspace.commit("start")
-    await lsp.initialize_session(init_params(workspace.root, {"workspace": {"trusted": True}}))
+    options = {"workspace": {"trusted": True}, "validation": {"python": sys.executable}}
+    await lsp.initialize_session(init_params(workspace.root, options))
     uri = workspace.uri("mod.py")
     open_document(lsp, uri, module)
     whole = types.Range(

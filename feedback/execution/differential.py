@@ -528,7 +528,7 @@ def write_inputs(folder: Path, blobs: list[bytes], prefix: str = "g") -> None:
 class Outcome:
     """What the differential check found over its targets."""
 
-    compared: int  # inputs compared on the weakest target (all targets: the fewest)
+    compared: int  # inputs that ran a changed line, on the weakest target (the fewest)
     counterexample: Counterexample | None
     problems: tuple[str, ...]  # targets that could not be checked, and why
 
@@ -563,5 +563,9 @@ def read_report(report: dict[str, Any] | None, targets: list[Target]) -> Outcome
             problems.append(f"{target.label}: no input could be run to the end in both versions")
         elif not result.get("reached"):
             problems.append(f"{target.label}: no input reached the changed lines")
-        counts.append(int(result.get("compared", 0)))
+        elif not result.get("returned"):
+            problems.append(
+                f"{target.label}: every input that reached the changed lines made it raise"
+            )
+        counts.append(int(result.get("reached", 0)))
     return Outcome(min(counts) if counts else 0, None, tuple(problems))
