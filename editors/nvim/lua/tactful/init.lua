@@ -141,6 +141,21 @@ local function on_init(client)
   end
 end
 
+--- `tactful/verdictsChanged {uri, version}`: the tests gave a verdict on a fix of that document,
+--- so its code actions (whose titles carry the verdicts) are worth asking for again. Whatever
+--- draws them (a light bulb plugin, a statusline) listens to `User TactfulVerdicts`.
+local function verdicts_changed(_, result)
+  local uri = type(result) == "table" and result.uri or nil
+  local buf = uri and vim.fn.bufnr(vim.uri_to_fname(uri)) or -1
+  if buf > 0 and vim.api.nvim_buf_is_loaded(buf) then
+    vim.api.nvim_exec_autocmds("User", {
+      pattern = "TactfulVerdicts",
+      modeline = false,
+      data = { buf = buf, uri = uri, version = result.version },
+    })
+  end
+end
+
 --- Start (or reuse) the server for a buffer.
 function M.start(buf)
   buf = buf or vim.api.nvim_get_current_buf()
@@ -160,6 +175,7 @@ function M.start(buf)
     -- Answers `workspace/configuration` for the section `tactful`.
     settings = { tactful = M.config.settings },
     capabilities = capabilities(),
+    handlers = { ["tactful/verdictsChanged"] = verdicts_changed },
     on_init = on_init,
     on_attach = on_attach,
   }, { bufnr = buf })
