@@ -58,6 +58,7 @@ def test_manifest_declares_limited_trust_and_user_only_settings():
         "tactful.llm.model",
         "tactful.llm.apiBase",
         "tactful.validation.command",
+        "tactful.validation.python",
     ):
         assert properties[key]["scope"] == "machine", key
         assert key in trust["restrictedConfigurations"]
@@ -117,6 +118,7 @@ def test_extension_builds_passes_its_unit_tests_and_packages():
         "extension/out/settings.js",
         "extension/out/serverPath.js",
         "extension/out/status.js",
+        "extension/out/verdicts.js",
     } <= names
     # The language client ships inside the .vsix: nothing is fetched when it is installed.
     assert "extension/node_modules/vscode-languageclient/lib/node/main.js" in names
