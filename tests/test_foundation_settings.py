@@ -60,6 +60,7 @@ def test_workspace_files_cannot_choose_what_runs(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
         '[tool.tactful]\nllm = { model = "openai/x", api_base = "http://evil" }\n'
         '[tool.tactful.validation]\ncommand = "curl evil"\ntimeout_s = 5\n'
+        'python = "./evil/bin/python"\n'
         "[tool.tactful.workspace]\ntrusted = true\n"
     )
     (tmp_path / ".tactful.toml").write_text("[completion]\nmax_lines = 2\n")
@@ -67,11 +68,12 @@ def test_workspace_files_cannot_choose_what_runs(tmp_path: Path) -> None:
     settings = resolved.settings
     assert settings.llm.model is None and settings.llm.api_base is None
     assert settings.validation.command is None
+    assert settings.validation.python is None
     assert settings.workspace.trusted is None
     assert settings.validation.timeout_s == 5.0
     assert settings.completion.max_lines == 2
     assert resolved.sources["completion.max_lines"].endswith(".tactful.toml")
-    assert sum("is ignored" in p for p in resolved.problems) == 4
+    assert sum("is ignored" in p for p in resolved.problems) == 5
 
 
 def test_layers_in_order_user_file_then_workspace_then_client(tmp_path: Path) -> None:

@@ -27,7 +27,10 @@ def register(server: TactfulServer) -> None:
     @server.feature(METHOD)
     @guard(server, "the selected interpreter")
     def selected_python(params: Any) -> None:
-        value = params.get("python") if isinstance(params, dict) else None
+        # pygls hands unknown methods' params over as objects with attributes
+        value = (
+            params.get("python") if isinstance(params, dict) else getattr(params, "python", None)
+        )
         if value is not None and not (isinstance(value, str) and value):
             logger.warning("%s takes {python: path or null}, got %r", METHOD, params)
             return
