@@ -11,12 +11,22 @@ path of any project with a ``.venv``.
 Rules: ruff's default rule set plus B, UP, SIM, PERF and RUF, replacing the project's selection
 (the rest of its ruff configuration applies). ``--rules current`` takes the defaults of the ruff
 installed (0.17 enables several hundred rules, FA100 among them); ``--rules classic`` takes
-ruff's long-standing defaults ``E4, E7, E9, F``. No LLM. For every finding the fix judge proposes
-candidates (ruff's fix, our recipes), screens them with ruff and runs the covering tests in the
-sandbox; a finding counts as fixed when a fix is offered with passing tests. Then every distinct
-fix reported as passing is run against the whole suite: a failure there is a false validation.
-Findings in stub files (.pyi) are counted apart too: no test runs a stub, so the suite passing
-says only that the edit broke nothing else.
+ruff's long-standing defaults ``E4, E7, E9, F``. No LLM.
+
+The path users get: the coverage map is built first (users get it in the background once a
+workspace is trusted), the interpreter is the corpus's ``.venv``, found as a user's would be.
+For every finding the fix judge proposes candidates (ruff's fix, our recipes), screens them with
+ruff and runs the covering tests in the sandbox; a finding counts as fixed when its fix is
+``passed``: the tests that ran executed the fixed code and passed. Every verdict kind is
+counted (``unexercised``, ``equivalent`` for fixes in code no test runs).
+
+False validations, judged by an oracle outside tactful: the whole suite run once under
+coverage.py (``suite.py``). A "tests passed" claim is false when the fixed function (or, for a
+change outside functions, the module) is one the whole suite never executes, or when the whole
+suite, run in the sandbox with the fix, does not pass. The share of findings with a "tests
+passed" fix is also reported over the findings in code the whole suite runs (target 0.85), and
+the selected tests' wall time over the whole suite's, for the fixes that passed (target 0.25).
+Findings in stub files (.pyi) are counted apart too: no test runs a stub.
 
 Sampling: ``--max-findings-per-rule N`` judges at most N findings of each rule (evenly spread
 over the rule's findings in file order), so a run takes minutes. The share is then reported
@@ -34,8 +44,10 @@ Prints one JSON object on stdout (one line per finding judged on stderr).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -43,6 +55,8 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+
+from tactful.analyzers.text import apply_edits
 
 HERE = Path(__file__).resolve().parent
 CORPORA = HERE / "corpora"
@@ -189,7 +203,7 @@ def stratified(findings: list, per_rule: int) -> list:
     return [f for f in findings if id(f) in kept]
 
 
-def shares(per_rule: dict[str, Counter], without: str | None = None) -> tuple[float, float]:
+def shares_of(per_rule: dict[str, Counter], without: str | None = None) -> tuple[float, float]:
     """(raw share over the findings judged, population-weighted estimate)."""
     rules = {r: c for r, c in per_rule.items() if r != without}
     judged = sum(c["judged"] for c in rules.values())
@@ -219,8 +233,11 @@ def main() -> int:
     os.environ.setdefault("XDG_CACHE_HOME", str(CORPORA / ".fixes-cache"))
     os.environ.setdefault("XDG_DATA_HOME", str(CORPORA / ".fixes-data"))
 
+    from suite import runs, suite_lines
+
     from tactful.analyzers.ruff import RuffOptions, check_paths
-    from tactful.feedback.execution import Sandbox, ValidationOptions
+    from tactful.feedback.execution import Sandbox, Status, ValidationOptions
+    from tactful.feedback.execution.exercise import FUNCTION, changed_units, function_body
     from tactful.feedback.fixes import FixJudge
 
     known = KNOWN.get(args.corpus)
@@ -229,8 +246,21 @@ def main() -> int:
     defaults = default_rules() if args.rules == "current" else list(CLASSIC_DEFAULTS)
     options = RuffOptions(select=(*defaults, *EXTRA_RULES))
     command = known.command if known else None
-    validation = ValidationOptions(timeout_s=180, coverage_map=False, command=command)
+    # The path users get: the coverage map on (built in the background once a workspace is
+    # trusted; here first, and timed), the project's environment found as users' is (.venv).
+    validation = ValidationOptions(timeout_s=180, command=command)
     sandbox = Sandbox(root, validation, trusted=True)
+
+    started = time.monotonic()
+    coverage_map = asyncio.run(sandbox.update_coverage_map())
+    map_s = time.monotonic() - started
+    print(
+        f"coverage map: {len(coverage_map.tests) if coverage_map else 0} tests in {map_s:.1f} s",
+        file=sys.stderr,
+    )
+    # The oracle: what the whole suite executes, measured with coverage.py on its own.
+    pytest_args = list(command[3:]) if command else []
+    suite = suite_lines(root, pytest_args)
 
     started = time.monotonic()
     population = check_paths(["."], root, options)
@@ -249,10 +279,13 @@ def main() -> int:
     judge = FixJudge(root, ruff_options=options, validate=sandbox.validate_sync)
 
     offers = []
+    texts: dict[str, str] = {}
+    in_suite: dict[int, bool] = {}
     for path, file_findings in judged_by_file.items():
-        text = (root / path).read_text(encoding="utf-8")
+        text = texts[path] = (root / path).read_text(encoding="utf-8")
         for finding in file_findings:
             offer = judge.offer(finding, text, by_file[path])
+            in_suite[len(offers)] = runs(suite, path, text, finding.span.start.line + 1)
             offers.append(offer)
             print(
                 f"{finding.path}:{finding.span.start.line + 1} {finding.rule}: "
@@ -269,37 +302,73 @@ def main() -> int:
     misses: dict[str, list[str]] = defaultdict(list)
     by_origin: Counter[str] = Counter()
     ruff_fix: Counter[str] = Counter()
-    for offer in offers:
+    verdicts: Counter[str] = Counter()
+    for number, offer in enumerate(offers):
         counts = per_rule[offer.finding.rule]
         counts["judged"] += 1
+        counts["in_suite"] += in_suite[number]
+        verdicts[offer.verdict.status.value if offer.fix is not None else "no fix"] += 1
         ruff_fix[offer.finding.fixes[0].applicability.value if offer.finding.fixes else "none"] += 1
         if offer.validated:
             counts["validated"] += 1
+            counts["validated_in_suite"] += in_suite[number]
             by_origin[offer.fix.origin] += 1
         elif len(misses[offer.finding.rule]) < 2:
             where = f"{offer.finding.path}:{offer.finding.span.start.line + 1}"
             why = offer.rejections[-1] if offer.rejections else offer.verdict.summary()
             misses[offer.finding.rule].append(f"{where}: {why}"[:240])
 
+    # A "tests passed" claim is false when the whole suite fails with the fix, or when the
+    # changed function (or module) is one the whole suite never executes.
     false_validations = []
     full_checked = 0
-    if not args.skip_full_check:
-        seen: dict[tuple, bool] = {}
-        for offer in offers:
-            if not offer.validated:
-                continue
-            key = (offer.finding.path, tuple(offer.fix.edits))
-            if key not in seen:
-                verdict = sandbox.validate_sync(offer.fix.edits, everything=True)
-                seen[key] = verdict.passed
-                full_checked += 1
-            if not seen[key]:
+    shares: list[float] = []
+    seen: dict[tuple, tuple[str, float]] = {}
+    for offer in offers:
+        if not offer.validated:
+            continue
+        path = offer.finding.path
+        text = texts[path]
+        new_text = apply_edits(text, list(offer.fix.edits))
+        for unit in changed_units(path, text, new_text, lambda p: (root / p).exists()):
+            executed = suite.get(unit.path, set())
+            body = function_body(text, unit.name) if unit.kind == FUNCTION else None
+            never = not executed or (
+                body is not None and not any(body[0] <= n <= body[1] for n in executed)
+            )
+            if never:
                 false_validations.append(
-                    {"path": offer.finding.path, "rule": offer.finding.rule, "title": offer.title}
+                    {
+                        "path": path,
+                        "rule": offer.finding.rule,
+                        "title": offer.title,
+                        "why": f"the whole suite never runs {unit.label}",
+                    }
                 )
+        if args.skip_full_check:
+            continue
+        key = (path, tuple(offer.fix.edits))
+        if key not in seen:
+            whole = sandbox.validate_sync(offer.fix.edits, everything=True)
+            seen[key] = (whole.status.value, whole.duration_s)
+            full_checked += 1
+        status, whole_s = seen[key]
+        if status != Status.PASSED.value:
+            false_validations.append(
+                {
+                    "path": path,
+                    "rule": offer.finding.rule,
+                    "title": offer.title,
+                    "why": f"the whole suite says {status}",
+                }
+            )
+        elif whole_s > 0 and not offer.verdict.cached:
+            shares.append(offer.verdict.duration_s / whole_s)
 
-    raw, weighted = shares(per_rule)
-    raw_no_fa, weighted_no_fa = shares(per_rule, without="FA100")
+    raw, weighted = shares_of(per_rule)
+    raw_no_fa, weighted_no_fa = shares_of(per_rule, without="FA100")
+    in_suite_judged = sum(c["in_suite"] for c in per_rule.values())
+    in_suite_validated = sum(c["validated_in_suite"] for c in per_rule.values())
     missed = sorted(
         (
             (c["population"] * (1 - c["validated"] / c["judged"]), rule)
@@ -316,15 +385,26 @@ def main() -> int:
         "eligible": len(eligible),
         "judged": len(offers),
         "max_findings_per_rule": args.max_findings_per_rule or None,
+        "coverage_map_s": round(map_s, 1),
+        "coverage_map_tests": len(coverage_map.tests) if coverage_map else 0,
         "ruff_fix_available": dict(ruff_fix),
         "fix_offered": sum(o.offered for o in offers),
+        "verdicts_of_offered_fixes": dict(verdicts),
         "validated_fix_offered": sum(o.validated for o in offers),
         "validated_share": raw,
         "validated_share_weighted": weighted,
         "validated_share_without_FA100": raw_no_fa,
         "validated_share_weighted_without_FA100": weighted_no_fa,
+        # findings in code the whole suite runs (coverage.py, outside tactful): the share with
+        # a "tests passed" fix
+        "judged_in_code_the_suite_runs": in_suite_judged,
+        "passed_in_code_the_suite_runs": in_suite_validated,
+        "passed_share_in_code_the_suite_runs": round(in_suite_validated / in_suite_judged, 4)
+        if in_suite_judged
+        else None,
+        "passed_share_target": 0.85,
         "validated_by_origin": dict(by_origin),
-        # Stub files run in no test: a fix there passes whenever the suite does.
+        # Stub files run in no test: their fixes are never "tests passed" now.
         "judged_in_stubs": sum(o.finding.path.endswith(".pyi") for o in offers),
         "validated_in_stubs": sum(o.validated and o.finding.path.endswith(".pyi") for o in offers),
         "distinct_rules": len(per_rule),
@@ -343,6 +423,9 @@ def main() -> int:
         "full_suite_checks": full_checked,
         "false_validations": len(false_validations),
         "false_validation_details": false_validations,
+        # wall time of a fix's selected tests over the whole suite's, for the fixes that passed
+        "selected_time_share_median": round(statistics.median(shares), 3) if shares else None,
+        "selected_time_share_target": 0.25,
         "judge_seconds": round(judge_s, 1),
         "total_seconds": round(time.monotonic() - started, 1),
     }

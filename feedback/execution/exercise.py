@@ -4,9 +4,10 @@ Boundary: plain Python over texts and coverage data files; it runs nothing. ``ch
 names what an edit changed, the unit a test must run for its passing to say anything about the
 edit: the innermost function holding a changed line (its body must have run: a call), or, for a
 change outside any function, the module (it must have been imported), or a file that is not
-Python (it must have been opened). ``RunTrace`` is what a run recorded of those units
-(``child_coverage.py`` writes it, in every Python process of the run), and ``unexercised``
-tells which units it never reached.
+Python (it must have been opened). A change to a function's annotations alone counts as outside
+it: annotations are evaluated where the ``def`` runs, at import. ``RunTrace`` is what a run
+recorded of those units (``child_coverage.py`` writes it, in every Python process of the run),
+and ``unexercised`` tells which units it never reached.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class _Def:
     start: int  # first line, decorators included
     end: int
     body: tuple[int, int]
+    node: ast.FunctionDef | ast.AsyncFunctionDef
 
 
 def _defs(tree: ast.AST) -> list[_Def]:
@@ -68,7 +70,7 @@ def _defs(tree: ast.AST) -> list[_Def]:
                 start = min([child.lineno, *(d.lineno for d in child.decorator_list)])
                 end = child.end_lineno or child.lineno
                 body = (child.body[0].lineno, end) if child.body else (child.lineno, end)
-                found.append(_Def(name, start, end, body))
+                found.append(_Def(name, start, end, body, child))
                 visit(child, f"{name}.")
             elif isinstance(child, ast.ClassDef):
                 visit(child, f"{prefix}{child.name}.")
@@ -87,6 +89,24 @@ def _innermost(defs: list[_Def], line: int) -> _Def | None:
         ):
             best = candidate
     return best
+
+
+def _without_annotations(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    """The function's syntax tree with every annotation of its signature left out."""
+    args = node.args
+    every = [*args.posonlyargs, *args.args, *args.kwonlyargs]
+    every += [a for a in (args.vararg, args.kwarg) if a is not None]
+    saved = [(arg, arg.annotation) for arg in every]
+    returns = node.returns
+    try:
+        for arg in every:
+            arg.annotation = None
+        node.returns = None
+        return ast.dump(node, include_attributes=False)
+    finally:
+        for arg, annotation in saved:
+            arg.annotation = annotation
+        node.returns = returns
 
 
 def _parse(text: str | None) -> ast.Module | None:
@@ -111,6 +131,22 @@ def changed_lines(old_text: str, new_text: str) -> tuple[list[int], list[int]]:
         old_changed.extend(range(i1 + 1, i2 + 1))
         new_changed.extend(range(j1 + 1, j2 + 1))
     return old_changed, new_changed
+
+
+def enclosing_body(text: str, line: int) -> tuple[str, tuple[int, int]] | None:
+    """The qualified name and one-based body lines of the innermost function holding ``line``
+    (its ``def`` and decorators included); None outside any function or when it does not parse."""
+    tree = _parse(text)
+    found = _innermost(_defs(tree), line) if tree is not None else None
+    return (found.qualname, found.body) if found is not None else None
+
+
+def function_body(text: str, qualname: str) -> tuple[int, int] | None:
+    """One-based body lines of the function ``qualname`` in ``text``, if it is there."""
+    tree = _parse(text)
+    if tree is None:
+        return None
+    return next((d.body for d in _defs(tree) if d.qualname == qualname), None)
 
 
 def module_name(relative: str, exists: Callable[[str], bool]) -> str:
@@ -156,10 +192,18 @@ def changed_units(
             names.setdefault(found.qualname, ([], []))[1].append(line)
     units: list[Unit] = []
     by_name = {d.qualname: d for d in new_defs}
+    old_by_name = {d.qualname: d for d in old_defs}
     for name, (old_lines, new_lines) in names.items():
         target = by_name.get(name)
         if target is None:
             module_level = True  # the function is gone: its def no longer runs at import
+            continue
+        before = old_by_name.get(name)
+        if before is not None and _without_annotations(before.node) == _without_annotations(
+            target.node
+        ):
+            # only its annotations changed: they are evaluated where the def runs, at import
+            module_level = True
             continue
         units.append(Unit(path, FUNCTION, name, target.body, tuple(old_lines), tuple(new_lines)))
     if module_level:
