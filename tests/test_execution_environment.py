@@ -226,3 +226,94 @@ async def test_the_interpreter_the_editor_selected(
 
     assert "not validated (error: no Python environment found" in before
     assert after == "Remove unused import: `os` (F401) — 1 test passed"
+
+
+# -- the order, on real environments -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def envs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("envs")
+    root = base / "proj"
+    root.mkdir()
+    found = {
+        "root": root,
+        ".venv": make_env(root / ".venv", with_packages=False),
+        "active": make_env(base / "active", with_packages=False),
+        "conda": make_env(base / "conda", with_packages=False),
+        "chosen": make_env(base / "chosen", with_packages=False),
+        "tool": make_env(base / "tool", with_packages=False),
+    }
+    script = base / "tool" / "bin" / "pytest"
+    script.write_text(f"#!{found['tool']}\nimport sys\n")
+    script.chmod(0o755)
+    found["script"] = script
+    return found
+
+
+@pytest.mark.parametrize(
+    ("given", "expected", "why"),
+    [
+        ({}, ".venv", ".venv in the workspace"),
+        ({"environ": {"VIRTUAL_ENV": "active"}}, "active", "the activated VIRTUAL_ENV"),
+        ({"environ": {"VIRTUAL_ENV": "own"}}, ".venv", ".venv in the workspace"),
+        (
+            {"environ": {"CONDA_PREFIX": "conda", "CONDA_DEFAULT_ENV": "base"}},
+            ".venv",
+            ".venv in the workspace",
+        ),
+        (
+            {"environ": {"CONDA_PREFIX": "conda", "CONDA_DEFAULT_ENV": "work"}},
+            "conda",
+            "the activated conda environment",
+        ),
+        (
+            {"selected": "chosen", "environ": {"VIRTUAL_ENV": "active"}},
+            "chosen",
+            "the interpreter selected in the editor",
+        ),
+        ({"python": "active", "selected": "chosen"}, "active", "set by validation.python"),
+        (
+            {"command": ["chosen", "-m", "pytest"], "python": "active"},
+            "chosen",
+            "the program of validation.command",
+        ),
+        ({"command": ["python", "-m", "pytest"]}, ".venv", ".venv in the workspace"),
+        ({"command": ["script", "-x"]}, "tool", "the interpreter of"),
+    ],
+)
+def test_the_order_of_discovery(
+    envs: dict[str, Path], given: dict, expected: str, why: str
+) -> None:
+    from tactful.feedback.execution import find_environment
+
+    def named(value: str) -> str:
+        if value == "own":
+            return sys.prefix
+        if value in envs:
+            path = envs[value]
+            # environments are named by their folder, interpreters by their file
+            return str(path.parent.parent) if value in ("active", "conda") else str(path)
+        return value
+
+    found = find_environment(
+        envs["root"],
+        command=[named(w) for w in given["command"]] if "command" in given else None,
+        python=named(given["python"]) if "python" in given else None,
+        selected=named(given["selected"]) if "selected" in given else None,
+        environ={k: named(v) for k, v in given.get("environ", {}).items()},
+    )
+
+    assert found.interpreter == envs[expected]
+    assert found.why.startswith(why)
+
+
+def test_a_named_interpreter_that_does_not_exist_is_an_error(envs: dict[str, Path]) -> None:
+    from tactful.feedback.execution import find_environment
+
+    missing = find_environment(envs["root"], python="/nowhere/bin/python", environ={})
+    nothing = find_environment(envs["root"].parent / "chosen", environ={})
+
+    # a wrong setting is said, not passed over for the workspace's .venv
+    assert missing.interpreter is None and "/nowhere/bin/python" in missing.why
+    assert nothing.interpreter is None and "set validation.python" in nothing.why

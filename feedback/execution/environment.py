@@ -8,8 +8,9 @@ and ``why`` says how to choose one.
 
 The order is the one an editor or a project tool follows, most explicit first:
 
-1. ``validation.command``, when its program is a Python interpreter (``python``/``python3``
-   alone means "the project's Python" and goes on down the list);
+1. ``validation.command``, when its program is a Python interpreter, or a script whose ``#!``
+   line names one (``pytest`` of an environment); ``python``/``python3`` alone means "the
+   project's Python" and goes on down the list;
 2. ``validation.python`` (user settings or the editor's initialization options);
 3. the interpreter the editor has selected (VS Code's Python extension, sent by the extension);
 4. an activated ``VIRTUAL_ENV``, or ``CONDA_PREFIX`` other than conda's ``base``, that is not
@@ -183,6 +184,23 @@ def _is_python_program(word: str) -> bool:
     return bool(_PYTHON_NAME.match(Path(word).name))
 
 
+def _shebang(program: Path) -> Path | None:
+    """The interpreter a script's ``#!`` line names, when it is a Python."""
+    try:
+        with program.open("rb") as handle:
+            first = handle.readline(512)
+    except OSError:
+        return None
+    if not first.startswith(b"#!"):
+        return None
+    words = first[2:].decode("utf-8", "replace").split()
+    if words and Path(words[0]).name == "env" and len(words) > 1:
+        words = words[1:]
+    if words and _is_python_program(words[0]) and os.path.isabs(words[0]):
+        return Path(words[0])
+    return None
+
+
 def _runnable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
 
@@ -319,6 +337,12 @@ def find_environment(
                     f"{program} (validation.command) is not an interpreter that exists here",
                 )
             return Environment(found, "validation.command", "the program of validation.command")
+        script = _named(program, root) if program not in ("python", "python3") else None
+        named = _shebang(script) if script is not None else None
+        if named is not None and _runnable(named):
+            return Environment(
+                named, "validation.command", f"the interpreter of {program} (validation.command)"
+            )
     if python:
         found = _named(python, root)
         if found is None:
