@@ -19,6 +19,7 @@ COVERAGE = "coverage==7.17.3"
 
 def suite_lines(root: Path, pytest_args: Sequence[str] = ()) -> dict[str, set[int]]:
     """{relative path: lines executed} over the whole suite of ``root`` (its ``.venv``)."""
+    root = root.resolve()
     python = root / ".venv" / "bin" / "python"
     has = subprocess.run(
         [str(python), "-c", "import coverage"], capture_output=True, check=False

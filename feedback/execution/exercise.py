@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import difflib
+import functools
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -112,10 +113,22 @@ def _without_annotations(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
 def _parse(text: str | None) -> ast.Module | None:
     if text is None:
         return None
+    return _parsed(text)
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed(text: str) -> ast.Module | None:
+    """The tree of a text (kept: one file's text is asked about again and again)."""
     try:
         return ast.parse(text)
     except (SyntaxError, ValueError):
         return None
+
+
+@functools.lru_cache(maxsize=16)
+def _defs_of(text: str) -> tuple[_Def, ...]:
+    tree = _parsed(text)
+    return tuple(_defs(tree)) if tree is not None else ()
 
 
 def changed_lines(old_text: str, new_text: str) -> tuple[list[int], list[int]]:
@@ -136,17 +149,13 @@ def changed_lines(old_text: str, new_text: str) -> tuple[list[int], list[int]]:
 def enclosing_body(text: str, line: int) -> tuple[str, tuple[int, int]] | None:
     """The qualified name and one-based body lines of the innermost function holding ``line``
     (its ``def`` and decorators included); None outside any function or when it does not parse."""
-    tree = _parse(text)
-    found = _innermost(_defs(tree), line) if tree is not None else None
+    found = _innermost(list(_defs_of(text)), line)
     return (found.qualname, found.body) if found is not None else None
 
 
 def function_body(text: str, qualname: str) -> tuple[int, int] | None:
     """One-based body lines of the function ``qualname`` in ``text``, if it is there."""
-    tree = _parse(text)
-    if tree is None:
-        return None
-    return next((d.body for d in _defs(tree) if d.qualname == qualname), None)
+    return next((d.body for d in _defs_of(text) if d.qualname == qualname), None)
 
 
 def module_name(relative: str, exists: Callable[[str], bool]) -> str:
