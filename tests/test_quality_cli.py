@@ -140,3 +140,29 @@ def test_an_alternative_fix_is_judged_when_the_usual_one_fails(workspace: Worksp
         "    return items[0] if items else None\n"
     )
     assert report["summary"]["remaining"] == 0 and done.returncode == 0
+
+
+def test_fixes_no_test_runs_are_written_only_when_asked(workspace: Workspace) -> None:
+    helper = "\n\ndef shout(value):\n    l = value.strip()\n    return l.upper()\n"
+    project(workspace)
+    workspace.write("mod.py", MODULE + helper)
+    workspace.commit("an untested helper")
+    assert tactful("trust", str(workspace.root), cwd=workspace.root).returncode == 0
+
+    cautious = tactful("fix", "--apply", "--format", "json", cwd=workspace.root)
+    after_cautious = workspace.read("mod.py")
+    bold = tactful("fix", "--apply", "--include-unexercised", cwd=workspace.root)
+
+    report = json.loads(cautious.stdout)
+    shout = next(i for i in report["findings"] if i["rule"] == "E741" and i["start"]["line"] == 12)
+    # no test calls shout(): the rename behaved the same on every input tried, which is not
+    # "tests passed", so a plain --apply leaves it
+    assert shout["verdict"]["status"] == "equivalent", shout["verdict"]
+    assert shout["fix"]["title"].endswith(f"same behaviour on {shout['verdict']['inputs']} inputs")
+    assert not shout["applied"]
+    assert report["summary"]["equivalent"] == 1
+    assert "length = value.strip()\n    return length\n" in after_cautious  # parse(): tested
+    assert "def shout(value):\n    l = value.strip()" in after_cautious
+    assert bold.returncode == 1, bold.stderr  # TRY004 stays: its fix fails the tests
+    shout_now = workspace.read("mod.py").split("def shout(value):\n", 1)[1]
+    assert not shout_now.startswith("    l = ") and ".strip()" in shout_now
