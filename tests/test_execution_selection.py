@@ -49,6 +49,12 @@ PROJECT = {
 
         def checkout(items):
             return total(items)
+
+
+        def refund(items):
+            if not items:
+                return 0
+            return -total(items)
     """,
     "tests/test_prices.py": """\
         from shop.prices import discount
@@ -62,11 +68,15 @@ PROJECT = {
             assert discount(50) == 50
     """,
     "tests/test_cart.py": """\
-        from shop.cart import checkout
+        from shop.cart import checkout, refund
 
 
         def test_checkout():
             assert checkout([1, 2]) == 6
+
+
+        def test_nothing_to_refund():
+            assert refund([]) == 0
     """,
     "tests/test_plain.py": """\
         def test_alone():
@@ -106,7 +116,7 @@ def mapped_shop(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         sandbox = Sandbox(project.root, OPTIONS, trusted=True, cache=base / "cache")
         coverage_map = asyncio.run(sandbox.update_coverage_map())
     assert coverage_map is not None
-    assert len(coverage_map.tests) == 4
+    assert len(coverage_map.tests) == 5
     return project.root, base / "cache"
 
 
@@ -172,7 +182,7 @@ def test_code_no_test_runs_is_not_called_tested(judge: Sandbox) -> None:
 
     assert verdict.selection is Selection.IMPORTS
     assert "coverage map has no test that runs the edited lines" in verdict.selection_reason
-    assert verdict.test_ids == ("tests/test_cart.py::test_checkout",)
+    assert {node.split("::")[0] for node in verdict.test_ids} == {"tests/test_cart.py"}
     assert verdict.status is Status.UNEXERCISED
     assert verdict.unexercised == ("shop/prices.py:unused",)
     assert verdict.summary() == "tests pass, but none runs this code"
@@ -184,6 +194,18 @@ def test_a_line_rewritten_in_place_selects_the_tests_that_ran_it(judge: Sandbox)
 
     assert verdict.test_ids == ("tests/test_prices.py::test_big_discount",)
     assert verdict.status is Status.FAILED
+
+
+def test_a_line_no_test_ran_selects_the_tests_that_ran_its_function(judge: Sandbox) -> None:
+    text = PROJECT["shop/cart.py"]
+    edit = replace_line("shop/cart.py", 10, "-total(items)", "-total(items) * 1", text)
+
+    verdict = judge.validate_sync([edit])
+
+    # no test reaches `return -total(items)`, but one runs refund(): a verdict on its function
+    assert verdict.selection is Selection.COVERAGE
+    assert verdict.test_ids == ("tests/test_cart.py::test_nothing_to_refund",)
+    assert verdict.status is Status.PASSED and verdict.exercised is True
 
 
 def test_a_new_line_selects_the_tests_that_ran_the_function(judge: Sandbox) -> None:
@@ -240,7 +262,7 @@ def test_an_edit_to_a_non_python_file_runs_everything(judge: Sandbox) -> None:
     verdict = judge.validate_sync([edit])
 
     assert verdict.selection is Selection.ALL
-    assert verdict.tests_run == 4
+    assert verdict.tests_run == 5
 
 
 def test_without_a_map_the_import_graph_selects(shop: Workspace) -> None:

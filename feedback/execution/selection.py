@@ -6,9 +6,12 @@ tell (a file the map has not seen in this version, code that runs at import time
 non-Python file, a conftest), it falls back to a wider set.
 
 The unit of coverage is the innermost function whose body holds an edited line: the tests that
-executed any line of that body are selected. An edited line outside any function body (module or
+executed any line of that body are selected (a line rewritten in place narrows them to the tests
+that ran its statement, when any did). An edited line outside any function body (module or
 class level, a ``def`` line with its defaults and decorators) runs at import time, so the tests
-that import the module, transitively, are selected.
+that import the module, transitively, are selected. When the map knows that no test runs the
+edited function, one test file importing the module is run, and the plan says so: that shows the
+module still imports, not that the edit was tested (the judge then calls it ``unexercised``).
 """
 
 from __future__ import annotations
@@ -200,6 +203,10 @@ def _needs(
                 # a line rewritten in place only matters to the tests that ran it
                 lines = statement
             covering, at_import = cmap.tests_covering(path, range(lines[0], lines[1] + 1))
+            if not covering and not at_import and lines != body:
+                # No test ran the line itself, so none can see the edit; but a verdict is
+                # "passed" only when the tests ran the function it is in: those are the ones
+                covering, at_import = cmap.tests_covering(path, range(body[0], body[1] + 1))
             if at_import:
                 return importers
             node_ids.update(covering)
