@@ -126,7 +126,10 @@ class Verdict:
         if self.status is Status.DIFFERENT:
             if self.counterexample is not None:
                 example = self.counterexample
-                return f"behaves differently: {example.input} {example.new} (before: {example.old})"
+                return (
+                    f"behaves differently: {example.input} {example.new} "
+                    f"(before: {example.old}){suffix}"
+                )
             return f"behaves differently{suffix}"
         if self.status is Status.FAILED:
             if self.failed_ids:
