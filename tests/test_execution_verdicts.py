@@ -205,6 +205,26 @@ def test_methods_are_compared_on_fresh_instances_with_their_state(tmp_path: Path
     assert "another state" in different.counterexample.new
 
 
+def test_functions_a_call_returns_are_compared_by_what_they_captured(tmp_path: Path) -> None:
+    module = """\
+def tagger(tag: str):
+    label = tag.strip()
+
+    def apply(text):
+        return f"<{label}>{text}"
+
+    return apply
+"""
+    sandbox = judge(project(tmp_path / "p", {"tags.py": module}).root)
+
+    verdict = sandbox.validate_sync([edit("tag.strip()", "tag.lstrip()", "tags.py", module)])
+
+    # the closures have the same code; one captured "a", the other "a "
+    assert verdict.status is Status.DIFFERENT, verdict.reason
+    assert verdict.counterexample is not None
+    assert verdict.counterexample.input.startswith("tagger(")
+
+
 def test_unannotated_parameters_get_inputs_from_literals(tmp_path: Path) -> None:
     sandbox = judge(project(tmp_path / "p").root)
 

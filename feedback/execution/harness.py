@@ -15,6 +15,7 @@ line. The report goes to the ``out`` file named in the spec as JSON.
 """
 
 import asyncio
+import functools
 import inspect
 import json
 import math
@@ -93,7 +94,29 @@ def canonical(value, depth=0, path=None):
         return ("iterator", items)
     if inspect.iscoroutine(value):
         return canonical(asyncio.run(value), depth, path)
-    if isinstance(value, (types.FunctionType, types.BuiltinFunctionType, type, types.ModuleType)):
+    if isinstance(value, types.FunctionType):
+        # a function made by the call (a closure, a decorator) is what it captured
+        cells = []
+        for cell in value.__closure__ or ():
+            try:
+                cells.append(canonical(cell.cell_contents, depth + 1, inner))
+            except ValueError:  # an empty cell
+                cells.append(("cell", "<empty>"))
+        return (
+            name,
+            value.__qualname__,
+            cells,
+            canonical(value.__defaults__, depth + 1, inner),
+            canonical(value.__kwdefaults__, depth + 1, inner),
+        )
+    if isinstance(value, functools.partial):
+        return (
+            name,
+            canonical(value.func, depth + 1, inner),
+            canonical(value.args, depth + 1, inner),
+            canonical(value.keywords, depth + 1, inner),
+        )
+    if isinstance(value, (types.BuiltinFunctionType, type, types.ModuleType)):
         return (name, getattr(value, "__qualname__", getattr(value, "__name__", "?")))
     if isinstance(value, types.MethodType):
         return (name, value.__func__.__qualname__)
