@@ -1,5 +1,6 @@
-"""Validation speed and fidelity on click 8.1.8: selected tests against the whole suite, and the
-differential check where no test runs the code.
+"""Validation speed and fidelity on a real project (click 8.1.8; boltons 24.1.0 and
+more-itertools 10.5.0 as checks): selected tests against the whole suite, and the differential
+check where no test runs the code.
 
 Which functions the whole suite runs is measured with coverage.py on its own (``suite.py``).
 Deliberately wrong one-line edits (mutants: flipped comparisons, off-by-one constants, dropped
@@ -22,10 +23,10 @@ project's ``.venv``):
 
 The sdist is fetched with ``pip download`` into ``benchmarks/corpora/`` (git-ignored) and
 unpacked into a folder of this benchmark's own, with a virtual environment holding pytest and
-click (editable), as a developer of click would have it.
+the project (editable), as a developer of the project would have it.
 
-    python benchmarks/validation.py [--mutants N] [--unrun-mutants N] [--seed S]
-        [--sandbox auto|bwrap|unshare|none] [--details FILE]
+    python benchmarks/validation.py [--corpus click|boltons|more-itertools] [--mutants N]
+        [--unrun-mutants N] [--seed S] [--sandbox auto|bwrap|unshare|none] [--details FILE]
 """
 
 from __future__ import annotations
@@ -56,10 +57,31 @@ from tactful.feedback.execution.exercise import enclosing_body
 
 HERE = Path(__file__).resolve().parent
 CORPORA = HERE / "corpora"
-PACKAGE = "click==8.1.8"
-SDIST = CORPORA / "click-8.1.8.tar.gz"
-PROJECT = CORPORA / "validation-click-8.1.8"
 PYTEST = "pytest==8.3.4"  # what click 8.1.8 was released against
+
+
+@dataclass(frozen=True)
+class Corpus:
+    requirement: str
+    package: str  # the folder of the project's modules, relative to its root
+    # pytest arguments of its validation.command: boltons' socket test talks to a server on
+    # 127.0.0.1, which the sandbox's network namespace does not have
+    pytest_args: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.requirement.replace("==", "-")
+
+
+KNOWN = {
+    "click": Corpus("click==8.1.8", "src/click"),
+    "boltons": Corpus(
+        "boltons==24.1.0",
+        "boltons",
+        ("--deselect", "tests/test_socketutils.py::test_socketutils_netstring"),
+    ),
+    "more-itertools": Corpus("more-itertools==10.5.0", "more_itertools"),
+}
 
 FLIPS = {
     ast.Lt: ">=",
@@ -91,11 +113,17 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def prepare() -> Path:
-    """The unpacked sdist with a ``.venv`` holding pytest and click (editable)."""
+def prepare(corpus: Corpus) -> Path:
+    """The unpacked sdist with a ``.venv`` holding pytest and the project (editable)."""
     CORPORA.mkdir(parents=True, exist_ok=True)
-    if not SDIST.exists():
-        log(f"downloading {PACKAGE} (sdist)")
+    name, _, version = corpus.requirement.partition("==")
+    project = CORPORA / f"validation-{corpus.name}"
+    sdists = [
+        *CORPORA.glob(f"{name}-{version}.tar.gz"),
+        *CORPORA.glob(f"{name.replace('-', '_')}-{version}.tar.gz"),
+    ]
+    if not sdists:
+        log(f"downloading {corpus.requirement} (sdist)")
         subprocess.run(
             [
                 sys.executable,
@@ -105,24 +133,34 @@ def prepare() -> Path:
                 "--no-binary",
                 ":all:",
                 "--no-deps",
-                PACKAGE,
+                corpus.requirement,
                 "-d",
                 str(CORPORA),
             ],
             check=True,
         )
-    if (PROJECT / ".venv" / "bin" / "python").exists():
-        return PROJECT
-    shutil.rmtree(PROJECT, ignore_errors=True)
-    with tempfile.TemporaryDirectory(dir=CORPORA) as scratch, tarfile.open(SDIST) as archive:
+        sdists = [
+            *CORPORA.glob(f"{name}-{version}.tar.gz"),
+            *CORPORA.glob(f"{name.replace('-', '_')}-{version}.tar.gz"),
+        ]
+    if (project / ".venv" / "bin" / "python").exists():
+        return project
+    shutil.rmtree(project, ignore_errors=True)
+    with tempfile.TemporaryDirectory(dir=CORPORA) as scratch, tarfile.open(sdists[0]) as archive:
         archive.extractall(scratch, filter="data")
-        (Path(scratch) / "click-8.1.8").rename(PROJECT)
-    log("making a virtual environment with pytest and click")
-    subprocess.run([sys.executable, "-m", "venv", str(PROJECT / ".venv")], check=True)
-    pip = [str(PROJECT / ".venv" / "bin" / "python"), "-m", "pip", "install", "-q"]
+        (unpacked,) = [p for p in Path(scratch).iterdir() if p.is_dir()]
+        unpacked.rename(project)
+    # pytest's own configuration search must stop at the project, as in a checkout of it
+    if not any(
+        (project / n).exists() for n in ("pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml")
+    ):
+        (project / "pytest.ini").write_text("[pytest]\n")
+    log(f"making a virtual environment with pytest and {name}")
+    subprocess.run([sys.executable, "-m", "venv", str(project / ".venv")], check=True)
+    pip = [str(project / ".venv" / "bin" / "python"), "-m", "pip", "install", "-q"]
     subprocess.run([*pip, PYTEST], check=True)
-    subprocess.run([*pip, "--no-deps", "-e", str(PROJECT)], check=True)
-    return PROJECT
+    subprocess.run([*pip, "--no-deps", "-e", str(project)], check=True)
+    return project
 
 
 @dataclass(frozen=True)
@@ -220,11 +258,16 @@ def in_function_body(text: str, line: int) -> bool:
 
 
 def choose(
-    root: Path, count: int, seed: int, suite: dict[str, set[int]], run_by_suite: bool
+    root: Path,
+    package: str,
+    count: int,
+    seed: int,
+    suite: dict[str, set[int]],
+    run_by_suite: bool,
 ) -> list[Mutant]:
     """``count`` mutants, kinds taking turns, of functions the whole suite runs (or does not)."""
     by_kind: dict[str, list[Mutant]] = {}
-    for path in sorted((root / "src" / "click").glob("*.py")):
+    for path in sorted((root / package).glob("*.py")):
         relative = path.relative_to(root).as_posix()
         text = path.read_text(encoding="utf-8")
         for mutant in mutants_of(root, relative):
@@ -245,11 +288,13 @@ def choose(
     return chosen
 
 
-def safe_fixes_in_unrun_code(root: Path, suite: dict[str, set[int]]) -> list[tuple[str, Edit]]:
+def safe_fixes_in_unrun_code(
+    root: Path, package: str, suite: dict[str, set[int]]
+) -> list[tuple[str, Edit]]:
     """(rule, edits) of ruff's safe fixes, over every rule, inside function bodies no test runs."""
     from tactful.analyzers.findings import Applicability
 
-    findings = check_paths(["src"], root, RuffOptions(select=("ALL",)))
+    findings = check_paths([package], root, RuffOptions(select=("ALL",)))
     found = []
     texts: dict[str, str] = {}
     for finding in findings:
@@ -276,9 +321,16 @@ async def timed(validation: Awaitable[Verdict]) -> tuple[Verdict, float, float]:
 
 
 async def measure(
-    root: Path, count: int, unrun_count: int, seed: int, backend: str, cache: Path
+    corpus: Corpus,
+    root: Path,
+    count: int,
+    unrun_count: int,
+    seed: int,
+    backend: str,
+    cache: Path,
 ) -> dict:
-    options = ValidationOptions(sandbox=backend, timeout_s=120, coverage_map=False)
+    command = ("python", "-m", "pytest", *corpus.pytest_args) if corpus.pytest_args else None
+    options = ValidationOptions(sandbox=backend, timeout_s=120, coverage_map=False, command=command)
     judge = Sandbox(root, options, trusted=True, cache=cache)
 
     started = time.monotonic()
@@ -286,7 +338,7 @@ async def measure(
     first_run_s = time.monotonic() - started
     if baseline.status is not Status.PASSED:
         raise SystemExit(
-            f"click's suite does not pass unedited: {baseline.summary()}\n"
+            f"{corpus.name}'s suite does not pass unedited: {baseline.summary()}\n"
             f"{baseline.reason}\n{baseline.failures}"
         )
     log(f"whole suite: {baseline.tests_run} tests, backend {baseline.backend}")
@@ -297,9 +349,9 @@ async def measure(
     if coverage_map is None:
         raise SystemExit("the coverage map could not be made")
     log(f"coverage map: {len(coverage_map.tests)} tests in {map_s:.1f} s")
-    suite = await asyncio.to_thread(suite_lines, root)
+    suite = await asyncio.to_thread(suite_lines, root, corpus.pytest_args)
 
-    mutants = choose(root, count, seed, suite, run_by_suite=True)
+    mutants = choose(root, corpus.package, count, seed, suite, run_by_suite=True)
     full_times: list[float] = []
     full_cpu: list[float] = []
     selected_times: list[float] = []
@@ -340,14 +392,17 @@ async def measure(
 
     # the whole suite's time, measured the same way (a fresh edit each time, so no cache)
     for i in range(3):
-        filler = Edit("src/click/__init__.py", Span(Point(0, 0), Point(0, 0)), f"# run {i}\n")
+        filler = Edit(
+            f"{corpus.package}/__init__.py", Span(Point(0, 0), Point(0, 0)), f"# run {i}\n"
+        )
         verdict, wall, cpu = await timed(judge.validate([filler], everything=True))
         if verdict.status is Status.PASSED:
             full_times.append(wall)
             full_cpu.append(cpu)
 
     unrun_rows = []
-    for number, mutant in enumerate(choose(root, unrun_count, seed, suite, False), 1):
+    unrun = choose(root, corpus.package, unrun_count, seed, suite, run_by_suite=False)
+    for number, mutant in enumerate(unrun, 1):
         verdict, wall, _cpu = await timed(judge.validate([mutant.edit]))
         unrun_rows.append(
             {
@@ -372,7 +427,7 @@ async def measure(
 
     safe_rows = []
     for number, (rule, edits) in enumerate(
-        await asyncio.to_thread(safe_fixes_in_unrun_code, root, suite), 1
+        await asyncio.to_thread(safe_fixes_in_unrun_code, root, corpus.package, suite), 1
     ):
         verdict, wall, _cpu = await timed(judge.validate(list(edits)))
         safe_rows.append(
@@ -415,7 +470,7 @@ async def measure(
     ran = [r for r in unrun_rows if r["verdict"] in ("different", "equivalent")]
     safe_ran = [r for r in safe_rows if r["verdict"] in ("different", "equivalent")]
     return {
-        "corpus": "click-8.1.8",
+        "corpus": corpus.name,
         "backend": baseline.backend,
         "suite_tests": baseline.tests_run,
         "first_run_s": round(first_run_s, 3),
@@ -471,6 +526,7 @@ async def measure(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", default="click", choices=sorted(KNOWN))
     parser.add_argument("--mutants", type=int, default=60)
     parser.add_argument("--unrun-mutants", type=int, default=40)
     parser.add_argument("--seed", type=int, default=8)
@@ -482,10 +538,19 @@ def main() -> int:
         help="also write every mutant's verdicts to this JSON file",
     )
     args = parser.parse_args()
-    root = prepare()
+    corpus = KNOWN[args.corpus]
+    root = prepare(corpus)
     with tempfile.TemporaryDirectory(prefix="tactful-bench-cache-") as cache:
         report = asyncio.run(
-            measure(root, args.mutants, args.unrun_mutants, args.seed, args.sandbox, Path(cache))
+            measure(
+                corpus,
+                root,
+                args.mutants,
+                args.unrun_mutants,
+                args.seed,
+                args.sandbox,
+                Path(cache),
+            )
         )
     if args.details:
         args.details.write_text(json.dumps(report, indent=2), encoding="utf-8")
