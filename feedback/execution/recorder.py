@@ -19,8 +19,8 @@ import sys
 import threading
 
 _SPEC = os.environ.get("TACTFUL_RECORD_SPEC")
-_targets = {}
-_seen = {}
+_targets: dict = {}
+_seen: dict = {}
 _out = ""
 _limit = 0
 
