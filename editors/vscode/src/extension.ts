@@ -348,9 +348,9 @@ class Tactful implements vscode.Disposable {
   }
 
   /**
-   * New verdicts for a document's fixes. VS Code lists code actions again (the light bulb and
-   * the Quick Fix menu) when the set of code action providers changes, so a provider that
-   * offers nothing comes and goes for the documents on screen.
+   * New verdicts for a document's fixes. VS Code computes its light bulb again when the set of
+   * code action providers changes, so a provider that offers nothing comes and goes for the
+   * documents on screen.
    */
   private refreshCodeActions(uri: string): void {
     const shown = vscode.window.visibleTextEditors.some((editor) => editor.document.uri.toString() === uri);
