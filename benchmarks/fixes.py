@@ -218,6 +218,15 @@ def shares_of(per_rule: dict[str, Counter], without: str | None = None) -> tuple
     )
 
 
+def weighted_share(per_rule: dict[str, Counter], part: str, whole: str) -> float | None:
+    """Each rule's ``part / whole`` weighted by the rule's population."""
+    rules = [c for c in per_rule.values() if c[whole]]
+    population = sum(c["population"] for c in rules)
+    if not population:
+        return None
+    return round(sum(c["population"] * c[part] / c[whole] for c in rules) / population, 4)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", default="click", help="click, more-itertools, boltons or DIR")
@@ -402,6 +411,10 @@ def main() -> int:
         "passed_share_in_code_the_suite_runs": round(in_suite_validated / in_suite_judged, 4)
         if in_suite_judged
         else None,
+        # each rule's share weighted by its number of findings in the whole project
+        "passed_share_in_code_the_suite_runs_weighted": weighted_share(
+            per_rule, "validated_in_suite", "in_suite"
+        ),
         "passed_share_target": 0.85,
         "validated_by_origin": dict(by_origin),
         # Stub files run in no test: their fixes are never "tests passed" now.
