@@ -250,6 +250,7 @@ class Sandbox:
         # tests found failing without an edit, by (workspace state, environment, command)
         self._failing: dict[str, set[str]] = {}
         self._command_fails: dict[str, int] = {}
+        self._recorded: dict[str, dict[str, list[bytes]]] = {}  # inputs recorded, by their run
         self._map: CoverageMap | None = None
         self._map_loaded = False
         self._map_task: asyncio.Task[CoverageMap | None] | None = None
@@ -961,6 +962,27 @@ class Sandbox:
             reaching |= covering & failing
         if not doctests and not reaching:
             return {}
+        # the same unedited code, environment and tests record the same inputs: kept
+        key = _digest(
+            json.dumps(
+                [
+                    [
+                        (
+                            t.path,
+                            t.old_source,
+                            t.old_first_line,
+                            _digest(self.warm.read(t.path) or ""),
+                        )
+                        for t in targets
+                    ],
+                    sorted(reaching),
+                    doctests,
+                    environment.fingerprint(),
+                ]
+            )
+        )
+        if key in self._recorded:
+            return self._recorded[key]
         argv = [str(environment.interpreter), "-m", "pytest"]
         recorded: dict[str, list[bytes]] = {}
 
@@ -997,6 +1019,9 @@ class Sandbox:
                 recorded[target.label] = [source.read_bytes() for source in files]
 
         await self._in_run(backend, [], environment, work)
+        if len(self._recorded) > 64:
+            self._recorded.clear()
+        self._recorded[key] = recorded
         return recorded
 
     # Warm pytest -----------------------------------------------------------------------------
