@@ -706,14 +706,17 @@ class Sandbox:
     def _coverage_helper(self, run: _Run) -> str:
         """A folder holding tactful's coverage package alone, for interpreters without one:
         nothing else of tactful's environment becomes importable by the tests."""
+        return str(self._coverage_folder(run.helper))
+
+    def _coverage_folder(self, parent: Path | None = None) -> Path:
         import coverage
 
-        vendor = run.helper / "vendor"
-        vendor.mkdir(exist_ok=True)
+        vendor = (parent or self.warm.home) / "vendor"
+        vendor.mkdir(parents=True, exist_ok=True)
         link = vendor / "coverage"
-        if not link.exists():
+        if not link.is_symlink():
             link.symlink_to(Path(coverage.__file__).parent, target_is_directory=True)
-        return str(vendor)
+        return vendor
 
     def _watch(self, run: _Run, units: list[Unit]) -> None:
         """Record, in every Python process of ``run``, whether it runs the changed ``units``."""
@@ -1060,6 +1063,8 @@ class Sandbox:
                 "home": str(self.warm.home),
                 "home_at": WARM_COPY_AT,
                 "preload": ["pytest"],
+                "warm_imports": ["coverage"],
+                "warm_path": f"{WARM_COPY_AT}/{self._coverage_folder().name}",
             }
             spec_path = self.warm.home / "zygote.json"
             command = [*UNSHARE, str(interpreter), "-I", str(ZYGOTE), str(spec_path)]

@@ -210,6 +210,19 @@ def serve(spec: dict) -> int:
     except Exception as exc:  # a workspace without pytest: tactful runs it the usual way
         _say({"error": f"cannot import {exc}"})
         return 1
+    # what every run's sitecustomize would import again (coverage, which records what the tests
+    # run), from a folder holding it alone; a run without it imports it itself
+    extra = spec.get("warm_path")
+    for name in spec.get("warm_imports", []):
+        if extra:
+            sys.path.append(extra)
+        try:
+            __import__(name)
+        except Exception:  # only a warm start lost: the run imports it itself
+            pass
+        finally:
+            if extra and extra in sys.path:
+                sys.path.remove(extra)
     wake_read, wake_write = os.pipe()
     os.set_blocking(wake_write, False)
     signal.set_wakeup_fd(wake_write)
