@@ -341,7 +341,9 @@ def main() -> int:
         new_text = apply_edits(text, list(offer.fix.edits))
         for unit in changed_units(path, text, new_text, lambda p: (root / p).exists()):
             executed = suite.get(unit.path, set())
-            body = function_body(text, unit.name) if unit.kind == FUNCTION else None
+            body = (
+                function_body(text, unit.name, unit.occurrence) if unit.kind == FUNCTION else None
+            )
             never = not executed or (
                 body is not None and not any(body[0] <= n <= body[1] for n in executed)
             )

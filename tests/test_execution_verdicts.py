@@ -133,6 +133,42 @@ def test_a_module_level_change_is_exercised_when_a_test_imports_the_module(
     assert never_imported.unexercised == ("other.py (module level)",)
 
 
+def test_of_two_definitions_of_one_name_only_the_one_that_ran_counts(tmp_path: Path) -> None:
+    module = """\
+import sys
+
+if sys.platform == "win32":
+
+    def separator():
+        return "\\\\"
+
+else:
+
+    def separator():
+        return "/"
+"""
+    work = project(
+        tmp_path / "p",
+        {
+            "paths.py": module,
+            "tests/test_paths.py": """\
+            from paths import separator
+
+
+            def test_separator():
+                assert separator() == "/"
+            """,
+        },
+    )
+    sandbox = judge(work.root, differential=False)
+
+    windows = sandbox.validate_sync([edit('"\\\\"', '"\\\\" + ""', "paths.py", module)])
+    here = sandbox.validate_sync([edit('"/"', '"/" + ""', "paths.py", module)])
+
+    assert windows.status is Status.UNEXERCISED
+    assert here.status is Status.PASSED
+
+
 def test_a_data_file_counts_as_run_when_a_test_opens_it(tmp_path: Path) -> None:
     work = project(
         tmp_path / "p",

@@ -83,33 +83,30 @@ class Target:
         }
 
 
-def _find(tree: ast.Module, qualname: str) -> tuple[list[ast.ClassDef], ast.AST, bool] | None:
-    """(enclosing classes, the def, whether it is nested in a function) for a qualified name."""
+def _find(
+    tree: ast.Module, qualname: str, occurrence: int = 0
+) -> tuple[list[ast.ClassDef], ast.AST, bool] | None:
+    """(enclosing classes, the def, whether it is nested in a function) for the
+    ``occurrence``-th definition of a qualified name, in source order."""
     parts = qualname.split(".")
+    matches: list[tuple[list[ast.ClassDef], ast.AST, bool]] = []
 
-    def walk(
-        node: ast.AST, index: int, classes: list[ast.ClassDef], in_function: bool
-    ) -> tuple[list[ast.ClassDef], ast.AST, bool] | None:
+    def walk(node: ast.AST, index: int, classes: list[ast.ClassDef], in_function: bool) -> None:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
                 if child.name == parts[index]:
                     if index == len(parts) - 1:
-                        return classes, child, in_function
-                    found = walk(child, index + 1, classes, True)
-                    if found:
-                        return found
+                        matches.append((classes, child, in_function))
+                    else:
+                        walk(child, index + 1, classes, True)
             elif isinstance(child, ast.ClassDef):
                 if child.name == parts[index] and index < len(parts) - 1:
-                    found = walk(child, index + 1, [*classes, child], in_function)
-                    if found:
-                        return found
+                    walk(child, index + 1, [*classes, child], in_function)
             elif not isinstance(child, ast.Lambda):
-                found = walk(child, index, classes, in_function)
-                if found:
-                    return found
-        return None
+                walk(child, index, classes, in_function)
 
-    return walk(tree, 0, [], False)
+    walk(tree, 0, [], False)
+    return matches[occurrence] if occurrence < len(matches) else None
 
 
 def _segment(text: str, node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
@@ -215,7 +212,8 @@ def target_for(
         old_tree, new_tree = ast.parse(old_text), ast.parse(new_text)
     except (SyntaxError, ValueError):
         return f"{unit.label}: does not parse"
-    old_found, new_found = _find(old_tree, unit.name), _find(new_tree, unit.name)
+    old_found = _find(old_tree, unit.name, unit.occurrence)
+    new_found = _find(new_tree, unit.name, unit.occurrence)
     if old_found is None or new_found is None:
         return f"{unit.label}: not found in both versions"
     classes, old_def, nested = old_found

@@ -41,6 +41,8 @@ class Unit:
     new_lines: tuple[int, ...] = ()  # one-based changed lines of the new text inside the unit
     module: str = ""  # the dotted module name, for a deleted module (its import is watched)
     deleted: bool = False
+    # which of the functions of that name (a module may define one per platform, in an if)
+    occurrence: int = 0
 
     @property
     def label(self) -> str:
@@ -58,11 +60,17 @@ class _Def:
     end: int
     body: tuple[int, int]
     node: ast.FunctionDef | ast.AsyncFunctionDef
+    occurrence: int  # among the functions of the same qualified name, in source order
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.qualname, self.occurrence
 
 
 def _defs(tree: ast.AST) -> list[_Def]:
     """Every function of a module with its qualified name (``<locals>`` left out)."""
     found: list[_Def] = []
+    seen: dict[str, int] = {}
 
     def visit(node: ast.AST, prefix: str) -> None:
         for child in ast.iter_child_nodes(node):
@@ -71,7 +79,8 @@ def _defs(tree: ast.AST) -> list[_Def]:
                 start = min([child.lineno, *(d.lineno for d in child.decorator_list)])
                 end = child.end_lineno or child.lineno
                 body = (child.body[0].lineno, end) if child.body else (child.lineno, end)
-                found.append(_Def(name, start, end, body, child))
+                occurrence = seen[name] = seen.get(name, -1) + 1
+                found.append(_Def(name, start, end, body, child, occurrence))
                 visit(child, f"{name}.")
             elif isinstance(child, ast.ClassDef):
                 visit(child, f"{prefix}{child.name}.")
@@ -153,9 +162,10 @@ def enclosing_body(text: str, line: int) -> tuple[str, tuple[int, int]] | None:
     return (found.qualname, found.body) if found is not None else None
 
 
-def function_body(text: str, qualname: str) -> tuple[int, int] | None:
-    """One-based body lines of the function ``qualname`` in ``text``, if it is there."""
-    return next((d.body for d in _defs_of(text) if d.qualname == qualname), None)
+def function_body(text: str, qualname: str, occurrence: int = 0) -> tuple[int, int] | None:
+    """One-based body lines of the function ``qualname`` (its ``occurrence``-th definition)
+    in ``text``, if it is there."""
+    return next((d.body for d in _defs_of(text) if d.key == (qualname, occurrence)), None)
 
 
 def module_name(relative: str, exists: Callable[[str], bool]) -> str:
@@ -185,36 +195,46 @@ def changed_units(
     if not old_changed and not new_changed:
         return []
     old_defs, new_defs = _defs(old_tree), _defs(new_tree)
-    names: dict[str, tuple[list[int], list[int]]] = {}
+    names: dict[tuple[str, int], tuple[list[int], list[int]]] = {}
     module_level = False
     for line in old_changed:
         found = _innermost(old_defs, line)
         if found is None:
             module_level = True
         else:
-            names.setdefault(found.qualname, ([], []))[0].append(line)
+            names.setdefault(found.key, ([], []))[0].append(line)
     for line in new_changed:
         found = _innermost(new_defs, line)
         if found is None:
             module_level = True
         else:
-            names.setdefault(found.qualname, ([], []))[1].append(line)
+            names.setdefault(found.key, ([], []))[1].append(line)
     units: list[Unit] = []
-    by_name = {d.qualname: d for d in new_defs}
-    old_by_name = {d.qualname: d for d in old_defs}
-    for name, (old_lines, new_lines) in names.items():
-        target = by_name.get(name)
+    by_name = {d.key: d for d in new_defs}
+    old_by_name = {d.key: d for d in old_defs}
+    for key, (old_lines, new_lines) in names.items():
+        target = by_name.get(key)
         if target is None:
             module_level = True  # the function is gone: its def no longer runs at import
             continue
-        before = old_by_name.get(name)
+        before = old_by_name.get(key)
         if before is not None and _without_annotations(before.node) == _without_annotations(
             target.node
         ):
             # only its annotations changed: they are evaluated where the def runs, at import
             module_level = True
             continue
-        units.append(Unit(path, FUNCTION, name, target.body, tuple(old_lines), tuple(new_lines)))
+        units.append(
+            Unit(
+                path,
+                FUNCTION,
+                key[0],
+                target.body,
+                tuple(old_lines),
+                tuple(new_lines),
+                occurrence=key[1],
+            )
+        )
     if module_level:
         units.append(Unit(path, MODULE))
     return units
