@@ -261,6 +261,18 @@ def tagger(tag: str):
     assert verdict.counterexample.input.startswith("tagger(")
 
 
+def test_what_a_call_prints_is_part_of_its_behaviour(tmp_path: Path) -> None:
+    module = 'def warn(count: int) -> None:\n    if count > 3:\n        print("too many")\n'
+    sandbox = judge(project(tmp_path / "p", {"warn.py": module}).root)
+
+    verdict = sandbox.validate_sync([edit('"too many"', '"too much"', "warn.py", module)])
+
+    assert verdict.status is Status.DIFFERENT, verdict.reason
+    assert verdict.counterexample is not None
+    assert verdict.counterexample.old == "returned None, printing 'too many\\n'"
+    assert verdict.counterexample.new == "returned None, printing 'too much\\n'"
+
+
 def test_unannotated_parameters_get_inputs_from_literals(tmp_path: Path) -> None:
     sandbox = judge(project(tmp_path / "p").root)
 

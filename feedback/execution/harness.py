@@ -17,6 +17,7 @@ line. The report goes to the ``out`` file named in the spec as JSON.
 import asyncio
 import functools
 import inspect
+import io
 import json
 import math
 import os
@@ -38,6 +39,18 @@ _SHORT = 160
 
 class _CallTimeout(BaseException):
     pass
+
+
+class _Printed(io.TextIOWrapper):
+    """A text stream with a ``buffer``, as ``sys.stdout`` has, keeping what is written."""
+
+    def __init__(self):
+        super().__init__(io.BytesIO(), encoding="utf-8", errors="replace", write_through=True)
+
+    def text(self):
+        self.flush()
+        written = self.buffer.getvalue().decode("utf-8", "replace")
+        return _normal(written[:4000])
 
 
 def _normal(text):
@@ -264,6 +277,10 @@ def _one_call(target, owner, function, blob, codes, changed, per_call_s):
 
     signal.signal(signal.SIGALRM, timeout)
     signal.setitimer(signal.ITIMER_REAL, per_call_s)
+    # what the call prints is part of what it does
+    streams = sys.stdout, sys.stderr
+    printed = [_Printed(), _Printed()]
+    sys.stdout, sys.stderr = printed
     sys.settrace(tracer)
     outcome = None
     try:
@@ -295,8 +312,10 @@ def _one_call(target, owner, function, blob, codes, changed, per_call_s):
     finally:
         sys.settrace(None)
         signal.setitimer(signal.ITIMER_REAL, 0)
+        sys.stdout, sys.stderr = streams
         if saved is not None:
             setattr(owner, name, saved)
+    outcome["printed"] = [stream.text() for stream in printed]
     try:
         outcome["after"] = canonical(
             {"args": args, "kwargs": kwargs, "instance": getattr(instance, "__dict__", None)}
@@ -358,9 +377,10 @@ def _in_child(work, per_call_s):
 def _same(first, second):
     """Same behaviour: the same value returned (or the same exception type raised: messages
     name whatever went wrong first, which a reordering that changes nothing else may change),
-    and the arguments and instance left in the same state."""
-    if first.get("kind") != second.get("kind") or first.get("after") != second.get("after"):
-        return False
+    the same printed, and the arguments and instance left in the same state."""
+    for key in ("kind", "after", "printed"):
+        if first.get(key) != second.get(key):
+            return False
     if first.get("kind") == "raise":
         return first["value"][0] == second["value"][0]
     return first.get("value") == second.get("value")
@@ -421,13 +441,13 @@ def check(target, spec):
             report["reached"] += 1
             report["returned"] += first["kind"] == "return"
         if not _same(first, fresh):
-            report["different"] = {
-                "input": first["call"],
-                "old": first["text"],
-                "new": fresh["text"]
-                if fresh.get("after") == first.get("after")
-                else fresh["text"] + ", and left its arguments or instance in another state",
-            }
+            old_text, new_text = first["text"], fresh["text"]
+            if fresh.get("printed") != first.get("printed"):
+                old_text += f", printing {_short(''.join(first.get('printed') or []))}"
+                new_text += f", printing {_short(''.join(fresh.get('printed') or []))}"
+            if fresh.get("after") != first.get("after"):
+                new_text += ", and left its arguments or instance in another state"
+            report["different"] = {"input": first["call"], "old": old_text, "new": new_text}
             break
     if report["compared"] == 0 and unmakeable:
         report["error"] = unmakeable
