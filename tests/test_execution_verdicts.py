@@ -261,6 +261,47 @@ def tagger(tag: str):
     assert verdict.counterexample.input.startswith("tagger(")
 
 
+def test_instances_are_made_with_arguments_for_their_init(tmp_path: Path) -> None:
+    module = """\
+import io
+
+
+class Scaler:
+    def __init__(self, factor: int, offset: int = 0):
+        self.factor = factor
+        self.offset = offset
+
+    def scale(self, value: int) -> int:
+        return value * self.factor + self.offset
+
+    def dump(self, out: io.StringIO) -> None:
+        out.write(str(self.factor))
+"""
+    sandbox = judge(project(tmp_path / "p", {"scale.py": module}).root)
+
+    scaled = sandbox.validate_sync(
+        [
+            edit(
+                "value * self.factor + self.offset",
+                "self.offset + value * self.factor",
+                "scale.py",
+                module,
+            )
+        ]
+    )
+    wrong = sandbox.validate_sync(
+        [edit("value * self.factor + self.offset", "value * self.factor", "scale.py", module)]
+    )
+    dumped = sandbox.validate_sync(
+        [edit("str(self.factor)", "str(self.factor + 1)", "scale.py", module)]
+    )
+
+    assert scaled.status is Status.EQUIVALENT, scaled.reason
+    assert wrong.status is Status.DIFFERENT, wrong.reason
+    # what it wrote into the stream it was given is compared too
+    assert dumped.status is Status.DIFFERENT, dumped.reason
+
+
 def test_what_a_call_prints_is_part_of_its_behaviour(tmp_path: Path) -> None:
     module = 'def warn(count: int) -> None:\n    if count > 3:\n        print("too many")\n'
     sandbox = judge(project(tmp_path / "p", {"warn.py": module}).root)

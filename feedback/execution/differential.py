@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import io
 import logging
 import pathlib
 import pickle
@@ -52,6 +53,9 @@ class Target:
     bound: str  # function, method, classmethod, staticmethod, property
     self_name: str  # the first parameter of a method or class method
     params: tuple[Param, ...]  # without self/cls
+    # for a method: the parameters of its class's __init__ (without self), to make instances
+    # with; None when the class defines none here (it is then made with no arguments)
+    init_params: tuple[Param, ...] | None
     old_source: str
     old_def_line: int
     old_first_line: int  # the first decorator's line: the code object's first line
@@ -73,6 +77,7 @@ class Target:
             "bound": self.bound,
             "self": self.self_name,
             "params": [{"name": p.name, "kind": p.kind} for p in self.params],
+            "init_params": [{"name": p.name, "kind": p.kind} for p in self.init_params or ()],
             "old_source": self.old_source,
             "old_def_line": self.old_def_line,
             "new_source": self.new_source,
@@ -232,6 +237,18 @@ def target_for(
             return f"{unit.label}: a method without self"
         self_name = params[0].name
         params = params[1:]
+    init_params: tuple[Param, ...] | None = None
+    if bound in ("method", "property"):
+        init = next(
+            (
+                node
+                for node in classes[-1].body
+                if isinstance(node, ast.FunctionDef) and node.name == "__init__"
+            ),
+            None,
+        )
+        if init is not None:
+            init_params = tuple(_params(init, old_text)[1:])
     module = module_name(unit.path, exists)
     old_source, new_source = _segment(old_text, old_def), _segment(new_text, new_def)
     if not classes:
@@ -247,6 +264,7 @@ def target_for(
         bound=bound,
         self_name=self_name,
         params=tuple(params),
+        init_params=init_params,
         old_source=old_source,
         old_def_line=old_def.lineno,
         old_first_line=old_first,
@@ -383,7 +401,20 @@ class _Strategies:
             return st.frozensets(self.hashable(), max_size=4)
         if name in _PATHS:
             return st.builds(pathlib.Path, st.text(alphabet="ab./_-", max_size=12))
+        if name in ("TextIO", "StringIO", "TextIOBase", "TextIOWrapper"):
+            return self.text_stream()
+        if name in ("BinaryIO", "BytesIO", "RawIOBase", "BufferedIOBase"):
+            return self.binary_stream()
+        if name == "IO":
+            return st.one_of(self.text_stream(), self.binary_stream())
         return None
+
+    def text_stream(self) -> Any:
+        """An in-memory text file (picklable, so it travels to the sandbox)."""
+        return self.st.builds(io.StringIO, self.text())
+
+    def binary_stream(self) -> Any:
+        return self.st.builds(io.BytesIO, self.binary())
 
     def _generic(self, name: str, index: ast.AST) -> Any:
         st = self.st
@@ -424,8 +455,13 @@ class _Strategies:
                 return st.lists(inner, max_size=4).map(tuple) if inner is not None else None
             parts = [self.of(item) for item in items]
             return st.tuples(*parts) if all(p is not None for p in parts) else None
-        if name in ("type", "Type", "Callable", "IO", "TextIO", "BinaryIO"):
-            return None
+        if name == "IO":
+            inner = _last_name(items[0])
+            if inner == "str":
+                return self.text_stream()
+            if inner == "bytes":
+                return self.binary_stream()
+            return st.one_of(self.text_stream(), self.binary_stream())
         return None
 
 
@@ -447,16 +483,15 @@ def _default(text: str | None) -> tuple[bool, Any]:
         return False, None
 
 
-def generate_inputs(target: Target, count: int = GENERATED_INPUTS) -> list[bytes] | str:
-    """Up to ``count`` distinct pickled inputs for ``target``, or why none can be made."""
-    from hypothesis import HealthCheck, Phase, given, settings
-
-    strategies = _Strategies(target.literals)
+def _arguments(
+    params: tuple[Param, ...], strategies: _Strategies
+) -> tuple[dict[str, Any], dict[str, Any], Any, str]:
+    """(required, optional, varargs) strategies by parameter, or why one cannot be made."""
     st = strategies.st
     required: dict[str, Any] = {}
     optional: dict[str, Any] = {}
     varargs = None
-    for param in target.params:
+    for param in params:
         annotation = _annotation(param.annotation)
         if param.kind == "var_keyword":
             continue
@@ -469,7 +504,8 @@ def generate_inputs(target: Target, count: int = GENERATED_INPUTS) -> list[bytes
         if annotation is None:
             strategy = strategies.of_value(default) if has_default else strategies.anything()
         if strategy is None and param.default is None:
-            return f"{target.label}: no value of {param.name}'s type {param.annotation} can be made"
+            why = f"no value of {param.name}'s type {param.annotation} can be made"
+            return {}, {}, None, why
         if param.default is not None:
             if strategy is not None:
                 if has_default:
@@ -477,11 +513,36 @@ def generate_inputs(target: Target, count: int = GENERATED_INPUTS) -> list[bytes
                 optional[param.name] = strategy
             continue
         required[param.name] = strategy
+    return required, optional, varargs, ""
+
+
+def generate_inputs(target: Target, count: int = GENERATED_INPUTS) -> list[bytes] | str:
+    """Up to ``count`` distinct pickled inputs for ``target``, or why none can be made. A
+    method's inputs carry the arguments its instance is made with (``init``), from the class's
+    ``__init__`` the same way."""
+    from hypothesis import HealthCheck, Phase, given, settings
+
+    strategies = _Strategies(target.literals)
+    st = strategies.st
+    required, optional, varargs, why = _arguments(target.params, strategies)
+    if why:
+        return f"{target.label}: {why}"
     shape: dict[str, Any] = {
         "params": st.fixed_dictionaries(required, optional=optional or None),
     }
     if varargs is not None:
         shape["varargs"] = varargs
+    if target.init_params:
+        init_required, init_optional, init_varargs, init_why = _arguments(
+            target.init_params, strategies
+        )
+        if not init_why:
+            shape["init"] = st.fixed_dictionaries(
+                {
+                    "params": st.fixed_dictionaries(init_required, optional=init_optional or None),
+                    **({"varargs": init_varargs} if init_varargs is not None else {}),
+                }
+            )
     made: list[bytes] = []
     seen: set[str] = set()
 

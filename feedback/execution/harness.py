@@ -96,6 +96,8 @@ def canonical(value, depth=0, path=None):
         return (name, items[:_MAX_ITEMS])
     if isinstance(value, BaseException):
         return (name, _normal(str(value)))
+    if isinstance(value, (io.StringIO, io.BytesIO)):
+        return (name, value.getvalue(), value.tell())
     if inspect.isgenerator(value) or (
         hasattr(value, "__next__") and hasattr(value, "__iter__") and not hasattr(value, "__len__")
     ):
@@ -256,10 +258,12 @@ def _one_call(target, owner, function, blob, codes, changed, per_call_s):
         if self_name in value.get("params", {}):
             instance = value["params"].pop(self_name)
         else:
+            # made as the class's __init__ takes it, with the input's arguments for it
             try:
-                instance = owner()
+                init_args, init_kwargs = _arrange(target["init_params"], value.get("init", {}))
+                instance = owner(*init_args, **init_kwargs)
             except BaseException as exc:
-                return {"unmakeable": f"cannot make a {owner.__name__}() to call it on ({exc!r})"}
+                return {"unmakeable": f"cannot make a {owner.__name__} to call it on ({exc!r})"}
     elif kind == "classmethod":
         value.get("params", {}).pop(target["self"], None)
     try:
