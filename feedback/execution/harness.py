@@ -41,6 +41,21 @@ class _CallTimeout(BaseException):
     pass
 
 
+# Calls come from a frame of a module of their own, as from a client of the function's module:
+# a function that looks at its caller (its module's name, its package) sees an ordinary caller,
+# not this script's __main__.
+_CALLER = {"__name__": "tactful_caller", "__package__": None, "__builtins__": __builtins__}
+exec(
+    compile(
+        "def call(function, args, kwargs):\n    return function(*args, **kwargs)\n",
+        "<caller>",
+        "exec",
+    ),
+    _CALLER,
+)
+_CALL = _CALLER["call"]
+
+
 class _Printed(io.TextIOWrapper):
     """A text stream with a ``buffer``, as ``sys.stdout`` has, keeping what is written."""
 
@@ -289,13 +304,13 @@ def _one_call(target, owner, function, blob, codes, changed, per_call_s):
     outcome = None
     try:
         if kind in ("method",):
-            result = function(instance, *args, **kwargs)
+            result = _CALL(function, (instance, *args), kwargs)
         elif kind == "property":
-            result = function(instance)
+            result = _CALL(function, (instance,), {})
         elif kind == "classmethod":
-            result = function(owner, *args, **kwargs)
+            result = _CALL(function, (owner, *args), kwargs)
         else:
-            result = function(*args, **kwargs)
+            result = _CALL(function, args, kwargs)
         if inspect.iscoroutine(result):
             result = asyncio.run(result)
         outcome = {
