@@ -80,6 +80,7 @@ def project(root: Path, files: dict[str, str] | None = None) -> Workspace:
 def judge(root: Path, **options: object) -> Sandbox:
     options.setdefault("python", sys.executable)
     options.setdefault("coverage_map", False)
+    options.setdefault("inputs", 25)  # plenty for these functions; users get 100
     return Sandbox(root, ValidationOptions(**options), trusted=True)  # type: ignore[arg-type]
 
 
@@ -251,7 +252,8 @@ def tagger(tag: str):
 
     return apply
 """
-    sandbox = judge(project(tmp_path / "p", {"tags.py": module}).root)
+    # a tag with a space at its end, one input among many
+    sandbox = judge(project(tmp_path / "p", {"tags.py": module}).root, inputs=100)
 
     verdict = sandbox.validate_sync([edit("tag.strip()", "tag.lstrip()", "tags.py", module)])
 
