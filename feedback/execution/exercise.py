@@ -194,7 +194,7 @@ def changed_units(
     old_changed, new_changed = changed_lines(old_text, new_text)
     if not old_changed and not new_changed:
         return []
-    old_defs, new_defs = _defs(old_tree), _defs(new_tree)
+    old_defs, new_defs = list(_defs_of(old_text)), list(_defs_of(new_text))
     names: dict[tuple[str, int], tuple[list[int], list[int]]] = {}
     module_level = False
     for line in old_changed:
