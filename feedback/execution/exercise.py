@@ -218,8 +218,10 @@ def changed_units(
             module_level = True  # the function is gone: its def no longer runs at import
             continue
         before = old_by_name.get(key)
-        if before is not None and _without_annotations(before.node) == _without_annotations(
-            target.node
+        if (
+            before is not None
+            and ast.dump(before.node) != ast.dump(target.node)
+            and _without_annotations(before.node) == _without_annotations(target.node)
         ):
             # only its annotations changed: they are evaluated where the def runs, at import
             module_level = True

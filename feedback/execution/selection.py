@@ -254,9 +254,13 @@ def plan_tests(
     spawning = set(cmap.spawning) if cmap is not None else set()
     import_check: set[str] = set()
     if unrun_files and cmap is not None:
-        importing = graph.importers(files, read, unrun_files)
         counts = Counter(cmap.test_paths)
-        candidates = [name for name in importing if counts.get(name)]
+        # a test file whose tests ran some code of the module surely imports it; else one that
+        # imports it, as far as the import graph can tell
+        candidates = sorted({cmap.file_of(node) for node in cmap.tests_touching(unrun_files)})
+        if not candidates:
+            importing = graph.importers(files, read, unrun_files)
+            candidates = [name for name in importing if counts.get(name)]
         if candidates:
             smallest = min(candidates, key=lambda name: (counts[name], name))
             import_check = {
