@@ -8,7 +8,8 @@ for people; odd files (binary, generated, undecodable) are skipped with a reason
 
 Lines are zero-based like ``Point.line``. The base is ``HEAD`` by default (uncommitted work:
 staged, unstaged and untracked files), any revision, or, for a branch name, the merge-base of
-``HEAD`` and that branch, as a pull request would be reviewed.
+``HEAD`` and that branch, as a pull request would be reviewed. ``staged`` compares the index
+instead of the working tree: what the next commit would hold, as a pre-commit hook sees it.
 """
 
 from __future__ import annotations
@@ -237,26 +238,30 @@ def resolve_base(repo: git.Repo, base: str = "HEAD") -> Base:
     return Base(base, merge_base, f"merge-base of HEAD and {base} ({merge_base[:12]})")
 
 
-def working_tree_diff(path: str | os.PathLike[str], base: str = "HEAD") -> Diff:
+def working_tree_diff(
+    path: str | os.PathLike[str], base: str = "HEAD", *, staged: bool = False
+) -> Diff:
     """The changes of the working tree (and index, and untracked files) against ``base``,
-    restricted to ``path`` when it is a file or a sub-folder of the repository."""
+    restricted to ``path`` when it is a file or a sub-folder of the repository; with
+    ``staged``, the changes of the index alone (the text of each file is its staged one)."""
     repo = open_repository(path)
     try:
-        return _working_tree_diff(repo, Path(path).resolve(), base)
+        return _working_tree_diff(repo, Path(path).resolve(), base, staged)
     finally:
         repo.close()
 
 
-def _working_tree_diff(repo: git.Repo, location: Path, base_name: str) -> Diff:
+def _working_tree_diff(repo: git.Repo, location: Path, base_name: str, staged: bool) -> Diff:
     root = Path(str(repo.working_tree_dir)).resolve()
     base = resolve_base(repo, base_name)
     pathspec = [] if location == root else [location.relative_to(root).as_posix()]
     notes: list[str] = []
     if base.commit is None:
         notes.append("the repository has no commits yet: every file is new")
-    untracked = _untracked(repo, pathspec)
+    untracked = [] if staged else _untracked(repo, pathspec)
     with _index_with_untracked(repo, untracked) as env:
         common = [
+            *(["--cached"] if staged else []),
             "--no-color",
             "--no-ext-diff",
             "--no-textconv",
@@ -301,10 +306,16 @@ def _working_tree_diff(repo: git.Repo, location: Path, base_name: str) -> Diff:
         candidates.append((entry, section))
     attributes = _attributes(repo, [entry.path for entry, _ in candidates])
     old_blobs = _read_blobs(repo, [e.old_sha for e, _ in candidates if e.status != "A"])
+    # Staged text is the index's blob; otherwise git names no blob for the working tree's file.
+    new_blobs = _read_blobs(repo, [e.new_sha for e, _ in candidates]) if staged else {}
     for entry, section in candidates:
         reason: str | None = attributes.get(entry.path)
         new_bytes: bytes | None = None
-        if reason is None:
+        if reason is None and staged:
+            new_bytes = new_blobs.get(entry.new_sha)
+            if new_bytes is not None and len(new_bytes) > MAX_REVIEWED_BYTES:
+                reason, new_bytes = "too large", None
+        elif reason is None:
             try:
                 full = root / entry.path
                 if full.stat().st_size > MAX_REVIEWED_BYTES:
@@ -400,6 +411,7 @@ class _RawEntry:
     old_mode: str
     new_mode: str
     old_sha: str
+    new_sha: str
     old_path: str
     path: str
 
@@ -417,7 +429,7 @@ def _parse_raw(raw: str) -> list[_RawEntry]:
         if len(parts) < 5:
             index += 1
             continue
-        old_mode, new_mode, old_sha, _new_sha, status = parts[:5]
+        old_mode, new_mode, old_sha, new_sha, status = parts[:5]
         letter = status[0]
         if letter in "RC":
             old_path, path = fields[index + 1], fields[index + 2]
@@ -425,7 +437,7 @@ def _parse_raw(raw: str) -> list[_RawEntry]:
         else:
             old_path = path = fields[index + 1]
             index += 2
-        entries.append(_RawEntry(letter, old_mode, new_mode, old_sha, old_path, path))
+        entries.append(_RawEntry(letter, old_mode, new_mode, old_sha, new_sha, old_path, path))
     return entries
 
 

@@ -285,7 +285,8 @@ class RepositoryIndex:
             self.ready.set()
 
     def update(self, path: str | Path, text: str | None) -> None:
-        """A file's new text (None: deleted); counts follow at once, the cache on ``save``."""
+        """A file's new text (None: deleted); counts follow at once, the cache at the next
+        ``build``."""
         relative = self._relative(path)
         if relative is None or language_of_path(relative) is None:
             return
@@ -301,6 +302,12 @@ class RepositoryIndex:
             return
         self._excluded.add(relative)
         self.update(relative, None)
+
+    def include(self, path: str | Path) -> None:
+        """Count a file ``exclude`` left out again, from its next ``update``."""
+        relative = self._relative(path)
+        if relative is not None:
+            self._excluded.discard(relative)
 
     def _apply(self, relative: str, text: str | None) -> None:
         language = language_of_path(relative)
@@ -385,10 +392,6 @@ class RepositoryIndex:
         except (KeyError, TypeError, ValueError, AttributeError):
             logger.warning("index cache malformed; rebuilding it")
             return {}
-
-    def save(self) -> None:
-        """Write the tokens of the indexed files to the cache (for the next start)."""
-        self._save()
 
     def _save(self) -> None:
         if not self._persist:

@@ -130,6 +130,11 @@ def rule_url(code: str) -> str | None:
     return RULE_DOCS_URL + name if name else None
 
 
+def rule_codes() -> frozenset[str]:
+    """Every rule code the installed ruff knows (empty when ruff cannot say)."""
+    return frozenset(code for code in _rule_names() if isinstance(code, str) and code)
+
+
 @cache
 def _rule_documentation(code: str) -> str:
     binary = ruff_binary()

@@ -1,7 +1,7 @@
 """Benchmark: how many ruff findings get a fix validated by the project's tests, and whether any
 validation was false.
 
-Corpora: source distributions that ship their tests, fetched with pip into benchmarks/corpora/
+Corpora: source distributions that ship their tests, fetched by corpora.py into benchmarks/corpora/
 (git-ignored), each with its own virtual environment (benchmarks/corpora/NAME-VERSION/.venv)
 holding its pinned test dependencies and the project itself (editable), as a developer has it:
 click 8.1.8 (the development corpus), more-itertools 10.5.0 (a check on a project of another
@@ -50,16 +50,16 @@ import os
 import statistics
 import subprocess
 import sys
-import tarfile
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+import corpora
+from corpora import CORPORA, project_python
+
 from tactful.analyzers.text import apply_edits
 
-HERE = Path(__file__).resolve().parent
-CORPORA = HERE / "corpora"
 EXTRA_RULES = ("B", "UP", "SIM", "PERF", "RUF")
 CLASSIC_DEFAULTS = ("E4", "E7", "E9", "F")
 # click 8.1.8's requirements/tests.txt: the versions its own CI runs the tests with; the other
@@ -72,11 +72,6 @@ class Corpus:
     requirement: str
     test_requirements: tuple[str, ...] = PYTEST
     command: tuple[str, ...] | None = None  # the test command (validation.command), if not pytest
-
-    @property
-    def folder(self) -> Path:
-        name, _, version = self.requirement.partition("==")
-        return CORPORA / f"{name}-{version}"
 
 
 KNOWN = {
@@ -99,38 +94,9 @@ KNOWN = {
 
 def fetch(corpus: Corpus) -> Path:
     """The corpus unpacked, with its virtual environment (both made on first use)."""
-    root = corpus.folder
-    if not (root / "tests").is_dir():
-        CORPORA.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "-q",
-                "--no-binary",
-                ":all:",
-                "--no-deps",
-                corpus.requirement,
-                "-d",
-                str(CORPORA),
-            ],
-            check=True,
-        )
-        with tarfile.open(root.with_name(root.name + ".tar.gz")) as archive:
-            archive.extractall(CORPORA, filter="data")
+    root = corpora.fetch(corpus.requirement)
     standalone(root)
-    venv = root / ".venv"
-    python = venv / "bin" / "python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", *corpus.test_requirements], check=True
-        )
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "--no-deps", "-e", str(root)], check=True
-        )
+    project_python(root, corpus.test_requirements)
     return root
 
 

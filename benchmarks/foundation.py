@@ -6,6 +6,13 @@ Run: ``.venv/bin/python benchmarks/foundation.py [--runs 15]``; prints JSON.
   (readiness is seen by the answer to a first, unknown request), median over fresh servers.
 - ``spawn_to_initialized_ms``: from starting the process to the ``initialize`` answer, the
   figure an editor's user waits for at start-up (dominated by importing pygls/lsprotocol).
+- ``pygls_import_ms``: a bare interpreter importing pygls' language server and exiting, run
+  alternately with the servers above so that both see the same machine; ``startup_ratio`` is
+  the median spawn-to-initialize time over this median (what start-up costs beyond pygls'
+  own: goal at most 1.25). ``*_cpu_ms`` and ``startup_cpu_ratio`` are the same in CPU time
+  (user + system, the server's up to its answer), which a busy machine does not inflate.
+  Both interpreters may cache their bytecode (``PYTHONDONTWRITEBYTECODE`` is dropped for them)
+  and each starts once unmeasured first, as an installed server starts after its first run.
 - ``rss_mb_after_initialize``: resident memory of the server after ``initialize``.
 - ``reparse_*``: one-character edits at random places in a 10,000-line Python file, applied
   to the document and re-parsed incrementally (the tree edited, not rebuilt): a letter typed
@@ -20,6 +27,7 @@ import keyword
 import os
 import random
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -30,7 +38,8 @@ from pathlib import Path
 from tactful.analyzers.document import Document, TextChange
 from tactful.analyzers.text import Point
 
-SERVER = [sys.executable, "-m", "tactful.server", "serve"]
+SERVER = [sys.executable, "-P", "-m", "tactful.server", "serve"]
+PYGLS = [sys.executable, "-P", "-c", "import pygls.lsp.server"]
 
 
 def _frame(message: dict) -> bytes:
@@ -65,14 +74,20 @@ def _cpu_ms(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
-def initialize_once(root: Path) -> tuple[float, float, float, float]:
+def _environment(root: Path) -> dict[str, str]:
+    """Private user folders, and bytecode cached as an installed package has it."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["XDG_CACHE_HOME"] = str(root / "cache")
+    env["XDG_DATA_HOME"] = str(root / "data")
+    env["XDG_CONFIG_HOME"] = str(root / "config")
+    return env
+
+
+def initialize_once(root: Path) -> tuple[float, float, float, float, float]:
+    """Milliseconds: the initialize round trip, spawn to its answer, and the server's CPU
+    for each; and the resident memory (MB) once initialized."""
+    env = _environment(root)
     started = time.perf_counter()
-    env = {
-        **os.environ,
-        "XDG_CACHE_HOME": str(root / "cache"),
-        "XDG_DATA_HOME": str(root / "data"),
-        "XDG_CONFIG_HOME": str(root / "config"),
-    }
     process = subprocess.Popen(
         SERVER, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
     )
@@ -80,7 +95,7 @@ def initialize_once(root: Path) -> tuple[float, float, float, float]:
     process.stdin.write(_frame({"jsonrpc": "2.0", "id": 0, "method": "tactful/ready"}))
     process.stdin.flush()
     _read(process.stdout, 0)
-    cpu_before = _cpu_ms(process.pid)
+    cpu_before = _cpu_ms(process.pid)  # everything the process did to start
     sent = time.perf_counter()
     process.stdin.write(
         _frame(
@@ -95,7 +110,8 @@ def initialize_once(root: Path) -> tuple[float, float, float, float]:
     process.stdin.flush()
     _read(process.stdout, 1)
     answered = time.perf_counter()
-    cpu = _cpu_ms(process.pid) - cpu_before
+    cpu_total = _cpu_ms(process.pid)
+    cpu = cpu_total - cpu_before
     process.stdin.write(_frame({"jsonrpc": "2.0", "method": "initialized", "params": {}}))
     process.stdin.flush()
     time.sleep(0.3)  # let start-up work triggered by `initialized` settle before measuring
@@ -104,7 +120,25 @@ def initialize_once(root: Path) -> tuple[float, float, float, float]:
     process.stdin.write(_frame({"jsonrpc": "2.0", "method": "exit"}))
     process.stdin.flush()
     process.wait(10)
-    return (answered - sent) * 1000, (answered - started) * 1000, rss, cpu
+    return (answered - sent) * 1000, (answered - started) * 1000, rss, cpu, cpu_total
+
+
+def pygls_import_once(root: Path) -> tuple[float, float]:
+    """Milliseconds (wall, CPU) for a bare interpreter to import pygls' language server and
+    exit."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(
+        PYGLS,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=_environment(root),
+    )
+    wall = (time.perf_counter() - started) * 1000
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) * 1000
+    return wall, cpu
 
 
 def ten_thousand_lines() -> str:
@@ -177,19 +211,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
-    rounds, spawns, rss, cpus = [], [], [], []
+    rounds, spawns, rss, cpus, spawn_cpus, pygls, pygls_cpus = [], [], [], [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
+        pygls_import_once(Path(tmp))
+        initialize_once(Path(tmp))
         for _ in range(args.runs):
-            a, b, c, d = initialize_once(Path(tmp))
+            wall, cpu = pygls_import_once(Path(tmp))
+            pygls.append(wall)
+            pygls_cpus.append(cpu)
+            a, b, c, d, e = initialize_once(Path(tmp))
             rounds.append(a)
             spawns.append(b)
             rss.append(c)
             cpus.append(d)
+            spawn_cpus.append(e)
     result = {
         "initialize_ms_median": round(statistics.median(rounds), 1),
         "initialize_ms_max": round(max(rounds), 1),
         "initialize_server_cpu_ms_median": round(statistics.median(cpus), 1),
         "spawn_to_initialized_ms_median": round(statistics.median(spawns), 1),
+        "pygls_import_ms_median": round(statistics.median(pygls), 1),
+        "startup_ratio": round(statistics.median(spawns) / statistics.median(pygls), 3),
+        "spawn_to_initialized_cpu_ms_median": round(statistics.median(spawn_cpus), 1),
+        "pygls_import_cpu_ms_median": round(statistics.median(pygls_cpus), 1),
+        "startup_cpu_ratio": round(
+            statistics.median(spawn_cpus) / statistics.median(pygls_cpus), 3
+        ),
         "rss_mb_after_initialize_median": round(statistics.median(rss), 1),
         "reparse_typing_in_names": reparse(300),
         "reparse_syntax_breaking_keystroke": reparse(100, breaking=True),

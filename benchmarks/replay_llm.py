@@ -1,8 +1,8 @@
 """Replay typing against the LLM engine in-process, with the embedded model or any litellm model.
 
 ``tactful bench completion`` is the measure of record (through the real server over stdio); this
-script runs the same typing protocol (``tactful.suggestion.replay.Typist``) straight against
-``LlmEngine``, so the model's own figures and where its time goes can be read without the server.
+script runs the same typing loop (``tactful.suggestion.replay``) straight against ``LlmEngine``,
+so the model's own figures and where its time goes can be read without the server.
 The corpus is copied to a temp folder and the file being typed is removed from the copy, so
 retrieval cannot find the answer on disk.
 
@@ -27,11 +27,44 @@ from collections import Counter
 from pathlib import Path
 
 from tactful.analyzers.languages import language_of_path
-from tactful.analyzers.text import Point
 from tactful.analyzers.userdirs import cache_dir
 from tactful.suggestion.llm import LlmConfig, LlmEngine
-from tactful.suggestion.replay import Tally, Typist
-from tactful.suggestion.types import CompletionRequest
+from tactful.suggestion.replay import Offer, Step, Tally, request_at_end, source_text, type_file
+
+
+class _Model:
+    """The replay's ``Completer``: the LLM engine in this process; the typed file is out of the
+    corpus copy while it is typed, so retrieval cannot find it."""
+
+    def __init__(self, engine: LlmEngine, root: Path, max_lines: int) -> None:
+        self.engine = engine
+        self.root = root
+        self.max_lines = max_lines
+        self.path = ""
+        self.language = "plaintext"
+        self.version = 0
+        self.original = ""
+
+    async def open(self, path: str, language: str, text: str) -> None:
+        self.path, self.language, self.version = path, language, 0
+        self.original = source_text(self.root / path)
+        (self.root / path).unlink()
+
+    async def type(self, chunk: str) -> None:
+        self.version += 1
+
+    async def suggest(self, typed: str) -> Offer | None:
+        request = request_at_end(
+            self.root, self.path, self.language, typed, self.version, self.max_lines
+        )
+        found = await self.engine.complete(request, deadline=time.monotonic() + 30)
+        return Offer(found[0].text, found[0]) if found else None
+
+    async def accept(self, offer: Offer) -> None:
+        return None
+
+    async def close(self, path: str, text: str) -> None:
+        (self.root / path).write_text(self.original, encoding="utf-8")
 
 
 async def replay(
@@ -39,41 +72,25 @@ async def replay(
 ) -> tuple[Tally, Counter[str]]:
     total = Tally()
     sources: Counter[str] = Counter()
+
+    def watch(step: Step) -> None:
+        suggestion = step.offer.suggestion if step.offer is not None else None
+        sources[suggestion.origin if suggestion is not None else "none"] += 1
+
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch) / corpus.name
         shutil.copytree(corpus, root)
         engine = LlmEngine(config, workspace_root=str(root))
         engine.start().result(timeout=300)
+        model = _Model(engine, root, max_lines)
         try:
             for relative in files:
-                text = (root / relative).read_text(encoding="utf-8", errors="replace")
-                (root / relative).unlink()
+                text = source_text(root / relative)
                 text = text[:limit_chars] if limit_chars else text
                 language = language_of_path(relative) or "plaintext"
-                typist = Typist(text, language)
-                version = 0
-                while not typist.done:
-                    typist.type_chunk()
-                    typed = typist.typed
-                    version += 1
-                    request = CompletionRequest(
-                        uri=f"file://{root / relative}",
-                        path=str(root / relative),
-                        language_id=language,
-                        version=version,
-                        text=typed,
-                        position=Point(typed.count("\n"), len(typed) - (typed.rfind("\n") + 1)),
-                        workspace_root=str(root),
-                        max_lines=max_lines,
-                    )
-                    started = time.perf_counter()
-                    found = await engine.complete(request, deadline=time.monotonic() + 30)
-                    elapsed = (time.perf_counter() - started) * 1000
-                    sources[str(found[0].meta.get("source")) if found else "none"] += 1
-                    typist.offer(found[0].text if found else None, elapsed)
-                (root / relative).write_text(text, encoding="utf-8")
-                total.merge(typist.tally)
-                print(relative, json.dumps(typist.tally.summary()), file=sys.stderr, flush=True)
+                tally = await type_file(model, relative, text, language, watch=watch)
+                total.merge(tally)
+                print(relative, json.dumps(tally.summary()), file=sys.stderr, flush=True)
         finally:
             engine.close()
     return total, sources

@@ -8,7 +8,7 @@ exactly as ``tactful review`` sees uncommitted work):
 
 - ``click``: a history built from click's released source distributions on PyPI (8.0.3 … 8.5.1,
   one commit per release, so each commit is the real change between two releases). The sdists
-  are downloaded once with pip into the user cache folder.
+  are downloaded once (``corpora.download``) into the user cache folder.
 - ``tactful``: this repository's own last commits.
 
 Figures:
@@ -35,10 +35,11 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
+
+from corpora import download, unpack
 
 from tactful.analyzers.diff import working_tree_diff
 from tactful.analyzers.userdirs import cache_dir
@@ -97,37 +98,7 @@ def new_repo(path: Path) -> Path:
 
 def click_sdists() -> list[Path]:
     folder = cache_dir() / "benchmarks" / "click-sdists"
-    folder.mkdir(parents=True, exist_ok=True)
-    found = []
-    for version in CLICK_VERSIONS:
-        target = folder / f"click-{version}.tar.gz"
-        if not target.exists():
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "pip",
-                    "download",
-                    "-q",
-                    "--no-deps",
-                    "--no-binary",
-                    ":all:",
-                    f"click=={version}",
-                    "-d",
-                    str(folder),
-                ],
-                check=True,
-                capture_output=True,
-            )
-        found.append(target)
-    return found
-
-
-def extract(sdist: Path, into: Path) -> Path:
-    with tarfile.open(sdist) as archive:
-        archive.extractall(into, filter="data")
-    (top,) = [p for p in into.iterdir() if p.is_dir()]
-    return top
+    return [download(f"click=={version}", folder) for version in CLICK_VERSIONS]
 
 
 def click_history(work: Path) -> Path:
@@ -135,7 +106,7 @@ def click_history(work: Path) -> Path:
     repo = new_repo(work / "click")
     for sdist in click_sdists():
         version = sdist.name.removeprefix("click-").removesuffix(".tar.gz")
-        unpacked = extract(sdist, Path(tempfile.mkdtemp(dir=work)))
+        unpacked = unpack(sdist, Path(tempfile.mkdtemp(dir=work)) / "tree")
         for child in repo.iterdir():
             if child.name != ".git":
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
@@ -264,8 +235,8 @@ def review_history(clone: Path, commits: list[str]) -> dict[str, object]:
 def five_hundred_line_diff(work: Path) -> dict[str, object]:
     """click 8.1.8 with the first hunks of its change to 8.2.0 applied: a real 500-line diff."""
     sdists = {p.name: p for p in click_sdists()}
-    old = extract(sdists["click-8.1.8.tar.gz"], Path(tempfile.mkdtemp(dir=work)))
-    new = extract(sdists["click-8.2.0.tar.gz"], Path(tempfile.mkdtemp(dir=work)))
+    old = unpack(sdists["click-8.1.8.tar.gz"], Path(tempfile.mkdtemp(dir=work)) / "tree")
+    new = unpack(sdists["click-8.2.0.tar.gz"], Path(tempfile.mkdtemp(dir=work)) / "tree")
     repo = new_repo(work / "diff500")
     shutil.copytree(old / "src", repo / "src")
     shutil.copytree(old / "tests", repo / "tests")

@@ -5,10 +5,11 @@
     python benchmarks/train_acceptance.py --unseen PATH   # also test on a project never trained on
 
 Data: each corpus (click 8.1.8 and requests 2.32.3 sources, fetched into ``benchmarks/corpora/``
-by ``benchmarks/corpora.py``) is replayed as a developer typing
-it (``tactful.suggestion.replay.Typist``: the same typist, chunks and acceptance rule as
-``tactful bench completion``) against the local engine, which has indexed the rest of the
-project but never the file being typed. Every request is one gate example (will this moment end
+by ``benchmarks/corpora.py``) is replayed as a developer typing it (``tactful.suggestion.replay``:
+the same typing loop, typist, chunks and acceptance rule as ``tactful bench completion``)
+against the local engine, which has indexed the rest of the project but never the file being
+typed (nor, for the rest of the replay, the files typed before it: the data the shipped prior
+was trained on). Every request is one gate example (will this moment end
 in an accept?), every suggestion one filter example (is it accepted?), weighted by the
 keystrokes it would save, since those are what the filter must not lose.
 
@@ -28,6 +29,7 @@ files. Everything is seeded: the same corpora give the same ``prior.json``.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gzip
 import json
 import random
@@ -39,17 +41,14 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from tactful.analyzers.index import RepositoryIndex, source_files
-from tactful.analyzers.languages import language_of_path
-from tactful.analyzers.text import Point
+from tactful.analyzers.index import source_files
 from tactful.feedback.acceptance.cascade import AcceptanceModel, History, example_weight
 from tactful.feedback.acceptance.evaluation import Example, auc, evaluate, tune
 from tactful.feedback.acceptance.features import Candidate, candidate_features, context_features
 from tactful.feedback.acceptance.model import Prior, Stage, fit
 from tactful.suggestion.keystrokes import keystrokes
-from tactful.suggestion.local.engine import LocalEngine
-from tactful.suggestion.replay import Typist
-from tactful.suggestion.types import CompletionRequest
+from tactful.suggestion.replay import LocalCompleter, Offer, Step
+from tactful.suggestion.replay import replay as type_files
 
 HERE = Path(__file__).resolve().parent
 CORPORA = {
@@ -120,81 +119,85 @@ def replay(
 
 
 def _replay(root: Path, files: list[str], cascade: AcceptanceModel | None) -> list[Request]:
-    index = RepositoryIndex(root, persist=False)
-    index.build()
-    records: list[Request] = []
-    clock = 0.0
-    history = History()
-    for relative in files:
-        text = (root / relative).read_text(encoding="utf-8", errors="replace")
-        language = language_of_path(relative) or "plaintext"
-        index.exclude(relative)
-        engine = LocalEngine(index)
-        typist = Typist(text, language)
-        while not typist.done:
-            chunk = typist.type_chunk()
-            clock += SECONDS_PER_KEYSTROKE * keystrokes(chunk)
-            typed = typist.typed
-            start = typed.rfind("\n") + 1
-            row = typed.count("\n")
-            previous_start = typed.rfind("\n", 0, max(start - 1, 0)) + 1 if start else 0
-            request = CompletionRequest(
-                uri=f"file://{root / relative}",
-                path=str(root / relative),
-                language_id=language,
-                version=1,
-                text=typed,
-                position=Point(row, len(typed) - start),
-                workspace_root=str(root),
-            )
-            record = Request(
-                relative,
-                language,
-                typed[start:],
-                typed[previous_start : max(start - 1, 0)] if start else "",
+    typing = _Typing(root, cascade)
+    asyncio.run(type_files(typing, root, files, watch=typing.watch))
+    return typing.records
+
+
+class _Typing:
+    """The replay's ``Completer``: the local engine, the cascade (when given) hiding what it
+    judges, on a clock of ``SECONDS_PER_KEYSTROKE`` a keystroke; one ``Request`` a request."""
+
+    def __init__(self, root: Path, cascade: AcceptanceModel | None) -> None:
+        self.local = LocalCompleter(root, returns=False)
+        self.cascade = cascade
+        self.history = History()
+        self.clock = 0.0
+        self.records: list[Request] = []
+        self.path = ""
+        self.language = "plaintext"
+
+    async def open(self, path: str, language: str, text: str) -> None:
+        await self.local.open(path, language, text)
+        self.path, self.language = path, language
+
+    async def type(self, chunk: str) -> None:
+        self.clock += SECONDS_PER_KEYSTROKE * keystrokes(chunk)
+
+    async def suggest(self, typed: str) -> Offer | None:
+        start = typed.rfind("\n") + 1
+        row = typed.count("\n")
+        previous_start = typed.rfind("\n", 0, max(start - 1, 0)) + 1 if start else 0
+        record = Request(
+            self.path,
+            self.language,
+            typed[start:],
+            typed[previous_start : max(start - 1, 0)] if start else "",
+            row,
+            self.clock,
+        )
+        self.records.append(record)
+        ctx = gate = None
+        if self.cascade is not None:
+            ctx = self.history.context(
+                self.language,
+                record.line_prefix,
+                "",
+                record.previous_line,
                 row,
-                clock,
+                now=self.clock,
+                document=self.path,
+                path=self.path,
             )
-            ctx = gate = None
-            if cascade is not None:
-                ctx = history.context(
-                    language,
-                    record.line_prefix,
-                    "",
-                    record.previous_line,
-                    row,
-                    now=clock,
-                    document=relative,
-                    path=relative,
-                )
-                gate = cascade.gate(ctx)
-            found = engine.suggest(request) if gate is None or gate.show else []
-            hidden = (
-                found
-                and cascade is not None
-                and ctx is not None
-                and not cascade.judge(ctx, Candidate.of(found[0]), gate).show
-            )
-            if hidden:
-                found = []
-            if found:
-                seen = Candidate.of(found[0])
-                record.text, record.score, record.kind = seen.text, seen.score, seen.kind
-                record.engine, record.origin = seen.engine, seen.origin
-                record.evidence = seen.evidence
-                prose = found[0].meta.get("prose")
-                record.prose = prose if isinstance(prose, bool) else None
-            accepted = typist.offer(record.text or None)
-            if accepted:
-                record.accepted = True
-                record.saved = keystrokes(record.text) - 1
-                clock += SECONDS_PER_KEYSTROKE
-            if record.text:
-                history.note_shown(relative, row, record.line_prefix, record.text)
-                history.note(accepted, now=clock)
-            records.append(record)
-        index.update(relative, text)
-    return records
+            gate = self.cascade.gate(ctx)
+        offer = await self.local.suggest(typed) if gate is None or gate.show else None
+        found = offer.suggestion if offer is not None else None
+        if found is None:
+            return None
+        seen = Candidate.of(found)
+        cascade = self.cascade
+        if cascade is not None and ctx is not None and not cascade.judge(ctx, seen, gate).show:
+            return None
+        record.text, record.score, record.kind = seen.text, seen.score, seen.kind
+        record.engine, record.origin = seen.engine, seen.origin
+        record.evidence = seen.evidence
+        record.prose = found.prose
+        return offer
+
+    async def accept(self, offer: Offer) -> None:
+        self.clock += SECONDS_PER_KEYSTROKE
+
+    async def close(self, path: str, text: str) -> None:
+        await self.local.close(path, text)
+
+    def watch(self, step: Step) -> None:
+        record = self.records[-1]
+        if step.accepted:
+            record.accepted = True
+            record.saved = keystrokes(record.text) - 1
+        if record.text:
+            self.history.note_shown(self.path, record.line_number, record.line_prefix, record.text)
+            self.history.note(step.accepted, now=self.clock)
 
 
 def load(name: str, root: Path, refresh: bool, limit: int | None = None) -> list[Request]:

@@ -21,7 +21,7 @@ project's ``.venv``):
   ``safe_fixes_same``: share of ``equivalent`` among those the check could run (target at least
   0.90).
 
-The sdist is fetched with ``pip download`` into ``benchmarks/corpora/`` (git-ignored) and
+The sdist is fetched by ``corpora.py`` into ``benchmarks/corpora/`` (git-ignored) and
 unpacked into a folder of this benchmark's own, with a virtual environment holding pytest and
 the project (editable), as a developer of the project would have it.
 
@@ -39,15 +39,14 @@ import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 
+from corpora import CORPORA, download, project_python, unpack
 from suite import runs, suite_lines
 
 from tactful.analyzers.ruff import RuffOptions, check_paths
@@ -55,8 +54,6 @@ from tactful.analyzers.text import Edit, Point, Span
 from tactful.feedback.execution import Sandbox, Status, ValidationOptions, Verdict
 from tactful.feedback.execution.exercise import enclosing_body
 
-HERE = Path(__file__).resolve().parent
-CORPORA = HERE / "corpora"
 PYTEST = "pytest==8.3.4"  # what click 8.1.8 was released against
 
 
@@ -115,51 +112,18 @@ def log(message: str) -> None:
 
 def prepare(corpus: Corpus) -> Path:
     """The unpacked sdist with a ``.venv`` holding pytest and the project (editable)."""
-    CORPORA.mkdir(parents=True, exist_ok=True)
-    name, _, version = corpus.requirement.partition("==")
     project = CORPORA / f"validation-{corpus.name}"
-    sdists = [
-        *CORPORA.glob(f"{name}-{version}.tar.gz"),
-        *CORPORA.glob(f"{name.replace('-', '_')}-{version}.tar.gz"),
-    ]
-    if not sdists:
-        log(f"downloading {corpus.requirement} (sdist)")
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--no-binary",
-                ":all:",
-                "--no-deps",
-                corpus.requirement,
-                "-d",
-                str(CORPORA),
-            ],
-            check=True,
-        )
-        sdists = [
-            *CORPORA.glob(f"{name}-{version}.tar.gz"),
-            *CORPORA.glob(f"{name.replace('-', '_')}-{version}.tar.gz"),
-        ]
     if (project / ".venv" / "bin" / "python").exists():
         return project
     shutil.rmtree(project, ignore_errors=True)
-    with tempfile.TemporaryDirectory(dir=CORPORA) as scratch, tarfile.open(sdists[0]) as archive:
-        archive.extractall(scratch, filter="data")
-        (unpacked,) = [p for p in Path(scratch).iterdir() if p.is_dir()]
-        unpacked.rename(project)
+    unpack(download(corpus.requirement), project)
     # pytest's own configuration search must stop at the project, as in a checkout of it
     if not any(
         (project / n).exists() for n in ("pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml")
     ):
         (project / "pytest.ini").write_text("[pytest]\n")
-    log(f"making a virtual environment with pytest and {name}")
-    subprocess.run([sys.executable, "-m", "venv", str(project / ".venv")], check=True)
-    pip = [str(project / ".venv" / "bin" / "python"), "-m", "pip", "install", "-q"]
-    subprocess.run([*pip, PYTEST], check=True)
-    subprocess.run([*pip, "--no-deps", "-e", str(project)], check=True)
+    log(f"making a virtual environment with pytest and {corpus.requirement}")
+    project_python(project, (PYTEST,))
     return project
 
 

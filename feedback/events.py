@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -19,6 +20,9 @@ SUGGESTION_ACCEPTED = "suggestion.accepted"  # length: characters taken (partial
 SUGGESTION_REJECTED = "suggestion.rejected"  # explicit: sent by the editor; otherwise inferred
 SUGGESTION_TYPED = "suggestion.typed"  # typed by hand: neither an accept nor a rejection
 SUGGESTION_HIDDEN = "suggestion.hidden"  # generated, then withheld by the filter
+# A hidden suggestion the developer then typed exactly, by hand (acceptance/hidden.py);
+# detail: {"keystrokes": what typing it cost, less the one keystroke accepting costs}.
+SUGGESTION_HIDDEN_TYPED = "suggestion.hidden_typed"
 REQUEST_SKIPPED = "request.skipped"  # the gate decided not to ask an engine at all
 # Review comments and quality fixes.
 COMMENT_SHOWN = "comment.shown"
@@ -40,6 +44,7 @@ KINDS = frozenset(
         SUGGESTION_REJECTED,
         SUGGESTION_TYPED,
         SUGGESTION_HIDDEN,
+        SUGGESTION_HIDDEN_TYPED,
         REQUEST_SKIPPED,
         COMMENT_SHOWN,
         COMMENT_DISMISSED,
@@ -66,8 +71,11 @@ class Event:
     ``item_id`` names the suggestion, comment or fix; ``length`` is the suggestion's length when
     shown and the characters taken when accepted; ``explored`` marks an item shown only because
     ``filter.explore`` kept it (the learner weighs those to stay unbiased); ``features`` are the
-    acceptance model's hashed ``(index, value)`` pairs; ``code`` is dropped by the store unless the
-    user opted in, ``code_hash`` is always kept.
+    acceptance model's hashed ``(index, value)`` pairs (and ``context`` the gate's, for a
+    suggestion judged at a moment); ``code`` is dropped by the store unless the user opted in,
+    ``code_hash`` is always kept. ``uid`` names the event everywhere it goes (the team store keeps
+    each uid once, so shipping an event again is harmless); the store gives one to an event
+    recorded without it.
     """
 
     kind: str
@@ -85,5 +93,12 @@ class Event:
     code: str | None = None
     detail: Mapping[str, object] = field(default_factory=dict)
     time: float = field(default_factory=time.time)
+    context: Iterable[tuple[int, float]] = ()
+    uid: str = ""
     # Row id in the store; 0 for an event not read back from it.
     id: int = 0
+
+
+def new_uid() -> str:
+    """A fresh event id: 32 hex digits, random (no clock, no machine in it)."""
+    return uuid.uuid4().hex

@@ -22,7 +22,7 @@ import dataclasses
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -45,6 +45,8 @@ SAVE_EVERY_UPDATES = 50
 SAVE_EVERY_S = 60.0
 
 T = TypeVar("T")
+# A workspace root's starting models: a completion prior and item weights (None: shipped ones).
+Base = Callable[[str], tuple[Prior | None, Mapping[int, float] | None]]
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ class FeedbackLoop:
         self.options = options
         self._prior = prior
         self._seed = seed
+        self._base: Base | None = None
         self._workspaces: dict[str, _Workspace] = {}
         self._suggestions: OrderedDict[str, _Suggestion] = OrderedDict()
         self._items: OrderedDict[str, _Item] = OrderedDict()
@@ -121,20 +124,37 @@ class FeedbackLoop:
         learning off nothing would see them, so nothing is explored."""
         return self.options.explore if self.options.learn else 0.0
 
+    def use_base(self, base: Base | None) -> None:
+        """Start each workspace's models from ``base(root)`` — the completion prior and the
+        item weights a team trained (None for either: the shipped one) — and move the models
+        already open onto it, keeping what each workspace learned on top."""
+        self._base = base
+        for root, ws in self._workspaces.items():
+            learned_completion, learned_items = ws.completion.state(), ws.items.state()
+            ws.completion, ws.items = self._models(root)
+            ws.completion.restore(learned_completion)
+            ws.items.restore(learned_items)
+
+    def _models(self, root: str) -> tuple[AcceptanceModel, ItemModel]:
+        prior, item_weights = self._base(root) if self._base is not None else (None, None)
+        o = self.options
+        return (
+            AcceptanceModel(
+                prior or self._prior,
+                threshold=o.threshold,
+                explore=self._explore,
+                enabled=o.enabled,
+                seed=self._seed,
+            ),
+            ItemModel(
+                explore=self._explore, enabled=o.enabled, seed=self._seed, weights=item_weights
+            ),
+        )
+
     def _workspace(self, root: str) -> _Workspace:
         ws = self._workspaces.get(root)
         if ws is None:
-            o = self.options
-            ws = _Workspace(
-                AcceptanceModel(
-                    self._prior,
-                    threshold=o.threshold,
-                    explore=self._explore,
-                    enabled=o.enabled,
-                    seed=self._seed,
-                ),
-                ItemModel(explore=self._explore, enabled=o.enabled, seed=self._seed),
-            )
+            ws = _Workspace(*self._models(root))
             self._workspaces[root] = ws
             self._load(root, ws)
         if ws.pending_state is not None:
@@ -192,8 +212,17 @@ class FeedbackLoop:
             document=document,
             path=path,
         )
-        if self.options.learn:
-            for probability, typed in ws.history.hidden_costs:
+        for probability, typed in ws.history.hidden_costs:
+            self.record(
+                ev.Event(
+                    ev.SUGGESTION_HIDDEN_TYPED,
+                    language=language,
+                    workspace=workspace,
+                    probability=probability,
+                    detail={"keystrokes": typed},
+                )
+            )
+            if self.options.learn:
                 ws.completion.missed(probability, typed)
                 self._maybe_save(workspace, ws)
         return ctx
@@ -247,6 +276,7 @@ class FeedbackLoop:
                     length=len(candidate.text),
                     probability=decision.probability,
                     features=decision.features,
+                    context=decision.context,
                     code_hash=ev.code_hash(candidate.text),
                     code=candidate.text,
                     detail=detail,
@@ -289,6 +319,7 @@ class FeedbackLoop:
                 explored=decision.explored,
                 probability=decision.probability,
                 features=decision.features,
+                context=decision.context,
                 code_hash=ev.code_hash(text),
                 code=text,
                 detail=dict(decision.detail),

@@ -7,6 +7,11 @@ the clock; the caller passes the events and the time zone is the machine's.
 Counting rules: a suggestion counts once however many events it has. Accepted characters are the
 longest accepted length of a suggestion (partial accepts included); keystrokes saved are those
 characters minus the one keystroke that accepts them, as the store recorded them at the time.
+A hidden suggestion the developer then typed exactly by hand counts once, with the keystrokes
+that typing cost less the one an accept would have cost: what showing it would have saved.
+
+Time is binned by local day while the history spans ``DAILY_DAYS`` days or fewer (a first
+week's use shows day by day), by ISO week after that.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from typing import Any
 from tactful.feedback import events as ev
 
 FORMAT_VERSION = 1
+# Histories spanning this many days or fewer are shown per day, longer ones per week.
+DAILY_DAYS = 28
 
 
 @dataclass
@@ -32,6 +39,8 @@ class Tally:
     rejected_inferred: int = 0
     typed: int = 0
     hidden: int = 0
+    hidden_typed: int = 0
+    hidden_typed_keystrokes: int = 0
     skipped: int = 0
     chars_accepted: int = 0
     keystrokes_saved: int = 0
@@ -58,6 +67,8 @@ class Tally:
             "keystrokes_saved": self.keystrokes_saved,
             "hidden": self.hidden,
             "hidden_share": None if hidden is None else round(hidden, 4),
+            "hidden_then_typed": self.hidden_typed,
+            "hidden_then_typed_keystrokes": self.hidden_typed_keystrokes,
             "requests_skipped": self.skipped,
         }
 
@@ -85,6 +96,7 @@ class Summary:
     total: Tally = field(default_factory=Tally)
     languages: dict[str, Tally] = field(default_factory=dict)
     weeks: dict[str, Tally] = field(default_factory=dict)
+    days: dict[str, Tally] = field(default_factory=dict)
     comments: ItemTally = field(default_factory=ItemTally)
     fixes: ItemTally = field(default_factory=ItemTally)
     verdicts: Counter[str] = field(default_factory=Counter)
@@ -101,10 +113,43 @@ class Summary:
             "completions": self.total.to_json(),
             "languages": {k: v.to_json() for k, v in sorted(self.languages.items())},
             "weeks": [{"week": k, **v.to_json()} for k, v in sorted(self.weeks.items())],
+            "days": [{"day": k, **v.to_json()} for k, v in sorted(self.days.items())],
+            "timeline": self.unit,
             "comments": self.comments.to_json(),
             "fixes": self.fixes.to_json(),
             "verdicts": dict(sorted(self.verdicts.items())),
         }
+
+    @property
+    def unit(self) -> str:
+        """``day`` or ``week``: how time is binned for this history."""
+        if self.first is None or self.last is None:
+            return "day"
+        span = (day_of(self.last) - day_of(self.first)).days + 1
+        return "day" if span <= DAILY_DAYS else "week"
+
+    def timeline(self) -> list[tuple[str, Tally]]:
+        """Every bin from the first event to the last, in order, empty ones included (so a
+        chart shows the days or weeks without use as such)."""
+        if self.first is None or self.last is None:
+            return []
+        first, last = day_of(self.first), day_of(self.last)
+        if self.unit == "day":
+            count = (last - first).days + 1
+            keys = [(first + dt.timedelta(days=n)).isoformat() for n in range(count)]
+            return [(key, self.days.get(key, Tally())) for key in keys]
+        start = first - dt.timedelta(days=first.weekday())
+        keys = []
+        while start <= last:
+            year, week, _ = start.isocalendar()
+            keys.append(f"{year}-W{week:02d}")
+            start += dt.timedelta(days=7)
+        return [(key, self.weeks.get(key, Tally())) for key in keys]
+
+
+def day_of(t: float) -> dt.date:
+    """The local date of a time."""
+    return dt.datetime.fromtimestamp(t).date()
 
 
 def week_of(t: float) -> str:
@@ -116,21 +161,26 @@ def week_of(t: float) -> str:
 def summarize(events: Iterable[ev.Event]) -> Summary:
     summary = Summary()
     # A suggestion counts once: remember its slice keys and what already happened to it.
-    shown_at: dict[str, tuple[str, str]] = {}
+    shown_at: dict[str, tuple[str, str, str]] = {}
     accepted_len: dict[str, tuple[int, int]] = {}
     rejected: dict[str, bool] = {}  # item id -> explicit
     # An editor inserts an accepted suggestion before it runs the accept command, so the text
     # "typed" by hand may turn out to be an accept: counted once all events are seen.
-    typed: dict[str, tuple[str, str]] = {}
+    typed: dict[str, tuple[str, str, str]] = {}
 
-    def slices(language: str, week: str) -> tuple[Tally, Tally, Tally]:
+    def slices(language: str, week: str, day: str) -> tuple[Tally, Tally, Tally, Tally]:
         lang = summary.languages.setdefault(language or "unknown", Tally())
-        return summary.total, lang, summary.weeks.setdefault(week, Tally())
+        return (
+            summary.total,
+            lang,
+            summary.weeks.setdefault(week, Tally()),
+            summary.days.setdefault(day, Tally()),
+        )
 
     for e in events:
         summary.first = e.time if summary.first is None else min(summary.first, e.time)
         summary.last = e.time if summary.last is None else max(summary.last, e.time)
-        key = (e.language, week_of(e.time))
+        key = (e.language, week_of(e.time), day_of(e.time).isoformat())
         kind = e.kind
         if kind == ev.SUGGESTION_SHOWN:
             if e.item_id in shown_at:
@@ -167,6 +217,11 @@ def summarize(events: Iterable[ev.Event]) -> Summary:
         elif kind == ev.SUGGESTION_HIDDEN:
             for t in slices(*key):
                 t.hidden += 1
+        elif kind == ev.SUGGESTION_HIDDEN_TYPED:
+            cost = e.detail.get("keystrokes")
+            for t in slices(*key):
+                t.hidden_typed += 1
+                t.hidden_typed_keystrokes += cost if isinstance(cost, int) else 0
         elif kind == ev.REQUEST_SKIPPED:
             for t in slices(*key):
                 t.skipped += 1
@@ -225,6 +280,8 @@ def render_text(summary: Summary) -> str:
         f"  characters accepted   {t.chars_accepted:>8}",
         f"  keystrokes saved      {t.keystrokes_saved:>8}",
         f"  hidden by the filter  {t.hidden:>8}   ({_pct(t.hidden_share)} of generated)",
+        f"    then typed by hand  {t.hidden_typed:>8}   (exactly as predicted: "
+        f"{t.hidden_typed_keystrokes} keystrokes showing them would have saved)",
         f"  requests skipped      {t.skipped:>8}   (the gate judged the moment unpromising)",
         f"  rejected              {t.rejected_explicit + t.rejected_inferred:>8}   "
         f"({t.rejected_explicit} dismissed, {t.rejected_inferred} typed over)",
@@ -236,11 +293,16 @@ def render_text(summary: Summary) -> str:
             f"    {name:<18}{lt.shown:>8}{lt.accepted:>10}{_pct(lt.acceptance_rate):>9}"
             f"{lt.keystrokes_saved:>18}"
         )
-    lines += ["", "  per week              shown  accepted     rate  keystrokes saved"]
-    for week, wt in sorted(summary.weeks.items()):
+    unit = summary.unit
+    lines += [
+        "",
+        f"  per {unit:<18}shown  accepted     rate  keystrokes saved  hidden, typed",
+    ]
+    bins = summary.days if unit == "day" else summary.weeks
+    for when, bt in sorted(bins.items()):
         lines.append(
-            f"    {week:<18}{wt.shown:>8}{wt.accepted:>10}{_pct(wt.acceptance_rate):>9}"
-            f"{wt.keystrokes_saved:>18}"
+            f"    {when:<18}{bt.shown:>8}{bt.accepted:>10}{_pct(bt.acceptance_rate):>9}"
+            f"{bt.keystrokes_saved:>18}{bt.hidden_typed:>15}"
         )
     c, f = summary.comments, summary.fixes
     if c.shown or c.hidden or f.shown or f.hidden:

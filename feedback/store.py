@@ -12,8 +12,13 @@ called, or a later ``flush()`` returns True. An acknowledged event survives the 
 killed at any moment. Events kept in memory after a failure are never acknowledged (False).
 
 Schema: versioned by ``PRAGMA user_version``; ``MIGRATIONS[n]`` takes a database from version
-``n`` to ``n + 1`` inside one transaction, so an old file is upgraded in place or not at all.
+``n`` to ``n + 1``; the steps an old file needs run inside one transaction, so it is upgraded in
+place or not at all, and a reader never sees a version in between.
 Retention is bounded by age and by row count.
+
+Event ids: each row has a ``uid`` (random, given when the event is written) that names it in the
+team store, and row ids are never reused (``AUTOINCREMENT``), so "everything after row N" is a
+safe cursor for shipping; ``shipped_through`` and ``mark_shipped`` keep that cursor per team.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tactful.analyzers.userdirs import data_dir
-from tactful.feedback.events import Event
+from tactful.feedback.events import Event, new_uid
 
 logger = logging.getLogger(__name__)
 
@@ -71,13 +76,50 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (workspace, model)
     );
     """,
+    # 2 -> 3: event ids (``uid``) and the gate's features of a judged suggestion (``context``),
+    # row ids never reused (a cursor over them stays valid after the oldest rows are trimmed),
+    # and how far each team store has been sent the events.
+    """
+    CREATE TABLE events_v3 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        uid TEXT NOT NULL,
+        time REAL NOT NULL,
+        kind TEXT NOT NULL,
+        item_id TEXT NOT NULL DEFAULT '',
+        workspace TEXT NOT NULL DEFAULT '',
+        language TEXT NOT NULL DEFAULT '',
+        length INTEGER NOT NULL DEFAULT 0,
+        explicit INTEGER NOT NULL DEFAULT 0,
+        explored INTEGER NOT NULL DEFAULT 0,
+        probability REAL,
+        code_hash TEXT NOT NULL DEFAULT '',
+        code TEXT,
+        features TEXT NOT NULL DEFAULT '[]',
+        context TEXT NOT NULL DEFAULT '[]',
+        detail TEXT NOT NULL DEFAULT '{}'
+    );
+    INSERT INTO events_v3 (id, uid, time, kind, item_id, workspace, language, length, explicit,
+        explored, probability, code_hash, code, features, detail)
+    SELECT id, lower(hex(randomblob(16))), time, kind, item_id, workspace, language, length,
+        explicit, explored, probability, code_hash, code, features, detail FROM events;
+    DROP TABLE events;
+    ALTER TABLE events_v3 RENAME TO events;
+    CREATE INDEX events_time ON events(time);
+    CREATE INDEX events_item ON events(item_id);
+    CREATE TABLE team_outbox (
+        team TEXT PRIMARY KEY,
+        shipped_through INTEGER NOT NULL,
+        updated REAL NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _COLUMNS = (
-    "time, kind, item_id, workspace, language, length, explicit, explored, probability, "
-    "code_hash, code, features, detail"
+    "uid, time, kind, item_id, workspace, language, length, explicit, explored, probability, "
+    "code_hash, code, features, context, detail"
 )
+_PLACEHOLDERS = ",".join("?" * len(_COLUMNS.split(",")))
 
 
 def default_store_path() -> Path:
@@ -109,26 +151,38 @@ def migrate(conn: sqlite3.Connection) -> int:
         raise StoreUnavailable(
             f"it was written by a newer tactful (schema {found}, this one knows {SCHEMA_VERSION})"
         )
-    for version in range(found, SCHEMA_VERSION):
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            # Another process may have migrated between our read and our lock.
-            if conn.execute("PRAGMA user_version").fetchone()[0] != version:
-                conn.execute("ROLLBACK")
-                continue
+    if found == SCHEMA_VERSION:
+        return found
+    # All pending steps in one transaction: a reader (``tactful stats``) sees the old version
+    # or the newest, never one in between.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Another process may have migrated between our read and our lock.
+        current = conn.execute("PRAGMA user_version").fetchone()[0]
+        if current > SCHEMA_VERSION:
+            raise StoreUnavailable(
+                f"it was written by a newer tactful (schema {current}, this one knows "
+                f"{SCHEMA_VERSION})"
+            )
+        for version in range(current, SCHEMA_VERSION):
             for statement in MIGRATIONS[version].split(";"):
                 if statement.strip():
                     conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {version + 1}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
     return found
+
+
+def _pairs(features: Iterable[tuple[int, float]]) -> str:
+    return json.dumps([[i, round(v, 6)] for i, v in features], separators=(",", ":"))
 
 
 def _row(event: Event, keep_code: bool) -> tuple[Any, ...]:
     return (
+        event.uid or new_uid(),
         event.time,
         event.kind,
         event.item_id,
@@ -140,7 +194,8 @@ def _row(event: Event, keep_code: bool) -> tuple[Any, ...]:
         event.probability,
         event.code_hash,
         event.code if keep_code else None,
-        json.dumps([[i, round(v, 6)] for i, v in event.features], separators=(",", ":")),
+        _pairs(event.features),
+        _pairs(event.context),
         json.dumps(dict(event.detail), separators=(",", ":"), default=str),
     )
 
@@ -160,7 +215,9 @@ def _event(row: sqlite3.Row) -> Event:
         code_hash=row["code_hash"],
         code=row["code"],
         features=tuple((int(i), float(v)) for i, v in json.loads(row["features"])),
+        context=tuple((int(i), float(v)) for i, v in json.loads(row["context"])),
         detail=json.loads(row["detail"]),
+        uid=row["uid"],
     )
 
 
@@ -171,9 +228,14 @@ def query_events(
     kinds: Iterable[str] | None = None,
     workspace: str | None = None,
     limit: int | None = None,
+    after: int | None = None,
 ) -> list[Event]:
+    """Events in row order, filtered (``after``: only rows whose id is greater)."""
     where: list[str] = []
     args: list[object] = []
+    if after is not None:
+        where.append("id > ?")
+        args.append(after)
     if since is not None:
         where.append("time >= ?")
         args.append(since)
@@ -358,6 +420,31 @@ class FeedbackStore:
         """Events in the order they were recorded (filters: since, kinds, workspace, limit)."""
         return self.call(lambda conn: query_events(conn, **filters))
 
+    def shipped_through(self, team: str) -> int:
+        """The last row id sent to the team store named ``team`` (0: none yet)."""
+
+        def read(conn: sqlite3.Connection) -> int:
+            row = conn.execute(
+                "SELECT shipped_through FROM team_outbox WHERE team = ?", (team,)
+            ).fetchone()
+            return int(row[0]) if row else 0
+
+        return self.call(read)
+
+    def mark_shipped(self, team: str, through: int) -> None:
+        """Record that the team store ``team`` holds every event up to row ``through``
+        (committed before this returns; a cursor never moves back)."""
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO team_outbox (team, shipped_through, updated) VALUES (?, ?, ?) "
+                "ON CONFLICT (team) DO UPDATE SET shipped_through = "
+                "max(shipped_through, excluded.shipped_through), updated = excluded.updated",
+                (team, through, time.time()),
+            )
+
+        self.call(lambda conn: self._in_transaction(conn, write))
+
     def load_state(self, workspace: str, model: str) -> dict[str, Any] | None:
         """The saved state of a workspace's online model, or None."""
         return self.call(lambda conn: self.read_state(conn, workspace, model))
@@ -501,7 +588,7 @@ class FeedbackStore:
             return
 
         def write(c: sqlite3.Connection) -> None:
-            c.executemany(f"INSERT INTO events ({_COLUMNS}) VALUES ({','.join('?' * 13)})", rows)
+            c.executemany(f"INSERT INTO events ({_COLUMNS}) VALUES ({_PLACEHOLDERS})", rows)
 
         self._in_transaction(conn, write)
         self._since_trim += len(rows)

@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sys
 import threading
 from collections.abc import Callable
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -25,19 +25,15 @@ from pygls.uris import to_fs_path
 
 from tactful.analyzers.document import Document
 from tactful.feedback import trust as trust_list
-from tactful.server import executor
+from tactful.server import __version__, executor
 from tactful.server import settings as settings_mod
 from tactful.server.errors import ErrorReporter
 from tactful.server.log import LEVELS, ClientLogHandler
 from tactful.server.protocol import TactfulProtocol
+from tactful.server.services import Services
 from tactful.server.transport import FramingError, StdinChunks, pump
 
 logger = logging.getLogger(__name__)
-
-try:
-    __version__ = version("tactful")
-except PackageNotFoundError:  # running from a source tree without metadata
-    __version__ = "0.0.0"
 
 DocumentListener = Callable[[Document], Any]
 
@@ -70,9 +66,11 @@ class TactfulServer(LanguageServer):
         self.settings_listeners: list[Callable[[], Any]] = []
         self.initialized_listeners: list[Callable[[], Any]] = []
         self.shutdown_listeners: list[Callable[[], Any]] = []
-        # Feature-owned objects (engines, stores, caches) by name, so features can find each
-        # other without importing each other's modules at start-up.
-        self.services: dict[str, Any] = {}
+        # The parts features share (engines, stores, the feedback loop), typed, each made when
+        # first used, so features find each other without importing each other at start-up.
+        self.services = Services(self)
+        # Whether the features loaded at ``initialized`` are in (server/features/__init__.py).
+        self.deferred_loaded = False
         self._shown_problems: set[str] = set()
         self._background: set[asyncio.Task[Any]] = set()
 
@@ -255,18 +253,49 @@ class TactfulServer(LanguageServer):
 
 
 class _StdoutWriter:
+    """Writes frames to stdout until the client closes its end, then drops them quietly.
+
+    An editor that quits sends ``shutdown`` and closes the pipe without waiting for the answer
+    (Neovim does): the answer, and every log message after it, would each raise
+    ``BrokenPipeError`` and log a traceback. The client is gone; there is no one to tell.
+    """
+
     def __init__(self, stream: Any) -> None:
         self._stream = stream
         self._lock = threading.Lock()
+        self._closed = False
 
     def write(self, data: bytes) -> None:
         with self._lock:
-            self._stream.write(data)
-            self._stream.flush()
+            if self._closed:
+                return
+            try:
+                self._stream.write(data)
+                self._stream.flush()
+                return
+            except (BrokenPipeError, ConnectionResetError):
+                self._closed = True
+                _discard_output(self._stream)
+        # Outside the lock: the log handler forwards records to the client through this writer.
+        logger.info("the client closed the connection: nothing more is sent to it")
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
             self._stream.close()
+
+
+def _discard_output(stream: Any) -> None:
+    """Point the stream's file descriptor at the null device.
+
+    What is still buffered would otherwise fail again when the interpreter flushes it at exit
+    (the remedy the Python documentation gives for SIGPIPE).
+    """
+    with contextlib.suppress(OSError, ValueError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, stream.fileno())
+        finally:
+            os.close(null)
 
 
 def build_server() -> TactfulServer:

@@ -111,7 +111,4 @@ def pull_mode(server: TactfulServer) -> bool:
 
 def publisher(server: TactfulServer) -> DiagnosticsPublisher:
     """The server's one publisher (created on first use)."""
-    found = server.services.get("diagnostics")
-    if found is None:
-        found = server.services["diagnostics"] = DiagnosticsPublisher(server)
-    return found
+    return server.services.diagnostics

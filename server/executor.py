@@ -3,6 +3,12 @@
 Boundary: handlers ``await run_blocking(fn, *args)`` for parsing, git, indexing and anything
 else that takes more than a moment; subprocesses use asyncio directly. The loop itself only
 routes messages.
+
+``ENGINE`` is the local completion engine's own worker: one thread, so its jobs run one at a
+time and in order (the engine keeps per-document state that needs no lock then), and apart from
+the pool, so a completion never waits behind indexing or git. A job whose caller stopped
+waiting before it started (a newer request for the same document took over, or the deadline
+passed) never runs.
 """
 
 from __future__ import annotations
@@ -17,26 +23,45 @@ from typing import ParamSpec, TypeVar
 P = ParamSpec("P")
 T = TypeVar("T")
 
-_pool: ThreadPoolExecutor | None = None
+
+class Worker:
+    """A thread pool made when first used, and remade after ``shutdown``."""
+
+    def __init__(self, name: str, threads: int) -> None:
+        self.name = name
+        self.threads = threads
+        self._pool: ThreadPoolExecutor | None = None
+
+    def pool(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix=self.name)
+        return self._pool
+
+    async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn`` here and await its result; cancelling the wait before the job starts
+        takes it out of the queue."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.pool(), functools.partial(fn, *args, **kwargs))
+
+    def submit(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> None:
+        """Run ``fn`` here, in turn, without waiting for it."""
+        self.pool().submit(fn, *args, **kwargs)
+
+    def shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
 
-def pool() -> ThreadPoolExecutor:
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(
-            max_workers=max(4, (os.cpu_count() or 2) * 2), thread_name_prefix="tactful-work"
-        )
-    return _pool
+WORK = Worker("tactful-work", max(4, (os.cpu_count() or 2) * 2))
+ENGINE = Worker("tactful-engine", 1)
 
 
 async def run_blocking(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run ``fn`` in the worker pool and await its result."""
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(pool(), functools.partial(fn, *args, **kwargs))
+    return await WORK.run(fn, *args, **kwargs)
 
 
 def shutdown() -> None:
-    global _pool
-    if _pool is not None:
-        _pool.shutdown(wait=False, cancel_futures=True)
-        _pool = None
+    WORK.shutdown()
+    ENGINE.shutdown()

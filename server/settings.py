@@ -165,6 +165,13 @@ class FeedbackSettings:
         default=False,
         metadata=_doc("Keep the text of suggestions in the store, not only its hash."),
     )
+    team: str | None = field(
+        default=None,
+        metadata=_doc(
+            "A PostgreSQL URL (`postgresql://host/db`): events are also shipped to this team "
+            "store and the team's models fetched from it. Keep the password in `~/.pgpass`."
+        ),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -198,7 +205,13 @@ class Settings:
 
 
 # Keys a workspace file may not set: they decide what runs or where code is sent.
-WORKSPACE_FORBIDDEN = ("llm.", "validation.command", "validation.python", "workspace.trusted")
+WORKSPACE_FORBIDDEN = (
+    "llm.",
+    "validation.command",
+    "validation.python",
+    "workspace.trusted",
+    "feedback.team",
+)
 
 DEFAULT = "default"
 
@@ -258,16 +271,32 @@ def describe() -> list[tuple[str, Any, str]]:
     return [(camel(key), default, doc) for key, (_, default, doc) in SCHEMA.items()]
 
 
+def _table(value: Any) -> Mapping[str, Any] | None:
+    """``value`` as a table of settings, or None when it is a value.
+
+    An empty list is an empty table: Lua has one kind of table, and Neovim encodes an empty one
+    as ``[]``, so ``setup({})`` and ``{ review = {} }`` arrive as lists.
+    """
+    if isinstance(value, Mapping):
+        return value
+    if isinstance(value, list) and not value:
+        return {}
+    return None
+
+
 def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested or dotted mappings, camelCase or snake_case, to ``{"section.key": value}``."""
-    if not prefix and set(values) == {"tactful"} and isinstance(values["tactful"], Mapping):
-        values = values["tactful"]
+    if not prefix and set(values) == {"tactful"}:
+        inner = _table(values["tactful"])
+        if inner is not None:
+            values = inner
     flat: dict[str, Any] = {}
     for raw_key, value in values.items():
         key = ".".join(_snake(part) for part in str(raw_key).split("."))
         full = f"{prefix}{key}"
-        if isinstance(value, Mapping) and full not in SCHEMA:
-            flat.update(flatten(value, full + "."))
+        table = None if full in SCHEMA else _table(value)
+        if table is not None:
+            flat.update(flatten(table, full + "."))
         else:
             flat[full] = value
     return flat

@@ -10,15 +10,21 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tactful.feedback.execution import Sandbox, ValidationOptions
 from tactful.server.settings import Settings
+
+if TYPE_CHECKING:
+    from tactful.feedback.execution import Sandbox, ValidationOptions
 
 _sandboxes: dict[tuple[Path, ValidationOptions, bool | None], Sandbox] = {}
 _lock = threading.Lock()
 
 
 def validation_options(settings: Settings, selected_python: str | None = None) -> ValidationOptions:
+    # The judge loads when a validation is first set up, not when the server starts.
+    from tactful.feedback.execution import ValidationOptions
+
     section = settings.validation
     return ValidationOptions(
         enabled=section.enabled,
@@ -35,6 +41,8 @@ def sandbox_for(
 ) -> Sandbox:
     """The workspace's sandbox for these settings and the editor's selected interpreter (kept,
     so its caches stay warm)."""
+    from tactful.feedback.execution import Sandbox
+
     key = (
         Path(root).resolve(),
         validation_options(settings, selected_python),

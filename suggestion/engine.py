@@ -1,9 +1,16 @@
-"""The shape every completion engine has, and the registry the server picks engines from.
+"""The shapes a completion engine has, and the registry the server picks engines from.
 
 Boundary: protocol-free. The server builds a ``CompletionRequest`` from LSP params, asks the
-registry for the engines that ``completion.engine`` selects, and awaits ``complete`` under a
-deadline. Engines never raise on broken user code and never block the event loop: blocking work
-(parsing, model calls that are not async) goes to a thread inside the engine.
+registry for the engines that ``completion.engine`` selects, and gets each engine's answer under
+a deadline (``tactful.feedback.completion``). Engines never raise on broken user code.
+
+Two kinds, by where their time goes:
+
+* ``CompletionEngine`` (the LLM engine) awaits I/O: ``complete`` is a coroutine that never
+  blocks the event loop (anything slow inside it goes to a thread of its own).
+* ``BlockingEngine`` (the local engine) computes: ``suggest`` is plain CPU-bound work, which the
+  caller runs off its event loop, in a worker of the engine's own (one request at a time, in
+  order, so the engine's per-document state needs no lock).
 """
 
 from __future__ import annotations
@@ -22,16 +29,16 @@ LLM = "llm"
 
 @runtime_checkable
 class CompletionEngine(Protocol):
-    """Something that proposes what comes next at the cursor.
+    """Something that proposes what comes next at the cursor, awaiting I/O to do it.
 
     ``deadline`` is an absolute ``time.monotonic()`` value: an engine that cannot answer by then
     returns what it has (possibly nothing); the caller may also cancel the task earlier, when a
     newer request for the same document arrives. Suggestions are ordered best first and carry
     ``score``, the engine's estimate of the probability that the user would type the text.
 
-    ``observe`` is how an engine learns text: the server calls it with a document's whole text
-    on open and save, and with recent text while the user types (``path`` is None for unsaved
-    buffers). It must be cheap: anything slow is deferred by the engine itself.
+    ``observe`` is how the engine learns text: the server calls it with a document's whole
+    text on open and save (``path`` is None for unsaved buffers). It must be cheap: anything
+    slow is deferred by the engine itself.
     """
 
     name: str
@@ -41,6 +48,25 @@ class CompletionEngine(Protocol):
     ) -> list[Suggestion]: ...
 
     def observe(self, path: str | None, text: str) -> None: ...
+
+
+@runtime_checkable
+class BlockingEngine(Protocol):
+    """Something that proposes what comes next at the cursor by computing it.
+
+    ``suggest`` is called from one worker thread at a time; ``deadline`` (``time.monotonic()``)
+    bounds what the engine itself waits for (another process, say). Suggestions as for
+    ``CompletionEngine``.
+    """
+
+    name: str
+
+    def suggest(
+        self, request: CompletionRequest, deadline: float | None = None
+    ) -> list[Suggestion]: ...
+
+
+Engine = CompletionEngine | BlockingEngine
 
 
 class EngineRegistry:
@@ -54,21 +80,21 @@ class EngineRegistry:
     """
 
     def __init__(self) -> None:
-        self._engines: dict[str, CompletionEngine] = {}
+        self._engines: dict[str, Engine] = {}
 
-    def register(self, engine: CompletionEngine) -> None:
+    def register(self, engine: Engine) -> None:
         self._engines[engine.name] = engine
 
-    def unregister(self, name: str) -> CompletionEngine | None:
+    def unregister(self, name: str) -> Engine | None:
         return self._engines.pop(name, None)
 
-    def get(self, name: str) -> CompletionEngine | None:
+    def get(self, name: str) -> Engine | None:
         return self._engines.get(name)
 
-    def __iter__(self) -> Iterator[CompletionEngine]:
+    def __iter__(self) -> Iterator[Engine]:
         return iter(list(self._engines.values()))
 
-    def select(self, choice: str) -> list[CompletionEngine]:
+    def select(self, choice: str) -> list[Engine]:
         """Engines to try for ``choice``, in order: the first that answers in time wins."""
         local = self._engines.get(LOCAL)
         if choice == LOCAL:
@@ -79,8 +105,11 @@ class EngineRegistry:
         return [engine for engine in (llm, local) if engine is not None]
 
     def observe(self, path: str | None, text: str) -> None:
-        """Let every engine learn ``text``; one engine failing never stops the others."""
+        """Let every engine that learns documents learn ``text``; one engine failing never
+        stops the others."""
         for engine in self:
+            if not isinstance(engine, CompletionEngine):
+                continue
             try:
                 engine.observe(path, text)
             except Exception:

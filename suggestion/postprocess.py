@@ -38,24 +38,40 @@ _HAS_WORD = re.compile(r"\w")
 _parsers: dict[str, Parser | None] = {}
 
 
+# Why a suggestion is dropped.
+PAST_THE_END = "the cursor is past the end of the text"
+ALREADY_THERE = "the text after the cursor already holds it"
+REPEATS = "it repeats the line above or the next line"
+NO_BOUNDARY = "nothing is left before a syntactic boundary"
+BREAKS_PARSE = "it breaks a file that parsed"
+FAILED = "post-processing failed"
+
+
 def clean(
     request: CompletionRequest, suggestion: Suggestion, tree: Tree | None = None
 ) -> Suggestion | None:
     """The suggestion as it may be shown, or None when nothing of it should be."""
+    return check(request, suggestion, tree)[0]
+
+
+def check(
+    request: CompletionRequest, suggestion: Suggestion, tree: Tree | None = None
+) -> tuple[Suggestion | None, str]:
+    """The suggestion as it may be shown, or None and why nothing of it should be."""
     try:
         return _clean(request, suggestion, tree)
     except Exception:
         logger.exception("post-processing failed; dropping the suggestion")
-        return None
+        return None, FAILED
 
 
 def _clean(
     request: CompletionRequest, suggestion: Suggestion, tree: Tree | None
-) -> Suggestion | None:
+) -> tuple[Suggestion | None, str]:
     lines = request.text.split("\n")
     row, column = request.position.line, request.position.column
     if row >= len(lines):
-        return None
+        return None, PAST_THE_END
     line = lines[row]
     prefix, after = line[:column], line[column:]
     text = suggestion.text.replace("\r\n", "\n").rstrip()
@@ -66,22 +82,22 @@ def _clean(
     text = "\n".join(text_lines)
     text = _without_suffix_overlap(text, after)
     if not text.strip() or after.startswith(text):
-        return None
+        return None, ALREADY_THERE
     text = _without_repeats(text, prefix, lines, row)
     if not text.strip():
-        return None
+        return None, REPEATS
     if "\n" in text:
         text = _cut_at_boundary(request, text, tree)
         if not text.strip():
-            return None
+            return None, NO_BOUNDARY
     if _closes_what_it_opens(prefix + text, request.language_id) and _breaks_parse(
         request, text, tree
     ):
-        return None
+        return None, BREAKS_PARSE
     if text == suggestion.text:
-        return suggestion
+        return suggestion, ""
     kind = "lines" if "\n" in text else suggestion.kind
-    return replace(suggestion, text=text, kind=kind)
+    return replace(suggestion, text=text, kind=kind), ""
 
 
 def _without_suffix_overlap(text: str, after: str) -> str:

@@ -52,3 +52,21 @@ def fake_llm():
     server = FakeLLM()
     yield server
     server.close()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server for the session (see tests/fixtures/postgres.py)."""
+    from fixtures.postgres import Postgres
+
+    server = Postgres()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def team_url(postgres) -> str:
+    """The URL of a fresh, empty database on the session's PostgreSQL (started again first if
+    a fault test before left it stopped)."""
+    postgres.start()
+    return postgres.new_database()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
+
+from fixtures.lsp import tactful
 
 from tactful.suggestion.keystrokes import keystrokes
 
@@ -28,23 +28,7 @@ def write_corpus(root: Path) -> None:
 
 
 def bench(corpus: Path, *args: str) -> dict:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tactful.server",
-            "bench",
-            "completion",
-            str(corpus),
-            "--format",
-            "json",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    result = tactful("bench", "completion", str(corpus), "--format", "json", *args)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -79,12 +63,20 @@ def test_bench_samples_files(tmp_path: Path) -> None:
 
 
 def test_bench_rejects_a_missing_corpus(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "tactful.server", "bench", "completion", str(tmp_path / "none")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = tactful("bench", "completion", str(tmp_path / "none"), timeout=60)
     assert result.returncode == 2
     assert "not a folder" in result.stderr
+
+
+def test_bench_types_a_project_with_its_own_logging_module(tmp_path: Path) -> None:
+    """The server runs in the corpus copy: a project's ``logging.py`` (rich has one) must not
+    replace the standard library's there."""
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus)
+    (corpus / "logging.py").write_text(
+        'raise ImportError("the corpus\'s logging.py was imported")\n', encoding="utf-8"
+    )
+    report = bench(corpus, "--engine", "local")
+    assert sorted(report["files"]) == ["logging.py", "other.py", "typed.py"]
+    local = report["engines"]["local"]
+    assert local["files"] == 3 and local["accepted"] > 0

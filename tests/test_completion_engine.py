@@ -124,12 +124,13 @@ def test_a_suggestion_carries_its_probability_and_kind() -> None:
 
 def test_a_suggestion_carries_the_evidence_the_acceptance_filter_reads() -> None:
     code = LocalEngine(None, LOCAL).suggest(request(REPEATED_CALLS))[0]
-    first, margin, least, depth, support = code.meta["evidence"]  # type: ignore[misc]
+    assert code.evidence is not None and code.origin == "ngram"
+    first, margin, least, depth, support = code.evidence
     assert 0.0 < least <= first <= 1.0 and 0.0 <= margin <= first
     assert depth >= 1 and support >= 1.0  # it was seen after this context before
-    assert code.meta["prose"] is False
+    assert code.prose is False
     prose = LocalEngine(None, LOCAL).suggest(request(DOCSTRINGS))[0]
-    assert prose.meta["prose"] is True  # inside a docstring
+    assert prose.prose is True  # inside a docstring
 
 
 def test_broken_requests_are_answered_with_nothing() -> None:

@@ -4,28 +4,17 @@ from __future__ import annotations
 
 import asyncio
 
-from fixtures.lsp import change_document, init_params, open_document, wait_for
+from fixtures.lsp import REPEATED, change_document, init_params, inline_at, open_document, wait_for
 from fixtures.workspace import Workspace
 from lsprotocol import types
 from pytest_lsp import LanguageClient, client_capabilities
 
-REPEATED = "import os\n\nleft = os.path.join(base, 'left')\nright = os.path.join(base, 'right')\n"
-
-
-def inline_params(uri: str, line: int, character: int) -> types.InlineCompletionParams:
-    # Asked for by a key: shown whatever the acceptance filter predicts, so that these tests of
-    # the protocol do not depend on the shipped prior's judgement (the filter has its own).
-    return types.InlineCompletionParams(
-        text_document=types.TextDocumentIdentifier(uri=uri),
-        position=types.Position(line=line, character=character),
-        context=types.InlineCompletionContext(
-            trigger_kind=types.InlineCompletionTriggerKind.Invoked
-        ),
-    )
-
 
 async def inline(lsp: LanguageClient, uri: str, line: int, character: int) -> list:
-    answer = await lsp.text_document_inline_completion_async(inline_params(uri, line, character))
+    # Asked for by a key: shown whatever the acceptance filter predicts, so that these tests of
+    # the protocol do not depend on the shipped prior's judgement (the filter has its own).
+    params = inline_at(uri, line, character, invoked=True)
+    answer = await lsp.text_document_inline_completion_async(params)
     if answer is None:
         return []
     return list(answer.items if isinstance(answer, types.InlineCompletionList) else answer)

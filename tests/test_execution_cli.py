@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from fixtures.lsp import tactful
 from fixtures.pyenv import make_env
 from fixtures.workspace import Workspace
 
@@ -118,14 +117,7 @@ def test_the_patch_can_come_from_stdin(repo: Workspace) -> None:
     trust.trust(repo.root)
     diff = diff_of(repo, CALC.replace("a + b", "a - b"))
 
-    done = subprocess.run(
-        [sys.executable, "-m", "tactful.server", "validate", "--patch", "-", str(repo.root)],
-        input=diff,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = tactful("validate", "--patch", "-", str(repo.root), stdin=diff, timeout=120)
 
     assert done.returncode == 1, done.stderr
     assert "tests/test_calc.py::test_add" in done.stdout

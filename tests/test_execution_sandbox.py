@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import sysconfig
+import tempfile
 import textwrap
 import threading
 import time
@@ -23,11 +26,13 @@ from tactful.feedback.execution import (
     Selection,
     Status,
     ValidationOptions,
+    all_backends,
     available_backend,
 )
 from tactful.feedback.execution.workspace import list_files
 
-SANDBOXED = [name for name in ("bwrap", "unshare") if available_backend(name).available]
+# every sandbox that works here (bubblewrap, bundled, on Linux; Seatbelt on macOS)
+SANDBOXED = sorted({info.name for info in all_backends() if info.sandboxed})
 needs_sandbox = pytest.mark.skipif(not SANDBOXED, reason="no sandbox backend works here")
 
 CALC = """\
@@ -470,3 +475,101 @@ def test_runs_do_not_share_tmp_or_see_each_others_files(tmp_path: Path) -> None:
     assert [v.status for v in verdicts] == [Status.PASSED] * 3, verdicts[-1].failures
     assert all("tests/test_state.py::test_starts_clean" in v.test_ids for v in verdicts)
     assert not (project.root / "left-behind.txt").exists()
+
+
+SRC_PACKAGE = {
+    "pyproject.toml": """
+        [build-system]
+        requires = ["setuptools>=64"]
+        build-backend = "setuptools.build_meta"
+
+        [project]
+        name = "pkg"
+        version = "0.1"
+    """,
+    "src/pkg/__init__.py": """
+        def add(a, b):
+            return a + b
+    """,
+    # as click's does: the conftest imports the package, so nothing runs if it is not found
+    "tests/conftest.py": """
+        from pkg import add
+
+        assert add(1, 1) == 2
+    """,
+    "tests/mode.py": "WARM = None\n",
+    "tests/test_pkg.py": """
+        import sys
+
+        import mode
+        import pkg
+
+
+        def test_the_package_comes_from_the_run_copy():
+            assert pkg.add(2, 3) == 5
+            assert pkg.__file__.endswith("src/pkg/__init__.py")
+
+
+        def test_the_run_was_forked_from_the_warm_pytest_or_not():
+            # a warm run is `pytest ARGS` in a forked process; a cold one `python -m pytest`
+            assert (sys.argv[0] == "pytest") is mode.WARM
+    """,
+}
+
+
+def editable_environment(env: Path, project: Path) -> Path:
+    """``python -m venv ENV`` with the project installed editable (``pip install -e``): its
+    ``.pth`` names the project's ``src``. pytest comes from this environment's site folder."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True)
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
+    subprocess.run([*pip, "--prefix", str(env), "-e", str(project)], check=True)
+    python = env / "bin" / "python"
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    assert str(project / "src") in "".join(
+        path.read_text() for path in Path(site).glob("__editable__*.pth")
+    )
+    (Path(site) / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    return python
+
+
+@needs_sandbox
+@pytest.mark.parametrize("where", ["in-workspace", "linked-from-tmp", "named-in-tmp"])
+def test_an_editable_install_in_the_workspaces_environment(tmp_path: Path, where: str) -> None:
+    """The project installed editable in a virtual environment: in the workspace's ``.venv``,
+    in one elsewhere under /tmp that ``.venv`` links to, or in one under /tmp that the test
+    command names. Its ``.pth`` names the workspace's ``src``, which a run sees in its copy."""
+    project = make_project(tmp_path / "project", {".gitignore": ".venv\n", **SRC_PACKAGE})
+    # no validation.python: the project's environment is found (its .venv) or named
+    options: dict[str, object] = {"python": None}
+    if where == "in-workspace":
+        editable_environment(project.root / ".venv", project.root)
+    else:
+        outside = Path(tempfile.mkdtemp(prefix="tactful-env-", dir="/tmp"))
+        python = editable_environment(outside / "env", project.root)
+        if where == "linked-from-tmp":
+            (project.root / ".venv").symlink_to(outside / "env")
+        else:
+            options["command"] = (str(python), "-m", "pytest")
+    try:
+        for warm in (True, False):
+            judge = sandbox(project.root, warm_pytest=warm, **options)
+            try:
+                # the edit tells the tests which way they run (and makes each a new verdict)
+                verdict = judge.validate_sync(
+                    everything=True, overlays={"tests/mode.py": f"WARM = {warm}\n"}
+                )
+            finally:
+                judge.close()
+            assert verdict.status is Status.PASSED, (warm, verdict.reason, verdict.failures)
+            assert {
+                "tests/test_pkg.py::test_the_package_comes_from_the_run_copy",
+                "tests/test_pkg.py::test_the_run_was_forked_from_the_warm_pytest_or_not",
+            } <= set(verdict.test_ids)
+    finally:
+        if where != "in-workspace":
+            shutil.rmtree(outside)

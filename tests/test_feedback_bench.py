@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
+
+from fixtures.lsp import tactful
 
 BODY = "    result = compute_total(values, weights, strict=True)\n    return result\n"
 
@@ -25,23 +25,8 @@ def write_corpus(root: Path) -> None:
 def test_compare_reports_each_run_and_the_filters_effect(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     write_corpus(corpus)
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tactful.server",
-            "bench",
-            "completion",
-            str(corpus),
-            "--format",
-            "json",
-            "--filter",
-            "compare",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=400,
-        check=False,
+    done = tactful(
+        "bench", "completion", str(corpus), "--format", "json", "--filter", "compare", timeout=400
     )
     assert done.returncode == 0, done.stderr
     local = json.loads(done.stdout)["engines"]["local"]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fixtures.lsp import change_document, init_params, open_document, wait_for
+from fixtures.lsp import REPEATED, change_document, init_params, inline_at, open_document, wait_for
 from fixtures.workspace import Workspace
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from tactful.feedback.store import read_events
+from tactful.feedback.store import StoreUnavailable, read_events
 
 
 async def test_a_corrupt_store_is_said_once_and_the_server_keeps_serving(
@@ -27,10 +27,20 @@ async def test_a_corrupt_store_is_said_once_and_the_server_keeps_serving(
     open_document(lsp, uri, "import os\n")
     change_document(lsp, uri, 2, (1, 0), (1, 0), "x = 1\n")
     # Still answering requests after the store failed.
-    answer = await lsp.text_document_inline_completion_async(inline_params(uri, 1, 5))
+    answer = await lsp.text_document_inline_completion_async(inline_at(uri, 1, 5))
     assert answer is not None
     assert sum("feedback store" in m.message for m in lsp.messages) == 1
     assert bad.read_bytes().startswith(b"not a database")
+
+
+def set_up(path: Path) -> bool:
+    """Whether the store exists and its writer has brought it to the current schema (a reader
+    can meet it between two migration steps while the server creates it)."""
+    try:
+        read_events(path)
+    except StoreUnavailable:
+        return False
+    return path.exists()
 
 
 async def test_the_store_is_created_where_the_setting_says(
@@ -38,26 +48,13 @@ async def test_the_store_is_created_where_the_setting_says(
 ) -> None:
     target = tmp_path / "store" / "fb.sqlite3"
     await lsp.initialize_session(init_params(workspace.root, {"feedback": {"store": str(target)}}))
-    await wait_for(lambda: target.exists())
+    await wait_for(lambda: set_up(target))
     assert read_events(target) == []
     assert not any("feedback store" in m.message for m in lsp.messages)
 
 
-REPEATED = "import os\n\nleft = os.path.join(base, 'left')\nright = os.path.join(base, 'right')\n"
-
-
-def inline_params(uri: str, line: int, character: int) -> types.InlineCompletionParams:
-    return types.InlineCompletionParams(
-        text_document=types.TextDocumentIdentifier(uri=uri),
-        position=types.Position(line=line, character=character),
-        context=types.InlineCompletionContext(
-            trigger_kind=types.InlineCompletionTriggerKind.Automatic
-        ),
-    )
-
-
 async def first_item(lsp: LanguageClient, uri: str, line: int, character: int):
-    answer = await lsp.text_document_inline_completion_async(inline_params(uri, line, character))
+    answer = await lsp.text_document_inline_completion_async(inline_at(uri, line, character))
     items = answer.items if isinstance(answer, types.InlineCompletionList) else answer
     assert items, "the local engine had a suggestion"
     return items[0]

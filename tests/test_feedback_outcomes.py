@@ -169,6 +169,16 @@ def test_hidden_suggestions_typed_by_hand_lower_the_threshold(tmp_path: Path) ->
     assert thresholds[0] == 0.6
     assert thresholds == sorted(thresholds, reverse=True)
     assert 0.5 <= thresholds[-1] < 0.51  # down to what the developer typed (almost all of it)
+    # Each hidden suggestion typed in full is recorded once, with what typing it cost less the
+    # accepting keystroke; `_mean(x)`, typed along and then left, is not.
+    typed = [e for e in events if e.kind == ev.SUGGESTION_HIDDEN_TYPED]
+    assert len(typed) == 60
+    assert {(e.probability, e.detail["keystrokes"], e.language) for e in typed} == {
+        (0.5, len("_total(x)") - 1, "python")
+    }
+    total = summarize(events).total
+    assert (total.hidden, total.hidden_typed) == (61, 60)
+    assert total.hidden_typed_keystrokes == 60 * (len("_total(x)") - 1)
     with FeedbackStore(tmp_path / "fb.sqlite3") as again:
         state = again.load_state("/w", "completion")
     assert state is not None and state["threshold"]["total"] == pytest.approx(

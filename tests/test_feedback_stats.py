@@ -1,16 +1,23 @@
-"""``tactful stats``: figures from a real store, as text, JSON and an HTML chart."""
+"""``tactful stats``: figures from a real store, as text, JSON and charts (HTML and PNG): days
+binned by day at first and by week later, hidden suggestions typed by hand, axes of whole
+numbers."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tactful.feedback import events as ev
+from tactful.feedback.chart import count_ticks, render_html
 from tactful.feedback.events import Event
-from tactful.feedback.stats import summarize, week_of
+from tactful.feedback.stats import render_text, summarize, week_of
 from tactful.feedback.store import FeedbackStore
 
 WEEK = 7 * 86400
@@ -156,3 +163,107 @@ def test_stats_on_an_empty_or_missing_store(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "cannot be read" in done.stderr
+
+
+DAY = 86400
+
+
+def _use(days: list[int], end: float = NOW) -> list[Event]:
+    """Two suggestions shown (one accepted, 10 keystrokes) and one hidden then typed by hand
+    (6 keystrokes) on each of ``days`` (days before ``end``)."""
+    events: list[Event] = []
+    for back in days:
+        t = end - back * DAY
+        events += [
+            Event(ev.SUGGESTION_SHOWN, f"a{back}", "python", length=11, time=t),
+            Event(
+                ev.SUGGESTION_ACCEPTED,
+                f"a{back}",
+                "python",
+                11,
+                detail={"keystrokes": 10},
+                time=t + 1,
+            ),
+            Event(ev.SUGGESTION_SHOWN, f"b{back}", "python", length=5, time=t + 2),
+            Event(ev.SUGGESTION_HIDDEN, "", "python", time=t + 3),
+            Event(ev.SUGGESTION_HIDDEN_TYPED, "", "python", detail={"keystrokes": 6}, time=t + 4),
+        ]
+    return events
+
+
+def test_the_first_weeks_are_binned_by_day_then_by_week() -> None:
+    early = summarize(_use([0, 2, 3]))  # four days of history, one without use
+    assert early.unit == "day"
+    timeline = early.timeline()
+    assert [key for key, _ in timeline] == [
+        (dt.date.fromtimestamp(NOW) - dt.timedelta(days=back)).isoformat() for back in (3, 2, 1, 0)
+    ]
+    assert [t.shown for _, t in timeline] == [2, 2, 0, 2]  # the empty day is a bin too
+    assert [t.hidden_typed_keystrokes for _, t in timeline] == [6, 6, 0, 6]
+    data = early.to_json()
+    assert data["timeline"] == "day" and len(data["days"]) == 3
+    assert data["completions"]["hidden_then_typed"] == 3
+    assert data["completions"]["hidden_then_typed_keystrokes"] == 18
+    text = render_text(early)
+    assert "per day " in text and "per week" not in text
+    assert "then typed by hand         3   (exactly as predicted: 18 keystrokes" in text
+
+    later = summarize(_use([0, 1, 40]))  # six weeks: weekly, the weeks between included
+    assert later.unit == "week" and later.to_json()["timeline"] == "week"
+    weeks = [key for key, _ in later.timeline()]
+    assert weeks[0] == week_of(NOW - 40 * DAY) and weeks[-1] == week_of(NOW)
+    assert len(weeks) in (6, 7) and len(set(weeks)) == len(weeks)
+    assert sum(t.shown for _, t in later.timeline()) == 6
+    assert "per week" in render_text(later)
+
+
+@pytest.mark.parametrize(
+    ("peak", "ticks"),
+    [
+        (0, [0, 1]),
+        (1, [0, 1]),
+        (3, [0, 1, 2, 3]),
+        (5, [0, 1, 2, 3, 4, 5]),
+        (6, [0, 2, 4, 6]),
+        (17, [0, 5, 10, 15, 20]),
+        (99, [0, 20, 40, 60, 80, 100]),
+        (1234, [0, 500, 1000, 1500]),
+    ],
+)
+def test_count_axes_have_whole_round_ticks(peak: int, ticks: list[int]) -> None:
+    assert count_ticks(peak) == ticks
+
+
+def test_charts_of_a_little_data_read_sensibly(tmp_path: Path) -> None:
+    summary = summarize(_use([0]))  # one day, two suggestions
+    page = render_html(summary)
+    labels = re.findall(r'text-anchor="end" class="axis">([^<]*)<', page)
+    assert labels == ["0", "1", "2", "3", "0", "5", "10", "15", "20"]  # 3 generated, 16 keys
+    assert "Suggestions per day" in page and "hidden, then typed" in page
+    assert dt.date.fromtimestamp(NOW).strftime("%b") in page  # a day's label, e.g. "Nov 3"
+
+    store_file = tmp_path / "fb.sqlite3"
+    with FeedbackStore(store_file) as store:
+        assert store.record_many(_use([0, 1, 3]), wait=True)
+
+    def plot(target: Path) -> subprocess.CompletedProcess[str]:
+        command = ["stats", "--store", str(store_file), "--plot", str(target)]
+        return subprocess.run(
+            [sys.executable, "-P", "-m", "tactful.server", *command],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    image = tmp_path / "stats.png"
+    done = plot(image)
+    assert done.returncode == 0, done.stderr
+    assert f"Charts written to {image}" in done.stdout
+    from matplotlib.image import imread
+
+    pixels = imread(image)
+    assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert pixels.shape[0] > 400 and pixels.shape[1] > 600
+
+    done = plot(tmp_path / "stats.pdf")
+    assert done.returncode == 2 and "FILE.html or FILE.png" in done.stderr

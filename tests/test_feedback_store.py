@@ -252,3 +252,31 @@ def test_kill_9_during_writes_loses_no_acknowledged_event(tmp_path: Path) -> Non
     assert len(acknowledged) > 10
     missing = [a for a in acknowledged if not {f"{a}-0", f"{a}-1", f"{a}-2"} <= kept]
     assert missing == []
+
+
+def test_events_get_ids_and_row_ids_are_never_reused(tmp_path: Path) -> None:
+    path = tmp_path / "v2.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(MIGRATIONS[0])
+        conn.executescript(MIGRATIONS[1])
+        conn.execute("PRAGMA user_version = 2")
+        conn.execute(
+            "INSERT INTO events (time, kind, item_id) VALUES (?, ?, ?)",
+            (time.time(), SUGGESTION_SHOWN, "from-v2"),
+        )
+    with FeedbackStore(path, retention=Retention(max_age_days=1.0)) as store:
+        old = store.events()[0]
+        assert old.item_id == "from-v2" and len(old.uid) == 32
+        store.record(shown(1, context=((3, 1.0),)), wait=True)
+        new = store.events()[-1]
+        assert len(new.uid) == 32 and new.uid != old.uid and new.context == ((3, 1.0),)
+        store.mark_shipped("team", new.id)
+        assert store.shipped_through("team") == new.id
+        store.mark_shipped("team", 1)  # a cursor never moves back
+        assert store.shipped_through("team") == new.id
+    # Every row deleted (as trimming old rows may), then a new one: never an old id again.
+    with sqlite3.connect(path) as conn:
+        conn.execute("DELETE FROM events")
+    with FeedbackStore(path) as store:
+        store.record(shown(3), wait=True)
+        assert store.events()[-1].id > new.id

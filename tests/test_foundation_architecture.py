@@ -72,13 +72,3 @@ def test_library_code_never_prints() -> None:
                 ):
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert offenders == []
-
-
-def test_server_start_up_does_not_import_litellm() -> None:
-    # litellm costs seconds and hundreds of MB at import: it is loaded on first use only.
-    probe = (
-        "import sys; from tactful.server.app import build_server; build_server(); "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('litellm', 'openai')))"
-    )
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"

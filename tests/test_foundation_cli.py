@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 from fixtures.fake_llm import Reply
+from fixtures.lsp import tactful
 from fixtures.workspace import Workspace
 
 from tactful.analyzers.userdirs import config_dir
-
-
-def tactful(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tactful.server", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_version_and_usage_errors() -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
-from fixtures.lsp import change_document, init_params, open_document, wait_for
+from fixtures.lsp import REPEATED, change_document, init_params, inline_at, open_document, wait_for
 from fixtures.workspace import Workspace
 from lsprotocol import types
-from pytest_lsp import LanguageClient
+from pytest_lsp import LanguageClient, make_test_lsp_client
 
 from tactful.analyzers.document import Document
 from tactful.server.convert import to_changes
@@ -118,3 +121,34 @@ async def test_status_notification_follows_settings_and_trust(
     )
     await wait_for(lambda: len(statuses) > 1)
     assert statuses[-1].trusted is True and statuses[-1].validation.enabled is True
+
+
+async def test_the_module_runs_isolated_from_the_working_directory(tmp_path: Path) -> None:
+    """An editor starts ``python -m tactful.server`` in the project it edits; the project's own
+    ``logging.py`` (and the like) must not replace the standard library's in the server, at
+    start-up or when a feature first imports what it needs."""
+    project = Workspace(tmp_path / "project")
+    for name in ("logging", "json", "asyncio", "typing", "subprocess"):
+        project.write(f"{name}.py", f'raise ImportError("the project\'s {name}.py was run")\n')
+    client = make_test_lsp_client()
+    # Deliberately without ``-P``: the module itself must keep the working directory out.
+    await client.start_io(sys.executable, "-m", "tactful.server", "serve", cwd=project.root)
+    try:
+        await client.initialize_session(
+            init_params(project.root, {"quality": {"select": ["F401"]}}, client="emacs")
+        )
+        uri = project.uri("m.py")
+        open_document(client, uri, "import re\n" + REPEATED + "middle = os.pa")
+        found = await wait_for(
+            lambda: [d for d in client.diagnostics.get(uri, []) if d.source == "tactful.quality"]
+        )
+        assert [d.code for d in found] == ["F401"]
+        answer = await client.text_document_inline_completion_async(
+            inline_at(uri, 5, len("middle = os.pa"), invoked=True)
+        )
+        assert answer is not None
+        items = answer.items if isinstance(answer, types.InlineCompletionList) else answer
+        assert [item.insert_text for item in items] == ["th.join(base,"]
+    finally:
+        await client.shutdown_session()
+    assert not [m for m in client.log_messages if "was run" in m.message]

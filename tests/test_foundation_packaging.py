@@ -1,21 +1,28 @@
-"""The wheel installs the one ``tactful`` namespace and serves from it."""
+"""The wheel installs the one ``tactful`` namespace and serves from it; dependencies are ranges
+whose lower bound is what CI installs and tests; the license and changelog ship."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import sysconfig
+import tomllib
 import zipfile
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = [
     "pyproject.toml",
+    "LICENSE",
     "setup.py",
     "README.md",
     "server",
@@ -130,3 +137,74 @@ def test_installed_wheel_imports_and_serves(wheel: Path, tmp_path: Path) -> None
     )
     assert b'"serverInfo": {"name": "tactful"' in served.stdout
     assert served.stdout.startswith(b"Content-Length:")
+
+
+def _requirements() -> list[Requirement]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    found = [Requirement(r) for r in project["dependencies"]]
+    for extra in ("local-llm", "plot"):
+        found += [Requirement(r) for r in project["optional-dependencies"][extra]]
+    return found
+
+
+def _constraints() -> dict[str, Version]:
+    pins: dict[str, Version] = {}
+    for line in (ROOT / ".ci" / "constraints.txt").read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, _, pinned = line.partition("==")
+            pins[name.strip().lower()] = Version(pinned.strip())
+    return pins
+
+
+def test_dependencies_are_ranges_whose_lower_bound_ci_tests() -> None:
+    pins = _constraints()
+    requirements = _requirements()
+    assert sorted(pins) == sorted(r.name.lower() for r in requirements)
+    for requirement in requirements:
+        name = requirement.name.lower()
+        specs = {spec.operator: Version(spec.version) for spec in requirement.specifier}
+        if name == "litellm":
+            assert set(specs) == {"=="}, requirement  # pinned exactly, on purpose
+        else:
+            assert ">=" in specs and "==" not in specs, requirement
+            assert set(specs) <= {">=", "<"}, requirement
+            if "<" in specs:
+                assert specs["<"] > specs.get(">=", specs.get("==")), requirement
+        lowest = specs.get("==", specs.get(">="))
+        assert pins[name] == lowest, f"{name}: constraints pin {pins[name]}, range starts {lowest}"
+        # What is installed here is what CI installs: the lower bound itself.
+        assert Version(version(requirement.name)) == lowest, name
+
+
+def _fenced(markdown: str, heading: str) -> list[str]:
+    section = markdown.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    return [block.strip() for block in re.findall(r"```sh\n(.*?)```", section, re.S)]
+
+
+def test_ci_runs_exactly_the_readmes_install_and_test_commands() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    install, test = _fenced(readme, "Develop and test")
+    assert "-c .ci/constraints.txt" in install
+    script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    commands = [
+        line for line in script.splitlines() if line and not line.startswith(("#", "set ", "cd "))
+    ]
+    assert commands == [install, test]
+    # Users install a tool, not into their project's environment.
+    assert "pipx install tactful" in _fenced(readme, "Install")[0]
+    assert "uv tool install tactful" in _fenced(readme, "Install")[0]
+
+
+def test_license_and_changelog(wheel: Path) -> None:
+    license_text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert license_text.startswith("MIT License\n")
+    assert re.search(r"Copyright \(c\) \d{4} the tactful authors", license_text)
+    names = zipfile.ZipFile(wheel).namelist()
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names), names
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert "keepachangelog.com" in changelog
+    headings = re.findall(r"^## \[(.+?)\]", changelog, re.M)
+    assert headings[0] == "Unreleased"
+    unreleased = changelog.split("## [Unreleased]", 1)[1].split("\n## [", 1)[0]
+    assert "### Added" in unreleased

@@ -93,3 +93,25 @@ def test_unreadable_toml_is_reported_not_fatal(tmp_path: Path) -> None:
     resolved = load(tmp_path)
     assert resolved.settings.completion.max_lines == 8
     assert any(".tactful.toml" in p for p in resolved.problems)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"tactful": []},
+        {"review": []},
+        {"tactful": {"completion": [], "review": {"base": "main"}}},
+    ],
+    ids=["empty-tactful", "empty-section", "empty-section-beside-a-value"],
+)
+def test_an_empty_list_is_an_empty_table(values: dict) -> None:
+    # Neovim encodes an empty Lua table as []: `setup({})` must not warn on every start.
+    resolved = resolve([Layer("editor configuration", values)])
+    assert resolved.problems == ()
+    assert resolved.settings.completion.max_lines == 8
+
+
+def test_an_empty_list_stays_a_list_where_the_setting_is_a_list() -> None:
+    resolved = resolve([Layer("client", {"quality": {"select": []}})])
+    assert resolved.settings.quality.select == []
+    assert resolved.problems == ()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from fixtures.lsp import TACTFUL
 from fixtures.raw import RawServer
 
 from tactful.server.transport import FrameReader, FramingError
@@ -116,18 +117,42 @@ def test_exit_code_follows_shutdown(raw: RawServer) -> None:
     assert raw.close() == 0
 
 
+def test_a_client_that_quits_without_reading_the_shutdown_answer_leaves_no_noise() -> None:
+    # Neovim quits this way: it sends `shutdown` and closes the pipes without waiting.
+    from tactful.analyzers.userdirs import log_file
+
+    server = RawServer()
+    try:
+        server.initialize()
+        assert server.process.stdout is not None and server.process.stdin is not None
+        server.process.stdout.close()
+        server.request(2, "shutdown")
+        server.process.stdin.close()
+        code = server.process.wait(30)
+        stderr = server.process.stderr.read().decode() if server.process.stderr else ""
+    finally:
+        if server.process.poll() is None:
+            server.process.kill()
+        if server.process.stderr:
+            server.process.stderr.close()
+    assert code == 0
+    assert stderr == ""
+    log = log_file().read_text()
+    assert "Traceback" not in log and "BrokenPipe" not in log, log
+    assert [line for line in log.splitlines() if " ERROR " in line or " WARNING " in line] == []
+
+
 def test_serves_over_tcp(tmp_path) -> None:
     import os
     import socket
     import subprocess
-    import sys
     import time
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "-m", "tactful.server", "serve", "--tcp", f"127.0.0.1:{port}"],
+        [*TACTFUL, "serve", "--tcp", f"127.0.0.1:{port}"],
         stderr=subprocess.PIPE,
         env=dict(os.environ),
     )

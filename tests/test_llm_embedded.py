@@ -61,7 +61,7 @@ async def test_completes_code_with_the_real_model(engine):
     suggestions = await engine.complete(request, deadline=time.monotonic() + 30)
     assert [s.text for s in suggestions] == ["a - b"]
     assert suggestions[0].engine == "llm"
-    assert suggestions[0].meta["source"] == "model"
+    assert suggestions[0].origin == "model"
 
 
 def test_serves_on_loopback_and_stops_with_tactful(model_dir):

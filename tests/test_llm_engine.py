@@ -229,7 +229,7 @@ async def test_forward_typing_is_served_without_a_new_call(fake_llm, tmp_path):
     assert [s.text for s in first] == ["width * height"]
     typed = await complete(engine, request_at(base.replace("return █", "return widt█"), path))
     assert [s.text for s in typed] == ["h * height"]
-    assert typed[0].meta["source"] == "typed-ahead"
+    assert typed[0].origin == "typed-ahead"
     assert len(fake_llm.requests) == 1
     # Typing something else asks the model again.
     fake_llm.default = Reply("width, height)\n")
@@ -245,7 +245,7 @@ async def test_same_prompt_is_served_from_the_cache(fake_llm, tmp_path):
     assert [s.text for s in await complete(engine, request)] == ["w * h"]
     again = await complete(engine, request)
     assert [s.text for s in again] == ["w * h"]
-    assert again[0].meta["source"] == "prompt-cache"
+    assert again[0].origin == "prompt-cache"
     assert len(fake_llm.requests) == 1
 
 

@@ -17,7 +17,7 @@ def options(fake_llm, engine: str = "llm") -> dict:
     return {
         "completion": {"engine": engine, "debounceMs": 0},
         # The provider gets time to import litellm on the first request in a loaded CI machine.
-        "llm": {"model": "openai/fake-base", "apiBase": fake_llm.url, "timeoutS": 20},
+        "llm": {"model": "openai/fake-base", "apiBase": fake_llm.url, "timeoutS": 60},
     }
 
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
+from fixtures.lsp import tactful
 from fixtures.pyenv import make_env
 from fixtures.workspace import Workspace
 
@@ -33,16 +31,6 @@ def test_parse_rejects_numbers():
     with pytest.raises(ValueError):
         parse(1)
 """
-
-
-def tactful(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tactful.server", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
 
 
 def project(workspace: Workspace) -> Workspace:

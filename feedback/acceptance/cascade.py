@@ -267,14 +267,29 @@ class AcceptanceModel:
         """What to persist for the workspace (only what was learned, not the prior)."""
         return {
             "prior": self.prior.meta.get("id", ""),
+            "base": self.base_id,
             "gate": self.gate_model.delta(),
             "filter": self.filter_model.delta(),
             "threshold": self.budget.state(),
         }
 
+    @property
+    def base_id(self) -> str:
+        """The shipped prior this model descends from: a team's model (``meta["base"]``) is
+        the shipped prior trained further on the team's events, in the same feature space, so
+        what a developer learned on top of one applies on top of the other."""
+        meta = self.prior.meta
+        return str(meta.get("base") or meta.get("id", ""))
+
     def restore(self, state: dict[str, Any] | None) -> bool:
-        """Take back a saved state; one learned on another prior is dropped (returns False)."""
-        if not state or state.get("prior") != self.prior.meta.get("id", ""):
+        """Take back a saved state, learned on this prior or on another one of the same base
+        (a team's newer model); one learned on an unrelated prior is dropped (returns False)."""
+        if not state:
+            return False
+        if (
+            state.get("prior") != self.prior.meta.get("id", "")
+            and (state.get("base") or state.get("prior")) != self.base_id
+        ):
             return False
         self.gate_model.apply_delta(state.get("gate", {}))
         self.filter_model.apply_delta(state.get("filter", {}))

@@ -82,18 +82,16 @@ class Candidate:
 
     @classmethod
     def of(cls, suggestion: Suggestion) -> Candidate:
-        """A suggestion as the filter sees it, with what its engine said about it (``meta``),
-        in the words the prior was trained with."""
-        meta = suggestion.meta
-        origin = "shape" if meta.get("shape") else "ngram"
-        evidence = meta.get("evidence")
+        """A suggestion as the filter sees it, with what its engine said about it, in the
+        words the prior was trained with (an LLM suggestion's origin is its engine)."""
+        local = suggestion.engine == "local"
         return cls(
             suggestion.text,
             suggestion.engine,
             suggestion.score,
             suggestion.kind,
-            origin if suggestion.engine == "local" else suggestion.engine,
-            evidence if isinstance(evidence, tuple) and len(evidence) == 5 else None,
+            ("shape" if suggestion.origin == "shape" else "ngram") if local else suggestion.engine,
+            suggestion.evidence,
         )
 
 

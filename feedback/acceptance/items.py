@@ -11,7 +11,7 @@ threshold after a few of them, while applied fixes and resolved comments pull it
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -23,6 +23,12 @@ PRIOR_BIAS = 0.85  # sigmoid(0.85) ~ 0.70: shown until the developer says otherw
 DEFAULT_THRESHOLD = 0.4
 # Rules, sources and verdicts number in the hundreds: a small table holds them.
 DIMENSION = 1 << 16
+LEARNING_RATE = 0.6
+
+
+def prior_weights() -> dict[int, float]:
+    """The written prior: everything starts visible."""
+    return {BIAS: PRIOR_BIAS / _SHARED}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +81,14 @@ class ItemModel:
         explore: float = 0.05,
         enabled: bool = True,
         seed: int | None = None,
+        weights: Mapping[int, float] | None = None,
     ) -> None:
+        # ``weights``: where to start instead of the written prior (a team's model).
         self.model = LogisticModel(
-            {BIAS: PRIOR_BIAS / _SHARED}, rate=0.6, initial_accumulator=1.0, dimension=DIMENSION
+            dict(weights) if weights else prior_weights(),
+            rate=LEARNING_RATE,
+            initial_accumulator=1.0,
+            dimension=DIMENSION,
         )
         self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
         self.explore = explore

@@ -6,12 +6,38 @@ or unified diffs and returns a ``Verdict``; ``available_backend`` says which san
 ``find_environment`` says which interpreter runs a workspace's tests, and why.
 """
 
-from tactful.feedback.execution.backends import BackendInfo, all_backends, available_backend
-from tactful.feedback.execution.environment import Environment, find_environment
-from tactful.feedback.execution.judge import Sandbox, ValidationOptions
-from tactful.feedback.execution.patch import PatchError
-from tactful.feedback.execution.verdict import Counterexample, Selection, Status, Verdict
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tactful.feedback.execution.backends import (
+        BackendInfo,
+        all_backends,
+        available_backend,
+    )
+    from tactful.feedback.execution.environment import Environment, find_environment
+    from tactful.feedback.execution.judge import Sandbox, ValidationOptions
+    from tactful.feedback.execution.patch import PatchError
+    from tactful.feedback.execution.verdict import Counterexample, Selection, Status, Verdict
+
+# Each name of the surface and its module, loaded when first asked for: the server imports a
+# verdict's types at start-up without the judge, its runner and its sandboxes.
+_MODULES = {
+    "BackendInfo": "backends",
+    "Counterexample": "verdict",
+    "Environment": "environment",
+    "PatchError": "patch",
+    "Sandbox": "judge",
+    "Selection": "verdict",
+    "Status": "verdict",
+    "ValidationOptions": "judge",
+    "Verdict": "verdict",
+    "all_backends": "backends",
+    "available_backend": "backends",
+    "find_environment": "environment",
+}
 __all__ = [
     "BackendInfo",
     "Counterexample",
@@ -26,3 +52,10 @@ __all__ = [
     "available_backend",
     "find_environment",
 ]
+
+
+def __getattr__(name: str) -> object:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return vars(importlib.import_module(f"{__name__}.{module}"))[name]

@@ -4,7 +4,8 @@ Boundary: plain Python, no processes. It says whether the tests passed, failed, 
 could not run; whether they ran the changed code is decided after it (``exercise.py``), so a
 run whose tests all passed is ``passed`` here only provisionally. A run in which no test ran
 (pytest's exit status 5, or every test deselected) is ``unexercised`` with no tests. Tests in
-``failing_before`` failed without the edit too: they decide nothing either way.
+``failing_before`` failed without the edit too: they decide nothing either way. A run a limit
+stopped says which (the CPU limit is a timeout; any other is what the edit's tests do with it).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import replace
 
-from tactful.feedback.execution.runner import RunOutcome
+from tactful.feedback.execution.runner import Limits, RunOutcome, stop_reason
 from tactful.feedback.execution.verdict import Selection, Status, Verdict, trim_failures
 
 NO_TESTS_COLLECTED = 5
@@ -34,6 +35,7 @@ def interpret(
     selection: Selection,
     backend: str,
     failing_before: Collection[str] = (),
+    limits: Limits | None = None,
 ) -> Verdict:
     """The verdict of the tests alone (see the module docstring)."""
     base = Verdict(
@@ -51,6 +53,13 @@ def interpret(
         f"{e['id']} (collection)\n{e['text']}" for e in (report or {}).get("collect_errors", [])
     ]
     counted = replace(base, tests_run=len(ran), test_ids=tuple(ran), failed_ids=tuple(failed))
+    stopped = outcome.stopped
+    if stopped is None and "MemoryError" in outcome.output and outcome.exit_code != 0:
+        # an allocation past the address-space limit fails in the process that asked
+        stopped = "memory"
+    if stopped is not None and limits is not None:
+        status = Status.TIMEOUT if stopped == "cpu" else Status.FAILED
+        return replace(counted, status=status, failures=tail, reason=stop_reason(stopped, limits))
     if outcome.timed_out:
         return replace(
             counted,

@@ -10,13 +10,16 @@ caller); an untrusted call returns "not validated (workspace not trusted)" at on
 A validation: sync the warm copy; make the changes; find the project's interpreter
 (``environment.py``; none found is an error that says how to choose one); select the tests
 (coverage map, import graph, whole suite); look the verdict up by everything that decides it
-(``cache.py``); lay the changes over the warm copy and run the tests there in the sandbox,
-recording which changed code they run (``exercise.py``). Tests that fail there are run again
-without the edit: those that fail without it too are set aside and the run repeated, so they
-decide nothing. Passing tests that never ran the changed code give ``unexercised``, unless a
-differential check (``differential.py``, ``harness.py``) can call the old and the new version
-of each changed function on the same inputs: ``equivalent`` or ``different``. The coverage map
-is built and updated in the background, once the workspace is trusted.
+(``cache.py``); lay the changes over the warm copy (an overlay the sandbox mounts, or where it
+cannot, a copy it makes of it) and run the tests there in the sandbox (forked from a warm pytest
+under bubblewrap, else a fresh process), recording which changed code they run
+(``exercise.py``); read the probe's report and what stopped the run, if a limit did. Tests that
+fail there are run again without the edit: those that fail without it too are set aside and the
+run repeated, so they decide nothing. Passing tests that never ran the changed code give
+``unexercised``, unless a differential check (``differential.py``, ``harness.py``) can call the
+old and the new version of each changed function on the same inputs: ``equivalent`` or
+``different``. The coverage map is built and updated in the background, once the workspace is
+trusted.
 
 Where the parts live: verdict interpretation in ``interpret.py``, the cache in ``cache.py``, the
 process runner in ``runner.py``, the warm pytest in ``warm_pytest.py``/``zygote.py``, the
@@ -32,7 +35,7 @@ import json
 import logging
 import os
 import shutil
-import sys
+import signal
 import threading
 import time
 import weakref
@@ -44,16 +47,21 @@ from typing import TypeVar
 from tactful.analyzers.text import Edit
 from tactful.feedback.execution import differential
 from tactful.feedback.execution.backends import (
-    BACKENDS,
+    OUT_AT,
+    SCRATCH_AT,
     SYSTEM_DIRS,
-    UNSHARE,
+    WARM_AT,
     BackendInfo,
     Layout,
     available_backend,
-    overlay_works,
-    zygote_mounts,
+    base_view,
+    overlay_layer,
+    overlay_runs_work,
+    readonly_binds,
+    readonly_view,
 )
 from tactful.feedback.execution.cache import VerdictCache, verdict_key
+from tactful.feedback.execution.cgroup import RunGroup, join_command
 from tactful.feedback.execution.coverage_map import (
     CONFIG_FILES,
     CoverageMap,
@@ -87,9 +95,12 @@ from tactful.feedback.execution.patch import (
 )
 from tactful.feedback.execution.runner import (
     JAIL_GRACE_S,
+    MEMORY_MARGIN,
+    PROCESS_MARGIN,
     Limits,
     RunOutcome,
     read_output,
+    read_usage,
     run_command,
 )
 from tactful.feedback.execution.selection import ImportGraph, TestPlan, is_test_file, plan_tests
@@ -115,41 +126,42 @@ PROBE = HERE / "probe.py"
 CHILD_COVERAGE = HERE / "child_coverage.py"
 HARNESS = HERE / "harness.py"
 RECORDER = HERE / "recorder.py"
-# where a warm pytest sees the warm copy's folder, in its own /tmp, before a run hides it
-WARM_COPY_AT = "/tmp/.tactful-warm-copy"
+ZYGOTE_TMP_BYTES = 64 << 20  # the zygote's own /tmp; each run mounts one of its own
 # Tests that fail with the edit are run again without it, at most this many times in one
 # validation (each time, those that fail without the edit too are set aside).
 BASELINE_ROUNDS = 3
 RECORDED_INPUTS = 50
-# Environment variables never passed to tests: credentials, and our own or a parent test
-# runner's settings that would change how the workspace's tests run.
-_SECRET_WORDS = (
-    "TOKEN",
-    "SECRET",
-    "PASSWORD",
-    "PASSWD",
-    "CREDENTIAL",
-    "API_KEY",
-    "APIKEY",
-    "PRIVATE_KEY",
-    "ACCESS_KEY",
-    "AUTH",
+# The environment a run gets is built from these names only (and the variables tactful sets):
+# nothing else of the user's environment, where credentials live, reaches the tests.
+_ENV_ALLOWED = frozenset(
+    {
+        "PATH",
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "TERM",
+        "USER",
+        "LOGNAME",
+        "COLUMNS",
+        "LINES",
+        "NO_COLOR",
+        "FORCE_COLOR",
+        "CI",
+        "SOURCE_DATE_EPOCH",
+        "PYTHONHASHSEED",
+        "PYTHONUTF8",
+        "PYTHONIOENCODING",
+        "PYTHONWARNINGS",
+        "PYTHONDEVMODE",
+        "PYTHONFAULTHANDLER",
+        "PYTHONTRACEMALLOC",
+        "PYTHONDONTWRITEBYTECODE",
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD",
+    }
 )
-_DROPPED_ENV = (
-    "PYTHONPATH",
-    "PYTHONHOME",
-    "PYTHONSTARTUP",
-    "PYTHONPYCACHEPREFIX",
-    "VIRTUAL_ENV",
-    "CONDA_PREFIX",
-    "CONDA_DEFAULT_ENV",
-    "PYTEST_CURRENT_TEST",
-    "PYTEST_ADDOPTS",
-    "PYTEST_PLUGINS",
-    "COVERAGE_PROCESS_START",
-    "COVERAGE_RCFILE",
-)
-_DROPPED_PREFIXES = ("PYTEST_XDIST_", "COV_CORE_", "TACTFUL_PROBE_", "TACTFUL_EXERCISE_")
+_ENV_ALLOWED_PREFIXES = ("LC_",)
+# an allowed name still goes when it looks like it holds a credential
+_SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "KEY", "AUTH")
 
 T = TypeVar("T")
 
@@ -168,11 +180,15 @@ class ValidationOptions:
     coverage_map: bool = True  # build the coverage map in the background once trusted
     differential: bool = True  # for code no test runs, compare old and new on inputs
     inputs: int = GENERATED_INPUTS  # generated inputs per changed function
+    memory_bytes: int | None = None  # resident memory of a run's processes (None: the default)
+    processes: int | None = None  # processes a run may have at once (None: 512)
+    disk_bytes: int | None = None  # bytes a run may write to its copy and to /tmp (None: 1 GiB)
+    warm_pytest: bool = True  # fork runs from a pytest kept imported (False: a fresh one each)
 
 
 def _env_allowed(name: str) -> bool:
     upper = name.upper()
-    if upper in _DROPPED_ENV or upper.startswith(_DROPPED_PREFIXES):
+    if upper not in _ENV_ALLOWED and not upper.startswith(_ENV_ALLOWED_PREFIXES):
         return False
     return not any(word in upper for word in _SECRET_WORDS)
 
@@ -207,6 +223,7 @@ class _Run:
     layout: Layout
     env: dict[str, str]
     backend: str
+    deleted: tuple[str, ...] = ()  # files the changes remove
 
     @property
     def helper(self) -> Path:
@@ -214,7 +231,14 @@ class _Run:
 
     @property
     def out(self) -> Path:
+        """Where tactful reads what the run's processes wrote."""
         return self.folder / "out"
+
+    @property
+    def results(self) -> Path:
+        """Where the run's processes write what tactful reads: sandboxed, a tmpfs whose files
+        the jail copies out to ``out`` when the command ends; else ``out`` itself."""
+        return Path(OUT_AT) if self.backend == "bwrap" else self.out
 
     @property
     def test_root(self) -> Path:
@@ -608,6 +632,12 @@ class Sandbox:
 
     # Running -------------------------------------------------------------------------------
 
+    def _limits(self, timeout: float) -> Limits:
+        options = self.options
+        return Limits.for_timeout(
+            timeout, options.memory_bytes, options.processes, options.disk_bytes
+        )
+
     async def _in_run(
         self,
         backend: str,
@@ -615,63 +645,74 @@ class Sandbox:
         environment: Environment,
         work: Callable[[_Run], Awaitable[T]],
     ) -> T:
-        """``work`` in a fresh run folder holding the warm copy with ``changes`` made."""
-        overlay = (
-            backend == "unshare"
-            and all(change.new_text is not None for change in changes)
-            and await asyncio.to_thread(overlay_works, self.warm.home)
-        )
-        # an overlay needs no copy, but the warm copy under it must not change meanwhile
-        held = await asyncio.to_thread(self.warm.hold) if overlay else None
+        """``work`` in a fresh run folder: each command it runs there sees the warm copy with
+        ``changes`` made (sandboxed, the copy or overlay is laid inside the sandbox per command)."""
+        sandboxed = backend == "bwrap"
         folder: Path | None = None
         try:
             folder = await asyncio.to_thread(
-                self.warm.new_overlay_run if overlay else self.warm.new_run
+                self.warm.new_empty_run if sandboxed else self.warm.new_run
             )
             assert folder is not None
             (folder / "helper").mkdir()
             (folder / "out").mkdir()
-            target = folder / ("upper" if overlay else "copy")
-            await asyncio.to_thread(apply_changes, target, changes)
-            layout = self._layout(backend, folder, environment)
-            run = _Run(folder, layout, self._env(backend, layout, folder, environment), backend)
-            result = await work(run)
-            if held is not None:
-                self.warm.release(held)
-                held = None
+            written = [change for change in changes if change.new_text is not None]
+            deleted = tuple(change.path for change in changes if change.new_text is None)
+            if sandboxed:
+                await asyncio.to_thread(apply_changes, folder / "helper" / "changes", written)
+            else:
+                await asyncio.to_thread(apply_changes, folder / "copy", changes)
+            limits = self._limits(self.options.timeout_s)
+            # the first call probes the machine for overlays (a bwrap run): off the event loop
+            layout = await asyncio.to_thread(self._layout, backend, folder, environment, limits)
+            env = self._env(backend, layout, folder, environment)
+            result = await work(_Run(folder, layout, env, backend, deleted))
             changed = {change.path for change in changes}
             await asyncio.to_thread(self.warm.keep_bytecode, folder, changed)
             return result
         finally:
-            if held is not None:
-                self.warm.release(held)
             if folder is not None:
                 await asyncio.to_thread(self.warm.discard_run, folder)
 
-    def _layout(self, backend: str, run: Path, environment: Environment) -> Layout:
-        readonly = [run / "helper"]
-        readonly += [f for f in environment.folders() if not f.is_relative_to(self.root)]
+    def _environment_folders(self, environment: Environment) -> list[Path]:
+        """Host folders the test command needs to start, wherever they are (``/tmp`` too): the
+        interpreter's environment and base installation, and the folder of a program the
+        command names outside the system's. Those inside the workspace come with the copy."""
+        folders = [f for f in environment.folders() if not f.is_relative_to(self.root)]
         program = self.options.command[0] if self.options.command else ""
         if os.path.isabs(program) and not any(
             program.startswith(system + "/") for system in SYSTEM_DIRS
         ):
             # a command's own program outside the system folders (a tool in /tmp, in ~)
             folder = Path(program).parent
-            if not folder.is_relative_to(self.root) and folder not in readonly:
-                readonly.append(folder)
+            if not folder.is_relative_to(self.root) and folder not in folders:
+                folders.append(folder)
+        return folders
+
+    def _inner_environments(self, environment: Environment) -> list[str]:
+        """Environments inside the workspace (relative paths): shown read-only in the copy."""
         inner = [name for name in VENV_NAMES if (self.root / name).is_dir()]
         prefix = environment.prefix
         if prefix is not None and prefix.is_relative_to(self.root) and prefix != self.root:
             relative = prefix.relative_to(self.root).as_posix()
             if relative not in inner:
                 inner.append(relative)
-        overlay = (run / "upper", run / "work") if (run / "upper").is_dir() else None
+        return inner
+
+    def _layout(self, backend: str, run: Path, environment: Environment, limits: Limits) -> Layout:
+        sandboxed = backend == "bwrap"
+        overlay = sandboxed and overlay_runs_work()
         return Layout(
             root=self.root,
-            copy=self.warm.copy if overlay else run / "copy",
-            readonly=tuple(readonly),
-            writable=(run / "out",),
-            into_copy=tuple((self.root / name, name) for name in inner),
+            copy=self.warm.copy if sandboxed else run / "copy",
+            readonly=(run / "helper", *self._environment_folders(environment)),
+            into_copy=tuple(
+                (self.root / name, name) for name in self._inner_environments(environment)
+            ),
+            # an overlay's tmpfs holds the run's writes only; a copy's, the warm copy too
+            copy_bytes=limits.disk_bytes + (0 if overlay else self.warm.size()),
+            tmp_bytes=limits.disk_bytes,
+            empty=overlay_layer(run) if sandboxed else None,
             overlay=overlay,
         )
 
@@ -681,7 +722,7 @@ class Sandbox:
         env = {k: v for k, v in os.environ.items() if _env_allowed(k)}
         test_root = layout.test_root(backend)
         python_path = [str(run / "helper")]
-        if backend in BACKENDS:
+        if backend == "bwrap":
             env["TMPDIR"] = "/tmp"
             env["HOME"] = "/tmp"
             # bytecode is written into the run copy only (all else is read-only) and kept
@@ -730,7 +771,7 @@ class Sandbox:
         files = sorted({u.path for u in units if u.kind == FILE})
         modules = sorted({u.module for u in units if u.deleted and u.module})
         shutil.copyfile(CHILD_COVERAGE, run.helper / "sitecustomize.py")
-        run.env["TACTFUL_EXERCISE_DATA"] = str(run.out / "exercise")
+        run.env["TACTFUL_EXERCISE_DATA"] = str(run.results / "exercise")
         run.env["TACTFUL_EXERCISE_INCLUDE"] = json.dumps(
             [str(root / path) for root in roots for path in python]
         )
@@ -751,7 +792,7 @@ class Sandbox:
         first_failure: bool,
     ) -> list[str]:
         shutil.copyfile(PROBE, run.helper / "tactful_probe.py")
-        run.env["TACTFUL_PROBE_REPORT"] = str(run.out / "report.json")
+        run.env["TACTFUL_PROBE_REPORT"] = str(run.results / "report.json")
         args = ["-p", "tactful_probe", "-q"]
         if _installed(environment, "pytest_cov"):
             args.append("--no-cov")  # its tracer would stop ours from seeing the tests run
@@ -796,14 +837,15 @@ class Sandbox:
             if pytest:
                 command += self._pytest_args(run, plan, environment, skip, first_failure)
             timeout = self.options.timeout_s
-            limits = Limits.for_timeout(timeout)
+            limits = self._limits(timeout)
             outcome = None
             interpreter = str(environment.interpreter) if environment.interpreter else ""
             if (
                 warm
+                and self.options.warm_pytest
                 and pytest
-                and run.layout.overlay is not None
-                and backend == "unshare"
+                and backend == "bwrap"
+                and not run.deleted
                 and command[:3] == [interpreter, "-m", "pytest"]
             ):
                 zygote = await asyncio.to_thread(self._warm_pytest_for, environment)
@@ -814,9 +856,8 @@ class Sandbox:
             if outcome is None:
                 outcome = await self._run_command(run, command, timeout, limits)
             report = _read_json(run.out / "report.json") if pytest else None
-            usage = _read_json(run.out / "usage.json") or {}
-            verdict = interpret(outcome, report, plan.method, backend, skip)
-            verdict = replace(verdict, cpu_s=float(usage.get("cpu_s", 0.0)))
+            verdict = interpret(outcome, report, plan.method, backend, skip, limits)
+            verdict = replace(verdict, cpu_s=outcome.cpu_s)
             trace = None
             if units:
                 roots = [run.test_root, self.root]
@@ -836,16 +877,34 @@ class Sandbox:
     async def _run_command(
         self, run: _Run, command: list[str], timeout: float, limits: Limits
     ) -> RunOutcome:
-        return await run_command(
-            run.backend,
-            run.layout,
-            command,
-            run.env,
-            timeout,
-            limits,
-            run.helper / "spec.json",
-            run.out / "usage.json",
-        )
+        """One command in ``run``: sandboxed, on a copy (or an overlay) of the warm copy with
+        the run's changes laid in, made afresh for this command."""
+        sandboxed = run.backend == "bwrap"
+        held = await asyncio.to_thread(self.warm.hold) if sandboxed else None
+
+        def release() -> None:
+            nonlocal held
+            if held is not None:
+                self.warm.release(held)
+                held = None
+
+        try:
+            return await run_command(
+                run.backend,
+                run.layout,
+                command,
+                run.env,
+                timeout,
+                limits,
+                run.helper,
+                run.out,
+                changes=run.helper / "changes" if sandboxed else None,
+                deleted=list(run.deleted),
+                # an overlay reads the warm copy until the run ends: held until then
+                on_copied=None if run.layout.overlay else release,
+            )
+        finally:
+            release()
 
     # The differential check -------------------------------------------------------------------
 
@@ -903,7 +962,7 @@ class Sandbox:
             shutil.copyfile(HARNESS, run.helper / "tactful_harness.py")
             spec = {
                 "root": str(run.test_root),
-                "out": str(run.out / "differential.json"),
+                "out": str(run.results / "differential.json"),
                 "targets": specs,
                 "per_call_s": 2.0,
                 "budget_s": max(5.0, self.options.timeout_s - 10),
@@ -915,7 +974,7 @@ class Sandbox:
                 str(run.helper / "harness.json"),
             ]
             timeout = self.options.timeout_s
-            outcome = await self._run_command(run, command, timeout, Limits.for_timeout(timeout))
+            outcome = await self._run_command(run, command, timeout, self._limits(timeout))
             report = _read_json(run.out / "differential.json")
             if report is None:
                 logger.info("the differential check did not report: %s", outcome.output[-2000:])
@@ -992,15 +1051,13 @@ class Sandbox:
 
         async def work(run: _Run) -> None:
             shutil.copyfile(RECORDER, run.helper / "tactful_recorder.py")
-            out = run.out / "recorded"
-            out.mkdir()
             roots = {run.test_root, self.root}
             spec = {
-                "out": str(out),
+                "out": str(run.results),
                 "limit": RECORDED_INPUTS,
                 "targets": [
                     {
-                        "id": f"t{number}",
+                        "id": f"recorded-t{number}",
                         "file": str(root / target.path),
                         "line": target.old_first_line,
                         "name": target.name,
@@ -1016,10 +1073,10 @@ class Sandbox:
                 command += ["--doctest-modules", *doctests]
             command += sorted(reaching)
             timeout = self.options.timeout_s
-            await self._run_command(run, command, timeout, Limits.for_timeout(timeout))
+            await self._run_command(run, command, timeout, self._limits(timeout))
             # read as bytes only: what the sandbox pickled is unpickled in the sandbox alone
             for number, target in enumerate(targets):
-                files = sorted(out.glob(f"t{number}-*.pkl"))
+                files = sorted(run.out.glob(f"recorded-t{number}-*.pkl"))
                 recorded[target.label] = [source.read_bytes() for source in files]
 
         await self._in_run(backend, [], environment, work)
@@ -1045,31 +1102,46 @@ class Sandbox:
                 self._warm_pytest = None
             if self._warm_pytest_failures >= 2:
                 return None
-            readonly = [f for f in environment.folders() if not f.is_relative_to(self.root)]
-            layout = self._layout("unshare", self.warm.home, environment)
-            venvs = [relative for _source, relative in layout.into_copy]
-            needed = [*readonly, Path(sys.prefix).resolve(), Path(sys.executable).resolve()]
-            if any(path.is_relative_to("/tmp") for path in needed):
-                # Each warm run mounts a /tmp of its own, which would hide these: such runs
-                # go the ordinary way, where the jail binds them again.
-                self._warm_pytest_failures = 2
-                logger.info("no warm pytest for %s: its interpreter lives under /tmp", self.root)
-                return None
+            readonly = [*self._environment_folders(environment), self._coverage_folder()]
+            venvs = [relative for relative in self._inner_environments(environment)]
+            runs = self.warm.runs
+            runs.mkdir(parents=True, exist_ok=True)
             spec = {
-                "mounts": zygote_mounts(
-                    readonly, [self.root / name for name in venvs], self.warm.home, WARM_COPY_AT
-                ),
-                "venvs": [[str(self.root / name), name] for name in venvs],
+                "venvs": venvs,
                 "root": str(self.root),
-                "home": str(self.warm.home),
-                "home_at": WARM_COPY_AT,
+                "warm_at": WARM_AT,
+                "scratch_at": SCRATCH_AT,
+                "out_at": OUT_AT,
+                "runs": str(runs),
+                # each run mounts a /tmp of its own: what lives under the zygote's is bound again
+                "under_tmp": [
+                    str(path)
+                    for path in readonly_binds(readonly)
+                    if path.is_relative_to("/tmp") and path != self.root
+                ],
                 "preload": ["pytest"],
                 "warm_imports": ["coverage"],
-                "warm_path": f"{WARM_COPY_AT}/{self._coverage_folder().name}",
+                "warm_path": str(self._coverage_folder()),
             }
-            spec_path = self.warm.home / "zygote.json"
-            command = [*UNSHARE, str(interpreter), "-I", str(ZYGOTE), str(spec_path)]
-            zygote = WarmPytest(command, spec, spec_path, self.warm.home / "zygote.log")
+            empty = overlay_layer(self.warm.home)
+            argv = base_view(readonly, ZYGOTE_TMP_BYTES, nested=True, empty=empty)
+            argv += ["--ro-bind", str(self.warm.copy), WARM_AT, "--bind", str(runs), str(runs)]
+            argv += ["--dir", SCRATCH_AT, "--dir", OUT_AT, "--dir", str(self.root)]
+            for name in venvs:
+                argv += readonly_view(str(self.root / name), str(self.root / name), empty)
+            spec_path = runs / "zygote.json"
+            argv += ["--remount-ro", "/", "--", str(interpreter), "-I", str(ZYGOTE), str(spec_path)]
+            limits = self._limits(self.options.timeout_s)
+            # a ceiling for the zygote and the runs it forks together, where the machine has
+            # control groups; each run is also watched and limited on its own (zygote.py)
+            group = RunGroup.create(
+                f"tactful-zygote-{os.getpid()}-{id(self):x}",
+                2 * (limits.processes + PROCESS_MARGIN),
+                2 * (limits.memory_bytes + 3 * limits.disk_bytes) + MEMORY_MARGIN,
+            )
+            zygote = WarmPytest(
+                join_command(group, argv), spec, spec_path, self.warm.home / "zygote.log", group
+            )
             if not zygote.start():
                 self._warm_pytest_failures += 1
                 logger.info("no warm pytest for %s: %s", self.root, zygote.failure)
@@ -1092,40 +1164,51 @@ class Sandbox:
         out = run / "out"
         request = {
             "id": run.name,
-            "run": str(run),
             "helper": str(run / "helper"),
             "out": str(out),
             "args": args,
             "env": env,
-            "limits": {
-                "cpu_s": limits.cpu_s,
-                "memory_bytes": limits.memory_bytes,
-                "file_bytes": limits.file_bytes,
-            },
+            "limits": limits.to_jail(True),
             "deadline_s": timeout,
         }
         started = time.monotonic()
-        finished = asyncio.wrap_future(zygote.submit(request))
-        timed_out = False
-        code: int | None = None
+        # the warm copy lies under the run's overlay: it must not change meanwhile
+        held = await asyncio.to_thread(self.warm.hold)
         try:
-            code = await asyncio.wait_for(asyncio.shield(finished), timeout + JAIL_GRACE_S)
-        except TimeoutError:
+            finished = asyncio.wrap_future(zygote.submit(request))
+            timed_out = False
+            code: int | None = None
+            try:
+                code = await asyncio.wait_for(asyncio.shield(finished), timeout + JAIL_GRACE_S)
+            except TimeoutError:
+                timed_out = True
+                zygote.kill(run.name)
+                with contextlib.suppress(TimeoutError, ZygoteGone):
+                    await asyncio.wait_for(finished, JAIL_GRACE_S)
+            except asyncio.CancelledError:
+                # killed before re-raising, so nothing of the run outlives the cancellation
+                zygote.kill(run.name)
+                with contextlib.suppress(BaseException):
+                    await asyncio.wait_for(finished, JAIL_GRACE_S)
+                raise
+        finally:
+            self.warm.release(held)
+        usage = await asyncio.to_thread(read_usage, out)
+        stopped = usage.get("stopped")
+        if stopped == "deadline" or code == TIMED_OUT:
             timed_out = True
-            zygote.kill(run.name)
-            with contextlib.suppress(TimeoutError, ZygoteGone):
-                await asyncio.wait_for(finished, JAIL_GRACE_S)
-        except asyncio.CancelledError:
-            # killed before re-raising, so nothing of the run outlives the cancellation
-            zygote.kill(run.name)
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(finished, JAIL_GRACE_S)
-            raise
-        if code == TIMED_OUT:
-            timed_out = True
+        if stopped not in ("processes", "memory", "disk"):
+            stopped = zygote.stopped() or ("cpu" if code == 128 + signal.SIGXCPU else None)
         output = read_output(out / "output.txt")
         duration = time.monotonic() - started
-        return RunOutcome(None if timed_out else code, output, duration, timed_out)
+        return RunOutcome(
+            None if timed_out else code,
+            output,
+            duration,
+            timed_out,
+            stopped,
+            float(usage.get("cpu_s", 0.0)),
+        )
 
     def close(self) -> None:
         """Stop the warm pytest, if one runs (it also stops when this process ends)."""
@@ -1191,15 +1274,15 @@ class Sandbox:
             command = [*argv, *self._pytest_args(run, plan, environment, set(), False)]
             shutil.copyfile(CHILD_COVERAGE, run.helper / "sitecustomize.py")
             data_file = run.out / "coverage.sqlite"
-            run.env["TACTFUL_PROBE_COVERAGE"] = str(data_file)
+            run.env["TACTFUL_PROBE_COVERAGE"] = str(run.results / data_file.name)
             run.env["TACTFUL_PROBE_COVERAGE_PATH"] = self._coverage_helper(run)
             timeout = max(600.0, self.options.timeout_s * 10)
-            outcome = await self._run_command(run, command, timeout, Limits.for_timeout(timeout))
+            outcome = await self._run_command(run, command, timeout, self._limits(timeout))
             report = _read_json(run.out / "report.json")
             verdict = interpret(outcome, report, plan.method, name)
             if report is None or not data_file.exists() or verdict.status is Status.ERROR:
                 return verdict, report, {}, set()
-            test_root = self.root if name in BACKENDS else run.folder / "copy"
+            test_root = run.test_root
             measured = await asyncio.to_thread(read_coverage_data, data_file, test_root)
             # a test whose Python children were measured is seen like any other
             opaque = set(report.get("spawning", [])) - await asyncio.to_thread(

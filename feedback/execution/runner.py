@@ -17,34 +17,92 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tactful.feedback.execution.backends import Layout, jail_argv, jail_mounts, wrapper_argv
+from tactful.feedback.execution.backends import (
+    OUT_AT,
+    SCRATCH_AT,
+    WARM_AT,
+    Layout,
+    jail_argv,
+    wrapper_argv,
+)
+from tactful.feedback.execution.cgroup import RunGroup, join_command
 from tactful.feedback.execution.jail import SETUP_FAILED, TIMED_OUT
 
 logger = logging.getLogger(__name__)
 
 OUTPUT_HEAD = 16_000
 OUTPUT_TAIL = 48_000
-# The jail enforces the deadline itself too, a little later, in case this process is gone.
+# The jail enforces the deadline; this process kills the run a little later if the jail did not.
 JAIL_GRACE_S = 2.0
+# What a run may have beyond its limits before the kernel refuses: the jail's watch sees the
+# limit passed (and says so) before a fork or an allocation fails.
+PROCESS_MARGIN = 16
+MEMORY_MARGIN = 64 << 20
 
 
 @dataclass(frozen=True, slots=True)
 class Limits:
+    """What one run may use; the jail stops it past any of these and says which."""
+
     cpu_s: int
-    memory_bytes: int
-    file_bytes: int = 1 << 30
+    memory_bytes: int  # resident memory of all the run's processes together
+    processes: int = 512
+    disk_bytes: int = 1 << 30  # written into the copy, and into /tmp
+
+    @property
+    def address_bytes(self) -> int:
+        """Per process: address space, not resident memory (interpreters reserve more)."""
+        return max(2 * self.memory_bytes, self.memory_bytes + (2 << 30))
 
     @classmethod
-    def for_timeout(cls, timeout_s: float) -> Limits:
+    def for_timeout(
+        cls,
+        timeout_s: float,
+        memory_bytes: int | None = None,
+        processes: int | None = None,
+        disk_bytes: int | None = None,
+    ) -> Limits:
         try:
             physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
         except (ValueError, OSError):
             physical = 8 << 30
-        # address space, not resident memory: interpreters reserve more than they touch
-        return cls(cpu_s=int(timeout_s) + 5, memory_bytes=max(4 << 30, physical // 2))
+        return cls(
+            cpu_s=int(timeout_s) + 5,
+            memory_bytes=memory_bytes or min(4 << 30, physical // 2),
+            processes=processes or 512,
+            disk_bytes=disk_bytes or (1 << 30),
+        )
+
+    def to_jail(self, sandboxed: bool = True) -> dict[str, int | None]:
+        return {
+            "cpu_s": self.cpu_s,
+            "memory_bytes": self.memory_bytes,
+            "address_bytes": self.address_bytes,
+            "processes": self.processes,
+            # counted by the kernel per user, so a margin over the jail's own count
+            "nproc": self.processes + PROCESS_MARGIN,
+            # sandboxed, every writable place is a size-capped tmpfs; otherwise a file may not
+            # grow much past the limit the jail's watch of the copy's growth reports
+            "file_bytes": None if sandboxed else self.disk_bytes + (1 << 20),
+            "disk_bytes": self.disk_bytes,
+        }
+
+
+def stop_reason(stopped: str | None, limits: Limits) -> str:
+    """What stopped a run, in a person's words ("" when nothing did)."""
+    if stopped == "processes":
+        return f"stopped: more than {limits.processes} processes"
+    if stopped == "memory":
+        return f"stopped: memory limit ({limits.memory_bytes >> 20} MB)"
+    if stopped == "disk":
+        return f"stopped: wrote more than {limits.disk_bytes >> 20} MB"
+    if stopped == "cpu":
+        return f"stopped: more than {limits.cpu_s} s of CPU time"
+    return ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +111,8 @@ class RunOutcome:
     output: str  # stdout and stderr interleaved, head and tail kept
     duration_s: float
     timed_out: bool
+    stopped: str | None = None  # "processes", "memory", "disk", "cpu": the limit that stopped it
+    cpu_s: float = 0.0
 
     @property
     def setup_failed(self) -> bool:
@@ -103,13 +163,22 @@ async def _drain(stream: asyncio.StreamReader, sink: _Output) -> None:
 def _kill_tree(process: asyncio.subprocess.Process, backend: str) -> None:
     if process.returncode is not None:
         return
-    if backend == "none":
+    if backend == "bwrap":
+        # bwrap and, with it, the jail (it dies with its parent) and the PID namespace
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+    else:
         # the jail kills its descendants (even those in other sessions) on SIGTERM
         with contextlib.suppress(ProcessLookupError):
             os.kill(process.pid, signal.SIGTERM)
-    else:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
+
+
+def read_usage(out: Path) -> dict:
+    try:
+        raw = json.loads((out / "usage.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return raw if isinstance(raw, dict) else {}
 
 
 async def run_command(
@@ -119,39 +188,91 @@ async def run_command(
     env: dict[str, str],
     timeout_s: float,
     limits: Limits,
-    spec_path: Path,
-    usage_path: Path | None = None,
+    helper: Path,
+    out: Path,
+    *,
+    changes: Path | None = None,
+    deleted: list[str] | None = None,
+    on_copied: Callable[[], None] | None = None,
 ) -> RunOutcome:
-    """Run ``argv`` in the test root of ``layout`` inside ``backend``; see the module docstring."""
-    spec = {
+    """Run ``argv`` in the test root of ``layout`` inside ``backend``; see the module docstring.
+
+    ``changes`` holds the edited files (laid over the warm copy in the sandbox), ``deleted``
+    the files the edit removes; ``on_copied`` is called once the warm copy has been read.
+    """
+    sandboxed = backend == "bwrap"
+    test_root = layout.test_root(backend)
+    spec: dict = {
         "argv": argv,
-        "cwd": str(layout.test_root(backend)),
+        "cwd": str(test_root),
         "env": env,
-        "limits": {
-            "cpu_s": limits.cpu_s,
-            "memory_bytes": limits.memory_bytes,
-            "file_bytes": limits.file_bytes,
-        },
-        "deadline_s": timeout_s + JAIL_GRACE_S,
-        "usage": str(usage_path) if usage_path is not None else None,
-        "mounts": jail_mounts(layout) if backend == "unshare" else None,
+        "limits": limits.to_jail(sandboxed),
+        "deadline_s": timeout_s,
+        "sandboxed": sandboxed,
+        "bytecode": str(test_root),
     }
+    out_fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    ready_read, ready_write = os.pipe()
+    spec["ready_fd"] = ready_write
+    if sandboxed:
+        spec["out_fd"] = out_fd
+        spec["out_at"] = OUT_AT
+        if layout.overlay:
+            spec["overlay"] = {
+                "warm_at": WARM_AT,
+                "scratch_at": SCRATCH_AT,
+                "root": str(layout.root),
+                "changes": str(changes) if changes is not None else None,
+                "deleted": list(deleted or []),
+                "venvs": [str(layout.root / relative) for _source, relative in layout.into_copy],
+            }
+            spec["disks"] = ["/tmp", "/dev/shm", SCRATCH_AT]
+            # what the run compiled is in its writes; the rest is the warm copy's already
+            spec["bytecode"] = f"{SCRATCH_AT}/upper"
+        else:
+            spec["copy"] = {
+                "from": WARM_AT,
+                "to": str(layout.root),
+                "changes": str(changes) if changes is not None else None,
+                "deleted": list(deleted or []),
+            }
+            spec["disks"] = ["/tmp", "/dev/shm", str(layout.root)]
+    else:
+        spec["out"] = str(out)
+        spec["grows"] = [str(layout.copy.parent), limits.disk_bytes]
+        spec["watch_s"] = 0.1  # the host's whole /proc is read each time
+    spec_path = helper / "spec.json"
     spec_path.write_text(json.dumps(spec), encoding="utf-8")
-    command = wrapper_argv(backend, layout) + jail_argv(spec_path)
-    started = time.monotonic()
-    process = await asyncio.create_subprocess_exec(
-        *command,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        start_new_session=True,
+    group = await asyncio.to_thread(
+        RunGroup.create,
+        f"tactful-{helper.parent.name}",
+        limits.processes + PROCESS_MARGIN,
+        limits.memory_bytes + layout.copy_bytes + layout.tmp_bytes + MEMORY_MARGIN,
     )
+    command = join_command(group, wrapper_argv(backend, layout) + jail_argv(spec_path))
+    started = time.monotonic()
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+            pass_fds=(out_fd, ready_write) if sandboxed else (ready_write,),
+        )
+    finally:
+        os.close(out_fd)
+        os.close(ready_write)
+    copied = asyncio.ensure_future(asyncio.to_thread(os.read, ready_read, 1))
+    if on_copied is not None:
+        copied.add_done_callback(lambda _done: on_copied())
+    copied.add_done_callback(lambda _done: os.close(ready_read))
     sink = _Output()
     assert process.stdout is not None
     reader = asyncio.ensure_future(_drain(process.stdout, sink))
     timed_out = False
     try:
-        await asyncio.wait_for(process.wait(), timeout_s)
+        await asyncio.wait_for(process.wait(), timeout_s + JAIL_GRACE_S)
     except TimeoutError:
         timed_out = True
         _kill_tree(process, backend)
@@ -173,12 +294,32 @@ async def run_command(
             if process.returncode is None:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(process.pid, signal.SIGKILL)
+            if group is not None:
+                await asyncio.to_thread(group.remove)
         raise
+    finally:
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(asyncio.shield(copied), 2.0)
     # the pipe closes when the last process holding it is gone; do not wait forever for it
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(reader, 2.0)
     duration = time.monotonic() - started
     code = process.returncode
-    if code == TIMED_OUT:
+    usage = await asyncio.to_thread(read_usage, out)
+    stopped = usage.get("stopped")
+    if group is not None:
+        stopped = stopped if stopped in ("processes", "memory", "disk") else None
+        stopped = stopped or group.stopped()
+        await asyncio.to_thread(group.remove)
+    if stopped == "deadline" or code == TIMED_OUT:
         timed_out = True
-    return RunOutcome(None if timed_out else code, sink.text(), duration, timed_out)
+    if stopped not in ("processes", "memory", "disk"):
+        stopped = "cpu" if code == 128 + signal.SIGXCPU else None
+    return RunOutcome(
+        None if timed_out else code,
+        sink.text(),
+        duration,
+        timed_out,
+        stopped,
+        float(usage.get("cpu_s", 0.0)),
+    )

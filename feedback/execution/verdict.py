@@ -109,6 +109,8 @@ class Verdict:
         if self.status is Status.NOT_VALIDATED:
             return f"not validated ({self.reason})" if self.reason else "not validated"
         suffix = ", unsandboxed" if self.unsandboxed else ""
+        if self.reason.startswith("stopped: ") and self.status in (Status.FAILED, Status.TIMEOUT):
+            return f"tests {self.reason}{suffix}"
         if self.status is Status.PASSED:
             noun = "test" if self.tests_run == 1 else "tests"
             if self.selection is Selection.COMMAND:

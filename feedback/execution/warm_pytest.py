@@ -2,7 +2,7 @@
 
 Boundary: process management only. Starting the workspace's interpreter and importing pytest
 costs more than many selected test runs; a zygote does it once per workspace and environment,
-inside the same namespaces as a cold run (``unshare``), and forks one process per run. This class
+inside a bubblewrap sandbox like a cold run's, and forks one process per run. This class
 starts it, sends it run and kill requests, and turns its answers into futures; it runs nothing
 itself and never decides a verdict. When the zygote cannot start or dies, callers fall back to
 the cold path (``runner.run_command``), so a broken zygote costs speed, never a verdict.
@@ -21,6 +21,8 @@ import threading
 from pathlib import Path
 from typing import IO
 
+from tactful.feedback.execution.cgroup import RunGroup
+
 logger = logging.getLogger(__name__)
 
 ZYGOTE = Path(__file__).with_name("zygote.py")
@@ -34,8 +36,16 @@ class ZygoteGone(Exception):
 class WarmPytest:
     """One zygote process and the runs it has in flight."""
 
-    def __init__(self, command: list[str], spec: dict, spec_path: Path, log_path: Path) -> None:
+    def __init__(
+        self,
+        command: list[str],
+        spec: dict,
+        spec_path: Path,
+        log_path: Path,
+        group: RunGroup | None = None,
+    ) -> None:
         self._command = command
+        self._group = group
         self._spec = spec
         self._spec_path = spec_path
         self._log_path = log_path
@@ -141,3 +151,10 @@ class WarmPytest:
             process.wait(5)
         if self.failure is None:
             self.failure = "closed"
+        if self._group is not None:
+            self._group.remove()
+            self._group = None
+
+    def stopped(self) -> str | None:
+        """The limit the zygote's control group met, if it has one and any was met."""
+        return self._group.stopped() if self._group is not None else None

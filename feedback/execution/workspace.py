@@ -23,6 +23,7 @@ import os
 import shutil
 import stat
 import subprocess
+import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -62,6 +63,7 @@ SECRET_SUFFIXES = frozenset({".pem", ".key", ".p12", ".pfx", ".keystore", ".jks"
 LARGEST_FILE = 64 * 1024 * 1024
 VENV_NAMES = (".venv", "venv")
 STALE_RUN_S = 6 * 3600
+BYTECODE_FILE = 16 << 20  # no compiled module is bigger
 
 
 def is_secret(relative: str) -> bool:
@@ -349,16 +351,17 @@ class WarmCopy:
                     _remove_tree(old)
         return Path(tempfile.mkdtemp(dir=self.runs, prefix="run-"))
 
-    def new_overlay_run(self) -> Path:
-        """A fresh run folder with empty ``upper/`` and ``work/`` for an overlay on the warm copy.
+    def new_empty_run(self) -> Path:
+        """A fresh, empty run folder: for a sandbox that overlays (or copies) the warm copy.
 
-        The caller holds the shared lock (``hold``) while the overlay is mounted: the warm copy
-        under an overlay must not change.
+        The caller holds the shared lock (``hold``) while the sandbox reads the warm copy.
         """
-        run = self._fresh_run()
-        (run / "upper").mkdir()
-        (run / "work").mkdir()
-        return run
+        return self._fresh_run()
+
+    def size(self) -> int:
+        """Bytes the warm copy's files take in a tmpfs (whole pages each), from its manifest."""
+        page = 4096
+        return sum((int(entry[0]) // page + 2) * page for entry in self._read_manifest().values())
 
     def hold(self) -> int:
         """Take the shared lock on the warm copy (blocking); ``release`` gives it back."""
@@ -372,37 +375,83 @@ class WarmCopy:
         os.close(fd)
 
     def keep_bytecode(self, run: Path, changed: set[str]) -> None:
-        """Copy the bytecode a run compiled back into the warm copy, for the next runs.
+        """Keep the bytecode a run compiled (``out/bytecode.tar``) in the warm copy for later runs.
 
-        Only for sources the run did not change; bytecode is checked against its source's
-        modification time and size when loaded, so a file synced since is simply recompiled.
+        Only for sources the run did not change, and only what is plainly bytecode: regular
+        members named ``…/__pycache__/NAME.pyc``, no bigger than ``BYTECODE_FILE``, whose source
+        is a regular file of the warm copy; written without following a link. Bytecode is
+        checked against its source's modification time and size when loaded, so a file synced
+        since is simply recompiled.
         """
-        copy = run / "upper" if (run / "upper").is_dir() else run / "copy"
-        found: list[tuple[Path, Path]] = []
-        for folder, dirs, files in os.walk(copy):
-            dirs[:] = [d for d in dirs if d not in VENV_NAMES]
-            if Path(folder).name != "__pycache__":
-                continue
-            source_folder = Path(folder).parent.relative_to(copy)
-            for name in files:
-                source = (source_folder / (name.split(".", 1)[0] + ".py")).as_posix()
-                if name.endswith(".pyc") and source not in changed:
-                    found.append(
-                        (Path(folder) / name, self.copy / source_folder / "__pycache__" / name)
-                    )
-        if not found:
+        try:
+            archive = tarfile.open(run / "out" / "bytecode.tar")  # noqa: SIM115 (closed below)
+        except (OSError, tarfile.TarError):
             return
-        with self._locked(fcntl.LOCK_EX):
-            for compiled, target in found:
-                if not (target.parent.parent / Path(target.name.split(".", 1)[0] + ".py")).exists():
-                    continue
-                with contextlib.suppress(OSError):
-                    if target.exists() and _header(target) == _header(compiled):
-                        continue  # the same source version: nothing new
-                    target.parent.mkdir(exist_ok=True)
-                    tmp = target.with_name(f".{target.name}.tactful-tmp")
-                    shutil.copyfile(compiled, tmp)
-                    os.replace(tmp, target)
+        with archive:
+            wanted = []
+            try:
+                for member in archive:
+                    path = PurePosixPath(member.name)
+                    if (
+                        not member.isreg()
+                        or member.size > BYTECODE_FILE
+                        or path.is_absolute()
+                        or ".." in path.parts
+                        or len(path.parts) < 2
+                        or path.parent.name != "__pycache__"
+                        or path.suffix != ".pyc"
+                    ):
+                        continue
+                    source = path.parent.parent / (path.name.split(".", 1)[0] + ".py")
+                    if source.as_posix() not in changed:
+                        wanted.append((member, path, source))
+            except tarfile.TarError:
+                return
+            if not wanted:
+                return
+            with self._locked(fcntl.LOCK_EX):
+                for member, path, source in wanted:
+                    with contextlib.suppress(OSError, tarfile.TarError):
+                        self._keep_one(archive, member, path, source)
+
+    def _keep_one(
+        self,
+        archive: tarfile.TarFile,
+        member: tarfile.TarInfo,
+        path: PurePosixPath,
+        source: PurePosixPath,
+    ) -> None:
+        folder = self.copy / path.parent.parent
+        # the source a regular file, and the folders on the way real ones inside the copy
+        if not stat.S_ISREG((self.copy / source).lstat().st_mode):
+            return
+        expected = os.path.join(os.path.realpath(self.copy), *path.parent.parent.parts)
+        if os.path.realpath(folder) != expected:
+            return
+        cache = folder / "__pycache__"
+        with contextlib.suppress(FileExistsError):
+            cache.mkdir()
+        if not stat.S_ISDIR(cache.lstat().st_mode):
+            return
+        handle = archive.extractfile(member)
+        if handle is None:
+            return
+        data = handle.read(BYTECODE_FILE + 1)
+        if len(data) > BYTECODE_FILE:
+            return
+        target = cache / path.name
+        with contextlib.suppress(OSError):
+            fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW)
+            with os.fdopen(fd, "rb") as existing:
+                if existing.read(16) == data[:16]:
+                    return  # the same source version: nothing new
+        tmp = cache / f".{path.name}.tactful-tmp"
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "wb") as written:
+            written.write(data)
+        os.replace(tmp, target)
 
     @staticmethod
     def discard_run(run: Path) -> None:
@@ -422,12 +471,6 @@ def _remove_tree(folder: Path) -> None:
                 function(path)
 
     shutil.rmtree(folder, onerror=retry)
-
-
-def _header(compiled: Path) -> bytes:
-    """Magic number, flags, and the source's modification time and size (PEP 552)."""
-    with compiled.open("rb") as handle:
-        return handle.read(16)
 
 
 def _copy_tree(source: Path, target: Path) -> None:

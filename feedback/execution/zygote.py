@@ -1,18 +1,27 @@
 """A warm test process: pytest imported once inside the sandbox, forked for each validation run.
 
-Boundary: started by ``warm_pytest.WarmPytest`` as ``unshare … -- PYTHON -I zygote.py SPEC``
-with the *workspace's* interpreter (pytest runs in-process), so it imports only the standard
-library and ``jail.py`` (loaded by path). It never runs a test itself and never imports
-workspace code: it builds the sandbox's base view (as ``jail.py`` does, plus the warm copy
-bound at a private path), imports pytest, and then, for each request read from standard input,
+Boundary: started by ``warm_pytest.WarmPytest`` as ``bwrap … -- PYTHON -I zygote.py SPEC`` with
+the *workspace's* interpreter (pytest runs in-process), so it imports only the standard library
+and ``jail.py`` (loaded by path). It runs with no capability, like any sandboxed run, and never
+runs a test itself: it imports pytest and then, for each request read from standard input,
 forks a run (which starts the run's own ``sitecustomize``, as a fresh process would):
 
-- the run process takes a mount namespace of its own, mounts the run's overlay (its edits over
-  the warm copy) at the workspace's path, binds the virtual environments, its helper and output
-  folders, drops the warm copy's private path and mounts a ``/tmp`` of its own, so the tests can
-  write only to the overlay, that ``/tmp`` and the output folder;
-- it then starts a PID namespace whose first process (dying with it) mounts a fresh ``/proc``,
-  sets the limits, points standard output at the output folder and calls ``pytest.main``.
+- the run process makes a user and a mount namespace of its own (every mount it inherits comes
+  locked: neither it nor the tests can undo one), mounts a size-capped tmpfs for the run's
+  writes and an overlay of them over the warm copy at the workspace's path, lays the edit's
+  files in, binds the virtual environments and its helper folder read-only, mounts a ``/tmp``
+  of its own (binding again the interpreters and environments that live under the zygote's)
+  and hides the runs folder;
+- it then starts a PID namespace whose first process (dying with it) gives up every
+  capability, sets the limits, points standard output at the run's output folder (a tmpfs),
+  puts on ``sys.path`` what the environment's ``.pth`` files name inside the copy (absent
+  when the zygote started) and calls ``pytest.main``. ``/proc`` stays the zygote's: the
+  kernel lets no new one be mounted under bubblewrap's, so the tests see the zygote's
+  processes there (those of this workspace only), though they can signal none outside their
+  own namespace;
+- the run process watches it like ``jail.py`` does (processes, memory, full disks, deadline),
+  then writes through a descriptor of the host's output folder what it measured, the files the
+  run left in its output folder and the bytecode it compiled.
 
 A run that outlives its deadline, or that tactful cancels (``{"op": "kill"}``), is killed with its
 whole PID namespace. Requests and answers are JSON lines; the zygote exits when its standard
@@ -38,60 +47,96 @@ assert _spec is not None and _spec.loader is not None
 jail = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(jail)
 
-_CLONE_NEWNS = 0x00020000
 _CLONE_NEWPID = 0x20000000
-_MNT_DETACH = 2
+_MS_RDONLY = 0x1
+_MS_NOSUID = 0x2
+_MS_NODEV = 0x4
+_MS_REMOUNT = 0x20
 _PR_SET_PDEATHSIG = 1
+SHM_BYTES = 64 << 20
+OUT_BYTES = 1 << 30
 
 
 def _say(message: dict) -> None:
     os.write(1, (json.dumps(message) + "\n").encode())
 
 
-def _unshare(libc, flags: int) -> None:
-    if libc.unshare(flags) != 0:
-        import ctypes
-
-        raise jail.SetupError(f"unshare: {os.strerror(ctypes.get_errno())}")
+def _under(path: str, folder: str) -> bool:
+    return os.path.commonpath([path, folder]) == folder
 
 
-def _bind(libc, source: str, target: str, readonly: bool) -> None:
-    os.makedirs(target, exist_ok=True)
-    jail._mount(libc, source, target, None, jail._MS_BIND | jail._MS_REC)
-    if readonly:
-        jail._mount(libc, None, target, None, jail._MS_REMOUNT | jail._MS_BIND | jail._MS_RDONLY)
+def add_site_paths() -> list[str]:
+    """The folders the environment's ``.pth`` files name that ``site`` left out; which ones.
+
+    ``site`` read them when the zygote started, when the workspace's path held nothing but its
+    virtual environments: an editable install's ``.pth`` naming the project's ``src`` (which
+    exists only in a run's copy) was skipped as a folder that does not exist. A fresh
+    interpreter in the run would have put it on the path, in this order: after its site
+    folder and the entries before it. Lines that import are not run again (they ran at start).
+    """
+    import site
+
+    added: list[str] = []
+    for sitedir in site.getsitepackages():
+        if sitedir not in sys.path or not os.path.isdir(sitedir):
+            continue
+        position = sys.path.index(sitedir) + 1
+        try:
+            names = sorted(name for name in os.listdir(sitedir) if name.endswith(".pth"))
+        except OSError:
+            continue
+        for name in names:
+            try:
+                with open(os.path.join(sitedir, name), encoding="utf-8-sig") as handle:
+                    lines = handle.read().splitlines()
+            except (OSError, UnicodeDecodeError):
+                continue
+            for line in lines:
+                if not line.strip() or line.startswith(("#", "import ", "import\t")):
+                    continue
+                folder = os.path.abspath(os.path.join(sitedir, line.rstrip()))
+                if folder in sys.path:
+                    position = max(position, sys.path.index(folder) + 1)
+                elif os.path.exists(folder):
+                    sys.path.insert(position, folder)
+                    position += 1
+                    added.append(folder)
+    return added
 
 
-def _grandchild(libc, request: dict, root: str, helper: str) -> None:
+def _grandchild(libc, request: dict, spec: dict) -> None:
     """The first process of the run's PID namespace: the tests, in-process."""
+    root = spec["root"]
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD, signal.SIGTERM})
     for number in (signal.SIGTERM, signal.SIGALRM, signal.SIGCHLD, signal.SIGINT):
         signal.signal(number, signal.SIG_DFL)
-    jail._mount(libc, "proc", "/proc", "proc", jail._MS_NOSUID | jail._MS_NODEV | jail._MS_NOEXEC)
     null = os.open(os.devnull, os.O_RDONLY)
     output = os.open(
-        os.path.join(request["out"], "output.txt"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644
+        os.path.join(spec["out_at"], "output.txt"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644
     )
     os.dup2(null, 0)
     os.dup2(output, 1)
     os.dup2(output, 2)
     os.closerange(3, 1 << 16)
     os.chdir(root)
-    jail._set_limits(request.get("limits", {}))
+    jail.drop_privileges(libc)
+    jail.set_limits(request.get("limits", {}))
     os.environ.clear()
     os.environ.update(request["env"])
     # as `python -m pytest` with PYTHONPATH=helper would have it
-    sys.path[0:0] = [root, helper]
+    sys.path[0:0] = [root, request["helper"]]
+    add_site_paths()
     sys.argv = ["pytest", *request["args"]]
     importlib.invalidate_caches()
     # what the run's sitecustomize would have started in a fresh process: the record of
     # which changed code the tests run (child_coverage.py)
-    site = os.path.join(helper, "sitecustomize.py")
+    site = os.path.join(request["helper"], "sitecustomize.py")
     if os.path.exists(site):
-        spec = importlib.util.spec_from_file_location("tactful_run_site", site)
-        if spec is not None and spec.loader is not None:
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
+        found = importlib.util.spec_from_file_location("tactful_run_site", site)
+        if found is not None and found.loader is not None:
+            module = importlib.util.module_from_spec(found)
+            found.loader.exec_module(module)
             module.start()
     import pytest
 
@@ -104,59 +149,71 @@ def _grandchild(libc, request: dict, root: str, helper: str) -> None:
     sys.exit(code)
 
 
-def _child(libc, spec: dict, venvs: list[str], request: dict) -> int:
-    """One run: its own mount namespace with the overlay at the workspace's path."""
-    root, home, home_at = spec["root"], spec["home"], spec["home_at"]
-
-    def private(path: str) -> str:
-        return os.path.join(home_at, os.path.relpath(path, home))
-
+def _child(libc, spec: dict, request: dict) -> int:
+    """One run: its namespaces, its view, its tests, and what it left for tactful."""
+    root = spec["root"]
+    limits = request.get("limits", {})
+    disk_bytes = int(limits.get("disk_bytes", 1 << 30))
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)
     os.dup2(null, 1)
-    _unshare(libc, _CLONE_NEWNS)
-    jail._mount(libc, None, "/", None, jail._MS_REC | jail._MS_PRIVATE)
-    run = private(request["run"])
-    options = "lowerdir={},upperdir={},workdir={},userxattr".format(
-        os.path.join(home_at, "copy"), os.path.join(run, "upper"), os.path.join(run, "work")
-    )
-    # the environments (bound into the zygote's view at their own paths), held before the
-    # overlay covers them; a descriptor from the zygote's namespace would not bind here
-    held_venvs = [
-        (os.open(os.path.join(root, relative), os.O_PATH | os.O_DIRECTORY), relative)
-        for relative in venvs
-        if os.path.isdir(os.path.join(root, relative))
-    ]
-    os.makedirs(root, exist_ok=True)
-    jail._mount(libc, "overlay", root, "overlay", 0, options)
-    for fd, relative in held_venvs:
-        _bind(libc, f"/proc/self/fd/{fd}", os.path.join(root, relative), readonly=True)
-    _bind(libc, private(request["helper"]), request["helper"], readonly=True)
-    _bind(libc, private(request["out"]), request["out"], readonly=False)
-    # a /tmp and /dev/shm of the run's own (not the zygote's, which every run would share);
-    # what they cover is held by descriptor and bound again
-    held = [
-        (os.open(path, os.O_PATH | os.O_DIRECTORY), path, readonly)
-        for path, readonly in ((root, False), (request["helper"], True), (request["out"], False))
-    ]
-    if libc.umount2(home_at.encode(), _MNT_DETACH) != 0:
-        raise jail.SetupError("could not hide the warm copy")
-    for target in ("/tmp", "/dev/shm"):
-        if os.path.isdir(target):
-            jail._mount(
-                libc, "tmpfs", target, "tmpfs", jail._MS_NOSUID | jail._MS_NODEV, "mode=1777"
-            )
-    for fd, path, readonly in held:
-        if not os.path.isdir(path):
-            _bind(libc, f"/proc/self/fd/{fd}", path, readonly)
-        os.close(fd)
-    _unshare(libc, _CLONE_NEWPID)
+    out_fd = os.open(request["out"], os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        jail.enter_run_namespaces(libc)
+        # held before the overlay and the cover hide them
+        held = [
+            (os.open(os.path.join(root, rel), os.O_PATH | os.O_DIRECTORY), os.path.join(root, rel))
+            for rel in spec.get("venvs", [])
+            if os.path.isdir(os.path.join(root, rel))
+        ]
+        helper = os.open(request["helper"], os.O_PATH | os.O_DIRECTORY)
+        # interpreters and environments that live under /tmp: the run's own /tmp hides them
+        under_tmp = [
+            (os.open(path, os.O_PATH | os.O_DIRECTORY), path)
+            for path in spec.get("under_tmp", [])
+            if _under(path, "/tmp") and os.path.isdir(path)
+        ]
+        jail.mount_copy(
+            libc,
+            spec["warm_at"],
+            spec["scratch_at"],
+            root,
+            disk_bytes,
+            os.path.join(request["helper"], "changes"),
+        )
+        for fd, target in held:
+            jail.bind_fd(libc, fd, target, readonly=True)
+        copy = os.open(root, os.O_PATH | os.O_DIRECTORY)
+        # the runs folder (every run's helper and output folders on the host) goes out of
+        # sight, under an empty tmpfs or under the run's own /tmp
+        runs = spec["runs"]
+        covered = not _under(runs, "/tmp")
+        if covered:
+            jail.tmpfs(libc, runs, 1 << 20)
+        jail.tmpfs(libc, "/tmp", disk_bytes)
+        for fd, path in under_tmp:
+            jail.bind_fd(libc, fd, path, readonly=True)
+        if os.path.isdir("/dev/shm"):
+            jail.tmpfs(libc, "/dev/shm", SHM_BYTES)
+        jail.tmpfs(libc, spec["out_at"], OUT_BYTES)
+        if _under(root, "/tmp"):
+            jail.bind_fd(libc, copy, root, readonly=False)
+        jail.bind_fd(libc, helper, request["helper"], readonly=True)
+        if covered:
+            flags = _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV
+            jail.mount(libc, None, runs, None, flags, "mode=0755,size=1048576")
+    except (jail.SetupError, OSError) as exc:
+        jail.write_usage(out_fd, None, limits)
+        with jail._write_out(out_fd, "output.txt") as handle:
+            handle.write(f"tactful-jail: sandbox setup failed: {exc}\n".encode())
+        return jail.SETUP_FAILED
+    jail.unshare(libc, _CLONE_NEWPID)
     deadline = time.monotonic() + float(request["deadline_s"])
     pid = os.fork()
     if pid == 0:
         code = 0
         try:
-            _grandchild(libc, request, root, request["helper"])
+            _grandchild(libc, request, spec)
         except SystemExit as exit_:
             code = exit_.code if isinstance(exit_.code, int) else 1
         except BaseException as exc:  # a run must end with a status, whatever happened
@@ -168,41 +225,54 @@ def _child(libc, spec: dict, venvs: list[str], request: dict) -> int:
             with contextlib.suppress(OSError, ValueError):
                 stream.flush()
         os._exit(code)
-    signal.signal(signal.SIGALRM, lambda *_: os.kill(pid, signal.SIGKILL))
-    signal.setitimer(signal.ITIMER_REAL, max(0.01, deadline - time.monotonic()))
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            break
-        except InterruptedError:
-            continue
-    jail.write_usage(os.path.join(request["out"], "usage.json"))
-    if time.monotonic() >= deadline:
+    watch = jail.Watch({"limits": limits, "disks": ["/tmp", "/dev/shm", spec["scratch_at"]]})
+    status, stopped = jail.supervise(pid, watch, deadline, jail.WATCH_S)
+    # the PID namespace goes with its first process
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        while True:
+            os.waitpid(-1, 0)
+    if stopped is None and any(jail.full(path) for path in ("/tmp", spec["scratch_at"])):
+        stopped = "disk"
+    jail.write_usage(out_fd, stopped, limits)
+    with contextlib.suppress(OSError):
+        jail.collect_outputs(spec["out_at"], out_fd, OUT_BYTES)
+        jail.collect_bytecode(os.path.join(spec["scratch_at"], "upper"), out_fd)
+    if stopped == "deadline":
         return jail.TIMED_OUT
+    if status is None:
+        return 128 + signal.SIGKILL
     if os.WIFSIGNALED(status):
         return 128 + os.WTERMSIG(status)
     return os.WEXITSTATUS(status)
 
 
-def _report_failure(spec: dict, request: dict, exc: BaseException) -> None:
-    """Say why a run could not start, in its output file (by either of its paths)."""
-    private = os.path.join(spec["home_at"], os.path.relpath(request["out"], spec["home"]))
-    for folder in (private, request["out"]):
+def self_test(libc, spec: dict) -> str | None:
+    """Whether a run's namespaces and overlay can be made here (None: they can)."""
+    pid = os.fork()
+    if pid == 0:
+        code = 0
         try:
-            with open(os.path.join(folder, "output.txt"), "a", encoding="utf-8") as handle:
-                handle.write(f"tactful-jail: sandbox setup failed: {exc}\n")
-            return
-        except OSError:
-            continue
+            jail.enter_run_namespaces(libc)
+            jail.mount_copy(libc, spec["warm_at"], spec["scratch_at"], spec["root"], 1 << 20, None)
+        except BaseException as exc:  # reported through the exit status
+            os.write(2, f"tactful-zygote: {exc}\n".encode())
+            code = 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+        return None
+    return "a run's namespaces or overlay cannot be made here"
 
 
 def serve(spec: dict) -> int:
     libc = jail._libc()
-    venvs = [relative for _source, relative in spec.get("venvs", [])]
-    try:
-        jail.build_view(spec["mounts"])
-    except (jail.SetupError, OSError) as exc:
-        _say({"error": f"sandbox setup failed: {exc}"})
+    # no ptrace of the zygote, no reading its memory, by the runs it forks
+    libc.prctl(4, 0, 0, 0, 0)
+    problem = self_test(libc, spec)
+    if problem is not None:
+        _say({"error": problem})
         return jail.SETUP_FAILED
     try:
         for name in spec.get("preload", []):
@@ -268,11 +338,13 @@ def serve(spec: dict) -> int:
                 if pid == 0:
                     signal.set_wakeup_fd(-1)
                     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD, signal.SIGTERM})
                     code = jail.SETUP_FAILED
                     try:
-                        code = _child(libc, spec, venvs, request)
-                    except BaseException as exc:  # report, never fall back into the loop
-                        _report_failure(spec, request, exc)
+                        code = _child(libc, spec, request)
+                    except BaseException as exc:  # said in the log; never back into the loop
+                        with contextlib.suppress(OSError):
+                            os.write(2, f"tactful-zygote: run {request['id']}: {exc!r}\n".encode())
                     os._exit(code)
                 runs[pid] = request["id"]
 

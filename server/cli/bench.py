@@ -2,12 +2,13 @@
 
 Boundary: a language client. It copies CORPUS to a temporary workspace, starts ``tactful serve``
 over stdio with its own user directories (so nothing reaches the user's feedback store or
-caches), waits for the index, then types sampled files top to bottom as ``suggestion/replay.py``
-describes: each typed file is deleted from the workspace copy first (and the server told with
-``workspace/didChangeWatchedFiles``) so it cannot leak into its own suggestions; every chunk is a
-``didChange``; an ``inlineCompletion`` request follows each chunk; an item is accepted when the
-text that follows starts with it, then inserted as one edit and ``tactful.acceptSuggestion``
-is executed, as an editor does. Latency is the client's round trip.
+caches), waits for the index, then types sampled files top to bottom with the replay's typing
+loop (``suggestion/replay.py``), the server being the ``Completer``: each typed file is deleted
+from the workspace copy first (and the server told with ``workspace/didChangeWatchedFiles``) so
+it cannot leak into its own suggestions; every chunk is a ``didChange``; an
+``inlineCompletion`` request follows each chunk; an item is accepted when the text that follows
+starts with it, then inserted as one edit and ``tactful.acceptSuggestion`` is executed, as an
+editor does. Latency is the client's round trip.
 
 Output (``--format json``, documented in docs/bench.md): one summary per engine.
 """
@@ -19,7 +20,6 @@ import asyncio
 import contextlib
 import json
 import os
-import random
 import shutil
 import sys
 import tempfile
@@ -31,13 +31,11 @@ from typing import Any
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
-from tactful.analyzers.index import read_source, source_files
-from tactful.analyzers.languages import language_of_path
 from tactful.analyzers.text import column_from_units
 from tactful.server.cli import UsageError
-from tactful.server.cli.bench_filter import filter_runs, filter_text
+from tactful.server.cli.bench_filter import filter_runs, filter_text, merged
 from tactful.server.features.status import METHOD as STATUS
-from tactful.suggestion.replay import Tally, Typist
+from tactful.suggestion.replay import Offer, Tally, replay, sample_files
 
 ENGINES = ("local", "llm", "auto")
 INDEX_TIMEOUT_S = 600.0
@@ -45,7 +43,7 @@ STOP_TIMEOUT_S = 60.0
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("bench", help="measure suggestions on real code")
+    parser = subparsers.add_parser("bench")
     kinds = parser.add_subparsers(dest="bench", metavar="KIND")
     completion = kinds.add_parser(
         "completion", help="replay files as typing and measure inline completions"
@@ -99,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     except UsageError as error:
         print(f"tactful bench: {error}", file=sys.stderr)
         return 2
-    files = _sample(corpus.resolve(), args.files, args.seed, args.language)
+    files = sample_files(corpus.resolve(), args.files, args.seed, args.language)
     if not files:
         print(f"tactful bench: no source files in {corpus}", file=sys.stderr)
         return 2
@@ -153,28 +151,6 @@ def _settings(pairs: list[str]) -> dict[str, Any]:
     return options
 
 
-def _merged(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in top.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merged(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def _sample(root: Path, count: int, seed: int, languages: list[str] | None) -> list[str]:
-    candidates = [
-        path
-        for path in source_files(root)
-        if (language := language_of_path(path))
-        and (not languages or language in languages)
-        and read_source(root / path) is not None
-    ]
-    random.Random(seed).shuffle(candidates)
-    return candidates[:count] if count > 0 else candidates
-
-
 class _Client(LanguageClient):
     """A client that follows ``$/progress`` so the bench can wait for the index."""
 
@@ -225,7 +201,6 @@ async def _replay(
     max_seconds: float,
     inspect: Callable[[Path], None] | None = None,
 ) -> Tally:
-    total = Tally()
     with tempfile.TemporaryDirectory(prefix="tactful-bench-") as scratch:
         base = Path(scratch)
         root = base / "workspace"
@@ -236,10 +211,14 @@ async def _replay(
             folder.mkdir(parents=True)
             env[f"XDG_{name}_HOME"] = str(folder)
         client = _Client()
-        await client.start_io(sys.executable, "-m", "tactful.server", "serve", env=env, cwd=root)
+        # ``-P``: the corpus is the working directory, and its own modules (a ``logging.py``)
+        # must not shadow the standard library's in the server.
+        await client.start_io(
+            sys.executable, "-P", "-m", "tactful.server", "serve", env=env, cwd=root
+        )
         drain = asyncio.ensure_future(_drain(client))
         try:
-            settings = _merged(options, {"completion": {"engine": engine}})
+            settings = merged(options, {"completion": {"engine": engine}})
             await client.initialize_async(
                 types.InitializeParams(
                     capabilities=types.ClientCapabilities(
@@ -255,12 +234,7 @@ async def _replay(
             )
             client.initialized(types.InitializedParams())
             await _wait_for_index(client)
-            started = time.monotonic()
-            for relative in files:
-                if max_seconds and time.monotonic() - started > max_seconds:
-                    break
-                budget = started + max_seconds if max_seconds else None
-                total.merge(await _type_file(client, root, relative, budget))
+            total = await replay(_Server(client, root), root, files, seconds=max_seconds)
             await client.shutdown_async(None)
             client.exit(None)
             if inspect is not None:
@@ -304,68 +278,73 @@ async def _wait_for_index(client: _Client) -> None:
         await asyncio.sleep(0.05)
 
 
-async def _type_file(
-    client: LanguageClient, root: Path, relative: str, budget: float | None
-) -> Tally:
-    path = root / relative
-    text = path.read_text(encoding="utf-8", errors="replace").replace("\r\n", "\n")
-    language = language_of_path(relative) or "plaintext"
-    uri = path.as_uri()
-    # The file leaves the workspace before it is typed, so its own text cannot be suggested.
-    path.unlink()
-    client.workspace_did_change_watched_files(
-        types.DidChangeWatchedFilesParams(
-            changes=[types.FileEvent(uri=uri, type=types.FileChangeType.Deleted)]
+class _Server:
+    """The server as the replay's ``Completer``: the typed file's edits, requests and accepts,
+    sent as an editor sends them."""
+
+    def __init__(self, client: LanguageClient, root: Path) -> None:
+        self.client = client
+        self.root = root
+        self.uri = ""
+        self.version = 0
+        self.editor = _Editor("")
+        self.item: types.InlineCompletionItem | None = None
+
+    def _watched(self, change: types.FileChangeType) -> None:
+        self.client.workspace_did_change_watched_files(
+            types.DidChangeWatchedFilesParams(changes=[types.FileEvent(uri=self.uri, type=change)])
         )
-    )
-    typist = Typist(text, language)
-    version = 1
-    client.text_document_did_open(
-        types.DidOpenTextDocumentParams(
-            text_document=types.TextDocumentItem(
-                uri=uri, language_id=language, version=version, text=typist.typed
+
+    async def open(self, path: str, language: str, text: str) -> None:
+        file = self.root / path
+        self.uri = file.as_uri()
+        # The file leaves the workspace before it is typed, so its own text cannot be suggested.
+        file.unlink()
+        self._watched(types.FileChangeType.Deleted)
+        self.version = 1
+        self.client.text_document_did_open(
+            types.DidOpenTextDocumentParams(
+                text_document=types.TextDocumentItem(
+                    uri=self.uri, language_id=language, version=self.version, text=text
+                )
             )
         )
-    )
-    editor = _Editor(typist.typed)
-    while not typist.done:
-        if budget is not None and time.monotonic() > budget:
-            break
-        chunk = typist.type_chunk()
-        version += 1
-        client.text_document_did_change(editor.insert(uri, version, chunk))
-        position = editor.position()
-        started = time.perf_counter()
-        answer = await client.text_document_inline_completion_async(
+        self.editor = _Editor(text)
+
+    async def type(self, chunk: str) -> None:
+        self.version += 1
+        self.client.text_document_did_change(self.editor.insert(self.uri, self.version, chunk))
+
+    async def suggest(self, typed: str) -> Offer | None:
+        answer = await self.client.text_document_inline_completion_async(
             types.InlineCompletionParams(
-                text_document=types.TextDocumentIdentifier(uri=uri),
-                position=position,
+                text_document=types.TextDocumentIdentifier(uri=self.uri),
+                position=self.editor.position(),
                 context=types.InlineCompletionContext(
                     trigger_kind=types.InlineCompletionTriggerKind.Automatic
                 ),
             )
         )
-        elapsed = (time.perf_counter() - started) * 1000
-        item = _first_item(answer)
-        offered = editor.inserted_text(item) if item is not None else None
-        if typist.offer(offered, elapsed) and offered:
-            version += 1
-            client.text_document_did_change(editor.insert(uri, version, offered))
-            command = item.command if item is not None else None
-            if command is not None:
-                await client.workspace_execute_command_async(
-                    types.ExecuteCommandParams(command=command.command, arguments=command.arguments)
-                )
-    client.text_document_did_close(
-        types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
-    )
-    path.write_text(text, encoding="utf-8")
-    client.workspace_did_change_watched_files(
-        types.DidChangeWatchedFilesParams(
-            changes=[types.FileEvent(uri=uri, type=types.FileChangeType.Created)]
+        self.item = _first_item(answer)
+        offered = self.editor.inserted_text(self.item) if self.item is not None else None
+        return Offer(offered) if offered else None
+
+    async def accept(self, offer: Offer) -> None:
+        await self.type(offer.text)
+        command = self.item.command if self.item is not None else None
+        if command is not None:
+            await self.client.workspace_execute_command_async(
+                types.ExecuteCommandParams(command=command.command, arguments=command.arguments)
+            )
+
+    async def close(self, path: str, text: str) -> None:
+        self.client.text_document_did_close(
+            types.DidCloseTextDocumentParams(
+                text_document=types.TextDocumentIdentifier(uri=self.uri)
+            )
         )
-    )
-    return typist.tally
+        (self.root / path).write_text(text, encoding="utf-8")
+        self._watched(types.FileChangeType.Created)
 
 
 def _first_item(answer: Any) -> types.InlineCompletionItem | None:

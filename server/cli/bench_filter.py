@@ -36,14 +36,15 @@ MODES = {"off": ["off"], "on": ["online"], "compare": ["off", "prior", "online"]
 Replay = Callable[[dict[str, Any], Callable[[Path], None]], Tally]
 
 
-def _merged(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
+def merged(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings ``top`` over ``base``, tables merged key by key."""
+    result = dict(base)
     for key, value in top.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _merged(merged[key], value)
+        if isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
+            result[key] = merged(result[key], value)
         else:
-            merged[key] = value
-    return merged
+            result[key] = value
+    return result
 
 
 def filter_runs(mode: str, replay: Replay, options: dict[str, Any]) -> dict[str, Any]:
@@ -59,7 +60,7 @@ def filter_runs(mode: str, replay: Replay, options: dict[str, Any]) -> dict[str,
             except StoreUnavailable as exc:
                 found["problem"] = str(exc)
 
-        summary = replay(_merged(options, RUNS[name]), inspect).summary()
+        summary = replay(merged(options, RUNS[name]), inspect).summary()
         summary["filter"] = found
         out[name] = summary
     if "off" in out:

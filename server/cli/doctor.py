@@ -33,7 +33,10 @@ PACKAGES = [
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "doctor", help="versions, settings in force and their sources, sandbox, LLM"
+        "doctor",
+        description="Versions of tactful and its parts, the settings in force and where each "
+        "came from, the sandbox backend validation would use, and whether the configured LLM "
+        "answers.",
     )
     parser.add_argument("path", nargs="?", default=".", help="workspace folder (default: .)")
     parser.add_argument("--format", choices=["text", "json"], default="text")
@@ -148,7 +151,9 @@ def run(args: argparse.Namespace) -> int:
         "trusted": trust_list.is_trusted(root),
         "settings": {
             settings_mod.camel(key): {
-                "value": getattr(getattr(settings, key.split(".")[0]), key.split(".")[1]),
+                "value": _shown(
+                    key, getattr(getattr(settings, key.split(".")[0]), key.split(".")[1])
+                ),
                 "source": resolved.sources[key],
             }
             for key in settings_mod.SCHEMA
@@ -192,3 +197,12 @@ def run(args: argparse.Namespace) -> int:
     for key, value in report["llm"].items():
         print(f"  {key:24} {value}")
     return 2 if resolved.problems else 0
+
+
+def _shown(key: str, value: object) -> object:
+    """A setting's value as doctor prints it: a team store's password never."""
+    if key == "feedback.team" and isinstance(value, str):
+        from tactful.feedback.team.schema import redact
+
+        return redact(value)
+    return value

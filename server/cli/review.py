@@ -1,11 +1,19 @@
-"""``tactful review [PATH] [--base REF] [--format text|json|sarif|github]``: review comments on
-the changes between REF (default ``review.base``, itself ``HEAD`` by default: uncommitted work)
-and the working tree.
+"""``tactful review [PATH...] [--base REF] [--staged] [--select RULES] [--ignore RULES]
+[--exclude GLOB] [--format text|json|sarif|github|github-review]``: review comments on the
+changes between REF (default ``review.base``, itself ``HEAD`` by default: uncommitted work) and
+the working tree, or with ``--staged`` the index (what the next commit holds).
 
 Exit codes: 0 no comment, 1 comments (so it gates CI and pre-commit hooks), 2 a usage error
-such as a folder outside git or an unknown base. The JSON format is documented in
-docs/review-json.md; SARIF is 2.1.0; ``github`` is the body of a pull-request review
-(``POST /repos/{owner}/{repo}/pulls/{number}/reviews``) with one comment per line.
+such as a folder outside git, an unknown base or an unknown rule. The JSON format is
+documented in docs/review-json.md; SARIF is 2.1.0; ``github`` is GitHub workflow annotations
+(``::warning file=…,line=…::…``, one per comment); ``github-review`` is the body of a
+pull-request review (``POST /repos/{owner}/{repo}/pulls/{number}/reviews``) with one comment
+per line.
+
+Rules and paths are chosen as ruff chooses them (``analyzers/selection.py``). In text mode each
+file's comments are printed as soon as that file is reviewed, under a progress bar when stderr
+is a terminal; the caps (5 comments a file, 30 in all) then apply in path order, where the
+other formats rank every comment before capping.
 """
 
 from __future__ import annotations
@@ -13,30 +21,36 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tactful.analyzers.diff import DiffError, open_repository, working_tree_diff
-from tactful.analyzers.findings import Severity
-from tactful.feedback.review import load_coverage, load_memory
-from tactful.feedback.store import store_path
-from tactful.server import settings as settings_mod
-from tactful.suggestion.review import Review, ReviewOptions, review_diff
-from tactful.suggestion.review.comments import RULE_DESCRIPTIONS
-from tactful.suggestion.review.llm import config_from_settings
+from tactful.server.cli.progress import Progress, show_progress
+
+if TYPE_CHECKING:
+    from tactful.analyzers.diff import Diff
+    from tactful.analyzers.selection import PathSelection
+    from tactful.suggestion.review import Comment, Memory, Review, ReviewOptions
+    from tactful.suggestion.review.rules import Coverage
 
 JSON_VERSION = 1
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+FORMATS = ("text", "json", "sarif", "github", "github-review")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "review",
-        help="review comments on the changed lines (exit 1 when there are comments)",
-        description="Review the changes between a git revision and the working tree.",
+        description="Review the changes between a git revision and the working tree (or the "
+        "index, with --staged): rules, ruff and, when one is configured, an LLM, on the "
+        "changed lines only.",
     )
     parser.add_argument(
-        "path", nargs="?", default=".", help="a folder or file in the repository (default: .)"
+        "paths",
+        nargs="*",
+        default=["."],
+        metavar="PATH",
+        help="files or folders of one repository to review (default: .)",
     )
     parser.add_argument(
         "--base",
@@ -45,7 +59,39 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "merge-base of HEAD and that branch",
     )
     parser.add_argument(
-        "--format", choices=("text", "json", "sarif", "github"), default="text", dest="format"
+        "--staged",
+        action="store_true",
+        help="review the index (what the next commit holds) instead of the working tree",
+    )
+    parser.add_argument(
+        "--select",
+        action="append",
+        metavar="RULES",
+        help="comma-separated rule ids or prefixes to report, like ruff's (F, E4, F401, "
+        "debug-leftover, function, ALL); default: all",
+    )
+    parser.add_argument(
+        "--ignore",
+        action="append",
+        metavar="RULES",
+        help="comma-separated rule ids or prefixes to leave out (the more specific of "
+        "--select and --ignore wins)",
+    )
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="leave out files matching a gitignore-style pattern, from the repository root "
+        "(repeatable)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="text",
+        dest="format",
+        help="text (default), json, sarif, github (workflow annotations) or github-review "
+        "(a pull-request review body)",
     )
     parser.add_argument(
         "--no-llm", action="store_true", help="rules and ruff only, even when an LLM is set"
@@ -53,20 +99,43 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def _fail(message: str) -> int:
+    print(f"tactful review: {message}", file=sys.stderr)
+    return 2
+
+
 def run(args: argparse.Namespace) -> int:
-    path = Path(args.path)
+    from tactful.analyzers import ruff
+    from tactful.analyzers.diff import DiffError, open_repository, working_tree_diff
+    from tactful.analyzers.selection import PathSelection, RuleSelection, SelectionError
+    from tactful.feedback.review import load_coverage, load_memory
+    from tactful.feedback.store import store_path
+    from tactful.server import settings as settings_mod
+    from tactful.suggestion.review import ReviewOptions
+    from tactful.suggestion.review.comments import LLM_COMMENT, RULE_DESCRIPTIONS
+    from tactful.suggestion.review.llm import config_from_settings
+
+    paths = [Path(p) for p in args.paths]
     try:
-        repo = open_repository(path)
-        root = Path(str(repo.working_tree_dir))
+        repo = open_repository(paths[0])
+        root = Path(str(repo.working_tree_dir)).resolve()
         repo.close()
+        relative = [_inside(root, path) for path in paths]
     except DiffError as exc:
-        print(f"tactful review: {exc}", file=sys.stderr)
-        return 2
+        return _fail(str(exc))
+    codes = ruff.rule_codes()
+    try:
+        rules = RuleSelection.parse(
+            args.select, args.ignore, known=(*RULE_DESCRIPTIONS, *codes) if codes else None
+        )
+        where = PathSelection.of(relative, args.exclude)
+    except SelectionError as exc:
+        return _fail(str(exc))
     resolved = settings_mod.load(root)
     for problem in resolved.problems:
         print(f"tactful review: {problem}", file=sys.stderr)
     settings = resolved.settings
-    use_llm = not args.no_llm and settings.review.llm is not False
+    use_llm = not args.no_llm and settings.review.llm is not False and rules.selects(LLM_COMMENT)
     llm = (
         config_from_settings(
             settings.llm.model,
@@ -77,33 +146,141 @@ def run(args: argparse.Namespace) -> int:
         if use_llm
         else None
     )
+    ruff_select = rules.code_selectors()
+    if ruff_select is None and settings.quality.select:
+        ruff_select = tuple(settings.quality.select)
     options = ReviewOptions(
-        ruff_select=tuple(settings.quality.select) if settings.quality.select else None, llm=llm
+        ruff=ruff_select is None or bool(ruff_select),
+        ruff_select=ruff_select,
+        llm=llm,
+        selection=rules,
     )
     memory = load_memory(store_path(settings.feedback.store), str(root.resolve()))
+    if settings.feedback.team:
+        from tactful.feedback.team.memory import merged, team_memory
+
+        memory = merged(memory, team_memory(settings.feedback.team, str(root.resolve())))
     try:
-        diff = working_tree_diff(path, args.base or settings.review.base)
+        diff = working_tree_diff(root, args.base or settings.review.base, staged=args.staged)
     except DiffError as exc:
-        print(f"tactful review: {exc}", file=sys.stderr)
-        return 2
+        return _fail(str(exc))
+    diff = _narrowed(diff, where)
     coverage = load_coverage(diff.root, {change.path: change.text for change in diff.files})
+    if args.format == "text":
+        return _review_as_it_goes(diff, options, memory, coverage, args.staged)
+    from tactful.suggestion.review import review_diff
+
     review = review_diff(diff, options, memory=memory, coverage=coverage)
-    output = {
-        "text": format_text,
-        "json": lambda r: json.dumps(to_json(r), indent=2),
-        "sarif": lambda r: json.dumps(to_sarif(r), indent=2),
-        "github": lambda r: json.dumps(to_github(r), indent=2),
-    }[args.format](review)
-    print(output)
+    if args.format == "github":
+        from tactful.server.cli.github import render
+
+        sys.stdout.write(render(annotations(review)))
+        for note in review.notes:
+            print(f"tactful review: {note}", file=sys.stderr)
+    else:
+        output = {
+            "json": lambda r: json.dumps(to_json(r), indent=2),
+            "sarif": lambda r: json.dumps(to_sarif(r), indent=2),
+            "github-review": lambda r: json.dumps(to_github_review(r), indent=2),
+        }[args.format](review)
+        print(output)
     return 1 if review.comments else 0
 
 
-def format_text(review: Review) -> str:
-    lines = [
+def _inside(root: Path, path: Path) -> str:
+    """``path`` relative to the repository ``root``; a ``DiffError`` when it is missing or
+    lies outside."""
+    from tactful.analyzers.diff import DiffError
+
+    location = path.resolve()
+    if not location.exists():
+        raise DiffError(f"{path} does not exist")
+    if not location.is_relative_to(root):
+        raise DiffError(f"{path} is not in the repository at {root}: review one repository")
+    return location.relative_to(root).as_posix()
+
+
+def _narrowed(diff: Diff, where: PathSelection) -> Diff:
+    """The diff of the selected paths alone."""
+    if where.everything:
+        return diff
+    return replace(
+        diff,
+        files=tuple(change for change in diff.files if where.selects(change.path)),
+        skipped=tuple(skip for skip in diff.skipped if where.selects(skip.path)),
+        deleted=tuple(path for path in diff.deleted if where.selects(path)),
+    )
+
+
+def _review_as_it_goes(
+    diff: Diff, options: ReviewOptions, memory: Memory, coverage: Coverage | None, staged: bool
+) -> int:
+    """Text mode: review file by file, printing each file's comments when it is done."""
+    from tactful.suggestion.review import Review, review_diff
+    from tactful.suggestion.review.llm import files_to_ask
+    from tactful.suggestion.review.reviewers import suggest_reviewers
+
+    per_file = replace(options, reviewers=False)
+    # The model is asked about the files a whole review would ask it about (its file cap
+    # holds), each in that file's turn.
+    asked = (
+        {change.path for change in files_to_ask(diff, options.llm)}
+        if options.llm is not None
+        else set()
+    )
+    comments: list[Comment] = []
+    notes: list[str] = []
+    hidden = 0
+    show = show_progress(True)
+    with Progress(len(diff.files), "reviewing", show=show) as bar:
+        for change in diff.files:
+            bar.doing(change.path)
+            budget = max(options.max_total - len(comments), 0)
+            llm = options.llm if change.path in asked else None
+            part = review_diff(
+                diff,
+                replace(per_file, max_total=budget, llm=llm),
+                files=[change],
+                memory=memory,
+                coverage=coverage,
+            )
+            comments.extend(part.comments)
+            hidden += part.hidden
+            notes.extend(note for note in part.notes if note not in notes)
+            if part.comments:
+                bar.emit("\n".join(comment_line(c) for c in part.comments))
+            bar.advance()
+    reviewers = suggest_reviewers(diff) if options.reviewers and diff.files else []
+    review = Review(
+        root=str(diff.root),
+        base=diff.base.description,
+        files=tuple(change.path for change in diff.files),
+        comments=tuple(comments),
+        reviewers=tuple(reviewers),
+        skipped=tuple((s.path, s.reason) for s in diff.skipped),
+        notes=tuple(notes or diff.notes),
+        hidden=hidden,
+    )
+    summary = summary_lines(review, staged)
+    print(("\n" if comments else "") + "\n".join(summary))
+    return 1 if comments else 0
+
+
+def comment_line(c: Comment) -> str:
+    return (
         f"{c.path}:{c.line + 1}:{c.span.start.column + 1}: {c.severity.value} [{c.rule}] "
         f"{c.message}"
-        for c in review.comments
-    ]
+    )
+
+
+def format_text(review: Review, staged: bool = False) -> str:
+    lines = [comment_line(c) for c in review.comments]
+    if lines:
+        lines.append("")
+    return "\n".join(lines + summary_lines(review, staged))
+
+
+def summary_lines(review: Review, staged: bool = False) -> list[str]:
     files = len({c.path for c in review.comments})
     summary = (
         f"{len(review.comments)} comment{'s' if len(review.comments) != 1 else ''} on {files} "
@@ -111,15 +288,14 @@ def format_text(review: Review) -> str:
         if review.comments
         else "no comments"
     )
+    what = "staged" if staged else "changed"
     summary += (
-        f" ({len(review.files)} changed file{'s' if len(review.files) != 1 else ''} reviewed "
+        f" ({len(review.files)} {what} file{'s' if len(review.files) != 1 else ''} reviewed "
         f"against {review.base})"
     )
     if review.hidden:
         summary += f"; {review.hidden} more withheld (dismissed before, or past the caps)"
-    if lines:
-        lines.append("")
-    lines.append(summary)
+    lines = [summary]
     if review.reviewers:
         people = ", ".join(
             f"{r.name} <{r.email}> ({r.lines} changed line{'s' if r.lines != 1 else ''}, "
@@ -132,7 +308,7 @@ def format_text(review: Review) -> str:
             "skipped: " + ", ".join(f"{path} ({reason})" for path, reason in review.skipped)
         )
     lines.extend(f"note: {note}" for note in review.notes)
-    return "\n".join(lines)
+    return lines
 
 
 def to_json(review: Review) -> dict[str, Any]:
@@ -174,16 +350,12 @@ def to_json(review: Review) -> dict[str, Any]:
     }
 
 
-_SARIF_LEVEL = {
-    Severity.ERROR: "error",
-    Severity.WARNING: "warning",
-    Severity.INFO: "note",
-    Severity.HINT: "note",
-}
+_SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note", "hint": "note"}
 
 
 def to_sarif(review: Review) -> dict[str, Any]:
-    from tactful.server.app import __version__
+    from tactful.server.cli import _version
+    from tactful.suggestion.review.comments import RULE_DESCRIPTIONS
 
     rule_ids = sorted({c.rule for c in review.comments})
     index = {rule: position for position, rule in enumerate(rule_ids)}
@@ -203,7 +375,7 @@ def to_sarif(review: Review) -> dict[str, Any]:
             {
                 "ruleId": c.rule,
                 "ruleIndex": index[c.rule],
-                "level": _SARIF_LEVEL[c.severity],
+                "level": _SARIF_LEVEL[c.severity.value],
                 "message": {"text": c.message},
                 "locations": [
                     {
@@ -231,7 +403,7 @@ def to_sarif(review: Review) -> dict[str, Any]:
                 "tool": {
                     "driver": {
                         "name": "tactful",
-                        "version": __version__,
+                        "version": _version(),
                         "rules": rules,
                     }
                 },
@@ -244,7 +416,26 @@ def to_sarif(review: Review) -> dict[str, Any]:
     }
 
 
-def to_github(review: Review) -> dict[str, Any]:
+def annotations(review: Review) -> list[Any]:
+    """``--format github``: one workflow annotation per comment."""
+    from tactful.server.cli.github import Annotation, level_of
+
+    return [
+        Annotation(
+            level=level_of(c.severity.value),
+            message=c.message,
+            file=c.path,
+            line=c.span.start.line + 1,
+            end_line=c.span.end.line + 1,
+            column=c.span.start.column + 1,
+            end_column=c.span.end.column + 1,
+            title=f"tactful ({c.rule})",
+        )
+        for c in review.comments
+    ]
+
+
+def to_github_review(review: Review) -> dict[str, Any]:
     """A pull-request review: one comment per commented line (several comments on one line are
     joined, since GitHub shows one thread per line), on the new side (``RIGHT``)."""
     by_line: dict[tuple[str, int], list[str]] = {}

@@ -8,7 +8,7 @@ import sys
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("serve", help="run the language server (stdio by default)")
+    parser = subparsers.add_parser("serve")
     parser.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
     parser.add_argument("--stdio", action="store_true", help="use stdio (the default)")
     parser.set_defaults(func=run)

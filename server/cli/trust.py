@@ -14,11 +14,8 @@ from tactful.feedback import trust as trust_list
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    for name, helptext in (
-        ("trust", "trust a workspace: its tests may run to validate fixes"),
-        ("untrust", "stop trusting a workspace"),
-    ):
-        parser = subparsers.add_parser(name, help=helptext)
+    for name in ("trust", "untrust"):
+        parser = subparsers.add_parser(name)
         parser.add_argument("path", nargs="?", default=".", help="workspace folder (default: .)")
         parser.set_defaults(func=run)
 

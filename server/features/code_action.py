@@ -69,7 +69,7 @@ class Provider:
 
 
 def providers(server: TactfulServer) -> dict[str, Provider]:
-    return server.services.setdefault("code_action.providers", {})
+    return server.services.code_actions
 
 
 def add_provider(

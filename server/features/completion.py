@@ -18,7 +18,7 @@ from lsprotocol import types
 from tactful.analyzers.text import Point, Span
 from tactful.server.convert import to_range
 from tactful.server.errors import guard
-from tactful.server.features.inline_completion import accept_command, completer_of
+from tactful.server.features.inline_completion import accept_command, complete
 
 if TYPE_CHECKING:
     from tactful.server.app import TactfulServer
@@ -32,8 +32,6 @@ def _client_shows_inline(server: TactfulServer) -> bool:
 
 
 def register(server: TactfulServer) -> None:
-    completer = completer_of(server)
-
     @server.feature(
         types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=["."])
     )
@@ -45,7 +43,7 @@ def register(server: TactfulServer) -> None:
             return types.CompletionList(is_incomplete=False, items=[])
         # CompletionTriggerKind.Invoked covers typing an identifier as well as Ctrl+Space, so
         # it does not say that the developer asked: only an explicit inline request does.
-        answer = await completer.complete(params.text_document.uri, params.position, "automatic")
+        answer = await complete(server, params.text_document.uri, params.position, "automatic")
         if answer is None:
             return types.CompletionList(is_incomplete=True, items=[])
         items = []

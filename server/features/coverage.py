@@ -11,8 +11,6 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from tactful.server.validation import sandbox_for
-
 if TYPE_CHECKING:
     from tactful.server.app import TactfulServer
 
@@ -27,6 +25,8 @@ def register(server: TactfulServer) -> None:
             return
         if not (server.trusted and server.settings.validation.enabled):
             return
+        from tactful.server.validation import sandbox_for  # the sandbox only when it may run
+
         sandbox = sandbox_for(server.workspace_root, server.settings, server.selected_python)
         sandbox.start_coverage_map()
 

@@ -23,62 +23,54 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from tactful.analyzers.document import Document
-from tactful.analyzers.index import RepositoryIndex, read_source
 from tactful.server.errors import guard
-from tactful.server.executor import run_blocking
-from tactful.server.features.inline_completion import engines_of
+from tactful.server.executor import ENGINE, run_blocking
 from tactful.server.progress import progress
-from tactful.suggestion.local.engine import LocalEngine
 
 if TYPE_CHECKING:
+    from tactful.analyzers.index import RepositoryIndex
     from tactful.server.app import TactfulServer
 
 logger = logging.getLogger(__name__)
 
-INDEX = "completion.index"
-
-
-def index_of(server: TactfulServer) -> RepositoryIndex | None:
-    found = server.services.get(INDEX)
-    return found if isinstance(found, RepositoryIndex) else None
-
 
 def register(server: TactfulServer) -> None:
-    engines = engines_of(server)
-    local = LocalEngine()
-    engines.register(local)
+    services = server.services
     stop = threading.Event()
 
     def initialized() -> None:
         root = server.workspace_root
         if root is None or not Path(root).is_dir():
             return
-        index = RepositoryIndex(Path(root))
-        server.services[INDEX] = index
-        local.index = index
+        # Imported at ``initialized``, not at start: ``initialize`` does not need it.
+        from tactful.analyzers.index import RepositoryIndex
+
+        index = services.index = RepositoryIndex(Path(root))
+        services.local.index = index
         for document in list(server.documents.values()):
             if document.path:
                 index.update(document.path, None)
         server.spawn(_build(server, index, stop), name="indexing the workspace")
 
     def observe(document: Document) -> None:
-        engines.observe(document.path, document.text)
+        services.engines.observe(document.path, document.text)
 
     def opened(document: Document) -> None:
-        index = index_of(server)
+        index = services.index
         if index is not None and document.path:
             index.update(document.path, None)
         observe(document)
 
     def closed(document: Document) -> None:
-        local.forget(document.uri)
-        index = index_of(server)
+        # In the engine's own worker, in turn with its requests: its caches are its own.
+        ENGINE.submit(services.local.forget, document.uri)
+        index = services.index
         if index is not None and document.path:
             server.spawn(_reread(index, document.path), name="re-reading a closed file")
 
     def shutdown() -> None:
         stop.set()
-        local.close()
+        services.local.close()
 
     server.initialized_listeners.append(initialized)
     server.listeners["open"].append(opened)
@@ -89,7 +81,7 @@ def register(server: TactfulServer) -> None:
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     @guard(server, "following file changes")
     async def did_change_watched_files(params: types.DidChangeWatchedFilesParams) -> None:
-        index = index_of(server)
+        index = services.index
         if index is None:
             return
         for change in params.changes:
@@ -101,11 +93,12 @@ def register(server: TactfulServer) -> None:
                 continue
             if any(d.path == path for d in server.documents.values()):
                 continue  # the editor's buffer is what counts for an open file
-            text = await run_blocking(read_source, Path(path))
-            await run_blocking(index.update, path, text)
+            await _reread(index, path)
 
 
 async def _reread(index: RepositoryIndex, path: str) -> None:
+    from tactful.analyzers.index import read_source
+
     text = await run_blocking(read_source, Path(path))
     await run_blocking(index.update, path, text)
 

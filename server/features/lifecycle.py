@@ -1,8 +1,9 @@
 """Initialize, initialized and shutdown: where the workspace, its settings and trust are read.
 
 The client's ``initializationOptions`` are the top settings layer (see server/settings.py).
-``initialize`` must answer fast: nothing heavy is loaded here, features start their background
-work (indexing, coverage) from ``initialized``.
+``initialize`` must answer fast: nothing heavy is loaded here. ``initialized`` loads the features
+that ``initialize`` did not need (``server/features/__init__.py``), and features start their
+background work (indexing, coverage) from it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from lsprotocol import types
 from pygls.uris import to_fs_path
 
 from tactful.server.diagnostics import pull_mode
+from tactful.server.features import load_deferred
 from tactful.server.settings import flatten
 
 if TYPE_CHECKING:
@@ -48,6 +50,9 @@ def register(server: TactfulServer) -> None:
 
     @server.feature(types.INITIALIZED)
     def initialized(params: types.InitializedParams) -> None:
+        # The initialize answer is out: the features it did not need load now, before the
+        # client sends anything else.
+        load_deferred(server)
         for listener in list(server.initialized_listeners):
             server._call_listener(listener)
 

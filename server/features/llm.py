@@ -14,33 +14,32 @@ import logging
 from typing import TYPE_CHECKING
 
 from tactful.server.executor import run_blocking
-from tactful.server.features.inline_completion import engines_of
 from tactful.suggestion.engine import LLM
-from tactful.suggestion.llm import LlmConfig, LlmEngine
-from tactful.suggestion.llm.embedded import available
 
 if TYPE_CHECKING:
     from tactful.server.app import TactfulServer
 
 logger = logging.getLogger(__name__)
 
-SERVICE = "completion.llm"
-
 
 def register(server: TactfulServer) -> None:
-    engines = engines_of(server)
+    services = server.services
     ready = False
 
     def configure() -> None:
-        if not ready:
+        if not ready or (services.llm is None and not server.settings.llm.model):
             return
+        # Imported once a model is set, not at start (litellm itself when the engine starts).
+        from tactful.suggestion.llm import LlmConfig, LlmEngine
+        from tactful.suggestion.llm.embedded import available
+
         config = LlmConfig.from_settings(server.settings)
-        current = server.services.get(SERVICE)
-        if isinstance(current, LlmEngine) and current.config == config:
+        current = services.llm
+        if current is not None and current.config == config:
             return
-        if isinstance(current, LlmEngine):
-            engines.unregister(LLM)
-            server.services.pop(SERVICE, None)
+        if current is not None:
+            services.engines.unregister(LLM)
+            services.llm = None
             server.spawn(run_blocking(current.close), name="stopping the previous LLM engine")
         if config is None:
             return
@@ -51,8 +50,8 @@ def register(server: TactfulServer) -> None:
         engine = LlmEngine(config, workspace_root=root)
         for document in list(server.documents.values()):
             engine.observe(document.path, document.text)
-        engines.register(engine)
-        server.services[SERVICE] = engine
+        services.engines.register(engine)
+        services.llm = engine
         engine.start()
         logger.info("LLM completions from %s", config.model)
 
@@ -62,8 +61,8 @@ def register(server: TactfulServer) -> None:
         configure()
 
     def shutdown() -> None:
-        engine = server.services.pop(SERVICE, None)
-        if isinstance(engine, LlmEngine):
+        engine, services.llm = services.llm, None
+        if engine is not None:
             engine.close()
 
     server.initialized_listeners.append(initialized)

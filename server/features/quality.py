@@ -60,6 +60,7 @@ from tactful.server.validation import sandbox_for
 from tactful.suggestion.fixes.llm import LlmConfig
 
 if TYPE_CHECKING:
+    from tactful.feedback.loop import FeedbackLoop
     from tactful.server.app import TactfulServer
 
 logger = logging.getLogger(__name__)
@@ -183,9 +184,9 @@ class QualityService:
 
     # -- the feedback loop --------------------------------------------------------------------
 
-    def loop(self) -> Any:
+    def loop(self) -> FeedbackLoop | None:
         """The server's feedback loop (absent before ``initialized``)."""
-        return self.server.services.get("feedback")
+        return self.server.services.feedback
 
     def workspace_key(self) -> str:
         root = self.server.workspace_root
@@ -205,11 +206,10 @@ class QualityService:
             if offer.fix is not None
         ]
         loop = self.loop()
-        rank_items = getattr(loop, "rank_items", None)
-        if rank_items is None:
+        if loop is None:
             return with_ids
         by_id = {item_id: (index, offer) for index, offer, item_id in with_ids}
-        ranked = rank_items(
+        ranked = loop.rank_items(
             self.workspace_key(), [(item_id, fix_item(offer)) for _, offer, item_id in with_ids]
         )
         shown = [(*by_id[item_id], item_id) for item_id, _decision in ranked]
@@ -234,15 +234,15 @@ class QualityService:
         for tracked in self.offered.values():
             for item_id in item_ids:
                 tracked.applied(item_id)
-        applied = getattr(self.loop(), "fix_applied", None)
-        if applied is None:
+        loop = self.loop()
+        if loop is None:
             return False
-        return any([applied(item_id, explicit) for item_id in item_ids])
+        return any([loop.fix_applied(item_id, explicit) for item_id in item_ids])
 
     def _ignored(self, item_ids: Sequence[str]) -> None:
-        ignored = getattr(self.loop(), "fix_ignored", None)
+        loop = self.loop()
         for item_id in item_ids:
-            if ignored is not None and ignored(item_id):
+            if loop is not None and loop.fix_ignored(item_id):
                 logger.debug("fix %s ignored", item_id)
 
     async def _lint(self, document: Document, delay: float) -> None:
@@ -424,10 +424,7 @@ class _Progress:
 
 
 def service(server: TactfulServer) -> QualityService:
-    found = server.services.get("quality")
-    if found is None:
-        found = server.services["quality"] = QualityService(server)
-    return found
+    return server.services.quality
 
 
 def _is_python(document: Document) -> bool:

@@ -58,6 +58,8 @@ from tactful.suggestion.review.comments import ORIGIN_LLM, normalize_line
 from tactful.suggestion.review.llm import config_from_settings
 
 if TYPE_CHECKING:
+    from tactful.feedback.loop import FeedbackLoop
+    from tactful.feedback.store import FeedbackStore
     from tactful.server.app import TactfulServer
 
 logger = logging.getLogger(__name__)
@@ -111,12 +113,13 @@ class ReviewService:
         select = tuple(settings.quality.select) if settings.quality.select else None
         return ReviewOptions(ruff_select=select, llm=llm, reviewers=False)
 
-    def loop(self) -> Any:
+    def loop(self) -> FeedbackLoop | None:
         """The server's feedback loop (absent before ``initialized``, or in a bare server)."""
-        return self.server.services.get("feedback")
+        return self.server.services.feedback
 
     def record(self, event: ev.Event) -> None:
-        store = getattr(self.loop(), "store", None)
+        loop = self.loop()
+        store = loop.store if loop is not None else None
         if store is None:
             logger.debug("no feedback store yet: %s for %s not recorded", event.kind, event.item_id)
             return
@@ -131,10 +134,17 @@ class ReviewService:
             return
         self.memory_loaded = True
         await self.refresh_diff()
-        store = getattr(self.loop(), "store", None)
-        if store is None:
-            store = store_path(self.server.settings.feedback.store)
+        loop = self.loop()
+        store: FeedbackStore | Path = (
+            loop.store if loop is not None else store_path(self.server.settings.feedback.store)
+        )
         self.memory = await run_blocking(load_memory, store, self.workspace_key())
+        team = self.server.settings.feedback.team
+        if team:
+            from tactful.feedback.team.memory import merged, team_memory
+
+            shared = await run_blocking(team_memory, team, self.workspace_key())
+            self.memory = merged(self.memory, shared)
 
     async def refresh_diff(self, force: bool = False) -> Diff | None:
         async with self._diff_lock:
@@ -348,11 +358,11 @@ class ReviewService:
     def _rank(self, comments: list[Comment]) -> list[Comment]:
         """The comments the feedback loop's item model shows, most likely useful first (reading
         order among equals); all of them, in reading order, when the server has no loop."""
-        rank_items = getattr(self.loop(), "rank_items", None)
-        if rank_items is None or not comments:
+        loop = self.loop()
+        if loop is None or not comments:
             return comments
         by_id = {c.id: c for c in comments}
-        ranked = rank_items(self.workspace_key(), [(c.id, comment_item(c)) for c in comments])
+        ranked = loop.rank_items(self.workspace_key(), [(c.id, comment_item(c)) for c in comments])
         return [by_id[item_id] for item_id, _decision in ranked]
 
     async def _resolve(
@@ -361,16 +371,16 @@ class ReviewService:
         """Learn from the shown comments whose line the developer edited away (see the module
         docstring); only documents the editor has open get here, never a file read from disk.
         The line diff runs off the event loop (about 10 ms for a 10,000-line file)."""
-        if getattr(self.loop(), "comment_resolved", None) is None:
+        if self.loop() is None:
             return
         found = await run_blocking(
             resolved_comments, before, after, list(previous.values()), produced
         )
-        resolved = getattr(self.loop(), "comment_resolved", None)
-        if resolved is None:
+        loop = self.loop()
+        if loop is None:
             return
         for comment_id in found:
-            if resolved(comment_id):
+            if loop.comment_resolved(comment_id):
                 logger.debug("review comment %s resolved by an edit", comment_id)
 
     def rerank(self) -> None:
@@ -396,10 +406,10 @@ class ReviewService:
         if not fresh:
             return
         self.recorded_shown.update(c.id for c in fresh)
-        item_shown = getattr(self.loop(), "item_shown", None)
+        loop = self.loop()
         language = language_of_path(path) or ""
         for comment in fresh:
-            if item_shown is not None and item_shown(comment.id):
+            if loop is not None and loop.item_shown(comment.id):
                 continue
             self.record(
                 ev.Event(
@@ -440,8 +450,8 @@ class ReviewService:
         )
         rule = found[1].rule if found else ""
         source = found[1].origin if found else ""
-        dismissed = getattr(self.loop(), "comment_dismissed", None)
-        if dismissed is None or not dismissed(comment_id):
+        loop = self.loop()
+        if loop is None or not loop.comment_dismissed(comment_id):
             self.record(dismissal(comment_id, self.workspace_key(), rule, source))
         self.memory = Memory(
             self.memory.dismissed | {comment_id},
@@ -507,10 +517,7 @@ def comment_item(comment: Comment) -> Item:
 
 
 def service(server: TactfulServer) -> ReviewService:
-    found = server.services.get("review")
-    if found is None:
-        found = server.services["review"] = ReviewService(server)
-    return found
+    return server.services.review
 
 
 def _relative(diff: Diff | None, path: str | None) -> str | None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from tactful.analyzers.findings import Finding, Fix
 from tactful.analyzers.ruff import SYNTAX_ERROR
-from tactful.suggestion.fixes import recipes, syntax
 from tactful.suggestion.fixes.screen import Rejection, Screened, dedupe, rank, screen
 
 __all__ = ["Rejection", "Screened", "alternatives", "candidates", "rank", "screen"]
@@ -19,6 +18,10 @@ __all__ = ["Rejection", "Screened", "alternatives", "candidates", "rank", "scree
 
 def candidates(finding: Finding, text: str) -> list[Fix]:
     """Every fix proposed without an LLM for ``finding`` in ``text``, ruff's first."""
+    # The recipes (libcst) and the syntax repairs load with the first finding to fix: the
+    # server imports this package at start-up, when nothing needs them yet.
+    from tactful.suggestion.fixes import recipes, syntax
+
     if finding.rule == SYNTAX_ERROR:
         return syntax.propose(finding, text)
     return dedupe([*finding.fixes, *recipes.propose(finding, text)])
@@ -28,6 +31,8 @@ def alternatives(finding: Finding, text: str) -> list[Fix]:
     """Fixes to judge only when no candidate survives ruff and the tests: another way to
     satisfy the rule where the usual fix cannot be taken (FA100 without the ``__future__``
     import)."""
+    from tactful.suggestion.fixes import recipes
+
     if finding.rule == SYNTAX_ERROR:
         return []
     return recipes.propose_alternatives(finding, text)

@@ -95,11 +95,6 @@ def recipe(*rules: str, title: str, alternative: bool = False) -> Callable[[Reci
     return register
 
 
-def recipe_rules() -> frozenset[str]:
-    """Rules some recipe knows how to fix."""
-    return frozenset(RECIPES) | frozenset(ALTERNATIVES)
-
-
 def propose(finding: Finding, text: str) -> list[Fix]:
     """Recipe fixes for ``finding`` in ``text`` (the file's current content); [] when none fits."""
     return _run(RECIPES.get(finding.rule, []), finding, text)

@@ -116,6 +116,7 @@ class EmbeddedModel:
             self._log_path.parent.mkdir(parents=True, exist_ok=True)
             command = [
                 sys.executable,
+                "-P",  # the working directory (the project) never shadows a module of ours
                 "-m",
                 "tactful.suggestion.llm.embedded_server",
                 *self.options.args(),

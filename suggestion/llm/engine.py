@@ -29,7 +29,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from tactful.analyzers.secrets import is_secret_path
@@ -121,7 +121,6 @@ class _Typed:
     after: str
     text: str
     score: float
-    meta: dict[str, object] = field(default_factory=dict)
 
 
 class LlmEngine:
@@ -259,15 +258,10 @@ class LlmEngine:
         text = _shape(text, request.max_lines, single_line)
         if len(text.strip()) < 2:
             return []  # One character saves no keystroke: accepting it costs one.
-        meta: dict[str, object] = {
-            "source": source,
-            "style": prompt.style,
-            "latency_ms": round((time.monotonic() - started) * 1000, 1),
-        }
-        self._typed[request.uri] = _Typed(before, after, text, score, meta)
+        self._typed[request.uri] = _Typed(before, after, text, score)
         if source == "model":
             self._warm_next_anchor(request, prompt)
-        return [_suggestion(text, score, meta)]
+        return [_suggestion(text, score, source)]
 
     # --- steps --------------------------------------------------------------------------------
 
@@ -281,8 +275,7 @@ class LlmEngine:
         rest = entry.text[len(typed) :]
         if not rest.strip():
             return None
-        meta = {**entry.meta, "source": "typed-ahead", "latency_ms": 0.0}
-        return _suggestion(rest, entry.score, meta)
+        return _suggestion(rest, entry.score, "typed-ahead")
 
     def _prompt_for(self, request: CompletionRequest, single_line: bool) -> Prompt | None:
         root = request.workspace_root or self.workspace_root
@@ -533,9 +526,9 @@ def _shape(text: str, max_lines: int, single_line: bool) -> str:
     return "\n".join(head + kept).rstrip()
 
 
-def _suggestion(text: str, score: float, meta: dict[str, object]) -> Suggestion:
+def _suggestion(text: str, score: float, origin: str) -> Suggestion:
     kind = "lines" if "\n" in text.strip("\n") else "line"
-    return Suggestion(text=text, engine=LLM, score=round(score, 4), kind=kind, meta=meta)
+    return Suggestion(text=text, engine=LLM, score=round(score, 4), kind=kind, origin=origin)
 
 
 def _token_probs(logprobs: Any) -> list[tuple[str, float]] | None:

@@ -40,6 +40,10 @@ from tactful.suggestion.types import CompletionRequest, Suggestion
 logger = logging.getLogger(__name__)
 
 NAME = "local"
+# A suggestion's origin: the statistics (jedi's names, asked where they are silent, count as
+# theirs: the acceptance prior was trained that way), or the shape of the line above.
+NGRAM = "ngram"
+SHAPE = "shape"
 ORDER = 5
 # How often the completion that all of jedi's matching names share was right in replays.
 SEMANTIC_PROBABILITY = 0.6
@@ -64,7 +68,10 @@ class Tuning:
 
 
 class LocalEngine:
-    """Suggests the rest of the token, the line or a few lines from what the workspace says."""
+    """Suggests the rest of the token, the line or a few lines from what the workspace says.
+
+    A ``BlockingEngine``: its work is CPU-bound, so the server runs ``suggest`` and ``forget``
+    in the engine's own worker thread, one at a time (the document caches need no lock)."""
 
     name = NAME
 
@@ -73,13 +80,6 @@ class LocalEngine:
         self.tuning = tuning or Tuning()
         self._documents: OrderedDict[str, DocumentModel] = OrderedDict()
         self._members = MemberNames()
-
-    async def complete(self, request: CompletionRequest, *, deadline: float) -> list[Suggestion]:
-        return self.suggest(request, deadline=deadline)
-
-    def observe(self, path: str | None, text: str) -> None:
-        """Nothing to learn here: the document cache follows the requests' text, and the
-        repository index follows the files (the server keeps it current)."""
 
     def close(self) -> None:
         """Stop the semantic worker process."""
@@ -156,13 +156,17 @@ class LocalEngine:
             kind = "lines" if "\n" in found.text else "line"
             if len(found.tokens) == 1:
                 kind = "token"
-            meta: dict[str, object] = {
-                "tokens": len(found.tokens),
-                "evidence": (found.first, found.margin, found.least, found.depth, found.support),
-                # Inside a string or comment that spans lines (a docstring): prose.
-                "prose": state_at_cursor != NORMAL,
-            }
-            candidates.append(Suggestion(found.text, NAME, found.probability, kind=kind, meta=meta))
+            candidates.append(
+                Suggestion(
+                    found.text,
+                    NAME,
+                    found.probability,
+                    kind=kind,
+                    origin=NGRAM,
+                    evidence=(found.first, found.margin, found.least, found.depth, found.support),
+                    prose=state_at_cursor != NORMAL,
+                )
+            )
         if (
             shaped is not None
             and not candidates
@@ -171,8 +175,7 @@ class LocalEngine:
         ):
             # Only where the statistics are silent: where they speak they were right more
             # often than the line above in replays.
-            meta = {"shape": True}
-            candidates.insert(0, Suggestion(shaped[0], NAME, shaped[1], kind="line", meta=meta))
+            candidates.insert(0, Suggestion(shaped[0], NAME, shaped[1], kind="line", origin=SHAPE))
         return candidates[:1]
 
     def _document(self, request: CompletionRequest) -> DocumentModel:

@@ -105,7 +105,8 @@ class _Worker:
 
     def __init__(self) -> None:
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "tactful.suggestion.local.jedi_worker"],
+            # ``-P``: the working directory (the project) never shadows a module of ours.
+            [sys.executable, "-P", "-m", "tactful.suggestion.local.jedi_worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

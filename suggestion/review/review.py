@@ -18,6 +18,7 @@ from tactful.analyzers import ruff
 from tactful.analyzers.diff import Diff, FileChange, working_tree_diff
 from tactful.analyzers.findings import Finding
 from tactful.analyzers.languages import language_of_path
+from tactful.analyzers.selection import RuleSelection
 from tactful.suggestion.review.comments import Comment, Review
 from tactful.suggestion.review.llm import Complete, LlmReviewConfig, litellm_complete, llm_comments
 from tactful.suggestion.review.ranking import MAX_PER_FILE, MAX_TOTAL, Memory, select
@@ -31,7 +32,9 @@ _PYTHON_SUFFIXES = (".py", ".pyi")
 
 @dataclass(frozen=True)
 class ReviewOptions:
-    """What to run: ruff (with an optional rule selection), the model, reviewer suggestions."""
+    """What to run: ruff (with an optional rule selection), the model, reviewer suggestions;
+    ``selection``: the rules whose comments are kept (``--select``/``--ignore``), applied
+    before ranking so that a left-out rule never takes a selected comment's place."""
 
     ruff: bool = True
     ruff_select: tuple[str, ...] | None = None
@@ -40,6 +43,7 @@ class ReviewOptions:
     rules: RuleOptions = field(default_factory=RuleOptions)
     max_per_file: int = MAX_PER_FILE
     max_total: int = MAX_TOTAL
+    selection: RuleSelection | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +103,8 @@ def review_diff(
             )
         if on_progress is not None:
             on_progress(Progress("model review done", 100))
+    if options.selection is not None and not options.selection.everything:
+        comments = [c for c in comments if options.selection.selects(c.rule)]
     selection = select(comments, memory, options.max_per_file, options.max_total)
     reviewers = suggest_reviewers(diff) if options.reviewers and files is None else []
     return Review(

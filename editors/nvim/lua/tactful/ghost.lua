@@ -8,6 +8,9 @@
 --- ghost text advances instead. Each of these fires a `User` autocommand (`TactfulShown`,
 --- `TactfulAccepted`, `TactfulRejected`, `TactfulTyped`) with the details in `data`.
 ---
+--- Inline completions can be turned off everywhere (`set_enabled(false)`) or in one buffer
+--- (`vim.b.tactful_enabled = false`); with `auto_trigger` off, only `request(buf, true)` asks.
+---
 --- This module owns only its extmark namespace and its own per-buffer state.
 
 local rpc = require("tactful.rpc")
@@ -19,7 +22,10 @@ M.ns = vim.api.nvim_create_namespace("tactful.ghost")
 local options = {
   debounce_ms = 75,
   hl_group = "TactfulGhost",
+  auto_trigger = true,
 }
+
+local enabled = true
 
 local shown = {} -- buf -> ghost state
 local pending = {} -- buf -> { client_id, request_id }
@@ -190,20 +196,33 @@ local function show(buf, client, result, row, col)
   end
 end
 
---- Ask the server for an inline completion at the cursor now.
-function M.request(buf)
+--- Whether inline completions are on, leaving aside buffers that turned them off.
+function M.globally_enabled()
+  return enabled
+end
+
+--- Whether inline completions are on in `buf`.
+function M.enabled(buf)
+  buf = resolve(buf)
+  return enabled and vim.b[buf].tactful_enabled ~= false
+end
+
+--- Ask the server for an inline completion at the cursor now; `invoked` when the user asked
+--- for one (a key or a command) rather than the plugin while typing. Returns whether it asked.
+function M.request(buf, invoked)
   buf = resolve(buf)
   cancel_pending(buf)
   local client = rpc.client_for(buf)
   if not client or vim.api.nvim_get_current_buf() ~= buf or not in_insert_mode() then
-    return
+    return false
   end
-  if shown[buf] then
-    return
+  if shown[buf] or not M.enabled(buf) then
+    return false
   end
   local encoding = client.offset_encoding or "utf-16"
   local params = vim.lsp.util.make_position_params(0, encoding)
-  params.context = { triggerKind = 2 } -- Automatic: asked while typing, not by a key.
+  -- LSP's InlineCompletionTriggerKind: 1 Invoked, 2 Automatic.
+  params.context = { triggerKind = invoked and 1 or 2 }
   local tick = tick_of(buf)
   local row, col = cursor()
   local request_id
@@ -228,6 +247,7 @@ function M.request(buf)
   if ok and request_id then
     pending[buf] = { client_id = client.id, request_id = request_id }
   end
+  return ok
 end
 
 local function schedule(buf)
@@ -294,7 +314,9 @@ function M.on_change(buf)
   end
   if tick ~= last_tick[buf] then
     last_tick[buf] = tick
-    schedule(buf)
+    if options.auto_trigger and M.enabled(buf) then
+      schedule(buf)
+    end
   end
 end
 
@@ -446,6 +468,21 @@ end
 
 function M.configure(opts)
   options = vim.tbl_extend("force", options, opts or {})
+end
+
+--- Turn inline completions on or off in every buffer; turning them off hides what shows (a
+--- rejection, reason "disabled") and cancels what was asked.
+function M.set_enabled(on)
+  enabled = on
+  if on then
+    return
+  end
+  for buf in pairs(timers) do
+    stop(buf, "disabled")
+  end
+  for buf in pairs(shown) do
+    stop(buf, "disabled")
+  end
 end
 
 return M

@@ -21,14 +21,21 @@ function M.check()
   end
 
   local tactful = package.loaded["tactful"]
-  if not tactful or not tactful._setup_done then
-    health.warn("setup() has not been called", { 'Add require("tactful").setup({}) to your config.' })
-    tactful = require("tactful")
-  else
+  local enabled_by_lsp = vim.lsp.is_enabled and vim.lsp.is_enabled("tactful")
+  if tactful and tactful._setup_done then
     health.ok("setup() called")
+  elseif enabled_by_lsp then
+    health.ok('started by vim.lsp.enable("tactful")')
+  else
+    health.warn("neither setup() nor vim.lsp.enable(\"tactful\") was called", {
+      'Add require("tactful").setup({}) to your config,',
+      'or, on Neovim 0.11+, vim.lsp.enable("tactful").',
+    })
   end
+  tactful = require("tactful")
+  local options = require("tactful.config").options
 
-  local cmd = tactful.config.cmd
+  local cmd = options.cmd
   local exe = cmd[1]
   if vim.fn.executable(exe) ~= 1 then
     health.error(("`%s` is not executable"):format(exe), {
@@ -37,7 +44,7 @@ function M.check()
     })
   else
     local ok, result = pcall(function()
-      return vim.system(tactful.cli("--version"), { text = true }):wait(10000)
+      return vim.system(tactful.cli("--version"), { text = true }):wait(30000)
     end)
     if ok and result.code == 0 then
       health.ok(("%s (%s)"):format(version_text(result), vim.fn.exepath(exe)))
@@ -46,12 +53,15 @@ function M.check()
     end
   end
 
-  if tactful.config.inline.native and vim.lsp.inline_completion then
+  if options.inline.native and vim.lsp.inline_completion then
     health.ok("inline completions: Neovim's own vim.lsp.inline_completion")
-  elseif tactful.config.inline.enabled then
+  elseif options.inline.enabled then
     health.ok("inline completions: ghost text drawn by this plugin")
   else
     health.info("inline completions are disabled (inline.enabled = false)")
+  end
+  if options.inline.enabled and not tactful.is_enabled() then
+    health.info("inline completions are turned off for now (:TactfulEnable)")
   end
 
   -- `:checkhealth` shows its report in a buffer of its own, so look at every tactful client.
@@ -71,6 +81,20 @@ function M.check()
       client.offset_encoding or "utf-16",
       #names > 0 and table.concat(names, ", ") or "no buffer"
     ))
+    local keys = require("tactful.keys")
+    for buf in pairs(client.attached_buffers or {}) do
+      for action, lhs in pairs(options.inline.keymaps or {}) do
+        if lhs and keys.is_mapped(buf, "i", lhs) then
+          local fallback = keys.fallback_of(buf, "i", lhs)
+          health.ok(("%s in buffer %d: %s while a suggestion shows, else %s"):format(
+            lhs,
+            buf,
+            action,
+            fallback or "the key itself"
+          ))
+        end
+      end
+    end
     local caps = client.server_capabilities or {}
     if caps.inlineCompletionProvider then
       health.ok("the server offers inline completions")

@@ -1,67 +1,46 @@
 --- tactful for Neovim: starts `tactful serve` for the files it understands, shows its inline
---- completions as ghost text, and adds `:TactfulReview`, `:TactfulStats`, `:TactfulTrust`.
+--- completions as ghost text, and adds the `:Tactful…` commands and a statusline function.
 ---
 ---   require("tactful").setup({
 ---     settings = { completion = { engine = "local" } },   -- server settings (camelCase)
 ---     inline = { keymaps = { accept = "<Tab>", accept_word = "<M-Right>", dismiss = "<C-]>" } },
 ---   })
 ---
+--- or, on Neovim 0.11+, `vim.lsp.enable("tactful")` with the configuration in `lsp/tactful.lua`.
+--- Either way the buffer-local keys and the ghost text are set up on `LspAttach`, so an
+--- `on_attach` of the user's in `vim.lsp.config()` does not replace them.
+---
 --- Review comments and quality findings arrive as ordinary diagnostics (sources `tactful.review`
 --- and `tactful.quality`) and their fixes as code actions, so Neovim's own LSP client shows them.
---- This module owns the `tactful` augroup, the user commands and the buffer-local keymaps it sets.
+--- This module owns the `tactful` and `tactful.events` augroups and the user commands; the keys
+--- belong to `tactful.keys`, the ghost text to `tactful.ghost`.
 
-local rpc = require("tactful.rpc")
+local config = require("tactful.config")
 local ghost = require("tactful.ghost")
+local keys = require("tactful.keys")
+local lsp = require("tactful.lsp")
+local rpc = require("tactful.rpc")
+local status = require("tactful.status")
+
+local uv = vim.uv or vim.loop
 
 local M = {}
 
-local defaults = {
-  --- Command that starts the server; the command line tools are this minus `serve`.
-  cmd = { "tactful", "serve" },
-  filetypes = {
-    "python",
-    "javascript",
-    "javascriptreact",
-    "typescript",
-    "typescriptreact",
-    "go",
-    "rust",
-    "java",
-  },
-  --- The workspace root is the nearest folder holding one of these (else the file's folder).
-  root_markers = { "pyproject.toml", ".tactful.toml", "setup.py", "setup.cfg", ".git" },
-  --- Server settings, nested and camelCase as in tactful's documentation.
-  settings = {},
-  inline = {
-    enabled = true,
-    --- Use Neovim's own `vim.lsp.inline_completion` where it exists (0.12+). It shows and accepts
-    --- suggestions but sends no partial accepts or explicit rejections.
-    native = false,
-    debounce_ms = 75,
-    hl_group = "TactfulGhost",
-    --- Insert-mode keys; set one to false to leave that key alone and call the functions
-    --- `require("tactful").accept()`, `.accept_word()`, `.dismiss()` from your own mappings.
-    keymaps = {
-      accept = "<Tab>",
-      accept_word = "<M-Right>",
-      dismiss = "<C-]>",
-    },
-  },
-  --- Called with (client, bufnr) when tactful attaches to a buffer.
-  on_attach = nil,
-}
-
-M.config = vim.deepcopy(defaults)
+--- The options in force (read-only; change them with `setup()`).
+M.config = config.options
 
 local function native_inline()
-  return M.config.inline.native and vim.lsp.inline_completion ~= nil
+  return config.options.inline.native and vim.lsp.inline_completion ~= nil
+end
+
+local function notify(message, level)
+  vim.notify("tactful: " .. message, level or vim.log.levels.INFO)
 end
 
 --- The command line of a tool (`stats`, `trust`, ...) from the configured server command.
 function M.cli(...)
-  local cmd = M.config.cmd
   local prefix = {}
-  for _, part in ipairs(cmd) do
+  for _, part in ipairs(config.options.cmd) do
     if part == "serve" then
       break
     end
@@ -70,131 +49,259 @@ function M.cli(...)
   return vim.list_extend(prefix, { ... })
 end
 
-local function feed(lhs)
-  vim.api.nvim_feedkeys(vim.keycode(lhs), "n", false)
-end
+-- What the keys do while an inline completion shows. A next-edit display registers its own
+-- handlers for the same actions (see tactful.keys).
+keys.handle("accept", "inline completion", function(buf)
+  if native_inline() then
+    return vim.lsp.inline_completion.get({ bufnr = buf })
+  end
+  return ghost.accept(buf)
+end)
+keys.handle("accept_word", "inline completion", ghost.accept_word)
+keys.handle("dismiss", "inline completion", ghost.dismiss)
+
+status.follow_inline(ghost.enabled)
 
 local function map_keys(buf)
-  local keys = M.config.inline.keymaps or {}
-  local function map(lhs, action, desc)
-    if not lhs then
-      return
-    end
-    vim.keymap.set("i", lhs, function()
-      if not action(buf) then
-        feed(lhs)
-      end
-    end, { buffer = buf, desc = desc })
-  end
-  if native_inline() then
-    map(keys.accept, function()
-      return vim.lsp.inline_completion.get()
-    end, "tactful: accept the suggestion")
-    return
-  end
-  map(keys.accept, ghost.accept, "tactful: accept the suggestion")
-  map(keys.accept_word, ghost.accept_word, "tactful: accept the next word of the suggestion")
-  map(keys.dismiss, ghost.dismiss, "tactful: dismiss the suggestion")
+  local maps = config.options.inline.keymaps or {}
+  keys.map(buf, "i", maps.accept, "accept", "accept the suggestion")
+  keys.map(buf, "i", maps.accept_word, "accept_word", "accept the next word of the suggestion")
+  keys.map(buf, "i", maps.dismiss, "dismiss", "dismiss the suggestion")
 end
 
-local function on_attach(client, buf)
-  if M.config.inline.enabled then
+local function attach(client, buf)
+  if config.options.inline.enabled then
     if native_inline() then
-      vim.lsp.inline_completion.enable(true, { bufnr = buf })
+      vim.lsp.inline_completion.enable(ghost.enabled(buf), { bufnr = buf })
     else
       ghost.attach(client, buf)
     end
     map_keys(buf)
   end
-  if M.config.on_attach then
-    M.config.on_attach(client, buf)
+  if config.options.on_attach then
+    config.options.on_attach(client, buf)
   end
+  status.refresh()
 end
 
---- Whether this Neovim can be asked to pull diagnostics again (`workspace/diagnostic/refresh`).
-local function pull_refreshes(caps)
-  local workspace = caps.workspace or {}
-  return workspace.diagnostics ~= nil and workspace.diagnostics.refreshSupport == true
+local function tactful_client(args)
+  local client = args.data and vim.lsp.get_client_by_id(args.data.client_id)
+  if client and client.name == rpc.NAME then
+    return client
+  end
+  return nil
 end
 
-local function capabilities()
-  local caps = vim.lsp.protocol.make_client_capabilities()
-  caps.textDocument = caps.textDocument or {}
-  -- Neovim before 0.12 has no inline completion of its own; this plugin provides it.
-  caps.textDocument.inlineCompletion = caps.textDocument.inlineCompletion
-    or { dynamicRegistration = false }
-  -- tactful computes diagnostics in the background, after the edit that prompted them. A
-  -- Neovim that pulls diagnostics only on open and change, and cannot be asked to pull again,
-  -- would show them one edit late; such a Neovim gets them pushed instead.
-  if not pull_refreshes(caps) then
-    -- null, not nil: Neovim merges these capabilities over its defaults.
-    caps.textDocument.diagnostic = vim.NIL
-  end
-  return caps
-end
-
-local function on_init(client)
-  if not pull_refreshes(client.capabilities or {}) then
-    -- Without this Neovim would still pull (the server offers it) and show each diagnostic
-    -- twice, once pushed and once pulled.
-    client.server_capabilities.diagnosticProvider = nil
-  end
-end
-
---- `tactful/verdictsChanged {uri, version}`: the tests gave a verdict on a fix of that document,
---- so its code actions (whose titles carry the verdicts) are worth asking for again. Whatever
---- draws them (a light bulb plugin, a statusline) listens to `User TactfulVerdicts`.
-local function verdicts_changed(_, result)
-  local uri = type(result) == "table" and result.uri or nil
-  local buf = uri and vim.fn.bufnr(vim.uri_to_fname(uri)) or -1
-  if buf > 0 and vim.api.nvim_buf_is_loaded(buf) then
-    vim.api.nvim_exec_autocmds("User", {
-      pattern = "TactfulVerdicts",
-      modeline = false,
-      data = { buf = buf, uri = uri, version = result.version },
-    })
-  end
+--- Commands, the highlight group and the autocommands that attach to tactful's clients.
+--- Idempotent; `setup()`, `plugin/tactful.lua` and `lsp/tactful.lua` call it.
+function M.prepare()
+  require("tactful.commands").create()
+  vim.api.nvim_set_hl(0, "TactfulGhost", { link = "Comment", default = true })
+  local group = vim.api.nvim_create_augroup("tactful.events", { clear = true })
+  vim.api.nvim_create_autocmd("LspAttach", {
+    group = group,
+    callback = function(args)
+      local client = tactful_client(args)
+      if client then
+        attach(client, args.buf)
+      end
+    end,
+  })
+  vim.api.nvim_create_autocmd("LspDetach", {
+    group = group,
+    callback = function(args)
+      if tactful_client(args) then
+        keys.unmap(args.buf)
+        -- The client still counts as attached while this runs.
+        vim.schedule(status.refresh)
+      end
+    end,
+  })
+  vim.api.nvim_create_autocmd("LspProgress", {
+    group = group,
+    callback = function(args)
+      if tactful_client(args) then
+        status.progress(args.data)
+      end
+    end,
+  })
+  vim.api.nvim_create_autocmd("ColorScheme", {
+    group = group,
+    callback = function()
+      vim.api.nvim_set_hl(0, "TactfulGhost", { link = "Comment", default = true })
+    end,
+  })
 end
 
 --- Start (or reuse) the server for a buffer.
 function M.start(buf)
-  buf = buf or vim.api.nvim_get_current_buf()
-  if vim.bo[buf].buftype ~= "" then
-    return nil
-  end
-  local name = vim.api.nvim_buf_get_name(buf)
-  if name == "" then
-    return nil
-  end
-  local root = vim.fs.root(buf, M.config.root_markers) or vim.fs.dirname(name)
-  return vim.lsp.start({
-    name = rpc.NAME,
-    cmd = M.config.cmd,
-    root_dir = root,
-    init_options = next(M.config.settings) and M.config.settings or vim.empty_dict(),
-    -- Answers `workspace/configuration` for the section `tactful`.
-    settings = { tactful = M.config.settings },
-    capabilities = capabilities(),
-    handlers = { ["tactful/verdictsChanged"] = verdicts_changed },
-    on_init = on_init,
-    on_attach = on_attach,
-  }, { bufnr = buf })
+  return lsp.start(buf or vim.api.nvim_get_current_buf())
 end
 
 function M.accept()
-  return ghost.accept(vim.api.nvim_get_current_buf())
+  return keys.run("accept", vim.api.nvim_get_current_buf())
 end
 
 function M.accept_word()
-  return ghost.accept_word(vim.api.nvim_get_current_buf())
+  return keys.run("accept_word", vim.api.nvim_get_current_buf())
 end
 
 function M.dismiss()
-  return ghost.dismiss(vim.api.nvim_get_current_buf())
+  return keys.run("dismiss", vim.api.nvim_get_current_buf())
 end
 
-local function notify(message, level)
-  vim.notify("tactful: " .. message, level or vim.log.levels.INFO)
+--- Whether inline completions are on (in `buf`, default the current buffer).
+function M.is_enabled(buf)
+  return ghost.enabled(buf or 0)
+end
+
+local function set_enabled(on)
+  ghost.set_enabled(on)
+  if native_inline() then
+    for _, client in ipairs(vim.lsp.get_clients({ name = rpc.NAME })) do
+      for buf in pairs(client.attached_buffers or {}) do
+        vim.lsp.inline_completion.enable(on and ghost.enabled(buf), { bufnr = buf })
+      end
+    end
+  end
+  status.refresh()
+end
+
+--- Inline completions on in every buffer (except those with `vim.b.tactful_enabled = false`).
+function M.enable()
+  set_enabled(true)
+end
+
+--- Inline completions off: what shows is hidden and nothing is asked for. Diagnostics and
+--- code actions stay.
+function M.disable()
+  set_enabled(false)
+end
+
+--- Turn inline completions off if they are on, else on; returns whether they are now on.
+function M.toggle()
+  set_enabled(not ghost.globally_enabled())
+  return ghost.globally_enabled()
+end
+
+--- Ask for an inline completion at the cursor now (Insert mode); false when none was asked for.
+function M.trigger()
+  local buf = vim.api.nvim_get_current_buf()
+  if not rpc.client_for(buf) then
+    notify("no tactful server runs for this buffer", vim.log.levels.WARN)
+    return false
+  end
+  if not ghost.enabled(buf) then
+    notify("inline completions are off (:TactfulEnable)", vim.log.levels.WARN)
+    return false
+  end
+  if vim.api.nvim_get_mode().mode:sub(1, 1) ~= "i" then
+    notify('suggestions show in Insert mode: map it there, e.g. vim.keymap.set("i", "<M-CR>", "<Cmd>TactfulTrigger<CR>")')
+    return false
+  end
+  if native_inline() then
+    notify("with inline.native, Neovim asks for suggestions itself")
+    return false
+  end
+  return ghost.request(buf, true)
+end
+
+--- Stop every tactful server and start it again for the buffers it served.
+function M.restart()
+  local clients = vim.lsp.get_clients({ name = rpc.NAME })
+  if #clients == 0 then
+    local buf = vim.api.nvim_get_current_buf()
+    if vim.tbl_contains(config.options.filetypes, vim.bo[buf].filetype) and M.start(buf) then
+      notify("started")
+    else
+      notify("no tactful server is running", vim.log.levels.WARN)
+    end
+    return
+  end
+  local targets = {}
+  for _, client in ipairs(clients) do
+    -- setup() users get the options in force now; vim.lsp.enable() users the same config.
+    local client_config = not M._setup_done and client.config or nil
+    for buf in pairs(client.attached_buffers or {}) do
+      table.insert(targets, { buf = buf, config = client_config })
+    end
+    rpc.stop(client)
+  end
+  local deadline = uv.now() + 5000
+  local timer = uv.new_timer()
+  timer:start(
+    50,
+    50,
+    vim.schedule_wrap(function()
+      local running = vim.tbl_filter(function(client)
+        return not rpc.is_stopped(client)
+      end, clients)
+      if #running > 0 and uv.now() < deadline then
+        return
+      end
+      timer:stop()
+      timer:close()
+      for _, client in ipairs(running) do
+        rpc.stop(client, true)
+      end
+      for _, target in ipairs(targets) do
+        if vim.api.nvim_buf_is_valid(target.buf) then
+          lsp.start(target.buf, target.config)
+        end
+      end
+      notify("restarted")
+    end)
+  )
+end
+
+local function root_dir()
+  local client = rpc.any_client()
+  if client and client.config.root_dir then
+    return client.config.root_dir
+  end
+  return vim.fs.root(0, config.options.root_markers) or vim.fn.getcwd()
+end
+
+local log_path = nil
+
+local function open_log(path)
+  if vim.fn.filereadable(path) ~= 1 then
+    notify("no log yet at " .. path)
+    return
+  end
+  vim.cmd("botright split " .. vim.fn.fnameescape(path))
+  vim.bo.readonly = true
+  vim.bo.autoread = true
+  vim.cmd("normal! G")
+end
+
+--- Open the server's log file (its path comes from `tactful doctor`, once).
+function M.log()
+  if log_path then
+    open_log(log_path)
+    return
+  end
+  local command = M.cli("doctor", "--format", "json", "--no-llm-check")
+  local ok, err = pcall(vim.system, command, { text = true, cwd = root_dir() }, function(result)
+    vim.schedule(function()
+      local decoded, report = pcall(vim.json.decode, result.stdout or "")
+      local path = decoded and type(report) == "table" and vim.tbl_get(report, "paths", "log")
+      if type(path) ~= "string" then
+        notify("could not find the log: " .. vim.trim(result.stderr or ""), vim.log.levels.ERROR)
+        return
+      end
+      log_path = path
+      open_log(path)
+    end)
+  end)
+  if not ok then
+    notify(("could not run %s: %s"):format(command[1], err), vim.log.levels.ERROR)
+  end
+end
+
+--- A short text for the statusline (see tactful.status); "" where tactful is not attached.
+function M.status(buf)
+  return status.line(buf)
 end
 
 --- Review comments of every file as a quickfix list.
@@ -230,14 +337,6 @@ function M.review()
   end)
 end
 
-local function root_dir()
-  local client = rpc.any_client()
-  if client and client.config.root_dir then
-    return client.config.root_dir
-  end
-  return vim.fs.root(0, M.config.root_markers) or vim.fn.getcwd()
-end
-
 local function show_scratch(title, text)
   vim.cmd("botright new")
   local buf = vim.api.nvim_get_current_buf()
@@ -264,8 +363,10 @@ end
 --- Tell running servers to read their settings (and so the trust list) again.
 local function resend_settings()
   for _, client in ipairs(vim.lsp.get_clients({ name = rpc.NAME })) do
+    local settings = client.settings or client.config.settings or {}
     rpc.notify(client, "workspace/didChangeConfiguration", {
-      settings = client.settings or client.config.settings or {},
+      -- An empty Lua table would go out as a JSON list.
+      settings = next(settings) ~= nil and settings or vim.empty_dict(),
     })
   end
 end
@@ -289,35 +390,15 @@ function M.trust(path, untrust)
   end)
 end
 
-local function create_commands()
-  vim.api.nvim_create_user_command("TactfulReview", M.review, {
-    desc = "tactful: review the changed lines now and list the comments",
-  })
-  vim.api.nvim_create_user_command("TactfulStats", M.stats, {
-    desc = "tactful: acceptance statistics",
-  })
-  vim.api.nvim_create_user_command("TactfulTrust", function(opts)
-    M.trust(opts.args, false)
-  end, { nargs = "?", complete = "dir", desc = "tactful: trust this workspace to run its tests" })
-  vim.api.nvim_create_user_command("TactfulUntrust", function(opts)
-    M.trust(opts.args, true)
-  end, { nargs = "?", complete = "dir", desc = "tactful: stop trusting this workspace" })
-end
-
 function M.setup(opts)
-  M.config = vim.tbl_deep_extend("force", vim.deepcopy(defaults), opts or {})
-  -- Lists are replaced, not merged index by index.
-  for _, key in ipairs({ "cmd", "filetypes", "root_markers" }) do
-    if opts and opts[key] then
-      M.config[key] = opts[key]
-    end
-  end
+  M.config = config.set(opts)
+  local inline = M.config.inline
   ghost.configure({
-    debounce_ms = M.config.inline.debounce_ms,
-    hl_group = M.config.inline.hl_group,
+    debounce_ms = inline.debounce_ms,
+    hl_group = inline.hl_group,
+    auto_trigger = inline.auto_trigger,
   })
-  vim.api.nvim_set_hl(0, "TactfulGhost", { link = "Comment", default = true })
-  create_commands()
+  M.prepare()
   local group = vim.api.nvim_create_augroup("tactful", { clear = true })
   vim.api.nvim_create_autocmd("FileType", {
     group = group,

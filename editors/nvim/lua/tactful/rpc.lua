@@ -45,6 +45,21 @@ function M.cancel(client, request_id)
   return client.cancel_request(request_id)
 end
 
+--- Ask the client to stop its server (`shutdown`, `exit`); `force` kills it.
+function M.stop(client, force)
+  if has_011 then
+    return client:stop(force)
+  end
+  return client.stop(force)
+end
+
+function M.is_stopped(client)
+  if has_011 then
+    return client:is_stopped()
+  end
+  return client.is_stopped()
+end
+
 --- Run a server command with `workspace/executeCommand`; `done(err, result)` is optional.
 function M.execute(client, command, arguments, buf, done)
   return M.request(client, "workspace/executeCommand", {
