@@ -254,7 +254,8 @@ def summarize(events: Iterable[ev.Event]) -> Summary:
 VERDICT_WORDS = {
     "passed": "tests passed (they ran the fixed code)",
     "unexercised": "tests pass, but none runs the fixed code",
-    "equivalent": "no test runs it: same behaviour on generated or recorded inputs",
+    "equivalent": "no test runs it: same behaviour on generated or recorded inputs, or the "
+    "same code laid out anew",
     "different": "no test runs it: behaves differently, not offered",
     "failed": "tests failed, not offered",
     "timeout": "tests timed out",

@@ -211,6 +211,48 @@ def test_same_behaviour_on_generated_inputs_is_its_own_verdict(tmp_path: Path) -
     assert not verdict.passed and verdict.validated
 
 
+def test_a_change_of_layout_alone_is_the_same_code(tmp_path: Path) -> None:
+    sandbox = judge(project(tmp_path / "p").root)
+
+    # a trailing comma and a line break: the syntax tree stays as it was
+    verdict = sandbox.validate_sync(
+        [
+            edit(
+                'raise ValueError("negative")',
+                'raise ValueError(\n            "negative",\n        )',
+            )
+        ]
+    )
+
+    assert verdict.status is Status.EQUIVALENT, verdict.reason
+    assert verdict.inputs == 0
+    assert verdict.summary() == "same code, only its layout changed"
+    assert verdict.unexercised == ("lib.py:describe",)
+    assert "syntax tree" in verdict.reason
+
+
+def test_what_a_changed_raise_statement_raises_is_compared_whole(tmp_path: Path) -> None:
+    module = """\
+def check(count: int) -> int:
+    if count < 0:
+        raise ValueError()
+    if count > 9:
+        raise ValueError("too many")
+    return count
+"""
+    sandbox = judge(project(tmp_path / "p", {"check.py": module}).root)
+
+    # ruff's RSE102: the same exception, raised from the changed statement itself
+    same = sandbox.validate_sync([edit("ValueError()", "ValueError", "check.py", module)])
+    message = sandbox.validate_sync([edit('"too many"', '"too many!"', "check.py", module)])
+
+    assert same.status is Status.EQUIVALENT, same.reason
+    assert same.inputs >= 1
+    assert message.status is Status.DIFFERENT, message.reason
+    assert message.counterexample is not None
+    assert message.counterexample.new == "raised ValueError('too many!')"
+
+
 def test_a_difference_is_shown_with_a_counterexample(tmp_path: Path) -> None:
     sandbox = judge(project(tmp_path / "p").root)
 

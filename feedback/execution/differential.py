@@ -65,6 +65,10 @@ class Target:
     old_changed: tuple[int, ...]
     new_changed: tuple[int, ...]
     literals: tuple[Any, ...] = field(default=(), compare=False)
+    # lines of the ``raise`` statements holding a changed line, in each version: a call that
+    # raises from one of them has run the change to its end, as one that returns has
+    old_raises: tuple[int, ...] = ()
+    new_raises: tuple[int, ...] = ()
 
     def spec(self, inputs: str) -> dict[str, Any]:
         """What ``harness.py`` reads for this target; ``inputs`` is its folder of inputs."""
@@ -84,6 +88,8 @@ class Target:
             "new_def_line": self.new_def_line,
             "old_changed": list(self.old_changed),
             "new_changed": list(self.new_changed),
+            "old_raises": list(self.old_raises),
+            "new_raises": list(self.new_raises),
             "inputs": inputs,
         }
 
@@ -274,7 +280,21 @@ def target_for(
         old_changed=unit.old_lines,
         new_changed=unit.new_lines,
         literals=_literals(old_def),
+        old_raises=_raise_lines(old_def, unit.old_lines),
+        new_raises=_raise_lines(new_def, unit.new_lines),
     )
+
+
+def _raise_lines(node: ast.AST, changed: tuple[int, ...]) -> tuple[int, ...]:
+    """Every line of the ``raise`` statements of ``node`` that hold one of ``changed``."""
+    lines: set[int] = set()
+    wanted = set(changed)
+    for child in ast.walk(node):
+        if isinstance(child, ast.Raise):
+            span = range(child.lineno, (child.end_lineno or child.lineno) + 1)
+            if wanted.intersection(span):
+                lines.update(span)
+    return tuple(sorted(lines))
 
 
 # -- inputs from annotations, defaults and literals ---------------------------------------------
@@ -624,7 +644,8 @@ def read_report(report: dict[str, Any] | None, targets: list[Target]) -> Outcome
             problems.append(f"{target.label}: no input reached the changed lines")
         elif not result.get("returned"):
             problems.append(
-                f"{target.label}: every input that reached the changed lines made it raise"
+                f"{target.label}: every input that reached the changed lines made it raise "
+                "before the change could finish"
             )
         counts.append(int(result.get("reached", 0)))
     return Outcome(min(counts) if counts else 0, None, tuple(problems))

@@ -7,7 +7,8 @@ change outside any function, the module (it must have been imported), or a file 
 Python (it must have been opened). A change to a function's annotations alone counts as outside
 it: annotations are evaluated where the ``def`` runs, at import. ``RunTrace`` is what a run
 recorded of those units (``child_coverage.py`` writes it, in every Python process of the run),
-and ``unexercised`` tells which units it never reached.
+and ``unexercised`` tells which units it never reached. ``same_code`` tells a change of layout
+alone (the syntax tree unchanged) from one of behaviour.
 """
 
 from __future__ import annotations
@@ -240,6 +241,26 @@ def changed_units(
     if module_level:
         units.append(Unit(path, MODULE))
     return units
+
+
+def same_code(unit: Unit, old_text: str | None, new_text: str | None) -> bool:
+    """Whether a change leaves ``unit``'s syntax tree as it was: only its layout changed (line
+    breaks, trailing commas, parentheses, comments), so both versions compile to the same code
+    (at other line numbers). A module-level unit counts only when the whole file's tree is the
+    same; a file that is not Python, or is deleted, never does."""
+    if unit.kind == FILE or unit.deleted or old_text is None or new_text is None:
+        return False
+    old_tree, new_tree = _parse(old_text), _parse(new_text)
+    if old_tree is None or new_tree is None:
+        return False
+    if unit.kind == MODULE:
+        return ast.dump(old_tree) == ast.dump(new_tree)
+    key = (unit.name, unit.occurrence)
+    before = next((d for d in _defs_of(old_text) if d.key == key), None)
+    after = next((d for d in _defs_of(new_text) if d.key == key), None)
+    return (
+        before is not None and after is not None and ast.dump(before.node) == ast.dump(after.node)
+    )
 
 
 @dataclass

@@ -7,11 +7,13 @@ new text), compiles the old and the new ``def`` (decorators left out, at their o
 numbers, in the module's globals, in their class for a method), and calls each version on every
 input in a forked child, and the old one once more where they differ (an input on which the old
 one disagrees with itself is dropped: the function is not deterministic there). What a call
-returned or raised, and what it did to its arguments and its instance, is compared in a
-canonical form. The
-module's name for the function points at the version being called, so recursion and callers
-within the module see that version. A line tracer notes whether any input reached a changed
-line. The report goes to the ``out`` file named in the spec as JSON.
+returned or raised (an exception by its type; one a changed ``raise`` statement raised by its
+type and message), and what it did to its arguments and its instance, is compared in a
+canonical form. The module's name for the function points at the version being called, so
+recursion and callers within the module see that version. A line tracer notes whether any input
+reached a changed line; an input ran the change to its end when the call returned, or raised
+from a changed ``raise`` statement. The report goes to the ``out`` file named in the spec as
+JSON.
 """
 
 import asyncio
@@ -253,7 +255,16 @@ def _bind(owner, target, function):
     return function
 
 
-def _one_call(target, owner, function, blob, codes, changed, per_call_s):
+def _raised_from(exc, codes, raises):
+    """Whether ``exc`` was raised by one of the function's own ``raise`` statements on the
+    lines ``raises`` (the innermost frame of its traceback is the function's, at such a line)."""
+    last = exc.__traceback__
+    while last is not None and last.tb_next is not None:
+        last = last.tb_next
+    return last is not None and last.tb_frame.f_code in codes and last.tb_lineno in raises
+
+
+def _one_call(target, owner, function, blob, codes, changed, per_call_s, raises=frozenset()):
     """Run in a forked child: one call of one version on one input; returns its outcome."""
     reached = []
 
@@ -327,6 +338,7 @@ def _one_call(target, owner, function, blob, codes, changed, per_call_s):
             "kind": "raise",
             "value": canonical(exc),
             "text": f"raised {type(exc).__name__}({_short(str(exc))})",
+            "at_change": _raised_from(exc, codes, raises),
         }
     finally:
         sys.settrace(None)
@@ -400,14 +412,16 @@ def _same(first, second):
     for key in ("kind", "after", "printed"):
         if first.get(key) != second.get(key):
             return False
-    if first.get("kind") == "raise":
+    if first.get("kind") == "raise" and not (first.get("at_change") and second.get("at_change")):
         return first["value"][0] == second["value"][0]
+    # what a changed raise statement raises is compared whole: its type and its message
     return first.get("value") == second.get("value")
 
 
 def check(target, spec):
     # compared: inputs run through both versions; reached: those that ran a changed line;
-    # returned: those among them on which the old version returned
+    # returned: those among them that ran the change to its end (the old version returned, or
+    # both raised from a changed raise statement)
     report = {"label": target["label"], "compared": 0, "dropped": 0, "reached": 0, "returned": 0}
     try:
         sys.path.insert(0, os.path.join(spec["root"], target["import_root"]))
@@ -426,6 +440,8 @@ def check(target, spec):
     deadline = time.monotonic() + spec.get("budget_s", 30.0)
     old_codes, new_codes = _codes(old), _codes(new)
     old_changed, new_changed = set(target["old_changed"]), set(target["new_changed"])
+    old_raises = frozenset(target.get("old_raises", ()))
+    new_raises = frozenset(target.get("new_raises", ()))
     unmakeable = None
     blobs = []
     for name in sorted(os.listdir(target["inputs"])):
@@ -435,30 +451,35 @@ def check(target, spec):
         if time.monotonic() > deadline:
             break
 
-        def run(function, codes, changed, blob=blob):
+        def run(function, codes, changed, raises, blob=blob):
             return _in_child(
-                lambda: _one_call(target, owner, function, blob, codes, changed, per_call_s),
+                lambda: _one_call(
+                    target, owner, function, blob, codes, changed, per_call_s, raises
+                ),
                 per_call_s,
             )
 
-        first = run(old, old_codes, old_changed)
+        first = run(old, old_codes, old_changed, old_raises)
         if "unmakeable" in first:
             unmakeable = first["unmakeable"]
             continue
         if first["kind"] in ("timeout", "crash"):
             report["dropped"] += 1
             continue
-        fresh = run(new, new_codes, new_changed)
+        fresh = run(new, new_codes, new_changed, new_raises)
         if not _same(first, fresh):
             # a difference counts only if the old version agrees with itself on that input
-            second = run(old, old_codes, old_changed)
+            second = run(old, old_codes, old_changed, old_raises)
             if not _same(first, second):
                 report["dropped"] += 1
                 continue
         report["compared"] += 1
         if first.get("reached") or fresh.get("reached"):
             report["reached"] += 1
-            report["returned"] += first["kind"] == "return"
+            # the change ran to its end: the call returned, or a changed raise statement raised
+            report["returned"] += first["kind"] == "return" or bool(
+                first.get("at_change") and fresh.get("at_change")
+            )
         if not _same(first, fresh):
             old_text, new_text = first["text"], fresh["text"]
             if fresh.get("printed") != first.get("printed"):

@@ -83,6 +83,7 @@ from tactful.feedback.execution.exercise import (
     Unit,
     changed_units,
     read_trace,
+    same_code,
     unexercised,
 )
 from tactful.feedback.execution.interpret import collect_error_ids, failed_ids, interpret
@@ -499,6 +500,19 @@ class Sandbox:
         if not missing:
             return replace(verdict, status=Status.PASSED, exercised=True)
         seen = trace is not None and trace.measured
+        # a change of layout alone (line breaks, trailing commas, parentheses, comments) leaves
+        # the code as it was once compiled: no input can tell the two versions apart
+        layout_only = await asyncio.to_thread(_layout_only, missing, before, changes)
+        if len(layout_only) == len(missing):
+            return replace(
+                verdict,
+                status=Status.EQUIVALENT,
+                exercised=False if seen or no_tests else None,
+                unexercised=tuple(unit.label for unit in missing),
+                inputs=0,
+                reason="no test runs this code; the change leaves its syntax tree as it was "
+                "(only its layout changed), so the old and the new version are the same code",
+            )
         verdict = replace(
             verdict,
             status=Status.UNEXERCISED,
@@ -513,8 +527,9 @@ class Sandbox:
         )
         if not self.options.differential or environment.interpreter is None:
             return verdict
+        checked = [unit for unit in missing if unit not in layout_only]
         return await self._differential(
-            backend, changes, before, missing, environment, verdict, failing, cmap, set(state.files)
+            backend, changes, before, checked, environment, verdict, failing, cmap, set(state.files)
         )
 
     def _changes(
@@ -1361,6 +1376,14 @@ def _units(changes: list[Change], before: dict[str, str | None], present: set[st
             change.path, before[change.path], change.new_text, present.__contains__
         )
     ]
+
+
+def _layout_only(
+    units: list[Unit], before: dict[str, str | None], changes: list[Change]
+) -> list[Unit]:
+    """The units whose change is one of layout alone (``exercise.same_code``)."""
+    after = {change.path: change.new_text for change in changes}
+    return [unit for unit in units if same_code(unit, before.get(unit.path), after.get(unit.path))]
 
 
 def _digest(text: str) -> str:

@@ -20,7 +20,8 @@ from typing import Any
 class Status(StrEnum):
     PASSED = "passed"  # the tests that ran executed the changed code, and all passed
     UNEXERCISED = "unexercised"  # the tests passed, but none ran the changed code
-    EQUIVALENT = "equivalent"  # no test runs it; old and new behave the same on every input
+    # no test runs it; old and new behave the same on every input (or only its layout changed)
+    EQUIVALENT = "equivalent"
     DIFFERENT = "different"  # no test runs it; old and new behave differently on an input
     FAILED = "failed"
     ERROR = "error"  # the tests could not be run: sandbox, command or interpreter trouble
@@ -123,6 +124,8 @@ class Verdict:
                 return f"tests pass, but none was seen running this code{suffix}"
             return f"tests pass, but none runs this code{suffix}"
         if self.status is Status.EQUIVALENT:
+            if self.inputs == 0:
+                return f"same code, only its layout changed{suffix}"
             noun = "input" if self.inputs == 1 else "inputs"
             return f"same behaviour on {self.inputs} {noun}{suffix}"
         if self.status is Status.DIFFERENT:
