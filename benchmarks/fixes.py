@@ -58,8 +58,6 @@ from pathlib import Path
 import corpora
 from corpora import CORPORA, project_python
 
-from tactful.analyzers.text import apply_edits
-
 EXTRA_RULES = ("B", "UP", "SIM", "PERF", "RUF")
 CLASSIC_DEFAULTS = ("E4", "E7", "E9", "F")
 # click 8.1.8's requirements/tests.txt: the versions its own CI runs the tests with; the other
@@ -212,7 +210,6 @@ def main() -> int:
 
     from tactful.analyzers.ruff import RuffOptions, check_paths
     from tactful.feedback.execution import Sandbox, Status, ValidationOptions
-    from tactful.feedback.execution.exercise import FUNCTION, changed_units, function_body
     from tactful.feedback.fixes import FixJudge
 
     known = KNOWN.get(args.corpus)
@@ -303,25 +300,24 @@ def main() -> int:
         if not offer.validated:
             continue
         path = offer.finding.path
-        text = texts[path]
-        new_text = apply_edits(text, list(offer.fix.edits))
-        for unit in changed_units(path, text, new_text, lambda p: (root / p).exists()):
-            executed = suite.get(unit.path, set())
-            body = (
-                function_body(text, unit.name, unit.occurrence) if unit.kind == FUNCTION else None
-            )
-            never = not executed or (
-                body is not None and not any(body[0] <= n <= body[1] for n in executed)
-            )
-            if never:
+        # each edited line of the old text, judged by the suite's own coverage, not by how
+        # tactful names what an edit changed: the innermost function's body must have run (a
+        # line outside any function body: the module must have been imported)
+        for edit in offer.fix.edits:
+            text = texts.get(edit.path) or (root / edit.path).read_text(encoding="utf-8")
+            first, last = edit.span.start.line + 1, edit.span.end.line + 1
+            unrun = [n for n in range(first, last + 1) if not runs(suite, edit.path, text, n)]
+            if unrun:
                 false_validations.append(
                     {
-                        "path": path,
+                        "path": edit.path,
+                        "line": unrun[0],
                         "rule": offer.finding.rule,
                         "title": offer.title,
-                        "why": f"the whole suite never runs {unit.label}",
+                        "why": f"the whole suite never runs the code at {edit.path}:{unrun[0]}",
                     }
                 )
+                break
         if args.skip_full_check:
             continue
         key = (path, tuple(offer.fix.edits))
