@@ -9,6 +9,7 @@ themselves). coverage is installed into the corpus's environment, pinned as tact
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import tempfile
 from collections.abc import Sequence
@@ -61,14 +62,27 @@ def suite_lines(root: Path, pytest_args: Sequence[str] = ()) -> dict[str, set[in
 
 def runs(lines: dict[str, set[int]], path: str, text: str, line: int) -> bool:
     """Whether the suite runs the code at one-based ``line`` of ``path`` (whose text is
-    ``text``): the body of the innermost function holding it; for a line outside any function
-    body (module or class level, or a ``def`` line with its decorators, defaults and
-    annotations, which run where the ``def`` does), the module, imported."""
-    from tactful.feedback.execution.exercise import enclosing_body
-
+    ``text``): some line of the body of the innermost function whose body holds it, or, for a
+    line in no function's body (module or class level; a ``def`` line with its decorators,
+    defaults and annotations, which run where the ``def`` statement does), the module imported."""
     executed = lines.get(path, set())
-    found = enclosing_body(text, line)
-    if found is None or line < found[1][0]:
+    body = _innermost_body(text, line)
+    if body is None:
         return bool(executed)
-    first, last = found[1]
+    first, last = body
     return any(first <= n <= last for n in executed)
+
+
+def _innermost_body(text: str, line: int) -> tuple[int, int] | None:
+    """One-based first and last line of the innermost function body holding ``line``."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
+    best: tuple[int, int] | None = None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
+            first, last = node.body[0].lineno, node.end_lineno or node.body[0].lineno
+            if first <= line <= last and (best is None or first >= best[0]):
+                best = (first, last)
+    return best

@@ -125,13 +125,48 @@ def test_a_module_level_change_is_exercised_when_a_test_imports_the_module(
     sandbox = judge(work.root, differential=False)
 
     imported = sandbox.validate_sync([edit("LIMIT = 100", "LIMIT = (100)")])
-    never_imported = sandbox.validate_sync(
-        [Edit("other.py", Span(Point(0, 7), Point(0, 8)), "(1)")]
-    )
+    never_imported = sandbox.validate_sync([Edit("other.py", Span(Point(0, 7), Point(0, 8)), "2")])
+    # parentheses alone leave the code as it was: no test needed to tell
+    laid_out = sandbox.validate_sync([Edit("other.py", Span(Point(0, 7), Point(0, 8)), "(1)")])
 
     assert imported.status is Status.PASSED
     assert never_imported.status is Status.UNEXERCISED
     assert never_imported.unexercised == ("other.py (module level)",)
+    assert laid_out.status is Status.EQUIVALENT and laid_out.inputs == 0
+
+
+def test_annotations_count_where_they_are_evaluated(tmp_path: Path) -> None:
+    module = """\
+def outer(n: int) -> int:
+    def inner(k: "int") -> int:
+        return k + 1
+
+    return inner(n)
+
+
+def collect(n: int) -> list:
+    total: "list" = []
+    total.append(n)
+    return total
+"""
+    tests = "import ann\n\n\ndef test_imported():\n    assert ann.__name__ == 'ann'\n"
+    work = project(tmp_path / "p", {"ann.py": module, "tests/test_ann.py": tests})
+    sandbox = judge(work.root, differential=False)
+
+    # a signature's annotations are evaluated where the def runs: at import here
+    signature = sandbox.validate_sync(
+        [edit("n: int) -> list", "n: int) -> 'list'", "ann.py", module)]
+    )
+    # a nested function's signature is evaluated when the function around it runs
+    nested = sandbox.validate_sync([edit('k: "int"', "k: int", "ann.py", module)])
+    # a variable's annotation in a function body is never evaluated: no call runs other code
+    local = sandbox.validate_sync([edit('total: "list"', 'total: "list[int]"', "ann.py", module)])
+
+    assert signature.status is Status.PASSED, signature.reason
+    assert nested.status is Status.UNEXERCISED
+    assert nested.unexercised == ("ann.py:outer",)
+    assert local.status is Status.EQUIVALENT and local.inputs == 0, local.reason
+    assert local.unexercised == ("ann.py:collect",)
 
 
 def test_of_two_definitions_of_one_name_only_the_one_that_ran_counts(tmp_path: Path) -> None:
@@ -226,9 +261,9 @@ def test_a_change_of_layout_alone_is_the_same_code(tmp_path: Path) -> None:
 
     assert verdict.status is Status.EQUIVALENT, verdict.reason
     assert verdict.inputs == 0
-    assert verdict.summary() == "same code, only its layout changed"
+    assert verdict.summary() == "same code, only its layout or annotations changed"
     assert verdict.unexercised == ("lib.py:describe",)
-    assert "syntax tree" in verdict.reason
+    assert "as it was once compiled" in verdict.reason
 
 
 def test_what_a_changed_raise_statement_raises_is_compared_whole(tmp_path: Path) -> None:

@@ -4,17 +4,19 @@ Boundary: plain Python over texts and coverage data files; it runs nothing. ``ch
 names what an edit changed, the unit a test must run for its passing to say anything about the
 edit: the innermost function holding a changed line (its body must have run: a call), or, for a
 change outside any function, the module (it must have been imported), or a file that is not
-Python (it must have been opened). A change to a function's annotations alone counts as outside
-it: annotations are evaluated where the ``def`` runs, at import. ``RunTrace`` is what a run
-recorded of those units (``child_coverage.py`` writes it, in every Python process of the run),
-and ``unexercised`` tells which units it never reached. ``same_code`` tells a change of layout
-alone (the syntax tree unchanged) from one of behaviour.
+Python (it must have been opened). A change to the annotations of a function's signature alone
+counts as outside it: they are evaluated where the ``def`` runs (at import, or when the function
+around it runs). ``RunTrace`` is what a run recorded of those units (``child_coverage.py``
+writes it, in every Python process of the run), and ``unexercised`` tells which units it never
+reached. ``same_code`` tells a change of layout, or of annotations no call evaluates, from one
+of what a call does.
 """
 
 from __future__ import annotations
 
 import ast
 import contextlib
+import copy
 import difflib
 import functools
 import json
@@ -92,6 +94,20 @@ def _defs(tree: ast.AST) -> list[_Def]:
     return found
 
 
+def _enclosing(defs: list[_Def], inner: _Def) -> _Def | None:
+    """The innermost function whose body holds the ``def`` of ``inner``, if any."""
+    best: _Def | None = None
+    for candidate in defs:
+        first, last = candidate.body
+        if (
+            candidate is not inner
+            and first <= inner.start <= last
+            and (best is None or candidate.start >= best.start)
+        ):
+            best = candidate
+    return best
+
+
 def _innermost(defs: list[_Def], line: int) -> _Def | None:
     best: _Def | None = None
     for candidate in defs:
@@ -102,22 +118,26 @@ def _innermost(defs: list[_Def], line: int) -> _Def | None:
     return best
 
 
-def _without_annotations(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
-    """The function's syntax tree with every annotation of its signature left out."""
-    args = node.args
-    every = [*args.posonlyargs, *args.args, *args.kwonlyargs]
-    every += [a for a in (args.vararg, args.kwarg) if a is not None]
-    saved = [(arg, arg.annotation) for arg in every]
-    returns = node.returns
-    try:
-        for arg in every:
+def _without_annotations(
+    node: ast.FunctionDef | ast.AsyncFunctionDef, in_body: bool = False
+) -> str:
+    """The function's syntax tree without the annotations of its signature (evaluated where the
+    ``def`` runs), and with ``in_body`` also without those of variables in its body (never
+    evaluated inside a function; a class's body in it keeps its own)."""
+    copied = copy.deepcopy(node)
+    args = copied.args
+    for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
+        if arg is not None:
             arg.annotation = None
-        node.returns = None
-        return ast.dump(node, include_attributes=False)
-    finally:
-        for arg, annotation in saved:
-            arg.annotation = annotation
-        node.returns = returns
+    copied.returns = None
+    stack: list[ast.AST] = list(copied.body) if in_body else []
+    while stack:
+        child = stack.pop()
+        if isinstance(child, ast.AnnAssign):
+            child.annotation = ast.Constant(None)
+        if not isinstance(child, ast.ClassDef):
+            stack.extend(ast.iter_child_nodes(child))
+    return ast.dump(copied, include_attributes=False)
 
 
 def _parse(text: str | None) -> ast.Module | None:
@@ -213,7 +233,13 @@ def changed_units(
     units: list[Unit] = []
     by_name = {d.key: d for d in new_defs}
     old_by_name = {d.key: d for d in old_defs}
-    for key, (old_lines, new_lines) in names.items():
+    pending = list(names.items())
+    done: set[tuple[str, int]] = set()
+    while pending:
+        key, (old_lines, new_lines) = pending.pop(0)
+        if key in done:
+            continue
+        done.add(key)
         target = by_name.get(key)
         if target is None:
             module_level = True  # the function is gone: its def no longer runs at import
@@ -224,8 +250,13 @@ def changed_units(
             and ast.dump(before.node) != ast.dump(target.node)
             and _without_annotations(before.node) == _without_annotations(target.node)
         ):
-            # only its annotations changed: they are evaluated where the def runs, at import
-            module_level = True
+            # only the annotations of its signature changed: they are evaluated where the def
+            # runs (at import, or when the function around it runs)
+            enclosing = _enclosing(new_defs, target)
+            if enclosing is None:
+                module_level = True
+            elif enclosing.key not in names:
+                pending.append((enclosing.key, ([], [target.start])))
             continue
         units.append(
             Unit(
@@ -244,10 +275,11 @@ def changed_units(
 
 
 def same_code(unit: Unit, old_text: str | None, new_text: str | None) -> bool:
-    """Whether a change leaves ``unit``'s syntax tree as it was: only its layout changed (line
-    breaks, trailing commas, parentheses, comments), so both versions compile to the same code
-    (at other line numbers). A module-level unit counts only when the whole file's tree is the
-    same; a file that is not Python, or is deleted, never does."""
+    """Whether a change leaves the code a call of ``unit`` runs as it was: only its layout
+    (line breaks, trailing commas, parentheses, comments) or annotations no call evaluates
+    (its signature's, its variables') changed, so both versions compile to the same code (at
+    other line numbers). A module-level unit counts only when the whole file's syntax tree is
+    the same; a file that is not Python, or is deleted, never does."""
     if unit.kind == FILE or unit.deleted or old_text is None or new_text is None:
         return False
     old_tree, new_tree = _parse(old_text), _parse(new_text)
@@ -259,7 +291,10 @@ def same_code(unit: Unit, old_text: str | None, new_text: str | None) -> bool:
     before = next((d for d in _defs_of(old_text) if d.key == key), None)
     after = next((d for d in _defs_of(new_text) if d.key == key), None)
     return (
-        before is not None and after is not None and ast.dump(before.node) == ast.dump(after.node)
+        before is not None
+        and after is not None
+        and _without_annotations(before.node, in_body=True)
+        == _without_annotations(after.node, in_body=True)
     )
 
 

@@ -500,8 +500,8 @@ class Sandbox:
         if not missing:
             return replace(verdict, status=Status.PASSED, exercised=True)
         seen = trace is not None and trace.measured
-        # a change of layout alone (line breaks, trailing commas, parentheses, comments) leaves
-        # the code as it was once compiled: no input can tell the two versions apart
+        # a change of layout, or of annotations no call evaluates, leaves the code a call runs
+        # as it was once compiled: no input can tell the two versions apart
         layout_only = await asyncio.to_thread(_layout_only, missing, before, changes)
         if len(layout_only) == len(missing):
             return replace(
@@ -510,8 +510,9 @@ class Sandbox:
                 exercised=False if seen or no_tests else None,
                 unexercised=tuple(unit.label for unit in missing),
                 inputs=0,
-                reason="no test runs this code; the change leaves its syntax tree as it was "
-                "(only its layout changed), so the old and the new version are the same code",
+                reason="no test runs this code; the change leaves it as it was once compiled "
+                "(only its layout or annotations no call evaluates changed): the old and the new "
+                "version run the same code",
             )
         verdict = replace(
             verdict,
@@ -1381,7 +1382,7 @@ def _units(changes: list[Change], before: dict[str, str | None], present: set[st
 def _layout_only(
     units: list[Unit], before: dict[str, str | None], changes: list[Change]
 ) -> list[Unit]:
-    """The units whose change is one of layout alone (``exercise.same_code``)."""
+    """The units whose change leaves them the same code (``exercise.same_code``)."""
     after = {change.path: change.new_text for change in changes}
     return [unit for unit in units if same_code(unit, before.get(unit.path), after.get(unit.path))]
 

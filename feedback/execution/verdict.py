@@ -20,7 +20,7 @@ from typing import Any
 class Status(StrEnum):
     PASSED = "passed"  # the tests that ran executed the changed code, and all passed
     UNEXERCISED = "unexercised"  # the tests passed, but none ran the changed code
-    # no test runs it; old and new behave the same on every input (or only its layout changed)
+    # no test runs it; old and new behave the same on every input (or compile to the same code)
     EQUIVALENT = "equivalent"
     DIFFERENT = "different"  # no test runs it; old and new behave differently on an input
     FAILED = "failed"
@@ -125,7 +125,7 @@ class Verdict:
             return f"tests pass, but none runs this code{suffix}"
         if self.status is Status.EQUIVALENT:
             if self.inputs == 0:
-                return f"same code, only its layout changed{suffix}"
+                return f"same code, only its layout or annotations changed{suffix}"
             noun = "input" if self.inputs == 1 else "inputs"
             return f"same behaviour on {self.inputs} {noun}{suffix}"
         if self.status is Status.DIFFERENT:
