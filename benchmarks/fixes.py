@@ -295,6 +295,7 @@ def main() -> int:
     false_validations = []
     full_checked = 0
     shares: list[float] = []
+    shares_by_selection: dict[str, list[float]] = defaultdict(list)
     seen: dict[tuple, tuple[str, float]] = {}
     for offer in offers:
         if not offer.validated:
@@ -306,6 +307,8 @@ def main() -> int:
         for edit in offer.fix.edits:
             text = texts.get(edit.path) or (root / edit.path).read_text(encoding="utf-8")
             first, last = edit.span.start.line + 1, edit.span.end.line + 1
+            if edit.span.end.column == 0 and last > first:
+                last -= 1  # the edit ends where that line starts: it leaves the line alone
             unrun = [n for n in range(first, last + 1) if not runs(suite, edit.path, text, n)]
             if unrun:
                 false_validations.append(
@@ -337,6 +340,9 @@ def main() -> int:
             )
         elif whole_s > 0 and not offer.verdict.cached:
             shares.append(offer.verdict.duration_s / whole_s)
+            shares_by_selection[offer.verdict.selection.value].append(
+                offer.verdict.duration_s / whole_s
+            )
 
     raw, weighted = shares_of(per_rule)
     raw_no_fa, weighted_no_fa = shares_of(per_rule, without="FA100")
@@ -402,6 +408,12 @@ def main() -> int:
         "false_validation_details": false_validations,
         # wall time of a fix's selected tests over the whole suite's, for the fixes that passed
         "selected_time_share_median": round(statistics.median(shares), 3) if shares else None,
+        # by how the tests were chosen: a change at module level needs every test importing the
+        # module (``imports``, often ``all``), one inside a function only those that ran it
+        "selected_time_share_by_selection": {
+            method: {"fixes": len(values), "median": round(statistics.median(values), 3)}
+            for method, values in sorted(shares_by_selection.items())
+        },
         "selected_time_share_target": 0.25,
         "judge_seconds": round(judge_s, 1),
         "total_seconds": round(time.monotonic() - started, 1),
