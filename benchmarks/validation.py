@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corpora import CORPORA, download, project_python, unpack
+from fixes import standalone
 from suite import runs, suite_lines
 
 from tactful.analyzers.ruff import RuffOptions, check_paths
@@ -504,6 +505,9 @@ def main() -> int:
     args = parser.parse_args()
     corpus = KNOWN[args.corpus]
     root = prepare(corpus)
+    # ruff and pytest must see the project on its own, not this repository's configuration
+    # (whose ruff settings exclude the corpora)
+    standalone(root)
     with tempfile.TemporaryDirectory(prefix="tactful-bench-cache-") as cache:
         report = asyncio.run(
             measure(
