@@ -5,6 +5,7 @@ editor's selection over LSP."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -191,7 +192,9 @@ async def test_the_interpreter_the_editor_selected(
         "    assert add(2, 3) == 5\n",
     )
     workspace.commit("start")
-    await lsp.initialize_session(init_params(workspace.root, {"workspace": {"trusted": True}}))
+    # The module is unchanged since the commit: only the scope `all` shows its finding.
+    options = {"workspace": {"trusted": True}, "quality": {"scope": "all"}}
+    await lsp.initialize_session(init_params(workspace.root, options))
     uri = workspace.uri("calc.py")
     open_document(lsp, uri, module)
 
@@ -212,7 +215,7 @@ async def test_the_interpreter_the_editor_selected(
             titles = [a.title for a in found or []]
             if titles and "still running" not in titles[0]:
                 return titles[0]
-            await __import__("asyncio").sleep(0.2)
+            await asyncio.sleep(0.2)
         raise AssertionError("the fix was never judged")
 
     # nothing selected yet, no .venv: the fix is offered, unvalidated, saying how to choose one
@@ -222,7 +225,7 @@ async def test_the_interpreter_the_editor_selected(
         after = await title()
         if after != before:
             break
-        await __import__("asyncio").sleep(0.2)
+        await asyncio.sleep(0.2)
 
     assert "not validated (error: no Python environment found" in before
     assert after == "Remove unused import: `os` (F401) — 1 test passed"

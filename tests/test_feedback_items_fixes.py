@@ -194,6 +194,7 @@ async def test_verdicts_of_offered_fixes_are_recorded_once(
         "from mod import double\n\n\ndef test_double():\n    assert double(2) == 4\n",
     )
     workspace.commit("start")
+    # The module is unchanged since the commit: only the scope `all` shows its finding.
     await lsp.initialize_session(
         init_params(
             workspace.root,
@@ -201,6 +202,7 @@ async def test_verdicts_of_offered_fixes_are_recorded_once(
                 store,
                 workspace={"trusted": True},
                 validation={"python": sys.executable},
+                quality={"scope": "all"},
             ),
         )
     )

@@ -125,7 +125,12 @@ async def test_trusted_fixes_are_tested_with_progress_and_preferred(
         "    with pytest.raises(ValueError):\n        parse(1)\n",
     )
     workspace.commit("start")
-    options = {"workspace": {"trusted": True}, "validation": {"python": sys.executable}}
+    # The module is unchanged since the commit: only the scope `all` shows its findings.
+    options = {
+        "workspace": {"trusted": True},
+        "validation": {"python": sys.executable},
+        "quality": {"scope": "all"},
+    }
     await lsp.initialize_session(init_params(workspace.root, options))
     uri = workspace.uri("mod.py")
     open_document(lsp, uri, module)

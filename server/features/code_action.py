@@ -15,14 +15,14 @@ not call safe, comes back without an edit, and a message says why. Verdicts arri
 announced with ``tactful/verdictsChanged`` (see quality.py), on which editors list the actions
 again.
 
-Quick fixes pass the feedback loop's item model (``QualityService.present``): listed most
-likely useful first, the ones it hides left out. Each carries the command
-``tactful.fixApplied [id]``, which the editor runs after applying the edit, so the model learns
-what the developer takes. ``source.fixAll.tactful`` is not filtered: the developer asked for
-every safe or validated fix, and a fix-all that silently skipped some would be a broken
-promise, not tact. Its command ``tactful.fixApplied [[ids], "fixAll"]`` records those fixes as
-applied without teaching the model, since nobody chose them one by one (and a fix-all on
-every save would otherwise teach that every rule is welcome).
+Quick fixes pass the feedback loop's item model (``QualityPipeline.present``,
+feedback/quality.py): listed most likely useful first, the ones it hides left out. Each carries
+the command ``tactful.fixApplied [id]``, which the editor runs after applying the edit, so the
+model learns what the developer takes. ``source.fixAll.tactful`` is not filtered: the developer
+asked for every safe or validated fix, and a fix-all that silently skipped some would be a
+broken promise, not tact. Its command ``tactful.fixApplied [[ids], "fixAll"]`` records those
+fixes as applied without teaching the model, since nobody chose them one by one (and a fix-all
+on every save would otherwise teach that every rule is welcome).
 
 Other features add their own actions through ``add_provider`` (a provider lists actions for a
 request; its resolver, if any, fills in actions whose ``data.provider`` names it), so this is
