@@ -22,10 +22,12 @@ counted (``unexercised``, ``equivalent`` for fixes in code no test runs).
 
 False validations, judged by an oracle outside tactful: the whole suite run once under
 coverage.py (``suite.py``). A "tests passed" claim is false when the fixed function (or, for a
-change outside functions, the module) is one the whole suite never executes, or when the whole
-suite, run in the sandbox with the fix, does not pass. The share of findings with a "tests
-passed" fix is also reported over the findings in code the whole suite runs (target 0.85), and
-the selected tests' wall time over the whole suite's, for the fixes that passed (target 0.25).
+change outside functions, the module) is one the whole suite never executes, unless the fix
+leaves that function compiling to the same code (a local variable's annotation, a comment), or
+when the whole suite, run in the sandbox with the fix, does not pass. The share of findings
+with a "tests passed" fix is also reported over the findings in code the whole suite runs
+(target 0.85), and the selected tests' wall time over the whole suite's, for the fixes that
+passed (target 0.25).
 Findings in stub files (.pyi) are counted apart too: no test runs a stub.
 
 Sampling: ``--max-findings-per-rule N`` judges at most N findings of each rule (evenly spread
@@ -206,9 +208,10 @@ def main() -> int:
     os.environ.setdefault("XDG_CACHE_HOME", str(CORPORA / ".fixes-cache"))
     os.environ.setdefault("XDG_DATA_HOME", str(CORPORA / ".fixes-data"))
 
-    from suite import runs, suite_lines
+    from suite import compiles_alike, runs, suite_lines
 
     from tactful.analyzers.ruff import RuffOptions, check_paths
+    from tactful.analyzers.text import apply_edits
     from tactful.feedback.execution import Sandbox, Status, ValidationOptions
     from tactful.feedback.fixes import FixJudge
 
@@ -306,10 +309,15 @@ def main() -> int:
         # line outside any function body: the module must have been imported)
         for edit in offer.fix.edits:
             text = texts.get(edit.path) or (root / edit.path).read_text(encoding="utf-8")
+            fixed = apply_edits(text, [e for e in offer.fix.edits if e.path == edit.path])
             first, last = edit.span.start.line + 1, edit.span.end.line + 1
             if edit.span.end.column == 0 and last > first:
                 last -= 1  # the edit ends where that line starts: it leaves the line alone
-            unrun = [n for n in range(first, last + 1) if not runs(suite, edit.path, text, n)]
+            unrun = [
+                n
+                for n in range(first, last + 1)
+                if not runs(suite, edit.path, text, n) and not compiles_alike(text, fixed, n)
+            ]
             if unrun:
                 false_validations.append(
                     {

@@ -5,6 +5,8 @@ is a false validation, whatever tactful's own selection and coverage map say; th
 suite independently of them: ``coverage run -m pytest`` with the corpus's own environment, in
 the corpus folder, outside the sandbox (the corpora are fetched from PyPI by the benchmarks
 themselves). coverage is installed into the corpus's environment, pinned as tactful pins it.
+A change to a function that compiles to the same code as before (``compiles_alike``: a comment,
+a line break, a local variable's annotation) needs no run to be known harmless.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from types import CodeType
 
 COVERAGE = "coverage==7.17.3"
 
@@ -71,6 +74,84 @@ def runs(lines: dict[str, set[int]], path: str, text: str, line: int) -> bool:
         return bool(executed)
     first, last = body
     return any(first <= n <= last for n in executed)
+
+
+def compiles_alike(old_text: str, new_text: str, line: int) -> bool:
+    """Whether the innermost function holding one-based ``line`` of ``old_text`` compiles to the
+    same code in ``new_text`` (line numbers aside): then no call of it can tell the two apart,
+    so whether a test runs it says nothing. Judged by this interpreter's compiler, not by how
+    tactful compares syntax trees."""
+    try:
+        old_tree = ast.parse(old_text)
+        old_code = compile(old_text, "<old>", "exec", dont_inherit=True)
+        new_code = compile(new_text, "<new>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return False
+    found = _innermost_function(old_tree, line)
+    if found is None:
+        return False
+    name, occurrence = found
+    old_functions = [c for c in _code_objects(old_code) if c.co_qualname == name]
+    new_functions = [c for c in _code_objects(new_code) if c.co_qualname == name]
+    if occurrence >= len(old_functions) or occurrence >= len(new_functions):
+        return False
+    return _shape(old_functions[occurrence]) == _shape(new_functions[occurrence])
+
+
+def _innermost_function(tree: ast.AST, line: int) -> tuple[str, int] | None:
+    """The compiler's qualified name of the innermost function whose body holds ``line``, and
+    which of the functions of that name it is, in source order."""
+    best: tuple[int, str, int] | None = None
+    seen: dict[str, int] = {}
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        nonlocal best
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                name = f"{prefix}{child.name}"
+                occurrence = seen[name] = seen.get(name, -1) + 1
+                if child.body:
+                    first, last = child.body[0].lineno, child.end_lineno or child.body[0].lineno
+                    if first <= line <= last and (best is None or first >= best[0]):
+                        best = (first, name, occurrence)
+                visit(child, f"{name}.<locals>.")
+            elif isinstance(child, ast.ClassDef):
+                visit(child, f"{prefix}{child.name}.")
+            else:
+                visit(child, prefix)
+
+    visit(tree, "")
+    return (best[1], best[2]) if best is not None else None
+
+
+def _code_objects(code: CodeType) -> list[CodeType]:
+    """Every code object compiled into ``code``, in the order the compiler made them."""
+    found: list[CodeType] = []
+    for constant in code.co_consts:
+        if isinstance(constant, CodeType):
+            found.append(constant)
+            found.extend(_code_objects(constant))
+    return found
+
+
+def _shape(code: CodeType) -> tuple:
+    """What a code object does, without where its lines are."""
+    return (
+        code.co_code,
+        code.co_names,
+        code.co_varnames,
+        code.co_freevars,
+        code.co_cellvars,
+        code.co_flags,
+        code.co_argcount,
+        code.co_posonlyargcount,
+        code.co_kwonlyargcount,
+        code.co_exceptiontable,
+        tuple(
+            _shape(c) if isinstance(c, CodeType) else (type(c).__name__, repr(c))
+            for c in code.co_consts
+        ),
+    )
 
 
 def _innermost_body(text: str, line: int) -> tuple[int, int] | None:

@@ -208,6 +208,31 @@ def test_a_line_no_test_ran_selects_the_tests_that_ran_its_function(judge: Sandb
     assert verdict.status is Status.PASSED and verdict.exercised is True
 
 
+def test_an_import_added_for_the_edited_code_selects_the_tests_that_ran_it(
+    judge: Sandbox,
+) -> None:
+    uses = prices_edit(10, "return amount", "return contextlib.nullcontext(amount).enter_result")
+    added = Edit("shop/prices.py", Span(Point(0, 0), Point(0, 0)), "import contextlib\n\n")
+    # an import binding a name the module already reads reaches code the edit left alone
+    rebinds = Edit("shop/prices.py", Span(Point(0, 0), Point(0, 0)), "from math import e as RATE\n")
+
+    narrowed = judge.validate_sync([added, uses])
+    wide = judge.validate_sync([rebinds, uses])
+
+    assert narrowed.selection is Selection.COVERAGE, narrowed.selection_reason
+    assert set(narrowed.test_ids) == {
+        "tests/test_prices.py::test_big_discount",
+        "tests/test_prices.py::test_small_discount",
+    }
+    assert "imports added at module level" in narrowed.selection_reason
+    assert narrowed.status is Status.PASSED and narrowed.exercised is True
+    assert wide.selection is Selection.IMPORTS
+    assert {node.split("::")[0] for node in wide.test_ids} == {
+        "tests/test_prices.py",
+        "tests/test_cart.py",
+    }
+
+
 def test_a_new_line_selects_the_tests_that_ran_the_function(judge: Sandbox) -> None:
     edit = Edit("shop/prices.py", Span(Point(9, 0), Point(9, 0)), "        amount += 0\n")
 

@@ -168,6 +168,22 @@ def collect(n: int) -> list:
     assert local.status is Status.EQUIVALENT and local.inputs == 0, local.reason
     assert local.unexercised == ("ann.py:collect",)
 
+    # the signature's and the body's at once: the def's part runs at import, which a test did,
+    # and the body's compiles as before: the tests ran all of the change that a call can see
+    both = sandbox.validate_sync(
+        [
+            edit(
+                '-> list:\n    total: "list"',
+                '-> "list":\n    total: "list[int]"',
+                "ann.py",
+                module,
+            )
+        ]
+    )
+
+    assert both.status is Status.PASSED, both.reason
+    assert both.exercised is True and both.unexercised == ("ann.py:collect",)
+
 
 def test_of_two_definitions_of_one_name_only_the_one_that_ran_counts(tmp_path: Path) -> None:
     module = """\
@@ -491,6 +507,18 @@ def test_a_collection_error_the_edit_causes_fails_it_and_an_old_one_does_not_cou
     assert breaks.status is Status.FAILED
     assert breaks.failed_ids == ("tests/test_lib.py",)
     assert "json_nowhere" in breaks.failures
+
+
+def test_an_edit_that_stops_the_tests_from_starting_fails(tmp_path: Path) -> None:
+    work = project(tmp_path / "p", {"tests/conftest.py": "import lib\n"})
+    sandbox = judge(work.root, differential=False)
+
+    verdict = sandbox.validate_sync([edit("import json", "import json_nowhere")])
+
+    assert verdict.status is Status.FAILED, verdict.reason
+    assert verdict.reason.startswith("the tests cannot run with the edit (they can without it)")
+    assert "json_nowhere" in verdict.reason + verdict.failures
+    assert verdict.rejected
 
 
 def test_tests_failing_before_the_edit_decide_nothing(tmp_path: Path) -> None:

@@ -4,9 +4,9 @@ Boundary: plain Python over texts and coverage data files; it runs nothing. ``ch
 names what an edit changed, the unit a test must run for its passing to say anything about the
 edit: the innermost function holding a changed line (its body must have run: a call), or, for a
 change outside any function, the module (it must have been imported), or a file that is not
-Python (it must have been opened). A change to the annotations of a function's signature alone
-counts as outside it: they are evaluated where the ``def`` runs (at import, or when the function
-around it runs). ``RunTrace`` is what a run recorded of those units (``child_coverage.py``
+Python (it must have been opened). A change to the annotations of a function's signature
+counts as outside it too: they are evaluated where the ``def`` runs (at import, or when the
+function around it runs). ``RunTrace`` is what a run recorded of those units (``child_coverage.py``
 writes it, in every Python process of the run), and ``unexercised`` tells which units it never
 reached. ``same_code`` tells a change of layout, or of annotations no call evaluates, from one
 of what a call does.
@@ -140,6 +140,16 @@ def _without_annotations(
     return ast.dump(copied, include_attributes=False)
 
 
+def _signature(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    """The annotations of a function's signature: its parameters' and its return's."""
+    args = node.args
+    every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+    annotations = [arg.annotation for arg in every if arg is not None] + [node.returns]
+    return "|".join(
+        "" if note is None else ast.dump(note, include_attributes=False) for note in annotations
+    )
+
+
 def _parse(text: str | None) -> ast.Module | None:
     if text is None:
         return None
@@ -245,19 +255,16 @@ def changed_units(
             module_level = True  # the function is gone: its def no longer runs at import
             continue
         before = old_by_name.get(key)
-        if (
-            before is not None
-            and ast.dump(before.node) != ast.dump(target.node)
-            and _without_annotations(before.node) == _without_annotations(target.node)
-        ):
-            # only the annotations of its signature changed: they are evaluated where the def
-            # runs (at import, or when the function around it runs)
+        if before is not None and _signature(before.node) != _signature(target.node):
+            # the annotations of its signature changed: they are evaluated where the def runs
+            # (at import, or when the function around it runs), so that must run too
             enclosing = _enclosing(new_defs, target)
             if enclosing is None:
                 module_level = True
             elif enclosing.key not in names:
                 pending.append((enclosing.key, ([], [target.start])))
-            continue
+            if _without_annotations(before.node) == _without_annotations(target.node):
+                continue  # nothing else changed: a call runs what it ran
         units.append(
             Unit(
                 path,

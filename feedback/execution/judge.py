@@ -275,6 +275,7 @@ class Sandbox:
         # tests found failing without an edit, by (workspace state, environment, command)
         self._failing: dict[str, set[str]] = {}
         self._command_fails: dict[str, int] = {}
+        self._runs_unedited: dict[str, bool] = {}  # whether pytest runs a plan with no edit
         self._recorded: dict[str, dict[str, list[bytes]]] = {}  # inputs recorded, by their run
         self._map: CoverageMap | None = None
         self._map_loaded = False
@@ -479,6 +480,17 @@ class Sandbox:
             )
             break
         verdict = replace(tests.verdict, failing_before=tuple(sorted(failing)))
+        if pytest and changes and verdict.status is Status.ERROR:
+            # pytest could not run the tests (a conftest that no longer imports, say): when it
+            # can without the edit, the edit is what broke them
+            if await self._runs_without_edit(backend, plan, argv, environment, state, failing):
+                return replace(
+                    verdict,
+                    status=Status.FAILED,
+                    reason=f"the tests cannot run with the edit (they can without it): "
+                    f"{verdict.reason}",
+                )
+            return verdict
         if not pytest and changes and verdict.status is Status.FAILED:
             code = await self._command_fails_without_edit(backend, argv, environment, state)
             if code:
@@ -503,6 +515,14 @@ class Sandbox:
         # a change of layout, or of annotations no call evaluates, leaves the code a call runs
         # as it was once compiled: no input can tell the two versions apart
         layout_only = await asyncio.to_thread(_layout_only, missing, before, changes)
+        if len(layout_only) == len(missing) and len(missing) < len(units) and not no_tests:
+            # the tests ran every changed unit whose code changed once compiled
+            return replace(
+                verdict,
+                status=Status.PASSED,
+                exercised=True,
+                unexercised=tuple(unit.label for unit in missing),
+            )
         if len(layout_only) == len(missing):
             return replace(
                 verdict,
@@ -633,6 +653,32 @@ class Sandbox:
             self._failing.setdefault(key, set()).update(failing)
             logger.info("%d tests fail without the edit too: set aside", len(failing))
         return failing
+
+    async def _runs_without_edit(
+        self,
+        backend: str,
+        plan: TestPlan,
+        argv: list[str],
+        environment: Environment,
+        state: WorkspaceState,
+        failing: set[str],
+    ) -> bool:
+        """Whether pytest runs the tests of ``plan`` with no edit (passing or failing)."""
+        key = _digest(
+            json.dumps(
+                [
+                    self._failing_key(state, environment, argv),
+                    plan.method.value,
+                    plan.files,
+                    plan.node_ids,
+                    plan.whole_files,
+                ]
+            )
+        )
+        if key not in self._runs_unedited:
+            tests = await self._tests(backend, [], plan, argv, None, environment, failing, [])
+            self._runs_unedited[key] = tests.verdict.status is not Status.ERROR
+        return self._runs_unedited[key]
 
     async def _command_fails_without_edit(
         self, backend: str, argv: list[str], environment: Environment, state: WorkspaceState

@@ -9,7 +9,10 @@ The unit of coverage is the innermost function whose body holds an edited line: 
 executed any line of that body are selected (a line rewritten in place narrows them to the tests
 that ran its statement, when any did). An edited line outside any function body (module or
 class level, a ``def`` line with its defaults and decorators) runs at import time, so the tests
-that import the module, transitively, are selected. When the map knows that no test runs the
+that import the module, transitively, are selected; except for import statements an edit adds
+that bind names the module neither had nor read, of modules outside the workspace, in a module
+no file star-imports (a fix's ``import contextlib``): they reach only the edited code that reads
+those names, and the tests that run it import the module. When the map knows that no test runs the
 edited function, one test file importing the module is run, and the plan says so: that shows the
 module still imports, not that the edit was tested (the judge then calls it ``unexercised``).
 """
@@ -17,6 +20,8 @@ module still imports, not that the edit was tested (the judge then calls it ``un
 from __future__ import annotations
 
 import ast
+import copy
+import difflib
 import functools
 import logging
 from collections import Counter
@@ -58,14 +63,19 @@ def _module_name(relative: str, exists: Callable[[str], bool]) -> str:
     return ".".join(parts)
 
 
+STAR = ".*"
+
+
 def _imports(source: str, module: str, is_package: bool) -> set[str]:
-    """Modules a file imports (each with its parent packages, which run first)."""
+    """Modules a file imports (each with its parent packages, which run first); a module it
+    imports every name of (``from m import *``) also as ``m.*``."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return set()
     package = module if is_package else module.rpartition(".")[0]
     names: set[str] = set()
+    stars: set[str] = set()  # ``from base import *``, as ``base.*``
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
@@ -82,11 +92,13 @@ def _imports(source: str, module: str, is_package: bool) -> set[str]:
             for alias in node.names:
                 if alias.name != "*":
                     names.add(f"{base}.{alias.name}" if base else alias.name)
+                elif base:
+                    stars.add(f"{base}{STAR}")
     expanded: set[str] = set()
     for name in names:
         parts = name.split(".")
         expanded.update(".".join(parts[: i + 1]) for i in range(len(parts)))
-    return expanded
+    return expanded | stars
 
 
 class ImportGraph:
@@ -94,6 +106,14 @@ class ImportGraph:
 
     def __init__(self) -> None:
         self._parsed: dict[tuple[str, str], set[str]] = {}  # (path, content hash) -> imports
+        self._stars: set[str] = set()  # modules some file imports every name of, as ``m.*``
+
+    def star_imported(
+        self, files: dict[str, str], read: Callable[[str], str | None], module: str
+    ) -> bool:
+        """Whether some file imports every name of ``module`` (``from module import *``)."""
+        self.importers(files, read, ())
+        return f"{module}{STAR}" in self._stars
 
     def importers(
         self, files: dict[str, str], read: Callable[[str], str | None], targets: Iterable[str]
@@ -117,6 +137,9 @@ class ImportGraph:
                 for target in by_module.get(module, ()):
                     reverse.setdefault(target, set()).add(name)
         self._parsed = parsed
+        self._stars = {
+            star for imported in parsed.values() for star in imported if star.endswith(STAR)
+        }
         seen = set(targets)
         stack = list(seen)
         while stack:
@@ -167,16 +190,91 @@ def _statement_range(tree: ast.AST, line: int) -> tuple[int, int] | None:
     return best.lineno, best.end_lineno or best.lineno
 
 
+def _skeleton(statement: ast.stmt) -> str:
+    """A module-level statement with the bodies of the functions in it left out: what runs
+    at import."""
+    copied = copy.deepcopy(statement)
+    for node in ast.walk(copied):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            node.body = [ast.Pass()]
+    return ast.dump(copied, include_attributes=False)
+
+
+def _bound_names(statement: ast.Import | ast.ImportFrom) -> set[str]:
+    return {
+        alias.asname
+        or (alias.name.split(".")[0] if isinstance(statement, ast.Import) else alias.name)
+        for alias in statement.names
+    }
+
+
+def added_imports(old_text: str, new_text: str) -> list[ast.Import | ast.ImportFrom] | None:
+    """The import statements an edit added at module level, when that is all it changed there
+    (the bodies of functions aside) and each binds a name the old text neither binds nor reads
+    anywhere: such an import reaches only the edited code that reads the names, whose tests
+    import the module. None otherwise."""
+    old_tree, new_tree = _parsed(old_text), _parsed(new_text)
+    if old_tree is None or new_tree is None:
+        return None
+    old = [_skeleton(statement) for statement in old_tree.body]
+    new = [_skeleton(statement) for statement in new_tree.body]
+    added: list[ast.Import | ast.ImportFrom] = []
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    for tag, _i1, _i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        if tag != "insert":
+            return None
+        for statement in new_tree.body[j1:j2]:
+            if isinstance(statement, ast.Import) or (
+                isinstance(statement, ast.ImportFrom)
+                and not statement.level
+                and statement.module != "__future__"
+                and all(alias.name != "*" for alias in statement.names)
+            ):
+                added.append(statement)
+            else:
+                return None
+    if not added:
+        return None
+    known: set[str] = set()
+    for node in ast.walk(old_tree):
+        if isinstance(node, ast.Name):
+            known.add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            known.add(node.name)
+        elif isinstance(node, ast.alias):
+            known.add(node.asname or node.name.split(".")[0])
+        elif isinstance(node, ast.arg):
+            known.add(node.arg)
+        elif isinstance(node, ast.Global | ast.Nonlocal):
+            known.update(node.names)
+    if any(_bound_names(statement) & known for statement in added):
+        return None
+    return added
+
+
+def _imported_module(statement: ast.Import | ast.ImportFrom) -> list[str]:
+    if isinstance(statement, ast.Import):
+        return [alias.name for alias in statement.names]
+    return [statement.module or ""]
+
+
 @dataclass(frozen=True, slots=True)
 class _Need:
     node_ids: frozenset[str] = frozenset()
     import_files: frozenset[str] = frozenset()  # files whose importers must run
     unrun_files: frozenset[str] = frozenset()  # edited where no test runs: an import check
     whole_suite: str = ""  # non-empty: why everything must run
+    narrowed: bool = False  # module-level lines skipped: imports only the edited code reads
 
 
 def _needs(
-    change: Change, current_hash: str | None, old_text: str | None, cmap: CoverageMap | None
+    change: Change,
+    current_hash: str | None,
+    old_text: str | None,
+    cmap: CoverageMap | None,
+    imports_only: Callable[[Change, str], bool] = lambda change, old_text: False,
 ) -> _Need:
     path = change.path
     importers = _Need(import_files=frozenset({path}))
@@ -192,10 +290,14 @@ def _needs(
     if tree is None:
         return importers
     node_ids: set[str] = set()
+    narrowed = False
     for first, last in change.old_lines:
         for line in range(first + 1, last + 2):
             body = _body_range(tree, line)
             if body is None:
+                if imports_only(change, old_text):
+                    narrowed = True  # only imports the edited code reads were added here
+                    continue
                 return importers  # module or class level, or a def line: runs at import
             lines = body
             statement = _statement_range(tree, line) if change.in_place else None
@@ -213,8 +315,8 @@ def _needs(
     if not node_ids:
         # no test ran the edited code, so none can see the edit, unless the module no
         # longer imports: one importing test file checks that
-        return _Need(unrun_files=frozenset({path}))
-    return _Need(node_ids=frozenset(node_ids))
+        return _Need(unrun_files=frozenset({path}), narrowed=narrowed)
+    return _Need(node_ids=frozenset(node_ids), narrowed=narrowed)
 
 
 def plan_tests(
@@ -235,14 +337,33 @@ def plan_tests(
     import_files: set[str] = set()
     unrun_files: set[str] = set()
     no_lines = set(unmappable)
+    narrowed = False
+    present = set(files)
+
+    def imports_only(change: Change, old_text: str) -> bool:
+        """Whether ``change`` adds, at module level, only imports of modules outside the
+        workspace binding names nothing else reads, in a module nobody star-imports."""
+        if change.new_text is None:
+            return False
+        added = added_imports(old_text, change.new_text)
+        if added is None:
+            return False
+        local = {
+            _module_name(n, present.__contains__).split(".")[0] for n in files if n.endswith(".py")
+        }
+        if any(name.split(".")[0] in local for s in added for name in _imported_module(s)):
+            return False  # importing a module of the workspace runs its code
+        return not graph.star_imported(files, read, _module_name(change.path, present.__contains__))
+
     for change in changes:
         usable = None if change.path in no_lines else cmap
-        need = _needs(change, files.get(change.path), read(change.path), usable)
+        need = _needs(change, files.get(change.path), read(change.path), usable, imports_only)
         if need.whole_suite:
             return TestPlan(Selection.ALL, why=need.whole_suite)
         node_ids |= need.node_ids
         import_files |= need.import_files
         unrun_files |= need.unrun_files
+        narrowed = narrowed or need.narrowed
     if not (node_ids or import_files or unrun_files):
         return TestPlan(Selection.ALL, why="no test could be tied to the edit")
     known_tests = cmap.test_files() if cmap is not None else set()
@@ -287,6 +408,8 @@ def plan_tests(
         why = "the tests the coverage map says run the edited lines"
         if import_check:
             why += ", and one test file that imports a module whose edited lines no test runs"
+        if narrowed:
+            why += " (the imports added at module level bind new names only the edited code reads)"
         return TestPlan(Selection.COVERAGE, files_of, ids, why=why)
     dependents = graph.importers(files, read, import_files)
     selected: set[str] = {name for name in dependents if is_test(name)}
