@@ -265,6 +265,8 @@ def main() -> int:
             print(
                 f"{finding.path}:{finding.span.start.line + 1} {finding.rule}: "
                 f"{offer.title or 'no fix: ' + offer.verdict.summary()}"
+                + f" ({offer.verdict.selection.value}, {offer.verdict.duration_s:.2f} s"
+                + f"{', in code the suite runs' if in_suite[len(offers) - 1] else ''})"
                 + ("" if offer.validated else f" [{' | '.join(offer.rejections)[:300]}]"),
                 file=sys.stderr,
                 flush=True,

@@ -185,6 +185,32 @@ def collect(n: int) -> list:
     assert both.exercised is True and both.unexercised == ("ann.py:collect",)
 
 
+def test_a_decorator_runs_where_its_def_does(tmp_path: Path) -> None:
+    module = """\
+import functools
+
+
+def build(n):
+    @functools.lru_cache(maxsize=2)
+    def scaled(k=1):
+        return k * n
+
+    return scaled
+"""
+    tests = "from deco import build\n\n\ndef test_build():\n    assert callable(build(2))\n"
+    work = project(tmp_path / "p", {"deco.py": module, "tests/test_deco.py": tests})
+    sandbox = judge(work.root, differential=False)
+
+    # the decorator is applied where the def runs: in build, which the test calls
+    decorator = sandbox.validate_sync([edit("maxsize=2", "maxsize=3", "deco.py", module)])
+    # a default is what calls of scaled get, and no test calls it
+    default = sandbox.validate_sync([edit("k=1", "k=2", "deco.py", module)])
+
+    assert decorator.status is Status.PASSED, decorator.reason
+    assert default.status is Status.UNEXERCISED
+    assert default.unexercised == ("deco.py:build.scaled",)
+
+
 def test_of_two_definitions_of_one_name_only_the_one_that_ran_counts(tmp_path: Path) -> None:
     module = """\
 import sys

@@ -4,12 +4,12 @@ Boundary: plain Python over texts and coverage data files; it runs nothing. ``ch
 names what an edit changed, the unit a test must run for its passing to say anything about the
 edit: the innermost function holding a changed line (its body must have run: a call), or, for a
 change outside any function, the module (it must have been imported), or a file that is not
-Python (it must have been opened). A change to the annotations of a function's signature
-counts as outside it too: they are evaluated where the ``def`` runs (at import, or when the
-function around it runs). ``RunTrace`` is what a run recorded of those units (``child_coverage.py``
-writes it, in every Python process of the run), and ``unexercised`` tells which units it never
-reached. ``same_code`` tells a change of layout, or of annotations no call evaluates, from one
-of what a call does.
+Python (it must have been opened). A change to the annotations of a function's signature counts
+as outside it too: they are evaluated where the ``def`` runs (at import, or when the function
+around it runs); so does a change to its decorators, applied there. ``RunTrace`` is what a run
+recorded of those units (``child_coverage.py`` writes it, in every Python process of the run),
+and ``unexercised`` tells which units it never reached. ``same_code`` tells a change of layout,
+or of annotations no call evaluates, from one of what a call does.
 """
 
 from __future__ import annotations
@@ -116,6 +116,16 @@ def _innermost(defs: list[_Def], line: int) -> _Def | None:
         ):
             best = candidate
     return best
+
+
+def _owner(defs: list[_Def], line: int) -> _Def | None:
+    """The function whose run runs ``line``: the innermost one holding it, but for a line of a
+    decorator the one around it (None: the module), where the ``def`` runs and the decorator
+    is applied."""
+    found = _innermost(defs, line)
+    while found is not None and line < found.node.lineno:
+        found = _enclosing(defs, found)
+    return found
 
 
 def _without_annotations(
@@ -229,13 +239,13 @@ def changed_units(
     names: dict[tuple[str, int], tuple[list[int], list[int]]] = {}
     module_level = False
     for line in old_changed:
-        found = _innermost(old_defs, line)
+        found = _owner(old_defs, line)
         if found is None:
             module_level = True
         else:
             names.setdefault(found.key, ([], []))[0].append(line)
     for line in new_changed:
-        found = _innermost(new_defs, line)
+        found = _owner(new_defs, line)
         if found is None:
             module_level = True
         else:
