@@ -300,6 +300,7 @@ def main() -> int:
     false_validations = []
     full_checked = 0
     shares: list[float] = []
+    cpu_shares: list[float] = []  # the same in CPU time, which other work does not inflate
     shares_by_selection: dict[str, list[float]] = defaultdict(list)
     seen: dict[tuple, tuple[str, float]] = {}
     for offer in offers:
@@ -336,9 +337,9 @@ def main() -> int:
         key = (path, tuple(offer.fix.edits))
         if key not in seen:
             whole = sandbox.validate_sync(offer.fix.edits, everything=True)
-            seen[key] = (whole.status.value, whole.duration_s)
+            seen[key] = (whole.status.value, whole.duration_s, whole.cpu_s)
             full_checked += 1
-        status, whole_s = seen[key]
+        status, whole_s, whole_cpu = seen[key]
         if status != Status.PASSED.value:
             false_validations.append(
                 {
@@ -353,6 +354,8 @@ def main() -> int:
             shares_by_selection[offer.verdict.selection.value].append(
                 offer.verdict.duration_s / whole_s
             )
+            if whole_cpu > 0:
+                cpu_shares.append(offer.verdict.cpu_s / whole_cpu)
 
     raw, weighted = shares_of(per_rule)
     raw_no_fa, weighted_no_fa = shares_of(per_rule, without="FA100")
@@ -418,6 +421,10 @@ def main() -> int:
         "false_validation_details": false_validations,
         # wall time of a fix's selected tests over the whole suite's, for the fixes that passed
         "selected_time_share_median": round(statistics.median(shares), 3) if shares else None,
+        "selected_cpu_share_median": round(statistics.median(cpu_shares), 3)
+        if cpu_shares
+        else None,
+        "load_average": [round(n, 2) for n in os.getloadavg()],
         # by how the tests were chosen: a change at module level needs every test importing the
         # module (``imports``, often ``all``), one inside a function only those that ran it
         "selected_time_share_by_selection": {
