@@ -23,7 +23,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
-from tactful.analyzers.document import Document
+from tactful.analyzers.document import Document, TextChange
 from tactful.feedback import trust as trust_list
 from tactful.server import __version__, executor
 from tactful.server import settings as settings_mod
@@ -36,6 +36,8 @@ from tactful.server.transport import FramingError, StdinChunks, pump
 logger = logging.getLogger(__name__)
 
 DocumentListener = Callable[[Document], Any]
+# Told the changes of each ``didChange`` (code-point positions, in order), after they applied.
+EditListener = Callable[[Document, list[TextChange]], Any]
 
 
 class TactfulServer(LanguageServer):
@@ -63,6 +65,7 @@ class TactfulServer(LanguageServer):
             "save": [],
             "close": [],
         }
+        self.edit_listeners: list[EditListener] = []
         self.settings_listeners: list[Callable[[], Any]] = []
         # What features registered through server/handlers.py, by name: "local" or "background".
         self.handler_kinds: dict[str, str] = {}
@@ -71,6 +74,12 @@ class TactfulServer(LanguageServer):
         # The parts features share (engines, stores, the feedback loop), typed, each made when
         # first used, so features find each other without importing each other at start-up.
         self.services = Services(self)
+        # What ``initialize`` advertises under ``capabilities.experimental`` (features add to
+        # it when they register).
+        self.experimental: dict[str, Any] = {}
+        # Request classes of tactful's own methods, by method (so params are checked as the
+        # standard methods' are).
+        self.message_types: dict[str, type] = {}
         # Whether the features loaded at ``initialized`` are in (server/features/__init__.py).
         self.deferred_loaded = False
         self._shown_problems: set[str] = set()
@@ -153,6 +162,10 @@ class TactfulServer(LanguageServer):
     def emit(self, event: str, document: Document) -> None:
         for listener in list(self.listeners[event]):
             self._call_listener(listener, document)
+
+    def emit_edit(self, document: Document, changes: list[TextChange]) -> None:
+        for listener in list(self.edit_listeners):
+            self._call_listener(listener, document, changes)
 
     def _call_listener(self, listener: Callable[..., Any], *args: Any) -> None:
         try:

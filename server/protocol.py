@@ -64,6 +64,27 @@ class TactfulProtocol(LanguageServerProtocol):
             return
         super().handle_message(message)
 
+    def get_message_type(self, method: str) -> Any:
+        # Requests of tactful's own methods are typed like the standard ones (a feature names
+        # its request class in ``server.message_types``), so their params are checked the same
+        # way and a request whose params do not fit is answered with ``InvalidParams``.
+        own = getattr(self._server, "message_types", None)
+        if own and method in own:
+            return own[method]
+        return super().get_message_type(method)
+
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(self, params: types.InitializeParams) -> Any:
+        # pygls builds the capabilities of the methods it knows; what only tactful's clients
+        # read (``experimental``) is added here, from what the features declared.
+        result = yield from super().lsp_initialize(params)
+        experimental = getattr(self._server, "experimental", None)
+        if experimental and isinstance(result, types.InitializeResult):
+            current = result.capabilities.experimental
+            merged = {**current, **experimental} if isinstance(current, dict) else experimental
+            result.capabilities.experimental = dict(merged)
+        return result
+
     @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
     def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams) -> Any:
         # pygls raises KeyError for a change to a document that is not open: a client bug

@@ -110,6 +110,15 @@ class FilterSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class NextEditsSettings:
+    enabled: bool = field(
+        default=True,
+        metadata=_doc("Answer `tactful/nextEdits`: the follow-up edits of the edits just made."),
+    )
+    limit: int = field(default=2, metadata=_doc("Most next edits one request returns."))
+
+
+@dataclass(frozen=True, kw_only=True)
 class ReviewSettings:
     enabled: bool = field(default=True, metadata=_doc("Review the lines that changed."))
     base: str = field(default="HEAD", metadata=_doc("Git ref to compare the working tree with."))
@@ -210,6 +219,7 @@ class Settings:
     feedback: FeedbackSettings = field(default_factory=FeedbackSettings)
     workspace: WorkspaceSettings = field(default_factory=WorkspaceSettings)
     log: LogSettings = field(default_factory=LogSettings)
+    next_edits: NextEditsSettings = field(default_factory=NextEditsSettings)
 
 
 # Keys a workspace file may not set: they decide what runs or where code is sent.

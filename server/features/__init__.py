@@ -43,6 +43,7 @@ FEATURES = [
     "completion",
     "indexing",
     "llm",
+    "next_edits",
 ]
 
 

@@ -9,7 +9,8 @@ for the same document, or answered for a version that is no longer current, gets
 
 The pipeline is ``server.services.completion``, shared with ``textDocument/completion``. This
 module also owns the ``tactful.acceptSuggestion`` / ``tactful.rejectSuggestion`` commands, which
-tell the feedback loop what became of a shown suggestion.
+tell the feedback loop what became of a shown suggestion; an id of a next edit
+(``tactful/nextEdits``) goes to the next-edit pipeline instead.
 
 ``tactful/inlineCompletionReady`` (server to client): the LLM, asked in the background while
 the local engine's answer was shown, has answered for ``{textDocument: {uri, version},
@@ -155,7 +156,10 @@ def register(server: TactfulServer) -> None:
 
     @server.command(ACCEPT)
     @guard(server, "accepting a suggestion", fallback=False)
-    def accept_suggestion(*args: Any) -> bool:
+    async def accept_suggestion(*args: Any) -> bool:
+        next_edits = server.services.next_edits
+        if args and next_edits is not None and next_edits.get(str(args[0])) is not None:
+            return await next_edits.accepted(str(args[0]))
         suggestion_id = _shown_id(server, ACCEPT, args)
         if suggestion_id is None:
             return False
@@ -167,7 +171,10 @@ def register(server: TactfulServer) -> None:
 
     @server.command(REJECT)
     @guard(server, "rejecting a suggestion", fallback=False)
-    def reject_suggestion(*args: Any) -> bool:
+    async def reject_suggestion(*args: Any) -> bool:
+        next_edits = server.services.next_edits
+        if args and next_edits is not None and next_edits.get(str(args[0])) is not None:
+            return await next_edits.rejected(str(args[0]))
         suggestion_id = _shown_id(server, REJECT, args)
         if suggestion_id is None:
             return False

@@ -2,7 +2,8 @@
 
 The client sends incremental changes; each is applied to our ``Document`` and its tree-sitter
 tree is edited and re-parsed from the old tree, never from scratch. Features subscribe to
-``open``/``change``/``save``/``close`` through ``server.listeners``.
+``open``/``change``/``save``/``close`` through ``server.listeners``, and to the changes
+themselves (what an edit history follows) through ``server.edit_listeners``.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def register(server: TactfulServer) -> None:
             return
         changes = to_changes(list(params.content_changes), document, server.encoding)
         document.apply(changes, params.text_document.version)
+        server.emit_edit(document, changes)
         server.emit("change", document)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))
