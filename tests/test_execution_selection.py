@@ -216,16 +216,22 @@ def test_an_import_added_for_the_edited_code_selects_the_tests_that_ran_it(
     # an import binding a name the module already reads reaches code the edit left alone
     rebinds = Edit("shop/prices.py", Span(Point(0, 0), Point(0, 0)), "from math import e as RATE\n")
 
+    # ruff's fixes sometimes write an import line again as it was
+    rewritten = replace_line("shop/prices.py", 0, "RATE = 2", "RATE = 2", PROJECT["shop/prices.py"])
+
     narrowed = judge.validate_sync([added, uses])
     wide = judge.validate_sync([rebinds, uses])
+    same = judge.validate_sync([rewritten, prices_edit(9, "- 10", "- 10 + 0")])
 
     assert narrowed.selection is Selection.COVERAGE, narrowed.selection_reason
     assert set(narrowed.test_ids) == {
         "tests/test_prices.py::test_big_discount",
         "tests/test_prices.py::test_small_discount",
     }
-    assert "imports added at module level" in narrowed.selection_reason
+    assert "only adds imports of names nothing else reads" in narrowed.selection_reason
     assert narrowed.status is Status.PASSED and narrowed.exercised is True
+    assert same.selection is Selection.COVERAGE, same.selection_reason
+    assert same.test_ids == ("tests/test_prices.py::test_big_discount",)
     assert wide.selection is Selection.IMPORTS
     assert {node.split("::")[0] for node in wide.test_ids} == {
         "tests/test_prices.py",

@@ -11,8 +11,9 @@ that ran its statement, when any did). An edited line outside any function body 
 class level, a ``def`` line with its defaults and decorators) runs at import time, so the tests
 that import the module, transitively, are selected; except for import statements an edit adds
 that bind names the module neither had nor read, of modules outside the workspace, in a module
-no file star-imports (a fix's ``import contextlib``): they reach only the edited code that reads
-those names, and the tests that run it import the module. When the map knows that no test runs the
+no file star-imports (a fix's ``import contextlib``), and for module-level lines written again
+as they were: they reach only the edited code that reads those names, and the tests that run it
+import the module. When the map knows that no test runs the
 edited function, one test file importing the module is run, and the plan says so: that shows the
 module still imports, not that the edit was tested (the judge then calls it ``unexercised``).
 """
@@ -210,9 +211,9 @@ def _bound_names(statement: ast.Import | ast.ImportFrom) -> set[str]:
 
 def added_imports(old_text: str, new_text: str) -> list[ast.Import | ast.ImportFrom] | None:
     """The import statements an edit added at module level, when that is all it changed there
-    (the bodies of functions aside) and each binds a name the old text neither binds nor reads
-    anywhere: such an import reaches only the edited code that reads the names, whose tests
-    import the module. None otherwise."""
+    (the bodies of functions aside; none when only the layout changed there) and each binds a
+    name the old text neither binds nor reads anywhere: such an import reaches only the edited
+    code that reads the names, whose tests import the module. None otherwise."""
     old_tree, new_tree = _parsed(old_text), _parsed(new_text)
     if old_tree is None or new_tree is None:
         return None
@@ -236,7 +237,7 @@ def added_imports(old_text: str, new_text: str) -> list[ast.Import | ast.ImportF
             else:
                 return None
     if not added:
-        return None
+        return added
     known: set[str] = set()
     for node in ast.walk(old_tree):
         if isinstance(node, ast.Name):
@@ -348,6 +349,8 @@ def plan_tests(
         added = added_imports(old_text, change.new_text)
         if added is None:
             return False
+        if not added:
+            return True  # only the layout changed at module level (a statement written again)
         local = {
             _module_name(n, present.__contains__).split(".")[0] for n in files if n.endswith(".py")
         }
@@ -409,7 +412,10 @@ def plan_tests(
         if import_check:
             why += ", and one test file that imports a module whose edited lines no test runs"
         if narrowed:
-            why += " (the imports added at module level bind new names only the edited code reads)"
+            why += (
+                " (at module level the edit only adds imports of names nothing else reads, or"
+                " writes statements again as they were)"
+            )
         return TestPlan(Selection.COVERAGE, files_of, ids, why=why)
     dependents = graph.importers(files, read, import_files)
     selected: set[str] = {name for name in dependents if is_test(name)}
