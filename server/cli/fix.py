@@ -271,7 +271,7 @@ def _combined(
     files: dict[str, tuple[str, str]] = {}
     taken: set[int] = set()
     for path, numbers in _writable(offers, unexercised).items():
-        fixes = [offers[n].fix.edits for n in numbers if offers[n].fix is not None]
+        fixes = [fix.edits for n in numbers if (fix := offers[n].fix) is not None]
         new_text, kept = combine(texts[path], fixes)
         files[path] = (texts[path], new_text)
         taken.update(numbers[k] for k in kept)
