@@ -67,6 +67,8 @@ class TactfulServer(LanguageServer):
         self.client_settings: dict[str, Any] = {}
         # Trust the editor granted while running (``tactful/workspaceTrusted``); None: not sent.
         self.granted_trust: bool | None = None
+        # the interpreter the editor has selected (tactful/selectedPython), for validation
+        self.selected_python: str | None = None
         self.resolved = settings_mod.resolve([])
         self.errors = ErrorReporter(self.show_error)
         self.log_handler: ClientLogHandler | None = None

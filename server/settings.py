@@ -164,7 +164,17 @@ class ValidationSettings:
         default=None,
         metadata=_doc(
             "Test command, a string split like a shell command or a list, run from the workspace "
-            "root; unset: `python -m pytest` with the workspace's interpreter."
+            "root; unset: `python -m pytest` with the project's interpreter (`python` at its "
+            "start means that interpreter)."
+        ),
+    )
+    python: str | None = field(
+        default=None,
+        metadata=_doc(
+            "The project's Python: an interpreter, or an environment's folder. Unset: found "
+            "like the tools you use find it: `validation.command`'s interpreter, the one the "
+            "editor selected, an activated VIRTUAL_ENV or conda environment, `.venv` or `venv` "
+            "in the workspace, then poetry, pdm or hatch; never tactful's own silently."
         ),
     )
     memory_mb: int | None = field(

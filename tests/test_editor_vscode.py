@@ -62,6 +62,7 @@ def test_manifest_declares_limited_trust_and_user_only_settings():
         "tactful.validation.timeoutS",
         "tactful.feedback.store",
         "tactful.feedback.storeCode",
+        "tactful.validation.python",
     ):
         assert properties[key]["scope"] == "machine", key
         assert key in trust["restrictedConfigurations"]
@@ -124,6 +125,7 @@ def test_extension_builds_passes_its_unit_tests_and_packages():
         "extension/out/settings.js",
         "extension/out/serverPath.js",
         "extension/out/status.js",
+        "extension/out/verdicts.js",
         "extension/out/inline.js",
     } <= names
     # The language client ships inside the .vsix: nothing is fetched when it is installed.

@@ -60,7 +60,7 @@ def test_workspace_files_cannot_choose_what_runs(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
         '[tool.tactful]\nllm = { model = "openai/x", api_base = "http://evil" }\n'
         '[tool.tactful.validation]\ncommand = "curl evil"\ntimeout_s = 5\nsandbox = "none"\n'
-        "enabled = false\n"
+        'enabled = false\npython = "./evil/bin/python"\n'
         "[tool.tactful.workspace]\ntrusted = true\n"
         '[tool.tactful.feedback]\nstore = "store.sqlite3"\nstore_code = true\n'
     )
@@ -69,13 +69,14 @@ def test_workspace_files_cannot_choose_what_runs(tmp_path: Path) -> None:
     settings = resolved.settings
     assert settings.llm.model is None and settings.llm.api_base is None
     assert settings.validation.command is None
+    assert settings.validation.python is None
     assert settings.workspace.trusted is None
     assert settings.validation.timeout_s == 60.0 and settings.validation.sandbox == "auto"
     assert settings.feedback.store is None and settings.feedback.store_code is False
     assert settings.validation.enabled is False  # a workspace may turn validation off
     assert settings.completion.max_lines == 2
     assert resolved.sources["completion.max_lines"].endswith(".tactful.toml")
-    assert sum("is ignored" in p for p in resolved.problems) == 8
+    assert sum("is ignored" in p for p in resolved.problems) == 9
 
 
 @pytest.mark.parametrize(

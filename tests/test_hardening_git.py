@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from fixtures.fake_llm import FakeLLM, Reply
 from fixtures.lsp import init_params, open_document, wait_for
+from fixtures.pyenv import make_env
 from fixtures.workspace import Workspace
 from lsprotocol import types
 from pytest_lsp import LanguageClient
@@ -158,7 +159,9 @@ def hostile_repository(workspace: Workspace, bin_dir: Path, markers: Path, keys:
     """A repository with a change to review and each key's script configured."""
     workspace.write(".gitattributes", "*.py filter=evil diff=evil merge=evil\n")
     workspace.write("pkg/greet.py", OLD)
+    workspace.write(".gitignore", ".venv/\n")
     workspace.commit("init")
+    make_env(workspace.root / ".venv")  # the project's interpreter, for the coverage map
     workspace.write("pkg/greet.py", NEW)
     # An older modification time than the index: git must read (and filter) the file again.
     os.utime(workspace.root / "pkg" / "greet.py", (1_000_000_000, 1_000_000_000))

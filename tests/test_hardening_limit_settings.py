@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+from fixtures.pyenv import make_env
 from fixtures.workspace import Workspace
 
 from tactful.analyzers.userdirs import config_dir
@@ -48,7 +49,9 @@ def plain_pytest(monkeypatch: pytest.MonkeyPatch) -> None:
 def repo(workspace: Workspace, tmp_path: Path) -> tuple[Workspace, Path]:
     workspace.write("calc.py", CALC)
     workspace.write("tests/test_calc.py", HUNGRY)
+    workspace.write(".gitignore", ".venv/\n")
     workspace.commit("start")
+    make_env(workspace.root / ".venv")  # the project's interpreter, which the tests run with
     workspace.write("calc.py", CALC.replace("a + b", "b + a"))
     patch = tmp_path / "swap.diff"
     patch.write_text(workspace.git("diff"))

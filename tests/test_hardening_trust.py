@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from fixtures.fake_llm import FakeLLM, Reply
 from fixtures.lsp import init_params, open_document, wait_for
+from fixtures.pyenv import make_env
 from fixtures.workspace import Workspace
 from lsprotocol import types
 from pytest_lsp import LanguageClient
@@ -42,7 +43,9 @@ def project(workspace: Workspace, marker: Path) -> None:
         "tests/test_mod.py",
         "from mod import double\n\n\ndef test_double():\n    assert double(2) == 4\n",
     )
+    workspace.write(".gitignore", ".venv/\n")
     workspace.commit("start")
+    make_env(workspace.root / ".venv")  # the project's interpreter, which its tests run with
     workspace.write("mod.py", MODULE)
 
 

@@ -23,7 +23,6 @@ import os
 import shutil
 import stat
 import subprocess
-import sys
 import tarfile
 import tempfile
 import time
@@ -156,37 +155,6 @@ def list_files(root: Path) -> list[str]:
         if not is_secret(name)
         and not any(part in (".git", "__pycache__") for part in PurePosixPath(name).parts)
     ]
-
-
-def workspace_interpreter(root: Path) -> Path:
-    """The workspace's Python: ``.venv`` or ``venv`` inside it, else the one running tactful."""
-    for name in VENV_NAMES:
-        for candidate in (root / name / "bin" / "python", root / name / "Scripts" / "python.exe"):
-            if candidate.exists():
-                return candidate
-    return Path(sys.executable)
-
-
-def interpreter_folders(interpreter: Path) -> list[Path]:
-    """Folders an interpreter needs to start: its virtual environment and its base install."""
-    folders: list[Path] = []
-    venv = interpreter.parent.parent
-    if (venv / "pyvenv.cfg").exists():
-        folders.append(venv)
-        for line in (
-            (venv / "pyvenv.cfg").read_text(encoding="utf-8", errors="replace").splitlines()
-        ):
-            key, _, value = line.partition("=")
-            if key.strip() == "home" and value.strip():
-                folders.append(Path(value.strip()).resolve().parent)
-    folders.append(interpreter.resolve().parent.parent)
-    if Path(interpreter).absolute() == Path(sys.executable).absolute():
-        folders.extend(Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix))
-    unique: list[Path] = []
-    for folder in folders:
-        if folder not in unique and str(folder) != "/":
-            unique.append(folder)
-    return unique
 
 
 def _hash_file(path: Path) -> str:

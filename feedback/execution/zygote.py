@@ -4,7 +4,7 @@ Boundary: started by ``warm_pytest.WarmPytest`` as ``bwrap … -- PYTHON -I zygo
 the *workspace's* interpreter (pytest runs in-process), so it imports only the standard library
 and ``jail.py`` (loaded by path). It runs with no capability, like any sandboxed run, and never
 runs a test itself: it imports pytest and then, for each request read from standard input,
-forks a run:
+forks a run (which starts the run's own ``sitecustomize``, as a fresh process would):
 
 - the run process makes a user and a mount namespace of its own (every mount it inherits comes
   locked: neither it nor the tests can undo one), mounts a size-capped tmpfs for the run's
@@ -136,6 +136,15 @@ def _grandchild(libc, request: dict, spec: dict) -> None:
     add_site_paths()
     sys.argv = ["pytest", *request["args"]]
     importlib.invalidate_caches()
+    # what the run's sitecustomize would have started in a fresh process: the record of
+    # which changed code the tests run (child_coverage.py)
+    site = os.path.join(request["helper"], "sitecustomize.py")
+    if os.path.exists(site):
+        found = importlib.util.spec_from_file_location("tactful_run_site", site)
+        if found is not None and found.loader is not None:
+            module = importlib.util.module_from_spec(found)
+            found.loader.exec_module(module)
+            module.start()
     import pytest
 
     code = 4
@@ -278,6 +287,19 @@ def serve(spec: dict) -> int:
     except Exception as exc:  # a workspace without pytest: tactful runs it the usual way
         _say({"error": f"cannot import {exc}"})
         return 1
+    # what every run's sitecustomize would import again (coverage, which records what the tests
+    # run), from a folder holding it alone; a run without it imports it itself
+    extra = spec.get("warm_path")
+    for name in spec.get("warm_imports", []):
+        if extra:
+            sys.path.append(extra)
+        try:
+            __import__(name)
+        except Exception:  # only a warm start lost: the run imports it itself
+            pass
+        finally:
+            if extra and extra in sys.path:
+                sys.path.remove(extra)
     wake_read, wake_write = os.pipe()
     os.set_blocking(wake_write, False)
     signal.set_wakeup_fd(wake_write)

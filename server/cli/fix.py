@@ -1,5 +1,6 @@
 """``tactful fix [PATH...] [--select RULES] [--ignore RULES] [--exclude GLOB]
-[--validate/--no-validate] [--apply | --diff] [--jobs N] [--format text|json|github]``.
+[--validate/--no-validate] [--apply | --diff] [--include-unexercised] [--jobs N]
+[--format text|json|github]``.
 
 Runs ruff on the PATHs (files or folders of one project; default: the current folder) with the
 project's configuration and ``quality.select`` (or ``--select``/``--ignore``, chosen as ruff
@@ -7,9 +8,11 @@ chooses them: ``analyzers/selection.py``), proposes a fix for each finding (ruff
 LLM's when ``llm.model`` is set), screens it with ruff and, with ``--validate`` (the default in a
 trusted workspace), runs the tests that cover it in the sandbox, up to ``--jobs`` findings at
 once (default: the CPU count). In text mode each finding is printed as soon as it is judged,
-under a progress bar when stderr is a terminal. ``--apply`` writes the fixes whose tests
-passed, then checks again; ``--diff`` prints those same fixes as one patch (``git apply``
-takes it) and writes nothing.
+under a progress bar when stderr is a terminal. ``--apply`` writes the fixes whose tests ran the
+fixed code and passed, then checks again; ``--include-unexercised`` also writes those no test
+runs (tests pass but none runs the fixed code, or the old and new code behaved the same on the
+inputs tried); ``--diff`` prints those same fixes as one patch (``git apply`` takes it) and
+writes nothing.
 
 Exit codes: 0 no findings remain; 1 findings remain; 2 a usage or settings error (no such path,
 paths of two projects, an unknown rule, ``--validate`` in a workspace that is not trusted or
@@ -76,12 +79,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     writes = parser.add_mutually_exclusive_group()
     writes.add_argument(
-        "--apply", action="store_true", help="write the fixes whose tests passed into the files"
+        "--apply",
+        action="store_true",
+        help="write the fixes whose tests ran the fixed code and passed into the files",
     )
     writes.add_argument(
         "--diff",
         action="store_true",
         help="print the fixes --apply would write as one patch, and write nothing",
+    )
+    parser.add_argument(
+        "--include-unexercised",
+        action="store_true",
+        help="with --apply or --diff, also the fixes in code no test runs (tests pass but none "
+        "runs it, or it behaved the same on generated inputs)",
     )
     add_jobs_argument(parser, "findings judged")
     parser.add_argument(
@@ -121,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
         scope.append(target.relative_to(root).as_posix() if target != root else ".")
     if args.diff and args.format != "text":
         return _fail("--diff prints a patch: it goes with the text format")
+    if args.include_unexercised and not (args.apply or args.diff):
+        return _fail("--include-unexercised goes with --apply or --diff")
     codes = rule_codes()
     try:
         rules = RuleSelection.parse(args.select, args.ignore, known=codes or None)
@@ -164,10 +177,10 @@ def run(args: argparse.Namespace) -> int:
 
     applied: set[int] = set()
     if args.apply:
-        applied = _apply(root, texts, offers)
+        applied = _apply(root, texts, offers, args.include_unexercised)
     remaining = _selected(check_paths(scope, root, options), rules, where) if applied else findings
     if args.diff:
-        _print_patch(texts, offers)
+        _print_patch(texts, offers, args.include_unexercised)
     elif args.format == "json":
         json.dump(
             _payload(root, texts, offers, applied, remaining, bool(validate_wanted)),
@@ -238,41 +251,46 @@ def _read_texts(root: Path, findings: list[Finding]) -> dict[str, str]:
     return texts
 
 
-def _writable(offers: list[FixOffer]) -> dict[str, list[int]]:
-    """The offers ``--apply`` writes (and ``--diff`` prints), by file: those whose tests
-    passed, in the findings' order."""
+def _writable(offers: list[FixOffer], unexercised: bool) -> dict[str, list[int]]:
+    """The offers ``--apply`` writes (and ``--diff`` prints), by file: those whose tests ran the
+    fixed code and passed (with ``unexercised``, also those in code no test runs), in the
+    findings' order."""
     by_file: dict[str, list[int]] = defaultdict(list)
     for number, offer in enumerate(offers):
-        if offer.fix is not None and offer.validated:
+        wanted = offer.validated or (unexercised and (offer.unexercised or offer.equivalent))
+        if offer.fix is not None and wanted:
             by_file[offer.finding.path].append(number)
     return by_file
 
 
 def _combined(
-    texts: dict[str, str], offers: list[FixOffer]
+    texts: dict[str, str], offers: list[FixOffer], unexercised: bool
 ) -> tuple[dict[str, tuple[str, str]], set[int]]:
     """Each file's text before and after its writable fixes, a fix that overlaps one already
     taken left out; and the offers taken."""
     files: dict[str, tuple[str, str]] = {}
     taken: set[int] = set()
-    for path, numbers in _writable(offers).items():
-        fixes = [offers[n].fix.edits for n in numbers if offers[n].fix is not None]
+    for path, numbers in _writable(offers, unexercised).items():
+        fixes = [fix.edits for n in numbers if (fix := offers[n].fix) is not None]
         new_text, kept = combine(texts[path], fixes)
         files[path] = (texts[path], new_text)
         taken.update(numbers[k] for k in kept)
     return files, taken
 
 
-def _apply(root: Path, texts: dict[str, str], offers: list[FixOffer]) -> set[int]:
-    """Write the validated fixes, file by file, skipping any that overlaps one already taken."""
-    files, taken = _combined(texts, offers)
+def _apply(
+    root: Path, texts: dict[str, str], offers: list[FixOffer], unexercised: bool
+) -> set[int]:
+    """Write the validated fixes (with ``unexercised``, also those in code no test runs), file
+    by file, skipping any that overlaps one already taken."""
+    files, taken = _combined(texts, offers, unexercised)
     for path, (_, new_text) in files.items():
         (root / path).write_text(new_text, encoding="utf-8")
     return taken
 
 
-def _print_patch(texts: dict[str, str], offers: list[FixOffer]) -> None:
-    files, taken = _combined(texts, offers)
+def _print_patch(texts: dict[str, str], offers: list[FixOffer], unexercised: bool) -> None:
+    files, taken = _combined(texts, offers, unexercised)
     sys.stdout.write(patch(files))
     left = sum(1 for offer in offers if offer.fix is not None) - len(taken)
     note = f"{len(taken)} fixes in the patch"
@@ -348,6 +366,8 @@ def _payload(
             "findings": len(offers),
             "with_fix": sum(o.offered for o in offers),
             "validated": sum(o.validated for o in offers),
+            "unexercised": sum(o.unexercised for o in offers),
+            "equivalent": sum(o.equivalent for o in offers),
             "applied": len(applied),
             "remaining": len(remaining),
         },
@@ -371,8 +391,16 @@ def _offer_text(texts: dict[str, str], offer: FixOffer, applied: bool = False) -
 def _print_summary(offers: list[FixOffer], applied: set[int], remaining: list[Finding]) -> None:
     with_fix = sum(o.offered for o in offers)
     validated = sum(o.validated for o in offers)
+    unexercised = sum(o.unexercised for o in offers)
+    equivalent = sum(o.equivalent for o in offers)
+    extra = ""
+    if unexercised:
+        extra += f", {unexercised} where the tests pass but none runs the fixed code"
+    if equivalent:
+        extra += f", {equivalent} behaving as before on generated inputs (no test runs them)"
     print(
         f"{len(offers)} findings, {with_fix} with a fix, {validated} validated by the tests"
+        + extra
         + (f", {len(applied)} applied" if applied else "")
         + f"; {len(remaining)} remaining"
     )

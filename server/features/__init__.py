@@ -35,6 +35,7 @@ FEATURES = [
     "sync",
     "configuration",
     "trust",
+    "python_environment",
     "feedback",
     "diagnostic",
     "status",

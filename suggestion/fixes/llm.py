@@ -67,9 +67,9 @@ def enclosing_region(text: str, line: int) -> Region:
     if parser is not None:
         tree = parse_within(parser, text.encode("utf-8", "surrogatepass"))
         node = (
-            tree.root_node
+            tree.root_node.descendant_for_point_range((line, 0), (line, 0))
             if tree is not None
-            else None.descendant_for_point_range((line, 0), (line, 0))
+            else None
         )
         while node is not None:
             if node.type in ("function_definition", "class_definition", "decorated_definition"):

@@ -1,7 +1,9 @@
 /**
- * The VS Code side of tactful: starts `tactful serve`, sends the user's settings and VS Code's
- * workspace trust (in initializationOptions, then `tactful/workspaceTrusted` when it is granted),
- * and shows what the server is doing in the status bar.
+ * The VS Code side of tactful: starts `tactful serve`, sends the user's settings, VS Code's
+ * workspace trust (in initializationOptions, then `tactful/workspaceTrusted` when it is granted)
+ * and the interpreter selected in the Python extension (the project's Python, for validation),
+ * lists code actions again when the server announces new verdicts, and shows what the server is
+ * doing in the status bar.
  *
  * Boundary: everything that speaks to VS Code lives here; the decisions (which settings to send,
  * which executable to start, what the status bar says, when to ask for inline suggestions again)
@@ -35,6 +37,7 @@ import {
 import { findServer, type Candidate } from "./serverPath";
 import { shouldAskAgain, type InlineCompletionReady } from "./inline";
 import { Activity, statusView, type ServerState, type ServerStatus } from "./status";
+import { SELECTED_PYTHON, selectedPython, VERDICTS_CHANGED, VerdictRefresh } from "./verdicts";
 
 /** Language ids the server understands (its tree-sitter grammars). */
 const LANGUAGES = [
@@ -68,6 +71,11 @@ class Tactful implements vscode.Disposable {
   private readonly log: vscode.LogOutputChannel;
   private readonly settings: ServerSetting[];
   private readonly disposables: vscode.Disposable[] = [];
+  private python: string | undefined;
+  private readonly verdicts = new VerdictRefresh(
+    (uri) => this.refreshCodeActions(uri),
+    (run, delay) => setTimeout(run, delay),
+  );
 
   constructor(context: vscode.ExtensionContext) {
     this.log = vscode.window.createOutputChannel("tactful", { log: true });
@@ -129,7 +137,8 @@ class Tactful implements vscode.Disposable {
       const resource = vscode.workspace.workspaceFolders?.[0]?.uri;
       const active = api.environments.getActiveEnvironmentPath(resource);
       const resolved = await api.environments.resolveEnvironment(active);
-      return resolved?.executable.uri?.fsPath;
+      this.python = resolved?.executable.uri?.fsPath;
+      return this.python;
     } catch (error) {
       this.log.warn(`could not ask the Python extension for the selected environment: ${error}`);
       return undefined;
@@ -210,6 +219,7 @@ class Tactful implements vscode.Disposable {
       this.serverStatus = params;
       this.render();
     });
+    client.onNotification(VERDICTS_CHANGED, (params: unknown) => this.verdicts.changed(params));
     // The LLM answered in the background while the local answer showed: ask again where the
     // cursor still is, and VS Code shows the LLM's answer in its place.
     client.onNotification("tactful/inlineCompletionReady", (params: InlineCompletionReady) => {
@@ -227,6 +237,7 @@ class Tactful implements vscode.Disposable {
     });
     try {
       await client.start();
+      await client.sendNotification(SELECTED_PYTHON, selectedPython(this.python));
     } catch (error) {
       this.log.error(`the tactful server did not start: ${error}`);
       this.state = "stopped";
@@ -362,19 +373,45 @@ class Tactful implements vscode.Disposable {
 
   private followingPython = false;
 
-  /** Restart on another Python environment, unless `tactful.path` pins the executable. */
+  /**
+   * Another Python environment was selected: restart when the server itself came from the
+   * environment (its `tactful` executable changes), else tell the server, whose validation
+   * runs the project's tests with that interpreter.
+   */
   private followPythonEnvironment(api: PythonEnvironmentApi): void {
     if (this.followingPython) {
       return;
     }
     this.followingPython = true;
     this.disposables.push(
-      api.environments.onDidChangeActiveEnvironmentPath(() => {
-        if (!vscode.workspace.getConfiguration("tactful").get<string>("path")) {
+      api.environments.onDidChangeActiveEnvironmentPath(async () => {
+        if (this.server?.source === "Python environment") {
           void this.restart();
+          return;
+        }
+        const python = await this.pythonExecutable();
+        if (this.client?.state === State.Running) {
+          void this.client.sendNotification(SELECTED_PYTHON, selectedPython(python));
         }
       }),
     );
+  }
+
+  /**
+   * New verdicts for a document's fixes. VS Code computes its light bulb again when the set of
+   * code action providers changes, so a provider that offers nothing comes and goes for the
+   * documents on screen.
+   */
+  private refreshCodeActions(uri: string): void {
+    const shown = vscode.window.visibleTextEditors.some((editor) => editor.document.uri.toString() === uri);
+    if (!shown) {
+      return;
+    }
+    const nudge = vscode.languages.registerCodeActionsProvider(
+      { scheme: "file", pattern: vscode.Uri.parse(uri).fsPath },
+      { provideCodeActions: () => [] },
+    );
+    nudge.dispose();
   }
 
   dispose(): void {
