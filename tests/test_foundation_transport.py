@@ -126,7 +126,12 @@ def _read_as_the_server_does(reader: FrameReader, stream: bytes, size: int) -> l
     return out
 
 
-@settings(max_examples=60, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=60,
+    derandomize=True,
+    deadline=None,  # thousands of small reads on a loaded machine: correctness only here
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(
     st.integers(min_value=300, max_value=70_000),
     st.sampled_from([0, 1, 2]),
