@@ -464,6 +464,10 @@ class Sandbox:
             verdict = tests.verdict
             if verdict.status is not Status.FAILED or tests.report is None:
                 break
+            if verdict.reason.startswith("stopped: "):
+                # a limit stopped the run: whatever failed did so under the limit, with or
+                # without the edit, and running it again proves nothing more
+                break
             suspects = set(collect_error_ids(tests.report)) - failing
             if not map_current:
                 # a current map knows the tests that fail without the edit: set aside already
