@@ -44,6 +44,7 @@ from typing import Any, TypeVar
 from tactful.analyzers.text import LineIndex
 from tactful.feedback.acceptance.next_edits import NextEditItem
 from tactful.feedback.loop import FeedbackLoop
+from tactful.feedback.preempt import Preempting
 from tactful.feedback.turn import Dropped, Judged, Outcome, Proposal, Turn
 from tactful.suggestion.next_edits import (
     THRESHOLD,
@@ -136,7 +137,7 @@ class NextEditPipeline:
         self._settled: OrderedDict[str, None] = OrderedDict()
         # What the last answer for each document showed.
         self._last: dict[str, list[str]] = {}
-        self._inflight: dict[str, asyncio.Task[list[NextEdit]]] = {}
+        self._inflight: Preempting[list[NextEdit]] = Preempting()
 
     def configure(self, model: ModelConfig | None) -> None:
         """Use another model (None: none), after the settings changed."""
@@ -156,8 +157,10 @@ class NextEditPipeline:
         turn = NextEditTurn(request)
         loop = self.feedback()
         # 1. propose, 2. judge, 3. check, as the document's one request in flight.
-        passed = await self._preempting(request.uri, self._propose_judge_check(turn, options, loop))
-        if passed is None:
+        finished, passed = await self._inflight.run(
+            request.uri, self._propose_judge_check(turn, options, loop)
+        )
+        if not finished or passed is None:
             return self._ended(turn, Outcome.CANCELLED)
         if not is_current():
             return self._ended(turn, Outcome.STALE)
@@ -304,28 +307,6 @@ class NextEditPipeline:
         while len(self._ids) > REMEMBERED:
             self._ids.popitem(last=False)
         return item_id
-
-    # -- freshness ------------------------------------------------------------------------
-
-    async def _preempting(self, uri: str, work: Awaitable[list[NextEdit]]) -> list[NextEdit] | None:
-        """Run ``work`` as the document's one request in flight, cancelling the one before;
-        None when a newer request cancelled this one."""
-        previous = self._inflight.get(uri)
-        if previous is not None and not previous.done():
-            previous.cancel()
-        task = asyncio.ensure_future(work)
-        self._inflight[uri] = task
-        try:
-            await asyncio.wait([task])
-        except asyncio.CancelledError:
-            task.cancel()
-            raise
-        finally:
-            if self._inflight.get(uri) is task:
-                del self._inflight[uri]
-        if task.cancelled():
-            return None
-        return task.result()
 
     @staticmethod
     def _ended(turn: NextEditTurn, outcome: Outcome) -> NextEditTurn:
