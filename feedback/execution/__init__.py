@@ -18,7 +18,8 @@ if TYPE_CHECKING:
         available_backend,
     )
     from tactful.feedback.execution.environment import Environment, find_environment
-    from tactful.feedback.execution.judge import Sandbox, ValidationOptions
+    from tactful.feedback.execution.judge import Sandbox
+    from tactful.feedback.execution.options import ValidationOptions
     from tactful.feedback.execution.patch import PatchError
     from tactful.feedback.execution.verdict import Counterexample, Selection, Status, Verdict
 
@@ -32,7 +33,7 @@ _MODULES = {
     "Sandbox": "judge",
     "Selection": "verdict",
     "Status": "verdict",
-    "ValidationOptions": "judge",
+    "ValidationOptions": "options",
     "Verdict": "verdict",
     "all_backends": "backends",
     "available_backend": "backends",

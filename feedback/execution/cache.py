@@ -18,10 +18,14 @@ import logging
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Collection, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from tactful.feedback.execution.options import ValidationOptions
+from tactful.feedback.execution.patch import Change
+from tactful.feedback.execution.selection import TestPlan
 from tactful.feedback.execution.verdict import Status, Verdict
 
 logger = logging.getLogger(__name__)
@@ -58,6 +62,43 @@ def verdict_key(parts: dict[str, Any]) -> str:
     """The key of a verdict: a hash of ``parts`` (JSON-able) and of ``judge_version``."""
     payload = {**parts, "judge": judge_version()}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def validation_key(
+    changes: Sequence[Change],
+    state: str,
+    argv: Sequence[str],
+    backend: str,
+    plan: TestPlan,
+    failing: Collection[str],
+    environment: str,
+    options: ValidationOptions,
+) -> str:
+    """The key of a validation's verdict: the changes, the workspace's state (its digest), the
+    command, the backend, the test plan, the tests set aside as failing before the edit, the
+    environment (its fingerprint) and the options that decide a verdict."""
+    return verdict_key(
+        {
+            "changes": sorted(
+                (c.path, None if c.new_text is None else digest(c.new_text)) for c in changes
+            ),
+            "state": state,
+            "argv": argv,
+            "backend": backend,
+            "plan": [plan.method.value, plan.files, plan.node_ids, plan.whole_files],
+            "failing_before": sorted(failing),
+            "environment": environment,
+            "first_failure": options.stop_at_first_failure,
+            "differential": [options.differential, options.inputs],
+            # a verdict reached within looser limits says nothing of one within tighter ones
+            "limits": [
+                options.timeout_s,
+                options.memory_bytes,
+                options.processes,
+                options.disk_bytes,
+            ],
+        }
+    )
 
 
 class VerdictCache:
@@ -101,3 +142,8 @@ class VerdictCache:
                     old.unlink(missing_ok=True)
         except OSError as exc:
             logger.info("could not store a verdict in %s: %s", self.folder, exc)
+
+
+def digest(text: str) -> str:
+    """A text's SHA-256, as the parts of a key hold a file's new text or a memo's inputs."""
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()

@@ -3,7 +3,8 @@
 Boundary: data only. It is made from the coverage data file that ``probe.py`` writes (one dynamic
 context per test node id, the empty context for code run at import or collection time), merged
 incrementally when files change, and stored as JSON in the workspace's cache folder. Running the
-tests that produce it is the judge's job (``judge.py``); this module never runs anything.
+tests that produce it is the upkeep's job (``coverage_upkeep.py``); this module never runs
+anything.
 """
 
 from __future__ import annotations

@@ -1,6 +1,11 @@
-"""Run one command in a sandbox backend with limits and a deadline; kill the whole tree at the end.
+"""The runner: a workspace's runs, each in a folder of its own, with limits and a deadline.
 
-Boundary: process management only, through ``asyncio`` subprocesses. The command runs in its own
+Boundary: process management, through ``asyncio`` subprocesses; it never interprets a run's
+output. ``Runner`` says which interpreter, command and sandbox backend a workspace's tests run
+with (nothing of the workspace is asked before it is trusted), prepares a run (its folder, the
+warm copy with the changes made, the layout the sandbox mounts, the environment the command gets,
+the probe's and the exercise watch's helpers) and runs commands there. ``run_command`` runs one
+command in a sandbox backend: the command runs in its own
 session (so its process group can be killed as one) under ``jail.py``, which applies the limits
 and outlives nothing. At the deadline, or when the awaiting task is cancelled, every process of
 the run is killed before this returns or re-raises: with a PID namespace, killing its first
@@ -15,22 +20,41 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from tactful.feedback.execution.backends import (
     OUT_AT,
     SCRATCH_AT,
+    SYSTEM_DIRS,
     WARM_AT,
+    BackendInfo,
     Layout,
+    available_backend,
     jail_argv,
+    overlay_layer,
+    overlay_runs_work,
     wrapper_argv,
 )
 from tactful.feedback.execution.cgroup import RunGroup, join_command
+from tactful.feedback.execution.environment import (
+    VENV_NAMES,
+    Environment,
+    find_environment,
+    site_packages,
+)
+from tactful.feedback.execution.exercise import FILE, Unit
 from tactful.feedback.execution.jail import SETUP_FAILED, TIMED_OUT
+from tactful.feedback.execution.options import ValidationOptions
+from tactful.feedback.execution.patch import Change
+from tactful.feedback.execution.selection import TestPlan
+from tactful.feedback.execution.workspace import WarmCopy, apply_changes
+from tactful.feedback.trust import is_trusted
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +66,42 @@ JAIL_GRACE_S = 2.0
 # limit passed (and says so) before a fork or an allocation fails.
 PROCESS_MARGIN = 16
 MEMORY_MARGIN = 64 << 20
+HERE = Path(__file__).parent
+PROBE = HERE / "probe.py"
+CHILD_COVERAGE = HERE / "child_coverage.py"
+# The environment a run gets is built from these names only (and the variables tactful sets):
+# nothing else of the user's environment, where credentials live, reaches the tests.
+_ENV_ALLOWED = frozenset(
+    {
+        "PATH",
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "TERM",
+        "USER",
+        "LOGNAME",
+        "COLUMNS",
+        "LINES",
+        "NO_COLOR",
+        "FORCE_COLOR",
+        "CI",
+        "SOURCE_DATE_EPOCH",
+        "PYTHONHASHSEED",
+        "PYTHONUTF8",
+        "PYTHONIOENCODING",
+        "PYTHONWARNINGS",
+        "PYTHONDEVMODE",
+        "PYTHONFAULTHANDLER",
+        "PYTHONTRACEMALLOC",
+        "PYTHONDONTWRITEBYTECODE",
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD",
+    }
+)
+_ENV_ALLOWED_PREFIXES = ("LC_",)
+# an allowed name still goes when it looks like it holds a credential
+_SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "KEY", "AUTH")
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,3 +383,348 @@ async def run_command(
         stopped,
         float(usage.get("cpu_s", 0.0)),
     )
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object a run's processes wrote (None: missing, unreadable or not an object)."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return raw if isinstance(raw, dict) else None
+
+
+def is_pytest(argv: Sequence[str]) -> bool:
+    """Whether the test command runs pytest (``pytest``, ``py.test`` or ``-m pytest``)."""
+    if not argv:
+        return False
+    if Path(argv[0]).name in ("pytest", "py.test"):
+        return True
+    for i, arg in enumerate(argv[:-1]):
+        if arg == "-m" and argv[i + 1] in ("pytest", "py.test"):
+            return True
+    return False
+
+
+def _env_allowed(name: str) -> bool:
+    upper = name.upper()
+    if upper not in _ENV_ALLOWED and not upper.startswith(_ENV_ALLOWED_PREFIXES):
+        return False
+    return not any(word in upper for word in _SECRET_WORDS)
+
+
+def _installed(environment: Environment, distribution: str) -> bool:
+    """Whether a distribution (its normalised name, e.g. ``pytest_cov``) is installed."""
+    if environment.interpreter is None:
+        return False
+    for site in site_packages(environment.interpreter):
+        with contextlib.suppress(OSError):
+            if any(site.glob(f"{distribution}-*.dist-info")):
+                return True
+    return False
+
+
+@dataclass
+class Run:
+    """One run folder, prepared: where things are, and the environment the command gets."""
+
+    folder: Path
+    layout: Layout
+    env: dict[str, str]
+    backend: str
+    deleted: tuple[str, ...] = ()  # files the changes remove
+
+    @property
+    def helper(self) -> Path:
+        return self.folder / "helper"
+
+    @property
+    def out(self) -> Path:
+        """Where tactful reads what the run's processes wrote."""
+        return self.folder / "out"
+
+    @property
+    def results(self) -> Path:
+        """Where the run's processes write what tactful reads: sandboxed, a tmpfs whose files
+        the jail copies out to ``out`` when the command ends; else ``out`` itself."""
+        return Path(OUT_AT) if self.backend == "bwrap" else self.out
+
+    @property
+    def test_root(self) -> Path:
+        return self.layout.test_root(self.backend)
+
+
+class Runner:
+    """The runs of one workspace: with which interpreter, command and backend, and where."""
+
+    def __init__(
+        self,
+        root: Path,
+        options: ValidationOptions,
+        warm: WarmCopy,
+        trusted: bool | None = None,
+    ) -> None:
+        self.root = root
+        self.options = options
+        self.warm = warm
+        self._trusted = trusted
+
+    # Gates ---------------------------------------------------------------------------------
+
+    def trusted(self) -> bool:
+        """The editor's trust when the caller passed it, else the trust list."""
+        return self._trusted if self._trusted is not None else is_trusted(self.root)
+
+    def closed_reason(self) -> str | None:
+        """Why nothing of the workspace may run now (None: it may)."""
+        if not self.options.enabled:
+            return "validation is off"
+        if not self.trusted():
+            return "workspace not trusted"
+        return None
+
+    async def backend(self) -> BackendInfo:
+        return await asyncio.to_thread(available_backend, self.options.sandbox)
+
+    # The environment and the command -------------------------------------------------------
+
+    def environment(self) -> Environment:
+        """The project's interpreter and why it was chosen (blocking: it may ask poetry)."""
+        return find_environment(
+            self.root,
+            command=self.options.command,
+            python=self.options.python,
+            selected=self.options.selected_python,
+            trusted=self.trusted(),
+        )
+
+    def command(self, environment: Environment) -> list[str] | None:
+        """The test command with the project's interpreter; None when it needs one and none
+        was found."""
+        interpreter = str(environment.interpreter) if environment.interpreter else None
+        if self.options.command is None:
+            return [interpreter, "-m", "pytest"] if interpreter else None
+        argv = list(self.options.command)
+        if argv and argv[0] in ("python", "python3"):
+            if interpreter is None:
+                return None
+            argv[0] = interpreter
+        return argv
+
+    # A run ---------------------------------------------------------------------------------
+
+    def limits(self, timeout: float) -> Limits:
+        options = self.options
+        return Limits.for_timeout(
+            timeout, options.memory_bytes, options.processes, options.disk_bytes
+        )
+
+    async def in_run(
+        self,
+        backend: str,
+        changes: list[Change],
+        environment: Environment,
+        work: Callable[[Run], Awaitable[T]],
+    ) -> T:
+        """``work`` in a fresh run folder: each command it runs there sees the warm copy with
+        ``changes`` made (sandboxed, the copy or overlay is laid inside the sandbox per command)."""
+        sandboxed = backend == "bwrap"
+        folder: Path | None = None
+        try:
+            folder = await asyncio.to_thread(
+                self.warm.new_empty_run if sandboxed else self.warm.new_run
+            )
+            assert folder is not None
+            (folder / "helper").mkdir()
+            (folder / "out").mkdir()
+            written = [change for change in changes if change.new_text is not None]
+            deleted = tuple(change.path for change in changes if change.new_text is None)
+            if sandboxed:
+                await asyncio.to_thread(apply_changes, folder / "helper" / "changes", written)
+            else:
+                await asyncio.to_thread(apply_changes, folder / "copy", changes)
+            limits = self.limits(self.options.timeout_s)
+            # the first call probes the machine for overlays (a bwrap run): off the event loop
+            layout = await asyncio.to_thread(self._layout, backend, folder, environment, limits)
+            env = self._env(backend, layout, folder, environment)
+            result = await work(Run(folder, layout, env, backend, deleted))
+            changed = {change.path for change in changes}
+            await asyncio.to_thread(self.warm.keep_bytecode, folder, changed)
+            return result
+        finally:
+            if folder is not None:
+                await asyncio.to_thread(self.warm.discard_run, folder)
+
+    def environment_folders(self, environment: Environment) -> list[Path]:
+        """Host folders the test command needs to start, wherever they are (``/tmp`` too): the
+        interpreter's environment and base installation, and the folder of a program the
+        command names outside the system's. Those inside the workspace come with the copy."""
+        folders = [f for f in environment.folders() if not f.is_relative_to(self.root)]
+        program = self.options.command[0] if self.options.command else ""
+        if os.path.isabs(program) and not any(
+            program.startswith(system + "/") for system in SYSTEM_DIRS
+        ):
+            # a command's own program outside the system folders (a tool in /tmp, in ~)
+            folder = Path(program).parent
+            if not folder.is_relative_to(self.root) and folder not in folders:
+                folders.append(folder)
+        return folders
+
+    def inner_environments(self, environment: Environment) -> list[str]:
+        """Environments inside the workspace (relative paths): shown read-only in the copy."""
+        inner = [name for name in VENV_NAMES if (self.root / name).is_dir()]
+        prefix = environment.prefix
+        if prefix is not None and prefix.is_relative_to(self.root) and prefix != self.root:
+            relative = prefix.relative_to(self.root).as_posix()
+            if relative not in inner:
+                inner.append(relative)
+        return inner
+
+    def _layout(self, backend: str, run: Path, environment: Environment, limits: Limits) -> Layout:
+        sandboxed = backend == "bwrap"
+        overlay = sandboxed and overlay_runs_work()
+        return Layout(
+            root=self.root,
+            copy=self.warm.copy if sandboxed else run / "copy",
+            readonly=(run / "helper", *self.environment_folders(environment)),
+            into_copy=tuple(
+                (self.root / name, name) for name in self.inner_environments(environment)
+            ),
+            # an overlay's tmpfs holds the run's writes only; a copy's, the warm copy too
+            copy_bytes=limits.disk_bytes + (0 if overlay else self.warm.size()),
+            tmp_bytes=limits.disk_bytes,
+            empty=overlay_layer(run) if sandboxed else None,
+            overlay=overlay,
+        )
+
+    def _env(
+        self, backend: str, layout: Layout, run: Path, environment: Environment
+    ) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if _env_allowed(k)}
+        test_root = layout.test_root(backend)
+        python_path = [str(run / "helper")]
+        if backend == "bwrap":
+            env["TMPDIR"] = "/tmp"
+            env["HOME"] = "/tmp"
+            # bytecode is written into the run copy only (all else is read-only) and kept
+            # for later runs: see WarmCopy.keep_bytecode
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+        else:
+            (run / "tmp").mkdir(exist_ok=True)
+            env["TMPDIR"] = env["HOME"] = str(run / "tmp")
+            # no mount puts the copy at the workspace's path here: an editable install would
+            # import the workspace's own files, so the copy goes first on the path
+            python_path += [str(test_root / "src"), str(test_root)]
+        env["PYTHONPATH"] = os.pathsep.join(python_path)
+        interpreter = environment.interpreter
+        prefix = environment.prefix
+        if interpreter is not None and prefix is not None:
+            if (prefix / "pyvenv.cfg").exists():
+                env["VIRTUAL_ENV"] = str(prefix)
+            elif (prefix / "conda-meta").is_dir():
+                env["CONDA_PREFIX"] = str(prefix)
+            env["PATH"] = os.pathsep.join([str(interpreter.parent), env.get("PATH", "")])
+        return env
+
+    def coverage_helper(self, run: Run) -> str:
+        """A folder holding tactful's coverage package alone, for interpreters without one:
+        nothing else of tactful's environment becomes importable by the tests."""
+        return str(self.coverage_folder(run.helper))
+
+    def coverage_folder(self, parent: Path | None = None) -> Path:
+        import coverage
+
+        vendor = (parent or self.warm.home) / "vendor"
+        vendor.mkdir(parents=True, exist_ok=True)
+        link = vendor / "coverage"
+        if not link.is_symlink():
+            link.symlink_to(Path(coverage.__file__).parent, target_is_directory=True)
+        return vendor
+
+    def watch(self, run: Run, units: list[Unit]) -> None:
+        """Record, in every Python process of ``run``, whether it runs the changed ``units``."""
+        if not units:
+            return
+        roots = [run.test_root]
+        if run.test_root != self.root:
+            roots.append(self.root)
+        python = sorted({u.path for u in units if u.kind != FILE and not u.deleted})
+        files = sorted({u.path for u in units if u.kind == FILE})
+        modules = sorted({u.module for u in units if u.deleted and u.module})
+        shutil.copyfile(CHILD_COVERAGE, run.helper / "sitecustomize.py")
+        run.env["TACTFUL_EXERCISE_DATA"] = str(run.results / "exercise")
+        run.env["TACTFUL_EXERCISE_INCLUDE"] = json.dumps(
+            [str(root / path) for root in roots for path in python]
+        )
+        if files:
+            run.env["TACTFUL_EXERCISE_FILES"] = json.dumps(
+                [str(root / path) for root in roots for path in files]
+            )
+        if modules:
+            run.env["TACTFUL_EXERCISE_MODULES"] = json.dumps(modules)
+        run.env["TACTFUL_PROBE_COVERAGE_PATH"] = self.coverage_helper(run)
+
+    def pytest_args(
+        self,
+        run: Run,
+        plan: TestPlan,
+        environment: Environment,
+        skip: set[str],
+        first_failure: bool,
+    ) -> list[str]:
+        """pytest's arguments for ``plan`` in ``run``, the probe that reports on it installed;
+        ``skip`` (test ids, or files that do not collect) is left out."""
+        shutil.copyfile(PROBE, run.helper / "tactful_probe.py")
+        run.env["TACTFUL_PROBE_REPORT"] = str(run.results / "report.json")
+        args = ["-p", "tactful_probe", "-q"]
+        if _installed(environment, "pytest_cov"):
+            args.append("--no-cov")  # its tracer would stop ours from seeing the tests run
+        if first_failure:
+            args.append("-x")
+        # tests that fail with no edit applied say nothing about the edit; test files that do
+        # not even collect without it are left out whole
+        ignored = sorted(node for node in skip if "::" not in node)
+        skipped = sorted(node for node in skip if "::" in node)
+        args += [f"--ignore={path}" for path in ignored]
+        if plan.node_ids is not None or skipped:
+            only = None
+            if plan.node_ids is not None:
+                only = {"ids": sorted(plan.node_ids), "files": list(plan.whole_files)}
+            (run.helper / "select.json").write_text(
+                json.dumps({"only": only, "skip": skipped}), encoding="utf-8"
+            )
+            run.env["TACTFUL_PROBE_SELECT"] = str(run.helper / "select.json")
+        args += [path for path in plan.files if path not in ignored]
+        return args
+
+    async def run_in(
+        self, run: Run, command: list[str], timeout: float, limits: Limits
+    ) -> RunOutcome:
+        """One command in ``run``: sandboxed, on a copy (or an overlay) of the warm copy with
+        the run's changes laid in, made afresh for this command."""
+        sandboxed = run.backend == "bwrap"
+        held = await asyncio.to_thread(self.warm.hold) if sandboxed else None
+
+        def release() -> None:
+            nonlocal held
+            if held is not None:
+                self.warm.release(held)
+                held = None
+
+        try:
+            return await run_command(
+                run.backend,
+                run.layout,
+                command,
+                run.env,
+                timeout,
+                limits,
+                run.helper,
+                run.out,
+                changes=run.helper / "changes" if sandboxed else None,
+                deleted=list(run.deleted),
+                # an overlay reads the warm copy until the run ends: held until then
+                on_copied=None if run.layout.overlay else release,
+            )
+        finally:
+            release()
