@@ -17,6 +17,8 @@ Imported under another name (the warm pytest loads it into a forked run), it doe
 ``start()`` is called. Then it hands over to the ``sitecustomize`` it shadows, if there is one.
 """
 
+from __future__ import annotations
+
 import atexit
 import contextlib
 import importlib.machinery
@@ -25,8 +27,13 @@ import json
 import os
 import sys
 
+# typing.TYPE_CHECKING without importing typing at the start of every process
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import ModuleType
 
-def _coverage():
+
+def _coverage() -> ModuleType | None:
     try:
         import coverage
     except ImportError:
@@ -41,7 +48,7 @@ def _coverage():
     return coverage
 
 
-def _start_map():
+def _start_map() -> None:
     context = os.environ.get("TACTFUL_PROBE_CONTEXT")
     data_file = os.environ.get("TACTFUL_PROBE_COVERAGE")
     if not context or not data_file:
@@ -54,14 +61,14 @@ def _start_map():
     )
     cov.start()
 
-    def save():
+    def save() -> None:
         cov.stop()
         cov.save()
 
     atexit.register(save)
 
 
-def _start_exercise():
+def _start_exercise() -> None:
     data_file = os.environ.get("TACTFUL_EXERCISE_DATA")
     if not data_file:
         return
@@ -71,9 +78,9 @@ def _start_exercise():
     files = set(json.loads(os.environ.get("TACTFUL_EXERCISE_FILES") or "[]"))
     modules = set(json.loads(os.environ.get("TACTFUL_EXERCISE_MODULES") or "[]"))
     if files or modules:
-        seen = set()
+        seen: set[tuple[str, str]] = set()
 
-        def note(event, args):
+        def note(event: str, args: tuple[object, ...]) -> None:
             if event == "open" and files and args and isinstance(args[0], (str, bytes)):
                 name = os.path.abspath(os.fsdecode(args[0]))
                 key = ("open", name)
@@ -82,11 +89,12 @@ def _start_exercise():
                     with open(events_path, "a", encoding="utf-8") as out:
                         out.write(json.dumps({"open": name}) + "\n")
             elif event == "import" and modules and args and args[0] in modules:
-                key = ("import", args[0])
+                module = str(args[0])  # the audit event's first argument: the module's name
+                key = ("import", module)
                 if key not in seen:
                     seen.add(key)
                     with open(events_path, "a", encoding="utf-8") as out:
-                        out.write(json.dumps({"import": args[0]}) + "\n")
+                        out.write(json.dumps({"import": module}) + "\n")
 
         sys.addaudithook(note)
     include = json.loads(os.environ.get("TACTFUL_EXERCISE_INCLUDE") or "[]")
@@ -100,14 +108,14 @@ def _start_exercise():
     )
     cov.start()
 
-    def save():
+    def save() -> None:
         cov.stop()
         cov.save()
 
     atexit.register(save)
 
 
-def start():
+def start() -> None:
     """Start whatever the environment asks for (a process must start even when this cannot)."""
     with contextlib.suppress(Exception):
         _start_map()
@@ -115,7 +123,7 @@ def start():
         _start_exercise()
 
 
-def _chain():
+def _chain() -> None:
     here = os.path.dirname(os.path.abspath(__file__))
     others = [p for p in sys.path if os.path.abspath(p or ".") != here]
     spec = importlib.machinery.PathFinder.find_spec("sitecustomize", others)

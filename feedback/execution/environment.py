@@ -35,6 +35,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tactful.feedback.execution.workspace import VENV_NAMES
 
@@ -234,7 +235,7 @@ def _own(prefix: Path) -> bool:
     return False
 
 
-def _pyproject(root: Path) -> dict:
+def _pyproject(root: Path) -> dict[str, Any]:
     try:
         with (root / "pyproject.toml").open("rb") as handle:
             return tomllib.load(handle)

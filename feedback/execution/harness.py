@@ -16,6 +16,8 @@ from a changed ``raise`` statement. The report goes to the ``out`` file named in
 JSON.
 """
 
+from __future__ import annotations
+
 import asyncio
 import functools
 import inspect
@@ -32,6 +34,18 @@ import struct
 import sys
 import time
 import types
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    # types for the checker only: the workspace's interpreter may be older than tactful's
+    from _typeshed import TraceFunction
+
+    # A spec, a target and an outcome are JSON-like (the spec read from JSON, an outcome
+    # pickled back from the child that made the call)
+    Json = dict[str, Any]
+    # Where a changed function lives: its class, or its module for a module function
+    Owner = type | types.ModuleType
 
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,}")
 _MAX_DEPTH = 6
@@ -46,7 +60,11 @@ class _CallTimeout(BaseException):
 # Calls come from a frame of a module of their own, as from a client of the function's module:
 # a function that looks at its caller (its module's name, its package) sees an ordinary caller,
 # not this script's __main__.
-_CALLER = {"__name__": "tactful_caller", "__package__": None, "__builtins__": __builtins__}
+_CALLER: dict[str, Any] = {
+    "__name__": "tactful_caller",
+    "__package__": None,
+    "__builtins__": __builtins__,
+}
 exec(
     compile(
         "def call(function, args, kwargs):\n    return function(*args, **kwargs)\n",
@@ -55,26 +73,26 @@ exec(
     ),
     _CALLER,
 )
-_CALL = _CALLER["call"]
+_CALL = cast("Callable[[Callable[..., object], Any, Any], object]", _CALLER["call"])
 
 
 class _Printed(io.TextIOWrapper):
     """A text stream with a ``buffer``, as ``sys.stdout`` has, keeping what is written."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(io.BytesIO(), encoding="utf-8", errors="replace", write_through=True)
 
-    def text(self):
+    def text(self) -> str:
         self.flush()
-        written = self.buffer.getvalue().decode("utf-8", "replace")
+        written = cast(io.BytesIO, self.buffer).getvalue().decode("utf-8", "replace")
         return _normal(written[:4000])
 
 
-def _normal(text):
+def _normal(text: str) -> str:
     return _ADDRESS.sub("0x…", text)
 
 
-def _short(value):
+def _short(value: object) -> str:
     try:
         text = repr(value)
     except BaseException as exc:  # a repr that fails says little: name the type
@@ -83,7 +101,7 @@ def _short(value):
     return text if len(text) <= _SHORT else text[: _SHORT - 1] + "…"
 
 
-def canonical(value, depth=0, path=None):
+def canonical(value: object, depth: int = 0, path: set[int] | None = None) -> tuple[Any, ...]:
     """A comparable, picklable form of ``value``: equal for values a caller cannot tell apart."""
     path = path or set()
     kind = type(value)
@@ -91,7 +109,7 @@ def canonical(value, depth=0, path=None):
     if value is None or kind in (bool, int, str):
         return (name, value)
     if kind is float:
-        return (name, "nan" if math.isnan(value) else repr(value))
+        return (name, "nan" if math.isnan(cast(float, value)) else repr(value))
     if kind in (bytes, bytearray, complex):
         return (name, repr(value))
     if depth >= _MAX_DEPTH:
@@ -119,7 +137,7 @@ def canonical(value, depth=0, path=None):
         hasattr(value, "__next__") and hasattr(value, "__iter__") and not hasattr(value, "__len__")
     ):
         items = []
-        for item in value:
+        for item in cast("Iterator[object]", value):
             items.append(canonical(item, depth + 1, inner))
             if len(items) >= _MAX_ITEMS:
                 break
@@ -164,14 +182,16 @@ def canonical(value, depth=0, path=None):
     return (name, _normal(repr(value)))
 
 
-def _owner(module, path):
-    owner = module
+def _owner(module: types.ModuleType, path: list[str]) -> Owner:
+    owner: Owner = module
     for name in path:
         owner = getattr(owner, name)
     return owner
 
 
-def _build(target, version, module, owner):
+def _build(
+    target: Json, version: str, module: types.ModuleType, owner: Owner
+) -> types.FunctionType:
     """The function compiled from one version's ``def``, with the module's globals."""
     source = target[f"{version}_source"]
     line = target[f"{version}_def_line"]
@@ -179,9 +199,10 @@ def _build(target, version, module, owner):
         text = "\n" * max(0, line - 2) + f"class {owner.__name__}:\n" + source
     else:
         text = "\n" * max(0, line - 1) + source
-    code = compile(text, module.__file__, "exec")
-    scratch = {}
+    code = compile(text, str(module.__file__), "exec")
+    scratch: dict[str, Any] = {}
     exec(code, module.__dict__, scratch)
+    function: types.FunctionType
     if target["owner"]:
         function = scratch[owner.__name__].__dict__[target["name"]]
     else:
@@ -200,9 +221,10 @@ def _build(target, version, module, owner):
     return function
 
 
-def _codes(function):
+def _codes(function: types.FunctionType) -> set[types.CodeType]:
     """The function's code object and every code object nested in it."""
-    found, stack = set(), [function.__code__]
+    found: set[types.CodeType] = set()
+    stack = [function.__code__]
     while stack:
         code = stack.pop()
         found.add(code)
@@ -210,10 +232,12 @@ def _codes(function):
     return found
 
 
-def _arrange(params, value):
+def _arrange(params: list[Json], value: Json) -> tuple[list[Any], dict[str, Any]]:
     """(args, kwargs) for a call, from {name: value} of the old function's parameters."""
     given = value.get("params", {})
-    args, kwargs, gap = [], {}, False
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    gap = False
     for param in params:
         name, kind = param["name"], param["kind"]
         if kind in ("positional", "positional_only"):
@@ -238,12 +262,12 @@ def _arrange(params, value):
     return args, kwargs
 
 
-def _call_text(target, args, kwargs):
+def _call_text(target: Json, args: list[Any], kwargs: dict[str, Any]) -> str:
     parts = [_short(a) for a in args] + [f"{k}={_short(v)}" for k, v in kwargs.items()]
     return f"{target['name']}({', '.join(parts)})"
 
 
-def _bind(owner, target, function):
+def _bind(owner: Owner, target: Json, function: types.FunctionType) -> object:
     kind = target["bound"]
     if kind == "staticmethod":
         return staticmethod(function)
@@ -255,7 +279,7 @@ def _bind(owner, target, function):
     return function
 
 
-def _raised_from(exc, codes, raises):
+def _raised_from(exc: BaseException, codes: set[types.CodeType], raises: frozenset[int]) -> bool:
     """Whether ``exc`` was raised by one of the function's own ``raise`` statements on the
     lines ``raises`` (the innermost frame of its traceback is the function's, at such a line)."""
     last = exc.__traceback__
@@ -264,16 +288,25 @@ def _raised_from(exc, codes, raises):
     return last is not None and last.tb_frame.f_code in codes and last.tb_lineno in raises
 
 
-def _one_call(target, owner, function, blob, codes, changed, per_call_s, raises=frozenset()):
+def _one_call(
+    target: Json,
+    owner: Owner,
+    function: types.FunctionType,
+    blob: bytes,
+    codes: set[types.CodeType],
+    changed: set[int],
+    per_call_s: float,
+    raises: frozenset[int] = frozenset(),
+) -> Json:
     """Run in a forked child: one call of one version on one input; returns its outcome."""
-    reached = []
+    reached: list[int] = []
 
-    def local(frame, event, arg):
+    def local(frame: types.FrameType, event: str, arg: object) -> TraceFunction:
         if event == "line" and frame.f_lineno in changed:
             reached.append(frame.f_lineno)
         return local
 
-    def tracer(frame, event, arg):
+    def tracer(frame: types.FrameType, event: str, arg: object) -> TraceFunction | None:
         return local if frame.f_code in codes else None
 
     value = pickle.loads(blob)
@@ -287,7 +320,7 @@ def _one_call(target, owner, function, blob, codes, changed, per_call_s, raises=
             # made as the class's __init__ takes it, with the input's arguments for it
             try:
                 init_args, init_kwargs = _arrange(target["init_params"], value.get("init", {}))
-                instance = owner(*init_args, **init_kwargs)
+                instance = cast(type, owner)(*init_args, **init_kwargs)  # a method's class
             except BaseException as exc:
                 return {"unmakeable": f"cannot make a {owner.__name__} to call it on ({exc!r})"}
     elif kind == "classmethod":
@@ -302,7 +335,7 @@ def _one_call(target, owner, function, blob, codes, changed, per_call_s, raises=
     setattr(owner, name, _bind(owner, target, function))
     random.seed(20240611)
 
-    def timeout(*_):
+    def timeout(*_: object) -> None:
         raise _CallTimeout()
 
     signal.signal(signal.SIGALRM, timeout)
@@ -312,7 +345,7 @@ def _one_call(target, owner, function, blob, codes, changed, per_call_s, raises=
     printed = [_Printed(), _Printed()]
     sys.stdout, sys.stderr = printed
     sys.settrace(tracer)
-    outcome = None
+    outcome: Json = {}
     try:
         if kind in ("method",):
             result = _CALL(function, (instance, *args), kwargs)
@@ -358,7 +391,7 @@ def _one_call(target, owner, function, blob, codes, changed, per_call_s, raises=
     return outcome
 
 
-def _in_child(work, per_call_s):
+def _in_child(work: Callable[[], Json], per_call_s: float) -> Json:
     """``work()`` in a forked child, its result pickled back; a crash or hang is an outcome."""
     if not hasattr(os, "fork"):
         return work()
@@ -377,7 +410,7 @@ def _in_child(work, per_call_s):
         os._exit(0)
     os.close(write_end)
     received = b""
-    wanted = None
+    wanted: int | None = None
     deadline = time.monotonic() + per_call_s + 5
     try:
         while wanted is None or len(received) < wanted:
@@ -400,12 +433,12 @@ def _in_child(work, per_call_s):
     if wanted is None or len(received) < wanted:
         return {"kind": "crash", "text": "ended the process"}
     try:
-        return pickle.loads(received[8:wanted])
+        return cast("Json", pickle.loads(received[8:wanted]))
     except Exception:
         return {"kind": "crash", "text": "ended the process"}
 
 
-def _same(first, second):
+def _same(first: Json, second: Json) -> bool:
     """Same behaviour: the same value returned (or the same exception type raised: messages
     name whatever went wrong first, which a reordering that changes nothing else may change),
     the same printed, and the arguments and instance left in the same state."""
@@ -413,16 +446,22 @@ def _same(first, second):
         if first.get(key) != second.get(key):
             return False
     if first.get("kind") == "raise" and not (first.get("at_change") and second.get("at_change")):
-        return first["value"][0] == second["value"][0]
+        return bool(first["value"][0] == second["value"][0])
     # what a changed raise statement raises is compared whole: its type and its message
     return first.get("value") == second.get("value")
 
 
-def check(target, spec):
+def check(target: Json, spec: Json) -> Json:
     # compared: inputs run through both versions; reached: those that ran a changed line;
     # returned: those among them that ran the change to its end (the old version returned, or
     # both raised from a changed raise statement)
-    report = {"label": target["label"], "compared": 0, "dropped": 0, "reached": 0, "returned": 0}
+    report: Json = {
+        "label": target["label"],
+        "compared": 0,
+        "dropped": 0,
+        "reached": 0,
+        "returned": 0,
+    }
     try:
         sys.path.insert(0, os.path.join(spec["root"], target["import_root"]))
         module = __import__(target["module"], fromlist=["*"])
@@ -443,7 +482,7 @@ def check(target, spec):
     old_raises = frozenset(target.get("old_raises", ()))
     new_raises = frozenset(target.get("new_raises", ()))
     unmakeable = None
-    blobs = []
+    blobs: list[bytes] = []
     for name in sorted(os.listdir(target["inputs"])):
         with open(os.path.join(target["inputs"], name), "rb") as handle:
             blobs.append(handle.read())
@@ -451,7 +490,13 @@ def check(target, spec):
         if time.monotonic() > deadline:
             break
 
-        def run(function, codes, changed, raises, blob=blob):
+        def run(
+            function: types.FunctionType,
+            codes: set[types.CodeType],
+            changed: set[int],
+            raises: frozenset[int],
+            blob: bytes = blob,
+        ) -> Json:
             return _in_child(
                 lambda: _one_call(
                     target, owner, function, blob, codes, changed, per_call_s, raises
@@ -494,7 +539,7 @@ def check(target, spec):
     return report
 
 
-def main(argv):
+def main(argv: list[str]) -> int:
     with open(argv[1], encoding="utf-8") as handle:
         spec = json.load(handle)
     os.chdir(spec["root"])

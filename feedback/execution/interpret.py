@@ -64,18 +64,18 @@ SIGXCPU = 24
 BASELINE_ROUNDS = 3
 
 
-def collect_error_ids(report: dict | None) -> list[str]:
+def collect_error_ids(report: dict[str, Any] | None) -> list[str]:
     return [str(e.get("id", "")) for e in (report or {}).get("collect_errors", [])]
 
 
-def failed_ids(report: dict | None) -> list[str]:
+def failed_ids(report: dict[str, Any] | None) -> list[str]:
     outcomes: dict[str, str] = dict((report or {}).get("outcomes", {}))
     return [node for node, result in outcomes.items() if result in ("failed", "error")]
 
 
 def interpret(
     outcome: RunOutcome,
-    report: dict | None,
+    report: dict[str, Any] | None,
     selection: Selection,
     backend: str,
     failing_before: Collection[str] = (),

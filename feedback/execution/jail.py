@@ -45,6 +45,7 @@ import subprocess
 import sys
 import tarfile
 import time
+from typing import Any, BinaryIO
 
 SETUP_FAILED = 125
 TIMED_OUT = 124
@@ -128,7 +129,14 @@ _MS_REC = 0x4000
 _MS_PRIVATE = 1 << 18
 
 
-def mount(libc, source, target: str, fstype, flags: int, data: str | None = None) -> None:
+def mount(
+    libc: ctypes.CDLL,
+    source: str | None,
+    target: str,
+    fstype: str | None,
+    flags: int,
+    data: str | None = None,
+) -> None:
     result = libc.mount(
         source.encode() if source is not None else None,
         target.encode(),
@@ -141,7 +149,7 @@ def mount(libc, source, target: str, fstype, flags: int, data: str | None = None
         raise SetupError(f"mount {source} on {target}: {os.strerror(err)}")
 
 
-def unshare(libc, flags: int) -> None:
+def unshare(libc: ctypes.CDLL, flags: int) -> None:
     if libc.unshare(flags) != 0:
         raise SetupError(f"unshare: {os.strerror(ctypes.get_errno())}")
 
@@ -153,7 +161,7 @@ def _kept_flags(target: str) -> int:
     return flags | (_MS_RELATIME if have & _ST_RELATIME else 0)
 
 
-def bind_fd(libc, fd: int, target: str, readonly: bool) -> None:
+def bind_fd(libc: ctypes.CDLL, fd: int, target: str, readonly: bool) -> None:
     """The folder ``fd`` (held with ``O_PATH``) at ``target``, with what is mounted inside it."""
     os.makedirs(target, exist_ok=True)
     mount(libc, f"/proc/self/fd/{fd}", target, None, _MS_BIND | _MS_REC)
@@ -162,12 +170,12 @@ def bind_fd(libc, fd: int, target: str, readonly: bool) -> None:
         mount(libc, None, target, None, flags)
 
 
-def tmpfs(libc, target: str, size: int, readonly: bool = False) -> None:
+def tmpfs(libc: ctypes.CDLL, target: str, size: int, readonly: bool = False) -> None:
     flags = _MS_NOSUID | _MS_NODEV | (_MS_RDONLY if readonly else 0)
     mount(libc, "tmpfs", target, "tmpfs", flags, f"mode=1777,size={int(size)}")
 
 
-def enter_run_namespaces(libc) -> None:
+def enter_run_namespaces(libc: ctypes.CDLL) -> None:
     """A user and a mount namespace of the run's own, mapped to the same ids: its mounts
     are its own, and every mount it inherits comes locked (no run can undo one)."""
     uid, gid = os.getuid(), os.getgid()
@@ -180,7 +188,7 @@ def enter_run_namespaces(libc) -> None:
 
 
 def mount_copy(
-    libc, warm_at: str, scratch: str, root: str, disk_bytes: int, changes: str | None
+    libc: ctypes.CDLL, warm_at: str, scratch: str, root: str, disk_bytes: int, changes: str | None
 ) -> None:
     """The run copy at ``root``: an overlay of the run's writes (a tmpfs of ``disk_bytes`` at
     ``scratch``, the edit's files laid in first) over the warm copy, seen at ``warm_at``."""
@@ -261,7 +269,7 @@ def forbid_user_namespaces(libc: ctypes.CDLL) -> None:
         raise SetupError(f"seccomp: {os.strerror(ctypes.get_errno())}")
 
 
-def set_limits(limits: dict) -> None:
+def set_limits(limits: dict[str, Any]) -> None:
     pairs = [
         (resource.RLIMIT_CPU, limits.get("cpu_s")),
         (resource.RLIMIT_AS, limits.get("address_bytes")),
@@ -378,7 +386,7 @@ def tree_bytes(path: str) -> int:
 class Watch:
     """The limits a run is stopped at, checked every ``WATCH_S``."""
 
-    def __init__(self, spec: dict) -> None:
+    def __init__(self, spec: dict[str, Any]) -> None:
         limits = spec.get("limits", {})
         self.processes = limits.get("processes")
         self.memory = limits.get("memory_bytes")
@@ -446,7 +454,7 @@ def supervise(
             return None, "cancelled"
 
 
-def fill_copy(copy: dict) -> None:
+def fill_copy(copy: dict[str, Any]) -> None:
     """The warm copy, then the edit's files, into the run's tmpfs; deleted files removed."""
     target = copy["to"]
     for source in (copy["from"], copy.get("changes")):
@@ -479,7 +487,7 @@ def _open_regular(path: str, limit: int) -> tuple[int, os.stat_result] | None:
     return fd, info
 
 
-def _write_out(out_fd: int, name: str):
+def _write_out(out_fd: int, name: str) -> BinaryIO:
     fd = os.open(
         name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644,
         dir_fd=out_fd,
@@ -532,7 +540,7 @@ def collect_bytecode(root: str, out_fd: int) -> int:
     return count
 
 
-def write_usage(out_fd: int | None, stopped: str | None, limits: dict) -> None:
+def write_usage(out_fd: int | None, stopped: str | None, limits: dict[str, Any]) -> None:
     """CPU seconds of this process and of every process it waited for, and what stopped it."""
     if out_fd is None:
         return
@@ -544,7 +552,7 @@ def write_usage(out_fd: int | None, stopped: str | None, limits: dict) -> None:
         handle.write(json.dumps(payload).encode())
 
 
-def overlay_copy(libc: ctypes.CDLL, overlay: dict, disk_bytes: int) -> None:
+def overlay_copy(libc: ctypes.CDLL, overlay: dict[str, Any], disk_bytes: int) -> None:
     """The run copy as an overlay, in a user and mount namespace of the jail's own: the run's
     writes (a tmpfs of ``disk_bytes``) over the warm copy, with the edit's files, without the
     files it deletes, and with the workspace's virtual environments shown again over it."""
@@ -574,7 +582,7 @@ def _protect(libc: ctypes.CDLL, sandboxed: bool) -> None:
     libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
-def run(spec: dict) -> int:
+def run(spec: dict[str, Any]) -> int:
     libc = _libc()
     out_fd: int | None = spec.get("out_fd")
     if out_fd is not None:

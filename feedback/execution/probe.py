@@ -16,25 +16,32 @@ driven by environment variables:
   listed, so that those whose children were not measured can always be selected.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import sys
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    import coverage
 
 _REPORT = os.environ.get("TACTFUL_PROBE_REPORT")
 _SELECT = os.environ.get("TACTFUL_PROBE_SELECT")
 _COVERAGE = os.environ.get("TACTFUL_PROBE_COVERAGE")
 
-_collected: list = []
-_outcomes: dict = {}
-_failures: list = []
-_collect_errors: list = []
-_cov = None
+_collected: list[list[str]] = []  # [node id, its file], in the order collected
+_outcomes: dict[str, str] = {}
+_failures: list[dict[str, str]] = []
+_collect_errors: list[dict[str, str]] = []
+_cov: coverage.Coverage | None = None
 _RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
 
 
-def _start_coverage():
+def _start_coverage() -> coverage.Coverage:
     try:
         import coverage
     except ImportError:
@@ -49,10 +56,10 @@ def _start_coverage():
 
 
 _current = [""]
-_spawning: set = set()
+_spawning: set[str] = set()
 
 
-def _runs_python(args, kwargs):
+def _runs_python(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     """Whether a new process may run Python code (a pager or an editor cannot run ours)."""
     command = kwargs.get("args", args[0] if args else "")
     executable = kwargs.get("executable") or ""
@@ -64,13 +71,13 @@ def _runs_python(args, kwargs):
     return any("python" in word.lower() or word == sys.executable for word in words if word)
 
 
-def _watch_processes():
+def _watch_processes() -> None:
     """Note the tests that start Python processes: coverage does not follow them there."""
     import subprocess
 
     original_init = subprocess.Popen.__init__
 
-    def init(self, *args, **kwargs):
+    def init(self: subprocess.Popen[Any], *args: Any, **kwargs: Any) -> None:
         try:
             if _runs_python(args, kwargs):
                 _spawning.add(_current[0])
@@ -78,11 +85,11 @@ def _watch_processes():
             _spawning.add(_current[0])
         original_init(self, *args, **kwargs)
 
-    subprocess.Popen.__init__ = init
+    subprocess.Popen.__init__ = init  # type: ignore[method-assign]  # watched, then run as it was
     if hasattr(os, "fork"):
         original_fork = os.fork
 
-        def fork():
+        def fork() -> int:
             _spawning.add(_current[0])
             return original_fork()
 
@@ -94,7 +101,7 @@ if _COVERAGE:
     _watch_processes()
 
 
-def _relative(path):
+def _relative(path: object) -> str:
     try:
         return os.path.relpath(str(path), os.getcwd()).replace(os.sep, "/")
     except ValueError:
@@ -102,8 +109,10 @@ def _relative(path):
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(session, config, items):
-    paths = {}
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    paths: dict[str, str] = {}
     for item in items:
         path = getattr(item, "path", None) or getattr(item, "fspath", None)
         paths[item.nodeid] = _relative(path) if path is not None else ""
@@ -115,7 +124,7 @@ def pytest_collection_modifyitems(session, config, items):
         files = set() if only is None else set(only.get("files", ()))
         skip = set(wanted.get("skip", ()))
 
-        def keep(item):
+        def keep(item: pytest.Item) -> bool:
             listed = ids is None or item.nodeid in ids or paths[item.nodeid] in files
             return listed and item.nodeid not in skip
 
@@ -128,7 +137,9 @@ def pytest_collection_modifyitems(session, config, items):
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_protocol(item, nextitem):
+def pytest_runtest_protocol(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, None, None]:
     _current[0] = item.nodeid
     if _cov is not None:
         _cov.switch_context(item.nodeid)
@@ -141,7 +152,7 @@ def pytest_runtest_protocol(item, nextitem):
         os.environ.pop("TACTFUL_PROBE_CONTEXT", None)
 
 
-def pytest_runtest_logreport(report):
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when == "call" or report.failed or report.skipped:
         if report.failed:
             outcome = "failed" if report.when == "call" else "error"
@@ -160,7 +171,7 @@ def pytest_runtest_logreport(report):
         )
 
 
-def pytest_collectreport(report):
+def pytest_collectreport(report: pytest.CollectReport) -> None:
     if report.failed:
         _collect_errors.append(
             {
@@ -171,7 +182,7 @@ def pytest_collectreport(report):
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_sessionfinish(session, exitstatus):
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitCode) -> None:
     if _cov is not None:
         _cov.stop()
         _cov.save()

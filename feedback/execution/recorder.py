@@ -10,6 +10,8 @@ written as ``<id>-<n>.pkl`` for ``harness.py``. An argument that cannot be pickl
 call out.
 """
 
+from __future__ import annotations
+
 import hashlib
 import inspect
 import json
@@ -17,15 +19,19 @@ import os
 import pickle
 import sys
 import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from types import FrameType
 
 _SPEC = os.environ.get("TACTFUL_RECORD_SPEC")
-_targets: dict = {}
-_seen: dict = {}
+_targets: dict[tuple[str, int, str], str] = {}  # (file, first line, name) -> the target's id
+_seen: dict[str, set[str]] = {}  # the target's id -> digests of the calls written
 _out = ""
 _limit = 0
 
 
-def _record(frame):
+def _record(frame: FrameType) -> None:
     key = (frame.f_code.co_filename, frame.f_code.co_firstlineno, frame.f_code.co_name)
     target = _targets.get(key)
     if target is None or len(_seen[target]) >= _limit:
@@ -34,7 +40,7 @@ def _record(frame):
     count = code.co_argcount + code.co_kwonlyargcount
     names = code.co_varnames[:count]
     values = frame.f_locals
-    call = {"params": {name: values[name] for name in names if name in values}}
+    call: dict[str, object] = {"params": {name: values[name] for name in names if name in values}}
     extra = count
     if code.co_flags & inspect.CO_VARARGS:
         call["varargs"] = tuple(values.get(code.co_varnames[extra], ()))
@@ -53,7 +59,7 @@ def _record(frame):
         handle.write(blob)
 
 
-def _profile(frame, event, arg):
+def _profile(frame: FrameType, event: str, arg: object) -> None:
     if event == "call":
         try:
             _record(frame)
@@ -61,9 +67,9 @@ def _profile(frame, event, arg):
             return
 
 
-def _start():
+def _start(spec_path: str) -> None:
     global _out, _limit
-    with open(_SPEC, encoding="utf-8") as handle:
+    with open(spec_path, encoding="utf-8") as handle:
         spec = json.load(handle)
     _out = spec["out"]
     _limit = int(spec.get("limit", 50))
@@ -76,4 +82,4 @@ def _start():
 
 
 if _SPEC:
-    _start()
+    _start(_SPEC)

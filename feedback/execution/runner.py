@@ -42,18 +42,13 @@ from tactful.feedback.execution.backends import (
     wrapper_argv,
 )
 from tactful.feedback.execution.cgroup import RunGroup, join_command
-from tactful.feedback.execution.environment import (
-    VENV_NAMES,
-    Environment,
-    find_environment,
-    site_packages,
-)
+from tactful.feedback.execution.environment import Environment, find_environment, site_packages
 from tactful.feedback.execution.exercise import FILE, Unit
 from tactful.feedback.execution.jail import SETUP_FAILED, TIMED_OUT
 from tactful.feedback.execution.options import ValidationOptions
 from tactful.feedback.execution.patch import Change
 from tactful.feedback.execution.selection import TestPlan
-from tactful.feedback.execution.workspace import WarmCopy, apply_changes
+from tactful.feedback.execution.workspace import VENV_NAMES, WarmCopy, apply_changes
 from tactful.feedback.trust import is_trusted
 
 logger = logging.getLogger(__name__)
@@ -233,7 +228,7 @@ def _kill_tree(process: asyncio.subprocess.Process, backend: str) -> None:
             os.kill(process.pid, signal.SIGTERM)
 
 
-def read_usage(out: Path) -> dict:
+def read_usage(out: Path) -> dict[str, Any]:
     try:
         raw = json.loads((out / "usage.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -262,7 +257,7 @@ async def run_command(
     """
     sandboxed = backend == "bwrap"
     test_root = layout.test_root(backend)
-    spec: dict = {
+    spec: dict[str, Any] = {
         "argv": argv,
         "cwd": str(test_root),
         "env": env,

@@ -26,7 +26,7 @@ import threading
 import time
 import weakref
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from tactful.feedback.execution.backends import (
     OUT_AT,
@@ -68,7 +68,7 @@ class WarmPytest:
     def __init__(
         self,
         command: list[str],
-        spec: dict,
+        spec: dict[str, Any],
         spec_path: Path,
         log_path: Path,
         group: RunGroup | None = None,
@@ -140,7 +140,7 @@ class WarmPytest:
             if not future.done():
                 future.set_exception(ZygoteGone(self.failure))
 
-    def submit(self, request: dict) -> concurrent.futures.Future[int]:
+    def submit(self, request: dict[str, Any]) -> concurrent.futures.Future[int]:
         """Start a run; the future gives its exit status (124: deadline, 125: setup failed)."""
         future: concurrent.futures.Future[int] = concurrent.futures.Future()
         with self._lock:
@@ -156,7 +156,7 @@ class WarmPytest:
             if self.alive:
                 self._send({"op": "kill", "id": run_id})
 
-    def _send(self, message: dict) -> None:
+    def _send(self, message: dict[str, Any]) -> None:
         process = self._process
         assert process is not None and process.stdin is not None
         try:

@@ -214,7 +214,7 @@ class WarmCopy:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def _read_manifest(self) -> dict[str, list]:
+    def _read_manifest(self) -> dict[str, list[int | str]]:
         try:
             raw = json.loads(self._manifest_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -224,7 +224,7 @@ class WarmCopy:
         files = raw.get("files")
         return files if isinstance(files, dict) else {}
 
-    def _write_manifest(self, files: dict[str, list]) -> None:
+    def _write_manifest(self, files: dict[str, list[int | str]]) -> None:
         payload = json.dumps({"version": 1, "root": str(self.root), "files": files})
         fd, tmp = tempfile.mkstemp(dir=self.home, prefix=".manifest-")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -253,7 +253,7 @@ class WarmCopy:
         elif not self.copy.is_dir():
             return None
         old = self._read_manifest()
-        new: dict[str, list] = {}
+        new: dict[str, list[int | str]] = {}
         changed: set[str] = set()
         for name in list_files(self.root):
             source = self.root / name
@@ -267,7 +267,7 @@ class WarmCopy:
                 resolved = source.resolve()
                 if not resolved.is_relative_to(self.root) or resolved.is_dir():
                     continue  # a link out of the workspace could expose what was left out
-                entry = [0, 0, _hash_link(link)]
+                entry: list[int | str] = [0, 0, _hash_link(link)]
                 if old.get(name) != entry or not target.is_symlink():
                     if dry:
                         return None
@@ -305,7 +305,8 @@ class WarmCopy:
             _prune_empty(self.copy, (self.copy / name).parent)
         if new != old:
             self._write_manifest(new)
-        files = {name: entry[2] for name, entry in new.items()}
+        # an entry is [size, mtime_ns, content hash]
+        files = {name: str(entry[2]) for name, entry in new.items()}
         state = hashlib.sha256()
         for name in sorted(files):
             state.update(f"{name}\0{files[name]}\n".encode("utf-8", "surrogateescape"))

@@ -39,13 +39,20 @@ import select
 import signal
 import sys
 import time
+from typing import TYPE_CHECKING, Any
 
-_spec = importlib.util.spec_from_file_location(
-    "tactful_jail", os.path.join(os.path.dirname(os.path.abspath(__file__)), "jail.py")
-)
-assert _spec is not None and _spec.loader is not None
-jail = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(jail)
+if TYPE_CHECKING:
+    import ctypes
+
+    from tactful.feedback.execution import jail
+else:
+    # loaded from its file: the workspace's interpreter has no tactful to import it from
+    _spec = importlib.util.spec_from_file_location(
+        "tactful_jail", os.path.join(os.path.dirname(os.path.abspath(__file__)), "jail.py")
+    )
+    assert _spec is not None and _spec.loader is not None
+    jail = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(jail)
 
 _CLONE_NEWPID = 0x20000000
 _MS_RDONLY = 0x1
@@ -58,7 +65,7 @@ SHM_BYTES = 64 << 20
 OUT_BYTES = 1 << 30
 
 
-def _say(message: dict) -> None:
+def _say(message: dict[str, Any]) -> None:
     os.write(1, (json.dumps(message) + "\n").encode())
 
 
@@ -105,7 +112,7 @@ def add_site_paths() -> list[str]:
     return added
 
 
-def _grandchild(libc, request: dict, spec: dict) -> None:
+def _grandchild(libc: ctypes.CDLL, request: dict[str, Any], spec: dict[str, Any]) -> None:
     """The first process of the run's PID namespace: the tests, in-process."""
     root = spec["root"]
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -156,7 +163,7 @@ def _grandchild(libc, request: dict, spec: dict) -> None:
     sys.exit(code)
 
 
-def _child(libc, spec: dict, request: dict) -> int:
+def _child(libc: ctypes.CDLL, spec: dict[str, Any], request: dict[str, Any]) -> int:
     """One run: its namespaces, its view, its tests, and what it left for tactful."""
     root = spec["root"]
     limits = request.get("limits", {})
@@ -255,7 +262,7 @@ def _child(libc, spec: dict, request: dict) -> int:
     return os.WEXITSTATUS(status)
 
 
-def self_test(libc, spec: dict) -> str | None:
+def self_test(libc: ctypes.CDLL, spec: dict[str, Any]) -> str | None:
     """Whether a run's namespaces and overlay can be made here (None: they can)."""
     pid = os.fork()
     if pid == 0:
@@ -273,7 +280,7 @@ def self_test(libc, spec: dict) -> str | None:
     return "a run's namespaces or overlay cannot be made here"
 
 
-def serve(spec: dict) -> int:
+def serve(spec: dict[str, Any]) -> int:
     libc = jail._libc()
     # no ptrace of the zygote, no reading its memory, by the runs it forks
     libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
