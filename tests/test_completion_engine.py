@@ -238,7 +238,7 @@ def test_replay_pastes_the_header_and_types_the_rest_in_chunks() -> None:
         position += len(chunk)
     assert chunks[:6] == ["\n", "i", "mport", " ", "o", "s"]
     assert "\n    " in chunks
-    typist = Typist(text, "python")
+    typist = Typist.new_file(text, "python")
     while not typist.done:
         typist.type_chunk()
         if typist.typed.endswith("def f(x):"):
