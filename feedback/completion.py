@@ -38,14 +38,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from tree_sitter import Tree
-
 from tactful.analyzers.text import LineIndex
 from tactful.feedback.acceptance.features import Candidate, Context
 from tactful.feedback.loop import FeedbackLoop
 from tactful.feedback.turn import CompletionTurn, Dropped, Judged, Outcome, Proposal
 from tactful.suggestion import postprocess
 from tactful.suggestion.engine import LLM, BlockingEngine, Engine, EngineRegistry
+from tactful.suggestion.postprocess import TreeSource
 from tactful.suggestion.registry import SuggestionRegistry
 from tactful.suggestion.types import CompletionRequest, Suggestion
 
@@ -94,12 +93,13 @@ class CompletionPipeline:
         request: CompletionRequest,
         options: CompletionOptions,
         is_current: Callable[[], bool],
-        tree: Tree | None = None,
+        tree: TreeSource = None,
         lines: LineIndex | None = None,
     ) -> CompletionTurn:
         """Take one request through every step. ``is_current`` says whether the document is
-        still at the request's version; ``tree`` and ``lines`` are its syntax tree and line
-        index at that version (either may be None)."""
+        still at the request's version; ``tree`` and ``lines`` are its syntax tree (or what
+        parses it when clean-up first needs it) and line index at that version (either may be
+        None)."""
         turn = CompletionTurn(request)
         loop = self.feedback()
         workspace = options.workspace
@@ -112,19 +112,19 @@ class CompletionPipeline:
         # 3. propose, 4. clean up, 5. judge: engine by engine, as the document's one request
         # in flight.
         finished = await self._preempting(
-            request.uri, self._propose_clean_judge(turn, options, tree, loop)
+            request.uri, self._propose_clean_judge(turn, options, tree, lines, loop, is_current)
         )
         if not finished:
             return self._ended(turn, Outcome.CANCELLED)
+        if not is_current():
+            return self._ended(turn, Outcome.STALE)
         if not turn.kept:
             if loop is not None and turn.gate is not None and not turn.judged:
                 # A moment the gate let through that nothing came of: the gate learns it.
                 loop.unanswered(workspace, turn.gate)
             return self._ended(turn, turn.ended_empty())
-        if not is_current():
-            return self._ended(turn, Outcome.STALE)
         # 6. speak.
-        self._speak(turn, loop, workspace)
+        self._speak(turn, loop, workspace, lines)
         return self._ended(turn, Outcome.SHOWN)
 
     # -- the steps ------------------------------------------------------------------------
@@ -133,11 +133,15 @@ class CompletionPipeline:
         self,
         turn: CompletionTurn,
         options: CompletionOptions,
-        tree: Tree | None,
+        tree: TreeSource,
+        lines: LineIndex | None,
         loop: FeedbackLoop | None,
+        is_current: Callable[[], bool],
     ) -> None:
         """Ask the selected engines at once; take their answers in order of preference until
-        one has something the filter shows."""
+        one has something the filter shows. Clean-up reads the document through its line
+        index, which is only that of the request's text while the document has not moved
+        on: an answer that arrives later is left for the caller to drop as stale."""
         engines = self.engines.select(options.engine)
         asked = [
             asyncio.ensure_future(self._propose(engine, turn.request, options))
@@ -147,7 +151,9 @@ class CompletionPipeline:
             for task in asked:
                 proposal = await task
                 turn.proposals.append(proposal)
-                cleaned = self._clean_up(turn, proposal, tree)
+                if not is_current():
+                    return
+                cleaned = self._clean_up(turn, proposal, tree, lines)
                 if self._judge(turn, cleaned, loop, options.workspace):
                     return
         finally:
@@ -179,11 +185,16 @@ class CompletionPipeline:
 
     @staticmethod
     def _clean_up(
-        turn: CompletionTurn, proposal: Proposal[Suggestion], tree: Tree | None
+        turn: CompletionTurn,
+        proposal: Proposal[Suggestion],
+        tree: TreeSource,
+        lines: LineIndex | None,
     ) -> list[Suggestion]:
+        if callable(tree):
+            tree = functools.cache(tree)  # one parse for all of the proposal's items
         cleaned: list[Suggestion] = []
         for suggestion in proposal.items:
-            kept, reason = postprocess.check(turn.request, suggestion, tree)
+            kept, reason = postprocess.check(turn.request, suggestion, tree, lines)
             if kept is None:
                 turn.dropped.append(Dropped(suggestion, reason))
             else:
@@ -210,11 +221,18 @@ class CompletionPipeline:
             shown = shown or judged.shown
         return shown
 
-    def _speak(self, turn: CompletionTurn, loop: FeedbackLoop | None, workspace: str) -> None:
+    def _speak(
+        self,
+        turn: CompletionTurn,
+        loop: FeedbackLoop | None,
+        workspace: str,
+        lines: LineIndex | None,
+    ) -> None:
         request = turn.request
+        cursor = lines.offset(request.position, request.text) if lines is not None else None
         for judged in turn.kept:
             suggestion = judged.item
-            shown = self.shown.show(request, suggestion)
+            shown = self.shown.show(request, suggestion, cursor)
             turn.shown.append(shown)
             if loop is not None and judged.decision is not None and turn.context is not None:
                 loop.shown(

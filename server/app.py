@@ -36,6 +36,8 @@ from tactful.server.transport import FramingError, StdinChunks, pump
 logger = logging.getLogger(__name__)
 
 DocumentListener = Callable[[Document], Any]
+# The interpreter's thread switch interval while serving (Python's default is 5 ms).
+SWITCH_INTERVAL_S = 0.001
 
 
 class TactfulServer(LanguageServer):
@@ -217,6 +219,12 @@ class TactfulServer(LanguageServer):
         read: Callable[[], Any],
         writer: Any,
     ) -> int:
+        # Quality and review work (libcst, ruff's output) runs in worker threads and holds the
+        # interpreter lock for long stretches; a completion is handed between the event loop
+        # and the engine's worker a few times, each hand-over waiting up to the switch
+        # interval. A shorter one keeps those waits to about a millisecond each.
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
+
         async def main() -> int:
             start(asyncio.get_running_loop())
             return await self._session(read, writer)

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import replace
 
 from tree_sitter import Node, Parser, Tree
 from tree_sitter import Point as TSPoint
 
 from tactful.analyzers.languages import new_parser
-from tactful.analyzers.text import utf8_length
+from tactful.analyzers.text import LineIndex, Point, utf8_length
 from tactful.analyzers.tokens import NORMAL, tokenize_line
 from tactful.suggestion.types import CompletionRequest, Suggestion
 
@@ -47,28 +48,67 @@ BREAKS_PARSE = "it breaks a file that parsed"
 FAILED = "post-processing failed"
 
 
+class _Lines:
+    """The request's text line by line: through the document's line index when the caller
+    has it (a line is then a slice, found in constant time however long the file), else split
+    once."""
+
+    __slots__ = ("_index", "_split", "_text")
+
+    def __init__(self, text: str, index: LineIndex | None) -> None:
+        self._text = text
+        self._index = index
+        self._split = text.split("\n") if index is None else None
+
+    def __len__(self) -> int:
+        return len(self._split) if self._split is not None else self._index.line_count()  # type: ignore[union-attr]
+
+    def __getitem__(self, line: int) -> str:
+        if self._split is not None:
+            return self._split[line]
+        return self._index.line_text(line, self._text)  # type: ignore[union-attr]
+
+    def offset(self, row: int, column: int) -> int:
+        """Code-point offset of ``(row, column)``."""
+        if self._index is not None:
+            return self._index.offset(Point(row, column), self._text)
+        return sum(len(line) + 1 for line in self._split[:row]) + column  # type: ignore[index]
+
+
+# A syntax tree, or what gives it when first needed (a long file's parse costs milliseconds,
+# and most suggestions are checked without it).
+TreeSource = Tree | Callable[[], Tree | None] | None
+
+
 def clean(
-    request: CompletionRequest, suggestion: Suggestion, tree: Tree | None = None
+    request: CompletionRequest,
+    suggestion: Suggestion,
+    tree: TreeSource = None,
+    lines: LineIndex | None = None,
 ) -> Suggestion | None:
     """The suggestion as it may be shown, or None when nothing of it should be."""
-    return check(request, suggestion, tree)[0]
+    return check(request, suggestion, tree, lines)[0]
 
 
 def check(
-    request: CompletionRequest, suggestion: Suggestion, tree: Tree | None = None
+    request: CompletionRequest,
+    suggestion: Suggestion,
+    tree: TreeSource = None,
+    lines: LineIndex | None = None,
 ) -> tuple[Suggestion | None, str]:
-    """The suggestion as it may be shown, or None and why nothing of it should be."""
+    """The suggestion as it may be shown, or None and why nothing of it should be.
+    ``tree`` and ``lines`` are the document's syntax tree and line index for the request's
+    text, when the caller has them."""
     try:
-        return _clean(request, suggestion, tree)
+        return _clean(request, suggestion, tree, _Lines(request.text, lines))
     except Exception:
         logger.exception("post-processing failed; dropping the suggestion")
         return None, FAILED
 
 
 def _clean(
-    request: CompletionRequest, suggestion: Suggestion, tree: Tree | None
+    request: CompletionRequest, suggestion: Suggestion, tree: TreeSource, lines: _Lines
 ) -> tuple[Suggestion | None, str]:
-    lines = request.text.split("\n")
     row, column = request.position.line, request.position.column
     if row >= len(lines):
         return None, PAST_THE_END
@@ -87,17 +127,21 @@ def _clean(
     if not text.strip():
         return None, REPEATS
     if "\n" in text:
-        text = _cut_at_boundary(request, text, tree)
+        text = _cut_at_boundary(request, text, _tree(tree), lines)
         if not text.strip():
             return None, NO_BOUNDARY
     if _closes_what_it_opens(prefix + text, request.language_id) and _breaks_parse(
-        request, text, tree
+        request, text, _tree(tree), lines
     ):
         return None, BREAKS_PARSE
     if text == suggestion.text:
         return suggestion, ""
     kind = "lines" if "\n" in text else suggestion.kind
     return replace(suggestion, text=text, kind=kind), ""
+
+
+def _tree(source: TreeSource) -> Tree | None:
+    return source() if callable(source) else source
 
 
 def _without_suffix_overlap(text: str, after: str) -> str:
@@ -113,7 +157,7 @@ def _without_suffix_overlap(text: str, after: str) -> str:
     return text
 
 
-def _without_repeats(text: str, prefix: str, lines: list[str], row: int) -> str:
+def _without_repeats(text: str, prefix: str, lines: _Lines, row: int) -> str:
     """Cut the suggestion at the first line that repeats the line before it, or that is
     already the next line of the document."""
     suggested = text.split("\n")
@@ -159,22 +203,21 @@ def _parser(language_id: str) -> Parser | None:
 
 
 def _with_insertion(
-    request: CompletionRequest, text: str, tree: Tree | None
+    request: CompletionRequest, text: str, tree: Tree | None, lines: _Lines
 ) -> tuple[Tree, Tree, int, int] | None:
     """(tree before, tree after, insertion start byte, insertion end byte)."""
     parser = _parser(request.language_id)
     if parser is None:
         return None
     source = request.text
-    lines = source.split("\n")
     row, column = request.position.line, request.position.column
-    offset = sum(len(line) + 1 for line in lines[:row]) + column
+    offset = lines.offset(row, column)
     before_bytes = source.encode("utf-8", "surrogatepass")
     if tree is None:
         if len(before_bytes) > _MAX_FRESH_PARSE:
             return None
         tree = parser.parse(before_bytes)
-    start_byte = utf8_length(source[:offset])
+    start_byte = offset if source.isascii() else utf8_length(source[:offset])
     inserted = utf8_length(text)
     new_bytes = (
         before_bytes[:start_byte]
@@ -198,20 +241,22 @@ def _with_insertion(
     return tree, after, start_byte, start_byte + inserted
 
 
-def _breaks_parse(request: CompletionRequest, text: str, tree: Tree | None) -> bool:
+def _breaks_parse(request: CompletionRequest, text: str, tree: Tree | None, lines: _Lines) -> bool:
     if tree is not None and tree.root_node.has_error:
         return False  # it did not parse before: nothing to break (and no parse to pay for)
-    parsed = _with_insertion(request, text, tree)
+    parsed = _with_insertion(request, text, tree, lines)
     if parsed is None:
         return False
     before, after, _start, _end = parsed
     return not before.root_node.has_error and after.root_node.has_error
 
 
-def _cut_at_boundary(request: CompletionRequest, text: str, tree: Tree | None) -> str:
+def _cut_at_boundary(
+    request: CompletionRequest, text: str, tree: Tree | None, lines: _Lines
+) -> str:
     """Keep the suggestion up to the last line end where a construct ends; the first line
     alone when there is none."""
-    parsed = _with_insertion(request, text, tree)
+    parsed = _with_insertion(request, text, tree, lines)
     text_lines = text.split("\n")
     if parsed is None:
         return text_lines[0]

@@ -10,7 +10,7 @@ import random
 import pytest
 
 from tactful.analyzers.ngrams import NgramCounts
-from tactful.analyzers.text import Point
+from tactful.analyzers.text import DocumentEdit, Point, TextChange
 from tactful.analyzers.tokens import render, tokenize_text
 from tactful.suggestion.keystrokes import keystrokes, saved
 from tactful.suggestion.local.document import DocumentModel
@@ -211,6 +211,70 @@ def test_the_document_cache_follows_edits_exactly() -> None:
     fresh.add(tokenize_text("\n".join(current), "python"))
     assert model.stream == tokenize_text("\n".join(current), "python")
     assert _tables(model.counts) == _tables(fresh)
+
+
+def test_the_document_cache_follows_block_replacements_exactly() -> None:
+    """Each ``replace`` touches only the lines near the block, yet the counts stay those of
+    the whole text (strings opened and closed across the edit included)."""
+    pieces = [
+        "import os",
+        "",
+        "class A:",
+        '    """Doc',
+        '    string"""',
+        "    def f(self, x):",
+        "        return os.path.join(x, 'y')",
+        "",
+        "",
+        "def g():",
+        '    return A().f(1)  # """',
+        '"""',
+    ]
+    rng = random.Random(11)
+    current = pieces * 4
+    model = DocumentModel("python", 5)
+    model.replace(0, 0, current)
+    for _ in range(150):
+        start = rng.randrange(len(current) + 1)
+        end = min(len(current), start + rng.randrange(4))
+        block = [rng.choice(pieces)[: rng.randrange(40)] for _ in range(rng.randrange(4))]
+        current[start:end] = block
+        model.replace(start, end, block)
+        assert model.lines == current
+    fresh = NgramCounts(5)
+    fresh.add(tokenize_text("\n".join(current), "python"))
+    assert model.stream == tokenize_text("\n".join(current), "python")
+    assert _tables(model.counts) == _tables(fresh)
+
+
+def test_the_engine_follows_a_documents_edits_as_if_it_read_it_anew() -> None:
+    """Requests that carry the document's edits give what a fresh engine reading the whole
+    text gives, keystroke after keystroke, lines added and removed included."""
+    base = "import os\n\nleft = os.path.join(base, 'left')\nright = os.path.join(base, 'r')\n"
+    typed = "middle = os.path.join(base, 'm')\nother = os.pa"
+    following = LocalEngine(None, LOCAL)
+    text = base
+    version = 1
+    edits: list[DocumentEdit] = []
+    for index, ch in enumerate(typed):
+        at = Point(text.count("\n"), len(text) - (text.rfind("\n") + 1))
+        edits.append(DocumentEdit(version, version + 1, (TextChange(ch, at, at),)))
+        version += 1
+        text += ch
+        if index == 10:
+            # A line deleted above the cursor, as one ranged change.
+            edits.append(
+                DocumentEdit(version, version + 1, (TextChange("", Point(1, 0), Point(2, 0)),))
+            )
+            version += 1
+            text = text.replace("\n\n", "\n", 1)
+        cursor = Point(text.count("\n"), len(text) - (text.rfind("\n") + 1))
+        req = CompletionRequest(
+            "file:///m.py", None, "python", version, text, cursor, edits=tuple(edits[-64:])
+        )
+        fresh = CompletionRequest("file:///m.py", None, "python", version, text, cursor)
+        assert following.suggest(req) == LocalEngine(None, LOCAL).suggest(fresh)
+    assert following.suggest(req)[0].text == "th.join(base,"
 
 
 def _tables(counts: NgramCounts) -> list[dict]:

@@ -164,8 +164,11 @@ async def test_clean_up_drops_what_repeats_the_next_line(ran: Ran) -> None:
 
 
 async def test_a_result_for_a_version_no_longer_current_is_dropped(ran: Ran) -> None:
+    """An answer for a version that is gone is dropped as soon as it arrives: neither cleaned
+    up against the document's newer lines nor judged."""
     turn = await pipeline(ran).complete(request(), OPTIONS, lambda: False)
-    assert turn.outcome is Outcome.STALE and turn.shown == [] and len(turn.judged) == 1
+    assert turn.outcome is Outcome.STALE and turn.shown == []
+    assert len(turn.proposals) == 1 and turn.judged == [] and turn.dropped == []
 
 
 async def test_the_engine_runs_off_the_event_loop_under_its_budget(ran: Ran) -> None:

@@ -23,9 +23,11 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from tactful.analyzers.document import Document
+from tactful.analyzers.text import Point
 from tactful.server.errors import guard
 from tactful.server.executor import ENGINE, run_blocking
 from tactful.server.progress import progress
+from tactful.suggestion.types import CompletionRequest
 
 if TYPE_CHECKING:
     from tactful.analyzers.index import RepositoryIndex
@@ -60,6 +62,20 @@ def register(server: TactfulServer) -> None:
         if index is not None and document.path:
             index.update(document.path, None)
         observe(document)
+        # The engine reads the document now, in its own worker, rather than at the first
+        # request (a long file takes it a while).
+        snapshot = document.snapshot(parse=False)
+        ENGINE.submit(
+            services.local.open,
+            CompletionRequest(
+                uri=snapshot.uri,
+                path=snapshot.path,
+                language_id=snapshot.language_id,
+                version=snapshot.version,
+                text=snapshot.text,
+                position=Point(0, 0),
+            ),
+        )
 
     def closed(document: Document) -> None:
         # In the engine's own worker, in turn with its requests: its caches are its own.

@@ -55,7 +55,8 @@ async def complete(
     document = server.documents.get(uri)
     if document is None or not settings.completion.enabled:
         return None
-    snapshot = document.snapshot()
+    # Parsed only if clean-up needs the tree (a long file's parse costs milliseconds).
+    snapshot = document.snapshot(parse=False)
     # The document's own line index: used only until the result is checked to be current.
     lines = Lines(snapshot.text, document.lines)
     root = str(server.workspace_root) if server.workspace_root else None
@@ -69,6 +70,7 @@ async def complete(
         workspace_root=root,
         max_lines=settings.completion.max_lines,
         trigger=trigger,
+        edits=snapshot.edits,
     )
     options = CompletionOptions(settings.completion.engine, settings.llm.timeout_s, root or "")
 
@@ -76,7 +78,7 @@ async def complete(
         return server.documents.get(uri) is document and document.version == request.version
 
     turn = await server.services.completion.complete(
-        request, options, current, snapshot.tree, document.lines
+        request, options, current, lambda: snapshot.tree, document.lines
     )
     if not turn.shown:
         return None
