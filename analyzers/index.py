@@ -28,6 +28,7 @@ from pathlib import Path
 
 from tactful.analyzers.languages import language_of_path
 from tactful.analyzers.ngrams import NgramCounts
+from tactful.analyzers.paths import path_kind
 from tactful.analyzers.tokens import WORD, tokenize_text
 from tactful.analyzers.userdirs import cache_dir
 
@@ -157,7 +158,8 @@ class RepositoryIndex:
         self.order = order
         self.lock = threading.Lock()
         self.ready = threading.Event()
-        self._counts: dict[str, NgramCounts] = {}
+        # (language family, path kind) -> counts
+        self._counts: dict[tuple[str, str], NgramCounts] = {}
         self._files: dict[str, _FileEntry] = {}
         self._pending: dict[str, str | None] = {}
         self._building = False
@@ -166,9 +168,11 @@ class RepositoryIndex:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def counts(self, language_id: str) -> NgramCounts | None:
-        """Token statistics of the workspace's files in ``language_id``'s family."""
-        return self._counts.get(language_family(language_id))
+    def counts(self, language_id: str, kind: str = "src") -> NgramCounts | None:
+        """Token statistics of the workspace's files in ``language_id``'s family, of test
+        files (``kind`` "test") or of the others ("src"): test idioms weigh differently in a
+        library, so they are counted apart (``tactful.analyzers.paths.path_kind``)."""
+        return self._counts.get((language_family(language_id), kind))
 
     @property
     def file_count(self) -> int:
@@ -243,7 +247,7 @@ class RepositoryIndex:
             known = self._load()
             paths = source_files(self.root)
             files: dict[str, _FileEntry] = {}
-            counts: dict[str, NgramCounts] = {}
+            counts: dict[tuple[str, str], NgramCounts] = {}
             total_tokens = 0
             for number, relative in enumerate(paths):
                 if cancelled is not None and cancelled():
@@ -257,10 +261,10 @@ class RepositoryIndex:
                     logger.info("index: token budget reached after %d files", len(files))
                     break
                 files[relative] = entry
-                family = language_family(entry.language)
-                table = counts.get(family)
+                key = (language_family(entry.language), path_kind(relative))
+                table = counts.get(key)
                 if table is None:
-                    table = counts[family] = NgramCounts(self.order)
+                    table = counts[key] = NgramCounts(self.order)
                 table.add(entry.tokens)
                 total_tokens += len(entry.tokens)
                 if report is not None and (number % 20 == 0 or number == len(paths) - 1):
@@ -325,13 +329,13 @@ class RepositoryIndex:
             entry = _FileEntry(0, len(text), language, tokens, digest, _identifiers(tokens))
         with self.lock:
             old = self._files.pop(relative, None)
-            family = language_family(language)
-            table = self._counts.get(family)
+            key = (language_family(language), path_kind(relative))
+            table = self._counts.get(key)
             if old is not None and table is not None:
                 table.remove(old.tokens)
             if entry is not None:
                 if table is None:
-                    table = self._counts[family] = NgramCounts(self.order)
+                    table = self._counts[key] = NgramCounts(self.order)
                 table.add(entry.tokens)
                 self._files[relative] = entry
 

@@ -12,8 +12,10 @@ tokens are kept.
 
 from __future__ import annotations
 
+import sys
 from bisect import bisect_left, insort
 from collections.abc import Sequence
+from typing import Any
 
 _TOTAL = None
 
@@ -32,6 +34,28 @@ class NgramCounts:
         self.tokens_counted = 0
         self._vocabulary: list[str] = []
         self._pending: list[str] = []
+
+    @classmethod
+    def from_rows(cls, order: int, tables: Sequence[Sequence[Any]]) -> NgramCounts:
+        """Counts from rows of ``[context tokens, {follower: count}, total]`` per context
+        length (a pruned table keeps each context's total as it was counted)."""
+        counts = cls(order)
+        for k, rows in enumerate(tables[: order + 1]):
+            table = counts.tables[k]
+            for context, followers, total in rows:
+                key = tuple(sys.intern(token) for token in context)
+                entry: dict[str | None, int] = {
+                    sys.intern(token): int(n) for token, n in followers.items()
+                }
+                entry[_TOTAL] = int(total)
+                table[key] = entry
+        unigrams = counts.tables[0].get(())
+        if unigrams is not None:
+            counts.tokens_counted = unigrams[_TOTAL] or 0
+            counts._pending.extend(token for token in unigrams if token is not None)
+        else:
+            counts.tables[0][()] = {_TOTAL: 0}
+        return counts
 
     def add(self, tokens: Sequence[str], start: int = 0, end: int | None = None) -> None:
         """Count the tokens at positions ``start:end`` of ``tokens`` after their contexts."""

@@ -33,11 +33,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from tactful.analyzers.paths import workspace_relative
 from tactful.analyzers.text import LineIndex
 from tactful.feedback.acceptance.features import Candidate, Context
 from tactful.feedback.loop import FeedbackLoop
@@ -314,14 +314,5 @@ def perceive(
         point.line,
         request.trigger,
         document=request.uri,
-        path=_relative(request.path, request.workspace_root),
+        path=workspace_relative(request.path, request.workspace_root),
     )
-
-
-def _relative(path: str | None, root: str | None) -> str:
-    """The document's path inside the workspace (folders above it say nothing about it)."""
-    if not path:
-        return ""
-    if root and path.startswith(root.rstrip("/\\") + os.sep):
-        return os.path.relpath(path, root)
-    return os.path.basename(path)

@@ -524,25 +524,31 @@ class LocalCompleter:
         self.engine = LocalEngine(self.index, tuning)
         self._path = ""
         self._language = "plaintext"
+        # Bumped by every change, as an editor's document version is: the engine knows from
+        # it that the text it holds is out of date.
+        self._version = 0
 
     async def open(self, path: str, language: str, text: str) -> None:
         self.index.exclude(path)
         self.engine = LocalEngine(self.index, self.tuning)
         self._path, self._language = path, language
+        self._version += 1
 
     async def replace(self, start: int, end: int, text: str) -> None:
-        return None
+        self._version += 1
 
     async def type(self, chunk: str) -> None:
-        return None
+        self._version += 1
 
     async def suggest(self, typed: str, after: str = "") -> Offer | None:
-        request = request_at_end(self.root, self._path, self._language, typed, after=after)
+        request = request_at_end(
+            self.root, self._path, self._language, typed, self._version, after=after
+        )
         found = self.engine.suggest(request)
         return Offer(found[0].text, found[0]) if found else None
 
     async def accept(self, offer: Offer) -> None:
-        return None
+        self._version += 1
 
     async def close(self, path: str, text: str) -> None:
         if self.returns:

@@ -107,6 +107,42 @@ def test_the_workspace_teaches_the_engine(workspace: Workspace) -> None:
     assert snippets and "parse_header_line" in snippets[0].text
 
 
+def test_test_files_weigh_less_in_library_code_and_library_code_in_tests(
+    workspace: Workspace,
+) -> None:
+    workspace.write("lib/checks.py", "def check(self, value):\n    self.assert_valid(value)\n" * 2)
+    workspace.write(
+        "tests/test_checks.py", "def test(self):\n    self.assertEqual(first, second)\n" * 3
+    )
+    index = RepositoryIndex(workspace.root, persist=False)
+    index.build()
+    engine = LocalEngine(index, Tuning(semantic=False, language_weight=0.0))
+    text = "def other(self, value):\n    self.assert"
+    for path, expected in (
+        ("lib/new.py", "_valid(value)"),
+        ("tests/test_new.py", "Equal(first, second)"),
+    ):
+        request = CompletionRequest(
+            (workspace.root / path).as_uri(),
+            str(workspace.root / path),
+            "python",
+            1,
+            text,
+            Point(1, len("    self.assert")),
+            workspace_root=str(workspace.root),
+        )
+        found = engine.suggest(request)
+        assert found and found[0].text.startswith(expected), path
+
+
+def test_a_new_file_in_an_empty_workspace_leans_on_the_shipped_statistics() -> None:
+    text = "import os\n\n\nif __name__ =="
+    request = CompletionRequest("file:///new.py", None, "python", 1, text, Point(3, 14))
+    found = LocalEngine(None, Tuning(semantic=False)).suggest(request)
+    assert found and found[0].text == ' "__main__":'
+    assert LocalEngine(None, Tuning(semantic=False, language_weight=0.0)).suggest(request) == []
+
+
 def cleaned(source: str, suggestion: str) -> str | None:
     cursor = source.index("|")
     text = source.replace("|", "", 1)

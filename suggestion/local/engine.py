@@ -30,10 +30,12 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 
 from tactful.analyzers.index import RepositoryIndex
+from tactful.analyzers.paths import path_kind, workspace_relative
 from tactful.analyzers.text import DocumentEdit, TextChange, apply_to_lines
 from tactful.analyzers.tokens import NORMAL, indentation, line_break, tokenize_line
 from tactful.suggestion.keystrokes import keystrokes
 from tactful.suggestion.local.document import DocumentModel
+from tactful.suggestion.local.language import language_counts
 from tactful.suggestion.local.predict import Continuation, Source, continue_tokens
 from tactful.suggestion.local.semantic import MemberNames, common_completion
 from tactful.suggestion.local.shapes import parallel_line
@@ -62,6 +64,12 @@ class Tuning:
     discount: float = 0.8
     document_weight: float = 4.0
     workspace_weight: float = 1.0
+    # The weight of test files' statistics in library code (and the reverse), relative to
+    # that of files of the document's own kind.
+    other_kind_weight: float = 0.3
+    # The shipped language-level statistics (``language.language_counts``): a weight per
+    # counted token, so what the workspace and the document have counted soon outweighs them.
+    language_weight: float = 0.3
     max_tokens: int = 32
     # Ask jedi for member names after a dot (Python).
     semantic: bool = True
@@ -96,6 +104,8 @@ class LocalEngine:
         the start), so the first request in it does not pay for reading a long file."""
         try:
             self._document(request)
+            if self.tuning.language_weight > 0:
+                language_counts(request.language_id)
         except Exception:
             logger.exception("local engine failed to read %s", request.uri)
 
@@ -143,9 +153,17 @@ class LocalEngine:
             return []  # spaces to align something: no statistics about that
         sources = [Source(document.counts, self.tuning.document_weight)]
         if self.index is not None:
-            counts = self.index.counts(request.language_id)
-            if counts is not None:
-                sources.append(Source(counts, self.tuning.workspace_weight))
+            # Test files' statistics weigh less in library code, and library code's in tests.
+            kind = path_kind(workspace_relative(request.path, request.workspace_root)) or "src"
+            for counted in ("src", "test"):
+                counts = self.index.counts(request.language_id, counted)
+                if counts is not None:
+                    weight = 1.0 if counted == kind else self.tuning.other_kind_weight
+                    sources.append(Source(counts, weight * self.tuning.workspace_weight))
+        if self.tuning.language_weight > 0:
+            general = language_counts(request.language_id)
+            if general is not None:
+                sources.append(Source(general, self.tuning.language_weight))
         with self.index.lock if self.index is not None else nullcontext():
             found = continue_tokens(
                 sources,
