@@ -110,3 +110,23 @@ def test_a_long_documents_line_index_follows_edits_across_its_blocks() -> None:
             assert index.byte_offset(point, text) == len(text[:offset].encode())
             assert index.point_of_byte(len(text[:offset].encode()), text) == point
             assert index.line_text(point.line, text) == text.split("\n")[point.line]
+
+
+def test_a_snapshot_carries_the_latest_edits_and_parses_only_when_asked() -> None:
+    document = Document("file:///t.py", "x = 1\n", 1, "python")
+    for version in range(2, 80):
+        end = Point(1, 0)
+        document.apply([TextChange(f"y{version} = 2\n", end, end)], version)
+    snapshot = document.snapshot(parse=False)
+    assert snapshot.parsed is None
+    edits = snapshot.edits
+    # The most recent 64, in order, each from the version before it.
+    assert [e.version for e in edits] == list(range(16, 80))
+    assert all(e.previous == e.version - 1 for e in edits)
+    assert edits[-1].changes == (TextChange("y79 = 2\n", Point(1, 0), Point(1, 0)),)
+    tree = snapshot.tree
+    assert tree is not None and not tree.root_node.has_error
+    document.apply([TextChange("z", Point(0, 0), Point(0, 0))], 80)
+    # The document moved on: a lazy snapshot of the old version has no tree to give.
+    assert snapshot.tree is None
+    assert document.snapshot().tree is not None
