@@ -26,7 +26,8 @@ from tactful.suggestion.local.engine import LocalEngine, Tuning
 from tactful.suggestion.registry import SuggestionRegistry
 from tactful.suggestion.types import CompletionRequest, Suggestion
 
-LOCAL = Tuning(semantic=False)
+# The document's own statistics alone (the shipped language model is tested on its own).
+LOCAL = Tuning(semantic=False, language_weight=0.0)
 PREFIX = "middle = os.pa"
 OPTIONS = CompletionOptions(engine="local", workspace="/work")
 
