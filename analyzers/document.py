@@ -94,28 +94,18 @@ class Document:
     def snapshot(self, parse: bool = True) -> Snapshot:
         """The document now; with ``parse=False`` its tree is parsed only if asked for."""
         with self._lock:
-            if not parse:
-                return Snapshot(
-                    self.uri,
-                    self.path,
-                    self.language_id,
-                    self.version,
-                    self.text,
-                    None,
-                    tuple(self.edits),
-                    self,
-                )
-            tree = self.tree
-            # Tree.copy() is cheap (reference counted) and keeps the snapshot's tree immune to
-            # later edits of ours.
+            tree = self.tree if parse else None
             return Snapshot(
                 self.uri,
                 self.path,
                 self.language_id,
                 self.version,
                 self.text,
+                # Tree.copy() is cheap (reference counted) and keeps the snapshot's tree immune
+                # to later edits of ours.
                 tree.copy() if tree is not None else None,
                 tuple(self.edits),
+                None if parse else self,
             )
 
     def tree_at(self, version: int) -> Tree | None:

@@ -50,13 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "completion", help="replay files as typing and measure inline completions"
     )
     completion.add_argument("corpus", type=Path, help="a folder of source code")
-    completion.add_argument(
-        "--engine",
-        action="append",
-        choices=ENGINES,
-        help="engine to measure (repeat for several; default: local)",
-    )
-    completion.add_argument("--format", choices=("text", "json"), default="text")
+    add_shared_options(completion)
     completion.add_argument("--files", type=int, default=0, help="type at most N files (0: all)")
     completion.add_argument(
         "--max-seconds", type=float, default=0.0, help="stop typing after this long per engine"
@@ -65,26 +59,37 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     completion.add_argument(
         "--language", action="append", help="only files of this language (e.g. python)"
     )
-    completion.add_argument(
-        "--filter",
-        choices=("on", "off", "compare"),
-        help="the acceptance filter: on (prior and online learning), off (show everything), or "
-        "compare: replay off, on with the prior only, and on with online learning, and report "
-        "what the filter hid, lost and cost",
-    )
-    completion.add_argument(
-        "--setting",
-        action="append",
-        default=[],
-        metavar="KEY=JSON",
-        help="a server setting for the run, e.g. completion.maxLines=4",
-    )
     completion.set_defaults(func=run)
     # Imported here: it builds on this module's server session.
     from tactful.server.cli import bench_edits
 
     bench_edits.add_parser(kinds)
     parser.set_defaults(func=lambda args: _usage(parser))
+
+
+def add_shared_options(parser: argparse.ArgumentParser) -> None:
+    """The options every kind of bench takes: engines, output, the filter, settings."""
+    parser.add_argument(
+        "--engine",
+        action="append",
+        choices=ENGINES,
+        help="engine to measure (repeat for several; default: local)",
+    )
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--filter",
+        choices=("on", "off", "compare"),
+        help="the acceptance filter: on (prior and online learning), off (show everything), or "
+        "compare: replay off, on with the prior only, and on with online learning, and report "
+        "what the filter hid, lost and cost",
+    )
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="KEY=JSON",
+        help="a server setting for the run, e.g. completion.maxLines=4",
+    )
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -98,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"tactful bench: {corpus} is not a folder", file=sys.stderr)
         return 2
     try:
-        options = _settings(args.setting)
+        options = parse_settings(args.setting)
     except UsageError as error:
         print(f"tactful bench: {error}", file=sys.stderr)
         return 2
@@ -138,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _settings(pairs: list[str]) -> dict[str, Any]:
+def parse_settings(pairs: list[str]) -> dict[str, Any]:
     options: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")

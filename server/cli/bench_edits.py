@@ -31,7 +31,7 @@ from lsprotocol import types
 
 from tactful.analyzers.languages import language_of_path
 from tactful.feedback.acceptance.evaluation import compare_runs
-from tactful.server.cli.bench import ENGINES, _settings, session
+from tactful.server.cli.bench import add_shared_options, parse_settings, session
 from tactful.server.cli.bench_filter import filter_runs, filter_text
 from tactful.suggestion.replay import Step, Tally, edit_file, type_file
 
@@ -49,13 +49,7 @@ def add_parser(kinds: argparse._SubParsersAction) -> None:
         "edits", help="replay a git repository's commits as edits and measure inline completions"
     )
     edits.add_argument("repository", type=Path, help="a git repository (a checkout)")
-    edits.add_argument(
-        "--engine",
-        action="append",
-        choices=ENGINES,
-        help="engine to measure (repeat for several; default: local)",
-    )
-    edits.add_argument("--format", choices=("text", "json"), default="text")
+    add_shared_options(edits)
     edits.add_argument(
         "--commits", type=int, default=20, help="replay a sample of N commits (0: all)"
     )
@@ -65,18 +59,6 @@ def add_parser(kinds: argparse._SubParsersAction) -> None:
         type=int,
         default=40,
         help="a hunk adding more lines than this is pasted, not typed (0: no limit)",
-    )
-    edits.add_argument(
-        "--filter",
-        choices=("on", "off", "compare"),
-        help="the acceptance filter, as for bench completion: on, off, or compare",
-    )
-    edits.add_argument(
-        "--setting",
-        action="append",
-        default=[],
-        metavar="KEY=JSON",
-        help="a server setting for the run, e.g. completion.maxLines=4",
     )
     edits.set_defaults(func=run)
 
@@ -265,7 +247,7 @@ def _file_events(root: Path, paths: set[str]) -> list[tuple[Path, types.FileChan
 def run(args: argparse.Namespace) -> int:
     repository: Path = args.repository.resolve()
     try:
-        options = _settings(args.setting)
+        options = parse_settings(args.setting)
         if not (repository / ".git").exists():
             raise BenchError(f"{args.repository} is not a git repository")
         chosen = commits(repository, args.commits, args.seed)

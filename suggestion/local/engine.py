@@ -6,12 +6,19 @@ answered with nothing.
 
 What it knows, mixed by ``predict.next_tokens``:
 
-* the open document itself, kept as an n-gram cache that follows every keystroke and weighs
-  most (what was just written is what is written next);
-* the workspace's token statistics from the repository index;
+* the open document itself, kept as an n-gram cache that follows every edit and weighs
+  most (what was just written is what is written next), the code below the cursor included;
+* the workspace's token statistics from the repository index, test files' and the others'
+  apart: the other kind's weigh less (test idioms are wrong in library code);
+* the shipped language-level statistics (``language``), which speak where the workspace and
+  the document say little (the first lines of a new file);
 * the shape of the line above (``shapes.parallel_line``: the same statement with other names);
 * for Python, the members jedi knows after a dot (``semantic.MemberNames``), computed off the
   request path so a slow inference never delays an answer.
+
+With code after the cursor on its line, a suggestion must end where that code resumes, and
+none is made inside the indentation or a word; no line break is offered while a bracket the
+line opened is open.
 
 A suggestion is made only when its estimated probability of being typed is at least
 ``threshold``, and it is cut where the expected keystrokes saved are highest. The threshold is
@@ -54,6 +61,8 @@ SEMANTIC_PROBABILITY = 0.6
 # Characters an editor inserts on its own after the cursor (closing brackets and quotes): a
 # suggestion may still be made before them.
 _AUTO_CLOSED = frozenset(")]}\"'`;:, ")
+_OPENING = frozenset(("(", "[", "{"))
+_CLOSING = frozenset((")", "]", "}"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +76,11 @@ class Tuning:
     # The weight of test files' statistics in library code (and the reverse), relative to
     # that of files of the document's own kind.
     other_kind_weight: float = 0.3
-    # The shipped language-level statistics (``language.language_counts``): a weight per
-    # counted token, so what the workspace and the document have counted soon outweighs them.
+    # The shipped language-level statistics (``language.language_counts``): their weight,
+    # and the most weighted counts they bring to any one context, so that a context the
+    # document or the workspace has seen a few times is theirs.
     language_weight: float = 0.3
+    language_cap: float = 4.0
     max_tokens: int = 32
     # Ask jedi for member names after a dot (Python).
     semantic: bool = True
@@ -143,9 +154,9 @@ class LocalEngine:
         open_brackets = 0
         for token in line_tokens:
             bare = token.lstrip(" \t")
-            if bare in "([{" and bare:
+            if bare in _OPENING:
                 open_brackets += 1
-            elif bare in ")]}" and bare:
+            elif bare in _CLOSING:
                 open_brackets = max(0, open_brackets - 1)
         indent = indentation(prefix)
         context, partial = self._context(document, lines, row, prefix, line_tokens, indent)
@@ -163,7 +174,9 @@ class LocalEngine:
         if self.tuning.language_weight > 0:
             general = language_counts(request.language_id)
             if general is not None:
-                sources.append(Source(general, self.tuning.language_weight))
+                sources.append(
+                    Source(general, self.tuning.language_weight, self.tuning.language_cap)
+                )
         with self.index.lock if self.index is not None else nullcontext():
             found = continue_tokens(
                 sources,

@@ -34,8 +34,13 @@ _CLOSERS = frozenset(")]}")
 
 @dataclass(frozen=True, slots=True)
 class Source:
+    """Counts and their weight. ``cap``: at most this many weighted counts in any one context
+    (a prior that speaks where the other sources are silent, and gives way to a context
+    they have seen only twice)."""
+
     counts: NgramCounts
     weight: float
+    cap: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +117,10 @@ def next_tokens(
             else:
                 level = _level(source.counts.followers(key), partial)
             if level is not None and level[1] > 0:
-                found.append((source.weight, *level))
+                weight = source.weight
+                if source.cap is not None:
+                    weight = min(weight, source.cap / level[1])
+                found.append((weight, *level))
         levels.append(found)
     candidates: list[str] = []
     gathered = 0
