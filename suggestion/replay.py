@@ -29,6 +29,7 @@ from tactful.analyzers.languages import language_of_path
 from tactful.analyzers.text import Point
 from tactful.suggestion.keystrokes import keystrokes
 from tactful.suggestion.local.engine import LocalEngine, Tuning
+from tactful.suggestion.local.language import language_counts
 from tactful.suggestion.types import CompletionRequest, Suggestion
 
 _BREAK = re.compile(r"\n[ \t]*")
@@ -521,6 +522,8 @@ class LocalCompleter:
         self.returns = returns
         self.index = RepositoryIndex(root, persist=False)
         self.index.build()
+        # Read now, so that a replay does not depend on when the reading thread finishes.
+        language_counts("python", wait=True)
         self.engine = LocalEngine(self.index, tuning)
         self._path = ""
         self._language = "plaintext"

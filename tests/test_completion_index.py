@@ -10,6 +10,7 @@ from fixtures.workspace import Workspace
 from tactful.analyzers.index import MAX_FILE_BYTES, RepositoryIndex, source_files
 from tactful.analyzers.text import Point
 from tactful.suggestion.local.engine import LocalEngine, Tuning
+from tactful.suggestion.local.language import language_counts
 from tactful.suggestion.postprocess import clean
 from tactful.suggestion.types import CompletionRequest, Suggestion
 
@@ -136,6 +137,7 @@ def test_test_files_weigh_less_in_library_code_and_library_code_in_tests(
 
 
 def test_a_new_file_in_an_empty_workspace_leans_on_the_shipped_statistics() -> None:
+    assert language_counts("python", wait=True) is not None
     text = "import os\n\n\nif __name__ =="
     request = CompletionRequest("file:///new.py", None, "python", 1, text, Point(3, 14))
     found = LocalEngine(None, Tuning(semantic=False)).suggest(request)

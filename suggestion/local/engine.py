@@ -80,7 +80,7 @@ class Tuning:
     # and the most weighted counts they bring to any one context, so that a context the
     # document or the workspace has seen a few times is theirs.
     language_weight: float = 0.3
-    language_cap: float = 4.0
+    language_cap: float = 2.0
     max_tokens: int = 32
     # Ask jedi for member names after a dot (Python).
     semantic: bool = True
