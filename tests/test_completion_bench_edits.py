@@ -59,9 +59,12 @@ def test_a_changed_word_is_retyped_and_new_lines_start_with_enter() -> None:
 def test_bench_edits_replays_commits_through_the_server(workspace: Workspace) -> None:
     workspace.write("handlers.py", BEFORE)
     workspace.write("notes.txt", "not code\n")
+    workspace.write("old_name.py", ADDED.replace("join", "split"))
     workspace.commit("base")
     workspace.write("handlers.py", AFTER)
     workspace.write("paths.py", ADDED)
+    # A file moved is not a file written: neither typed nor edited.
+    workspace.git("mv", "old_name.py", "new_name.py")
     workspace.commit("add a handler and paths")
     result = tactful("bench", "edits", str(workspace.root), "--commits", "0", "--format", "json")
     assert result.returncode == 0, result.stderr

@@ -96,11 +96,15 @@ def commits(repository: Path, count: int, seed: int) -> list[Commit]:
         if len(ids) < 2:
             continue  # the root commit has no parent to start from
         commit, parent = ids[0], ids[1]
-        status = _git(
-            repository, "diff", "--name-status", "--no-renames", "-z", parent, commit
+        fields = _git(
+            repository, "diff", "--name-status", "--find-renames", "-z", parent, commit
         ).split("\0")
         modified, added = [], []
-        for kind, path in zip(status[::2], status[1::2], strict=False):
+        position = 0
+        while position + 1 < len(fields):
+            kind, path = fields[position][:1], fields[position + 1]
+            # A rename or a copy names two paths: the file moved, it was not written.
+            position += 3 if kind in ("R", "C") else 2
             if not language_of_path(path):
                 continue
             if kind == "M":
