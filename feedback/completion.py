@@ -15,8 +15,11 @@ The steps:
 3. **propose**: the engines ``completion.engine`` selects are asked at once, each under its
    budget; a blocking engine (the local one) runs in its own worker (``run_blocking``), never
    on the event loop. They are then taken in order of preference, and the first with something
-   left after the next two steps wins (with ``auto``, the local answer is ready the moment the
-   LLM fails, misses its deadline or has everything hidden);
+   left after the next two steps wins. With ``llm`` the LLM is waited for (under its deadline;
+   the local answer is ready the moment it fails or has everything hidden). With ``auto`` the
+   LLM is never waited for: it is asked in the background, and its answer is taken only when
+   it is there as soon as the local one is (the rest of an answer being typed along, an answer
+   already in) — see "The LLM in the background" below;
 4. **clean up** (``tactful.suggestion.postprocess``): cut, trimmed, or dropped with a reason;
 5. **judge** (the acceptance filter): each suggestion shown or hidden, with its probability
    and the threshold it was held to;
@@ -26,6 +29,16 @@ The steps:
 Freshness: a newer request for the same document pre-empts this one (its engine work, if it
 has not started, never runs; its turn ends ``cancelled``), and a result computed for a version
 of the document that is no longer current is dropped (``stale``).
+
+The LLM in the background (``auto``): the LLM's work for a document outlives the turn that
+asked for it, one call per document at a time. When its answer arrives and the document is
+still where it was asked, ``announce`` is called with the request (the server tells the editor
+to ask again, LSP having no inline-completion refresh of its own), and the editor's next
+request at that very moment is served that answer at once — with the first request's trigger,
+context and gate decision, since it is the same moment. A request that only typed on at the
+cursor lets the call in flight run; when it answers, the LLM is asked again for where the
+developer is then, which its engine serves from the answer it just gave when the typing agrees
+with it. Any other request cancels the call and asks anew.
 """
 
 from __future__ import annotations
@@ -34,14 +47,24 @@ import asyncio
 import functools
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tactful.analyzers.paths import workspace_relative
 from tactful.analyzers.text import LineIndex
+from tactful.feedback.acceptance.cascade import Decision
 from tactful.feedback.acceptance.features import Candidate, Context
 from tactful.feedback.loop import FeedbackLoop
-from tactful.feedback.turn import CompletionTurn, Dropped, Judged, Outcome, Proposal
+from tactful.feedback.turn import (
+    BACKGROUND,
+    DOWN,
+    CompletionTurn,
+    Dropped,
+    Judged,
+    Outcome,
+    Proposal,
+)
 from tactful.suggestion import postprocess
 from tactful.suggestion.engine import LLM, BlockingEngine, Engine, EngineRegistry
 from tactful.suggestion.postprocess import TreeSource
@@ -57,8 +80,13 @@ logger = logging.getLogger(__name__)
 LOCAL_BUDGET_S = 1.0
 # What the awaiting side allows beyond an engine's own deadline before it stops waiting.
 GRACE_S = 0.05
+# Documents whose LLM answer asked in the background is kept (one each, the newest).
+KEPT_ANSWERS = 64
+
+AUTO = "auto"
 
 RunBlocking = Callable[[Callable[[], list[Suggestion]]], Awaitable[list[Suggestion]]]
+Announce = Callable[[CompletionRequest], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,21 +100,92 @@ class CompletionOptions:
     workspace: str = ""
 
 
+@dataclass(eq=False)
+class Moment:
+    """A request as the LLM is asked about it in the background: its cursor (``offset``, in
+    code points of its text), whether the document is still at its version, and the turn's
+    context and gate decision."""
+
+    request: CompletionRequest
+    offset: int
+    is_current: Callable[[], bool]
+    context: Context | None
+    gate: Decision | None
+
+    @classmethod
+    def of(
+        cls,
+        turn: CompletionTurn,
+        offset: int,
+        is_current: Callable[[], bool],
+    ) -> Moment:
+        return cls(turn.request, offset, is_current, turn.context, turn.gate)
+
+    def same(self, request: CompletionRequest) -> bool:
+        """Whether ``request`` is at this very moment (the same version, the same cursor)."""
+        mine = self.request
+        return (
+            request.uri == mine.uri
+            and request.version == mine.version
+            and request.position == mine.position
+        )
+
+
+@dataclass(eq=False)
+class Asked:
+    """The LLM's answer for one moment of a document, asked in the background (``auto``).
+
+    ``task`` gives the LLM's proposal; ``before`` and ``after`` are the moment's text on either
+    side of the cursor (taken once, so that each later request is compared without a copy);
+    ``follower`` is the newest request that typed on along the moment while the call was in
+    flight (it is asked about when the call answers); ``announced`` once the editor was told
+    the answer is ready; ``shown`` what the turn that asked showed meanwhile (an answer that only
+    repeats it is not announced)."""
+
+    moment: Moment
+    engine: Engine
+    options: CompletionOptions
+    task: asyncio.Task[Proposal[Suggestion]]
+    before: str
+    after: str
+    follower: Moment | None = None
+    announced: bool = False
+    shown: tuple[str, ...] = ()
+
+    def typed_on(self, moment: Moment) -> bool:
+        """Whether ``moment`` is this one with text typed at the cursor and nothing else
+        changed."""
+        request, mine = moment.request, self.moment.request
+        typed = moment.offset - self.moment.offset
+        return (
+            request.uri == mine.uri
+            and request.version > mine.version
+            and typed > 0
+            and len(request.text) - len(mine.text) == typed
+            and request.text.startswith(self.before)
+            and request.text.endswith(self.after)
+        )
+
+
 class CompletionPipeline:
-    """The completion path for one server: its engines, its shown suggestions, and the feedback
-    loop (``feedback()``: None until the server has one)."""
+    """The completion path for one server: its engines, its shown suggestions, the feedback
+    loop (``feedback()``: None until the server has one), and ``announce``, told of a request
+    whose LLM answer has arrived in the background (see the module docstring)."""
 
     def __init__(
         self,
         engines: EngineRegistry,
         feedback: Callable[[], FeedbackLoop | None],
         run_blocking: RunBlocking,
+        announce: Announce | None = None,
     ) -> None:
         self.engines = engines
         self.shown = SuggestionRegistry()
         self.feedback = feedback
         self.run_blocking = run_blocking
+        self.announce = announce
         self._inflight: dict[str, asyncio.Task[None]] = {}
+        self._asked: OrderedDict[str, Asked] = OrderedDict()
 
     async def complete(
         self,
@@ -100,31 +199,46 @@ class CompletionPipeline:
         still at the request's version; ``tree`` and ``lines`` are its syntax tree (or what
         parses it when clean-up first needs it) and line index at that version (either may be
         None)."""
+        ready = self._announced(request)
+        if ready is not None:
+            # The editor asks again because it was told the LLM's answer is ready: the same
+            # moment, asked the way the first request was (an editor asks again with its
+            # "suggest now" action), already through the gate.
+            request = replace(request, trigger=ready.moment.request.trigger)
         turn = CompletionTurn(request)
         loop = self.feedback()
         workspace = options.workspace
         if loop is not None:
             # 1. perceive, 2. gate: without a feedback loop there is nothing to judge with.
-            turn.context = perceive(loop, request, workspace, lines)
-            turn.gate = loop.gate(workspace, turn.context)
-            if not turn.gate.show:
-                return self._ended(turn, Outcome.SKIPPED)
+            if ready is not None and ready.moment.context is not None:
+                turn.context, turn.gate = ready.moment.context, ready.moment.gate
+            else:
+                turn.context = perceive(loop, request, workspace, lines)
+                turn.gate = loop.gate(workspace, turn.context)
+                if not turn.gate.show:
+                    return self._ended(turn, Outcome.SKIPPED)
+        # Now, before anything is awaited: the line index follows the document.
+        moment = Moment.of(turn, _cursor(request, lines), is_current)
         # 3. propose, 4. clean up, 5. judge: engine by engine, as the document's one request
         # in flight.
         finished = await self._preempting(
-            request.uri, self._propose_clean_judge(turn, options, tree, lines, loop, is_current)
+            request.uri, self._propose_clean_judge(turn, options, tree, lines, loop, moment)
         )
         if not finished:
             return self._ended(turn, Outcome.CANCELLED)
         if not is_current():
             return self._ended(turn, Outcome.STALE)
         if not turn.kept:
-            if loop is not None and turn.gate is not None and not turn.judged:
+            pending = any(p.problem == BACKGROUND for p in turn.proposals)
+            if loop is not None and turn.gate is not None and not turn.judged and not pending:
                 # A moment the gate let through that nothing came of: the gate learns it.
                 loop.unanswered(workspace, turn.gate)
             return self._ended(turn, turn.ended_empty())
         # 6. speak.
-        self._speak(turn, loop, workspace, lines)
+        self._speak(turn, loop, workspace, moment.offset)
+        asked = self._asked.get(request.uri)
+        if asked is not None and asked.moment.request is request:
+            asked.shown = tuple(shown.suggestion.text for shown in turn.shown)
         return self._ended(turn, Outcome.SHOWN)
 
     # -- the steps ------------------------------------------------------------------------
@@ -136,29 +250,60 @@ class CompletionPipeline:
         tree: TreeSource,
         lines: LineIndex | None,
         loop: FeedbackLoop | None,
-        is_current: Callable[[], bool],
+        moment: Moment,
     ) -> None:
         """Ask the selected engines at once; take their answers in order of preference until
-        one has something the filter shows. Clean-up reads the document through its line
-        index, which is only that of the request's text while the document has not moved
-        on: an answer that arrives later is left for the caller to drop as stale."""
-        engines = self.engines.select(options.engine)
+        one has something the filter shows. With ``auto`` the LLM is asked in the background
+        and taken (first) only when its answer is there as soon as the first other one is.
+        Clean-up reads the document through its line index, which is only that of the
+        request's text while the document has not moved on: an answer that arrives later is
+        left for the caller to drop as stale."""
+        engines: list[Engine] = []
+        for engine in self.engines.select(options.engine):
+            if isinstance(engine, BlockingEngine) or engine.answering:
+                engines.append(engine)
+            else:
+                # Down and backed off: asking would make no call; said when it went down.
+                turn.proposals.append(Proposal(engine.name, (), 0.0, DOWN))
+        background = None
+        if options.engine == AUTO:
+            background = next((e for e in engines if not isinstance(e, BlockingEngine)), None)
         asked = [
             asyncio.ensure_future(self._propose(engine, turn.request, options))
             for engine in engines
+            if engine is not background
         ]
+        llm = self._in_background(background, moment, options) if background else None
         try:
-            for task in asked:
+            for index, task in enumerate(asked):
                 proposal = await task
-                turn.proposals.append(proposal)
-                if not is_current():
+                if not moment.is_current():
+                    turn.proposals.append(proposal)
                     return
-                cleaned = self._clean_up(turn, proposal, tree, lines)
-                if self._judge(turn, cleaned, loop, options.workspace):
+                if index == 0 and background is not None:
+                    if llm is not None and llm.done() and not llm.cancelled():
+                        if self._take(turn, llm.result(), tree, lines, loop, options.workspace):
+                            return
+                    else:
+                        turn.proposals.append(Proposal(background.name, (), 0.0, BACKGROUND))
+                if self._take(turn, proposal, tree, lines, loop, options.workspace):
                     return
         finally:
             for task in asked:
                 task.cancel()
+
+    def _take(
+        self,
+        turn: CompletionTurn,
+        proposal: Proposal[Suggestion],
+        tree: TreeSource,
+        lines: LineIndex | None,
+        loop: FeedbackLoop | None,
+        workspace: str,
+    ) -> bool:
+        """One engine's proposal cleaned up and judged; True when something is shown."""
+        turn.proposals.append(proposal)
+        return self._judge(turn, self._clean_up(turn, proposal, tree, lines), loop, workspace)
 
     async def _propose(
         self, engine: Engine, request: CompletionRequest, options: CompletionOptions
@@ -226,10 +371,9 @@ class CompletionPipeline:
         turn: CompletionTurn,
         loop: FeedbackLoop | None,
         workspace: str,
-        lines: LineIndex | None,
+        cursor: int,
     ) -> None:
         request = turn.request
-        cursor = lines.offset(request.position, request.text) if lines is not None else None
         for judged in turn.kept:
             suggestion = judged.item
             shown = self.shown.show(request, suggestion, cursor)
@@ -246,6 +390,76 @@ class CompletionPipeline:
                     shown.offset + suggestion.replace_prefix,
                     suggestion.text,
                 )
+
+    # -- the LLM in the background ------------------------------------------------------
+
+    def _announced(self, request: CompletionRequest) -> Asked | None:
+        """The LLM's answer the editor was told of, when ``request`` is at its very moment."""
+        asked = self._asked.get(request.uri)
+        if asked is None or not asked.announced or not asked.moment.same(request):
+            return None
+        return asked
+
+    def _in_background(
+        self, engine: Engine, moment: Moment, options: CompletionOptions
+    ) -> asyncio.Task[Proposal[Suggestion]] | None:
+        """The LLM's answer for ``moment``, asked in the background: the call already made for
+        this very moment, or a new one. None while a call for an earlier moment that the
+        developer only typed on from is still in flight: it is let run, and this moment is
+        asked about when it answers."""
+        request = moment.request
+        asked = self._asked.get(request.uri)
+        if asked is not None:
+            task = asked.task
+            if asked.moment.same(request) and (not task.done() or _answered_with_items(task)):
+                return task
+            if not asked.task.done() and asked.typed_on(moment):
+                asked.follower = moment
+                return None
+            asked.task.cancel()
+        return self._ask(engine, moment, options).task
+
+    def _ask(self, engine: Engine, moment: Moment, options: CompletionOptions) -> Asked:
+        request = moment.request
+        uri = request.uri
+        task = asyncio.ensure_future(self._propose(engine, request, options))
+        text, offset = request.text, moment.offset
+        asked = Asked(moment, engine, options, task, text[:offset], text[offset:])
+        self._asked[uri] = asked
+        self._asked.move_to_end(uri)
+        while len(self._asked) > KEPT_ANSWERS:
+            _, oldest = self._asked.popitem(last=False)
+            oldest.task.cancel()
+        task.add_done_callback(lambda _: self._answered(asked))
+        return asked
+
+    def _answered(self, asked: Asked) -> None:
+        """The LLM answered in the background: tell the editor, or ask about where the
+        developer typed on to meanwhile, or let the answer go."""
+        uri = asked.moment.request.uri
+        if self._asked.get(uri) is not asked:
+            return  # a newer moment took its place
+        if asked.task.cancelled():
+            del self._asked[uri]
+            return
+        follower = asked.follower
+        if follower is not None:
+            if follower.is_current():
+                # The engine serves the rest of the answer it just gave when the typing
+                # agrees with it, and asks anew otherwise.
+                self._ask(asked.engine, follower, asked.options)
+            else:
+                del self._asked[uri]
+            return
+        if not asked.moment.is_current():
+            del self._asked[uri]
+            return
+        texts = tuple(suggestion.text for suggestion in asked.task.result().items)
+        if not texts or set(texts) <= set(asked.shown):
+            return  # nothing the editor does not show already
+        asked.announced = True
+        if self.announce is not None:
+            self.announce(asked.moment.request)
 
     # -- freshness ------------------------------------------------------------------------
 
@@ -276,6 +490,25 @@ class CompletionPipeline:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("completion turn %s", turn.summary())
         return turn
+
+
+def _answered_with_items(task: asyncio.Task[Proposal[Suggestion]]) -> bool:
+    return not task.cancelled() and bool(task.result().items)
+
+
+def _cursor(request: CompletionRequest, lines: LineIndex | None) -> int:
+    """The request's cursor in code points of its text, through the document's line index
+    when there is one."""
+    text = request.text
+    point = request.position
+    if lines is not None:
+        return lines.offset(point, text)
+    start = 0
+    for _ in range(point.line):
+        start = text.find("\n", start) + 1
+        if start == 0:
+            return len(text)
+    return min(start + point.column, len(text))
 
 
 def perceive(

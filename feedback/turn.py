@@ -10,8 +10,11 @@ The shape is the same for every kind of suggestion; the steps are each kind's ow
 
 - **completions**: the moment (``context``), the acceptance gate, the engines' proposals,
   post-processing drops, the acceptance filter's judgements, the suggestions shown with their ids;
-- **review comments** (the same shape, to come): the diff, the rules' and the model's comments,
-  those off the changed lines dropped, the item model's ranking, the comments published;
+- **review comments** (``ReviewTurn``, ``tactful.feedback.review.pipeline``): the document's
+  change, the rules', ruff's and the model's comments, those off the changed lines dropped, the
+  item model's ranking, the comments shown;
+- **quality findings** (``QualityTurn``, ``tactful.feedback.quality``): ruff's findings on the
+  editor's text, the findings shown, and the document's state the fixes are judged on;
 - **fixes** (the same shape, to come): a finding, the candidate fixes, those ruff's screen
   drops, the item model's judgement and the sandbox's verdict, the code actions offered;
 - **next edits** (later): the edit history, the proposed edits, and so on.
@@ -48,10 +51,18 @@ class Outcome(enum.StrEnum):
     STALE = "stale"  # the document changed while the turn ran: its result is dropped
 
 
+# A proposal's ``problem`` when the proposer was asked in the background and had not answered
+# by the time the turn went on without it, and when it was not asked because it is down.
+BACKGROUND = "background"
+DOWN = "down"
+
+
 @dataclass(frozen=True, slots=True)
 class Proposal(Generic[T]):
     """What one proposer (an engine, a commenter) gave, and how long it took. ``problem`` says
-    why it gave nothing when it failed: ``"deadline"`` or ``"failed"``."""
+    why it gave nothing: ``"deadline"`` or ``"failed"``, ``"background"`` when it was asked in
+    the background and had not answered yet, ``"down"`` when it was not asked (its provider is
+    down and backed off)."""
 
     source: str
     items: tuple[T, ...]

@@ -64,6 +64,8 @@ class TactfulServer(LanguageServer):
             "close": [],
         }
         self.settings_listeners: list[Callable[[], Any]] = []
+        # What features registered through server/handlers.py, by name: "local" or "background".
+        self.handler_kinds: dict[str, str] = {}
         self.initialized_listeners: list[Callable[[], Any]] = []
         self.shutdown_listeners: list[Callable[[], Any]] = []
         # The parts features share (engines, stores, the feedback loop), typed, each made when

@@ -4,6 +4,13 @@
 (``tactful.quality``, ``tactful.review``) sets its own part here and the union is published.
 Clients that pull (``textDocument/diagnostic``) get the same union. A part computed for an older
 version of the document than the newest part already set is dropped.
+
+A finding shows once per line whichever part found it: where both parts say the same thing on
+one line (the same rule, or a ruff code and the review rule that says the same, such as
+``E722`` and ``broad-except``), the union keeps the better one
+(``suggestion.review.ranking.once_per_line``: the more severe, then the review rule's fuller
+words, then quality's finding, which carries the fix). Each part is kept whole for its feature
+(``get_source``); a quality fix stays offered as a code action on its line either way.
 """
 
 from __future__ import annotations
@@ -17,6 +24,10 @@ if TYPE_CHECKING:
     from tactful.server.app import TactfulServer
 
 logger = logging.getLogger(__name__)
+
+# Where two parts show the same finding on one line and neither is more severe nor our rule's
+# fuller words: quality's finding carries the fix.
+PREFERENCE = ("tactful.quality", "tactful.review")
 
 
 class DiagnosticsPublisher:
@@ -63,7 +74,18 @@ class DiagnosticsPublisher:
             self.server.workspace_diagnostic_refresh(None)
 
     def get(self, uri: str) -> list[types.Diagnostic]:
-        return [d for part in self._parts.get(uri, {}).values() for d in part]
+        """What the client is shown for ``uri``: every part, each finding once per line."""
+        parts = self._parts.get(uri, {})
+        found = [(source, d) for source, part in parts.items() for d in part]
+        if sum(1 for part in parts.values() if part) < 2:
+            return [d for _source, d in found]
+        from tactful.suggestion.review.ranking import once_per_line
+
+        keep = once_per_line(
+            [(source, d.range.start.line, str(d.code or ""), _severity(d)) for source, d in found],
+            PREFERENCE,
+        )
+        return [d for (_source, d), kept in zip(found, keep, strict=True) if kept]
 
     def get_source(self, uri: str, source: str) -> list[types.Diagnostic]:
         return list(self._parts.get(uri, {}).get(source, []))
@@ -85,6 +107,12 @@ class DiagnosticsPublisher:
     def pushes(self) -> bool:
         """Push unless the client pulls and can be told to pull again (see ``pull_mode``)."""
         return not pull_mode(self.server)
+
+
+def _severity(diagnostic: types.Diagnostic) -> int:
+    """0 for an error, up to 3 for a hint; a diagnostic without one counts as a warning."""
+    severity = diagnostic.severity or types.DiagnosticSeverity.Warning
+    return int(severity) - 1
 
 
 def pull_mode(server: TactfulServer) -> bool:

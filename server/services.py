@@ -16,14 +16,16 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from tactful.analyzers.index import RepositoryIndex
+    from tactful.feedback.changes import Changes
     from tactful.feedback.completion import CompletionPipeline
     from tactful.feedback.loop import FeedbackLoop
+    from tactful.feedback.quality import QualityPipeline
+    from tactful.feedback.review.pipeline import ReviewPipeline
     from tactful.feedback.team.link import TeamLink
     from tactful.server.app import TactfulServer
     from tactful.server.diagnostics import DiagnosticsPublisher
     from tactful.server.features.code_action import Provider
-    from tactful.server.features.quality import QualityService
-    from tactful.server.features.review import ReviewService
+    from tactful.server.features.status import StatusNotifier
     from tactful.suggestion.engine import EngineRegistry
     from tactful.suggestion.llm import LlmEngine
     from tactful.suggestion.local.engine import LocalEngine
@@ -40,8 +42,10 @@ class Services:
     index: RepositoryIndex | None = None
     # Set while ``feedback.team`` names a team store (feature ``feedback``, via ``team``).
     team: TeamLink | None = None
-    # Set while ``llm.model`` names a model (feature ``llm``).
+    # Set while ``llm.model`` names a model (feature ``llm``); when the model it names cannot be
+    # used (the embedded model not installed), why.
     llm: LlmEngine | None = None
+    llm_unavailable: str | None = None
     # Sources of code actions by name (``code_action.add_provider``).
     code_actions: dict[str, Provider] = field(default_factory=dict)
 
@@ -67,8 +71,21 @@ class Services:
         """The completion pipeline, with the suggestions it showed by id."""
         from tactful.feedback.completion import CompletionPipeline
         from tactful.server.executor import ENGINE
+        from tactful.server.features.inline_completion import announce
 
-        return CompletionPipeline(self.engines, lambda: self.feedback, ENGINE.run)
+        return CompletionPipeline(
+            self.engines,
+            lambda: self.feedback,
+            ENGINE.run,
+            lambda request: announce(self.server, request),
+        )
+
+    @cached_property
+    def status(self) -> StatusNotifier:
+        """The ``tactful/status`` notification, sent when what it says changes."""
+        from tactful.server.features.status import StatusNotifier
+
+        return StatusNotifier(self.server)
 
     @cached_property
     def diagnostics(self) -> DiagnosticsPublisher:
@@ -78,13 +95,24 @@ class Services:
         return DiagnosticsPublisher(self.server)
 
     @cached_property
-    def review(self) -> ReviewService:
-        from tactful.server.features.review import ReviewService
+    def changes(self) -> Changes:
+        """The working tree's diff against ``review.base`` and the recorded baseline, read off
+        the loop and kept, for review and quality alike."""
+        from tactful.feedback.changes import Changes
+        from tactful.server.executor import run_blocking
 
-        return ReviewService(self.server)
+        return Changes(run_blocking)
 
     @cached_property
-    def quality(self) -> QualityService:
-        from tactful.server.features.quality import QualityService
+    def review(self) -> ReviewPipeline:
+        """The review pipeline: the diff, each document's comments, what was learned."""
+        from tactful.server.features.review import pipeline
 
-        return QualityService(self.server)
+        return pipeline(self.server)
+
+    @cached_property
+    def quality(self) -> QualityPipeline:
+        """The quality pipeline: each open document's findings and judged fixes."""
+        from tactful.server.features.quality import pipeline
+
+        return pipeline(self.server)

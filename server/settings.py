@@ -125,6 +125,14 @@ class QualitySettings:
         default=None,
         metadata=_doc("ruff rule selection; unset: ruff's defaults and the project's."),
     )
+    scope: Literal["changed", "baseline", "all"] = field(
+        default="changed",
+        metadata=_doc(
+            "Which findings to show: `changed` (on lines changed since `review.base`, whole "
+            "new files, and findings the change caused elsewhere in its file), `baseline` "
+            "(those not in the baseline `tactful baseline` recorded), or `all`."
+        ),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

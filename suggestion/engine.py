@@ -39,9 +39,15 @@ class CompletionEngine(Protocol):
     ``observe`` is how the engine learns text: the server calls it with a document's whole
     text on open and save (``path`` is None for unsaved buffers). It must be cheap: anything
     slow is deferred by the engine itself.
+
+    ``answering`` is False while asking would certainly give nothing (the LLM engine's provider
+    is down and backed off): the caller does not ask then.
     """
 
     name: str
+
+    @property
+    def answering(self) -> bool: ...
 
     async def complete(
         self, request: CompletionRequest, *, deadline: float

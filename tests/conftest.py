@@ -70,3 +70,15 @@ def team_url(postgres) -> str:
     a fault test before left it stopped)."""
     postgres.start()
     return postgres.new_database()
+
+
+@pytest.fixture
+def feedback_loop(tmp_path: Path):
+    """A feedback loop on a real store in a temp folder, without exploration: what its models
+    would hide stays hidden, so a test knows what is shown."""
+    from tactful.feedback.loop import FeedbackLoop, FilterOptions
+    from tactful.feedback.store import FeedbackStore
+
+    store = FeedbackStore(tmp_path / "feedback.sqlite3")
+    yield FeedbackLoop(store, FilterOptions(explore=0.0))
+    store.close()

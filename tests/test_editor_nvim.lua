@@ -10,6 +10,8 @@
 --              init.lua; edit, then quit
 --   lazy       the README's lazy.nvim spec, its config() called with a plugin table as lazy.nvim
 --              would pass it
+--   llm        `completion.engine = "auto"` with a slow LLM (the fake provider): the local ghost
+--              text first, then the LLM's in its place
 
 local config = vim.json.decode(table.concat(vim.fn.readfile(vim.env.TACTFUL_E2E_CONFIG), "\n"))
 if config.plugin then
@@ -685,6 +687,50 @@ function scenarios.keys()
     keys("o<Esc>@q")
     sleep(150)
     out.text = text(buf)
+  end)
+end
+
+function scenarios.llm()
+  require("tactful").setup({ cmd = config.cmd, settings = config.settings, inline = { debounce_ms = 30 } })
+  record_events()
+  vim.cmd.edit(vim.fn.fnameescape(config.file))
+
+  step("attach", function(out)
+    wait_for(function()
+      local c = client()
+      return c and c.initialized
+    end, 20000, "the server to initialize")
+    out.ok = true
+  end)
+
+  step("local_then_llm", function(out)
+    local before = #results.events
+    local first = ghost_after(config.complete.row, config.complete.prefix)
+    out.first = first.text
+    -- The LLM (litellm importing in the server, then the provider's delay) answers later; the
+    -- server says so and the plugin asks again at the cursor, which has not moved.
+    local second = wait_for(function()
+      local now = ghost()
+      return now and now.id ~= first.id and now
+    end, 150000, "the LLM's ghost text in place of the local one")
+    out.second = second.text
+    out.row_col = { second.row, second.col, first.row, first.col }
+    out.rejections = #events_since(before, "TactfulRejected")
+    out.shown = #events_since(before, "TactfulShown")
+  end)
+
+  step("status", function(out)
+    out.line = wait_for(function()
+      local line = require("tactful").status()
+      return line:match("^tactful: llm") and line
+    end, 30000, "the statusline to say the LLM answers")
+    -- What it says while the provider is down: the local engine answers, and why.
+    require("tactful.status").server_said(client().id, {
+      engine = "local",
+      llm = { state = "down", label = "connection refused" },
+      filter = { enabled = false },
+    })
+    out.down = require("tactful").status()
   end)
 end
 

@@ -50,6 +50,53 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return results
 
 
+LLM_TEXT = "tor) * 2"
+
+
+@pytest.fixture(scope="module")
+def llm_session(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The driver's ``llm`` scenario against a fake provider that answers after 3 s."""
+    from fixtures.fake_llm import FakeLLM, Reply
+
+    fake = FakeLLM()
+    fake.default = Reply(LLM_TEXT + "\n", delay_s=3.0)
+    base = tmp_path_factory.mktemp("nvim-llm")
+    root = project(base)
+    config = {
+        "scenario": "llm",
+        "plugin": str(PLUGIN),
+        "cmd": server_command(),
+        "file": str(root / "geometry.py"),
+        "settings": {
+            "completion": {"engine": "auto"},
+            "filter": {"enabled": False},
+            "llm": {"model": "openai/fake-base", "apiBase": fake.url, "timeoutS": 60},
+        },
+        "complete": COMPLETE,
+        "deadline_ms": 200_000,
+    }
+    try:
+        return run_nvim(base, config, isolated_env(base), root, ["-u", "NONE", "-i", "NONE", "-n"])
+    finally:
+        fake.close()
+
+
+def test_the_llms_answer_replaces_the_local_ghost_text_when_it_arrives(llm_session):
+    replaced = step_outcome(llm_session, "local_then_llm")
+    assert replaced["first"] and replaced["first"] != LLM_TEXT
+    assert replaced["second"] == LLM_TEXT
+    # At the same place, and replacing it is not a rejection.
+    assert replaced["row_col"][:2] == replaced["row_col"][2:]
+    assert replaced["rejections"] == 0
+    assert replaced["shown"] == 2
+
+
+def test_statusline_says_which_engine_answers_and_when_the_llm_is_down(llm_session):
+    status = step_outcome(llm_session, "status")
+    assert status["line"] == "tactful: llm · unfiltered"
+    assert status["down"] == "tactful: local · LLM down (connection refused) · unfiltered"
+
+
 def test_plugin_starts_the_server_at_the_project_root(session):
     attach = step_outcome(session, "attach")
     assert Path(attach["root"]).resolve() == session["project"].resolve()

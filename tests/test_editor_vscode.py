@@ -117,6 +117,7 @@ def test_extension_builds_passes_its_unit_tests_and_packages():
         "extension/out/settings.js",
         "extension/out/serverPath.js",
         "extension/out/status.js",
+        "extension/out/inline.js",
     } <= names
     # The language client ships inside the .vsix: nothing is fetched when it is installed.
     assert "extension/node_modules/vscode-languageclient/lib/node/main.js" in names

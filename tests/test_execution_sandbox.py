@@ -11,11 +11,11 @@ import sys
 import sysconfig
 import tempfile
 import textwrap
-import threading
 import time
 from pathlib import Path
 
 import pytest
+from fixtures.listener import Listener
 from fixtures.workspace import Workspace
 
 from tactful.analyzers.text import Edit, Point, Span
@@ -186,36 +186,9 @@ def test_cancelling_a_validation_kills_its_tree(tmp_path: Path) -> None:
     assert processes_with(marker) == []
 
 
-class LoopbackServer:
-    """A TCP server on 127.0.0.1, outside any sandbox, that counts connections."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.accepted += 1
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.sock.close()
-
-
 @pytest.mark.parametrize("backend", [*SANDBOXED, "none"])
 def test_no_network_inside_the_sandbox(tmp_path: Path, backend: str) -> None:
-    server = LoopbackServer()
+    server = Listener(socket.AF_INET, ("127.0.0.1", 0))
     try:
         project = make_project(
             tmp_path / "project",
@@ -224,7 +197,7 @@ def test_no_network_inside_the_sandbox(tmp_path: Path, backend: str) -> None:
                 import socket
 
                 def test_connects():
-                    socket.create_connection(("127.0.0.1", {server.port}), timeout=2).close()
+                    socket.create_connection(("127.0.0.1", {server.address[1]}), timeout=2).close()
             """,
             },
         )

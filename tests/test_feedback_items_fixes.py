@@ -193,8 +193,11 @@ async def test_verdicts_of_offered_fixes_are_recorded_once(
         "from mod import double\n\n\ndef test_double():\n    assert double(2) == 4\n",
     )
     workspace.commit("start")
+    # The module is unchanged since the commit: only the scope `all` shows its finding.
     await lsp.initialize_session(
-        init_params(workspace.root, options(store, workspace={"trusted": True}))
+        init_params(
+            workspace.root, options(store, workspace={"trusted": True}, quality={"scope": "all"})
+        )
     )
     uri = workspace.uri("mod.py")
     open_document(lsp, uri, module)

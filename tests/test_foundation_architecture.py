@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = ["server", "feedback", "suggestion", "analyzers"]
 
@@ -72,3 +74,28 @@ def test_library_code_never_prints() -> None:
                 ):
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert offenders == []
+
+
+def test_review_and_quality_handlers_say_whether_they_run_on_the_loop() -> None:
+    from tactful.server.app import build_server
+    from tactful.server.features import load_deferred
+    from tactful.server.handlers import BACKGROUND, LOCAL, local_command, on_event
+
+    server = build_server()
+    load_deferred(server)
+    events = ("open", "change", "save", "close", "settings")
+    expected = {
+        f"{event} ({feature})": LOCAL for event in events for feature in ("quality", "review")
+    }
+    expected["command tactful.reviewChanges"] = BACKGROUND
+    expected["command tactful.dismissComment"] = LOCAL
+    assert server.handler_kinds == expected
+
+    async def slow(*args: object) -> None:
+        return None
+
+    # A coroutine cannot be registered as a local handler: it would not answer at once.
+    with pytest.raises(TypeError):
+        local_command(server, "tactful.example", "an example")(slow)
+    with pytest.raises(TypeError):
+        on_event(server, "open", "example", slow)

@@ -19,11 +19,11 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import threading
 import time
 from pathlib import Path
 
 import pytest
+from fixtures.listener import Listener
 from fixtures.workspace import Workspace
 
 from tactful.feedback.execution import Sandbox, Status, ValidationOptions, all_backends
@@ -47,35 +47,6 @@ def test_bubblewrap_works_on_linux() -> None:
     """The suite below never skips where Linux runs: bubblewrap comes with tactful there."""
     if sys.platform == "linux":
         assert "bwrap" in SANDBOXED, [info.to_json() for info in all_backends()]
-
-
-class Listener:
-    """A listener of the host's that counts connections: TCP, or a Unix socket path or name."""
-
-    def __init__(self, family: int, address: object) -> None:
-        self.sock = socket.socket(family, socket.SOCK_STREAM)
-        self.sock.bind(address)
-        self.sock.listen()
-        self.sock.settimeout(0.2)
-        self.address = self.sock.getsockname()
-        self.accepted = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.accepted += 1
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.sock.close()
 
 
 class Host:

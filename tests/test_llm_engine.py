@@ -15,6 +15,7 @@ from fixtures.fake_llm import Reply
 from tactful.analyzers.secrets import REDACTED
 from tactful.analyzers.text import Point
 from tactful.suggestion.llm import LlmConfig, LlmEngine
+from tactful.suggestion.llm.health import TIMEOUTS_BEFORE_DOWN, LlmState, ProviderHealth
 from tactful.suggestion.types import CompletionRequest
 
 CURSOR = "█"
@@ -40,11 +41,13 @@ def request_at(
     )
 
 
-def engine_for(fake_llm, model="openai/fake-base", **options) -> LlmEngine:
+def engine_for(
+    fake_llm, model="openai/fake-base", health=None, on_change=None, **options
+) -> LlmEngine:
     # A generous deadline unless a test is about deadlines: CI machines can be busy.
     options.setdefault("timeout_s", 10.0)
     config = LlmConfig(model=model, api_base=fake_llm.url, api_key="test", debounce_ms=0, **options)
-    return started(LlmEngine(config))
+    return started(LlmEngine(config, health=health, on_change=on_change))
 
 
 def started(engine: LlmEngine) -> LlmEngine:
@@ -194,30 +197,86 @@ async def test_a_secret_or_ignored_document_is_not_sent_at_all(fake_llm, workspa
 
 
 @pytest.mark.parametrize(
-    "reply",
+    ("reply", "label"),
     [
-        Reply(status=500),
-        Reply(status=429),
-        Reply(garbage=True),
-        Reply(delay_s=1.5),
-        Reply("\x00\x01\x02"),
+        (Reply(status=500), "other"),
+        (Reply(status=429), "other"),
+        (Reply(garbage=True), "bad answer"),
+        (Reply(status=401, error="Incorrect API key provided"), "unauthorized"),
     ],
-    ids=["http-500", "http-429", "garbage", "timeout", "control-chars"],
+    ids=["http-500", "http-429", "garbage", "http-401"],
 )
-async def test_failures_give_no_suggestion_and_no_exception(fake_llm, tmp_path, reply, caplog):
+async def test_a_failing_provider_is_down_backed_off_and_said_once(
+    fake_llm, tmp_path, reply, label, caplog
+):
     fake_llm.script(reply, reply)
-    engine = engine_for(fake_llm, timeout_s=0.5)
+    states: list[LlmState] = []
+    health = ProviderHealth(backoff_s=60.0)
+    engine = engine_for(fake_llm, health=health, on_change=states.append)
     caplog.set_level(logging.DEBUG, logger="tactful.suggestion.llm")
     first = request_at(SOURCE, tmp_path / "a.py")
     second = request_at(SOURCE.replace("return", "return  "), tmp_path / "a.py")
-    started = time.monotonic()
     assert await complete(engine, first) == []
     assert await complete(engine, second) == []
-    assert time.monotonic() - started < 3.5
+    # Backed off: the second request never reached the provider.
+    assert len(fake_llm.requests) == 1
+    state = engine.state()
+    assert state.state == "down" and state.problem is not None
+    assert state.problem.label == label
+    assert 0 < state.retry_in_s <= 60.0
+    assert [s.state for s in states] == ["ready", "down"]
     warnings = [
         r for r in caplog.records if r.name.startswith("tactful") and r.levelno >= logging.WARNING
     ]
-    assert len(warnings) == 1  # logged once, not once per keystroke
+    assert len(warnings) == 1  # said once, not once per keystroke
+    assert label in warnings[0].getMessage()
+
+
+async def test_a_provider_that_answers_again_is_said_to_be_back(fake_llm, tmp_path):
+    fake_llm.script(Reply(status=503), Reply(status=503), Reply("w * h\n"))
+    states: list[LlmState] = []
+    health = ProviderHealth(backoff_s=0.2, cap_s=0.4)
+    engine = engine_for(fake_llm, health=health, on_change=states.append)
+    path = tmp_path / "a.py"
+    assert await complete(engine, request_at(SOURCE, path)) == []
+    assert engine.state().state == "down"
+    await asyncio.sleep(0.25)
+    # The back-off passed: one try, which fails, and the back-off doubles.
+    assert await complete(engine, request_at(SOURCE.replace("return", "return "), path)) == []
+    assert 0.2 < engine.state().retry_in_s <= 0.4
+    await asyncio.sleep(0.45)
+    suggestions = await complete(engine, request_at(SOURCE.replace("return", "return  "), path))
+    assert [s.text for s in suggestions] == ["w * h"]
+    assert engine.state().state == "ready"
+    assert [s.state for s in states] == ["ready", "down", "ready"]  # down once, back once
+    assert len(fake_llm.requests) == 3
+
+
+@pytest.mark.parametrize("reply", [Reply(hang=True), Reply("\x00\x01\x02")], ids=["hang", "junk"])
+async def test_no_suggestion_and_no_exception(fake_llm, tmp_path, reply):
+    fake_llm.default = reply
+    engine = engine_for(fake_llm, timeout_s=0.5)
+    started = time.monotonic()
+    assert await complete(engine, request_at(SOURCE, tmp_path / "a.py")) == []
+    assert time.monotonic() - started < 3.0
+
+
+async def test_a_hanging_provider_is_down_after_timeouts_in_a_row(fake_llm, tmp_path):
+    fake_llm.default = Reply(hang=True)
+    states: list[LlmState] = []
+    engine = engine_for(fake_llm, timeout_s=0.3, on_change=states.append)
+    path = tmp_path / "a.py"
+    for n in range(TIMEOUTS_BEFORE_DOWN):
+        # One slow answer is normal for a model on a CPU: down only when they repeat.
+        assert engine.state().state == "ready"
+        assert (
+            await complete(engine, request_at(SOURCE.replace("return", "return" + " " * n), path))
+            == []
+        )
+    state = engine.state()
+    assert state.state == "down" and state.problem is not None
+    assert state.problem.label == "timeout"
+    assert [s.state for s in states] == ["ready", "down"]
 
 
 async def test_forward_typing_is_served_without_a_new_call(fake_llm, tmp_path):

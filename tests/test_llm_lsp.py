@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from fixtures.fake_llm import Reply
-from fixtures.lsp import init_params, open_document, wait_for
+from fixtures.lsp import init_params, open_document
 from fixtures.workspace import Workspace
 from lsprotocol import types
 from pytest_lsp import LanguageClient
@@ -71,18 +71,3 @@ async def test_llm_suggestion_through_the_server_without_secrets(
     prompts = fake_llm.prompts()
     assert prompts and all(canary not in prompt for prompt in prompts)
     assert prompts[-1].endswith("right = os.path.join(base, 'right')\nmiddle =")
-
-
-async def test_provider_errors_fall_back_to_the_local_engine_quietly(
-    lsp: LanguageClient, workspace: Workspace, fake_llm
-) -> None:
-    fake_llm.default = Reply(status=500)
-    await lsp.initialize_session(init_params(workspace.root, options(fake_llm, engine="auto")))
-    lsp.initialized(types.InitializedParams())
-    uri = workspace.uri("m.py")
-    text = SOURCE + "middle = os.pa"
-    open_document(lsp, uri, text)
-    items = await inline(lsp, uri, 4, len("middle = os.pa"))
-    assert [item.insert_text for item in items] == ["th.join(base,"]
-    await wait_for(lambda: fake_llm.requests)
-    assert not [m for m in lsp.messages if m.type == types.MessageType.Error]

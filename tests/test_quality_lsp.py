@@ -123,7 +123,9 @@ async def test_trusted_fixes_are_tested_with_progress_and_preferred(
         "    with pytest.raises(ValueError):\n        parse(1)\n",
     )
     workspace.commit("start")
-    await lsp.initialize_session(init_params(workspace.root, {"workspace": {"trusted": True}}))
+    # The module is unchanged since the commit: only the scope `all` shows its findings.
+    options = {"workspace": {"trusted": True}, "quality": {"scope": "all"}}
+    await lsp.initialize_session(init_params(workspace.root, options))
     uri = workspace.uri("mod.py")
     open_document(lsp, uri, module)
     whole = types.Range(

@@ -56,7 +56,9 @@ async def test_comments_on_changed_lines_follow_edits_and_dismissals(
     lsp: LanguageClient, workspace: Workspace
 ) -> None:
     repo(workspace)
-    await lsp.initialize_session(init_params(workspace.root))
+    # Every quality finding, the unchanged line's `import os` included (the default scope shows
+    # only those on changed lines).
+    await lsp.initialize_session(init_params(workspace.root, {"quality": {"scope": "all"}}))
     uri = workspace.uri("geo.py")
     open_document(lsp, uri, NEW)
 

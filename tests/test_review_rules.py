@@ -34,6 +34,24 @@ def load(path):
         return handle.read()
 '''
 
+DOCTESTED = '''"""Numbers from text.
+
+>>> print(number("1"))
+1
+"""
+
+
+def number(text):
+    """The number ``text`` spells.
+
+    >>> number('2')
+    2
+    >>> print(number('3'))
+    3
+    """
+    return int(text)
+'''
+
 CASES = [
     Case(
         "python debug leftovers on changed lines only",
@@ -69,6 +87,28 @@ CASES = [
         'def show(rows):\n    print("a")\n    print("b")\n',
         'def show(rows):\n    print("a")\n    print("b")\n    print("c")\n',
         set(),
+    ),
+    Case(
+        "doctests that print do not make a module one that prints",
+        "parsing.py",
+        DOCTESTED,
+        DOCTESTED.replace("    return int(text)\n", "    print(text)\n    return int(text)\n"),
+        {("debug-leftover", 16)},
+    ),
+    Case(
+        "an added doctest that prints is no leftover",
+        "doctested.py",
+        DOCTESTED,
+        DOCTESTED.replace("    >>> number('2')\n", "    >>> print(number('2'))\n"),
+        set(),
+    ),
+    Case(
+        "a debugger named in a docstring is not used as a library",
+        "steps.py",
+        "def step():\n    return 1\n",
+        'import pdb\n\n\ndef step():\n    """Unlike pdb.Pdb, this steps once."""\n'
+        "    pdb.set_trace()\n    return 1\n",
+        {("debug-leftover", 1), ("debug-leftover", 6)},
     ),
     Case(
         "broad except: bare always, Exception only when silent",

@@ -58,6 +58,14 @@ COMMANDS: dict[str, Command] = {
   tactful fix --apply                # write the fixes whose tests passed
   tactful fix --format json > fixes.json""",
     ),
+    "baseline": Command(
+        "baseline",
+        'record today\'s findings, so that quality.scope = "baseline" shows only new ones',
+        """\
+  tactful baseline                   # writes .tactful/baseline.json at the project's root
+  tactful baseline ~/src/project     # another project (its git repository's root)
+  tactful baseline && git add .tactful/baseline.json   # commit it, to share it""",
+    ),
     "validate": Command(
         "validate",
         "apply a diff in a sandboxed copy and run the tests that cover it (exit 1: failed)",

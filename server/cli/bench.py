@@ -162,12 +162,14 @@ def parse_settings(pairs: list[str]) -> dict[str, Any]:
 
 
 class _Client(LanguageClient):
-    """A client that follows ``$/progress`` so the bench can wait for the index."""
+    """A client that follows ``$/progress`` so the bench can wait for the index, and
+    ``tactful/status`` so it can wait for a configured LLM to start."""
 
     def __init__(self) -> None:
         super().__init__("tactful-bench", "1")
         self.titles: dict[str, str] = {}
         self.finished: set[str] = set()
+        self.llm_state: str | None = None
 
         @self.feature(types.WINDOW_WORK_DONE_PROGRESS_CREATE)
         def create(params: types.WorkDoneProgressCreateParams) -> None:
@@ -200,7 +202,8 @@ class _Client(LanguageClient):
 
         @self.feature(STATUS)
         def status(params: object) -> None:
-            return None
+            llm = getattr(params, "llm", None)
+            self.llm_state = getattr(llm, "state", None) if llm is not None else None
 
 
 async def _replay(
@@ -265,6 +268,7 @@ async def session(
             )
             client.initialized(types.InitializedParams())
             await _wait_for_index(client)
+            await _wait_for_llm(client)
             result = await work(_Server(client, root, hide_typed=hide_typed), root)
             await client.shutdown_async(None)
             client.exit(None)
@@ -291,6 +295,14 @@ async def session(
                 server.kill()
             drain.cancel()
     return result
+
+
+async def _wait_for_llm(client: _Client) -> None:
+    """Until a configured LLM engine has started (or failed to): typing is measured with the
+    engines as they are once started, not while litellm imports beside them."""
+    deadline = time.monotonic() + INDEX_TIMEOUT_S
+    while client.llm_state == "starting" and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
 
 
 async def _drain(client: LanguageClient) -> None:

@@ -7,7 +7,6 @@ import argparse
 import json
 import platform
 import sys
-import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -64,7 +63,10 @@ def _sandbox(setting: str) -> dict[str, Any]:
     }
 
 
-def _llm_check(model: str | None, api_base: str | None, timeout: float) -> dict[str, Any]:
+def _llm_check(llm: Any) -> dict[str, Any]:
+    """The configured LLM asked one small request, within 3 s, its outcome labelled
+    (``tactful.suggestion.llm.probe``)."""
+    model = llm.model
     if not model:
         return {"configured": False, "detail": "no llm.model set: the local engine is used"}
     if model == "embedded":
@@ -75,40 +77,17 @@ def _llm_check(model: str | None, api_base: str | None, timeout: float) -> dict[
             "configured": True,
             "model": model,
             "reachable": missing is None,
+            "label": "ok" if missing is None else "not installed",
             "detail": missing or "embedded model installed; started on first use",
         }
-    import os
+    import asyncio
 
-    started = time.perf_counter()
-    try:
-        from tactful.suggestion.llm.client import import_litellm
+    from tactful.suggestion.llm.probe import check
 
-        litellm = import_litellm()
-        extra = {}
-        if api_base and model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY"):
-            extra["api_key"] = "none"  # a local OpenAI-compatible server wants some key
-        litellm.completion(
-            model=model,
-            api_base=api_base,
-            messages=[{"role": "user", "content": "Say OK."}],
-            max_tokens=1,
-            timeout=max(timeout, 5.0),
-            num_retries=0,
-            **extra,
-        )
-    except Exception as exc:
-        return {
-            "configured": True,
-            "model": model,
-            "reachable": False,
-            "detail": f"{type(exc).__name__}: {str(exc)[:200]}",
-        }
-    return {
-        "configured": True,
-        "model": model,
-        "reachable": True,
-        "latency_ms": round((time.perf_counter() - started) * 1000),
-    }
+    result = asyncio.run(
+        check(model, llm.api_base, style=llm.prompt_style, fim_template=llm.fim_template)
+    )
+    return result.as_json()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -143,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         "sandbox": _sandbox(settings.validation.sandbox),
         "llm": {"configured": bool(settings.llm.model), "model": settings.llm.model}
         if args.no_llm_check
-        else _llm_check(settings.llm.model, settings.llm.api_base, settings.llm.timeout_s),
+        else _llm_check(settings.llm),
     }
     if args.format == "json":
         json.dump(report, sys.stdout, indent=2, default=str)
@@ -168,9 +147,28 @@ def run(args: argparse.Namespace) -> int:
     for key, value in report["sandbox"].items():
         print(f"  {key:24} {value}")
     print("\nllm")
-    for key, value in report["llm"].items():
-        print(f"  {key:24} {value}")
+    for line in _llm_lines(report["llm"]):
+        print(f"  {line}")
     return 2 if resolved.problems else 0
+
+
+def _llm_lines(llm: dict[str, Any]) -> list[str]:
+    """The LLM check as text: what was asked, the label, and the provider's whole answer."""
+    if not llm.get("configured"):
+        return [str(llm.get("detail", "no llm.model set"))]
+    lines = [f"{'model':24} {llm['model']}"]
+    if "label" not in llm:
+        return [*lines, f"{'check':24} not run (--no-llm-check)"]
+    if "asked" in llm:
+        lines.append(f"{'asked':24} {llm['asked']} (within {llm['deadline_s']:g} s)")
+    status = f" (HTTP {llm['status']})" if llm.get("status") is not None else ""
+    elapsed = f", {llm['elapsed_ms']} ms" if "elapsed_ms" in llm else ""
+    lines.append(f"{'result':24} {llm['label']}{status}{elapsed}")
+    # The provider's error in full: its first line here, the rest indented below.
+    detail = str(llm.get("detail", "")).splitlines() or [""]
+    lines.append(f"{'detail':24} {detail[0]}")
+    lines.extend(f"{'':24} {rest}" for rest in detail[1:])
+    return lines
 
 
 def _shown(key: str, value: object) -> object:

@@ -10,6 +10,9 @@ documented in docs/review-json.md; SARIF is 2.1.0; ``github`` is GitHub workflow
 pull-request review (``POST /repos/{owner}/{repo}/pulls/{number}/reviews``) with one comment
 per line.
 
+With ``quality.scope = "baseline"`` in the settings, comments on findings that ``tactful
+baseline`` recorded are left out (before the caps), and counted as ``baselined``.
+
 Rules and paths are chosen as ruff chooses them (``analyzers/selection.py``). In text mode each
 file's comments are printed as soon as that file is reviewed, under a progress bar when stderr
 is a terminal; the caps (5 comments a file, 30 in all) then apply in path order, where the
@@ -135,6 +138,21 @@ def run(args: argparse.Namespace) -> int:
     for problem in resolved.problems:
         print(f"tactful review: {problem}", file=sys.stderr)
     settings = resolved.settings
+    recorded = None
+    if settings.quality.scope == "baseline":
+        from tactful.analyzers.baseline import BaselineError, baseline_path, load
+        from tactful.feedback.changes import project_root
+
+        try:
+            recorded = load(project_root(root))
+        except BaselineError as exc:
+            return _fail(str(exc))
+        if recorded is None:
+            print(
+                f'tactful review: quality.scope is "baseline" but {baseline_path(root)} does '
+                "not exist: every comment is shown (`tactful baseline` records one)",
+                file=sys.stderr,
+            )
     use_llm = not args.no_llm and settings.review.llm is not False and rules.selects(LLM_COMMENT)
     llm = (
         config_from_settings(
@@ -154,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
         ruff_select=ruff_select,
         llm=llm,
         selection=rules,
+        baseline=recorded,
     )
     memory = load_memory(store_path(settings.feedback.store), str(root.resolve()))
     if settings.feedback.team:
@@ -231,6 +250,7 @@ def _review_as_it_goes(
     comments: list[Comment] = []
     notes: list[str] = []
     hidden = 0
+    baselined = 0
     show = show_progress(True)
     with Progress(len(diff.files), "reviewing", show=show) as bar:
         for change in diff.files:
@@ -246,6 +266,7 @@ def _review_as_it_goes(
             )
             comments.extend(part.comments)
             hidden += part.hidden
+            baselined += part.baselined
             notes.extend(note for note in part.notes if note not in notes)
             if part.comments:
                 bar.emit("\n".join(comment_line(c) for c in part.comments))
@@ -260,6 +281,7 @@ def _review_as_it_goes(
         skipped=tuple((s.path, s.reason) for s in diff.skipped),
         notes=tuple(notes or diff.notes),
         hidden=hidden,
+        baselined=baselined,
     )
     summary = summary_lines(review, staged)
     print(("\n" if comments else "") + "\n".join(summary))
@@ -295,6 +317,8 @@ def summary_lines(review: Review, staged: bool = False) -> list[str]:
     )
     if review.hidden:
         summary += f"; {review.hidden} more withheld (dismissed before, or past the caps)"
+    if review.baselined:
+        summary += f"; {review.baselined} in the baseline"
     lines = [summary]
     if review.reviewers:
         people = ", ".join(
@@ -347,6 +371,7 @@ def to_json(review: Review) -> dict[str, Any]:
         "skipped": [{"path": path, "reason": reason} for path, reason in review.skipped],
         "notes": list(review.notes),
         "hidden": review.hidden,
+        "baselined": review.baselined,
     }
 
 

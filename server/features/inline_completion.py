@@ -10,6 +10,14 @@ for the same document, or answered for a version that is no longer current, gets
 The pipeline is ``server.services.completion``, shared with ``textDocument/completion``. This
 module also owns the ``tactful.acceptSuggestion`` / ``tactful.rejectSuggestion`` commands, which
 tell the feedback loop what became of a shown suggestion.
+
+``tactful/inlineCompletionReady`` (server to client): the LLM, asked in the background while
+the local engine's answer was shown, has answered for ``{textDocument: {uri, version},
+position}``, and the document is still there. LSP 3.18 has no refresh for inline completions,
+so the editors maintained here ask again at that moment when their cursor is still there (VS
+Code runs its "trigger inline suggestion" action; the Neovim plugin requests and replaces the
+ghost text), and get the LLM's answer at once. Other clients ignore the notification and get
+the answer with their next request at that moment, or its rest while the developer types it.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 
 from tactful.analyzers.text import Point, Span
-from tactful.server.convert import Lines, to_point, to_range
+from tactful.server.convert import Lines, to_point, to_position, to_range
 from tactful.server.errors import guard
 from tactful.suggestion.registry import ShownSuggestion
 from tactful.suggestion.types import CompletionRequest
@@ -33,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 ACCEPT = "tactful.acceptSuggestion"
 REJECT = "tactful.rejectSuggestion"
+READY = "tactful/inlineCompletionReady"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +92,22 @@ async def complete(
     if not turn.shown:
         return None
     return Answer(request, turn.shown, lines)
+
+
+def announce(server: TactfulServer, request: CompletionRequest) -> None:
+    """Tell the editor that the LLM's answer for ``request`` is ready (``READY``), while the
+    document is still at the request's version."""
+    document = server.documents.get(request.uri)
+    if document is None or document.version != request.version:
+        return
+    position = to_position(request.position, Lines.of(document), server.encoding)
+    server.protocol.notify(
+        READY,
+        {
+            "textDocument": {"uri": request.uri, "version": request.version},
+            "position": {"line": position.line, "character": position.character},
+        },
+    )
 
 
 def accept_command(suggestion_id: str) -> types.Command:

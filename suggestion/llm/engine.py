@@ -4,12 +4,21 @@ Boundary: implements ``tactful.suggestion.engine.CompletionEngine``. It sends te
 configured by the user (``llm.model``, ``llm.apiBase``) and nowhere else, and only text that went
 through ``tactful.analyzers.secrets``: a secret or git-ignored document is never sent at all, and
 every piece of context is redacted. It never raises and never shows an error: a provider error, a
-timeout or an answer that is not code returns no suggestion and is logged once, and the server's
-``auto`` mode falls back to the local engine.
+timeout or an answer that is not code returns no suggestion, and the server's ``auto`` mode
+has the local engine's answer meanwhile.
 
-litellm is heavy (seconds and ~200 MB to import), so it is imported in a thread the first time the
-engine is started or asked, never while the server starts; ``LITELLM_LOCAL_MODEL_COST_MAP`` is
-set first so that the import reads litellm's bundled model list instead of fetching one.
+Whether the provider answers is followed in ``health`` (``ProviderHealth``): a provider that
+fails is down, asked no more until its back-off has passed (exponential, capped), then tried
+once; each change of the engine's ``state()`` (starting, ready, down, failed) is reported to
+``on_change``, on the caller's event loop, for the server to say once.
+
+litellm is heavy (seconds and ~200 MB to import), so it is imported in a thread of the
+engine's own the first time the engine is started or asked, never while the server starts;
+``LITELLM_LOCAL_MODEL_COST_MAP`` is set first so that the import reads litellm's bundled model
+list instead of fetching one. That thread then runs an event loop of its own on which every
+litellm call runs: what litellm does without awaiting (building an HTTP client and its TLS
+context for each streamed text completion, about 0.1 s; logging; parsing) never holds up the
+server's event loop, which only awaits the result.
 
 Per request: a forward-typing cache (the user typed the start of the last suggestion: the rest is
 served without a call), a cache by prompt, a debounce (a newer request for the document makes an
@@ -22,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import math
 import os
@@ -29,14 +39,27 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from tactful.analyzers.secrets import is_secret_path
 from tactful.suggestion.engine import LLM
 from tactful.suggestion.llm.client import import_litellm
 from tactful.suggestion.llm.context import Budget, ContextBuilder
 from tactful.suggestion.llm.embedded import MODEL_ALIAS, EmbeddedModel
+from tactful.suggestion.llm.health import (
+    DOWN,
+    FAILED,
+    OTHER,
+    READY,
+    STARTING,
+    TIMEOUT,
+    LlmState,
+    Problem,
+    ProviderHealth,
+    classify,
+)
 from tactful.suggestion.llm.prompts import (
     CHAT,
     EMBEDDED,
@@ -58,6 +81,8 @@ _SINGLE_LINE_TOKENS = 24
 _WARM_AHEAD_CHARS = 240
 # The confidence of an answer whose provider gives no token probabilities.
 _DEFAULT_SCORE = 0.5
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +159,14 @@ class LlmEngine:
         *,
         workspace_root: str | None = None,
         embedded: EmbeddedModel | None = None,
+        health: ProviderHealth | None = None,
+        on_change: Callable[[LlmState], None] | None = None,
     ) -> None:
         self.config = config
+        self.health = health if health is not None else ProviderHealth()
+        self._on_change = on_change
+        self._owner: asyncio.AbstractEventLoop | None = None
+        self._calls: asyncio.AbstractEventLoop | None = None
         self.workspace_root = workspace_root
         self.index = SnippetIndex(workspace_root)
         self.context = ContextBuilder(self.index, Budget(tokens=config.budget_tokens))
@@ -157,28 +188,82 @@ class LlmEngine:
     # --- life cycle ---------------------------------------------------------------------------
 
     def start(self) -> concurrent.futures.Future[Any]:
-        """Begin importing litellm (and starting the embedded model) in a thread; idempotent."""
+        """Begin importing litellm (and starting the embedded model) in the engine's thread;
+        idempotent. Changes of state are reported on the event loop this is called from."""
         with self._ready_lock:
             if self._ready is None:
+                try:
+                    self._owner = asyncio.get_running_loop()
+                except RuntimeError:
+                    self._owner = None
                 self._ready = concurrent.futures.Future()
-                threading.Thread(
-                    target=self._prepare, name="tactful-llm-start", daemon=True
-                ).start()
+                threading.Thread(target=self._run, name="tactful-llm", daemon=True).start()
             return self._ready
 
     def close(self) -> None:
-        """Stop the embedded model's process, if this engine started one."""
+        """Stop the engine's thread and the embedded model's process, if this engine started
+        one."""
+        calls = self._calls
+        if calls is not None:
+            with contextlib.suppress(RuntimeError):  # already closed
+                calls.call_soon_threadsafe(calls.stop)
         if self._embedded is not None:
             self._embedded.stop()
 
     @property
-    def problem(self) -> str | None:
-        """Why the engine cannot answer (for ``doctor`` and logs), or None."""
+    def answering(self) -> bool:
+        """False while the provider is down and its back-off has not passed: asking now would
+        make no call and give nothing."""
+        return not (self.health.down and self.health.retry_in() > 0)
+
+    def state(self) -> LlmState:
+        """Whether the engine answers now: ``starting`` (litellm importing, the embedded model
+        loading), ``ready``, ``down`` (the provider failed: why, and when it is tried again),
+        or ``failed`` (it could not start)."""
         ready = self._ready
         if ready is None or not ready.done():
-            return None
+            return LlmState(STARTING)
         error = ready.exception()
-        return str(error) if error else None
+        if error is not None:
+            return LlmState(FAILED, Problem(OTHER, str(error) or type(error).__name__))
+        if self.health.problem is not None:
+            return LlmState(DOWN, self.health.problem, self.health.retry_in())
+        return LlmState(READY)
+
+    def _changed(self) -> None:
+        """Tell ``on_change`` the state now, on the owner's event loop."""
+        if self._on_change is None:
+            return
+        owner = self._owner
+        if owner is None or owner.is_closed():
+            self._on_change(self.state())
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is owner:
+            self._on_change(self.state())
+        else:
+            owner.call_soon_threadsafe(lambda: self._on_change and self._on_change(self.state()))
+
+    def _run(self) -> None:
+        """The engine's thread: prepare, then run the event loop every litellm call runs on."""
+        calls = asyncio.new_event_loop()
+        asyncio.set_event_loop(calls)
+        self._calls = calls
+        self._prepare()
+        self._changed()
+        try:
+            if self._ready is not None and self._ready.exception() is None:
+                calls.run_forever()
+                # Stopped by ``close``: what is still running there ends here.
+                left = asyncio.all_tasks(calls)
+                for task in left:
+                    task.cancel()
+                calls.run_until_complete(asyncio.gather(*left, return_exceptions=True))
+        finally:
+            calls.close()
 
     def _prepare(self) -> None:
         assert self._ready is not None
@@ -205,19 +290,27 @@ class LlmEngine:
             self._log_once("start", "LLM engine unavailable: %s", exc)
             self._ready.set_exception(exc)
 
+    async def _on_calls_loop(self, work: Coroutine[Any, Any, T]) -> T:
+        """Run ``work`` on the engine's own event loop and await its result here; cancelling
+        the wait cancels the work."""
+        calls = self._calls
+        assert calls is not None
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, calls))
+
     # --- the engine interface -----------------------------------------------------------------
 
     def observe(self, path: str | None, text: str) -> None:
         self.index.observe(path, text)
 
     async def complete(self, request: CompletionRequest, *, deadline: float) -> list[Suggestion]:
+        if not self.answering:
+            return []  # Backed off: said once when it went down; the local engine answers.
         started = time.monotonic()
         deadline = min(deadline, started + self.config.timeout_s)
         before, after = _split(request)
         served = self._from_typed(request.uri, before, after)
         if served is not None:
             return [served]
-
         self._counter += 1
         ticket = self._counter
         self._latest[request.uri] = ticket
@@ -248,7 +341,7 @@ class LlmEngine:
                 return []  # Still importing or loading: the local engine answers meanwhile.
             except Exception:
                 return []  # Logged once where it failed.
-            answer = await self._ask(litellm, prompt, request, single_line, deadline)
+            answer = await self._call(litellm, prompt, request, single_line, deadline)
             if answer is None:
                 return []
             text, score = answer
@@ -264,6 +357,47 @@ class LlmEngine:
         return [_suggestion(text, score, source)]
 
     # --- steps --------------------------------------------------------------------------------
+
+    async def _call(
+        self,
+        litellm: Any,
+        prompt: Prompt,
+        request: CompletionRequest,
+        single_line: bool,
+        deadline: float,
+    ) -> tuple[str, float] | None:
+        """One call to the provider, on the engine's own loop, when its health allows one; the
+        outcome goes into the health, and a change of state to ``on_change``."""
+        if not self.health.allows():
+            return None
+        try:
+            outcome = await self._on_calls_loop(
+                self._ask(litellm, prompt, request, single_line, deadline)
+            )
+        except asyncio.CancelledError:
+            # A newer request took over: the call says nothing about the provider.
+            self.health.gave_up()
+            raise
+        if outcome is None:
+            self.health.gave_up()  # no time was left to ask: nothing learned either
+            return None
+        if isinstance(outcome, Problem):
+            change = self.health.failed(outcome)
+            if change is not None:
+                logger.warning(
+                    "LLM %s is down: %s; asked again in %.0f s",
+                    self.config.model,
+                    outcome.describe(),
+                    change.retry_in_s,
+                )
+                self._changed()
+            else:
+                logger.debug("LLM call failed: %s", outcome.describe())
+            return None
+        if self.health.succeeded() is not None:
+            logger.warning("LLM %s answers again", self.config.model)
+            self._changed()
+        return outcome
 
     def _from_typed(self, uri: str, before: str, after: str) -> Suggestion | None:
         entry = self._typed.get(uri)
@@ -298,8 +432,9 @@ class LlmEngine:
         request: CompletionRequest,
         single_line: bool,
         deadline: float,
-    ) -> tuple[str, float] | None:
-        """The model's answer cleaned for insertion, and its confidence; None on any failure.
+    ) -> tuple[str, float] | Problem | None:
+        """The model's answer cleaned for insertion, and its confidence; what went wrong when
+        the provider failed; None when there was no time left to ask.
 
         A one-line text prompt is asked in one response with token log-probabilities: the
         server stops at the line's end anyway, and the probabilities let the answer be cut
@@ -364,16 +499,11 @@ class LlmEngine:
             # Whole lines that arrived in time are still worth showing.
             text = "".join(chunks)
             if "\n" not in text.strip("\n"):
-                self._log_once("timeout", "LLM did not answer within %.1f s", self.config.timeout_s)
-                return None
+                return Problem(TIMEOUT, f"no answer within {remaining:.1f} s")
             text = text[: text.rfind("\n")]
             return prompt.restore(clean_completion(text, prompt.style, request.prefix_line)), score
         except Exception as exc:
-            if "timeout" in type(exc).__name__.lower():
-                self._log_once("timeout", "LLM did not answer within %.1f s", self.config.timeout_s)
-            else:
-                self._log_once(f"error:{type(exc).__name__}", "LLM request failed: %s", _short(exc))
-            return None
+            return classify(exc)
         finally:
             if stream is not None and hasattr(stream, "aclose"):
                 try:
@@ -412,16 +542,18 @@ class LlmEngine:
                 future = build_prompt(context, self.style, self.template, prompt.stop[:1])
                 if future.text is None or future.text == prompt.text:
                     return  # The prompt will still start where it does now.
-                await litellm.atext_completion(
-                    model=self._model_string(),
-                    api_base=self._api_base,
-                    prompt=future.text,
-                    max_tokens=1,
-                    temperature=0,
-                    timeout=self.config.timeout_s + 1.0,
-                    num_retries=0,
-                    extra_body={"cache_prompt": True},
-                    **self._credentials(),
+                await self._on_calls_loop(
+                    litellm.atext_completion(
+                        model=self._model_string(),
+                        api_base=self._api_base,
+                        prompt=future.text,
+                        max_tokens=1,
+                        temperature=0,
+                        timeout=self.config.timeout_s + 1.0,
+                        num_retries=0,
+                        extra_body={"cache_prompt": True},
+                        **self._credentials(),
+                    )
                 )
             except Exception as exc:
                 logger.debug("warming the next prompt failed: %s", exc)
@@ -459,12 +591,18 @@ class LlmEngine:
 
 
 def _split(request: CompletionRequest) -> tuple[str, str]:
-    lines = request.text.split("\n")
-    line = min(request.position.line, len(lines) - 1)
-    offset = sum(len(text) + 1 for text in lines[:line]) + min(
-        request.position.column, len(lines[line])
-    )
-    return request.text[:offset], request.text[offset:]
+    """The text before and after the cursor (found without splitting the text into lines)."""
+    text = request.text
+    start = 0
+    for _ in range(request.position.line):
+        found = text.find("\n", start)
+        if found < 0:
+            break
+        start = found + 1
+    end = text.find("\n", start)
+    end = len(text) if end < 0 else end
+    offset = min(start + request.position.column, end)
+    return text[:offset], text[offset:]
 
 
 def _chunk_text(chunk: Any) -> str:
@@ -563,8 +701,3 @@ def _confident_prefix(text: str, probs: list[tuple[str, float]], floor: float) -
         kept += len(token)
         confidence *= probability
     return text[: min(kept, len(text))], confidence
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:200]

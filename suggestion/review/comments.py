@@ -102,6 +102,7 @@ class Review:
     notes: tuple[str, ...] = ()
     hidden: int = 0  # comments withheld: dismissed before, or past the caps
     changed_lines: Mapping[str, frozenset[int]] = field(default_factory=dict)
+    baselined: int = 0  # comments left out because the baseline records them
 
 
 def with_ids(comments: list[Comment]) -> list[Comment]:

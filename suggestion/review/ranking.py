@@ -8,7 +8,7 @@ dismissing sinks below the cut.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from tactful.suggestion.review.comments import ORIGIN_RUFF, Comment, with_ids
@@ -35,6 +35,13 @@ class Memory:
         dismissed = self.dismissed_by_rule.get(rule, 0)
         kept = max(self.shown_by_rule.get(rule, 0) - dismissed, 0)
         return (kept + 2.0) / (kept + 2.0 + 2.0 * dismissed)
+
+    def with_dismissal(self, comment_id: str, rule: str = "") -> Memory:
+        """This memory after the developer dismissed a comment (of ``rule``, when known)."""
+        by_rule = dict(self.dismissed_by_rule)
+        if rule:
+            by_rule[rule] = by_rule.get(rule, 0) + 1
+        return Memory(self.dismissed | {comment_id}, self.shown_by_rule, by_rule)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,3 +100,30 @@ def _deduplicate(comments: list[Comment]) -> list[Comment]:
             continue
         result.append(comment)
     return result
+
+
+def meaning(rule: str) -> str:
+    """What a rule says: ours for a ruff code that says what one of our rules says, else the
+    rule itself."""
+    return RUFF_EQUIVALENTS.get(rule, rule)
+
+
+def once_per_line(found: Sequence[tuple[str, int, str, int]], parts: Sequence[str]) -> list[bool]:
+    """Which findings to show when several parts (``parts``, in order of preference) show
+    findings on one document, so that a finding shows once per line whichever part found it.
+
+    ``found`` holds ``(part, line, rule, severity)``, severity 0 the most severe. Findings of
+    different parts on one line with the same ``meaning`` are one finding, and the better part's
+    are kept: the more severe, then ours over a ruff code saying the same (ours says more, and
+    knows where printing is the point), then the part earlier in ``parts``. Findings of one part
+    are never merged with each other: two unused imports on one line are two findings.
+    """
+    ranks: dict[tuple[int, str], dict[str, tuple[int, bool, int]]] = {}
+    for part, line, rule, severity in found:
+        key = (line, meaning(rule))
+        order = parts.index(part) if part in parts else len(parts)
+        rank = (severity, rule != key[1], order)
+        by_part = ranks.setdefault(key, {})
+        by_part[part] = min(by_part.get(part, rank), rank)
+    best = {key: min(by_part, key=by_part.__getitem__) for key, by_part in ranks.items()}
+    return [best[(line, meaning(rule))] == part for part, line, rule, _severity in found]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tactful.analyzers import ruff
+from tactful.analyzers.baseline import Baseline
 from tactful.analyzers.diff import Diff, FileChange, working_tree_diff
 from tactful.analyzers.findings import Finding
 from tactful.analyzers.languages import language_of_path
@@ -33,8 +34,10 @@ _PYTHON_SUFFIXES = (".py", ".pyi")
 @dataclass(frozen=True)
 class ReviewOptions:
     """What to run: ruff (with an optional rule selection), the model, reviewer suggestions;
-    ``selection``: the rules whose comments are kept (``--select``/``--ignore``), applied
-    before ranking so that a left-out rule never takes a selected comment's place."""
+    ``selection``: the rules whose comments are kept (``--select``/``--ignore``), and
+    ``baseline``: findings recorded by ``tactful baseline``, left out (``quality.scope =
+    "baseline"``); both applied before ranking so that a left-out comment never takes a kept
+    comment's place."""
 
     ruff: bool = True
     ruff_select: tuple[str, ...] | None = None
@@ -44,6 +47,7 @@ class ReviewOptions:
     max_per_file: int = MAX_PER_FILE
     max_total: int = MAX_TOTAL
     selection: RuleSelection | None = None
+    baseline: Baseline | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +109,11 @@ def review_diff(
             on_progress(Progress("model review done", 100))
     if options.selection is not None and not options.selection.everything:
         comments = [c for c in comments if options.selection.selects(c.rule)]
+    baselined = 0
+    if options.baseline is not None:
+        fresh = _not_in(options.baseline, comments)
+        baselined = len(comments) - len(fresh)
+        comments = fresh
     selection = select(comments, memory, options.max_per_file, options.max_total)
     reviewers = suggest_reviewers(diff) if options.reviewers and files is None else []
     return Review(
@@ -117,7 +126,21 @@ def review_diff(
         notes=tuple(notes),
         hidden=selection.hidden,
         changed_lines={change.path: change.changed_lines for change in targets},
+        baselined=baselined,
     )
+
+
+def _not_in(baseline: Baseline, comments: Sequence[Comment]) -> list[Comment]:
+    """The comments the baseline does not record, in their order."""
+    positions: dict[str, list[int]] = {}
+    for position, comment in enumerate(comments):
+        positions.setdefault(comment.path, []).append(position)
+    recorded = [False] * len(comments)
+    for path, group in positions.items():
+        marks = baseline.recorded(path, [(comments[n].rule, comments[n].line_text) for n in group])
+        for position, old in zip(group, marks, strict=True):
+            recorded[position] = old
+    return [comment for comment, old in zip(comments, recorded, strict=True) if not old]
 
 
 def _ruff_findings(

@@ -11,7 +11,9 @@ The checks aim at precision, since each comment costs a reader's attention:
   ``console.log``-family calls and ``debugger`` in JavaScript and TypeScript, ``dbg!`` in Rust,
   ``println`` in Go, ``printStackTrace()`` in Java. ``print`` is left alone where printing is the
   point: ``__main__`` blocks and modules, scripts, examples, benchmarks, ``print(..., file=...)``,
-  and modules that already printed before the change (likewise ``console`` in JavaScript);
+  and modules whose code already printed before the change (likewise ``console`` in
+  JavaScript). Only code counts, never docstrings, comments or strings: a ``>>> print(x)``
+  doctest neither is a leftover nor makes a module one that prints;
 - broad exception handlers: bare ``except:``, and ``except Exception``/``BaseException`` (or an
   empty ``catch`` in JavaScript, TypeScript and Java) whose body does nothing;
 - TODO/FIXME/XXX/HACK comments added without an issue reference (``#123``, ``ABC-12``, a URL);
@@ -116,7 +118,7 @@ def rule_comments(
     tree = parse(change.text, language)
     if tree is None:
         return []
-    checker = _FileChecker(change, lang, tree)
+    checker = _FileChecker(change, lang, tree, language)
     checker.scan_nodes()
     new_functions = functions(change.text, language, tree, within=change.changed_lines)
     old_functions = _old_functions(change, language, new_functions)
@@ -206,10 +208,11 @@ def is_test_path(path: str) -> bool:
 
 
 class _FileChecker:
-    def __init__(self, change: FileChange, lang: str, tree: Tree) -> None:
+    def __init__(self, change: FileChange, lang: str, tree: Tree, language: str) -> None:
         self.change = change
         self.lang = lang
         self.tree = tree
+        self.language = language
         self.comments: list[Comment] = []
 
     # -- helpers -------------------------------------------------------------------------------
@@ -314,10 +317,20 @@ class _FileChecker:
             return True
         old = self.change.old_text
         if self.lang == "python":
-            return len(re.findall(r"(?<![\w.])print\(", old)) >= 2
-        if self.lang in ("javascript", "typescript"):
-            return len(re.findall(r"\bconsole\.\w+\(", old)) >= 2
-        return False
+            pattern, printing = r"(?<![\w.])print\(", _python_print
+        elif self.lang in ("javascript", "typescript"):
+            pattern, printing = r"\bconsole\.\w+\(", _console_call
+        else:
+            return False
+        # The text search is quick and may count docstrings and comments: the tree, which
+        # counts calls in code only, is asked only when the text has enough candidates.
+        if len(re.findall(pattern, old)) < 2:
+            return False
+        tree = parse(old, self.language)
+        if tree is None:
+            return False
+        calls = (node for node in walk(tree.root_node) if printing(node))
+        return next(calls, None) is not None and next(calls, None) is not None
 
     def _python(self, node: Node, printing_allowed: bool) -> None:
         kind = node.type
@@ -386,9 +399,20 @@ class _FileChecker:
 
     def _uses_debugger_api(self, module: str) -> bool:
         """Code that uses a debugger module as a library (``pdb.Pdb``, a test of a debugger
-        integration) imports it on purpose; only ``set_trace``-style uses are leftovers."""
+        integration) imports it on purpose; only ``set_trace``-style uses are leftovers. Uses
+        in docstrings, comments and strings do not count."""
         used = set(re.findall(rf"(?<![\w.]){re.escape(module)}\.(\w+)", self.change.text))
-        return bool(used - _DEBUG_CALLS)
+        if not used - _DEBUG_CALLS:
+            return False
+        for node in walk(self.tree.root_node):
+            if node.type != "attribute":
+                continue
+            owner = node.child_by_field_name("object")
+            if owner is None or owner.type != "identifier" or node_text(owner) != module:
+                continue
+            if node_text(node.child_by_field_name("attribute")) not in _DEBUG_CALLS:
+                return True
+        return False
 
     def _in_main_block(self, node: Node) -> bool:
         parent = node.parent
@@ -638,6 +662,24 @@ class _FileChecker:
                 "change touches: add a test that reaches it.",
                 0.55,
             )
+
+
+def _python_print(node: Node) -> bool:
+    """A call of the built-in ``print`` (not ``obj.print``)."""
+    if node.type != "call":
+        return False
+    function = node.child_by_field_name("function")
+    return function is not None and function.type == "identifier" and node_text(function) == "print"
+
+
+def _console_call(node: Node) -> bool:
+    """A call of a ``console`` method."""
+    if node.type != "call_expression":
+        return False
+    function = node.child_by_field_name("function")
+    if function is None or function.type != "member_expression":
+        return False
+    return node_text(function.child_by_field_name("object")) == "console"
 
 
 def _names(names: list[str]) -> str:

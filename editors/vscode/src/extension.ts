@@ -3,10 +3,11 @@
  * workspace trust, and shows what the server is doing in the status bar.
  *
  * Boundary: everything that speaks to VS Code lives here; the decisions (which settings to send,
- * which executable to start, what the status bar says) are plain functions in `settings.ts`,
- * `serverPath.ts` and `status.ts`. Inline completions, diagnostics and code actions are
- * vscode-languageclient's own features: an accepted inline item runs its `tactful.acceptSuggestion`
- * command, which the client forwards to the server.
+ * which executable to start, what the status bar says, when to ask for inline suggestions again)
+ * are plain functions in `settings.ts`, `serverPath.ts`, `status.ts` and `inline.ts`. Inline
+ * completions, diagnostics and code actions are vscode-languageclient's own features: an accepted
+ * inline item runs its `tactful.acceptSuggestion` command, which the client forwards to the
+ * server.
  */
 
 import { execFile } from "node:child_process";
@@ -23,6 +24,7 @@ import {
 import { LanguageClient, type Executable } from "vscode-languageclient/node";
 import { clientSettings, configurationSection, serverSettings, type ServerSetting, type SettingsTree } from "./settings";
 import { findServer, type Candidate } from "./serverPath";
+import { shouldAskAgain, type InlineCompletionReady } from "./inline";
 import { Activity, statusView, type ServerState, type ServerStatus } from "./status";
 
 /** Language ids the server understands (its tree-sitter grammars). */
@@ -184,6 +186,21 @@ class Tactful implements vscode.Disposable {
     client.onNotification("tactful/status", (params: ServerStatus) => {
       this.serverStatus = params;
       this.render();
+    });
+    // The LLM answered in the background while the local answer showed: ask again where the
+    // cursor still is, and VS Code shows the LLM's answer in its place.
+    client.onNotification("tactful/inlineCompletionReady", (params: InlineCompletionReady) => {
+      const editor = vscode.window.activeTextEditor;
+      const at = editor && {
+        uri: editor.document.uri.toString(),
+        version: editor.document.version,
+        line: editor.selection.active.line,
+        character: editor.selection.active.character,
+        caret: editor.selection.isEmpty,
+      };
+      if (shouldAskAgain(params, at)) {
+        void vscode.commands.executeCommand("editor.action.inlineSuggest.trigger");
+      }
     });
     try {
       await client.start();

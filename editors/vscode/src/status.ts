@@ -7,12 +7,27 @@
  * and, until the server sends one, from the settings the user chose.
  */
 
+/** The configured LLM as the server sees it (`llm` in `tactful/status`). */
+export interface LlmStatus {
+  model?: string;
+  /** `starting`, `ready`, `down` (the provider fails; the local engine answers) or `failed`. */
+  state?: string;
+  /** What went wrong, as `tactful doctor` labels it (`connection refused`, `timeout`, ...). */
+  label?: string | null;
+  /** The label, the HTTP status and the provider's words. */
+  problem?: string | null;
+  /** Seconds until a provider that is down is asked again. */
+  retryInS?: number;
+}
+
 /** Params of the server's `tactful/status` notification (every field optional). */
 export interface ServerStatus {
   /** The engine answering now: `local` or `llm`. */
   engine?: string;
   /** The LLM model in use, when the engine is `llm`. */
   model?: string;
+  /** The configured LLM, or null when none is configured (or `completion.engine` is `local`). */
+  llm?: LlmStatus | null;
   filter?: { enabled?: boolean; threshold?: number };
   trusted?: boolean;
   validation?: { enabled?: boolean };
@@ -85,10 +100,14 @@ export function statusView(input: StatusInput): StatusView {
   const filterOn = server.filter?.enabled ?? input.filterSetting;
   const trusted = server.trusted ?? input.trusted;
   const busy = input.running.length > 0;
-  const icon = busy ? "$(sync~spin)" : "$(sparkle)";
-  const text = `${icon} tactful: ${engine}${filterOn ? "" : " · unfiltered"}`;
+  const llm = server.llm ?? undefined;
+  const llmDown = llm?.state === "down" || llm?.state === "failed";
+  const icon = busy ? "$(sync~spin)" : llmDown ? "$(warning)" : "$(sparkle)";
+  const llmNote = llmDown ? ` · LLM ${llm?.state}` : "";
+  const text = `${icon} tactful: ${engine}${llmNote}${filterOn ? "" : " · unfiltered"}`;
   const lines = [
     `Engine: ${engine}${server.model ? ` (${server.model})` : ""}`,
+    ...(llm ? [llmLine(llm)] : []),
     filterOn
       ? `Filter: on${server.filter?.threshold !== undefined ? ` (threshold ${server.filter.threshold})` : ""}`
       : "Filter: off, every suggestion is shown",
@@ -99,5 +118,24 @@ export function statusView(input: StatusInput): StatusView {
       : "Validation: off until the workspace is trusted",
     ...input.running.map((title) => `Running: ${title}`),
   ];
-  return { text, tooltip: lines.join("\n"), warning: false };
+  return { text, tooltip: lines.join("\n"), warning: llmDown };
+}
+
+/** The tooltip's line about the configured LLM: what it does now, and why not when it fails. */
+function llmLine(llm: LlmStatus): string {
+  const model = llm.model ?? "the LLM";
+  switch (llm.state) {
+    case "ready":
+      return `LLM: ${model} answers`;
+    case "starting":
+      return `LLM: ${model} is starting; the local engine answers meanwhile`;
+    case "down": {
+      const retry = llm.retryInS !== undefined ? `, asked again in ${Math.round(llm.retryInS)} s` : "";
+      return `LLM: ${model} does not answer (${llm.problem ?? llm.label ?? "unknown"}); the local engine answers${retry}`;
+    }
+    case "failed":
+      return `LLM: ${model} could not start (${llm.problem ?? "see the log"}); the local engine answers`;
+    default:
+      return `LLM: ${model}`;
+  }
 }

@@ -11,6 +11,11 @@
 --- Inline completions can be turned off everywhere (`set_enabled(false)`) or in one buffer
 --- (`vim.b.tactful_enabled = false`); with `auto_trigger` off, only `request(buf, true)` asks.
 ---
+--- When the server says an answer it worked on in the background is ready
+--- (`tactful/inlineCompletionReady`, see `ready()`), the plugin asks again at that moment if the
+--- buffer and the cursor are still there, and the new answer replaces the ghost text shown
+--- (quietly: replacing is not a rejection).
+---
 --- This module owns only its extmark namespace and its own per-buffer state.
 
 local rpc = require("tactful.rpc")
@@ -208,15 +213,16 @@ function M.enabled(buf)
 end
 
 --- Ask the server for an inline completion at the cursor now; `invoked` when the user asked
---- for one (a key or a command) rather than the plugin while typing. Returns whether it asked.
-function M.request(buf, invoked)
+--- for one (a key or a command) rather than the plugin while typing; `replace` to replace the
+--- ghost text shown at the cursor with the answer. Returns whether it asked.
+function M.request(buf, invoked, replace)
   buf = resolve(buf)
   cancel_pending(buf)
   local client = rpc.client_for(buf)
   if not client or vim.api.nvim_get_current_buf() ~= buf or not in_insert_mode() then
     return false
   end
-  if shown[buf] or not M.enabled(buf) then
+  if (shown[buf] and not replace) or not M.enabled(buf) then
     return false
   end
   local encoding = client.offset_encoding or "utf-16"
@@ -239,8 +245,19 @@ function M.request(buf, invoked)
     if tick_of(buf) ~= tick or now_row ~= row or now_col ~= col then
       return
     end
-    if vim.api.nvim_get_current_buf() ~= buf or not in_insert_mode() or shown[buf] then
+    if vim.api.nvim_get_current_buf() ~= buf or not in_insert_mode() then
       return
+    end
+    local s = shown[buf]
+    if s then
+      if not replace or s.tick ~= tick or s.row ~= row or s.col ~= col then
+        return
+      end
+      local items = result.items or result
+      if type(items) ~= "table" or #items == 0 then
+        return -- nothing better: what shows stays
+      end
+      clear(buf)
     end
     show(buf, client, result, row, col)
   end, buf)
@@ -248,6 +265,34 @@ function M.request(buf, invoked)
     pending[buf] = { client_id = client.id, request_id = request_id }
   end
   return ok
+end
+
+--- The server's `tactful/inlineCompletionReady` (`{ textDocument = { uri, version }, position }`):
+--- ask again when the buffer is current, in Insert mode, at that version and the cursor there.
+--- Returns whether it asked.
+function M.ready(client_id, params)
+  if type(params) ~= "table" or type(params.textDocument) ~= "table" or type(params.position) ~= "table" then
+    return false
+  end
+  local buf = vim.api.nvim_get_current_buf()
+  local client = vim.lsp.get_client_by_id(client_id)
+  if not client or vim.uri_from_bufnr(buf) ~= params.textDocument.uri then
+    return false
+  end
+  if not in_insert_mode() or not M.enabled(buf) then
+    return false
+  end
+  local versions = vim.lsp.util.buf_versions or {}
+  local version = versions[buf] or tick_of(buf)
+  if version ~= params.textDocument.version then
+    return false
+  end
+  local row, col = cursor()
+  local at = rpc.byte_col(line_at(buf, row), params.position.character, client.offset_encoding or "utf-16")
+  if row ~= params.position.line or col ~= at then
+    return false
+  end
+  return M.request(buf, false, true)
 end
 
 local function schedule(buf)

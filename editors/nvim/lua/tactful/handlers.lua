@@ -4,6 +4,7 @@
 --- before the server starts. Methods Neovim handles itself (diagnostics, progress, messages) are
 --- not here: Neovim's defaults show them.
 
+local ghost = require("tactful.ghost")
 local status = require("tactful.status")
 
 local M = {}
@@ -12,6 +13,12 @@ local M = {}
 --- settings or trust change.
 M["tactful/status"] = function(_, result, ctx)
   status.server_said(ctx.client_id, result)
+end
+
+--- `tactful/inlineCompletionReady`: an answer the server worked on in the background (the LLM's)
+--- is ready for a moment of a buffer; asked for again if the cursor is still there.
+M["tactful/inlineCompletionReady"] = function(_, result, ctx)
+  ghost.ready(ctx.client_id, result)
 end
 
 return M

@@ -68,8 +68,10 @@ function M.refresh()
 end
 
 --- A short text for the statusline: "" where tactful does not serve the buffer, else
---- "tactful: starting", "tactful: off", or "tactful: ENGINE" with " · unfiltered" when the
---- acceptance filter is off and " · TASK" while the server works on something long.
+--- "tactful: starting", "tactful: off", or "tactful: ENGINE" (the engine answering now) with
+--- " · LLM starting", " · LLM down (LABEL)" or " · LLM failed" while a configured LLM does not
+--- answer, " · unfiltered" when the acceptance filter is off and " · TASK" while the server
+--- works on something long.
 function M.line(buf)
   buf = (buf == nil or buf == 0) and vim.api.nvim_get_current_buf() or buf
   local client = vim.lsp.get_clients({ name = "tactful", bufnr = buf })[1]
@@ -85,6 +87,12 @@ function M.line(buf)
   local state = clients[client.id] or { tasks = {} }
   local server = state.server or {}
   local parts = { "tactful: " .. (server.engine or "ready") }
+  local llm = type(server.llm) == "table" and server.llm or nil
+  if llm and llm.state == "down" then
+    table.insert(parts, type(llm.label) == "string" and ("LLM down (" .. llm.label .. ")") or "LLM down")
+  elseif llm and (llm.state == "starting" or llm.state == "failed") then
+    table.insert(parts, "LLM " .. llm.state)
+  end
   if server.filter and server.filter.enabled == false then
     table.insert(parts, "unfiltered")
   end

@@ -46,3 +46,29 @@ test("a missing or stopped server is shown as a warning", () => {
   assert.equal(statusView({ ...running, state: "stopped" }).warning, true);
   assert.equal(statusView({ ...running, state: "starting" }).warning, false);
 });
+
+test("an LLM that does not answer is a warning that names what went wrong", () => {
+  const view = statusView({
+    ...running,
+    server: {
+      engine: "local",
+      llm: {
+        model: "ollama/qwen2.5-coder:1.5b",
+        state: "down",
+        label: "connection refused",
+        problem: "connection refused: [Errno 111] Connect call failed",
+        retryInS: 40,
+      },
+    },
+  });
+  assert.equal(view.text, "$(warning) tactful: local · LLM down");
+  assert.equal(view.warning, true);
+  assert.match(view.tooltip, /LLM: ollama\/qwen2.5-coder:1.5b does not answer \(connection refused: .*\); the local engine answers, asked again in 40 s/);
+  const back = statusView({ ...running, server: { engine: "llm", llm: { model: "m", state: "ready" } } });
+  assert.equal(back.text, "$(sparkle) tactful: llm");
+  assert.equal(back.warning, false);
+  assert.match(back.tooltip, /LLM: m answers/);
+  const starting = statusView({ ...running, server: { engine: "local", llm: { model: "m", state: "starting" } } });
+  assert.equal(starting.text, "$(sparkle) tactful: local");
+  assert.match(starting.tooltip, /starting; the local engine answers meanwhile/);
+});

@@ -2,24 +2,20 @@
 
 Boundary: reads ``comment.shown`` and ``comment.dismissed`` events (through the store, or the
 store file read-only for the command line) and builds the plain ``Memory`` that
-``suggestion.review`` ranks with, and reads the validation judge's coverage map as the
-``Coverage`` its untested-change rule asks; writes nothing itself and runs nothing. It never
-raises: a missing, locked or newer store means an empty memory and one log message, a missing
-or stale coverage map means "unknown". ``resolved_comments`` tells which shown comments the
-developer acted on, from two reviewed texts of a file.
+``suggestion.review`` ranks with; writes nothing itself and runs nothing. It never raises: a
+missing, locked or newer store means an empty memory and one log message.
+``resolved_comments`` tells which shown comments the developer acted on, from two reviewed
+texts of a file; ``comment_detail`` and ``dismissal`` are what the events say of a comment.
 """
 
 from __future__ import annotations
 
 import difflib
-import hashlib
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from tactful.feedback import events as ev
-from tactful.feedback.execution.coverage_map import CoverageMap
-from tactful.feedback.execution.workspace import WarmCopy
 from tactful.feedback.store import FeedbackStore, StoreUnavailable, read_events
 from tactful.suggestion.review.comments import Comment
 from tactful.suggestion.review.ranking import Memory
@@ -111,47 +107,3 @@ def dismissal(comment_id: str, workspace: str, rule: str = "", source: str = "")
         explicit=True,
         detail={"kind": "comment", "rule": rule, "source": source},
     )
-
-
-class MapCoverage:
-    """``Coverage`` for review from the validation judge's coverage map: a function is reached
-    when a test (not mere import) ran one of its lines. Only files whose reviewed text is the
-    version the map was made from are judged (an edited buffer's lines no longer match the
-    map's); for the rest the answer is "unknown"."""
-
-    def __init__(self, cmap: CoverageMap, texts: Mapping[str, str]) -> None:
-        self.cmap = cmap
-        self._hashes = {
-            path: hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
-            for path, text in texts.items()
-        }
-
-    def reached(self, path: str, first_line: int, last_line: int) -> bool | None:
-        if path not in self.cmap.files or not self.cmap.knows(path, self._hashes.get(path)):
-            return None
-        tests, _at_import = self.cmap.tests_covering(path, range(first_line + 1, last_line + 2))
-        return bool(tests)
-
-
-_maps: dict[Path, tuple[float, CoverageMap | None]] = {}
-
-
-def coverage_map(root: str | Path) -> CoverageMap | None:
-    """The coverage map the validation judge keeps for a workspace, when it has built one
-    (read again only when the file changed)."""
-    path = WarmCopy(Path(root).resolve()).home / "coverage-map.json"
-    try:
-        stamp = path.stat().st_mtime
-    except OSError:
-        return None
-    cached = _maps.get(path)
-    if cached is None or cached[0] != stamp:
-        cmap = CoverageMap.load(path)
-        cached = _maps[path] = (stamp, cmap if cmap is not None and cmap.tests else None)
-    return cached[1]
-
-
-def load_coverage(root: str | Path, texts: Mapping[str, str]) -> MapCoverage | None:
-    """Review coverage for files whose reviewed texts are ``texts`` (path -> text)."""
-    cmap = coverage_map(root)
-    return MapCoverage(cmap, texts) if cmap is not None else None

@@ -1,0 +1,157 @@
+"""What is new: the working tree's diff against ``review.base``, and the baseline ``tactful
+baseline`` recorded, each read off the event loop and kept, shared by review and quality.
+
+Boundary: asks ``analyzers.diff`` (git) and ``analyzers.baseline`` (one JSON file) through
+``run_blocking`` and keeps their answers; decides nothing about comments or findings. A
+question git cannot answer (no repository, an unknown base) is kept as ``problem``, an
+unreadable baseline as ``baseline_problem``: sentences for people, logged once, never raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
+
+from tactful.analyzers import baseline as baselines
+from tactful.analyzers.baseline import Baseline, BaselineError
+from tactful.analyzers.diff import (
+    Diff,
+    DiffError,
+    FileChange,
+    change_for_text,
+    open_repository,
+    working_tree_diff,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
+
+# The diff of the whole working tree is recomputed when older than this (commits, checkouts
+# and files changed outside the editor show up without a save).
+DIFF_MAX_AGE_S = 15.0
+
+
+class RunBlocking(Protocol):
+    """Runs a blocking function off the event loop and awaits it (``server/executor.py``)."""
+
+    def __call__(
+        self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> Coroutine[Any, Any, T]: ...
+
+
+class Changes:
+    """The working tree's changes against a base, refreshed when older than ``max_age_s`` or
+    asked about another root or base."""
+
+    def __init__(self, run_blocking: RunBlocking, max_age_s: float = DIFF_MAX_AGE_S) -> None:
+        self.run_blocking = run_blocking
+        self.max_age_s = max_age_s
+        self.diff: Diff | None = None
+        self.problem: str | None = None
+        self._asked: tuple[Path, str] | None = None
+        self._time = 0.0
+        self._lock = asyncio.Lock()
+        self.baseline_problem: str | None = None
+        self._baselines: dict[Path, tuple[float | None, Baseline | None]] = {}
+        self._roots: dict[Path, Path] = {}
+
+    def forget(self) -> None:
+        """Compute the diff again when next asked (the base, or the repository, changed)."""
+        self._time = 0.0
+
+    async def diff_of(self, root: Path, base: str, force: bool = False) -> Diff | None:
+        """The diff of the working tree at ``root`` against ``base``; None when git cannot say
+        (``problem`` then says why)."""
+        async with self._lock:
+            fresh = time.monotonic() - self._time < self.max_age_s
+            if not force and fresh and self._asked == (root, base):
+                return self.diff
+            try:
+                self.diff = await self.run_blocking(working_tree_diff, root, base)
+                self.problem = None
+            except DiffError as exc:
+                self.diff = None
+                if self.problem != str(exc):
+                    self.problem = str(exc)
+                    logger.warning("no diff against %s: %s", base, exc)
+            self._asked = (root, base)
+            self._time = time.monotonic()
+            return self.diff
+
+    async def change_of(self, diff: Diff, path: str, text: str) -> FileChange | None:
+        """The change of the file at ``path`` (absolute) whose text is now ``text``; None when
+        it lies outside the repository, equals the base, or is a file the diff skips."""
+        relative = relative_to(diff, path)
+        if relative is None:
+            return None
+        return await self.run_blocking(change_for_text, diff, relative, text)
+
+    async def project_root(self, folder: Path) -> Path:
+        """The root of the git repository holding ``folder``, or ``folder`` itself outside
+        git: where ``tactful baseline`` keeps the project's baseline."""
+        known = self._roots.get(folder)
+        if known is None:
+            known = self._roots[folder] = await self.run_blocking(project_root, folder)
+        return known
+
+    async def baseline(self, root: Path) -> Baseline | None:
+        """The baseline recorded for the project at ``root``; None when there is none or it
+        cannot be read (``baseline_problem`` then says why). Read again when the file changes."""
+        known = self._baselines.get(root)
+        stamp, found, problem = await self.run_blocking(
+            _read_baseline, root, known[0] if known else None
+        )
+        if known is not None and stamp == known[0]:
+            return known[1]
+        self._baselines[root] = (stamp, found)
+        if problem != self.baseline_problem and problem is not None:
+            logger.warning("%s", problem)
+        self.baseline_problem = problem
+        return found
+
+
+def project_root(folder: str | Path) -> Path:
+    """The root of the git repository holding ``folder``, or ``folder`` itself outside git."""
+    try:
+        repo = open_repository(folder)
+    except DiffError:
+        return Path(folder).resolve()
+    try:
+        return Path(str(repo.working_tree_dir)).resolve()
+    finally:
+        repo.close()
+
+
+def _read_baseline(
+    root: Path, known_stamp: float | None
+) -> tuple[float | None, Baseline | None, str | None]:
+    """The baseline file's modification time, and (unless that is ``known_stamp``) its
+    baseline or why it cannot be read."""
+    try:
+        stamp: float | None = baselines.baseline_path(root).stat().st_mtime
+    except OSError:
+        stamp = None
+    if stamp is not None and stamp == known_stamp:
+        return stamp, None, None
+    try:
+        return stamp, baselines.load(root), None
+    except BaselineError as exc:
+        return stamp, None, f"the baseline is not used: {exc}"
+
+
+def relative_to(diff: Diff | None, path: str | None) -> str | None:
+    """``path`` (absolute) inside the repository of ``diff``, or None."""
+    if diff is None or path is None:
+        return None
+    try:
+        return Path(path).resolve().relative_to(diff.root).as_posix()
+    except ValueError:
+        return None

@@ -1,0 +1,612 @@
+"""The quality pipeline: ruff's findings on an open document, read top to bottom in ``lint``, and
+the fixes judged for them in the background.
+
+Boundary: plain Python between the server, which turns an editor's document into a snapshot and
+the findings into diagnostics and code actions, and the domain parts each step calls: ruff
+(``tactful.analyzers.ruff``), the fix judge (``tactful.feedback.fixes``: candidates, ruff's
+screen, the sandbox's verdict) and the feedback loop's item model. The editor side is reached
+only through an ``Editor``; blocking work (ruff, judging a fix) goes through ``run_blocking``,
+never on the event loop. Tests drive it without a server.
+
+The steps of one lint, each written into its ``QualityTurn``:
+
+1. **perceive**: ruff on the editor's text, as if saved at its path (``turn.proposals``);
+2. **scope** (``quality.scope``): ``changed`` keeps the findings on lines changed since
+   ``review.base`` (a new or untracked file is changed throughout) and those the change caused
+   elsewhere in its file (not there at the base: an import a deleted line left unused);
+   ``baseline`` keeps those the recorded baseline does not list; ``all`` keeps everything.
+   The rest is dropped with its reason (``turn.dropped``). Where there is nothing to compare
+   with (no git repository, no baseline recorded) every finding is kept;
+3. **speak**: the editor shows the findings kept (a result for a version that is no longer
+   current is dropped: ``stale``); the fixes offered before whose finding went away by other
+   means are learned as ignored (``OfferedFixes``), unless the lint followed a settings change;
+4. **judge the fixes**, in the background: each shown finding's best fix, screened by ruff
+   against everything ruff found and, in a trusted workspace with validation on, tested in the
+   sandbox under progress the developer can cancel; a new version of the document or closing
+   it stops that work too.
+
+The editor's code actions then ask for a finding's judged fix (``offer``; judged at once, without
+tests, when its tests are still running) and for the fixes to offer (``present``: the item
+model's ranking; each verdict recorded once, each fix recorded as offered once the developer has
+seen it); ``fix_applied`` is the editor saying a fix was applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+import time
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tactful.analyzers.baseline import Baseline
+from tactful.analyzers.diff import ChangeStatus, FileChange, diff_hunks
+from tactful.analyzers.document import Snapshot
+from tactful.analyzers.findings import Finding
+from tactful.analyzers.index import read_source, source_files
+from tactful.analyzers.ruff import SYNTAX_ERROR, RuffOptions, check_paths, check_text, rule_url
+from tactful.analyzers.text import Edit
+from tactful.feedback.changes import Changes, RunBlocking, relative_to
+from tactful.feedback.execution.verdict import Status, Verdict, not_validated
+from tactful.feedback.fixes import (
+    FixJudge,
+    FixOffer,
+    OfferedFixes,
+    Validator,
+    fix_id,
+    fix_item,
+    verdict_detail,
+)
+from tactful.feedback.review.pipeline import Report
+from tactful.feedback.turn import Dropped, Judged, Outcome, Proposal, Turn
+from tactful.suggestion.fixes.llm import LlmConfig
+from tactful.suggestion.review.comments import BROAD_EXCEPT, DEBUG_LEFTOVER, TODO_ADDED
+from tactful.suggestion.review.rules import rule_comments
+
+if TYPE_CHECKING:
+    from tactful.feedback.loop import FeedbackLoop
+
+logger = logging.getLogger(__name__)
+
+DEBOUNCE_S = 0.25
+PYTHON = "python"
+CHANGED, BASELINE, ALL = "changed", "baseline", "all"
+# ruff's findings on the base version of a file, kept for this many files.
+BASE_FINDINGS_KEPT = 64
+# The review rules that judge a line on its own, which a baseline records; the others say what
+# a change did to a function (it grew, its parameters changed, no test reaches it) and have
+# nothing to record before the change.
+LINE_RULES = frozenset({DEBUG_LEFTOVER, BROAD_EXCEPT, TODO_ADDED})
+
+
+class Tests(Protocol):
+    """Runs the workspace's tests on a sandboxed copy with edits applied (``Sandbox``)."""
+
+    def validate(
+        self, edits: Sequence[Edit], *, overlays: Mapping[str, str] | None = None
+    ) -> Coroutine[Any, Any, Verdict]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class QualityConfig:
+    """The settings a lint and its fixes follow, resolved by the server.
+
+    ``enabled`` is ``quality.enabled``; ``root`` the workspace folder (a file outside it is
+    linted from its own folder); ``ruff`` runs ruff with ``quality.select``; ``llm`` proposes
+    fixes when neither ruff nor a recipe has one; ``tests`` gives the workspace's sandbox when
+    fixes may be tested (validation on, workspace trusted), else None and
+    ``not_validated_reason`` says why; ``scope`` is ``quality.scope`` and ``base`` the
+    ``review.base`` its ``changed`` scope compares with."""
+
+    enabled: bool = True
+    root: Path | None = None
+    ruff: RuffOptions = field(default_factory=RuffOptions)
+    scope: str = CHANGED
+    base: str = "HEAD"
+    llm: LlmConfig | None = None
+    tests: Callable[[], Tests] | None = None
+    not_validated_reason: str = "validation is off"
+
+
+class Editor(Protocol):
+    """What the quality pipeline needs of the editor's side (the server implements it)."""
+
+    def config(self) -> QualityConfig:
+        """The settings in force now."""
+        ...
+
+    def document(self, key: str) -> Snapshot | None:
+        """The open document named ``key`` (its URI) as the editor has it now; None once closed."""
+        ...
+
+    def documents(self) -> list[Snapshot]:
+        """Every open document."""
+        ...
+
+    def show(self, key: str, findings: Sequence[Finding], text: str, version: int) -> bool:
+        """Show ``findings`` (in ``text``) on the document, replacing the ones shown; False when
+        the document has moved past ``version``."""
+        ...
+
+    def progress(
+        self, title: str, cancelled: threading.Event
+    ) -> AbstractAsyncContextManager[Report]:
+        """Long work the developer sees, and may cancel (``cancelled`` is then set)."""
+        ...
+
+    def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """Run ``work`` in the background; its failure is reported, never lost."""
+        ...
+
+    def warn(self, message: str) -> None:
+        """Tell the developer something is not as the settings ask (said once)."""
+        ...
+
+
+@dataclass
+class DocumentQuality:
+    """What is known about one version of a document: its findings shown (``findings``, which
+    fixes are judged for), everything ruff found in it (``found``, which ruff's screen of a fix
+    counts), and the judged fixes by the index of their finding."""
+
+    uri: str
+    version: int
+    text: str
+    path: str  # relative to the root
+    root: Path
+    findings: list[Finding]
+    found: list[Finding] = field(default_factory=list)
+    offers: dict[int, FixOffer] = field(default_factory=dict)
+    judged: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def before(self) -> list[Finding]:
+        """What the document's text has before any fix, for ruff's screen."""
+        return self.found or self.findings
+
+
+@dataclass(slots=True, eq=False)
+class QualityTurn(Turn[Snapshot, Finding]):
+    """One lint of a document: ruff's findings proposed and, once shown, the document's
+    ``state`` that code actions read."""
+
+    state: DocumentQuality | None = None
+
+
+class QualityPipeline:
+    """Per-document quality state and the work on it; code actions read ``documents``."""
+
+    def __init__(
+        self,
+        editor: Editor,
+        feedback: Callable[[], FeedbackLoop | None],
+        run_blocking: RunBlocking,
+        changes: Changes | None = None,
+    ) -> None:
+        self.editor = editor
+        self.feedback = feedback
+        self.run_blocking = run_blocking
+        # The working tree's diff and the baseline, shared with review.
+        self.changes = changes if changes is not None else Changes(run_blocking)
+        self.documents: dict[str, DocumentQuality] = {}
+        # ruff's findings on base versions of files, by (path, base text, ruff's options).
+        self._base_findings: dict[tuple[str, str, RuffOptions], list[Finding]] = {}
+        self._warned: set[str] = set()
+        self._lint_tasks: dict[str, asyncio.Task[Any]] = {}
+        self._judge_tasks: dict[str, tuple[asyncio.Task[Any], threading.Event]] = {}
+        self._validations: dict[str, set[concurrent.futures.Future[Verdict]]] = {}
+        # What the feedback loop heard of, so each fix and each of its verdicts is told once.
+        self.offered: dict[str, OfferedFixes] = {}
+        self.recorded_offers: set[str] = set()
+        self.recorded_verdicts: set[tuple[str, str]] = set()
+        # Documents whose next lint follows a settings change, not an edit.
+        self._relinted: set[str] = set()
+
+    # -- scheduling -------------------------------------------------------------------------
+
+    def schedule(self, document: Snapshot, delay: float = DEBOUNCE_S) -> None:
+        """Lint a Python document after ``delay``, replacing the lint waiting for it."""
+        if document.language_id != PYTHON:
+            return
+        previous = self._lint_tasks.pop(document.uri, None)
+        if previous is not None:
+            previous.cancel()
+        self._lint_tasks[document.uri] = self.editor.spawn(
+            self.lint(document.uri, delay), "quality findings"
+        )
+
+    def forget(self, key: str) -> None:
+        """The document was closed: its work stops, and its fixes still offered were ignored."""
+        task = self._lint_tasks.pop(key, None)
+        if task is not None:
+            task.cancel()
+        self._stop_judging(key)
+        self.documents.pop(key, None)
+        self._relinted.discard(key)
+        offered = self.offered.pop(key, None)
+        if offered is not None:
+            self._ignored(offered.closed())
+
+    def settings_changed(self) -> None:
+        """Lint every open document again: the findings follow the settings, not an edit."""
+        for document in self.editor.documents():
+            self._relinted.add(document.uri)
+            self.schedule(document, delay=0)
+
+    # -- one lint ---------------------------------------------------------------------------
+
+    async def lint(self, key: str, delay: float = 0.0) -> QualityTurn:
+        """Lint the document ``key`` as the editor has it after ``delay``, show its findings
+        and start judging their fixes."""
+        await asyncio.sleep(delay)
+        document = self.editor.document(key)
+        if document is None:
+            return QualityTurn(Snapshot(key, None, PYTHON, 0, "", None)).end(Outcome.CANCELLED)
+        turn = QualityTurn(document)
+        config = self.editor.config()
+        if not config.enabled or document.path is None:
+            self.editor.show(key, [], document.text, document.version)
+            self.documents.pop(key, None)
+            return turn.end(Outcome.SILENT)
+        # 1. perceive: ruff on the editor's text.
+        root = _root_for(document.path, config.root)
+        relative = _relative(document.path, root)
+        started = time.monotonic()
+        findings = await self.run_blocking(_findings, document.text, relative, root, config.ruff)
+        elapsed = round((time.monotonic() - started) * 1000, 3)
+        turn.proposals.append(Proposal("ruff", tuple(findings), elapsed))
+        # 2. scope.
+        kept = await self._scope(turn, document, findings, config, root)
+        now = self.editor.document(key)
+        if now is None or now.version != document.version:
+            return turn.end(Outcome.STALE)  # a newer version is being linted
+        turn.judged = [Judged(finding) for finding in kept]
+        # 3. speak, and settle what became of the fixes offered before.
+        offered = self.offered.get(key)
+        by_developer = key not in self._relinted
+        self._relinted.discard(key)
+        if offered is not None:
+            # Against everything ruff found: a finding out of scope now (its change committed)
+            # is still there, and its fix was not ignored.
+            self._ignored(offered.changed(findings, document.text, infer=by_developer))
+        state = DocumentQuality(
+            key, document.version, document.text, relative, root, kept, found=findings
+        )
+        self._stop_judging(key)
+        self.documents[key] = state
+        turn.state = state
+        shown = self.editor.show(key, kept, document.text, document.version)
+        # 4. judge the fixes, in the background.
+        self._start_judging(state)
+        if not shown:
+            return turn.end(Outcome.STALE)
+        return turn.end(Outcome.SHOWN if kept else turn.ended_empty())
+
+    async def _scope(
+        self,
+        turn: QualityTurn,
+        document: Snapshot,
+        findings: list[Finding],
+        config: QualityConfig,
+        root: Path,
+    ) -> list[Finding]:
+        """The findings ``quality.scope`` keeps; the others go to ``turn.dropped``."""
+        if config.scope == ALL or not findings or document.path is None:
+            return findings
+        lines = document.text.split("\n")
+        marks = [(f.rule, _line(lines, f.span.start.line)) for f in findings]
+        if config.scope == BASELINE:
+            project = await self.changes.project_root(config.root or root)
+            path = relative_to_root(document.path, project)
+            if path is None:
+                return findings  # a file outside the project: no baseline speaks of it
+            baseline = await self.changes.baseline(project)
+            if baseline is None:
+                self._warn_once(
+                    self.changes.baseline_problem
+                    or f'quality.scope is "baseline" but {project} has no baseline yet: '
+                    "every finding is shown until `tactful baseline` records one"
+                )
+                return findings
+            recorded = baseline.recorded(path, marks)
+            return _keep(turn, findings, [not old for old in recorded], "in the baseline")
+        diff = await self.changes.diff_of(config.root or root, config.base)
+        if diff is None or relative_to(diff, document.path) is None:
+            return findings  # nothing to compare with: everything is new
+        change = await self.changes.change_of(diff, document.path, document.text)
+        if change is None:
+            relative = relative_to(diff, document.path)
+            skipped = next((s.reason for s in diff.skipped if s.path == relative), None)
+            reason = f"a file review leaves out ({skipped})" if skipped else "unchanged"
+            return _keep(turn, findings, [False] * len(findings), reason)
+        new = [True] * len(findings)
+        if change.status is not ChangeStatus.ADDED:
+            before = await self._base(change, diff.root, config.ruff)
+            new = [not old for old in before.recorded(change.path, marks)]
+        in_scope = [
+            is_new or _on_changed_line(finding, change)
+            for finding, is_new in zip(findings, new, strict=True)
+        ]
+        return _keep(turn, findings, in_scope, "not on a changed line")
+
+    async def _base(self, change: FileChange, root: Path, options: RuffOptions) -> Baseline:
+        """ruff's findings on the base version of a changed file, as a baseline keyed by the
+        file's path now."""
+        old_path = change.old_path or change.path
+        key = (old_path, change.old_text, options)
+        found = self._base_findings.get(key)
+        if found is None:
+            found = await self.run_blocking(check_text, change.old_text, old_path, root, options)
+            if len(self._base_findings) >= BASE_FINDINGS_KEPT:
+                self._base_findings.pop(next(iter(self._base_findings)))
+            self._base_findings[key] = found
+        old_lines = change.old_text.split("\n")
+        return Baseline.of(
+            (change.path, f.rule, _line(old_lines, f.span.start.line)) for f in found
+        )
+
+    def _warn_once(self, message: str) -> None:
+        if message not in self._warned:
+            self._warned.add(message)
+            logger.warning("%s", message)
+            self.editor.warn(f"tactful: {message}")
+
+    # -- judging fixes in the background ----------------------------------------------------
+
+    def judge(self, state: DocumentQuality) -> FixJudge:
+        """The fix judge for a document's findings under the settings in force now."""
+        config = self.editor.config()
+        validate, reason = self._validation(state, config)
+        return FixJudge(
+            state.root,
+            ruff_options=config.ruff,
+            validate=validate,
+            not_validated_reason=reason,
+            llm=config.llm,
+        )
+
+    def _validation(
+        self, state: DocumentQuality, config: QualityConfig
+    ) -> tuple[Validator | None, str]:
+        """The validator for a document's fixes, or None and why nothing may run."""
+        if config.tests is None:
+            return None, config.not_validated_reason
+        tests = config.tests()
+        loop = asyncio.get_running_loop()
+        # The editor's text may be unsaved: the sandbox gets it as an overlay of the file.
+        overlays = {state.path: state.text}
+        running = self._validations.setdefault(state.uri, set())
+
+        def validate(edits: Sequence[Edit]) -> Verdict:
+            # Runs on the server's loop so the sandbox can build its coverage map in the
+            # background; cancelling the future (new version, close) kills the test run.
+            future = asyncio.run_coroutine_threadsafe(
+                tests.validate(edits, overlays=overlays), loop
+            )
+            running.add(future)
+            try:
+                return future.result()
+            except concurrent.futures.CancelledError:
+                return not_validated("cancelled")
+            finally:
+                running.discard(future)
+
+        return validate, ""
+
+    def _start_judging(self, state: DocumentQuality) -> None:
+        if not state.findings:
+            state.judged.set()
+            return
+        cancelled = threading.Event()
+        task = self.editor.spawn(self._judge_all(state, cancelled), "judging fixes")
+        self._judge_tasks[state.uri] = (task, cancelled)
+
+    def _stop_judging(self, key: str) -> None:
+        running = self._judge_tasks.pop(key, None)
+        if running is not None:
+            task, cancelled = running
+            cancelled.set()
+            task.cancel()
+        for future in list(self._validations.get(key, ())):
+            future.cancel()
+
+    async def _judge_all(self, state: DocumentQuality, cancelled: threading.Event) -> None:
+        judge = self.judge(state)
+        if judge.validate is None:
+            await self._judge_each(judge, state, cancelled, None)
+            return
+        title = f"Testing fixes for {Path(state.path).name}"
+        async with self.editor.progress(title, cancelled) as report:
+            await self._judge_each(judge, state, cancelled, report)
+
+    async def _judge_each(
+        self,
+        judge: FixJudge,
+        state: DocumentQuality,
+        cancelled: threading.Event,
+        report: Report | None,
+    ) -> None:
+        try:
+            total = len(state.findings)
+            for index, finding in enumerate(state.findings):
+                if cancelled.is_set():
+                    return
+                if report is not None:
+                    report(f"{finding.rule} ({index + 1}/{total})", index * 100 // total)
+                offer = await self.run_blocking(
+                    judge.offer, finding, state.text, state.before, cancelled
+                )
+                if cancelled.is_set():
+                    return
+                state.offers[index] = offer
+        finally:
+            state.judged.set()
+
+    # -- what code actions ask --------------------------------------------------------------
+
+    async def offer(self, key: str, index: int) -> FixOffer | None:
+        """The judged fix for a finding, judging it now (without tests) if it is not ready."""
+        state = self.documents.get(key)
+        if state is None or index >= len(state.findings):
+            return None
+        known = state.offers.get(index)
+        if known is not None:
+            return known
+        judge = self.judge(state)
+        if judge.validate is not None:
+            # Tests are still running for this document: answer now with what ruff says.
+            judge.validate = None
+            judge.not_validated_reason = "tests still running"
+        return await self.run_blocking(judge.offer, state.findings[index], state.text, state.before)
+
+    def present(
+        self, state: DocumentQuality, offers: Sequence[tuple[int, FixOffer]], *, seen: bool = True
+    ) -> list[tuple[int, FixOffer, str]]:
+        """The quick fixes to offer now, with their item ids, most likely useful first; the
+        ones the item model hides are left out. Each verdict the tests gave a fix is recorded
+        once; a fix is recorded as offered (and may later count as ignored) only once the
+        developer has ``seen`` it: a list the editor asked for on its own, to draw a light
+        bulb, shows the developer nothing."""
+        with_ids = [
+            (index, offer, fix_id(offer.finding, offer.fix, state.text))
+            for index, offer in offers
+            if offer.fix is not None
+        ]
+        loop = self.feedback()
+        if loop is None:
+            return with_ids
+        by_id = {item_id: (index, offer) for index, offer, item_id in with_ids}
+        ranked = loop.rank_items(
+            self.workspace_key(), [(item_id, fix_item(offer)) for _, offer, item_id in with_ids]
+        )
+        shown = [(*by_id[item_id], item_id) for item_id, _decision in ranked]
+        tracked = self.offered.setdefault(state.uri, OfferedFixes())
+        for _index, offer, item_id in shown:
+            assert offer.fix is not None
+            if seen:
+                tracked.offered(item_id, offer.finding, offer.fix, state.text)
+                if item_id not in self.recorded_offers and loop.item_shown(item_id):
+                    self.recorded_offers.add(item_id)
+            status = offer.verdict.status.value
+            if offer.verdict.status is not Status.NOT_VALIDATED and (
+                (item_id, status) not in self.recorded_verdicts
+            ):
+                self.recorded_verdicts.add((item_id, status))
+                loop.verdict(item_id, status, verdict_detail(offer))
+        return shown
+
+    def fix_applied(self, item_ids: Sequence[str], explicit: bool = True) -> bool:
+        """The editor applied these fixes (``explicit``: one the developer picked; otherwise
+        a fix-all); True when the loop learned or recorded any of them."""
+        for tracked in self.offered.values():
+            for item_id in item_ids:
+                tracked.applied(item_id)
+        loop = self.feedback()
+        if loop is None:
+            return False
+        return any([loop.fix_applied(item_id, explicit) for item_id in item_ids])
+
+    def workspace_key(self) -> str:
+        """The workspace's root folder, as the feedback store keys what it learned."""
+        root = self.editor.config().root
+        return str(Path(str(root)).resolve()) if root is not None else ""
+
+    def _ignored(self, item_ids: Sequence[str]) -> None:
+        loop = self.feedback()
+        for item_id in item_ids:
+            if loop is not None and loop.fix_ignored(item_id):
+                logger.debug("fix %s ignored", item_id)
+
+
+def _findings(text: str, path: str, root: Path, options: RuffOptions) -> list[Finding]:
+    """ruff's findings on ``text``, each with its rule's documentation page."""
+    return [
+        replace(finding, url=rule_url(finding.rule))
+        if finding.url is None and finding.rule != SYNTAX_ERROR
+        else finding
+        for finding in check_text(text, path, root, options)
+    ]
+
+
+def _keep(
+    turn: QualityTurn, findings: list[Finding], kept: list[bool], reason: str
+) -> list[Finding]:
+    """The findings marked ``kept``; the others are dropped from the turn for ``reason``."""
+    pairs = list(zip(findings, kept, strict=True))
+    turn.dropped.extend(Dropped(finding, reason) for finding, keep in pairs if not keep)
+    return [finding for finding, keep in pairs if keep]
+
+
+def _on_changed_line(finding: Finding, change: FileChange) -> bool:
+    """Whether a line the finding covers changed (a span ending at the start of a line does
+    not cover that line)."""
+    start, end = finding.span.start, finding.span.end
+    last = end.line - 1 if end.line > start.line and end.column == 0 else end.line
+    return any(change.is_changed(line) for line in range(start.line, max(last, start.line) + 1))
+
+
+def _line(lines: list[str], number: int) -> str:
+    return lines[number] if 0 <= number < len(lines) else ""
+
+
+def relative_to_root(path: str, root: Path) -> str | None:
+    """``path`` (absolute) inside ``root``, ``/``-separated; None outside it."""
+    try:
+        return Path(path).resolve().relative_to(root).as_posix()
+    except ValueError:
+        return None
+
+
+def _root_for(path: str, workspace: Path | None) -> Path:
+    file_path = Path(path)
+    if workspace is not None:
+        try:
+            file_path.resolve().relative_to(Path(workspace).resolve())
+            return Path(workspace).resolve()
+        except ValueError:
+            pass
+    return file_path.resolve().parent
+
+
+def _relative(path: str, root: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(root).as_posix()
+    except ValueError:
+        return Path(path).name
+
+
+def project_findings(root: Path, options: RuffOptions) -> list[tuple[str, str, str]]:
+    """Every finding a project has today, as ``(path, rule, line text)``, paths relative to
+    ``root``: ruff's on every file it checks there (the project's own configuration and
+    exclusions apply), and, on every source file read whole, the review rules that judge a line
+    on its own (``LINE_RULES``), so that a line the baseline records stays quiet in review too.
+    What ``tactful baseline`` records."""
+    lines: dict[str, list[str]] = {}
+
+    def line_of(path: str, number: int) -> str:
+        if path not in lines:
+            try:
+                text = (root / path).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                text = ""
+            lines[path] = text.split("\n")
+        return _line(lines[path], number)
+
+    found = [
+        (f.path, f.rule, line_of(f.path, f.span.start.line))
+        for f in check_paths(["."], root, options)
+    ]
+    for path in source_files(root):
+        text = read_source(root / path)
+        if text is None:
+            continue
+        whole = FileChange(path, None, ChangeStatus.ADDED, diff_hunks("", text), text)
+        found.extend(
+            (path, c.rule, c.line_text) for c in rule_comments(whole) if c.rule in LINE_RULES
+        )
+    return found

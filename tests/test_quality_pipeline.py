@@ -1,0 +1,218 @@
+"""The quality pipeline without a server: real ruff, a real feedback store, real git
+repositories, and an editor in memory (tests/fixtures/editor.py) on the other side of its
+``Editor``."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fixtures.editor import MemoryEditor
+from fixtures.workspace import Workspace
+
+from tactful.analyzers.baseline import Baseline, save
+from tactful.analyzers.ruff import RuffOptions
+from tactful.feedback import events as ev
+from tactful.feedback.loop import FeedbackLoop
+from tactful.feedback.quality import QualityConfig, QualityPipeline
+from tactful.feedback.turn import Outcome
+
+SOURCE = "import os\n\n\ndef f():\n    unused = 1\n"
+
+
+def pipeline(
+    workspace: Workspace, loop: FeedbackLoop | None = None, **config: object
+) -> tuple[QualityPipeline, MemoryEditor]:
+    settings = QualityConfig(
+        root=workspace.root,
+        ruff=RuffOptions(select=("F",)),
+        not_validated_reason="workspace not trusted",
+        **config,
+    )
+    editor = MemoryEditor(lambda: settings)
+    return QualityPipeline(editor, lambda: loop, asyncio.to_thread), editor
+
+
+def rules(findings: list) -> list[tuple[int, str]]:
+    return [(f.span.start.line + 1, f.rule) for f in findings]
+
+
+async def test_a_lint_shows_ruffs_findings_and_judges_their_fixes(workspace: Workspace) -> None:
+    quality, editor = pipeline(workspace)
+    key = editor.open_file(workspace.write("mod.py", SOURCE))
+
+    turn = await quality.lint(key)
+
+    assert turn.outcome is Outcome.SHOWN
+    assert rules(editor.shown[key]) == [(1, "F401"), (5, "F841")]
+    assert all(
+        f.url and f.url.startswith("https://docs.astral.sh/ruff/rules/") for f in editor.shown[key]
+    )
+    state = quality.documents[key]
+    assert state is turn.state and state.version == 1 and state.path == "mod.py"
+    await asyncio.wait_for(state.judged.wait(), 60)
+    titles = sorted(offer.title for offer in state.offers.values())
+    assert titles == [
+        "Remove assignment to unused variable `unused` (F841) — unsafe fix, not validated "
+        "(workspace not trusted)",
+        "Remove unused import: `os` (F401) — safe fix, not validated (workspace not trusted)",
+    ]
+    # Nothing ran in the sandbox, so no progress was shown.
+    assert editor.progress_titles == []
+
+
+async def test_only_python_documents_are_linted(workspace: Workspace) -> None:
+    quality, editor = pipeline(workspace)
+    key = editor.open_file(workspace.write("notes.md", "import os\n"))
+    quality.schedule(editor.document(key), delay=0)
+    await editor.settle()
+    assert key not in editor.shown and key not in quality.documents
+
+
+async def test_a_lint_of_an_older_version_is_dropped(workspace: Workspace) -> None:
+    quality, editor = pipeline(workspace)
+    key = editor.open_file(workspace.write("mod.py", SOURCE))
+    quality.schedule(editor.document(key), delay=0)
+    editor.edit(key, "import os\n")
+    quality.schedule(editor.document(key), delay=0)
+    await editor.settle()
+    assert rules(editor.shown[key]) == [(1, "F401")]
+    assert quality.documents[key].version == 2
+
+
+async def test_turned_off_shows_nothing(workspace: Workspace) -> None:
+    quality, editor = pipeline(workspace, enabled=False)
+    key = editor.open_file(workspace.write("mod.py", SOURCE))
+    turn = await quality.lint(key)
+    assert turn.outcome is Outcome.SILENT and editor.shown[key] == []
+    assert key not in quality.documents
+
+
+async def test_a_fix_is_offered_once_seen_and_ignored_once_solved_otherwise(
+    workspace: Workspace, feedback_loop: FeedbackLoop
+) -> None:
+    quality, editor = pipeline(workspace, feedback_loop)
+    key = editor.open_file(workspace.write("mod.py", "import os\n"))
+    await quality.lint(key)
+    state = quality.documents[key]
+    offer = await quality.offer(key, 0)
+    assert offer is not None and offer.fix is not None
+
+    # A light bulb the editor drew on its own shows the developer nothing.
+    assert quality.present(state, [(0, offer)], seen=False)
+    assert key not in quality.offered or not len(quality.offered[key])
+    ((_, _, item_id),) = quality.present(state, [(0, offer)], seen=True)
+
+    # The developer uses the import instead: the fix was ignored, learned once.
+    editor.edit(key, "import os\n\nSEP = os.sep\n")
+    await quality.lint(key)
+    feedback_loop.store.flush()
+    kinds = [(e.kind, e.item_id) for e in feedback_loop.store.events()]
+    assert kinds.count((ev.FIX_OFFERED, item_id)) == 1
+    assert kinds.count((ev.FIX_IGNORED, item_id)) == 1
+
+
+async def test_a_settings_change_settles_no_fix(
+    workspace: Workspace, feedback_loop: FeedbackLoop
+) -> None:
+    settings = {"select": ("F",)}
+    editor = MemoryEditor(
+        lambda: QualityConfig(root=workspace.root, ruff=RuffOptions(select=settings["select"]))
+    )
+    quality = QualityPipeline(editor, lambda: feedback_loop, asyncio.to_thread)
+    key = editor.open_file(workspace.write("mod.py", "import os\n"))
+    await quality.lint(key)
+    offer = await quality.offer(key, 0)
+    assert offer is not None
+    quality.present(quality.documents[key], [(0, offer)], seen=True)
+
+    # F401 is no longer selected: the finding goes, but not by the developer's doing.
+    settings["select"] = ("E",)
+    quality.settings_changed()
+    await editor.settle()
+    assert editor.shown[key] == []
+    feedback_loop.store.flush()
+    assert not [e for e in feedback_loop.store.events() if e.kind == ev.FIX_IGNORED]
+
+
+async def test_closing_leaves_the_fixes_still_offered_ignored(
+    workspace: Workspace, feedback_loop: FeedbackLoop
+) -> None:
+    quality, editor = pipeline(workspace, feedback_loop)
+    key = editor.open_file(workspace.write("mod.py", "import os\n"))
+    await quality.lint(key)
+    offer = await quality.offer(key, 0)
+    assert offer is not None
+    ((_, _, item_id),) = quality.present(quality.documents[key], [(0, offer)])
+
+    editor.close(key)
+    quality.forget(key)
+
+    assert key not in quality.documents
+    feedback_loop.store.flush()
+    assert [e.item_id for e in feedback_loop.store.events() if e.kind == ev.FIX_IGNORED] == [
+        item_id
+    ]
+
+
+BASE = "import os\nimport sys\n\n\ndef f():\n    return sys.argv\n"
+EDITED = "import os\nimport sys\n\n\ndef f():\n    unused = 1\n    return None\n"
+
+
+async def test_the_changed_scope_keeps_what_the_change_did(workspace: Workspace) -> None:
+    workspace.write("mod.py", BASE)
+    workspace.commit("legacy")
+    quality, editor = pipeline(workspace)
+    key = editor.open_file(workspace.root / "mod.py", EDITED)
+
+    turn = await quality.lint(key)
+
+    # The new unused variable on a changed line, the import the change left unused; not the
+    # import that was unused at the base already.
+    assert rules(editor.shown[key]) == [(2, "F401"), (6, "F841")]
+    assert [(rules([d.item]), d.reason) for d in turn.dropped] == [
+        ([(1, "F401")], "not on a changed line")
+    ]
+    # ruff's screen of a fix still counts every finding of the text.
+    assert rules(quality.documents[key].found) == [(1, "F401"), (2, "F401"), (6, "F841")]
+
+    editor.edit(key, BASE)
+    unchanged = await quality.lint(key)
+    assert editor.shown[key] == [] and unchanged.outcome is Outcome.DROPPED
+    assert {d.reason for d in unchanged.dropped} == {"unchanged"}
+
+
+async def test_outside_git_the_changed_scope_keeps_everything(plain_folder: Workspace) -> None:
+    quality, editor = pipeline(plain_folder)
+    key = editor.open_file(plain_folder.write("mod.py", EDITED))
+    await quality.lint(key)
+    assert rules(editor.shown[key]) == [(1, "F401"), (2, "F401"), (6, "F841")]
+
+
+async def test_the_baseline_scope_keeps_what_the_baseline_does_not_record(
+    workspace: Workspace,
+) -> None:
+    workspace.write("mod.py", BASE)
+    workspace.commit("legacy")
+    quality, editor = pipeline(workspace, scope="baseline")
+    key = editor.open_file(workspace.root / "mod.py", "X = 1\n" + EDITED)
+
+    # No baseline yet: everything, said once.
+    await quality.lint(key)
+    assert rules(editor.shown[key]) == [(2, "F401"), (3, "F401"), (7, "F841")]
+    await quality.lint(key)
+    assert len(editor.warnings) == 1 and "`tactful baseline`" in editor.warnings[0]
+
+    save(workspace.root, Baseline.of([("mod.py", "F401", "import os")]))
+    turn = await quality.lint(key)
+    assert rules(editor.shown[key]) == [(3, "F401"), (7, "F841")]
+    assert [d.reason for d in turn.dropped] == ["in the baseline"]
+
+
+async def test_the_all_scope_keeps_everything(workspace: Workspace) -> None:
+    workspace.write("mod.py", BASE)
+    workspace.commit("legacy")
+    quality, editor = pipeline(workspace, scope="all")
+    key = editor.open_file(workspace.root / "mod.py", EDITED)
+    turn = await quality.lint(key)
+    assert rules(editor.shown[key]) == [(1, "F401"), (2, "F401"), (6, "F841")]
+    assert turn.dropped == []
