@@ -53,6 +53,9 @@ class _Model:
     async def replace(self, start: int, end: int, text: str) -> None:
         self.version += 1
 
+    async def move(self, offset: int) -> None:
+        return None
+
     async def type(self, chunk: str) -> None:
         self.version += 1
 

@@ -144,6 +144,9 @@ class _Typing:
     async def replace(self, start: int, end: int, text: str) -> None:
         self.clock += SECONDS_PER_KEYSTROKE
 
+    async def move(self, offset: int) -> None:
+        self.clock += SECONDS_PER_KEYSTROKE
+
     async def type(self, chunk: str) -> None:
         self.clock += SECONDS_PER_KEYSTROKE * keystrokes(chunk)
 

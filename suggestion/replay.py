@@ -242,6 +242,10 @@ class Completer(Protocol):
         """The developer replaces ``start:end`` (code points) of the file with ``text`` (a
         deletion, or a paste) and the cursor moves to the end of what went in."""
 
+    async def move(self, offset: int) -> None:
+        """The developer puts the cursor at ``offset`` (code points) without changing the
+        text."""
+
     async def type(self, chunk: str) -> None:
         """``chunk`` is typed at the cursor."""
 
@@ -319,7 +323,9 @@ async def type_file(
     returned holds the tally (and, with ``head_lines``, the tally of the file's first lines)."""
     typist = Typist.new_file(text, language, head_lines)
     await completer.open(path, language, typist.typed)
-    await type_into(completer, path, typist, until=until, watch=watch)
+    if not await type_into(completer, path, typist, until=until, watch=watch):
+        # Stopped half-way: the rest goes in untyped, so the file is whole when it closes.
+        await completer.replace(typist.position, typist.position, text[typist.position :])
     await completer.close(path, text)
     return typist
 
@@ -411,6 +417,8 @@ async def type_hunk(
         return text[: hunk.start] + hunk.typed + text[hunk.end :], None
     if hunk.end > hunk.start:
         await completer.replace(hunk.start, hunk.end, "")
+    else:
+        await completer.move(hunk.start)
     target = text[: hunk.start] + hunk.typed + text[hunk.end :]
     typist = Typist(target, hunk.start, hunk.start + len(hunk.typed), files=0)
     if not await type_into(completer, path, typist, until=until, watch=watch):
@@ -539,6 +547,9 @@ class LocalCompleter:
 
     async def replace(self, start: int, end: int, text: str) -> None:
         self._version += 1
+
+    async def move(self, offset: int) -> None:
+        return None
 
     async def type(self, chunk: str) -> None:
         self._version += 1

@@ -18,7 +18,8 @@ BEFORE = (
     + "".join(f"def setup_{n}(dispatcher):\n    {PHRASE}\n\n\n" for n in range(3))
     + "def last():\n    return os.sep\n"
 )
-# The commit adds a fourth function in the middle and changes a word in the last line.
+# The commit adds a fourth function in the middle (typed where it belongs: the bench fails when
+# the edits it sent do not add up to the file) and changes a word in the last line.
 AFTER = BEFORE.replace(
     "def last():", f"def setup_3(dispatcher):\n    {PHRASE}\n\n\ndef last():"
 ).replace("os.sep", "os.pathsep")

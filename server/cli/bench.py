@@ -161,6 +161,11 @@ def parse_settings(pairs: list[str]) -> dict[str, Any]:
     return options
 
 
+class ReplayError(Exception):
+    """The server was sent something other than what the replay measures (a defect of the
+    bench, never of the server)."""
+
+
 class _Client(LanguageClient):
     """A client that follows ``$/progress`` so the bench can wait for the index, and
     ``tactful/status`` so it can wait for a configured LLM to start."""
@@ -369,6 +374,9 @@ class _Server:
             self.editor.replace(self.uri, self.version, start, end, text)
         )
 
+    async def move(self, offset: int) -> None:
+        self.editor.move(offset)
+
     async def type(self, chunk: str) -> None:
         self.version += 1
         self.client.text_document_did_change(self.editor.insert(self.uri, self.version, chunk))
@@ -396,6 +404,9 @@ class _Server:
             )
 
     async def close(self, path: str, text: str) -> None:
+        if self.editor.text != text:
+            # What was sent does not add up to the file: the figures would be of another text.
+            raise ReplayError(f"the edits sent for {path} do not make the file the replay typed")
         self.client.text_document_did_close(
             types.DidCloseTextDocumentParams(
                 text_document=types.TextDocumentIdentifier(uri=self.uri)
@@ -429,6 +440,10 @@ class _Editor:
     def _locate(self) -> None:
         self.line = self.text.count("\n", 0, self.cursor)
         self.line_start = self.text.rfind("\n", 0, self.cursor) + 1
+
+    def move(self, offset: int) -> None:
+        self.cursor = offset
+        self._locate()
 
     def position(self) -> types.Position:
         return types.Position(
