@@ -187,6 +187,27 @@ class LineIndex:
         start, length = self._span(line)
         return text[start : start + length]
 
+    def line_texts(self, first: int, stop: int, text: str) -> list[str]:
+        """Texts of lines ``first:stop`` without their line breaks, found in one walk."""
+        first, stop = max(first, 0), min(stop, self._lines)
+        if first >= stop:
+            return []
+        block, index, start, _ = self._locate(first)
+        last = self._lines - 1
+        found: list[str] = []
+        line = first
+        while line < stop:
+            lengths = self._chars[block]
+            while index < len(lengths) and line < stop:
+                length = lengths[index]
+                found.append(text[start : start + length - (line < last)])
+                start += length
+                index += 1
+                line += 1
+            block += 1
+            index = 0
+        return found
+
     def replace(self, start: int, end: int, start_byte: int, end_byte: int, new_text: str) -> None:
         """Update the index after text[start:end] (bytes start_byte:end_byte) became new_text."""
         first, first_start = _find(self._chars, self._char_totals, start)

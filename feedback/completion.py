@@ -67,7 +67,6 @@ from tactful.feedback.turn import (
 )
 from tactful.suggestion import postprocess
 from tactful.suggestion.engine import LLM, BlockingEngine, Engine, EngineRegistry
-from tactful.suggestion.postprocess import TreeSource
 from tactful.suggestion.registry import SuggestionRegistry
 from tactful.suggestion.types import CompletionRequest, Suggestion
 
@@ -192,12 +191,10 @@ class CompletionPipeline:
         request: CompletionRequest,
         options: CompletionOptions,
         is_current: Callable[[], bool],
-        tree: TreeSource = None,
         lines: LineIndex | None = None,
     ) -> CompletionTurn:
         """Take one request through every step. ``is_current`` says whether the document is
-        still at the request's version; ``tree`` and ``lines`` are its syntax tree (or what
-        parses it when clean-up first needs it) and line index at that version (either may be
+        still at the request's version; ``lines`` is its line index at that version (or
         None)."""
         ready = self._announced(request)
         if ready is not None:
@@ -222,7 +219,7 @@ class CompletionPipeline:
         # 3. propose, 4. clean up, 5. judge: engine by engine, as the document's one request
         # in flight.
         finished = await self._preempting(
-            request.uri, self._propose_clean_judge(turn, options, tree, lines, loop, moment)
+            request.uri, self._propose_clean_judge(turn, options, lines, loop, moment)
         )
         if not finished:
             return self._ended(turn, Outcome.CANCELLED)
@@ -247,7 +244,6 @@ class CompletionPipeline:
         self,
         turn: CompletionTurn,
         options: CompletionOptions,
-        tree: TreeSource,
         lines: LineIndex | None,
         loop: FeedbackLoop | None,
         moment: Moment,
@@ -282,11 +278,11 @@ class CompletionPipeline:
                     return
                 if index == 0 and background is not None:
                     if llm is not None and llm.done() and not llm.cancelled():
-                        if self._take(turn, llm.result(), tree, lines, loop, options.workspace):
+                        if self._take(turn, llm.result(), lines, loop, options.workspace):
                             return
                     else:
                         turn.proposals.append(Proposal(background.name, (), 0.0, BACKGROUND))
-                if self._take(turn, proposal, tree, lines, loop, options.workspace):
+                if self._take(turn, proposal, lines, loop, options.workspace):
                     return
         finally:
             for task in asked:
@@ -296,14 +292,13 @@ class CompletionPipeline:
         self,
         turn: CompletionTurn,
         proposal: Proposal[Suggestion],
-        tree: TreeSource,
         lines: LineIndex | None,
         loop: FeedbackLoop | None,
         workspace: str,
     ) -> bool:
         """One engine's proposal cleaned up and judged; True when something is shown."""
         turn.proposals.append(proposal)
-        return self._judge(turn, self._clean_up(turn, proposal, tree, lines), loop, workspace)
+        return self._judge(turn, self._clean_up(turn, proposal, lines), loop, workspace)
 
     async def _propose(
         self, engine: Engine, request: CompletionRequest, options: CompletionOptions
@@ -332,14 +327,11 @@ class CompletionPipeline:
     def _clean_up(
         turn: CompletionTurn,
         proposal: Proposal[Suggestion],
-        tree: TreeSource,
         lines: LineIndex | None,
     ) -> list[Suggestion]:
-        if callable(tree):
-            tree = functools.cache(tree)  # one parse for all of the proposal's items
         cleaned: list[Suggestion] = []
         for suggestion in proposal.items:
-            kept, reason = postprocess.check(turn.request, suggestion, tree, lines)
+            kept, reason = postprocess.check(turn.request, suggestion, lines)
             if kept is None:
                 turn.dropped.append(Dropped(suggestion, reason))
             else:

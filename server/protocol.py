@@ -64,14 +64,21 @@ class TactfulProtocol(LanguageServerProtocol):
             return
         super().handle_message(message)
 
+    # pygls keeps a copy of every open document and applies each change to it by splitting
+    # the whole text into lines (a cost that grows with the document at every keystroke). The
+    # server keeps its own (``features/sync.py``, ``analyzers/document.py``, which also warns
+    # of a change to a document that is not open) and never reads pygls's: open and change go
+    # to its handlers alone.
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
+    def lsp_text_document__did_open(self, params: types.DidOpenTextDocumentParams) -> Any:
+        if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_OPEN)) is not None:
+            yield handler, (params,), None
+
     @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
     def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams) -> Any:
-        # pygls raises KeyError for a change to a document that is not open: a client bug
-        # worth a log line, not an error shown to the user.
-        if params.text_document.uri not in self.workspace.text_documents:
-            logger.warning("change for a document that is not open: %s", params.text_document.uri)
-            return
-        yield from super().lsp_text_document__did_change(params)
+        if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)) is not None:
+            yield handler, (params,), None
 
     def handle_body(self, body: bytes) -> None:
         """Decode one framed body and dispatch it; never raises."""

@@ -11,7 +11,7 @@ from tactful.analyzers.index import MAX_FILE_BYTES, RepositoryIndex, source_file
 from tactful.analyzers.text import Point
 from tactful.suggestion.local.engine import LocalEngine, Tuning
 from tactful.suggestion.local.language import language_counts
-from tactful.suggestion.postprocess import clean
+from tactful.suggestion.postprocess import WINDOW_LINES, clean
 from tactful.suggestion.types import CompletionRequest, Suggestion
 
 HELPERS = """\
@@ -178,6 +178,25 @@ def test_post_processing() -> None:
     ]
     for source, suggestion, expected in check:
         assert cleaned(source, suggestion) == expected, (source, suggestion)
+
+
+METHOD = "    def method_{n}(self, value):\n        total = value + {n}\n        return total\n\n"
+
+
+def test_post_processing_parses_the_construct_around_the_cursor_in_a_long_file() -> None:
+    """In a class far longer than the parsed window, the method around the cursor decides:
+    what breaks it is dropped, a statement completed is kept, a multi-line suggestion is cut
+    where a statement ends; code that does not parse around the cursor checks nothing."""
+    head = "class Big:\n" + "".join(METHOD.format(n=n) for n in range(300))
+    tail = "".join(METHOD.format(n=n) for n in range(300, 600))
+    assert (head + tail).count("\n") > 10 * WINDOW_LINES
+    inside = head + "    def fresh(self, value):\n        result = value|\n\n" + tail
+    assert cleaned(inside, " + )") is None
+    assert cleaned(inside, " * 2") == " * 2"
+    assert cleaned(inside, " * 2\n        return result") == " * 2\n        return result"
+    assert cleaned(inside, " * 2\n        print(result, value") == " * 2"
+    broken = head + "    def fresh(self, value:\n        result = value|\n\n" + tail
+    assert cleaned(broken, " + )") == " + )"
 
 
 def test_an_index_over_nothing_is_empty(tmp_path: Path) -> None:

@@ -102,7 +102,7 @@ async def test_a_turn_carries_the_request_each_decision_and_the_outcome(
     completion = pipeline(ran, loop)
     req = request(trigger="invoked")  # asked for by a key: shown whatever the filter predicts
     lines = LineIndex(req.text)
-    turn = await completion.complete(req, OPTIONS, lambda: True, None, lines)
+    turn = await completion.complete(req, OPTIONS, lambda: True, lines)
     assert turn.request is req and turn.outcome is Outcome.SHOWN
     assert turn.context is not None and turn.context.line_prefix == PREFIX
     assert turn.context.previous_line == "right = os.path.join(base, 'right')"

@@ -110,6 +110,9 @@ def test_a_long_documents_line_index_follows_edits_across_its_blocks() -> None:
             assert index.byte_offset(point, text) == len(text[:offset].encode())
             assert index.point_of_byte(len(text[:offset].encode()), text) == point
             assert index.line_text(point.line, text) == text.split("\n")[point.line]
+        first = fresh.point(a).line
+        for stop in (first, first + 1, first + 300, first + 700):
+            assert index.line_texts(first, stop, text) == text.split("\n")[first:stop]
 
 
 def test_a_snapshot_carries_the_latest_edits_and_parses_only_when_asked() -> None:

@@ -64,7 +64,8 @@ async def complete(
     document = server.documents.get(uri)
     if document is None or not settings.completion.enabled:
         return None
-    # Parsed only if clean-up needs the tree (a long file's parse costs milliseconds).
+    # Without its tree: clean-up parses only the lines around the cursor (a long file's
+    # parse costs milliseconds).
     snapshot = document.snapshot(parse=False)
     # The document's own line index: used only until the result is checked to be current.
     lines = Lines(snapshot.text, document.lines)
@@ -86,9 +87,7 @@ async def complete(
     def current() -> bool:
         return server.documents.get(uri) is document and document.version == request.version
 
-    turn = await server.services.completion.complete(
-        request, options, current, lambda: snapshot.tree, document.lines
-    )
+    turn = await server.services.completion.complete(request, options, current, document.lines)
     if not turn.shown:
         return None
     return Answer(request, turn.shown, lines)
