@@ -374,6 +374,9 @@ def plan_hunks(old: str, new: str, max_added: int = 0) -> list[HunkEdit]:
         start = offset + head
         deleted_end = offset + len(before) - tail
         typed = after[head : len(after) - tail]
+        if deleted_end == start and "\n" in typed:
+            start, typed = _whole_lines(new, start, typed)
+            deleted_end = start
         if typed.endswith("\n") and deleted_end == start > 0 and new[start - 1] == "\n":
             # New whole lines: Enter at the end of the line above, then the lines.
             start -= 1
@@ -382,6 +385,19 @@ def plan_hunks(old: str, new: str, max_added: int = 0) -> list[HunkEdit]:
         edits.append(HunkEdit(start, deleted_end, typed))
         offset += len(after)
     return edits
+
+
+def _whole_lines(new: str, start: int, typed: str) -> tuple[int, str]:
+    """An insertion of lines moved, where the same text results, to start at a line's start
+    and end with its line break (the shared indentation of the next line put the insertion
+    after it: a developer adds whole lines above that line, not text before its code)."""
+    at, text = start, typed
+    while at > 0 and not (new[at - 1] == "\n" and text.endswith("\n")):
+        if new[at - 1] != text[-1]:
+            return start, typed
+        at -= 1
+        text = new[at] + text[:-1]
+    return (at, text) if text.endswith("\n") else (start, typed)
 
 
 def _shared_head(a: str, b: str) -> int:

@@ -53,6 +53,12 @@ def test_a_changed_word_is_retyped_and_new_lines_start_with_enter() -> None:
     (lines,) = plan_hunks("a = 1\nb = 2\n", "a = 1\nx = 0\ny = 1\nb = 2\n")
     # Enter at the end of the line above, then the new lines.
     assert lines.typed == "\nx = 0\ny = 1" and lines.start == len("a = 1")
+    # Lines added above an indented line are typed as whole lines, not before its code.
+    old = "def f():\n    x = 1\n    value = g(x)\n"
+    new = "def f():\n    x = 1\n    if x:\n        x = 2\n    value = g(x)\n"
+    (above,) = plan_hunks(old, new)
+    assert above.typed == "\n    if x:\n        x = 2" and above.start == len("def f():\n    x = 1")
+    assert apply(old, [above]) == new
     (pasted,) = plan_hunks("a = 1\n", "a = 1\n" + "z = 0\n" * 5, max_added=3)
     assert pasted.pasted
 

@@ -120,7 +120,7 @@ def commits(repository: Path, count: int, seed: int) -> list[Commit]:
     return found
 
 
-def _show(repository: Path, commit: str, path: str) -> str:
+def show(repository: Path, commit: str, path: str) -> str:
     return (
         _git(repository, "show", f"{commit}:{path}")
         .encode("utf-8", "surrogateescape")
@@ -193,8 +193,8 @@ async def _replay(
             checked_out = commit.parent
             touched = set()
             for path in commit.modified:
-                old = _show(repository, commit.parent, path)
-                new = _show(repository, commit.id, path)
+                old = show(repository, commit.parent, path)
+                new = show(repository, commit.id, path)
                 language = language_of_path(path) or "plaintext"
                 part = await edit_file(
                     server, path, old, new, language, max_added=max_added, watch=tally.watch
@@ -202,7 +202,7 @@ async def _replay(
                 tally.edits.merge(part)
                 touched.add(path)
             for path in commit.added:
-                new = _show(repository, commit.id, path)
+                new = show(repository, commit.id, path)
                 language = language_of_path(path) or "plaintext"
                 typist = await type_file(
                     server, path, new, language, watch=tally.watch, head_lines=HEAD_LINES

@@ -8,6 +8,11 @@ contexts touch it are taken out and put back: the block, the lines after it up t
 tokens past it, and ``order`` tokens of context before it. Nothing here walks the whole
 document, so an edit costs the same in a 10,000-line file as in a 100-line one.
 
+A string opened and not yet closed would make every line below it read as string, and
+closing it would turn them all back: such a change of state is followed for at most
+``STATE_LINES`` lines below the edit, past which lines keep how they read (a string being
+typed is about to be closed). Up to that distance the counts are exactly those of the text.
+
 The token stream is never stored whole: a line's tokens are kept per line, and the stream of a
 stretch of lines (with the line-break tokens between them, ``tokens.stream``) is made when asked.
 """
@@ -18,6 +23,9 @@ from collections.abc import Sequence
 
 from tactful.analyzers.ngrams import NgramCounts
 from tactful.analyzers.tokens import NORMAL, stream, tokenize_line
+
+# Lines below an edit re-read when the edit changes the state they start in (see above).
+STATE_LINES = 200
 
 
 class DocumentModel:
@@ -66,8 +74,12 @@ class DocumentModel:
             block_tokens.append(tokens)
             block_states.append(state)
         # While the state at the end of the block differs from what the next line started in,
-        # that line is tokenized anew too.
-        while old_end < len(lines) and (states[old_end - 1] if old_end > 0 else NORMAL) != state:
+        # that line is tokenized anew too (up to ``STATE_LINES`` of them).
+        limit = old_end + STATE_LINES
+        while (
+            old_end < min(len(lines), limit)
+            and (states[old_end - 1] if old_end > 0 else NORMAL) != state
+        ):
             line = lines[old_end]
             tokens, state = tokenize_line(line, self.language_id, state)
             block_lines.append(line)
