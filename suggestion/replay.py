@@ -374,30 +374,48 @@ def plan_hunks(old: str, new: str, max_added: int = 0) -> list[HunkEdit]:
         start = offset + head
         deleted_end = offset + len(before) - tail
         typed = after[head : len(after) - tail]
-        if deleted_end == start and "\n" in typed:
-            start, typed = _whole_lines(new, start, typed)
-            deleted_end = start
+        indent = ""
+        if "\n" in typed:
+            whole = _whole_lines(new, start, typed) if deleted_end == start else None
+            if whole is not None:
+                start, typed, indent = whole
+                deleted_end = start
+            else:
+                # Lines typed: what is kept after them starts at a line break (a developer
+                # rewriting lines deletes and types to the end of a line, not up to the middle
+                # of what the old line's end shares with the new).
+                while tail and after[len(after) - tail] != "\n":
+                    tail -= 1
+                deleted_end = offset + len(before) - tail
+                typed = after[head : len(after) - tail]
         if typed.endswith("\n") and deleted_end == start > 0 and new[start - 1] == "\n":
             # New whole lines: Enter at the end of the line above, then the lines.
-            start -= 1
-            deleted_end -= 1
-            typed = "\n" + typed[:-1]
-        edits.append(HunkEdit(start, deleted_end, typed))
+            edits.append(HunkEdit(start - 1, start - 1, "\n" + typed[:-1]))
+        else:
+            edits.append(HunkEdit(start, deleted_end, typed))
+        if indent:
+            # The line below the new ones is indented further.
+            edits.append(HunkEdit(start + len(typed), start + len(typed), indent))
         offset += len(after)
     return edits
 
 
-def _whole_lines(new: str, start: int, typed: str) -> tuple[int, str]:
-    """An insertion of lines moved, where the same text results, to start at a line's start
-    and end with its line break (the shared indentation of the next line put the insertion
-    after it: a developer adds whole lines above that line, not text before its code)."""
+def _whole_lines(new: str, start: int, typed: str) -> tuple[int, str, str] | None:
+    """An insertion of lines moved, where the same text results, to start at a line's start:
+    (where, the whole lines, the indentation the line below them gains), or None. The shared
+    indentation of the line below put the insertion after it, but a developer adds whole lines
+    above that line (and indents it further when the new lines open a block around it), rather
+    than typing before its code."""
     at, text = start, typed
-    while at > 0 and not (new[at - 1] == "\n" and text.endswith("\n")):
+    while at > 0 and new[at - 1] != "\n":
         if new[at - 1] != text[-1]:
-            return start, typed
+            return None
         at -= 1
         text = new[at] + text[:-1]
-    return (at, text) if text.endswith("\n") else (start, typed)
+    lines, _, indent = text.rpartition("\n")
+    if indent.strip(" \t"):
+        return None
+    return at, lines + "\n", indent
 
 
 def _shared_head(a: str, b: str) -> int:

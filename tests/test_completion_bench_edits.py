@@ -59,6 +59,18 @@ def test_a_changed_word_is_retyped_and_new_lines_start_with_enter() -> None:
     (above,) = plan_hunks(old, new)
     assert above.typed == "\n    if x:\n        x = 2" and above.start == len("def f():\n    x = 1")
     assert apply(old, [above]) == new
+    # Lines that open a block around it: typed above it, then the line is indented further.
+    old = "    x = 1\n    value = g(x)\n"
+    new = "    x = 1\n    if x:\n        x = 2\n    else:\n        value = g(x)\n"
+    lines, indent = plan_hunks(old, new)
+    assert lines.typed == "\n    if x:\n        x = 2\n    else:" and indent.typed == "    "
+    assert apply(old, [lines, indent]) == new
+    # Lines rewritten: typed in whole lines, not up to what their old end shares with the new.
+    old = "def f(a):\n    total = compute(a)\n"
+    new = "def f(a):\n    if a:\n        total = fetch(a)\n"
+    (rewritten,) = plan_hunks(old, new)
+    assert rewritten.typed == "if a:\n        total = fetch(a)"
+    assert apply(old, [rewritten]) == new
     (pasted,) = plan_hunks("a = 1\n", "a = 1\n" + "z = 0\n" * 5, max_added=3)
     assert pasted.pasted
 
