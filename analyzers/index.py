@@ -8,7 +8,9 @@ elsewhere; huge, binary and generated files are skipped. Tokens of each file are
 the file's size and modification time, so a second start only re-reads what changed.
 
 Threading: ``build`` runs in a worker thread and swaps fresh counts in when done; ``update``
-and readers share ``lock``. A file that cannot be read or decoded is skipped, never an error.
+and readers share ``lock``, which an update takes for ``UPDATE_STRETCH`` tokens at a time (a
+reader in between sees a file partly counted, never a broken table). A file that cannot be
+read or decoded is skipped, never an error.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ MAX_FILE_BYTES = 512 * 1024
 # Bounds memory on very large repositories: past this, further files are not counted.
 MAX_TOKENS = 4_000_000
 ORDER = 5
+# Tokens counted in or out of the statistics per taking of the lock when a file changes.
+UPDATE_STRETCH = 2048
 _CACHE_VERSION = 3
 _SKIPPED_DIRS = frozenset(
     {
@@ -157,6 +161,8 @@ class RepositoryIndex:
         self.root = root.resolve()
         self.order = order
         self.lock = threading.Lock()
+        # One file's update at a time (each takes ``lock`` stretch by stretch).
+        self._writing = threading.Lock()
         self.ready = threading.Event()
         # (language family, path kind) -> counts
         self._counts: dict[tuple[str, str], NgramCounts] = {}
@@ -327,16 +333,31 @@ class RepositoryIndex:
                 return
             tokens = tokenize_text(text, language)
             entry = _FileEntry(0, len(text), language, tokens, digest, _identifiers(tokens))
+        key = (language_family(language), path_kind(relative))
+        with self._writing:
+            self._replace(relative, key, entry)
+
+    def _replace(self, relative: str, key: tuple[str, str], entry: _FileEntry | None) -> None:
         with self.lock:
             old = self._files.pop(relative, None)
-            key = (language_family(language), path_kind(relative))
             table = self._counts.get(key)
-            if old is not None and table is not None:
-                table.remove(old.tokens)
-            if entry is not None:
-                if table is None:
-                    table = self._counts[key] = NgramCounts(self.order)
-                table.add(entry.tokens)
+            if table is None and entry is not None:
+                table = self._counts[key] = NgramCounts(self.order)
+        if table is None:
+            return
+        # A long file's counts go out and in a stretch at a time, the lock taken for each:
+        # a completion waits for one stretch, not for the whole file.
+        if old is not None:
+            for start in range(0, len(old.tokens), UPDATE_STRETCH):
+                with self.lock:
+                    table.remove(old.tokens, start, start + UPDATE_STRETCH)
+                time.sleep(0)
+        if entry is not None:
+            for start in range(0, len(entry.tokens), UPDATE_STRETCH):
+                with self.lock:
+                    table.add(entry.tokens, start, start + UPDATE_STRETCH)
+                time.sleep(0)
+            with self.lock:
                 self._files[relative] = entry
 
     def _entry(self, relative: str, known: _FileEntry | None) -> _FileEntry | None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fixtures.workspace import Workspace
 
-from tactful.analyzers.index import MAX_FILE_BYTES, RepositoryIndex, source_files
+from tactful.analyzers.index import MAX_FILE_BYTES, UPDATE_STRETCH, RepositoryIndex, source_files
 from tactful.analyzers.text import Point
 from tactful.suggestion.local.engine import LocalEngine, Tuning
 from tactful.suggestion.local.language import language_counts
@@ -91,6 +91,28 @@ def test_updates_and_exclusions_change_the_statistics(workspace: Workspace) -> N
     index.exclude("a.py")
     assert counts.tokens_counted == 0
     assert index.file_count == 0
+
+
+def test_a_long_file_updated_stretch_by_stretch_is_counted_as_one_read_afresh(
+    workspace: Workspace,
+) -> None:
+    """A file of many stretches of tokens, changed, is counted as an index built anew."""
+    body = "def handler_{n}(event, context):\n    return event[{n}]\n\n"
+    long = "".join(body.format(n=n) for n in range(900))
+    changed = long.replace("return event", "return context").replace("_7(", "_seven(")
+    workspace.write("a.py", long)
+    workspace.write("b.py", HELPERS)
+    index = RepositoryIndex(workspace.root, persist=False)
+    index.build()
+    counts = index.counts("python")
+    assert counts is not None and counts.tokens_counted > 4 * UPDATE_STRETCH
+    index.update(workspace.root / "a.py", changed)
+    workspace.write("a.py", changed)
+    fresh = RepositoryIndex(workspace.root, persist=False)
+    fresh.build()
+    again = fresh.counts("python")
+    assert again is not None
+    assert [dict(t) for t in counts.tables] == [dict(t) for t in again.tables]
 
 
 def test_the_workspace_teaches_the_engine(workspace: Workspace) -> None:
