@@ -278,6 +278,34 @@ def test_the_engine_follows_a_documents_edits_as_if_it_read_it_anew() -> None:
     assert following.suggest(req)[0].text == "th.join(base,"
 
 
+def test_a_document_read_as_it_opens_is_never_waited_for() -> None:
+    """While an opened document is read (in another thread), requests in it get nothing at
+    once; the cache read is then adopted and followed. A read that ends after the document
+    closed, or opened again, is not adopted."""
+    base = "import os\n\nleft = os.path.join(base, 'left')\nright = os.path.join(base, 'r')\n"
+    typed = base + "middle = os.pa"
+    opened = CompletionRequest("file:///m.py", None, "python", 1, base, Point(0, 0))
+    at = Point(4, 0)
+    edit = DocumentEdit(1, 2, (TextChange("middle = os.pa", at, at),))
+    request = CompletionRequest(
+        "file:///m.py", None, "python", 2, typed, Point(4, 14), edits=(edit,)
+    )
+    engine = LocalEngine(None, LOCAL)
+    engine.reading(opened)
+    assert engine.suggest(request) == []
+    tracked = engine.read(opened)
+    engine.adopt(opened, tracked)
+    assert engine.suggest(request)[0].text == "th.join(base,"
+    closed = LocalEngine(None, LOCAL)
+    closed.reading(opened)
+    closed.forget("file:///m.py")
+    closed.adopt(opened, tracked)
+    again = CompletionRequest("file:///m.py", None, "python", 1, "x = 1\n", Point(0, 0))
+    closed.reading(again)
+    closed.adopt(opened, tracked)  # the first opening's read: not this document's text
+    assert closed.suggest(request) == []
+
+
 def _tables(counts: NgramCounts) -> list[dict]:
     return [{k: dict(v) for k, v in table.items()} for table in counts.tables]
 

@@ -34,6 +34,7 @@ from tactful.suggestion.types import CompletionRequest
 if TYPE_CHECKING:
     from tactful.analyzers.index import RepositoryIndex
     from tactful.server.app import TactfulServer
+    from tactful.suggestion.local.engine import LocalEngine
 
 logger = logging.getLogger(__name__)
 
@@ -68,20 +69,19 @@ def register(server: TactfulServer) -> None:
                 INDEX.run(index.update, document.path, None), name="setting an open file apart"
             )
         observe(document)
-        # The engine reads the document now, in its own worker, rather than at the first
-        # request (a long file takes it a while).
+        # The engine reads the document now, in another thread, rather than at the first
+        # request (a long file takes it a while); requests meanwhile go without.
         snapshot = document.snapshot(parse=False)
-        ENGINE.submit(
-            services.local.open,
-            CompletionRequest(
-                uri=snapshot.uri,
-                path=snapshot.path,
-                language_id=snapshot.language_id,
-                version=snapshot.version,
-                text=snapshot.text,
-                position=Point(0, 0),
-            ),
+        opening = CompletionRequest(
+            uri=snapshot.uri,
+            path=snapshot.path,
+            language_id=snapshot.language_id,
+            version=snapshot.version,
+            text=snapshot.text,
+            position=Point(0, 0),
         )
+        ENGINE.submit(services.local.reading, opening)
+        server.spawn(_read(services.local, opening), name="reading an opened document")
 
     def closed(document: Document) -> None:
         # In the engine's own worker, in turn with its requests: its caches are its own.
@@ -116,6 +116,11 @@ def register(server: TactfulServer) -> None:
             if any(d.path == path for d in server.documents.values()):
                 continue  # the editor's buffer is what counts for an open file
             await INDEX.run(_reread, index, path)
+
+
+async def _read(local: LocalEngine, opening: CompletionRequest) -> None:
+    tracked = await run_blocking(local.read, opening)
+    await ENGINE.run(local.adopt, opening, tracked)
 
 
 def _reread(index: RepositoryIndex, path: str) -> None:

@@ -93,8 +93,10 @@ class Tuning:
 class LocalEngine:
     """Suggests the rest of the token, the line or a few lines from what the workspace says.
 
-    A ``BlockingEngine``: its work is CPU-bound, so the server runs ``suggest`` and ``forget``
-    in the engine's own worker thread, one at a time (the document caches need no lock)."""
+    A ``BlockingEngine``: its work is CPU-bound, so the server runs ``suggest``, ``forget``,
+    ``reading`` and ``adopt`` in the engine's own worker thread, one at a time (the document
+    caches need no lock); ``read`` (a document opened, read whole) runs in any other thread,
+    so that no request waits for it."""
 
     name = NAME
 
@@ -102,6 +104,9 @@ class LocalEngine:
         self.index = index
         self.tuning = tuning or Tuning()
         self._documents: OrderedDict[str, _Tracked] = OrderedDict()
+        # Documents being read in another thread (the request that opened each): requests in
+        # them go without a suggestion.
+        self._reading: dict[str, CompletionRequest] = {}
         self._members = MemberNames()
 
     def close(self) -> None:
@@ -111,16 +116,41 @@ class LocalEngine:
     def forget(self, uri: str) -> None:
         """Drop the cache of a closed document."""
         self._documents.pop(uri, None)
+        self._reading.pop(uri, None)
 
-    def open(self, request: CompletionRequest) -> None:
-        """Read a document as it opens (``request``: its text and version; the position is
-        the start), so the first request in it does not pay for reading a long file."""
+    def reading(self, opened: CompletionRequest) -> None:
+        """A document opened (``opened``: its text and version) and is being read (``read``):
+        until its cache is adopted, a request in it is answered with nothing rather than
+        wait."""
+        self._documents.pop(opened.uri, None)
+        self._reading[opened.uri] = opened
+
+    def read(self, request: CompletionRequest) -> _Tracked | None:
+        """A document's cache, read whole as it opens (``request``: its text and version), for
+        ``adopt``. Any thread: it touches nothing of the engine's."""
         try:
-            self._document(request)
             if self.tuning.language_weight > 0:
                 language_counts(request.language_id)
+            tracked = _Tracked(DocumentModel(request.language_id, ORDER))
+            tracked.follow(request)
+            return tracked
         except Exception:
             logger.exception("local engine failed to read %s", request.uri)
+            return None
+
+    def adopt(self, opened: CompletionRequest, tracked: _Tracked | None) -> None:
+        """Take the cache ``read`` made of ``opened``, unless the document closed (or opened
+        again) meanwhile."""
+        uri = opened.uri
+        if self._reading.get(uri) is not opened:
+            return
+        del self._reading[uri]
+        if tracked is None:
+            return
+        self._documents[uri] = tracked
+        self._documents.move_to_end(uri)
+        while len(self._documents) > self.tuning.documents:
+            self._documents.popitem(last=False)
 
     def suggest(
         self, request: CompletionRequest, deadline: float | None = None
@@ -134,6 +164,8 @@ class LocalEngine:
 
     def _suggest(self, request: CompletionRequest, deadline: float | None) -> list[Suggestion]:
         row, column = request.position.line, request.position.column
+        if request.uri in self._reading:
+            return []  # still being read: no suggestion rather than a wait
         tracked = self._document(request)
         lines = tracked.lines
         if row >= len(lines):
