@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 from bisect import bisect_left, insort
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 _TOTAL = None
@@ -36,21 +36,21 @@ class NgramCounts:
         self._pending: list[str] = []
 
     @classmethod
-    def from_rows(cls, order: int, tables: Sequence[Sequence[Any]]) -> NgramCounts:
-        """Counts from rows of ``[context tokens, {follower: count}, total]`` per context
-        length (a pruned table keeps each context's total as it was counted)."""
+    def from_rows(cls, order: int, rows: Iterable[Sequence[Any]]) -> NgramCounts:
+        """Counts from rows of ``[context length, context tokens, {follower: count}, total]``
+        (a pruned table keeps each context's total as it was counted), read one at a time."""
         counts = cls(order)
-        for k, rows in enumerate(tables[: order + 1]):
-            table = counts.tables[k]
-            for context, followers, total in rows:
-                key = tuple(sys.intern(token) for token in context)
-                entry: dict[str | None, int] = {
-                    sys.intern(token): int(n) for token, n in followers.items()
-                }
-                entry[_TOTAL] = int(total)
-                table[key] = entry
+        for k, context, followers, total in rows:
+            if not 0 <= k <= order:
+                continue
+            key = tuple(sys.intern(token) for token in context)
+            entry: dict[str | None, int] = {
+                sys.intern(token): int(n) for token, n in followers.items()
+            }
+            entry[_TOTAL] = int(total)
+            counts.tables[k][key] = entry
         unigrams = counts.tables[0].get(())
-        if unigrams is not None:
+        if unigrams is not None and _TOTAL in unigrams:
             counts.tokens_counted = unigrams[_TOTAL] or 0
             counts._pending.extend(token for token in unigrams if token is not None)
         else:
@@ -107,6 +107,10 @@ class NgramCounts:
                 unigrams[token] = before + sign
                 if before == 0:
                     self._pending.append(token)
+                    if len(self._pending) > max(4096, len(self._vocabulary)):
+                        # Tokens come back each time a line is counted again: without a
+                        # completion asked for, nothing else would ever take them in.
+                        self._sort_pending()
             unigrams[_TOTAL] += sign
             for k in range(1, min(order, position) + 1):
                 context = tuple(tokens[position - k : position])
@@ -158,10 +162,13 @@ class NgramCounts:
         if not pending:
             return
         vocabulary = self._vocabulary
-        if len(pending) > 64:
+        unigrams = self.tables[0][()]
+        if len(pending) > 64 or len(vocabulary) > 2 * len(unigrams) + 64:
+            # Rebuilt without the tokens no longer counted (words typed and deleted again),
+            # so that the vocabulary stays the size of what is counted over a long session.
             merged = set(vocabulary)
             merged.update(pending)
-            self._vocabulary = sorted(merged)
+            self._vocabulary = sorted(token for token in merged if token in unigrams)
         else:
             for token in pending:
                 index = bisect_left(vocabulary, token)

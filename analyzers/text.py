@@ -116,6 +116,16 @@ class LineIndex:
     def line_count(self) -> int:
         return self._lines
 
+    def copy(self) -> LineIndex:
+        """An index of the same text that later edits of this one leave alone."""
+        copied = LineIndex.__new__(LineIndex)
+        copied._chars = [list(block) for block in self._chars]
+        copied._bytes = [list(block) for block in self._bytes]
+        copied._char_totals = list(self._char_totals)
+        copied._byte_totals = list(self._byte_totals)
+        copied._lines = self._lines
+        return copied
+
     @property
     def starts(self) -> list[int]:
         """Code-point offset of every line's start (a pass over every line)."""

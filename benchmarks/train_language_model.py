@@ -13,7 +13,7 @@ Counts are the engine's own token n-grams (``tactful.analyzers.tokens``, order 5
 contexts seen fewer than ``--min-context`` times and followers seen fewer than ``--min-count``
 times after their context are dropped (a context's total keeps what was dropped, so the
 model stays as unsure as the full counts were). Written to
-``suggestion/local/python_tokens.json.gz`` (``tactful.suggestion.local.language`` reads it).
+``suggestion/local/python_tokens.jsonl.gz`` (``tactful.suggestion.local.language`` reads it).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ SOURCES = {
 ORDER = 5
 # The source tree's copy (an installed package's is read-only, or a link to this one).
 MODEL_PATH = (
-    Path(__file__).resolve().parent.parent / "suggestion" / "local" / "python_tokens.json.gz"
+    Path(__file__).resolve().parent.parent / "suggestion" / "local" / "python_tokens.jsonl.gz"
 )
 
 
@@ -107,9 +107,12 @@ def main(argv: list[str]) -> int:
         "tokens_counted": counts.tokens_counted,
         "min_context": args.min_context,
         "min_count": args.min_count,
-        "tables": tables,
     }
-    data = json.dumps(model, separators=(",", ":")).encode("utf-8")
+    # A header line, then one line a context: the engine reads it a line at a time.
+    lines = [json.dumps(model, separators=(",", ":"))]
+    for k, rows in enumerate(tables):
+        lines.extend(json.dumps([k, *row], separators=(",", ":")) for row in rows)
+    data = "".join(f"{line}\n" for line in lines).encode("utf-8")
     args.output.write_bytes(gzip.compress(data, 9, mtime=0))
     print(
         f"{args.output}: {counts.tokens_counted} tokens from {sum(files.values())} files, "

@@ -20,8 +20,9 @@ SUGGESTION_ACCEPTED = "suggestion.accepted"  # length: characters taken (partial
 SUGGESTION_REJECTED = "suggestion.rejected"  # explicit: sent by the editor; otherwise inferred
 SUGGESTION_TYPED = "suggestion.typed"  # typed by hand: neither an accept nor a rejection
 SUGGESTION_HIDDEN = "suggestion.hidden"  # generated, then withheld by the filter
-# A hidden suggestion the developer then typed exactly, by hand (acceptance/hidden.py);
-# detail: {"keystrokes": what typing it cost, less the one keystroke accepting costs}.
+# A hidden suggestion the developer then typed exactly, by hand (acceptance/hidden.py), with
+# the item id of its ``suggestion.hidden`` event (so of its features); detail: {"keystrokes":
+# what typing it cost, less the one keystroke accepting costs}.
 SUGGESTION_HIDDEN_TYPED = "suggestion.hidden_typed"
 REQUEST_SKIPPED = "request.skipped"  # the gate decided not to ask an engine at all
 # Review comments and quality fixes.
@@ -36,6 +37,11 @@ FIX_APPLIED = "fix.applied"  # explicit: the developer picked it; otherwise part
 FIX_IGNORED = "fix.ignored"
 FIX_HIDDEN = "fix.hidden"
 VALIDATION_VERDICT = "validation.verdict"  # detail: {"verdict": "passed", "tests": 14, ...}
+# Next edits (``tactful/nextEdits``): detail says where each came from ({"source": "repeat"}).
+NEXT_EDIT_SHOWN = "next_edit.shown"
+NEXT_EDIT_ACCEPTED = "next_edit.accepted"
+NEXT_EDIT_REJECTED = "next_edit.rejected"  # explicit: sent by the editor; otherwise inferred
+NEXT_EDIT_HIDDEN = "next_edit.hidden"  # proposed and checked, withheld by the item model
 
 KINDS = frozenset(
     {
@@ -55,6 +61,10 @@ KINDS = frozenset(
         FIX_IGNORED,
         FIX_HIDDEN,
         VALIDATION_VERDICT,
+        NEXT_EDIT_SHOWN,
+        NEXT_EDIT_ACCEPTED,
+        NEXT_EDIT_REJECTED,
+        NEXT_EDIT_HIDDEN,
     }
 )
 

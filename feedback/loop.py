@@ -13,6 +13,9 @@ What the other features call (all by item id, all cheap):
 - review comments and fixes: ``judge_item`` / ``rank_items`` → ``item_shown`` →
   ``comment_dismissed`` / ``comment_resolved`` / ``fix_applied`` / ``fix_ignored``; validation
   results: ``verdict``.
+- next edits: ``judge_next_edit`` for each checked candidate → ``next_edit_shown`` →
+  ``next_edit_accepted`` / ``next_edit_rejected`` (explicit, or inferred by the next-edit
+  pipeline when the editor moved on without it).
 - anything else: ``record(event)``.
 """
 
@@ -32,6 +35,7 @@ from tactful.feedback.acceptance.cascade import AcceptanceModel, Decision, Histo
 from tactful.feedback.acceptance.features import Candidate, Context
 from tactful.feedback.acceptance.items import Item, ItemModel
 from tactful.feedback.acceptance.model import Prior
+from tactful.feedback.acceptance.next_edits import NextEditItem, NextEditModel
 from tactful.feedback.outcomes import Outcomes, Resolution, Shown
 from tactful.feedback.store import FeedbackStore
 from tactful.suggestion.keystrokes import saved as saved_keystrokes
@@ -40,6 +44,12 @@ logger = logging.getLogger(__name__)
 
 COMPLETION_MODEL = "completion"
 ITEM_MODEL = "items"
+NEXT_EDIT_MODEL = "next_edits"
+# Shown completions kept for an accept or a rejection to find (an editor reports within
+# seconds), and review comments and fixes (which stay on screen until the code changes). Each
+# completion keeps its decision's features: a few kilobytes.
+SUGGESTIONS_KEPT = 512
+ITEMS_KEPT = 2048
 # Persist what a workspace learned after this many updates or seconds, whichever comes first.
 SAVE_EVERY_UPDATES = 50
 SAVE_EVERY_S = 60.0
@@ -63,6 +73,7 @@ class FilterOptions:
 class _Workspace:
     completion: AcceptanceModel
     items: ItemModel
+    next_edits: NextEditModel
     history: History = field(default_factory=History)
     unsaved: int = 0
     saved_at: float = field(default_factory=time.monotonic)
@@ -86,6 +97,14 @@ class _Item:
     settled: bool = False
 
 
+@dataclass
+class _NextEdit:
+    decision: Decision
+    workspace: str
+    item: NextEditItem
+    settled: str = ""  # "", "accepted" or "rejected"
+
+
 class FeedbackLoop:
     """One server's feedback loop over one store; models are kept per workspace root."""
 
@@ -105,6 +124,7 @@ class FeedbackLoop:
         self._workspaces: dict[str, _Workspace] = {}
         self._suggestions: OrderedDict[str, _Suggestion] = OrderedDict()
         self._items: OrderedDict[str, _Item] = OrderedDict()
+        self._next_edits: OrderedDict[str, _NextEdit] = OrderedDict()
         self.outcomes = Outcomes()
 
     # -- settings and workspaces ----------------------------------------------------------
@@ -117,6 +137,8 @@ class FeedbackLoop:
             )
             ws.items.explore = self._explore
             ws.items.enabled = options.enabled
+            ws.next_edits.explore = self._explore
+            ws.next_edits.enabled = options.enabled
 
     @property
     def _explore(self) -> float:
@@ -131,11 +153,11 @@ class FeedbackLoop:
         self._base = base
         for root, ws in self._workspaces.items():
             learned_completion, learned_items = ws.completion.state(), ws.items.state()
-            ws.completion, ws.items = self._models(root)
+            ws.completion, ws.items, _next_edits = self._models(root)
             ws.completion.restore(learned_completion)
             ws.items.restore(learned_items)
 
-    def _models(self, root: str) -> tuple[AcceptanceModel, ItemModel]:
+    def _models(self, root: str) -> tuple[AcceptanceModel, ItemModel, NextEditModel]:
         prior, item_weights = self._base(root) if self._base is not None else (None, None)
         o = self.options
         return (
@@ -149,6 +171,7 @@ class FeedbackLoop:
             ItemModel(
                 explore=self._explore, enabled=o.enabled, seed=self._seed, weights=item_weights
             ),
+            NextEditModel(explore=self._explore, enabled=o.enabled, seed=self._seed),
         )
 
     def _workspace(self, root: str) -> _Workspace:
@@ -161,6 +184,7 @@ class FeedbackLoop:
             state, ws.pending_state = ws.pending_state, None
             ws.completion.restore(state.get(COMPLETION_MODEL))
             ws.items.restore(state.get(ITEM_MODEL))
+            ws.next_edits.restore(state.get(NEXT_EDIT_MODEL))
         return ws
 
     def _load(self, root: str, ws: _Workspace) -> None:
@@ -170,7 +194,7 @@ class FeedbackLoop:
             future: Future[Any] = self.store.submit(
                 lambda conn: {
                     name: self.store.read_state(conn, root, name)
-                    for name in (COMPLETION_MODEL, ITEM_MODEL)
+                    for name in (COMPLETION_MODEL, ITEM_MODEL, NEXT_EDIT_MODEL)
                 }
             )
         except Exception:
@@ -212,10 +236,11 @@ class FeedbackLoop:
             document=document,
             path=path,
         )
-        for probability, typed in ws.history.hidden_costs:
+        for probability, typed, hidden_id in ws.history.hidden_costs:
             self.record(
                 ev.Event(
                     ev.SUGGESTION_HIDDEN_TYPED,
+                    item_id=hidden_id,
                     language=language,
                     workspace=workspace,
                     probability=probability,
@@ -263,7 +288,10 @@ class FeedbackLoop:
             detail["gate_us"] = gate.detail["decision_us"]
             detail["gate_cpu_us"] = gate.detail.get("decision_cpu_us")
         if not decision.show:
-            self.history(workspace).note_hidden(candidate.text, decision.probability)
+            # The id links the hidden suggestion's features to its outcome: the
+            # ``suggestion.hidden_typed`` event of the same id if it is then typed by hand.
+            hidden_id = ev.new_uid()
+            self.history(workspace).note_hidden(candidate.text, decision.probability, hidden_id)
             if gate is not None and self.options.learn:
                 # The moment the gate let through ends in nothing shown: all the gate can
                 # learn is the filter's own estimate of how it would have ended.
@@ -271,6 +299,7 @@ class FeedbackLoop:
             self.record(
                 ev.Event(
                     ev.SUGGESTION_HIDDEN,
+                    item_id=hidden_id,
                     language=ctx.language,
                     workspace=workspace,
                     length=len(candidate.text),
@@ -307,7 +336,10 @@ class FeedbackLoop:
         if item_id in self._suggestions:
             return []
         self._remember(
-            self._suggestions, item_id, _Suggestion(decision, workspace, ctx.language, text)
+            self._suggestions,
+            item_id,
+            _Suggestion(decision, workspace, ctx.language, text),
+            SUGGESTIONS_KEPT,
         )
         self.record(
             ev.Event(
@@ -438,7 +470,7 @@ class FeedbackLoop:
                 return decision
         else:
             decision = self._workspace(workspace).items.judge(item)
-            self._remember(self._items, item_id, _Item(decision, workspace, item))
+            self._remember(self._items, item_id, _Item(decision, workspace, item), ITEMS_KEPT)
         if not decision.show:
             self.record(
                 ev.Event(
@@ -534,6 +566,108 @@ class FeedbackLoop:
             self._maybe_save(known.workspace, ws)
         return True
 
+    # -- next edits -----------------------------------------------------------------------
+
+    def judge_next_edit(self, workspace: str, item_id: str, item: NextEditItem) -> Decision:
+        """Show this next edit? A hidden one is recorded (once per id); a kept one waits for
+        ``next_edit_shown``. An id judged before keeps its first decision while it is pending:
+        the same edit proposed again is the same item."""
+        known = self._next_edits.get(item_id)
+        if known is not None and known.workspace == workspace:
+            self._next_edits.move_to_end(item_id)
+            return known.decision
+        decision = self._workspace(workspace).next_edits.judge(item)
+        self._remember(self._next_edits, item_id, _NextEdit(decision, workspace, item), ITEMS_KEPT)
+        if not decision.show:
+            self.record(
+                ev.Event(
+                    ev.NEXT_EDIT_HIDDEN,
+                    item_id=item_id,
+                    language=item.language,
+                    workspace=workspace,
+                    probability=decision.probability,
+                    features=decision.features,
+                    detail={"source": item.source, "score": item.score},
+                )
+            )
+        return decision
+
+    def next_edit_shown(self, item_id: str, text: str = "") -> bool:
+        """The editor got a judged next edit (``text``: what it writes, kept only when the user
+        opted in to storing code)."""
+        known = self._next_edits.get(item_id)
+        if known is None:
+            return False
+        self.record(
+            ev.Event(
+                ev.NEXT_EDIT_SHOWN,
+                item_id=item_id,
+                language=known.item.language,
+                workspace=known.workspace,
+                length=len(text),
+                explored=known.decision.explored,
+                probability=known.decision.probability,
+                features=known.decision.features,
+                code_hash=ev.code_hash(text),
+                code=text,
+                detail={"source": known.item.source, "score": known.item.score},
+            )
+        )
+        return True
+
+    def next_edit_accepted(self, item_id: str) -> bool:
+        """The editor applied a next edit (``tactful.acceptSuggestion``)."""
+        known = self._next_edits.get(item_id)
+        if known is None or known.settled == "accepted":
+            return False
+        self.record(
+            ev.Event(
+                ev.NEXT_EDIT_ACCEPTED,
+                item_id=item_id,
+                language=known.item.language,
+                workspace=known.workspace,
+                explored=known.decision.explored,
+                probability=known.decision.probability,
+                detail={"source": known.item.source},
+            )
+        )
+        # An accept after an inferred rejection corrects it (learned once each way).
+        self._learn_next_edit(known, True)
+        known.settled = "accepted"
+        return True
+
+    def next_edit_rejected(self, item_id: str, explicit: bool = True) -> bool:
+        """The editor dismissed a next edit (``explicit``), or it was inferred (the editor
+        moved on without it)."""
+        known = self._next_edits.get(item_id)
+        if known is None or known.settled:
+            return False
+        self.record(
+            ev.Event(
+                ev.NEXT_EDIT_REJECTED,
+                item_id=item_id,
+                language=known.item.language,
+                workspace=known.workspace,
+                explicit=explicit,
+                explored=known.decision.explored,
+                probability=known.decision.probability,
+                detail={"source": known.item.source},
+            )
+        )
+        self._learn_next_edit(known, False)
+        known.settled = "rejected"
+        return True
+
+    def knows_next_edit(self, item_id: str) -> bool:
+        return item_id in self._next_edits
+
+    def _learn_next_edit(self, known: _NextEdit, accepted: bool) -> None:
+        if not self.options.learn:
+            return
+        ws = self._workspace(known.workspace)
+        ws.next_edits.learn(known.decision, accepted)
+        self._maybe_save(known.workspace, ws)
+
     # -- recording and saving -------------------------------------------------------------
 
     def record(self, event: ev.Event) -> bool:
@@ -546,6 +680,7 @@ class FeedbackLoop:
         if force or ws.unsaved >= SAVE_EVERY_UPDATES or now - ws.saved_at >= SAVE_EVERY_S:
             self.store.save_state(root, COMPLETION_MODEL, ws.completion.state())
             self.store.save_state(root, ITEM_MODEL, ws.items.state())
+            self.store.save_state(root, NEXT_EDIT_MODEL, ws.next_edits.state())
             ws.unsaved = 0
             ws.saved_at = now
 
@@ -560,7 +695,7 @@ class FeedbackLoop:
         self.store.close()
 
     @staticmethod
-    def _remember(table: OrderedDict[str, Any], key: str, value: Any, limit: int = 2048) -> None:
+    def _remember(table: OrderedDict[str, Any], key: str, value: Any, limit: int) -> None:
         table[key] = value
         table.move_to_end(key)
         while len(table) > limit:

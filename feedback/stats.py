@@ -92,6 +92,37 @@ class ItemTally:
 
 
 @dataclass
+class NextEditTally:
+    """Next edits: shown, accepted, turned down (by the editor or inferred), hidden."""
+
+    shown: int = 0
+    accepted: int = 0
+    rejected_explicit: int = 0
+    rejected_inferred: int = 0
+    hidden: int = 0
+    by_source: Counter[str] = field(default_factory=Counter)
+    accepted_by_source: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def acceptance_rate(self) -> float | None:
+        return self.accepted / self.shown if self.shown else None
+
+    def to_json(self) -> dict[str, Any]:
+        rate = self.acceptance_rate
+        return {
+            "shown": self.shown,
+            "accepted": self.accepted,
+            "acceptance_rate": None if rate is None else round(rate, 4),
+            "rejected": {"explicit": self.rejected_explicit, "inferred": self.rejected_inferred},
+            "hidden": self.hidden,
+            "sources": {
+                source: {"shown": shown, "accepted": self.accepted_by_source[source]}
+                for source, shown in sorted(self.by_source.items())
+            },
+        }
+
+
+@dataclass
 class Summary:
     total: Tally = field(default_factory=Tally)
     languages: dict[str, Tally] = field(default_factory=dict)
@@ -99,6 +130,7 @@ class Summary:
     days: dict[str, Tally] = field(default_factory=dict)
     comments: ItemTally = field(default_factory=ItemTally)
     fixes: ItemTally = field(default_factory=ItemTally)
+    next_edits: NextEditTally = field(default_factory=NextEditTally)
     verdicts: Counter[str] = field(default_factory=Counter)
     first: float | None = None
     last: float | None = None
@@ -117,6 +149,7 @@ class Summary:
             "timeline": self.unit,
             "comments": self.comments.to_json(),
             "fixes": self.fixes.to_json(),
+            "next_edits": self.next_edits.to_json(),
             "verdicts": dict(sorted(self.verdicts.items())),
         }
 
@@ -167,6 +200,9 @@ def summarize(events: Iterable[ev.Event]) -> Summary:
     # An editor inserts an accepted suggestion before it runs the accept command, so the text
     # "typed" by hand may turn out to be an accept: counted once all events are seen.
     typed: dict[str, tuple[str, str, str]] = {}
+    # A next edit counts once: its source, and what became of it (an accept wins).
+    next_shown: dict[str, str] = {}
+    next_settled: dict[str, str] = {}
 
     def slices(language: str, week: str, day: str) -> tuple[Tally, Tally, Tally, Tally]:
         lang = summary.languages.setdefault(language or "unknown", Tally())
@@ -243,11 +279,46 @@ def summarize(events: Iterable[ev.Event]) -> Summary:
             summary.fixes.dismissed += 1
         elif kind == ev.VALIDATION_VERDICT:
             summary.verdicts[str(e.detail.get("verdict", "unknown"))] += 1
+        elif kind == ev.NEXT_EDIT_SHOWN:
+            if e.item_id not in next_shown:
+                next_shown[e.item_id] = str(e.detail.get("source", "unknown"))
+        elif kind == ev.NEXT_EDIT_ACCEPTED:
+            next_settled[e.item_id] = "accepted"
+        elif kind == ev.NEXT_EDIT_REJECTED:
+            if next_settled.get(e.item_id) != "accepted":
+                next_settled[e.item_id] = "explicit" if e.explicit else "inferred"
+        elif kind == ev.NEXT_EDIT_HIDDEN:
+            summary.next_edits.hidden += 1
     for item_id, key in typed.items():
         if item_id not in accepted_len:
             for t in slices(*key):
                 t.typed += 1
+    next_edits = summary.next_edits
+    for item_id, source in next_shown.items():
+        next_edits.shown += 1
+        next_edits.by_source[source] += 1
+        settled = next_settled.get(item_id)
+        if settled == "accepted":
+            next_edits.accepted += 1
+            next_edits.accepted_by_source[source] += 1
+        elif settled == "explicit":
+            next_edits.rejected_explicit += 1
+        elif settled == "inferred":
+            next_edits.rejected_inferred += 1
     return summary
+
+
+# What each verdict kind means, in the words fix titles use (DESIGN §4).
+VERDICT_WORDS = {
+    "passed": "tests passed (they ran the fixed code)",
+    "unexercised": "tests pass, but none runs the fixed code",
+    "equivalent": "no test runs it: same behaviour on generated or recorded inputs, or the "
+    "same code laid out anew",
+    "different": "no test runs it: behaves differently, not offered",
+    "failed": "tests failed, not offered",
+    "timeout": "tests timed out",
+    "error": "tests could not run",
+}
 
 
 def _pct(value: float | None) -> str:
@@ -301,7 +372,19 @@ def render_text(summary: Summary) -> str:
             f"  fixes: {f.shown} offered, {f.hidden} hidden, {f.used} applied, "
             f"{f.dismissed} ignored",
         ]
+    ne = summary.next_edits
+    if ne.shown or ne.hidden:
+        lines += [
+            "",
+            f"  next edits shown      {ne.shown:>8}",
+            f"  accepted              {ne.accepted:>8}   ({_pct(ne.acceptance_rate)} of shown)",
+            f"  rejected              {ne.rejected_explicit + ne.rejected_inferred:>8}   "
+            f"({ne.rejected_explicit} dismissed, {ne.rejected_inferred} passed by)",
+            f"  hidden by the model   {ne.hidden:>8}",
+        ]
     if summary.verdicts:
-        verdicts = ", ".join(f"{n} {k}" for k, n in sorted(summary.verdicts.items()))
-        lines.append(f"  validation verdicts: {verdicts}")
+        lines.append("  validation verdicts:")
+        order = {kind: i for i, kind in enumerate(VERDICT_WORDS)}
+        for kind, count in sorted(summary.verdicts.items(), key=lambda kv: order.get(kv[0], 99)):
+            lines.append(f"    {count:>6}  {VERDICT_WORDS.get(kind, kind)}")
     return "\n".join(lines) + "\n"

@@ -17,7 +17,9 @@ The shape is the same for every kind of suggestion; the steps are each kind's ow
   editor's text, the findings shown, and the document's state the fixes are judged on;
 - **fixes** (the same shape, to come): a finding, the candidate fixes, those ruff's screen
   drops, the item model's judgement and the sandbox's verdict, the code actions offered;
-- **next edits** (later): the edit history, the proposed edits, and so on.
+- **next edits** (``NextEditTurn`` in ``tactful.feedback.next_edits``, where the next-edit
+  types load with the first next-edit request): the proposers' candidates (local and the
+  model's), the item model's judgements, what the checks drop and why, what was shown.
 
 A ``Judged`` item carries the acceptance model's ``Decision`` (probability, whether it is shown,
 whether only to explore, and the threshold it was held to); None when no model judged it (before

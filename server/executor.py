@@ -4,6 +4,8 @@ Boundary: handlers ``await run_blocking(fn, *args)`` for parsing, git, indexing 
 else that takes more than a moment; subprocesses use asyncio directly. The loop itself only
 routes messages.
 
+``NEXT_EDITS`` is the same for the next-edit engine and its edit history.
+
 ``ENGINE`` is the local completion engine's own worker: one thread, so its jobs run one at a
 time and in order (the engine keeps per-document state that needs no lock then), and apart from
 the pool, so a completion never waits behind indexing or git. A job whose caller stopped
@@ -59,6 +61,9 @@ class Worker:
 WORK = Worker("tactful-work", max(4, (os.cpu_count() or 2) * 2))
 ENGINE = Worker("tactful-engine", 1)
 INDEX = Worker("tactful-index", 1)
+# The next-edit engine's own worker: the edit history it is fed and the requests it answers
+# run one at a time, in the order they came, so a request sees every change sent before it.
+NEXT_EDITS = Worker("tactful-next-edits", 1)
 
 
 async def run_blocking(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -70,3 +75,4 @@ def shutdown() -> None:
     WORK.shutdown()
     ENGINE.shutdown()
     INDEX.shutdown()
+    NEXT_EDITS.shutdown()

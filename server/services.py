@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from tactful.feedback.changes import Changes
     from tactful.feedback.completion import CompletionPipeline
     from tactful.feedback.loop import FeedbackLoop
+    from tactful.feedback.next_edits import NextEditPipeline
     from tactful.feedback.quality import QualityPipeline
     from tactful.feedback.review.pipeline import ReviewPipeline
     from tactful.feedback.team.link import TeamLink
@@ -46,6 +47,8 @@ class Services:
     # used (the embedded model not installed), why.
     llm: LlmEngine | None = None
     llm_unavailable: str | None = None
+    # Set when the first document opens (feature ``next_edits``), which loads the engine.
+    next_edits: NextEditPipeline | None = None
     # Sources of code actions by name (``code_action.add_provider``).
     code_actions: dict[str, Provider] = field(default_factory=dict)
 

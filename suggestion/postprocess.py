@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from tree_sitter import Node, Parser, Tree
 from tree_sitter import Point as TSPoint
 
-from tactful.analyzers.languages import new_parser
+from tactful.analyzers.languages import new_parser, parse_within
 from tactful.analyzers.text import LineIndex, Point, utf8_length
 from tactful.analyzers.tokens import NORMAL, tokenize_line
 from tactful.suggestion.types import CompletionRequest, Suggestion
@@ -42,6 +42,8 @@ WINDOW_LINES = 160
 # Lines that carry on the construct above them at their indentation rather than start one.
 _CARRIES_ON = re.compile(r"(?:else|elif|except|finally)\b|[)\]}]")
 _COMMENT = re.compile(r"#|//|/\*|\*")
+# A completion waits for these parses: past this, its text is not checked (nor cut) by them.
+_PARSE_BUDGET_S = 0.1
 _OPENERS = frozenset("([{")
 _CLOSERS = frozenset(")]}")
 _HAS_WORD = re.compile(r"\w")
@@ -295,7 +297,9 @@ def _with_insertion(request: CompletionRequest, text: str, lines: _Lines) -> _Pa
     head_bytes = head.encode("utf-8", "surrogatepass")
     tail_bytes = tail.encode("utf-8", "surrogatepass")
     inserted = inserted_text.encode("utf-8", "surrogatepass")
-    before = parser.parse(head_bytes + tail_bytes)
+    before = parse_within(parser, head_bytes + tail_bytes, budget_s=_PARSE_BUDGET_S)
+    if before is None:
+        return None
     start_byte = len(head_bytes)
     start_point = TSPoint(len(above), utf8_length(cursor_line))
     new_lines = inserted_text.split("\n")
@@ -310,7 +314,9 @@ def _with_insertion(request: CompletionRequest, text: str, lines: _Lines) -> _Pa
         old_end_point=start_point,
         new_end_point=TSPoint(end_row, end_column),
     )
-    after = parser.parse(head_bytes + inserted + tail_bytes, edited)
+    after = parse_within(parser, head_bytes + inserted + tail_bytes, edited)
+    if after is None:
+        return None
     ends = []
     position = start_byte
     for piece in new_lines:

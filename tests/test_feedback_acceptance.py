@@ -110,7 +110,7 @@ def test_a_hidden_suggestion_costs_what_was_then_typed_of_it_by_hand() -> None:
 
     def moment(prefix: str, line: int = 3, previous: str = "", document: str = "a.py") -> int:
         history.context("python", prefix, "", previous, line, document=document)
-        return sum(typed for _, typed in history.hidden_costs)
+        return sum(found.keystrokes for found in history.hidden_costs)
 
     moment("x = fo")
     history.note_hidden("o_bar(1)", 0.35)
@@ -119,7 +119,7 @@ def test_a_hidden_suggestion_costs_what_was_then_typed_of_it_by_hand() -> None:
     assert moment("x = foo_") == 0
     # All of it typed by hand: the keystrokes since it was hidden, less the accept's key.
     assert moment("x = foo_bar(1)") == len("o_bar(1)") - 1
-    assert history.hidden_costs == [(0.35, 7), (0.3, 0)]  # each keystroke counted once
+    assert history.hidden_costs == [(0.35, 7, ""), (0.3, 0, "")]  # each keystroke counted once
     # A suggestion whose start agrees with what is typed, and then not, costs nothing.
     history.note_hidden(")\n    return x", 0.3)
     assert moment("x = foo_bar(1))") == 0

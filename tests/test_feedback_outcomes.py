@@ -176,6 +176,12 @@ def test_hidden_suggestions_typed_by_hand_lower_the_threshold(tmp_path: Path) ->
     assert {(e.probability, e.detail["keystrokes"], e.language) for e in typed} == {
         (0.5, len("_total(x)") - 1, "python")
     }
+    # Each names the hidden suggestion it was (so its features): the first 60 hidden, not the
+    # last, which was left.
+    hidden = [e for e in events if e.kind == ev.SUGGESTION_HIDDEN]
+    assert all(e.item_id and e.features for e in hidden)
+    assert len({e.item_id for e in hidden}) == 61
+    assert [e.item_id for e in typed] == [e.item_id for e in hidden[:60]]
     total = summarize(events).total
     assert (total.hidden, total.hidden_typed) == (61, 60)
     assert total.hidden_typed_keystrokes == 60 * (len("_total(x)") - 1)

@@ -165,6 +165,13 @@ def test_team_train_and_stats_from_the_command_line(
     report = json.loads(trained.stdout)
     assert report["run"] >= 1 and report["events"] == len(events)
     assert set(report["scopes"]) >= {"team"} and "peak_rss_mb" in report
+    team_scope = report["scopes"]["team"]
+    # When trained, published from all 21 judged: the 20 accepted and the hidden one (for the
+    # gate); the 20 shown without an outcome are not judged.
+    assert team_scope["published_fitted_on"] in (0, 21)
+    assert (team_scope["published_fitted_on"] == 21) == (team_scope["kept"] == "trained")
+    code, text, err = run_cli(capsys, "team", "train")
+    assert code == 0 and "published training run" in text and "kept" in text, err
 
     code, out, err = run_cli(capsys, "stats", "--team", "--format", "json")
     assert code == 0, err

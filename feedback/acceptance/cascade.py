@@ -37,7 +37,7 @@ from tactful.feedback.acceptance.features import (
     context_features,
     path_kind,
 )
-from tactful.feedback.acceptance.hidden import HiddenLedger
+from tactful.feedback.acceptance.hidden import HiddenLedger, Typed
 from tactful.feedback.acceptance.model import LogisticModel, Prior, shipped_prior
 
 # An explored example stands for 1/explore hidden ones; capped so one event cannot swing a
@@ -85,9 +85,9 @@ class History:
         self.last_time: float | None = None
         self._shown: tuple[str, int, str, str] | None = None
         # Hidden suggestions followed until typed by hand or left; those found at the latest
-        # moment to have been typed, as (probability, keystrokes typed for it).
+        # moment to have been typed.
         self.hidden = HiddenLedger()
-        self.hidden_costs: list[tuple[float, int]] = []
+        self.hidden_costs: list[Typed] = []
 
     def note(self, accepted: bool, now: float | None = None) -> None:
         self._recent.append(accepted)
@@ -100,10 +100,10 @@ class History:
         """A suggestion ``text`` was shown at the end of ``line_prefix`` on that line."""
         self._shown = (document, line_number, line_prefix, text)
 
-    def note_hidden(self, text: str, probability: float) -> None:
+    def note_hidden(self, text: str, probability: float, key: str = "") -> None:
         """A suggestion ``text`` was hidden at this moment (the last ``context``), judged at
-        ``probability``."""
-        self.hidden.hid(text, probability)
+        ``probability``; ``key`` comes back with it if it is found typed by hand."""
+        self.hidden.hid(text, probability, key)
 
     def since_last(self, now: float | None = None) -> float | None:
         if self.last_time is None:

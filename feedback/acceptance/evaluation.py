@@ -94,8 +94,8 @@ def evaluate(model: AcceptanceModel, data: Sequence[Example], *, online: bool) -
             e.language, e.line_prefix, "", e.previous_line, e.line_number, now=e.t, document=e.file
         )
         if online:
-            for probability, typed in history.hidden_costs:
-                model.missed(probability, typed)
+            for found in history.hidden_costs:
+                model.missed(found.probability, found.keystrokes)
         started = clock()
         gate = model.gate(ctx)
         gate_us.append((clock() - started) / 1000.0)

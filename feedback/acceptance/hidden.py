@@ -10,17 +10,31 @@ accepting would have taken. Typing that leaves it (another word, a deletion, ano
 document) closes it at no cost: a suggestion whose first characters agree with the code is not
 for that a right one. Each keystroke typed by hand is counted once, for the earliest hidden
 suggestion it completed; what an accepted suggestion inserted is not typed by hand.
+
+A hidden suggestion may carry a ``key`` (the feedback loop gives it the item id of its
+``suggestion.hidden`` event), returned with it when it is found typed: what the model learns
+from — that suggestion's features — is then linked to the outcome.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from tactful.suggestion.keystrokes import keystrokes
 
 # Hidden suggestions followed at once (the oldest are let go), and moments one stays open.
 OPEN_MAX = 32
 OPEN_MOMENTS = 400
+
+
+class Typed(NamedTuple):
+    """A hidden suggestion found typed by hand: the probability the filter gave it, the
+    keystrokes typed for it less the one an accept would have cost, and its ``key``."""
+
+    probability: float
+    keystrokes: int
+    key: str = ""
 
 
 @dataclass(slots=True)
@@ -35,6 +49,7 @@ class _Open:
     text: str
     probability: float
     moment: int
+    key: str = ""
     done: str = ""
 
     def typed(
@@ -68,34 +83,34 @@ class HiddenLedger:
         """The developer accepted a shown suggestion since the last moment."""
         self._took = True
 
-    def hid(self, text: str, probability: float) -> None:
+    def hid(self, text: str, probability: float, key: str = "") -> None:
         """The filter hid ``text``, judged at ``probability``, at the current moment."""
         if self._where is None or not text:
             return
         document, line, prefix = self._where
-        self._open.append(_Open(document, line, prefix, text, probability, self._moment))
+        self._open.append(_Open(document, line, prefix, text, probability, self._moment, key))
         if len(self._open) > OPEN_MAX:
             del self._open[0]
 
     def moment(
         self, document: str, line_number: int, line_prefix: str, previous_line: str = ""
-    ) -> list[tuple[float, int]]:
+    ) -> list[Typed]:
         """A new moment at the end of ``line_prefix``: the hidden suggestions found now to have
-        been typed by hand, as (probability, keystrokes typed for it less one)."""
+        been typed by hand."""
         self._moment += 1
         typed = self._since_last(document, line_number, line_prefix, previous_line)
         if typed and not self._took:
             self._hand[self._moment] = keystrokes(typed)
         self._took = False
         self._where = (document, line_number, line_prefix)
-        found: list[tuple[float, int]] = []
+        found: list[Typed] = []
         still: list[_Open] = []
         for hidden in self._open:
             along = hidden.typed(document, line_number, line_prefix, previous_line)
             if along is None or self._moment - hidden.moment > OPEN_MOMENTS:
                 continue
             if along.startswith(hidden.text):
-                found.append((hidden.probability, self._claim(hidden.moment)))
+                found.append(Typed(hidden.probability, self._claim(hidden.moment), hidden.key))
             elif hidden.text.startswith(along):
                 still.append(hidden)
         self._open = still

@@ -153,8 +153,15 @@ def connect(url: str, *, timeout_s: float = 5.0) -> psycopg.Connection[Any]:
 
 
 def _meta(conn: psycopg.Connection[Any]) -> dict[str, str] | None:
-    exists = conn.execute("SELECT to_regclass('tactful_meta')").fetchone()
-    if exists is None or exists[0] is None:
+    # Read pg_class with the statement's snapshot rather than to_regclass(): name lookups go
+    # through the backend's catalog cache, which does not see a table another client has just
+    # created while this one waited on the migration lock (an advisory lock takes in no
+    # invalidations), and the migration would then fail with "already exists".
+    exists = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c"
+        " WHERE c.relname = 'tactful_meta' AND pg_catalog.pg_table_is_visible(c.oid))"
+    ).fetchone()
+    if exists is None or not exists[0]:
         return None
     return {k: v for k, v in conn.execute("SELECT key, value FROM tactful_meta").fetchall()}
 

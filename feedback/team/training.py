@@ -8,20 +8,28 @@ What is fitted, per scope — the whole team (scope ``""``) and each repository 
 ``min_repository_suggestions`` judged suggestions:
 - completions: both stages of the cascade, starting from the shipped prior (the team's model)
   or from the team's model (a repository's), with the same AdaGrad updates a developer's online
-  model makes — the filter from each shown suggestion that was accepted or rejected (weighted by
-  the keystrokes its accept saved, and explored ones by the inverse of the exploration share),
-  the gate from the same moments and from those whose suggestion the filter hid (the filter's
-  probability as a soft label) — over the oldest ``1 - held_back`` of the scope's suggestions,
-  in a seeded order, for ``epochs`` passes;
+  model makes, from every suggestion whose outcome is known (``load``): each shown one that was
+  accepted or rejected, and each hidden one that was then typed by hand (accepted: the rule the
+  shipped prior's replays label with, a suggestion is taken when the text that follows starts
+  with it) or not. Accepts weigh more by the keystrokes they saved; an explored suggestion
+  weighs the inverse of the exploration share (capped) only where its developer's hidden
+  suggestions have no known outcome, since otherwise those speak for themselves. The gate also
+  learns from hidden suggestions of unknown outcome (the filter's probability as a soft label).
+  Over the oldest ``1 - held_back`` of the scope's suggestions, in a seeded order, for
+  ``epochs`` passes;
 - review comments and fixes: the item model's updates from dismissed, resolved, applied and
   ignored items.
 
-Evaluation on the held-back (newest) suggestions of each scope: the filter's AUC and log loss,
-the threshold at which hiding would cost ``LOSS_BUDGET`` of the keystrokes accepted suggestions
-saved, and the acceptance lift at that threshold (an explored suggestion counted for the hidden
-ones it stands for, the inverse of the exploration share),
+Evaluation on the held-back (newest) suggestions of known outcome of each scope, shown and
+hidden: the filter's AUC and log loss, the threshold at which hiding would cost ``LOSS_BUDGET``
+of the keystrokes accepted (or typed) suggestions saved, and the acceptance lift at that
+threshold (an explored suggestion counted for the hidden ones it stands for, where those have
+no known outcome),
 for the new model and for the one it started from. A scope whose new filter does worse than its
-starting point on held-back log loss publishes the starting weights instead (``kept: "base"``).
+starting point on held-back log loss publishes the starting weights instead (``kept: "base"``);
+otherwise the published model is trained the same way on all of the scope's suggestions (the
+held-back figures are those of the recipe, measured on the model fitted without them), with
+the threshold found on held-back.
 """
 
 from __future__ import annotations
@@ -61,6 +69,9 @@ ITEMS = "items"
 # The exploration share servers run with (``filter.explore``'s default) for weighing explored
 # suggestions; the team store does not know each developer's setting.
 EXPLORE = 0.05
+# A hidden suggestion not found typed by hand once its developer has gone on working this long
+# was not typed: a server follows one until the cursor leaves its path, mostly within seconds.
+SETTLE_S = 600.0
 ITEM_OUTCOMES = {
     ev.COMMENT_DISMISSED: False,
     ev.COMMENT_RESOLVED: True,
@@ -76,21 +87,33 @@ class TrainingOptions:
     rate: float = 0.05
     min_repository_suggestions: int = 200
     seed: int = 20251127
+    settle_s: float = SETTLE_S
 
 
 @dataclass(slots=True)
 class Moment:
-    """One judged suggestion of the team: shown (with its outcome) or hidden."""
+    """One judged suggestion of the team: shown (with its outcome) or hidden.
+
+    ``known``: its outcome is known — shown and then accepted or rejected, or hidden by a
+    server that links its hidden suggestions to what became of them (an item id on the
+    ``suggestion.hidden`` event) and settled: typed by hand (``accepted``, with the keystrokes
+    that cost in ``saved``), or not typed while the developer went on working for
+    ``TrainingOptions.settle_s``. ``stands_for``: how many suggestions it stands for (an
+    explored one, of a developer whose hidden ones have no known outcome, for the hidden ones
+    it was drawn from).
+    """
 
     repository: str
     time: float
     shown: bool
+    known: bool
     accepted: bool
     saved: int
     explored: bool
     probability: float
     features: Features
     context: Features
+    stands_for: float = 1.0
 
 
 @dataclass
@@ -105,50 +128,75 @@ def _features(ones: Sequence[int], valued: Sequence[int], vals: Sequence[float])
     return Features(array("i", ones), tuple(zip(valued, vals, strict=False)))  # type: ignore[arg-type]
 
 
-def load(conn: Any) -> TeamData:
-    """The team's judged suggestions and item outcomes, read with a server-side cursor."""
+def load(conn: Any, settle_s: float = SETTLE_S) -> TeamData:
+    """The team's judged suggestions and item outcomes, read with a server-side cursor.
+
+    A shown suggestion's outcome is its accept or rejection; a hidden one's, the
+    ``suggestion.hidden_typed`` event of its item id (typed by hand: what showing it would
+    have had accepted, the rule the shipped prior's replays label with), or none by the time
+    its developer has worked on for ``settle_s`` (not typed). Hidden suggestions without an
+    item id (servers that did not link them) have no known outcome."""
     data = TeamData()
     row = conn.execute("SELECT coalesce(max(seq), 0), count(*) FROM tactful_events").fetchone()
     data.through_seq, data.events = int(row[0]), int(row[1])
     query = """
         WITH outcome AS (
             SELECT developer, item_id,
-                   bool_or(kind = %(accepted)s) AS accepted,
+                   bool_or(kind IN (%(accepted)s, %(typed)s)) AS accepted,
                    max(coalesce((detail->>'keystrokes')::int, 0)) AS saved
             FROM tactful_events
-            WHERE kind IN (%(accepted)s, %(rejected)s) AND seq <= %(through)s
+            WHERE kind IN (%(accepted)s, %(rejected)s, %(typed)s) AND item_id <> ''
+                  AND seq <= %(through)s
             GROUP BY developer, item_id
+        ), developer AS (
+            SELECT developer, max(time) AS latest,
+                   bool_or(kind = %(hidden)s AND item_id <> '') AS links_hidden
+            FROM tactful_events
+            WHERE seq <= %(through)s
+            GROUP BY developer
         )
-        SELECT e.repository, e.time, e.kind = %(shown)s, coalesce(o.accepted, false),
-               coalesce(o.saved, 0), e.explored, coalesce(e.probability, 0),
-               e.ones, e.valued, e.vals, e.context_ones, e.context_valued, e.context_vals
+        SELECT e.repository, e.time, e.kind = %(shown)s,
+               e.kind = %(shown)s OR (e.item_id <> '' AND (
+                   o.item_id IS NOT NULL OR d.latest >= e.time + %(settle)s)),
+               coalesce(o.accepted, false), coalesce(o.saved, 0), e.explored,
+               coalesce(e.probability, 0),
+               e.ones, e.valued, e.vals, e.context_ones, e.context_valued, e.context_vals,
+               d.links_hidden
         FROM tactful_events e
         LEFT JOIN outcome o ON o.developer = e.developer AND o.item_id = e.item_id
+        JOIN developer d ON d.developer = e.developer
         WHERE e.seq <= %(through)s AND (
             (e.kind = %(shown)s AND o.item_id IS NOT NULL) OR e.kind = %(hidden)s)
     """
     args = {
         "accepted": ev.SUGGESTION_ACCEPTED,
         "rejected": ev.SUGGESTION_REJECTED,
+        "typed": ev.SUGGESTION_HIDDEN_TYPED,
         "shown": ev.SUGGESTION_SHOWN,
         "hidden": ev.SUGGESTION_HIDDEN,
         "through": data.through_seq,
+        "settle": settle_s,
     }
     with conn.transaction(), conn.cursor(name="tactful_train") as cur:
         cur.itersize = 5000
         cur.execute(query, args)
         for r in cur:
+            explored = r[6]
+            # With the hidden ones' outcomes known, an explored suggestion stands for itself.
+            stands_for = 1.0 / EXPLORE if explored and not r[14] else 1.0
             data.moments.append(
                 Moment(
                     r[0],
                     r[1],
                     r[2],
                     r[3],
-                    int(r[4]),
-                    r[5],
-                    float(r[6]),
-                    _features(r[7], r[8], r[9]),
-                    _features(r[10], r[11], r[12]),
+                    r[4],
+                    int(r[5]),
+                    explored,
+                    float(r[7]),
+                    _features(r[8], r[9], r[10]),
+                    _features(r[11], r[12], r[13]),
+                    stands_for,
                 )
             )
     items = conn.execute(
@@ -173,17 +221,14 @@ def load(conn: Any) -> TeamData:
 
 
 def _split(moments: list[Moment], held_back: float) -> tuple[list[Moment], list[Moment]]:
-    """The oldest suggestions to fit on, the newest shown ones to test on."""
+    """The oldest suggestions to fit on, the newest with a known outcome to test on."""
     ordered = sorted(moments, key=lambda m: m.time)
     cut = int(len(ordered) * (1.0 - held_back))
-    return ordered[:cut], [m for m in ordered[cut:] if m.shown]
+    return ordered[:cut], [m for m in ordered[cut:] if m.known]
 
 
 def _weight(m: Moment) -> float:
-    weight = example_weight(m.accepted, m.saved)
-    if m.explored:
-        weight *= min(1.0 / EXPLORE, MAX_EXPLORE_WEIGHT)
-    return weight
+    return example_weight(m.accepted, m.saved) * min(m.stands_for, MAX_EXPLORE_WEIGHT)
 
 
 def fit_cascade(start: Prior, moments: Sequence[Moment], options: TrainingOptions) -> Prior:
@@ -196,7 +241,7 @@ def fit_cascade(start: Prior, moments: Sequence[Moment], options: TrainingOption
         shuffle.shuffle(order)
         for k in order:
             m = moments[k]
-            if m.shown:
+            if m.known:
                 weight = _weight(m)
                 filt.update(m.features, m.accepted, weight)
                 gate.update(m.context, m.accepted, weight)
@@ -214,14 +259,15 @@ def _predictor(weights: Mapping[int, float]) -> LogisticModel:
 
 
 def _stands_for(m: Moment) -> float:
-    """How many suggestions a shown one stands for: an explored one was shown from among the
-    hidden, each of which it represents (inverse propensity), so that held-back figures are
-    about every suggestion and not only those the old filter let through."""
-    return 1.0 / EXPLORE if m.explored else 1.0
+    """How many suggestions one stands for (``Moment.stands_for``): an explored one, where
+    hidden ones have no known outcome, represents the hidden it was drawn from (inverse
+    propensity), so that held-back figures are about every suggestion and not only those the
+    old filter let through."""
+    return m.stands_for
 
 
 def evaluate(model: Prior, held: Sequence[Moment]) -> dict[str, Any]:
-    """The filter of ``model`` on held-back shown suggestions (see the module docstring)."""
+    """The filter of ``model`` on held-back suggestions (see the module docstring)."""
     predictor = _predictor(model.filter.weights)
     scored = [(predictor.predict(m.features), m) for m in held]
     if not scored:
@@ -242,7 +288,7 @@ def evaluate(model: Prior, held: Sequence[Moment]) -> dict[str, Any]:
 
 
 def at_threshold(scored: Sequence[tuple[float, Moment]], threshold: float) -> dict[str, Any]:
-    """What hiding below ``threshold`` does to these shown suggestions, each counted for the
+    """What hiding below ``threshold`` does to these suggestions, each counted for the
     suggestions it stands for (``_stands_for``)."""
     w = _stands_for
     total = sum(w(m) for _, m in scored)
@@ -282,28 +328,55 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
+@dataclass(frozen=True)
+class ScopeModel:
+    """A scope's published model, its evaluation, and the model that evaluation is about (what
+    a repository's scope starts from when it is evaluated: fitted without the held-back
+    suggestions, so these stay unseen)."""
+
+    published: Prior
+    evaluation: dict[str, Any]
+    evaluated: Prior
+
+
 def _scope_model(
-    scope: str, start: Prior, moments: list[Moment], options: TrainingOptions, run_label: str
-) -> tuple[Prior, dict[str, Any]]:
+    scope: str,
+    start: Prior,
+    moments: list[Moment],
+    options: TrainingOptions,
+    run_label: str,
+    evaluated_start: Prior | None = None,
+) -> ScopeModel:
+    """Fit on the oldest suggestions and test on the newest (``start``, or ``evaluated_start``
+    when given, against the model trained from it); if training did better on held-back log
+    loss, the published model is trained from ``start`` again on all of them — the figures are
+    the held-back ones of the same recipe on fewer — with the threshold found on held-back."""
     fit_on, held = _split(moments, options.held_back)
-    trained = fit_cascade(start, fit_on, options)
+    base = evaluated_start or start
+    trained = fit_cascade(base, fit_on, options)
     new = evaluate(trained, held)
-    before = evaluate(start, held)
+    before = evaluate(base, held)
     better = (
         new.get("log_loss") is not None
         and before.get("log_loss") is not None
         and new["log_loss"] <= before["log_loss"]
     )
-    chosen = trained if better or not held else start
-    threshold = new.get("threshold") if chosen is trained else before.get("threshold")
+    kept_trained = better or not held
+    threshold = new.get("threshold") if kept_trained else before.get("threshold")
     if not held or threshold is None:
         threshold = start.filter.threshold
+    if not kept_trained:
+        chosen = start
+    elif held:
+        chosen = fit_cascade(start, moments, options)
+    else:
+        chosen = trained
     meta = {
         **dict(shipped_prior().meta),
         "id": f"team-{run_label}-{scope or 'all'}",
         "base": str(shipped_prior().meta.get("id", "")),
         "scope": scope,
-        "trained_on": {"suggestions": len(fit_on)},
+        "trained_on": {"suggestions": len(moments) if kept_trained else 0},
     }
     meta.pop("trajectory_trials", None)
     published = Prior(
@@ -319,11 +392,12 @@ def _scope_model(
     evaluation = {
         "fitted_on": len(fit_on),
         "held_back": len(held),
-        "kept": "trained" if chosen is trained else "base",
+        "kept": "trained" if kept_trained else "base",
+        "published_fitted_on": len(moments) if kept_trained else 0,
         "model": new,
         "base": before,
     }
-    return published, evaluation
+    return ScopeModel(published, evaluation, trained if kept_trained else base)
 
 
 def fit_items(start: Mapping[int, float], items: Iterable[tuple[Item, bool]]) -> dict[int, float]:
@@ -342,18 +416,21 @@ class TrainingRun:
 def train(conn: Any, options: TrainingOptions = TrainingOptions(), client: str = "") -> TrainingRun:
     """Fit every scope on the team store's events and publish them as one run."""
     started = time.perf_counter()
-    data = load(conn)
+    data = load(conn, options.settle_s)
     loaded = time.perf_counter() - started
     by_repository: dict[str, list[Moment]] = {}
     for m in data.moments:
         if m.repository:
             by_repository.setdefault(m.repository, []).append(m)
     label = time.strftime("%Y%m%d%H%M%S")
-    team, team_eval = _scope_model("", shipped_prior(), data.moments, options, label)
-    models: dict[str, tuple[Prior, dict[str, Any]]] = {"": (team, team_eval)}
+    team = _scope_model("", shipped_prior(), data.moments, options, label)
+    models: dict[str, tuple[Prior, dict[str, Any]]] = {"": (team.published, team.evaluation)}
     for repository, moments in sorted(by_repository.items()):
-        if sum(1 for m in moments if m.shown) >= options.min_repository_suggestions:
-            models[repository] = _scope_model(repository, team, moments, options, label)
+        if sum(1 for m in moments if m.known) >= options.min_repository_suggestions:
+            scoped = _scope_model(
+                repository, team.published, moments, options, label, team.evaluated
+            )
+            models[repository] = (scoped.published, scoped.evaluation)
     team_items = fit_items(prior_weights(), ((i, u) for _, _, i, u, _ in data.items))
     items: dict[str, dict[int, float]] = {"": team_items}
     item_counts: dict[str, int] = {"": len(data.items)}

@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import json
 import random
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any
 
 from lsprotocol import types
 
+from tactful.analyzers.git_safety import run_git
 from tactful.analyzers.languages import language_of_path
 from tactful.feedback.acceptance.evaluation import compare_runs
 from tactful.server.cli.bench import add_shared_options, parse_settings, session
@@ -66,10 +66,10 @@ def add_parser(kinds: argparse._SubParsersAction) -> None:
 # -- the repository -------------------------------------------------------------------------
 
 
-def _git(repository: Path, *args: str) -> str:
-    result = subprocess.run(
-        ["git", *args], cwd=repository, capture_output=True, check=False, timeout=120
-    )
+def _git(repository: Path, *args: str, allow: str = "") -> str:
+    """``git args`` in ``repository``, its configured programs off (git_safety.run_git) and
+    no transport but ``allow``."""
+    result = run_git(repository, *args, timeout=120, extra_env={"GIT_ALLOW_PROTOCOL": allow})
     if result.returncode != 0:
         raise BenchError(result.stderr.decode("utf-8", "replace").strip() or f"git {args[0]}")
     return result.stdout.decode("utf-8", "surrogateescape")
@@ -172,17 +172,14 @@ async def _replay(
     tally = EditsTally()
 
     def setup(root: Path) -> None:
-        subprocess.run(
-            ["git", "clone", "--quiet", "--no-checkout", str(repository), str(root)],
-            check=True,
-            capture_output=True,
+        # A clone of the repository named on the command line: the one transport let through
+        # (git_safety turns every transport off).
+        _git(
+            repository,
+            *("clone", "--quiet", "--no-checkout", str(repository), str(root)),
+            allow="file",
         )
-        subprocess.run(
-            ["git", "checkout", "--quiet", "--detach", chosen[0].parent],
-            cwd=root,
-            check=True,
-            capture_output=True,
-        )
+        _git(root, "checkout", "--quiet", "--detach", chosen[0].parent)
 
     async def work(server: Any, root: Path) -> EditsTally:
         checked_out = chosen[0].parent
@@ -223,13 +220,8 @@ def _checkout(root: Path, current: str, target: str) -> set[str]:
     if current != target:
         names = _git(root, "diff", "--name-only", "-z", current, target).split("\0")
         changed = {name for name in names if name}
-    subprocess.run(
-        ["git", "checkout", "--quiet", "--force", "--detach", target],
-        cwd=root,
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(["git", "clean", "-q", "-f", "-d"], cwd=root, check=True, capture_output=True)
+    _git(root, "checkout", "--quiet", "--force", "--detach", target)
+    _git(root, "clean", "-q", "-f", "-d")
     return changed
 
 

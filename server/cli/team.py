@@ -101,6 +101,11 @@ def _train(args: argparse.Namespace, url: str) -> int:
             f"AUC {model.get('auc')} (start {base.get('auc')}), lift "
             f"x{model.get('acceptance_lift')} at threshold {model.get('threshold')} "
             f"(start x{base.get('acceptance_lift')}), kept {s['kept']}"
+            + (
+                f", published fitted on all {s['published_fitted_on']}"
+                if s.get("published_fitted_on")
+                else ""
+            )
         )
     sys.stdout.write("\n".join(lines) + "\n")
     return 0

@@ -34,6 +34,8 @@ FEATURES = [
     "lifecycle",
     "sync",
     "configuration",
+    "trust",
+    "python_environment",
     "feedback",
     "diagnostic",
     "status",
@@ -42,6 +44,7 @@ FEATURES = [
     "completion",
     "indexing",
     "llm",
+    "next_edits",
 ]
 
 

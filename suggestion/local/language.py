@@ -1,9 +1,11 @@
 """Language-level token statistics shipped with tactful: what library code in a language looks
 like in general, for the first lines of a new file in a workspace that says little yet.
 
-Boundary: reads one data file of the package (``python_tokens.json.gz``, made by
+Boundary: reads one data file of the package (``python_tokens.jsonl.gz``, made by
 ``benchmarks/train_language_model.py`` from permissively licensed projects' library code);
-no other I/O. Reading it takes a second or so, in a thread of its own started by the first
+no other I/O. The file is read a line (one context) at a time: a large buffer freed at once
+would raise the allocator's threshold for mapping big blocks and leave later big messages'
+memory in the heap. Reading it takes a second or so, in a thread of its own started by the first
 request for it: until it is read, the engine goes without (a request never waits for it). A
 missing or unreadable file means no such statistics, never an error.
 """
@@ -20,7 +22,7 @@ from tactful.analyzers.ngrams import NgramCounts
 
 logger = logging.getLogger(__name__)
 
-MODEL_PATH = Path(__file__).with_name("python_tokens.json.gz")
+MODEL_PATH = Path(__file__).with_name("python_tokens.jsonl.gz")
 _MODELS = {"python": MODEL_PATH}
 
 _lock = threading.Lock()
@@ -52,8 +54,9 @@ def language_counts(language_id: str, wait: bool = False) -> NgramCounts | None:
 def _load(language_id: str, path: Path) -> None:
     counts = None
     try:
-        model = json.loads(gzip.decompress(path.read_bytes()))
-        counts = NgramCounts.from_rows(int(model["order"]), model["tables"])
-    except (OSError, ValueError, KeyError, TypeError):
+        with gzip.open(path, "rt", encoding="utf-8") as lines:
+            header = json.loads(next(lines))
+            counts = NgramCounts.from_rows(int(header["order"]), map(json.loads, lines))
+    except (OSError, EOFError, StopIteration, ValueError, KeyError, TypeError):
         logger.warning("the shipped %s token statistics are unreadable", language_id, exc_info=True)
     _loaded[language_id] = counts

@@ -1,0 +1,364 @@
+"""The next-edit pipeline: a ``tactful/nextEdits`` request's whole path, read top to bottom in
+``suggest``.
+
+Boundary: plain Python between the server, which feeds the edit history from ``didChange`` and
+turns a request into a ``NextEditRequest`` and the shown next edits back into LSP items, and the
+domain parts each step calls: the next-edit engine (``tactful.suggestion.next_edits``), the
+feedback loop (the item model for next edits, the store). Every decision goes into the
+request's ``NextEditTurn``, which ``suggest`` returns.
+
+Engine work (the proposers, the checks, feeding the history) runs on one worker thread the
+server gives (``run_engine``), in the order it was asked for: a request sees every change sent
+before it, and the engine's own state needs no other lock. The model, when one is configured,
+is asked on another thread (``run_blocking``) at the same time, under its own deadline; nothing
+here runs on the event loop but bookkeeping.
+
+The steps:
+
+1. **propose**: the local proposers' candidates for the cursor (scored and ranked by the
+   engine), and the model's when one is configured, joined into one ranked list;
+2. **judge**: the item model for next edits (``tactful.feedback.acceptance.next_edits``)
+   decides for the best candidates, each with its probability and whether it is shown;
+3. **check**: those it shows, best first, until ``limit`` pass the checks (the file still
+   parses as well, ruff finds nothing new, the place still holds the text);
+4. **speak**: each gets an id (the same edit proposed again keeps it) and a label saying how
+   many more places the change goes to, and the loop is told what was shown. Next edits shown
+   for this document before, that the developer neither took nor made by hand and that are not
+   shown again, were passed by: inferred rejected.
+
+Freshness: a newer request for the same document pre-empts this one, and a result computed for
+a version of the document that is no longer current is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from tactful.analyzers.text import LineIndex
+from tactful.feedback.acceptance.next_edits import NextEditItem
+from tactful.feedback.loop import FeedbackLoop
+from tactful.feedback.preempt import Preempting
+from tactful.feedback.turn import Dropped, Judged, Outcome, Proposal, Turn
+from tactful.suggestion.next_edits import (
+    THRESHOLD,
+    EditHistory,
+    ModelConfig,
+    NextEdit,
+    NextEditEngine,
+    NextEditOptions,
+    NextEditRequest,
+    WorkspaceFiles,
+    labelled,
+)
+from tactful.suggestion.next_edits.checks import STALE
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Run = Callable[[Callable[[], T]], Awaitable[T]]
+
+LOCAL = "local"
+MODEL = "llm"
+# Candidates the item model judges per request, best first: the rest would not be shown.
+JUDGED = 8
+# Shown next edits remembered by id, for the editor's accept and reject commands.
+REMEMBERED = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class ShownNextEdit:
+    """A next edit as the editor got it: ``text`` (and ``lines``, its line index when known) is
+    the text of the document it changes as it was checked, for converting its columns."""
+
+    id: str
+    request: NextEditRequest
+    edit: NextEdit
+    text: str
+    lines: LineIndex | None = None
+
+
+@dataclass(slots=True, eq=False)
+class NextEditTurn(Turn[NextEditRequest, NextEdit]):
+    """A next-edit request's turn (``tactful.feedback.turn``): ``shown`` is what the editor got,
+    each with its id."""
+
+    shown: list[ShownNextEdit] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnOptions:
+    """What one turn follows: ``workspace`` is the key the loop keeps the workspace's models
+    under (its root folder); ``limit`` the most next edits shown; ``use_model`` whether the
+    configured model is asked too."""
+
+    workspace: str = ""
+    limit: int = 2
+    use_model: bool = True
+
+
+class NextEditPipeline:
+    """The next-edit path for one server: the edit history of the open documents, the engine,
+    the next edits shown by id, and the feedback loop (``feedback()``: None until the server
+    has one)."""
+
+    def __init__(
+        self,
+        feedback: Callable[[], FeedbackLoop | None],
+        run_engine: Run[Any],
+        run_blocking: Run[Any],
+        *,
+        root: str | None = None,
+        model: ModelConfig | None = None,
+    ) -> None:
+        self.history = EditHistory()
+        workspace = WorkspaceFiles(root) if root else None
+        # The item model decides what is shown: the engine gives every candidate it scores,
+        # and a candidate is checked only once the item model would show it.
+        options = NextEditOptions(threshold=0.0, check=False)
+        self.engine = NextEditEngine(
+            self.history, workspace, root=root, options=options, model=model
+        )
+        self.feedback = feedback
+        self.run_engine = run_engine
+        self.run_blocking = run_blocking
+        self._shown: OrderedDict[str, ShownNextEdit] = OrderedDict()
+        # Ids by what makes two proposals one (the place and the text), while they may show.
+        self._ids: OrderedDict[tuple, str] = OrderedDict()
+        # Ids the loop was told were shown, and ids accepted, dismissed or passed by (bounded,
+        # oldest forgotten first).
+        self._announced: OrderedDict[str, None] = OrderedDict()
+        self._settled: OrderedDict[str, None] = OrderedDict()
+        # What the last answer for each document showed.
+        self._last: dict[str, list[str]] = {}
+        self._inflight: Preempting[list[NextEdit]] = Preempting()
+
+    def configure(self, model: ModelConfig | None) -> None:
+        """Use another model (None: none), after the settings changed."""
+        self.engine.model = model
+
+    def get(self, item_id: str) -> ShownNextEdit | None:
+        return self._shown.get(item_id)
+
+    async def suggest(
+        self,
+        request: NextEditRequest,
+        options: TurnOptions,
+        is_current: Callable[[], bool],
+    ) -> NextEditTurn:
+        """Take one request through every step. ``is_current`` says whether the document is
+        still at the request's version."""
+        turn = NextEditTurn(request)
+        loop = self.feedback()
+        # 1. propose, 2. judge, 3. check, as the document's one request in flight.
+        finished, passed = await self._inflight.run(
+            request.uri, self._propose_judge_check(turn, options, loop)
+        )
+        if not finished or passed is None:
+            return self._ended(turn, Outcome.CANCELLED)
+        if not is_current():
+            return self._ended(turn, Outcome.STALE)
+        # 4. speak.
+        await self._speak(turn, passed, loop)
+        if not turn.shown:
+            return self._ended(turn, turn.ended_empty())
+        return self._ended(turn, Outcome.SHOWN)
+
+    async def accepted(self, item_id: str) -> bool:
+        """The editor applied a next edit it was shown."""
+        if item_id not in self._shown:
+            return False
+        _remember(self._settled, item_id)
+        loop = self.feedback()
+        if loop is not None:
+            loop.next_edit_accepted(item_id)
+        return True
+
+    async def rejected(self, item_id: str) -> bool:
+        """The editor dismissed a next edit: the engine does not propose it again, and
+        proposes the other places of the same change less readily."""
+        shown = self._shown.get(item_id)
+        if shown is None:
+            return False
+        _remember(self._settled, item_id)
+        loop = self.feedback()
+        if loop is not None:
+            loop.next_edit_rejected(item_id, explicit=True)
+        await self.run_engine(lambda: self.engine.dismiss(shown.edit))
+        return True
+
+    def closed(self, uri: str) -> None:
+        """A document was closed: what was shown for it and not taken was passed by."""
+        self._passed_by(uri, [], self.feedback())
+
+    # -- the steps ------------------------------------------------------------------------
+
+    async def _propose_judge_check(
+        self, turn: NextEditTurn, options: TurnOptions, loop: FeedbackLoop | None
+    ) -> list[NextEdit]:
+        request = turn.request
+        engine = self.engine
+        uri, position = request.uri, request.position
+        # 1. propose: the local proposers, and the model at once on a thread of its own.
+        asked = None
+        if options.use_model and engine.model is not None:
+            asked = asyncio.ensure_future(
+                _timed(MODEL, self.run_blocking, lambda: engine.model_edits(uri, position))
+            )
+        try:
+            local = await _timed(LOCAL, self.run_engine, lambda: engine.propose(uri, position))
+            turn.proposals.append(local)
+            candidates = list(local.items)
+            if asked is not None:
+                model = await asked
+                turn.proposals.append(model)
+                if model.items:
+                    candidates = await self.run_engine(
+                        lambda: engine.joined(candidates, model.items, uri, position)
+                    )
+        finally:
+            if asked is not None:
+                asked.cancel()
+        # 2. judge: the best candidates, each by the item model (without a loop, as the
+        # engine alone would: by its score).
+        kept: list[NextEdit] = []
+        for candidate in candidates[:JUDGED]:
+            if loop is None:
+                judged = Judged(candidate)
+                if candidate.score < THRESHOLD:
+                    continue
+            else:
+                item_id = self._id_of(candidate)
+                judged = Judged(
+                    candidate,
+                    loop.judge_next_edit(options.workspace, item_id, _item(candidate, request)),
+                )
+            turn.judged.append(judged)
+            if judged.shown:
+                kept.append(candidate)
+        if not kept:
+            return []
+        # 3. check: best first, until ``limit`` pass.
+        verdicts = await self.run_engine(lambda: engine.check(kept, options.limit))
+        passed = []
+        for verdict in verdicts:
+            if verdict.passed:
+                passed.append(verdict.edit)
+            else:
+                turn.dropped.append(Dropped(verdict.edit, verdict.reason))
+        # A label counts the places among every candidate, not only those judged.
+        return labelled(passed[: options.limit], candidates)
+
+    async def _speak(
+        self, turn: NextEditTurn, passed: Sequence[NextEdit], loop: FeedbackLoop | None
+    ) -> None:
+        request = turn.request
+        documents = await self.run_engine(
+            lambda: [self.engine.document(item.uri, item.path) for item in passed]
+        )
+        for item, document in zip(passed, documents, strict=True):
+            if document is None:
+                turn.dropped.append(Dropped(item, STALE))
+                continue
+            item_id = self._id_of(item)
+            shown = ShownNextEdit(item_id, request, item, document.text, document.lines)
+            self._shown[item_id] = shown
+            self._shown.move_to_end(item_id)
+            while len(self._shown) > REMEMBERED:
+                self._shown.popitem(last=False)
+            turn.shown.append(shown)
+            if loop is not None and item_id not in self._announced:
+                _remember(self._announced, item_id)
+                loop.next_edit_shown(item_id, item.new_text)
+        self._passed_by(request.uri, [shown.id for shown in turn.shown], loop)
+
+    def _passed_by(self, uri: str, now: list[str], loop: FeedbackLoop | None) -> None:
+        """What the last answer for ``uri`` showed that this one does not, and that was neither
+        accepted, dismissed nor made by hand, is inferred rejected."""
+        before = self._last.get(uri, [])
+        if now:
+            self._last[uri] = now
+        else:
+            self._last.pop(uri, None)
+        for item_id in before:
+            if item_id in now or item_id in self._settled:
+                continue
+            _remember(self._settled, item_id)
+            shown = self._shown.get(item_id)
+            if shown is not None and _made_by_hand(shown, self.history.text(shown.edit.uri)):
+                continue
+            if loop is not None:
+                loop.next_edit_rejected(item_id, explicit=False)
+
+    def _id_of(self, item: NextEdit) -> str:
+        key = item.key
+        known = self._ids.get(key)
+        if known is not None and known not in self._settled:
+            self._ids.move_to_end(key)
+            return known
+        item_id = uuid.uuid4().hex[:16]
+        self._ids[key] = item_id
+        while len(self._ids) > REMEMBERED:
+            self._ids.popitem(last=False)
+        return item_id
+
+    @staticmethod
+    def _ended(turn: NextEditTurn, outcome: Outcome) -> NextEditTurn:
+        turn.end(outcome)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("next-edit turn %s", turn.summary())
+        return turn
+
+
+async def _timed(
+    source: str, run: Run[Any], work: Callable[[], list[NextEdit]]
+) -> Proposal[NextEdit]:
+    started = time.monotonic()
+    problem = ""
+    try:
+        found = await run(work)
+    except Exception:
+        logger.exception("%s next edits failed", source)
+        found, problem = [], "failed"
+    elapsed = (time.monotonic() - started) * 1000
+    return Proposal(source, tuple(found), round(elapsed, 3), problem)
+
+
+def _remember(seen: OrderedDict[str, None], item_id: str) -> None:
+    seen[item_id] = None
+    while len(seen) > REMEMBERED:
+        seen.popitem(last=False)
+
+
+def _item(edit: NextEdit, request: NextEditRequest) -> NextEditItem:
+    return NextEditItem(
+        source=edit.source,
+        score=edit.score,
+        evidence=tuple((feature.name, feature.value) for feature in edit.evidence),
+        language=request.language_id,
+    )
+
+
+def _made_by_hand(shown: ShownNextEdit, text: str | None) -> bool:
+    """True when the document now reads as the next edit would have left it at its place
+    (the developer typed it rather than taking it)."""
+    if text is None:
+        return False
+    edit = shown.edit
+    if not edit.new_text.strip():
+        # A deletion: made when what it deletes is gone.
+        return bool(edit.old_text.strip()) and edit.old_text.strip() not in text
+    lines = LineIndex(shown.text) if shown.lines is None else shown.lines
+    start = lines.offset(edit.span.start, shown.text)
+    end = lines.offset(edit.span.end, shown.text)
+    expected = shown.text[:start] + edit.new_text + shown.text[end:]
+    line_start = expected.rfind("\n", 0, start) + 1
+    line_end = expected.find("\n", start + len(edit.new_text))
+    line_end = len(expected) if line_end == -1 else line_end
+    return expected[line_start:line_end] in text

@@ -1,0 +1,181 @@
+"""``tactful/nextEdits``: after an edit, the follow-up edits it calls for, anywhere.
+
+Request params ``{textDocument: {uri}, position}``; result ``{items: [{id, uri, range,
+newText, label}]}``, best first, empty when nothing is worth showing. An item may be anywhere
+in the document or in another file (its ``uri``); ``range`` is in the client's position
+encoding, in the text of that file as it is now. Advertised as
+``capabilities.experimental.tactfulNextEdits = true``. Accepting an item runs
+``tactful.acceptSuggestion [id]``, dismissing it ``tactful.rejectSuggestion [id]`` (the
+commands completions use; ``inline_completion.py`` hands next edits' ids to the pipeline).
+
+The handler converts the request, calls the next-edit pipeline (``tactful.feedback.next_edits``)
+and converts what it shows. This module also feeds the pipeline's edit history: what each
+``didOpen``, ``didChange`` and ``didClose`` says, on the next-edit worker (in the order it came,
+off the event loop). The pipeline, and the engine it loads, are made there with the first
+document opened, never at start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Literal
+
+import attrs
+from lsprotocol import types
+
+from tactful.analyzers.document import Document, TextChange
+from tactful.server.convert import Lines, to_point, to_range
+from tactful.server.errors import guard
+from tactful.server.executor import NEXT_EDITS, run_blocking
+
+if TYPE_CHECKING:
+    from tactful.feedback.next_edits import NextEditPipeline, ShownNextEdit
+    from tactful.server.app import TactfulServer
+
+logger = logging.getLogger(__name__)
+
+METHOD = "tactful/nextEdits"
+CAPABILITY = "tactfulNextEdits"
+
+
+@attrs.define
+class NextEditsRequest:
+    """A ``tactful/nextEdits`` request, typed as lsprotocol types the standard ones."""
+
+    id: int | str = attrs.field()
+    params: types.TextDocumentPositionParams = attrs.field()
+    method: Literal["tactful/nextEdits"] = METHOD
+    jsonrpc: str = attrs.field(default="2.0")
+
+
+class HistoryFeed:
+    """Keeps the next-edit pipeline's edit history in step with the open documents."""
+
+    def __init__(self, server: TactfulServer) -> None:
+        self.server = server
+
+    def pipeline(self) -> NextEditPipeline:
+        """The server's next-edit pipeline, made now if it is not yet (on the worker)."""
+        services = self.server.services
+        if services.next_edits is None:
+            from tactful.feedback.next_edits import NextEditPipeline
+            from tactful.suggestion.next_edits import ModelConfig
+
+            root = self.server.workspace_root
+            services.next_edits = NextEditPipeline(
+                lambda: services.feedback,
+                NEXT_EDITS.run,
+                run_blocking,
+                root=str(root) if root is not None else None,
+                model=ModelConfig.from_settings(self.server.settings),
+            )
+        return services.next_edits
+
+    def opened(self, document: Document) -> None:
+        if not self.server.settings.next_edits.enabled:
+            return
+        snapshot = document.snapshot()
+        NEXT_EDITS.submit(
+            self._guarded,
+            lambda: self.pipeline().history.open(
+                document.uri,
+                snapshot.text,
+                snapshot.language_id,
+                snapshot.path,
+                snapshot.version,
+            ),
+        )
+
+    def edited(self, document: Document, changes: list[TextChange]) -> None:
+        if not self.server.settings.next_edits.enabled:
+            return
+        version = document.version
+        NEXT_EDITS.submit(
+            self._guarded, lambda: self.pipeline().history.change(document.uri, changes, version)
+        )
+
+    def closed(self, document: Document) -> None:
+        pipeline = self.server.services.next_edits
+        if pipeline is None:
+            return
+        pipeline.closed(document.uri)
+        NEXT_EDITS.submit(self._guarded, lambda: pipeline.history.close(document.uri))
+
+    def configure(self) -> None:
+        pipeline = self.server.services.next_edits
+        if pipeline is None:
+            return
+        from tactful.suggestion.next_edits import ModelConfig
+
+        pipeline.configure(ModelConfig.from_settings(self.server.settings))
+
+    @staticmethod
+    def _guarded(work: Any) -> None:
+        # The worker has no one to hand an exception to: it is logged here.
+        try:
+            work()
+        except Exception:
+            logger.exception("following an edit for next edits failed")
+
+
+async def next_edits(server: TactfulServer, feed: HistoryFeed, uri: str, position: types.Position):
+    """The next edits to show at ``position`` of an open document, as the result's items."""
+    from tactful.feedback.next_edits import TurnOptions
+    from tactful.suggestion.next_edits import NextEditRequest
+
+    settings = server.settings
+    document = server.documents.get(uri)
+    if document is None or not settings.next_edits.enabled:
+        return []
+    snapshot = document.snapshot()
+    lines = Lines(snapshot.text, document.lines)
+    root = str(server.workspace_root) if server.workspace_root else None
+    request = NextEditRequest(
+        uri=uri,
+        path=snapshot.path,
+        language_id=snapshot.language_id,
+        version=snapshot.version,
+        position=to_point(position, lines, server.encoding),
+        workspace_root=root,
+    )
+    options = TurnOptions(workspace=root or "", limit=max(1, settings.next_edits.limit))
+
+    def current() -> bool:
+        return server.documents.get(uri) is document and document.version == request.version
+
+    pipeline = await NEXT_EDITS.run(feed.pipeline)
+    turn = await pipeline.suggest(request, options, current)
+    return [item(shown, server.encoding) for shown in turn.shown]
+
+
+def item(shown: ShownNextEdit, encoding: str) -> dict[str, Any]:
+    """A shown next edit as the result's item (its range converted in its own file's text)."""
+    edit = shown.edit
+    lines = Lines(shown.text, shown.lines)
+    converted = to_range(edit.span, lines, encoding)
+    return {
+        "id": shown.id,
+        "uri": edit.uri,
+        "range": {
+            "start": {"line": converted.start.line, "character": converted.start.character},
+            "end": {"line": converted.end.line, "character": converted.end.character},
+        },
+        "newText": edit.new_text,
+        "label": edit.label,
+    }
+
+
+def register(server: TactfulServer) -> None:
+    server.experimental[CAPABILITY] = True
+    server.message_types[METHOD] = NextEditsRequest
+    feed = HistoryFeed(server)
+    server.listeners["open"].append(feed.opened)
+    server.edit_listeners.append(feed.edited)
+    server.listeners["close"].append(feed.closed)
+    server.settings_listeners.append(feed.configure)
+
+    @server.feature(METHOD)
+    @guard(server, "next edits", fallback=lambda: {"items": []})
+    async def next_edits_request(params: types.TextDocumentPositionParams) -> dict[str, Any]:
+        items = await next_edits(server, feed, params.text_document.uri, params.position)
+        return {"items": items}

@@ -1,0 +1,235 @@
+"""What becomes of next edits: the item model that decides which are shown and learns from the
+developer, the feedback loop's record of them, and their figures in ``tactful stats``."""
+
+from __future__ import annotations
+
+import pytest
+
+from tactful.feedback import events as ev
+from tactful.feedback.acceptance.next_edits import NextEditItem, NextEditModel
+from tactful.feedback.events import Event
+from tactful.feedback.loop import FeedbackLoop, FilterOptions
+from tactful.feedback.stats import render_text, summarize
+from tactful.feedback.store import FeedbackStore, read_events
+
+REPEAT = (("examples", 1.0), ("sites", 4.0), ("same_file", 1.0), ("kind_node", 1.0))
+RENAME = (("role_parameter", 1.0), ("same_file", 1.0), ("sites", 3.0))
+
+
+def repeat(score: float = 0.55) -> NextEditItem:
+    return NextEditItem("repeat", score, REPEAT, "python")
+
+
+def rename(score: float = 0.85) -> NextEditItem:
+    return NextEditItem("rename", score, RENAME, "python")
+
+
+@pytest.mark.parametrize("score", [0.1, 0.3, 0.5, 0.55, 0.85, 0.99])
+def test_before_learning_the_probability_is_the_proposers_score(score: float) -> None:
+    decision = NextEditModel(explore=0.0).judge(repeat(score))
+    assert decision.probability == pytest.approx(score, abs=1e-6)
+    assert decision.show == (score >= 0.5)
+
+
+def test_turned_down_again_and_again_a_kind_of_edit_sinks_and_others_stay() -> None:
+    model = NextEditModel(explore=0.0)
+    for _ in range(6):
+        model.learn(model.judge(repeat()), accepted=False)
+    assert not model.judge(repeat()).show
+    assert model.judge(rename()).show
+    assert model.judge(rename()).probability > 0.75
+
+
+def test_taken_again_and_again_a_kind_below_the_threshold_rises_above_it() -> None:
+    model = NextEditModel(explore=0.0)
+    low = repeat(0.4)
+    assert not model.judge(low).show
+    for _ in range(6):
+        model.learn(model.judge(low), accepted=True)
+    assert model.judge(low).show
+
+
+def test_what_a_model_learned_is_kept_and_restored() -> None:
+    model = NextEditModel(explore=0.0)
+    for _ in range(6):
+        model.learn(model.judge(repeat()), accepted=False)
+    again = NextEditModel(explore=0.0)
+    again.restore(model.state())
+    assert again.judge(repeat()).probability == pytest.approx(model.judge(repeat()).probability)
+
+
+def test_explored_and_unfiltered_next_edits_are_shown_below_the_threshold() -> None:
+    assert NextEditModel(explore=1.0, seed=1).judge(repeat(0.2)).explored
+    decision = NextEditModel(enabled=False).judge(repeat(0.2))
+    assert decision.show and not decision.explored
+
+
+def test_the_loop_records_what_became_of_each_next_edit(tmp_path) -> None:
+    path = tmp_path / "fb.sqlite3"
+    loop = FeedbackLoop(FeedbackStore(path), FilterOptions(explore=0.0))
+    try:
+        shown = loop.judge_next_edit("/ws", "a", repeat())
+        assert shown.show
+        # The same id judged again keeps its decision: the same edit, proposed again.
+        assert loop.judge_next_edit("/ws", "a", repeat(0.1)) is shown
+        assert not loop.judge_next_edit("/ws", "hidden", repeat(0.2)).show
+        loop.judge_next_edit("/ws", "b", rename())
+        loop.judge_next_edit("/ws", "c", rename())
+        for item_id in ("a", "b", "c"):
+            assert loop.next_edit_shown(item_id, "k in d")
+        assert loop.next_edit_accepted("a")
+        assert loop.next_edit_rejected("b", explicit=True)
+        assert loop.next_edit_rejected("c", explicit=False)
+        # Settled once: a second verdict on the same id is not recorded again.
+        assert not loop.next_edit_rejected("c", explicit=True)
+        # Ids never shown are ignored.
+        assert not loop.next_edit_accepted("nowhere")
+    finally:
+        loop.close()
+    kinds = [(e.kind, e.item_id, e.explicit) for e in read_events(path)]
+    assert kinds == [
+        (ev.NEXT_EDIT_HIDDEN, "hidden", False),
+        (ev.NEXT_EDIT_SHOWN, "a", False),
+        (ev.NEXT_EDIT_SHOWN, "b", False),
+        (ev.NEXT_EDIT_SHOWN, "c", False),
+        (ev.NEXT_EDIT_ACCEPTED, "a", False),
+        (ev.NEXT_EDIT_REJECTED, "b", True),
+        (ev.NEXT_EDIT_REJECTED, "c", False),
+    ]
+    # Code is kept only as its hash unless the user opted in.
+    assert all(e.code is None for e in read_events(path))
+
+
+def test_stats_count_each_next_edit_once_and_an_accept_wins() -> None:
+    events = [
+        Event(ev.NEXT_EDIT_SHOWN, "a", "python", detail={"source": "repeat"}),
+        Event(ev.NEXT_EDIT_SHOWN, "a", "python", detail={"source": "repeat"}),
+        Event(ev.NEXT_EDIT_SHOWN, "b", "python", detail={"source": "rename"}),
+        Event(ev.NEXT_EDIT_SHOWN, "c", "python", detail={"source": "repeat"}),
+        Event(ev.NEXT_EDIT_SHOWN, "d", "python", detail={"source": "signature"}),
+        # Inferred rejected, then accepted (the editor ran the command late): an accept.
+        Event(ev.NEXT_EDIT_REJECTED, "a", "python"),
+        Event(ev.NEXT_EDIT_ACCEPTED, "a", "python"),
+        Event(ev.NEXT_EDIT_REJECTED, "b", "python", explicit=True),
+        Event(ev.NEXT_EDIT_REJECTED, "c", "python"),
+        Event(ev.NEXT_EDIT_HIDDEN, "e", "python"),
+    ]
+    summary = summarize(events)
+    assert summary.to_json()["next_edits"] == {
+        "shown": 4,
+        "accepted": 1,
+        "acceptance_rate": 0.25,
+        "rejected": {"explicit": 1, "inferred": 1},
+        "hidden": 1,
+        "sources": {
+            "rename": {"shown": 1, "accepted": 0},
+            "repeat": {"shown": 2, "accepted": 1},
+            "signature": {"shown": 1, "accepted": 0},
+        },
+    }
+    # Completions are counted apart.
+    assert summary.total.shown == 0
+    text = render_text(summary)
+    assert "next edits shown             4" in text
+    assert "(25.0% of shown)" in text
+
+
+# -- the pipeline, in this process -------------------------------------------------------
+
+HAS_KEY = """\
+def lookup(d, k, defaults, cache):
+    if d.has_key(k):
+        return d[k]
+    if defaults.has_key(k):
+        return defaults[k]
+    return cache.has_key(k)
+"""
+
+
+async def _run(work):
+    return work()
+
+
+def _pipeline(tmp_path, loop):
+    from tactful.feedback.next_edits import NextEditPipeline
+
+    (tmp_path / "mod.py").write_text(HAS_KEY, encoding="utf-8")
+    pipeline = NextEditPipeline(lambda: loop, _run, _run, root=str(tmp_path))
+    uri = (tmp_path / "mod.py").as_uri()
+    pipeline.history.open(uri, HAS_KEY, "python", str(tmp_path / "mod.py"))
+    return pipeline, uri
+
+
+def _request(uri, version=2):
+    from tactful.analyzers.text import Point
+    from tactful.suggestion.next_edits import NextEditRequest
+
+    return NextEditRequest(uri, None, "python", version, Point(1, 13))
+
+
+def _edit(pipeline, uri):
+    from tactful.analyzers.document import TextChange
+    from tactful.analyzers.text import Point
+
+    pipeline.history.change(uri, [TextChange("k in d", Point(1, 7), Point(1, 19))])
+
+
+async def test_a_turn_carries_each_step_and_the_loop_hears_of_what_was_shown(tmp_path) -> None:
+    from tactful.feedback.next_edits import TurnOptions
+    from tactful.feedback.turn import Outcome
+
+    path = tmp_path / "fb.sqlite3"
+    loop = FeedbackLoop(FeedbackStore(path), FilterOptions(explore=0.0))
+    pipeline, uri = _pipeline(tmp_path, loop)
+    _edit(pipeline, uri)
+    turn = await pipeline.suggest(_request(uri), TurnOptions("/ws", limit=2), lambda: True)
+    assert turn.outcome is Outcome.SHOWN
+    (local,) = turn.proposals
+    assert local.source == "local" and len(local.items) >= 2 and local.problem == ""
+    assert all(judged.decision is not None for judged in turn.judged)
+    assert [shown.edit.new_text for shown in turn.shown] == ["k in defaults", "k in cache"]
+    assert all(pipeline.get(shown.id) is shown for shown in turn.shown)
+    # Asked again, the same next edits keep their ids.
+    again = await pipeline.suggest(_request(uri), TurnOptions("/ws", limit=2), lambda: True)
+    assert [s.id for s in again.shown] == [s.id for s in turn.shown]
+    assert await pipeline.accepted(turn.shown[0].id)
+    assert await pipeline.rejected(turn.shown[1].id)
+    loop.close()
+    kinds = [(e.kind, e.item_id) for e in read_events(path)]
+    assert kinds == [
+        (ev.NEXT_EDIT_SHOWN, turn.shown[0].id),
+        (ev.NEXT_EDIT_SHOWN, turn.shown[1].id),
+        (ev.NEXT_EDIT_ACCEPTED, turn.shown[0].id),
+        (ev.NEXT_EDIT_REJECTED, turn.shown[1].id),
+    ]
+
+
+async def test_an_answer_for_a_document_that_moved_on_is_dropped(tmp_path) -> None:
+    from tactful.feedback.next_edits import TurnOptions
+    from tactful.feedback.turn import Outcome
+
+    loop = FeedbackLoop(FeedbackStore(tmp_path / "fb.sqlite3"), FilterOptions(explore=0.0))
+    pipeline, uri = _pipeline(tmp_path, loop)
+    _edit(pipeline, uri)
+    turn = await pipeline.suggest(_request(uri), TurnOptions("/ws"), lambda: False)
+    assert turn.outcome is Outcome.STALE and turn.shown == []
+    loop.close()
+
+
+async def test_a_kind_of_next_edit_turned_down_again_and_again_is_hidden(tmp_path) -> None:
+    from tactful.feedback.next_edits import TurnOptions
+    from tactful.feedback.turn import Outcome
+
+    loop = FeedbackLoop(FeedbackStore(tmp_path / "fb.sqlite3"), FilterOptions(explore=0.0))
+    for attempt in range(8):
+        folder = tmp_path / f"attempt{attempt}"
+        folder.mkdir()
+        pipeline, uri = _pipeline(folder, loop)
+        _edit(pipeline, uri)
+        turn = await pipeline.suggest(_request(uri), TurnOptions("/ws", limit=1), lambda: True)
+        if not turn.shown:
+            break
+        await pipeline.rejected(turn.shown[0].id)
+    assert turn.outcome is Outcome.HIDDEN, f"still shown after {attempt} rejections"
+    assert turn.judged and not any(judged.shown for judged in turn.judged)
+    loop.close()

@@ -1,0 +1,155 @@
+"""The edit history next edits learn from: what a stream of editor changes becomes."""
+
+from __future__ import annotations
+
+import pytest
+
+from tactful.analyzers.document import TextChange
+from tactful.analyzers.text import Point
+from tactful.suggestion.next_edits import EditHistory
+
+URI = "file:///project/mod.py"
+
+
+def typed(text: str, at: Point, typing: str) -> list[TextChange]:
+    """One change per character, as an editor sends them while someone types."""
+    changes = []
+    line, column = at.line, at.column
+    for char in typing:
+        changes.append(TextChange(char, Point(line, column), Point(line, column)))
+        if char == "\n":
+            line, column = line + 1, 0
+        else:
+            column += 1
+    return changes
+
+
+def history_of(text: str, *batches: list[TextChange]) -> EditHistory:
+    history = EditHistory()
+    history.open(URI, text, "python", "/project/mod.py")
+    for batch in batches:
+        for change in batch:
+            history.change(URI, [change])
+    return history
+
+
+def edits(history: EditHistory) -> list[tuple[str, str]]:
+    return [(edit.old_text, edit.new_text) for edit in history.edits(URI)]
+
+
+@pytest.mark.parametrize(
+    ("before", "batches", "expected"),
+    [
+        # Keystrokes at one place are one edit.
+        ("x = 1\n", [typed("", Point(0, 5), " + 2")], [("", " + 2")]),
+        # Two places, two edits, oldest first.
+        (
+            "a = 1\nb = 2\n",
+            [
+                [TextChange("10", Point(0, 4), Point(0, 5))],
+                [TextChange("30", Point(1, 4), Point(1, 5))],
+            ],
+            # Trimmed to what changed: "1" became "10" by a "0" added after it.
+            [("", "0"), ("2", "30")],
+        ),
+        # Typed and deleted again: nothing happened.
+        (
+            "a = 1\n",
+            [
+                [TextChange("x", Point(0, 5), Point(0, 5))],
+                [TextChange("", Point(0, 5), Point(0, 6))],
+            ],
+            [],
+        ),
+        # A whole line replaced reads as the part that changed.
+        (
+            "if d.has_key(k):\n    pass\n",
+            [[TextChange("if k in d:\n", Point(0, 0), Point(1, 0))]],
+            [("d.has_key(k)", "k in d")],
+        ),
+        # A deletion followed by typing at the same place is one replacement.
+        (
+            "name = old_value\n",
+            [
+                [TextChange("", Point(0, 7), Point(0, 16))],
+                typed("", Point(0, 7), "new_value"),
+            ],
+            [("old", "new")],
+        ),
+    ],
+)
+def test_changes_become_edits(before, batches, expected) -> None:
+    assert edits(history_of(before, *batches)) == expected
+
+
+def test_a_whole_text_replacement_is_narrowed_to_what_changed() -> None:
+    history = history_of("a = 1\nb = 2\nc = 3\n")
+    history.change(URI, [TextChange("a = 1\nb = 22\nc = 3\n")])
+    (edit,) = history.edits(URI)
+    assert (edit.old_text, edit.new_text) == ("", "2")
+    assert edit.span_before.start == Point(1, 5)
+
+
+def test_each_edit_keeps_the_texts_around_it() -> None:
+    history = history_of("a = 1\nb = 2\n", [TextChange("3", Point(1, 4), Point(1, 5))])
+    (edit,) = history.edits(URI)
+    assert edit.before == "a = 1\nb = 2\n"
+    assert edit.after == "a = 1\nb = 3\n"
+    assert edit.span_after.start == Point(1, 4) and edit.span_after.end == Point(1, 5)
+    assert history.text(URI) == "a = 1\nb = 3\n"
+
+
+def test_the_history_is_bounded() -> None:
+    history = EditHistory(max_edits=3)
+    history.open(URI, "\n".join(f"v{i} = 0" for i in range(10)) + "\n", "python")
+    for line in range(10):
+        history.change(
+            URI,
+            [TextChange("1", Point(line, len(f"v{line} = ")), Point(line, len(f"v{line} = 0")))],
+        )
+    found = history.edits(URI)
+    # Three closed edits and the one in progress.
+    assert len(found) == 4
+    assert [edit.span_before.start.line for edit in found] == [6, 7, 8, 9]
+
+
+def test_documents_beyond_the_bound_are_forgotten_oldest_first() -> None:
+    history = EditHistory(max_documents=2)
+    for name in ("a", "b", "c"):
+        history.open(f"file:///{name}.py", "x = 1\n", "python")
+    assert history.uris() == ["file:///b.py", "file:///c.py"]
+    assert history.text("file:///a.py") is None
+
+
+def test_edits_across_documents_come_in_the_order_they_were_made() -> None:
+    history = EditHistory()
+    history.open("file:///a.py", "x = 1\n", "python")
+    history.open("file:///b.py", "y = 1\n", "python")
+    history.change("file:///b.py", [TextChange("2", Point(0, 4), Point(0, 5))])
+    history.change("file:///a.py", [TextChange("3", Point(0, 4), Point(0, 5))])
+    assert [edit.uri for edit in history.edits()] == ["file:///b.py", "file:///a.py"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        TextChange("z", Point(50, 0), Point(60, 0)),  # past the end: clamped, as editors expect
+        TextChange("", Point(0, 3), Point(0, 1)),  # reversed range
+    ],
+)
+def test_odd_changes_are_applied_like_the_document_applies_them(change) -> None:
+    history = history_of("abc\ndef\n", [change])
+    assert history.text(URI) is not None
+    assert history.tree(URI) is not None
+
+
+def test_changes_to_a_document_not_opened_are_ignored() -> None:
+    history = EditHistory()
+    history.change("file:///nowhere.py", [TextChange("x", Point(0, 0), Point(0, 0))])
+    assert history.edits() == []
+
+
+def test_a_closed_document_is_forgotten() -> None:
+    history = history_of("a = 1\n", [TextChange("2", Point(0, 4), Point(0, 5))])
+    history.close(URI)
+    assert history.edits() == [] and history.text(URI) is None

@@ -1,0 +1,193 @@
+"""Repeated edits: an edit made at one place, proposed at the other places it applies to.
+
+Each case: a file, the edit the developer makes, and the lines the next edits shown would
+leave (nearest to the edit first)."""
+
+from __future__ import annotations
+
+import pytest
+from fixtures.next_edits import opened, results
+
+from tactful.suggestion.next_edits import REPEAT
+
+HAS_KEY = """\
+def lookup(d, k, defaults):
+    if d.has_key(k):
+        return d[k]
+    if defaults.has_key(k):
+        return defaults[k]
+    return self.cache.has_key(k)
+"""
+
+ASSERT_EQUALS = """\
+class TestArea(unittest.TestCase):
+    def test_square(self):
+        self.assertEquals(area(2, 2), 4)
+
+    def test_rectangle(self):
+        self.assertEquals(area(2, 3), 6)
+        self.assertEquals(area(3, 2), 6)
+"""
+
+PRINT = """\
+def report(total, items):
+    print total
+    for item in items:
+        print item.name
+    print "done"
+"""
+
+TIMEOUT = """\
+import requests
+
+
+def fetch(url):
+    return requests.get(url)
+
+
+def fetch_json(url, params):
+    return requests.get(url, params=params).json()
+
+
+def head(url):
+    return requests.head(url)
+"""
+
+SUPER = """\
+class Group(Command):
+    def __init__(self, name, **attrs):
+        Command.__init__(self, name, **attrs)
+
+
+class Flag(Option):
+    def __init__(self, decls, **attrs):
+        Option.__init__(self, decls, **attrs)
+
+
+class Count(Parameter):
+    def __init__(self, decls):
+        Parameter.__init__(self, decls, nargs=1)
+"""
+
+
+@pytest.mark.parametrize(
+    ("before", "edit", "expected"),
+    [
+        pytest.param(
+            HAS_KEY,
+            ("d.has_key(k)", "k in d"),
+            ["    if k in defaults:", "    return k in self.cache"],
+            id="has_key becomes in",
+        ),
+        pytest.param(
+            ASSERT_EQUALS,
+            ("assertEquals", "assertEqual"),
+            [
+                "        self.assertEqual(area(2, 3), 6)",
+                "        self.assertEqual(area(3, 2), 6)",
+            ],
+            id="assertEquals becomes assertEqual",
+        ),
+        pytest.param(
+            PRINT,
+            ("print total", "print(total)"),
+            ["        print(item.name)", '    print("done")'],
+            id="print statement becomes a call",
+        ),
+        pytest.param(
+            TIMEOUT,
+            ("requests.get(url)", "requests.get(url, timeout=10)"),
+            ["    return requests.get(url, params=params, timeout=10).json()"],
+            id="an argument added to one call of a function goes to its other calls",
+        ),
+    ],
+)
+def test_one_edit_is_repeated_where_it_applies(tmp_path, before, edit, expected) -> None:
+    current = opened(tmp_path, {"mod.py": before})
+    cursor = current.edit("mod.py", *edit)
+    found = current.proposed("mod.py", cursor)
+    assert {item.source for item in found} == {REPEAT}
+    assert sorted(results(current, "mod.py", found)) == sorted(expected)
+
+
+def test_two_examples_generalise_what_differs_between_them(tmp_path) -> None:
+    current = opened(tmp_path, {"mod.py": SUPER})
+    current.edit(
+        "mod.py", "Command.__init__(self, name, **attrs)", "super().__init__(name, **attrs)"
+    )
+    cursor = current.edit(
+        "mod.py", "Option.__init__(self, decls, **attrs)", "super().__init__(decls, **attrs)"
+    )
+    found = current.proposed("mod.py", cursor)
+    assert results(current, "mod.py", found) == ["        super().__init__(decls, nargs=1)"]
+    assert found[0].feature("examples") == 2
+
+
+def test_the_nearest_place_comes_first_and_the_label_says_how_many_more(tmp_path) -> None:
+    text = "".join(f"x{i} = old_api(v{i})\n" for i in range(5))
+    current = opened(tmp_path, {"mod.py": text})
+    cursor = current.edit("mod.py", "old_api(v2)", "new_api(v2)")
+    shown = current.suggested("mod.py", cursor)
+    assert [item.span.start.line for item in shown[:2]] in ([1, 3], [3, 1])
+    assert shown[0].label == "`old_api` → `new_api` (3 more)"
+
+
+def test_an_edit_that_fits_everything_is_not_proposed_everywhere(tmp_path) -> None:
+    # Changing one literal teaches a rewrite that would fit every assignment of that
+    # literal: too general to follow from its shape.
+    text = "".join(f"value{i} = 1\n" for i in range(12))
+    current = opened(tmp_path, {"mod.py": text})
+    cursor = current.edit("mod.py", "value3 = 1", "value3 = 2")
+    assert current.proposed("mod.py", cursor) == []
+
+
+def test_deleted_lines_are_deleted_where_they_recur(tmp_path) -> None:
+    text = (
+        "def test_a(monkeypatch):\n"
+        "    monkeypatch.setattr(time, 'time', fake.time)\n"
+        "    assert a()\n\n\n"
+        "def test_b(monkeypatch):\n"
+        "    monkeypatch.setattr(time, 'time', fake.time)\n"
+        "    assert b()\n"
+    )
+    current = opened(tmp_path, {"test_mod.py": text})
+    cursor = current.edit("test_mod.py", "    monkeypatch.setattr(time, 'time', fake.time)\n", "")
+    found = current.proposed("test_mod.py", cursor)
+    assert len(found) == 1
+    assert found[0].old_text == "    monkeypatch.setattr(time, 'time', fake.time)\n"
+    assert found[0].new_text == ""
+
+
+def test_a_rewrite_with_no_place_left_in_the_file_goes_to_other_files(tmp_path) -> None:
+    files = {
+        "a.py": "from lib import old_name\n\nold_name(1)\n",
+        "b.py": "from lib import old_name\n\nprint(old_name(2))\n",
+    }
+    current = opened(tmp_path, files, open_files=("a.py",))
+    cursor = current.edit("a.py", "old_name(1)", "old_name(1, strict=True)")
+    found = current.proposed("a.py", cursor)
+    assert [item.uri for item in found] == [current.uri("b.py")]
+    assert results(current, "b.py", found) == ["print(old_name(2, strict=True))"]
+
+
+def test_a_renamed_use_of_a_local_name_stays_in_its_function(tmp_path) -> None:
+    text = "def first(ty):\n    check(ty)\n    return ty\n\n\ndef second(ty):\n    return ty\n"
+    current = opened(tmp_path, {"mod.py": text})
+    current.edit(
+        "mod.py",
+        "def first(ty):\n    check(ty)",
+        "def first(ty):\n    guessed = guess(ty)\n    check(ty)",
+    )
+    cursor = current.edit("mod.py", "check(ty)", "check(guessed)")
+    found = current.proposed("mod.py", cursor)
+    assert results(current, "mod.py", found) == []  # ``ty`` is still bound: a new name beside it
+
+
+def test_a_use_renamed_after_its_name_went_away_is_followed_everywhere(tmp_path) -> None:
+    text = "import typing\n\n\n@typing.overload\ndef f(): ...\n\n\n@typing.overload\ndef g(): ...\n"
+    current = opened(tmp_path, {"mod.py": text})
+    current.edit("mod.py", "import typing\n", "import typing as t\n")
+    cursor = current.edit("mod.py", "@typing.overload", "@t.overload")
+    found = current.proposed("mod.py", cursor)
+    assert results(current, "mod.py", found) == ["@t.overload"]
+    assert found[0].feature("dangling") == 1.0
