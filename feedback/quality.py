@@ -59,6 +59,8 @@ from tactful.feedback.execution.verdict import Status, Verdict, not_validated
 from tactful.feedback.fixes import (
     FixJudge,
     FixOffer,
+    FixRequest,
+    FixTurn,
     OfferedFixes,
     Validator,
     fix_id,
@@ -161,7 +163,7 @@ class Editor(Protocol):
 class DocumentQuality:
     """What is known about one version of a document: its findings shown (``findings``, which
     fixes are judged for), everything ruff found in it (``found``, which ruff's screen of a fix
-    counts), and the judged fixes by the index of their finding."""
+    counts), and the turns that judged their fixes by the index of their finding."""
 
     uri: str
     version: int
@@ -170,7 +172,7 @@ class DocumentQuality:
     root: Path
     findings: list[Finding]
     found: list[Finding] = field(default_factory=list)
-    offers: dict[int, FixOffer] = field(default_factory=dict)
+    turns: dict[int, FixTurn] = field(default_factory=dict)
     judged: asyncio.Event = field(default_factory=asyncio.Event)
     # set (and replaced) whenever an offer is judged, for those waiting on one
     updated: asyncio.Event = field(default_factory=asyncio.Event)
@@ -179,6 +181,15 @@ class DocumentQuality:
     def before(self) -> list[Finding]:
         """What the document's text has before any fix, for ruff's screen."""
         return self.found or self.findings
+
+    @property
+    def offers(self) -> dict[int, FixOffer]:
+        """The fixes judged so far, by the index of their finding."""
+        return {index: t.offer for index, t in self.turns.items() if t.offer is not None}
+
+    def request(self, index: int) -> FixRequest:
+        """What fixing the finding at ``index`` starts from."""
+        return FixRequest(self.findings[index], self.text, tuple(self.before))
 
 
 @dataclass(slots=True, eq=False)
@@ -369,10 +380,13 @@ class QualityPipeline:
 
     # -- judging fixes in the background ----------------------------------------------------
 
-    def judge(self, state: DocumentQuality) -> FixJudge:
-        """The fix judge for a document's findings under the settings in force now."""
+    def judge(self, state: DocumentQuality, untested: str = "") -> FixJudge:
+        """The fix judge for a document's findings under the settings in force now; with
+        ``untested``, one that runs no tests and says so for that reason."""
         config = self.editor.config()
         validate, reason = self._validation(state, config)
+        if untested and validate is not None:
+            validate, reason = None, untested
         return FixJudge(
             state.root,
             ruff_options=config.ruff,
@@ -451,15 +465,14 @@ class QualityPipeline:
                     return
                 if report is not None:
                     report(f"{finding.rule} ({step + 1}/{total})", step * 100 // total)
-                offer = await self.run_blocking(
-                    judge.offer, finding, state.text, state.before, cancelled
-                )
+                turn = await self.run_blocking(judge.turn, state.request(index), cancelled)
                 if cancelled.is_set():
                     return
-                state.offers[index] = offer
+                state.turns[index] = turn
                 waiting, state.updated = state.updated, asyncio.Event()
                 waiting.set()
-                if judge.validate is not None and offer.fix is not None:
+                offered = turn.offer is not None and turn.offer.fix is not None
+                if judge.validate is not None and offered:
                     self.editor.verdicts_changed(state.uri, state.version)
         finally:
             state.judged.set()
@@ -474,9 +487,9 @@ class QualityPipeline:
         deadline = loop.time() + timeout_s
         state = self.documents.get(key)
         while state is not None and self.documents.get(key) is state:
-            known = state.offers.get(index)
+            known = state.turns.get(index)
             if known is not None:
-                return known
+                return known.offer
             if state.judged.is_set():
                 return None
             remaining = deadline - loop.time()
@@ -491,20 +504,18 @@ class QualityPipeline:
         state = self.documents.get(key)
         if state is None or index >= len(state.findings):
             return None
-        known = state.offers.get(index)
+        known = state.turns.get(index)
         if known is not None:
-            return known
-        judge = self.judge(state)
-        if judge.validate is not None:
-            # Tests are still running for this document, or this finding was not among those
-            # judged ahead (judged_ahead): answer now with what ruff says.
-            judge.validate = None
-            judge.not_validated_reason = (
-                "not tested: too many findings in this file"
-                if state.judged.is_set()
-                else "tests still running"
-            )
-        return await self.run_blocking(judge.offer, state.findings[index], state.text, state.before)
+            return known.offer
+        # Tests are still running for this document, or this finding was not among those
+        # judged ahead (judged_ahead): answer now with what ruff says.
+        untested = (
+            "not tested: too many findings in this file"
+            if state.judged.is_set()
+            else "tests still running"
+        )
+        turn = await self.run_blocking(self.judge(state, untested).turn, state.request(index))
+        return turn.offer
 
     def present(
         self, state: DocumentQuality, offers: Sequence[tuple[int, FixOffer]], *, seen: bool = True
