@@ -10,13 +10,21 @@ syntax repair that was not validated.
 ``fix_id``, ``fix_item`` and ``OfferedFixes`` serve the feedback loop: a fix's stable id, how
 the item model sees it, and what became of the fixes offered in one document.
 
-Order of work for one finding: candidates (ruff's fix, recipes, syntax repairs) → ruff screen →
-ranking (smallest, most local first) → tests, best first, until one passes (or, where no test
-runs the code, until one is shown to behave as before or the judge says nothing can show it,
-which holds for every candidate alike); when none passes,
-the alternatives (another way to satisfy the rule) the same way; when still none survives
-and an LLM is configured, its proposal goes through the same judges, with up to two refinement
-rounds that show it the failure (ruff's or the tests').
+The path of one finding is ``FixJudge.turn``, read top to bottom, each decision written into
+the finding's ``FixTurn`` (``tactful.feedback.turn``); ``tactful fix``, the quality pipeline's
+judging in the background and a code action asked before it are its callers:
+
+1. **propose**: the candidates (ruff's fix, recipes, syntax repairs);
+2. **clean up**: ruff's screen (a candidate that changes nothing or another file, leaves the
+   finding, adds one, or leaves a syntax error is dropped with the reason; one whose change
+   another made already is dropped too), then the ranking (smallest, most local first);
+3. **judge**: the tests, best first, until one passes (or, where no test runs the code, until
+   one is shown to behave as before or the judge says nothing can show it, which holds for
+   every candidate alike); where nothing may run, the best is offered, labelled;
+4. when none passes, the alternatives (another way to satisfy the rule) the same way; when
+   still none survives and an LLM is configured, its proposal goes through the same judges,
+   with up to two refinement rounds that show it the failure (ruff's or the tests');
+5. **offer**: the fix and its verdict, or none and why (``turn.offer``).
 """
 
 from __future__ import annotations
