@@ -54,7 +54,13 @@ from tactful.analyzers.findings import Finding
 from tactful.analyzers.index import read_source, source_files
 from tactful.analyzers.ruff import SYNTAX_ERROR, RuffOptions, check_paths, check_text, rule_url
 from tactful.analyzers.text import Edit
-from tactful.feedback.changes import Changes, RunBlocking, relative_to
+from tactful.feedback.changes import (
+    Changes,
+    DocumentPipeline,
+    OpenDocuments,
+    RunBlocking,
+    relative_to,
+)
 from tactful.feedback.execution.verdict import Status, Verdict, not_validated
 from tactful.feedback.fixes import (
     FixJudge,
@@ -119,19 +125,11 @@ class QualityConfig:
     not_validated_reason: str = "validation is off"
 
 
-class Editor(Protocol):
+class Editor(OpenDocuments, Protocol):
     """What the quality pipeline needs of the editor's side (the server implements it)."""
 
     def config(self) -> QualityConfig:
         """The settings in force now."""
-        ...
-
-    def document(self, key: str) -> Snapshot | None:
-        """The open document named ``key`` (its URI) as the editor has it now; None once closed."""
-        ...
-
-    def documents(self) -> list[Snapshot]:
-        """Every open document."""
         ...
 
     def show(self, key: str, findings: Sequence[Finding], text: str, version: int) -> bool:
@@ -143,14 +141,6 @@ class Editor(Protocol):
         self, title: str, cancelled: threading.Event
     ) -> AbstractAsyncContextManager[Report]:
         """Long work the developer sees, and may cancel (``cancelled`` is then set)."""
-        ...
-
-    def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        """Run ``work`` in the background; its failure is reported, never lost."""
-        ...
-
-    def warn(self, message: str) -> None:
-        """Tell the developer something is not as the settings ask (said once)."""
         ...
 
     def verdicts_changed(self, key: str, version: int) -> None:
@@ -200,8 +190,9 @@ class QualityTurn(Turn[Snapshot, Finding]):
     state: DocumentQuality | None = None
 
 
-class QualityPipeline:
-    """Per-document quality state and the work on it; code actions read ``documents``."""
+class QualityPipeline(DocumentPipeline[Editor]):
+    """Per-document quality state and the work on it (a document's background task is its
+    lint); code actions read ``documents``."""
 
     def __init__(
         self,
@@ -210,16 +201,12 @@ class QualityPipeline:
         run_blocking: RunBlocking,
         changes: Changes | None = None,
     ) -> None:
-        self.editor = editor
-        self.feedback = feedback
-        self.run_blocking = run_blocking
-        # The working tree's diff and the baseline, shared with review.
-        self.changes = changes if changes is not None else Changes(run_blocking)
+        # The working tree's diff and the baseline are shared with review.
+        super().__init__(editor, feedback, run_blocking, changes)
         self.documents: dict[str, DocumentQuality] = {}
         # ruff's findings on base versions of files, by (path, base text, ruff's options).
         self._base_findings: dict[tuple[str, str, RuffOptions], list[Finding]] = {}
         self._warned: set[str] = set()
-        self._lint_tasks: dict[str, asyncio.Task[Any]] = {}
         self._judge_tasks: dict[str, tuple[asyncio.Task[Any], threading.Event]] = {}
         self._validations: dict[str, set[concurrent.futures.Future[Verdict]]] = {}
         # What the feedback loop heard of, so each fix and each of its verdicts is told once.
@@ -235,18 +222,11 @@ class QualityPipeline:
         """Lint a Python document after ``delay``, replacing the lint waiting for it."""
         if document.language_id != PYTHON:
             return
-        previous = self._lint_tasks.pop(document.uri, None)
-        if previous is not None:
-            previous.cancel()
-        self._lint_tasks[document.uri] = self.editor.spawn(
-            self.lint(document.uri, delay), "quality findings"
-        )
+        self._run(document.uri, self.lint(document.uri, delay), "quality findings")
 
     def forget(self, key: str) -> None:
         """The document was closed: its work stops, and its fixes still offered were ignored."""
-        task = self._lint_tasks.pop(key, None)
-        if task is not None:
-            task.cancel()
+        self._stop(key)
         self._stop_judging(key)
         self.documents.pop(key, None)
         self._relinted.discard(key)

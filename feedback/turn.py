@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, Self, TypeVar
 
 from tactful.feedback.acceptance.cascade import Decision
 from tactful.feedback.acceptance.features import Context
@@ -127,7 +127,7 @@ class Turn(Generic[R, T]):
         """What the judges let through, to be shown."""
         return [judged for judged in self.judged if judged.shown]
 
-    def end(self, outcome: Outcome) -> Turn[R, T]:
+    def end(self, outcome: Outcome) -> Self:
         self.outcome = outcome
         return self
 

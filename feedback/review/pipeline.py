@@ -41,18 +41,23 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from tactful.analyzers.diff import Diff, FileChange, change_for_text
-from tactful.analyzers.document import Snapshot
 from tactful.analyzers.languages import language_of_path
 from tactful.feedback import events as ev
 from tactful.feedback.acceptance.items import Item
-from tactful.feedback.changes import Changes, RunBlocking, relative_to
+from tactful.feedback.changes import (
+    Changes,
+    DocumentPipeline,
+    OpenDocuments,
+    RunBlocking,
+    relative_to,
+)
 from tactful.feedback.review.coverage import load_coverage
 from tactful.feedback.review.memory import comment_detail, dismissal, load_memory, resolved_comments
 from tactful.feedback.turn import Dropped, Judged, Outcome, Proposal, Turn
@@ -94,19 +99,11 @@ class ReviewConfig:
     team: str | None = None
 
 
-class Editor(Protocol):
+class Editor(OpenDocuments, Protocol):
     """What the review pipeline needs of the editor's side (the server implements it)."""
 
     def config(self) -> ReviewConfig:
         """The settings in force now."""
-        ...
-
-    def document(self, key: str) -> Snapshot | None:
-        """The open document named ``key`` (its URI) as the editor has it now; None once closed."""
-        ...
-
-    def documents(self) -> list[Snapshot]:
-        """Every open document."""
         ...
 
     def key_of(self, path: Path) -> str:
@@ -124,14 +121,6 @@ class Editor(Protocol):
 
     def progress(self, title: str) -> AbstractAsyncContextManager[Report]:
         """Long work the developer sees while it runs (the model's review)."""
-        ...
-
-    def warn(self, message: str) -> None:
-        """Tell the developer something went wrong (once per request)."""
-        ...
-
-    def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        """Run ``work`` in the background; its failure is reported, never lost."""
         ...
 
 
@@ -167,8 +156,9 @@ def comment_item(comment: Comment) -> Item:
     )
 
 
-class ReviewPipeline:
-    """The review state of one server: the diff, each document's comments, what was learned."""
+class ReviewPipeline(DocumentPipeline[Editor]):
+    """The review state of one server: the diff, each document's comments, what was learned (a
+    document's background task is its review)."""
 
     def __init__(
         self,
@@ -177,11 +167,8 @@ class ReviewPipeline:
         run_blocking: RunBlocking,
         changes: Changes | None = None,
     ) -> None:
-        self.editor = editor
-        self.feedback = feedback
-        self.run_blocking = run_blocking
-        # The working tree's diff, shared with quality's ``changed`` scope.
-        self.changes = changes if changes is not None else Changes(run_blocking)
+        # The working tree's diff is shared with quality's ``changed`` scope.
+        super().__init__(editor, feedback, run_blocking, changes)
         self.shown: dict[str, dict[str, Comment]] = {}  # key -> id -> comment, in shown order
         self.llm_comments: dict[str, list[Comment]] = {}  # key -> the model's last comments
         # The text each document's shown comments were made on, to tell later which of their
@@ -191,7 +178,6 @@ class ReviewPipeline:
         self._memory_loaded = False
         self._recorded_shown: set[str] = set()
         self._generation: dict[str, int] = {}
-        self._tasks: dict[str, asyncio.Task[Any]] = {}
         self._asks_llm: dict[str, bool] = {}  # whether the review in flight asks the model
         self._pending: dict[str, bool] = {}  # an edit came during a model review
 
@@ -209,20 +195,16 @@ class ReviewPipeline:
 
     def schedule(self, key: str, delay: float = DEBOUNCE_S, with_llm: bool = False) -> None:
         """Review the document ``key`` after ``delay``, replacing the review waiting for it."""
-        previous = self._tasks.pop(key, None)
-        if previous is not None and not previous.done():
+        previous = self._tasks.get(key)
+        in_flight = previous is not None and not previous.done()
+        if in_flight and not with_llm and self._asks_llm.get(key, False):
             # A model review in flight is worth more than a debounced rules pass: let it finish
             # unless this one asks for the model too (its own rules pass follows it).
-            if not with_llm and self._asks_llm.get(key, False):
-                self._tasks[key] = previous
-                self._pending[key] = True
-                return
-            previous.cancel()
+            self._pending[key] = True
+            return
         generation = self._next_generation(key)
         self._asks_llm[key] = with_llm
-        self._tasks[key] = self.editor.spawn(
-            self._review_later(key, generation, delay, with_llm), "review comments"
-        )
+        self._run(key, self._review_later(key, generation, delay, with_llm), "review comments")
 
     async def _review_later(self, key: str, generation: int, delay: float, with_llm: bool) -> None:
         if delay:
@@ -234,9 +216,7 @@ class ReviewPipeline:
 
     def forget(self, key: str) -> None:
         """The document was closed: its review stops and what was shown on it is forgotten."""
-        task = self._tasks.pop(key, None)
-        if task is not None:
-            task.cancel()
+        self._stop(key)
         self._next_generation(key)
         self.shown.pop(key, None)
         self.reviewed_text.pop(key, None)
