@@ -542,8 +542,8 @@ class Sandbox:
                 unexercised=tuple(unit.label for unit in missing),
                 inputs=0,
                 reason="no test runs this code; the change leaves it as it was once compiled "
-                "(only its layout or annotations no call evaluates changed): the old and the new "
-                "version run the same code",
+                "(only its layout, docstrings, annotations no call evaluates or syntax compiled "
+                "alike changed): the old and the new version run the same code",
             )
         verdict = replace(
             verdict,

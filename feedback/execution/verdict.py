@@ -125,7 +125,7 @@ class Verdict:
             return f"tests pass, but none runs this code{suffix}"
         if self.status is Status.EQUIVALENT:
             if self.inputs == 0:
-                return f"same code, only its layout or annotations changed{suffix}"
+                return f"same code once compiled{suffix}"
             noun = "input" if self.inputs == 1 else "inputs"
             return f"same behaviour on {self.inputs} {noun}{suffix}"
         if self.status is Status.DIFFERENT:
