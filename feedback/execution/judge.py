@@ -21,6 +21,10 @@ old and the new version of each changed function on the same inputs: ``equivalen
 ``different``. The coverage map is built and updated in the background, once the workspace is
 trusted.
 
+``Sandbox.check_changes`` is the same order of work for review: the tests of what changed since a
+base, run on the workspace as it is, those that fail at the base too set aside, each failure
+with its traceback and the changed lines each test ran.
+
 Where the parts live: verdict interpretation in ``interpret.py``, the cache in ``cache.py``, the
 process runner in ``runner.py``, the warm pytest in ``warm_pytest.py``/``zygote.py``, the
 coverage map in ``coverage_map.py``; this module holds the order of work.
