@@ -610,7 +610,8 @@ class Sandbox:
         now = {path: self.warm.read(path) for path in before}
         changed = sorted(path for path in before if before[path] != now[path])
         if not changed:
-            return ChangeCheck(not_validated("nothing changed since the base"))
+            nothing = Verdict(Status.UNEXERCISED, reason="nothing changed since the base")
+            return ChangeCheck(nothing)
         forward = [change_between(path, before[path], now[path]) for path in changed]
         # what makes the base of the changed files out of the workspace as it is
         revert = [change_between(path, now[path], before[path]) for path in changed]
