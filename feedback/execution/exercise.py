@@ -388,6 +388,8 @@ class RunTrace:
     lines: dict[str, set[int]] = field(default_factory=dict)  # relative path -> lines run
     opened: set[str] = field(default_factory=set)  # relative paths
     imported: set[str] = field(default_factory=set)  # module names
+    # node id -> relative path -> lines run, when the run labelled its coverage by test
+    by_test: dict[str, dict[str, set[int]]] = field(default_factory=dict)
 
     def ran(self, unit: Unit) -> bool:
         if unit.kind == FILE:
@@ -440,6 +442,13 @@ def read_trace(out: Path, prefix: str, roots: Iterable[Path]) -> RunTrace:
         trace.measured = True
         for filename in data.measured_files():
             name = relative(filename)
-            if name is not None:
-                trace.lines.setdefault(name, set()).update(data.lines(filename) or ())
+            if name is None:
+                continue
+            trace.lines.setdefault(name, set()).update(data.lines(filename) or ())
+            if data.measured_contexts() - {""}:
+                for line, contexts in data.contexts_by_lineno(filename).items():
+                    for context in contexts:
+                        if context:
+                            ran = trace.by_test.setdefault(context, {})
+                            ran.setdefault(name, set()).add(line)
     return trace
