@@ -38,10 +38,10 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from tactful.analyzers.text import LineIndex
+from tactful.analyzers.text import LineIndex, Point, Span
 from tactful.feedback.acceptance.next_edits import NextEditItem
 from tactful.feedback.loop import FeedbackLoop
 from tactful.feedback.turn import Dropped, Judged, Outcome, Proposal, Turn
@@ -65,6 +65,11 @@ Run = Callable[[Callable[[], T]], Awaitable[T]]
 
 LOCAL = "local"
 MODEL = "llm"
+# Where the editor shows an answer (``TurnOptions.surface``).
+NEXT_EDITS = ""
+INLINE = "inline"
+# Why a next edit is not offered as an inline completion.
+NOT_ON_CURSOR_LINE = "not on the cursor's line"
 # Candidates the item model judges per request, best first: the rest would not be shown.
 JUDGED = 8
 # Shown next edits remembered by id, for the editor's accept and reject commands.
@@ -95,11 +100,25 @@ class NextEditTurn(Turn[NextEditRequest, NextEdit]):
 class TurnOptions:
     """What one turn follows: ``workspace`` is the key the loop keeps the workspace's models
     under (its root folder); ``limit`` the most next edits shown; ``use_model`` whether the
-    configured model is asked too."""
+    configured model is asked too; ``surface`` where the editor shows the answer (``NEXT_EDITS``
+    for ``tactful/nextEdits``, ``INLINE`` for an inline completion): each surface has its own
+    request in flight and its own last answer, which is what "passed by" compares with."""
 
     workspace: str = ""
     limit: int = 2
     use_model: bool = True
+    surface: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class InlineNextEdit:
+    """A next edit on the cursor's line as an inline completion shows it: ``span`` (on that line,
+    from the edit or the cursor, whichever comes first, to whichever comes last) replaced by
+    ``text``, which is the edit's new text with what lies between it and the cursor."""
+
+    shown: ShownNextEdit
+    span: Span
+    text: str
 
 
 class NextEditPipeline:
@@ -134,9 +153,9 @@ class NextEditPipeline:
         # oldest forgotten first).
         self._announced: OrderedDict[str, None] = OrderedDict()
         self._settled: OrderedDict[str, None] = OrderedDict()
-        # What the last answer for each document showed.
-        self._last: dict[str, list[str]] = {}
-        self._inflight: dict[str, asyncio.Task[list[NextEdit]]] = {}
+        # What the last answer for each document and surface showed.
+        self._last: dict[tuple[str, str], list[str]] = {}
+        self._inflight: dict[tuple[str, str], asyncio.Task[list[NextEdit]]] = {}
 
     def configure(self, model: ModelConfig | None) -> None:
         """Use another model (None: none), after the settings changed."""
@@ -155,17 +174,35 @@ class NextEditPipeline:
         still at the request's version."""
         turn = NextEditTurn(request)
         loop = self.feedback()
+        where = (request.uri, options.surface)
         # 1. propose, 2. judge, 3. check, as the document's one request in flight.
-        passed = await self._preempting(request.uri, self._propose_judge_check(turn, options, loop))
+        passed = await self._preempting(where, self._propose_judge_check(turn, options, loop))
         if passed is None:
             return self._ended(turn, Outcome.CANCELLED)
         if not is_current():
             return self._ended(turn, Outcome.STALE)
+        if options.surface == INLINE:
+            passed = self._on_cursor_line(turn, passed)
         # 4. speak.
-        await self._speak(turn, passed, loop)
+        await self._speak(turn, passed, loop, options.surface)
         if not turn.shown:
             return self._ended(turn, turn.ended_empty())
         return self._ended(turn, Outcome.SHOWN)
+
+    async def inline(
+        self,
+        request: NextEditRequest,
+        options: TurnOptions,
+        is_current: Callable[[], bool],
+    ) -> InlineNextEdit | None:
+        """The best next edit as an inline completion at the cursor, when it lies on the
+        cursor's line (None otherwise). Asked when the completion engines have nothing to
+        show; the model is not waited for. Accepting it is accepting the next edit (its id)."""
+        options = replace(options, limit=1, use_model=False, surface=INLINE)
+        turn = await self.suggest(request, options, is_current)
+        if not turn.shown:
+            return None
+        return _as_inline(turn.shown[0], request.position)
 
     async def accepted(self, item_id: str) -> bool:
         """The editor applied a next edit it was shown."""
@@ -192,7 +229,8 @@ class NextEditPipeline:
 
     def closed(self, uri: str) -> None:
         """A document was closed: what was shown for it and not taken was passed by."""
-        self._passed_by(uri, [], self.feedback())
+        for where in [where for where in self._last if where[0] == uri]:
+            self._passed_by(where, [], self.feedback())
 
     # -- the steps ------------------------------------------------------------------------
 
@@ -252,8 +290,26 @@ class NextEditPipeline:
         # A label counts the places among every candidate, not only those judged.
         return labelled(passed[: options.limit], candidates)
 
+    @staticmethod
+    def _on_cursor_line(turn: NextEditTurn, passed: list[NextEdit]) -> list[NextEdit]:
+        """The best next edit when it is on the cursor's line (one line of the document asked
+        about), else nothing: an inline completion shows only there."""
+        line = turn.request.position.line
+        kept: list[NextEdit] = []
+        for edit in passed[:1]:
+            span = edit.span
+            if edit.uri == turn.request.uri and span.start.line == span.end.line == line:
+                kept.append(edit)
+            else:
+                turn.dropped.append(Dropped(edit, NOT_ON_CURSOR_LINE))
+        return kept
+
     async def _speak(
-        self, turn: NextEditTurn, passed: Sequence[NextEdit], loop: FeedbackLoop | None
+        self,
+        turn: NextEditTurn,
+        passed: Sequence[NextEdit],
+        loop: FeedbackLoop | None,
+        surface: str = NEXT_EDITS,
     ) -> None:
         request = turn.request
         documents = await self.run_engine(
@@ -273,16 +329,16 @@ class NextEditPipeline:
             if loop is not None and item_id not in self._announced:
                 _remember(self._announced, item_id)
                 loop.next_edit_shown(item_id, item.new_text)
-        self._passed_by(request.uri, [shown.id for shown in turn.shown], loop)
+        self._passed_by((request.uri, surface), [shown.id for shown in turn.shown], loop)
 
-    def _passed_by(self, uri: str, now: list[str], loop: FeedbackLoop | None) -> None:
-        """What the last answer for ``uri`` showed that this one does not, and that was neither
-        accepted, dismissed nor made by hand, is inferred rejected."""
-        before = self._last.get(uri, [])
+    def _passed_by(self, where: tuple[str, str], now: list[str], loop: FeedbackLoop | None) -> None:
+        """What the last answer for a document on a surface showed that this one does not, and
+        that was neither accepted, dismissed nor made by hand, is inferred rejected."""
+        before = self._last.get(where, [])
         if now:
-            self._last[uri] = now
+            self._last[where] = now
         else:
-            self._last.pop(uri, None)
+            self._last.pop(where, None)
         for item_id in before:
             if item_id in now or item_id in self._settled:
                 continue
@@ -307,22 +363,24 @@ class NextEditPipeline:
 
     # -- freshness ------------------------------------------------------------------------
 
-    async def _preempting(self, uri: str, work: Awaitable[list[NextEdit]]) -> list[NextEdit] | None:
-        """Run ``work`` as the document's one request in flight, cancelling the one before;
-        None when a newer request cancelled this one."""
-        previous = self._inflight.get(uri)
+    async def _preempting(
+        self, where: tuple[str, str], work: Awaitable[list[NextEdit]]
+    ) -> list[NextEdit] | None:
+        """Run ``work`` as the one request in flight for a document on a surface, cancelling
+        the one before; None when a newer request cancelled this one."""
+        previous = self._inflight.get(where)
         if previous is not None and not previous.done():
             previous.cancel()
         task = asyncio.ensure_future(work)
-        self._inflight[uri] = task
+        self._inflight[where] = task
         try:
             await asyncio.wait([task])
         except asyncio.CancelledError:
             task.cancel()
             raise
         finally:
-            if self._inflight.get(uri) is task:
-                del self._inflight[uri]
+            if self._inflight.get(where) is task:
+                del self._inflight[where]
         if task.cancelled():
             return None
         return task.result()
@@ -362,6 +420,19 @@ def _item(edit: NextEdit, request: NextEditRequest) -> NextEditItem:
         evidence=tuple((feature.name, feature.value) for feature in edit.evidence),
         language=request.language_id,
     )
+
+
+def _as_inline(shown: ShownNextEdit, cursor: Point) -> InlineNextEdit:
+    """A next edit on the cursor's line as a replacement that reaches the cursor (an inline
+    completion's range holds the cursor): what lies between the edit and the cursor is kept."""
+    edit = shown.edit
+    lines = LineIndex(shown.text) if shown.lines is None else shown.lines
+    start = lines.offset(edit.span.start, shown.text)
+    end = lines.offset(edit.span.end, shown.text)
+    at = lines.offset(cursor, shown.text)
+    text = shown.text[min(at, start) : start] + edit.new_text + shown.text[end : max(at, end)]
+    span = Span(lines.point(min(at, start)), lines.point(max(at, end)))
+    return InlineNextEdit(shown, span, text)
 
 
 def _made_by_hand(shown: ShownNextEdit, text: str | None) -> bool:

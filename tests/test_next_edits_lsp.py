@@ -218,3 +218,52 @@ async def test_a_slow_model_holds_up_nothing_and_a_stale_answer_is_dropped(
     # ...and follows edits: the next-edit answer, computed for an older text, is dropped.
     change_document(lsp, uri, 3, (4, 15), (4, 15), "h")
     assert await asked == []
+
+
+async def test_a_next_edit_on_the_cursors_line_comes_as_an_inline_completion(
+    lsp: LanguageClient, workspace: Workspace, tmp_path: Path
+) -> None:
+    store = tmp_path / "fb.sqlite3"
+    await started(lsp, workspace, store, completion={"engine": "local"})
+    uri = workspace.uri("mod.py")
+    open_document(lsp, uri, HAS_KEY)
+    change_document(lsp, uri, 2, (1, 7), (1, 19), "k in d")
+    # The cursor on the line of the next edit, before it: the engines have nothing there, the
+    # next edit comes as one item reaching from the cursor to the end of the edit.
+    answer = await lsp.text_document_inline_completion_async(inline_at(uri, 3, 4))
+    assert answer is not None
+    (item,) = answer.items
+    assert item.insert_text == "if k in defaults"
+    assert (item.range.start.line, item.range.start.character) == (3, 4)
+    assert (item.range.end.line, item.range.end.character) == (3, 26)
+    assert item.command is not None and item.command.command == "tactful.acceptSuggestion"
+    (item_id,) = item.command.arguments
+
+    # Applied and accepted as an editor does: recorded as a next edit accepted.
+    change_document(lsp, uri, 3, (3, 4), (3, 26), item.insert_text)
+    assert await command(lsp, "tactful.acceptSuggestion", item_id) is True
+
+    def recorded() -> list:
+        events = read_events(store)
+        return events if any(e.kind == "next_edit.accepted" for e in events) else []
+
+    events = await wait_for(recorded)
+    assert [e.item_id for e in events if e.kind == "next_edit.accepted"] == [item_id]
+    assert [e.item_id for e in events if e.kind == "next_edit.shown"] == [item_id]
+    assert not [e for e in events if e.kind == "completion.accepted"]
+
+
+async def test_a_next_edit_on_another_line_is_not_an_inline_completion(
+    lsp: LanguageClient, workspace: Workspace, tmp_path: Path
+) -> None:
+    store = tmp_path / "fb.sqlite3"
+    await started(lsp, workspace, store, completion={"engine": "local"})
+    uri = workspace.uri("mod.py")
+    open_document(lsp, uri, HAS_KEY)
+    change_document(lsp, uri, 2, (1, 7), (1, 19), "k in d")
+    # On the line below the edit: the best next edit is two lines further.
+    answer = await lsp.text_document_inline_completion_async(inline_at(uri, 2, 8))
+    assert answer is None or not answer.items
+    # The next-edit request shows it: it exists, it is just not on the cursor's line.
+    (first, _second) = await next_edits(lsp, uri, 2, 8)
+    assert first.range.start.line == 3
