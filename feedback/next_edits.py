@@ -20,7 +20,12 @@ The steps:
 2. **judge**: the item model for next edits (``tactful.feedback.acceptance.next_edits``)
    decides for the best candidates, each with its probability and whether it is shown;
 3. **check**: those it shows, best first, until ``limit`` pass the checks (the file still
-   parses as well, ruff finds nothing new, the place still holds the text);
+   parses as well, ruff finds nothing new, the place still holds the text); then those in
+   another file are **validated** like a fix: in a trusted workspace with validation on, the
+   workspace's tests run on a sandboxed copy with the edit applied (the open documents as the
+   editor has them); one they fail is not shown, the others say in their label what ran
+   ("— 12 tests passed", "— not validated (workspace not trusted)"). The answer waits for
+   those tests; a newer request cancels them;
 4. **speak**: each gets an id (the same edit proposed again keeps it) and a label saying how
    many more places the change goes to, and the loop is told what was shown. Next edits shown
    for this document before, that the developer neither took nor made by hand and that are not
@@ -37,12 +42,14 @@ import logging
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
-from tactful.analyzers.text import LineIndex, Point, Span
+from tactful.analyzers.text import Edit, LineIndex, Point, Span
 from tactful.feedback.acceptance.next_edits import NextEditItem
+from tactful.feedback.execution.verdict import Status, Verdict, not_validated
 from tactful.feedback.loop import FeedbackLoop
 from tactful.feedback.turn import Dropped, Judged, Outcome, Proposal, Turn
 from tactful.suggestion.next_edits import (
@@ -70,6 +77,8 @@ NEXT_EDITS = ""
 INLINE = "inline"
 # Why a next edit is not offered as an inline completion.
 NOT_ON_CURSOR_LINE = "not on the cursor's line"
+# Verdicts on a next edit in another file that keep it from being shown.
+FAILING = frozenset({Status.FAILED, Status.TIMEOUT})
 # Candidates the item model judges per request, best first: the rest would not be shown.
 JUDGED = 8
 # Shown next edits remembered by id, for the editor's accept and reject commands.
@@ -88,12 +97,22 @@ class ShownNextEdit:
     lines: LineIndex | None = None
 
 
+class Tests(Protocol):
+    """Runs the workspace's tests on a sandboxed copy with edits applied (``Sandbox``)."""
+
+    def validate(
+        self, edits: Sequence[Edit], *, overlays: Mapping[str, str] | None = None
+    ) -> Coroutine[Any, Any, Verdict]: ...
+
+
 @dataclass(slots=True, eq=False)
 class NextEditTurn(Turn[NextEditRequest, NextEdit]):
     """A next-edit request's turn (``tactful.feedback.turn``): ``shown`` is what the editor got,
-    each with its id."""
+    each with its id; ``verdicts`` what the tests said of next edits in other files, by
+    ``NextEdit.key``."""
 
     shown: list[ShownNextEdit] = field(default_factory=list)
+    verdicts: dict[tuple, Verdict] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,12 +121,17 @@ class TurnOptions:
     under (its root folder); ``limit`` the most next edits shown; ``use_model`` whether the
     configured model is asked too; ``surface`` where the editor shows the answer (``NEXT_EDITS``
     for ``tactful/nextEdits``, ``INLINE`` for an inline completion): each surface has its own
-    request in flight and its own last answer, which is what "passed by" compares with."""
+    request in flight and its own last answer, which is what "passed by" compares with.
+
+    ``tests`` gives the workspace's sandbox when next edits in other files may be tested
+    (validation on, workspace trusted), else None and ``not_validated_reason`` says why."""
 
     workspace: str = ""
     limit: int = 2
     use_model: bool = True
     surface: str = ""
+    tests: Callable[[], Tests] | None = None
+    not_validated_reason: str = "validation is off"
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,8 +205,6 @@ class NextEditPipeline:
             return self._ended(turn, Outcome.CANCELLED)
         if not is_current():
             return self._ended(turn, Outcome.STALE)
-        if options.surface == INLINE:
-            passed = self._on_cursor_line(turn, passed)
         # 4. speak.
         await self._speak(turn, passed, loop, options.surface)
         if not turn.shown:
@@ -288,7 +310,69 @@ class NextEditPipeline:
             else:
                 turn.dropped.append(Dropped(verdict.edit, verdict.reason))
         # A label counts the places among every candidate, not only those judged.
-        return labelled(passed[: options.limit], candidates)
+        shown = labelled(passed[: options.limit], candidates)
+        if options.surface == INLINE:
+            shown = self._on_cursor_line(turn, shown)
+        # 3b. validate: an edit in another file, by the workspace's tests.
+        return await self._validated(turn, shown, options)
+
+    async def _validated(
+        self, turn: NextEditTurn, passed: list[NextEdit], options: TurnOptions
+    ) -> list[NextEdit]:
+        """The next edits with those in other files validated like a fix: the workspace's
+        tests run on a sandboxed copy with the edit applied (and the open documents as the
+        editor has them); one the tests fail is dropped. Their labels say what ran: "— 12 tests
+        passed", "— not validated (workspace not trusted)"."""
+        elsewhere = [edit for edit in passed if edit.uri != turn.request.uri]
+        if not elsewhere:
+            return passed
+        overlays: dict[str, str] = {}
+        if options.tests is not None:
+            overlays = await self.run_engine(self._open_documents)
+        kept: list[NextEdit] = []
+        for edit in passed:
+            if edit.uri == turn.request.uri:
+                kept.append(edit)
+                continue
+            verdict = await self._verdict(edit, options, overlays)
+            turn.verdicts[edit.key] = verdict
+            if verdict.status in FAILING:
+                turn.dropped.append(Dropped(edit, f"tests: {verdict.summary()}"))
+                continue
+            kept.append(replace(edit, label=f"{edit.label} — {verdict.summary()}"))
+        return kept
+
+    async def _verdict(
+        self, edit: NextEdit, options: TurnOptions, overlays: Mapping[str, str]
+    ) -> Verdict:
+        if options.tests is None:
+            return not_validated(options.not_validated_reason)
+        if edit.path is None:
+            return not_validated("not a file of the workspace")
+        change = Edit(edit.path, edit.span, edit.new_text)
+        try:
+            return await options.tests().validate([change], overlays=overlays)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # a sandbox that cannot run is a verdict, not a crash
+            logger.exception("validating a next edit failed")
+            return Verdict(Status.ERROR, reason=str(error))
+
+    def _open_documents(self) -> dict[str, str]:
+        """The open documents inside the workspace as the editor has them, by path (on the
+        engine's worker, which owns the history)."""
+        root = self.engine.root
+        texts: dict[str, str] = {}
+        if root is None:
+            return texts
+        for uri in self.history.uris():
+            path, text = self.history.path(uri), self.history.text(uri)
+            if path is None or text is None:
+                continue
+            resolved = Path(path).resolve()
+            if resolved.is_relative_to(root):
+                texts[resolved.relative_to(root).as_posix()] = text
+        return texts
 
     @staticmethod
     def _on_cursor_line(turn: NextEditTurn, passed: list[NextEdit]) -> list[NextEdit]:

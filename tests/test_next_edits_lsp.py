@@ -52,9 +52,9 @@ def apply(text: str, item) -> str:
     return text[:start] + item.newText + text[end:]
 
 
-async def started(lsp: LanguageClient, workspace: Workspace, store: Path, **options) -> object:
+async def started(lsp: LanguageClient, project: Workspace, store: Path, **options) -> object:
     options.setdefault("feedback", {"store": str(store)})
-    return await lsp.initialize_session(init_params(workspace.root, options))
+    return await lsp.initialize_session(init_params(project.root, options))
 
 
 async def test_next_edits_are_advertised_and_follow_a_repeated_edit(
@@ -165,7 +165,10 @@ async def test_a_signature_change_is_followed_into_another_file_in_utf16_columns
     assert (item.range.start.line, item.range.start.character) == (2, 21)
     assert (item.range.end.line, item.range.end.character) == (2, 24)
     assert item.newText == ""
-    assert item.label == "remove `retries` in the call to `fetch`"
+    # Nothing ran: the workspace is not trusted, and the label says so.
+    assert item.label == (
+        "remove `retries` in the call to `fetch` — not validated (workspace not trusted)"
+    )
 
 
 async def test_params_that_do_not_fit_get_an_error_and_the_server_keeps_serving(
@@ -267,3 +270,54 @@ async def test_a_next_edit_on_another_line_is_not_an_inline_completion(
     # The next-edit request shows it: it exists, it is just not on the cursor's line.
     (first, _second) = await next_edits(lsp, uri, 2, 8)
     assert first.range.start.line == 3
+
+
+LIB = "def fetch(url, retries):\n    return url * retries\n"
+APP = 'from lib import fetch\n\n\ndef main():\n    return fetch("x", 3)\n'
+
+
+def fetch_project(workspace: Workspace, test: str) -> None:
+    workspace.write("lib.py", LIB)
+    workspace.write("app.py", APP)
+    workspace.write("tests/test_app.py", test)
+    workspace.commit("fetch")
+
+
+async def test_in_a_trusted_workspace_an_edit_in_another_file_is_shown_once_its_tests_pass(
+    lsp: LanguageClient, workspace: Workspace, tmp_path: Path
+) -> None:
+    fetch_project(
+        workspace, "from app import main\n\n\ndef test_main():\n    assert main() == 'x'\n"
+    )
+    await started(lsp, workspace, tmp_path / "fb.sqlite3", workspace={"trusted": True})
+    uri = workspace.uri("lib.py")
+    open_document(lsp, uri, LIB)
+    # The developer drops `retries` from the signature and the body (unsaved: the sandbox gets
+    # the editor's text).
+    change_document(lsp, uri, 2, (1, 14), (1, 24), "")
+    change_document(lsp, uri, 3, (0, 13), (0, 22), "")
+    (item,) = await next_edits(lsp, uri, 0, 13)
+    assert item.uri == workspace.uri("app.py")
+    assert item.label == "remove `retries` in the call to `fetch` — 1 test passed"
+    # The file on disk was not touched: the tests ran on a sandboxed copy.
+    assert workspace.read("app.py") == APP
+
+
+async def test_in_a_trusted_workspace_an_edit_in_another_file_the_tests_fail_is_not_shown(
+    lsp: LanguageClient, workspace: Workspace, tmp_path: Path
+) -> None:
+    fetch_project(
+        workspace, "from app import main\n\n\ndef test_main():\n    assert main() == 'xxx'\n"
+    )
+    await started(lsp, workspace, tmp_path / "fb.sqlite3", workspace={"trusted": True})
+    uri = workspace.uri("lib.py")
+    open_document(lsp, uri, LIB)
+    # The signature loses `retries` but the body still uses it: the call in app.py, followed,
+    # fails the test (a NameError), so it is not shown.
+    change_document(lsp, uri, 2, (0, 13), (0, 22), "")
+    assert await next_edits(lsp, uri, 0, 13) == []
+    # Once the body no longer needs it, the same next edit passes and is shown.
+    change_document(lsp, uri, 3, (1, 17), (1, 24), "3")
+    (item,) = await next_edits(lsp, uri, 1, 18)
+    assert item.uri == workspace.uri("app.py")
+    assert item.label == "remove `retries` in the call to `fetch` — 1 test passed"

@@ -9,9 +9,12 @@ encoding, in the text of that file as it is now. Advertised as
 commands completions use; ``inline_completion.py`` hands next edits' ids to the pipeline).
 
 The handler converts the request, calls the next-edit pipeline (``tactful.feedback.next_edits``)
-and converts what it shows. When the completion engines have nothing to show at the cursor,
-``inline_completion.py`` asks ``on_cursor_line`` for the best next edit as an inline completion,
-offered only when it lies on the cursor's line; accepting it accepts the next edit.
+and converts what it shows. Next edits in other files are validated by the workspace's tests
+when it is trusted and validation is on (the sandbox fixes use), and their labels say so.
+
+When the completion engines have nothing to show at the cursor, ``inline_completion.py`` asks
+``on_cursor_line`` for the best next edit as an inline completion, offered only when it lies on
+the cursor's line; accepting it accepts the next edit.
 
 This module also feeds the pipeline's edit history: what each ``didOpen``, ``didChange`` and
 ``didClose`` says, on the next-edit worker (in the order it came, off the event loop). The
@@ -31,8 +34,12 @@ from tactful.analyzers.document import Document, TextChange
 from tactful.server.convert import Lines, to_point, to_range
 from tactful.server.errors import guard
 from tactful.server.executor import NEXT_EDITS, run_blocking
+from tactful.server.validation import sandbox_for
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from tactful.feedback.execution import Sandbox
     from tactful.feedback.next_edits import InlineNextEdit, NextEditPipeline, ShownNextEdit
     from tactful.server.app import TactfulServer
 
@@ -146,7 +153,13 @@ async def next_edits(server: TactfulServer, feed: HistoryFeed, uri: str, positio
         position=to_point(position, lines, server.encoding),
         workspace_root=root,
     )
-    options = TurnOptions(workspace=root or "", limit=max(1, settings.next_edits.limit))
+    tests, reason = validation(server)
+    options = TurnOptions(
+        workspace=root or "",
+        limit=max(1, settings.next_edits.limit),
+        tests=tests,
+        not_validated_reason=reason,
+    )
 
     def current() -> bool:
         return server.documents.get(uri) is document and document.version == request.version
@@ -187,6 +200,20 @@ async def on_cursor_line(
     # Made on the worker, after the history has followed every change sent before.
     pipeline = await NEXT_EDITS.run(lambda: pipeline_of(server))
     return await pipeline.inline(request, TurnOptions(workspace=root or ""), current)
+
+
+def validation(server: TactfulServer) -> tuple[Callable[[], Sandbox] | None, str]:
+    """The workspace's sandbox for testing next edits in other files, or None and why nothing
+    may run (as for fixes: validation off, workspace not trusted, no workspace folder)."""
+    settings = server.settings
+    root = server.workspace_root
+    if not settings.validation.enabled:
+        return None, "validation is off"
+    if not server.trusted:
+        return None, "workspace not trusted"
+    if root is None:
+        return None, "no workspace folder"
+    return (lambda: sandbox_for(root, settings)), ""
 
 
 def item(shown: ShownNextEdit, encoding: str) -> dict[str, Any]:
