@@ -109,7 +109,7 @@ function M.check()
     if require("tactful.next_edit").offered(client) then
       health.ok("the server offers next edits")
     elseif options.next_edits.enabled then
-      health.info("the server does not offer next edits (nextEdits.enabled is false?)")
+      health.info("the server does not offer next edits (tactful/nextEdits): an older tactful")
     end
     if caps.inlineCompletionProvider then
       health.ok("the server offers inline completions")
