@@ -15,6 +15,8 @@ from pathlib import Path
 
 import git
 
+from tactful.analyzers.git_safety import open_repo
+
 logger = logging.getLogger(__name__)
 
 RECENT_COMMITS = 50
@@ -51,7 +53,7 @@ def ownership(
     if commit is None:
         return []
     try:
-        repo = git.Repo(root)
+        repo = open_repo(root)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         return []
     try:
@@ -80,7 +82,7 @@ def ownership(
 def current_author(root: str | Path) -> Author | None:
     """The author git would record for a commit made here now."""
     try:
-        repo = git.Repo(root)
+        repo = open_repo(root)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         return None
     try:

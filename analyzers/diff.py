@@ -15,6 +15,7 @@ instead of the working tree: what the next commit would hold, as a pre-commit ho
 from __future__ import annotations
 
 import difflib
+import errno
 import logging
 import os
 import re
@@ -29,6 +30,9 @@ from functools import cached_property
 from pathlib import Path, PurePosixPath
 
 import git
+
+from tactful.analyzers.git_safety import open_repo
+from tactful.analyzers.secrets import in_workspace
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +197,7 @@ def open_repository(path: str | os.PathLike[str]) -> git.Repo:
     if not location.exists():
         raise DiffError(f"{location} does not exist")
     try:
-        repo = git.Repo(
+        repo = open_repo(
             location if location.is_dir() else location.parent, search_parent_directories=True
         )
     except git.InvalidGitRepositoryError:
@@ -247,6 +251,12 @@ def working_tree_diff(
     repo = open_repository(path)
     try:
         return _working_tree_diff(repo, Path(path).resolve(), base, staged)
+    except git.GitCommandError as exc:
+        # A repository git itself cannot read (objects missing from a partial clone, which
+        # are never fetched: tactful runs git without network; a corrupt object store).
+        lines = [line.strip(" '") for line in str(exc.stderr or "").splitlines() if line.strip()]
+        reason = lines[-1].removeprefix("fatal: ") if lines else f"exit code {exc.status}"
+        raise DiffError(f"git could not compute the diff: {reason}") from None
     finally:
         repo.close()
 
@@ -318,6 +328,9 @@ def _working_tree_diff(repo: git.Repo, location: Path, base_name: str, staged: b
         elif reason is None:
             try:
                 full = root / entry.path
+                if not in_workspace(root, full):
+                    # Its folder became a link out of the repository since git listed it.
+                    raise OSError(errno.EXDEV, "outside the repository once links are followed")
                 if full.stat().st_size > MAX_REVIEWED_BYTES:
                     reason = "too large"
                 else:
@@ -553,7 +566,7 @@ def _read_blobs(repo: git.Repo, shas: Iterable[str]) -> dict[str, bytes]:
 
 def _blob_at(root: Path, commit: str, path: str) -> bytes | None:
     try:
-        repo = git.Repo(root)
+        repo = open_repo(root)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         return None
     try:

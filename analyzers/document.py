@@ -12,15 +12,26 @@ incremental parse, not one per keystroke.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 
 from tree_sitter import Node, Tree
 from tree_sitter import Point as TSPoint
 
-from tactful.analyzers.languages import new_parser, normalize_language_id
+from tactful.analyzers.languages import (
+    PARSE_BUDGET_S,
+    new_parser,
+    normalize_language_id,
+    parse_within,
+)
 from tactful.analyzers.text import LineIndex, Point, utf8_length
 
+logger = logging.getLogger(__name__)
+
+# Edits that insert more than this since the last parse (a big paste) are parsed from scratch,
+# where the parse has a time budget, rather than incrementally.
+REPARSE_INSERTED_BYTES = 64 * 1024
 # Above this size a document is kept as text only: tree-sitter would cope, but the features
 # built on the tree are meant for source files, not generated blobs.
 MAX_PARSED_BYTES = 8 * 1024 * 1024
@@ -68,6 +79,10 @@ class Document:
         self._lock = threading.RLock()
         self._tree: Tree | None = None
         self._stale = False
+        # A parse gave up (over its time budget): the text is read without a tree until it
+        # is replaced whole.
+        self.unparsable = False
+        self._inserted = 0
         self._parse(None)
 
     @property
@@ -75,7 +90,7 @@ class Document:
         """The syntax tree of the current text (parsed now if edits are pending)."""
         with self._lock:
             if self._stale:
-                self._parse(self._tree)
+                self._parse(self._tree if self._inserted <= REPARSE_INSERTED_BYTES else None)
             return self._tree
 
     @property
@@ -104,10 +119,11 @@ class Document:
                     self.text = change.text
                     self.lines = LineIndex(change.text)
                     self._tree = None  # nothing of the old tree can be reused
+                    self.unparsable = False
                 else:
                     self._apply_range(change)
             self.version = version
-            self._stale = self._parser is not None
+            self._stale = self._parser is not None and not self.unparsable
 
     def _apply_range(self, change: TextChange) -> None:
         assert change.start is not None and change.end is not None
@@ -121,6 +137,7 @@ class Document:
         old_end_ts = TSPoint(end_point.line, self.lines.byte_column(end_point, text))
         self.text = text[:start] + change.text + text[end:]
         self.lines.replace(start, end, start_byte, end_byte, change.text)
+        self._inserted += len(change.text)
         new_end = self.lines.point(start + len(change.text))
         new_end_ts = TSPoint(new_end.line, self.lines.byte_column(new_end, self.text))
         if self._tree is not None:
@@ -135,16 +152,22 @@ class Document:
 
     def _parse(self, old_tree: Tree | None) -> None:
         self._stale = False
-        if self._parser is None:
+        self._inserted = 0
+        if self._parser is None or self.unparsable:
             self._tree = None
             return
         source = self.text.encode("utf-8", "surrogatepass")
         if len(source) > MAX_PARSED_BYTES:
             self._tree = None
             return
-        self._tree = (
-            self._parser.parse(source, old_tree) if old_tree else self._parser.parse(source)
-        )
+        self._tree = parse_within(self._parser, source, old_tree)
+        if self._tree is None:
+            self.unparsable = True
+            logger.info(
+                "%s took longer than %.1f s to parse: read as text only",
+                self.uri,
+                PARSE_BUDGET_S,
+            )
 
     def node_at(self, point: Point) -> Node | None:
         """The smallest named node at ``point``."""

@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from tree_sitter import Node, Query, QueryCursor, Tree
 
-from tactful.analyzers.languages import grammar, new_parser
+from tactful.analyzers.languages import grammar, new_parser, parse_within
 
 # Node types that define a function, per language.
 _FUNCTION_NODES = {
@@ -144,10 +144,7 @@ def parse(text: str, language_id: str) -> Tree | None:
     parser = new_parser(language_id)
     if parser is None:
         return None
-    try:
-        return parser.parse(text.encode("utf-8", "surrogatepass"))
-    except (ValueError, RuntimeError):
-        return None
+    return parse_within(parser, text.encode("utf-8", "surrogatepass"))
 
 
 def functions(

@@ -26,8 +26,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tactful.analyzers.git_safety import run_git
 from tactful.analyzers.languages import language_of_path
 from tactful.analyzers.ngrams import NgramCounts
+from tactful.analyzers.secrets import in_workspace
 from tactful.analyzers.tokens import WORD, tokenize_text
 from tactful.analyzers.userdirs import cache_dir
 
@@ -101,18 +103,19 @@ def source_files(root: Path) -> list[str]:
         # Not a repository, or a folder the enclosing repository ignores as a whole.
         relative = list(_walk(root))
     return [
-        path for path in relative if language_of_path(path) and not _GENERATED_NAMES.search(path)
+        path
+        for path in relative
+        if language_of_path(path)
+        and not _GENERATED_NAMES.search(path)
+        # A link out of the workspace (or to a FIFO) is no source of this workspace.
+        and in_workspace(root, path)
     ]
 
 
 def _git_files(root: Path) -> list[str] | None:
     try:
-        result = subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            cwd=root,
-            capture_output=True,
-            timeout=30,
-            check=False,
+        result = run_git(
+            root, "ls-files", "-z", "--cached", "--others", "--exclude-standard", timeout=30
         )
     except (OSError, subprocess.SubprocessError):
         return None

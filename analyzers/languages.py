@@ -7,11 +7,12 @@ first use, offline; an unknown language is not an error, it is simply not parsed
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from functools import cache
 from pathlib import PurePath
 
-from tree_sitter import Language, Parser
+from tree_sitter import Language, Parser, Tree
 
 logger = logging.getLogger(__name__)
 
@@ -126,3 +127,47 @@ def new_parser(language_id: str) -> Parser | None:
     """A parser for a language, or None when we have no grammar for it."""
     language = grammar(language_id)
     return Parser(language) if language is not None else None
+
+
+# tree-sitter's error recovery can take seconds on text that is not code (a megabyte of random
+# bytes: about six), and parses run where a developer waits: a parse from scratch that takes
+# longer than its budget is given up and the text read without a tree.
+PARSE_BUDGET_S = 0.5
+_READ_BYTES = 16 * 1024
+
+
+def parse_within(
+    parser: Parser,
+    source: bytes,
+    old_tree: Tree | None = None,
+    budget_s: float = PARSE_BUDGET_S,
+) -> Tree | None:
+    """``parser.parse(source, old_tree)``; None when a parse from scratch takes longer than
+    ``budget_s``.
+
+    From scratch, the source is handed over in slices by a callback, which tells the parser the
+    text has ended once the budget is spent: the parse then stops within one slice's work. An
+    incremental parse (``old_tree`` edited to match ``source``) re-reads only around the edits
+    and is given the bytes whole: py-tree-sitter 0.26 keeps the last slice a callback returned
+    when the parse stops before the end of the text, which an incremental parse does, a slice
+    per keystroke for good."""
+    if old_tree is not None:
+        try:
+            return parser.parse(source, old_tree)
+        except (ValueError, RuntimeError):
+            return None
+    deadline = time.monotonic() + budget_s
+    late = False
+
+    def read(offset: int, _point: object) -> bytes:
+        nonlocal late
+        if late or time.monotonic() > deadline:
+            late = True
+            return b""
+        return source[offset : offset + _READ_BYTES]
+
+    try:
+        tree = parser.parse(read)
+    except (ValueError, RuntimeError):
+        return None
+    return None if late else tree

@@ -54,6 +54,10 @@ class NgramCounts:
                 unigrams[token] = before + sign
                 if before == 0:
                     self._pending.append(token)
+                    if len(self._pending) > max(4096, len(self._vocabulary)):
+                        # Tokens come back each time a line is counted again: without a
+                        # completion asked for, nothing else would ever take them in.
+                        self._sort_pending()
             unigrams[_TOTAL] += sign
             for k in range(1, min(order, position) + 1):
                 context = tuple(tokens[position - k : position])
@@ -105,10 +109,13 @@ class NgramCounts:
         if not pending:
             return
         vocabulary = self._vocabulary
-        if len(pending) > 64:
+        unigrams = self.tables[0][()]
+        if len(pending) > 64 or len(vocabulary) > 2 * len(unigrams) + 64:
+            # Rebuilt without the tokens no longer counted (words typed and deleted again),
+            # so that the vocabulary stays the size of what is counted over a long session.
             merged = set(vocabulary)
             merged.update(pending)
-            self._vocabulary = sorted(merged)
+            self._vocabulary = sorted(token for token in merged if token in unigrams)
         else:
             for token in pending:
                 index = bisect_left(vocabulary, token)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import git
 
+from tactful.analyzers.git_safety import open_repo
+
 logger = logging.getLogger(__name__)
 
 
@@ -33,7 +35,7 @@ def occurrences(
     if not wanted:
         return []
     try:
-        repo = git.Repo(root)
+        repo = open_repo(root)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         return []
     args = ["-n", "-I", "-w", "-F", "--untracked", "--no-color", "--full-name"]

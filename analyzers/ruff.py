@@ -1,6 +1,7 @@
 """ruff adapter: run the real ruff on files or on in-memory text and read its findings and fixes.
 
-Boundary: the only module that runs the ruff binary. It turns ruff's JSON output into
+Boundary: the only module that runs the ruff binary. It turns ruff's JSON output (JSON lines
+for in-memory text, read up to ``MAX_FINDINGS`` and then ruff is stopped) into
 ``Finding``/``Fix``/``Edit`` values (zero-based code-point positions, paths relative to the
 project root) and never raises: a missing, crashing or slow ruff yields no findings and one
 clear log message. It runs ruff only, never anything from the workspace, so it is safe on
@@ -13,11 +14,13 @@ discovers it (for stdin, from ``--stdin-filename``); ``select`` replaces the rul
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -33,6 +36,9 @@ logger = logging.getLogger(__name__)
 SYNTAX_ERROR = "invalid-syntax"
 RULE_DOCS_URL = "https://docs.astral.sh/ruff/rules/"
 DEFAULT_TIMEOUT_S = 30.0
+# Findings read for one text, first ones first: a megabyte of random bytes as Python gets over
+# 200,000 (83 MB of JSON that took half a minute to read); nobody reads past the first thousand.
+MAX_FINDINGS = 1000
 
 _logged: set[str] = set()
 
@@ -79,11 +85,24 @@ def check_text(
     file_path = Path(path)
     if not file_path.is_absolute():
         file_path = root_path / file_path
-    args = [*_common_args(options or RuffOptions()), "--stdin-filename", str(file_path), "-"]
-    output = _run(args, root_path, text, (options or RuffOptions()).timeout_s)
-    if output is None:
+    options = options or RuffOptions()
+    args = [
+        *_common_args(options, output_format="json-lines"),
+        "--stdin-filename",
+        str(file_path),
+        "-",
+    ]
+    lines = _run_lines(args, root_path, text, options.timeout_s, MAX_FINDINGS)
+    if lines is None:
         return []
-    return parse_output(output, root_path)
+    findings: list[Finding] = []
+    relative = _Relative(root_path)
+    for line in lines:
+        try:
+            findings.append(_finding(json.loads(line), root_path, relative))
+        except (KeyError, TypeError, ValueError):
+            logger.debug("skipping an unexpected ruff record: %.200r", line)
+    return findings
 
 
 def check_paths(
@@ -109,9 +128,10 @@ def parse_output(output: str, root: str | Path) -> list[Finding]:
     if not isinstance(records, list):
         return []
     findings: list[Finding] = []
+    relative = _Relative(Path(root))
     for record in records:
         try:
-            findings.append(_finding(record, Path(root)))
+            findings.append(_finding(record, Path(root), relative))
         except (KeyError, TypeError, ValueError):
             logger.debug("skipping an unexpected ruff record: %r", record)
     return findings
@@ -174,11 +194,11 @@ def _rule_names() -> dict[str, str]:
     return {rule["code"]: rule["name"] for rule in rules if "code" in rule and "name" in rule}
 
 
-def _common_args(options: RuffOptions) -> list[str]:
+def _common_args(options: RuffOptions, output_format: str = "json") -> list[str]:
     args = [
         "check",
         "--output-format",
-        "json",
+        output_format,
         "--no-fix",
         "--exit-zero",
         # Exclusions in the project's configuration apply even to files named explicitly,
@@ -193,6 +213,76 @@ def _common_args(options: RuffOptions) -> list[str]:
     if options.extend_select:
         args += ["--extend-select", ",".join(options.extend_select)]
     return args
+
+
+def _run_lines(
+    args: Sequence[str], cwd: Path, stdin: str, timeout: float, limit: int
+) -> list[str] | None:
+    """ruff's first ``limit`` output lines (it is stopped there), or None when it failed."""
+    binary = ruff_binary()
+    if binary is None:
+        _log_once("ruff is not installed: no quality findings (install tactful's dependencies)")
+        return None
+    try:
+        process = subprocess.Popen(
+            [str(binary), *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+        )
+    except OSError as error:
+        _log_once("could not run ruff (%s): %s", binary, error)
+        return None
+    assert process.stdin is not None and process.stdout is not None
+    assert process.stderr is not None
+    errors: list[bytes] = []
+    feeder = threading.Thread(target=_feed, args=(process.stdin, stdin), daemon=True)
+    drainer = threading.Thread(target=_drain, args=(process.stderr, errors), daemon=True)
+    feeder.start()
+    drainer.start()
+    timer = threading.Timer(timeout, process.kill)
+    timer.start()
+    lines: list[str] = []
+    try:
+        for raw in process.stdout:
+            lines.append(raw.decode("utf-8", "surrogateescape"))
+            if len(lines) >= limit:
+                logger.info("ruff found more than %d findings; kept the first %d", limit, limit)
+                process.kill()
+                break
+        process.wait()
+    finally:
+        timer.cancel()
+        process.stdout.close()
+    feeder.join(timeout)
+    drainer.join(timeout)
+    stopped = len(lines) >= limit
+    if not stopped and process.returncode < 0:
+        _log_once("ruff did not finish within %.0f s in %s", timeout, cwd)
+        return None
+    if not stopped and process.returncode != 0:
+        message = b"".join(errors).decode("utf-8", "replace").strip()[:500]
+        _log_once("ruff failed (exit %s): %s", process.returncode, message)
+        return None
+    return lines
+
+
+def _feed(stream: Any, text: str) -> None:
+    # ruff may stop reading (killed at the limit, or failed): a broken pipe is no error here.
+    with contextlib.suppress(OSError):
+        stream.write(text.encode("utf-8", "surrogateescape"))
+    with contextlib.suppress(OSError):
+        stream.close()
+
+
+def _drain(stream: Any, into: list[bytes]) -> None:
+    kept = 0
+    for chunk in iter(lambda: stream.read(65536), b""):
+        if kept < 65536:
+            into.append(chunk)
+            kept += len(chunk)
+    stream.close()
 
 
 def _run(args: Sequence[str], cwd: Path, stdin: str | None, timeout: float) -> str | None:
@@ -246,8 +336,22 @@ def _relative(filename: str, root: Path) -> str:
         return str(path)
 
 
-def _finding(record: dict[str, Any], root: Path) -> Finding:
-    path = _relative(record["filename"], root)
+class _Relative:
+    """``_relative`` remembered per file name: one report names the same file many times."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._known: dict[str, str] = {}
+
+    def __call__(self, filename: str) -> str:
+        found = self._known.get(filename)
+        if found is None:
+            found = self._known[filename] = _relative(filename, self.root)
+        return found
+
+
+def _finding(record: dict[str, Any], root: Path, relative: _Relative | None = None) -> Finding:
+    path = (relative or _Relative(root))(record["filename"])
     code = record.get("code") or SYNTAX_ERROR
     span = Span(_point(record["location"]), _point(record["end_location"]))
     fixes: tuple[Fix, ...] = ()

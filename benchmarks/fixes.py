@@ -11,12 +11,24 @@ path of any project with a ``.venv``.
 Rules: ruff's default rule set plus B, UP, SIM, PERF and RUF, replacing the project's selection
 (the rest of its ruff configuration applies). ``--rules current`` takes the defaults of the ruff
 installed (0.17 enables several hundred rules, FA100 among them); ``--rules classic`` takes
-ruff's long-standing defaults ``E4, E7, E9, F``. No LLM. For every finding the fix judge proposes
-candidates (ruff's fix, our recipes), screens them with ruff and runs the covering tests in the
-sandbox; a finding counts as fixed when a fix is offered with passing tests. Then every distinct
-fix reported as passing is run against the whole suite: a failure there is a false validation.
-Findings in stub files (.pyi) are counted apart too: no test runs a stub, so the suite passing
-says only that the edit broke nothing else.
+ruff's long-standing defaults ``E4, E7, E9, F``. No LLM.
+
+The path users get: the coverage map is built first (users get it in the background once a
+workspace is trusted), the interpreter is the corpus's ``.venv``, found as a user's would be.
+For every finding the fix judge proposes candidates (ruff's fix, our recipes), screens them with
+ruff and runs the covering tests in the sandbox; a finding counts as fixed when its fix is
+``passed``: the tests that ran executed the fixed code and passed. Every verdict kind is
+counted (``unexercised``, ``equivalent`` for fixes in code no test runs).
+
+False validations, judged by an oracle outside tactful: the whole suite run once under
+coverage.py (``suite.py``). A "tests passed" claim is false when the fixed function (or, for a
+change outside functions, the module) is one the whole suite never executes, unless the fix
+leaves that function compiling to the same code (a local variable's annotation, a comment), or
+when the whole suite, run in the sandbox with the fix, does not pass. The share of findings
+with a "tests passed" fix is also reported over the findings in code the whole suite runs
+(target 0.85), and the selected tests' wall time over the whole suite's, for the fixes that
+passed (target 0.25).
+Findings in stub files (.pyi) are counted apart too: no test runs a stub.
 
 Sampling: ``--max-findings-per-rule N`` judges at most N findings of each rule (evenly spread
 over the rule's findings in file order), so a run takes minutes. The share is then reported
@@ -34,8 +46,10 @@ Prints one JSON object on stdout (one line per finding judged on stderr).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -155,7 +169,7 @@ def stratified(findings: list, per_rule: int) -> list:
     return [f for f in findings if id(f) in kept]
 
 
-def shares(per_rule: dict[str, Counter], without: str | None = None) -> tuple[float, float]:
+def shares_of(per_rule: dict[str, Counter], without: str | None = None) -> tuple[float, float]:
     """(raw share over the findings judged, population-weighted estimate)."""
     rules = {r: c for r, c in per_rule.items() if r != without}
     judged = sum(c["judged"] for c in rules.values())
@@ -168,6 +182,15 @@ def shares(per_rule: dict[str, Counter], without: str | None = None) -> tuple[fl
         round(validated / judged, 4) if judged else 0.0,
         round(estimate / population, 4) if population else 0.0,
     )
+
+
+def weighted_share(per_rule: dict[str, Counter], part: str, whole: str) -> float | None:
+    """Each rule's ``part / whole`` weighted by the rule's population."""
+    rules = [c for c in per_rule.values() if c[whole]]
+    population = sum(c["population"] for c in rules)
+    if not population:
+        return None
+    return round(sum(c["population"] * c[part] / c[whole] for c in rules) / population, 4)
 
 
 def main() -> int:
@@ -185,8 +208,11 @@ def main() -> int:
     os.environ.setdefault("XDG_CACHE_HOME", str(CORPORA / ".fixes-cache"))
     os.environ.setdefault("XDG_DATA_HOME", str(CORPORA / ".fixes-data"))
 
+    from suite import compiles_alike, runs, suite_lines
+
     from tactful.analyzers.ruff import RuffOptions, check_paths
-    from tactful.feedback.execution import Sandbox, ValidationOptions
+    from tactful.analyzers.text import apply_edits
+    from tactful.feedback.execution import Sandbox, Status, ValidationOptions
     from tactful.feedback.fixes import FixJudge
 
     known = KNOWN.get(args.corpus)
@@ -195,8 +221,21 @@ def main() -> int:
     defaults = default_rules() if args.rules == "current" else list(CLASSIC_DEFAULTS)
     options = RuffOptions(select=(*defaults, *EXTRA_RULES))
     command = known.command if known else None
-    validation = ValidationOptions(timeout_s=180, coverage_map=False, command=command)
+    # The path users get: the coverage map on (built in the background once a workspace is
+    # trusted; here first, and timed), the project's environment found as users' is (.venv).
+    validation = ValidationOptions(timeout_s=180, command=command)
     sandbox = Sandbox(root, validation, trusted=True)
+
+    started = time.monotonic()
+    coverage_map = asyncio.run(sandbox.update_coverage_map())
+    map_s = time.monotonic() - started
+    print(
+        f"coverage map: {len(coverage_map.tests) if coverage_map else 0} tests in {map_s:.1f} s",
+        file=sys.stderr,
+    )
+    # The oracle: what the whole suite executes, measured with coverage.py on its own.
+    pytest_args = list(command[3:]) if command else []
+    suite = suite_lines(root, pytest_args)
 
     started = time.monotonic()
     population = check_paths(["."], root, options)
@@ -215,14 +254,19 @@ def main() -> int:
     judge = FixJudge(root, ruff_options=options, validate=sandbox.validate_sync)
 
     offers = []
+    texts: dict[str, str] = {}
+    in_suite: dict[int, bool] = {}
     for path, file_findings in judged_by_file.items():
-        text = (root / path).read_text(encoding="utf-8")
+        text = texts[path] = (root / path).read_text(encoding="utf-8")
         for finding in file_findings:
             offer = judge.offer(finding, text, by_file[path])
+            in_suite[len(offers)] = runs(suite, path, text, finding.span.start.line + 1)
             offers.append(offer)
             print(
                 f"{finding.path}:{finding.span.start.line + 1} {finding.rule}: "
                 f"{offer.title or 'no fix: ' + offer.verdict.summary()}"
+                + f" ({offer.verdict.selection.value}, {offer.verdict.duration_s:.2f} s"
+                + f"{', in code the suite runs' if in_suite[len(offers) - 1] else ''})"
                 + ("" if offer.validated else f" [{' | '.join(offer.rejections)[:300]}]"),
                 file=sys.stderr,
                 flush=True,
@@ -235,37 +279,88 @@ def main() -> int:
     misses: dict[str, list[str]] = defaultdict(list)
     by_origin: Counter[str] = Counter()
     ruff_fix: Counter[str] = Counter()
-    for offer in offers:
+    verdicts: Counter[str] = Counter()
+    for number, offer in enumerate(offers):
         counts = per_rule[offer.finding.rule]
         counts["judged"] += 1
+        counts["in_suite"] += in_suite[number]
+        verdicts[offer.verdict.status.value if offer.fix is not None else "no fix"] += 1
         ruff_fix[offer.finding.fixes[0].applicability.value if offer.finding.fixes else "none"] += 1
         if offer.validated:
             counts["validated"] += 1
+            counts["validated_in_suite"] += in_suite[number]
             by_origin[offer.fix.origin] += 1
         elif len(misses[offer.finding.rule]) < 2:
             where = f"{offer.finding.path}:{offer.finding.span.start.line + 1}"
             why = offer.rejections[-1] if offer.rejections else offer.verdict.summary()
             misses[offer.finding.rule].append(f"{where}: {why}"[:240])
 
+    # A "tests passed" claim is false when the whole suite fails with the fix, or when the
+    # changed function (or module) is one the whole suite never executes.
     false_validations = []
     full_checked = 0
-    if not args.skip_full_check:
-        seen: dict[tuple, bool] = {}
-        for offer in offers:
-            if not offer.validated:
-                continue
-            key = (offer.finding.path, tuple(offer.fix.edits))
-            if key not in seen:
-                verdict = sandbox.validate_sync(offer.fix.edits, everything=True)
-                seen[key] = verdict.passed
-                full_checked += 1
-            if not seen[key]:
+    shares: list[float] = []
+    cpu_shares: list[float] = []  # the same in CPU time, which other work does not inflate
+    shares_by_selection: dict[str, list[float]] = defaultdict(list)
+    seen: dict[tuple, tuple[str, float]] = {}
+    for offer in offers:
+        if not offer.validated:
+            continue
+        path = offer.finding.path
+        # each edited line of the old text, judged by the suite's own coverage, not by how
+        # tactful names what an edit changed: the innermost function's body must have run (a
+        # line outside any function body: the module must have been imported)
+        for edit in offer.fix.edits:
+            text = texts.get(edit.path) or (root / edit.path).read_text(encoding="utf-8")
+            fixed = apply_edits(text, [e for e in offer.fix.edits if e.path == edit.path])
+            first, last = edit.span.start.line + 1, edit.span.end.line + 1
+            if edit.span.end.column == 0 and last > first:
+                last -= 1  # the edit ends where that line starts: it leaves the line alone
+            unrun = [
+                n
+                for n in range(first, last + 1)
+                if not runs(suite, edit.path, text, n) and not compiles_alike(text, fixed, n)
+            ]
+            if unrun:
                 false_validations.append(
-                    {"path": offer.finding.path, "rule": offer.finding.rule, "title": offer.title}
+                    {
+                        "path": edit.path,
+                        "line": unrun[0],
+                        "rule": offer.finding.rule,
+                        "title": offer.title,
+                        "why": f"the whole suite never runs the code at {edit.path}:{unrun[0]}",
+                    }
                 )
+                break
+        if args.skip_full_check:
+            continue
+        key = (path, tuple(offer.fix.edits))
+        if key not in seen:
+            whole = sandbox.validate_sync(offer.fix.edits, everything=True)
+            seen[key] = (whole.status.value, whole.duration_s, whole.cpu_s)
+            full_checked += 1
+        status, whole_s, whole_cpu = seen[key]
+        if status != Status.PASSED.value:
+            false_validations.append(
+                {
+                    "path": path,
+                    "rule": offer.finding.rule,
+                    "title": offer.title,
+                    "why": f"the whole suite says {status}",
+                }
+            )
+        elif whole_s > 0 and not offer.verdict.cached:
+            shares.append(offer.verdict.duration_s / whole_s)
+            shares_by_selection[offer.verdict.selection.value].append(
+                offer.verdict.duration_s / whole_s
+            )
+            if whole_cpu > 0:
+                cpu_shares.append(offer.verdict.cpu_s / whole_cpu)
 
-    raw, weighted = shares(per_rule)
-    raw_no_fa, weighted_no_fa = shares(per_rule, without="FA100")
+    raw, weighted = shares_of(per_rule)
+    raw_no_fa, weighted_no_fa = shares_of(per_rule, without="FA100")
+    in_suite_judged = sum(c["in_suite"] for c in per_rule.values())
+    in_suite_validated = sum(c["validated_in_suite"] for c in per_rule.values())
     missed = sorted(
         (
             (c["population"] * (1 - c["validated"] / c["judged"]), rule)
@@ -282,15 +377,30 @@ def main() -> int:
         "eligible": len(eligible),
         "judged": len(offers),
         "max_findings_per_rule": args.max_findings_per_rule or None,
+        "coverage_map_s": round(map_s, 1),
+        "coverage_map_tests": len(coverage_map.tests) if coverage_map else 0,
         "ruff_fix_available": dict(ruff_fix),
         "fix_offered": sum(o.offered for o in offers),
+        "verdicts_of_offered_fixes": dict(verdicts),
         "validated_fix_offered": sum(o.validated for o in offers),
         "validated_share": raw,
         "validated_share_weighted": weighted,
         "validated_share_without_FA100": raw_no_fa,
         "validated_share_weighted_without_FA100": weighted_no_fa,
+        # findings in code the whole suite runs (coverage.py, outside tactful): the share with
+        # a "tests passed" fix
+        "judged_in_code_the_suite_runs": in_suite_judged,
+        "passed_in_code_the_suite_runs": in_suite_validated,
+        "passed_share_in_code_the_suite_runs": round(in_suite_validated / in_suite_judged, 4)
+        if in_suite_judged
+        else None,
+        # each rule's share weighted by its number of findings in the whole project
+        "passed_share_in_code_the_suite_runs_weighted": weighted_share(
+            per_rule, "validated_in_suite", "in_suite"
+        ),
+        "passed_share_target": 0.85,
         "validated_by_origin": dict(by_origin),
-        # Stub files run in no test: a fix there passes whenever the suite does.
+        # Stub files run in no test: their fixes are never "tests passed" now.
         "judged_in_stubs": sum(o.finding.path.endswith(".pyi") for o in offers),
         "validated_in_stubs": sum(o.validated and o.finding.path.endswith(".pyi") for o in offers),
         "distinct_rules": len(per_rule),
@@ -309,6 +419,19 @@ def main() -> int:
         "full_suite_checks": full_checked,
         "false_validations": len(false_validations),
         "false_validation_details": false_validations,
+        # wall time of a fix's selected tests over the whole suite's, for the fixes that passed
+        "selected_time_share_median": round(statistics.median(shares), 3) if shares else None,
+        "selected_cpu_share_median": round(statistics.median(cpu_shares), 3)
+        if cpu_shares
+        else None,
+        "load_average": [round(n, 2) for n in os.getloadavg()],
+        # by how the tests were chosen: a change at module level needs every test importing the
+        # module (``imports``, often ``all``), one inside a function only those that ran it
+        "selected_time_share_by_selection": {
+            method: {"fixes": len(values), "median": round(statistics.median(values), 3)}
+            for method, values in sorted(shares_by_selection.items())
+        },
+        "selected_time_share_target": 0.25,
         "judge_seconds": round(judge_s, 1),
         "total_seconds": round(time.monotonic() - started, 1),
     }

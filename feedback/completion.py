@@ -58,6 +58,7 @@ from tactful.analyzers.text import LineIndex
 from tactful.feedback.acceptance.cascade import Decision
 from tactful.feedback.acceptance.features import Candidate, Context
 from tactful.feedback.loop import FeedbackLoop
+from tactful.feedback.preempt import Preempting
 from tactful.feedback.turn import (
     BACKGROUND,
     DOWN,
@@ -185,7 +186,7 @@ class CompletionPipeline:
         self.feedback = feedback
         self.run_blocking = run_blocking
         self.announce = announce
-        self._inflight: dict[str, asyncio.Task[None]] = {}
+        self._inflight: Preempting[None] = Preempting()
         self._asked: OrderedDict[str, Asked] = OrderedDict()
 
     async def complete(
@@ -221,7 +222,7 @@ class CompletionPipeline:
         moment = Moment.of(turn, _cursor(request, lines), is_current)
         # 3. propose, 4. clean up, 5. judge: engine by engine, as the document's one request
         # in flight.
-        finished = await self._preempting(
+        finished, _ = await self._inflight.run(
             request.uri, self._propose_clean_judge(turn, options, tree, loop, moment)
         )
         if not finished:
@@ -441,29 +442,6 @@ class CompletionPipeline:
         asked.announced = True
         if self.announce is not None:
             self.announce(asked.moment.request)
-
-    # -- freshness ------------------------------------------------------------------------
-
-    async def _preempting(self, uri: str, work: Awaitable[None]) -> bool:
-        """Run ``work`` as the document's one request in flight, cancelling the one before;
-        False when a newer request cancelled this one."""
-        previous = self._inflight.get(uri)
-        if previous is not None and not previous.done():
-            previous.cancel()
-        task = asyncio.ensure_future(work)
-        self._inflight[uri] = task
-        try:
-            await asyncio.wait([task])
-        except asyncio.CancelledError:
-            task.cancel()
-            raise
-        finally:
-            if self._inflight.get(uri) is task:
-                del self._inflight[uri]
-        if task.cancelled():
-            return False
-        task.result()  # an error of our own is not swallowed here
-        return True
 
     @staticmethod
     def _ended(turn: CompletionTurn, outcome: Outcome) -> CompletionTurn:

@@ -4,13 +4,16 @@ Boundary: orchestration between the proposers (``tactful.suggestion.fixes``), th
 and the execution judge, which it reaches only through a ``Validator`` callable (so the CLI,
 the server and the benchmark choose the sandbox, the trust decision and the cache). It never
 runs workspace code itself, never raises on broken code, and never offers a fix whose tests
-failed or a syntax repair that was not validated.
+failed, one that behaves differently from the code it replaces where no test runs it, or a
+syntax repair that was not validated.
 
 ``fix_id``, ``fix_item`` and ``OfferedFixes`` serve the feedback loop: a fix's stable id, how
 the item model sees it, and what became of the fixes offered in one document.
 
 Order of work for one finding: candidates (ruff's fix, recipes, syntax repairs) → ruff screen →
-ranking (smallest, most local first) → tests, best first, until one passes; when none passes,
+ranking (smallest, most local first) → tests, best first, until one passes (or, where no test
+runs the code, until one is shown to behave as before or the judge says nothing can show it,
+which holds for every candidate alike); when none passes,
 the alternatives (another way to satisfy the rule) the same way; when still none survives
 and an LLM is configured, its proposal goes through the same judges, with up to two refinement
 rounds that show it the failure (ruff's or the tests').
@@ -48,6 +51,28 @@ Validator = Callable[[Sequence[Edit]], Verdict]
 
 REFINEMENT_ROUNDS = 2
 MAX_VALIDATIONS = 3
+# Fixes are judged ahead of time for this many findings of a document at most (the others when
+# the editor asks), and for its first syntax error only: syntax repairs are computed against the
+# file's first error, so every later one would repeat the same work (a megabyte of random bytes
+# as Python has hundreds).
+MAX_JUDGED_AHEAD = 100
+
+
+def judged_ahead(findings: Sequence[Finding]) -> list[int]:
+    """Indices of the findings whose fixes are worth judging before anyone asks."""
+    chosen: list[int] = []
+    syntax_seen = False
+    for index, finding in enumerate(findings):
+        if finding.rule == SYNTAX_ERROR:
+            if syntax_seen:
+                continue
+            syntax_seen = True
+        chosen.append(index)
+        if len(chosen) >= MAX_JUDGED_AHEAD:
+            break
+    return chosen
+
+
 SETTLED_KEPT = 256
 
 
@@ -67,8 +92,18 @@ class FixOffer:
 
     @property
     def validated(self) -> bool:
-        """Offered with tests that passed on it."""
+        """Offered with tests that ran the fixed code and passed on it."""
         return self.fix is not None and self.verdict.passed
+
+    @property
+    def unexercised(self) -> bool:
+        """Offered with tests that pass but none of which runs the fixed code."""
+        return self.fix is not None and self.verdict.status is Status.UNEXERCISED
+
+    @property
+    def equivalent(self) -> bool:
+        """Offered where no test runs the code, behaving as before on every input tried."""
+        return self.fix is not None and self.verdict.status is Status.EQUIVALENT
 
     @property
     def safe(self) -> bool:
@@ -92,7 +127,7 @@ class FixOffer:
 
 def verdict_phrase(fix: Fix, verdict: Verdict) -> str:
     """``14 tests passed``, ``unsafe fix, not validated (workspace not trusted)``, …"""
-    if verdict.status is Status.NOT_VALIDATED:
+    if verdict.status in (Status.NOT_VALIDATED, Status.ERROR):
         kind = {
             Applicability.SAFE: "safe fix",
             Applicability.UNSAFE: "unsafe fix",
@@ -166,11 +201,17 @@ class FixJudge:
                     verdict = not_validated("cancelled")
                     return FixOffer(finding, None, verdict, tried, tuple(rejections))
                 verdict = self._validate(screened)
-                if verdict.passed:
+                if verdict.passed or verdict.status is Status.EQUIVALENT:
+                    return FixOffer(finding, screened.fix, verdict, tried, tuple(rejections))
+                if verdict.status is Status.UNEXERCISED:
+                    # No test runs this code and no input could show more: every candidate
+                    # here would get the same answer. Offered, titled as what it is.
+                    if finding.rule == SYNTAX_ERROR:
+                        break
                     return FixOffer(finding, screened.fix, verdict, tried, tuple(rejections))
                 rejections.append(f"{screened.fix.origin}: tests: {verdict.summary()}")
                 last_failure = verdict
-                if verdict.status is Status.NOT_VALIDATED:
+                if verdict.status in (Status.NOT_VALIDATED, Status.ERROR):
                     # The sandbox cannot run at all: every candidate would get the same answer.
                     if finding.rule == SYNTAX_ERROR:
                         break
@@ -265,12 +306,13 @@ class FixJudge:
                     tuple(rejections),
                 )
             verdict = self._validate(outcome)
-            if verdict.passed:
+            if verdict.passed or verdict.status in (Status.EQUIVALENT, Status.UNEXERCISED):
+                # unexercised: titled as such, never preferred nor in a fix-all
                 return FixOffer(finding, outcome.fix, verdict, round_ + 1, tuple(rejections))
             rejections.append(f"llm round {round_ + 1}: tests: {verdict.summary()}")
             previous = fix
             failure_text = verdict.failures or verdict.summary()
-            if verdict.status is Status.NOT_VALIDATED:
+            if verdict.status in (Status.NOT_VALIDATED, Status.ERROR):
                 return None
         return None
 
@@ -327,6 +369,8 @@ def verdict_detail(offer: FixOffer) -> dict[str, object]:
         "failed": len(verdict.failed_ids),
         "duration_s": round(verdict.duration_s, 3),
         "selection": verdict.selection.value,
+        "exercised": verdict.exercised,
+        "inputs": verdict.inputs,
         "cached": verdict.cached,
     }
 

@@ -45,6 +45,11 @@ logger = logging.getLogger(__name__)
 COMPLETION_MODEL = "completion"
 ITEM_MODEL = "items"
 NEXT_EDIT_MODEL = "next_edits"
+# Shown completions kept for an accept or a rejection to find (an editor reports within
+# seconds), and review comments and fixes (which stay on screen until the code changes). Each
+# completion keeps its decision's features: a few kilobytes.
+SUGGESTIONS_KEPT = 512
+ITEMS_KEPT = 2048
 # Persist what a workspace learned after this many updates or seconds, whichever comes first.
 SAVE_EVERY_UPDATES = 50
 SAVE_EVERY_S = 60.0
@@ -331,7 +336,10 @@ class FeedbackLoop:
         if item_id in self._suggestions:
             return []
         self._remember(
-            self._suggestions, item_id, _Suggestion(decision, workspace, ctx.language, text)
+            self._suggestions,
+            item_id,
+            _Suggestion(decision, workspace, ctx.language, text),
+            SUGGESTIONS_KEPT,
         )
         self.record(
             ev.Event(
@@ -462,7 +470,7 @@ class FeedbackLoop:
                 return decision
         else:
             decision = self._workspace(workspace).items.judge(item)
-            self._remember(self._items, item_id, _Item(decision, workspace, item))
+            self._remember(self._items, item_id, _Item(decision, workspace, item), ITEMS_KEPT)
         if not decision.show:
             self.record(
                 ev.Event(
@@ -569,7 +577,7 @@ class FeedbackLoop:
             self._next_edits.move_to_end(item_id)
             return known.decision
         decision = self._workspace(workspace).next_edits.judge(item)
-        self._remember(self._next_edits, item_id, _NextEdit(decision, workspace, item))
+        self._remember(self._next_edits, item_id, _NextEdit(decision, workspace, item), ITEMS_KEPT)
         if not decision.show:
             self.record(
                 ev.Event(
@@ -687,7 +695,7 @@ class FeedbackLoop:
         self.store.close()
 
     @staticmethod
-    def _remember(table: OrderedDict[str, Any], key: str, value: Any, limit: int = 2048) -> None:
+    def _remember(table: OrderedDict[str, Any], key: str, value: Any, limit: int) -> None:
         table[key] = value
         table.move_to_end(key)
         while len(table) > limit:

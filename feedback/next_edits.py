@@ -51,6 +51,7 @@ from tactful.analyzers.text import Edit, LineIndex, Point, Span
 from tactful.feedback.acceptance.next_edits import NextEditItem
 from tactful.feedback.execution.verdict import Status, Verdict, not_validated
 from tactful.feedback.loop import FeedbackLoop
+from tactful.feedback.preempt import Preempting
 from tactful.feedback.turn import Dropped, Judged, Outcome, Proposal, Turn
 from tactful.suggestion.next_edits import (
     THRESHOLD,
@@ -179,7 +180,8 @@ class NextEditPipeline:
         self._settled: OrderedDict[str, None] = OrderedDict()
         # What the last answer for each document and surface showed.
         self._last: dict[tuple[str, str], list[str]] = {}
-        self._inflight: dict[tuple[str, str], asyncio.Task[list[NextEdit]]] = {}
+        # One request in flight per document on each surface.
+        self._inflight: dict[str, Preempting[list[NextEdit]]] = {}
 
     def configure(self, model: ModelConfig | None) -> None:
         """Use another model (None: none), after the settings changed."""
@@ -198,10 +200,12 @@ class NextEditPipeline:
         still at the request's version."""
         turn = NextEditTurn(request)
         loop = self.feedback()
-        where = (request.uri, options.surface)
         # 1. propose, 2. judge, 3. check, as the document's one request in flight.
-        passed = await self._preempting(where, self._propose_judge_check(turn, options, loop))
-        if passed is None:
+        inflight = self._inflight.setdefault(options.surface, Preempting())
+        finished, passed = await inflight.run(
+            request.uri, self._propose_judge_check(turn, options, loop)
+        )
+        if not finished or passed is None:
             return self._ended(turn, Outcome.CANCELLED)
         if not is_current():
             return self._ended(turn, Outcome.STALE)
@@ -444,30 +448,6 @@ class NextEditPipeline:
         while len(self._ids) > REMEMBERED:
             self._ids.popitem(last=False)
         return item_id
-
-    # -- freshness ------------------------------------------------------------------------
-
-    async def _preempting(
-        self, where: tuple[str, str], work: Awaitable[list[NextEdit]]
-    ) -> list[NextEdit] | None:
-        """Run ``work`` as the one request in flight for a document on a surface, cancelling
-        the one before; None when a newer request cancelled this one."""
-        previous = self._inflight.get(where)
-        if previous is not None and not previous.done():
-            previous.cancel()
-        task = asyncio.ensure_future(work)
-        self._inflight[where] = task
-        try:
-            await asyncio.wait([task])
-        except asyncio.CancelledError:
-            task.cancel()
-            raise
-        finally:
-            if self._inflight.get(where) is task:
-                del self._inflight[where]
-        if task.cancelled():
-            return None
-        return task.result()
 
     @staticmethod
     def _ended(turn: NextEditTurn, outcome: Outcome) -> NextEditTurn:

@@ -25,16 +25,19 @@ The steps of one lint, each written into its ``QualityTurn``:
    sandbox under progress the developer can cancel; a new version of the document or closing
    it stops that work too.
 
-The editor's code actions then ask for a finding's judged fix (``offer``; judged at once, without
-tests, when its tests are still running) and for the fixes to offer (``present``: the item
-model's ranking; each verdict recorded once, each fix recorded as offered once the developer has
-seen it); ``fix_applied`` is the editor saying a fix was applied.
+Each fix judged with tests is announced to the editor (``Editor.verdicts_changed``), so it lists
+the document's code actions again. The editor's code actions then ask for a finding's judged fix
+(``offer``; judged at once, without tests, when its tests are still running; ``judged_offer``
+waits for the tests, for a fix about to be applied) and for the fixes to offer (``present``: the
+item model's ranking; each verdict recorded once, each fix recorded as offered once the
+developer has seen it); ``fix_applied`` is the editor saying a fix was applied.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import threading
 import time
@@ -60,6 +63,7 @@ from tactful.feedback.fixes import (
     Validator,
     fix_id,
     fix_item,
+    judged_ahead,
     verdict_detail,
 )
 from tactful.feedback.review.pipeline import Report
@@ -147,6 +151,11 @@ class Editor(Protocol):
         """Tell the developer something is not as the settings ask (said once)."""
         ...
 
+    def verdicts_changed(self, key: str, version: int) -> None:
+        """The tests gave a verdict on a fix of the document ``key`` at ``version``: its code
+        actions, whose titles carry the verdicts, are worth asking for again."""
+        ...
+
 
 @dataclass
 class DocumentQuality:
@@ -163,6 +172,8 @@ class DocumentQuality:
     found: list[Finding] = field(default_factory=list)
     offers: dict[int, FixOffer] = field(default_factory=dict)
     judged: asyncio.Event = field(default_factory=asyncio.Event)
+    # set (and replaced) whenever an offer is judged, for those waiting on one
+    updated: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def before(self) -> list[Finding]:
@@ -432,22 +443,48 @@ class QualityPipeline:
         report: Report | None,
     ) -> None:
         try:
-            total = len(state.findings)
-            for index, finding in enumerate(state.findings):
+            ahead = judged_ahead(state.findings)
+            total = len(ahead)
+            for step, index in enumerate(ahead):
+                finding = state.findings[index]
                 if cancelled.is_set():
                     return
                 if report is not None:
-                    report(f"{finding.rule} ({index + 1}/{total})", index * 100 // total)
+                    report(f"{finding.rule} ({step + 1}/{total})", step * 100 // total)
                 offer = await self.run_blocking(
                     judge.offer, finding, state.text, state.before, cancelled
                 )
                 if cancelled.is_set():
                     return
                 state.offers[index] = offer
+                waiting, state.updated = state.updated, asyncio.Event()
+                waiting.set()
+                if judge.validate is not None and offer.fix is not None:
+                    self.editor.verdicts_changed(state.uri, state.version)
         finally:
             state.judged.set()
+            state.updated.set()
 
     # -- what code actions ask --------------------------------------------------------------
+
+    async def judged_offer(self, key: str, index: int, timeout_s: float) -> FixOffer | None:
+        """The fix for a finding once its judging (tests included) is done, waiting up to
+        ``timeout_s``; None when it is not done by then, or the document moved on."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        state = self.documents.get(key)
+        while state is not None and self.documents.get(key) is state:
+            known = state.offers.get(index)
+            if known is not None:
+                return known
+            if state.judged.is_set():
+                return None
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(state.updated.wait(), remaining)
+        return None
 
     async def offer(self, key: str, index: int) -> FixOffer | None:
         """The judged fix for a finding, judging it now (without tests) if it is not ready."""
@@ -459,9 +496,14 @@ class QualityPipeline:
             return known
         judge = self.judge(state)
         if judge.validate is not None:
-            # Tests are still running for this document: answer now with what ruff says.
+            # Tests are still running for this document, or this finding was not among those
+            # judged ahead (judged_ahead): answer now with what ruff says.
             judge.validate = None
-            judge.not_validated_reason = "tests still running"
+            judge.not_validated_reason = (
+                "not tested: too many findings in this file"
+                if state.judged.is_set()
+                else "tests still running"
+            )
         return await self.run_blocking(judge.offer, state.findings[index], state.text, state.before)
 
     def present(

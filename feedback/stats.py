@@ -308,6 +308,19 @@ def summarize(events: Iterable[ev.Event]) -> Summary:
     return summary
 
 
+# What each verdict kind means, in the words fix titles use (DESIGN §4).
+VERDICT_WORDS = {
+    "passed": "tests passed (they ran the fixed code)",
+    "unexercised": "tests pass, but none runs the fixed code",
+    "equivalent": "no test runs it: same behaviour on generated or recorded inputs, or the "
+    "same code laid out anew",
+    "different": "no test runs it: behaves differently, not offered",
+    "failed": "tests failed, not offered",
+    "timeout": "tests timed out",
+    "error": "tests could not run",
+}
+
+
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
@@ -370,6 +383,8 @@ def render_text(summary: Summary) -> str:
             f"  hidden by the model   {ne.hidden:>8}",
         ]
     if summary.verdicts:
-        verdicts = ", ".join(f"{n} {k}" for k, n in sorted(summary.verdicts.items()))
-        lines.append(f"  validation verdicts: {verdicts}")
+        lines.append("  validation verdicts:")
+        order = {kind: i for i, kind in enumerate(VERDICT_WORDS)}
+        for kind, count in sorted(summary.verdicts.items(), key=lambda kv: order.get(kv[0], 99)):
+            lines.append(f"    {count:>6}  {VERDICT_WORDS.get(kind, kind)}")
     return "\n".join(lines) + "\n"

@@ -8,8 +8,11 @@ It must never stop the server: a read-only, locked, corrupt or too-new file is r
 
 Durability: an event is *acknowledged* once its transaction has committed to the file with
 ``synchronous=FULL`` — ``record(event, wait=True)`` then returns True, ``on_commit(True)`` is
-called, or a later ``flush()`` returns True. An acknowledged event survives the process being
-killed at any moment. Events kept in memory after a failure are never acknowledged (False).
+called, or a later ``flush()`` returns True or ``committed()``'s future is done with True (the
+way to wait from an event loop: no thread waits). An acknowledged event survives the process
+being killed at any moment. Events kept in memory after a failure are never acknowledged
+(False). ``on_problem`` hears, once, when the store stops using its file — at opening or at a
+later write (a full disk) — so that the user can be told, not only the log.
 
 Schema: versioned by ``PRAGMA user_version``; ``MIGRATIONS[n]`` takes a database from version
 ``n`` to ``n + 1``; the steps an old file needs run inside one transaction, so it is upgraded in
@@ -318,12 +321,15 @@ class FeedbackStore:
         retention: Retention = Retention(),
         busy_timeout_s: float = 5.0,
         max_queue: int = 20_000,
+        on_problem: Callable[[str], object] | None = None,
     ) -> None:
         self.path = Path(path) if path is not None else default_store_path()
+        self.on_problem = on_problem
         self.keep_code = keep_code
         self.retention = retention
         self.busy_timeout_s = busy_timeout_s
         self._problem: str | None = None
+        self._problem_said = False
         self._durable = False
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max_queue)
         self._dropped = 0
@@ -400,6 +406,26 @@ class FeedbackStore:
         except queue.Full:
             return False
         return write.done.wait(timeout) and write.ok
+
+    def committed(self) -> Future[bool]:
+        """A future done once everything queued before it has been written: True when it all
+        reached the file, False when it is kept in memory (or the store is closed, or its queue
+        full). Never blocks; from an event loop, wait for it with ``asyncio.wrap_future``."""
+        future: Future[bool] = Future()
+
+        def done(durable: bool) -> None:
+            # a waiter that gave up has cancelled it
+            if future.set_running_or_notify_cancel():
+                future.set_result(durable)
+
+        if self._closed:
+            done(False)
+            return future
+        try:
+            self._queue.put_nowait(_Write([], done))
+        except queue.Full:
+            done(False)
+        return future
 
     def call(self, fn: Callable[[sqlite3.Connection], T], timeout: float = 30.0) -> T:
         """Run ``fn(connection)`` on the writer thread, after the writes queued before it.
@@ -545,6 +571,12 @@ class FeedbackStore:
         )
         logger.warning("%s", self._problem)
         self._durable = False
+        if self.on_problem is not None and not self._problem_said:
+            self._problem_said = True
+            try:
+                self.on_problem(self._problem)
+            except Exception:
+                logger.exception("feedback store on_problem callback failed")
         conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         migrate(conn)
         return conn

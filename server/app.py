@@ -15,7 +15,7 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +29,24 @@ from tactful.server import __version__, executor
 from tactful.server import settings as settings_mod
 from tactful.server.errors import ErrorReporter
 from tactful.server.log import LEVELS, ClientLogHandler
+from tactful.server.memory import QuietTrim
 from tactful.server.protocol import TactfulProtocol
 from tactful.server.services import Services
-from tactful.server.transport import FramingError, StdinChunks, pump
+from tactful.server.transport import (
+    FrameReader,
+    FramingError,
+    Item,
+    StdinFrames,
+    dispatcher,
+    pump,
+)
 
 logger = logging.getLogger(__name__)
 
 DocumentListener = Callable[[Document], Any]
+# What a session reads messages with: hands each to the dispatch, until the input ends or stop.
+Dispatch = Callable[[Item], None]
+Deliver = Callable[[Dispatch, threading.Event], Awaitable[None]]
 # Told the changes of each ``didChange`` (code-point positions, in order), after they applied.
 EditListener = Callable[[Document, list[TextChange]], Any]
 
@@ -54,6 +65,10 @@ class TactfulServer(LanguageServer):
         self.workspace_root: Path | None = None
         self.client_options: dict[str, Any] = {}
         self.client_settings: dict[str, Any] = {}
+        # Trust the editor granted while running (``tactful/workspaceTrusted``); None: not sent.
+        self.granted_trust: bool | None = None
+        # the interpreter the editor has selected (tactful/selectedPython), for validation
+        self.selected_python: str | None = None
         self.resolved = settings_mod.resolve([])
         self.errors = ErrorReporter(self.show_error)
         self.log_handler: ClientLogHandler | None = None
@@ -68,6 +83,7 @@ class TactfulServer(LanguageServer):
         # What features registered through server/handlers.py, by name: "local" or "background".
         self.handler_kinds: dict[str, str] = {}
         self.initialized_listeners: list[Callable[[], Any]] = []
+        self.initialized_done = False
         self.shutdown_listeners: list[Callable[[], Any]] = []
         # The parts features share (engines, stores, the feedback loop), typed, each made when
         # first used, so features find each other without importing each other at start-up.
@@ -82,6 +98,12 @@ class TactfulServer(LanguageServer):
         self.deferred_loaded = False
         self._shown_problems: set[str] = set()
         self._background: set[asyncio.Task[Any]] = set()
+        # Documents over workspace.maxDocumentMb, by uri: their size; they are not read.
+        self.oversized: dict[str, int] = {}
+        self._oversized_said: set[str] = set()
+        self.frame_reader = FrameReader(frame_limit(self.settings))
+        # Hands freed memory back once messages and background work pause (server/memory.py).
+        self.quiet_trim = QuietTrim(executor.run_blocking)
 
     # -- state -----------------------------------------------------------------------------
 
@@ -99,9 +121,17 @@ class TactfulServer(LanguageServer):
         return str(getattr(value, "value", value) or "utf-16")
 
     @property
+    def editor_trust(self) -> bool | None:
+        """The editor's word on trust: granted while running (``tactful/workspaceTrusted``),
+        else ``workspace.trusted`` from initializationOptions; None when it said nothing."""
+        if self.granted_trust is not None:
+            return self.granted_trust
+        return self.settings.workspace.trusted
+
+    @property
     def trusted(self) -> bool:
         """Whether code from this workspace may run (tests, conftest, its interpreter)."""
-        editor = self.settings.workspace.trusted
+        editor = self.editor_trust
         if editor is not None:
             return editor
         return self.workspace_root is not None and trust_list.is_trusted(self.workspace_root)
@@ -118,10 +148,18 @@ class TactfulServer(LanguageServer):
         if self.client_options:
             client.append(settings_mod.Layer("editor initializationOptions", self.client_options))
         if self.client_settings:
-            client.append(settings_mod.Layer("editor configuration", self.client_settings))
+            # Editors fill it from per-project files (.vscode/settings.json, .dir-locals.el).
+            client.append(
+                settings_mod.Layer(
+                    "editor configuration (workspace/didChangeConfiguration)",
+                    self.client_settings,
+                    restricted=True,
+                )
+            )
         self.resolved = settings_mod.load(self.workspace_root, client)
         if self.log_handler is not None:
             self.log_handler.setLevel(LEVELS[self.settings.log.level])
+        self.frame_reader.max_frame_bytes = frame_limit(self.settings)
         fresh = [p for p in self.resolved.problems if p not in self._shown_problems]
         for problem in fresh:
             logger.warning("%s", problem)
@@ -130,6 +168,36 @@ class TactfulServer(LanguageServer):
             self.show_message("tactful settings: " + "; ".join(fresh), types.MessageType.Warning)
         for listener in list(self.settings_listeners):
             self._call_listener(listener)
+
+    @property
+    def max_document_chars(self) -> int:
+        return int(self.settings.workspace.max_document_mb * 1_000_000)
+
+    def refuse_document(self, uri: str, size: int) -> None:
+        """A document over ``workspace.maxDocumentMb`` (``size``: its characters, or the bytes
+        of the message that carried it): not kept, its features told it is gone, and the user
+        told once. Changes to it are ignored until its text is replaced by a smaller one."""
+        document = self.documents.pop(uri, None)
+        if document is not None:
+            self.emit("close", document)
+        self.oversized[uri] = size
+        if uri in self._oversized_said:
+            return
+        if len(self._oversized_said) > 1000:
+            self._oversized_said.clear()
+        self._oversized_said.add(uri)
+        limit = self.settings.workspace.max_document_mb
+        name = uri.rsplit("/", 1)[-1] or uri
+        text = (
+            f"tactful: {name} is {size / 1e6:.1f} MB, over the {limit:g} MB limit "
+            "(workspace.maxDocumentMb): tactful leaves it alone, with no completions, review or "
+            "fixes in it."
+        )
+        logger.warning("%s", text)
+        self.show_message(text, types.MessageType.Warning)
+
+    def forget_oversized(self, uri: str) -> None:
+        self.oversized.pop(uri, None)
 
     # -- talking to the client -------------------------------------------------------------
 
@@ -182,6 +250,7 @@ class TactfulServer(LanguageServer):
 
         def done(t: asyncio.Task[Any]) -> None:
             self._background.discard(t)
+            self.quiet_trim.heard()
             if t.cancelled():
                 return
             exc = t.exception()
@@ -199,9 +268,9 @@ class TactfulServer(LanguageServer):
         stdout = sys.stdout.buffer
         # From here on stdout belongs to the protocol: stray writes go to stderr instead.
         sys.stdout = sys.stderr
-        chunks = StdinChunks()
+        frames = StdinFrames(self.frame_reader)
         writer = _StdoutWriter(stdout)
-        return self._serve(chunks.start, chunks.read, writer)
+        return self._serve(frames.start, frames.deliver, writer)
 
     def serve_tcp(self, host: str, port: int) -> int:
         """Serve one client over TCP."""
@@ -212,7 +281,17 @@ class TactfulServer(LanguageServer):
             async def connection(
                 reader: asyncio.StreamReader, writer: asyncio.StreamWriter
             ) -> None:
-                code = await self._session(lambda: reader.read(65536), writer)
+                async def deliver(dispatch: Dispatch, stop: threading.Event) -> None:
+                    await pump(
+                        lambda: reader.read(65536),
+                        dispatch,
+                        dispatch,
+                        stop,
+                        reader=self.frame_reader,
+                        on_oversized=dispatch,
+                    )
+
+                code = await self._session(deliver, writer)
                 if not done.done():
                     done.set_result(code)
 
@@ -229,19 +308,19 @@ class TactfulServer(LanguageServer):
     def _serve(
         self,
         start: Callable[[asyncio.AbstractEventLoop], None],
-        read: Callable[[], Any],
+        deliver: Deliver,
         writer: Any,
     ) -> int:
         async def main() -> int:
             start(asyncio.get_running_loop())
-            return await self._session(read, writer)
+            return await self._session(deliver, writer)
 
         try:
             return asyncio.run(main())
         finally:
             executor.shutdown()
 
-    async def _session(self, read: Callable[[], Any], writer: Any) -> int:
+    async def _session(self, deliver: Deliver, writer: Any) -> int:
         self._stop_event = stop = threading.Event()
         self.protocol.set_writer(writer)
         if self.log_handler is not None:
@@ -252,13 +331,19 @@ class TactfulServer(LanguageServer):
             logger.error("bad message framing: %s", error.message)
             self.errors.report("reading messages", ValueError(error.message))
 
+        def body(data: bytes) -> None:
+            self.quiet_trim.heard()
+            protocol.handle_body(data)
+
+        trimming = asyncio.ensure_future(self.quiet_trim.run())
         try:
-            await pump(read, protocol.handle_body, framing_error, stop)
+            await deliver(dispatcher(body, framing_error, protocol.handle_oversized), stop)
         except SystemExit as exit_:
             return int(exit_.code or 0)
         except (BrokenPipeError, ConnectionResetError):
             logger.error("the connection to the client is lost")
         finally:
+            trimming.cancel()
             for listener in list(self.shutdown_listeners):
                 self._call_listener(listener)
         # The input ended without an exit notification.
@@ -295,6 +380,12 @@ class _StdoutWriter:
     def close(self) -> None:
         with contextlib.suppress(OSError):
             self._stream.close()
+
+
+def frame_limit(settings: settings_mod.Settings) -> int:
+    """Largest message read whole: room for the largest document JSON-escaped (most text
+    grows little; a character escaped as ``\\uXXXX`` takes six bytes), at least 16 MB."""
+    return int(max(settings.workspace.max_document_mb * 4 + 1, 16) * 1_000_000)
 
 
 def _discard_output(stream: Any) -> None:

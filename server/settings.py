@@ -5,9 +5,15 @@ directory), the workspace (``[tool.tactful]`` in ``pyproject.toml`` or ``.tactfu
 client (``initializationOptions`` and ``workspace/didChangeConfiguration``). Wire names are
 camelCase, TOML names snake_case; both are accepted everywhere.
 
-Keys that decide what runs or where code is sent (``llm.*``, ``validation.command``,
-``workspace.trusted``) are never taken from workspace files: a cloned repository must not be able
-to point tactful at its own server or make it run its own command.
+Keys that decide what runs, where code is sent or how safe a run is (``USER_ONLY``: ``llm.*``,
+``validation.command|python|sandbox|timeoutS|memoryMb|processes|diskMb``, ``feedback.*``,
+``workspace.trusted``) are taken
+only from the user file and ``initializationOptions``. A *restricted* layer — the workspace's files
+and ``workspace/didChangeConfiguration``, which editors feed from per-project files (Eglot from
+``.dir-locals.el``, VS Code from ``.vscode/settings.json``) — may not set them: a cloned repository
+must not be able to point tactful at its own server, make it run its own command, loosen its
+sandbox or move the feedback store. Such a key is reported by name and dropped alone; repeating
+the value already in force is no attempt to change it and passes silently.
 
 A bad value never stops anything: it is reported (naming the key and its source), and that key
 alone falls back to the value of the layer below.
@@ -158,7 +164,35 @@ class ValidationSettings:
         default=None,
         metadata=_doc(
             "Test command, a string split like a shell command or a list, run from the workspace "
-            "root; unset: `python -m pytest` with the workspace's interpreter."
+            "root; unset: `python -m pytest` with the project's interpreter (`python` at its "
+            "start means that interpreter)."
+        ),
+    )
+    python: str | None = field(
+        default=None,
+        metadata=_doc(
+            "The project's Python: an interpreter, or an environment's folder. Unset: found "
+            "like the tools you use find it: `validation.command`'s interpreter, the one the "
+            "editor selected, an activated VIRTUAL_ENV or conda environment, `.venv` or `venv` "
+            "in the workspace, then poetry, pdm or hatch; never tactful's own silently."
+        ),
+    )
+    memory_mb: int | None = field(
+        default=None,
+        metadata=_doc(
+            "Resident memory all of a validation run's processes may use together, in MB; more "
+            "stops the run. Unset: half the machine's memory, at most 4096."
+        ),
+    )
+    processes: int = field(
+        default=512,
+        metadata=_doc("Processes a validation run may have at once; more stops the run."),
+    )
+    disk_mb: int = field(
+        default=1024,
+        metadata=_doc(
+            "What a validation run may write, in MB, to its copy of the workspace and to its "
+            "`/tmp`; more stops the run."
         ),
     )
 
@@ -189,6 +223,13 @@ class WorkspaceSettings:
             "The editor's workspace trust; unset: the trust list kept by `tactful trust`."
         ),
     )
+    max_document_mb: float = field(
+        default=5.0,
+        metadata=_doc(
+            "Largest document tactful reads, in MB of text (millions of characters); a bigger "
+            "one is left alone (no completions, review or fixes in it), and said so once."
+        ),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -212,19 +253,40 @@ class Settings:
     next_edits: NextEditsSettings = field(default_factory=NextEditsSettings)
 
 
-# Keys a workspace file may not set: they decide what runs or where code is sent.
-WORKSPACE_FORBIDDEN = ("llm.", "validation.command", "workspace.trusted", "feedback.team")
+# Keys only the user file and initializationOptions may set: they decide what runs, where code
+# is sent or how safe a run is. A name ending in "." covers its whole section.
+USER_ONLY = (
+    "llm.",
+    "validation.command",
+    "validation.python",
+    "validation.sandbox",
+    "validation.timeout_s",
+    "validation.memory_mb",
+    "validation.processes",
+    "validation.disk_mb",
+    "feedback.",
+    "workspace.trusted",
+)
+
+
+def user_only(key: str) -> bool:
+    """True for a dotted snake_case key that only the user may set (``USER_ONLY``)."""
+    return any(key == f or (f.endswith(".") and key.startswith(f)) for f in USER_ONLY)
+
 
 DEFAULT = "default"
 
 
 @dataclass(frozen=True)
 class Layer:
-    """One source of settings: its name for people (``user file /…/config.toml``) and values."""
+    """One source of settings: its name for people (``user file /…/config.toml``) and values.
+
+    ``restricted``: a source a repository can write (workspace files, per-project editor
+    settings), which may not set ``USER_ONLY`` keys."""
 
     source: str
     values: Mapping[str, Any]
-    is_workspace: bool = False
+    restricted: bool = False
 
 
 @dataclass(frozen=True)
@@ -361,6 +423,14 @@ def _coerce(value: Any, kind: Any) -> Any:
 _RANGES = {"filter.threshold": (0.0, 1.0), "filter.explore": (0.0, 1.0)}
 
 
+def _same(raw: Any, kind: Any, current: Any) -> bool:
+    """Whether ``raw`` says what is already in force (an editor echoing the user's value)."""
+    try:
+        return bool(_coerce(raw, kind) == current)
+    except _Invalid:
+        return False
+
+
 def resolve(layers: Iterable[Layer]) -> Resolved:
     """Merge layers (lowest first) into frozen settings, keeping the valid part of each."""
     values: dict[str, Any] = {key: default for key, (_, default, _doc) in SCHEMA.items()}
@@ -372,15 +442,15 @@ def resolve(layers: Iterable[Layer]) -> Resolved:
             if key not in SCHEMA:
                 problems.append(f"unknown setting {wire!r} in {layer.source}: ignored")
                 continue
-            if layer.is_workspace and any(
-                key == f or (f.endswith(".") and key.startswith(f)) for f in WORKSPACE_FORBIDDEN
-            ):
-                problems.append(
-                    f"setting {wire!r} in {layer.source} is ignored: it decides what runs or where "
-                    "code is sent, so only your user settings or editor may set it"
-                )
-                continue
             kind = SCHEMA[key][0]
+            if layer.restricted and user_only(key):
+                if not _same(raw, kind, values[key]):
+                    problems.append(
+                        f"setting {wire!r} in {layer.source} is ignored: it decides what runs, "
+                        "where code is sent or how safe a run is, so only your user file "
+                        f"({user_config_file()}) or the editor's initializationOptions may set it"
+                    )
+                continue
             try:
                 value = _coerce(raw, kind)
                 low, high = _RANGES.get(key, (None, None))
@@ -432,11 +502,11 @@ def file_layers(workspace_root: Path | None) -> tuple[list[Layer], list[str]]:
         if data is not None:
             table = data.get("tool", {}).get("tactful")
             if isinstance(table, dict):
-                layers.append(Layer(f"workspace file {pyproject}", table, is_workspace=True))
+                layers.append(Layer(f"workspace file {pyproject}", table, restricted=True))
         own = workspace_root / ".tactful.toml"
         data = _read_toml(own, problems)
         if data is not None:
-            layers.append(Layer(f"workspace file {own}", data, is_workspace=True))
+            layers.append(Layer(f"workspace file {own}", data, restricted=True))
     return layers, problems
 
 

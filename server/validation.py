@@ -1,8 +1,9 @@
 """Settings to execution judge: the validation options in force and one ``Sandbox`` per workspace.
 
 Boundary: glue shared by the language server and the CLI. It reads the resolved, frozen settings
-(``validation.*`` and the editor's ``workspace.trusted``) and hands the judge plain options; it
-never decides trust itself (the judge asks the trust list when the editor said nothing).
+(``validation.*`` and the editor's ``workspace.trusted``), and the interpreter the editor has
+selected, and hands the judge plain options; it never decides trust itself (the judge asks the
+trust list when the editor said nothing) nor which interpreter to use (the judge finds it).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ _sandboxes: dict[tuple[Path, ValidationOptions, bool | None], Sandbox] = {}
 _lock = threading.Lock()
 
 
-def validation_options(settings: Settings) -> ValidationOptions:
+def validation_options(settings: Settings, selected_python: str | None = None) -> ValidationOptions:
     # The judge loads when a validation is first set up, not when the server starts.
     from tactful.feedback.execution import ValidationOptions
 
@@ -30,14 +31,30 @@ def validation_options(settings: Settings) -> ValidationOptions:
         sandbox=section.sandbox,
         timeout_s=section.timeout_s,
         command=tuple(section.command) if section.command else None,
+        # 0 is no limit anyone means: the judge's default stands
+        memory_bytes=(section.memory_mb << 20) if section.memory_mb else None,
+        processes=section.processes or None,
+        disk_bytes=(section.disk_mb << 20) if section.disk_mb else None,
+        python=section.python,
+        selected_python=selected_python,
     )
 
 
-def sandbox_for(root: str | Path, settings: Settings) -> Sandbox:
-    """The workspace's sandbox for these settings (kept, so its caches stay warm)."""
+def sandbox_for(
+    root: str | Path,
+    settings: Settings,
+    editor_trust: bool | None = None,
+    selected_python: str | None = None,
+) -> Sandbox:
+    """The workspace's sandbox for these settings and the editor's selected interpreter (kept,
+    so its caches stay warm).
+
+    ``editor_trust`` is what the editor said about trust, when it said more than the settings
+    (a trust granted while the server runs); else ``workspace.trusted`` speaks for it."""
     from tactful.feedback.execution import Sandbox
 
-    key = (Path(root).resolve(), validation_options(settings), settings.workspace.trusted)
+    trusted = editor_trust if editor_trust is not None else settings.workspace.trusted
+    key = (Path(root).resolve(), validation_options(settings, selected_python), trusted)
     with _lock:
         sandbox = _sandboxes.get(key)
         if sandbox is None:

@@ -22,7 +22,7 @@ from dataclasses import replace
 from tree_sitter import Node, Parser, Tree
 from tree_sitter import Point as TSPoint
 
-from tactful.analyzers.languages import new_parser
+from tactful.analyzers.languages import new_parser, parse_within
 from tactful.analyzers.text import utf8_length
 from tactful.analyzers.tokens import NORMAL, tokenize_line
 from tactful.suggestion.types import CompletionRequest, Suggestion
@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 
 # Above this size a document without a tree is not parsed from scratch for the check.
 _MAX_FRESH_PARSE = 256 * 1024
+# A completion waits for these parses: past this, its text is not checked (nor cut) by them.
+_PARSE_BUDGET_S = 0.1
 _OPENERS = frozenset("([{")
 _CLOSERS = frozenset(")]}")
 _HAS_WORD = re.compile(r"\w")
@@ -173,7 +175,9 @@ def _with_insertion(
     if tree is None:
         if len(before_bytes) > _MAX_FRESH_PARSE:
             return None
-        tree = parser.parse(before_bytes)
+        tree = parse_within(parser, before_bytes, budget_s=_PARSE_BUDGET_S)
+        if tree is None:
+            return None
     start_byte = utf8_length(source[:offset])
     inserted = utf8_length(text)
     new_bytes = (
@@ -194,7 +198,9 @@ def _with_insertion(
         old_end_point=start_point,
         new_end_point=TSPoint(end_row, end_column),
     )
-    after = parser.parse(new_bytes, edited)
+    after = parse_within(parser, new_bytes, edited, budget_s=_PARSE_BUDGET_S)
+    if after is None:
+        return None
     return tree, after, start_byte, start_byte + inserted
 
 

@@ -12,24 +12,32 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from tactful.analyzers.text import Point
 from tactful.suggestion.types import CompletionRequest, Suggestion
 
 
 @dataclass(frozen=True, slots=True)
 class ShownSuggestion:
-    """A suggestion as the editor got it: inserting ``text`` at code-point ``offset`` of
-    version ``version`` of ``uri`` (after replacing ``suggestion.replace_prefix`` characters)."""
+    """A suggestion as the editor got it: inserting ``suggestion.text`` at ``position`` of
+    version ``version`` of ``uri`` (code-point ``offset`` of the document, after replacing
+    ``suggestion.replace_prefix`` characters).
+
+    It keeps where the request was made, not the request: a registry of recent suggestions
+    holding each request's document would hold thousands of copies of it."""
 
     id: str
-    request: CompletionRequest
+    uri: str
+    version: int
+    position: Point
     suggestion: Suggestion
     offset: int
 
 
 class SuggestionRegistry:
-    """The suggestions shown recently (a bounded memory), by id."""
+    """The suggestions shown recently, by id: the last ``limit`` of them (an editor runs the
+    accept command for one within seconds of showing it)."""
 
-    def __init__(self, limit: int = 4096) -> None:
+    def __init__(self, limit: int = 512) -> None:
         self._shown: OrderedDict[str, ShownSuggestion] = OrderedDict()
         self._limit = limit
 
@@ -38,7 +46,14 @@ class SuggestionRegistry:
         lines = request.text.split("\n")
         offset = sum(len(line) + 1 for line in lines[: request.position.line])
         offset += request.position.column - suggestion.replace_prefix
-        shown = ShownSuggestion(uuid.uuid4().hex[:16], request, suggestion, offset)
+        shown = ShownSuggestion(
+            uuid.uuid4().hex[:16],
+            request.uri,
+            request.version,
+            request.position,
+            suggestion,
+            offset,
+        )
         self._shown[shown.id] = shown
         while len(self._shown) > self._limit:
             self._shown.popitem(last=False)

@@ -58,9 +58,17 @@ def test_manifest_declares_limited_trust_and_user_only_settings():
         "tactful.llm.model",
         "tactful.llm.apiBase",
         "tactful.validation.command",
+        "tactful.validation.sandbox",
+        "tactful.validation.timeoutS",
+        "tactful.feedback.store",
+        "tactful.feedback.storeCode",
+        "tactful.validation.python",
     ):
         assert properties[key]["scope"] == "machine", key
         assert key in trust["restrictedConfigurations"]
+    # Everything a workspace may not set is restricted, and nothing else is.
+    machine = {k for k, v in properties.items() if v["scope"] == "machine"}
+    assert set(trust["restrictedConfigurations"]) == machine
     commands = {c["command"] for c in manifest["contributes"]["commands"]}
     assert {"tactful.review", "tactful.stats", "tactful.trust"} <= commands
     # The server's own commands are registered by vscode-languageclient; ours must not clash.
@@ -135,6 +143,7 @@ def test_extension_builds_passes_its_unit_tests_and_packages():
         "extension/out/settings.js",
         "extension/out/serverPath.js",
         "extension/out/status.js",
+        "extension/out/verdicts.js",
         "extension/out/inline.js",
         "extension/out/nextEdits.js",
     } <= names

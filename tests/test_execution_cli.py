@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from fixtures.lsp import tactful
+from fixtures.pyenv import make_env
 from fixtures.workspace import Workspace
 
 from tactful.feedback import trust
@@ -28,6 +29,13 @@ JSON_KEYS = {
     "backend",
     "sandboxed",
     "selection",
+    "selection_reason",
+    "exercised",
+    "unexercised",
+    "inputs",
+    "counterexample",
+    "failing_before",
+    "interpreter",
     "reason",
     "cached",
 }
@@ -42,7 +50,9 @@ def plain_pytest(monkeypatch: pytest.MonkeyPatch) -> None:
 def repo(workspace: Workspace) -> Workspace:
     workspace.write("calc.py", CALC)
     workspace.write("tests/test_calc.py", TESTS)
+    workspace.write(".gitignore", ".venv/\n")
     workspace.commit("start")
+    make_env(workspace.root / ".venv")
     return workspace
 
 
@@ -111,3 +121,66 @@ def test_the_patch_can_come_from_stdin(repo: Workspace) -> None:
 
     assert done.returncode == 1, done.stderr
     assert "tests/test_calc.py::test_add" in done.stdout
+
+
+UNTESTED = """\
+def add(a, b):
+    return a + b
+
+
+def sub(a: int, b: int) -> int:
+    return a - b
+
+
+def area(shape: "Shape") -> float:
+    return shape.width * shape.height
+"""
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "status", "code"),
+    [
+        # no test calls sub(): old and new are called on the same generated inputs
+        ("a - b", "-b + a", "equivalent", 0),
+        ("a - b", "b - a", "different", 1),
+        # no value of a Shape can be made: nothing shows what the change does
+        ("shape.width * shape.height", "shape.height * shape.width", "unexercised", 1),
+    ],
+)
+def test_code_no_test_runs_gets_its_own_verdicts_and_exit_codes(
+    workspace: Workspace,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    old: str,
+    new: str,
+    status: str,
+    code: int,
+) -> None:
+    workspace.write("calc.py", UNTESTED)
+    workspace.write("tests/test_calc.py", TESTS)
+    workspace.write(".gitignore", ".venv/\n")
+    workspace.commit("start")
+    make_env(workspace.root / ".venv")
+    trust.trust(workspace.root)
+    workspace.write("calc.py", UNTESTED.replace(old, new))
+    patch = tmp_path / "change.diff"
+    patch.write_text(workspace.git("diff"))
+    workspace.write("calc.py", UNTESTED)
+
+    done = validate(capsys, "--patch", str(patch), str(workspace.root), "--format", "json")
+
+    report = json.loads(done[1])
+    assert (report["status"], done[0]) == (status, code), report["reason"]
+    assert report["tests_run"] == 1 and report["test_ids"] == ["tests/test_calc.py::test_add"]
+    assert report["exercised"] is False
+    assert report["interpreter"] == str(workspace.root / ".venv" / "bin" / "python")
+    if status == "equivalent":
+        assert report["inputs"] > 0
+        assert report["summary"] == f"same behaviour on {report['inputs']} inputs"
+    elif status == "different":
+        assert report["counterexample"]["function"] == "calc.py:sub"
+        assert report["counterexample"]["input"].startswith("sub(")
+    else:
+        assert report["summary"] == "tests pass, but none runs this code"
+        assert report["unexercised"] == ["calc.py:area"]
+        assert "Shape" in report["reason"]

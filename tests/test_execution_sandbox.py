@@ -80,6 +80,7 @@ def edit_add(new: str) -> list[Edit]:
 
 def sandbox(root: Path, backend: str = "auto", **options: object) -> Sandbox:
     trust.trust(root)
+    options.setdefault("python", sys.executable)
     return Sandbox(root, ValidationOptions(sandbox=backend, **options))  # type: ignore[arg-type]
 
 
@@ -300,7 +301,7 @@ def test_an_untrusted_workspace_runs_nothing(tmp_path: Path) -> None:
         },
     )
     # unsandboxed, so that anything that ran would leave the marker behind
-    options = ValidationOptions(sandbox="none")
+    options = ValidationOptions(sandbox="none", python=sys.executable)
 
     untrusted = Sandbox(project.root, options).validate_sync(edit_add("b + a"))
     trust.trust(project.root)
@@ -320,7 +321,9 @@ def test_an_untrusted_workspace_runs_nothing(tmp_path: Path) -> None:
 def test_the_editors_trust_is_enough(tmp_path: Path) -> None:
     project = make_project(tmp_path / "project")
 
-    verdict = Sandbox(project.root, trusted=True).validate_sync(edit_add("b + a"))
+    options = ValidationOptions(python=sys.executable)
+
+    verdict = Sandbox(project.root, options, trusted=True).validate_sync(edit_add("b + a"))
 
     assert verdict.status is Status.PASSED, verdict.failures
 
@@ -390,11 +393,13 @@ def test_the_workspace_interpreter_is_used(tmp_path: Path) -> None:
         [sys.executable, "-m", "venv", "--without-pip", str(project.root / ".venv")], check=True
     )
 
-    verdict = sandbox(project.root).validate_sync(edit_add("b + a"))
+    trust.trust(project.root)
+    verdict = Sandbox(project.root).validate_sync(edit_add("b + a"))
 
     assert verdict.status is Status.ERROR
     assert not verdict.validated
     assert "pytest" in verdict.reason + verdict.failures
+    assert verdict.interpreter == str(project.root / ".venv" / "bin" / "python")
 
 
 @pytest.mark.parametrize("git", [True, False])
@@ -512,7 +517,8 @@ def test_an_editable_install_in_the_workspaces_environment(tmp_path: Path, where
     in one elsewhere under /tmp that ``.venv`` links to, or in one under /tmp that the test
     command names. Its ``.pth`` names the workspace's ``src``, which a run sees in its copy."""
     project = make_project(tmp_path / "project", {".gitignore": ".venv\n", **SRC_PACKAGE})
-    options: dict[str, object] = {}
+    # no validation.python: the project's environment is found (its .venv) or named
+    options: dict[str, object] = {"python": None}
     if where == "in-workspace":
         editable_environment(project.root / ".venv", project.root)
     else:

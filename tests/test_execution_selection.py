@@ -4,6 +4,7 @@ fallback to the whole suite."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import textwrap
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from tactful.feedback import trust
 from tactful.feedback.execution import Sandbox, Selection, Status, ValidationOptions
 from tactful.feedback.execution.selection import ImportGraph
 
-OPTIONS = ValidationOptions(coverage_map=False)
+OPTIONS = ValidationOptions(coverage_map=False, python=sys.executable, differential=False)
 PROJECT = {
     "shop/__init__.py": "",
     "shop/prices.py": """\
@@ -48,6 +49,12 @@ PROJECT = {
 
         def checkout(items):
             return total(items)
+
+
+        def refund(items):
+            if not items:
+                return 0
+            return -total(items)
     """,
     "tests/test_prices.py": """\
         from shop.prices import discount
@@ -61,11 +68,15 @@ PROJECT = {
             assert discount(50) == 50
     """,
     "tests/test_cart.py": """\
-        from shop.cart import checkout
+        from shop.cart import checkout, refund
 
 
         def test_checkout():
             assert checkout([1, 2]) == 6
+
+
+        def test_nothing_to_refund():
+            assert refund([]) == 0
     """,
     "tests/test_plain.py": """\
         def test_alone():
@@ -105,7 +116,7 @@ def mapped_shop(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         sandbox = Sandbox(project.root, OPTIONS, trusted=True, cache=base / "cache")
         coverage_map = asyncio.run(sandbox.update_coverage_map())
     assert coverage_map is not None
-    assert len(coverage_map.tests) == 4
+    assert len(coverage_map.tests) == 5
     return project.root, base / "cache"
 
 
@@ -164,13 +175,17 @@ def test_code_run_at_import_time_selects_the_importers(judge: Sandbox) -> None:
     assert verdict.status is Status.FAILED
 
 
-def test_code_no_test_runs_needs_only_an_import_check(judge: Sandbox) -> None:
-    # no test calls unused(): the smallest test file importing the module shows it still imports
+def test_code_no_test_runs_is_not_called_tested(judge: Sandbox) -> None:
+    # no test calls unused(): the smallest test file importing the module shows it still
+    # imports, and says so; its passing is no verdict on the edit
     verdict = judge.validate_sync([prices_edit(14, "+ 1", "- 1")])
 
-    assert verdict.selection is Selection.COVERAGE
-    assert verdict.test_ids == ("tests/test_cart.py::test_checkout",)
-    assert verdict.status is Status.PASSED
+    assert verdict.selection is Selection.IMPORTS
+    assert "coverage map has no test that runs the edited lines" in verdict.selection_reason
+    assert {node.split("::")[0] for node in verdict.test_ids} == {"tests/test_cart.py"}
+    assert verdict.status is Status.UNEXERCISED
+    assert verdict.unexercised == ("shop/prices.py:unused",)
+    assert verdict.summary() == "tests pass, but none runs this code"
 
 
 def test_a_line_rewritten_in_place_selects_the_tests_that_ran_it(judge: Sandbox) -> None:
@@ -179,6 +194,49 @@ def test_a_line_rewritten_in_place_selects_the_tests_that_ran_it(judge: Sandbox)
 
     assert verdict.test_ids == ("tests/test_prices.py::test_big_discount",)
     assert verdict.status is Status.FAILED
+
+
+def test_a_line_no_test_ran_selects_the_tests_that_ran_its_function(judge: Sandbox) -> None:
+    text = PROJECT["shop/cart.py"]
+    edit = replace_line("shop/cart.py", 10, "-total(items)", "-total(items) * 1", text)
+
+    verdict = judge.validate_sync([edit])
+
+    # no test reaches `return -total(items)`, but one runs refund(): a verdict on its function
+    assert verdict.selection is Selection.COVERAGE
+    assert verdict.test_ids == ("tests/test_cart.py::test_nothing_to_refund",)
+    assert verdict.status is Status.PASSED and verdict.exercised is True
+
+
+def test_an_import_added_for_the_edited_code_selects_the_tests_that_ran_it(
+    judge: Sandbox,
+) -> None:
+    uses = prices_edit(10, "return amount", "return contextlib.nullcontext(amount).enter_result")
+    added = Edit("shop/prices.py", Span(Point(0, 0), Point(0, 0)), "import contextlib\n\n")
+    # an import binding a name the module already reads reaches code the edit left alone
+    rebinds = Edit("shop/prices.py", Span(Point(0, 0), Point(0, 0)), "from math import e as RATE\n")
+
+    # ruff's fixes sometimes write an import line again as it was
+    rewritten = replace_line("shop/prices.py", 0, "RATE = 2", "RATE = 2", PROJECT["shop/prices.py"])
+
+    narrowed = judge.validate_sync([added, uses])
+    wide = judge.validate_sync([rebinds, uses])
+    same = judge.validate_sync([rewritten, prices_edit(9, "- 10", "- 10 + 0")])
+
+    assert narrowed.selection is Selection.COVERAGE, narrowed.selection_reason
+    assert set(narrowed.test_ids) == {
+        "tests/test_prices.py::test_big_discount",
+        "tests/test_prices.py::test_small_discount",
+    }
+    assert "only adds imports of names nothing else reads" in narrowed.selection_reason
+    assert narrowed.status is Status.PASSED and narrowed.exercised is True
+    assert same.selection is Selection.COVERAGE, same.selection_reason
+    assert same.test_ids == ("tests/test_prices.py::test_big_discount",)
+    assert wide.selection is Selection.IMPORTS
+    assert {node.split("::")[0] for node in wide.test_ids} == {
+        "tests/test_prices.py",
+        "tests/test_cart.py",
+    }
 
 
 def test_a_new_line_selects_the_tests_that_ran_the_function(judge: Sandbox) -> None:
@@ -235,7 +293,7 @@ def test_an_edit_to_a_non_python_file_runs_everything(judge: Sandbox) -> None:
     verdict = judge.validate_sync([edit])
 
     assert verdict.selection is Selection.ALL
-    assert verdict.tests_run == 4
+    assert verdict.tests_run == 5
 
 
 def test_without_a_map_the_import_graph_selects(shop: Workspace) -> None:

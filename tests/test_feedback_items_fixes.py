@@ -6,6 +6,7 @@ filtered, and in a trusted workspace the tests' verdict is recorded once per fix
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -196,7 +197,13 @@ async def test_verdicts_of_offered_fixes_are_recorded_once(
     # The module is unchanged since the commit: only the scope `all` shows its finding.
     await lsp.initialize_session(
         init_params(
-            workspace.root, options(store, workspace={"trusted": True}, quality={"scope": "all"})
+            workspace.root,
+            options(
+                store,
+                workspace={"trusted": True},
+                validation={"python": sys.executable},
+                quality={"scope": "all"},
+            ),
         )
     )
     uri = workspace.uri("mod.py")

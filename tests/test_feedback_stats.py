@@ -60,6 +60,9 @@ def history() -> list[Event]:
     events.append(
         Event(ev.VALIDATION_VERDICT, "f1", "python", detail={"verdict": "passed"}, time=NOW)
     )
+    events.append(
+        Event(ev.VALIDATION_VERDICT, "f2", "python", detail={"verdict": "unexercised"}, time=NOW)
+    )
     return events
 
 
@@ -112,6 +115,13 @@ def test_stats_command_reads_the_store_as_json_text_and_chart(tmp_path: Path) ->
     assert data["fixes"]["used"] == 1
     assert data["fixes"]["dismissed"] == 1
     assert data["fixes"]["shown"] == 2
+    assert data["verdicts"] == {"passed": 1, "unexercised": 1}
+    text = subprocess.run(
+        [*cli, "stats", "--store", str(store_file)], capture_output=True, text=True, timeout=60
+    ).stdout
+    # a fix whose tests never ran it is not counted among the tests that passed
+    assert "     1  tests passed (they ran the fixed code)" in text
+    assert "     1  tests pass, but none runs the fixed code" in text
 
     plot = tmp_path / "stats.html"
     done = subprocess.run(

@@ -88,7 +88,8 @@ def test_review_and_quality_handlers_say_whether_they_run_on_the_loop() -> None:
         f"{event} ({feature})": LOCAL for event in events for feature in ("quality", "review")
     }
     expected["command tactful.reviewChanges"] = BACKGROUND
-    expected["command tactful.dismissComment"] = LOCAL
+    # A dismissal answers once the store has committed it: it awaits the store's writer.
+    expected["command tactful.dismissComment"] = BACKGROUND
     assert server.handler_kinds == expected
 
     async def slow(*args: object) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 
 from fixtures.lsp import init_params, wait_for
 from fixtures.workspace import Workspace
@@ -26,7 +27,8 @@ async def test_trusted_workspace_builds_its_coverage_map(
     for name, text in PROJECT.items():
         workspace.write(name, text)
     workspace.commit("project")
-    await lsp.initialize_session(init_params(workspace.root, {"workspace": {"trusted": True}}))
+    options = {"workspace": {"trusted": True}, "validation": {"python": sys.executable}}
+    await lsp.initialize_session(init_params(workspace.root, options))
     (found,) = await wait_for(_maps, timeout=120, interval=0.5)
     assert "test_calc.py::test_add" in found.read_text()
 

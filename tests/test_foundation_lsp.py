@@ -116,10 +116,15 @@ async def test_status_notification_follows_settings_and_trust(
     first = statuses[0]  # pygls' client turns unknown params into attribute objects
     assert first.engine == "local" and first.trusted is False
     assert first.validation.enabled is False
+    # Trust never comes from settings a repository can write; the editor's own trust
+    # decision has a notification of its own.
     lsp.workspace_did_change_configuration(
         types.DidChangeConfigurationParams(settings={"workspace": {"trusted": True}})
     )
+    await wait_for(lambda: any("workspace.trusted" in m.message for m in lsp.messages))
+    lsp.protocol.notify("tactful/workspaceTrusted", {"trusted": True})
     await wait_for(lambda: len(statuses) > 1)
+    assert len(statuses) == 2
     assert statuses[-1].trusted is True and statuses[-1].validation.enabled is True
 
 

@@ -7,8 +7,10 @@ import json
 import pytest
 from fixtures.lsp import TACTFUL
 from fixtures.raw import RawServer
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from tactful.server.transport import FrameReader, FramingError
+from tactful.server.transport import HEAD_BYTES, FrameReader, FramingError, Oversized
 
 
 def frame(obj: dict, delta: int = 0, headers: bytes = b"") -> bytes:
@@ -23,7 +25,7 @@ B = {"jsonrpc": "2.0", "id": 2, "method": "b"}
 def bodies(items: list) -> list:
     out = []
     for item in items:
-        if isinstance(item, FramingError):
+        if isinstance(item, FramingError | Oversized):
             continue
         try:
             out.append(json.loads(item))
@@ -71,6 +73,114 @@ def test_frame_reader_resynchronises(stream: bytes, expected: list) -> None:
 def test_overstated_length_of_the_last_message_is_recovered_when_the_stream_stalls() -> None:
     reader = FrameReader()
     assert reader.feed(frame(A, delta=+40)) == []
+    assert bodies(reader.stalled()) == [A]
+
+
+@settings(max_examples=200, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.text(max_size=300), min_size=1, max_size=6),
+    st.lists(st.integers(min_value=1, max_value=400), min_size=1, max_size=30),
+)
+def test_well_framed_messages_come_out_whole_however_the_stream_is_cut(
+    texts: list[str], cuts: list[int]
+) -> None:
+    messages = [{"jsonrpc": "2.0", "method": "m", "params": {"text": t}} for t in texts]
+    stream = b"".join(frame(m) for m in messages)
+    reader = FrameReader()
+    out = []
+    position = 0
+    for size in cuts * (len(stream) // max(1, sum(cuts)) + 1):
+        out += reader.feed(stream[position : position + size])
+        position += size
+        if position >= len(stream):
+            break
+    out += reader.feed(stream[position:])
+    assert bodies(out) == messages
+    assert not any(isinstance(item, FramingError) for item in out)
+
+
+def test_a_frame_too_big_to_take_is_dropped_as_it_arrives_keeping_its_head() -> None:
+    big = {"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"text": "x" * 5_000_000}}
+    stream = frame(big) + frame(B)
+    reader = FrameReader(max_frame_bytes=1_000_000)
+    out = []
+    for i in range(0, len(stream), 65536):
+        out += reader.feed(stream[i : i + 65536])
+        # Memory stays bounded while the big body streams past.
+        assert reader.buffered <= 2 * 65536
+    (oversized,) = [item for item in out if isinstance(item, Oversized)]
+    assert oversized.length == len(json.dumps(big))
+    assert len(oversized.head) == HEAD_BYTES
+    assert oversized.head.startswith(b'{"jsonrpc": "2.0", "method": "textDocument/didOpen"')
+    assert bodies(out) == [B]
+
+
+def _read_as_the_server_does(reader: FrameReader, stream: bytes, size: int) -> list:
+    """Feed ``stream`` through ``feed_from``, ``size`` bytes at a time into one buffer."""
+    chunk = bytearray(size)
+    out = []
+    for i in range(0, len(stream), size):
+        piece = stream[i : i + size]
+        chunk[: len(piece)] = piece
+        out += reader.feed_from(chunk, len(piece))
+    return out
+
+
+@settings(
+    max_examples=60,
+    derandomize=True,
+    deadline=None,  # thousands of small reads on a loaded machine: correctness only here
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(
+    st.integers(min_value=300, max_value=70_000),
+    st.sampled_from([0, 1, 2]),
+    st.integers(min_value=-60, max_value=60),
+)
+def test_reading_into_one_buffer_frames_as_feeding_bytes_does(
+    size: int, line_breaks: int, delta: int
+) -> None:
+    # A big message (dropped as it goes by), a small one claiming a huge length, and a lying
+    # length right after a big one; raw line breaks in the big body in some of them.
+    text = ("y" * 999 + "\n" * line_breaks) * 300
+    big = {"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"text": text}}
+    body = json.dumps(big).encode().replace(b"\\n", b"\n")
+    lying = b"Content-Length: 99999999999\r\n\r\n" + json.dumps(A).encode()
+    stream = (
+        b"Content-Length: %d\r\n\r\n" % len(body)
+        + body
+        + frame(A, delta=delta)
+        + lying
+        + frame(B)
+        + b"Content-Length: %d\r\n\r\n" % len(body)
+        + body
+        + frame(B)
+    )
+    expected = FrameReader(max_frame_bytes=100_000)
+    wanted = []
+    for i in range(0, len(stream), size):
+        wanted += expected.feed(stream[i : i + size])
+    got = _read_as_the_server_does(FrameReader(max_frame_bytes=100_000), stream, size)
+    assert got == wanted
+    assert [item.length for item in got if isinstance(item, Oversized)] == [len(body)] * 2
+
+
+def test_a_body_of_line_breaks_is_dropped_and_what_follows_taken() -> None:
+    # Not JSON, and made to be slow: each line break is a place a frame could start.
+    # (benchmarks/hardening_input.py times it: frame_reader.dropped_line_breaks_mb_per_s.)
+    body = b"\n" * 3_000_000
+    stream = b"Content-Length: %d\r\n\r\n" % len(body) + body + frame(B)
+    out = _read_as_the_server_does(FrameReader(max_frame_bytes=1_000_000), stream, 1 << 20)
+    assert [type(item) for item in out if not isinstance(item, bytes)] == [Oversized]
+    assert bodies(out) == [B]
+
+
+def test_a_huge_false_length_costs_only_its_message() -> None:
+    lying = b"Content-Length: 99999999999\r\n\r\n" + json.dumps(A).encode()
+    reader = FrameReader()
+    assert bodies(reader.feed(lying + frame(B))) == [A, B]
+    reader = FrameReader()
+    assert reader.feed(lying) == []
     assert bodies(reader.stalled()) == [A]
 
 

@@ -285,7 +285,10 @@ def test_escapes_fail(tmp_path: Path, host: Host, mode: tuple[str, bool]) -> Non
     host.listeners["unix-in-venv"] = Listener(socket.AF_UNIX, str(venv / "s"))
     files = {".gitignore": ".venv/\n", **escape_tests(host, marker)}
     project = hostile_project(tmp_path / "project", files, host)
-    options = ValidationOptions(sandbox=backend, warm_pytest=warm, stop_at_first_failure=False)
+    # the project's interpreter named as a user names it (validation.python)
+    options = ValidationOptions(
+        sandbox=backend, warm_pytest=warm, stop_at_first_failure=False, python=sys.executable
+    )
     judge = Sandbox(project.root, options, trusted=True)
     try:
         started = time.monotonic()
@@ -333,7 +336,7 @@ def test_unsandboxed_the_same_attacks_work(tmp_path: Path, host: Host) -> None:
     """The checks above mean something: without a sandbox, the host is there to be read."""
     marker = f"{time.time_ns() % 10**6}.{os.getpid()}u"
     project = hostile_project(tmp_path / "project", escape_tests(host, marker))
-    options = ValidationOptions(sandbox="none", stop_at_first_failure=False)
+    options = ValidationOptions(sandbox="none", stop_at_first_failure=False, python=sys.executable)
 
     verdict = Sandbox(project.root, options, trusted=True).validate_sync(everything=True)
 
@@ -351,6 +354,20 @@ FORK_BOMB = """
             try:
                 if os.fork() == 0:
                     os.execvp("sleep", ["sleep", "{marker}"])
+            except OSError:
+                time.sleep(0.001)
+"""
+# Children that stay copies of the test process (pytest and all it imported): in a warm run
+# they are forked from the zygote, and their shared pages must not count as memory of each.
+FORK_BOMB_NO_EXEC = """
+    import os, time
+
+    def test_fork_bomb_without_exec():
+        while True:
+            try:
+                if os.fork() == 0:
+                    time.sleep(60)
+                    os._exit(0)
             except OSError:
                 time.sleep(0.001)
 """
@@ -376,6 +393,7 @@ TMP_WRITER = """
 """
 LIMITS = [
     pytest.param(FORK_BOMB, "stopped: more than 64 processes", id="fork-bomb"),
+    pytest.param(FORK_BOMB_NO_EXEC, "stopped: more than 64 processes", id="fork-bomb-no-exec"),
     pytest.param(MEMORY_BOMB, "stopped: memory limit (256 MB)", id="memory-bomb"),
     pytest.param(COPY_WRITER, "stopped: wrote more than 64 MB", id="writer-copy"),
     pytest.param(TMP_WRITER, "stopped: wrote more than 64 MB", id="writer-tmp"),
@@ -399,6 +417,7 @@ def test_limits_stop_the_run_and_say_so(
         processes=64,
         memory_bytes=256 << 20,
         disk_bytes=64 << 20,
+        python=sys.executable,
     )
     judge = Sandbox(project.root, options, trusted=True)
     try:
@@ -443,7 +462,9 @@ def test_a_run_as_an_unprivileged_user(shared_tmp: Path) -> None:
         os.environ["XDG_CACHE_HOME"] = {str(tmp_path / "cache")!r}
         os.environ["XDG_DATA_HOME"] = {str(tmp_path / "data")!r}
         from tactful.feedback.execution import Sandbox, ValidationOptions
-        options = ValidationOptions(processes=64, stop_at_first_failure=False)
+        options = ValidationOptions(
+            processes=64, stop_at_first_failure=False, python=sys.executable
+        )
         verdict = Sandbox(sys.argv[1], options, trusted=True).validate_sync(everything=True)
         print(json.dumps(verdict.to_json()))
         """

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from pathlib import Path
 
 from fixtures.fake_llm import Reply
@@ -289,7 +290,13 @@ async def test_in_a_trusted_workspace_an_edit_in_another_file_is_shown_once_its_
     fetch_project(
         workspace, "from app import main\n\n\ndef test_main():\n    assert main() == 'x'\n"
     )
-    await started(lsp, workspace, tmp_path / "fb.sqlite3", workspace={"trusted": True})
+    await started(
+        lsp,
+        workspace,
+        tmp_path / "fb.sqlite3",
+        workspace={"trusted": True},
+        validation={"python": sys.executable},
+    )
     uri = workspace.uri("lib.py")
     open_document(lsp, uri, LIB)
     # The developer drops `retries` from the signature and the body (unsaved: the sandbox gets
@@ -309,7 +316,13 @@ async def test_in_a_trusted_workspace_an_edit_in_another_file_the_tests_fail_is_
     fetch_project(
         workspace, "from app import main\n\n\ndef test_main():\n    assert main() == 'xxx'\n"
     )
-    await started(lsp, workspace, tmp_path / "fb.sqlite3", workspace={"trusted": True})
+    await started(
+        lsp,
+        workspace,
+        tmp_path / "fb.sqlite3",
+        workspace={"trusted": True},
+        validation={"python": sys.executable},
+    )
     uri = workspace.uri("lib.py")
     open_document(lsp, uri, LIB)
     # The signature loses `retries` but the body still uses it: the call in app.py, followed,

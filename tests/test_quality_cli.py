@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from fixtures.lsp import tactful
+from fixtures.pyenv import make_env
 from fixtures.workspace import Workspace
 
 MODULE = """import os
@@ -36,7 +37,9 @@ def project(workspace: Workspace) -> Workspace:
     workspace.write("pyproject.toml", "[tool.ruff.lint]\nselect = ['F', 'E741', 'TRY004']\n")
     workspace.write("mod.py", MODULE)
     workspace.write("tests/test_mod.py", TESTS)
+    workspace.write(".gitignore", ".venv/\n")
     workspace.commit("start")
+    make_env(workspace.root / ".venv")  # the project's environment, as a developer has it
     return workspace
 
 
@@ -59,6 +62,8 @@ def test_untrusted_fixes_are_listed_not_validated(workspace: Workspace) -> None:
         "findings": 3,
         "with_fix": 3,
         "validated": 0,
+        "unexercised": 0,
+        "equivalent": 0,
         "applied": 0,
         "remaining": 3,
     }
@@ -107,7 +112,9 @@ def test_an_alternative_fix_is_judged_when_the_usual_one_fails(workspace: Worksp
         "def test_no_future_import():\n"
         '    assert not hasattr(mod, "annotations")\n',
     )
+    workspace.write(".gitignore", ".venv/\n")
     workspace.commit("start")
+    make_env(workspace.root / ".venv")
     assert tactful("trust", str(workspace.root), cwd=workspace.root).returncode == 0
     done = tactful("fix", "--apply", "--format", "json", cwd=workspace.root)
     report = json.loads(done.stdout)
@@ -121,3 +128,29 @@ def test_an_alternative_fix_is_judged_when_the_usual_one_fails(workspace: Worksp
         "    return items[0] if items else None\n"
     )
     assert report["summary"]["remaining"] == 0 and done.returncode == 0
+
+
+def test_fixes_no_test_runs_are_written_only_when_asked(workspace: Workspace) -> None:
+    helper = "\n\ndef shout(value):\n    l = value.strip()\n    return l.upper()\n"
+    project(workspace)
+    workspace.write("mod.py", MODULE + helper)
+    workspace.commit("an untested helper")
+    assert tactful("trust", str(workspace.root), cwd=workspace.root).returncode == 0
+
+    cautious = tactful("fix", "--apply", "--format", "json", cwd=workspace.root)
+    after_cautious = workspace.read("mod.py")
+    bold = tactful("fix", "--apply", "--include-unexercised", cwd=workspace.root)
+
+    report = json.loads(cautious.stdout)
+    shout = next(i for i in report["findings"] if i["rule"] == "E741" and i["start"]["line"] == 12)
+    # no test calls shout(): the rename behaved the same on every input tried, which is not
+    # "tests passed", so a plain --apply leaves it
+    assert shout["verdict"]["status"] == "equivalent", shout["verdict"]
+    assert shout["fix"]["title"].endswith(f"same behaviour on {shout['verdict']['inputs']} inputs")
+    assert not shout["applied"]
+    assert report["summary"]["equivalent"] == 1
+    assert "length = value.strip()\n    return length\n" in after_cautious  # parse(): tested
+    assert "def shout(value):\n    l = value.strip()" in after_cautious
+    assert bold.returncode == 1, bold.stderr  # TRY004 stays: its fix fails the tests
+    shout_now = workspace.read("mod.py").split("def shout(value):\n", 1)[1]
+    assert not shout_now.startswith("    l = ") and ".strip()" in shout_now

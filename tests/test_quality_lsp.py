@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from fixtures.lsp import apply_lsp_edits, init_params, open_document, wait_for
 from fixtures.workspace import Workspace
 from lsprotocol import types
@@ -124,7 +126,11 @@ async def test_trusted_fixes_are_tested_with_progress_and_preferred(
     )
     workspace.commit("start")
     # The module is unchanged since the commit: only the scope `all` shows its findings.
-    options = {"workspace": {"trusted": True}, "quality": {"scope": "all"}}
+    options = {
+        "workspace": {"trusted": True},
+        "validation": {"python": sys.executable},
+        "quality": {"scope": "all"},
+    }
     await lsp.initialize_session(init_params(workspace.root, options))
     uri = workspace.uri("mod.py")
     open_document(lsp, uri, module)

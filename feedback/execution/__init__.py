@@ -2,7 +2,8 @@
 
 Boundary: the public surface of the execution judge for the fix proposers, the server and the
 CLI. Nothing here runs workspace code unless the workspace is trusted. ``Sandbox`` validates edits
-or unified diffs and returns a ``Verdict``; ``available_backend`` says which sandbox is in force.
+or unified diffs and returns a ``Verdict``; ``available_backend`` says which sandbox is in force;
+``find_environment`` says which interpreter runs a workspace's tests, and why.
 """
 
 from __future__ import annotations
@@ -16,14 +17,17 @@ if TYPE_CHECKING:
         all_backends,
         available_backend,
     )
+    from tactful.feedback.execution.environment import Environment, find_environment
     from tactful.feedback.execution.judge import Sandbox, ValidationOptions
     from tactful.feedback.execution.patch import PatchError
-    from tactful.feedback.execution.verdict import Selection, Status, Verdict
+    from tactful.feedback.execution.verdict import Counterexample, Selection, Status, Verdict
 
 # Each name of the surface and its module, loaded when first asked for: the server imports a
 # verdict's types at start-up without the judge, its runner and its sandboxes.
 _MODULES = {
     "BackendInfo": "backends",
+    "Counterexample": "verdict",
+    "Environment": "environment",
     "PatchError": "patch",
     "Sandbox": "judge",
     "Selection": "verdict",
@@ -32,9 +36,12 @@ _MODULES = {
     "Verdict": "verdict",
     "all_backends": "backends",
     "available_backend": "backends",
+    "find_environment": "environment",
 }
 __all__ = [
     "BackendInfo",
+    "Counterexample",
+    "Environment",
     "PatchError",
     "Sandbox",
     "Selection",
@@ -43,6 +50,7 @@ __all__ = [
     "Verdict",
     "all_backends",
     "available_backend",
+    "find_environment",
 ]
 
 

@@ -3,16 +3,27 @@
 Boundary: the one entry point of execution feedback. ``Sandbox.validate`` takes edits (or a
 unified diff) and returns a ``Verdict``; it never raises on broken user code, a diff that does
 not apply or a test command that does not start: those are verdicts too. Nothing from the
-workspace runs — not its tests, its conftest, its plugins or its interpreter — unless the
-workspace is trusted (``tactful trust``, or the editor's trust passed by the caller); an untrusted
-call returns "not validated (workspace not trusted)" at once.
+workspace runs — not its tests, its conftest, its plugins, its interpreter or its project tools
+— unless the workspace is trusted (``tactful trust``, or the editor's trust passed by the
+caller); an untrusted call returns "not validated (workspace not trusted)" at once.
 
-A validation: sync the warm copy; make the changes; look the verdict up by (changes, workspace
-state, command, backend); select the tests (coverage map, import graph, whole suite); lay the
-changes over the warm copy (an overlay the sandbox mounts, or where it cannot, a copy it
-makes of it); run the tests there in the sandbox (forked from a warm pytest under bubblewrap,
-else a fresh process); read the probe's report and what stopped the run, if a limit did. The
-coverage map is built and updated in the background, once the workspace is trusted.
+A validation: sync the warm copy; make the changes; find the project's interpreter
+(``environment.py``; none found is an error that says how to choose one); select the tests
+(coverage map, import graph, whole suite); look the verdict up by everything that decides it
+(``cache.py``); lay the changes over the warm copy (an overlay the sandbox mounts, or where it
+cannot, a copy it makes of it) and run the tests there in the sandbox (forked from a warm pytest
+under bubblewrap, else a fresh process), recording which changed code they run
+(``exercise.py``); read the probe's report and what stopped the run, if a limit did. Tests that
+fail there are run again without the edit: those that fail without it too are set aside and the
+run repeated, so they decide nothing. Passing tests that never ran the changed code give
+``unexercised``, unless a differential check (``differential.py``, ``harness.py``) can call the
+old and the new version of each changed function on the same inputs: ``equivalent`` or
+``different``. The coverage map is built and updated in the background, once the workspace is
+trusted.
+
+Where the parts live: verdict interpretation in ``interpret.py``, the cache in ``cache.py``, the
+process runner in ``runner.py``, the warm pytest in ``warm_pytest.py``/``zygote.py``, the
+coverage map in ``coverage_map.py``; this module holds the order of work.
 """
 
 from __future__ import annotations
@@ -28,15 +39,17 @@ import signal
 import threading
 import time
 import weakref
-from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 from tactful.analyzers.text import Edit
+from tactful.feedback.execution import differential
 from tactful.feedback.execution.backends import (
     OUT_AT,
     SCRATCH_AT,
+    SYSTEM_DIRS,
     WARM_AT,
     BackendInfo,
     Layout,
@@ -47,6 +60,7 @@ from tactful.feedback.execution.backends import (
     readonly_binds,
     readonly_view,
 )
+from tactful.feedback.execution.cache import VerdictCache, verdict_key
 from tactful.feedback.execution.cgroup import RunGroup, join_command
 from tactful.feedback.execution.coverage_map import (
     CONFIG_FILES,
@@ -55,6 +69,24 @@ from tactful.feedback.execution.coverage_map import (
     read_coverage_data,
     tracked,
 )
+from tactful.feedback.execution.differential import GENERATED_INPUTS
+from tactful.feedback.execution.environment import (
+    VENV_NAMES,
+    Environment,
+    find_environment,
+    site_packages,
+)
+from tactful.feedback.execution.exercise import (
+    FILE,
+    FUNCTION,
+    RunTrace,
+    Unit,
+    changed_units,
+    read_trace,
+    same_code,
+    unexercised,
+)
+from tactful.feedback.execution.interpret import collect_error_ids, failed_ids, interpret
 from tactful.feedback.execution.jail import TIMED_OUT
 from tactful.feedback.execution.patch import (
     Change,
@@ -71,7 +103,6 @@ from tactful.feedback.execution.runner import (
     read_output,
     read_usage,
     run_command,
-    stop_reason,
 )
 from tactful.feedback.execution.selection import ImportGraph, TestPlan, is_test_file, plan_tests
 from tactful.feedback.execution.verdict import (
@@ -79,27 +110,28 @@ from tactful.feedback.execution.verdict import (
     Status,
     Verdict,
     not_validated,
-    trim_failures,
 )
 from tactful.feedback.execution.warm_pytest import ZYGOTE, WarmPytest, ZygoteGone
 from tactful.feedback.execution.workspace import (
-    VENV_NAMES,
     WarmCopy,
     WorkspaceState,
     apply_changes,
     inside,
-    interpreter_folders,
-    workspace_interpreter,
 )
 from tactful.feedback.trust import is_trusted
 
 logger = logging.getLogger(__name__)
 
-PROBE = Path(__file__).with_name("probe.py")
-CHILD_COVERAGE = Path(__file__).with_name("child_coverage.py")
+HERE = Path(__file__).parent
+PROBE = HERE / "probe.py"
+CHILD_COVERAGE = HERE / "child_coverage.py"
+HARNESS = HERE / "harness.py"
+RECORDER = HERE / "recorder.py"
 ZYGOTE_TMP_BYTES = 64 << 20  # the zygote's own /tmp; each run mounts one of its own
-MEMORY_CACHE = 512
-DISK_CACHE = 2000
+# Tests that fail with the edit are run again without it, at most this many times in one
+# validation (each time, those that fail without the edit too are set aside).
+BASELINE_ROUNDS = 3
+RECORDED_INPUTS = 50
 # The environment a run gets is built from these names only (and the variables tactful sets):
 # nothing else of the user's environment, where credentials live, reaches the tests.
 _ENV_ALLOWED = frozenset(
@@ -132,6 +164,8 @@ _ENV_ALLOWED_PREFIXES = ("LC_",)
 # an allowed name still goes when it looks like it holds a credential
 _SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "KEY", "AUTH")
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True, slots=True)
 class ValidationOptions:
@@ -140,9 +174,13 @@ class ValidationOptions:
     enabled: bool = True
     sandbox: str = "auto"  # "auto", "bwrap", "unshare", "none"
     timeout_s: float = 60.0
-    command: tuple[str, ...] | None = None  # None: `python -m pytest` with the workspace's Python
+    command: tuple[str, ...] | None = None  # None: `python -m pytest` with the project's Python
+    python: str | None = None  # validation.python: the project's interpreter, chosen by the user
+    selected_python: str | None = None  # the interpreter the editor has selected
     stop_at_first_failure: bool = True  # a failing edit needs one failure, not all of them
     coverage_map: bool = True  # build the coverage map in the background once trusted
+    differential: bool = True  # for code no test runs, compare old and new on inputs
+    inputs: int = GENERATED_INPUTS  # generated inputs per changed function
     memory_bytes: int | None = None  # resident memory of a run's processes (None: the default)
     processes: int | None = None  # processes a run may have at once (None: 512)
     disk_bytes: int | None = None  # bytes a run may write to its copy and to /tmp (None: 1 GiB)
@@ -167,6 +205,56 @@ def _is_pytest(argv: Sequence[str]) -> bool:
     return False
 
 
+def _installed(environment: Environment, distribution: str) -> bool:
+    """Whether a distribution (its normalised name, e.g. ``pytest_cov``) is installed."""
+    if environment.interpreter is None:
+        return False
+    for site in site_packages(environment.interpreter):
+        with contextlib.suppress(OSError):
+            if any(site.glob(f"{distribution}-*.dist-info")):
+                return True
+    return False
+
+
+@dataclass
+class _Run:
+    """One run folder, prepared: where things are, and the environment the command gets."""
+
+    folder: Path
+    layout: Layout
+    env: dict[str, str]
+    backend: str
+    deleted: tuple[str, ...] = ()  # files the changes remove
+
+    @property
+    def helper(self) -> Path:
+        return self.folder / "helper"
+
+    @property
+    def out(self) -> Path:
+        """Where tactful reads what the run's processes wrote."""
+        return self.folder / "out"
+
+    @property
+    def results(self) -> Path:
+        """Where the run's processes write what tactful reads: sandboxed, a tmpfs whose files
+        the jail copies out to ``out`` when the command ends; else ``out`` itself."""
+        return Path(OUT_AT) if self.backend == "bwrap" else self.out
+
+    @property
+    def test_root(self) -> Path:
+        return self.layout.test_root(self.backend)
+
+
+@dataclass(frozen=True, slots=True)
+class _Tests:
+    """A test run's verdict (on the tests alone), its probe report and what it ran."""
+
+    verdict: Verdict
+    report: dict | None
+    trace: RunTrace | None
+
+
 class Sandbox:
     """Validation for one workspace: its warm copy, coverage map and verdict cache."""
 
@@ -183,8 +271,12 @@ class Sandbox:
         self._trusted = trusted
         self.warm = WarmCopy(self.root, cache)
         self._graph = ImportGraph()
-        self._verdicts: OrderedDict[str, Verdict] = OrderedDict()
-        self._verdicts_lock = threading.Lock()  # validate_sync may run in several threads
+        self._verdicts = VerdictCache(self.warm.home / "verdicts")
+        # tests found failing without an edit, by (workspace state, environment, command)
+        self._failing: dict[str, set[str]] = {}
+        self._command_fails: dict[str, int] = {}
+        self._runs_unedited: dict[str, bool] = {}  # whether pytest runs a plan with no edit
+        self._recorded: dict[str, dict[str, list[bytes]]] = {}  # inputs recorded, by their run
         self._map: CoverageMap | None = None
         self._map_loaded = False
         self._map_task: asyncio.Task[CoverageMap | None] | None = None
@@ -210,62 +302,30 @@ class Sandbox:
     async def backend(self) -> BackendInfo:
         return await asyncio.to_thread(available_backend, self.options.sandbox)
 
-    # The command ---------------------------------------------------------------------------
+    # The environment and the command -------------------------------------------------------
 
-    def interpreter(self) -> Path:
-        """The Python the tests run with: the one the configured command names, else the
-        workspace's (its ``.venv``), else tactful's."""
-        program = self._program()
-        if program is not None and program.name.startswith("python"):
-            return program
-        return workspace_interpreter(self.root)
+    def environment(self) -> Environment:
+        """The project's interpreter and why it was chosen (blocking: it may ask poetry)."""
+        return find_environment(
+            self.root,
+            command=self.options.command,
+            python=self.options.python,
+            selected=self.options.selected_python,
+            trusted=self.trusted(),
+        )
 
-    def _program(self) -> Path | None:
-        """The program a configured command starts (None: ``python``, or not found)."""
-        command = self.options.command
-        if not command or command[0] in ("python", "python3"):
-            return None
-        name = command[0]
-        if "/" in name:
-            path = Path(name) if os.path.isabs(name) else self.root / name
-        else:
-            found = shutil.which(name)
-            if found is None:
-                return None
-            path = Path(found)
-        return path if path.exists() else None
-
-    def _environment_folders(self) -> list[Path]:
-        """Host folders the test command needs to start, wherever they are (``/tmp`` too):
-        its interpreter's environment and base installation, and those of the program the
-        command names. Those inside the workspace come with the copy."""
-        folders: list[Path] = []
-        for program in (self.interpreter(), self._program()):
-            if program is None:
-                continue
-            for folder in interpreter_folders(program):
-                if not folder.is_relative_to(self.root) and folder not in folders:
-                    folders.append(folder)
-        return folders
-
-    def command(self) -> list[str]:
-        interpreter = str(self.interpreter())
+    def command(self, environment: Environment) -> list[str] | None:
+        """The test command with the project's interpreter; None when it needs one and none
+        was found."""
+        interpreter = str(environment.interpreter) if environment.interpreter else None
         if self.options.command is None:
-            return [interpreter, "-m", "pytest"]
+            return [interpreter, "-m", "pytest"] if interpreter else None
         argv = list(self.options.command)
         if argv and argv[0] in ("python", "python3"):
+            if interpreter is None:
+                return None
             argv[0] = interpreter
         return argv
-
-    def _environment_stamp(self) -> str:
-        """Changes when packages are installed into the workspace's environment."""
-        interpreter = self.interpreter()
-        stamps = [str(interpreter)]
-        venv = interpreter.parent.parent
-        for site in sorted(venv.glob("lib/python*/site-packages")):
-            with contextlib.suppress(OSError):
-                stamps.append(f"{site}:{site.stat().st_mtime_ns}")
-        return "|".join(stamps)
 
     # Validation ----------------------------------------------------------------------------
 
@@ -277,7 +337,7 @@ class Sandbox:
         overlays: Mapping[str, str] | None = None,
         everything: bool = False,
     ) -> Verdict:
-        """Run the tests that cover ``edits`` (or ``patch``) on a sandboxed copy.
+        """Judge ``edits`` (or ``patch``) on a sandboxed copy of the workspace.
 
         ``overlays`` are texts of files that differ from the disk (unsaved editor buffers) by
         path relative to the root; edits are positioned in them. ``everything`` runs the whole
@@ -316,31 +376,217 @@ class Sandbox:
         backend = await self.backend()
         if not backend.available:
             return not_validated(f"no sandbox: {backend.detail}")
+        name = backend.name or "none"
         state = await asyncio.to_thread(self.warm.sync)
         try:
-            changes, unmappable = self._changes(edits, patch, overlays)
+            changes, unmappable, before = self._changes(edits, patch, overlays)
         except PatchError as exc:
-            return Verdict(Status.ERROR, reason=str(exc), backend=backend.name or "")
-        argv = self.command()
+            return Verdict(Status.ERROR, reason=str(exc), backend=name)
+        environment = await asyncio.to_thread(self.environment)
+        argv = self.command(environment)
+        if argv is None:
+            return Verdict(Status.ERROR, reason=environment.why, backend=name)
         pytest = _is_pytest(argv)
-        key = self._key(changes, state, argv, backend, everything)
-        cached = self._cached(key)
-        if cached is not None:
-            return cached
         cmap = await asyncio.to_thread(self._load_map) if pytest else None
         if not pytest:
-            plan = TestPlan(Selection.COMMAND, why="the test command is not pytest")
+            plan = TestPlan(Selection.COMMAND, why="the test command is not pytest: run as it is")
         elif everything:
             plan = TestPlan(Selection.ALL, why="asked for the whole suite")
         else:
             plan = await asyncio.to_thread(
                 plan_tests, changes, state.files, self.warm.read, self._graph, cmap, unmappable
             )
-        verdict = await self._run(backend, changes, plan, argv, cmap)
-        self._remember(key, verdict)
+        units = await asyncio.to_thread(_units, changes, before, set(state.files))
+        failing = self._known_failing(state, environment, argv, cmap)
+        # A map made from the workspace as it is knows which tests fail without the edit: no
+        # need to run failing ones again to tell
+        current = cmap is not None and cmap.files == {
+            path: digest for path, digest in state.files.items() if tracked(path)
+        }
+        key = verdict_key(
+            {
+                "changes": sorted(
+                    (c.path, None if c.new_text is None else _digest(c.new_text)) for c in changes
+                ),
+                "state": state.digest,
+                "argv": argv,
+                "backend": name,
+                "plan": [plan.method.value, plan.files, plan.node_ids, plan.whole_files],
+                "failing_before": sorted(failing),
+                "environment": environment.fingerprint(),
+                "first_failure": self.options.stop_at_first_failure,
+                "differential": [self.options.differential, self.options.inputs],
+                # a verdict reached within looser limits says nothing of one within tighter ones
+                "limits": [
+                    self.options.timeout_s,
+                    self.options.memory_bytes,
+                    self.options.processes,
+                    self.options.disk_bytes,
+                ],
+            }
+        )
+        cached = self._verdicts.get(key)
+        if cached is not None:
+            return cached
+        verdict = await self._judge(
+            name, changes, before, units, plan, argv, cmap, environment, state, failing, current
+        )
+        verdict = replace(
+            verdict,
+            selection_reason=verdict.selection_reason or plan.why,
+            interpreter=str(environment.interpreter or ""),
+        )
+        self._verdicts.put(key, verdict)
         if background and pytest and self.options.coverage_map:
             self.start_coverage_map()
         return verdict
+
+    async def _judge(
+        self,
+        backend: str,
+        changes: list[Change],
+        before: dict[str, str | None],
+        units: list[Unit],
+        plan: TestPlan,
+        argv: list[str],
+        cmap: CoverageMap | None,
+        environment: Environment,
+        state: WorkspaceState,
+        failing: set[str],
+        map_current: bool,
+    ) -> Verdict:
+        pytest = plan.method is not Selection.COMMAND
+        failing = set(failing)
+        tests = await self._tests(backend, changes, plan, argv, cmap, environment, failing, units)
+        # with no edit, a failure is the suite's own: there is nothing to run it without
+        rounds = BASELINE_ROUNDS if pytest and changes else 0
+        for _round in range(rounds):
+            verdict = tests.verdict
+            if verdict.status is not Status.FAILED or tests.report is None:
+                break
+            if verdict.reason.startswith("stopped: "):
+                # a limit stopped the run: whatever failed did so under the limit, with or
+                # without the edit, and running it again proves nothing more
+                break
+            suspects = set(collect_error_ids(tests.report)) - failing
+            if not map_current:
+                # a current map knows the tests that fail without the edit: set aside already
+                suspects |= set(failed_ids(tests.report)) - failing
+            if not suspects:
+                break
+            fails_anyway = await self._failing_without_edit(
+                backend, argv, environment, suspects, state
+            )
+            if not suspects - fails_anyway:
+                failing |= fails_anyway
+                tests = await self._tests(
+                    backend, changes, plan, argv, cmap, environment, failing, units
+                )
+                continue
+            new = tuple(node for node in verdict.failed_ids if node not in fails_anyway)
+            tests = _Tests(
+                replace(verdict, failed_ids=new or verdict.failed_ids),
+                tests.report,
+                tests.trace,
+            )
+            break
+        verdict = replace(tests.verdict, failing_before=tuple(sorted(failing)))
+        if pytest and changes and verdict.status is Status.ERROR:
+            # pytest could not run the tests (a conftest that no longer imports, say): when it
+            # can without the edit, the edit is what broke them
+            if await self._runs_without_edit(backend, plan, argv, environment, state, failing):
+                return replace(
+                    verdict,
+                    status=Status.FAILED,
+                    reason=f"the tests cannot run with the edit (they can without it): "
+                    f"{verdict.reason}",
+                )
+            return verdict
+        if not pytest and changes and verdict.status is Status.FAILED:
+            code = await self._command_fails_without_edit(backend, argv, environment, state)
+            if code:
+                return replace(
+                    verdict,
+                    status=Status.ERROR,
+                    reason=f"the test command fails without the edit too (exit status {code})",
+                )
+        no_tests = verdict.status is Status.UNEXERCISED and verdict.tests_run == 0
+        if verdict.status is not Status.PASSED and not no_tests:
+            return verdict
+        trace = tests.trace
+        if not units:
+            return (
+                replace(verdict, status=Status.PASSED, exercised=None) if not no_tests else verdict
+            )
+        # with no test run, whatever ran at collection tested nothing
+        missing = units if trace is None or no_tests else unexercised(units, trace)
+        if not missing:
+            return replace(verdict, status=Status.PASSED, exercised=True)
+        seen = trace is not None and trace.measured
+        # a change of layout, or of annotations no call evaluates, leaves the code a call runs
+        # as it was once compiled: no input can tell the two versions apart
+        layout_only = await asyncio.to_thread(_layout_only, missing, before, changes)
+        if len(layout_only) == len(missing) and len(missing) < len(units) and not no_tests:
+            # the tests ran every changed unit whose code changed once compiled
+            return replace(
+                verdict,
+                status=Status.PASSED,
+                exercised=True,
+                unexercised=tuple(unit.label for unit in missing),
+            )
+        if len(layout_only) == len(missing):
+            return replace(
+                verdict,
+                status=Status.EQUIVALENT,
+                exercised=False if seen or no_tests else None,
+                unexercised=tuple(unit.label for unit in missing),
+                inputs=0,
+                reason="no test runs this code; the change leaves it as it was once compiled "
+                "(only its layout or annotations no call evaluates changed): the old and the new "
+                "version run the same code",
+            )
+        verdict = replace(
+            verdict,
+            status=Status.UNEXERCISED,
+            exercised=False if seen or no_tests else None,
+            unexercised=tuple(unit.label for unit in missing),
+            reason=verdict.reason
+            or (
+                "the tests that ran did not run " + ", ".join(unit.label for unit in missing)
+                if seen
+                else "which code the test command runs could not be seen"
+            ),
+        )
+        if not self.options.differential or environment.interpreter is None:
+            return verdict
+        checked = [unit for unit in missing if unit not in layout_only]
+        return await self._differential(
+            backend, changes, before, checked, environment, verdict, failing, cmap, set(state.files)
+        )
+
+    def _changes(
+        self, edits: Sequence[Edit], patch: str | None, overlays: Mapping[str, str]
+    ) -> tuple[list[Change], set[str], dict[str, str | None]]:
+        """The changes to make, the files whose lines the map cannot know, and the text each
+        changed file had before the edit (buffers' unsaved text included)."""
+        texts = {self._relative(path): text for path, text in overlays.items()}
+
+        def read(path: str) -> str | None:
+            return texts[path] if path in texts else self.warm.read(path)
+
+        if patch is not None:
+            changes = changes_from_patch(patch, lambda p: read(self._relative(p)))
+        else:
+            edits = [replace(edit, path=self._relative(edit.path)) for edit in edits]
+            changes = changes_from_edits(edits, read)
+        changes = [replace(change, path=self._relative(change.path)) for change in changes]
+        before = {change.path: read(change.path) for change in changes}
+        touched = {change.path for change in changes}
+        # unsaved buffers go in too; their lines no longer match the map, so they are unmappable
+        unmappable = {path for path, text in texts.items() if text != self.warm.read(path)}
+        for path in sorted(unmappable - touched):
+            changes.append(Change(path, texts[path], ((0, texts[path].count("\n")),)))
+        return changes, unmappable, before
 
     def patch_problem(self, patch: str) -> str | None:
         """Why a unified diff does not apply to the workspace as it is on disk (None: it does)."""
@@ -373,91 +619,89 @@ class Sandbox:
             raise PatchError(f"{path} is outside the workspace")
         return Path(path).as_posix()
 
-    def _changes(
-        self, edits: Sequence[Edit], patch: str | None, overlays: Mapping[str, str]
-    ) -> tuple[list[Change], set[str]]:
-        texts = {self._relative(path): text for path, text in overlays.items()}
+    # Tests that fail without the edit ---------------------------------------------------------
 
-        def read(path: str) -> str | None:
-            return texts[path] if path in texts else self.warm.read(path)
+    def _failing_key(self, state: WorkspaceState, environment: Environment, argv: list[str]) -> str:
+        return _digest(json.dumps([state.digest, environment.fingerprint(), argv]))
 
-        if patch is not None:
-            changes = changes_from_patch(patch, lambda p: read(self._relative(p)))
-        else:
-            edits = [replace(edit, path=self._relative(edit.path)) for edit in edits]
-            changes = changes_from_edits(edits, read)
-        changes = [replace(change, path=self._relative(change.path)) for change in changes]
-        touched = {change.path for change in changes}
-        # unsaved buffers go in too; their lines no longer match the map, so they are unmappable
-        unmappable = {path for path, text in texts.items() if text != self.warm.read(path)}
-        for path in sorted(unmappable - touched):
-            changes.append(Change(path, texts[path], ((0, texts[path].count("\n")),)))
-        return changes, unmappable
-
-    # Cache ---------------------------------------------------------------------------------
-
-    def _key(
+    def _known_failing(
         self,
-        changes: list[Change],
         state: WorkspaceState,
+        environment: Environment,
         argv: list[str],
-        backend: BackendInfo,
-        everything: bool,
-    ) -> str:
-        payload = {
-            "changes": sorted(
-                (
-                    c.path,
-                    None
-                    if c.new_text is None
-                    else hashlib.sha256(c.new_text.encode("utf-8", "surrogateescape")).hexdigest(),
-                )
-                for c in changes
-            ),
-            "state": state.digest,
-            "argv": argv,
-            "backend": backend.name,
-            "everything": everything,
-            "first_failure": self.options.stop_at_first_failure,
-            "environment": self._environment_stamp(),
-        }
-        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        cmap: CoverageMap | None,
+    ) -> set[str]:
+        known = set(self._failing.get(self._failing_key(state, environment, argv), set()))
+        if cmap is not None:
+            known |= cmap.failing
+        return known
 
-    def _cached(self, key: str) -> Verdict | None:
-        with self._verdicts_lock:
-            if key in self._verdicts:
-                self._verdicts.move_to_end(key)
-                return self._verdicts[key].with_cached()
-        path = self.warm.home / "verdicts" / f"{key}.json"
-        try:
-            verdict = Verdict.from_json(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-        with self._verdicts_lock:
-            self._verdicts[key] = verdict
-        return verdict.with_cached()
+    async def _failing_without_edit(
+        self,
+        backend: str,
+        argv: list[str],
+        environment: Environment,
+        suspects: set[str],
+        state: WorkspaceState,
+    ) -> set[str]:
+        """Which of ``suspects`` (test ids, or files that did not collect) fail with no edit."""
+        files = sorted({node.split("::", 1)[0] for node in suspects})
+        plan = TestPlan(
+            Selection.COVERAGE,
+            tuple(files),
+            tuple(sorted(n for n in suspects if "::" in n)),
+            whole_files=tuple(sorted(n for n in suspects if "::" not in n)),
+            why="the failing tests, without the edit",
+        )
+        tests = await self._tests(
+            backend, [], plan, argv, None, environment, set(), [], first_failure=False
+        )
+        if tests.report is None:
+            return set()
+        failing = (set(failed_ids(tests.report)) | set(collect_error_ids(tests.report))) & suspects
+        if failing:
+            key = self._failing_key(state, environment, argv)
+            self._failing.setdefault(key, set()).update(failing)
+            logger.info("%d tests fail without the edit too: set aside", len(failing))
+        return failing
 
-    def _remember(self, key: str, verdict: Verdict) -> None:
-        # errors and timeouts may be the machine's fault, not the edit's: never cached
-        if verdict.status not in (Status.PASSED, Status.FAILED):
-            return
-        with self._verdicts_lock:
-            self._verdicts[key] = verdict
-            while len(self._verdicts) > MEMORY_CACHE:
-                self._verdicts.popitem(last=False)
-        folder = self.warm.home / "verdicts"
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            tmp = folder / f".{key}.tmp"
-            tmp.write_text(json.dumps(verdict.to_json()), encoding="utf-8")
-            os.replace(tmp, folder / f"{key}.json")
-            entries = list(folder.glob("*.json"))
-            if len(entries) > DISK_CACHE:
-                entries.sort(key=lambda p: p.stat().st_mtime)
-                for old in entries[: len(entries) - DISK_CACHE * 4 // 5]:
-                    old.unlink(missing_ok=True)
-        except OSError as exc:
-            logger.info("could not store a verdict in %s: %s", folder, exc)
+    async def _runs_without_edit(
+        self,
+        backend: str,
+        plan: TestPlan,
+        argv: list[str],
+        environment: Environment,
+        state: WorkspaceState,
+        failing: set[str],
+    ) -> bool:
+        """Whether pytest runs the tests of ``plan`` with no edit (passing or failing)."""
+        key = _digest(
+            json.dumps(
+                [
+                    self._failing_key(state, environment, argv),
+                    plan.method.value,
+                    plan.files,
+                    plan.node_ids,
+                    plan.whole_files,
+                ]
+            )
+        )
+        if key not in self._runs_unedited:
+            tests = await self._tests(backend, [], plan, argv, None, environment, failing, [])
+            self._runs_unedited[key] = tests.verdict.status is not Status.ERROR
+        return self._runs_unedited[key]
+
+    async def _command_fails_without_edit(
+        self, backend: str, argv: list[str], environment: Environment, state: WorkspaceState
+    ) -> int:
+        """The test command's exit status with no edit (0: it passes)."""
+        key = self._failing_key(state, environment, argv)
+        if key not in self._command_fails:
+            plan = TestPlan(Selection.COMMAND, why="the test command, without the edit")
+            tests = await self._tests(backend, [], plan, argv, None, environment, set(), [])
+            code = 1 if tests.verdict.status is not Status.PASSED else 0
+            self._command_fails[key] = code
+        return self._command_fails[key]
 
     # Running -------------------------------------------------------------------------------
 
@@ -467,21 +711,77 @@ class Sandbox:
             timeout, options.memory_bytes, options.processes, options.disk_bytes
         )
 
-    def _readonly(self, helper: Path) -> list[Path]:
-        """Host folders a run reads: its helper folder and the interpreter's installation."""
-        return [helper, *self._environment_folders()]
+    async def _in_run(
+        self,
+        backend: str,
+        changes: list[Change],
+        environment: Environment,
+        work: Callable[[_Run], Awaitable[T]],
+    ) -> T:
+        """``work`` in a fresh run folder: each command it runs there sees the warm copy with
+        ``changes`` made (sandboxed, the copy or overlay is laid inside the sandbox per command)."""
+        sandboxed = backend == "bwrap"
+        folder: Path | None = None
+        try:
+            folder = await asyncio.to_thread(
+                self.warm.new_empty_run if sandboxed else self.warm.new_run
+            )
+            assert folder is not None
+            (folder / "helper").mkdir()
+            (folder / "out").mkdir()
+            written = [change for change in changes if change.new_text is not None]
+            deleted = tuple(change.path for change in changes if change.new_text is None)
+            if sandboxed:
+                await asyncio.to_thread(apply_changes, folder / "helper" / "changes", written)
+            else:
+                await asyncio.to_thread(apply_changes, folder / "copy", changes)
+            limits = self._limits(self.options.timeout_s)
+            # the first call probes the machine for overlays (a bwrap run): off the event loop
+            layout = await asyncio.to_thread(self._layout, backend, folder, environment, limits)
+            env = self._env(backend, layout, folder, environment)
+            result = await work(_Run(folder, layout, env, backend, deleted))
+            changed = {change.path for change in changes}
+            await asyncio.to_thread(self.warm.keep_bytecode, folder, changed)
+            return result
+        finally:
+            if folder is not None:
+                await asyncio.to_thread(self.warm.discard_run, folder)
 
-    def _layout(self, backend: str, run: Path, helper: Path, limits: Limits) -> Layout:
-        into_copy = tuple(
-            (self.root / name, name) for name in VENV_NAMES if (self.root / name).is_dir()
-        )
+    def _environment_folders(self, environment: Environment) -> list[Path]:
+        """Host folders the test command needs to start, wherever they are (``/tmp`` too): the
+        interpreter's environment and base installation, and the folder of a program the
+        command names outside the system's. Those inside the workspace come with the copy."""
+        folders = [f for f in environment.folders() if not f.is_relative_to(self.root)]
+        program = self.options.command[0] if self.options.command else ""
+        if os.path.isabs(program) and not any(
+            program.startswith(system + "/") for system in SYSTEM_DIRS
+        ):
+            # a command's own program outside the system folders (a tool in /tmp, in ~)
+            folder = Path(program).parent
+            if not folder.is_relative_to(self.root) and folder not in folders:
+                folders.append(folder)
+        return folders
+
+    def _inner_environments(self, environment: Environment) -> list[str]:
+        """Environments inside the workspace (relative paths): shown read-only in the copy."""
+        inner = [name for name in VENV_NAMES if (self.root / name).is_dir()]
+        prefix = environment.prefix
+        if prefix is not None and prefix.is_relative_to(self.root) and prefix != self.root:
+            relative = prefix.relative_to(self.root).as_posix()
+            if relative not in inner:
+                inner.append(relative)
+        return inner
+
+    def _layout(self, backend: str, run: Path, environment: Environment, limits: Limits) -> Layout:
         sandboxed = backend == "bwrap"
         overlay = sandboxed and overlay_runs_work()
         return Layout(
             root=self.root,
             copy=self.warm.copy if sandboxed else run / "copy",
-            readonly=tuple(self._readonly(helper)),
-            into_copy=into_copy,
+            readonly=(run / "helper", *self._environment_folders(environment)),
+            into_copy=tuple(
+                (self.root / name, name) for name in self._inner_environments(environment)
+            ),
             # an overlay's tmpfs holds the run's writes only; a copy's, the warm copy too
             copy_bytes=limits.disk_bytes + (0 if overlay else self.warm.size()),
             tmp_bytes=limits.disk_bytes,
@@ -489,9 +789,12 @@ class Sandbox:
             overlay=overlay,
         )
 
-    def _env(self, backend: str, test_root: Path, run: Path, helper: Path) -> dict[str, str]:
+    def _env(
+        self, backend: str, layout: Layout, run: Path, environment: Environment
+    ) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if _env_allowed(k)}
-        python_path = [str(helper)]
+        test_root = layout.test_root(backend)
+        python_path = [str(run / "helper")]
         if backend == "bwrap":
             env["TMPDIR"] = "/tmp"
             env["HOME"] = "/tmp"
@@ -505,157 +808,364 @@ class Sandbox:
             # import the workspace's own files, so the copy goes first on the path
             python_path += [str(test_root / "src"), str(test_root)]
         env["PYTHONPATH"] = os.pathsep.join(python_path)
-        interpreter = self.interpreter()
-        venv = interpreter.parent.parent
-        if (venv / "pyvenv.cfg").exists():
-            env["VIRTUAL_ENV"] = str(venv)
+        interpreter = environment.interpreter
+        prefix = environment.prefix
+        if interpreter is not None and prefix is not None:
+            if (prefix / "pyvenv.cfg").exists():
+                env["VIRTUAL_ENV"] = str(prefix)
+            elif (prefix / "conda-meta").is_dir():
+                env["CONDA_PREFIX"] = str(prefix)
             env["PATH"] = os.pathsep.join([str(interpreter.parent), env.get("PATH", "")])
         return env
 
-    async def _run(
-        self,
-        backend: BackendInfo,
-        changes: list[Change],
-        plan: TestPlan,
-        argv: list[str],
-        cmap: CoverageMap | None,
-    ) -> Verdict:
-        name = backend.name or "none"
-        try:
-            return await self._run_once(name, changes, plan, argv, cmap, warm=True)
-        except ZygoteGone as gone:
-            logger.info("the warm pytest of %s is gone (%s): running cold", self.root, gone)
-            return await self._run_once(name, changes, plan, argv, cmap, warm=False)
+    def _coverage_helper(self, run: _Run) -> str:
+        """A folder holding tactful's coverage package alone, for interpreters without one:
+        nothing else of tactful's environment becomes importable by the tests."""
+        return str(self._coverage_folder(run.helper))
 
-    async def _run_once(
-        self,
-        name: str,
-        changes: list[Change],
-        plan: TestPlan,
-        argv: list[str],
-        cmap: CoverageMap | None,
-        warm: bool,
-    ) -> Verdict:
-        run: Path | None = None
-        try:
-            # sandboxed, the warm copy is copied (or overlaid) inside the sandbox
-            run = await asyncio.to_thread(
-                self.warm.new_empty_run if name == "bwrap" else self.warm.new_run
+    def _coverage_folder(self, parent: Path | None = None) -> Path:
+        import coverage
+
+        vendor = (parent or self.warm.home) / "vendor"
+        vendor.mkdir(parents=True, exist_ok=True)
+        link = vendor / "coverage"
+        if not link.is_symlink():
+            link.symlink_to(Path(coverage.__file__).parent, target_is_directory=True)
+        return vendor
+
+    def _watch(self, run: _Run, units: list[Unit]) -> None:
+        """Record, in every Python process of ``run``, whether it runs the changed ``units``."""
+        if not units:
+            return
+        roots = [run.test_root]
+        if run.test_root != self.root:
+            roots.append(self.root)
+        python = sorted({u.path for u in units if u.kind != FILE and not u.deleted})
+        files = sorted({u.path for u in units if u.kind == FILE})
+        modules = sorted({u.module for u in units if u.deleted and u.module})
+        shutil.copyfile(CHILD_COVERAGE, run.helper / "sitecustomize.py")
+        run.env["TACTFUL_EXERCISE_DATA"] = str(run.results / "exercise")
+        run.env["TACTFUL_EXERCISE_INCLUDE"] = json.dumps(
+            [str(root / path) for root in roots for path in python]
+        )
+        if files:
+            run.env["TACTFUL_EXERCISE_FILES"] = json.dumps(
+                [str(root / path) for root in roots for path in files]
             )
-            assert run is not None
-            verdict, _report = await self._run_in(name, run, changes, plan, argv, cmap, warm=warm)
-            changed = {change.path for change in changes}
-            await asyncio.to_thread(self.warm.keep_bytecode, run, changed)
-            return verdict
-        finally:
-            if run is not None:
-                await asyncio.to_thread(self.warm.discard_run, run)
+        if modules:
+            run.env["TACTFUL_EXERCISE_MODULES"] = json.dumps(modules)
+        run.env["TACTFUL_PROBE_COVERAGE_PATH"] = self._coverage_helper(run)
 
-    async def _run_in(
+    def _pytest_args(
+        self,
+        run: _Run,
+        plan: TestPlan,
+        environment: Environment,
+        skip: set[str],
+        first_failure: bool,
+    ) -> list[str]:
+        shutil.copyfile(PROBE, run.helper / "tactful_probe.py")
+        run.env["TACTFUL_PROBE_REPORT"] = str(run.results / "report.json")
+        args = ["-p", "tactful_probe", "-q"]
+        if _installed(environment, "pytest_cov"):
+            args.append("--no-cov")  # its tracer would stop ours from seeing the tests run
+        if first_failure:
+            args.append("-x")
+        # tests that fail with no edit applied say nothing about the edit; test files that do
+        # not even collect without it are left out whole
+        ignored = sorted(node for node in skip if "::" not in node)
+        skipped = sorted(node for node in skip if "::" in node)
+        args += [f"--ignore={path}" for path in ignored]
+        if plan.node_ids is not None or skipped:
+            only = None
+            if plan.node_ids is not None:
+                only = {"ids": sorted(plan.node_ids), "files": list(plan.whole_files)}
+            (run.helper / "select.json").write_text(
+                json.dumps({"only": only, "skip": skipped}), encoding="utf-8"
+            )
+            run.env["TACTFUL_PROBE_SELECT"] = str(run.helper / "select.json")
+        args += [path for path in plan.files if path not in ignored]
+        return args
+
+    async def _tests(
         self,
         backend: str,
-        run: Path,
         changes: list[Change],
         plan: TestPlan,
         argv: list[str],
         cmap: CoverageMap | None,
-        coverage_file: str | None = None,
-        timeout_s: float | None = None,
-        warm: bool = False,
-    ) -> tuple[Verdict, dict | None]:
-        helper, out = run / "helper", run / "out"
-        helper.mkdir()
-        out.mkdir()
-        sandboxed = backend == "bwrap"
-        edited = helper / "changes"
-        written = [change for change in changes if change.new_text is not None]
-        deleted = [change.path for change in changes if change.new_text is None]
-        if sandboxed:
-            await asyncio.to_thread(apply_changes, edited, written)
-        else:
-            await asyncio.to_thread(apply_changes, run / "copy", changes)
-        timeout = timeout_s if timeout_s is not None else self.options.timeout_s
-        limits = self._limits(timeout)
-        # the first call probes the machine for overlays (a bwrap run): off the event loop
-        layout = await asyncio.to_thread(self._layout, backend, run, helper, limits)
-        test_root = layout.test_root(backend)
-        env = self._env(backend, test_root, run, helper)
-        # where the tests write their results: a tmpfs the jail copies out, or the host's folder
-        results = Path(OUT_AT) if sandboxed else out
+        environment: Environment,
+        skip: set[str],
+        units: list[Unit],
+        first_failure: bool | None = None,
+    ) -> _Tests:
+        """Run the tests of ``plan`` with ``changes`` made, noting which of ``units`` they run."""
+        if first_failure is None:
+            first_failure = self.options.stop_at_first_failure
         pytest = plan.method is not Selection.COMMAND
-        command = list(argv)
-        if pytest:
-            shutil.copyfile(PROBE, helper / "tactful_probe.py")
-            env["TACTFUL_PROBE_REPORT"] = str(results / "report.json")
-            command += ["-p", "tactful_probe", "-q"]
-            if self.options.stop_at_first_failure and coverage_file is None:
-                command.append("-x")
-            # tests that fail with no edit applied say nothing about the edit
-            skip = sorted(cmap.failing) if cmap is not None else []
-            if plan.node_ids is not None or skip:
-                only = None
-                if plan.node_ids is not None:
-                    only = {"ids": sorted(plan.node_ids), "files": list(plan.whole_files)}
-                (helper / "select.json").write_text(
-                    json.dumps({"only": only, "skip": skip}), encoding="utf-8"
-                )
-                env["TACTFUL_PROBE_SELECT"] = str(helper / "select.json")
-            command += list(plan.files)
-            if coverage_file is not None:
-                shutil.copyfile(CHILD_COVERAGE, helper / "sitecustomize.py")
-                env["TACTFUL_PROBE_COVERAGE"] = str(results / coverage_file)
-                with contextlib.suppress(ImportError):
-                    import coverage
 
-                    env["TACTFUL_PROBE_COVERAGE_PATH"] = str(Path(coverage.__file__).parent.parent)
-        outcome = None
-        if (
-            warm
-            and self.options.warm_pytest
-            and pytest
-            and coverage_file is None
-            and sandboxed
-            and not deleted
-            and command[:3] == [str(self.interpreter()), "-m", "pytest"]
-        ):
-            zygote = await asyncio.to_thread(self._warm_pytest_for)
-            if zygote is not None:
-                outcome = await self._run_warm(zygote, run, command[3:], env, timeout, limits)
-        if outcome is None:
-            held = await asyncio.to_thread(self.warm.hold) if sandboxed else None
+        async def work(run: _Run, warm: bool) -> _Tests:
+            self._watch(run, units)
+            command = list(argv)
+            if pytest:
+                command += self._pytest_args(run, plan, environment, skip, first_failure)
+            timeout = self.options.timeout_s
+            limits = self._limits(timeout)
+            outcome = None
+            interpreter = str(environment.interpreter) if environment.interpreter else ""
+            if (
+                warm
+                and self.options.warm_pytest
+                and pytest
+                and backend == "bwrap"
+                and not run.deleted
+                and command[:3] == [interpreter, "-m", "pytest"]
+            ):
+                zygote = await asyncio.to_thread(self._warm_pytest_for, environment)
+                if zygote is not None:
+                    outcome = await self._run_warm(
+                        zygote, run.folder, command[3:], run.env, timeout, limits
+                    )
+            if outcome is None:
+                outcome = await self._run_command(run, command, timeout, limits)
+            report = _read_json(run.out / "report.json") if pytest else None
+            verdict = interpret(outcome, report, plan.method, backend, skip, limits)
+            verdict = replace(verdict, cpu_s=outcome.cpu_s)
+            trace = None
+            if units:
+                roots = [run.test_root, self.root]
+                trace = await asyncio.to_thread(read_trace, run.out, "exercise", roots)
+            return _Tests(verdict, report, trace)
 
-            def release() -> None:
-                nonlocal held
-                if held is not None:
-                    self.warm.release(held)
-                    held = None
+        try:
+            return await self._in_run(
+                backend, changes, environment, lambda run: work(run, warm=True)
+            )
+        except ZygoteGone as gone:
+            logger.info("the warm pytest of %s is gone (%s): running cold", self.root, gone)
+            return await self._in_run(
+                backend, changes, environment, lambda run: work(run, warm=False)
+            )
 
-            try:
-                outcome = await run_command(
-                    backend,
-                    layout,
-                    command,
-                    env,
-                    timeout,
-                    limits,
-                    helper,
-                    out,
-                    changes=edited if sandboxed else None,
-                    deleted=deleted,
-                    # an overlay reads the warm copy until the run ends: held until then
-                    on_copied=None if layout.overlay else release,
-                )
-            finally:
-                release()
-        report = _read_report(out / "report.json") if pytest else None
-        verdict = _verdict(outcome, report, plan, backend, cmap, limits)
-        return replace(verdict, cpu_s=outcome.cpu_s), report
+    async def _run_command(
+        self, run: _Run, command: list[str], timeout: float, limits: Limits
+    ) -> RunOutcome:
+        """One command in ``run``: sandboxed, on a copy (or an overlay) of the warm copy with
+        the run's changes laid in, made afresh for this command."""
+        sandboxed = run.backend == "bwrap"
+        held = await asyncio.to_thread(self.warm.hold) if sandboxed else None
+
+        def release() -> None:
+            nonlocal held
+            if held is not None:
+                self.warm.release(held)
+                held = None
+
+        try:
+            return await run_command(
+                run.backend,
+                run.layout,
+                command,
+                run.env,
+                timeout,
+                limits,
+                run.helper,
+                run.out,
+                changes=run.helper / "changes" if sandboxed else None,
+                deleted=list(run.deleted),
+                # an overlay reads the warm copy until the run ends: held until then
+                on_copied=None if run.layout.overlay else release,
+            )
+        finally:
+            release()
+
+    # The differential check -------------------------------------------------------------------
+
+    async def _differential(
+        self,
+        backend: str,
+        changes: list[Change],
+        before: dict[str, str | None],
+        missing: list[Unit],
+        environment: Environment,
+        verdict: Verdict,
+        failing: set[str],
+        cmap: CoverageMap | None,
+        present: set[str],
+    ) -> Verdict:
+        """For changed functions the tests do not run: old against new on the same inputs."""
+        after = {change.path: change.new_text for change in changes}
+        present = present | {path for path, text in after.items() if text is not None}
+        targets: list[differential.Target] = []
+        problems: list[str] = []
+        for unit in missing:
+            old_text, new_text = before.get(unit.path), after.get(unit.path)
+            if unit.kind != FUNCTION or old_text is None or new_text is None:
+                problems.append(f"{unit.label}: a change outside any function")
+                continue
+            found = differential.target_for(unit, old_text, new_text, present.__contains__)
+            if isinstance(found, str):
+                problems.append(found)
+            else:
+                targets.append(found)
+        if problems:
+            return replace(verdict, reason="; ".join(problems))
+        recorded = await self._record_inputs(backend, targets, environment, failing, cmap)
+        inputs: dict[str, list[bytes] | str] = {}
+        for target in targets:
+            made = await asyncio.to_thread(
+                differential.generate_inputs, target, self.options.inputs
+            )
+            inputs[target.label] = made
+            if isinstance(made, str) and not recorded.get(target.label):
+                problems.append(made)
+        if problems:
+            return replace(verdict, reason="; ".join(problems))
+
+        async def work(run: _Run) -> dict | None:
+            specs = []
+            for number, target in enumerate(targets):
+                folder = run.helper / "inputs" / str(number)
+                folder.mkdir(parents=True)
+                differential.write_inputs(folder, recorded.get(target.label, []), prefix="r")
+                made = inputs[target.label]
+                if isinstance(made, list):
+                    differential.write_inputs(folder, made)
+                specs.append(target.spec(str(folder)))
+            shutil.copyfile(HARNESS, run.helper / "tactful_harness.py")
+            spec = {
+                "root": str(run.test_root),
+                "out": str(run.results / "differential.json"),
+                "targets": specs,
+                "per_call_s": 2.0,
+                "budget_s": max(5.0, self.options.timeout_s - 10),
+            }
+            (run.helper / "harness.json").write_text(json.dumps(spec), encoding="utf-8")
+            command = [
+                str(environment.interpreter),
+                str(run.helper / "tactful_harness.py"),
+                str(run.helper / "harness.json"),
+            ]
+            timeout = self.options.timeout_s
+            outcome = await self._run_command(run, command, timeout, self._limits(timeout))
+            report = _read_json(run.out / "differential.json")
+            if report is None:
+                logger.info("the differential check did not report: %s", outcome.output[-2000:])
+            return report
+
+        started = time.monotonic()
+        report = await self._in_run(backend, changes, environment, work)
+        outcome = differential.read_report(report, targets)
+        took = verdict.duration_s + time.monotonic() - started
+        if outcome.counterexample is not None:
+            return replace(
+                verdict,
+                status=Status.DIFFERENT,
+                inputs=outcome.compared,
+                counterexample=outcome.counterexample,
+                duration_s=took,
+                reason="the new version behaves differently from the old one",
+            )
+        if outcome.equivalent:
+            return replace(
+                verdict,
+                status=Status.EQUIVALENT,
+                inputs=outcome.compared,
+                duration_s=took,
+                reason="no test runs this code; the old and the new version behave the same "
+                f"on {outcome.compared} inputs",
+            )
+        return replace(verdict, duration_s=took, reason="; ".join(outcome.problems))
+
+    async def _record_inputs(
+        self,
+        backend: str,
+        targets: list[differential.Target],
+        environment: Environment,
+        failing: set[str],
+        cmap: CoverageMap | None,
+    ) -> dict[str, list[bytes]]:
+        """Inputs each target received in the project's own runs of the unedited code: its
+        module's doctests, and the tests that reach it but fail anyway (which decide nothing
+        but still call it with real values). Pickled inside the sandbox, copied as they are."""
+        doctests = sorted({t.path for t in targets if ">>>" in (self.warm.read(t.path) or "")})
+        reaching: set[str] = set()
+        for target in targets:
+            if cmap is None:
+                continue
+            first, last = target.old_body
+            covering, _ = cmap.tests_covering(target.path, range(first, last + 1))
+            reaching |= covering & failing
+        if not doctests and not reaching:
+            return {}
+        # the same unedited code, environment and tests record the same inputs: kept
+        key = _digest(
+            json.dumps(
+                [
+                    [
+                        (
+                            t.path,
+                            t.old_source,
+                            t.old_first_line,
+                            _digest(self.warm.read(t.path) or ""),
+                        )
+                        for t in targets
+                    ],
+                    sorted(reaching),
+                    doctests,
+                    environment.fingerprint(),
+                ]
+            )
+        )
+        if key in self._recorded:
+            return self._recorded[key]
+        argv = [str(environment.interpreter), "-m", "pytest"]
+        recorded: dict[str, list[bytes]] = {}
+
+        async def work(run: _Run) -> None:
+            shutil.copyfile(RECORDER, run.helper / "tactful_recorder.py")
+            roots = {run.test_root, self.root}
+            spec = {
+                "out": str(run.results),
+                "limit": RECORDED_INPUTS,
+                "targets": [
+                    {
+                        "id": f"recorded-t{number}",
+                        "file": str(root / target.path),
+                        "line": target.old_first_line,
+                        "name": target.name,
+                    }
+                    for number, target in enumerate(targets)
+                    for root in roots
+                ],
+            }
+            (run.helper / "record.json").write_text(json.dumps(spec), encoding="utf-8")
+            run.env["TACTFUL_RECORD_SPEC"] = str(run.helper / "record.json")
+            command = [*argv, "-p", "tactful_recorder", "-q", "-p", "no:cacheprovider"]
+            if doctests:
+                command += ["--doctest-modules", *doctests]
+            command += sorted(reaching)
+            timeout = self.options.timeout_s
+            await self._run_command(run, command, timeout, self._limits(timeout))
+            # read as bytes only: what the sandbox pickled is unpickled in the sandbox alone
+            for number, target in enumerate(targets):
+                files = sorted(run.out.glob(f"recorded-t{number}-*.pkl"))
+                recorded[target.label] = [source.read_bytes() for source in files]
+
+        await self._in_run(backend, [], environment, work)
+        if len(self._recorded) > 64:
+            self._recorded.clear()
+        self._recorded[key] = recorded
+        return recorded
 
     # Warm pytest -----------------------------------------------------------------------------
 
-    def _warm_pytest_for(self) -> WarmPytest | None:
+    def _warm_pytest_for(self, environment: Environment) -> WarmPytest | None:
         """The zygote for this workspace's interpreter and environment, started on first use."""
-        key = self._environment_stamp()
+        interpreter = environment.interpreter
+        if interpreter is None:
+            return None
+        key = f"{interpreter}|{environment.fingerprint()}"
         with self._warm_pytest_lock:
             current = self._warm_pytest
             if current is not None and current.alive and self._warm_pytest_key == key:
@@ -665,9 +1175,8 @@ class Sandbox:
                 self._warm_pytest = None
             if self._warm_pytest_failures >= 2:
                 return None
-            interpreter = self.interpreter()
-            readonly = self._environment_folders()
-            venvs = [name for name in VENV_NAMES if (self.root / name).is_dir()]
+            readonly = [*self._environment_folders(environment), self._coverage_folder()]
+            venvs = [relative for relative in self._inner_environments(environment)]
             runs = self.warm.runs
             runs.mkdir(parents=True, exist_ok=True)
             spec = {
@@ -684,6 +1193,8 @@ class Sandbox:
                     if path.is_relative_to("/tmp") and path != self.root
                 ],
                 "preload": ["pytest"],
+                "warm_imports": ["coverage"],
+                "warm_path": str(self._coverage_folder()),
             }
             empty = overlay_layer(self.warm.home)
             argv = base_view(readonly, ZYGOTE_TMP_BYTES, nested=True, empty=empty)
@@ -812,11 +1323,16 @@ class Sandbox:
         return await asyncio.shield(self._map_task)
 
     async def _update_map(self) -> CoverageMap | None:
-        if self._closed_reason() or not _is_pytest(self.command()):
+        if self._closed_reason():
+            return None
+        environment = await asyncio.to_thread(self.environment)
+        argv = self.command(environment)
+        if argv is None or not _is_pytest(argv):
             return None
         backend = await self.backend()
         if not backend.available:
             return None
+        name = backend.name or "none"
         state = await asyncio.to_thread(self.warm.sync)
         cmap = await asyncio.to_thread(self._load_map)
         if self._map_failed_for == state.digest:
@@ -826,33 +1342,32 @@ class Sandbox:
             return cmap
         plan, changed = self._map_plan(cmap, state)
         started = time.monotonic()
-        run = await asyncio.to_thread(self.warm.new_run)
-        try:
+
+        async def work(run: _Run) -> tuple[Verdict, dict | None, dict, set[str]]:
+            command = [*argv, *self._pytest_args(run, plan, environment, set(), False)]
+            shutil.copyfile(CHILD_COVERAGE, run.helper / "sitecustomize.py")
+            data_file = run.out / "coverage.sqlite"
+            run.env["TACTFUL_PROBE_COVERAGE"] = str(run.results / data_file.name)
+            run.env["TACTFUL_PROBE_COVERAGE_PATH"] = self._coverage_helper(run)
             timeout = max(600.0, self.options.timeout_s * 10)
-            verdict, report = await self._run_in(
-                backend.name or "none",
-                run,
-                [],
-                plan,
-                self.command(),
-                None,
-                "coverage.sqlite",
-                timeout,
-            )
-            data_file = run / "out" / "coverage.sqlite"
+            outcome = await self._run_command(run, command, timeout, self._limits(timeout))
+            report = _read_json(run.out / "report.json")
+            verdict = interpret(outcome, report, plan.method, name)
             if report is None or not data_file.exists() or verdict.status is Status.ERROR:
-                logger.info("coverage map not made: %s", verdict.reason or verdict.status.value)
-                self._map_failed_for = state.digest
-                return cmap
-            test_root = self.root if backend.name == "bwrap" else run / "copy"
+                return verdict, report, {}, set()
+            test_root = run.test_root
             measured = await asyncio.to_thread(read_coverage_data, data_file, test_root)
             # a test whose Python children were measured is seen like any other
             opaque = set(report.get("spawning", [])) - await asyncio.to_thread(
                 child_contexts, data_file
             )
-            await asyncio.to_thread(self.warm.keep_bytecode, run, set())
-        finally:
-            await asyncio.to_thread(self.warm.discard_run, run)
+            return verdict, report, measured, opaque
+
+        verdict, report, measured, opaque = await self._in_run(name, [], environment, work)
+        if report is None or not measured:
+            logger.info("coverage map not made: %s", verdict.reason or verdict.status.value)
+            self._map_failed_for = state.digest
+            return cmap
         fresh = cmap if cmap is not None and plan.method is not Selection.ALL else CoverageMap()
         fresh.merge_run(
             report.get("collected", []),
@@ -909,93 +1424,33 @@ class Sandbox:
                 await self._map_task
 
 
-def _read_report(path: Path) -> dict | None:
+def _units(changes: list[Change], before: dict[str, str | None], present: set[str]) -> list[Unit]:
+    """What the changes changed, as the units tests must run (parsing: off the event loop)."""
+    return [
+        unit
+        for change in changes
+        if change.path in before
+        for unit in changed_units(
+            change.path, before[change.path], change.new_text, present.__contains__
+        )
+    ]
+
+
+def _layout_only(
+    units: list[Unit], before: dict[str, str | None], changes: list[Change]
+) -> list[Unit]:
+    """The units whose change leaves them the same code (``exercise.same_code``)."""
+    after = {change.path: change.new_text for change in changes}
+    return [unit for unit in units if same_code(unit, before.get(unit.path), after.get(unit.path))]
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _read_json(path: Path) -> dict | None:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return raw if isinstance(raw, dict) else None
-
-
-def _verdict(
-    outcome: RunOutcome,
-    report: dict | None,
-    plan: TestPlan,
-    backend: str,
-    cmap: CoverageMap | None,
-    limits: Limits,
-) -> Verdict:
-    base = Verdict(
-        Status.ERROR, duration_s=outcome.duration_s, backend=backend, selection=plan.method
-    )
-    tail = trim_failures(outcome.output)
-    if outcome.setup_failed:
-        line = next((ln for ln in outcome.output.splitlines() if "tactful-jail" in ln), tail)
-        return replace(base, reason=line.replace("tactful-jail: ", ""))
-    outcomes: dict[str, str] = dict(report.get("outcomes", {})) if report else {}
-    ran = [node for node, result in outcomes.items() if result != "skipped"]
-    failed = [node for node, result in outcomes.items() if result in ("failed", "error")]
-    texts = [f"{f['id']} ({f['when']})\n{f['text']}" for f in (report or {}).get("failures", [])]
-    texts += [
-        f"{e['id']} (collection)\n{e['text']}" for e in (report or {}).get("collect_errors", [])
-    ]
-    counted = replace(base, tests_run=len(ran), test_ids=tuple(ran), failed_ids=tuple(failed))
-    stopped = outcome.stopped
-    if stopped is None and "MemoryError" in outcome.output and outcome.exit_code != 0:
-        # an allocation past the address-space limit fails in the process that asked
-        stopped = "memory"
-    if stopped == "cpu":
-        return replace(
-            counted, status=Status.TIMEOUT, failures=tail, reason=stop_reason(stopped, limits)
-        )
-    if stopped is not None:
-        # the edit's tests went past a limit: that is what they do with it
-        return replace(
-            counted, status=Status.FAILED, failures=tail, reason=stop_reason(stopped, limits)
-        )
-    if outcome.timed_out:
-        return replace(
-            counted,
-            status=Status.TIMEOUT,
-            failures=tail,
-            reason=f"the tests did not finish in {outcome.duration_s:.0f} s",
-        )
-    code = outcome.exit_code
-    if plan.method is Selection.COMMAND:
-        status = Status.PASSED if code == 0 else Status.FAILED
-        return replace(counted, status=status, failures="" if code == 0 else tail)
-    if report is None:
-        return replace(base, failures=tail, reason=_first_error_line(outcome.output, code))
-    exitstatus = report.get("exitstatus", code)
-    already = set(cmap.failing) if cmap is not None else set()
-    new_failures = [node for node in failed if node not in already]
-    collect_errors = report.get("collect_errors", [])
-    failures = trim_failures("\n\n".join(texts)) if texts else tail
-    if code is not None and code > 128:
-        signal_number = code - 128
-        return replace(
-            counted,
-            status=Status.FAILED,
-            failures=tail,
-            reason=f"the test process was killed by signal {signal_number}",
-        )
-    if exitstatus == 0 or (exitstatus == 1 and not new_failures and not collect_errors and ran):
-        if not ran:
-            return replace(counted, reason="no tests ran", failures=tail)
-        return replace(counted, status=Status.PASSED)
-    if exitstatus in (1, 2) and (new_failures or collect_errors):
-        return replace(counted, status=Status.FAILED, failures=failures)
-    if exitstatus == 5:
-        return replace(counted, reason="no tests ran", failures=tail)
-    return replace(counted, failures=failures, reason=_first_error_line(outcome.output, exitstatus))
-
-
-def _first_error_line(output: str, code: int | None) -> str:
-    for line in output.splitlines():
-        if line.startswith("tactful-jail: "):
-            return line.removeprefix("tactful-jail: ")[:300]
-    for line in output.splitlines():
-        stripped = line.strip()
-        if stripped.startswith(("ERROR:", "Error", "error:")) or "Error:" in stripped:
-            return stripped[:300]
-    return f"the test command exited with status {code}"

@@ -6,14 +6,23 @@ tell (a file the map has not seen in this version, code that runs at import time
 non-Python file, a conftest), it falls back to a wider set.
 
 The unit of coverage is the innermost function whose body holds an edited line: the tests that
-executed any line of that body are selected. An edited line outside any function body (module or
+executed any line of that body are selected (a line rewritten in place narrows them to the tests
+that ran its statement, when any did). An edited line outside any function body (module or
 class level, a ``def`` line with its defaults and decorators) runs at import time, so the tests
-that import the module, transitively, are selected.
+that import the module, transitively, are selected; except for import statements an edit adds
+that bind names the module neither had nor read, of modules outside the workspace, in a module
+no file star-imports (a fix's ``import contextlib``), and for module-level lines written again
+as they were: they reach only the edited code that reads those names, and the tests that run it
+import the module. When the map knows that no test runs the
+edited function, one test file importing the module is run, and the plan says so: that shows the
+module still imports, not that the edit was tested (the judge then calls it ``unexercised``).
 """
 
 from __future__ import annotations
 
 import ast
+import copy
+import difflib
 import functools
 import logging
 from collections import Counter
@@ -55,14 +64,19 @@ def _module_name(relative: str, exists: Callable[[str], bool]) -> str:
     return ".".join(parts)
 
 
+STAR = ".*"
+
+
 def _imports(source: str, module: str, is_package: bool) -> set[str]:
-    """Modules a file imports (each with its parent packages, which run first)."""
+    """Modules a file imports (each with its parent packages, which run first); a module it
+    imports every name of (``from m import *``) also as ``m.*``."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return set()
     package = module if is_package else module.rpartition(".")[0]
     names: set[str] = set()
+    stars: set[str] = set()  # ``from base import *``, as ``base.*``
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
@@ -79,11 +93,13 @@ def _imports(source: str, module: str, is_package: bool) -> set[str]:
             for alias in node.names:
                 if alias.name != "*":
                     names.add(f"{base}.{alias.name}" if base else alias.name)
+                elif base:
+                    stars.add(f"{base}{STAR}")
     expanded: set[str] = set()
     for name in names:
         parts = name.split(".")
         expanded.update(".".join(parts[: i + 1]) for i in range(len(parts)))
-    return expanded
+    return expanded | stars
 
 
 class ImportGraph:
@@ -91,6 +107,14 @@ class ImportGraph:
 
     def __init__(self) -> None:
         self._parsed: dict[tuple[str, str], set[str]] = {}  # (path, content hash) -> imports
+        self._stars: set[str] = set()  # modules some file imports every name of, as ``m.*``
+
+    def star_imported(
+        self, files: dict[str, str], read: Callable[[str], str | None], module: str
+    ) -> bool:
+        """Whether some file imports every name of ``module`` (``from module import *``)."""
+        self.importers(files, read, ())
+        return f"{module}{STAR}" in self._stars
 
     def importers(
         self, files: dict[str, str], read: Callable[[str], str | None], targets: Iterable[str]
@@ -114,6 +138,9 @@ class ImportGraph:
                 for target in by_module.get(module, ()):
                     reverse.setdefault(target, set()).add(name)
         self._parsed = parsed
+        self._stars = {
+            star for imported in parsed.values() for star in imported if star.endswith(STAR)
+        }
         seen = set(targets)
         stack = list(seen)
         while stack:
@@ -164,16 +191,91 @@ def _statement_range(tree: ast.AST, line: int) -> tuple[int, int] | None:
     return best.lineno, best.end_lineno or best.lineno
 
 
+def _skeleton(statement: ast.stmt) -> str:
+    """A module-level statement with the bodies of the functions in it left out: what runs
+    at import."""
+    copied = copy.deepcopy(statement)
+    for node in ast.walk(copied):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            node.body = [ast.Pass()]
+    return ast.dump(copied, include_attributes=False)
+
+
+def _bound_names(statement: ast.Import | ast.ImportFrom) -> set[str]:
+    return {
+        alias.asname
+        or (alias.name.split(".")[0] if isinstance(statement, ast.Import) else alias.name)
+        for alias in statement.names
+    }
+
+
+def added_imports(old_text: str, new_text: str) -> list[ast.Import | ast.ImportFrom] | None:
+    """The import statements an edit added at module level, when that is all it changed there
+    (the bodies of functions aside; none when only the layout changed there) and each binds a
+    name the old text neither binds nor reads anywhere: such an import reaches only the edited
+    code that reads the names, whose tests import the module. None otherwise."""
+    old_tree, new_tree = _parsed(old_text), _parsed(new_text)
+    if old_tree is None or new_tree is None:
+        return None
+    old = [_skeleton(statement) for statement in old_tree.body]
+    new = [_skeleton(statement) for statement in new_tree.body]
+    added: list[ast.Import | ast.ImportFrom] = []
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    for tag, _i1, _i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        if tag != "insert":
+            return None
+        for statement in new_tree.body[j1:j2]:
+            if isinstance(statement, ast.Import) or (
+                isinstance(statement, ast.ImportFrom)
+                and not statement.level
+                and statement.module != "__future__"
+                and all(alias.name != "*" for alias in statement.names)
+            ):
+                added.append(statement)
+            else:
+                return None
+    if not added:
+        return added
+    known: set[str] = set()
+    for node in ast.walk(old_tree):
+        if isinstance(node, ast.Name):
+            known.add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            known.add(node.name)
+        elif isinstance(node, ast.alias):
+            known.add(node.asname or node.name.split(".")[0])
+        elif isinstance(node, ast.arg):
+            known.add(node.arg)
+        elif isinstance(node, ast.Global | ast.Nonlocal):
+            known.update(node.names)
+    if any(_bound_names(statement) & known for statement in added):
+        return None
+    return added
+
+
+def _imported_module(statement: ast.Import | ast.ImportFrom) -> list[str]:
+    if isinstance(statement, ast.Import):
+        return [alias.name for alias in statement.names]
+    return [statement.module or ""]
+
+
 @dataclass(frozen=True, slots=True)
 class _Need:
     node_ids: frozenset[str] = frozenset()
     import_files: frozenset[str] = frozenset()  # files whose importers must run
     unrun_files: frozenset[str] = frozenset()  # edited where no test runs: an import check
     whole_suite: str = ""  # non-empty: why everything must run
+    narrowed: bool = False  # module-level lines skipped: imports only the edited code reads
 
 
 def _needs(
-    change: Change, current_hash: str | None, old_text: str | None, cmap: CoverageMap | None
+    change: Change,
+    current_hash: str | None,
+    old_text: str | None,
+    cmap: CoverageMap | None,
+    imports_only: Callable[[Change, str], bool] = lambda change, old_text: False,
 ) -> _Need:
     path = change.path
     importers = _Need(import_files=frozenset({path}))
@@ -189,10 +291,14 @@ def _needs(
     if tree is None:
         return importers
     node_ids: set[str] = set()
+    narrowed = False
     for first, last in change.old_lines:
         for line in range(first + 1, last + 2):
             body = _body_range(tree, line)
             if body is None:
+                if imports_only(change, old_text):
+                    narrowed = True  # only imports the edited code reads were added here
+                    continue
                 return importers  # module or class level, or a def line: runs at import
             lines = body
             statement = _statement_range(tree, line) if change.in_place else None
@@ -200,14 +306,18 @@ def _needs(
                 # a line rewritten in place only matters to the tests that ran it
                 lines = statement
             covering, at_import = cmap.tests_covering(path, range(lines[0], lines[1] + 1))
+            if not covering and not at_import and lines != body:
+                # No test ran the line itself, so none can see the edit; but a verdict is
+                # "passed" only when the tests ran the function it is in: those are the ones
+                covering, at_import = cmap.tests_covering(path, range(body[0], body[1] + 1))
             if at_import:
                 return importers
             node_ids.update(covering)
     if not node_ids:
         # no test ran the edited code, so none can see the edit, unless the module no
         # longer imports: one importing test file checks that
-        return _Need(unrun_files=frozenset({path}))
-    return _Need(node_ids=frozenset(node_ids))
+        return _Need(unrun_files=frozenset({path}), narrowed=narrowed)
+    return _Need(node_ids=frozenset(node_ids), narrowed=narrowed)
 
 
 def plan_tests(
@@ -224,18 +334,39 @@ def plan_tests(
     the map saw it; ``unmappable`` names files whose edited lines do not match that text.
     Tests that start processes (whose coverage the map cannot see) join every selection.
     """
-    node_ids: set[str] = set()
+    node_ids: set[str] = set()  # tests the map says ran the edited lines
     import_files: set[str] = set()
     unrun_files: set[str] = set()
     no_lines = set(unmappable)
+    narrowed = False
+    present = set(files)
+
+    def imports_only(change: Change, old_text: str) -> bool:
+        """Whether ``change`` adds, at module level, only imports of modules outside the
+        workspace binding names nothing else reads, in a module nobody star-imports."""
+        if change.new_text is None:
+            return False
+        added = added_imports(old_text, change.new_text)
+        if added is None:
+            return False
+        if not added:
+            return True  # only the layout changed at module level (a statement written again)
+        local = {
+            _module_name(n, present.__contains__).split(".")[0] for n in files if n.endswith(".py")
+        }
+        if any(name.split(".")[0] in local for s in added for name in _imported_module(s)):
+            return False  # importing a module of the workspace runs its code
+        return not graph.star_imported(files, read, _module_name(change.path, present.__contains__))
+
     for change in changes:
         usable = None if change.path in no_lines else cmap
-        need = _needs(change, files.get(change.path), read(change.path), usable)
+        need = _needs(change, files.get(change.path), read(change.path), usable, imports_only)
         if need.whole_suite:
             return TestPlan(Selection.ALL, why=need.whole_suite)
         node_ids |= need.node_ids
         import_files |= need.import_files
         unrun_files |= need.unrun_files
+        narrowed = narrowed or need.narrowed
     if not (node_ids or import_files or unrun_files):
         return TestPlan(Selection.ALL, why="no test could be tied to the edit")
     known_tests = cmap.test_files() if cmap is not None else set()
@@ -245,26 +376,47 @@ def plan_tests(
 
     test_names = [name for name in files if is_test(name)]
     spawning = set(cmap.spawning) if cmap is not None else set()
+    import_check: set[str] = set()
     if unrun_files and cmap is not None:
-        importing = graph.importers(files, read, unrun_files)
         counts = Counter(cmap.test_paths)
-        candidates = [name for name in importing if counts.get(name)]
+        # a test file whose tests ran some code of the module surely imports it; else one that
+        # imports it, as far as the import graph can tell
+        candidates = sorted({cmap.file_of(node) for node in cmap.tests_touching(unrun_files)})
+        if not candidates:
+            importing = graph.importers(files, read, unrun_files)
+            candidates = [name for name in importing if counts.get(name)]
         if candidates:
             smallest = min(candidates, key=lambda name: (counts[name], name))
-            node_ids |= {
+            import_check = {
                 n for n, p in zip(cmap.tests, cmap.test_paths, strict=True) if p == smallest
             }
         else:
             import_files |= unrun_files
     if not import_files:
         assert cmap is not None  # only the map yields node ids
-        node_ids |= spawning - cmap.failing
-        return TestPlan(
-            Selection.COVERAGE,
-            tuple(sorted({cmap.file_of(node) for node in node_ids})),
-            tuple(sorted(node_ids)),
-            why="tests that ran the edited lines",
-        )
+        covering = set(node_ids)
+        node_ids |= import_check | (spawning - cmap.failing)
+        ids = tuple(sorted(node_ids))
+        files_of = tuple(sorted({cmap.file_of(node) for node in node_ids}))
+        if not covering:
+            # Nothing the map knows runs the edited lines: the one test file run only shows
+            # that the module still imports; its passing says nothing about the edit.
+            return TestPlan(
+                Selection.IMPORTS,
+                files_of,
+                ids,
+                why="the coverage map has no test that runs the edited lines; one test file "
+                "that imports the module was run",
+            )
+        why = "the tests the coverage map says run the edited lines"
+        if import_check:
+            why += ", and one test file that imports a module whose edited lines no test runs"
+        if narrowed:
+            why += (
+                " (at module level the edit only adds imports of names nothing else reads, or"
+                " writes statements again as they were)"
+            )
+        return TestPlan(Selection.COVERAGE, files_of, ids, why=why)
     dependents = graph.importers(files, read, import_files)
     selected: set[str] = {name for name in dependents if is_test(name)}
     for name in dependents:
@@ -276,11 +428,15 @@ def plan_tests(
                 if folder == PurePosixPath(".") or PurePosixPath(t).is_relative_to(folder)
             )
     if cmap is not None:
-        selected.update(cmap.file_of(node) for node in node_ids | spawning)
+        selected.update(cmap.file_of(node) for node in node_ids | import_check | spawning)
     if not selected:
-        return TestPlan(Selection.ALL, why="no test file imports the edited modules")
+        return TestPlan(
+            Selection.ALL, why="no test file imports the edited modules: the whole suite"
+        )
     if len(selected) >= len(test_names):
         return TestPlan(Selection.ALL, why="every test file imports the edited modules")
     return TestPlan(
-        Selection.IMPORTS, tuple(sorted(selected)), why="test files that import the edited modules"
+        Selection.IMPORTS,
+        tuple(sorted(selected)),
+        why="the test files that import the edited modules (import graph)",
     )

@@ -1,4 +1,9 @@
-"""What a validation says about an edit: passed, failed, error, timeout, or not validated.
+"""What a validation says about an edit, in the kinds of DESIGN §4.
+
+``passed`` (the tests that ran executed the changed code, and all passed), ``unexercised`` (they
+passed without running it), ``equivalent`` / ``different`` (for code no test runs: the old and the
+new version called on the same inputs), ``failed``, ``error``, ``timeout``, or ``not-validated``
+when nothing ran.
 
 Boundary: plain data handed from the execution judge to the fix proposers, the server and the
 CLI. It holds no paths of the sandbox and no protocol types; ``to_json`` is the stable shape that
@@ -13,7 +18,11 @@ from typing import Any
 
 
 class Status(StrEnum):
-    PASSED = "passed"
+    PASSED = "passed"  # the tests that ran executed the changed code, and all passed
+    UNEXERCISED = "unexercised"  # the tests passed, but none ran the changed code
+    # no test runs it; old and new behave the same on every input (or compile to the same code)
+    EQUIVALENT = "equivalent"
+    DIFFERENT = "different"  # no test runs it; old and new behave differently on an input
     FAILED = "failed"
     ERROR = "error"  # the tests could not be run: sandbox, command or interpreter trouble
     TIMEOUT = "timeout"
@@ -23,7 +32,7 @@ class Status(StrEnum):
 class Selection(StrEnum):
     """How the tests were chosen."""
 
-    COVERAGE = "coverage"  # the tests that executed the edited code
+    COVERAGE = "coverage"  # the tests the coverage map says executed the edited code
     IMPORTS = "imports"  # the test files that import the edited modules, transitively
     ALL = "all"  # the whole suite
     COMMAND = "command"  # a test command tactful cannot select for: it ran as it is
@@ -35,8 +44,21 @@ FAILURE_TEXT_LIMIT = 4000
 
 
 @dataclass(frozen=True, slots=True)
+class Counterexample:
+    """An input on which the old and the new version of a function behave differently."""
+
+    function: str  # ``path:qualified.name``
+    input: str  # the call, e.g. ``total(items=[1, 2])``
+    old: str  # what the old version did: ``returned 6`` or ``raised ValueError('…')``
+    new: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"function": self.function, "input": self.input, "old": self.old, "new": self.new}
+
+
+@dataclass(frozen=True, slots=True)
 class Verdict:
-    """The outcome of running the selected tests on a sandboxed copy with an edit applied."""
+    """The outcome of judging an edit on a sandboxed copy of the workspace."""
 
     status: Status
     tests_run: int = 0
@@ -47,17 +69,37 @@ class Verdict:
     cpu_s: float = 0.0  # CPU seconds of the test processes, all of them
     backend: str = ""  # "bwrap", "unshare", "none" (unsandboxed), "" when nothing ran
     selection: Selection = Selection.NONE
-    reason: str = ""  # why it is an error or was not validated, in a person's words
+    reason: str = ""  # why it is an error, not validated or unexercised, in a person's words
     cached: bool = field(default=False, compare=False)
+    selection_reason: str = ""  # how the tests were chosen, in a person's words
+    # Whether the tests that ran executed the changed code: None when it could not be seen.
+    exercised: bool | None = None
+    unexercised: tuple[str, ...] = ()  # the changed code no test ran (``path:function``)
+    inputs: int = 0  # inputs both versions were called on (equivalent, different)
+    counterexample: Counterexample | None = None
+    failing_before: tuple[str, ...] = ()  # tests that fail without the edit too: set aside
+    interpreter: str = ""
 
     @property
     def validated(self) -> bool:
-        """True when tests actually ran to a verdict on the edit."""
-        return self.status in (Status.PASSED, Status.FAILED, Status.TIMEOUT)
+        """True when something ran to a verdict on the edit itself."""
+        return self.status in (
+            Status.PASSED,
+            Status.FAILED,
+            Status.TIMEOUT,
+            Status.EQUIVALENT,
+            Status.DIFFERENT,
+        )
 
     @property
     def passed(self) -> bool:
+        """Tests ran the changed code and passed: the only verdict called "tests passed"."""
         return self.status is Status.PASSED
+
+    @property
+    def rejected(self) -> bool:
+        """The edit breaks something: its tests failed, or it behaves differently."""
+        return self.status in (Status.FAILED, Status.DIFFERENT)
 
     @property
     def unsandboxed(self) -> bool:
@@ -75,6 +117,25 @@ class Verdict:
             if self.selection is Selection.COMMAND:
                 return f"tests passed{suffix}"
             return f"{self.tests_run} {noun} passed{suffix}"
+        if self.status is Status.UNEXERCISED:
+            if self.tests_run == 0 and self.selection is not Selection.COMMAND:
+                return f"no test runs this code{suffix}"
+            if self.exercised is None:
+                return f"tests pass, but none was seen running this code{suffix}"
+            return f"tests pass, but none runs this code{suffix}"
+        if self.status is Status.EQUIVALENT:
+            if self.inputs == 0:
+                return f"same code, only its layout or annotations changed{suffix}"
+            noun = "input" if self.inputs == 1 else "inputs"
+            return f"same behaviour on {self.inputs} {noun}{suffix}"
+        if self.status is Status.DIFFERENT:
+            if self.counterexample is not None:
+                example = self.counterexample
+                return (
+                    f"behaves differently: {example.input} {example.new} "
+                    f"(before: {example.old}){suffix}"
+                )
+            return f"behaves differently{suffix}"
         if self.status is Status.FAILED:
             if self.failed_ids:
                 count = len(self.failed_ids)
@@ -101,6 +162,13 @@ class Verdict:
             "backend": self.backend,
             "sandboxed": bool(self.backend) and not self.unsandboxed,
             "selection": self.selection.value,
+            "selection_reason": self.selection_reason,
+            "exercised": self.exercised,
+            "unexercised": list(self.unexercised),
+            "inputs": self.inputs,
+            "counterexample": self.counterexample.to_json() if self.counterexample else None,
+            "failing_before": list(self.failing_before),
+            "interpreter": self.interpreter,
             "reason": self.reason,
             "cached": self.cached,
         }
@@ -108,6 +176,8 @@ class Verdict:
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Verdict:
         """The verdict ``to_json`` gave (unknown keys ignored)."""
+        example = raw.get("counterexample")
+        exercised = raw.get("exercised")
         return cls(
             status=Status(raw["status"]),
             tests_run=int(raw.get("tests_run", 0)),
@@ -119,6 +189,13 @@ class Verdict:
             backend=str(raw.get("backend", "")),
             selection=Selection(raw.get("selection", "none")),
             reason=str(raw.get("reason", "")),
+            selection_reason=str(raw.get("selection_reason", "")),
+            exercised=exercised if isinstance(exercised, bool) else None,
+            unexercised=tuple(raw.get("unexercised", ())),
+            inputs=int(raw.get("inputs", 0)),
+            counterexample=Counterexample(**example) if isinstance(example, dict) else None,
+            failing_before=tuple(raw.get("failing_before", ())),
+            interpreter=str(raw.get("interpreter", "")),
         )
 
 

@@ -23,7 +23,6 @@ import os
 import shutil
 import stat
 import subprocess
-import sys
 import tarfile
 import tempfile
 import time
@@ -31,6 +30,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from tactful.analyzers.git_safety import run_git
 from tactful.analyzers.userdirs import cache_dir
 from tactful.feedback.execution.patch import Change
 
@@ -81,12 +81,9 @@ def is_secret(relative: str) -> bool:
 
 
 def _git(root: Path, *args: str) -> list[str] | None:
-    command = [
-        "git", "-c", "core.fsmonitor=false", "-c", "core.quotepath=off", "-C", str(root),
-        "ls-files", "-z", *args,
-    ]  # fmt: skip
     try:
-        done = subprocess.run(command, capture_output=True, timeout=60, check=False)
+        # Through git_safety: the repository's configured programs (fsmonitor, filters) stay off.
+        done = run_git(root, "-c", "core.quotepath=off", "ls-files", "-z", *args, timeout=60)
     except (OSError, subprocess.TimeoutExpired):
         return None
     if done.returncode != 0:
@@ -158,37 +155,6 @@ def list_files(root: Path) -> list[str]:
         if not is_secret(name)
         and not any(part in (".git", "__pycache__") for part in PurePosixPath(name).parts)
     ]
-
-
-def workspace_interpreter(root: Path) -> Path:
-    """The workspace's Python: ``.venv`` or ``venv`` inside it, else the one running tactful."""
-    for name in VENV_NAMES:
-        for candidate in (root / name / "bin" / "python", root / name / "Scripts" / "python.exe"):
-            if candidate.exists():
-                return candidate
-    return Path(sys.executable)
-
-
-def interpreter_folders(interpreter: Path) -> list[Path]:
-    """Folders an interpreter needs to start: its virtual environment and its base install."""
-    folders: list[Path] = []
-    venv = interpreter.parent.parent
-    if (venv / "pyvenv.cfg").exists():
-        folders.append(venv)
-        for line in (
-            (venv / "pyvenv.cfg").read_text(encoding="utf-8", errors="replace").splitlines()
-        ):
-            key, _, value = line.partition("=")
-            if key.strip() == "home" and value.strip():
-                folders.append(Path(value.strip()).resolve().parent)
-    folders.append(interpreter.resolve().parent.parent)
-    if Path(interpreter).absolute() == Path(sys.executable).absolute():
-        folders.extend(Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix))
-    unique: list[Path] = []
-    for folder in folders:
-        if folder not in unique and str(folder) != "/":
-            unique.append(folder)
-    return unique
 
 
 def _hash_file(path: Path) -> str:

@@ -4,7 +4,7 @@ Boundary: started by ``warm_pytest.WarmPytest`` as ``bwrap … -- PYTHON -I zygo
 the *workspace's* interpreter (pytest runs in-process), so it imports only the standard library
 and ``jail.py`` (loaded by path). It runs with no capability, like any sandboxed run, and never
 runs a test itself: it imports pytest and then, for each request read from standard input,
-forks a run:
+forks a run (which starts the run's own ``sitecustomize``, as a fresh process would):
 
 - the run process makes a user and a mount namespace of its own (every mount it inherits comes
   locked: neither it nor the tests can undo one), mounts a size-capped tmpfs for the run's
@@ -53,6 +53,7 @@ _MS_NOSUID = 0x2
 _MS_NODEV = 0x4
 _MS_REMOUNT = 0x20
 _PR_SET_PDEATHSIG = 1
+_PR_SET_DUMPABLE = 4
 SHM_BYTES = 64 << 20
 OUT_BYTES = 1 << 30
 
@@ -121,6 +122,12 @@ def _grandchild(libc, request: dict, spec: dict) -> None:
     os.closerange(3, 1 << 16)
     os.chdir(root)
     jail.drop_privileges(libc)
+    # Readable by its watcher again. Forked, not executed, the tests keep the zygote's
+    # non-dumpable flag, which closes their smaps to a watcher without capabilities: their
+    # memory was then counted at resident size, every forked copy of pytest in full, and a
+    # fork bomb was stopped as "memory limit" long before its process count said what it was.
+    # The watcher and the zygote stay non-dumpable; the tests gain nothing by this.
+    libc.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)
     jail.set_limits(request.get("limits", {}))
     os.environ.clear()
     os.environ.update(request["env"])
@@ -129,6 +136,15 @@ def _grandchild(libc, request: dict, spec: dict) -> None:
     add_site_paths()
     sys.argv = ["pytest", *request["args"]]
     importlib.invalidate_caches()
+    # what the run's sitecustomize would have started in a fresh process: the record of
+    # which changed code the tests run (child_coverage.py)
+    site = os.path.join(request["helper"], "sitecustomize.py")
+    if os.path.exists(site):
+        found = importlib.util.spec_from_file_location("tactful_run_site", site)
+        if found is not None and found.loader is not None:
+            module = importlib.util.module_from_spec(found)
+            found.loader.exec_module(module)
+            module.start()
     import pytest
 
     code = 4
@@ -260,7 +276,7 @@ def self_test(libc, spec: dict) -> str | None:
 def serve(spec: dict) -> int:
     libc = jail._libc()
     # no ptrace of the zygote, no reading its memory, by the runs it forks
-    libc.prctl(4, 0, 0, 0, 0)
+    libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
     problem = self_test(libc, spec)
     if problem is not None:
         _say({"error": problem})
@@ -271,6 +287,19 @@ def serve(spec: dict) -> int:
     except Exception as exc:  # a workspace without pytest: tactful runs it the usual way
         _say({"error": f"cannot import {exc}"})
         return 1
+    # what every run's sitecustomize would import again (coverage, which records what the tests
+    # run), from a folder holding it alone; a run without it imports it itself
+    extra = spec.get("warm_path")
+    for name in spec.get("warm_imports", []):
+        if extra:
+            sys.path.append(extra)
+        try:
+            __import__(name)
+        except Exception:  # only a warm start lost: the run imports it itself
+            pass
+        finally:
+            if extra and extra in sys.path:
+                sys.path.remove(extra)
     wake_read, wake_write = os.pipe()
     os.set_blocking(wake_write, False)
     signal.set_wakeup_fd(wake_write)

@@ -1,7 +1,8 @@
 """Who and where, as the team store knows them: a developer's pseudonymous id and a
 repository's identity.
 
-Boundary: reads git's configuration and history (``git`` subprocesses, cached per folder) and
+Boundary: reads git's configuration and history (``git`` subprocesses through
+``analyzers/git_safety.py``, cached per folder) and
 one file in the user data directory; writes only that file. A workspace's path never leaves the
 machine: a repository is named by its ``origin`` remote (normalised, any credentials in it
 dropped) or, without one, by its first commit, so every clone of it gets the same id. A
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from tactful.analyzers.git_safety import run_git
 from tactful.analyzers.userdirs import data_dir
 
 logger = logging.getLogger(__name__)
@@ -38,17 +40,10 @@ class Repository:
 
 def _git(folder: str, *args: str) -> str:
     try:
-        done = subprocess.run(
-            ["git", "-C", folder, *args],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-            env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
-        )
+        done = run_git(folder, *args, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return ""
-    return done.stdout.strip() if done.returncode == 0 else ""
+    return done.stdout.decode("utf-8", "replace").strip() if done.returncode == 0 else ""
 
 
 def normalize_remote(url: str) -> str:

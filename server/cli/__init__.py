@@ -56,6 +56,10 @@ COMMANDS: dict[str, Command] = {
   tactful fix src/pkg/module.py      # one file
   tactful fix --no-validate          # propose fixes without running the tests
   tactful fix --apply                # write the fixes whose tests passed
+  tactful fix --diff > fixes.patch   # the same fixes as a patch; nothing is written
+  tactful fix src tests --select F,E7 --ignore F401 --exclude 'migrations/**'
+  tactful fix --jobs 2               # judge two findings at a time (default: the CPU count)
+  tactful fix --format github        # annotations in a GitHub workflow
   tactful fix --format json > fixes.json""",
     ),
     "baseline": Command(
@@ -161,6 +165,27 @@ def build_parser(load: Iterable[str] | None = None) -> argparse.ArgumentParser:
         else:
             subparsers.add_parser(name, help=command.summary, add_help=False)
     return parser
+
+
+def add_selection_arguments(parser: argparse.ArgumentParser, select_help: str, root: str) -> None:
+    """``--select``/``--ignore`` rules and ``--exclude`` paths, as ruff takes them (parsed by
+    ``analyzers/selection.py``); ``select_help`` says what is selected and its default, ``root``
+    what patterns are matched from."""
+    parser.add_argument("--select", action="append", metavar="RULES", help=select_help)
+    parser.add_argument(
+        "--ignore",
+        action="append",
+        metavar="RULES",
+        help="comma-separated rule ids or prefixes to leave out (the more specific of "
+        "--select and --ignore wins)",
+    )
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help=f"leave out files matching a gitignore-style pattern, from the {root} (repeatable)",
+    )
 
 
 def _describe(parser: argparse.ArgumentParser, command: Command) -> None:

@@ -1,5 +1,6 @@
 """``tactful doctor``: what is installed, which settings are in force and where each came from,
-which sandbox backend validation would use, and whether the configured LLM answers."""
+which sandbox backend validation would use, which interpreter runs the project's tests and why,
+and whether the configured LLM answers."""
 
 from __future__ import annotations
 
@@ -63,10 +64,29 @@ def _sandbox(setting: str) -> dict[str, Any]:
     }
 
 
+def _interpreter(root: Path, settings: Any, trusted: bool) -> dict[str, Any]:
+    """The interpreter validation would use for ``root``, found as the judge finds it (project
+    tools such as poetry are asked only when the workspace is trusted)."""
+    from tactful.feedback.execution import find_environment
+
+    section = settings.validation
+    found = find_environment(
+        root,
+        command=tuple(section.command) if section.command else None,
+        python=section.python,
+        trusted=trusted,
+    )
+    report = found.to_json()
+    if not trusted:
+        report["note"] = "poetry, pdm and hatch are asked only in a trusted workspace"
+    return report
+
+
 def _llm_check(llm: Any) -> dict[str, Any]:
     """The configured LLM asked one small request, within 3 s, its outcome labelled
     (``tactful.suggestion.llm.probe``)."""
     model = llm.model
+
     if not model:
         return {"configured": False, "detail": "no llm.model set: the local engine is used"}
     if model == "embedded":
@@ -120,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
         },
         "problems": list(resolved.problems),
         "sandbox": _sandbox(settings.validation.sandbox),
+        "interpreter": _interpreter(root, settings, trust_list.is_trusted(root)),
         "llm": {"configured": bool(settings.llm.model), "model": settings.llm.model}
         if args.no_llm_check
         else _llm_check(settings.llm),
@@ -146,6 +167,12 @@ def run(args: argparse.Namespace) -> int:
     print("\nsandbox")
     for key, value in report["sandbox"].items():
         print(f"  {key:24} {value}")
+    print("\ninterpreter (runs the project's tests)")
+    chosen = report["interpreter"]
+    print(f"  {'interpreter':24} {chosen['interpreter'] or 'none found'}")
+    print(f"  {'why':24} {chosen['why']}")
+    if chosen.get("note"):
+        print(f"  {'note':24} {chosen['note']}")
     print("\nllm")
     for line in _llm_lines(report["llm"]):
         print(f"  {line}")

@@ -1,14 +1,23 @@
-"""``tactful fix [PATH] [--validate/--no-validate] [--apply] [--format text|json]``.
+"""``tactful fix [PATH...] [--select RULES] [--ignore RULES] [--exclude GLOB]
+[--validate/--no-validate] [--apply | --diff] [--include-unexercised] [--jobs N]
+[--format text|json|github]``.
 
-Runs ruff on PATH (a file or a folder; default: the current folder) with the project's
-configuration and ``quality.select``, proposes a fix for each finding (ruff's, recipes, an LLM's
-when ``llm.model`` is set), screens it with ruff and, with ``--validate`` (the default in a
-trusted workspace), runs the tests that cover it in the sandbox. ``--apply`` writes the fixes
-whose tests passed, then checks again.
+Runs ruff on the PATHs (files or folders of one project; default: the current folder) with the
+project's configuration and ``quality.select`` (or ``--select``/``--ignore``, chosen as ruff
+chooses them: ``analyzers/selection.py``), proposes a fix for each finding (ruff's, recipes, an
+LLM's when ``llm.model`` is set), screens it with ruff and, with ``--validate`` (the default in a
+trusted workspace), runs the tests that cover it in the sandbox, up to ``--jobs`` findings at
+once (default: the CPU count). In text mode each finding is printed as soon as it is judged,
+under a progress bar when stderr is a terminal. ``--apply`` writes the fixes whose tests ran the
+fixed code and passed, then checks again; ``--include-unexercised`` also writes those no test
+runs (tests pass but none runs the fixed code, or the old and new code behaved the same on the
+inputs tried); ``--diff`` prints those same fixes as one patch (``git apply`` takes it) and
+writes nothing.
 
 Exit codes: 0 no findings remain; 1 findings remain; 2 a usage or settings error (no such path,
-``--validate`` in a workspace that is not trusted or without a sandbox). The JSON format is
-documented in docs/fix-json.md.
+paths of two projects, an unknown rule, ``--validate`` in a workspace that is not trusted or
+without a sandbox). The JSON format is documented in docs/fix-json.md; ``github`` is one
+workflow annotation per finding that remains.
 """
 
 from __future__ import annotations
@@ -16,20 +25,29 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import logging
 import sys
 from collections import defaultdict
 from pathlib import Path
 
 from tactful.analyzers.findings import Finding
-from tactful.analyzers.ruff import RuffOptions, check_paths, rule_url
+from tactful.analyzers.ruff import RuffOptions, check_paths, rule_codes, rule_url
+from tactful.analyzers.selection import PathSelection, RuleSelection, SelectionError
 from tactful.analyzers.text import Edit, Point, apply_edits
 from tactful.feedback.execution.verdict import not_validated
 from tactful.feedback.fixes import FixJudge, FixOffer
 from tactful.server import settings as settings_mod
+from tactful.server.cli import add_selection_arguments
+from tactful.server.cli.parallel import add_jobs_argument, in_parallel
+from tactful.server.cli.patches import combine, patch
+from tactful.server.cli.progress import Progress, show_progress
 from tactful.server.features.quality import llm_config
 from tactful.server.validation import sandbox_for
 
+logger = logging.getLogger(__name__)
+
 JSON_VERSION = 1
+FORMATS = ("text", "json", "github")
 _ROOT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git", "ruff.toml", ".ruff.toml")
 
 
@@ -40,17 +58,50 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Run ruff, propose a fix for each finding and judge it with ruff and the "
         "project's tests in a sandbox.",
     )
-    parser.add_argument("path", nargs="?", default=".", help="file or folder (default: .)")
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        default=["."],
+        metavar="PATH",
+        help="files or folders of one project (default: .)",
+    )
+    add_selection_arguments(
+        parser,
+        "comma-separated rule ids or prefixes to fix, like ruff's (F, E4, F401, ALL); "
+        "default: quality.select, else ruff's configuration",
+        "project root",
+    )
     parser.add_argument(
         "--validate",
         action=argparse.BooleanOptionalAction,
         default=None,
         help="run the tests for each fix (default: when the workspace is trusted)",
     )
-    parser.add_argument(
-        "--apply", action="store_true", help="write the fixes whose tests passed into the files"
+    writes = parser.add_mutually_exclusive_group()
+    writes.add_argument(
+        "--apply",
+        action="store_true",
+        help="write the fixes whose tests ran the fixed code and passed into the files",
     )
-    parser.add_argument("--format", choices=("text", "json"), default="text", dest="format")
+    writes.add_argument(
+        "--diff",
+        action="store_true",
+        help="print the fixes --apply would write as one patch, and write nothing",
+    )
+    parser.add_argument(
+        "--include-unexercised",
+        action="store_true",
+        help="with --apply or --diff, also the fixes in code no test runs (tests pass but none "
+        "runs it, or it behaved the same on generated inputs)",
+    )
+    add_jobs_argument(parser, "findings judged")
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="text",
+        dest="format",
+        help="text (default), json, or github (workflow annotations)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -63,36 +114,54 @@ def project_root(path: Path) -> Path:
     return start
 
 
+def _fail(message: str) -> int:
+    print(f"tactful fix: {message}", file=sys.stderr)
+    return 2
+
+
 def run(args: argparse.Namespace) -> int:
-    target = Path(args.path).resolve()
-    if not target.exists():
-        print(f"tactful fix: {args.path} does not exist", file=sys.stderr)
-        return 2
-    root = project_root(target)
+    targets = [Path(p).resolve() for p in args.paths]
+    for given, target in zip(args.paths, targets, strict=True):
+        if not target.exists():
+            return _fail(f"{given} does not exist")
+    root = project_root(targets[0])
+    scope: list[str] = []
+    for given, target in zip(args.paths, targets, strict=True):
+        if target != root and root not in target.parents:
+            return _fail(f"{given} is not in the project at {root}: fix one project at a time")
+        scope.append(target.relative_to(root).as_posix() if target != root else ".")
+    if args.diff and args.format != "text":
+        return _fail("--diff prints a patch: it goes with the text format")
+    if args.include_unexercised and not (args.apply or args.diff):
+        return _fail("--include-unexercised goes with --apply or --diff")
+    codes = rule_codes()
+    try:
+        rules = RuleSelection.parse(args.select, args.ignore, known=codes or None)
+        where = PathSelection.of(scope, args.exclude)
+    except SelectionError as exc:
+        return _fail(str(exc))
     resolved = settings_mod.load(root)
     for problem in resolved.problems:
         print(f"tactful fix: {problem}", file=sys.stderr)
     settings = resolved.settings
-    select = settings.quality.select
-    options = RuffOptions(select=tuple(select) if select is not None else None)
+    select = rules.code_selectors()
+    if select is None and settings.quality.select is not None:
+        select = tuple(settings.quality.select)
+    options = RuffOptions(select=select)
 
     sandbox = sandbox_for(root, settings)
     validate_wanted = args.validate
     if validate_wanted is None:
         validate_wanted = settings.validation.enabled and sandbox.trusted()
     if validate_wanted and not sandbox.trusted():
-        print(
-            f"tactful fix: {root} is not trusted to run its tests; run `tactful trust {root}` "
-            "or pass --no-validate",
-            file=sys.stderr,
+        return _fail(
+            f"{root} is not trusted to run its tests; run `tactful trust {root}` or pass "
+            "--no-validate"
         )
-        return 2
     if validate_wanted and not settings.validation.enabled:
-        print("tactful fix: validation is off in the settings", file=sys.stderr)
-        return 2
+        return _fail("validation is off in the settings")
 
-    scope = [str(target.relative_to(root)) if target != root else "."]
-    findings = check_paths(scope, root, options)
+    findings = _selected(check_paths(scope, root, options), rules, where)
     texts = _read_texts(root, findings)
     llm = llm_config(settings)
     judge = FixJudge(
@@ -104,32 +173,72 @@ def run(args: argparse.Namespace) -> int:
         else "workspace not trusted",
         llm=llm,
     )
-    by_file: dict[str, list[Finding]] = defaultdict(list)
-    for finding in findings:
-        by_file[finding.path].append(finding)
-    offers: list[FixOffer] = []
-    for path, file_findings in by_file.items():
-        text = texts.get(path)
-        for finding in file_findings:
-            if text is None:
-                offers.append(FixOffer(finding, None, not_validated("the file cannot be read")))
-                continue
-            offers.append(judge.offer(finding, text, file_findings))
+    offers = _judge_all(judge, findings, texts, args)
 
     applied: set[int] = set()
     if args.apply:
-        applied = _apply(root, texts, offers)
-    remaining = check_paths(scope, root, options) if applied else findings
-    if args.format == "json":
+        applied = _apply(root, texts, offers, args.include_unexercised)
+    remaining = _selected(check_paths(scope, root, options), rules, where) if applied else findings
+    if args.diff:
+        _print_patch(texts, offers, args.include_unexercised)
+    elif args.format == "json":
         json.dump(
             _payload(root, texts, offers, applied, remaining, bool(validate_wanted)),
             sys.stdout,
             indent=2,
         )
         print()
+    elif args.format == "github":
+        _print_annotations(offers, applied, remaining)
     else:
-        _print_text(texts, offers, applied, remaining)
+        _print_summary(offers, applied, remaining)
     return 1 if remaining else 0
+
+
+def _selected(findings: list[Finding], rules: RuleSelection, where: PathSelection) -> list[Finding]:
+    """What ruff found, less the rules and files the command line leaves out (ruff was already
+    asked for the selected codes; this also applies ``--ignore`` and ``--exclude``)."""
+    return [f for f in findings if rules.selects(f.rule) and where.selects(f.path)]
+
+
+def _judge_all(
+    judge: FixJudge, findings: list[Finding], texts: dict[str, str], args: argparse.Namespace
+) -> list[FixOffer]:
+    """Every finding's offer, in the findings' order, judged ``--jobs`` at a time; in text mode
+    each is printed as soon as it is judged."""
+    by_file: dict[str, list[Finding]] = defaultdict(list)
+    for finding in findings:
+        by_file[finding.path].append(finding)
+
+    def offer(number: int) -> FixOffer:
+        finding = findings[number]
+        text = texts.get(finding.path)
+        if text is None:
+            return FixOffer(finding, None, not_validated("the file cannot be read"))
+        return judge.offer(finding, text, by_file[finding.path])
+
+    people = args.format == "text" and not args.diff
+    offers: dict[int, FixOffer] = {}
+    with Progress(len(findings), "judging fixes", show=show_progress(people)) as bar:
+        for done in in_parallel(offer, range(len(findings)), args.jobs):
+            finding = findings[done.item]
+            if done.result is not None:
+                result = done.result
+            else:
+                # One finding's failure is that finding's answer; the others go on.
+                logger.error("judging the fix for %s failed", _where(finding), exc_info=done.error)
+                result = FixOffer(finding, None, not_validated(f"judging failed: {done.error}"))
+            offers[done.item] = result
+            if people:
+                bar.emit(_offer_text(texts, result))
+            bar.doing(finding.path)
+            bar.advance()
+    return [offers[number] for number in range(len(findings))]
+
+
+def _where(finding: Finding) -> str:
+    start = finding.span.start
+    return f"{finding.path}:{start.line + 1}:{start.column + 1}"
 
 
 def _read_texts(root: Path, findings: list[Finding]) -> dict[str, str]:
@@ -142,30 +251,52 @@ def _read_texts(root: Path, findings: list[Finding]) -> dict[str, str]:
     return texts
 
 
-def _apply(root: Path, texts: dict[str, str], offers: list[FixOffer]) -> set[int]:
-    """Write the validated fixes, file by file, skipping any that overlaps one already taken."""
-    applied: set[int] = set()
-    by_file: dict[str, list[tuple[int, FixOffer]]] = defaultdict(list)
+def _writable(offers: list[FixOffer], unexercised: bool) -> dict[str, list[int]]:
+    """The offers ``--apply`` writes (and ``--diff`` prints), by file: those whose tests ran the
+    fixed code and passed (with ``unexercised``, also those in code no test runs), in the
+    findings' order."""
+    by_file: dict[str, list[int]] = defaultdict(list)
     for number, offer in enumerate(offers):
-        if offer.fix is not None and offer.validated:
-            by_file[offer.finding.path].append((number, offer))
-    for path, chosen in by_file.items():
-        edits: list[Edit] = []
-        for number, offer in chosen:
-            assert offer.fix is not None
-            if any(_overlap(edit, kept) for edit in offer.fix.edits for kept in edits):
-                continue
-            edits.extend(offer.fix.edits)
-            applied.add(number)
-        new_text = apply_edits(texts[path], edits)
+        wanted = offer.validated or (unexercised and (offer.unexercised or offer.equivalent))
+        if offer.fix is not None and wanted:
+            by_file[offer.finding.path].append(number)
+    return by_file
+
+
+def _combined(
+    texts: dict[str, str], offers: list[FixOffer], unexercised: bool
+) -> tuple[dict[str, tuple[str, str]], set[int]]:
+    """Each file's text before and after its writable fixes, a fix that overlaps one already
+    taken left out; and the offers taken."""
+    files: dict[str, tuple[str, str]] = {}
+    taken: set[int] = set()
+    for path, numbers in _writable(offers, unexercised).items():
+        fixes = [fix.edits for n in numbers if (fix := offers[n].fix) is not None]
+        new_text, kept = combine(texts[path], fixes)
+        files[path] = (texts[path], new_text)
+        taken.update(numbers[k] for k in kept)
+    return files, taken
+
+
+def _apply(
+    root: Path, texts: dict[str, str], offers: list[FixOffer], unexercised: bool
+) -> set[int]:
+    """Write the validated fixes (with ``unexercised``, also those in code no test runs), file
+    by file, skipping any that overlaps one already taken."""
+    files, taken = _combined(texts, offers, unexercised)
+    for path, (_, new_text) in files.items():
         (root / path).write_text(new_text, encoding="utf-8")
-    return applied
+    return taken
 
 
-def _overlap(edit: Edit, other: Edit) -> bool:
-    if edit.span.start == other.span.start:
-        return True
-    return edit.span.start < other.span.end and other.span.start < edit.span.end
+def _print_patch(texts: dict[str, str], offers: list[FixOffer], unexercised: bool) -> None:
+    files, taken = _combined(texts, offers, unexercised)
+    sys.stdout.write(patch(files))
+    left = sum(1 for offer in offers if offer.fix is not None) - len(taken)
+    note = f"{len(taken)} fixes in the patch"
+    if left:
+        note += f"; {left} offered fixes left out (not validated by the tests, or overlapping)"
+    print(f"tactful fix: {note}", file=sys.stderr)
 
 
 def _point(point: Point) -> dict[str, int]:
@@ -235,34 +366,72 @@ def _payload(
             "findings": len(offers),
             "with_fix": sum(o.offered for o in offers),
             "validated": sum(o.validated for o in offers),
+            "unexercised": sum(o.unexercised for o in offers),
+            "equivalent": sum(o.equivalent for o in offers),
             "applied": len(applied),
             "remaining": len(remaining),
         },
     }
 
 
-def _print_text(
-    texts: dict[str, str], offers: list[FixOffer], applied: set[int], remaining: list[Finding]
-) -> None:
-    for number, offer in enumerate(offers):
-        finding = offer.finding
-        start = finding.span.start
-        print(
-            f"{finding.path}:{start.line + 1}:{start.column + 1}: {finding.rule} {finding.message}"
-        )
-        if offer.fix is None:
-            print(f"    no fix ({offer.verdict.summary()})")
-            continue
-        mark = "applied: " if number in applied else "fix: "
-        print(f"    {mark}{offer.title}")
-        if number not in applied:
-            diff = _diff(finding.path, texts.get(finding.path, ""), offer.fix.edits)
-            for line in diff.splitlines()[2:]:
-                print(f"      {line}")
+def _offer_text(texts: dict[str, str], offer: FixOffer, applied: bool = False) -> str:
+    """One finding and its fix (or why there is none), as the text format prints it."""
+    finding = offer.finding
+    lines = [f"{_where(finding)}: {finding.rule} {finding.message}"]
+    if offer.fix is None:
+        lines.append(f"    no fix ({offer.verdict.summary()})")
+        return "\n".join(lines)
+    lines.append(f"    {'applied: ' if applied else 'fix: '}{offer.title}")
+    if not applied:
+        diff = _diff(finding.path, texts.get(finding.path, ""), offer.fix.edits)
+        lines.extend(f"      {line}" for line in diff.splitlines()[2:])
+    return "\n".join(lines)
+
+
+def _print_summary(offers: list[FixOffer], applied: set[int], remaining: list[Finding]) -> None:
     with_fix = sum(o.offered for o in offers)
     validated = sum(o.validated for o in offers)
+    unexercised = sum(o.unexercised for o in offers)
+    equivalent = sum(o.equivalent for o in offers)
+    extra = ""
+    if unexercised:
+        extra += f", {unexercised} where the tests pass but none runs the fixed code"
+    if equivalent:
+        extra += f", {equivalent} behaving as before on generated inputs (no test runs them)"
     print(
         f"{len(offers)} findings, {with_fix} with a fix, {validated} validated by the tests"
+        + extra
         + (f", {len(applied)} applied" if applied else "")
         + f"; {len(remaining)} remaining"
     )
+
+
+def _print_annotations(offers: list[FixOffer], applied: set[int], remaining: list[Finding]) -> None:
+    """One workflow annotation per finding that remains, with the fix offered for it."""
+    from tactful.server.cli.github import Annotation, level_of, render
+
+    offered = {
+        (o.finding.path, o.finding.rule, o.finding.span.start): o
+        for number, o in enumerate(offers)
+        if number not in applied
+    }
+    annotations = []
+    for finding in remaining:
+        offer = offered.get((finding.path, finding.rule, finding.span.start))
+        message = finding.message
+        if offer is not None and offer.fix is not None:
+            message += f"\nfix: {offer.title}"
+        start, end = finding.span.start, finding.span.end
+        annotations.append(
+            Annotation(
+                level=level_of(finding.severity.value),
+                message=message,
+                file=finding.path,
+                line=start.line + 1,
+                end_line=end.line + 1,
+                column=start.column + 1,
+                end_column=end.column + 1,
+                title=f"tactful fix {finding.rule}",
+            )
+        )
+    sys.stdout.write(render(annotations))

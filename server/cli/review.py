@@ -28,6 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tactful.server.cli import add_selection_arguments
 from tactful.server.cli.progress import Progress, show_progress
 
 if TYPE_CHECKING:
@@ -66,27 +67,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="review the index (what the next commit holds) instead of the working tree",
     )
-    parser.add_argument(
-        "--select",
-        action="append",
-        metavar="RULES",
-        help="comma-separated rule ids or prefixes to report, like ruff's (F, E4, F401, "
+    add_selection_arguments(
+        parser,
+        "comma-separated rule ids or prefixes to report, like ruff's (F, E4, F401, "
         "debug-leftover, function, ALL); default: all",
-    )
-    parser.add_argument(
-        "--ignore",
-        action="append",
-        metavar="RULES",
-        help="comma-separated rule ids or prefixes to leave out (the more specific of "
-        "--select and --ignore wins)",
-    )
-    parser.add_argument(
-        "--exclude",
-        action="append",
-        default=[],
-        metavar="GLOB",
-        help="leave out files matching a gitignore-style pattern, from the repository root "
-        "(repeatable)",
+        "repository root",
     )
     parser.add_argument(
         "--format",

@@ -4,10 +4,13 @@ Applies a unified diff (``git diff``, ``diff -u``; ``-`` reads it from standard 
 sandboxed copy of the workspace at PATH (default: the current folder), runs the tests that cover
 the changed lines, and prints the verdict. The workspace itself is never written.
 
-Exit codes: 0 the tests passed; 1 they failed, timed out or could not run; 2 a usage or settings
-error: no such patch file, a diff that does not apply, an untrusted workspace (``tactful trust``),
-no usable sandbox, or validation turned off. The JSON format is documented in
-docs/validate-json.md.
+Exit codes: 0 the tests ran the changed code and passed (``passed``), or no test runs it and the
+old and the new code behaved the same on every input tried (``equivalent``); 1 anything that
+proves less or worse: the tests pass but none runs the changed code (``unexercised``), the new
+code behaves differently (``different``), the tests failed, timed out or could not run; 2 a usage
+or settings error: no such patch file, a diff that does not apply, an untrusted workspace
+(``tactful trust``), no usable sandbox, or validation turned off. The JSON format is documented
+in docs/validate-json.md.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ def _read_patch(name: str) -> str:
 
 
 def exit_code(verdict: Verdict) -> int:
-    if verdict.status is Status.PASSED:
+    if verdict.status in (Status.PASSED, Status.EQUIVALENT):
         return 0
     if verdict.status is Status.NOT_VALIDATED:
         return 2
@@ -94,8 +97,23 @@ def _print_text(verdict: Verdict) -> None:
         details.append("cached")
     if details:
         print("  " + ", ".join(details))
+    if verdict.selection_reason:
+        print(f"  tests chosen: {verdict.selection_reason}")
+    if verdict.interpreter:
+        print(f"  interpreter: {verdict.interpreter}")
     if verdict.reason and verdict.status is not Status.NOT_VALIDATED:
         print(f"  {verdict.reason}")
+    for label in verdict.unexercised:
+        print(f"  no test runs: {label}")
+    if verdict.counterexample is not None:
+        example = verdict.counterexample
+        print(f"  {example.function}: {example.input}")
+        print(f"    before the change: {example.old}")
+        print(f"    after the change:  {example.new}")
+    for node in verdict.failing_before[:5]:
+        print(f"  set aside (fails without the change too): {node}")
+    if len(verdict.failing_before) > 5:
+        print(f"  … and {len(verdict.failing_before) - 5} more set aside")
     for node in verdict.failed_ids:
         print(f"  failed: {node}")
     if verdict.failures and verdict.status is not Status.PASSED:

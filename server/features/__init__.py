@@ -34,6 +34,8 @@ FEATURES = [
     "lifecycle",
     "sync",
     "configuration",
+    "trust",
+    "python_environment",
     "feedback",
     "diagnostic",
     "status",

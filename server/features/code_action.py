@@ -3,11 +3,19 @@
 LSP concept: a code action is listed cheaply (title, kind, the diagnostics it answers) and its
 edit is filled in only when the user picks it (``codeAction/resolve``). Titles state the verdict
 of the fix, as DESIGN §2 says: ``Remove unused import: `os` (F401) — 14 tests passed``,
-``… — unsafe fix, not validated (workspace not trusted)``. Only a fix whose tests passed is
-``isPreferred``; ``source.fixAll.tactful`` gathers the fixes that are safe or validated, never
-an unvalidated unsafe or LLM fix.
+``… — tests pass, but none runs this code``, ``… — same behaviour on 100 inputs``,
+``… — unsafe fix, not validated (workspace not trusted)``. Only a fix whose tests ran the fixed
+code and passed is ``isPreferred``; ``source.fixAll.tactful`` gathers the fixes that passed so
+or that ruff calls safe, never an unvalidated unsafe or LLM fix, nor one no test runs.
 
-Quick fixes pass the feedback loop's item model (``QualityPipeline.present`` in
+What is applied is what was proven: resolving a fix whose tests are still running waits for its
+verdict (up to ``validation.timeoutS``; a ``$/cancelRequest`` for the resolve stops the wait,
+not the tests). A fix the tests rejected, or one still untested at the deadline that ruff does
+not call safe, comes back without an edit, and a message says why. Verdicts arriving later are
+announced with ``tactful/verdictsChanged`` (see quality.py), on which editors list the actions
+again.
+
+Quick fixes pass the feedback loop's item model (``QualityPipeline.present``,
 feedback/quality.py): listed most likely useful first, the ones it hides left out. Each carries
 the command ``tactful.fixApplied [id]``, which the editor runs after applying the edit, so the
 model learns what the developer takes. ``source.fixAll.tactful`` is not filtered: the developer
@@ -36,6 +44,7 @@ from tactful.analyzers.text import Edit, Span
 from tactful.feedback.fixes import FixOffer, fix_id
 from tactful.server.convert import Lines, to_range, to_span, to_text_edit
 from tactful.server.errors import guard
+from tactful.server.features.feedback import committed
 from tactful.server.features.quality import SOURCE, service
 
 if TYPE_CHECKING:
@@ -189,10 +198,14 @@ class QualityActions:
         if data.get("all"):
             edits = [e for offer in self._fix_all_offers(uri) if offer.fix for e in offer.fix.edits]
         else:
-            offer = await service(self.server).offer(uri, int(data.get("index", -1)))
-            if offer is None or offer.fix is None:
+            offer = await self._proven(uri, int(data.get("index", -1)), action.title)
+            current = self.server.documents.get(uri)
+            if offer is None or current is None or current.version != state.version:
+                action.command = None  # nothing is applied, so nothing to record
                 return action
+            assert offer.fix is not None
             edits = list(offer.fix.edits)
+            action.title = offer.title
         lines = Lines(state.text)
         encoding = self.server.encoding
         text_edits = [to_text_edit(edit, lines, encoding) for edit in edits]
@@ -207,6 +220,33 @@ class QualityActions:
             ]
         )
         return action
+
+    async def _proven(self, uri: str, index: int, title: str) -> FixOffer | None:
+        """The fix to apply for a finding once its verdict is in, or None (and the user told
+        why) when none may be applied."""
+        quality = service(self.server)
+        timeout = self.server.settings.validation.timeout_s
+        offer = await quality.judged_offer(uri, index, timeout)
+        if offer is None:
+            pending = await quality.offer(uri, index)
+            if pending is None or pending.fix is None:
+                return None
+            validating = self.server.settings.validation.enabled and self.server.trusted
+            if validating and not pending.safe:
+                self.server.show_message(
+                    f"tactful: not applied: {title}: its tests were still running after "
+                    f"{timeout:.0f} s; try again when they are done",
+                    types.MessageType.Warning,
+                )
+                return None
+            return pending
+        if offer.fix is None or offer.verdict.rejected:
+            self.server.show_message(
+                f"tactful: not applied: {title}: {offer.verdict.summary()}",
+                types.MessageType.Warning,
+            )
+            return None
+        return offer
 
 
 def _clash(edit: Edit, other: Edit) -> bool:
@@ -239,14 +279,16 @@ def register(server: TactfulServer) -> None:
 
     @server.command(FIX_APPLIED)
     @guard(server, "recording an applied fix", fallback=False)
-    def fix_applied(*args: Any) -> bool:
+    async def fix_applied(*args: Any) -> bool:
         first = args[0] if args else None
         ids = first if isinstance(first, list) else [first]
         if not ids or not all(isinstance(i, str) and i for i in ids):
             logger.warning("%s takes the id of a fix, or a list of them, got %r", FIX_APPLIED, args)
             return False
         explicit = not (len(args) > 1 and args[1] == "fixAll")
-        return service(server).fix_applied(ids, explicit)
+        recorded = service(server).fix_applied(ids, explicit)
+        await committed(server)  # answered once the event is in the store
+        return recorded
 
     @server.feature(types.CODE_ACTION_RESOLVE)
     async def resolve(action: types.CodeAction) -> types.CodeAction:

@@ -48,7 +48,7 @@ def register(server: TactfulServer) -> None:
             return types.CompletionList(is_incomplete=True, items=[])
         items = []
         for rank, shown in enumerate(answer.shown):
-            position = shown.request.position
+            position = shown.position
             line = answer.lines.line(position.line)
             head = line[: position.column - shown.suggestion.replace_prefix]
             word = _WORD_END.search(head).group(0)  # type: ignore[union-attr]

@@ -27,7 +27,13 @@ def register(server: TactfulServer) -> None:
             return
         from tactful.server.validation import sandbox_for  # the sandbox only when it may run
 
-        sandbox_for(server.workspace_root, server.settings).start_coverage_map()
+        sandbox = sandbox_for(
+            server.workspace_root,
+            server.settings,
+            server.editor_trust,
+            server.selected_python,
+        )
+        sandbox.start_coverage_map()
 
     def on_initialized() -> None:
         ready["initialized"] = True

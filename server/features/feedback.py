@@ -3,8 +3,12 @@
 Not an LSP method of its own: this feature owns the ``FeedbackLoop`` (``server.services.feedback``),
 opens the store from ``initialized`` without blocking the loop, follows ``filter.*`` settings,
 feeds every document change to the loop so it can infer rejections (DESIGN §2), and closes the
-store on shutdown. A store that cannot be used is said once (a warning message) and the server
-goes on with feedback kept in memory.
+store on shutdown. A store that cannot be used — at start, or later when a write fails (a full
+disk) — is said once (a warning message) and the server goes on with feedback kept in memory.
+
+The commands that report what the developer did (accept, reject, dismiss, fix applied) answer
+once what they recorded is committed to the store (``committed``): an editor that got the
+answer may be killed the next moment and the event is still there.
 
 The loop is called explicitly by what it judges: the completion pipeline
 (``tactful.feedback.completion``: ``gate``, ``judge``, ``shown``, ``unanswered``) and the accept
@@ -14,20 +18,38 @@ and reject commands (``inline_completion.py``); review comments ``judge_item``/`
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
 from tactful.analyzers.document import Document
-from tactful.server.executor import run_blocking
 
 if TYPE_CHECKING:
     from tactful.feedback.loop import FilterOptions
-    from tactful.feedback.store import FeedbackStore
     from tactful.server.app import TactfulServer
 
 logger = logging.getLogger(__name__)
+
+# The longest a command waits for the store to commit what it recorded: beyond the store's own
+# wait for a file another process has locked (5 s), after which the events are kept in memory.
+COMMIT_WAIT_S = 10.0
+
+
+async def committed(server: TactfulServer) -> bool:
+    """Wait until what the feedback loop recorded so far is committed to the store; True when
+    it reached the file. The writer thread does the work and this coroutine awaits its future,
+    so the event loop goes on serving; after ``COMMIT_WAIT_S`` it gives up waiting (the events
+    stay queued) and says so in the log."""
+    loop = server.services.feedback
+    if loop is None:
+        return False
+    try:
+        return await asyncio.wait_for(asyncio.wrap_future(loop.store.committed()), COMMIT_WAIT_S)
+    except TimeoutError:
+        logger.warning("the feedback store did not commit within %.0f s", COMMIT_WAIT_S)
+        return False
 
 
 def _options(server: TactfulServer) -> FilterOptions:
@@ -44,13 +66,20 @@ def register(server: TactfulServer) -> None:
         from tactful.feedback.store import FeedbackStore, store_path
 
         settings = server.settings.feedback
-        store = FeedbackStore(store_path(settings.store), keep_code=settings.store_code)
+        event_loop = asyncio.get_running_loop()
+
+        def say(problem: str) -> None:
+            # Heard on the store's writer thread; said from the event loop.
+            event_loop.call_soon_threadsafe(server.show_message, problem, types.MessageType.Warning)
+
+        store = FeedbackStore(
+            store_path(settings.store), keep_code=settings.store_code, on_problem=say
+        )
         loop = server.services.feedback = FeedbackLoop(store, _options(server))
         if server.settings.feedback.team:
             from tactful.server.features.team import start_team
 
             start_team(server, loop, str(server.workspace_root or ""))
-        server.spawn(_say_problem(server, store), name="opening the feedback store")
 
     def settings_changed() -> None:
         loop = server.services.feedback
@@ -83,9 +112,3 @@ def register(server: TactfulServer) -> None:
     server.listeners["change"].append(changed)
     server.listeners["close"].append(closed)
     server.shutdown_listeners.append(stop)
-
-
-async def _say_problem(server: TactfulServer, store: FeedbackStore) -> None:
-    problem = await run_blocking(lambda: store.problem)
-    if problem:
-        server.show_message(problem, types.MessageType.Warning)

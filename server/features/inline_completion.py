@@ -9,8 +9,9 @@ for the same document, or answered for a version that is no longer current, gets
 
 The pipeline is ``server.services.completion``, shared with ``textDocument/completion``. This
 module also owns the ``tactful.acceptSuggestion`` / ``tactful.rejectSuggestion`` commands, which
-tell the feedback loop what became of a shown suggestion; an id of a next edit
-(``tactful/nextEdits``) goes to the next-edit pipeline instead.
+tell the feedback loop what became of a shown suggestion (an id of a next edit,
+``tactful/nextEdits``, goes to the next-edit pipeline instead) and answer once the store has
+committed it (``server/features/feedback.py:committed``).
 
 When the engines have nothing to show, the best next edit (``tactful/nextEdits``) is offered
 instead if it lies on the cursor's line (``next_edits.on_cursor_line``): one item whose range
@@ -36,6 +37,7 @@ from lsprotocol import types
 from tactful.analyzers.text import Point, Span
 from tactful.server.convert import Lines, to_point, to_position, to_range
 from tactful.server.errors import guard
+from tactful.server.features.feedback import committed
 from tactful.server.features.next_edits import on_cursor_line
 from tactful.suggestion.registry import ShownSuggestion
 from tactful.suggestion.types import CompletionRequest
@@ -121,13 +123,13 @@ def accept_command(suggestion_id: str) -> types.Command:
 def replaced_range(shown: ShownSuggestion, lines: Lines, encoding: str) -> types.Range:
     """The range an item replaces: the characters before the cursor it rewrites (none for a
     pure insertion), in the client's encoding."""
-    position = shown.request.position
+    position = shown.position
     start = Point(position.line, max(0, position.column - shown.suggestion.replace_prefix))
     return to_range(Span(start, position), lines, encoding)
 
 
 def insert_text(shown: ShownSuggestion, lines: Lines) -> str:
-    position = shown.request.position
+    position = shown.position
     replaced = shown.suggestion.replace_prefix
     line = lines.line(position.line)
     return line[max(0, position.column - replaced) : position.column] + shown.suggestion.text
@@ -176,7 +178,9 @@ def register(server: TactfulServer) -> None:
     async def accept_suggestion(*args: Any) -> bool:
         next_edits = server.services.next_edits
         if args and next_edits is not None and next_edits.get(str(args[0])) is not None:
-            return await next_edits.accepted(str(args[0]))
+            accepted = await next_edits.accepted(str(args[0]))
+            await committed(server)
+            return accepted
         suggestion_id = _shown_id(server, ACCEPT, args)
         if suggestion_id is None:
             return False
@@ -184,6 +188,7 @@ def register(server: TactfulServer) -> None:
         loop = server.services.feedback
         if loop is not None:
             loop.accepted(suggestion_id, length)
+            await committed(server)
         return True
 
     @server.command(REJECT)
@@ -191,13 +196,16 @@ def register(server: TactfulServer) -> None:
     async def reject_suggestion(*args: Any) -> bool:
         next_edits = server.services.next_edits
         if args and next_edits is not None and next_edits.get(str(args[0])) is not None:
-            return await next_edits.rejected(str(args[0]))
+            rejected = await next_edits.rejected(str(args[0]))
+            await committed(server)
+            return rejected
         suggestion_id = _shown_id(server, REJECT, args)
         if suggestion_id is None:
             return False
         loop = server.services.feedback
         if loop is not None:
             loop.rejected(suggestion_id, explicit=True)
+            await committed(server)
         return True
 
 

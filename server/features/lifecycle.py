@@ -8,6 +8,7 @@ background work (indexing, coverage) from it.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,8 @@ from tactful.server.settings import flatten
 
 if TYPE_CHECKING:
     from tactful.server.app import TactfulServer
+
+logger = logging.getLogger(__name__)
 
 
 def _root(params: types.InitializeParams) -> Path | None:
@@ -50,6 +53,11 @@ def register(server: TactfulServer) -> None:
 
     @server.feature(types.INITIALIZED)
     def initialized(params: types.InitializedParams) -> None:
+        if server.initialized_done:
+            # Features start their background work (the feedback store, indexing) once.
+            logger.warning("initialized was sent again: ignored")
+            return
+        server.initialized_done = True
         # The initialize answer is out: the features it did not need load now, before the
         # client sends anything else.
         load_deferred(server)

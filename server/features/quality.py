@@ -5,7 +5,9 @@ LSP concept: diagnostics are pushed with ``textDocument/publishDiagnostics`` (or
 ``textDocument/diagnostic``; both go through server/diagnostics.py). Each diagnostic's ``code``
 is the ruff rule and ``codeDescription.href`` its documentation; its ``data`` names the
 document's version and the finding's index, which ``code_action.py`` offers the judged fix for.
-Testing fixes shows ``$/progress``, which the user may cancel.
+Testing fixes shows ``$/progress``, which the user may cancel. Each verdict the tests give is
+announced with the notification ``tactful/verdictsChanged`` ``{uri, version}``, so that editors
+ask for the document's code actions again (their titles carry the verdicts).
 
 This module converts and publishes; when to lint, what to show and the fixes' judging are the
 quality pipeline's (``tactful.feedback.quality``), which reaches the editor through ``_Editor``.
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SOURCE = "tactful.quality"
+VERDICTS_CHANGED = "tactful/verdictsChanged"
 
 
 class _Editor:
@@ -71,7 +74,9 @@ class _Editor:
         else:
 
             def tests() -> Any:
-                return sandbox_for(root, settings)
+                return sandbox_for(
+                    root, settings, self.server.editor_trust, self.server.selected_python
+                )
 
         return QualityConfig(
             enabled=settings.quality.enabled,
@@ -116,6 +121,9 @@ class _Editor:
 
     def warn(self, message: str) -> None:
         self.server.show_message(message, types.MessageType.Warning)
+
+    def verdicts_changed(self, key: str, version: int) -> None:
+        self.server.protocol.notify(VERDICTS_CHANGED, {"uri": key, "version": version})
 
 
 def _text_of(document: Document) -> Snapshot:

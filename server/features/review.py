@@ -32,7 +32,8 @@ from tactful.feedback.store import store_path
 from tactful.server.convert import Lines, to_diagnostic
 from tactful.server.diagnostics import publisher
 from tactful.server.executor import run_blocking
-from tactful.server.handlers import background_command, local_command, on_event
+from tactful.server.features.feedback import committed
+from tactful.server.handlers import background_command, on_event
 from tactful.server.progress import progress
 from tactful.suggestion.review import Comment
 from tactful.suggestion.review.llm import config_from_settings
@@ -196,13 +197,15 @@ def register(server: TactfulServer) -> None:
         files, turns = await review.review_all()
         return {"files": files, "comments": sum(len(turn.kept) for turn in turns)}
 
-    @local_command(server, DISMISS_COMMENT, "dismissing a review comment", False)
-    def dismiss_comment(*args: Any) -> bool:
+    @background_command(server, DISMISS_COMMENT, "dismissing a review comment", False)
+    async def dismiss_comment(*args: Any) -> bool:
         comment_id = args[0] if args else None
         if not isinstance(comment_id, str) or not comment_id:
             logger.warning("tactful.dismissComment takes the id of a review comment, got %r", args)
             return False
-        return review.dismiss(comment_id)
+        dismissed = review.dismiss(comment_id)
+        await committed(server)  # answered once the dismissal is in the store
+        return dismissed
 
     try:
         from tactful.server.features.code_action import add_provider

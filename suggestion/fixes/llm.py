@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tactful.analyzers.findings import Applicability, Finding, Fix
-from tactful.analyzers.languages import new_parser
+from tactful.analyzers.languages import new_parser, parse_within
 from tactful.analyzers.ruff import rule_documentation
 from tactful.analyzers.secrets import is_secret_path, redact
 from tactful.analyzers.text import Edit, Point, Span
@@ -65,8 +65,12 @@ def enclosing_region(text: str, line: int) -> Region:
     first, last = max(0, line - WINDOW_LINES), min(len(lines) - 1, line + WINDOW_LINES)
     parser = new_parser("python")
     if parser is not None:
-        tree = parser.parse(text.encode("utf-8", "surrogatepass"))
-        node = tree.root_node.descendant_for_point_range((line, 0), (line, 0))
+        tree = parse_within(parser, text.encode("utf-8", "surrogatepass"))
+        node = (
+            tree.root_node.descendant_for_point_range((line, 0), (line, 0))
+            if tree is not None
+            else None
+        )
         while node is not None:
             if node.type in ("function_definition", "class_definition", "decorated_definition"):
                 start, end = node.start_point[0], node.end_point[0]

@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Iterator
 
 from tactful.analyzers.findings import Applicability, Finding, Fix
-from tactful.analyzers.languages import new_parser
+from tactful.analyzers.languages import new_parser, parse_within
 from tactful.analyzers.text import Edit, LineIndex, Point, Span
 
 logger = logging.getLogger(__name__)
 
 _CLOSERS = {"(": ")", "[": "]", "{": "}"}
 MAX_REPAIRS = 4
+# Every candidate is checked by compiling the whole file: above this size, or past this time,
+# no repair is proposed (a megabyte of random bytes kept a worker here for over a minute).
+MAX_REPAIRED_CHARS = 300_000
+REPAIR_BUDGET_S = 1.0
 
 
 def compiles(text: str) -> bool:
@@ -41,7 +46,11 @@ def first_error(text: str) -> SyntaxError | None:
 
 
 def propose(finding: Finding, text: str) -> list[Fix]:
-    """Repairs after which ``text`` compiles, smallest first (at most a few)."""
+    """Repairs after which ``text`` compiles, smallest first (at most a few); none for a text
+    over ``MAX_REPAIRED_CHARS``, and only those found within ``REPAIR_BUDGET_S``."""
+    if len(text) > MAX_REPAIRED_CHARS:
+        return []
+    deadline = time.monotonic() + REPAIR_BUDGET_S
     error = first_error(text)
     if error is None:
         return []
@@ -49,6 +58,9 @@ def propose(finding: Finding, text: str) -> list[Fix]:
     seen: set[str] = set()
     fixes: list[Fix] = []
     for title, edit in _candidates(error, text, lines):
+        if time.monotonic() > deadline:
+            logger.info("syntax repairs of %s: out of time after %d", finding.path, len(fixes))
+            break
         candidate = _apply(text, edit)
         if candidate in seen or not compiles(candidate):
             continue
@@ -145,7 +157,9 @@ def _missing_nodes(text: str, lines: list[str]) -> Iterator[tuple[str, Edit]]:
     parser = new_parser("python")
     if parser is None:
         return
-    tree = parser.parse(text.encode("utf-8", "surrogatepass"))
+    tree = parse_within(parser, text.encode("utf-8", "surrogatepass"))
+    if tree is None:
+        return
     index = LineIndex(text)
     stack = [tree.root_node]
     while stack:

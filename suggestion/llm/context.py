@@ -22,7 +22,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-from tactful.analyzers.secrets import redact
+from tactful.analyzers.secrets import redact, redact_around
 from tactful.suggestion.llm.prompts import PromptContext, Snippet
 from tactful.suggestion.llm.retrieval import SnippetIndex
 from tactful.suggestion.types import CompletionRequest
@@ -126,11 +126,13 @@ class ContextBuilder:
         snippets = self._snippets_for(
             request, lines, start, line, budget.chars(budget.snippet_share)
         )
+        # Redacted as one text: a secret the cursor splits in two is still found whole.
+        prefix, suffix = redact_around(prefix, suffix)
         return PromptContext(
             path=_display_path(request),
             language=request.language_id,
-            prefix=redact(prefix),
-            suffix=redact(suffix),
+            prefix=prefix,
+            suffix=suffix,
             header=redact(header),
             snippets=snippets,
         )

@@ -78,7 +78,8 @@ class SnippetIndex:
         self.max_file_bytes = max_file_bytes
         self.max_windows = max_windows
         self._files: dict[str, _File] = {}
-        self._pending: dict[str, str] = {}
+        # key -> (the path as the editor named it, its text)
+        self._pending: dict[str, tuple[str, str]] = {}
         self._built = False
         self._lock = threading.Lock()
 
@@ -86,7 +87,7 @@ class SnippetIndex:
         """Record a buffer's text; whether it may be used is decided when it is indexed."""
         if path is None or len(text) > self.max_file_bytes:
             return
-        self._pending[self._key(path)] = text
+        self._pending[self._key(path)] = (path, text)
 
     def set_root(self, root: str | Path | None) -> None:
         """The workspace root, when it was not known at construction (the first request says)."""
@@ -182,8 +183,10 @@ class SnippetIndex:
 
     def _apply_pending(self) -> None:
         while self._pending:
-            key, text = self._pending.popitem()
-            if is_secret_path(self.root, key):
+            key, (named, text) = self._pending.popitem()
+            # Judged by the name the editor used: the key is where links lead, and a link from
+            # the workspace to elsewhere must read as what it is.
+            if is_secret_path(self.root, named) or is_secret_path(self.root, key):
                 self._files.pop(key, None)
             else:
                 self._files[key] = self._cut(text)

@@ -2,7 +2,10 @@
 
 The server's schema (`tactful.server.settings`) is the single source of the settings' names,
 defaults and descriptions; this script copies it into `package.json` so VS Code's settings editor
-shows the same thing `tactful doctor` does. Run it with the interpreter tactful is installed in:
+shows the same thing `tactful doctor` does. The settings only the user may set (`USER_ONLY`) are
+`machine`-scoped and listed in `capabilities.untrustedWorkspaces.restrictedConfigurations`, so a
+repository's `.vscode/settings.json` never sets them. Run it with the interpreter tactful is
+installed in:
 
     .venv/bin/python editors/vscode/scripts/sync_settings.py          # rewrite package.json
     .venv/bin/python editors/vscode/scripts/sync_settings.py --check  # exit 1 if it is stale
@@ -18,7 +21,7 @@ import typing
 from pathlib import Path
 from typing import Any, Literal
 
-from tactful.server.settings import SCHEMA, WORKSPACE_FORBIDDEN, camel, describe
+from tactful.server.settings import SCHEMA, camel, describe, user_only
 
 PACKAGE_JSON = Path(__file__).resolve().parent.parent / "package.json"
 
@@ -71,10 +74,6 @@ def _json_type(kind: Any) -> dict[str, Any]:
     raise ValueError(f"no JSON schema for settings type {kind!r}")
 
 
-def _user_only(key: str) -> bool:
-    return any(key == f or (f.endswith(".") and key.startswith(f)) for f in WORKSPACE_FORBIDDEN)
-
-
 def configuration() -> dict[str, Any]:
     """The whole `contributes.configuration` block."""
     properties: dict[str, Any] = dict(EXTENSION_OWN)
@@ -87,12 +86,21 @@ def configuration() -> dict[str, Any]:
         entry = _json_type(kind)
         entry["default"] = default
         entry["markdownDescription"] = doc
-        # Keys that decide what runs or where code is sent: user settings only, never
-        # `.vscode/settings.json`, just as the server never takes them from workspace files.
-        entry["scope"] = "machine" if _user_only(key) else "window"
+        # Keys that decide what runs, where code is sent or how safe a run is: user settings
+        # only, never `.vscode/settings.json`, as the server never takes them from a workspace.
+        entry["scope"] = "machine" if user_only(key) else "window"
         entry["order"] = order
         properties[f"tactful.{wire}"] = entry
     return {"title": "tactful", "properties": properties}
+
+
+def restricted(configuration: dict[str, Any]) -> list[str]:
+    """The settings VS Code must not take from an untrusted workspace: every machine-scoped one."""
+    return [
+        name
+        for name, entry in configuration["properties"].items()
+        if entry.get("scope") in ("machine", "application")
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,15 +110,29 @@ def main(argv: list[str] | None = None) -> int:
     manifest = json.loads(PACKAGE_JSON.read_text(encoding="utf-8"))
     wanted = configuration()
     contributes = manifest.setdefault("contributes", {})
+    trust = manifest.setdefault("capabilities", {}).setdefault("untrustedWorkspaces", {})
     if args.check:
-        if contributes.get("configuration") != wanted:
+        stale = [
+            what
+            for what, found, expected in (
+                ("contributes.configuration", contributes.get("configuration"), wanted),
+                (
+                    "capabilities.untrustedWorkspaces.restrictedConfigurations",
+                    trust.get("restrictedConfigurations"),
+                    restricted(wanted),
+                ),
+            )
+            if found != expected
+        ]
+        if stale:
             sys.stderr.write(
-                f"{PACKAGE_JSON}: contributes.configuration differs from the settings schema; "
+                f"{PACKAGE_JSON}: {', '.join(stale)} differs from the settings schema; "
                 f"run {Path(__file__).name} to update it\n"
             )
             return 1
         return 0
     contributes["configuration"] = wanted
+    trust["restrictedConfigurations"] = restricted(wanted)
     PACKAGE_JSON.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", "utf-8")
     return 0
 

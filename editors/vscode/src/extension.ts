@@ -1,6 +1,9 @@
 /**
- * The VS Code side of tactful: starts `tactful serve`, sends the user's settings and VS Code's
- * workspace trust, shows what the server is doing in the status bar, and shows next edits.
+ * The VS Code side of tactful: starts `tactful serve`, sends the user's settings, VS Code's
+ * workspace trust (in initializationOptions, then `tactful/workspaceTrusted` when it is granted)
+ * and the interpreter selected in the Python extension (the project's Python, for validation),
+ * lists code actions again when the server announces new verdicts, shows what the server is
+ * doing in the status bar, and shows next edits.
  *
  * Boundary: everything that speaks to VS Code lives here; the decisions (which settings to send,
  * which executable to start, what the status bar says, when to ask for inline suggestions again,
@@ -24,7 +27,15 @@ import {
   type WorkDoneProgressReport,
 } from "vscode-languageclient";
 import { LanguageClient, type Executable } from "vscode-languageclient/node";
-import { clientSettings, configurationSection, serverSettings, type ServerSetting, type SettingsTree } from "./settings";
+import {
+  WORKSPACE_TRUSTED,
+  changeableSettings,
+  clientSettings,
+  configurationSection,
+  serverSettings,
+  type ServerSetting,
+  type SettingsTree,
+} from "./settings";
 import { findServer, type Candidate } from "./serverPath";
 import { shouldAskAgain, type InlineCompletionReady } from "./inline";
 import {
@@ -38,6 +49,7 @@ import {
   type NextEditItem,
 } from "./nextEdits";
 import { Activity, statusView, type ServerState, type ServerStatus } from "./status";
+import { SELECTED_PYTHON, selectedPython, VERDICTS_CHANGED, VerdictRefresh } from "./verdicts";
 
 /** Language ids the server understands (its tree-sitter grammars). */
 const LANGUAGES = [
@@ -282,6 +294,11 @@ class Tactful implements vscode.Disposable {
   private readonly settings: ServerSetting[];
   private readonly disposables: vscode.Disposable[] = [];
   private readonly nextEdits: NextEditView;
+  private python: string | undefined;
+  private readonly verdicts = new VerdictRefresh(
+    (uri) => this.refreshCodeActions(uri),
+    (run, delay) => setTimeout(run, delay),
+  );
 
   constructor(context: vscode.ExtensionContext) {
     this.log = vscode.window.createOutputChannel("tactful", { log: true });
@@ -296,10 +313,24 @@ class Tactful implements vscode.Disposable {
     this.item.show();
   }
 
-  /** The client layer of the server's settings, as VS Code has them now. */
+  /** The server's initializationOptions, as VS Code has them now. */
   private settingsNow(): SettingsTree {
     const config = vscode.workspace.getConfiguration("tactful");
     return clientSettings(this.settings, (key) => config.inspect(key), vscode.workspace.isTrusted);
+  }
+
+  /** The settings a workspace may change while the server runs. */
+  private changeableNow(): SettingsTree {
+    const config = vscode.workspace.getConfiguration("tactful");
+    return changeableSettings(this.settings, (key) => config.inspect(key));
+  }
+
+  /** Whether a configuration change touches a setting the server takes only at start. */
+  private affectsUserOnly(event: vscode.ConfigurationChangeEvent): boolean {
+    return (
+      event.affectsConfiguration("tactful.path") ||
+      this.settings.some((s) => s.userOnly && event.affectsConfiguration(`tactful.${s.key}`))
+    );
   }
 
   private render(): void {
@@ -330,7 +361,8 @@ class Tactful implements vscode.Disposable {
       const resource = vscode.workspace.workspaceFolders?.[0]?.uri;
       const active = api.environments.getActiveEnvironmentPath(resource);
       const resolved = await api.environments.resolveEnvironment(active);
-      return resolved?.executable.uri?.fsPath;
+      this.python = resolved?.executable.uri?.fsPath;
+      return this.python;
     } catch (error) {
       this.log.warn(`could not ask the Python extension for the selected environment: ${error}`);
       return undefined;
@@ -389,7 +421,7 @@ class Tactful implements vscode.Disposable {
             if (!Array.isArray(answers)) {
               return answers;
             }
-            const tree = this.settingsNow();
+            const tree = this.changeableNow();
             return params.items.map((item, index) => {
               const ours = configurationSection(item.section, tree);
               return ours === undefined ? answers[index] : ours;
@@ -411,6 +443,7 @@ class Tactful implements vscode.Disposable {
       this.serverStatus = params;
       this.render();
     });
+    client.onNotification(VERDICTS_CHANGED, (params: unknown) => this.verdicts.changed(params));
     // The LLM answered in the background while the local answer showed: ask again where the
     // cursor still is, and VS Code shows the LLM's answer in its place.
     client.onNotification("tactful/inlineCompletionReady", (params: InlineCompletionReady) => {
@@ -428,6 +461,7 @@ class Tactful implements vscode.Disposable {
     });
     try {
       await client.start();
+      await client.sendNotification(SELECTED_PYTHON, selectedPython(this.python));
     } catch (error) {
       this.log.error(`the tactful server did not start: ${error}`);
       this.state = "stopped";
@@ -464,15 +498,24 @@ class Tactful implements vscode.Disposable {
     this.render();
   }
 
-  /** Send the settings again: the user changed them, or granted trust. */
+  /** Send the settings a workspace may change again: the user changed them. */
   sendSettings(): void {
     if (this.client?.state !== State.Running) {
       return;
     }
     void this.client.sendNotification(DidChangeConfigurationNotification.type, {
-      settings: { tactful: this.settingsNow() },
+      settings: { tactful: this.changeableNow() },
     });
     this.render();
+  }
+
+  /** VS Code's workspace trust was granted: tell the server on its own channel. */
+  sendTrust(): void {
+    this.render();
+    if (this.client?.state !== State.Running) {
+      return;
+    }
+    void this.client.sendNotification(WORKSPACE_TRUSTED, { trusted: vscode.workspace.isTrusted });
   }
 
   async review(): Promise<void> {
@@ -544,9 +587,10 @@ class Tactful implements vscode.Disposable {
     this.disposables.push(
       vscode.workspace.onDidChangeTextDocument((event) => this.nextEdits.changed(event)),
       vscode.window.onDidChangeActiveTextEditor(() => this.nextEdits.hide()),
-      vscode.workspace.onDidGrantWorkspaceTrust(() => this.sendSettings()),
+      vscode.workspace.onDidGrantWorkspaceTrust(() => this.sendTrust()),
       vscode.workspace.onDidChangeConfiguration((event) => {
-        if (event.affectsConfiguration("tactful.path")) {
+        if (this.affectsUserOnly(event)) {
+          // The server takes these from initializationOptions only: start it again with them.
           void this.restart();
         } else if (event.affectsConfiguration("tactful")) {
           this.sendSettings();
@@ -557,19 +601,45 @@ class Tactful implements vscode.Disposable {
 
   private followingPython = false;
 
-  /** Restart on another Python environment, unless `tactful.path` pins the executable. */
+  /**
+   * Another Python environment was selected: restart when the server itself came from the
+   * environment (its `tactful` executable changes), else tell the server, whose validation
+   * runs the project's tests with that interpreter.
+   */
   private followPythonEnvironment(api: PythonEnvironmentApi): void {
     if (this.followingPython) {
       return;
     }
     this.followingPython = true;
     this.disposables.push(
-      api.environments.onDidChangeActiveEnvironmentPath(() => {
-        if (!vscode.workspace.getConfiguration("tactful").get<string>("path")) {
+      api.environments.onDidChangeActiveEnvironmentPath(async () => {
+        if (this.server?.source === "Python environment") {
           void this.restart();
+          return;
+        }
+        const python = await this.pythonExecutable();
+        if (this.client?.state === State.Running) {
+          void this.client.sendNotification(SELECTED_PYTHON, selectedPython(python));
         }
       }),
     );
+  }
+
+  /**
+   * New verdicts for a document's fixes. VS Code computes its light bulb again when the set of
+   * code action providers changes, so a provider that offers nothing comes and goes for the
+   * documents on screen.
+   */
+  private refreshCodeActions(uri: string): void {
+    const shown = vscode.window.visibleTextEditors.some((editor) => editor.document.uri.toString() === uri);
+    if (!shown) {
+      return;
+    }
+    const nudge = vscode.languages.registerCodeActionsProvider(
+      { scheme: "file", pattern: vscode.Uri.parse(uri).fsPath },
+      { provideCodeActions: () => [] },
+    );
+    nudge.dispose();
   }
 
   dispose(): void {

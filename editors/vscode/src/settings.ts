@@ -75,17 +75,18 @@ function put(tree: SettingsTree, dotted: string, value: unknown): void {
 }
 
 /**
- * The client layer of the server's settings: the values the user set, nested by section, plus
- * `workspace.trusted` from VS Code's workspace trust.
+ * The server's `initializationOptions`: the values the user set, nested by section, plus
+ * `workspace.trusted` from VS Code's workspace trust. The one message that may carry user-only
+ * settings: the server takes them from nowhere else but the user's own config file.
  */
 export function clientSettings(
   settings: readonly ServerSetting[],
   inspect: (key: string) => Inspected | undefined,
   trusted: boolean,
 ): SettingsTree {
-  const tree: SettingsTree = {};
+  const tree = changeableSettings(settings, inspect);
   for (const setting of settings) {
-    const value = explicitValue(inspect(setting.key), setting.userOnly);
+    const value = setting.userOnly ? explicitValue(inspect(setting.key), true) : undefined;
     if (value !== undefined) {
       put(tree, setting.key, value);
     }
@@ -93,6 +94,32 @@ export function clientSettings(
   put(tree, "workspace.trusted", trusted);
   return tree;
 }
+
+/**
+ * What `workspace/didChangeConfiguration` and `workspace/configuration` carry: the settings a
+ * workspace may set. The server refuses user-only settings and trust from them (a repository's
+ * `.vscode/settings.json` reaches the server that way in other editors); a change to a user-only
+ * setting restarts the server instead, and granted trust has its own notification.
+ */
+export function changeableSettings(
+  settings: readonly ServerSetting[],
+  inspect: (key: string) => Inspected | undefined,
+): SettingsTree {
+  const tree: SettingsTree = {};
+  for (const setting of settings) {
+    if (setting.userOnly) {
+      continue;
+    }
+    const value = explicitValue(inspect(setting.key), false);
+    if (value !== undefined) {
+      put(tree, setting.key, value);
+    }
+  }
+  return tree;
+}
+
+/** Sent when VS Code's workspace trust is granted while the server runs. */
+export const WORKSPACE_TRUSTED = "tactful/workspaceTrusted";
 
 /**
  * The answer to a `workspace/configuration` item about tactful (`tactful`, `tactful.llm`, ...),

@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import {
+  changeableSettings,
   clientSettings,
   configurationSection,
   explicitValue,
@@ -24,12 +25,36 @@ test("the manifest's server settings exclude the extension's own and the editor-
   assert.ok(!keys.includes("workspace.trusted"));
 });
 
-test("settings that decide what runs or where code goes are user-only", () => {
+test("settings that decide what runs, where code goes or how safe a run is are user-only", () => {
   const userOnly = new Set(contributed.filter((s) => s.userOnly).map((s) => s.key));
-  assert.ok(userOnly.has("llm.model"));
-  assert.ok(userOnly.has("llm.apiBase"));
-  assert.ok(userOnly.has("validation.command"));
+  for (const key of [
+    "llm.model",
+    "llm.apiBase",
+    "validation.command",
+    "validation.sandbox",
+    "validation.timeoutS",
+    "feedback.store",
+    "feedback.storeCode",
+  ]) {
+    assert.ok(userOnly.has(key), key);
+  }
   assert.ok(!userOnly.has("completion.engine"));
+  const restricted = new Set(manifest.capabilities.untrustedWorkspaces.restrictedConfigurations);
+  for (const key of userOnly) {
+    assert.ok(restricted.has(`tactful.${key}`), key);
+  }
+});
+
+test("configuration changes carry neither user-only settings nor trust", () => {
+  const inspected: Record<string, Inspected> = {
+    "completion.engine": { workspaceValue: "local" },
+    "llm.apiBase": { globalValue: "http://mine.example", workspaceValue: "http://attacker.example" },
+    "validation.sandbox": { workspaceValue: "none" },
+    "feedback.store": { globalValue: "/home/me/feedback.sqlite3" },
+  };
+  assert.deepEqual(changeableSettings(contributed, (key) => inspected[key]), {
+    completion: { engine: "local" },
+  });
 });
 
 test("only values a user set are sent, nested by section", () => {

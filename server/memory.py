@@ -1,0 +1,91 @@
+"""Freed memory handed back to the system once the server goes quiet.
+
+Boundary: the process's C allocator, through ctypes: glibc's ``malloc_trim``. Where there is
+none (macOS, musl) nothing is done.
+
+The work that runs when typing pauses (ruff's findings read and their fixes judged, the review
+of the diff, parses) runs on worker threads, and glibc gives each thread that allocates an
+arena of its own. What that work frees stays resident in those arenas: a burst leaves
+megabytes the server no longer uses, and how many depends on how the bursts fell, so the
+server's resident size drifted with the machine's load rather than with what it holds. The
+first burst, which also imports what judging fixes needs, left 7 MB (measured over stdio:
+87.6 MB resident, 80.2 MB after one trim). ``malloc_trim(0)`` returns the free pages of every
+arena; it takes a few milliseconds and runs on a worker thread, never on the event loop, once
+per quiet moment: ``IDLE_S`` after the last message and the last background task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+# Quiet this long (no message, no background task finishing) before freed memory is returned.
+IDLE_S = 1.0
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        # The running process's own symbols: the C library it was linked with.
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return trim
+
+
+_TRIM = _malloc_trim()
+
+
+def release_free_memory() -> bool:
+    """Return the allocator's free pages to the system; True when it released some. Blocks
+    for a few milliseconds (ctypes lets go of the GIL meanwhile)."""
+    if _TRIM is None:
+        return False
+    return bool(_TRIM(0))
+
+
+class QuietTrim:
+    """Calls ``release_free_memory`` once the server has been quiet for ``idle_s``, once per
+    quiet moment: activity (``heard``) since the last release is what makes it due."""
+
+    def __init__(
+        self,
+        run_blocking: Callable[[Callable[[], bool]], Awaitable[bool]],
+        idle_s: float = IDLE_S,
+    ) -> None:
+        self.run_blocking = run_blocking
+        self.idle_s = idle_s
+        self.releases = 0
+        self._last = time.monotonic()
+        self._due = False
+
+    @property
+    def available(self) -> bool:
+        return _TRIM is not None
+
+    def heard(self, *_: Any) -> None:
+        """Something happened (a message arrived, background work finished)."""
+        self._last = time.monotonic()
+        self._due = True
+
+    async def run(self) -> None:
+        if _TRIM is None:
+            return
+        while True:
+            await asyncio.sleep(self.idle_s / 2)
+            if not self._due or time.monotonic() - self._last < self.idle_s:
+                continue
+            self._due = False
+            try:
+                await self.run_blocking(release_free_memory)
+            except RuntimeError:
+                # The worker pool is shut down: the server is stopping.
+                return
+            self.releases += 1

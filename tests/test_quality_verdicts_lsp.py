@@ -1,0 +1,200 @@
+"""Verdicts as an editor sees them, over real stdio: titles that say what ran, what may be
+preferred or fixed all at once, a resolve that waits for its verdict (and can be cancelled),
+a rejected fix that is not applied, and ``tactful/verdictsChanged`` when a verdict arrives."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+
+import pytest
+from fixtures.lsp import apply_lsp_edits, init_params, open_document, wait_for
+from fixtures.workspace import Workspace
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+# The modules are unchanged since their commit: only the scope `all` shows their findings.
+TRUSTED = {
+    "workspace": {"trusted": True},
+    "validation": {"python": sys.executable},
+    "quality": {"scope": "all"},
+}
+
+
+@pytest.fixture(autouse=True)
+def plain_pytest(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+
+
+def whole(lines: int) -> types.Range:
+    return types.Range(
+        start=types.Position(line=0, character=0), end=types.Position(line=lines, character=0)
+    )
+
+
+async def actions(
+    lsp: LanguageClient, uri: str, lines: int, only: list[str] | None = None
+) -> list[types.CodeAction]:
+    found = await lsp.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=whole(lines),
+            context=types.CodeActionContext(diagnostics=[], only=only),
+        )
+    )
+    return [a for a in found or [] if isinstance(a, types.CodeAction)]
+
+
+def listening(lsp: LanguageClient) -> list:
+    changed: list = []
+    lsp.protocol.fm.features["tactful/verdictsChanged"] = changed.append
+    return changed
+
+
+async def test_fixes_in_code_no_test_runs_say_so_and_are_never_preferred(
+    lsp: LanguageClient, workspace: Workspace
+) -> None:
+    module = (
+        "def total(items):\n"
+        "    return sum(items)\n\n\n"
+        "def unused_helper():\n"
+        "    ignored = 1\n"
+        "    return 2\n\n\n"
+        'def area(shape: "Shape"):\n'
+        "    width = shape.width\n"
+        "    return shape.height\n"
+    )
+    workspace.write("pyproject.toml", "[tool.ruff.lint]\nselect = ['F841']\n")
+    workspace.write("mod.py", module)
+    workspace.write(
+        "tests/test_mod.py",
+        "from mod import total\n\n\ndef test_total():\n    assert total([1]) == 1\n",
+    )
+    workspace.commit("start")
+    changed = listening(lsp)
+    await lsp.initialize_session(init_params(workspace.root, TRUSTED))
+    uri = workspace.uri("mod.py")
+    open_document(lsp, uri, module)
+
+    async def judged() -> list[types.CodeAction] | None:
+        found = await actions(lsp, uri, 12)
+        titles = [a.title for a in found]
+        return found if len(titles) == 2 and not any("running" in t for t in titles) else None
+
+    deadline = time.monotonic() + 120
+    while (quick := await judged()) is None:
+        assert time.monotonic() < deadline, "the fixes were not judged in time"
+        await asyncio.sleep(0.2)
+    titles = sorted(a.title for a in quick)
+    assert titles == [
+        "Remove assignment to unused variable `ignored` (F841) — same behaviour on 1 input",
+        "Remove assignment to unused variable `width` (F841) — tests pass, but none runs this code",
+    ]
+    assert not any(a.is_preferred for a in quick)
+    # ruff calls these fixes unsafe: without tests that run them, no fix-all takes them
+    assert await actions(lsp, uri, 12, only=["source.fixAll.tactful"]) == []
+    assert changed and changed[-1].uri == uri
+
+
+async def test_resolving_a_fix_waits_for_its_verdict(
+    lsp: LanguageClient, workspace: Workspace
+) -> None:
+    module = "import os\n\n\ndef double(x):\n    return 2 * x\n"
+    workspace.write("pyproject.toml", "[tool.ruff.lint]\nselect = ['F401']\n")
+    workspace.write("mod.py", module)
+    workspace.write(
+        "tests/test_mod.py",
+        "import time\n\nfrom mod import double\n\n\n"
+        "def test_double():\n    time.sleep(2)\n    assert double(2) == 4\n",
+    )
+    workspace.commit("start")
+    changed = listening(lsp)
+    await lsp.initialize_session(init_params(workspace.root, TRUSTED))
+    uri = workspace.uri("mod.py")
+    open_document(lsp, uri, module)
+    (pending,) = await wait_for_actions(lsp, uri)
+    assert pending.title.endswith("not validated (tests still running)")
+    assert not changed
+
+    resolved = await lsp.code_action_resolve_async(pending)
+
+    # the answer came once the tests had passed on the fix: what is applied was proven
+    assert changed and changed[0].uri == uri
+    assert resolved.edit is not None
+    assert apply_lsp_edits(module, resolved.edit) == "\n\ndef double(x):\n    return 2 * x\n"
+    assert resolved.title.endswith("— 1 test passed")
+    (listed,) = await actions(lsp, uri, 5, only=[types.CodeActionKind.QuickFix])
+    assert listed.title.endswith("— 1 test passed") and listed.is_preferred
+
+
+async def test_a_fix_its_tests_reject_is_not_applied_and_the_user_is_told(
+    lsp: LanguageClient, workspace: Workspace
+) -> None:
+    module = (
+        "def parse(value):\n"
+        "    if not isinstance(value, str):\n"
+        '        raise ValueError("text only")\n'
+        "    return value\n"
+    )
+    workspace.write("pyproject.toml", "[tool.ruff.lint]\nselect = ['TRY004']\n")
+    workspace.write("mod.py", module)
+    workspace.write(
+        "tests/test_mod.py",
+        "import time\n\nimport pytest\n\nfrom mod import parse\n\n\n"
+        "def test_parse():\n    time.sleep(1)\n"
+        "    with pytest.raises(ValueError):\n        parse(1)\n",
+    )
+    workspace.commit("start")
+    await lsp.initialize_session(init_params(workspace.root, TRUSTED))
+    uri = workspace.uri("mod.py")
+    open_document(lsp, uri, module)
+    (pending,) = await wait_for_actions(lsp, uri)
+    assert pending.title.endswith("not validated (tests still running)")
+
+    resolved = await lsp.code_action_resolve_async(pending)
+
+    assert resolved.edit is None and resolved.command is None
+    message = await wait_for(lambda: [m for m in lsp.messages if "not applied" in m.message])
+    assert "1 of 1 test failed" in message[0].message
+    assert await actions(lsp, uri, 4) == []  # and it is no longer offered
+
+
+async def test_a_resolve_waiting_for_tests_can_be_cancelled(
+    lsp: LanguageClient, workspace: Workspace
+) -> None:
+    module = "import os\n\n\ndef double(x):\n    return 2 * x\n"
+    workspace.write("pyproject.toml", "[tool.ruff.lint]\nselect = ['F401']\n")
+    workspace.write("mod.py", module)
+    workspace.write(
+        "tests/test_mod.py",
+        "import time\n\nfrom mod import double\n\n\n"
+        "def test_double():\n    time.sleep(20)\n    assert double(2) == 4\n",
+    )
+    workspace.commit("start")
+    await lsp.initialize_session(init_params(workspace.root, TRUSTED))
+    uri = workspace.uri("mod.py")
+    open_document(lsp, uri, module)
+    (pending,) = await wait_for_actions(lsp, uri)
+
+    future = asyncio.wrap_future(
+        lsp.protocol.send_request(types.CODE_ACTION_RESOLVE, pending, msg_id="resolve-1")
+    )
+    await asyncio.sleep(0.5)
+    started = time.monotonic()
+    lsp.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="resolve-1"))
+
+    with pytest.raises(Exception, match="cancel"):
+        await asyncio.wait_for(future, 10)
+    assert time.monotonic() - started < 5  # well before the tests are done
+    # the server still answers, and the tests go on to their verdict
+    (still,) = await actions(lsp, uri, 5)
+    assert "F401" in still.title
+
+
+async def wait_for_actions(lsp: LanguageClient, uri: str) -> list[types.CodeAction]:
+    deadline = time.monotonic() + 30
+    while not (found := await actions(lsp, uri, 10)):
+        assert time.monotonic() < deadline, "no code action was listed"
+        await asyncio.sleep(0.05)
+    return found
