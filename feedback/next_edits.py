@@ -42,10 +42,10 @@ import logging
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from tactful.analyzers.text import Edit, LineIndex, Point, Span
 from tactful.feedback.acceptance.next_edits import NextEditItem
@@ -53,6 +53,7 @@ from tactful.feedback.execution.verdict import Status, Verdict, not_validated
 from tactful.feedback.loop import FeedbackLoop
 from tactful.feedback.preempt import Preempting
 from tactful.feedback.turn import Dropped, Judged, Outcome, Proposal, Turn
+from tactful.feedback.validation import Validation
 from tactful.suggestion.next_edits import (
     THRESHOLD,
     EditHistory,
@@ -98,14 +99,6 @@ class ShownNextEdit:
     lines: LineIndex | None = None
 
 
-class Tests(Protocol):
-    """Runs the workspace's tests on a sandboxed copy with edits applied (``Sandbox``)."""
-
-    def validate(
-        self, edits: Sequence[Edit], *, overlays: Mapping[str, str] | None = None
-    ) -> Coroutine[Any, Any, Verdict]: ...
-
-
 @dataclass(slots=True, eq=False)
 class NextEditTurn(Turn[NextEditRequest, NextEdit]):
     """A next-edit request's turn (``tactful.feedback.turn``): ``shown`` is what the editor got,
@@ -124,15 +117,14 @@ class TurnOptions:
     for ``tactful/nextEdits``, ``INLINE`` for an inline completion): each surface has its own
     request in flight and its own last answer, which is what "passed by" compares with.
 
-    ``tests`` gives the workspace's sandbox when next edits in other files may be tested
-    (validation on, workspace trusted), else None and ``not_validated_reason`` says why."""
+    ``validation`` says whether next edits in other files may be tested (validation on,
+    workspace trusted) and in which sandbox, else why not: the same rule as for fixes."""
 
     workspace: str = ""
     limit: int = 2
     use_model: bool = True
     surface: str = ""
-    tests: Callable[[], Tests] | None = None
-    not_validated_reason: str = "validation is off"
+    validation: Validation = field(default_factory=Validation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,7 +323,7 @@ class NextEditPipeline:
         if not elsewhere:
             return passed
         overlays: dict[str, str] = {}
-        if options.tests is not None:
+        if options.validation.may_run:
             overlays = await self.run_engine(self._open_documents)
         kept: list[NextEdit] = []
         for edit in passed:
@@ -349,18 +341,11 @@ class NextEditPipeline:
     async def _verdict(
         self, edit: NextEdit, options: TurnOptions, overlays: Mapping[str, str]
     ) -> Verdict:
-        if options.tests is None:
-            return not_validated(options.not_validated_reason)
-        if edit.path is None:
+        validation = options.validation
+        if validation.may_run and edit.path is None:
             return not_validated("not a file of the workspace")
-        change = Edit(edit.path, edit.span, edit.new_text)
-        try:
-            return await options.tests().validate([change], overlays=overlays)
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:  # a sandbox that cannot run is a verdict, not a crash
-            logger.exception("validating a next edit failed")
-            return Verdict(Status.ERROR, reason=str(error))
+        edits = [Edit(edit.path, edit.span, edit.new_text)] if edit.path is not None else []
+        return await validation.verdict(edits, overlays)
 
     def _open_documents(self) -> dict[str, str]:
         """The open documents inside the workspace as the editor has them, by path (on the

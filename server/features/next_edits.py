@@ -34,12 +34,9 @@ from tactful.analyzers.document import Document, TextChange
 from tactful.server.convert import Lines, to_point, to_range
 from tactful.server.errors import guard
 from tactful.server.executor import NEXT_EDITS, run_blocking
-from tactful.server.validation import sandbox_for
+from tactful.server.validation import validation_of
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from tactful.feedback.execution import Sandbox
     from tactful.feedback.next_edits import InlineNextEdit, NextEditPipeline, ShownNextEdit
     from tactful.server.app import TactfulServer
 
@@ -153,12 +150,10 @@ async def next_edits(server: TactfulServer, feed: HistoryFeed, uri: str, positio
         position=to_point(position, lines, server.encoding),
         workspace_root=root,
     )
-    tests, reason = validation(server)
     options = TurnOptions(
         workspace=root or "",
         limit=max(1, settings.next_edits.limit),
-        tests=tests,
-        not_validated_reason=reason,
+        validation=validation_of(server),
     )
 
     def current() -> bool:
@@ -200,20 +195,6 @@ async def on_cursor_line(
     # Made on the worker, after the history has followed every change sent before.
     pipeline = await NEXT_EDITS.run(lambda: pipeline_of(server))
     return await pipeline.inline(request, TurnOptions(workspace=root or ""), current)
-
-
-def validation(server: TactfulServer) -> tuple[Callable[[], Sandbox] | None, str]:
-    """The workspace's sandbox for testing next edits in other files, or None and why nothing
-    may run (as for fixes: validation off, workspace not trusted, no workspace folder)."""
-    settings = server.settings
-    root = server.workspace_root
-    if not settings.validation.enabled:
-        return None, "validation is off"
-    if not server.trusted:
-        return None, "workspace not trusted"
-    if root is None:
-        return None, "no workspace folder"
-    return (lambda: sandbox_for(root, settings)), ""
 
 
 def item(shown: ShownNextEdit, encoding: str) -> dict[str, Any]:
