@@ -64,3 +64,10 @@ def test_an_import_still_used_elsewhere_or_exported_stays(tmp_path):
     current = opened(tmp_path / "other", {"mod.py": exported})
     cursor = current.edit("mod.py", "    print(sys.argv, os.sep)\n", "    print(os.sep)\n")
     assert imports_proposed(current, "mod.py", cursor) == []
+
+
+def test_lines_cut_away_leave_their_imports_alone(tmp_path):
+    # Cut to be pasted elsewhere, uses and all: the import will be needed again.
+    current = opened(tmp_path, {"mod.py": MOD})
+    cursor = current.edit("mod.py", "\n\ndef place(a, b):\n    move(a, b)\n", "")
+    assert imports_proposed(current, "mod.py", cursor) == []

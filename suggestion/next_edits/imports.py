@@ -4,7 +4,8 @@ Boundary: Python code, read through tree-sitter (``python.py``); proposes ``Next
 edited document only. It never raises on broken code and proposes nothing it cannot place
 exactly.
 
-Only a name the edit itself removed a use of is followed, and only when nothing in the file
+Only a name the edit itself removed a use of is followed, only when the edit rewrote the code
+(lines only deleted are as often cut to be pasted elsewhere), and only when nothing in the file
 uses it any more: an import left unused for another reason (a re-export, an import kept for
 its side effects) is not the edit's doing. A package's ``__init__.py`` and a name listed in a
 string (``__all__``) are left alone, since those imports are how a module exports a name.
@@ -39,6 +40,12 @@ def unused_imports(edit: RecordedEdit, trees: EditTrees, current: Target) -> lis
         return []
     path = (edit.path or "").replace("\\", "/")
     if path.endswith("/__init__.py") or path == "__init__.py":
+        return []
+    if (
+        "\n" in edit.before[edit.start : edit.old_end]
+        and not edit.after[edit.start : edit.new_end].strip()
+    ):
+        # Lines only deleted are as often cut to be pasted elsewhere, uses and all, as gone.
         return []
     removed = _removed_names(edit, trees)
     if not removed:
