@@ -20,18 +20,27 @@ if TYPE_CHECKING:
     from tactful.feedback.execution.environment import Environment, find_environment
     from tactful.feedback.execution.judge import Sandbox, ValidationOptions
     from tactful.feedback.execution.patch import PatchError
-    from tactful.feedback.execution.verdict import Counterexample, Selection, Status, Verdict
+    from tactful.feedback.execution.verdict import (
+        ChangeCheck,
+        Counterexample,
+        Selection,
+        Status,
+        TestFailure,
+        Verdict,
+    )
 
 # Each name of the surface and its module, loaded when first asked for: the server imports a
 # verdict's types at start-up without the judge, its runner and its sandboxes.
 _MODULES = {
     "BackendInfo": "backends",
+    "ChangeCheck": "verdict",
     "Counterexample": "verdict",
     "Environment": "environment",
     "PatchError": "patch",
     "Sandbox": "judge",
     "Selection": "verdict",
     "Status": "verdict",
+    "TestFailure": "verdict",
     "ValidationOptions": "judge",
     "Verdict": "verdict",
     "all_backends": "backends",
@@ -40,12 +49,14 @@ _MODULES = {
 }
 __all__ = [
     "BackendInfo",
+    "ChangeCheck",
     "Counterexample",
     "Environment",
     "PatchError",
     "Sandbox",
     "Selection",
     "Status",
+    "TestFailure",
     "ValidationOptions",
     "Verdict",
     "all_backends",

@@ -14,9 +14,16 @@ from collections.abc import Collection
 from dataclasses import replace
 
 from tactful.feedback.execution.runner import Limits, RunOutcome, stop_reason
-from tactful.feedback.execution.verdict import Selection, Status, Verdict, trim_failures
+from tactful.feedback.execution.verdict import (
+    Selection,
+    Status,
+    TestFailure,
+    Verdict,
+    trim_failures,
+)
 
 NO_TESTS_COLLECTED = 5
+FAILURE_MESSAGE_LIMIT = 1000
 SIGXCPU = 24
 
 
@@ -27,6 +34,40 @@ def collect_error_ids(report: dict | None) -> list[str]:
 def failed_ids(report: dict | None) -> list[str]:
     outcomes: dict[str, str] = dict((report or {}).get("outcomes", {}))
     return [node for node, result in outcomes.items() if result in ("failed", "error")]
+
+
+def test_failures(report: dict | None, node_ids: Collection[str]) -> tuple[TestFailure, ...]:
+    """The failures the probe reported for ``node_ids``, once each (the first report of a test:
+    its setup or its call), with their traceback entries inside the workspace; a test file that
+    did not collect, with the last error line pytest printed."""
+    wanted = set(node_ids)
+    found: dict[str, TestFailure] = {}
+    for failure in (report or {}).get("failures", []):
+        node = str(failure.get("id", ""))
+        if node not in wanted or node in found:
+            continue
+        entries = []
+        for entry in failure.get("entries") or []:
+            try:
+                path, line = str(entry[0]), int(entry[1])
+            except (IndexError, TypeError, ValueError):
+                continue
+            if path and not path.startswith(("/", "../")):
+                entries.append((path, line))
+        found[node] = TestFailure(
+            node,
+            str(failure.get("message") or "").strip()[:FAILURE_MESSAGE_LIMIT],
+            str(failure.get("statement") or "").strip()[:FAILURE_MESSAGE_LIMIT],
+            tuple(entries),
+        )
+    for error in (report or {}).get("collect_errors", []):
+        node = str(error.get("id", ""))
+        if node in wanted and node not in found:
+            lines = [ln.strip() for ln in str(error.get("text", "")).splitlines() if ln.strip()]
+            last = next((ln for ln in reversed(lines) if ln.startswith("E ")), lines[-1:] or [""])
+            text = last if isinstance(last, str) else last[0]
+            found[node] = TestFailure(node, text.removeprefix("E").strip()[:FAILURE_MESSAGE_LIMIT])
+    return tuple(found[node] for node in node_ids if node in found)
 
 
 def interpret(

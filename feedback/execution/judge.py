@@ -21,6 +21,10 @@ old and the new version of each changed function on the same inputs: ``equivalen
 ``different``. The coverage map is built and updated in the background, once the workspace is
 trusted.
 
+``Sandbox.check_changes`` is the same order of work for review: the tests of what changed since a
+base, run on the workspace as it is, those that fail at the base too set aside, each failure
+with its traceback and the changed lines each test ran.
+
 Where the parts live: verdict interpretation in ``interpret.py``, the cache in ``cache.py``, the
 process runner in ``runner.py``, the warm pytest in ``warm_pytest.py``/``zygote.py``, the
 coverage map in ``coverage_map.py``; this module holds the order of work.
@@ -86,11 +90,17 @@ from tactful.feedback.execution.exercise import (
     same_code,
     unexercised,
 )
-from tactful.feedback.execution.interpret import collect_error_ids, failed_ids, interpret
+from tactful.feedback.execution.interpret import (
+    collect_error_ids,
+    failed_ids,
+    interpret,
+    test_failures,
+)
 from tactful.feedback.execution.jail import TIMED_OUT
 from tactful.feedback.execution.patch import (
     Change,
     PatchError,
+    change_between,
     changes_from_edits,
     changes_from_patch,
 )
@@ -106,6 +116,7 @@ from tactful.feedback.execution.runner import (
 )
 from tactful.feedback.execution.selection import ImportGraph, TestPlan, is_test_file, plan_tests
 from tactful.feedback.execution.verdict import (
+    ChangeCheck,
     Selection,
     Status,
     Verdict,
@@ -542,8 +553,8 @@ class Sandbox:
                 unexercised=tuple(unit.label for unit in missing),
                 inputs=0,
                 reason="no test runs this code; the change leaves it as it was once compiled "
-                "(only its layout or annotations no call evaluates changed): the old and the new "
-                "version run the same code",
+                "(only its layout, docstrings, annotations no call evaluates or syntax compiled "
+                "alike changed): the old and the new version run the same code",
             )
         verdict = replace(
             verdict,
@@ -563,6 +574,123 @@ class Sandbox:
         return await self._differential(
             backend, changes, before, checked, environment, verdict, failing, cmap, set(state.files)
         )
+
+    async def check_changes(self, base: Mapping[str, str | None]) -> ChangeCheck:
+        """Run the tests of what changed since a base, on the workspace as it is on disk.
+
+        ``base`` maps each changed file (relative to the root) to its text at the base (None:
+        new since). The tests that cover the changed functions are chosen as for an edit (the
+        coverage map, from whichever of the two versions of a file it was made, else the import
+        graph) and all of them run, each noting the changed lines it ran. A test that fails
+        is run again with the changed files as they were at the base: one that fails there too
+        is set aside, since the change did not break it. Updates the coverage map afterwards.
+        """
+        reason = self._closed_reason()
+        if reason:
+            return ChangeCheck(not_validated(reason))
+        backend = await self.backend()
+        if not backend.available:
+            return ChangeCheck(not_validated(f"no sandbox: {backend.detail}"))
+        name = backend.name or "none"
+        state = await asyncio.to_thread(self.warm.sync)
+        environment = await asyncio.to_thread(self.environment)
+        argv = self.command(environment)
+        if argv is None:
+            return ChangeCheck(Verdict(Status.ERROR, reason=environment.why, backend=name))
+        if not _is_pytest(argv):
+            return ChangeCheck(
+                not_validated("the test command is not pytest: its tests cannot be told apart")
+            )
+        before: dict[str, str | None] = {}
+        for path, text in base.items():
+            try:
+                before[self._relative(path)] = text
+            except PatchError:
+                logger.info("%s is outside the workspace: its change is not tested", path)
+        now = {path: self.warm.read(path) for path in before}
+        changed = sorted(path for path in before if before[path] != now[path])
+        if not changed:
+            nothing = Verdict(Status.UNEXERCISED, reason="nothing changed since the base")
+            return ChangeCheck(nothing)
+        forward = [change_between(path, before[path], now[path]) for path in changed]
+        # what makes the base of the changed files out of the workspace as it is
+        revert = [change_between(path, now[path], before[path]) for path in changed]
+        cmap = await asyncio.to_thread(self._load_map)
+        files = dict(state.files)
+        texts: dict[str, str | None] = {}
+        planned: list[Change] = []
+        for ahead, back in zip(forward, revert, strict=True):
+            old, new = before[ahead.path], now[ahead.path]
+            if (
+                cmap is not None
+                and old is not None
+                and new is not None
+                and cmap.knows(ahead.path, files.get(ahead.path))
+            ):
+                # the map was made from the file as it is: its changed lines, in that text
+                texts[ahead.path] = new
+                planned.append(Change(ahead.path, new, back.old_lines, in_place=back.in_place))
+                continue
+            texts[ahead.path] = old
+            if old is not None:
+                files[ahead.path] = _digest(old)
+            planned.append(ahead)
+
+        def read(path: str) -> str | None:
+            return texts[path] if path in texts else self.warm.read(path)
+
+        plan = await asyncio.to_thread(plan_tests, planned, files, read, self._graph, cmap, ())
+        units = await asyncio.to_thread(_units, forward, before, set(state.files))
+        failing = set(self._failing.get(self._failing_key(state, environment, argv, revert), ()))
+        tests = await self._tests(
+            name,
+            [],
+            plan,
+            argv,
+            cmap,
+            environment,
+            failing,
+            units,
+            first_failure=False,
+            by_test=True,
+        )
+        verdict = tests.verdict
+        if (
+            verdict.status is Status.FAILED
+            and tests.report is not None
+            and not verdict.reason.startswith("stopped: ")
+        ):
+            suspects = set(failed_ids(tests.report)) | set(collect_error_ids(tests.report))
+            if suspects - failing:
+                failing |= await self._failing_without_edit(
+                    name, argv, environment, suspects - failing, state, revert
+                )
+            new = tuple(node for node in verdict.failed_ids if node not in failing)
+            if not new:
+                verdict = replace(
+                    verdict,
+                    status=Status.PASSED,
+                    failed_ids=(),
+                    reason="the tests that fail fail without the change too",
+                )
+            else:
+                verdict = replace(verdict, failed_ids=new)
+        verdict = replace(
+            verdict,
+            failing_before=tuple(sorted(failing)),
+            selection_reason=plan.why,
+            interpreter=str(environment.interpreter or ""),
+        )
+        failures = test_failures(tests.report, verdict.failed_ids)
+        ran: dict[str, dict[str, frozenset[int]]] = {}
+        if tests.trace is not None:
+            ran = {
+                node: {path: frozenset(lines) for path, lines in by_path.items()}
+                for node, by_path in tests.trace.by_test.items()
+            }
+        if self.options.coverage_map:
+            self.start_coverage_map()
+        return ChangeCheck(verdict, failures, ran)
 
     def _changes(
         self, edits: Sequence[Edit], patch: str | None, overlays: Mapping[str, str]
@@ -621,8 +749,18 @@ class Sandbox:
 
     # Tests that fail without the edit ---------------------------------------------------------
 
-    def _failing_key(self, state: WorkspaceState, environment: Environment, argv: list[str]) -> str:
-        return _digest(json.dumps([state.digest, environment.fingerprint(), argv]))
+    def _failing_key(
+        self,
+        state: WorkspaceState,
+        environment: Environment,
+        argv: list[str],
+        unedited: Sequence[Change] = (),
+    ) -> str:
+        """What decides which tests fail with no edit: the workspace, the interpreter, the
+        command and, when "no edit" is another state than the workspace's (``unedited``: the
+        changes that make it), those changes."""
+        made = [(c.path, None if c.new_text is None else _digest(c.new_text)) for c in unedited]
+        return _digest(json.dumps([state.digest, environment.fingerprint(), argv, made]))
 
     def _known_failing(
         self,
@@ -643,8 +781,10 @@ class Sandbox:
         environment: Environment,
         suspects: set[str],
         state: WorkspaceState,
+        unedited: Sequence[Change] = (),
     ) -> set[str]:
-        """Which of ``suspects`` (test ids, or files that did not collect) fail with no edit."""
+        """Which of ``suspects`` (test ids, or files that did not collect) fail with no edit
+        (on the workspace with ``unedited`` made, when that is what "no edit" means)."""
         files = sorted({node.split("::", 1)[0] for node in suspects})
         plan = TestPlan(
             Selection.COVERAGE,
@@ -654,13 +794,13 @@ class Sandbox:
             why="the failing tests, without the edit",
         )
         tests = await self._tests(
-            backend, [], plan, argv, None, environment, set(), [], first_failure=False
+            backend, list(unedited), plan, argv, None, environment, set(), [], first_failure=False
         )
         if tests.report is None:
             return set()
         failing = (set(failed_ids(tests.report)) | set(collect_error_ids(tests.report))) & suspects
         if failing:
-            key = self._failing_key(state, environment, argv)
+            key = self._failing_key(state, environment, argv, unedited)
             self._failing.setdefault(key, set()).update(failing)
             logger.info("%d tests fail without the edit too: set aside", len(failing))
         return failing
@@ -833,10 +973,13 @@ class Sandbox:
             link.symlink_to(Path(coverage.__file__).parent, target_is_directory=True)
         return vendor
 
-    def _watch(self, run: _Run, units: list[Unit]) -> None:
-        """Record, in every Python process of ``run``, whether it runs the changed ``units``."""
+    def _watch(self, run: _Run, units: list[Unit], by_test: bool = False) -> None:
+        """Record, in every Python process of ``run``, whether it runs the changed ``units``
+        (``by_test``: which test ran which of their lines)."""
         if not units:
             return
+        if by_test:
+            run.env["TACTFUL_EXERCISE_BY_TEST"] = "1"
         roots = [run.test_root]
         if run.test_root != self.root:
             roots.append(self.root)
@@ -898,6 +1041,7 @@ class Sandbox:
         skip: set[str],
         units: list[Unit],
         first_failure: bool | None = None,
+        by_test: bool = False,
     ) -> _Tests:
         """Run the tests of ``plan`` with ``changes`` made, noting which of ``units`` they run."""
         if first_failure is None:
@@ -905,7 +1049,7 @@ class Sandbox:
         pytest = plan.method is not Selection.COMMAND
 
         async def work(run: _Run, warm: bool) -> _Tests:
-            self._watch(run, units)
+            self._watch(run, units, by_test)
             command = list(argv)
             if pytest:
                 command += self._pytest_args(run, plan, environment, skip, first_failure)
