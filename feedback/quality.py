@@ -41,7 +41,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -76,6 +76,7 @@ from tactful.feedback.fixes import (
 )
 from tactful.feedback.review.pipeline import Report
 from tactful.feedback.turn import Dropped, Judged, Outcome, Proposal, Turn
+from tactful.feedback.validation import Validation
 from tactful.suggestion.fixes.llm import LlmConfig
 from tactful.suggestion.review.comments import BROAD_EXCEPT, DEBUG_LEFTOVER, TODO_ADDED
 from tactful.suggestion.review.rules import rule_comments
@@ -96,24 +97,15 @@ BASE_FINDINGS_KEPT = 64
 LINE_RULES = frozenset({DEBUG_LEFTOVER, BROAD_EXCEPT, TODO_ADDED})
 
 
-class Tests(Protocol):
-    """Runs the workspace's tests on a sandboxed copy with edits applied (``Sandbox``)."""
-
-    def validate(
-        self, edits: Sequence[Edit], *, overlays: Mapping[str, str] | None = None
-    ) -> Coroutine[Any, Any, Verdict]: ...
-
-
 @dataclass(frozen=True, slots=True)
 class QualityConfig:
     """The settings a lint and its fixes follow, resolved by the server.
 
     ``enabled`` is ``quality.enabled``; ``root`` the workspace folder (a file outside it is
     linted from its own folder); ``ruff`` runs ruff with ``quality.select``; ``llm`` proposes
-    fixes when neither ruff nor a recipe has one; ``tests`` gives the workspace's sandbox when
-    fixes may be tested (validation on, workspace trusted), else None and
-    ``not_validated_reason`` says why; ``scope`` is ``quality.scope`` and ``base`` the
-    ``review.base`` its ``changed`` scope compares with."""
+    fixes when neither ruff nor a recipe has one; ``validation`` whether fixes may be tested
+    (validation on, workspace trusted) and in which sandbox, else why not; ``scope`` is
+    ``quality.scope`` and ``base`` the ``review.base`` its ``changed`` scope compares with."""
 
     enabled: bool = True
     root: Path | None = None
@@ -121,8 +113,7 @@ class QualityConfig:
     scope: str = CHANGED
     base: str = "HEAD"
     llm: LlmConfig | None = None
-    tests: Callable[[], Tests] | None = None
-    not_validated_reason: str = "validation is off"
+    validation: Validation = field(default_factory=Validation)
 
 
 class Editor(OpenDocuments, Protocol):
@@ -379,9 +370,9 @@ class QualityPipeline(DocumentPipeline[Editor]):
         self, state: DocumentQuality, config: QualityConfig
     ) -> tuple[Validator | None, str]:
         """The validator for a document's fixes, or None and why nothing may run."""
-        if config.tests is None:
-            return None, config.not_validated_reason
-        tests = config.tests()
+        validation = config.validation
+        if not validation.may_run:
+            return None, validation.reason
         loop = asyncio.get_running_loop()
         # The editor's text may be unsaved: the sandbox gets it as an overlay of the file.
         overlays = {state.path: state.text}
@@ -390,9 +381,7 @@ class QualityPipeline(DocumentPipeline[Editor]):
         def validate(edits: Sequence[Edit]) -> Verdict:
             # Runs on the server's loop so the sandbox can build its coverage map in the
             # background; cancelling the future (new version, close) kills the test run.
-            future = asyncio.run_coroutine_threadsafe(
-                tests.validate(edits, overlays=overlays), loop
-            )
+            future = asyncio.run_coroutine_threadsafe(validation.verdict(edits, overlays), loop)
             running.add(future)
             try:
                 return future.result()

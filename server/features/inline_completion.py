@@ -13,6 +13,10 @@ tell the feedback loop what became of a shown suggestion (an id of a next edit,
 ``tactful/nextEdits``, goes to the next-edit pipeline instead) and answer once the store has
 committed it (``server/features/feedback.py:committed``).
 
+When the engines have nothing to show, the best next edit (``tactful/nextEdits``) is offered
+instead if it lies on the cursor's line (``next_edits.on_cursor_line``): one item whose range
+reaches from the edit or the cursor to the other, its command accepting the next edit.
+
 ``tactful/inlineCompletionReady`` (server to client): the LLM, asked in the background while
 the local engine's answer was shown, has answered for ``{textDocument: {uri, version},
 position}``, and the document is still there. LSP 3.18 has no refresh for inline completions,
@@ -34,6 +38,7 @@ from tactful.analyzers.text import Point, Span
 from tactful.server.convert import Lines, to_point, to_position, to_range
 from tactful.server.errors import guard
 from tactful.server.features.feedback import committed
+from tactful.server.features.next_edits import on_cursor_line
 from tactful.suggestion.registry import ShownSuggestion
 from tactful.suggestion.types import CompletionRequest
 
@@ -145,7 +150,19 @@ def register(server: TactfulServer) -> None:
             "invoked" if invoked else "automatic",
         )
         if answer is None:
-            return types.InlineCompletionList(items=[])
+            if not server.settings.completion.enabled:
+                return types.InlineCompletionList(items=[])
+            # Nothing better from the engines: the next edit, when it is on this line.
+            found = await on_cursor_line(server, params.text_document.uri, params.position)
+            if found is None:
+                return types.InlineCompletionList(items=[])
+            lines = Lines(found.shown.text, found.shown.lines)
+            item = types.InlineCompletionItem(
+                insert_text=found.text,
+                range=to_range(found.span, lines, server.encoding),
+                command=accept_command(found.shown.id),
+            )
+            return types.InlineCompletionList(items=[item])
         encoding = server.encoding
         items = [
             types.InlineCompletionItem(
