@@ -24,6 +24,6 @@ for folder in FOLDERS:
 setup(
     packages=packages,
     package_dir=package_dir,
-    package_data={"": ["*.json", "*.txt", "*.toml", "*.lua", "*.scm"]},
+    package_data={"": ["*.json", "*.jsonl.gz", "*.txt", "*.toml", "*.lua", "*.scm"]},
     include_package_data=True,
 )

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 
 from tree_sitter import Node, Tree
 from tree_sitter import Point as TSPoint
@@ -25,7 +26,7 @@ from tactful.analyzers.languages import (
     normalize_language_id,
     parse_within,
 )
-from tactful.analyzers.text import LineIndex, Point, utf8_length
+from tactful.analyzers.text import DocumentEdit, LineIndex, Point, TextChange, utf8_length
 
 logger = logging.getLogger(__name__)
 
@@ -35,28 +36,35 @@ REPARSE_INSERTED_BYTES = 64 * 1024
 # Above this size a document is kept as text only: tree-sitter would cope, but the features
 # built on the tree are meant for source files, not generated blobs.
 MAX_PARSED_BYTES = 8 * 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class TextChange:
-    """Replace the text between ``start`` and ``end`` with ``text``; a full replacement when
-    ``start`` is None."""
-
-    text: str
-    start: Point | None = None
-    end: Point | None = None
+# Edits a snapshot carries: enough for a reader that lags a burst of keystrokes behind.
+EDITS_KEPT = 64
 
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """An immutable view of a document at one version, safe to hand to another thread."""
+    """An immutable view of a document at one version, safe to hand to another thread.
+
+    ``tree`` is the syntax tree of ``text``. A snapshot taken with ``parse=False`` has none of
+    its own: its tree is parsed when first asked for, and only while the document is still at
+    the snapshot's version (None after that: the snapshot is stale). A long file's parse costs
+    milliseconds, and a completion needs the tree only to check some suggestions."""
 
     uri: str
     path: str | None
     language_id: str
     version: int
     text: str
-    tree: Tree | None
+    parsed: Tree | None
+    # The latest edits, oldest first, up to this version: a reader that saw an earlier version
+    # follows them instead of reading the whole text again.
+    edits: tuple[DocumentEdit, ...] = ()
+    document: Document | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def tree(self) -> Tree | None:
+        if self.parsed is not None or self.document is None:
+            return self.parsed
+        return self.document.tree_at(self.version)
 
     def line(self, number: int) -> str:
         lines = self.text.split("\n")
@@ -79,6 +87,7 @@ class Document:
         self._lock = threading.RLock()
         self._tree: Tree | None = None
         self._stale = False
+        self.edits: deque[DocumentEdit] = deque(maxlen=EDITS_KEPT)
         # A parse gave up (over its time budget): the text is read without a tree until it
         # is replaced whole.
         self.unparsable = False
@@ -97,23 +106,35 @@ class Document:
     def parsed(self) -> bool:
         return self.tree is not None
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self, parse: bool = True) -> Snapshot:
+        """The document now; with ``parse=False`` its tree is parsed only if asked for."""
         with self._lock:
-            tree = self.tree
-            # Tree.copy() is cheap (reference counted) and keeps the snapshot's tree immune to
-            # later edits of ours.
+            tree = self.tree if parse else None
             return Snapshot(
                 self.uri,
                 self.path,
                 self.language_id,
                 self.version,
                 self.text,
+                # Tree.copy() is cheap (reference counted) and keeps the snapshot's tree immune
+                # to later edits of ours.
                 tree.copy() if tree is not None else None,
+                tuple(self.edits),
+                None if parse else self,
             )
+
+    def tree_at(self, version: int) -> Tree | None:
+        """A copy of the tree of the text at ``version``, if the document is still there."""
+        with self._lock:
+            if version != self.version:
+                return None
+            tree = self.tree
+            return tree.copy() if tree is not None else None
 
     def apply(self, changes: list[TextChange], version: int) -> None:
         """Apply the client's changes in order; the tree is re-parsed when next asked for."""
         with self._lock:
+            self.edits.append(DocumentEdit(self.version, version, tuple(changes)))
             for change in changes:
                 if change.start is None or change.end is None:
                     self.text = change.text

@@ -8,7 +8,9 @@ elsewhere; huge, binary and generated files are skipped. Tokens of each file are
 the file's size and modification time, so a second start only re-reads what changed.
 
 Threading: ``build`` runs in a worker thread and swaps fresh counts in when done; ``update``
-and readers share ``lock``. A file that cannot be read or decoded is skipped, never an error.
+and readers share ``lock``, which an update takes for ``UPDATE_STRETCH`` tokens at a time (a
+reader in between sees a file partly counted, never a broken table). A file that cannot be
+read or decoded is skipped, never an error.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pathlib import Path
 from tactful.analyzers.git_safety import run_git
 from tactful.analyzers.languages import language_of_path
 from tactful.analyzers.ngrams import NgramCounts
+from tactful.analyzers.paths import path_kind
 from tactful.analyzers.secrets import in_workspace
 from tactful.analyzers.tokens import WORD, tokenize_text
 from tactful.analyzers.userdirs import cache_dir
@@ -39,6 +42,8 @@ MAX_FILE_BYTES = 512 * 1024
 # Bounds memory on very large repositories: past this, further files are not counted.
 MAX_TOKENS = 4_000_000
 ORDER = 5
+# Tokens counted in or out of the statistics per taking of the lock when a file changes.
+UPDATE_STRETCH = 2048
 _CACHE_VERSION = 3
 _SKIPPED_DIRS = frozenset(
     {
@@ -159,8 +164,11 @@ class RepositoryIndex:
         self.root = root.resolve()
         self.order = order
         self.lock = threading.Lock()
+        # One file's update at a time (each takes ``lock`` stretch by stretch).
+        self._writing = threading.Lock()
         self.ready = threading.Event()
-        self._counts: dict[str, NgramCounts] = {}
+        # (language family, path kind) -> counts
+        self._counts: dict[tuple[str, str], NgramCounts] = {}
         self._files: dict[str, _FileEntry] = {}
         self._pending: dict[str, str | None] = {}
         self._building = False
@@ -169,9 +177,11 @@ class RepositoryIndex:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def counts(self, language_id: str) -> NgramCounts | None:
-        """Token statistics of the workspace's files in ``language_id``'s family."""
-        return self._counts.get(language_family(language_id))
+    def counts(self, language_id: str, kind: str = "src") -> NgramCounts | None:
+        """Token statistics of the workspace's files in ``language_id``'s family, of test
+        files (``kind`` "test") or of the others ("src"): test idioms weigh differently in a
+        library, so they are counted apart (``tactful.analyzers.paths.path_kind``)."""
+        return self._counts.get((language_family(language_id), kind))
 
     @property
     def file_count(self) -> int:
@@ -246,7 +256,7 @@ class RepositoryIndex:
             known = self._load()
             paths = source_files(self.root)
             files: dict[str, _FileEntry] = {}
-            counts: dict[str, NgramCounts] = {}
+            counts: dict[tuple[str, str], NgramCounts] = {}
             total_tokens = 0
             for number, relative in enumerate(paths):
                 if cancelled is not None and cancelled():
@@ -260,10 +270,10 @@ class RepositoryIndex:
                     logger.info("index: token budget reached after %d files", len(files))
                     break
                 files[relative] = entry
-                family = language_family(entry.language)
-                table = counts.get(family)
+                key = (language_family(entry.language), path_kind(relative))
+                table = counts.get(key)
                 if table is None:
-                    table = counts[family] = NgramCounts(self.order)
+                    table = counts[key] = NgramCounts(self.order)
                 table.add(entry.tokens)
                 total_tokens += len(entry.tokens)
                 if report is not None and (number % 20 == 0 or number == len(paths) - 1):
@@ -326,16 +336,31 @@ class RepositoryIndex:
                 return
             tokens = tokenize_text(text, language)
             entry = _FileEntry(0, len(text), language, tokens, digest, _identifiers(tokens))
+        key = (language_family(language), path_kind(relative))
+        with self._writing:
+            self._replace(relative, key, entry)
+
+    def _replace(self, relative: str, key: tuple[str, str], entry: _FileEntry | None) -> None:
         with self.lock:
             old = self._files.pop(relative, None)
-            family = language_family(language)
-            table = self._counts.get(family)
-            if old is not None and table is not None:
-                table.remove(old.tokens)
-            if entry is not None:
-                if table is None:
-                    table = self._counts[family] = NgramCounts(self.order)
-                table.add(entry.tokens)
+            table = self._counts.get(key)
+            if table is None and entry is not None:
+                table = self._counts[key] = NgramCounts(self.order)
+        if table is None:
+            return
+        # A long file's counts go out and in a stretch at a time, the lock taken for each:
+        # a completion waits for one stretch, not for the whole file.
+        if old is not None:
+            for start in range(0, len(old.tokens), UPDATE_STRETCH):
+                with self.lock:
+                    table.remove(old.tokens, start, start + UPDATE_STRETCH)
+                time.sleep(0)
+        if entry is not None:
+            for start in range(0, len(entry.tokens), UPDATE_STRETCH):
+                with self.lock:
+                    table.add(entry.tokens, start, start + UPDATE_STRETCH)
+                time.sleep(0)
+            with self.lock:
                 self._files[relative] = entry
 
     def _entry(self, relative: str, known: _FileEntry | None) -> _FileEntry | None:

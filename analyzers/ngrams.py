@@ -12,8 +12,10 @@ tokens are kept.
 
 from __future__ import annotations
 
+import sys
 from bisect import bisect_left, insort
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 _TOTAL = None
 
@@ -33,9 +35,60 @@ class NgramCounts:
         self._vocabulary: list[str] = []
         self._pending: list[str] = []
 
+    @classmethod
+    def from_rows(cls, order: int, rows: Iterable[Sequence[Any]]) -> NgramCounts:
+        """Counts from rows of ``[context length, context tokens, {follower: count}, total]``
+        (a pruned table keeps each context's total as it was counted), read one at a time."""
+        counts = cls(order)
+        for k, context, followers, total in rows:
+            if not 0 <= k <= order:
+                continue
+            key = tuple(sys.intern(token) for token in context)
+            entry: dict[str | None, int] = {
+                sys.intern(token): int(n) for token, n in followers.items()
+            }
+            entry[_TOTAL] = int(total)
+            counts.tables[k][key] = entry
+        unigrams = counts.tables[0].get(())
+        if unigrams is not None and _TOTAL in unigrams:
+            counts.tokens_counted = unigrams[_TOTAL] or 0
+            counts._pending.extend(token for token in unigrams if token is not None)
+        else:
+            counts.tables[0][()] = {_TOTAL: 0}
+        return counts
+
     def add(self, tokens: Sequence[str], start: int = 0, end: int | None = None) -> None:
         """Count the tokens at positions ``start:end`` of ``tokens`` after their contexts."""
-        self._count(tokens, start, len(tokens) if end is None else end, 1)
+        end = len(tokens) if end is None else min(end, len(tokens))
+        start = max(0, start)
+        if end - start < 64:
+            self._count(tokens, start, end, 1)
+            return
+        # Many tokens at once (a file read whole): context by context length, the tuples
+        # made by zip rather than a slice per token and length.
+        tables = self.tables
+        unigrams = tables[0][()]
+        pending = self._pending
+        for token in tokens[start:end]:
+            before = unigrams.get(token, 0)
+            unigrams[token] = before + 1
+            if before == 0:
+                pending.append(token)
+        unigrams[_TOTAL] += end - start
+        for k in range(1, self.order + 1):
+            first = max(start, k)
+            if first >= end:
+                continue
+            table = tables[k]
+            contexts = zip(*(tokens[first - k + i : end - k + i] for i in range(k)), strict=True)
+            for context, token in zip(contexts, tokens[first:end], strict=True):
+                followers = table.get(context)
+                if followers is None:
+                    table[context] = {_TOTAL: 1, token: 1}
+                else:
+                    followers[token] = followers.get(token, 0) + 1
+                    followers[_TOTAL] += 1
+        self.tokens_counted += end - start
 
     def remove(self, tokens: Sequence[str], start: int = 0, end: int | None = None) -> None:
         """Undo ``add`` of the same tokens and positions."""

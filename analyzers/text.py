@@ -8,7 +8,6 @@ did not expect: a column past the end of a line is clamped to the line's end.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from dataclasses import dataclass
 
 
@@ -90,91 +89,260 @@ def _unit_width(ch: str, encoding: str) -> int:
     return 2 if code > 0xFFFF else 1
 
 
+# Lines per block of a ``LineIndex``: an edit rewrites one block and the blocks' totals, so
+# its cost does not grow with the text.
+_BLOCK = 256
+
+
 class LineIndex:
-    """Offsets of line starts in code points and in UTF-8 bytes, updated incrementally.
+    """Where each line starts, in code points and in UTF-8 bytes, updated edit by edit.
 
     Lines end at ``\\n``; a ``\\r`` before it belongs to the line's text, as editors count.
+    The lines' lengths are kept in blocks of at most ``2 * _BLOCK`` lines with each block's
+    totals, so an edit costs the lines it touches plus one step per block (a few dozen in a
+    10,000-line file), never a pass over every line.
     """
 
-    __slots__ = ("byte_starts", "starts")
+    __slots__ = ("_byte_totals", "_bytes", "_char_totals", "_chars", "_lines")
 
     def __init__(self, text: str) -> None:
-        self.starts, self.byte_starts = _line_starts(text, 0, 0)
+        chars, byte_lengths = _line_lengths(text)
+        self._chars = [chars[i : i + _BLOCK] for i in range(0, len(chars), _BLOCK)]
+        self._bytes = [byte_lengths[i : i + _BLOCK] for i in range(0, len(chars), _BLOCK)]
+        self._char_totals = [sum(block) for block in self._chars]
+        self._byte_totals = [sum(block) for block in self._bytes]
+        self._lines = len(chars)
 
     def line_count(self) -> int:
-        return len(self.starts)
+        return self._lines
+
+    def copy(self) -> LineIndex:
+        """An index of the same text that later edits of this one leave alone."""
+        copied = LineIndex.__new__(LineIndex)
+        copied._chars = [list(block) for block in self._chars]
+        copied._bytes = [list(block) for block in self._bytes]
+        copied._char_totals = list(self._char_totals)
+        copied._byte_totals = list(self._byte_totals)
+        copied._lines = self._lines
+        return copied
+
+    @property
+    def starts(self) -> list[int]:
+        """Code-point offset of every line's start (a pass over every line)."""
+        return _starts(self._chars)
+
+    @property
+    def byte_starts(self) -> list[int]:
+        """UTF-8 offset of every line's start (a pass over every line)."""
+        return _starts(self._bytes)
+
+    def _locate(self, line: int) -> tuple[int, int, int, int]:
+        """(block, index in the block, code-point start, byte start) of ``line``."""
+        chars, char_totals, byte_totals = self._chars, self._char_totals, self._byte_totals
+        start = byte_start = 0
+        for block, lengths in enumerate(chars):
+            if line < len(lengths):
+                return (
+                    block,
+                    line,
+                    start + sum(lengths[:line]),
+                    byte_start + sum(self._bytes[block][:line]),
+                )
+            line -= len(lengths)
+            start += char_totals[block]
+            byte_start += byte_totals[block]
+        raise IndexError(line)
+
+    def _span(self, line: int) -> tuple[int, int]:
+        """Code-point start of ``line`` and its length without the line break."""
+        block, index, start, _ = self._locate(line)
+        length = self._chars[block][index]
+        return start, length - (line < self._lines - 1)
 
     def offset(self, point: Point, text: str) -> int:
         """Code-point offset of ``point`` in ``text`` (clamped to the text)."""
-        line = min(max(point.line, 0), len(self.starts) - 1)
-        if point.line >= len(self.starts):
+        if point.line >= self._lines:
             return len(text)
-        start = self.starts[line]
-        end = self.starts[line + 1] - 1 if line + 1 < len(self.starts) else len(text)
-        return min(start + max(point.column, 0), end)
+        start, length = self._span(max(point.line, 0))
+        return start + min(max(point.column, 0), length)
 
     def point(self, offset: int) -> Point:
         """Point of a code-point offset."""
-        line = bisect_right(self.starts, offset) - 1
-        return Point(line, offset - self.starts[line])
+        line, start = _find(self._chars, self._char_totals, offset)
+        return Point(line, offset - start)
 
     def byte_offset(self, point: Point, text: str) -> int:
         """UTF-8 byte offset of ``point`` in ``text``."""
-        line = min(max(point.line, 0), len(self.starts) - 1)
+        line = min(max(point.line, 0), self._lines - 1)
+        _, _, start, byte_start = self._locate(line)
         offset = self.offset(point, text)
-        return self.byte_starts[line] + utf8_length(text[self.starts[line] : offset])
+        return byte_start + utf8_length(text[start:offset])
 
     def byte_column(self, point: Point, text: str) -> int:
-        line = min(max(point.line, 0), len(self.starts) - 1)
-        return self.byte_offset(point, text) - self.byte_starts[line]
+        line = min(max(point.line, 0), self._lines - 1)
+        _, _, start, _ = self._locate(line)
+        return utf8_length(text[start : self.offset(point, text)])
 
     def point_of_byte(self, byte_offset: int, text: str) -> Point:
         """Point of a UTF-8 byte offset (as tree-sitter reports them)."""
-        line = bisect_right(self.byte_starts, byte_offset) - 1
-        line_start = self.starts[line]
-        rest = byte_offset - self.byte_starts[line]
-        line_end = self.starts[line + 1] if line + 1 < len(self.starts) else len(text)
-        return Point(line, column_from_units(text[line_start:line_end], rest, "utf-8"))
+        line, byte_start = _find(self._bytes, self._byte_totals, byte_offset)
+        start, length = self._span(line)
+        rest = byte_offset - byte_start
+        return Point(line, column_from_units(text[start : start + length], rest, "utf-8"))
 
     def line_text(self, line: int, text: str) -> str:
         """Text of ``line`` without its line break."""
-        if line < 0 or line >= len(self.starts):
+        if line < 0 or line >= self._lines:
             return ""
-        start = self.starts[line]
-        end = self.starts[line + 1] - 1 if line + 1 < len(self.starts) else len(text)
-        return text[start:end]
+        start, length = self._span(line)
+        return text[start : start + length]
+
+    def line_texts(self, first: int, stop: int, text: str) -> list[str]:
+        """Texts of lines ``first:stop`` without their line breaks, found in one walk."""
+        first, stop = max(first, 0), min(stop, self._lines)
+        if first >= stop:
+            return []
+        block, index, start, _ = self._locate(first)
+        last = self._lines - 1
+        found: list[str] = []
+        line = first
+        while line < stop:
+            lengths = self._chars[block]
+            while index < len(lengths) and line < stop:
+                length = lengths[index]
+                found.append(text[start : start + length - (line < last)])
+                start += length
+                index += 1
+                line += 1
+            block += 1
+            index = 0
+        return found
 
     def replace(self, start: int, end: int, start_byte: int, end_byte: int, new_text: str) -> None:
         """Update the index after text[start:end] (bytes start_byte:end_byte) became new_text."""
-        first = bisect_right(self.starts, start) - 1
-        last = bisect_right(self.starts, end) - 1
-        delta = len(new_text) - (end - start)
-        delta_bytes = utf8_length(new_text) - (end_byte - start_byte)
-        inserted, inserted_bytes = _line_starts(new_text, start, start_byte)
-        self.starts[first + 1 :] = inserted[1:] + [s + delta for s in self.starts[last + 1 :]]
-        self.byte_starts[first + 1 :] = inserted_bytes[1:] + [
-            s + delta_bytes for s in self.byte_starts[last + 1 :]
-        ]
+        first, first_start = _find(self._chars, self._char_totals, start)
+        last, last_start = _find(self._chars, self._char_totals, end)
+        first_block, first_index, _, first_byte_start = self._locate(first)
+        last_block, last_index, _, last_byte_start = self._locate(last)
+        head = start - first_start
+        head_bytes = start_byte - first_byte_start
+        tail = self._chars[last_block][last_index] - (end - last_start)
+        tail_bytes = self._bytes[last_block][last_index] - (end_byte - last_byte_start)
+        pieces = new_text.split("\n")
+        chars = [len(piece) + 1 for piece in pieces]
+        byte_lengths = [utf8_length(piece) + 1 for piece in pieces]
+        chars[0] += head
+        byte_lengths[0] += head_bytes
+        # The last piece ends where the old last line's rest begins (the rest carries the
+        # line break, if that line had one).
+        chars[-1] += tail - 1
+        byte_lengths[-1] += tail_bytes - 1
+        merged_chars = (
+            self._chars[first_block][:first_index]
+            + chars
+            + self._chars[last_block][last_index + 1 :]
+        )
+        merged_bytes = (
+            self._bytes[first_block][:first_index]
+            + byte_lengths
+            + self._bytes[last_block][last_index + 1 :]
+        )
+        if len(merged_chars) > 2 * _BLOCK:
+            step = range(0, len(merged_chars), _BLOCK)
+            char_blocks = [merged_chars[i : i + _BLOCK] for i in step]
+            byte_blocks = [merged_bytes[i : i + _BLOCK] for i in step]
+        else:
+            char_blocks, byte_blocks = [merged_chars], [merged_bytes]
+        span = slice(first_block, last_block + 1)
+        self._chars[span] = char_blocks
+        self._bytes[span] = byte_blocks
+        self._char_totals[span] = [sum(block) for block in char_blocks]
+        self._byte_totals[span] = [sum(block) for block in byte_blocks]
+        self._lines += len(pieces) - 1 - (last - first)
 
 
-def _line_starts(text: str, base: int, base_byte: int) -> tuple[list[int], list[int]]:
-    starts = [base]
-    byte_starts = [base_byte]
+def _line_lengths(text: str) -> tuple[list[int], list[int]]:
+    """Each line's length with its line break (the last line has none), in code points and
+    in UTF-8 bytes."""
+    pieces = text.split("\n")
+    chars = [len(piece) + 1 for piece in pieces]
+    chars[-1] -= 1
     if text.isascii():
-        index = text.find("\n")
-        while index != -1:
-            starts.append(base + index + 1)
-            byte_starts.append(base_byte + index + 1)
-            index = text.find("\n", index + 1)
-        return starts, byte_starts
-    position = 0
-    byte_position = base_byte
-    for line in text.split("\n")[:-1]:
-        position += len(line) + 1
-        byte_position += utf8_length(line) + 1
-        starts.append(base + position)
-        byte_starts.append(byte_position)
-    return starts, byte_starts
+        return chars, list(chars)
+    byte_lengths = [utf8_length(piece) + 1 for piece in pieces]
+    byte_lengths[-1] -= 1
+    return chars, byte_lengths
+
+
+def _starts(blocks: list[list[int]]) -> list[int]:
+    starts = [0]
+    for block in blocks:
+        for length in block:
+            starts.append(starts[-1] + length)
+    starts.pop()
+    return starts
+
+
+def _find(blocks: list[list[int]], totals: list[int], offset: int) -> tuple[int, int]:
+    """The line that holds ``offset`` (the last line for an offset at or past the end) and
+    where it starts, in the unit of ``blocks``."""
+    line = start = 0
+    last = len(blocks) - 1
+    for block, total in enumerate(totals):
+        lengths = blocks[block]
+        if offset < start + total or block == last:
+            final = len(lengths) - 1
+            for index, length in enumerate(lengths):
+                if offset < start + length or (block == last and index == final):
+                    return line + index, start
+                start += length
+        start += total
+        line += len(lengths)
+    return line - 1, start
+
+
+@dataclass(frozen=True, slots=True)
+class TextChange:
+    """Replace the text between ``start`` and ``end`` with ``text``; a full replacement when
+    ``start`` is None."""
+
+    text: str
+    start: Point | None = None
+    end: Point | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentEdit:
+    """The changes (applied in order) that took a document from version ``previous`` to
+    ``version``: what a reader that follows the document edit by edit needs."""
+
+    previous: int
+    version: int
+    changes: tuple[TextChange, ...]
+
+
+def apply_to_lines(lines: list[str], change: TextChange) -> tuple[int, int, int]:
+    """Apply a ranged ``change`` to ``lines`` in place (a full replacement replaces them all);
+    returns ``(start, old_end, new_end)``: lines ``start:old_end`` became ``start:new_end``.
+    Points past a line's end or the last line are clamped, as the editor's text is."""
+    if change.start is None or change.end is None or not lines:
+        old_end = len(lines)
+        lines[:] = change.text.split("\n")
+        return 0, old_end, len(lines)
+    start, end = sorted((change.start, change.end))
+    last = len(lines) - 1
+    first_line = min(max(start.line, 0), last)
+    last_line = min(max(end.line, 0), last)
+    first_column = len(lines[first_line]) if start.line > last else max(start.column, 0)
+    last_column = len(lines[last_line]) if end.line > last else max(end.column, 0)
+    head = lines[first_line][:first_column]
+    tail = lines[last_line][last_column:]
+    if "\n" in change.text:
+        block = (head + change.text + tail).split("\n")
+    else:
+        block = [head + change.text + tail]
+    lines[first_line : last_line + 1] = block
+    return first_line, last_line + 1, first_line + len(block)
 
 
 @dataclass(frozen=True, slots=True)

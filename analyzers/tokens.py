@@ -235,63 +235,6 @@ def render(tokens: Iterable[str], indent: str) -> str:
     return "".join(parts)
 
 
-@dataclass(slots=True)
-class LineTokens:
-    """Tokens of the lines of a text, with the states that link lines, re-tokenized lazily.
-
-    ``update(lines)`` re-tokenizes only lines that changed (and those after them whose starting
-    state changed), so an open document costs one line per keystroke.
-    """
-
-    language_id: str
-    lines: list[str]
-    tokens: list[list[str]]
-    end_states: list[int]
-
-    @classmethod
-    def empty(cls, language_id: str) -> LineTokens:
-        return cls(language_id, [], [], [])
-
-    def update(self, lines: list[str]) -> tuple[int, int, int]:
-        """Bring the tokens in line with ``lines``.
-
-        Returns ``(start, old_end, new_end)``: lines ``start:old_end`` of the old text were
-        replaced by lines ``start:new_end`` of the new one (tokens included).
-        """
-        old = self.lines
-        limit = min(len(old), len(lines))
-        start = 0
-        while start < limit and old[start] == lines[start]:
-            start += 1
-        old_end, new_end = len(old), len(lines)
-        while old_end > start and new_end > start and old[old_end - 1] == lines[new_end - 1]:
-            old_end -= 1
-            new_end -= 1
-        state = self.end_states[start - 1] if start > 0 else NORMAL
-        new_tokens: list[list[str]] = []
-        new_states: list[int] = []
-        for line in lines[start:new_end]:
-            line_tokens, state = tokenize_line(line, self.language_id, state)
-            new_tokens.append(line_tokens)
-            new_states.append(state)
-        # A changed state at the end of the edited block re-tokenizes the lines below it until
-        # states agree again (an opened or closed triple-quoted string).
-        while (
-            old_end < len(old)
-            and (self.end_states[old_end - 1] if old_end > 0 else NORMAL) != state
-        ):
-            line = lines[new_end]
-            line_tokens, state = tokenize_line(line, self.language_id, state)
-            new_tokens.append(line_tokens)
-            new_states.append(state)
-            old_end += 1
-            new_end += 1
-        self.tokens[start:old_end] = new_tokens
-        self.end_states[start:old_end] = new_states
-        self.lines = list(lines)
-        return start, old_end, new_end
-
-
 def stream(
     lines: list[str],
     line_tokens: list[list[str]],

@@ -213,7 +213,7 @@ def main() -> int:
     from tactful.analyzers.ruff import RuffOptions, check_paths
     from tactful.analyzers.text import apply_edits
     from tactful.feedback.execution import Sandbox, Status, ValidationOptions
-    from tactful.feedback.fixes import FixJudge
+    from tactful.feedback.fixes import FixJudge, FixRequest
 
     known = KNOWN.get(args.corpus)
     root = (fetch(known) if known else Path(args.corpus)).resolve()
@@ -259,7 +259,8 @@ def main() -> int:
     for path, file_findings in judged_by_file.items():
         text = texts[path] = (root / path).read_text(encoding="utf-8")
         for finding in file_findings:
-            offer = judge.offer(finding, text, by_file[path])
+            offer = judge.turn(FixRequest(finding, text, tuple(by_file[path]))).offer
+            assert offer is not None  # a turn ends with its offer
             in_suite[len(offers)] = runs(suite, path, text, finding.span.start.line + 1)
             offers.append(offer)
             print(

@@ -515,7 +515,8 @@ class Replay:
                     ):
                         covered.add(later)
         self.tally.covered += len(covered)
-        for hunk, kind in list(zip(hunks, hunk_kinds(hunks, files), strict=True))[1:]:
+        kinds = hunk_kinds(hunks, files)
+        for hunk, kind in list(zip(hunks, kinds, strict=True))[1:]:
             counts = self.tally.by_kind.setdefault(kind, [0, 0])
             counts[0] += 1
             counts[1] += hunk in covered
@@ -532,6 +533,7 @@ class Replay:
                             "old": "".join(lines_of(before)[hunk.old_first : hunk.old_last])[:2000],
                             "new": "".join(lines_of(after)[hunk.first : hunk.last])[:2000],
                             "covered": hunk in covered,
+                            "kind": kinds[index] if index else "first",
                         }
                     )
                     + "\n"

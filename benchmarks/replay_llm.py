@@ -50,12 +50,18 @@ class _Model:
         self.original = source_text(self.root / path)
         (self.root / path).unlink()
 
+    async def replace(self, start: int, end: int, text: str) -> None:
+        self.version += 1
+
+    async def move(self, offset: int) -> None:
+        return None
+
     async def type(self, chunk: str) -> None:
         self.version += 1
 
-    async def suggest(self, typed: str) -> Offer | None:
+    async def suggest(self, typed: str, after: str = "") -> Offer | None:
         request = request_at_end(
-            self.root, self.path, self.language, typed, self.version, self.max_lines
+            self.root, self.path, self.language, typed, self.version, self.max_lines, after
         )
         found = await self.engine.complete(request, deadline=time.monotonic() + 30)
         return Offer(found[0].text, found[0]) if found else None
@@ -88,7 +94,7 @@ async def replay(
                 text = source_text(root / relative)
                 text = text[:limit_chars] if limit_chars else text
                 language = language_of_path(relative) or "plaintext"
-                tally = await type_file(model, relative, text, language, watch=watch)
+                tally = (await type_file(model, relative, text, language, watch=watch)).tally
                 total.merge(tally)
                 print(relative, json.dumps(tally.summary()), file=sys.stderr, flush=True)
         finally:

@@ -141,10 +141,16 @@ class _Typing:
         await self.local.open(path, language, text)
         self.path, self.language = path, language
 
+    async def replace(self, start: int, end: int, text: str) -> None:
+        self.clock += SECONDS_PER_KEYSTROKE
+
+    async def move(self, offset: int) -> None:
+        self.clock += SECONDS_PER_KEYSTROKE
+
     async def type(self, chunk: str) -> None:
         self.clock += SECONDS_PER_KEYSTROKE * keystrokes(chunk)
 
-    async def suggest(self, typed: str) -> Offer | None:
+    async def suggest(self, typed: str, after: str = "") -> Offer | None:
         start = typed.rfind("\n") + 1
         row = typed.count("\n")
         previous_start = typed.rfind("\n", 0, max(start - 1, 0)) + 1 if start else 0
@@ -162,7 +168,7 @@ class _Typing:
             ctx = self.history.context(
                 self.language,
                 record.line_prefix,
-                "",
+                after.partition("\n")[0],
                 record.previous_line,
                 row,
                 now=self.clock,
@@ -170,7 +176,7 @@ class _Typing:
                 path=self.path,
             )
             gate = self.cascade.gate(ctx)
-        offer = await self.local.suggest(typed) if gate is None or gate.show else None
+        offer = await self.local.suggest(typed, after) if gate is None or gate.show else None
         found = offer.suggestion if offer is not None else None
         if found is None:
             return None

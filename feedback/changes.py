@@ -1,5 +1,7 @@
 """What is new: the working tree's diff against ``review.base``, and the baseline ``tactful
-baseline`` recorded, each read off the event loop and kept, shared by review and quality.
+baseline`` recorded, each read off the event loop and kept, shared by review and quality; and
+what else those two pipelines share (``DocumentPipeline``): the editor's open documents, the
+feedback loop, the executor, one background task per document.
 
 Boundary: asks ``analyzers.diff`` (git) and ``analyzers.baseline`` (one JSON file) through
 ``run_blocking`` and keeps their answers; decides nothing about comments or findings. A
@@ -13,7 +15,7 @@ import asyncio
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar
 
 from tactful.analyzers import baseline as baselines
 from tactful.analyzers.baseline import Baseline, BaselineError
@@ -28,6 +30,9 @@ from tactful.analyzers.diff import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
+
+    from tactful.analyzers.document import Snapshot
+    from tactful.feedback.loop import FeedbackLoop
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -45,6 +50,61 @@ class RunBlocking(Protocol):
     def __call__(
         self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
     ) -> Coroutine[Any, Any, T]: ...
+
+
+class OpenDocuments(Protocol):
+    """What a pipeline over the open documents needs of the editor's side, whatever it shows
+    there (the server implements it)."""
+
+    def document(self, key: str) -> Snapshot | None:
+        """The open document named ``key`` (its URI) as the editor has it now; None once closed."""
+        ...
+
+    def documents(self) -> list[Snapshot]:
+        """Every open document."""
+        ...
+
+    def warn(self, message: str) -> None:
+        """Tell the developer something went wrong, or is not as the settings ask."""
+        ...
+
+    def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """Run ``work`` in the background; its failure is reported, never lost."""
+        ...
+
+
+E = TypeVar("E", bound=OpenDocuments)
+
+
+class DocumentPipeline(Generic[E]):
+    """What the review and quality pipelines are given: the editor's side (``editor``), the
+    feedback loop (``feedback()``: None until the server has one), the executor for blocking
+    work, and the working tree's changes, shared between them; and the one background task of
+    each document (its review or lint), which a newer one replaces."""
+
+    def __init__(
+        self,
+        editor: E,
+        feedback: Callable[[], FeedbackLoop | None],
+        run_blocking: RunBlocking,
+        changes: Changes | None = None,
+    ) -> None:
+        self.editor = editor
+        self.feedback = feedback
+        self.run_blocking = run_blocking
+        self.changes = changes if changes is not None else Changes(run_blocking)
+        self._tasks: dict[str, asyncio.Task[Any]] = {}
+
+    def _run(self, key: str, work: Coroutine[Any, Any, Any], name: str) -> None:
+        """Run ``work`` as the document's background task, cancelling the one before."""
+        self._stop(key)
+        self._tasks[key] = self.editor.spawn(work, name)
+
+    def _stop(self, key: str) -> None:
+        """Cancel the document's background task, if any."""
+        task = self._tasks.pop(key, None)
+        if task is not None:
+            task.cancel()
 
 
 class Changes:

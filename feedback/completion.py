@@ -46,14 +46,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import os
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
-from tree_sitter import Tree
-
+from tactful.analyzers.paths import workspace_relative
 from tactful.analyzers.text import LineIndex
 from tactful.feedback.acceptance.cascade import Decision
 from tactful.feedback.acceptance.features import Candidate, Context
@@ -194,12 +192,11 @@ class CompletionPipeline:
         request: CompletionRequest,
         options: CompletionOptions,
         is_current: Callable[[], bool],
-        tree: Tree | None = None,
         lines: LineIndex | None = None,
     ) -> CompletionTurn:
         """Take one request through every step. ``is_current`` says whether the document is
-        still at the request's version; ``tree`` and ``lines`` are its syntax tree and line
-        index at that version (either may be None)."""
+        still at the request's version; ``lines`` is its line index at that version (or
+        None)."""
         ready = self._announced(request)
         if ready is not None:
             # The editor asks again because it was told the LLM's answer is ready: the same
@@ -223,20 +220,20 @@ class CompletionPipeline:
         # 3. propose, 4. clean up, 5. judge: engine by engine, as the document's one request
         # in flight.
         finished, _ = await self._inflight.run(
-            request.uri, self._propose_clean_judge(turn, options, tree, loop, moment)
+            request.uri, self._propose_clean_judge(turn, options, lines, loop, moment)
         )
         if not finished:
             return self._ended(turn, Outcome.CANCELLED)
+        if not is_current():
+            return self._ended(turn, Outcome.STALE)
         if not turn.kept:
             pending = any(p.problem == BACKGROUND for p in turn.proposals)
             if loop is not None and turn.gate is not None and not turn.judged and not pending:
                 # A moment the gate let through that nothing came of: the gate learns it.
                 loop.unanswered(workspace, turn.gate)
             return self._ended(turn, turn.ended_empty())
-        if not is_current():
-            return self._ended(turn, Outcome.STALE)
         # 6. speak.
-        self._speak(turn, loop, workspace)
+        self._speak(turn, loop, workspace, moment.offset)
         asked = self._asked.get(request.uri)
         if asked is not None and asked.moment.request is request:
             asked.shown = tuple(shown.suggestion.text for shown in turn.shown)
@@ -248,13 +245,16 @@ class CompletionPipeline:
         self,
         turn: CompletionTurn,
         options: CompletionOptions,
-        tree: Tree | None,
+        lines: LineIndex | None,
         loop: FeedbackLoop | None,
         moment: Moment,
     ) -> None:
         """Ask the selected engines at once; take their answers in order of preference until
         one has something the filter shows. With ``auto`` the LLM is asked in the background
-        and taken (first) only when its answer is there as soon as the first other one is."""
+        and taken (first) only when its answer is there as soon as the first other one is.
+        Clean-up reads the document through its line index, which is only that of the
+        request's text while the document has not moved on: an answer that arrives later is
+        left for the caller to drop as stale."""
         engines: list[Engine] = []
         for engine in self.engines.select(options.engine):
             if isinstance(engine, BlockingEngine) or engine.answering:
@@ -274,13 +274,16 @@ class CompletionPipeline:
         try:
             for index, task in enumerate(asked):
                 proposal = await task
+                if not moment.is_current():
+                    turn.proposals.append(proposal)
+                    return
                 if index == 0 and background is not None:
                     if llm is not None and llm.done() and not llm.cancelled():
-                        if self._take(turn, llm.result(), tree, loop, options.workspace):
+                        if self._take(turn, llm.result(), lines, loop, options.workspace):
                             return
                     else:
                         turn.proposals.append(Proposal(background.name, (), 0.0, BACKGROUND))
-                if self._take(turn, proposal, tree, loop, options.workspace):
+                if self._take(turn, proposal, lines, loop, options.workspace):
                     return
         finally:
             for task in asked:
@@ -290,13 +293,13 @@ class CompletionPipeline:
         self,
         turn: CompletionTurn,
         proposal: Proposal[Suggestion],
-        tree: Tree | None,
+        lines: LineIndex | None,
         loop: FeedbackLoop | None,
         workspace: str,
     ) -> bool:
         """One engine's proposal cleaned up and judged; True when something is shown."""
         turn.proposals.append(proposal)
-        return self._judge(turn, self._clean_up(turn, proposal, tree), loop, workspace)
+        return self._judge(turn, self._clean_up(turn, proposal, lines), loop, workspace)
 
     async def _propose(
         self, engine: Engine, request: CompletionRequest, options: CompletionOptions
@@ -323,11 +326,13 @@ class CompletionPipeline:
 
     @staticmethod
     def _clean_up(
-        turn: CompletionTurn, proposal: Proposal[Suggestion], tree: Tree | None
+        turn: CompletionTurn,
+        proposal: Proposal[Suggestion],
+        lines: LineIndex | None,
     ) -> list[Suggestion]:
         cleaned: list[Suggestion] = []
         for suggestion in proposal.items:
-            kept, reason = postprocess.check(turn.request, suggestion, tree)
+            kept, reason = postprocess.check(turn.request, suggestion, lines)
             if kept is None:
                 turn.dropped.append(Dropped(suggestion, reason))
             else:
@@ -354,11 +359,17 @@ class CompletionPipeline:
             shown = shown or judged.shown
         return shown
 
-    def _speak(self, turn: CompletionTurn, loop: FeedbackLoop | None, workspace: str) -> None:
+    def _speak(
+        self,
+        turn: CompletionTurn,
+        loop: FeedbackLoop | None,
+        workspace: str,
+        cursor: int,
+    ) -> None:
         request = turn.request
         for judged in turn.kept:
             suggestion = judged.item
-            shown = self.shown.show(request, suggestion)
+            shown = self.shown.show(request, suggestion, cursor)
             turn.shown.append(shown)
             if loop is not None and judged.decision is not None and turn.context is not None:
                 loop.shown(
@@ -506,14 +517,5 @@ def perceive(
         point.line,
         request.trigger,
         document=request.uri,
-        path=_relative(request.path, request.workspace_root),
+        path=workspace_relative(request.path, request.workspace_root),
     )
-
-
-def _relative(path: str | None, root: str | None) -> str:
-    """The document's path inside the workspace (folders above it say nothing about it)."""
-    if not path:
-        return ""
-    if root and path.startswith(root.rstrip("/\\") + os.sep):
-        return os.path.relpath(path, root)
-    return os.path.basename(path)

@@ -10,13 +10,21 @@ syntax repair that was not validated.
 ``fix_id``, ``fix_item`` and ``OfferedFixes`` serve the feedback loop: a fix's stable id, how
 the item model sees it, and what became of the fixes offered in one document.
 
-Order of work for one finding: candidates (ruff's fix, recipes, syntax repairs) → ruff screen →
-ranking (smallest, most local first) → tests, best first, until one passes (or, where no test
-runs the code, until one is shown to behave as before or the judge says nothing can show it,
-which holds for every candidate alike); when none passes,
-the alternatives (another way to satisfy the rule) the same way; when still none survives
-and an LLM is configured, its proposal goes through the same judges, with up to two refinement
-rounds that show it the failure (ruff's or the tests').
+The path of one finding is ``FixJudge.turn``, read top to bottom, each decision written into
+the finding's ``FixTurn`` (``tactful.feedback.turn``); ``tactful fix``, the quality pipeline's
+judging in the background and a code action asked before it are its callers:
+
+1. **propose**: the candidates (ruff's fix, recipes, syntax repairs);
+2. **clean up**: ruff's screen (a candidate that changes nothing or another file, leaves the
+   finding, adds one, or leaves a syntax error is dropped with the reason; one whose change
+   another made already is dropped too), then the ranking (smallest, most local first);
+3. **judge**: the tests, best first, until one passes (or, where no test runs the code, until
+   one is shown to behave as before or the judge says nothing can show it, which holds for
+   every candidate alike); where nothing may run, the best is offered, labelled;
+4. when none passes, the alternatives (another way to satisfy the rule) the same way; when
+   still none survives and an LLM is configured, its proposal goes through the same judges,
+   with up to two refinement rounds that show it the failure (ruff's or the tests');
+5. **offer**: the fix and its verdict, or none and why (``turn.offer``).
 """
 
 from __future__ import annotations
@@ -25,8 +33,9 @@ import functools
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tactful.analyzers.findings import Applicability, Finding, Fix
@@ -34,6 +43,7 @@ from tactful.analyzers.ruff import SYNTAX_ERROR, RuffOptions, check_text
 from tactful.analyzers.text import Edit, apply_edits
 from tactful.feedback.acceptance.items import Item
 from tactful.feedback.execution.verdict import Status, Verdict, not_validated
+from tactful.feedback.turn import Dropped, Judged, Outcome, Proposal, Turn
 from tactful.suggestion.fixes import (
     Rejection,
     Screened,
@@ -43,13 +53,14 @@ from tactful.suggestion.fixes import (
     screen,
 )
 from tactful.suggestion.fixes import llm as llm_fixes
-from tactful.suggestion.fixes.screen import Settled
+from tactful.suggestion.fixes.screen import Settled, SettleKey
 
 logger = logging.getLogger(__name__)
 
 Validator = Callable[[Sequence[Edit]], Verdict]
 
 REFINEMENT_ROUNDS = 2
+MODEL = "llm"
 MAX_VALIDATIONS = 3
 # Fixes are judged ahead of time for this many findings of a document at most (the others when
 # the editor asks), and for its first syntax error only: syntax repairs are computed against the
@@ -139,6 +150,73 @@ def verdict_phrase(fix: Fix, verdict: Verdict) -> str:
     return verdict.summary()
 
 
+CANDIDATES, ALTERNATIVES = "candidates", "alternatives"
+SAME_CHANGE = "the same change as another candidate"
+# Verdicts under which a candidate may be offered (a syntax repair only when its tests ran it).
+OFFERED = frozenset({Status.PASSED, Status.EQUIVALENT, Status.UNEXERCISED})
+
+
+@dataclass(frozen=True, slots=True)
+class FixRequest:
+    """A finding to fix: ``text`` is its file's content, ``before`` everything ruff found in that
+    text, which ruff's screen of a candidate counts (None: ruff is asked)."""
+
+    finding: Finding
+    text: str
+    before: tuple[Finding, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A fix as a turn follows it: ``step`` is the place of the proposal it came from in
+    ``turn.proposals``, ``source`` what a rejection calls it (its origin: ``ruff``, ``recipe``,
+    ``syntax``, …; ``llm round 2`` for the model's second answer)."""
+
+    fix: Fix
+    step: int
+    source: str
+
+
+@dataclass(slots=True, eq=False)
+class FixTurn(Turn[FixRequest, Candidate]):
+    """One finding's way to a fix (``tactful.feedback.turn``): the proposals (``candidates``,
+    then ``alternatives``, then ``llm round N``), the candidates ruff's screen dropped (and a
+    change already proposed), each candidate judged with the sandbox's verdict, and ``offer``,
+    the fix offered and its verdict, or none and why. The outcome is ``shown`` when a fix is
+    offered, ``hidden`` when the tests rejected every candidate they judged, ``dropped`` when
+    ruff's screen took out every candidate, ``silent`` when none was proposed, ``cancelled``
+    when the judging was stopped."""
+
+    offer: FixOffer | None = None
+
+    def rejections(self, tested: bool) -> tuple[str, ...]:
+        """Why each candidate was not offered, in the order it was decided: ruff's screen, and
+        (``tested``: the tests ran) each verdict that did not let it through."""
+        why: list[tuple[int, int, str]] = [
+            (d.item.step, 0, f"{d.item.source}: {d.reason}")
+            for d in self.dropped
+            if d.reason != SAME_CHANGE
+        ]
+        if tested:
+            why += [
+                (j.item.step, 1, f"{j.item.source}: tests: {j.verdict.summary()}")
+                for j in self.judged
+                if j.verdict is not None and j.verdict.status not in OFFERED
+            ]
+        return tuple(reason for _, _, reason in sorted(why, key=lambda w: w[:2]))
+
+    def failure(self) -> Verdict | None:
+        """The last verdict that let no usual candidate (nor an alternative) through."""
+        usual = (CANDIDATES, ALTERNATIVES)
+        for judged in reversed(self.judged):
+            verdict = judged.verdict
+            if self.proposals[judged.item.step].source not in usual or verdict is None:
+                continue
+            if verdict.status not in OFFERED:
+                return verdict
+        return None
+
+
 class FixJudge:
     """Judges fixes for the findings of one workspace (verdicts memoised by resulting text)."""
 
@@ -162,94 +240,173 @@ class FixJudge:
         self._lock = threading.Lock()
         # How each candidate settled under ruff, shared by the findings that propose the same
         # fix (one per annotation for FA100); bounded, as a server keeps a judge for a while.
-        self._settled: dict[tuple, Settled] = {}
+        self._settled: dict[SettleKey, Settled] = {}
 
     # -- public ------------------------------------------------------------------------------
 
     def findings(self, path: str, text: str) -> list[Finding]:
         return check_text(text, path, self.root, self.ruff_options)
 
-    def offer(
-        self,
-        finding: Finding,
-        text: str,
-        before: Sequence[Finding] | None = None,
-        cancelled: threading.Event | None = None,
-    ) -> FixOffer:
-        """The best fix for ``finding`` in ``text`` (the file's content), judged."""
+    def turn(self, request: FixRequest, cancelled: threading.Event | None = None) -> FixTurn:
+        """The best fix for a finding, judged: the whole path, every decision in the turn."""
+        turn = FixTurn(request)
+        finding, text = request.finding, request.text
+        before = request.before
         if before is None:
-            before = self.findings(finding.path, text)
-        rejections: list[str] = []
-        tried = 0
-        seen_texts: set[str] = set()
-        last_failure: Verdict | None = None
+            before = tuple(self.findings(finding.path, text))
+        # Changes already screened, so that a candidate making the same text is judged once.
+        seen: set[str] = set()
         # Alternatives are proposed only once every usual candidate has failed ruff or the tests.
-        for propose in (candidates, alternatives):
-            proposed = propose(finding, text)
-            tried += len(proposed)
-            ranked = rank(self._screened(finding, text, before, proposed, rejections, seen_texts))
-            if self.validate is None:
-                # Nothing may run: the best candidate is offered, labelled; syntax repairs never
-                # are, since a repair that only parses is a guess.
-                best = next((s for s in ranked if finding.rule != SYNTAX_ERROR), None)
-                if best is not None:
-                    verdict = not_validated(self.not_validated_reason)
-                    return FixOffer(finding, best.fix, verdict, tried, tuple(rejections))
-                continue
-            for screened in ranked[: self.max_validations]:
-                if cancelled is not None and cancelled.is_set():
-                    verdict = not_validated("cancelled")
-                    return FixOffer(finding, None, verdict, tried, tuple(rejections))
-                verdict = self._validate(screened)
-                if verdict.passed or verdict.status is Status.EQUIVALENT:
-                    return FixOffer(finding, screened.fix, verdict, tried, tuple(rejections))
-                if verdict.status is Status.UNEXERCISED:
-                    # No test runs this code and no input could show more: every candidate
-                    # here would get the same answer. Offered, titled as what it is.
-                    if finding.rule == SYNTAX_ERROR:
-                        break
-                    return FixOffer(finding, screened.fix, verdict, tried, tuple(rejections))
-                rejections.append(f"{screened.fix.origin}: tests: {verdict.summary()}")
-                last_failure = verdict
-                if verdict.status in (Status.NOT_VALIDATED, Status.ERROR):
-                    # The sandbox cannot run at all: every candidate would get the same answer.
-                    if finding.rule == SYNTAX_ERROR:
-                        break
-                    return FixOffer(finding, screened.fix, verdict, tried, tuple(rejections))
+        for source, propose in ((CANDIDATES, candidates), (ALTERNATIVES, alternatives)):
+            # propose
+            step = self._propose(turn, source, functools.partial(propose, finding, text))
+            # clean up: ruff's screen, then the smallest, most local change first
+            ranked = rank(self._screen(turn, step, before, seen))
+            # judge: the tests, best first, until one lets a candidate through
+            offer = self._judge(turn, step, ranked, cancelled)
+            if offer is not None:
+                return self._end(turn, offer, cancelled)
+        # the model, shown what ruff or the tests said of its earlier answers
         if self.llm is not None and finding.rule != SYNTAX_ERROR:
-            llm_offer = self._llm_offer(finding, text, before, rejections, last_failure, cancelled)
-            if llm_offer is not None:
-                return llm_offer
+            offer = self._ask_model(turn, self.llm, before, cancelled)
+            if offer is not None:
+                return self._end(turn, offer, cancelled)
+        # nothing to offer, and why
         if self.validate is None:
             verdict = not_validated(self.not_validated_reason)
         else:
-            verdict = last_failure or not_validated("no fix survived ruff")
-        return FixOffer(finding, None, verdict, tried, tuple(rejections))
+            verdict = turn.failure() or not_validated("no fix survived ruff")
+        return self._end(turn, FixOffer(finding, None, verdict), cancelled)
 
-    def _screened(
-        self,
-        finding: Finding,
-        text: str,
-        before: Sequence[Finding],
-        proposed: Sequence[Fix],
-        rejections: list[str],
-        seen_texts: set[str],
+    # -- the steps ---------------------------------------------------------------------------
+
+    def _propose(self, turn: FixTurn, source: str, propose: Callable[[], Sequence[Fix]]) -> int:
+        """Ask a proposer; its candidates go into the turn as one proposal, whose step it is."""
+        step = len(turn.proposals)
+        started = time.monotonic()
+        fixes = propose()
+        elapsed = round((time.monotonic() - started) * 1000, 3)
+        items = tuple(
+            Candidate(fix, step, source if source.startswith(MODEL) else fix.origin)
+            for fix in fixes
+        )
+        turn.proposals.append(Proposal(source, items, elapsed))
+        return step
+
+    def _screen(
+        self, turn: FixTurn, step: int, before: Sequence[Finding], seen: set[str]
     ) -> list[Screened]:
+        """The candidates of a proposal that ruff accepts; the others dropped with ruff's
+        reason, and a change already screened dropped as the same."""
         survivors: list[Screened] = []
         if len(self._settled) > SETTLED_KEPT:
             self._settled.clear()
-        for fix in proposed:
+        finding, text = turn.request.finding, turn.request.text
+        for candidate in turn.proposals[step].items:
             outcome = screen(
-                fix, finding, text, self.root, before, self.ruff_options, self._settled
+                candidate.fix, finding, text, self.root, before, self.ruff_options, self._settled
             )
             if isinstance(outcome, Rejection):
-                rejections.append(f"{fix.origin}: {outcome.reason}")
-            elif outcome.text not in seen_texts:
-                seen_texts.add(outcome.text)
+                turn.dropped.append(Dropped(candidate, outcome.reason))
+            elif outcome.text in seen:
+                turn.dropped.append(Dropped(candidate, SAME_CHANGE))
+            else:
+                seen.add(outcome.text)
                 survivors.append(outcome)
         return survivors
 
-    # -- internals ---------------------------------------------------------------------------
+    def _judge(
+        self,
+        turn: FixTurn,
+        step: int,
+        ranked: Sequence[Screened],
+        cancelled: threading.Event | None,
+    ) -> FixOffer | None:
+        """The offer the tests let through among ``ranked``, or None to go on."""
+        finding = turn.request.finding
+        if self.validate is None:
+            # Nothing may run: the best candidate is offered, labelled; syntax repairs never
+            # are, since a repair that only parses is a guess.
+            if not ranked or finding.rule == SYNTAX_ERROR:
+                return None
+            best = ranked[0].fix
+            verdict = not_validated(self.not_validated_reason)
+            turn.judged.append(Judged(Candidate(best, step, best.origin), verdict=verdict))
+            return FixOffer(finding, best, verdict)
+        for screened in ranked[: self.max_validations]:
+            if cancelled is not None and cancelled.is_set():
+                return FixOffer(finding, None, not_validated("cancelled"))
+            verdict = self._validate(screened)
+            fix = screened.fix
+            turn.judged.append(Judged(Candidate(fix, step, fix.origin), verdict=verdict))
+            if verdict.passed or verdict.status is Status.EQUIVALENT:
+                return FixOffer(finding, fix, verdict)
+            # Unexercised: no test runs this code and no input could show more. Not validated
+            # or an error: the sandbox cannot run at all. Either way every candidate here would
+            # get the same answer: this one is offered, titled as what it is; a syntax repair,
+            # a guess unless its tests ran it, is not.
+            if verdict.status in (Status.UNEXERCISED, Status.NOT_VALIDATED, Status.ERROR):
+                return None if finding.rule == SYNTAX_ERROR else FixOffer(finding, fix, verdict)
+        return None
+
+    def _ask_model(
+        self,
+        turn: FixTurn,
+        llm: llm_fixes.LlmConfig,
+        before: Sequence[Finding],
+        cancelled: threading.Event | None,
+    ) -> FixOffer | None:
+        """The model's fix, with up to ``REFINEMENT_ROUNDS`` more rounds that show it why its
+        last answer was rejected (ruff's reason or the tests' failures); None when it has none
+        the judges let through."""
+        finding, text = turn.request.finding, turn.request.text
+        previous: Fix | None = None
+        failure: str | None = None
+        for number in range(1, REFINEMENT_ROUNDS + 2):
+            if cancelled is not None and cancelled.is_set():
+                return None
+            ask = functools.partial(
+                llm_fixes.propose, finding, text, llm, self.root, previous=previous, failure=failure
+            )
+            step = self._propose(turn, f"{MODEL} round {number}", ask)
+            if not turn.proposals[step].items:
+                return None
+            candidate = turn.proposals[step].items[0]
+            outcome = screen(candidate.fix, finding, text, self.root, before, self.ruff_options)
+            if isinstance(outcome, Rejection):
+                turn.dropped.append(Dropped(candidate, outcome.reason))
+                previous, failure = candidate.fix, outcome.reason
+                continue
+            screened = Candidate(outcome.fix, step, candidate.source)
+            if self.validate is None:
+                verdict = not_validated(self.not_validated_reason)
+                turn.judged.append(Judged(screened, verdict=verdict))
+                return FixOffer(finding, outcome.fix, verdict)
+            verdict = self._validate(outcome)
+            turn.judged.append(Judged(screened, verdict=verdict))
+            if verdict.status in OFFERED:
+                # unexercised: titled as such, never preferred nor in a fix-all
+                return FixOffer(finding, outcome.fix, verdict)
+            if verdict.status in (Status.NOT_VALIDATED, Status.ERROR):
+                return None
+            previous, failure = candidate.fix, verdict.failures or verdict.summary()
+        return None
+
+    def _end(self, turn: FixTurn, offer: FixOffer, cancelled: threading.Event | None) -> FixTurn:
+        """The turn ends with ``offer``, counting the candidates and the reasons it carries."""
+        tried = sum(len(proposal.items) for proposal in turn.proposals)
+        turn.offer = replace(
+            offer, tried=tried, rejections=turn.rejections(tested=self.validate is not None)
+        )
+        if offer.fix is not None:
+            outcome = Outcome.SHOWN
+        elif cancelled is not None and cancelled.is_set():
+            outcome = Outcome.CANCELLED
+        else:
+            outcome = turn.ended_empty()
+        turn.end(outcome)
+        logger.debug("fix turn %s", turn.summary())
+        return turn
 
     def _validate(self, screened: Screened) -> Verdict:
         assert self.validate is not None
@@ -270,51 +427,6 @@ class FixJudge:
         with self._lock:
             self._verdicts[key] = verdict
         return verdict
-
-    def _llm_offer(
-        self,
-        finding: Finding,
-        text: str,
-        before: Sequence[Finding],
-        rejections: list[str],
-        failure: Verdict | None,
-        cancelled: threading.Event | None,
-    ) -> FixOffer | None:
-        assert self.llm is not None
-        previous: Fix | None = None
-        failure_text: str | None = None
-        for round_ in range(REFINEMENT_ROUNDS + 1):
-            if cancelled is not None and cancelled.is_set():
-                return None
-            proposals = llm_fixes.propose(
-                finding, text, self.llm, self.root, previous=previous, failure=failure_text
-            )
-            if not proposals:
-                return None
-            fix = proposals[0]
-            outcome = screen(fix, finding, text, self.root, before, self.ruff_options)
-            if isinstance(outcome, Rejection):
-                rejections.append(f"llm round {round_ + 1}: {outcome.reason}")
-                previous, failure_text = fix, outcome.reason
-                continue
-            if self.validate is None:
-                return FixOffer(
-                    finding,
-                    outcome.fix,
-                    not_validated(self.not_validated_reason),
-                    round_ + 1,
-                    tuple(rejections),
-                )
-            verdict = self._validate(outcome)
-            if verdict.passed or verdict.status in (Status.EQUIVALENT, Status.UNEXERCISED):
-                # unexercised: titled as such, never preferred nor in a fix-all
-                return FixOffer(finding, outcome.fix, verdict, round_ + 1, tuple(rejections))
-            rejections.append(f"llm round {round_ + 1}: tests: {verdict.summary()}")
-            previous = fix
-            failure_text = verdict.failures or verdict.summary()
-            if verdict.status in (Status.NOT_VALIDATED, Status.ERROR):
-                return None
-        return None
 
 
 # -- the feedback loop's view of offered fixes ----------------------------------------------------

@@ -105,6 +105,23 @@ class _NextEdit:
     settled: str = ""  # "", "accepted" or "rejected"
 
 
+def _event(
+    kind: str, item_id: str, known: _Suggestion | _Item | _NextEdit, **fields: Any
+) -> ev.Event:
+    """An event about something shown (a suggestion, a comment, a fix, a next edit), as the
+    loop remembers it: its language and workspace, and the decision it was shown under."""
+    language = known.language if isinstance(known, _Suggestion) else known.item.language
+    return ev.Event(
+        kind,
+        item_id=item_id,
+        language=language,
+        workspace=known.workspace,
+        explored=known.decision.explored,
+        probability=known.decision.probability,
+        **fields,
+    )
+
+
 class FeedbackLoop:
     """One server's feedback loop over one store; models are kept per workspace root."""
 
@@ -373,18 +390,8 @@ class FeedbackLoop:
         full = len(known.text)
         taken = full if length is None else max(0, min(int(length), full))
         saved = saved_keystrokes(known.text[:taken])
-        self.record(
-            ev.Event(
-                ev.SUGGESTION_ACCEPTED,
-                item_id=item_id,
-                language=known.language,
-                workspace=known.workspace,
-                length=taken,
-                explored=known.decision.explored,
-                probability=known.decision.probability,
-                detail={"full": taken >= full, "keystrokes": saved},
-            )
-        )
+        detail = {"full": taken >= full, "keystrokes": saved}
+        self.record(_event(ev.SUGGESTION_ACCEPTED, item_id, known, length=taken, detail=detail))
         # A partial accept may come more than once; learn once. An accept after an inferred
         # rejection (the editor inserted the text before it ran the command) corrects it.
         if known.settled != "accepted":
@@ -399,17 +406,9 @@ class FeedbackLoop:
             self.outcomes.take(item_id)
         if known is None or known.settled:
             return False
+        length = len(known.text)
         self.record(
-            ev.Event(
-                ev.SUGGESTION_REJECTED,
-                item_id=item_id,
-                language=known.language,
-                workspace=known.workspace,
-                length=len(known.text),
-                explicit=explicit,
-                explored=known.decision.explored,
-                probability=known.decision.probability,
-            )
+            _event(ev.SUGGESTION_REJECTED, item_id, known, length=length, explicit=explicit)
         )
         self._learn(known, False)
         known.settled = "rejected"
@@ -498,18 +497,9 @@ class FeedbackLoop:
         known = self._items.get(item_id)
         if known is None:
             return False
-        self.record(
-            ev.Event(
-                ev.COMMENT_SHOWN if known.item.kind == "comment" else ev.FIX_OFFERED,
-                item_id=item_id,
-                language=known.item.language,
-                workspace=known.workspace,
-                explored=known.decision.explored,
-                probability=known.decision.probability,
-                features=known.decision.features,
-                detail=_item_detail(known.item),
-            )
-        )
+        kind = ev.COMMENT_SHOWN if known.item.kind == "comment" else ev.FIX_OFFERED
+        features, detail = known.decision.features, _item_detail(known.item)
+        self.record(_event(kind, item_id, known, features=features, detail=detail))
         return True
 
     def comment_dismissed(self, item_id: str) -> bool:
@@ -548,18 +538,8 @@ class FeedbackLoop:
         if known is None or known.settled:
             return False
         known.settled = True
-        self.record(
-            ev.Event(
-                kind,
-                item_id=item_id,
-                language=known.item.language,
-                workspace=known.workspace,
-                explicit=explicit,
-                explored=known.decision.explored,
-                probability=known.decision.probability,
-                detail=_item_detail(known.item),
-            )
-        )
+        detail = _item_detail(known.item)
+        self.record(_event(kind, item_id, known, explicit=explicit, detail=detail))
         if self.options.learn and explicit:
             ws = self._workspace(known.workspace)
             ws.items.learn(known.decision, useful)
@@ -599,14 +579,11 @@ class FeedbackLoop:
         if known is None:
             return False
         self.record(
-            ev.Event(
+            _event(
                 ev.NEXT_EDIT_SHOWN,
-                item_id=item_id,
-                language=known.item.language,
-                workspace=known.workspace,
+                item_id,
+                known,
                 length=len(text),
-                explored=known.decision.explored,
-                probability=known.decision.probability,
                 features=known.decision.features,
                 code_hash=ev.code_hash(text),
                 code=text,
@@ -620,17 +597,8 @@ class FeedbackLoop:
         known = self._next_edits.get(item_id)
         if known is None or known.settled == "accepted":
             return False
-        self.record(
-            ev.Event(
-                ev.NEXT_EDIT_ACCEPTED,
-                item_id=item_id,
-                language=known.item.language,
-                workspace=known.workspace,
-                explored=known.decision.explored,
-                probability=known.decision.probability,
-                detail={"source": known.item.source},
-            )
-        )
+        detail = {"source": known.item.source}
+        self.record(_event(ev.NEXT_EDIT_ACCEPTED, item_id, known, detail=detail))
         # An accept after an inferred rejection corrects it (learned once each way).
         self._learn_next_edit(known, True)
         known.settled = "accepted"
@@ -642,18 +610,8 @@ class FeedbackLoop:
         known = self._next_edits.get(item_id)
         if known is None or known.settled:
             return False
-        self.record(
-            ev.Event(
-                ev.NEXT_EDIT_REJECTED,
-                item_id=item_id,
-                language=known.item.language,
-                workspace=known.workspace,
-                explicit=explicit,
-                explored=known.decision.explored,
-                probability=known.decision.probability,
-                detail={"source": known.item.source},
-            )
-        )
+        detail = {"source": known.item.source}
+        self.record(_event(ev.NEXT_EDIT_REJECTED, item_id, known, explicit=explicit, detail=detail))
         self._learn_next_edit(known, False)
         known.settled = "rejected"
         return True

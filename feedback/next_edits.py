@@ -20,7 +20,12 @@ The steps:
 2. **judge**: the item model for next edits (``tactful.feedback.acceptance.next_edits``)
    decides for the best candidates, each with its probability and whether it is shown;
 3. **check**: those it shows, best first, until ``limit`` pass the checks (the file still
-   parses as well, ruff finds nothing new, the place still holds the text);
+   parses as well, ruff finds nothing new, the place still holds the text); then those in
+   another file are **validated** like a fix: in a trusted workspace with validation on, the
+   workspace's tests run on a sandboxed copy with the edit applied (the open documents as the
+   editor has them); one they fail is not shown, the others say in their label what ran
+   ("— 12 tests passed", "— not validated (workspace not trusted)"). The answer waits for
+   those tests; a newer request cancels them;
 4. **speak**: each gets an id (the same edit proposed again keeps it) and a label saying how
    many more places the change goes to, and the loop is told what was shown. Next edits shown
    for this document before, that the developer neither took nor made by hand and that are not
@@ -37,15 +42,18 @@ import logging
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, TypeVar
 
-from tactful.analyzers.text import LineIndex
+from tactful.analyzers.text import Edit, LineIndex, Point, Span
 from tactful.feedback.acceptance.next_edits import NextEditItem
+from tactful.feedback.execution.verdict import Status, Verdict, not_validated
 from tactful.feedback.loop import FeedbackLoop
 from tactful.feedback.preempt import Preempting
 from tactful.feedback.turn import Dropped, Judged, Outcome, Proposal, Turn
+from tactful.feedback.validation import Validation
 from tactful.suggestion.next_edits import (
     THRESHOLD,
     EditHistory,
@@ -66,6 +74,13 @@ Run = Callable[[Callable[[], T]], Awaitable[T]]
 
 LOCAL = "local"
 MODEL = "llm"
+# Where the editor shows an answer (``TurnOptions.surface``).
+NEXT_EDITS = ""
+INLINE = "inline"
+# Why a next edit is not offered as an inline completion.
+NOT_ON_CURSOR_LINE = "not on the cursor's line"
+# Verdicts on a next edit in another file that keep it from being shown.
+FAILING = frozenset({Status.FAILED, Status.TIMEOUT})
 # Candidates the item model judges per request, best first: the rest would not be shown.
 JUDGED = 8
 # Shown next edits remembered by id, for the editor's accept and reject commands.
@@ -87,20 +102,40 @@ class ShownNextEdit:
 @dataclass(slots=True, eq=False)
 class NextEditTurn(Turn[NextEditRequest, NextEdit]):
     """A next-edit request's turn (``tactful.feedback.turn``): ``shown`` is what the editor got,
-    each with its id."""
+    each with its id; ``verdicts`` what the tests said of next edits in other files, by
+    ``NextEdit.key``."""
 
     shown: list[ShownNextEdit] = field(default_factory=list)
+    verdicts: dict[tuple[object, ...], Verdict] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class TurnOptions:
     """What one turn follows: ``workspace`` is the key the loop keeps the workspace's models
     under (its root folder); ``limit`` the most next edits shown; ``use_model`` whether the
-    configured model is asked too."""
+    configured model is asked too; ``surface`` where the editor shows the answer (``NEXT_EDITS``
+    for ``tactful/nextEdits``, ``INLINE`` for an inline completion): each surface has its own
+    request in flight and its own last answer, which is what "passed by" compares with.
+
+    ``validation`` says whether next edits in other files may be tested (validation on,
+    workspace trusted) and in which sandbox, else why not: the same rule as for fixes."""
 
     workspace: str = ""
     limit: int = 2
     use_model: bool = True
+    surface: str = ""
+    validation: Validation = field(default_factory=Validation)
+
+
+@dataclass(frozen=True, slots=True)
+class InlineNextEdit:
+    """A next edit on the cursor's line as an inline completion shows it: ``span`` (on that line,
+    from the edit or the cursor, whichever comes first, to whichever comes last) replaced by
+    ``text``, which is the edit's new text with what lies between it and the cursor."""
+
+    shown: ShownNextEdit
+    span: Span
+    text: str
 
 
 class NextEditPipeline:
@@ -135,9 +170,10 @@ class NextEditPipeline:
         # oldest forgotten first).
         self._announced: OrderedDict[str, None] = OrderedDict()
         self._settled: OrderedDict[str, None] = OrderedDict()
-        # What the last answer for each document showed.
-        self._last: dict[str, list[str]] = {}
-        self._inflight: Preempting[list[NextEdit]] = Preempting()
+        # What the last answer for each document and surface showed.
+        self._last: dict[tuple[str, str], list[str]] = {}
+        # One request in flight per document on each surface.
+        self._inflight: dict[str, Preempting[list[NextEdit]]] = {}
 
     def configure(self, model: ModelConfig | None) -> None:
         """Use another model (None: none), after the settings changed."""
@@ -157,7 +193,8 @@ class NextEditPipeline:
         turn = NextEditTurn(request)
         loop = self.feedback()
         # 1. propose, 2. judge, 3. check, as the document's one request in flight.
-        finished, passed = await self._inflight.run(
+        inflight = self._inflight.setdefault(options.surface, Preempting())
+        finished, passed = await inflight.run(
             request.uri, self._propose_judge_check(turn, options, loop)
         )
         if not finished or passed is None:
@@ -165,10 +202,25 @@ class NextEditPipeline:
         if not is_current():
             return self._ended(turn, Outcome.STALE)
         # 4. speak.
-        await self._speak(turn, passed, loop)
+        await self._speak(turn, passed, loop, options.surface)
         if not turn.shown:
             return self._ended(turn, turn.ended_empty())
         return self._ended(turn, Outcome.SHOWN)
+
+    async def inline(
+        self,
+        request: NextEditRequest,
+        options: TurnOptions,
+        is_current: Callable[[], bool],
+    ) -> InlineNextEdit | None:
+        """The best next edit as an inline completion at the cursor, when it lies on the
+        cursor's line (None otherwise). Asked when the completion engines have nothing to
+        show; the model is not waited for. Accepting it is accepting the next edit (its id)."""
+        options = replace(options, limit=1, use_model=False, surface=INLINE)
+        turn = await self.suggest(request, options, is_current)
+        if not turn.shown:
+            return None
+        return _as_inline(turn.shown[0], request.position)
 
     async def accepted(self, item_id: str) -> bool:
         """The editor applied a next edit it was shown."""
@@ -195,7 +247,8 @@ class NextEditPipeline:
 
     def closed(self, uri: str) -> None:
         """A document was closed: what was shown for it and not taken was passed by."""
-        self._passed_by(uri, [], self.feedback())
+        for where in [where for where in self._last if where[0] == uri]:
+            self._passed_by(where, [], self.feedback())
 
     # -- the steps ------------------------------------------------------------------------
 
@@ -253,10 +306,83 @@ class NextEditPipeline:
             else:
                 turn.dropped.append(Dropped(verdict.edit, verdict.reason))
         # A label counts the places among every candidate, not only those judged.
-        return labelled(passed[: options.limit], candidates)
+        shown = labelled(passed[: options.limit], candidates)
+        if options.surface == INLINE:
+            shown = self._on_cursor_line(turn, shown)
+        # 3b. validate: an edit in another file, by the workspace's tests.
+        return await self._validated(turn, shown, options)
+
+    async def _validated(
+        self, turn: NextEditTurn, passed: list[NextEdit], options: TurnOptions
+    ) -> list[NextEdit]:
+        """The next edits with those in other files validated like a fix: the workspace's
+        tests run on a sandboxed copy with the edit applied (and the open documents as the
+        editor has them); one the tests fail is dropped. Their labels say what ran: "— 12 tests
+        passed", "— not validated (workspace not trusted)"."""
+        elsewhere = [edit for edit in passed if edit.uri != turn.request.uri]
+        if not elsewhere:
+            return passed
+        overlays: dict[str, str] = {}
+        if options.validation.may_run:
+            overlays = await self.run_engine(self._open_documents)
+        kept: list[NextEdit] = []
+        for edit in passed:
+            if edit.uri == turn.request.uri:
+                kept.append(edit)
+                continue
+            verdict = await self._verdict(edit, options, overlays)
+            turn.verdicts[edit.key] = verdict
+            if verdict.status in FAILING:
+                turn.dropped.append(Dropped(edit, f"tests: {verdict.summary()}"))
+                continue
+            kept.append(replace(edit, label=f"{edit.label} — {verdict.summary()}"))
+        return kept
+
+    async def _verdict(
+        self, edit: NextEdit, options: TurnOptions, overlays: Mapping[str, str]
+    ) -> Verdict:
+        validation = options.validation
+        if validation.may_run and edit.path is None:
+            return not_validated("not a file of the workspace")
+        edits = [Edit(edit.path, edit.span, edit.new_text)] if edit.path is not None else []
+        return await validation.verdict(edits, overlays)
+
+    def _open_documents(self) -> dict[str, str]:
+        """The open documents inside the workspace as the editor has them, by path (on the
+        engine's worker, which owns the history)."""
+        root = self.engine.root
+        texts: dict[str, str] = {}
+        if root is None:
+            return texts
+        for uri in self.history.uris():
+            path, text = self.history.path(uri), self.history.text(uri)
+            if path is None or text is None:
+                continue
+            resolved = Path(path).resolve()
+            if resolved.is_relative_to(root):
+                texts[resolved.relative_to(root).as_posix()] = text
+        return texts
+
+    @staticmethod
+    def _on_cursor_line(turn: NextEditTurn, passed: list[NextEdit]) -> list[NextEdit]:
+        """The best next edit when it is on the cursor's line (one line of the document asked
+        about), else nothing: an inline completion shows only there."""
+        line = turn.request.position.line
+        kept: list[NextEdit] = []
+        for edit in passed[:1]:
+            span = edit.span
+            if edit.uri == turn.request.uri and span.start.line == span.end.line == line:
+                kept.append(edit)
+            else:
+                turn.dropped.append(Dropped(edit, NOT_ON_CURSOR_LINE))
+        return kept
 
     async def _speak(
-        self, turn: NextEditTurn, passed: Sequence[NextEdit], loop: FeedbackLoop | None
+        self,
+        turn: NextEditTurn,
+        passed: Sequence[NextEdit],
+        loop: FeedbackLoop | None,
+        surface: str = NEXT_EDITS,
     ) -> None:
         request = turn.request
         documents = await self.run_engine(
@@ -276,16 +402,16 @@ class NextEditPipeline:
             if loop is not None and item_id not in self._announced:
                 _remember(self._announced, item_id)
                 loop.next_edit_shown(item_id, item.new_text)
-        self._passed_by(request.uri, [shown.id for shown in turn.shown], loop)
+        self._passed_by((request.uri, surface), [shown.id for shown in turn.shown], loop)
 
-    def _passed_by(self, uri: str, now: list[str], loop: FeedbackLoop | None) -> None:
-        """What the last answer for ``uri`` showed that this one does not, and that was neither
-        accepted, dismissed nor made by hand, is inferred rejected."""
-        before = self._last.get(uri, [])
+    def _passed_by(self, where: tuple[str, str], now: list[str], loop: FeedbackLoop | None) -> None:
+        """What the last answer for a document on a surface showed that this one does not, and
+        that was neither accepted, dismissed nor made by hand, is inferred rejected."""
+        before = self._last.get(where, [])
         if now:
-            self._last[uri] = now
+            self._last[where] = now
         else:
-            self._last.pop(uri, None)
+            self._last.pop(where, None)
         for item_id in before:
             if item_id in now or item_id in self._settled:
                 continue
@@ -343,6 +469,19 @@ def _item(edit: NextEdit, request: NextEditRequest) -> NextEditItem:
         evidence=tuple((feature.name, feature.value) for feature in edit.evidence),
         language=request.language_id,
     )
+
+
+def _as_inline(shown: ShownNextEdit, cursor: Point) -> InlineNextEdit:
+    """A next edit on the cursor's line as a replacement that reaches the cursor (an inline
+    completion's range holds the cursor): what lies between the edit and the cursor is kept."""
+    edit = shown.edit
+    lines = LineIndex(shown.text) if shown.lines is None else shown.lines
+    start = lines.offset(edit.span.start, shown.text)
+    end = lines.offset(edit.span.end, shown.text)
+    at = lines.offset(cursor, shown.text)
+    text = shown.text[min(at, start) : start] + edit.new_text + shown.text[end : max(at, end)]
+    span = Span(lines.point(min(at, start)), lines.point(max(at, end)))
+    return InlineNextEdit(shown, span, text)
 
 
 def _made_by_hand(shown: ShownNextEdit, text: str | None) -> bool:

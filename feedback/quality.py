@@ -41,7 +41,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -54,11 +54,19 @@ from tactful.analyzers.findings import Finding
 from tactful.analyzers.index import read_source, source_files
 from tactful.analyzers.ruff import SYNTAX_ERROR, RuffOptions, check_paths, check_text, rule_url
 from tactful.analyzers.text import Edit
-from tactful.feedback.changes import Changes, RunBlocking, relative_to
+from tactful.feedback.changes import (
+    Changes,
+    DocumentPipeline,
+    OpenDocuments,
+    RunBlocking,
+    relative_to,
+)
 from tactful.feedback.execution.verdict import Status, Verdict, not_validated
 from tactful.feedback.fixes import (
     FixJudge,
     FixOffer,
+    FixRequest,
+    FixTurn,
     OfferedFixes,
     Validator,
     fix_id,
@@ -68,6 +76,7 @@ from tactful.feedback.fixes import (
 )
 from tactful.feedback.review.pipeline import Report
 from tactful.feedback.turn import Dropped, Judged, Outcome, Proposal, Turn
+from tactful.feedback.validation import Validation
 from tactful.suggestion.fixes.llm import LlmConfig
 from tactful.suggestion.review.comments import BROAD_EXCEPT, DEBUG_LEFTOVER, TODO_ADDED
 from tactful.suggestion.review.rules import rule_comments
@@ -88,24 +97,15 @@ BASE_FINDINGS_KEPT = 64
 LINE_RULES = frozenset({DEBUG_LEFTOVER, BROAD_EXCEPT, TODO_ADDED})
 
 
-class Tests(Protocol):
-    """Runs the workspace's tests on a sandboxed copy with edits applied (``Sandbox``)."""
-
-    def validate(
-        self, edits: Sequence[Edit], *, overlays: Mapping[str, str] | None = None
-    ) -> Coroutine[Any, Any, Verdict]: ...
-
-
 @dataclass(frozen=True, slots=True)
 class QualityConfig:
     """The settings a lint and its fixes follow, resolved by the server.
 
     ``enabled`` is ``quality.enabled``; ``root`` the workspace folder (a file outside it is
     linted from its own folder); ``ruff`` runs ruff with ``quality.select``; ``llm`` proposes
-    fixes when neither ruff nor a recipe has one; ``tests`` gives the workspace's sandbox when
-    fixes may be tested (validation on, workspace trusted), else None and
-    ``not_validated_reason`` says why; ``scope`` is ``quality.scope`` and ``base`` the
-    ``review.base`` its ``changed`` scope compares with."""
+    fixes when neither ruff nor a recipe has one; ``validation`` whether fixes may be tested
+    (validation on, workspace trusted) and in which sandbox, else why not; ``scope`` is
+    ``quality.scope`` and ``base`` the ``review.base`` its ``changed`` scope compares with."""
 
     enabled: bool = True
     root: Path | None = None
@@ -113,23 +113,14 @@ class QualityConfig:
     scope: str = CHANGED
     base: str = "HEAD"
     llm: LlmConfig | None = None
-    tests: Callable[[], Tests] | None = None
-    not_validated_reason: str = "validation is off"
+    validation: Validation = field(default_factory=Validation)
 
 
-class Editor(Protocol):
+class Editor(OpenDocuments, Protocol):
     """What the quality pipeline needs of the editor's side (the server implements it)."""
 
     def config(self) -> QualityConfig:
         """The settings in force now."""
-        ...
-
-    def document(self, key: str) -> Snapshot | None:
-        """The open document named ``key`` (its URI) as the editor has it now; None once closed."""
-        ...
-
-    def documents(self) -> list[Snapshot]:
-        """Every open document."""
         ...
 
     def show(self, key: str, findings: Sequence[Finding], text: str, version: int) -> bool:
@@ -143,14 +134,6 @@ class Editor(Protocol):
         """Long work the developer sees, and may cancel (``cancelled`` is then set)."""
         ...
 
-    def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        """Run ``work`` in the background; its failure is reported, never lost."""
-        ...
-
-    def warn(self, message: str) -> None:
-        """Tell the developer something is not as the settings ask (said once)."""
-        ...
-
     def verdicts_changed(self, key: str, version: int) -> None:
         """The tests gave a verdict on a fix of the document ``key`` at ``version``: its code
         actions, whose titles carry the verdicts, are worth asking for again."""
@@ -161,7 +144,7 @@ class Editor(Protocol):
 class DocumentQuality:
     """What is known about one version of a document: its findings shown (``findings``, which
     fixes are judged for), everything ruff found in it (``found``, which ruff's screen of a fix
-    counts), and the judged fixes by the index of their finding."""
+    counts), and the turns that judged their fixes by the index of their finding."""
 
     uri: str
     version: int
@@ -170,7 +153,7 @@ class DocumentQuality:
     root: Path
     findings: list[Finding]
     found: list[Finding] = field(default_factory=list)
-    offers: dict[int, FixOffer] = field(default_factory=dict)
+    turns: dict[int, FixTurn] = field(default_factory=dict)
     judged: asyncio.Event = field(default_factory=asyncio.Event)
     # set (and replaced) whenever an offer is judged, for those waiting on one
     updated: asyncio.Event = field(default_factory=asyncio.Event)
@@ -179,6 +162,15 @@ class DocumentQuality:
     def before(self) -> list[Finding]:
         """What the document's text has before any fix, for ruff's screen."""
         return self.found or self.findings
+
+    @property
+    def offers(self) -> dict[int, FixOffer]:
+        """The fixes judged so far, by the index of their finding."""
+        return {index: t.offer for index, t in self.turns.items() if t.offer is not None}
+
+    def request(self, index: int) -> FixRequest:
+        """What fixing the finding at ``index`` starts from."""
+        return FixRequest(self.findings[index], self.text, tuple(self.before))
 
 
 @dataclass(slots=True, eq=False)
@@ -189,8 +181,9 @@ class QualityTurn(Turn[Snapshot, Finding]):
     state: DocumentQuality | None = None
 
 
-class QualityPipeline:
-    """Per-document quality state and the work on it; code actions read ``documents``."""
+class QualityPipeline(DocumentPipeline[Editor]):
+    """Per-document quality state and the work on it (a document's background task is its
+    lint); code actions read ``documents``."""
 
     def __init__(
         self,
@@ -199,16 +192,12 @@ class QualityPipeline:
         run_blocking: RunBlocking,
         changes: Changes | None = None,
     ) -> None:
-        self.editor = editor
-        self.feedback = feedback
-        self.run_blocking = run_blocking
-        # The working tree's diff and the baseline, shared with review.
-        self.changes = changes if changes is not None else Changes(run_blocking)
+        # The working tree's diff and the baseline are shared with review.
+        super().__init__(editor, feedback, run_blocking, changes)
         self.documents: dict[str, DocumentQuality] = {}
         # ruff's findings on base versions of files, by (path, base text, ruff's options).
         self._base_findings: dict[tuple[str, str, RuffOptions], list[Finding]] = {}
         self._warned: set[str] = set()
-        self._lint_tasks: dict[str, asyncio.Task[Any]] = {}
         self._judge_tasks: dict[str, tuple[asyncio.Task[Any], threading.Event]] = {}
         self._validations: dict[str, set[concurrent.futures.Future[Verdict]]] = {}
         # What the feedback loop heard of, so each fix and each of its verdicts is told once.
@@ -224,18 +213,11 @@ class QualityPipeline:
         """Lint a Python document after ``delay``, replacing the lint waiting for it."""
         if document.language_id != PYTHON:
             return
-        previous = self._lint_tasks.pop(document.uri, None)
-        if previous is not None:
-            previous.cancel()
-        self._lint_tasks[document.uri] = self.editor.spawn(
-            self.lint(document.uri, delay), "quality findings"
-        )
+        self._run(document.uri, self.lint(document.uri, delay), "quality findings")
 
     def forget(self, key: str) -> None:
         """The document was closed: its work stops, and its fixes still offered were ignored."""
-        task = self._lint_tasks.pop(key, None)
-        if task is not None:
-            task.cancel()
+        self._stop(key)
         self._stop_judging(key)
         self.documents.pop(key, None)
         self._relinted.discard(key)
@@ -369,10 +351,13 @@ class QualityPipeline:
 
     # -- judging fixes in the background ----------------------------------------------------
 
-    def judge(self, state: DocumentQuality) -> FixJudge:
-        """The fix judge for a document's findings under the settings in force now."""
+    def judge(self, state: DocumentQuality, untested: str = "") -> FixJudge:
+        """The fix judge for a document's findings under the settings in force now; with
+        ``untested``, one that runs no tests and says so for that reason."""
         config = self.editor.config()
         validate, reason = self._validation(state, config)
+        if untested and validate is not None:
+            validate, reason = None, untested
         return FixJudge(
             state.root,
             ruff_options=config.ruff,
@@ -385,9 +370,9 @@ class QualityPipeline:
         self, state: DocumentQuality, config: QualityConfig
     ) -> tuple[Validator | None, str]:
         """The validator for a document's fixes, or None and why nothing may run."""
-        if config.tests is None:
-            return None, config.not_validated_reason
-        tests = config.tests()
+        validation = config.validation
+        if not validation.may_run:
+            return None, validation.reason
         loop = asyncio.get_running_loop()
         # The editor's text may be unsaved: the sandbox gets it as an overlay of the file.
         overlays = {state.path: state.text}
@@ -396,9 +381,7 @@ class QualityPipeline:
         def validate(edits: Sequence[Edit]) -> Verdict:
             # Runs on the server's loop so the sandbox can build its coverage map in the
             # background; cancelling the future (new version, close) kills the test run.
-            future = asyncio.run_coroutine_threadsafe(
-                tests.validate(edits, overlays=overlays), loop
-            )
+            future = asyncio.run_coroutine_threadsafe(validation.verdict(edits, overlays), loop)
             running.add(future)
             try:
                 return future.result()
@@ -451,15 +434,14 @@ class QualityPipeline:
                     return
                 if report is not None:
                     report(f"{finding.rule} ({step + 1}/{total})", step * 100 // total)
-                offer = await self.run_blocking(
-                    judge.offer, finding, state.text, state.before, cancelled
-                )
+                turn = await self.run_blocking(judge.turn, state.request(index), cancelled)
                 if cancelled.is_set():
                     return
-                state.offers[index] = offer
+                state.turns[index] = turn
                 waiting, state.updated = state.updated, asyncio.Event()
                 waiting.set()
-                if judge.validate is not None and offer.fix is not None:
+                offered = turn.offer is not None and turn.offer.fix is not None
+                if judge.validate is not None and offered:
                     self.editor.verdicts_changed(state.uri, state.version)
         finally:
             state.judged.set()
@@ -474,9 +456,9 @@ class QualityPipeline:
         deadline = loop.time() + timeout_s
         state = self.documents.get(key)
         while state is not None and self.documents.get(key) is state:
-            known = state.offers.get(index)
+            known = state.turns.get(index)
             if known is not None:
-                return known
+                return known.offer
             if state.judged.is_set():
                 return None
             remaining = deadline - loop.time()
@@ -491,20 +473,18 @@ class QualityPipeline:
         state = self.documents.get(key)
         if state is None or index >= len(state.findings):
             return None
-        known = state.offers.get(index)
+        known = state.turns.get(index)
         if known is not None:
-            return known
-        judge = self.judge(state)
-        if judge.validate is not None:
-            # Tests are still running for this document, or this finding was not among those
-            # judged ahead (judged_ahead): answer now with what ruff says.
-            judge.validate = None
-            judge.not_validated_reason = (
-                "not tested: too many findings in this file"
-                if state.judged.is_set()
-                else "tests still running"
-            )
-        return await self.run_blocking(judge.offer, state.findings[index], state.text, state.before)
+            return known.offer
+        # Tests are still running for this document, or this finding was not among those
+        # judged ahead (judged_ahead): answer now with what ruff says.
+        untested = (
+            "not tested: too many findings in this file"
+            if state.judged.is_set()
+            else "tests still running"
+        )
+        turn = await self.run_blocking(self.judge(state, untested).turn, state.request(index))
+        return turn.offer
 
     def present(
         self, state: DocumentQuality, offers: Sequence[tuple[int, FixOffer]], *, seen: bool = True

@@ -15,15 +15,17 @@ The shape is the same for every kind of suggestion; the steps are each kind's ow
   item model's ranking, the comments shown;
 - **quality findings** (``QualityTurn``, ``tactful.feedback.quality``): ruff's findings on the
   editor's text, the findings shown, and the document's state the fixes are judged on;
-- **fixes** (the same shape, to come): a finding, the candidate fixes, those ruff's screen
-  drops, the item model's judgement and the sandbox's verdict, the code actions offered;
+- **fixes** (``FixTurn``, ``tactful.feedback.fixes``): a finding in its file's text, the
+  candidate fixes (the usual ones, the alternatives, the model's rounds), those ruff's screen
+  drops, the sandbox's verdict on each one tested, the fix offered;
 - **next edits** (``NextEditTurn`` in ``tactful.feedback.next_edits``, where the next-edit
   types load with the first next-edit request): the proposers' candidates (local and the
   model's), the item model's judgements, what the checks drop and why, what was shown.
 
 A ``Judged`` item carries the acceptance model's ``Decision`` (probability, whether it is shown,
 whether only to explore, and the threshold it was held to); None when no model judged it (before
-the feedback loop exists, the server shows what it has).
+the feedback loop exists, the server shows what it has). A fix's carries the sandbox's ``Verdict``
+instead: the tests' word on it, or why none ran.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from typing import Generic, Self, TypeVar
 
 from tactful.feedback.acceptance.cascade import Decision
 from tactful.feedback.acceptance.features import Context
+from tactful.feedback.execution.verdict import Status, Verdict
 from tactful.suggestion.registry import ShownSuggestion
 from tactful.suggestion.types import CompletionRequest, Suggestion
 
@@ -82,13 +85,20 @@ class Dropped(Generic[T]):
 
 @dataclass(frozen=True, slots=True)
 class Judged(Generic[T]):
-    """An item as it was judged: ``decision`` is None when no model judged it (it is shown)."""
+    """An item as it was judged: ``decision`` is None when no model judged it, ``verdict`` when
+    no test judged it; it is shown unless one of them says no (the model hides it; the tests
+    failed, timed out, or the new code behaves differently)."""
 
     item: T
     decision: Decision | None = None
+    verdict: Verdict | None = None
 
     @property
     def shown(self) -> bool:
+        if self.verdict is not None and (
+            self.verdict.rejected or self.verdict.status is Status.TIMEOUT
+        ):
+            return False
         return self.decision is None or self.decision.show
 
     @property
@@ -136,13 +146,17 @@ class Turn(Generic[R, T]):
             "gate": round(self.gate.probability, 3) if self.gate else None,
             "proposed": {p.source: p.problem or len(p.items) for p in self.proposals},
             "dropped": [d.reason for d in self.dropped],
-            "judged": [
-                (round(j.decision.probability, 3), j.decision.show, j.decision.explored)
-                if j.decision
-                else None
-                for j in self.judged
-            ],
+            "judged": [_judgement(j) for j in self.judged],
         }
+
+
+def _judgement(judged: Judged[T]) -> object:
+    if judged.verdict is not None:
+        return judged.verdict.status.value
+    if judged.decision is not None:
+        decision = judged.decision
+        return (round(decision.probability, 3), decision.show, decision.explored)
+    return None
 
 
 @dataclass(slots=True, eq=False)

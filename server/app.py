@@ -23,7 +23,8 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
-from tactful.analyzers.document import Document, TextChange
+from tactful.analyzers.document import Document
+from tactful.analyzers.text import TextChange
 from tactful.feedback import trust as trust_list
 from tactful.server import __version__, executor
 from tactful.server import settings as settings_mod
@@ -44,6 +45,8 @@ from tactful.server.transport import (
 logger = logging.getLogger(__name__)
 
 DocumentListener = Callable[[Document], Any]
+# The interpreter's thread switch interval while serving (Python's default is 5 ms).
+SWITCH_INTERVAL_S = 0.001
 # What a session reads messages with: hands each to the dispatch, until the input ends or stop.
 Dispatch = Callable[[Item], None]
 Deliver = Callable[[Dispatch, threading.Event], Awaitable[None]]
@@ -311,6 +314,12 @@ class TactfulServer(LanguageServer):
         deliver: Deliver,
         writer: Any,
     ) -> int:
+        # Quality and review work (libcst, ruff's output) runs in worker threads and holds the
+        # interpreter lock for long stretches; a completion is handed between the event loop
+        # and the engine's worker a few times, each hand-over waiting up to the switch
+        # interval. A shorter one keeps those waits to about a millisecond each.
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
+
         async def main() -> int:
             start(asyncio.get_running_loop())
             return await self._session(deliver, writer)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from tactful.analyzers.document import Document, TextChange
+from tactful.analyzers.document import Document
 from tactful.analyzers.findings import Finding, Severity
 from tactful.analyzers.text import (
     Edit,
     LineIndex,
     Point,
     Span,
+    TextChange,
     column_from_units,
     units_from_column,
 )

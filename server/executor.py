@@ -11,6 +11,9 @@ time and in order (the engine keeps per-document state that needs no lock then),
 the pool, so a completion never waits behind indexing or git. A job whose caller stopped
 waiting before it started (a newer request for the same document took over, or the deadline
 passed) never runs.
+
+``INDEX`` applies changes of files to the workspace index, one at a time and in the order they
+happened (a file set apart when opened, read again when closed or changed on disk).
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ class Worker:
 
 WORK = Worker("tactful-work", max(4, (os.cpu_count() or 2) * 2))
 ENGINE = Worker("tactful-engine", 1)
+INDEX = Worker("tactful-index", 1)
 # The next-edit engine's own worker: the edit history it is fed and the requests it answers
 # run one at a time, in the order they came, so a request sees every change sent before it.
 NEXT_EDITS = Worker("tactful-next-edits", 1)
@@ -70,4 +74,5 @@ async def run_blocking(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs)
 def shutdown() -> None:
     WORK.shutdown()
     ENGINE.shutdown()
+    INDEX.shutdown()
     NEXT_EDITS.shutdown()

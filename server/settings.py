@@ -131,6 +131,14 @@ class ReviewSettings:
     llm: bool | None = field(
         default=None, metadata=_doc("Ask the LLM for review comments; unset: when one is set.")
     )
+    run_tests: bool = field(
+        default=True,
+        metadata=_doc(
+            "After a save, run the tests that cover the functions changed since `review.base` "
+            "and comment on the changed line that breaks one (only in trusted workspaces, with "
+            "`validation.enabled`)."
+        ),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

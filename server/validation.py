@@ -4,6 +4,8 @@ Boundary: glue shared by the language server and the CLI. It reads the resolved,
 (``validation.*`` and the editor's ``workspace.trusted``), and the interpreter the editor has
 selected, and hands the judge plain options; it never decides trust itself (the judge asks the
 trust list when the editor said nothing) nor which interpreter to use (the judge finds it).
+``validation_of`` is the one answer to "may the tests run on a proposed edit here, and where",
+for quality fixes and next edits in other files alike (``feedback/validation.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from tactful.server.settings import Settings
 
 if TYPE_CHECKING:
     from tactful.feedback.execution import Sandbox, ValidationOptions
+    from tactful.feedback.validation import Validation
+    from tactful.server.app import TactfulServer
 
 _sandboxes: dict[tuple[Path, ValidationOptions, bool | None], Sandbox] = {}
 _lock = threading.Lock()
@@ -61,3 +65,26 @@ def sandbox_for(
             sandbox = Sandbox(key[0], key[1], trusted=key[2])
             _sandboxes[key] = sandbox
         return sandbox
+
+
+def validation_of(server: TactfulServer) -> Validation:
+    """Whether the server's workspace may run its tests on a proposed edit, and in which
+    sandbox (made when first used): validation on, the workspace trusted (the editor's word,
+    else the trust list), and a workspace folder."""
+    from tactful.feedback.validation import Validation
+
+    settings = server.settings
+    root = server.workspace_root
+    editor_trust = server.editor_trust
+    selected_python = server.selected_python
+
+    def tests() -> Sandbox:
+        assert root is not None
+        return sandbox_for(root, settings, editor_trust, selected_python)
+
+    return Validation.decide(
+        enabled=settings.validation.enabled,
+        trusted=server.trusted,
+        has_folder=root is not None,
+        tests=tests,
+    )

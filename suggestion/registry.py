@@ -41,11 +41,16 @@ class SuggestionRegistry:
         self._shown: OrderedDict[str, ShownSuggestion] = OrderedDict()
         self._limit = limit
 
-    def show(self, request: CompletionRequest, suggestion: Suggestion) -> ShownSuggestion:
-        """Give a suggestion its id and remember it."""
-        lines = request.text.split("\n")
-        offset = sum(len(line) + 1 for line in lines[: request.position.line])
-        offset += request.position.column - suggestion.replace_prefix
+    def show(
+        self, request: CompletionRequest, suggestion: Suggestion, cursor: int | None = None
+    ) -> ShownSuggestion:
+        """Give a suggestion its id and remember it (``cursor``: the code-point offset of the
+        request's position, when the caller knows it)."""
+        if cursor is None:
+            lines = request.text.split("\n")
+            cursor = sum(len(line) + 1 for line in lines[: request.position.line])
+            cursor += request.position.column
+        offset = cursor - suggestion.replace_prefix
         shown = ShownSuggestion(
             uuid.uuid4().hex[:16],
             request.uri,

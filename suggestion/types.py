@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tactful.analyzers.text import Point
+from tactful.analyzers.text import DocumentEdit, Point
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +25,9 @@ class CompletionRequest:
     max_lines: int = 8
     # Set by clients that say why they ask: "automatic" (typing) or "invoked" (a key).
     trigger: str = "automatic"
+    # The document's latest edits up to ``version`` (oldest first): an engine that keeps its
+    # own copy of the document follows them instead of reading ``text`` whole again.
+    edits: tuple[DocumentEdit, ...] = ()
 
     @property
     def prefix_line(self) -> str:

@@ -10,7 +10,7 @@ import random
 import pytest
 
 from tactful.analyzers.ngrams import NgramCounts
-from tactful.analyzers.text import Point
+from tactful.analyzers.text import DocumentEdit, Point, TextChange
 from tactful.analyzers.tokens import render, tokenize_text
 from tactful.suggestion.keystrokes import keystrokes, saved
 from tactful.suggestion.local.document import DocumentModel
@@ -19,7 +19,8 @@ from tactful.suggestion.local.shapes import parallel_line
 from tactful.suggestion.replay import Typist, next_chunk, pasted_head
 from tactful.suggestion.types import CompletionRequest
 
-LOCAL = Tuning(semantic=False)
+# The document's own statistics alone (the shipped language model is tested on its own).
+LOCAL = Tuning(semantic=False, language_weight=0.0)
 
 
 def request(source: str, language: str = "python", max_lines: int = 8) -> CompletionRequest:
@@ -213,6 +214,98 @@ def test_the_document_cache_follows_edits_exactly() -> None:
     assert _tables(model.counts) == _tables(fresh)
 
 
+def test_the_document_cache_follows_block_replacements_exactly() -> None:
+    """Each ``replace`` touches only the lines near the block, yet the counts stay those of
+    the whole text (strings opened and closed across the edit included)."""
+    pieces = [
+        "import os",
+        "",
+        "class A:",
+        '    """Doc',
+        '    string"""',
+        "    def f(self, x):",
+        "        return os.path.join(x, 'y')",
+        "",
+        "",
+        "def g():",
+        '    return A().f(1)  # """',
+        '"""',
+    ]
+    rng = random.Random(11)
+    current = pieces * 4
+    model = DocumentModel("python", 5)
+    model.replace(0, 0, current)
+    for _ in range(150):
+        start = rng.randrange(len(current) + 1)
+        end = min(len(current), start + rng.randrange(4))
+        block = [rng.choice(pieces)[: rng.randrange(40)] for _ in range(rng.randrange(4))]
+        current[start:end] = block
+        model.replace(start, end, block)
+        assert model.lines == current
+    fresh = NgramCounts(5)
+    fresh.add(tokenize_text("\n".join(current), "python"))
+    assert model.stream == tokenize_text("\n".join(current), "python")
+    assert _tables(model.counts) == _tables(fresh)
+
+
+def test_the_engine_follows_a_documents_edits_as_if_it_read_it_anew() -> None:
+    """Requests that carry the document's edits give what a fresh engine reading the whole
+    text gives, keystroke after keystroke, lines added and removed included."""
+    base = "import os\n\nleft = os.path.join(base, 'left')\nright = os.path.join(base, 'r')\n"
+    typed = "middle = os.path.join(base, 'm')\nother = os.pa"
+    following = LocalEngine(None, LOCAL)
+    text = base
+    version = 1
+    edits: list[DocumentEdit] = []
+    for index, ch in enumerate(typed):
+        at = Point(text.count("\n"), len(text) - (text.rfind("\n") + 1))
+        edits.append(DocumentEdit(version, version + 1, (TextChange(ch, at, at),)))
+        version += 1
+        text += ch
+        if index == 10:
+            # A line deleted above the cursor, as one ranged change.
+            edits.append(
+                DocumentEdit(version, version + 1, (TextChange("", Point(1, 0), Point(2, 0)),))
+            )
+            version += 1
+            text = text.replace("\n\n", "\n", 1)
+        cursor = Point(text.count("\n"), len(text) - (text.rfind("\n") + 1))
+        req = CompletionRequest(
+            "file:///m.py", None, "python", version, text, cursor, edits=tuple(edits[-64:])
+        )
+        fresh = CompletionRequest("file:///m.py", None, "python", version, text, cursor)
+        assert following.suggest(req) == LocalEngine(None, LOCAL).suggest(fresh)
+    assert following.suggest(req)[0].text == "th.join(base,"
+
+
+def test_a_document_read_as_it_opens_is_never_waited_for() -> None:
+    """While an opened document is read (in another thread), requests in it get nothing at
+    once; the cache read is then adopted and followed. A read that ends after the document
+    closed, or opened again, is not adopted."""
+    base = "import os\n\nleft = os.path.join(base, 'left')\nright = os.path.join(base, 'r')\n"
+    typed = base + "middle = os.pa"
+    opened = CompletionRequest("file:///m.py", None, "python", 1, base, Point(0, 0))
+    at = Point(4, 0)
+    edit = DocumentEdit(1, 2, (TextChange("middle = os.pa", at, at),))
+    request = CompletionRequest(
+        "file:///m.py", None, "python", 2, typed, Point(4, 14), edits=(edit,)
+    )
+    engine = LocalEngine(None, LOCAL)
+    engine.reading(opened)
+    assert engine.suggest(request) == []
+    tracked = engine.read(opened)
+    engine.adopt(opened, tracked)
+    assert engine.suggest(request)[0].text == "th.join(base,"
+    closed = LocalEngine(None, LOCAL)
+    closed.reading(opened)
+    closed.forget("file:///m.py")
+    closed.adopt(opened, tracked)
+    again = CompletionRequest("file:///m.py", None, "python", 1, "x = 1\n", Point(0, 0))
+    closed.reading(again)
+    closed.adopt(opened, tracked)  # the first opening's read: not this document's text
+    assert closed.suggest(request) == []
+
+
 def _tables(counts: NgramCounts) -> list[dict]:
     return [{k: dict(v) for k, v in table.items()} for table in counts.tables]
 
@@ -238,7 +331,7 @@ def test_replay_pastes_the_header_and_types_the_rest_in_chunks() -> None:
         position += len(chunk)
     assert chunks[:6] == ["\n", "i", "mport", " ", "o", "s"]
     assert "\n    " in chunks
-    typist = Typist(text, "python")
+    typist = Typist.new_file(text, "python")
     while not typist.done:
         typist.type_chunk()
         if typist.typed.endswith("def f(x):"):

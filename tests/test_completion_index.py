@@ -7,10 +7,11 @@ from pathlib import Path
 
 from fixtures.workspace import Workspace
 
-from tactful.analyzers.index import MAX_FILE_BYTES, RepositoryIndex, source_files
+from tactful.analyzers.index import MAX_FILE_BYTES, UPDATE_STRETCH, RepositoryIndex, source_files
 from tactful.analyzers.text import Point
 from tactful.suggestion.local.engine import LocalEngine, Tuning
-from tactful.suggestion.postprocess import clean
+from tactful.suggestion.local.language import language_counts
+from tactful.suggestion.postprocess import WINDOW_LINES, clean
 from tactful.suggestion.types import CompletionRequest, Suggestion
 
 HELPERS = """\
@@ -92,6 +93,28 @@ def test_updates_and_exclusions_change_the_statistics(workspace: Workspace) -> N
     assert index.file_count == 0
 
 
+def test_a_long_file_updated_stretch_by_stretch_is_counted_as_one_read_afresh(
+    workspace: Workspace,
+) -> None:
+    """A file of many stretches of tokens, changed, is counted as an index built anew."""
+    body = "def handler_{n}(event, context):\n    return event[{n}]\n\n"
+    long = "".join(body.format(n=n) for n in range(900))
+    changed = long.replace("return event", "return context").replace("_7(", "_seven(")
+    workspace.write("a.py", long)
+    workspace.write("b.py", HELPERS)
+    index = RepositoryIndex(workspace.root, persist=False)
+    index.build()
+    counts = index.counts("python")
+    assert counts is not None and counts.tokens_counted > 4 * UPDATE_STRETCH
+    index.update(workspace.root / "a.py", changed)
+    workspace.write("a.py", changed)
+    fresh = RepositoryIndex(workspace.root, persist=False)
+    fresh.build()
+    again = fresh.counts("python")
+    assert again is not None
+    assert [dict(t) for t in counts.tables] == [dict(t) for t in again.tables]
+
+
 def test_the_workspace_teaches_the_engine(workspace: Workspace) -> None:
     for number in range(3):
         workspace.write(f"m{number}.py", HELPERS)
@@ -105,6 +128,43 @@ def test_the_workspace_teaches_the_engine(workspace: Workspace) -> None:
     assert found and found[0].text.startswith("eader_name(")
     snippets = index.similar_snippets("def parse_header_line(line): normalise_header_name")
     assert snippets and "parse_header_line" in snippets[0].text
+
+
+def test_test_files_weigh_less_in_library_code_and_library_code_in_tests(
+    workspace: Workspace,
+) -> None:
+    workspace.write("lib/checks.py", "def check(self, value):\n    self.assert_valid(value)\n" * 2)
+    workspace.write(
+        "tests/test_checks.py", "def test(self):\n    self.assertEqual(first, second)\n" * 3
+    )
+    index = RepositoryIndex(workspace.root, persist=False)
+    index.build()
+    engine = LocalEngine(index, Tuning(semantic=False, language_weight=0.0))
+    text = "def other(self, value):\n    self.assert"
+    for path, expected in (
+        ("lib/new.py", "_valid(value)"),
+        ("tests/test_new.py", "Equal(first, second)"),
+    ):
+        request = CompletionRequest(
+            (workspace.root / path).as_uri(),
+            str(workspace.root / path),
+            "python",
+            1,
+            text,
+            Point(1, len("    self.assert")),
+            workspace_root=str(workspace.root),
+        )
+        found = engine.suggest(request)
+        assert found and found[0].text.startswith(expected), path
+
+
+def test_a_new_file_in_an_empty_workspace_leans_on_the_shipped_statistics() -> None:
+    assert language_counts("python", wait=True) is not None
+    text = "import os\n\n\nif __name__ =="
+    request = CompletionRequest("file:///new.py", None, "python", 1, text, Point(3, 14))
+    found = LocalEngine(None, Tuning(semantic=False)).suggest(request)
+    assert found and found[0].text == ' "__main__":'
+    assert LocalEngine(None, Tuning(semantic=False, language_weight=0.0)).suggest(request) == []
 
 
 def cleaned(source: str, suggestion: str) -> str | None:
@@ -140,6 +200,25 @@ def test_post_processing() -> None:
     ]
     for source, suggestion, expected in check:
         assert cleaned(source, suggestion) == expected, (source, suggestion)
+
+
+METHOD = "    def method_{n}(self, value):\n        total = value + {n}\n        return total\n\n"
+
+
+def test_post_processing_parses_the_construct_around_the_cursor_in_a_long_file() -> None:
+    """In a class far longer than the parsed window, the method around the cursor decides:
+    what breaks it is dropped, a statement completed is kept, a multi-line suggestion is cut
+    where a statement ends; code that does not parse around the cursor checks nothing."""
+    head = "class Big:\n" + "".join(METHOD.format(n=n) for n in range(300))
+    tail = "".join(METHOD.format(n=n) for n in range(300, 600))
+    assert (head + tail).count("\n") > 10 * WINDOW_LINES
+    inside = head + "    def fresh(self, value):\n        result = value|\n\n" + tail
+    assert cleaned(inside, " + )") is None
+    assert cleaned(inside, " * 2") == " * 2"
+    assert cleaned(inside, " * 2\n        return result") == " * 2\n        return result"
+    assert cleaned(inside, " * 2\n        print(result, value") == " * 2"
+    broken = head + "    def fresh(self, value:\n        result = value|\n\n" + tail
+    assert cleaned(broken, " + )") == " + )"
 
 
 def test_an_index_over_nothing_is_empty(tmp_path: Path) -> None:

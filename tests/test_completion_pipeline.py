@@ -26,7 +26,8 @@ from tactful.suggestion.local.engine import LocalEngine, Tuning
 from tactful.suggestion.registry import SuggestionRegistry
 from tactful.suggestion.types import CompletionRequest, Suggestion
 
-LOCAL = Tuning(semantic=False)
+# The document's own statistics alone (the shipped language model is tested on its own).
+LOCAL = Tuning(semantic=False, language_weight=0.0)
 PREFIX = "middle = os.pa"
 OPTIONS = CompletionOptions(engine="local", workspace="/work")
 
@@ -101,7 +102,7 @@ async def test_a_turn_carries_the_request_each_decision_and_the_outcome(
     completion = pipeline(ran, loop)
     req = request(trigger="invoked")  # asked for by a key: shown whatever the filter predicts
     lines = LineIndex(req.text)
-    turn = await completion.complete(req, OPTIONS, lambda: True, None, lines)
+    turn = await completion.complete(req, OPTIONS, lambda: True, lines)
     assert turn.request is req and turn.outcome is Outcome.SHOWN
     assert turn.context is not None and turn.context.line_prefix == PREFIX
     assert turn.context.previous_line == "right = os.path.join(base, 'right')"
@@ -164,8 +165,11 @@ async def test_clean_up_drops_what_repeats_the_next_line(ran: Ran) -> None:
 
 
 async def test_a_result_for_a_version_no_longer_current_is_dropped(ran: Ran) -> None:
+    """An answer for a version that is gone is dropped as soon as it arrives: neither cleaned
+    up against the document's newer lines nor judged."""
     turn = await pipeline(ran).complete(request(), OPTIONS, lambda: False)
-    assert turn.outcome is Outcome.STALE and turn.shown == [] and len(turn.judged) == 1
+    assert turn.outcome is Outcome.STALE and turn.shown == []
+    assert len(turn.proposals) == 1 and turn.judged == [] and turn.dropped == []
 
 
 async def test_the_engine_runs_off_the_event_loop_under_its_budget(ran: Ran) -> None:

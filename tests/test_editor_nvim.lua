@@ -12,6 +12,8 @@
 --              would pass it
 --   llm        `completion.engine = "auto"` with a slow LLM (the fake provider): the local ghost
 --              text first, then the LLM's in its place
+--   next_edits after an edit and a pause, the next edit at its line; <Tab> applies it and the
+--              next one appears; dismissing; an edit in another file; the keys falling through
 
 local config = vim.json.decode(table.concat(vim.fn.readfile(vim.env.TACTFUL_E2E_CONFIG), "\n"))
 if config.plugin then
@@ -34,7 +36,16 @@ end
 
 local function record_events()
   vim.api.nvim_create_autocmd("User", {
-    pattern = { "TactfulShown", "TactfulAccepted", "TactfulRejected", "TactfulTyped", "TactfulStatus" },
+    pattern = {
+      "TactfulShown",
+      "TactfulAccepted",
+      "TactfulRejected",
+      "TactfulTyped",
+      "TactfulStatus",
+      "TactfulNextEditShown",
+      "TactfulNextEditAccepted",
+      "TactfulNextEditRejected",
+    },
     callback = function(args)
       table.insert(results.events, { event = args.match, data = args.data or vim.empty_dict() })
     end,
@@ -731,6 +742,201 @@ function scenarios.llm()
       filter = { enabled = false },
     })
     out.down = require("tactful").status()
+  end)
+end
+
+function scenarios.next_edits()
+  -- The user's own Normal-mode <Tab> (a count of calls), which tactful's must leave alone while
+  -- no next edit shows.
+  vim.g.user_tab = 0
+  vim.keymap.set("n", "<Tab>", "<Cmd>let g:user_tab += 1<CR>", { desc = "user: count" })
+  require("tactful").setup({
+    cmd = config.cmd,
+    settings = config.settings,
+    inline = { debounce_ms = 30 },
+    next_edits = { debounce_ms = 300 },
+  })
+  record_events()
+  vim.cmd.edit(vim.fn.fnameescape(config.file))
+  local buf = vim.api.nvim_get_current_buf()
+  local next_edit = require("tactful.next_edit")
+
+  local function marks()
+    return vim.tbl_map(function(mark)
+      local details = mark[4]
+      local text = {}
+      for _, chunk in ipairs(details.virt_text or {}) do
+        table.insert(text, chunk[1])
+      end
+      return {
+        row = mark[2],
+        col = mark[3],
+        sign = details.sign_text and vim.trim(details.sign_text) or nil,
+        text = table.concat(text),
+        hl = details.hl_group,
+      }
+    end, vim.api.nvim_buf_get_extmarks(0, next_edit.ns, 0, -1, { details = true }))
+  end
+
+  -- The first next edit shown for the current buffer since event `before`.
+  local function shown_after(before, what)
+    local buf = vim.api.nvim_get_current_buf()
+    return wait_for(function()
+      for _, event in ipairs(events_since(before, "TactfulNextEditShown")) do
+        if event.data.buf == buf then
+          return event
+        end
+      end
+    end, 20000, what)
+  end
+
+  step("attach", function(out)
+    wait_for(function()
+      local c = client()
+      return c and c.initialized
+    end, 20000, "the server to initialize")
+    out.offered = next_edit.offered(client())
+    out.normal_tab = vim.fn.maparg("<Tab>", "n", false, true).desc
+    out.insert_tab = vim.fn.maparg("<Tab>", "i", false, true).desc
+  end)
+
+  step("shown_after_a_pause", function(out)
+    local before = #results.events
+    -- `d.has_key(k)` -> `k in d` on the second line, in Normal mode.
+    vim.api.nvim_win_set_cursor(0, { 2, 7 })
+    local typed_at = vim.uv.now()
+    keys("c12lk in d<Esc>")
+    local shown = shown_after(before, "a next edit after the change")
+    out.waited_ms = vim.uv.now() - typed_at
+    out.row = shown.data.row
+    out.label = shown.data.label
+    out.here = shown.data.here
+    out.id = shown.data.id
+    out.marks = marks()
+    out.current = next_edit.current(buf)
+    out.mode = vim.api.nvim_get_mode().mode
+  end)
+
+  step("tab_applies_it_and_the_next_appears", function(out)
+    local shown = next_edit.current(buf)
+    local before = #results.events
+    local calls = vim.g.user_tab
+    keys("<Tab>")
+    local accepted = wait_for(function()
+      return events_since(before, "TactfulNextEditAccepted")[1]
+    end, 10000, "the accept command's answer")
+    out.shown_id = shown and shown.id
+    out.id = accepted.data.id
+    out.result = accepted.data.result
+    out.error = accepted.data.error
+    out.line = line(shown.range.start.line)
+    out.cursor = vim.api.nvim_win_get_cursor(0)
+    out.user_calls = vim.g.user_tab - calls
+    local following = shown_after(before, "the next one")
+    out.next_row = following.data.row
+    out.next_label = following.data.label
+    out.marks = marks()
+  end)
+
+  step("dismiss_in_insert_mode", function(out)
+    local shown = next_edit.current(buf)
+    local before = #results.events
+    -- Ghost text would take the key first (see ghost_text_takes_tab_first): none in this
+    -- buffer. Entering Insert mode changes nothing: what shows stays.
+    vim.b.tactful_enabled = false
+    keys("A")
+    sleep(100)
+    out.still_shown = next_edit.current(buf) ~= nil
+    keys("<C-]>")
+    local rejected = wait_for(function()
+      return events_since(before, "TactfulNextEditRejected")[1]
+    end, 10000, "the dismissal's answer")
+    out.same_id = shown ~= nil and rejected.data.id == shown.id
+    out.reason = rejected.data.reason
+    out.result = rejected.data.result
+    out.error = rejected.data.error
+    out.left = next_edit.current(buf)
+    out.marks = #marks()
+    out.line = vim.api.nvim_get_current_line()
+    vim.b.tactful_enabled = nil
+  end)
+
+  step("tab_falls_through_when_nothing_shows", function(out)
+    local calls = vim.g.user_tab
+    local before = #results.events
+    keys("<Tab>")
+    sleep(300)
+    out.user_calls = vim.g.user_tab - calls
+    out.accepted = #events_since(before, "TactfulNextEditAccepted")
+    out.text = table.concat(vim.api.nvim_buf_get_lines(buf, 0, -1, false), "\n")
+  end)
+
+  step("ghost_text_takes_tab_first", function(out)
+    -- A next edit (the parameter `width` of `area` renamed `w`: its use follows), then typing
+    -- where the inline completion has something to say.
+    vim.cmd.edit(vim.fn.fnameescape(config.geometry))
+    wait_for(function()
+      return client()
+    end, 20000, "tactful to attach to " .. config.geometry)
+    local before = #results.events
+    vim.api.nvim_win_set_cursor(0, { config.rename.row + 1, config.rename.col })
+    keys("ciww<Esc>")
+    local shown = shown_after(before, "the rename's next edit")
+    out.rename_row = shown.data.row
+    out.rename_label = shown.data.label
+    before = #results.events
+    vim.api.nvim_win_set_cursor(0, { config.complete.row + 1, 0 })
+    keys("o" .. config.complete.prefix)
+    local ghost_shown = wait_for(ghost, 15000, "ghost text")
+    out.ghost = ghost_shown.text
+    local both = shown_after(before, "the next edit again while the ghost text shows")
+    out.next_row = both.data.row
+    out.ghost_still = ghost() ~= nil
+    local after = #results.events
+    keys("<Tab>")
+    wait_for(function()
+      return events_since(after, "TactfulAccepted")[1]
+    end, 10000, "the inline completion's accept")
+    sleep(200)
+    out.inline_accepted = #events_since(after, "TactfulAccepted")
+    out.next_accepted = #events_since(after, "TactfulNextEditAccepted")
+    out.rename_line = line(shown.data.row)
+    -- Then, back in Normal mode, <Tab> takes the next edit.
+    after = #results.events
+    keys("<Esc>")
+    shown_after(after, "the rename's next edit in Normal mode")
+    keys("<Tab>")
+    wait_for(function()
+      return events_since(after, "TactfulNextEditAccepted")[1]
+    end, 10000, "the next edit's accept")
+    out.renamed_line = line(shown.data.row)
+  end)
+
+  step("another_file", function(out)
+    vim.cmd.edit(vim.fn.fnameescape(config.lib))
+    local lib = vim.api.nvim_get_current_buf()
+    wait_for(function()
+      return vim.lsp.get_clients({ bufnr = lib, name = "tactful" })[1]
+    end, 20000, "tactful to attach to " .. config.lib)
+    local before = #results.events
+    -- Remove the parameter `retries`: the call in the other file follows.
+    vim.api.nvim_win_set_cursor(0, { 1, 13 })
+    keys("d9l")
+    local shown = shown_after(before, "a next edit in another file")
+    out.uri = shown.data.uri
+    out.here = shown.data.here
+    out.label = shown.data.label
+    out.marks = marks()
+    before = #results.events
+    keys("<Tab>")
+    local accepted = wait_for(function()
+      return events_since(before, "TactfulNextEditAccepted")[1]
+    end, 10000, "the accept command's answer")
+    out.result = accepted.data.result
+    out.error = accepted.data.error
+    out.file = vim.api.nvim_buf_get_name(0)
+    out.line = vim.api.nvim_get_current_line()
+    out.cursor = vim.api.nvim_win_get_cursor(0)
   end)
 end
 

@@ -80,6 +80,24 @@ def test_manifest_declares_limited_trust_and_user_only_settings():
     }
 
 
+def test_apply_next_edit_is_bound_to_tab_only_while_a_next_edit_shows():
+    contributes = _manifest()["contributes"]
+    commands = {c["command"]: c for c in contributes["commands"]}
+    apply = commands["tactful.applyNextEdit"]
+    assert f"{apply['category']}: {apply['title']}" == "tactful: Apply Next Edit"
+    assert commands["tactful.dismissNextEdit"]["title"] == "Dismiss Next Edit"
+    bindings = {(b["command"], b["key"]): b["when"] for b in contributes["keybindings"]}
+    when = bindings[("tactful.applyNextEdit", "tab")]
+    conditions = {part.strip() for part in when.split("&&")}
+    # The context key the extension sets while a next edit shows; ghost text and the suggest
+    # widget keep Tab.
+    assert "tactful.nextEditShown" in conditions
+    assert {"!inlineSuggestionVisible", "!suggestWidgetVisible"} <= conditions
+    assert "tactful.nextEditShown" in bindings[("tactful.dismissNextEdit", "escape")]
+    source = (EXTENSION / "src" / "nextEdits.ts").read_text(encoding="utf-8")
+    assert 'SHOWN_CONTEXT = "tactful.nextEditShown"' in source
+
+
 def _npm(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
     assert NPM is not None
     result = subprocess.run(
@@ -127,6 +145,7 @@ def test_extension_builds_passes_its_unit_tests_and_packages():
         "extension/out/status.js",
         "extension/out/verdicts.js",
         "extension/out/inline.js",
+        "extension/out/nextEdits.js",
     } <= names
     # The language client ships inside the .vsix: nothing is fetched when it is installed.
     assert "extension/node_modules/vscode-languageclient/lib/node/main.js" in names

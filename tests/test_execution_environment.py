@@ -127,6 +127,21 @@ def test_validation_python_in_the_user_settings(workspace: Workspace, tmp_path: 
     assert report["interpreter"] == str(python)
 
 
+def test_a_path_with_dot_dot_in_validation_python(workspace: Workspace, tmp_path: Path) -> None:
+    # a path written the way people write them: the sandbox binds resolved folders, so the
+    # interpreter it starts must be named without ".." through folders it does not bind
+    prefix = tmp_path / "chosen"
+    python = make_env(prefix)
+    (tmp_path / "elsewhere").mkdir()
+    patch = project(workspace, prefix)
+    user_settings(f'[validation]\npython = "{tmp_path}/elsewhere/../chosen/bin/python"\n')
+
+    code, report = validate(workspace, patch)
+
+    assert (code, report["status"]) == (0, "passed"), report
+    assert report["interpreter"] == str(python)
+
+
 def test_uv_project_environment(workspace: Workspace, tmp_path: Path) -> None:
     prefix = tmp_path / "uv-env"
     python = make_env(prefix)

@@ -240,8 +240,9 @@ else:
     )
     sandbox = judge(work.root, differential=False)
 
-    windows = sandbox.validate_sync([edit('"\\\\"', '"\\\\" + ""', "paths.py", module)])
-    here = sandbox.validate_sync([edit('"/"', '"/" + ""', "paths.py", module)])
+    # (an edit the compiler does not fold away: ``"/" + ""`` compiles to ``"/"``)
+    windows = sandbox.validate_sync([edit('"\\\\"', '"\\\\".strip()', "paths.py", module)])
+    here = sandbox.validate_sync([edit('"/"', '"/".strip()', "paths.py", module)])
 
     assert windows.status is Status.UNEXERCISED
     assert here.status is Status.PASSED
@@ -303,9 +304,49 @@ def test_a_change_of_layout_alone_is_the_same_code(tmp_path: Path) -> None:
 
     assert verdict.status is Status.EQUIVALENT, verdict.reason
     assert verdict.inputs == 0
-    assert verdict.summary() == "same code, only its layout or annotations changed"
+    assert verdict.summary() == "same code once compiled"
     assert verdict.unexercised == ("lib.py:describe",)
     assert "as it was once compiled" in verdict.reason
+
+
+def test_syntax_the_compiler_makes_the_same_code_of_is_the_same_code(tmp_path: Path) -> None:
+    module = """\
+def sign(value):
+    \"\"\"the sign of value\"\"\"
+    if value < 0:
+        return -1
+    else:
+        return 1
+
+
+def shout(text):
+    print(text.upper())
+    return
+"""
+    sandbox = judge(project(tmp_path / "p", {"sign.py": module}).root, differential=False)
+
+    # ruff's RET505, PLR1711 and D403 (a docstring's first word capitalised): no call runs
+    # anything else, so no input is needed to say so, not even with the differential check off
+    no_else = sandbox.validate_sync(
+        [
+            edit(
+                "        return -1\n    else:\n        return 1",
+                "        return -1\n    return 1",
+                "sign.py",
+                module,
+            )
+        ]
+    )
+    no_return = sandbox.validate_sync([edit("    return\n", "", "sign.py", module)])
+    docstring = sandbox.validate_sync([edit("the sign", "The sign", "sign.py", module)])
+    different = sandbox.validate_sync([edit("return -1", "return 0", "sign.py", module)])
+
+    for verdict in (no_else, no_return, docstring):
+        assert verdict.status is Status.EQUIVALENT, verdict.reason
+        assert verdict.inputs == 0
+        assert verdict.summary() == "same code once compiled"
+    assert different.status is Status.UNEXERCISED, different.reason
+    assert different.unexercised == ("sign.py:sign",)
 
 
 def test_what_a_changed_raise_statement_raises_is_compared_whole(tmp_path: Path) -> None:

@@ -83,3 +83,53 @@ def test_broken_code_is_normal_input() -> None:
     document = Document("file:///b.py", "def (:\n  ]]]\x00", 1, "python")
     assert document.tree is not None and document.tree.root_node.has_error
     assert Document("file:///n.txt", "hello", 1, "plaintext").tree is None
+
+
+def test_a_long_documents_line_index_follows_edits_across_its_blocks() -> None:
+    """A line index over thousands of lines, edited anywhere (lines added and removed by the
+    hundred, blocks split and joined), answers as one made afresh from the text."""
+    rng = random.Random(3)
+    text = "".join(f"line {i} é\n" if i % 7 else "\n" for i in range(1500))
+    index = LineIndex(text)
+    pieces = ["x", "\n", "é😀", "a\nb\nc", "\n" * 300, "".join(f"r{i}\n" for i in range(600)), ""]
+    for _ in range(120):
+        a = rng.randrange(len(text) + 1)
+        b = min(len(text), a + rng.choice((0, 1, 5, 400, 5000)))
+        new = rng.choice(pieces)
+        start_byte = len(text[:a].encode())
+        end_byte = start_byte + len(text[a:b].encode())
+        index.replace(a, b, start_byte, end_byte, new)
+        text = text[:a] + new + text[b:]
+        fresh = LineIndex(text)
+        assert index.starts == fresh.starts and index.byte_starts == fresh.byte_starts
+        assert index.line_count() == fresh.line_count()
+        for offset in (0, a, len(text) // 2, len(text)):
+            point = fresh.point(offset)
+            assert index.point(offset) == point
+            assert index.offset(point, text) == offset
+            assert index.byte_offset(point, text) == len(text[:offset].encode())
+            assert index.point_of_byte(len(text[:offset].encode()), text) == point
+            assert index.line_text(point.line, text) == text.split("\n")[point.line]
+        first = fresh.point(a).line
+        for stop in (first, first + 1, first + 300, first + 700):
+            assert index.line_texts(first, stop, text) == text.split("\n")[first:stop]
+
+
+def test_a_snapshot_carries_the_latest_edits_and_parses_only_when_asked() -> None:
+    document = Document("file:///t.py", "x = 1\n", 1, "python")
+    for version in range(2, 80):
+        end = Point(1, 0)
+        document.apply([TextChange(f"y{version} = 2\n", end, end)], version)
+    snapshot = document.snapshot(parse=False)
+    assert snapshot.parsed is None
+    edits = snapshot.edits
+    # The most recent 64, in order, each from the version before it.
+    assert [e.version for e in edits] == list(range(16, 80))
+    assert all(e.previous == e.version - 1 for e in edits)
+    assert edits[-1].changes == (TextChange("y79 = 2\n", Point(1, 0), Point(1, 0)),)
+    tree = snapshot.tree
+    assert tree is not None and not tree.root_node.has_error
+    document.apply([TextChange("z", Point(0, 0), Point(0, 0))], 80)
+    # The document moved on: a lazy snapshot of the old version has no tree to give.
+    assert snapshot.tree is None
+    assert document.snapshot().tree is not None

@@ -17,8 +17,9 @@ from tactful.feedback import trust
 from tactful.server.cli import main
 
 CALC = "def add(a, b):\n    return a + b\n"
-# A test that, within the default limits, starts 40 processes, holds 300 MB for two seconds
-# (what the run's watch needs to see it) and writes 100 MB.
+# A test that, within the default limits, holds 40 processes and 300 MB for two seconds each
+# (what the run's watch, which looks a few times a second, needs to see them on a busy machine)
+# and writes 100 MB.
 HUNGRY = """
 import subprocess
 import time
@@ -28,6 +29,7 @@ from calc import add
 
 def test_add_with_company():
     sleepers = [subprocess.Popen(["sleep", "60"]) for _ in range(40)]
+    time.sleep(2)
     for sleeper in sleepers:
         sleeper.kill()
         sleeper.wait()

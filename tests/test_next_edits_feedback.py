@@ -233,3 +233,38 @@ async def test_a_kind_of_next_edit_turned_down_again_and_again_is_hidden(tmp_pat
     assert turn.outcome is Outcome.HIDDEN, f"still shown after {attempt} rejections"
     assert turn.judged and not any(judged.shown for judged in turn.judged)
     loop.close()
+
+
+async def test_as_an_inline_completion_only_a_best_next_edit_on_the_cursors_line_is_shown(
+    tmp_path,
+) -> None:
+    from dataclasses import replace
+
+    from tactful.analyzers.text import Point, Span
+    from tactful.feedback.next_edits import INLINE, NOT_ON_CURSOR_LINE, TurnOptions
+
+    path = tmp_path / "fb.sqlite3"
+    loop = FeedbackLoop(FeedbackStore(path), FilterOptions(explore=0.0))
+    pipeline, uri = _pipeline(tmp_path, loop)
+    _edit(pipeline, uri)
+    # The cursor on the line below the edit: the best next edit is further down, not shown.
+    below = replace(_request(uri), position=Point(2, 8))
+    turn = await pipeline.suggest(below, TurnOptions("/ws", surface=INLINE), lambda: True)
+    assert turn.shown == []
+    assert [(d.item.new_text, d.reason) for d in turn.dropped] == [
+        ("k in defaults", NOT_ON_CURSOR_LINE)
+    ]
+    assert await pipeline.inline(below, TurnOptions("/ws"), lambda: True) is None
+    # On its line, after it: the edit and what lies between it and the cursor.
+    after = replace(_request(uri), position=Point(3, 27))
+    found = await pipeline.inline(after, TurnOptions("/ws"), lambda: True)
+    assert found is not None
+    assert found.span == Span(Point(3, 7), Point(3, 27))
+    assert found.text == "k in defaults:"
+    # The other surface's answers are its own: the next-edit request still shows both.
+    both = await pipeline.suggest(_request(uri), TurnOptions("/ws", limit=2), lambda: True)
+    assert [s.edit.new_text for s in both.shown] == ["k in defaults", "k in cache"]
+    loop.close()
+    shown = [e.item_id for e in read_events(path) if e.kind == ev.NEXT_EDIT_SHOWN]
+    # Only what an editor got was recorded as shown, each once.
+    assert shown == [found.shown.id, both.shown[1].id]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from pathlib import Path
 
 from fixtures.fake_llm import Reply
@@ -52,9 +53,9 @@ def apply(text: str, item) -> str:
     return text[:start] + item.newText + text[end:]
 
 
-async def started(lsp: LanguageClient, workspace: Workspace, store: Path, **options) -> object:
+async def started(lsp: LanguageClient, project: Workspace, store: Path, **options) -> object:
     options.setdefault("feedback", {"store": str(store)})
-    return await lsp.initialize_session(init_params(workspace.root, options))
+    return await lsp.initialize_session(init_params(project.root, options))
 
 
 async def test_next_edits_are_advertised_and_follow_a_repeated_edit(
@@ -165,7 +166,10 @@ async def test_a_signature_change_is_followed_into_another_file_in_utf16_columns
     assert (item.range.start.line, item.range.start.character) == (2, 21)
     assert (item.range.end.line, item.range.end.character) == (2, 24)
     assert item.newText == ""
-    assert item.label == "remove `retries` in the call to `fetch`"
+    # Nothing ran: the workspace is not trusted, and the label says so.
+    assert item.label == (
+        "remove `retries` in the call to `fetch` — not validated (workspace not trusted)"
+    )
 
 
 async def test_params_that_do_not_fit_get_an_error_and_the_server_keeps_serving(
@@ -218,3 +222,115 @@ async def test_a_slow_model_holds_up_nothing_and_a_stale_answer_is_dropped(
     # ...and follows edits: the next-edit answer, computed for an older text, is dropped.
     change_document(lsp, uri, 3, (4, 15), (4, 15), "h")
     assert await asked == []
+
+
+async def test_a_next_edit_on_the_cursors_line_comes_as_an_inline_completion(
+    lsp: LanguageClient, workspace: Workspace, tmp_path: Path
+) -> None:
+    store = tmp_path / "fb.sqlite3"
+    await started(lsp, workspace, store, completion={"engine": "local"})
+    uri = workspace.uri("mod.py")
+    open_document(lsp, uri, HAS_KEY)
+    change_document(lsp, uri, 2, (1, 7), (1, 19), "k in d")
+    # The cursor on the line of the next edit, before it: the engines have nothing there, the
+    # next edit comes as one item reaching from the cursor to the end of the edit.
+    answer = await lsp.text_document_inline_completion_async(inline_at(uri, 3, 4))
+    assert answer is not None
+    (item,) = answer.items
+    assert item.insert_text == "if k in defaults"
+    assert (item.range.start.line, item.range.start.character) == (3, 4)
+    assert (item.range.end.line, item.range.end.character) == (3, 26)
+    assert item.command is not None and item.command.command == "tactful.acceptSuggestion"
+    (item_id,) = item.command.arguments
+
+    # Applied and accepted as an editor does: recorded as a next edit accepted.
+    change_document(lsp, uri, 3, (3, 4), (3, 26), item.insert_text)
+    assert await command(lsp, "tactful.acceptSuggestion", item_id) is True
+
+    def recorded() -> list:
+        events = read_events(store)
+        return events if any(e.kind == "next_edit.accepted" for e in events) else []
+
+    events = await wait_for(recorded)
+    assert [e.item_id for e in events if e.kind == "next_edit.accepted"] == [item_id]
+    assert [e.item_id for e in events if e.kind == "next_edit.shown"] == [item_id]
+    assert not [e for e in events if e.kind == "completion.accepted"]
+
+
+async def test_a_next_edit_on_another_line_is_not_an_inline_completion(
+    lsp: LanguageClient, workspace: Workspace, tmp_path: Path
+) -> None:
+    store = tmp_path / "fb.sqlite3"
+    await started(lsp, workspace, store, completion={"engine": "local"})
+    uri = workspace.uri("mod.py")
+    open_document(lsp, uri, HAS_KEY)
+    change_document(lsp, uri, 2, (1, 7), (1, 19), "k in d")
+    # On the line below the edit: the best next edit is two lines further.
+    answer = await lsp.text_document_inline_completion_async(inline_at(uri, 2, 8))
+    assert answer is None or not answer.items
+    # The next-edit request shows it: it exists, it is just not on the cursor's line.
+    (first, _second) = await next_edits(lsp, uri, 2, 8)
+    assert first.range.start.line == 3
+
+
+LIB = "def fetch(url, retries):\n    return url * retries\n"
+APP = 'from lib import fetch\n\n\ndef main():\n    return fetch("x", 3)\n'
+
+
+def fetch_project(workspace: Workspace, test: str) -> None:
+    workspace.write("lib.py", LIB)
+    workspace.write("app.py", APP)
+    workspace.write("tests/test_app.py", test)
+    workspace.commit("fetch")
+
+
+async def test_in_a_trusted_workspace_an_edit_in_another_file_is_shown_once_its_tests_pass(
+    lsp: LanguageClient, workspace: Workspace, tmp_path: Path
+) -> None:
+    fetch_project(
+        workspace, "from app import main\n\n\ndef test_main():\n    assert main() == 'x'\n"
+    )
+    await started(
+        lsp,
+        workspace,
+        tmp_path / "fb.sqlite3",
+        workspace={"trusted": True},
+        validation={"python": sys.executable},
+    )
+    uri = workspace.uri("lib.py")
+    open_document(lsp, uri, LIB)
+    # The developer drops `retries` from the signature and the body (unsaved: the sandbox gets
+    # the editor's text).
+    change_document(lsp, uri, 2, (1, 14), (1, 24), "")
+    change_document(lsp, uri, 3, (0, 13), (0, 22), "")
+    (item,) = await next_edits(lsp, uri, 0, 13)
+    assert item.uri == workspace.uri("app.py")
+    assert item.label == "remove `retries` in the call to `fetch` — 1 test passed"
+    # The file on disk was not touched: the tests ran on a sandboxed copy.
+    assert workspace.read("app.py") == APP
+
+
+async def test_in_a_trusted_workspace_an_edit_in_another_file_the_tests_fail_is_not_shown(
+    lsp: LanguageClient, workspace: Workspace, tmp_path: Path
+) -> None:
+    fetch_project(
+        workspace, "from app import main\n\n\ndef test_main():\n    assert main() == 'xxx'\n"
+    )
+    await started(
+        lsp,
+        workspace,
+        tmp_path / "fb.sqlite3",
+        workspace={"trusted": True},
+        validation={"python": sys.executable},
+    )
+    uri = workspace.uri("lib.py")
+    open_document(lsp, uri, LIB)
+    # The signature loses `retries` but the body still uses it: the call in app.py, followed,
+    # fails the test (a NameError), so it is not shown.
+    change_document(lsp, uri, 2, (0, 13), (0, 22), "")
+    assert await next_edits(lsp, uri, 0, 13) == []
+    # Once the body no longer needs it, the same next edit passes and is shown.
+    change_document(lsp, uri, 3, (1, 17), (1, 24), "3")
+    (item,) = await next_edits(lsp, uri, 1, 18)
+    assert item.uri == workspace.uri("app.py")
+    assert item.label == "remove `retries` in the call to `fetch` — 1 test passed"

@@ -277,3 +277,34 @@ def test_broken_code_proposes_nothing_and_raises_nothing(tmp_path):
     current = opened(tmp_path, {"mod.py": text})
     cursor = current.edit("mod.py", "def f(a, b:", "def f(b:")
     assert isinstance(current.proposed("mod.py", cursor), list)
+
+
+FORWARD = """\
+def complete(self, prog_name, complete_var=None):
+    shell(self, prog_name, complete_var)
+    other(prog_name, self)
+    keyed(self=self, prog_name=prog_name)
+
+    def inner():
+        return shell(self, prog_name)
+"""
+
+
+def test_a_new_parameter_is_passed_on_where_its_neighbours_are(tmp_path):
+    current = opened(tmp_path, {"mod.py": FORWARD})
+    cursor = current.edit(
+        "mod.py",
+        "(self, prog_name, complete_var=None)",
+        "(self, args, prog_name, complete_var=None)",
+    )
+    found = [
+        item
+        for item in current.proposed("mod.py", cursor)
+        if item.source == SIGNATURE and "pass `args` on" in item.label
+    ]
+    # Where both neighbours are passed side by side, the same way; not in another order, not
+    # in a nested function.
+    assert sorted(results(current, "mod.py", found)) == [
+        "    keyed(self=self, args=args, prog_name=prog_name)",
+        "    shell(self, args, prog_name, complete_var)",
+    ]

@@ -8,7 +8,8 @@ from fixtures.fake_llm import FakeLLM, Reply
 
 from tactful.analyzers.ruff import RuffOptions
 from tactful.analyzers.text import apply_edits
-from tactful.feedback.fixes import FixJudge
+from tactful.feedback.fixes import FixJudge, FixRequest
+from tactful.feedback.turn import Outcome
 from tactful.suggestion.fixes.llm import LlmConfig
 
 SOURCE = """def pages(fetch):
@@ -60,8 +61,16 @@ def test_llm_fix_gets_rule_docs_and_a_refinement_round(tmp_path: Path, fake_llm:
     fake_llm.script(Reply(WRONG), Reply(RIGHT))
     fixes = judge(tmp_path, fake_llm)
     finding = next(f for f in fixes.findings("mod.py", SOURCE) if f.rule == "PERF203")
-    offer = fixes.offer(finding, SOURCE)
-    assert offer.fix is not None and offer.fix.origin == "llm"
+    turn = fixes.turn(FixRequest(finding, SOURCE))
+    offer = turn.offer
+    assert offer is not None and offer.fix is not None and offer.fix.origin == "llm"
+    # Neither ruff nor a recipe fixes PERF203; the model's first answer fails ruff's screen,
+    # its second is offered, labelled: nothing ran.
+    sources = [p.source for p in turn.proposals]
+    assert sources == ["candidates", "alternatives", "llm round 1", "llm round 2"]
+    assert [d.item.source for d in turn.dropped] == ["llm round 1"]
+    assert [j.item.source for j in turn.judged] == ["llm round 2"]
+    assert turn.outcome is Outcome.SHOWN and offer.rejections[0].startswith("llm round 1: ")
     assert offer.title.endswith("— LLM fix, not validated (workspace not trusted)")
     assert "value = fetch.get(page)" in apply_edits(SOURCE, list(offer.fix.edits))
     first, second = fake_llm.prompts()[:2]
@@ -75,5 +84,6 @@ def test_no_answer_means_no_fix(tmp_path: Path, fake_llm: FakeLLM) -> None:
     fake_llm.script(Reply(status=500), Reply(status=500), Reply(status=500))
     fixes = judge(tmp_path, fake_llm)
     finding = next(f for f in fixes.findings("mod.py", SOURCE) if f.rule == "PERF203")
-    offer = fixes.offer(finding, SOURCE)
-    assert offer.fix is None
+    turn = fixes.turn(FixRequest(finding, SOURCE))
+    assert turn.offer is not None and turn.offer.fix is None
+    assert turn.outcome is Outcome.SILENT

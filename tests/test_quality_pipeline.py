@@ -15,6 +15,7 @@ from tactful.feedback import events as ev
 from tactful.feedback.loop import FeedbackLoop
 from tactful.feedback.quality import QualityConfig, QualityPipeline
 from tactful.feedback.turn import Outcome
+from tactful.feedback.validation import Validation
 
 SOURCE = "import os\n\n\ndef f():\n    unused = 1\n"
 
@@ -25,7 +26,7 @@ def pipeline(
     settings = QualityConfig(
         root=workspace.root,
         ruff=RuffOptions(select=("F",)),
-        not_validated_reason="workspace not trusted",
+        validation=Validation(None, "workspace not trusted"),
         **config,
     )
     editor = MemoryEditor(lambda: settings)

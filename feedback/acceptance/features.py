@@ -28,7 +28,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import product
 
+from tactful.analyzers.paths import path_kind
 from tactful.suggestion.types import Suggestion
+
+__all__ = ["path_kind"]
 
 DIMENSION = 1 << 20
 BIAS = 0
@@ -197,22 +200,6 @@ _COMMENT = _grid("comment={}", (False, True))
 def _tenths(p: float) -> int:
     """A probability's tenth, 0 to 9."""
     return min(int(p * 10), 9) if p > 0.0 else 0
-
-
-_TEST_PART = re.compile(r"^tests?$|^testing$")
-_TEST_NAME = re.compile(r"^test|_tests?\.\w+$|\.(?:test|spec)\.\w+$")
-
-
-def path_kind(path: str) -> str:
-    """``test`` for a test file (by the conventions of pytest, Go, Jest), ``src`` otherwise,
-    ``""`` without a path. Tests repeat themselves and sources do not, and an engine that
-    learned from both offers test idioms in sources."""
-    if not path:
-        return ""
-    parts = re.split(r"[\\/]", path.lower())
-    if _TEST_NAME.search(parts[-1]) or any(_TEST_PART.match(p) for p in parts[:-1]):
-        return "test"
-    return "src"
 
 
 def _bucket(n: int) -> int:

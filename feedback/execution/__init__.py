@@ -21,18 +21,27 @@ if TYPE_CHECKING:
     from tactful.feedback.execution.judge import Sandbox
     from tactful.feedback.execution.options import ValidationOptions
     from tactful.feedback.execution.patch import PatchError
-    from tactful.feedback.execution.verdict import Counterexample, Selection, Status, Verdict
+    from tactful.feedback.execution.verdict import (
+        ChangeCheck,
+        Counterexample,
+        Selection,
+        Status,
+        TestFailure,
+        Verdict,
+    )
 
 # Each name of the surface and its module, loaded when first asked for: the server imports a
 # verdict's types at start-up without the judge, its runner and its sandboxes.
 _MODULES = {
     "BackendInfo": "backends",
+    "ChangeCheck": "verdict",
     "Counterexample": "verdict",
     "Environment": "environment",
     "PatchError": "patch",
     "Sandbox": "judge",
     "Selection": "verdict",
     "Status": "verdict",
+    "TestFailure": "verdict",
     "ValidationOptions": "options",
     "Verdict": "verdict",
     "all_backends": "backends",
@@ -41,12 +50,14 @@ _MODULES = {
 }
 __all__ = [
     "BackendInfo",
+    "ChangeCheck",
     "Counterexample",
     "Environment",
     "PatchError",
     "Sandbox",
     "Selection",
     "Status",
+    "TestFailure",
     "ValidationOptions",
     "Verdict",
     "all_backends",

@@ -206,10 +206,19 @@ def _runnable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
 
 
+def _plain(path: Path) -> Path:
+    """``path`` absolute, its folders resolved (no ``..``, no links) and its own name kept: a
+    virtual environment's ``bin/python`` is a link whose location is what makes it that
+    environment, while the sandbox binds resolved folders and cannot follow a ``..`` through
+    one it does not bind."""
+    path = path.absolute()
+    return path.parent.resolve() / path.name
+
+
 def _in_prefix(prefix: Path) -> Path | None:
     for candidate in (prefix / "bin" / "python", prefix / "Scripts" / "python.exe"):
         if _runnable(candidate):
-            return candidate
+            return _plain(candidate)
     return None
 
 
@@ -221,10 +230,10 @@ def _named(value: str, root: Path) -> Path | None:
     if path.is_dir():
         return _in_prefix(path)
     if _runnable(path):
-        return path.absolute()
+        return _plain(path)
     if not path.is_absolute() and os.sep not in value:
         which = shutil.which(value)
-        return Path(which) if which else None
+        return _plain(Path(which)) if which else None
     return None
 
 

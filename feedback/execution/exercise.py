@@ -9,7 +9,8 @@ as outside it too: they are evaluated where the ``def`` runs (at import, or when
 around it runs); so does a change to its decorators, applied there. ``RunTrace`` is what a run
 recorded of those units (``child_coverage.py`` writes it, in every Python process of the run),
 and ``unexercised`` tells which units it never reached. ``same_code`` tells a change of layout,
-or of annotations no call evaluates, from one of what a call does.
+of docstrings, of annotations no call evaluates, or of syntax the compiler makes the same code of
+(an ``else`` after a ``return``), from one of what a call does.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import difflib
 import functools
 import json
 import logging
+import types
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -134,6 +136,12 @@ def _without_annotations(
     """The function's syntax tree without the annotations of its signature (evaluated where the
     ``def`` runs), and with ``in_body`` also without those of variables in its body (never
     evaluated inside a function; a class's body in it keeps its own)."""
+    return ast.dump(_stripped(node, in_body), include_attributes=False)
+
+
+def _stripped(
+    node: ast.FunctionDef | ast.AsyncFunctionDef, in_body: bool = False
+) -> ast.FunctionDef | ast.AsyncFunctionDef:
     copied = copy.deepcopy(node)
     args = copied.args
     for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
@@ -147,7 +155,62 @@ def _without_annotations(
             child.annotation = ast.Constant(None)
         if not isinstance(child, ast.ClassDef):
             stack.extend(ast.iter_child_nodes(child))
-    return ast.dump(copied, include_attributes=False)
+    return copied
+
+
+def _without_docstrings(tree: ast.AST) -> ast.AST:
+    """``tree`` with every docstring (a module's, a class's, a function's) made empty: no call
+    runs a docstring."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            first = node.body[0] if node.body else None
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
+                first.value = ast.Constant("")
+    return tree
+
+
+def _shape(code: types.CodeType) -> tuple[object, ...]:
+    """What of a code object decides what it does: its instructions, names and constants (the
+    code objects among them alike), without its line numbers or file name."""
+    consts = tuple(
+        _shape(const) if isinstance(const, types.CodeType) else (type(const).__name__, repr(const))
+        for const in code.co_consts
+    )
+    return (
+        code.co_code,
+        code.co_argcount,
+        code.co_posonlyargcount,
+        code.co_kwonlyargcount,
+        code.co_flags,
+        code.co_name,
+        code.co_names,
+        code.co_varnames,
+        code.co_freevars,
+        code.co_cellvars,
+        getattr(code, "co_exceptiontable", b""),
+        consts,
+    )
+
+
+def _compiled(tree: ast.AST) -> tuple[object, ...] | None:
+    """The shape of ``tree`` compiled without its docstrings, or None when it does not compile."""
+    if isinstance(tree, ast.Module):
+        module = copy.deepcopy(tree)
+    elif isinstance(tree, ast.stmt):
+        module = ast.Module(body=[copy.deepcopy(tree)], type_ignores=[])
+    else:
+        return None
+    _without_docstrings(module)
+    module = ast.fix_missing_locations(module)
+    try:
+        code = compile(module, "<unit>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError):
+        return None
+    return _shape(code)
 
 
 def _signature(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
@@ -293,26 +356,33 @@ def changed_units(
 
 def same_code(unit: Unit, old_text: str | None, new_text: str | None) -> bool:
     """Whether a change leaves the code a call of ``unit`` runs as it was: only its layout
-    (line breaks, trailing commas, parentheses, comments) or annotations no call evaluates
-    (its signature's, its variables') changed, so both versions compile to the same code (at
-    other line numbers). A module-level unit counts only when the whole file's syntax tree is
-    the same; a file that is not Python, or is deleted, never does."""
+    (line breaks, trailing commas, parentheses, comments), its docstrings, annotations no call
+    evaluates (its signature's, its variables') or syntax the compiler makes the same code of
+    changed, so both versions compile to the same instructions, names and constants (at other
+    line numbers). A module-level unit counts only when the whole file compiles alike; a file
+    that is not Python, or is deleted, never does."""
     if unit.kind == FILE or unit.deleted or old_text is None or new_text is None:
         return False
     old_tree, new_tree = _parse(old_text), _parse(new_text)
     if old_tree is None or new_tree is None:
         return False
     if unit.kind == MODULE:
-        return ast.dump(old_tree) == ast.dump(new_tree)
+        if ast.dump(old_tree) == ast.dump(new_tree):
+            return True
+        old_shape = _compiled(old_tree)
+        return old_shape is not None and old_shape == _compiled(new_tree)
     key = (unit.name, unit.occurrence)
     before = next((d for d in _defs_of(old_text) if d.key == key), None)
     after = next((d for d in _defs_of(new_text) if d.key == key), None)
-    return (
-        before is not None
-        and after is not None
-        and _without_annotations(before.node, in_body=True)
-        == _without_annotations(after.node, in_body=True)
-    )
+    if before is None or after is None:
+        return False
+    old_node, new_node = _stripped(before.node, True), _stripped(after.node, True)
+    if ast.dump(old_node) == ast.dump(new_node):
+        return True
+    # syntax that differs and compiles alike: an ``else`` after a ``return``, a trailing bare
+    # ``return``, a docstring reworded
+    old_shape = _compiled(old_node)
+    return old_shape is not None and old_shape == _compiled(new_node)
 
 
 @dataclass
@@ -324,6 +394,8 @@ class RunTrace:
     lines: dict[str, set[int]] = field(default_factory=dict)  # relative path -> lines run
     opened: set[str] = field(default_factory=set)  # relative paths
     imported: set[str] = field(default_factory=set)  # module names
+    # node id -> relative path -> lines run, when the run labelled its coverage by test
+    by_test: dict[str, dict[str, set[int]]] = field(default_factory=dict)
 
     def ran(self, unit: Unit) -> bool:
         if unit.kind == FILE:
@@ -376,6 +448,13 @@ def read_trace(out: Path, prefix: str, roots: Iterable[Path]) -> RunTrace:
         trace.measured = True
         for filename in data.measured_files():
             name = relative(filename)
-            if name is not None:
-                trace.lines.setdefault(name, set()).update(data.lines(filename) or ())
+            if name is None:
+                continue
+            trace.lines.setdefault(name, set()).update(data.lines(filename) or ())
+            if data.measured_contexts() - {""}:
+                for number, contexts in data.contexts_by_lineno(filename).items():
+                    for context in contexts:
+                        if context:
+                            ran = trace.by_test.setdefault(context, {})
+                            ran.setdefault(name, set()).add(number)
     return trace

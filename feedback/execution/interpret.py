@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -51,13 +51,20 @@ from tactful.feedback.execution.runner import (
     stop_reason,
 )
 from tactful.feedback.execution.selection import TestPlan
-from tactful.feedback.execution.verdict import Selection, Status, Verdict, trim_failures
+from tactful.feedback.execution.verdict import (
+    Selection,
+    Status,
+    TestFailure,
+    Verdict,
+    trim_failures,
+)
 from tactful.feedback.execution.warm_pytest import WarmPytests, ZygoteGone
 from tactful.feedback.execution.workspace import WorkspaceState
 
 logger = logging.getLogger(__name__)
 
 NO_TESTS_COLLECTED = 5
+FAILURE_MESSAGE_LIMIT = 1000
 SIGXCPU = 24
 # Tests that fail with the edit are run again without it, at most this many times in one
 # validation (each time, those that fail without the edit too are set aside).
@@ -71,6 +78,42 @@ def collect_error_ids(report: dict[str, Any] | None) -> list[str]:
 def failed_ids(report: dict[str, Any] | None) -> list[str]:
     outcomes: dict[str, str] = dict((report or {}).get("outcomes", {}))
     return [node for node, result in outcomes.items() if result in ("failed", "error")]
+
+
+def test_failures(
+    report: dict[str, Any] | None, node_ids: Collection[str]
+) -> tuple[TestFailure, ...]:
+    """The failures the probe reported for ``node_ids``, once each (the first report of a test:
+    its setup or its call), with their traceback entries inside the workspace; a test file that
+    did not collect, with the last error line pytest printed."""
+    wanted = set(node_ids)
+    found: dict[str, TestFailure] = {}
+    for failure in (report or {}).get("failures", []):
+        node = str(failure.get("id", ""))
+        if node not in wanted or node in found:
+            continue
+        entries: list[tuple[str, int]] = []
+        for entry in failure.get("entries") or []:
+            try:
+                path, line = str(entry[0]), int(entry[1])
+            except (IndexError, TypeError, ValueError):
+                continue
+            if path and not path.startswith(("/", "../")):
+                entries.append((path, line))
+        found[node] = TestFailure(
+            node,
+            str(failure.get("message") or "").strip()[:FAILURE_MESSAGE_LIMIT],
+            str(failure.get("statement") or "").strip()[:FAILURE_MESSAGE_LIMIT],
+            tuple(entries),
+        )
+    for error in (report or {}).get("collect_errors", []):
+        node = str(error.get("id", ""))
+        if node in wanted and node not in found:
+            lines = [ln.strip() for ln in str(error.get("text", "")).splitlines() if ln.strip()]
+            last = next((ln for ln in reversed(lines) if ln.startswith("E ")), lines[-1:] or [""])
+            text = last if isinstance(last, str) else last[0]
+            found[node] = TestFailure(node, text.removeprefix("E").strip()[:FAILURE_MESSAGE_LIMIT])
+    return tuple(found[node] for node in node_ids if node in found)
 
 
 def interpret(
@@ -221,7 +264,7 @@ class Interpreter:
                 suspects |= set(failed_ids(tests.report)) - failing
             if not suspects:
                 break
-            fails_anyway = await self._failing_without_edit(
+            fails_anyway = await self.failing_without_edit(
                 backend, argv, environment, suspects, state
             )
             if not suspects - fails_anyway:
@@ -287,8 +330,8 @@ class Interpreter:
                 unexercised=tuple(unit.label for unit in missing),
                 inputs=0,
                 reason="no test runs this code; the change leaves it as it was once compiled "
-                "(only its layout or annotations no call evaluates changed): the old and the new "
-                "version run the same code",
+                "(only its layout, docstrings, annotations no call evaluates or syntax compiled "
+                "alike changed): the old and the new version run the same code",
             )
         verdict = replace(
             verdict,
@@ -319,6 +362,7 @@ class Interpreter:
         skip: set[str],
         units: list[Unit],
         first_failure: bool | None = None,
+        by_test: bool = False,
     ) -> TestRun:
         """Run the tests of ``plan`` with ``changes`` made, noting which of ``units`` they run:
         forked from the warm pytest where it can be, else in a fresh process."""
@@ -329,7 +373,7 @@ class Interpreter:
         pytest = plan.method is not Selection.COMMAND
 
         async def work(run: Run, warm: bool) -> TestRun:
-            runner.watch(run, units)
+            runner.watch(run, units, by_test)
             command = list(argv)
             if pytest:
                 command += runner.pytest_args(run, plan, environment, skip, first_failure)
@@ -373,8 +417,22 @@ class Interpreter:
 
     # Tests that fail without the edit ---------------------------------------------------------
 
-    def _failing_key(self, state: WorkspaceState, environment: Environment, argv: list[str]) -> str:
-        return digest(json.dumps([state.digest, environment.fingerprint(), argv]))
+    def failing_key(
+        self,
+        state: WorkspaceState,
+        environment: Environment,
+        argv: list[str],
+        unedited: Sequence[Change] = (),
+    ) -> str:
+        """What decides which tests fail with no edit: the workspace, the interpreter, the
+        command and, when "no edit" is another state than the workspace's (``unedited``: the
+        changes that make it), those changes."""
+        made = [(c.path, None if c.new_text is None else digest(c.new_text)) for c in unedited]
+        return digest(json.dumps([state.digest, environment.fingerprint(), argv, made]))
+
+    def failing_known(self, key: str) -> set[str]:
+        """The tests found failing with no edit under ``key`` (``failing_key``)."""
+        return set(self._failing.get(key, ()))
 
     def known_failing(
         self,
@@ -384,20 +442,22 @@ class Interpreter:
         cmap: CoverageMap | None,
     ) -> set[str]:
         """The tests known to fail without an edit: found so far, and as the map knows them."""
-        known = set(self._failing.get(self._failing_key(state, environment, argv), set()))
+        known = set(self._failing.get(self.failing_key(state, environment, argv), set()))
         if cmap is not None:
             known |= cmap.failing
         return known
 
-    async def _failing_without_edit(
+    async def failing_without_edit(
         self,
         backend: str,
         argv: list[str],
         environment: Environment,
         suspects: set[str],
         state: WorkspaceState,
+        unedited: Sequence[Change] = (),
     ) -> set[str]:
-        """Which of ``suspects`` (test ids, or files that did not collect) fail with no edit."""
+        """Which of ``suspects`` (test ids, or files that did not collect) fail with no edit
+        (on the workspace with ``unedited`` made, when that is what "no edit" means)."""
         files = sorted({node.split("::", 1)[0] for node in suspects})
         plan = TestPlan(
             Selection.COVERAGE,
@@ -407,13 +467,13 @@ class Interpreter:
             why="the failing tests, without the edit",
         )
         tests = await self.tests(
-            backend, [], plan, argv, environment, set(), [], first_failure=False
+            backend, list(unedited), plan, argv, environment, set(), [], first_failure=False
         )
         if tests.report is None:
             return set()
         failing = (set(failed_ids(tests.report)) | set(collect_error_ids(tests.report))) & suspects
         if failing:
-            key = self._failing_key(state, environment, argv)
+            key = self.failing_key(state, environment, argv, unedited)
             self._failing.setdefault(key, set()).update(failing)
             logger.info("%d tests fail without the edit too: set aside", len(failing))
         return failing
@@ -431,7 +491,7 @@ class Interpreter:
         key = digest(
             json.dumps(
                 [
-                    self._failing_key(state, environment, argv),
+                    self.failing_key(state, environment, argv),
                     plan.method.value,
                     plan.files,
                     plan.node_ids,
@@ -448,7 +508,7 @@ class Interpreter:
         self, backend: str, argv: list[str], environment: Environment, state: WorkspaceState
     ) -> int:
         """The test command's exit status with no edit (0: it passes)."""
-        key = self._failing_key(state, environment, argv)
+        key = self.failing_key(state, environment, argv)
         if key not in self._command_fails:
             plan = TestPlan(Selection.COMMAND, why="the test command, without the edit")
             tests = await self.tests(backend, [], plan, argv, environment, set(), [])

@@ -21,6 +21,10 @@ old and the new version of each changed function on the same inputs: ``equivalen
 ``different``. The coverage map is built and updated in the background, once the workspace is
 trusted.
 
+``Sandbox.check_changes`` is the same order of work for review: the tests of what changed since a
+base, run on the workspace as it is, those that fail at the base too set aside, each failure
+with its traceback and the changed lines each test ran.
+
 Where the parts live: this module holds the order of work (the gates, the changes, the test
 plan, the cache lookup); ``interpret.py`` what a validation decides from its runs;
 ``differential_check.py`` the differential check's runs; ``cache.py`` the verdict cache;
@@ -32,6 +36,7 @@ coverage map's upkeep.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -39,24 +44,39 @@ from pathlib import Path
 
 from tactful.analyzers.text import Edit
 from tactful.feedback.execution.backends import BackendInfo
-from tactful.feedback.execution.cache import VerdictCache, validation_key
+from tactful.feedback.execution.cache import VerdictCache, digest, validation_key
 from tactful.feedback.execution.coverage_map import CoverageMap, tracked
 from tactful.feedback.execution.coverage_upkeep import CoverageUpkeep
 from tactful.feedback.execution.differential_check import DifferentialCheck
 from tactful.feedback.execution.environment import Environment
-from tactful.feedback.execution.interpret import Interpreter, units_of
+from tactful.feedback.execution.interpret import (
+    Interpreter,
+    collect_error_ids,
+    failed_ids,
+    test_failures,
+    units_of,
+)
 from tactful.feedback.execution.options import ValidationOptions
 from tactful.feedback.execution.patch import (
     Change,
     PatchError,
+    change_between,
     changes_from_edits,
     changes_from_patch,
 )
 from tactful.feedback.execution.runner import Runner, is_pytest
 from tactful.feedback.execution.selection import ImportGraph, TestPlan, plan_tests
-from tactful.feedback.execution.verdict import Selection, Status, Verdict, not_validated
+from tactful.feedback.execution.verdict import (
+    ChangeCheck,
+    Selection,
+    Status,
+    Verdict,
+    not_validated,
+)
 from tactful.feedback.execution.warm_pytest import WarmPytests
 from tactful.feedback.execution.workspace import WarmCopy, inside
+
+logger = logging.getLogger(__name__)
 
 
 class Sandbox:
@@ -203,6 +223,117 @@ class Sandbox:
         if background and pytest and self.options.coverage_map:
             self.start_coverage_map()
         return verdict
+
+    async def check_changes(self, base: Mapping[str, str | None]) -> ChangeCheck:
+        """Run the tests of what changed since a base, on the workspace as it is on disk.
+
+        ``base`` maps each changed file (relative to the root) to its text at the base (None:
+        new since). The tests that cover the changed functions are chosen as for an edit (the
+        coverage map, from whichever of the two versions of a file it was made, else the import
+        graph) and all of them run, each noting the changed lines it ran. A test that fails
+        is run again with the changed files as they were at the base: one that fails there too
+        is set aside, since the change did not break it. Updates the coverage map afterwards.
+        """
+        reason = self._runner.closed_reason()
+        if reason:
+            return ChangeCheck(not_validated(reason))
+        backend = await self.backend()
+        if not backend.available:
+            return ChangeCheck(not_validated(f"no sandbox: {backend.detail}"))
+        name = backend.name or "none"
+        state = await asyncio.to_thread(self.warm.sync)
+        environment = await asyncio.to_thread(self.environment)
+        argv = self.command(environment)
+        if argv is None:
+            return ChangeCheck(Verdict(Status.ERROR, reason=environment.why, backend=name))
+        if not is_pytest(argv):
+            return ChangeCheck(
+                not_validated("the test command is not pytest: its tests cannot be told apart")
+            )
+        before: dict[str, str | None] = {}
+        for path, text in base.items():
+            try:
+                before[self._relative(path)] = text
+            except PatchError:
+                logger.info("%s is outside the workspace: its change is not tested", path)
+        now = {path: self.warm.read(path) for path in before}
+        changed = sorted(path for path in before if before[path] != now[path])
+        if not changed:
+            nothing = Verdict(Status.UNEXERCISED, reason="nothing changed since the base")
+            return ChangeCheck(nothing)
+        forward = [change_between(path, before[path], now[path]) for path in changed]
+        # what makes the base of the changed files out of the workspace as it is
+        revert = [change_between(path, now[path], before[path]) for path in changed]
+        cmap = await asyncio.to_thread(self._coverage.load)
+        files = dict(state.files)
+        texts: dict[str, str | None] = {}
+        planned: list[Change] = []
+        for ahead, back in zip(forward, revert, strict=True):
+            old, new = before[ahead.path], now[ahead.path]
+            if (
+                cmap is not None
+                and old is not None
+                and new is not None
+                and cmap.knows(ahead.path, files.get(ahead.path))
+            ):
+                # the map was made from the file as it is: its changed lines, in that text
+                texts[ahead.path] = new
+                planned.append(Change(ahead.path, new, back.old_lines, in_place=back.in_place))
+                continue
+            texts[ahead.path] = old
+            if old is not None:
+                files[ahead.path] = digest(old)
+            planned.append(ahead)
+
+        def read(path: str) -> str | None:
+            return texts[path] if path in texts else self.warm.read(path)
+
+        plan = await asyncio.to_thread(plan_tests, planned, files, read, self._graph, cmap, ())
+        units = await asyncio.to_thread(units_of, forward, before, set(state.files))
+        interpreter = self._interpreter
+        failing = interpreter.failing_known(
+            interpreter.failing_key(state, environment, argv, revert)
+        )
+        tests = await interpreter.tests(
+            name, [], plan, argv, environment, failing, units, first_failure=False, by_test=True
+        )
+        verdict = tests.verdict
+        if (
+            verdict.status is Status.FAILED
+            and tests.report is not None
+            and not verdict.reason.startswith("stopped: ")
+        ):
+            suspects = set(failed_ids(tests.report)) | set(collect_error_ids(tests.report))
+            if suspects - failing:
+                failing |= await interpreter.failing_without_edit(
+                    name, argv, environment, suspects - failing, state, revert
+                )
+            new_failed = tuple(node for node in verdict.failed_ids if node not in failing)
+            if not new_failed:
+                verdict = replace(
+                    verdict,
+                    status=Status.PASSED,
+                    failed_ids=(),
+                    reason="the tests that fail fail without the change too",
+                )
+            else:
+                verdict = replace(verdict, failed_ids=new_failed)
+        verdict = replace(
+            verdict,
+            failing_before=tuple(sorted(failing)),
+            selection_reason=plan.why,
+            interpreter=str(environment.interpreter or ""),
+        )
+        failures = test_failures(tests.report, verdict.failed_ids)
+        ran: dict[str, dict[str, frozenset[int]]] = {}
+        if tests.trace is not None:
+            ran = {
+                node: {path: frozenset(lines) for path, lines in by_path.items()}
+                for node, by_path in tests.trace.by_test.items()
+            }
+        if self.options.coverage_map:
+            self.start_coverage_map()
+        return ChangeCheck(verdict, failures, ran)
 
     def _changes(
         self, edits: Sequence[Edit], patch: str | None, overlays: Mapping[str, str]

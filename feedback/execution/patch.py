@@ -7,6 +7,7 @@ test selection needs. A diff that does not apply raises ``PatchError`` with a me
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -256,6 +257,37 @@ def changes_from_edits(edits: Sequence[Edit], read: Callable[[str], str | None])
         in_place = not created and all(_edits_in_place(e, old_text or "") for e in file_edits)
         changes.append(Change(path, new_text, ranges, created, in_place))
     return changes
+
+
+def change_between(path: str, old_text: str | None, new_text: str | None) -> Change:
+    """The change that makes ``old_text`` (None: no such file) into ``new_text`` (None: deleted),
+    its old line ranges as a unified diff of the two would give them."""
+    if new_text is None:
+        count = (old_text or "").count("\n") + (0 if (old_text or "").endswith("\n") else 1)
+        return Change(path, None, ((0, max(count - 1, 0)),))
+    if old_text is None:
+        return Change(path, new_text, (), created=True)
+    old, new = old_text.split("\n"), new_text.split("\n")
+    ranges: list[tuple[int, int]] = []
+    in_place = True
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        if tag == "insert":
+            # an insertion: the lines on both sides hold the new code
+            ranges.append((max(i1 - 1, 0), min(i1, max(len(old) - 1, 0))))
+        else:
+            ranges.append((i1, i2 - 1))
+        in_place = in_place and (
+            tag == "replace"
+            and i2 - i1 == j2 - j1
+            and all(
+                _indent(a) == _indent(b) and a.strip() and b.strip()
+                for a, b in zip(old[i1:i2], new[j1:j2], strict=True)
+            )
+        )
+    return Change(path, new_text, _merge(ranges), in_place=in_place and bool(ranges))
 
 
 def _edits_in_place(edit: Edit, old_text: str) -> bool:

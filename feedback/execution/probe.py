@@ -13,11 +13,17 @@ driven by environment variables:
   this data file (the coverage map); ``TACTFUL_PROBE_COVERAGE_PATH`` is where to find the
   coverage package when the workspace's interpreter does not have it. Python processes that a
   test starts record theirs too (``child_coverage.py``); the tests that start processes are
-  listed, so that those whose children were not measured can always be selected.
+  listed, so that those whose children were not measured can always be selected;
+- ``TACTFUL_EXERCISE_BY_TEST``: the coverage that ``child_coverage.py`` records of the changed
+  code in this process is labelled with the node id of the test that ran it.
+
+A failure's report also gives its traceback entries (path relative to the working folder,
+one-based line), its exception line and the test's statement that failed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -32,11 +38,13 @@ if TYPE_CHECKING:
 _REPORT = os.environ.get("TACTFUL_PROBE_REPORT")
 _SELECT = os.environ.get("TACTFUL_PROBE_SELECT")
 _COVERAGE = os.environ.get("TACTFUL_PROBE_COVERAGE")
+_BY_TEST = os.environ.get("TACTFUL_EXERCISE_BY_TEST")
 
 _collected: list[list[str]] = []  # [node id, its file], in the order collected
 _outcomes: dict[str, str] = {}
-_failures: list[dict[str, str]] = []
+_failures: list[dict[str, Any]] = []
 _collect_errors: list[dict[str, str]] = []
+_details: dict[tuple[str, str], dict[str, Any]] = {}  # (node id, when) -> what a failure says
 _cov: coverage.Coverage | None = None
 _RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
 
@@ -136,20 +144,76 @@ def pytest_collection_modifyitems(
     _collected.extend([item.nodeid, paths[item.nodeid]] for item in items)
 
 
+def _exercise_coverage() -> Any:
+    """The coverage of the changed code this process records, when asked to label it by test."""
+    if not _BY_TEST:
+        return None
+    coverage = sys.modules.get("coverage")
+    current = getattr(getattr(coverage, "Coverage", None), "current", None)
+    try:
+        return current() if current is not None else None
+    except Exception:
+        return None
+
+
+def _switch(cov: Any, context: str) -> None:
+    # not started, or too old to switch: the run is then seen as a whole
+    with contextlib.suppress(Exception):
+        cov.switch_context(context)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(
     item: pytest.Item, nextitem: pytest.Item | None
 ) -> Generator[None, None, None]:
     _current[0] = item.nodeid
+    exercise = _exercise_coverage() if _cov is None else None
     if _cov is not None:
         _cov.switch_context(item.nodeid)
         # processes the test starts record their coverage under its name (child_coverage.py)
         os.environ["TACTFUL_PROBE_CONTEXT"] = item.nodeid
+    if exercise is not None:
+        _switch(exercise, item.nodeid)
     yield
     _current[0] = ""
     if _cov is not None:
         _cov.switch_context("")
         os.environ.pop("TACTFUL_PROBE_CONTEXT", None)
+    if exercise is not None:
+        _switch(exercise, "")
+
+
+def _failure_detail(
+    item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException]
+) -> dict[str, Any]:
+    """Traceback entries, exception line and failing statement of the test ``item``."""
+    own = str(getattr(item, "path", None) or getattr(item, "fspath", ""))
+    entries: list[list[object]] = []
+    statement = ""
+    for entry in excinfo.traceback:
+        try:
+            path = str(entry.path)
+            entries.append([_relative(path), entry.lineno + 1])
+            if path == own:
+                statement = " ".join(str(entry.statement).split())
+        except Exception:  # a frame without source says nothing more
+            continue
+    try:
+        message = excinfo.exconly()
+    except Exception:
+        message = ""
+    return {"entries": entries[-50:], "message": message[:2000], "statement": statement[:2000]}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Any, None]:
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and call.excinfo is not None:
+        with contextlib.suppress(Exception):  # never break a run over what a report says
+            _details[(item.nodeid, call.when)] = _failure_detail(item, call.excinfo)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -162,13 +226,13 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         if previous is None or _RANK[outcome] > _RANK[previous]:
             _outcomes[report.nodeid] = outcome
     if report.failed:
-        _failures.append(
-            {
-                "id": report.nodeid,
-                "when": report.when,
-                "text": getattr(report, "longreprtext", "") or str(report.longrepr),
-            }
-        )
+        failure: dict[str, Any] = {
+            "id": report.nodeid,
+            "when": report.when,
+            "text": getattr(report, "longreprtext", "") or str(report.longrepr),
+        }
+        failure.update(_details.pop((report.nodeid, report.when), {}))
+        _failures.append(failure)
 
 
 def pytest_collectreport(report: pytest.CollectReport) -> None:

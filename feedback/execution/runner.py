@@ -636,10 +636,13 @@ class Runner:
             link.symlink_to(Path(coverage.__file__).parent, target_is_directory=True)
         return vendor
 
-    def watch(self, run: Run, units: list[Unit]) -> None:
-        """Record, in every Python process of ``run``, whether it runs the changed ``units``."""
+    def watch(self, run: Run, units: list[Unit], by_test: bool = False) -> None:
+        """Record, in every Python process of ``run``, whether it runs the changed ``units``
+        (``by_test``: which test ran which of their lines)."""
         if not units:
             return
+        if by_test:
+            run.env["TACTFUL_EXERCISE_BY_TEST"] = "1"
         roots = [run.test_root]
         if run.test_root != self.root:
             roots.append(self.root)

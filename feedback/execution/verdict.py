@@ -125,7 +125,7 @@ class Verdict:
             return f"tests pass, but none runs this code{suffix}"
         if self.status is Status.EQUIVALENT:
             if self.inputs == 0:
-                return f"same code, only its layout or annotations changed{suffix}"
+                return f"same code once compiled{suffix}"
             noun = "input" if self.inputs == 1 else "inputs"
             return f"same behaviour on {self.inputs} {noun}{suffix}"
         if self.status is Status.DIFFERENT:
@@ -197,6 +197,33 @@ class Verdict:
             failing_before=tuple(raw.get("failing_before", ())),
             interpreter=str(raw.get("interpreter", "")),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class TestFailure:
+    """One failing test as pytest reported it: its node id, the exception line (pytest's
+    ``assert`` rewrite included: ``AssertionError: assert 6 == 5 …``), the statement of the test
+    that failed (``assert add(2, 3) == 5``, empty when it could not be read), and its traceback
+    entries, outermost first, as (path relative to the workspace, one-based line)."""
+
+    __test__ = False  # not a test class, whatever pytest makes of its name
+
+    node_id: str
+    message: str = ""
+    statement: str = ""
+    entries: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeCheck:
+    """The tests of what changed since a base, run on the workspace as it is
+    (``Sandbox.check_changes``): the verdict, each test that fails with the change and not
+    without it, and for each test that ran, the changed lines it ran (path relative to the
+    workspace -> one-based lines; empty when the run could not see them)."""
+
+    verdict: Verdict
+    failures: tuple[TestFailure, ...] = ()
+    ran: dict[str, dict[str, frozenset[int]]] = field(default_factory=dict)
 
 
 def not_validated(reason: str) -> Verdict:

@@ -27,7 +27,12 @@ The steps of one document's review, each written into its ``ReviewTurn``:
    as resolved, in the background.
 
 Scheduling: a document is reviewed on open, after edits (debounced, rules and ruff) and on save
-(with the model). A model review in flight is not cancelled by an edit's debounced pass: that
+(with the model). In a trusted workspace with ``review.runTests`` on, a save also runs, in the
+background and debounced, the tests that cover the functions changed since the base, on the
+workspace as saved (``run_tests``; a newer save pre-empts the run): each test the change breaks
+becomes a comment on the changed line blamed for it (``feedback/review/broken_tests.py``),
+carried like the model's to where its line now is until a later run passes or the line is no
+longer changed. A model review in flight is not cancelled by an edit's debounced pass: that
 pass follows it. A result for a version that is no longer current, or overtaken by a newer
 review of the document, is dropped (``stale``, ``cancelled``).
 
@@ -41,18 +46,25 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tactful.analyzers.diff import Diff, FileChange, change_for_text
-from tactful.analyzers.document import Snapshot
+from tactful.analyzers.diff import ChangeStatus, Diff, FileChange, change_for_text
 from tactful.analyzers.languages import language_of_path
 from tactful.feedback import events as ev
 from tactful.feedback.acceptance.items import Item
-from tactful.feedback.changes import Changes, RunBlocking, relative_to
+from tactful.feedback.changes import (
+    Changes,
+    DocumentPipeline,
+    OpenDocuments,
+    RunBlocking,
+    relative_to,
+)
+from tactful.feedback.execution.verdict import ChangeCheck, Status
+from tactful.feedback.review.broken_tests import ChangedFile, broken_test_comments, changed_file
 from tactful.feedback.review.coverage import load_coverage
 from tactful.feedback.review.memory import comment_detail, dismissal, load_memory, resolved_comments
 from tactful.feedback.turn import Dropped, Judged, Outcome, Proposal, Turn
@@ -67,6 +79,7 @@ logger = logging.getLogger(__name__)
 
 DEBOUNCE_S = 0.5
 PYTHON = "python"
+PYTHON_SUFFIXES = (".py", ".pyw")
 
 Report = Callable[[str | None, int | None], None]
 
@@ -81,7 +94,9 @@ class ReviewConfig:
     ruff's findings on open Python documents (``quality.enabled``): review then leaves them
     out there, so a finding shows once; ``scope`` is ``quality.scope`` (under ``baseline``,
     what the baseline records is left out); ``store`` the feedback store file read when the
-    server has no feedback loop yet, and ``team`` the team store's URL (``feedback.team``)."""
+    server has no feedback loop yet, and ``team`` the team store's URL (``feedback.team``);
+    ``tests`` gives the workspace's sandbox when the tests of a saved change may run
+    (``review.runTests``, validation on, the workspace trusted), else None."""
 
     enabled: bool = True
     root: Path | None = None
@@ -92,21 +107,20 @@ class ReviewConfig:
     scope: str = "changed"
     store: Path | None = None
     team: str | None = None
+    tests: Callable[[], ChangeTests] | None = None
 
 
-class Editor(Protocol):
+class ChangeTests(Protocol):
+    """Runs the tests of what changed since a base in the sandbox (``Sandbox``)."""
+
+    def check_changes(self, base: Mapping[str, str | None]) -> Coroutine[Any, Any, ChangeCheck]: ...
+
+
+class Editor(OpenDocuments, Protocol):
     """What the review pipeline needs of the editor's side (the server implements it)."""
 
     def config(self) -> ReviewConfig:
         """The settings in force now."""
-        ...
-
-    def document(self, key: str) -> Snapshot | None:
-        """The open document named ``key`` (its URI) as the editor has it now; None once closed."""
-        ...
-
-    def documents(self) -> list[Snapshot]:
-        """Every open document."""
         ...
 
     def key_of(self, path: Path) -> str:
@@ -123,15 +137,7 @@ class Editor(Protocol):
         ...
 
     def progress(self, title: str) -> AbstractAsyncContextManager[Report]:
-        """Long work the developer sees while it runs (the model's review)."""
-        ...
-
-    def warn(self, message: str) -> None:
-        """Tell the developer something went wrong (once per request)."""
-        ...
-
-    def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        """Run ``work`` in the background; its failure is reported, never lost."""
+        """Long work the developer sees while it runs (the model's review, the tests)."""
         ...
 
 
@@ -167,8 +173,9 @@ def comment_item(comment: Comment) -> Item:
     )
 
 
-class ReviewPipeline:
-    """The review state of one server: the diff, each document's comments, what was learned."""
+class ReviewPipeline(DocumentPipeline[Editor]):
+    """The review state of one server: the diff, each document's comments, what was learned (a
+    document's background task is its review)."""
 
     def __init__(
         self,
@@ -177,11 +184,8 @@ class ReviewPipeline:
         run_blocking: RunBlocking,
         changes: Changes | None = None,
     ) -> None:
-        self.editor = editor
-        self.feedback = feedback
-        self.run_blocking = run_blocking
-        # The working tree's diff, shared with quality's ``changed`` scope.
-        self.changes = changes if changes is not None else Changes(run_blocking)
+        # The working tree's diff is shared with quality's ``changed`` scope.
+        super().__init__(editor, feedback, run_blocking, changes)
         self.shown: dict[str, dict[str, Comment]] = {}  # key -> id -> comment, in shown order
         self.llm_comments: dict[str, list[Comment]] = {}  # key -> the model's last comments
         # The text each document's shown comments were made on, to tell later which of their
@@ -191,9 +195,13 @@ class ReviewPipeline:
         self._memory_loaded = False
         self._recorded_shown: set[str] = set()
         self._generation: dict[str, int] = {}
-        self._tasks: dict[str, asyncio.Task[Any]] = {}
         self._asks_llm: dict[str, bool] = {}  # whether the review in flight asks the model
         self._pending: dict[str, bool] = {}  # an edit came during a model review
+        # The tests the saved change breaks, as comments by path (relative to the repository),
+        # from the last run of the tests that finished.
+        self.test_comments: dict[str, list[Comment]] = {}
+        self.tests_task: asyncio.Task[Any] | None = None
+        self._warned: set[str] = set()
 
     @property
     def diff(self) -> Diff | None:
@@ -209,20 +217,16 @@ class ReviewPipeline:
 
     def schedule(self, key: str, delay: float = DEBOUNCE_S, with_llm: bool = False) -> None:
         """Review the document ``key`` after ``delay``, replacing the review waiting for it."""
-        previous = self._tasks.pop(key, None)
-        if previous is not None and not previous.done():
+        previous = self._tasks.get(key)
+        in_flight = previous is not None and not previous.done()
+        if in_flight and not with_llm and self._asks_llm.get(key, False):
             # A model review in flight is worth more than a debounced rules pass: let it finish
             # unless this one asks for the model too (its own rules pass follows it).
-            if not with_llm and self._asks_llm.get(key, False):
-                self._tasks[key] = previous
-                self._pending[key] = True
-                return
-            previous.cancel()
+            self._pending[key] = True
+            return
         generation = self._next_generation(key)
         self._asks_llm[key] = with_llm
-        self._tasks[key] = self.editor.spawn(
-            self._review_later(key, generation, delay, with_llm), "review comments"
-        )
+        self._run(key, self._review_later(key, generation, delay, with_llm), "review comments")
 
     async def _review_later(self, key: str, generation: int, delay: float, with_llm: bool) -> None:
         if delay:
@@ -232,11 +236,63 @@ class ReviewPipeline:
             self._asks_llm[key] = False
             self.schedule(key, delay=0)
 
+    def run_tests(self, delay: float = DEBOUNCE_S) -> None:
+        """After a save: run the tests of what changed since the base after ``delay``, in the
+        background, replacing the run waiting or going on. Nothing runs unless the settings and
+        the workspace's trust allow it (``ReviewConfig.tests``)."""
+        if self.editor.config().tests is None:
+            return
+        if self.tests_task is not None and not self.tests_task.done():
+            self.tests_task.cancel()  # the newer save pre-empts it: its results would be stale
+        self.tests_task = self.editor.spawn(self._run_tests(delay), "testing the change")
+
+    async def _run_tests(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        config = self.editor.config()
+        if config.tests is None or config.root is None:
+            return
+        diff = await self._refresh_diff(config, force=True)
+        if diff is None:
+            return
+        files, base = await self.run_blocking(_changed_python, diff, config.root)
+        if not files:
+            self._show_test_comments([])
+            return
+        sandbox = config.tests()
+        async with self.editor.progress("Running the tests of the changed functions") as report:
+            report(f"{len(files)} changed file{'s' if len(files) != 1 else ''}", None)
+            check = await sandbox.check_changes(base)
+        verdict = check.verdict
+        if verdict.status in (Status.ERROR, Status.TIMEOUT, Status.NOT_VALIDATED):
+            # nothing new is known of the change: what was shown stays while its line does
+            self._warn_once(f"tactful: the tests of the changed functions: {verdict.summary()}")
+            return
+        self._show_test_comments(await self.run_blocking(broken_test_comments, check, files))
+
+    def _show_test_comments(self, comments: list[Comment]) -> None:
+        """Replace the comments of broken tests, and review again the open documents whose
+        comments of broken tests changed."""
+        by_path: dict[str, list[Comment]] = {}
+        for comment in comments:
+            by_path.setdefault(comment.path, []).append(comment)
+        if by_path == self.test_comments:
+            return
+        touched = set(by_path) | set(self.test_comments)
+        self.test_comments = by_path
+        diff = self.diff
+        for document in self.editor.documents():
+            if relative_to(diff, document.path) in touched:
+                self.schedule(document.uri, delay=0)
+
+    def _warn_once(self, message: str) -> None:
+        if message not in self._warned:
+            self._warned.add(message)
+            logger.warning("%s", message)
+            self.editor.warn(message)
+
     def forget(self, key: str) -> None:
         """The document was closed: its review stops and what was shown on it is forgotten."""
-        task = self._tasks.pop(key, None)
-        if task is not None:
-            task.cancel()
+        self._stop(key)
         self._next_generation(key)
         self.shown.pop(key, None)
         self.reviewed_text.pop(key, None)
@@ -245,8 +301,13 @@ class ReviewPipeline:
         self._asks_llm.pop(key, None)
 
     def settings_changed(self) -> None:
-        """Review every open document again (the base may have changed)."""
+        """Review every open document again (the base may have changed); with tests no longer
+        allowed to run, what they said goes."""
         self.changes.forget()
+        if self.editor.config().tests is None:
+            if self.tests_task is not None:
+                self.tests_task.cancel()
+            self.test_comments = {}
         for document in self.editor.documents():
             self.schedule(document.uri, delay=0)
 
@@ -363,9 +424,14 @@ class ReviewPipeline:
         run = functools.partial(
             review_diff, diff, options, files=files, memory=self.memory, coverage=coverage
         )
+        tests = [
+            comment
+            for change in files
+            for comment in _carried(change, self.test_comments.get(change.path, []))
+        ]
         if llm is None:
             turn.carried = self._carried_llm_comments(diff, files)
-            review = await self.run_blocking(run, extra=turn.carried)
+            review = await self.run_blocking(run, extra=[*turn.carried, *tests])
         else:
             loop = asyncio.get_running_loop()
             async with self.editor.progress("Reviewing changes") as report:
@@ -373,12 +439,13 @@ class ReviewPipeline:
                 def on_progress(step: Progress) -> None:
                     loop.call_soon_threadsafe(report, step.message, step.percentage)
 
-                review = await self.run_blocking(run, on_progress=on_progress, cancelled=cancelled)
+                review = await self.run_blocking(
+                    run, on_progress=on_progress, cancelled=cancelled, extra=tests
+                )
             for note in review.notes:
                 logger.info("review: %s", note)
-        source = ", ".join(
-            name for name, asked in (("rules", True), ("ruff", ruff), ("model", llm)) if asked
-        )
+        asked = (("rules", True), ("ruff", ruff), ("model", llm), ("tests", tests))
+        source = ", ".join(name for name, used in asked if used)
         elapsed = round((time.monotonic() - started) * 1000, 3)
         turn.proposals.append(Proposal(source, review.comments, elapsed))
 
@@ -447,29 +514,7 @@ class ReviewPipeline:
         keys = {relative_to(diff, d.path): d.uri for d in self.editor.documents()}
         for change in files:
             key = keys.get(change.path)
-            previous = self.llm_comments.get(key, []) if key else []
-            if not previous:
-                continue
-            positions: dict[str, list[int]] = {}
-            for line in sorted(change.changed_lines):
-                if line < len(change.lines):
-                    positions.setdefault(normalize_line(change.lines[line]), []).append(line)
-            for comment in previous:
-                lines = positions.get(normalize_line(comment.line_text))
-                if not lines:
-                    continue
-                line = min(lines, key=lambda n: abs(n - comment.line))
-                shift = line - comment.line
-                carried.append(
-                    replace(
-                        comment,
-                        span=replace(
-                            comment.span,
-                            start=replace(comment.span.start, line=line),
-                            end=replace(comment.span.end, line=comment.span.end.line + shift),
-                        ),
-                    )
-                )
+            carried.extend(_carried(change, self.llm_comments.get(key, []) if key else []))
         return carried
 
     async def _resolve(
@@ -584,3 +629,51 @@ class ReviewPipeline:
         if config.root is None:
             return None
         return await self.changes.diff_of(config.root, config.base, force=force)
+
+
+def _carried(change: FileChange, previous: Sequence[Comment]) -> list[Comment]:
+    """Comments made on an earlier text of the file, moved to where their line now is (the
+    same code on a changed line, the nearest one), and dropped when that line is gone or no
+    longer changed."""
+    if not previous:
+        return []
+    positions: dict[str, list[int]] = {}
+    for line in sorted(change.changed_lines):
+        if line < len(change.lines):
+            positions.setdefault(normalize_line(change.lines[line]), []).append(line)
+    carried: list[Comment] = []
+    for comment in previous:
+        lines = positions.get(normalize_line(comment.line_text))
+        if not lines:
+            continue
+        line = min(lines, key=lambda n: abs(n - comment.line))
+        shift = line - comment.line
+        carried.append(
+            replace(
+                comment,
+                span=replace(
+                    comment.span,
+                    start=replace(comment.span.start, line=line),
+                    end=replace(comment.span.end, line=comment.span.end.line + shift),
+                ),
+            )
+        )
+    return carried
+
+
+def _changed_python(diff: Diff, root: Path) -> tuple[list[ChangedFile], dict[str, str | None]]:
+    """The Python files changed in ``diff`` inside the workspace folder ``root``, as blame
+    sees them, and the text each had at the base (None: new since), by path in the folder."""
+    folder = Path(root).resolve()
+    files: list[ChangedFile] = []
+    base: dict[str, str | None] = {}
+    for change in diff.files:
+        if not change.path.endswith(PYTHON_SUFFIXES):
+            continue
+        try:
+            path = (diff.root / change.path).resolve().relative_to(folder).as_posix()
+        except ValueError:
+            continue  # outside the folder the tests run in
+        base[path] = None if change.status is ChangeStatus.ADDED else change.old_text
+        files.append(changed_file(change, path))
+    return files, base

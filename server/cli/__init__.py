@@ -91,7 +91,8 @@ COMMANDS: dict[str, Command] = {
         """\
   tactful bench completion ~/src/project --files 20
   tactful bench completion corpus/ --engine local --engine llm --format json
-  tactful bench completion corpus/ --filter compare""",
+  tactful bench completion corpus/ --filter compare
+  tactful bench edits ~/src/project --commits 20 --filter compare""",
     ),
     "doctor": Command(
         "doctor",

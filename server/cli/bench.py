@@ -24,9 +24,9 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
@@ -38,6 +38,7 @@ from tactful.server.features.status import METHOD as STATUS
 from tactful.suggestion.replay import Offer, Tally, replay, sample_files
 
 ENGINES = ("local", "llm", "auto")
+T = TypeVar("T")
 INDEX_TIMEOUT_S = 600.0
 STOP_TIMEOUT_S = 60.0
 
@@ -49,13 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "completion", help="replay files as typing and measure inline completions"
     )
     completion.add_argument("corpus", type=Path, help="a folder of source code")
-    completion.add_argument(
-        "--engine",
-        action="append",
-        choices=ENGINES,
-        help="engine to measure (repeat for several; default: local)",
-    )
-    completion.add_argument("--format", choices=("text", "json"), default="text")
+    add_shared_options(completion)
     completion.add_argument("--files", type=int, default=0, help="type at most N files (0: all)")
     completion.add_argument(
         "--max-seconds", type=float, default=0.0, help="stop typing after this long per engine"
@@ -64,22 +59,37 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     completion.add_argument(
         "--language", action="append", help="only files of this language (e.g. python)"
     )
-    completion.add_argument(
+    completion.set_defaults(func=run)
+    # Imported here: it builds on this module's server session.
+    from tactful.server.cli import bench_edits
+
+    bench_edits.add_parser(kinds)
+    parser.set_defaults(func=lambda args: _usage(parser))
+
+
+def add_shared_options(parser: argparse.ArgumentParser) -> None:
+    """The options every kind of bench takes: engines, output, the filter, settings."""
+    parser.add_argument(
+        "--engine",
+        action="append",
+        choices=ENGINES,
+        help="engine to measure (repeat for several; default: local)",
+    )
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
         "--filter",
         choices=("on", "off", "compare"),
         help="the acceptance filter: on (prior and online learning), off (show everything), or "
         "compare: replay off, on with the prior only, and on with online learning, and report "
         "what the filter hid, lost and cost",
     )
-    completion.add_argument(
+    parser.add_argument(
         "--setting",
         action="append",
         default=[],
         metavar="KEY=JSON",
         help="a server setting for the run, e.g. completion.maxLines=4",
     )
-    completion.set_defaults(func=run)
-    parser.set_defaults(func=lambda args: _usage(parser))
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -93,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"tactful bench: {corpus} is not a folder", file=sys.stderr)
         return 2
     try:
-        options = _settings(args.setting)
+        options = parse_settings(args.setting)
     except UsageError as error:
         print(f"tactful bench: {error}", file=sys.stderr)
         return 2
@@ -135,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _settings(pairs: list[str]) -> dict[str, Any]:
+def parse_settings(pairs: list[str]) -> dict[str, Any]:
     options: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
@@ -151,6 +161,11 @@ def _settings(pairs: list[str]) -> dict[str, Any]:
             node = node.setdefault(part, {})
         node[parts[-1]] = value
     return options
+
+
+class ReplayError(Exception):
+    """The server was sent something other than what the replay measures (a defect of the
+    bench, never of the server)."""
 
 
 class _Client(LanguageClient):
@@ -206,10 +221,31 @@ async def _replay(
     max_seconds: float,
     inspect: Callable[[Path], None] | None = None,
 ) -> Tally:
+    async def work(server: _Server, root: Path) -> Tally:
+        return await replay(server, root, files, seconds=max_seconds)
+
+    def copy(root: Path) -> None:
+        shutil.copytree(corpus, root, symlinks=True)
+
+    return await session(copy, engine, options, work, inspect)
+
+
+async def session(
+    setup: Callable[[Path], None],
+    engine: str,
+    options: dict[str, Any],
+    work: Callable[[_Server, Path], Awaitable[T]],
+    inspect: Callable[[Path], None] | None = None,
+    *,
+    hide_typed: bool = True,
+) -> T:
+    """Run ``work`` against a fresh ``tactful serve`` over stdio in a temporary workspace that
+    ``setup`` fills, with private user directories; ``inspect`` reads those once the server
+    exited. ``hide_typed``: a file opened for typing leaves the workspace first (new files)."""
     with tempfile.TemporaryDirectory(prefix="tactful-bench-") as scratch:
         base = Path(scratch)
         root = base / "workspace"
-        shutil.copytree(corpus, root, symlinks=True)
+        setup(root)
         env = dict(os.environ)
         for name in ("CONFIG", "DATA", "CACHE", "STATE"):
             folder = base / "xdg" / name.lower()
@@ -240,7 +276,7 @@ async def _replay(
             client.initialized(types.InitializedParams())
             await _wait_for_index(client)
             await _wait_for_llm(client)
-            total = await replay(_Server(client, root), root, files, seconds=max_seconds)
+            result = await work(_Server(client, root, hide_typed=hide_typed), root)
             await client.shutdown_async(None)
             client.exit(None)
             if inspect is not None:
@@ -265,7 +301,7 @@ async def _replay(
             if server is not None and server.returncode is None:
                 server.kill()
             drain.cancel()
-    return total
+    return result
 
 
 async def _wait_for_llm(client: _Client) -> None:
@@ -296,25 +332,34 @@ class _Server:
     """The server as the replay's ``Completer``: the typed file's edits, requests and accepts,
     sent as an editor sends them."""
 
-    def __init__(self, client: LanguageClient, root: Path) -> None:
+    def __init__(self, client: LanguageClient, root: Path, *, hide_typed: bool = True) -> None:
         self.client = client
         self.root = root
+        self.hide_typed = hide_typed
         self.uri = ""
         self.version = 0
         self.editor = _Editor("")
         self.item: types.InlineCompletionItem | None = None
 
-    def _watched(self, change: types.FileChangeType) -> None:
-        self.client.workspace_did_change_watched_files(
-            types.DidChangeWatchedFilesParams(changes=[types.FileEvent(uri=self.uri, type=change)])
-        )
+    def watched(self, changes: list[tuple[Path, types.FileChangeType]]) -> None:
+        """Tell the server about files that changed on disk (as an editor's watcher does)."""
+        if changes:
+            self.client.workspace_did_change_watched_files(
+                types.DidChangeWatchedFilesParams(
+                    changes=[
+                        types.FileEvent(uri=path.as_uri(), type=kind) for path, kind in changes
+                    ]
+                )
+            )
 
     async def open(self, path: str, language: str, text: str) -> None:
         file = self.root / path
         self.uri = file.as_uri()
-        # The file leaves the workspace before it is typed, so its own text cannot be suggested.
-        file.unlink()
-        self._watched(types.FileChangeType.Deleted)
+        if self.hide_typed and file.exists():
+            # The file leaves the workspace before it is typed, so its own text cannot be
+            # suggested.
+            file.unlink()
+            self.watched([(file, types.FileChangeType.Deleted)])
         self.version = 1
         self.client.text_document_did_open(
             types.DidOpenTextDocumentParams(
@@ -325,11 +370,20 @@ class _Server:
         )
         self.editor = _Editor(text)
 
+    async def replace(self, start: int, end: int, text: str) -> None:
+        self.version += 1
+        self.client.text_document_did_change(
+            self.editor.replace(self.uri, self.version, start, end, text)
+        )
+
+    async def move(self, offset: int) -> None:
+        self.editor.move(offset)
+
     async def type(self, chunk: str) -> None:
         self.version += 1
         self.client.text_document_did_change(self.editor.insert(self.uri, self.version, chunk))
 
-    async def suggest(self, typed: str) -> Offer | None:
+    async def suggest(self, typed: str, after: str = "") -> Offer | None:
         answer = await self.client.text_document_inline_completion_async(
             types.InlineCompletionParams(
                 text_document=types.TextDocumentIdentifier(uri=self.uri),
@@ -352,13 +406,20 @@ class _Server:
             )
 
     async def close(self, path: str, text: str) -> None:
+        if self.editor.text != text:
+            # What was sent does not add up to the file: the figures would be of another text.
+            raise ReplayError(f"the edits sent for {path} do not make the file the replay typed")
         self.client.text_document_did_close(
             types.DidCloseTextDocumentParams(
                 text_document=types.TextDocumentIdentifier(uri=self.uri)
             )
         )
-        (self.root / path).write_text(text, encoding="utf-8")
-        self._watched(types.FileChangeType.Created)
+        file = self.root / path
+        existed = file.exists()
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text(text, encoding="utf-8")
+        kind = types.FileChangeType.Changed if existed else types.FileChangeType.Created
+        self.watched([(file, kind)])
 
 
 def _first_item(answer: Any) -> types.InlineCompletionItem | None:
@@ -369,32 +430,56 @@ def _first_item(answer: Any) -> types.InlineCompletionItem | None:
 
 
 class _Editor:
-    """The client's copy of the document: the text and where the cursor is (the end)."""
+    """The client's copy of the document and its cursor, kept as an editor keeps them: the
+    cursor's line and where it starts are followed edit by edit, so a request's position costs
+    the same however long the file."""
 
     def __init__(self, text: str) -> None:
         self.text = text
+        self.cursor = len(text)
+        self._locate()
+
+    def _locate(self) -> None:
+        self.line = self.text.count("\n", 0, self.cursor)
+        self.line_start = self.text.rfind("\n", 0, self.cursor) + 1
+
+    def move(self, offset: int) -> None:
+        self.cursor = offset
+        self._locate()
 
     def position(self) -> types.Position:
-        line = self.text.count("\n")
-        last = self.text[self.text.rfind("\n") + 1 :]
-        return types.Position(line=line, character=_utf16(last))
+        return types.Position(
+            line=self.line, character=_utf16(self.text[self.line_start : self.cursor])
+        )
+
+    def _position_of(self, offset: int) -> types.Position:
+        line = self.text.count("\n", 0, offset)
+        start = self.text.rfind("\n", 0, offset) + 1
+        return types.Position(line=line, character=_utf16(self.text[start:offset]))
 
     def insert(self, uri: str, version: int, chunk: str) -> types.DidChangeTextDocumentParams:
         at = self.position()
-        self.text += chunk
-        return types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
-            content_changes=[
-                types.TextDocumentContentChangePartial(
-                    range=types.Range(start=at, end=at), text=chunk
-                )
-            ],
-        )
+        cursor = self.cursor
+        self.text = self.text[:cursor] + chunk + self.text[cursor:]
+        self.cursor = cursor + len(chunk)
+        if "\n" in chunk:
+            self.line += chunk.count("\n")
+            self.line_start = cursor + chunk.rfind("\n") + 1
+        return _change(uri, version, at, at, chunk)
+
+    def replace(
+        self, uri: str, version: int, start: int, end: int, text: str
+    ) -> types.DidChangeTextDocumentParams:
+        first, last = self._position_of(start), self._position_of(end)
+        self.text = self.text[:start] + text + self.text[end:]
+        self.cursor = start + len(text)
+        self._locate()
+        return _change(uri, version, first, last, text)
 
     def inserted_text(self, item: types.InlineCompletionItem) -> str | None:
         """What accepting ``item`` adds at the cursor (its text minus what it replaces)."""
         text = item.insert_text if isinstance(item.insert_text, str) else item.insert_text.value
-        last = self.text[self.text.rfind("\n") + 1 :]
+        last = self.text[self.line_start : self.cursor]
         cursor = len(last)
         start = cursor
         if item.range is not None:
@@ -403,6 +488,19 @@ class _Editor:
         if not text.startswith(replaced):
             return None
         return text[len(replaced) :] or None
+
+
+def _change(
+    uri: str, version: int, start: types.Position, end: types.Position, text: str
+) -> types.DidChangeTextDocumentParams:
+    return types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+        content_changes=[
+            types.TextDocumentContentChangePartial(
+                range=types.Range(start=start, end=end), text=text
+            )
+        ],
+    )
 
 
 def _utf16(text: str) -> int:

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from tactful.feedback.acceptance import shipped_prior
 from tactful.feedback.acceptance.evaluation import compare_runs, store_report
 from tactful.feedback.store import StoreUnavailable, read_events
-from tactful.suggestion.replay import Tally
 
 RUNS: dict[str, dict[str, Any]] = {
     "off": {"filter": {"enabled": False, "learn": True}},
@@ -33,7 +32,14 @@ RUNS: dict[str, dict[str, Any]] = {
 }
 MODES = {"off": ["off"], "on": ["online"], "compare": ["off", "prior", "online"]}
 
-Replay = Callable[[dict[str, Any], Callable[[Path], None]], Tally]
+
+class Summarised(Protocol):
+    """A replay's tally: what ``summary`` reports of it."""
+
+    def summary(self) -> dict[str, Any]: ...
+
+
+Replay = Callable[[dict[str, Any], Callable[[Path], None]], Summarised]
 
 
 def merged(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from tactful.analyzers.ruff import RuffOptions, check_paths, rule_codes, rule_ur
 from tactful.analyzers.selection import PathSelection, RuleSelection, SelectionError
 from tactful.analyzers.text import Edit, Point, apply_edits
 from tactful.feedback.execution.verdict import not_validated
-from tactful.feedback.fixes import FixJudge, FixOffer
+from tactful.feedback.fixes import FixJudge, FixOffer, FixRequest
 from tactful.server import settings as settings_mod
 from tactful.server.cli import add_selection_arguments
 from tactful.server.cli.parallel import add_jobs_argument, in_parallel
@@ -209,13 +209,16 @@ def _judge_all(
     by_file: dict[str, list[Finding]] = defaultdict(list)
     for finding in findings:
         by_file[finding.path].append(finding)
+    before = {path: tuple(found) for path, found in by_file.items()}
 
     def offer(number: int) -> FixOffer:
         finding = findings[number]
         text = texts.get(finding.path)
         if text is None:
             return FixOffer(finding, None, not_validated("the file cannot be read"))
-        return judge.offer(finding, text, by_file[finding.path])
+        turn = judge.turn(FixRequest(finding, text, before[finding.path]))
+        assert turn.offer is not None  # a turn ends with its offer
+        return turn.offer
 
     people = args.format == "text" and not args.diff
     offers: dict[int, FixOffer] = {}

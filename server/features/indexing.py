@@ -8,7 +8,9 @@ engine knows the open document only.
 An open document is the local engine's document cache, kept in step with every keystroke, so
 its file leaves the index while it is open (its half-typed words must not count twice) and comes
 back from disk when it is closed. ``workspace/didChangeWatchedFiles`` keeps the other files
-current (editors send it for the files their extension watches).
+current (editors send it for the files their extension watches). These changes are applied in
+the order they happened by the index's own worker (``executor.INDEX``), never on the loop, a
+long file's counts a stretch at a time, so a completion never waits for a whole file's.
 """
 
 from __future__ import annotations
@@ -23,13 +25,16 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from tactful.analyzers.document import Document
+from tactful.analyzers.text import Point
 from tactful.server.errors import guard
-from tactful.server.executor import ENGINE, run_blocking
+from tactful.server.executor import ENGINE, INDEX, run_blocking
 from tactful.server.progress import progress
+from tactful.suggestion.types import CompletionRequest
 
 if TYPE_CHECKING:
     from tactful.analyzers.index import RepositoryIndex
     from tactful.server.app import TactfulServer
+    from tactful.suggestion.local.engine import LocalEngine
 
 logger = logging.getLogger(__name__)
 
@@ -58,15 +63,32 @@ def register(server: TactfulServer) -> None:
     def opened(document: Document) -> None:
         index = services.index
         if index is not None and document.path:
-            index.update(document.path, None)
+            # The file's counts leave the workspace's (the engine counts the document itself):
+            # off the loop, as a long file's take a while.
+            server.spawn(
+                INDEX.run(index.update, document.path, None), name="setting an open file apart"
+            )
         observe(document)
+        # The engine reads the document now, in another thread, rather than at the first
+        # request (a long file takes it a while); requests meanwhile go without.
+        snapshot = document.snapshot(parse=False)
+        opening = CompletionRequest(
+            uri=snapshot.uri,
+            path=snapshot.path,
+            language_id=snapshot.language_id,
+            version=snapshot.version,
+            text=snapshot.text,
+            position=Point(0, 0),
+        )
+        ENGINE.submit(services.local.reading, opening)
+        server.spawn(_read(services.local, opening), name="reading an opened document")
 
     def closed(document: Document) -> None:
         # In the engine's own worker, in turn with its requests: its caches are its own.
         ENGINE.submit(services.local.forget, document.uri)
         index = services.index
         if index is not None and document.path:
-            server.spawn(_reread(index, document.path), name="re-reading a closed file")
+            server.spawn(INDEX.run(_reread, index, document.path), name="re-reading a closed file")
 
     def shutdown() -> None:
         stop.set()
@@ -89,18 +111,22 @@ def register(server: TactfulServer) -> None:
             if path is None:
                 continue
             if change.type == types.FileChangeType.Deleted:
-                index.update(path, None)
+                await INDEX.run(index.update, path, None)
                 continue
             if any(d.path == path for d in server.documents.values()):
                 continue  # the editor's buffer is what counts for an open file
-            await _reread(index, path)
+            await INDEX.run(_reread, index, path)
 
 
-async def _reread(index: RepositoryIndex, path: str) -> None:
+async def _read(local: LocalEngine, opening: CompletionRequest) -> None:
+    tracked = await run_blocking(local.read, opening)
+    await ENGINE.run(local.adopt, opening, tracked)
+
+
+def _reread(index: RepositoryIndex, path: str) -> None:
     from tactful.analyzers.index import read_source
 
-    text = await run_blocking(read_source, Path(path))
-    await run_blocking(index.update, path, text)
+    index.update(path, read_source(Path(path)))
 
 
 async def _build(server: TactfulServer, index: RepositoryIndex, stop: threading.Event) -> None:

@@ -13,6 +13,10 @@ tell the feedback loop what became of a shown suggestion (an id of a next edit,
 ``tactful/nextEdits``, goes to the next-edit pipeline instead) and answer once the store has
 committed it (``server/features/feedback.py:committed``).
 
+When the engines have nothing to show, the best next edit (``tactful/nextEdits``) is offered
+instead if it lies on the cursor's line (``next_edits.on_cursor_line``): one item whose range
+reaches from the edit or the cursor to the other, its command accepting the next edit.
+
 ``tactful/inlineCompletionReady`` (server to client): the LLM, asked in the background while
 the local engine's answer was shown, has answered for ``{textDocument: {uri, version},
 position}``, and the document is still there. LSP 3.18 has no refresh for inline completions,
@@ -34,6 +38,7 @@ from tactful.analyzers.text import Point, Span
 from tactful.server.convert import Lines, to_point, to_position, to_range
 from tactful.server.errors import guard
 from tactful.server.features.feedback import committed
+from tactful.server.features.next_edits import on_cursor_line
 from tactful.suggestion.registry import ShownSuggestion
 from tactful.suggestion.types import CompletionRequest
 
@@ -67,7 +72,9 @@ async def complete(
     document = server.documents.get(uri)
     if document is None or not settings.completion.enabled:
         return None
-    snapshot = document.snapshot()
+    # Without its tree: clean-up parses only the lines around the cursor (a long file's
+    # parse costs milliseconds).
+    snapshot = document.snapshot(parse=False)
     # The document's own line index: used only until the result is checked to be current.
     lines = Lines(snapshot.text, document.lines)
     root = str(server.workspace_root) if server.workspace_root else None
@@ -81,15 +88,14 @@ async def complete(
         workspace_root=root,
         max_lines=settings.completion.max_lines,
         trigger=trigger,
+        edits=snapshot.edits,
     )
     options = CompletionOptions(settings.completion.engine, settings.llm.timeout_s, root or "")
 
     def current() -> bool:
         return server.documents.get(uri) is document and document.version == request.version
 
-    turn = await server.services.completion.complete(
-        request, options, current, snapshot.tree, document.lines
-    )
+    turn = await server.services.completion.complete(request, options, current, document.lines)
     if not turn.shown:
         return None
     return Answer(request, turn.shown, lines)
@@ -144,7 +150,19 @@ def register(server: TactfulServer) -> None:
             "invoked" if invoked else "automatic",
         )
         if answer is None:
-            return types.InlineCompletionList(items=[])
+            if not server.settings.completion.enabled:
+                return types.InlineCompletionList(items=[])
+            # Nothing better from the engines: the next edit, when it is on this line.
+            found = await on_cursor_line(server, params.text_document.uri, params.position)
+            if found is None:
+                return types.InlineCompletionList(items=[])
+            lines = Lines(found.shown.text, found.shown.lines)
+            item = types.InlineCompletionItem(
+                insert_text=found.text,
+                range=to_range(found.span, lines, server.encoding),
+                command=accept_command(found.shown.id),
+            )
+            return types.InlineCompletionList(items=[item])
         encoding = server.encoding
         items = [
             types.InlineCompletionItem(

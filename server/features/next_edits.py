@@ -9,10 +9,17 @@ encoding, in the text of that file as it is now. Advertised as
 commands completions use; ``inline_completion.py`` hands next edits' ids to the pipeline).
 
 The handler converts the request, calls the next-edit pipeline (``tactful.feedback.next_edits``)
-and converts what it shows. This module also feeds the pipeline's edit history: what each
-``didOpen``, ``didChange`` and ``didClose`` says, on the next-edit worker (in the order it came,
-off the event loop). The pipeline, and the engine it loads, are made there with the first
-document opened, never at start-up.
+and converts what it shows. Next edits in other files are validated by the workspace's tests
+when it is trusted and validation is on (the sandbox fixes use), and their labels say so.
+
+When the completion engines have nothing to show at the cursor, ``inline_completion.py`` asks
+``on_cursor_line`` for the best next edit as an inline completion, offered only when it lies on
+the cursor's line; accepting it accepts the next edit.
+
+This module also feeds the pipeline's edit history: what each ``didOpen``, ``didChange`` and
+``didClose`` says, on the next-edit worker (in the order it came, off the event loop). The
+pipeline, and the engine it loads, are made there with the first document opened, never at
+start-up.
 """
 
 from __future__ import annotations
@@ -23,13 +30,15 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import attrs
 from lsprotocol import types
 
-from tactful.analyzers.document import Document, TextChange
+from tactful.analyzers.document import Document
+from tactful.analyzers.text import TextChange
 from tactful.server.convert import Lines, to_point, to_range
 from tactful.server.errors import guard
 from tactful.server.executor import NEXT_EDITS, run_blocking
+from tactful.server.validation import validation_of
 
 if TYPE_CHECKING:
-    from tactful.feedback.next_edits import NextEditPipeline, ShownNextEdit
+    from tactful.feedback.next_edits import InlineNextEdit, NextEditPipeline, ShownNextEdit
     from tactful.server.app import TactfulServer
 
 logger = logging.getLogger(__name__)
@@ -48,6 +57,24 @@ class NextEditsRequest:
     jsonrpc: str = attrs.field(default="2.0")
 
 
+def pipeline_of(server: TactfulServer) -> NextEditPipeline:
+    """The server's next-edit pipeline, made now if it is not yet (on the next-edit worker)."""
+    services = server.services
+    if services.next_edits is None:
+        from tactful.feedback.next_edits import NextEditPipeline
+        from tactful.suggestion.next_edits import ModelConfig
+
+        root = server.workspace_root
+        services.next_edits = NextEditPipeline(
+            lambda: services.feedback,
+            NEXT_EDITS.run,
+            run_blocking,
+            root=str(root) if root is not None else None,
+            model=ModelConfig.from_settings(server.settings),
+        )
+    return services.next_edits
+
+
 class HistoryFeed:
     """Keeps the next-edit pipeline's edit history in step with the open documents."""
 
@@ -55,21 +82,7 @@ class HistoryFeed:
         self.server = server
 
     def pipeline(self) -> NextEditPipeline:
-        """The server's next-edit pipeline, made now if it is not yet (on the worker)."""
-        services = self.server.services
-        if services.next_edits is None:
-            from tactful.feedback.next_edits import NextEditPipeline
-            from tactful.suggestion.next_edits import ModelConfig
-
-            root = self.server.workspace_root
-            services.next_edits = NextEditPipeline(
-                lambda: services.feedback,
-                NEXT_EDITS.run,
-                run_blocking,
-                root=str(root) if root is not None else None,
-                model=ModelConfig.from_settings(self.server.settings),
-            )
-        return services.next_edits
+        return pipeline_of(self.server)
 
     def opened(self, document: Document) -> None:
         if not self.server.settings.next_edits.enabled:
@@ -138,7 +151,11 @@ async def next_edits(server: TactfulServer, feed: HistoryFeed, uri: str, positio
         position=to_point(position, lines, server.encoding),
         workspace_root=root,
     )
-    options = TurnOptions(workspace=root or "", limit=max(1, settings.next_edits.limit))
+    options = TurnOptions(
+        workspace=root or "",
+        limit=max(1, settings.next_edits.limit),
+        validation=validation_of(server),
+    )
 
     def current() -> bool:
         return server.documents.get(uri) is document and document.version == request.version
@@ -146,6 +163,39 @@ async def next_edits(server: TactfulServer, feed: HistoryFeed, uri: str, positio
     pipeline = await NEXT_EDITS.run(feed.pipeline)
     turn = await pipeline.suggest(request, options, current)
     return [item(shown, server.encoding) for shown in turn.shown]
+
+
+async def on_cursor_line(
+    server: TactfulServer, uri: str, position: types.Position
+) -> InlineNextEdit | None:
+    """The best next edit as an inline completion at ``position``, when it lies on the
+    cursor's line (``inline_completion.py`` asks when the completion engines have nothing to
+    show)."""
+    from tactful.feedback.next_edits import TurnOptions
+    from tactful.suggestion.next_edits import NextEditRequest
+
+    settings = server.settings
+    document = server.documents.get(uri)
+    if document is None or not settings.next_edits.enabled:
+        return None
+    snapshot = document.snapshot()
+    lines = Lines(snapshot.text, document.lines)
+    root = str(server.workspace_root) if server.workspace_root else None
+    request = NextEditRequest(
+        uri=uri,
+        path=snapshot.path,
+        language_id=snapshot.language_id,
+        version=snapshot.version,
+        position=to_point(position, lines, server.encoding),
+        workspace_root=root,
+    )
+
+    def current() -> bool:
+        return server.documents.get(uri) is document and document.version == request.version
+
+    # Made on the worker, after the history has followed every change sent before.
+    pipeline = await NEXT_EDITS.run(lambda: pipeline_of(server))
+    return await pipeline.inline(request, TurnOptions(workspace=root or ""), current)
 
 
 def item(shown: ShownNextEdit, encoding: str) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from tactful.server.diagnostics import publisher
 from tactful.server.executor import run_blocking
 from tactful.server.handlers import on_event
 from tactful.server.settings import Settings
-from tactful.server.validation import sandbox_for
+from tactful.server.validation import validation_of
 from tactful.suggestion.fixes.llm import LlmConfig
 
 if TYPE_CHECKING:
@@ -63,21 +63,6 @@ class _Editor:
         settings = self.server.settings
         root = self.server.workspace_root
         select = settings.quality.select
-        tests = None
-        reason = ""
-        if not settings.validation.enabled:
-            reason = "validation is off"
-        elif not self.server.trusted:
-            reason = "workspace not trusted"
-        elif root is None:
-            reason = "no workspace folder"
-        else:
-
-            def tests() -> Any:
-                return sandbox_for(
-                    root, settings, self.server.editor_trust, self.server.selected_python
-                )
-
         return QualityConfig(
             enabled=settings.quality.enabled,
             root=root,
@@ -85,8 +70,7 @@ class _Editor:
             scope=settings.quality.scope,
             base=settings.review.base,
             llm=llm_config(settings),
-            tests=tests,
-            not_validated_reason=reason,
+            validation=validation_of(self.server),
         )
 
     def document(self, key: str) -> Snapshot | None:

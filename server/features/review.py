@@ -11,7 +11,9 @@ pipeline's (``tactful.feedback.review.pipeline``), which reaches the editor thro
 Handlers (``server/handlers.py``): the document events, settings changes and
 ``tactful.dismissComment`` are local (they schedule or decide at once); ``tactful.reviewChanges``
 is background (git and the commenters run off the loop while the request waits); each document's
-review runs as a background task, its $/progress shown while the model is asked.
+review runs as a background task, its $/progress shown while the model is asked. In a trusted
+workspace a save also starts the tests of the change in the sandbox (``review.runTests``), as a
+background task under $/progress; each test it breaks is a comment like the others.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from tactful.server.executor import run_blocking
 from tactful.server.features.feedback import committed
 from tactful.server.handlers import background_command, on_event
 from tactful.server.progress import progress
+from tactful.server.validation import sandbox_for
 from tactful.suggestion.review import Comment
 from tactful.suggestion.review.llm import config_from_settings
 
@@ -68,8 +71,24 @@ class _Editor:
                 settings.llm.timeout_s,
                 settings.llm.max_tokens,
             )
+        tests = None
+        enabled = settings.review.enabled and root is not None
+        if (
+            root is not None
+            and enabled
+            and settings.review.run_tests
+            and settings.validation.enabled
+            and self.server.trusted
+        ):
+            workspace = root
+
+            def tests() -> Any:
+                return sandbox_for(
+                    workspace, settings, self.server.editor_trust, self.server.selected_python
+                )
+
         return ReviewConfig(
-            enabled=settings.review.enabled and root is not None,
+            enabled=enabled,
             root=root,
             base=settings.review.base,
             llm=llm,
@@ -78,6 +97,7 @@ class _Editor:
             scope=settings.quality.scope,
             store=store_path(settings.feedback.store),
             team=settings.feedback.team,
+            tests=tests,
         )
 
     def document(self, key: str) -> Snapshot | None:
@@ -176,12 +196,13 @@ def register(server: TactfulServer) -> None:
     review = service(server)
     on_event(server, "open", "review", lambda document: review.schedule(document.uri, delay=0))
     on_event(server, "change", "review", lambda document: review.schedule(document.uri))
-    on_event(
-        server,
-        "save",
-        "review",
-        lambda document: review.schedule(document.uri, delay=0, with_llm=True),
-    )
+
+    def saved(document: Document) -> None:
+        review.schedule(document.uri, delay=0, with_llm=True)
+        # in a trusted workspace, the tests of the change run in the background
+        review.run_tests()
+
+    on_event(server, "save", "review", saved)
 
     def closed(document: Document) -> None:
         # The editor's text is gone; ``tactful.reviewChanges`` shows the saved file again.

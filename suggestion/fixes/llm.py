@@ -11,7 +11,6 @@ never raises: no answer, a bad answer or an unreachable model give no fix.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from tactful.analyzers.languages import new_parser, parse_within
 from tactful.analyzers.ruff import rule_documentation
 from tactful.analyzers.secrets import is_secret_path, redact
 from tactful.analyzers.text import Edit, Point, Span
-from tactful.suggestion.llm.client import import_litellm
+from tactful.suggestion.llm.client import call_arguments, import_litellm
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +46,7 @@ class LlmConfig:
     api_base: str | None = None
     timeout_s: float = MIN_TIMEOUT_S
     max_tokens: int = 1024
+    api_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,21 +158,11 @@ def _ask(config: LlmConfig, messages: list[dict[str, str]], region: Region) -> s
         logger.error("litellm is not installed: no LLM fixes")
         return None
     budget = max(config.max_tokens, len(region.text) // 2 + 256)
-    kwargs: dict[str, object] = {
-        "model": config.model,
-        "messages": messages,
-        "timeout": max(config.timeout_s, MIN_TIMEOUT_S),
-        "max_tokens": budget,
-        "temperature": 0,
-        "num_retries": 0,
-    }
-    if config.api_base:
-        kwargs["api_base"] = config.api_base
-        if config.model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY"):
-            # A local OpenAI-compatible server wants some key, and none is configured for it.
-            kwargs["api_key"] = "none"
+    kwargs = call_arguments(
+        config, timeout_s=max(config.timeout_s, MIN_TIMEOUT_S), max_tokens=budget
+    )
     try:
-        response = litellm.completion(**kwargs)
+        response = litellm.completion(messages=messages, **kwargs)
         content = response.choices[0].message.content
     except Exception as error:  # litellm raises many provider-specific types
         logger.warning("the model gave no fix: %s", error)

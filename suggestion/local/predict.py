@@ -28,12 +28,19 @@ from tactful.suggestion.keystrokes import keystrokes
 # little about any one of them, and scanning it would cost more than the answer is worth.
 _SCAN_LIMIT = 4000
 _FLOOR = 1e-4
+_OPENERS = frozenset("([{")
+_CLOSERS = frozenset(")]}")
 
 
 @dataclass(frozen=True, slots=True)
 class Source:
+    """Counts and their weight. ``cap``: at most this many weighted counts in any one context
+    (a prior that speaks where the other sources are silent, and gives way to a context
+    they have seen only twice)."""
+
     counts: NgramCounts
     weight: float
+    cap: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +117,10 @@ def next_tokens(
             else:
                 level = _level(source.counts.followers(key), partial)
             if level is not None and level[1] > 0:
-                found.append((source.weight, *level))
+                weight = source.weight
+                if source.cap is not None:
+                    weight = min(weight, source.cap / level[1])
+                found.append((weight, *level))
         levels.append(found)
     candidates: list[str] = []
     gathered = 0
@@ -204,12 +214,21 @@ def continue_tokens(
     max_tokens: int = 32,
     allowed_first: frozenset[str] | None = None,
     discount: float = 0.8,
+    resume: str | None = None,
+    open_brackets: int = 0,
 ) -> Continuation | None:
     """The continuation that saves the most keystrokes in expectation among those whose joint
     probability stays above ``threshold``.
 
     Decoding is greedy; every prefix of the greedy path is a candidate stopping point except one
     that ends with a line break (a suggestion never leaves the cursor at the start of a line).
+
+    ``resume``: the first token of the code after the cursor on its line, when there is some.
+    The suggestion must then end where that code resumes: the only stopping point is the one
+    after which the decoder's next token is that token (the suggestion then closes nothing the
+    code after it closes, and repeats none of it), and it never breaks the line.
+    ``open_brackets``: brackets the line opened before the cursor; no line break is offered
+    while any is open (inside a call's arguments the developer decides where lines break).
     """
     history = list(context)
     tokens: list[str] = []
@@ -237,17 +256,35 @@ def continue_tokens(
             first = p
             margin = p - (ranked[1][1] if len(ranked) > 1 else 0.0)
             depth, support = evidence.get(token, (0, 0.0))
+        if resume is not None and token.lstrip(" \t") == resume.lstrip(" \t"):
+            # The code after the cursor resumes here: the suggestion so far joins it.
+            if tokens:
+                text = render(tokens, indent)[len(partial) :]
+                if probability * (keystrokes(text) - 1) > best_value:
+                    best = Continuation(
+                        tuple(tokens), text, probability, first, margin, least, depth, support
+                    )
+            break
         least = min(least, p)
         probability *= p
         if probability < threshold:
             break
+        if is_break(token) and (resume is not None or open_brackets > 0):
+            break
         tokens.append(token)
         history.append(token)
+        bare = token.lstrip(" \t")
+        if bare in _OPENERS:
+            open_brackets += 1
+        elif bare in _CLOSERS and open_brackets > 0:
+            open_brackets -= 1
         if is_break(token):
             lines += 1
             if lines > max_lines:
                 break
             continue
+        if resume is not None:
+            continue  # only where the code after the cursor resumes
         text = render(tokens, indent)[len(partial) :]
         value = probability * (keystrokes(text) - 1)
         if value > best_value:

@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from concurrent.futures import Future
 
 from tactful.suggestion.types import CompletionRequest
@@ -49,9 +50,16 @@ class MemberNames:
             return len(line_tokens) >= 2 and line_tokens[-2] == "."
         return bool(line_tokens) and line_tokens[-1] == "."
 
-    def names(self, request: CompletionRequest, deadline: float | None) -> frozenset[str] | None:
-        """Member names jedi knows at the request's dot, or None when not (yet) known."""
-        lines = request.text.split("\n")
+    def names(
+        self,
+        request: CompletionRequest,
+        deadline: float | None,
+        lines: Sequence[str] | None = None,
+    ) -> frozenset[str] | None:
+        """Member names jedi knows at the request's dot, or None when not (yet) known
+        (``lines``: the document's lines, when the caller has them)."""
+        if lines is None:
+            lines = request.text.split("\n")
         row = request.position.line
         line = lines[row][: request.position.column]
         dot = line.rfind(".")

@@ -19,6 +19,7 @@ from tactful.suggestion.next_edits.llm import ModelConfig
 from tactful.suggestion.next_edits.targets import WorkspaceFiles
 from tactful.suggestion.next_edits.types import (
     ATTRIBUTE,
+    IMPORT,
     LLM,
     RENAME,
     REPEAT,
@@ -32,6 +33,7 @@ from tactful.suggestion.next_edits.types import (
 
 __all__ = [
     "ATTRIBUTE",
+    "IMPORT",
     "LLM",
     "RENAME",
     "REPEAT",

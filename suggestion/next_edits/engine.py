@@ -7,10 +7,11 @@ input: what it cannot place, it does not propose.
 
 Per request: the recent edits (those of the document first) are turned into candidates by the
 proposers — repeated edits (``repeat.py``), propagation of renames and signature changes
-(``propagate.py``) and, when a model is configured, the model (``llm.py``) — then scored,
-ranked (best first, nearest to the cursor first among equals, this document before others),
-cut at the score threshold, checked (``checks.py``) and labelled. Work on other files is
-bounded by a time budget and a number of files parsed.
+(``propagate.py``), imports the edits left unused (``imports.py``) and, when a model is
+configured, the model (``llm.py``) — then scored, ranked (best first, nearest to the cursor
+first among equals, this document before others), cut at the score threshold, checked
+(``checks.py``) and labelled. Work on other files is bounded by a time budget and a number of
+files parsed.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from tree_sitter import Node
 
 from tactful.analyzers.languages import language_of_path
 from tactful.analyzers.text import Point, Span
-from tactful.suggestion.next_edits import llm, repeat
+from tactful.suggestion.next_edits import imports, llm, repeat
 from tactful.suggestion.next_edits import python as py
 from tactful.suggestion.next_edits.checks import CheckedDocument, Checker, Verdict
 from tactful.suggestion.next_edits.history import EditHistory
@@ -270,6 +271,7 @@ class NextEditEngine:
                 found.extend(propagate(edit, trees, home, later, elsewhere_of(home)))
             except Exception:
                 logger.exception("propagating an edit failed")
+        found.extend(imports.unused_after(recent, trees_by_edit, current))
         for rules, edit in learned:
             home = homes.get(edit.uri)
             if home is None:

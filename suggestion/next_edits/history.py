@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 from tree_sitter import Tree
 
-from tactful.analyzers.document import Document, TextChange
-from tactful.analyzers.text import LineIndex
+from tactful.analyzers.document import Document
+from tactful.analyzers.text import LineIndex, TextChange
 from tactful.suggestion.next_edits.types import RecordedEdit
 
 MAX_EDITS = 16
@@ -155,9 +155,7 @@ class EditHistory:
             if tracked is None:
                 return None
             document = tracked.document
-            lines = LineIndex.__new__(LineIndex)
-            lines.starts = list(document.lines.starts)
-            lines.byte_starts = list(document.lines.byte_starts)
+            lines = document.lines.copy()
             tree = document.tree
             return DocumentState(
                 uri,

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import difflib
 import logging
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from typing import Any
 
 from tactful.analyzers.secrets import REDACTED, is_secret_path, redact
 from tactful.analyzers.text import Point
-from tactful.suggestion.llm.client import import_litellm
+from tactful.suggestion.llm.client import call_arguments, import_litellm
 from tactful.suggestion.llm.prompts import CHAT, prompt_style
 from tactful.suggestion.next_edits.proposals import next_edit, quote
 from tactful.suggestion.next_edits.targets import Target
@@ -293,24 +292,7 @@ def _ask(config: ModelConfig, prompt: ZetaPrompt) -> str | None:
     except ImportError:
         logger.error("litellm is not installed: no next edits from a model")
         return None
-    kwargs: dict[str, object] = {
-        "model": config.model,
-        "timeout": config.timeout_s,
-        "max_tokens": config.max_tokens,
-        "temperature": 0,
-        "num_retries": 0,
-    }
-    if config.api_base:
-        kwargs["api_base"] = config.api_base
-    if config.api_key:
-        kwargs["api_key"] = config.api_key
-    elif (
-        config.api_base
-        and config.model.startswith("openai/")
-        and not os.environ.get("OPENAI_API_KEY")
-    ):
-        # A self-hosted OpenAI-compatible server wants some key, and none is configured.
-        kwargs["api_key"] = "no-key"
+    kwargs = call_arguments(config)
     try:
         if prompt_style(config.prompt_style, config.model) == CHAT:
             response = litellm.completion(

@@ -434,7 +434,13 @@ def _signature(
     if before_params is None or after_params is None:
         return []
     change = _parameter_change(before_params, after_params)
-    if change is None:
+    before_names = {p.name for p in before_params}
+    added = [
+        p.name
+        for p in after_params
+        if p.name not in before_names and p.kind not in (py.VAR_POSITIONAL, py.VAR_KEYWORD)
+    ]
+    if change is None and not added:
         return []
     offset = _current_offset(trees.after.char(after_function.start_byte), later, current)
     tree = current.tree
@@ -448,7 +454,9 @@ def _signature(
     if name_node is None:
         return []
     name = current.source.of(name_node)
-    found: list[NextEdit] = []
+    found: list[NextEdit] = _forwarded(function, current, added, edit)
+    if change is None:
+        return found
     for target, call, bound in _calls(function, name, current, elsewhere):
         rewritten = _rewrite_call(call, bound, target, before_params, after_params, change)
         if rewritten is None:
@@ -470,6 +478,100 @@ def _signature(
     for removed in change.removed:
         found.extend(_remove_doc_entry(function, current, removed, name, edit))
     return found
+
+
+def _forwarded(
+    function: Node, current: Target, added: Sequence[str], edit: RecordedEdit
+) -> list[NextEdit]:
+    """A parameter added to a function → passed on by the calls in its body that pass on its
+    neighbours: ``f(self, prog_name)`` in a ``def g(self, ctx_args, prog_name)`` becomes
+    ``f(self, ctx_args, prog_name)``, ``f(min=min, max=max)`` gains ``min_open=min_open``
+    after ``def g(min, min_open, max)``. Both neighbours must be passed side by side, in the
+    same order and the same way, so the place of the new one is not a guess."""
+    source = current.source
+    params = py.parameters(function, source)
+    body = function.child_by_field_name("body")
+    if params is None or body is None or not added:
+        return []
+    names = [p.name for p in params if p.kind not in (py.VAR_POSITIONAL, py.VAR_KEYWORD)]
+    found: list[NextEdit] = []
+    for new in added:
+        if new not in names:
+            continue
+        index = names.index(new)
+        left = names[index - 1] if index > 0 else None
+        right = names[index + 1] if index + 1 < len(names) else None
+        if left is None or right is None:
+            continue
+        for call in _calls_in(body):
+            parsed = py.arguments(call, source)
+            if parsed is None:
+                continue
+            _node, args = parsed
+            if any(_passes(arg, source, new) for arg in args):
+                continue
+            insert = _forward_place(args, source, left, right, new)
+            if insert is None:
+                continue
+            byte, text = insert
+            callee = call.child_by_field_name("function")
+            called = source.of(callee) if callee is not None else "the call"
+            found.append(
+                next_edit(
+                    current,
+                    byte,
+                    byte,
+                    text,
+                    label=f"pass `{new}` on in the call to `{called}`",
+                    source=SIGNATURE,
+                    score=0.55,
+                    evidence={"params_added": 1.0, "forwarded": 1.0, "same_file": 1.0},
+                    origin=edit.sequence,
+                )
+            )
+    return found
+
+
+def _calls_in(body: Node) -> Iterable[Node]:
+    """The calls in a function's body, not in the functions and classes nested in it."""
+    stack = list(reversed(body.named_children))
+    while stack:
+        node = stack.pop()
+        if node.type in ("function_definition", "class_definition", "lambda"):
+            continue
+        if node.type == "call":
+            yield node
+        stack.extend(reversed(node.named_children))
+
+
+def _passes(arg: py.Arg, source: Source, name: str) -> bool:
+    if arg.keyword is not None:
+        return arg.keyword == name
+    return arg.node.type == "identifier" and source.of(arg.node) == name
+
+
+def _forward_place(
+    args: Sequence[py.Arg], source: Source, left: str, right: str, new: str
+) -> tuple[int, str] | None:
+    """Where and what to insert so ``new`` is passed between ``left`` and ``right``."""
+    for first, second in itertools.pairwise(args):
+        if first.splat or second.splat:
+            continue
+        if first.keyword is None and second.keyword is None:
+            if (
+                first.node.type == second.node.type == "identifier"
+                and source.of(first.node) == left
+                and source.of(second.node) == right
+            ):
+                return second.node.start_byte, f"{new}, "
+        elif first.keyword == left and second.keyword == right:
+            values = [arg.node.child_by_field_name("value") for arg in (first, second)]
+            if all(
+                value is not None and source.of(value) == arg.keyword
+                for value, arg in zip(values, (first, second), strict=True)
+            ):
+                return second.node.start_byte, f"{new}={new}, "
+    return None
 
 
 def _function_with_parameters_at(root: Node, start: int, end: int) -> Node | None:

@@ -20,19 +20,25 @@ from tactful.suggestion.next_edits.types import Feature, NextEdit
 
 @dataclass(slots=True)
 class Budget:
-    """How much searching a request may still do."""
+    """How much searching a request may still do, in CPU time of the thread that proposes:
+    on a busy machine a request waits longer for the CPU, but searches as far as on an idle one,
+    so what it finds does not depend on what else runs."""
 
-    deadline: float  # time.monotonic() after which no other file is opened
+    deadline: float  # time.thread_time() after which no other file is opened
     max_parsed: int = 12
     parsed: int = 0
 
     @classmethod
     def for_seconds(cls, seconds: float, max_parsed: int = 12) -> Budget:
-        return cls(time.monotonic() + seconds, max_parsed)
+        return cls(time.thread_time() + seconds, max_parsed)
+
+    @property
+    def spent(self) -> bool:
+        return time.thread_time() >= self.deadline
 
     @property
     def over(self) -> bool:
-        return time.monotonic() >= self.deadline or self.parsed >= self.max_parsed
+        return self.spent or self.parsed >= self.max_parsed
 
 
 @dataclass(slots=True)
@@ -50,7 +56,7 @@ class Elsewhere:
     def containing(self, word: str) -> Iterator[Target]:
         encoded = word.encode()
         for target in self.targets():
-            if time.monotonic() >= self.budget.deadline:
+            if self.budget.spent:
                 return
             if encoded not in target.source.data:
                 continue

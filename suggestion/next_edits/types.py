@@ -16,8 +16,9 @@ REPEAT = "repeat"  # an edit the developer made, repeated at another place it ap
 RENAME = "rename"  # a renamed definition followed at its references
 SIGNATURE = "signature"  # a changed parameter list followed at the calls and in the docstring
 ATTRIBUTE = "attribute"  # a renamed ``self.x`` followed at its uses in the class
+IMPORT = "import"  # an import the developer's edit left unused, removed
 LLM = "llm"  # the configured model's answer
-SOURCES = (REPEAT, RENAME, SIGNATURE, ATTRIBUTE, LLM)
+SOURCES = (REPEAT, RENAME, SIGNATURE, ATTRIBUTE, IMPORT, LLM)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,10 +18,11 @@ from dataclasses import dataclass, field, replace
 from tactful.analyzers.findings import Severity
 from tactful.analyzers.text import Span
 
-# Where a comment comes from: our structural rules, ruff, or the LLM.
+# Where a comment comes from: our structural rules, ruff, the LLM, or the project's tests.
 ORIGIN_RULES = "rules"
 ORIGIN_RUFF = "ruff"
 ORIGIN_LLM = "llm"
+ORIGIN_TESTS = "tests"  # the project's tests, run on the change in the sandbox
 
 # Our rule ids (ruff's codes, e.g. ``F401``, are used as they are).
 DEBUG_LEFTOVER = "debug-leftover"
@@ -32,6 +33,7 @@ FUNCTION_TOO_LARGE = "function-too-large"
 FUNCTION_TOO_COMPLEX = "function-too-complex"
 UNTESTED_CHANGE = "untested-change"
 LLM_COMMENT = "llm"
+BREAKS_TEST = "breaks-test"
 
 RULE_DESCRIPTIONS: Mapping[str, str] = {
     DEBUG_LEFTOVER: "A debugging statement (print, breakpoint, pdb, console.log, dbg!) was added.",
@@ -42,6 +44,7 @@ RULE_DESCRIPTIONS: Mapping[str, str] = {
     FUNCTION_TOO_COMPLEX: "A function grew past the complexity bound in this change.",
     UNTESTED_CHANGE: "A changed function is not run by any test (coverage map).",
     LLM_COMMENT: "A comment from the language model, checked to lie on a changed line.",
+    BREAKS_TEST: "A test that covers the change fails with it and passes without it.",
 }
 
 

@@ -25,7 +25,7 @@ from tactful.analyzers.languages import language_of_path
 from tactful.analyzers.references import occurrences
 from tactful.analyzers.secrets import is_secret_path, redact
 from tactful.analyzers.text import Point, Span
-from tactful.suggestion.llm.client import import_litellm
+from tactful.suggestion.llm.client import call_arguments, import_litellm
 from tactful.suggestion.review.comments import LLM_COMMENT, ORIGIN_LLM, Comment
 from tactful.suggestion.review.comments import normalize_line as _normalize
 
@@ -80,22 +80,7 @@ def litellm_complete(config: LlmReviewConfig, messages: list[dict[str, str]]) ->
     """Ask the model through litellm (imported here: it is slow to import and often unused)."""
     litellm = import_litellm()
 
-    kwargs: dict[str, object] = {
-        "model": config.model,
-        "messages": messages,
-        "timeout": config.timeout_s,
-        "max_tokens": config.max_tokens,
-        "temperature": 0,
-        "num_retries": 0,
-    }
-    if config.api_base:
-        kwargs["api_base"] = config.api_base
-    if config.api_key:
-        kwargs["api_key"] = config.api_key
-    elif config.api_base and config.model.startswith("openai/"):
-        # A local OpenAI-compatible server wants some key, and none is configured for it.
-        kwargs["api_key"] = "none"
-    response = litellm.completion(**kwargs)
+    response = litellm.completion(messages=messages, **call_arguments(config))
     choice = response.choices[0]
     content = getattr(getattr(choice, "message", None), "content", None)
     return content if isinstance(content, str) else ""

@@ -2,15 +2,17 @@
  * The VS Code side of tactful: starts `tactful serve`, sends the user's settings, VS Code's
  * workspace trust (in initializationOptions, then `tactful/workspaceTrusted` when it is granted)
  * and the interpreter selected in the Python extension (the project's Python, for validation),
- * lists code actions again when the server announces new verdicts, and shows what the server is
- * doing in the status bar.
+ * lists code actions again when the server announces new verdicts, shows what the server is
+ * doing in the status bar, and shows next edits.
  *
  * Boundary: everything that speaks to VS Code lives here; the decisions (which settings to send,
- * which executable to start, what the status bar says, when to ask for inline suggestions again)
- * are plain functions in `settings.ts`, `serverPath.ts`, `status.ts` and `inline.ts`. Inline
- * completions, diagnostics and code actions are vscode-languageclient's own features: an accepted
- * inline item runs its `tactful.acceptSuggestion` command, which the client forwards to the
- * server.
+ * which executable to start, what the status bar says, when to ask for inline suggestions again,
+ * what a next edit shows and where it leaves the cursor) are plain functions in `settings.ts`,
+ * `serverPath.ts`, `status.ts`, `inline.ts` and `nextEdits.ts`. Inline completions, diagnostics
+ * and code actions are vscode-languageclient's own features: an accepted inline item runs its
+ * `tactful.acceptSuggestion` command, which the client forwards to the server. Next edits
+ * (`tactful/nextEdits`) are shown by `NextEditView`: a decoration at the target line, and
+ * "tactful: Apply Next Edit" on Tab while one shows.
  */
 
 import { execFile } from "node:child_process";
@@ -36,6 +38,16 @@ import {
 } from "./settings";
 import { findServer, type Candidate } from "./serverPath";
 import { shouldAskAgain, type InlineCompletionReady } from "./inline";
+import {
+  cursorAfter,
+  decoration,
+  itemsOf,
+  PAUSE_MS,
+  SHOWN_CONTEXT,
+  stillCurrent,
+  type DocumentAt,
+  type NextEditItem,
+} from "./nextEdits";
 import { Activity, statusView, type ServerState, type ServerStatus } from "./status";
 import { SELECTED_PYTHON, selectedPython, VERDICTS_CHANGED, VerdictRefresh } from "./verdicts";
 
@@ -61,6 +73,216 @@ interface PythonEnvironmentApi {
   };
 }
 
+/**
+ * The next edit shown in the active editor: asked for after a pause in editing, decorated at its
+ * line, applied by "tactful: Apply Next Edit" (Tab while `tactful.nextEditShown`), turned down by
+ * "tactful: Dismiss Next Edit" (Escape). Accepting and dismissing run the server's
+ * `tactful.acceptSuggestion` / `tactful.rejectSuggestion`; one hidden by a change is left to the
+ * server, which counts it as passed by.
+ */
+class NextEditView implements vscode.Disposable {
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private asking: vscode.CancellationTokenSource | undefined;
+  private shown: { editor: vscode.TextEditor; at: DocumentAt; items: NextEditItem[]; index: number } | undefined;
+  private readonly after = vscode.window.createTextEditorDecorationType({
+    after: { color: new vscode.ThemeColor("editorGhostText.foreground"), margin: "0 0 0 2em" },
+    overviewRulerColor: new vscode.ThemeColor("editorGhostText.foreground"),
+    overviewRulerLane: vscode.OverviewRulerLane.Right,
+  });
+  private readonly replaced = vscode.window.createTextEditorDecorationType({
+    backgroundColor: new vscode.ThemeColor("diffEditor.removedTextBackground"),
+  });
+
+  constructor(
+    private readonly client: () => LanguageClient | undefined,
+    private readonly log: vscode.LogOutputChannel,
+  ) {}
+
+  private offered(): LanguageClient | undefined {
+    const client = this.client();
+    if (client?.state !== State.Running) {
+      return undefined;
+    }
+    const experimental = client.initializeResult?.capabilities.experimental as { tactfulNextEdits?: boolean } | undefined;
+    return experimental?.tactfulNextEdits === true ? client : undefined;
+  }
+
+  /** A document changed: what shows is hidden, and next edits are asked for after a pause. */
+  changed(event: vscode.TextDocumentChangeEvent): void {
+    const editor = vscode.window.activeTextEditor;
+    if (editor === undefined || event.document !== editor.document || event.contentChanges.length === 0) {
+      return;
+    }
+    if (!LANGUAGES.includes(event.document.languageId) || event.document.uri.scheme !== "file") {
+      return;
+    }
+    this.hide();
+    this.schedule(editor);
+  }
+
+  private schedule(editor: vscode.TextEditor): void {
+    clearTimeout(this.timer);
+    this.asking?.cancel();
+    this.timer = setTimeout(() => {
+      if (vscode.window.activeTextEditor === editor) {
+        void this.ask(editor);
+      }
+    }, PAUSE_MS);
+  }
+
+  /** Ask for next edits at the editor's cursor now; the answer shows unless the text moved on. */
+  async ask(editor: vscode.TextEditor): Promise<void> {
+    const client = this.offered();
+    if (client === undefined) {
+      return;
+    }
+    clearTimeout(this.timer);
+    this.asking?.cancel();
+    const asking = new vscode.CancellationTokenSource();
+    this.asking = asking;
+    const document = editor.document;
+    const at: DocumentAt = { uri: document.uri.toString(), version: document.version };
+    const position = editor.selection.active;
+    let items: NextEditItem[];
+    try {
+      const result = await client.sendRequest(
+        "tactful/nextEdits",
+        { textDocument: { uri: at.uri }, position: { line: position.line, character: position.character } },
+        asking.token,
+      );
+      items = itemsOf(result);
+    } catch (error) {
+      if (!asking.token.isCancellationRequested) {
+        this.log.warn(`next edits: ${error}`);
+      }
+      return;
+    }
+    const now = vscode.window.activeTextEditor;
+    if (asking.token.isCancellationRequested || now !== editor) {
+      return;
+    }
+    if (!stillCurrent(at, { uri: now.document.uri.toString(), version: now.document.version })) {
+      return;
+    }
+    this.show(editor, at, items, 0);
+  }
+
+  private show(editor: vscode.TextEditor, at: DocumentAt, items: NextEditItem[], index: number): void {
+    this.hide();
+    const item = items[index];
+    if (item === undefined) {
+      return;
+    }
+    const target = vscode.Uri.parse(item.uri);
+    const here = target.toString() === editor.document.uri.toString();
+    const { start, end } = item.range;
+    if (here && end.line >= editor.document.lineCount) {
+      return;
+    }
+    let text: string;
+    let line: number;
+    if (here) {
+      const lines = [];
+      for (let row = start.line; row <= end.line; row++) {
+        lines.push(editor.document.lineAt(row).text);
+      }
+      text = decoration(item, lines);
+      line = start.line;
+      editor.setDecorations(this.replaced, [new vscode.Range(start.line, start.character, end.line, end.character)]);
+    } else {
+      text = decoration(item, undefined, vscode.workspace.asRelativePath(target));
+      line = editor.selection.active.line;
+    }
+    const endOfLine = editor.document.lineAt(line).range.end;
+    editor.setDecorations(this.after, [
+      {
+        range: new vscode.Range(endOfLine, endOfLine),
+        renderOptions: { after: { contentText: text } },
+        hoverMessage: new vscode.MarkdownString().appendText(
+          `tactful next edit: ${item.label}. Tab applies it, Escape dismisses it.`,
+        ),
+      },
+    ]);
+    this.shown = { editor, at, items, index };
+    void vscode.commands.executeCommand("setContext", SHOWN_CONTEXT, true);
+  }
+
+  /** Hide what shows (without telling the server). */
+  hide(): void {
+    const shown = this.shown;
+    this.shown = undefined;
+    if (shown !== undefined) {
+      shown.editor.setDecorations(this.after, []);
+      shown.editor.setDecorations(this.replaced, []);
+      void vscode.commands.executeCommand("setContext", SHOWN_CONTEXT, false);
+    }
+  }
+
+  private async run(command: string, id: string): Promise<unknown> {
+    const client = this.client();
+    if (client?.state !== State.Running) {
+      return undefined;
+    }
+    try {
+      return await client.sendRequest(ExecuteCommandRequest.type, { command, arguments: [id] });
+    } catch (error) {
+      this.log.warn(`${command}: ${error}`);
+      return undefined;
+    }
+  }
+
+  /** "tactful: Apply Next Edit": jump to the edit shown, apply it, report it, ask again. */
+  async apply(): Promise<boolean> {
+    const shown = this.shown;
+    if (shown === undefined) {
+      return false;
+    }
+    const item = shown.items[shown.index];
+    this.hide();
+    const target = vscode.Uri.parse(item.uri);
+    const { start, end } = item.range;
+    const edit = new vscode.WorkspaceEdit();
+    edit.replace(target, new vscode.Range(start.line, start.character, end.line, end.character), item.newText);
+    if (!(await vscode.workspace.applyEdit(edit))) {
+      this.log.warn(`next edit ${item.id} could not be applied`);
+      return false;
+    }
+    const editor = await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(target));
+    const cursor = cursorAfter(item);
+    const position = new vscode.Position(cursor.line, cursor.character);
+    editor.selection = new vscode.Selection(position, position);
+    editor.revealRange(new vscode.Range(position, position));
+    await this.run("tactful.acceptSuggestion", item.id);
+    // The next one, from where this one left the cursor.
+    await this.ask(editor);
+    return true;
+  }
+
+  /** "tactful: Dismiss Next Edit": report it turned down and show the next item, if any. */
+  async dismiss(): Promise<boolean> {
+    const shown = this.shown;
+    if (shown === undefined) {
+      return false;
+    }
+    const item = shown.items[shown.index];
+    this.hide();
+    await this.run("tactful.rejectSuggestion", item.id);
+    const editor = vscode.window.activeTextEditor;
+    if (editor === shown.editor && stillCurrent(shown.at, { uri: editor.document.uri.toString(), version: editor.document.version })) {
+      this.show(editor, shown.at, shown.items, shown.index + 1);
+    }
+    return true;
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.asking?.cancel();
+    this.hide();
+    this.after.dispose();
+    this.replaced.dispose();
+  }
+}
+
 class Tactful implements vscode.Disposable {
   private client: LanguageClient | undefined;
   private server: Candidate | undefined;
@@ -71,6 +293,7 @@ class Tactful implements vscode.Disposable {
   private readonly log: vscode.LogOutputChannel;
   private readonly settings: ServerSetting[];
   private readonly disposables: vscode.Disposable[] = [];
+  private readonly nextEdits: NextEditView;
   private python: string | undefined;
   private readonly verdicts = new VerdictRefresh(
     (uri) => this.refreshCodeActions(uri),
@@ -84,7 +307,8 @@ class Tactful implements vscode.Disposable {
     this.item.command = "tactful.menu";
     const properties = context.extension.packageJSON?.contributes?.configuration?.properties ?? {};
     this.settings = serverSettings(properties);
-    this.disposables.push(this.log, this.item);
+    this.nextEdits = new NextEditView(() => this.client, this.log);
+    this.disposables.push(this.log, this.item, this.nextEdits);
     this.render();
     this.item.show();
   }
@@ -358,7 +582,11 @@ class Tactful implements vscode.Disposable {
     command("tactful.restart", () => this.restart());
     command("tactful.showLog", () => this.log.show());
     command("tactful.menu", () => this.menu());
+    command("tactful.applyNextEdit", () => this.nextEdits.apply());
+    command("tactful.dismissNextEdit", () => this.nextEdits.dismiss());
     this.disposables.push(
+      vscode.workspace.onDidChangeTextDocument((event) => this.nextEdits.changed(event)),
+      vscode.window.onDidChangeActiveTextEditor(() => this.nextEdits.hide()),
       vscode.workspace.onDidGrantWorkspaceTrust(() => this.sendTrust()),
       vscode.workspace.onDidChangeConfiguration((event) => {
         if (this.affectsUserOnly(event)) {

@@ -43,6 +43,12 @@ M.commands = {
     end,
     { desc = "tactful: ask for an inline completion at the cursor now" },
   },
+  TactfulNextEdit = {
+    function()
+      tactful().request_next_edits()
+    end,
+    { desc = "tactful: ask for the next edits at the cursor now" },
+  },
   TactfulRestart = {
     function()
       tactful().restart()

@@ -39,6 +39,22 @@ M.defaults = {
       dismiss = "<C-]>",
     },
   },
+  next_edits = {
+    --- Ask for the follow-up edits of your edits (`tactful/nextEdits`) and show the first.
+    enabled = true,
+    --- The pause after the last change before asking, in milliseconds.
+    debounce_ms = 500,
+    --- The sign in the sign column of the line a next edit changes.
+    sign = "»",
+    --- `accept` (Insert and Normal mode) jumps to the next edit shown and applies it; in Insert
+    --- mode the ghost text of an inline completion takes the key first. `dismiss` (Insert mode)
+    --- turns it down. Each key does what it did before when nothing shows. `false` leaves a
+    --- key alone.
+    keymaps = {
+      accept = "<Tab>",
+      dismiss = "<C-]>",
+    },
+  },
   --- Called with (client, bufnr) when tactful attaches to a buffer.
   on_attach = nil,
 }

@@ -95,7 +95,22 @@ function M.check()
         end
       end
     end
+    for buf in pairs(client.attached_buffers or {}) do
+      local accept = (options.next_edits.keymaps or {}).accept
+      if accept and keys.is_mapped(buf, "n", accept) then
+        health.ok(("%s in buffer %d (Normal mode): apply the next edit while one shows, else %s"):format(
+          accept,
+          buf,
+          keys.fallback_of(buf, "n", accept) or "the key itself"
+        ))
+      end
+    end
     local caps = client.server_capabilities or {}
+    if require("tactful.next_edit").offered(client) then
+      health.ok("the server offers next edits")
+    elseif options.next_edits.enabled then
+      health.info("the server does not offer next edits (tactful/nextEdits): an older tactful")
+    end
     if caps.inlineCompletionProvider then
       health.ok("the server offers inline completions")
     else

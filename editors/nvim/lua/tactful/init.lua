@@ -12,13 +12,18 @@
 ---
 --- Review comments and quality findings arrive as ordinary diagnostics (sources `tactful.review`
 --- and `tactful.quality`) and their fixes as code actions, so Neovim's own LSP client shows them.
+--- Next edits (`tactful/nextEdits`, the follow-up edits of the edits just made) show at their
+--- line after a pause in editing, and `<Tab>` jumps to one and applies it (`tactful.next_edit`).
+---
 --- This module owns the `tactful` and `tactful.events` augroups and the user commands; the keys
---- belong to `tactful.keys`, the ghost text to `tactful.ghost`.
+--- belong to `tactful.keys`, the ghost text to `tactful.ghost`, next edits to
+--- `tactful.next_edit`.
 
 local config = require("tactful.config")
 local ghost = require("tactful.ghost")
 local keys = require("tactful.keys")
 local lsp = require("tactful.lsp")
+local next_edit = require("tactful.next_edit")
 local rpc = require("tactful.rpc")
 local status = require("tactful.status")
 
@@ -59,6 +64,10 @@ keys.handle("accept", "inline completion", function(buf)
 end)
 keys.handle("accept_word", "inline completion", ghost.accept_word)
 keys.handle("dismiss", "inline completion", ghost.dismiss)
+-- What the keys do while a next edit shows (the inline completion's actions run first on a
+-- key they share).
+keys.handle("next_edit", "next edit", next_edit.accept)
+keys.handle("next_edit_dismiss", "next edit", next_edit.dismiss)
 
 status.follow_inline(ghost.enabled)
 
@@ -69,6 +78,14 @@ local function map_keys(buf)
   keys.map(buf, "i", maps.dismiss, "dismiss", "dismiss the suggestion")
 end
 
+local function map_next_edit_keys(buf)
+  local maps = config.options.next_edits.keymaps or {}
+  for _, mode in ipairs({ "i", "n" }) do
+    keys.map(buf, mode, maps.accept, "next_edit", "jump to the next edit and apply it")
+  end
+  keys.map(buf, "i", maps.dismiss, "next_edit_dismiss", "dismiss the next edit")
+end
+
 local function attach(client, buf)
   if config.options.inline.enabled then
     if native_inline() then
@@ -77,6 +94,10 @@ local function attach(client, buf)
       ghost.attach(client, buf)
     end
     map_keys(buf)
+  end
+  if config.options.next_edits.enabled and next_edit.offered(client) then
+    next_edit.attach(client, buf)
+    map_next_edit_keys(buf)
   end
   if config.options.on_attach then
     config.options.on_attach(client, buf)
@@ -97,6 +118,7 @@ end
 function M.prepare()
   require("tactful.commands").create()
   vim.api.nvim_set_hl(0, "TactfulGhost", { link = "Comment", default = true })
+  next_edit.highlights()
   local group = vim.api.nvim_create_augroup("tactful.events", { clear = true })
   vim.api.nvim_create_autocmd("LspAttach", {
     group = group,
@@ -129,6 +151,7 @@ function M.prepare()
     group = group,
     callback = function()
       vim.api.nvim_set_hl(0, "TactfulGhost", { link = "Comment", default = true })
+      next_edit.highlights()
     end,
   })
 end
@@ -148,6 +171,26 @@ end
 
 function M.dismiss()
   return keys.run("dismiss", vim.api.nvim_get_current_buf())
+end
+
+--- Jump to the next edit shown and apply it; false when none shows.
+function M.next_edit()
+  return keys.run("next_edit", vim.api.nvim_get_current_buf())
+end
+
+--- Turn down the next edit shown; false when none shows.
+function M.dismiss_next_edit()
+  return keys.run("next_edit_dismiss", vim.api.nvim_get_current_buf())
+end
+
+--- Ask for next edits at the cursor now, without waiting for a pause; whether it asked.
+function M.request_next_edits()
+  local buf = vim.api.nvim_get_current_buf()
+  if not next_edit.offered(rpc.client_for(buf)) then
+    notify("no tactful server that offers next edits runs for this buffer", vim.log.levels.WARN)
+    return false
+  end
+  return next_edit.request(buf)
 end
 
 --- Whether inline completions are on (in `buf`, default the current buffer).
@@ -397,6 +440,10 @@ function M.setup(opts)
     debounce_ms = inline.debounce_ms,
     hl_group = inline.hl_group,
     auto_trigger = inline.auto_trigger,
+  })
+  next_edit.configure({
+    debounce_ms = M.config.next_edits.debounce_ms,
+    sign = M.config.next_edits.sign,
   })
   M.prepare()
   local group = vim.api.nvim_create_augroup("tactful", { clear = true })

@@ -1,10 +1,11 @@
 --- Keys that act only while tactful shows something, and otherwise do what they did before.
 ---
---- A key is bound to an action (`accept`, `accept_word`, `dismiss`). Whatever shows something
---- registers a handler for an action with `handle()`: the ghost text does, and a next-edit
---- display shares the same keys by registering its own. When the key is pressed the handlers
---- run, highest priority first, and the first that returns true took the key. When none does,
---- the key falls through, as copilot.lua and nvim-cmp do it:
+--- A key is bound to one or more actions (`accept`, `accept_word`, `dismiss`, `next_edit`,
+--- `next_edit_dismiss`). Whatever shows something registers a handler for an action with
+--- `handle()`: the ghost text for the first three, the next-edit display for the others. When
+--- the key is pressed its actions run in the order they were mapped, each action's handlers
+--- highest priority first, and the first that returns true took the key. When none does, the
+--- key falls through, as copilot.lua and nvim-cmp do it:
 ---
 ---   1. to the buffer-local mapping the key had when tactful mapped it (nvim-cmp's, a snippet
 ---      plugin's, yours), kept under a `<Plug>` name with every attribute it had (expr,
@@ -26,7 +27,7 @@ local DESC = "tactful: "
 local DONE = "<Plug>(tactful-fell-through)"
 
 local handlers = {} -- action -> { { name, fn, priority, order } }
-local mapped = {} -- buf -> key id -> { mode, lhs, press, plug?, original? }
+local mapped = {} -- buf -> key id -> { mode, lhs, actions, press, plug?, original? }
 local presses = {} -- press number -> function run by a mapping
 local falling = {} -- key id -> true while that key's fallback runs
 local plugs = 0
@@ -157,16 +158,22 @@ function M.fall_through(buf, mode, lhs)
 end
 
 --- Map `lhs` in `mode` for `buf` to `action`; the mapping it shadows is kept for falling through.
+--- Mapping a key again adds the action after those it has: a press runs them in that order
+--- (the inline completion's `accept`, then `next_edit` on the same `<Tab>`).
 function M.map(buf, mode, lhs, action, desc)
   if not lhs or lhs == "" then
     return
   end
   local id = id_of(mode, lhs)
   mapped[buf] = mapped[buf] or {}
-  if mapped[buf][id] then
+  local known = mapped[buf][id]
+  if known then
+    if not vim.tbl_contains(known.actions, action) then
+      table.insert(known.actions, action)
+    end
     return
   end
-  local entry = { mode = mode, lhs = lhs }
+  local entry = { mode = mode, lhs = lhs, actions = { action } }
   vim.api.nvim_buf_call(buf, function()
     local existing = vim.fn.maparg(lhs, mode, false, true)
     if existing.buffer == 1 and not is_ours(existing) then
@@ -178,9 +185,12 @@ function M.map(buf, mode, lhs, action, desc)
   mapped[buf][id] = entry
   entry.press = #presses + 1
   presses[entry.press] = function()
-    if not M.run(action, buf) then
-      M.fall_through(buf, mode, lhs)
+    for _, each in ipairs(entry.actions) do
+      if M.run(each, buf) then
+        return
+      end
     end
+    M.fall_through(buf, mode, lhs)
   end
   -- A <Cmd> string, not a Lua callback: plugins that map the key over tactful's later
   -- (nvim-cmp on InsertEnter) fall back to a mapping by feeding its rhs.

@@ -1,0 +1,310 @@
+"""``tactful bench edits REPO``: replay a repository's real commits as edits through the server.
+
+Boundary: part of the bench command (a language client, like ``bench completion``). It clones
+REPO into a temporary workspace, starts ``tactful serve`` over stdio there with its own user
+directories, and for each sampled commit checks out the commit's parent (the server told of
+every file that changed on disk with ``workspace/didChangeWatchedFiles``), then makes the
+commit's changes as a developer would: each changed file opened as it was at the parent, each
+hunk's old stretch deleted and its new text typed where it belongs, chunk by chunk, with a
+ranged ``didChange`` for every chunk and an ``inlineCompletion`` request after it
+(``tactful.suggestion.replay.edit_file``, the typing loop of ``bench completion``); files the
+commit adds are typed top to bottom as new files. Renamed, copied and deleted files are left out.
+
+Output (``--format json``, documented in docs/bench.md): per engine, the in-context edits'
+summary at the top level (the shape of ``bench completion``'s), then ``new_files`` and
+``new_files_first_100_lines``, and latency by the size of the file typed into.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+
+from tactful.analyzers.git_safety import run_git
+from tactful.analyzers.languages import language_of_path
+from tactful.feedback.acceptance.evaluation import compare_runs
+from tactful.server.cli.bench import add_shared_options, parse_settings, session
+from tactful.server.cli.bench_filter import filter_runs, filter_text
+from tactful.suggestion.replay import Step, Tally, edit_file, type_file
+
+HEAD_LINES = 100
+# Sizes of the file typed into (its lines at the request), for the latency breakdown.
+SIZES = ((0, "under_1000_lines"), (1000, "1000_to_4999_lines"), (5000, "5000_lines_or_more"))
+
+
+class BenchError(Exception):
+    """The repository cannot be replayed (not a repository, no commits to replay)."""
+
+
+def add_parser(kinds: argparse._SubParsersAction) -> None:
+    edits = kinds.add_parser(
+        "edits", help="replay a git repository's commits as edits and measure inline completions"
+    )
+    edits.add_argument("repository", type=Path, help="a git repository (a checkout)")
+    add_shared_options(edits)
+    edits.add_argument(
+        "--commits", type=int, default=20, help="replay a sample of N commits (0: all)"
+    )
+    edits.add_argument("--seed", type=int, default=0, help="seed of the commit sample")
+    edits.add_argument(
+        "--max-added",
+        type=int,
+        default=40,
+        help="a hunk adding more lines than this is pasted, not typed (0: no limit)",
+    )
+    edits.set_defaults(func=run)
+
+
+# -- the repository -------------------------------------------------------------------------
+
+
+def _git(repository: Path, *args: str, allow: str = "") -> str:
+    """``git args`` in ``repository``, its configured programs off (git_safety.run_git) and
+    no transport but ``allow``."""
+    result = run_git(repository, *args, timeout=120, extra_env={"GIT_ALLOW_PROTOCOL": allow})
+    if result.returncode != 0:
+        raise BenchError(result.stderr.decode("utf-8", "replace").strip() or f"git {args[0]}")
+    return result.stdout.decode("utf-8", "surrogateescape")
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """A commit to replay: its id, its first parent, and the files it changes that can be
+    typed: ``modified`` (edited in place) and ``added`` (typed as new files)."""
+
+    id: str
+    parent: str
+    modified: tuple[str, ...]
+    added: tuple[str, ...]
+
+
+def commits(repository: Path, count: int, seed: int) -> list[Commit]:
+    """A seeded sample of ``count`` first-parent commits (0: all) that modify or add source
+    files, oldest first."""
+    listed = _git(repository, "rev-list", "--first-parent", "--parents", "HEAD").split("\n")
+    found: list[Commit] = []
+    for line in listed:
+        ids = line.split()
+        if len(ids) < 2:
+            continue  # the root commit has no parent to start from
+        commit, parent = ids[0], ids[1]
+        fields = _git(
+            repository, "diff", "--name-status", "--find-renames", "-z", parent, commit
+        ).split("\0")
+        modified, added = [], []
+        position = 0
+        while position + 1 < len(fields):
+            kind, path = fields[position][:1], fields[position + 1]
+            # A rename or a copy names two paths: the file moved, it was not written.
+            position += 3 if kind in ("R", "C") else 2
+            if not language_of_path(path):
+                continue
+            if kind == "M":
+                modified.append(path)
+            elif kind == "A":
+                added.append(path)
+        if modified or added:
+            found.append(Commit(commit, parent, tuple(modified), tuple(added)))
+    found.reverse()
+    if count > 0 and count < len(found):
+        chosen = set(random.Random(seed).sample(range(len(found)), count))
+        found = [c for i, c in enumerate(found) if i in chosen]
+    return found
+
+
+def show(repository: Path, commit: str, path: str) -> str:
+    return (
+        _git(repository, "show", f"{commit}:{path}")
+        .encode("utf-8", "surrogateescape")
+        .decode("utf-8", "replace")
+        .replace("\r\n", "\n")
+    )
+
+
+# -- what one run measured ------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class EditsTally:
+    """In-context edits, new files, the first lines of new files, and latency by file size."""
+
+    edits: Tally = field(default_factory=Tally)
+    new_files: Tally = field(default_factory=Tally)
+    new_files_head: Tally = field(default_factory=Tally)
+    commits: int = 0
+    by_size: dict[str, list[float]] = field(default_factory=dict)
+
+    def watch(self, step: Step) -> None:
+        lines = step.typed.count("\n") + step.after.count("\n") + 1
+        name = next(label for floor, label in reversed(SIZES) if lines >= floor)
+        self.by_size.setdefault(name, []).append(step.latency_ms)
+
+    def summary(self) -> dict[str, Any]:
+        out = self.edits.summary()
+        out["commits"] = self.commits
+        out["new_files"] = self.new_files.summary()
+        out[f"new_files_first_{HEAD_LINES}_lines"] = self.new_files_head.summary()
+        by_size: dict[str, dict[str, Any]] = {}
+        for _floor, name in SIZES:
+            latencies = self.by_size.get(name)
+            if latencies:
+                part = Tally(latencies_ms=latencies).summary()["latency_ms"]
+                assert isinstance(part, dict)  # the percentiles, by name
+                by_size[name] = {"requests": len(latencies), **part}
+        out["latency_ms_by_file_size"] = by_size
+        return out
+
+
+async def _replay(
+    repository: Path,
+    chosen: list[Commit],
+    engine: str,
+    options: dict[str, Any],
+    max_added: int,
+    inspect: Any = None,
+) -> EditsTally:
+    tally = EditsTally()
+
+    def setup(root: Path) -> None:
+        # A clone of the repository named on the command line: the one transport let through
+        # (git_safety turns every transport off).
+        _git(
+            repository,
+            *("clone", "--quiet", "--no-checkout", str(repository), str(root)),
+            allow="file",
+        )
+        _git(root, "checkout", "--quiet", "--detach", chosen[0].parent)
+
+    async def work(server: Any, root: Path) -> EditsTally:
+        checked_out = chosen[0].parent
+        touched: set[str] = set()
+        for commit in chosen:
+            touched |= _checkout(root, checked_out, commit.parent)
+            server.watched(_file_events(root, touched))
+            checked_out = commit.parent
+            touched = set()
+            for path in commit.modified:
+                old = show(repository, commit.parent, path)
+                new = show(repository, commit.id, path)
+                language = language_of_path(path) or "plaintext"
+                part = await edit_file(
+                    server, path, old, new, language, max_added=max_added, watch=tally.watch
+                )
+                tally.edits.merge(part)
+                touched.add(path)
+            for path in commit.added:
+                new = show(repository, commit.id, path)
+                language = language_of_path(path) or "plaintext"
+                typist = await type_file(
+                    server, path, new, language, watch=tally.watch, head_lines=HEAD_LINES
+                )
+                tally.new_files.merge(typist.tally)
+                if typist.head is not None:
+                    tally.new_files_head.merge(typist.head)
+                touched.add(path)
+            tally.commits += 1
+        return tally
+
+    return await session(setup, engine, options, work, inspect, hide_typed=False)
+
+
+def _checkout(root: Path, current: str, target: str) -> set[str]:
+    """Check out ``target`` over whatever the replay wrote; the paths that differ."""
+    changed = set()
+    if current != target:
+        names = _git(root, "diff", "--name-only", "-z", current, target).split("\0")
+        changed = {name for name in names if name}
+    _git(root, "checkout", "--quiet", "--force", "--detach", target)
+    _git(root, "clean", "-q", "-f", "-d")
+    return changed
+
+
+def _file_events(root: Path, paths: set[str]) -> list[tuple[Path, types.FileChangeType]]:
+    return [
+        (
+            root / path,
+            types.FileChangeType.Changed
+            if (root / path).exists()
+            else types.FileChangeType.Deleted,
+        )
+        for path in sorted(paths)
+    ]
+
+
+# -- the command ----------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> int:
+    repository: Path = args.repository.resolve()
+    try:
+        options = parse_settings(args.setting)
+        if not (repository / ".git").exists():
+            raise BenchError(f"{args.repository} is not a git repository")
+        chosen = commits(repository, args.commits, args.seed)
+        if not chosen:
+            raise BenchError(f"no commit of {args.repository} changes source files")
+    except Exception as error:  # a usage error or git's own complaint
+        print(f"tactful bench: {error}", file=sys.stderr)
+        return 2
+    report: dict[str, Any] = {
+        "repository": str(args.repository),
+        "commits": [c.id for c in chosen],
+        "engines": {},
+    }
+    for engine in args.engine or ["local"]:
+
+        def one(opts: dict[str, Any], inspect: Any = None, engine: str = engine) -> EditsTally:
+            return asyncio.run(_replay(repository, chosen, engine, opts, args.max_added, inspect))
+
+        if args.filter:
+            runs = filter_runs(args.filter, one, options)
+            head = f"new_files_first_{HEAD_LINES}_lines"
+            for name in ("prior", "online"):
+                if "off" in runs and name in runs:
+                    runs[f"effect_{name}_{head}"] = compare_runs(
+                        runs["off"][head], runs[name][head]
+                    )
+            report["engines"][engine] = runs
+        else:
+            report["engines"][engine] = one(options).summary()
+    if args.format == "json":
+        json.dump(report, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    for engine, summary in report["engines"].items():
+        if args.filter:
+            print(filter_text(engine, summary))
+            continue
+        print(_text(engine, summary))
+    return 0
+
+
+def _text(engine: str, summary: dict[str, Any]) -> str:
+    def line(name: str, part: dict[str, Any]) -> str:
+        latency = part["latency_ms"]
+        return (
+            f"  {name}: {part['keystrokes']} keystrokes, saved "
+            f"{100 * part['keystrokes_saved_rate']:.1f}%, acceptance "
+            f"{100 * part['acceptance_rate']:.1f}% of {part['shown']} shown, latency p50 "
+            f"{latency['p50']} ms p99 {latency['p99']} ms"
+        )
+
+    lines = [f"{engine}: {summary['commits']} commits"]
+    lines.append(line("in-context edits", summary))
+    lines.append(line("new files", summary["new_files"]))
+    head = f"new_files_first_{HEAD_LINES}_lines"
+    lines.append(line(f"first {HEAD_LINES} lines of new files", summary[head]))
+    for name, latency in summary["latency_ms_by_file_size"].items():
+        lines.append(
+            f"  latency in files of {name.replace('_', ' ')}: {latency['requests']} requests, "
+            f"p50 {latency['p50']} ms p99 {latency['p99']} ms"
+        )
+    return "\n".join(lines)

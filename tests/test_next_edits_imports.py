@@ -1,0 +1,73 @@
+"""Import follow-ups: the edit that removed an imported name's last use → that import goes."""
+
+from __future__ import annotations
+
+from fixtures.next_edits import applied, opened
+
+from tactful.suggestion.next_edits import IMPORT
+
+MOD = """\
+import os
+import sys
+from shutil import copy, move, rmtree
+
+
+def clean(path):
+    rmtree(path)
+    print(sys.argv, os.sep)
+
+
+def place(a, b):
+    move(a, b)
+"""
+
+
+def imports_proposed(current, path, cursor):
+    return [item for item in current.proposed(path, cursor) if item.source == IMPORT]
+
+
+def test_the_import_of_a_name_whose_last_use_was_removed_is_removed(tmp_path):
+    current = opened(tmp_path, {"mod.py": MOD})
+    cursor = current.edit("mod.py", "    print(sys.argv, os.sep)\n", "    print(os.sep)\n")
+    (item,) = imports_proposed(current, "mod.py", cursor)
+    assert item.label == "remove the unused import `sys`"
+    assert applied(current.text("mod.py"), item).startswith("import os\nfrom shutil import")
+    # It passes the checks (the file parses, ruff finds nothing new) and is shown.
+    assert [shown.label for shown in current.suggested("mod.py", cursor)] == [item.label]
+
+
+def test_a_name_among_others_is_taken_out_of_its_import_with_its_comma(tmp_path):
+    current = opened(tmp_path, {"mod.py": MOD})
+    cursor = current.edit("mod.py", "    move(a, b)\n", "    return a, b\n")
+    (item,) = imports_proposed(current, "mod.py", cursor)
+    assert "from shutil import copy, rmtree\n" in applied(current.text("mod.py"), item)
+    # Not taken yet, it is still proposed beside the next one.
+    cursor = current.edit("mod.py", "    rmtree(path)\n", "    del path\n")
+    assert sorted(
+        line
+        for item in imports_proposed(current, "mod.py", cursor)
+        for line in applied(current.text("mod.py"), item).splitlines()
+        if line.startswith("from shutil")
+    ) == ["from shutil import copy, move", "from shutil import copy, rmtree"]
+
+
+def test_an_import_still_used_elsewhere_or_exported_stays(tmp_path):
+    text = MOD + "\n\ndef again():\n    return sys.path\n"
+    current = opened(tmp_path, {"mod.py": text, "pkg/__init__.py": MOD})
+    cursor = current.edit("mod.py", "    print(sys.argv, os.sep)\n", "    print(os.sep)\n")
+    assert imports_proposed(current, "mod.py", cursor) == []
+    # A package's __init__ exports what it imports.
+    cursor = current.edit("pkg/__init__.py", "    print(sys.argv, os.sep)\n", "    print(os.sep)\n")
+    assert imports_proposed(current, "pkg/__init__.py", cursor) == []
+    # A name listed in __all__ is exported too.
+    exported = '__all__ = ["sys"]\n' + MOD
+    current = opened(tmp_path / "other", {"mod.py": exported})
+    cursor = current.edit("mod.py", "    print(sys.argv, os.sep)\n", "    print(os.sep)\n")
+    assert imports_proposed(current, "mod.py", cursor) == []
+
+
+def test_lines_cut_away_leave_their_imports_alone(tmp_path):
+    # Cut to be pasted elsewhere, uses and all: the import will be needed again.
+    current = opened(tmp_path, {"mod.py": MOD})
+    cursor = current.edit("mod.py", "\n\ndef place(a, b):\n    move(a, b)\n", "")
+    assert imports_proposed(current, "mod.py", cursor) == []
