@@ -114,7 +114,6 @@ class Moment:
     features: Features
     context: Features
     stands_for: float = 1.0
-    developer: str = ""
 
 
 @dataclass
@@ -162,7 +161,7 @@ def load(conn: Any, settle_s: float = SETTLE_S) -> TeamData:
                coalesce(o.accepted, false), coalesce(o.saved, 0), e.explored,
                coalesce(e.probability, 0),
                e.ones, e.valued, e.vals, e.context_ones, e.context_valued, e.context_vals,
-               d.links_hidden, e.developer
+               d.links_hidden
         FROM tactful_events e
         LEFT JOIN outcome o ON o.developer = e.developer AND o.item_id = e.item_id
         JOIN developer d ON d.developer = e.developer
@@ -198,7 +197,6 @@ def load(conn: Any, settle_s: float = SETTLE_S) -> TeamData:
                     _features(r[8], r[9], r[10]),
                     _features(r[11], r[12], r[13]),
                     stands_for,
-                    r[15],
                 )
             )
     items = conn.execute(
@@ -233,10 +231,10 @@ def _weight(m: Moment) -> float:
     return example_weight(m.accepted, m.saved) * min(m.stands_for, MAX_EXPLORE_WEIGHT)
 
 
-def fit_gate(start: Prior, moments: Sequence[Moment], options: TrainingOptions) -> Stage:
-    """``start``'s gate trained further on ``moments`` (the known ones' outcomes, the others'
-    filter probabilities as soft labels), in a seeded order, as online learning does."""
+def fit_cascade(start: Prior, moments: Sequence[Moment], options: TrainingOptions) -> Prior:
+    """``start``'s stages trained further on ``moments``, in a seeded order."""
     gate = LogisticModel(dict(start.gate.weights), rate=options.rate, typecode="d")
+    filt = LogisticModel(dict(start.filter.weights), rate=options.rate, typecode="d")
     order = list(range(len(moments)))
     shuffle = random.Random(options.seed)
     for _ in range(options.epochs):
@@ -244,77 +242,16 @@ def fit_gate(start: Prior, moments: Sequence[Moment], options: TrainingOptions) 
         for k in order:
             m = moments[k]
             if m.known:
-                gate.update(m.context, m.accepted, _weight(m))
+                weight = _weight(m)
+                filt.update(m.features, m.accepted, weight)
+                gate.update(m.context, m.accepted, weight)
             else:
                 gate.update(m.context, min(max(m.probability, 0.0), 1.0))
-    return Stage(gate.nonzero(1e-4), start.gate.threshold, start.gate.rate, 1.0)
-
-
-@dataclass(frozen=True)
-class FilterFit:
-    """The filter fitted on a scope's suggestions: its weights, the penalty strength
-    cross-validation chose (``math.inf``: the start's weights kept), the threshold found on
-    the pooled held-out predictions (None without any), and the scores of every strength."""
-
-    weights: Mapping[int, float]
-    strength: float
-    threshold: float | None
-    scores: Mapping[float, float]
-    groups: int
-
-
-def fit_filter(start: Prior, moments: Sequence[Moment]) -> FilterFit:
-    """The filter as a posterior centred on ``start``'s (``tactful.feedback.team.fitting``),
-    its strength chosen by cross-validation across developers on the acceptance lift at the
-    loss budget, from the suggestions of known outcome."""
-    from tactful.feedback.team import fitting
-
-    known = [m for m in moments if m.known]
-    examples = [
-        fitting.Labelled(m.features, float(m.accepted), _weight(m), m.developer) for m in known
-    ]
-    groups = fitting.groups_of(examples, [m.time for m in known])
-
-    def lift(probabilities: Any, indices: Any) -> float | None:
-        scored = [
-            (p, known[k]) for p, k in zip(probabilities.tolist(), indices.tolist(), strict=True)
-        ]
-        threshold = _threshold([(p, _cost(m)) for p, m in scored])
-        return at_threshold(scored, threshold)["acceptance_lift"]
-
-    choice = fitting.choose_strength(examples, groups, start.filter.weights, lift)
-    threshold = (
-        _threshold([(p, _cost(known[k])) for p, k in choice.held_out]) if choice.held_out else None
+    return Prior(
+        gate=Stage(gate.nonzero(1e-4), start.gate.threshold, start.gate.rate, 1.0),
+        filter=Stage(filt.nonzero(1e-4), start.filter.threshold, start.filter.rate, 1.0),
+        meta=dict(start.meta),
     )
-    weights = (
-        dict(start.filter.weights)
-        if not math.isfinite(choice.strength)
-        else fitting.fit(examples, start.filter.weights, choice.strength)
-    )
-    return FilterFit(weights, choice.strength, threshold, choice.scores, choice.groups)
-
-
-def fit_cascade(
-    start: Prior, moments: Sequence[Moment], options: TrainingOptions
-) -> tuple[Prior, FilterFit]:
-    """``start`` fitted on ``moments``: the filter as ``fit_filter`` does (the start's whole
-    model kept when cross-validation keeps its filter), the gate as ``fit_gate`` does."""
-    filt = fit_filter(start, moments)
-    if not math.isfinite(filt.strength):
-        return start, filt
-    return (
-        Prior(
-            gate=fit_gate(start, moments, options),
-            filter=Stage(filt.weights, start.filter.threshold, start.filter.rate, 1.0),
-            meta=dict(start.meta),
-        ),
-        filt,
-    )
-
-
-def _cost(m: Moment) -> float:
-    """What hiding ``m`` costs: the keystrokes it saved, for every suggestion it stands for."""
-    return m.saved * _stands_for(m) if m.accepted else 0.0
 
 
 def _predictor(weights: Mapping[int, float]) -> LogisticModel:
@@ -410,17 +347,30 @@ def _scope_model(
     run_label: str,
     evaluated_start: Prior | None = None,
 ) -> ScopeModel:
-    """The recipe (``fit_cascade``) on all of the scope's suggestions is what is published, at
-    the threshold its cross-validation found; the same recipe on the oldest ones only, tested on
-    the newest against ``start`` (or ``evaluated_start`` when given), is its evaluation."""
+    """Fit on the oldest suggestions and test on the newest (``start``, or ``evaluated_start``
+    when given, against the model trained from it); if training did better on held-back log
+    loss, the published model is trained from ``start`` again on all of them — the figures are
+    the held-back ones of the same recipe on fewer — with the threshold found on held-back."""
     fit_on, held = _split(moments, options.held_back)
     base = evaluated_start or start
-    trained, _ = fit_cascade(base, fit_on, options)
+    trained = fit_cascade(base, fit_on, options)
     new = evaluate(trained, held)
     before = evaluate(base, held)
-    chosen, filt = fit_cascade(start, moments, options)
-    kept_trained = math.isfinite(filt.strength)
-    threshold = filt.threshold if filt.threshold is not None else start.filter.threshold
+    better = (
+        new.get("log_loss") is not None
+        and before.get("log_loss") is not None
+        and new["log_loss"] <= before["log_loss"]
+    )
+    kept_trained = better or not held
+    threshold = new.get("threshold") if kept_trained else before.get("threshold")
+    if not held or threshold is None:
+        threshold = start.filter.threshold
+    if not kept_trained:
+        chosen = start
+    elif held:
+        chosen = fit_cascade(start, moments, options)
+    else:
+        chosen = trained
     meta = {
         **dict(shipped_prior().meta),
         "id": f"team-{run_label}-{scope or 'all'}",
@@ -444,18 +394,10 @@ def _scope_model(
         "held_back": len(held),
         "kept": "trained" if kept_trained else "base",
         "published_fitted_on": len(moments) if kept_trained else 0,
-        "strength": filt.strength if kept_trained else None,
-        "cross_validation": {
-            "groups": filt.groups,
-            "acceptance_lift": {
-                ("start" if not math.isfinite(k) else f"{k:g}"): round(v, 4)
-                for k, v in filt.scores.items()
-            },
-        },
         "model": new,
         "base": before,
     }
-    return ScopeModel(published, evaluation, trained)
+    return ScopeModel(published, evaluation, trained if kept_trained else base)
 
 
 def fit_items(start: Mapping[int, float], items: Iterable[tuple[Item, bool]]) -> dict[int, float]:
