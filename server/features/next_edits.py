@@ -40,6 +40,7 @@ from tactful.server.validation import validation_of
 if TYPE_CHECKING:
     from tactful.feedback.next_edits import InlineNextEdit, NextEditPipeline, ShownNextEdit
     from tactful.server.app import TactfulServer
+    from tactful.suggestion.next_edits import NextEditRequest
 
 logger = logging.getLogger(__name__)
 
@@ -131,15 +132,16 @@ class HistoryFeed:
             logger.exception("following an edit for next edits failed")
 
 
-async def next_edits(server: TactfulServer, feed: HistoryFeed, uri: str, position: types.Position):
-    """The next edits to show at ``position`` of an open document, as the result's items."""
-    from tactful.feedback.next_edits import TurnOptions
+def _request(
+    server: TactfulServer, uri: str, position: types.Position
+) -> tuple[Document, NextEditRequest] | None:
+    """The open document at ``uri`` and the request for next edits at ``position`` in it, or
+    None when it is not open or next edits are off."""
     from tactful.suggestion.next_edits import NextEditRequest
 
-    settings = server.settings
     document = server.documents.get(uri)
-    if document is None or not settings.next_edits.enabled:
-        return []
+    if document is None or not server.settings.next_edits.enabled:
+        return None
     snapshot = document.snapshot()
     lines = Lines(snapshot.text, document.lines)
     root = str(server.workspace_root) if server.workspace_root else None
@@ -151,6 +153,19 @@ async def next_edits(server: TactfulServer, feed: HistoryFeed, uri: str, positio
         position=to_point(position, lines, server.encoding),
         workspace_root=root,
     )
+    return document, request
+
+
+async def next_edits(server: TactfulServer, feed: HistoryFeed, uri: str, position: types.Position):
+    """The next edits to show at ``position`` of an open document, as the result's items."""
+    from tactful.feedback.next_edits import TurnOptions
+
+    settings = server.settings
+    asked = _request(server, uri, position)
+    if asked is None:
+        return []
+    document, request = asked
+    root = request.workspace_root
     options = TurnOptions(
         workspace=root or "",
         limit=max(1, settings.next_edits.limit),
@@ -172,23 +187,12 @@ async def on_cursor_line(
     cursor's line (``inline_completion.py`` asks when the completion engines have nothing to
     show)."""
     from tactful.feedback.next_edits import TurnOptions
-    from tactful.suggestion.next_edits import NextEditRequest
 
-    settings = server.settings
-    document = server.documents.get(uri)
-    if document is None or not settings.next_edits.enabled:
+    asked = _request(server, uri, position)
+    if asked is None:
         return None
-    snapshot = document.snapshot()
-    lines = Lines(snapshot.text, document.lines)
-    root = str(server.workspace_root) if server.workspace_root else None
-    request = NextEditRequest(
-        uri=uri,
-        path=snapshot.path,
-        language_id=snapshot.language_id,
-        version=snapshot.version,
-        position=to_point(position, lines, server.encoding),
-        workspace_root=root,
-    )
+    document, request = asked
+    root = request.workspace_root
 
     def current() -> bool:
         return server.documents.get(uri) is document and document.version == request.version
