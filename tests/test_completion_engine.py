@@ -279,9 +279,9 @@ def test_the_engine_follows_a_documents_edits_as_if_it_read_it_anew() -> None:
 
 
 def test_a_document_read_as_it_opens_is_never_waited_for() -> None:
-    """While an opened document is read (in another thread), requests in it get nothing at
-    once; the cache read is then adopted and followed. A read that ends after the document
-    closed, or opened again, is not adopted."""
+    """An opened document is read a slice at a time between requests: a request below what
+    is read gets nothing at once, one above it is answered from the lines read so far. A
+    document closed, or opened again, is not read on for the first opening."""
     base = "import os\n\nleft = os.path.join(base, 'left')\nright = os.path.join(base, 'r')\n"
     typed = base + "middle = os.pa"
     opened = CompletionRequest("file:///m.py", None, "python", 1, base, Point(0, 0))
@@ -293,17 +293,75 @@ def test_a_document_read_as_it_opens_is_never_waited_for() -> None:
     engine = LocalEngine(None, LOCAL)
     engine.reading(opened)
     assert engine.suggest(request) == []
-    tracked = engine.read(opened)
-    engine.adopt(opened, tracked)
+    assert engine.read_more(opened) is False  # five lines: one slice
     assert engine.suggest(request)[0].text == "th.join(base,"
     closed = LocalEngine(None, LOCAL)
     closed.reading(opened)
     closed.forget("file:///m.py")
-    closed.adopt(opened, tracked)
+    assert closed.read_more(opened) is False
     again = CompletionRequest("file:///m.py", None, "python", 1, "x = 1\n", Point(0, 0))
     closed.reading(again)
-    closed.adopt(opened, tracked)  # the first opening's read: not this document's text
-    assert closed.suggest(request) == []
+    assert closed.read_more(opened) is False  # the first opening's: not this document's text
+
+
+def test_a_document_read_in_slices_while_edited_ends_as_if_read_whole() -> None:
+    """Edits made while a long document is being read (above what is read, below it, and
+    across its end) leave the engine answering exactly as one that read the final text whole;
+    meanwhile a request in the part read is answered."""
+    block = [
+        "def handler_{n}(request, response):",
+        "    value = request.params.get('key_{n}')",
+        "    response.headers['X-Value'] = value",
+        "    return response.finish(value)",
+        "",
+    ]
+    lines = [line.format(n=n % 7) for n in range(160) for line in block]  # 800 lines
+    text = "\n".join(lines) + "\n"
+    opened = CompletionRequest("file:///long.py", None, "python", 1, text, Point(0, 0))
+    engine = LocalEngine(None, LOCAL)
+    engine.reading(opened)
+    assert engine.read_more(opened) is True
+    edits: list[DocumentEdit] = []
+    current = [*lines, ""]
+    version = 1
+
+    def change(start: Point, end: Point, new: str) -> None:
+        nonlocal version, current
+        edits.append(DocumentEdit(version, version + 1, (TextChange(new, start, end),)))
+        version += 1
+        joined = "\n".join(current)
+        offsets = [0]
+        for line in current[:-1]:
+            offsets.append(offsets[-1] + len(line) + 1)
+        first = offsets[start.line] + start.column
+        last = offsets[end.line] + end.column
+        current = (joined[:first] + new + joined[last:]).split("\n")
+
+    def asked(point: Point) -> CompletionRequest:
+        return CompletionRequest(
+            "file:///long.py",
+            None,
+            "python",
+            version,
+            "\n".join(current),
+            point,
+            edits=tuple(edits[-64:]),
+        )
+
+    change(Point(11, 0), Point(11, 0), "    response.headers['X-Other'] = va\n")
+    assert engine.suggest(asked(Point(11, 37)))  # in the first slice: answered
+    change(Point(600, 0), Point(603, 0), "")  # below what is read
+    assert engine.suggest(asked(Point(650, 4))) == []  # not read yet: nothing, at once
+    change(Point(151, 4), Point(260, 0), "pass\n")  # across the end of what is read
+    while engine.read_more(opened):
+        change(Point(20, 0), Point(20, 0), "x = 1\n")
+    answers = []
+    for point in (Point(11, 37), Point(400, 13), Point(700, 0)):
+        request = asked(point)
+        fresh = CompletionRequest("file:///long.py", None, "python", version, request.text, point)
+        answers.append(engine.suggest(request))
+        assert answers[-1] == LocalEngine(None, LOCAL).suggest(fresh)
+    assert answers[0][0].text.startswith("lue")
 
 
 def _tables(counts: NgramCounts) -> list[dict]:

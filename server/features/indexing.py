@@ -69,8 +69,8 @@ def register(server: TactfulServer) -> None:
                 INDEX.run(index.update, document.path, None), name="setting an open file apart"
             )
         observe(document)
-        # The engine reads the document now, in another thread, rather than at the first
-        # request (a long file takes it a while); requests meanwhile go without.
+        # The engine reads the document now rather than at the first request, a slice at a
+        # time in its own worker, in turn with requests (answered from the lines read so far).
         snapshot = document.snapshot(parse=False)
         opening = CompletionRequest(
             uri=snapshot.uri,
@@ -119,8 +119,9 @@ def register(server: TactfulServer) -> None:
 
 
 async def _read(local: LocalEngine, opening: CompletionRequest) -> None:
-    tracked = await run_blocking(local.read, opening)
-    await ENGINE.run(local.adopt, opening, tracked)
+    # Each slice is a job of its own, queued after the requests sent meanwhile.
+    while await ENGINE.run(local.read_more, opening):
+        pass
 
 
 def _reread(index: RepositoryIndex, path: str) -> None:

@@ -142,7 +142,9 @@ def _request(
     document = server.documents.get(uri)
     if document is None or not server.settings.next_edits.enabled:
         return None
-    snapshot = document.snapshot()
+    # Without its tree: the request carries none, and parsing here would be on the event loop
+    # (tens of milliseconds per keystroke in a long file with an unfinished line).
+    snapshot = document.snapshot(parse=False)
     lines = Lines(snapshot.text, document.lines)
     root = str(server.workspace_root) if server.workspace_root else None
     request = NextEditRequest(

@@ -56,6 +56,9 @@ NAME = "local"
 NGRAM = "ngram"
 SHAPE = "shape"
 ORDER = 5
+# Lines of an opened document read into its cache at a time, between requests (a few
+# milliseconds of work each on an idle machine).
+READ_SLICE = 200
 # How often the completion that all of jedi's matching names share was right in replays.
 SEMANTIC_PROBABILITY = 0.6
 # Characters an editor inserts on its own after the cursor (closing brackets and quotes): a
@@ -94,9 +97,9 @@ class LocalEngine:
     """Suggests the rest of the token, the line or a few lines from what the workspace says.
 
     A ``BlockingEngine``: its work is CPU-bound, so the server runs ``suggest``, ``forget``,
-    ``reading`` and ``adopt`` in the engine's own worker thread, one at a time (the document
-    caches need no lock); ``read`` (a document opened, read whole) runs in any other thread,
-    so that no request waits for it."""
+    ``reading`` and ``read_more`` in the engine's own worker thread, one at a time (the
+    document caches need no lock): an opened document is read a slice per job, so a request
+    waits for one slice at most, never for the whole document."""
 
     name = NAME
 
@@ -104,9 +107,6 @@ class LocalEngine:
         self.index = index
         self.tuning = tuning or Tuning()
         self._documents: OrderedDict[str, _Tracked] = OrderedDict()
-        # Documents being read in another thread (the request that opened each): requests in
-        # them go without a suggestion.
-        self._reading: dict[str, CompletionRequest] = {}
         self._members = MemberNames()
 
     def close(self) -> None:
@@ -116,37 +116,31 @@ class LocalEngine:
     def forget(self, uri: str) -> None:
         """Drop the cache of a closed document."""
         self._documents.pop(uri, None)
-        self._reading.pop(uri, None)
 
     def reading(self, opened: CompletionRequest) -> None:
-        """A document opened (``opened``: its text and version) and is being read (``read``):
-        until its cache is adopted, a request in it is answered with nothing rather than
-        wait."""
-        self._documents.pop(opened.uri, None)
-        self._reading[opened.uri] = opened
+        """A document opened (``opened``: its text and version): its cache starts empty and is
+        filled a slice at a time by ``read_more``, between requests, which are answered from the
+        lines read so far (nothing below them)."""
+        if self.tuning.language_weight > 0:
+            language_counts(opened.language_id)  # starts reading them in their own thread
+        tracked = _Tracked(DocumentModel(opened.language_id, ORDER), opened)
+        tracked.open(opened)
+        self._keep(opened.uri, tracked)
 
-    def read(self, request: CompletionRequest) -> _Tracked | None:
-        """A document's cache, read whole as it opens (``request``: its text and version), for
-        ``adopt``. Any thread: it touches nothing of the engine's."""
+    def read_more(self, opened: CompletionRequest) -> bool:
+        """Read the next ``READ_SLICE`` lines of the document ``reading`` was told of; False
+        once it is read whole, or closed or opened again since (no more to do)."""
+        tracked = self._documents.get(opened.uri)
+        if tracked is None or tracked.opening is not opened:
+            return False
         try:
-            if self.tuning.language_weight > 0:
-                language_counts(request.language_id)
-            tracked = _Tracked(DocumentModel(request.language_id, ORDER))
-            tracked.follow(request)
-            return tracked
+            return tracked.read_slice(READ_SLICE)
         except Exception:
-            logger.exception("local engine failed to read %s", request.uri)
-            return None
+            logger.exception("local engine failed to read %s", opened.uri)
+            self._documents.pop(opened.uri, None)
+            return False
 
-    def adopt(self, opened: CompletionRequest, tracked: _Tracked | None) -> None:
-        """Take the cache ``read`` made of ``opened``, unless the document closed (or opened
-        again) meanwhile."""
-        uri = opened.uri
-        if self._reading.get(uri) is not opened:
-            return
-        del self._reading[uri]
-        if tracked is None:
-            return
+    def _keep(self, uri: str, tracked: _Tracked) -> None:
         self._documents[uri] = tracked
         self._documents.move_to_end(uri)
         while len(self._documents) > self.tuning.documents:
@@ -164,12 +158,10 @@ class LocalEngine:
 
     def _suggest(self, request: CompletionRequest, deadline: float | None) -> list[Suggestion]:
         row, column = request.position.line, request.position.column
-        if request.uri in self._reading:
-            return []  # still being read: no suggestion rather than a wait
         tracked = self._document(request)
         lines = tracked.lines
-        if row >= len(lines):
-            return []
+        if row >= tracked.ready:
+            return []  # not read yet (a document being read as it opened): no wait for it
         line = lines[row]
         prefix, after = line[:column], line[column:]
         document = tracked.model
@@ -277,11 +269,7 @@ class LocalEngine:
         tracked = self._documents.get(request.uri)
         if tracked is None or tracked.model.language_id != request.language_id:
             tracked = _Tracked(DocumentModel(request.language_id, ORDER))
-            self._documents[request.uri] = tracked
-            while len(self._documents) > self.tuning.documents:
-                self._documents.popitem(last=False)
-        else:
-            self._documents.move_to_end(request.uri)
+        self._keep(request.uri, tracked)
         tracked.follow(request)
         return tracked
 
@@ -314,20 +302,39 @@ def _is_word(text: str) -> bool:
 
 class _Tracked:
     """An open document as the engine follows it: its lines (``lines``, the text as the editor
-    has it at ``version``) and its n-gram model, which holds the same lines except the one the
-    cursor was on at the last request (``blank``), left empty.
+    has it at ``version``) and its n-gram model, which holds the first ``ready`` of them (all,
+    once read) except the one the cursor was on at the last request (``blank``), left empty.
 
     ``follow`` brings both to a request's version through the request's edits, each costing the
-    lines it touches; only a reader that fell too far behind (or a first request) reads the
-    whole text."""
+    lines it touches (an edit below ``ready`` costs nothing but the lines' text); only a reader
+    that fell too far behind (or a first request) reads the whole text. ``read_slice`` reads
+    the next lines of a document opened (``open``) into the model: a slice costs its lines,
+    whatever the document's length."""
 
-    __slots__ = ("blank", "lines", "model", "version")
+    __slots__ = ("blank", "lines", "model", "opening", "ready", "version")
 
-    def __init__(self, model: DocumentModel) -> None:
+    def __init__(self, model: DocumentModel, opening: CompletionRequest | None = None) -> None:
         self.model = model
+        self.opening = opening
         self.lines: list[str] = []
+        self.ready = 0
         self.version: int | None = None
         self.blank: int | None = None
+
+    def open(self, request: CompletionRequest) -> None:
+        """Take the opened document's text, none of it read into the model yet."""
+        self.lines = request.text.split("\n")
+        self.version = request.version
+        self.ready = 0
+
+    def read_slice(self, size: int) -> bool:
+        """Read the next ``size`` lines into the model; True while lines remain unread."""
+        start = self.ready
+        end = min(len(self.lines), start + max(1, size))
+        if end > start:
+            self.model.replace(start, start, self.lines[start:end])
+            self.ready = end
+        return self.ready < len(self.lines)
 
     def follow(self, request: CompletionRequest) -> None:
         if self.version != request.version:
@@ -340,9 +347,9 @@ class _Tracked:
                         self._apply(change)
             self.version = request.version
         row = request.position.line
-        if row != self.blank and row < len(self.lines):
+        if row != self.blank and row < self.ready:
             model = self.model
-            if self.blank is not None and self.blank < len(self.lines):
+            if self.blank is not None and self.blank < self.ready:
                 model.replace(self.blank, self.blank + 1, [self.lines[self.blank]])
             model.replace(row, row + 1, [""])
             self.blank = row
@@ -363,9 +370,13 @@ class _Tracked:
         return chain if version == request.version else None
 
     def _read(self, text: str) -> None:
+        """The whole text anew: the model is brought to it by the block that differs (the
+        lines read so far, for a document still being read)."""
+        whole = self.ready >= len(self.lines)
         self.lines = text.split("\n")
         self.blank = None
-        self.model.update(self.lines)
+        self.ready = len(self.lines) if whole else min(self.ready, len(self.lines))
+        self.model.update(self.lines[: self.ready])
 
     def _apply(self, change: TextChange) -> None:
         if change.start is None or change.end is None:
@@ -381,11 +392,18 @@ class _Tracked:
             # A keystroke on the line left out of the model: the model does not change.
             apply_to_lines(lines, change)
             return
+        ready = self.ready
+        reading = ready < len(lines)
         start, old_end, new_end = apply_to_lines(lines, change)
-        block = lines[start:new_end]
+        if reading and start >= ready:
+            return  # below what the model holds yet: read when its slice comes
+        # Lines up to ``ready`` are the model's; an edit reaching past them takes the lines it
+        # made into the model with it.
+        held_end = min(old_end, ready)
+        self.ready = ready + new_end - old_end if old_end <= ready else new_end
         if blank is not None:
-            if start <= blank < old_end:
+            if start <= blank < held_end:
                 self.blank = None  # the model's copy of that line is replaced with the text
-            elif blank >= old_end:
+            elif blank >= held_end:
                 self.blank = blank + new_end - old_end
-        self.model.replace(start, old_end, block)
+        self.model.replace(start, held_end, lines[start:new_end])
