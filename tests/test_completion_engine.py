@@ -15,6 +15,8 @@ from tactful.analyzers.tokens import render, tokenize_text
 from tactful.suggestion.keystrokes import keystrokes, saved
 from tactful.suggestion.local.document import DocumentModel
 from tactful.suggestion.local.engine import LocalEngine, Tuning
+from tactful.suggestion.local.jedi_worker import names_at
+from tactful.suggestion.local.semantic import JEDI_HEAD, JEDI_WINDOW, jedi_source
 from tactful.suggestion.local.shapes import parallel_line
 from tactful.suggestion.replay import Typist, next_chunk, pasted_head
 from tactful.suggestion.types import CompletionRequest
@@ -400,3 +402,26 @@ def test_replay_pastes_the_header_and_types_the_rest_in_chunks() -> None:
     assert summary["accepted"] == 1 and summary["shown"] == 1
     assert summary["keystrokes_saved"] == keystrokes("\n    return os.sep") - 1
     assert summary["keystrokes"] == keystrokes(text[head:])
+
+
+def test_jedi_reads_a_bounded_part_of_a_long_document_and_still_finds_members() -> None:
+    """For a dot 10,000 lines down, jedi is given the module's imports and the lines above the
+    cursor only, and finds the members of an imported module and of ``self`` from them."""
+    head = ["import os", "", "LIMIT = 3", ""]
+    filler = [f"def helper_{n}(value):\n    return value + {n}\n" for n in range(3400)]
+    lines = [*head, *"\n".join(filler).split("\n")]
+    lines += ["class Reader:", "    def __init__(self):", "        self.buffer_size = 1", ""]
+    lines += ["    def read(self):"]
+    row = len(lines)
+    source, at = jedi_source(lines, row, "        return os.")
+    kept = source.split("\n")
+    assert len(lines) > 10_000
+    assert len(kept) <= JEDI_WINDOW + JEDI_HEAD + 1
+    assert kept[0] == "import os" and kept[at] == "        return os."
+    assert "path" in (names_at(source, None, None, at + 1, len(kept[at])) or [])
+    source, at = jedi_source(lines, row, "        return self.")
+    assert "buffer_size" in (
+        names_at(source, None, None, at + 1, len(source.split("\n")[at])) or []
+    )
+    short, at = jedi_source(lines[:30], 29, "x.")
+    assert short.split("\n") == [*lines[:29], "x."] and at == 29

@@ -30,6 +30,11 @@ logger = logging.getLogger(__name__)
 _CACHE_SIZE = 256
 # Longest wait for jedi inside a request when the answer is almost there.
 _WAIT = 0.003
+# What jedi reads of a long document (``jedi_source``): the lines above the cursor, and at
+# most this many lines of the module's head.
+JEDI_WINDOW = 1500
+JEDI_HEAD = 400
+_DEFINITIONS = ("def ", "class ", "async def ", "@")
 
 
 class MemberNames:
@@ -72,8 +77,8 @@ class MemberNames:
                 worker = self._start()
                 if worker is None:
                     return None
-                head = "\n".join([*lines[:row], line[: dot + 1]])
-                future = worker.ask(head, request.path, request.workspace_root, row + 1, dot + 1)
+                head, at = jedi_source(lines, row, line[: dot + 1])
+                future = worker.ask(head, request.path, request.workspace_root, at + 1, dot + 1)
                 self._cache[key] = future
                 while len(self._cache) > _CACHE_SIZE:
                     self._cache.popitem(last=False)
@@ -106,6 +111,23 @@ class MemberNames:
             self._cache.clear()
         if worker is not None:
             worker.close()
+
+
+def jedi_source(lines: Sequence[str], row: int, line: str) -> tuple[str, int]:
+    """The text jedi is given for a dot on line ``row`` (``line``: that line up to the dot) and
+    that line's number in it: the module's head (up to its first top-level definition: the
+    imports) and the ``JEDI_WINDOW`` lines above the cursor, so that its parse (and the text
+    sent to it) costs the same in a 10,000-line file as in a 1,000-line one. The names a
+    member's owner comes from are almost always in one or the other."""
+    start = max(0, row - JEDI_WINDOW)
+    head: list[str] = []
+    if start > 0:
+        for text in lines[: min(start, JEDI_HEAD)]:
+            if text.startswith(_DEFINITIONS):
+                break
+            head.append(text)
+    kept = [*head, *lines[start:row], line]
+    return "\n".join(kept), len(kept) - 1
 
 
 class _Worker:
