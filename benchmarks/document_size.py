@@ -9,8 +9,9 @@ The file is real code: the Python sources of a corpus (click 8.1.8 by default, f
 same real snippet (the last ``--snippet`` lines of the corpus's ``testing.py``, which the
 workspace does not hold) is typed in its middle, after an existing line, with the typing loop
 of ``tactful bench edits`` (a ranged ``didChange`` per chunk, an ``inlineCompletion`` request
-after each). Printed: per size, the requests and the p50/p90/p99 round trip in ms (JSON); the
-plot shows p50 and p90 against the number of lines.
+after each). Printed: per size, the requests and the p50/p90/p99 round trip in ms, and the
+machine's load average (1 minute) before and after (JSON); the plot shows p50 and p90 against
+the number of lines, its title the load.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -74,7 +76,7 @@ async def measure(corpus: Path, sizes: list[int], snippet_lines: int) -> dict[in
     return latencies
 
 
-def plot(figures: dict[int, dict[str, Any]], target: Path) -> None:
+def plot(figures: dict[int, dict[str, Any]], target: Path, load: tuple[float, float]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -96,7 +98,11 @@ def plot(figures: dict[int, dict[str, Any]], target: Path) -> None:
     axes.set_ylim(bottom=0)
     axes.set_xlabel("lines in the file typed into")
     axes.set_ylabel("ms per inline completion request")
-    axes.set_title("The same lines typed into files of growing size (local engine)", fontsize=10)
+    axes.set_title(
+        "The same lines typed into files of growing size (local engine)\n"
+        f"load average {load[0]:.1f} before, {load[1]:.1f} after, on {os.cpu_count()} cores",
+        fontsize=9,
+    )
     axes.legend()
     target.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(target)
@@ -105,12 +111,15 @@ def plot(figures: dict[int, dict[str, Any]], target: Path) -> None:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", default="click==8.1.8", help="a corpus for corpora.fetch")
-    parser.add_argument("--sizes", default="100,1000,2500,5000,10000")
+    parser.add_argument("--sizes", default="100,500,1000,2500,5000,10000")
     parser.add_argument("--snippet", type=int, default=40, help="lines typed into each file")
     parser.add_argument("--plot", type=Path, default=DEFAULT_PLOT, help="where the PNG goes")
     args = parser.parse_args(argv)
     sizes = sorted(int(s) for s in args.sizes.split(","))
-    latencies = asyncio.run(measure(fetch(args.corpus), sizes, args.snippet))
+    corpus = fetch(args.corpus)
+    before = os.getloadavg()[0]
+    latencies = asyncio.run(measure(corpus, sizes, args.snippet))
+    load = (before, os.getloadavg()[0])
     figures = {
         size: {
             "requests": len(found),
@@ -118,9 +127,11 @@ def main(argv: list[str]) -> int:
         }
         for size, found in latencies.items()
     }
-    json.dump({str(size): figure for size, figure in figures.items()}, sys.stdout, indent=2)
+    printed: dict[str, Any] = {str(size): figure for size, figure in figures.items()}
+    printed["load_average"] = {"before": load[0], "after": load[1], "cores": os.cpu_count()}
+    json.dump(printed, sys.stdout, indent=2)
     sys.stdout.write("\n")
-    plot(figures, args.plot)
+    plot(figures, args.plot, load)
     return 0
 
 
