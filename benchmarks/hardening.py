@@ -4,10 +4,14 @@ A hostile workspace (made in a temporary folder) holds one test per escape: undo
 sandbox's mounts, writing a host file, reading a host file through ``/proc/1/root`` and
 directly, reaching host listeners (TCP on IPv4 and IPv6 loopback, a Unix socket path, an
 abstract Unix socket, a Unix socket inside the workspace's ``.venv``), tracing the parent,
-making a user namespace. Each test *fails* when its attack worked. It is
+making a user namespace, holding a capability or lacking no-new-privileges, reading
+``~/.ssh`` and the tactful store, finding a secret in the environment, hard-linking a file from
+outside the copy into it. Each test *fails* when its attack worked. It is
 validated through ``Sandbox.validate_sync`` on every sandbox that works here, warm (forked from
 a kept pytest) and cold, and then unsandboxed (``none``), where the attacks are expected to
-work: that row shows the count means something. Then a fork bomb, a memory bomb and runaway
+work: that row shows the count means something. A row whose run did not run every attack
+(``complete`` false: the sandbox or pytest could not start) counts no escape for it: the
+benchmark then exits 1. Then a fork bomb, a memory bomb and runaway
 writers (into the copy and into ``/tmp``) are validated with small limits, and the wall time
 from the start of the validation to its verdict (the sandbox's and pytest's start included) is
 reported with the verdict's reason.
@@ -37,6 +41,8 @@ libc = ctypes.CDLL(None, use_errno=True)
 HOST_FILE = {host_file!r}
 WRITTEN = {written!r}
 ADDRESSES = {addresses!r}
+SECRETS = {secrets!r}
+CANARY = {canary!r}
 
 
 def test_user_namespace():
@@ -67,6 +73,32 @@ def test_remount_root_and_write():
 def test_read_host_file():
     for path in (HOST_FILE, "/proc/1/root" + HOST_FILE):
         assert not os.path.exists(path), path
+
+
+def test_no_capabilities():
+    status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines())
+    for key in ("CapEff", "CapPrm", "CapInh", "CapBnd", "CapAmb"):
+        assert int(status[key], 16) == 0, (key, status[key])
+    assert status["NoNewPrivs"].strip() == "1"
+
+
+def test_read_home_and_store():
+    for path in SECRETS:
+        for where in (path, "/proc/1/root" + path):
+            assert not os.path.exists(where), where
+
+
+def test_secrets_in_environment():
+    assert [key for key, value in os.environ.items() if CANARY in value] == []
+
+
+def test_hard_link_out():
+    for target in [*SECRETS, "/etc/passwd"]:
+        try:
+            os.link(target, "stolen")
+        except OSError:
+            continue
+        raise AssertionError(target)
 
 
 def test_ptrace_parent():
@@ -107,6 +139,10 @@ def test_listener_unix_in_venv():
     _connect(socket.AF_UNIX, ADDRESSES["unix-in-venv"])
 
 """
+
+ATTACK_COUNT = ATTACKS.count("\ndef test_")
+CANARY = "tactful-bench-canary-51d0"
+SECRET_VARIABLES = ("AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN", "DATABASE_URL")
 
 BOMBS = {
     "fork_bomb": """
@@ -186,6 +222,13 @@ def escapes(base: Path) -> dict[str, dict]:
 
     host_file = base / "host-file.txt"
     host_file.write_text("host\n")
+    # the user's secrets, where the run's user would look for them
+    ssh_key = Path(os.environ["HOME"]) / ".ssh" / "id_ed25519"
+    ssh_key.parent.mkdir(parents=True)
+    ssh_key.write_text(f"PRIVATE KEY {CANARY}\n")
+    store = Path(os.environ["XDG_DATA_HOME"]) / "tactful" / "feedback.sqlite3"
+    store.parent.mkdir(parents=True)
+    store.write_text(f"store {CANARY}\n")
     listeners = {
         "ipv4": Listener(socket.AF_INET, ("127.0.0.1", 0)),
         "unix": Listener(socket.AF_UNIX, str(base / "host.sock")),
@@ -205,23 +248,34 @@ def escapes(base: Path) -> dict[str, dict]:
             host_file=str(host_file),
             written=str(written),
             addresses={key: listener.address for key, listener in listeners.items()},
+            secrets=[str(ssh_key), str(store)],
+            canary=CANARY,
         )
         files = {"tests/test_attacks.py": attacks, ".gitignore": ".venv/\n"}
         root = project(base / f"escape-{name}", files)
         before = {key: listener.accepted for key, listener in listeners.items()}
-        options = ValidationOptions(sandbox=backend, warm_pytest=warm, stop_at_first_failure=False)
+        # the project's interpreter named as a user names it (validation.python)
+        options = ValidationOptions(
+            sandbox=backend, warm_pytest=warm, stop_at_first_failure=False, python=sys.executable
+        )
         judge = Sandbox(root, options, trusted=True)
         verdict = judge.validate_sync(everything=True)
         judge.close()
+        complete = verdict.tests_run == ATTACK_COUNT and verdict.status.value in (
+            "passed",
+            "failed",
+        )
         rows[name] = {
             "attacks": verdict.tests_run,
-            "escapes_succeeded": len(verdict.failed_ids),
+            "complete": complete,
+            "escapes_succeeded": len(verdict.failed_ids) if complete else None,
             "escapes": sorted(node.split("::")[-1] for node in verdict.failed_ids),
             "host_listeners_reached": sum(
                 listener.accepted - before[key] for key, listener in listeners.items()
             ),
             "host_files_written": int(written.exists()),
             "status": verdict.status.value,
+            **({} if complete else {"reason": verdict.reason}),
         }
         in_venv.stop.set()
     for listener in listeners.values():
@@ -243,6 +297,7 @@ def stops(base: Path) -> dict[str, dict]:
                 processes=256,
                 memory_bytes=512 << 20,
                 disk_bytes=256 << 20,
+                python=sys.executable,
             )
             judge = Sandbox(root, options, trusted=True)
             started = time.monotonic()
@@ -263,6 +318,9 @@ def main() -> int:
         base = Path(scratch)
         for name in ("CACHE", "DATA", "CONFIG"):
             os.environ[f"XDG_{name}_HOME"] = str(base / "xdg" / name.lower())
+        os.environ["HOME"] = str(base / "home")
+        for variable in SECRET_VARIABLES:
+            os.environ[variable] = f"postgres://user:{CANARY}@db/app"
         report = {
             "limits": {"processes": 256, "memory_mb": 512, "disk_mb": 256},
             "escapes": escapes(base),
@@ -270,7 +328,10 @@ def main() -> int:
             "load_average": [round(x, 2) for x in os.getloadavg()],
         }
     print(json.dumps(report, indent=2))
-    return 0
+    sandboxed = [row for name, row in report["escapes"].items() if name != "none"]
+    stopped = [row for row in report["stops"].values() if row["status"] == "failed"]
+    measured = all(row["complete"] for row in report["escapes"].values())
+    return 0 if measured and sandboxed and len(stopped) == len(report["stops"]) else 1
 
 
 if __name__ == "__main__":

@@ -165,6 +165,15 @@ def escape_tests(host: Host, marker: str) -> dict[str, str]:
                 done = subprocess.run(["unshare", "-r", "true"], capture_output=True)
                 assert done.returncode != 0
 
+            def test_no_capabilities_and_no_new_privileges():
+                # given up by the sandbox before any of the workspace's code ran
+                status = dict(
+                    line.split(":", 1) for line in open("/proc/self/status").read().splitlines()
+                )
+                for key in ("CapEff", "CapPrm", "CapInh", "CapBnd", "CapAmb"):
+                    assert int(status[key], 16) == 0, (key, status[key])
+                assert status["NoNewPrivs"].strip() == "1"
+
             def test_umount_tmp_shows_nothing_of_the_host():
                 # a user namespace of its own first, were one allowed
                 libc.unshare(0x10000000 | 0x00020000)
@@ -203,7 +212,7 @@ def escape_tests(host: Host, marker: str) -> dict[str, str]:
         """,
         "tests/test_files.py": f"""
             from hostile import *
-            import os
+            import os, sys
 
             def test_proc_1_root():
                 refused = (errno.ENOENT, errno.EACCES)
@@ -226,6 +235,14 @@ def escape_tests(host: Host, marker: str) -> dict[str, str]:
                     os.symlink(target, "pointer")
                     assert unreadable("pointer") == errno.ENOENT
                     os.unlink("pointer")
+                # files the run can see outside the copy: no hard link to them in it
+                for target in ("/etc/passwd", os.path.realpath(sys.executable)):
+                    try:
+                        os.link(target, "stolen")
+                    except OSError as exc:
+                        assert exc.errno in (errno.EXDEV, errno.EPERM, errno.EACCES)
+                    else:
+                        raise AssertionError(f"hard link to {{target}} made")
                 # a link the repository itself holds, out of the workspace: never copied
                 assert not os.path.lexists("leak")
 
@@ -303,6 +320,7 @@ def test_escapes_fail(tmp_path: Path, host: Host, mode: tuple[str, bool]) -> Non
     assert verdict.backend == backend
     expected = {
         "tests/test_mounts.py::test_no_user_namespace",
+        "tests/test_mounts.py::test_no_capabilities_and_no_new_privileges",
         "tests/test_mounts.py::test_umount_tmp_shows_nothing_of_the_host",
         "tests/test_mounts.py::test_remount_root_writable",
         "tests/test_files.py::test_proc_1_root",
@@ -342,8 +360,34 @@ def test_unsandboxed_the_same_attacks_work(tmp_path: Path, host: Host) -> None:
 
     assert verdict.status is Status.FAILED
     assert "tests/test_files.py::test_home_and_store_are_not_there" in verdict.failed_ids
+    assert "tests/test_mounts.py::test_no_capabilities_and_no_new_privileges" in verdict.failed_ids
     assert "tests/test_reach.py::test_host_listeners_are_out_of_reach[ipv4]" in verdict.failed_ids
     assert host.reached()["ipv4"] == 1
+
+
+def test_the_former_unshare_setting_runs_under_bubblewrap(tmp_path: Path, host: Host) -> None:
+    """``validation.sandbox = "unshare"`` (util-linux's, which left tests their capabilities)
+    is not used: the run is bubblewrap's, and its tests hold no capability and cannot gain one."""
+    if "bwrap" not in SANDBOXED:
+        pytest.skip("no bubblewrap on this system")  # test_bubblewrap_works_on_linux fails
+    marker = f"{time.time_ns() % 10**6}.{os.getpid()}x"
+    files = escape_tests(host, marker)
+    project = hostile_project(
+        tmp_path / "project", {"tests/hostile.py": files["tests/hostile.py"],
+                               "tests/test_mounts.py": files["tests/test_mounts.py"]}
+    )  # fmt: skip
+    options = ValidationOptions(
+        sandbox="unshare", stop_at_first_failure=False, python=sys.executable
+    )
+    judge = Sandbox(project.root, options, trusted=True)
+    try:
+        verdict = judge.validate_sync(everything=True)
+    finally:
+        judge.close()
+    assert verdict.status is Status.PASSED, verdict.failures
+    assert verdict.backend == "bwrap"
+    assert "tests/test_mounts.py::test_no_capabilities_and_no_new_privileges" in verdict.test_ids
+    assert not host.written.exists()
 
 
 FORK_BOMB = """

@@ -128,6 +128,97 @@ def test_an_answered_accept_is_in_the_store_when_the_server_is_killed(
     assert stored(store, ev.SUGGESTION_REJECTED) == [rejected]
 
 
+def answered_only_once_committed(
+    client: FuzzClient, store: Path, name: str, item_id: str, kind: str
+) -> None:
+    """Run ``name`` on ``item_id`` while another process holds the store's write lock (no
+    answer while the commit waits), then release it, read the answer and SIGKILL the server
+    at once: the event of ``kind`` must be in the file."""
+    holder = sqlite3.connect(store, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        key = command(client, name, item_id)
+        assert client.wait_answers([key], 1.5) == [key], f"{name} answered before its commit"
+    finally:
+        holder.execute("COMMIT")
+        holder.close()
+    assert client.wait_answers([key], 30) == []
+    assert client.answer_bodies[key]["result"] is True
+    client.process.kill()  # SIGKILL the moment the answer is read
+    client.process.wait(10)
+    assert item_id in stored(store, kind)
+
+
+def test_an_answered_comment_dismissal_is_in_the_store_when_the_server_is_killed(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    store = tmp_path / "fb.sqlite3"
+    workspace.write("geo.py", "def area(w, h):\n    return w * h\n")
+    workspace.commit("init")
+    changed = "def area(w, h):\n    print(w)\n    return w * h\n"
+    workspace.write("geo.py", changed)
+    client, _ = start(workspace, store)
+    try:
+        uri = workspace.uri("geo.py")
+        client.open_document(uri, changed)
+
+        def comment_id() -> str | None:
+            for note in list(client.notifications):
+                if note.get("method") != "textDocument/publishDiagnostics":
+                    continue
+                if note["params"]["uri"] != uri:
+                    continue
+                for diagnostic in note["params"]["diagnostics"]:
+                    if diagnostic.get("source") == "tactful.review":
+                        return diagnostic["data"]["id"]
+            return None
+
+        item_id = wait_until(comment_id)
+        wait_until(lambda: item_id in stored(store, ev.COMMENT_SHOWN))
+        answered_only_once_committed(
+            client, store, "tactful.dismissComment", item_id, ev.COMMENT_DISMISSED
+        )
+    finally:
+        client.close()
+
+
+def test_an_answered_applied_fix_is_in_the_store_when_the_server_is_killed(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    store = tmp_path / "fb.sqlite3"
+    workspace.write("pyproject.toml", "[tool.ruff.lint]\nselect = ['F401']\n")
+    client, _ = start(workspace, store)
+    try:
+        uri = workspace.uri("mod.py")
+        client.open_document(uri, "import os\n\n\ndef f():\n    return 1\n")
+
+        def fix_id() -> str | None:
+            key = client.request(
+                "textDocument/codeAction",
+                {
+                    "textDocument": {"uri": uri},
+                    "range": {
+                        "start": {"line": 0, "character": 0},
+                        "end": {"line": 1, "character": 0},
+                    },
+                    "context": {"diagnostics": []},
+                },
+            )
+            assert client.wait_answers([key], 30) == []
+            for action in client.answer_bodies[key].get("result") or []:
+                command_of = action.get("command")
+                if isinstance(command_of, dict) and command_of["command"] == "tactful.fixApplied":
+                    return command_of["arguments"][0]
+            time.sleep(0.1)
+            return None
+
+        item_id = wait_until(fix_id)
+        wait_until(lambda: item_id in stored(store, ev.FIX_OFFERED))
+        answered_only_once_committed(client, store, "tactful.fixApplied", item_id, ev.FIX_APPLIED)
+    finally:
+        client.close()
+
+
 def test_a_full_disk_is_said_once_and_the_server_keeps_serving(
     workspace: Workspace, tmp_path: Path
 ) -> None:
