@@ -913,6 +913,19 @@ def test_dtz003_asks_for_utc_and_keeps_a_naive_value(tmp_path: Path) -> None:
             """,
         ),
         (
+            "RUF001",
+            """
+            import re
+
+            TAG = re.compile(r"(?:^|\\s)[＃#](\\w+)")
+            """,
+            """
+            import re
+
+            TAG = re.compile(r"(?:^|\\s)[" "\\N{FULLWIDTH NUMBER SIGN}" r"#](\\w+)")
+            """,
+        ),
+        (
             "PLC0206",
             """
             def show(**options):
@@ -949,6 +962,8 @@ def test_recipes_for_files_defaults_and_items(
         # in a class body the name would become a class attribute; a decorator runs first
         ("B008", "class C:\n    def m(self, x=make()):\n        return x\n"),
         ("B008", "import functools\n\n\n@functools.cache\ndef f(x=make()):\n    return x\n"),
+        # a raw triple-quoted string would be cut into pieces across its lines
+        ("RUF001", 'PATTERN = r"""\n  a–b  # range\n"""\n'),
         # the loop changes what `d[k]` reads
         ("PLC0206", "def f(**d):\n    for k in d:\n        d[k] = 1\n        print(d[k])\n"),
         ("PLC0206", "def f(**d):\n    for k in d:\n        d.update(a=1)\n        print(d[k])\n"),

@@ -1869,8 +1869,10 @@ def _escape_ambiguous(site: _Site) -> str | None:
     node = site.at(cst.SimpleString, cst.FormattedStringText)
     if isinstance(node, cst.SimpleString):
         prefix = node.prefix.lower()
-        if "r" in prefix or "b" in prefix or character not in node.value:
+        if "b" in prefix or character not in node.value:
             return None
+        if "r" in prefix:
+            return _escape_in_raw(site, node, character)
         return site.replace(
             node, node.with_changes(value=node.value.replace(character, _escape(character)))
         )
@@ -1884,6 +1886,39 @@ def _escape_ambiguous(site: _Site) -> str | None:
         escaped = _escape(character)
         return site.replace(node, node.with_changes(value=node.value.replace(character, escaped)))
     return None
+
+
+def _escape_in_raw(site: _Site, node: cst.SimpleString, character: str) -> str | None:
+    # A raw string has no escapes: the character becomes a plain string of its own between
+    # the raw pieces around it (`r"[" "\\N{FULLWIDTH NUMBER SIGN}" r"#]"`), which the compiler
+    # joins into the same value; the rest of the string (a regular expression, most often)
+    # keeps its raw spelling. Not in a triple-quoted string: its pieces would run across lines.
+    parent = site.parents.get(node)
+    if isinstance(parent, cst.ConcatenatedString) and parent.left is node:
+        return None
+    quote = node.quote
+    if len(quote) != 1:
+        return None
+    body = node.value[len(node.prefix) + len(quote) : -len(quote)]
+    single = quote[0]
+    pieces = body.split(character)
+    parts: list[str] = []
+    for index, piece in enumerate(pieces):
+        if index:
+            parts.append(f"{single}{_escape(character)}{single}")
+        if piece:
+            parts.append(f"{node.prefix}{quote}{piece}{quote}")
+    code = " ".join(parts)
+    try:
+        same = ast.literal_eval(code) == ast.literal_eval(node.value)
+        new = cst.parse_expression(code, config=site.module.config_for_parsing)
+    except (SyntaxError, ValueError, cst.ParserSyntaxError):
+        return None
+    if not same:
+        return None
+    if not isinstance(parent, (cst.Arg, cst.Assign, cst.Element, cst.AnnAssign)):
+        new = cst.parse_expression(f"({code})", config=site.module.config_for_parsing)
+    return site.replace(node, new)
 
 
 @recipe("RUF003", title="Replace the ambiguous character in the comment")
