@@ -19,7 +19,8 @@ project's ``.venv``):
   many it could not (``unexercised``, with the reasons);
 - ruff's own safe fixes (every rule) in functions no test runs: they should keep the behaviour.
   ``safe_fixes_same``: share of ``equivalent`` among those the check could run (target at least
-  0.90).
+  0.90); ``safe_fixes_same_of_all`` the same share over all of them, those it could not run
+  counted as not shown the same.
 
 The sdist is fetched by ``corpora.py`` into ``benchmarks/corpora/`` (git-ignored) and
 unpacked into a folder of this benchmark's own, with a virtual environment holding pytest and
@@ -482,6 +483,12 @@ async def measure(
         if safe_ran
         else None,
         "safe_fixes_same_target": 0.90,
+        # the same over every safe fix, those the check could not run (unexercised) included
+        "safe_fixes_same_of_all": round(
+            sum(r["verdict"] == "equivalent" for r in safe_rows) / len(safe_rows), 3
+        )
+        if safe_rows
+        else None,
         "safe_fixes_said_different": [r for r in safe_rows if r["verdict"] == "different"],
         "rows": rows,
         "unrun_rows": unrun_rows,

@@ -36,6 +36,7 @@ JSON_KEYS = {
     "counterexample",
     "failing_before",
     "interpreter",
+    "alike_by",
     "reason",
     "cached",
 }

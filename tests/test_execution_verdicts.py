@@ -360,15 +360,114 @@ def check(count: int) -> int:
 """
     sandbox = judge(project(tmp_path / "p", {"check.py": module}).root)
 
-    # ruff's RSE102: the same exception, raised from the changed statement itself
+    # ruff's RSE102: the same exception, raised from the changed statement itself (a built-in
+    # exception class raised is called with no arguments: no input is needed to say so)
     same = sandbox.validate_sync([edit("ValueError()", "ValueError", "check.py", module)])
     message = sandbox.validate_sync([edit('"too many"', '"too many!"', "check.py", module)])
 
     assert same.status is Status.EQUIVALENT, same.reason
-    assert same.inputs >= 1
+    assert same.inputs == 0
+    assert same.alike_by == ("`raise E()` as `raise E` (E a built-in exception)",)
     assert message.status is Status.DIFFERENT, message.reason
     assert message.counterexample is not None
     assert message.counterexample.new == "raised ValueError('too many!')"
+
+
+def test_changes_that_provably_keep_behaviour_need_no_input(tmp_path: Path) -> None:
+    module = """\
+import typing as t
+from typing import cast
+
+
+class Stream:
+    pass
+
+
+class Closed(Exception):
+    pass
+
+
+def wrap(raw: object) -> t.TextIO:
+    return t.cast(t.TextIO, raw)
+
+
+def opened(raw: object) -> t.Optional[t.TextIO]:
+    return cast(t.Optional[t.TextIO], raw)
+
+
+def mine(raw: object) -> Stream:
+    return t.cast(Stream, raw)
+
+
+def refuse() -> None:
+    raise NotImplementedError()
+
+
+def close() -> None:
+    raise Closed()
+"""
+    # no differential check: only the rules can say these are the same
+    sandbox = judge(project(tmp_path / "p", {"streams.py": module}).root, differential=False)
+
+    def changed(old: str, new: str) -> object:
+        return sandbox.validate_sync([edit(old, new, "streams.py", module)])
+
+    # ruff's TC006 and RSE102, in functions no test runs
+    quoted = changed("t.cast(t.TextIO, raw)", 't.cast("t.TextIO", raw)')
+    generic = changed("cast(t.Optional[t.TextIO], raw)", 'cast("t.Optional[t.TextIO]", raw)')
+    bare = changed("NotImplementedError()", "NotImplementedError")
+    # a class of the project: evaluating it runs the module's code; calling it may do anything
+    project_type = changed("t.cast(Stream, raw)", 't.cast("Stream", raw)')
+    project_error = changed("raise Closed()", "raise Closed")
+    # the value cast returns is not the type
+    value = changed("t.cast(t.TextIO, raw)", "t.cast(t.TextIO, None)")
+
+    cast_rule = "the type given to `typing.cast`, which ignores it"
+    for verdict in (quoted, generic):
+        assert verdict.status is Status.EQUIVALENT, verdict.reason
+        assert verdict.inputs == 0
+        assert verdict.summary() == f"same code once compiled, but for {cast_rule}"
+        assert verdict.to_json()["alike_by"] == [cast_rule]
+    assert bare.status is Status.EQUIVALENT, bare.reason
+    assert bare.summary() == (
+        "same code once compiled, but for `raise E()` as `raise E` (E a built-in exception)"
+    )
+    for verdict in (project_type, project_error, value):
+        assert verdict.status is Status.UNEXERCISED, verdict.reason
+        assert verdict.alike_by == ()
+
+
+def test_a_rebound_name_is_not_what_a_rule_relies_on(tmp_path: Path) -> None:
+    module = """\
+import typing as t
+
+
+def wrap(raw):
+    return t.cast(t.TextIO, raw)
+
+
+def refuse():
+    raise NotImplementedError()
+
+
+def setup(t):
+    return t
+
+
+NotImplementedError = RuntimeError
+"""
+    sandbox = judge(project(tmp_path / "p", {"odd.py": module}).root, differential=False)
+
+    quoted = sandbox.validate_sync(
+        [edit("t.cast(t.TextIO, raw)", 't.cast("t.TextIO", raw)', "odd.py", module)]
+    )
+    bare = sandbox.validate_sync(
+        [edit("NotImplementedError()", "NotImplementedError", "odd.py", module)]
+    )
+
+    # `t` is also a parameter somewhere, and the built-in name is bound by the module
+    assert quoted.status is Status.UNEXERCISED, quoted.reason
+    assert bare.status is Status.UNEXERCISED, bare.reason
 
 
 def test_a_difference_is_shown_with_a_counterexample(tmp_path: Path) -> None:

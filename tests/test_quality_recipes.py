@@ -826,3 +826,152 @@ def test_dtz003_asks_for_utc_and_keeps_a_naive_value(tmp_path: Path) -> None:
         "import datetime\n\n"
         "STARTED = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("rule", "source", "expected"),
+    [
+        (
+            "SIM115",
+            """
+            import json
+
+
+            def show(path, key):
+                data = json.load(open(path))
+                print(data[key])
+            """,
+            """
+            import json
+
+
+            def show(path, key):
+                with open(path) as file:
+                    data = json.load(file)
+                    print(data[key])
+            """,
+        ),
+        (
+            "SIM115",
+            """
+            def head(path):
+                text = open(path).read()
+                return text[:10]
+            """,
+            """
+            def head(path):
+                with open(path) as file:
+                    text = file.read()
+                return text[:10]
+            """,
+        ),
+        (
+            "SIM115",
+            """
+            def check(path, expected):
+                fo = open(path)
+                first = fo.readline()
+                assert first == expected
+            """,
+            """
+            def check(path, expected):
+                with open(path) as fo:
+                    first = fo.readline()
+                    assert first == expected
+            """,
+        ),
+        (
+            "B008",
+            """
+            def key(args, fast=frozenset([int, type(None)])):
+                return type(args) in fast
+            """,
+            """
+            _DEFAULT_FAST = frozenset([int, type(None)])
+
+
+            def key(args, fast=_DEFAULT_FAST):
+                return type(args) in fast
+            """,
+        ),
+        (
+            "B008",
+            """
+            def joiner(src):
+                def join(parts, sep=type(src)()):
+                    return sep.join(parts)
+
+                return join
+            """,
+            """
+            def joiner(src):
+                default_sep = type(src)()
+                def join(parts, sep=default_sep):
+                    return sep.join(parts)
+
+                return join
+            """,
+        ),
+        (
+            "RUF001",
+            """
+            import re
+
+            TAG = re.compile(r"(?:^|\\s)[＃#](\\w+)")
+            """,
+            """
+            import re
+
+            TAG = re.compile(r"(?:^|\\s)[" "\\N{FULLWIDTH NUMBER SIGN}" r"#](\\w+)")
+            """,
+        ),
+        (
+            "PLC0206",
+            """
+            def show(**options):
+                for key in options:
+                    print(key, options[key])
+            """,
+            """
+            def show(**options):
+                for key, value in options.items():
+                    print(key, value)
+            """,
+        ),
+    ],
+)
+def test_recipes_for_files_defaults_and_items(
+    tmp_path: Path, rule: str, source: str, expected: str
+) -> None:
+    assert fixed(tmp_path, source, rule, (*SELECT, "PLC0206")) == textwrap.dedent(expected)
+
+
+@pytest.mark.parametrize(
+    ("rule", "source"),
+    [
+        # the file outlives the function: stored, returned, used after the block
+        ("SIM115", "class Log:\n    def start(self, path):\n        self.out = open(path)\n"),
+        ("SIM115", "def reader(path):\n    f = open(path)\n    it = iter(f)\n    return it\n"),
+        (
+            "SIM115",
+            "def f(path, on):\n    if on:\n        fo = open(path)\n        fo.read()\n"
+            "    return fo\n",
+        ),
+        # a call evaluated before the file is opened would come after it
+        ("SIM115", "def f(path, g):\n    x = g(), open(path).read()\n    return x\n"),
+        # in a class body the name would become a class attribute; a decorator runs first
+        ("B008", "class C:\n    def m(self, x=make()):\n        return x\n"),
+        ("B008", "import functools\n\n\n@functools.cache\ndef f(x=make()):\n    return x\n"),
+        # a raw triple-quoted string would be cut into pieces across its lines
+        ("RUF001", 'PATTERN = r"""\n  a–b  # range\n"""\n'),
+        # the loop changes what `d[k]` reads
+        ("PLC0206", "def f(**d):\n    for k in d:\n        d[k] = 1\n        print(d[k])\n"),
+        ("PLC0206", "def f(**d):\n    for k in d:\n        d.update(a=1)\n        print(d[k])\n"),
+    ],
+)
+def test_recipes_decline_what_would_change_behaviour(
+    tmp_path: Path, rule: str, source: str
+) -> None:
+    before = check_text(source, "mod.py", tmp_path, RuffOptions(select=(rule,)))
+    finding = next(f for f in before if f.rule == rule)
+    assert recipes.propose(finding, source) == []

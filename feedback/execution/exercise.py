@@ -16,6 +16,7 @@ of docstrings, of annotations no call evaluates, or of syntax the compiler makes
 from __future__ import annotations
 
 import ast
+import builtins
 import contextlib
 import copy
 import difflib
@@ -23,6 +24,8 @@ import functools
 import json
 import logging
 import types
+import typing
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -383,6 +386,196 @@ def same_code(unit: Unit, old_text: str | None, new_text: str | None) -> bool:
     # ``return``, a docstring reworded
     old_shape = _compiled(old_node)
     return old_shape is not None and old_shape == _compiled(new_node)
+
+
+# --- changes the compiled code shows, that no run can tell apart ----------------------------------
+#
+# Each rule rewrites a construct of both versions to one spelling when the two spellings
+# provably do the same thing; if the versions then compile alike, their behaviour is the same.
+# The names a rule relies on must mean what they seem: bound once, by the module's opening
+# imports (a function of the module cannot run before them), or built-ins the module never
+# binds (no assignment, import, def, class, parameter, `global` or `del` of that name anywhere).
+
+# (phrases for the verdict: "same code once compiled, but for …")
+# Raising a class calls it with no arguments: `raise E` makes the exception `raise E()` made.
+RAISE_BUILTIN = "`raise E()` as `raise E` (E a built-in exception)"
+# `typing.cast(T, v)` returns `v` without using `T`; evaluating a type made of typing's names
+# (those the Python running tactful has) and built-in classes cannot fail nor run project code.
+CAST_TYPE = "the type given to `typing.cast`, which ignores it"
+
+
+def _bound_names(tree: ast.Module) -> Counter[str]:
+    """How many times each name is bound anywhere in the module, in any scope."""
+    bound: Counter[str] = Counter()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+            bound[node.id] += 1
+        elif isinstance(node, ast.arg):
+            bound[node.arg] += 1
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            bound[node.name] += 1
+        elif isinstance(node, ast.alias):
+            bound[(node.asname or node.name).split(".")[0]] += 1
+        elif isinstance(node, ast.Global | ast.Nonlocal):
+            bound.update(node.names)
+        elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
+            bound[node.name] += 1
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            bound[node.rest] += 1
+    return bound
+
+
+def _opening_imports(tree: ast.Module) -> Iterable[ast.Import | ast.ImportFrom]:
+    """The imports a module starts with (after its docstring), before anything else runs."""
+    for index, statement in enumerate(tree.body):
+        if isinstance(statement, ast.Import | ast.ImportFrom):
+            yield statement
+        elif not (
+            index == 0
+            and isinstance(statement, ast.Expr)
+            and isinstance(statement.value, ast.Constant)
+        ):
+            return
+
+
+class _Meanings:
+    """What the names of one module surely mean, for the rules."""
+
+    def __init__(self, tree: ast.Module) -> None:
+        bound = _bound_names(tree)
+        self.typing_modules: set[str] = set()  # names bound to the typing module
+        self.from_typing: set[str] = set()  # names bound to typing.<the same name>
+        for statement in _opening_imports(tree):
+            for alias in statement.names:
+                name = alias.asname or alias.name
+                if bound[name] != 1:
+                    continue
+                if isinstance(statement, ast.Import) and alias.name == "typing":
+                    self.typing_modules.add(name)
+                elif (
+                    isinstance(statement, ast.ImportFrom)
+                    and statement.module == "typing"
+                    and statement.level == 0
+                    and alias.asname is None
+                ):
+                    self.from_typing.add(name)
+        self.builtins = {name for name in vars(builtins) if not bound[name]}
+
+    def builtin_exception(self, node: ast.expr) -> bool:
+        if not isinstance(node, ast.Name) or node.id not in self.builtins:
+            return False
+        value = getattr(builtins, node.id)
+        return isinstance(value, type) and issubclass(value, BaseException)
+
+    def is_cast(self, node: ast.expr) -> bool:
+        if isinstance(node, ast.Name):
+            return node.id == "cast" and "cast" in self.from_typing
+        return (
+            isinstance(node, ast.Attribute)
+            and node.attr == "cast"
+            and isinstance(node.value, ast.Name)
+            and node.value.id in self.typing_modules
+        )
+
+    def inert_type(self, node: ast.expr) -> bool:
+        """Whether evaluating ``node`` cannot fail nor run code of the project: a string, or
+        a name of ``typing`` (spelled through the module or imported from it), or a built-in
+        class the module never binds, subscripted only by such types."""
+        if isinstance(node, ast.Constant):
+            return isinstance(node.value, str) or node.value is None or node.value is Ellipsis
+        if isinstance(node, ast.Name):
+            if node.id in self.from_typing:
+                return hasattr(typing, node.id)
+            return node.id in self.builtins and isinstance(getattr(builtins, node.id), type)
+        if isinstance(node, ast.Attribute):
+            return (
+                isinstance(node.value, ast.Name)
+                and node.value.id in self.typing_modules
+                and hasattr(typing, node.attr)
+            )
+        if isinstance(node, ast.Subscript):
+            # only typing's own generics: their arity is checked alike in every version
+            if not isinstance(node.value, ast.Name | ast.Attribute) or not self.inert_type(
+                node.value
+            ):
+                return False
+            if isinstance(node.value, ast.Name) and node.value.id not in self.from_typing:
+                return False
+            parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+            if not all(self.inert_type(part) for part in parts):
+                return False
+            namespace = {name: typing for name in self.typing_modules}
+            namespace.update({name: getattr(typing, name) for name in self.from_typing})
+            try:
+                # names of typing and built-in classes only, no calls
+                eval(
+                    compile(ast.Expression(node), "<type>", "eval"),
+                    {"__builtins__": builtins, **namespace},
+                )
+            except Exception:  # any failure: the type is not inert
+                return False
+            return True
+        return False
+
+
+class _Normalised(ast.NodeTransformer):
+    """Both spellings of each rule's construct rewritten to one."""
+
+    def __init__(self, meanings: _Meanings, rules: frozenset[str]) -> None:
+        self.meanings = meanings
+        self.rules = rules
+
+    def visit_Raise(self, node: ast.Raise) -> ast.AST:
+        self.generic_visit(node)
+        exc = node.exc
+        if (
+            RAISE_BUILTIN in self.rules
+            and isinstance(exc, ast.Call)
+            and not exc.args
+            and not exc.keywords
+            and self.meanings.builtin_exception(exc.func)
+        ):
+            node.exc = exc.func
+        return node
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        if (
+            CAST_TYPE in self.rules
+            and self.meanings.is_cast(node.func)
+            and len(node.args) == 2
+            and not node.keywords
+            and self.meanings.inert_type(node.args[0])
+        ):
+            node.args[0] = ast.Constant("")
+        return node
+
+
+def same_behaviour_by_rule(
+    unit: Unit, old_text: str | None, new_text: str | None
+) -> tuple[str, ...] | None:
+    """For a function whose compiled code changed: the rules under which both versions
+    compile alike (see ``RAISE_BUILTIN``, ``CAST_TYPE``), the fewest that do; None when none
+    does."""
+    if unit.kind != FUNCTION or old_text is None or new_text is None:
+        return None
+    old_tree, new_tree = _parse(old_text), _parse(new_text)
+    if old_tree is None or new_tree is None:
+        return None
+    key = (unit.name, unit.occurrence)
+    before = next((d for d in _defs_of(old_text) if d.key == key), None)
+    after = next((d for d in _defs_of(new_text) if d.key == key), None)
+    if before is None or after is None:
+        return None
+    old_meanings, new_meanings = _Meanings(old_tree), _Meanings(new_tree)
+    for rules in ((RAISE_BUILTIN,), (CAST_TYPE,), (RAISE_BUILTIN, CAST_TYPE)):
+        chosen = frozenset(rules)
+        old_node = _Normalised(old_meanings, chosen).visit(_stripped(before.node, True))
+        new_node = _Normalised(new_meanings, chosen).visit(_stripped(after.node, True))
+        old_shape = _compiled(old_node)
+        if old_shape is not None and old_shape == _compiled(new_node):
+            return rules
+    return None
 
 
 @dataclass

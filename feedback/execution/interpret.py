@@ -38,6 +38,7 @@ from tactful.feedback.execution.exercise import (
     Unit,
     changed_units,
     read_trace,
+    same_behaviour_by_rule,
     same_code,
     unexercised,
 )
@@ -313,8 +314,13 @@ class Interpreter:
         seen = trace is not None and trace.measured
         # a change of layout, or of annotations no call evaluates, leaves the code a call runs
         # as it was once compiled: no input can tell the two versions apart
-        layout_only = await asyncio.to_thread(_layout_only, missing, before, changes)
-        if len(layout_only) == len(missing) and len(missing) < len(units) and not no_tests:
+        layout_only, rules = await asyncio.to_thread(_layout_only, missing, before, changes)
+        if (
+            len(layout_only) == len(missing)
+            and len(missing) < len(units)
+            and not no_tests
+            and not rules
+        ):
             # the tests ran every changed unit whose code changed once compiled
             return replace(
                 verdict,
@@ -322,16 +328,26 @@ class Interpreter:
                 exercised=True,
                 unexercised=tuple(unit.label for unit in missing),
             )
-        if len(layout_only) == len(missing):
+        # a rule's proof stands in for inputs, never for tests: with some changed code run by
+        # the tests and the rest alike only by a rule, that rest is what no test ran
+        if len(layout_only) == len(missing) and (
+            not rules or len(missing) == len(units) or no_tests
+        ):
             return replace(
                 verdict,
                 status=Status.EQUIVALENT,
                 exercised=False if seen or no_tests else None,
                 unexercised=tuple(unit.label for unit in missing),
                 inputs=0,
+                alike_by=rules,
                 reason="no test runs this code; the change leaves it as it was once compiled "
                 "(only its layout, docstrings, annotations no call evaluates or syntax compiled "
-                "alike changed): the old and the new version run the same code",
+                "alike changed)"
+                + (
+                    f", but for {' and '.join(rules)}: the old and the new version do the same"
+                    if rules
+                    else ": the old and the new version run the same code"
+                ),
             )
         verdict = replace(
             verdict,
@@ -531,7 +547,20 @@ def units_of(changes: list[Change], before: dict[str, str | None], present: set[
 
 def _layout_only(
     units: list[Unit], before: dict[str, str | None], changes: list[Change]
-) -> list[Unit]:
-    """The units whose change leaves them the same code (``exercise.same_code``)."""
+) -> tuple[list[Unit], tuple[str, ...]]:
+    """The units whose change leaves them the same code (``exercise.same_code``), or the same
+    code but for what a rule shows cannot change behaviour (``same_behaviour_by_rule``), and
+    the rules needed."""
     after = {change.path: change.new_text for change in changes}
-    return [unit for unit in units if same_code(unit, before.get(unit.path), after.get(unit.path))]
+    alike: list[Unit] = []
+    rules: list[str] = []
+    for unit in units:
+        old_text, new_text = before.get(unit.path), after.get(unit.path)
+        if same_code(unit, old_text, new_text):
+            alike.append(unit)
+            continue
+        needed = same_behaviour_by_rule(unit, old_text, new_text)
+        if needed is not None:
+            alike.append(unit)
+            rules.extend(rule for rule in needed if rule not in rules)
+    return alike, tuple(rules)

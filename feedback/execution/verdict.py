@@ -79,6 +79,9 @@ class Verdict:
     counterexample: Counterexample | None = None
     failing_before: tuple[str, ...] = ()  # tests that fail without the edit too: set aside
     interpreter: str = ""
+    # for ``equivalent`` with no inputs: what, besides layout, the two versions differ in that
+    # cannot change behaviour (``exercise.same_behaviour_by_rule``)
+    alike_by: tuple[str, ...] = ()
 
     @property
     def validated(self) -> bool:
@@ -124,6 +127,8 @@ class Verdict:
                 return f"tests pass, but none was seen running this code{suffix}"
             return f"tests pass, but none runs this code{suffix}"
         if self.status is Status.EQUIVALENT:
+            if self.inputs == 0 and self.alike_by:
+                return f"same code once compiled, but for {' and '.join(self.alike_by)}{suffix}"
             if self.inputs == 0:
                 return f"same code once compiled{suffix}"
             noun = "input" if self.inputs == 1 else "inputs"
@@ -169,6 +174,7 @@ class Verdict:
             "counterexample": self.counterexample.to_json() if self.counterexample else None,
             "failing_before": list(self.failing_before),
             "interpreter": self.interpreter,
+            "alike_by": list(self.alike_by),
             "reason": self.reason,
             "cached": self.cached,
         }
@@ -196,6 +202,7 @@ class Verdict:
             counterexample=Counterexample(**example) if isinstance(example, dict) else None,
             failing_before=tuple(raw.get("failing_before", ())),
             interpreter=str(raw.get("interpreter", "")),
+            alike_by=tuple(raw.get("alike_by", ())),
         )
 
 

@@ -423,6 +423,65 @@ def _mutable_default(site: _Site) -> str | None:
     return site.replace(function, new_function)
 
 
+_EFFECTS = (cst.Call, cst.Await, cst.Yield, cst.NamedExpr, cst.Subscript, cst.Lambda)
+
+
+def _has_effect(site: _Site, node: cst.CSTNode) -> bool:
+    """Whether evaluating ``node`` may run code (a call, an item lookup, an await)."""
+    return any(isinstance(n, _EFFECTS) and _inside(site, n, node) for n in site.positions)
+
+
+@recipe("B008", title="Compute the default in a name of its own, just before the function")
+def _hoisted_default(site: _Site) -> str | None:
+    # A default is computed once, when `def` runs. Computed by the statement just before, in
+    # the same scope, it is the same value made at the same moment (nothing that `def`
+    # evaluates comes before it: no decorator, no earlier default that runs code), and the
+    # signature names it. Not in a class body, where the name would become a class attribute.
+    call = site.at(cst.Call)
+    param = site.ancestor(call, cst.Param) if call is not None else None
+    if not isinstance(param, cst.Param) or param.default is None:
+        return None
+    parameters = site.parents.get(param)
+    function = site.parents.get(parameters) if parameters is not None else None
+    if not isinstance(parameters, cst.Parameters) or not isinstance(function, cst.FunctionDef):
+        return None
+    if function.decorators or isinstance(
+        site.ancestor(function, cst.ClassDef, cst.FunctionDef, cst.Lambda), cst.ClassDef
+    ):
+        return None
+    ordered = [*parameters.posonly_params, *parameters.params, *parameters.kwonly_params]
+    earlier = ordered[: ordered.index(param)] if param in ordered else None
+    if earlier is None or any(
+        p.default is not None and _has_effect(site, p.default) for p in earlier
+    ):
+        return None
+    block = site.parents.get(function)
+    if not isinstance(block, (cst.Module, cst.IndentedBlock)):
+        return None
+    stem = param.name.value.strip("_") or "value"
+    if isinstance(block, cst.Module):
+        name = _free_name(site.text, f"_DEFAULT_{stem.upper()}")
+    else:
+        name = _free_name(site.text, f"default_{stem}")
+    try:
+        assignment = cst.parse_statement(
+            f"{name} = {site.code(param.default)}\n", config=site.module.config_for_parsing
+        )
+    except cst.ParserSyntaxError:
+        return None
+    blank = sum(1 for line in function.leading_lines if line.comment is None)
+    assignment = assignment.with_changes(leading_lines=function.leading_lines)
+    new_function = function.deep_replace(param, param.with_changes(default=cst.Name(name)))
+    assert isinstance(new_function, cst.FunctionDef)
+    if isinstance(block, cst.Module):
+        blank = max(blank, 2)  # a top-level `def` keeps two blank lines before it
+    new_function = new_function.with_changes(leading_lines=[cst.EmptyLine()] * blank)
+    statements = list(block.body)
+    index = statements.index(function)
+    body = [*statements[:index], assignment, new_function, *statements[index + 1 :]]
+    return site.replace(block, block.with_changes(body=body))
+
+
 @recipe("E722", title="Name the exception class caught")
 def _bare_except(site: _Site) -> str | None:
     handler = site.at(cst.ExceptHandler)
@@ -778,6 +837,310 @@ def _closes_only(final: cst.Finally | None, name: str) -> bool:
     if final is None or not isinstance(final.body, cst.IndentedBlock):
         return False
     return len(final.body.body) == 1 and _is_close(final.body.body[0], name)
+
+
+# What a `with` that spans the rest of a block must check: names that hold the file (or
+# something made from it) and where they go.
+
+
+class _NameUses(cst.CSTVisitor):
+    """Every name read or bound in a node, each with whether only an attribute of it is used
+    there (``f.read()``, ``f.name``); attribute and keyword names are not names."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[cst.Name, bool]] = []
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.found.append((node, False))
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        if isinstance(node.value, cst.Name):
+            self.found.append((node.value, True))
+        else:
+            node.value.visit(self)
+        return False
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        node.value.visit(self)
+        return False
+
+
+def _names_in(node: cst.CSTNode) -> list[cst.Name]:
+    visitor = _NameUses()
+    node.visit(visitor)
+    return [name for name, _ in visitor.found]
+
+
+def _exposes(expression: cst.CSTNode | None, held: set[str]) -> bool:
+    """Whether ``expression`` hands on an object one of ``held`` names: any use of it except
+    its attributes (``f.read()``, ``f.name``), whose values are not the object itself."""
+    if expression is None:
+        return False
+    visitor = _NameUses()
+    expression.visit(visitor)
+    return any(name.value in held and not attribute for name, attribute in visitor.found)
+
+
+def _bound_names(target: cst.CSTNode) -> tuple[list[str], bool]:
+    """The plain names an assignment target binds, and whether it also stores elsewhere (an
+    attribute or an item: somewhere that outlives the block)."""
+    if isinstance(target, cst.Name):
+        return [target.value], False
+    if isinstance(target, (cst.Tuple, cst.List)):
+        names: list[str] = []
+        elsewhere = False
+        for element in target.elements:
+            inner, stored = _bound_names(element.value)
+            names.extend(inner)
+            elsewhere = elsewhere or stored
+        return names, elsewhere
+    if isinstance(target, cst.StarredElement):
+        return _bound_names(target.value)
+    return [], True
+
+
+class _Bindings(cst.CSTVisitor):
+    """Assignments, returns, yields and nested scopes, in the order they appear."""
+
+    def __init__(self) -> None:
+        self.assignments: list[tuple[list[cst.CSTNode], cst.CSTNode | None]] = []
+        self.exits: list[cst.CSTNode | None] = []
+        self.scopes: list[cst.CSTNode] = []
+        self.declared: set[str] = set()
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        self.assignments.append(([t.target for t in node.targets], node.value))
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self.assignments.append(([node.target], node.value))
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self.assignments.append(([node.target], node.value))
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self.assignments.append(([node.target], node.value))
+
+    def visit_For(self, node: cst.For) -> None:
+        self.assignments.append(([node.target], node.iter))
+
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        if node.asname is not None:
+            self.assignments.append(([node.asname.name], node.item))
+
+    def visit_Return(self, node: cst.Return) -> None:
+        self.exits.append(node.value)
+
+    def visit_Yield(self, node: cst.Yield) -> None:
+        self.exits.append(node.value)
+
+    def visit_Global(self, node: cst.Global) -> None:
+        self.declared.update(n.name.value for n in node.names)
+
+    def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
+        self.declared.update(n.name.value for n in node.names)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        self.scopes.append(node)
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        self.scopes.append(node)
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        self.scopes.append(node)
+        return False
+
+
+def _held_within(
+    function: cst.FunctionDef,
+    replaced: cst.CSTNode,
+    region: Sequence[cst.CSTNode],
+    name: str,
+) -> bool:
+    """Whether the file bound to ``name`` at the start of ``region`` (and everything made from
+    it there) stays within ``region``: nothing returns, yields or stores it elsewhere, no
+    nested function keeps it, and no code of ``function`` but ``region`` (and ``replaced``,
+    the statement that ``region`` replaces) uses those names.
+    """
+    bindings = _Bindings()
+    for statement in region:
+        statement.visit(bindings)
+    held = {name}
+    grown = True
+    while grown:
+        grown = False
+        for targets, value in bindings.assignments:
+            if not _exposes(value, held):
+                continue
+            for target in targets:
+                names, elsewhere = _bound_names(target)
+                if elsewhere:
+                    return False
+                for bound in names:
+                    if bound not in held:
+                        held.add(bound)
+                        grown = True
+    if held & bindings.declared:
+        return False
+    if any(_exposes(value, held) for value in bindings.exits):
+        return False
+    if any(n.value in held for scope in bindings.scopes for n in _names_in(scope)):
+        return False
+    inside = {id(n) for statement in (*region, replaced) for n in _names_in(statement)}
+    return not any(n.value in held and id(n) not in inside for n in _names_in(function.body))
+
+
+def _evaluated_first(site: _Site, statement: cst.CSTNode, call: cst.Call) -> bool:
+    """Whether ``call`` is the first thing with an effect that ``statement`` evaluates, and is
+    evaluated every time (not in a lambda, a comprehension or one branch of a condition)."""
+    conditional = (
+        cst.Lambda,
+        cst.ListComp,
+        cst.SetComp,
+        cst.DictComp,
+        cst.GeneratorExp,
+        cst.IfExp,
+        cst.BooleanOperation,
+    )
+    current = site.parents.get(call)
+    ancestors: set[int] = set()
+    while current is not None and current is not statement:
+        if isinstance(current, conditional):
+            return False
+        ancestors.add(id(current))
+        current = site.parents.get(current)
+    start = site.positions[call].start
+    for node, where in site.positions.items():
+        if (
+            isinstance(node, (cst.Call, cst.Await, cst.Yield, cst.NamedExpr, cst.Subscript))
+            and id(node) not in ancestors
+            and node is not call
+            and (where.start.line, where.start.column) < (start.line, start.column)
+            and _inside(site, node, statement)
+        ):
+            return False
+    return True
+
+
+def _unpacked(
+    assign: cst.Assign, call: cst.Call
+) -> tuple[str, cst.BaseSmallStatement | None] | None:
+    """For ``name = call`` or ``name, other = call, value``: the name the call's result is
+    bound to, and the assignment of the others (None when nothing else is assigned)."""
+    if len(assign.targets) != 1:
+        return None
+    target = assign.targets[0].target
+    if assign.value is call:
+        return (target.value, None) if isinstance(target, cst.Name) else None
+    value = assign.value
+    if not (
+        isinstance(target, cst.Tuple)
+        and isinstance(value, cst.Tuple)
+        and len(target.elements) == len(value.elements)
+        and not any(isinstance(e, cst.StarredElement) for e in (*target.elements, *value.elements))
+    ):
+        return None
+    index = next((i for i, e in enumerate(value.elements) if e.value is call), None)
+    if index is None or not isinstance(target.elements[index].value, cst.Name):
+        return None
+    # The elements before it were evaluated first; they must not do anything.
+    if not all(
+        isinstance(e.value, (cst.Name, cst.SimpleString, cst.Integer, cst.Float))
+        for e in value.elements[:index]
+    ):
+        return None
+    name = cast(cst.Name, target.elements[index].value).value
+    others = [
+        (t, v)
+        for i, (t, v) in enumerate(zip(target.elements, value.elements, strict=True))
+        if i != index
+    ]
+    if len(others) == 1:
+        only = cast(cst.BaseAssignTargetExpression, others[0][0].value)
+        rest = cst.Assign(targets=[cst.AssignTarget(only)], value=others[0][1].value)
+    else:
+        rest = cst.Assign(
+            targets=[
+                cst.AssignTarget(target.with_changes(elements=_commas([t for t, _ in others])))
+            ],
+            value=value.with_changes(elements=_commas([v for _, v in others])),
+        )
+    return name, rest
+
+
+def _commas(elements: Sequence[cst.BaseElement]) -> list[cst.BaseElement]:
+    last = len(elements) - 1
+    return [
+        e.with_changes(
+            comma=cst.MaybeSentinel.DEFAULT
+            if i == last
+            else cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+        )
+        for i, e in enumerate(elements)
+    ]
+
+
+@recipe("SIM115", title="Open the file in a `with` statement around the code that uses it")
+def _open_with_rest(site: _Site) -> str | None:
+    # Without a `close()` to end it, the file is closed whenever it is collected; the `with`
+    # closes it when the code that uses it is done: the statement itself when only an
+    # attribute of the file is used (`open(p).read()`), else the rest of its block. Declined
+    # when the file, or anything made from it, outlives that code (see `_held_within`).
+    call = site.at(cst.Call)
+    if not isinstance(call, cst.Call):
+        return None
+    line = site.ancestor(call, cst.SimpleStatementLine)
+    if (
+        not isinstance(line, cst.SimpleStatementLine)
+        or len(line.body) != 1
+        or _has_comment(site, line)
+    ):
+        return None
+    function = site.ancestor(line, cst.FunctionDef)
+    block = site.parents.get(line)
+    if not isinstance(function, cst.FunctionDef) or not isinstance(block, cst.IndentedBlock):
+        return None
+    statement = line.body[0]
+    statements = list(block.body)
+    index = statements.index(line)
+    following = statements[index + 1 :]
+    unpacked = _unpacked(statement, call) if isinstance(statement, cst.Assign) else None
+    head: list[cst.BaseStatement]
+    if unpacked is not None:
+        name, rest = unpacked
+        head = [] if rest is None else [cst.SimpleStatementLine(body=[rest])]
+        region: list[cst.BaseStatement] = [*head, *following]
+    else:
+        if not isinstance(statement, (cst.Assign, cst.AnnAssign, cst.Expr, cst.Return)):
+            return None
+        if not _evaluated_first(site, statement, call):
+            return None
+        name = _free_name(site.text, "file", "opened")
+        replaced = statement.deep_replace(call, cst.Name(name))
+        head = [line.with_changes(body=[replaced], leading_lines=())]
+        parent = site.parents.get(call)
+        only_attribute = isinstance(parent, cst.Attribute) and parent.value is call
+        region = head if only_attribute else [*head, *following]
+    if not region or not _held_within(function, line, region, name):
+        return None
+    with_node = cst.With(
+        items=[
+            cst.WithItem(
+                call,
+                asname=cst.AsName(
+                    name=cst.Name(name),
+                    whitespace_before_as=cst.SimpleWhitespace(" "),
+                    whitespace_after_as=cst.SimpleWhitespace(" "),
+                ),
+            )
+        ],
+        body=cst.IndentedBlock(body=region),
+        leading_lines=line.leading_lines,
+    )
+    after = statements[index + 1 + len(region) - len(head) :]
+    new_statements = [*statements[:index], with_node, *after]
+    return site.replace(block, block.with_changes(body=new_statements))
 
 
 _CLASSVAR_TYPES = {cst.List: "list", cst.Dict: "dict", cst.Set: "set"}
@@ -1506,8 +1869,10 @@ def _escape_ambiguous(site: _Site) -> str | None:
     node = site.at(cst.SimpleString, cst.FormattedStringText)
     if isinstance(node, cst.SimpleString):
         prefix = node.prefix.lower()
-        if "r" in prefix or "b" in prefix or character not in node.value:
+        if "b" in prefix or character not in node.value:
             return None
+        if "r" in prefix:
+            return _escape_in_raw(site, node, character)
         return site.replace(
             node, node.with_changes(value=node.value.replace(character, _escape(character)))
         )
@@ -1521,6 +1886,39 @@ def _escape_ambiguous(site: _Site) -> str | None:
         escaped = _escape(character)
         return site.replace(node, node.with_changes(value=node.value.replace(character, escaped)))
     return None
+
+
+def _escape_in_raw(site: _Site, node: cst.SimpleString, character: str) -> str | None:
+    # A raw string has no escapes: the character becomes a plain string of its own between
+    # the raw pieces around it (`r"[" "\\N{FULLWIDTH NUMBER SIGN}" r"#]"`), which the compiler
+    # joins into the same value; the rest of the string (a regular expression, most often)
+    # keeps its raw spelling. Not in a triple-quoted string: its pieces would run across lines.
+    parent = site.parents.get(node)
+    if isinstance(parent, cst.ConcatenatedString) and parent.left is node:
+        return None
+    quote = node.quote
+    if len(quote) != 1:
+        return None
+    body = node.value[len(node.prefix) + len(quote) : -len(quote)]
+    single = quote[0]
+    pieces = body.split(character)
+    parts: list[str] = []
+    for index, piece in enumerate(pieces):
+        if index:
+            parts.append(f"{single}{_escape(character)}{single}")
+        if piece:
+            parts.append(f"{node.prefix}{quote}{piece}{quote}")
+    code = " ".join(parts)
+    try:
+        same = ast.literal_eval(code) == ast.literal_eval(node.value)
+        new = cst.parse_expression(code, config=site.module.config_for_parsing)
+    except (SyntaxError, ValueError, cst.ParserSyntaxError):
+        return None
+    if not same:
+        return None
+    if not isinstance(parent, (cst.Arg, cst.Assign, cst.Element, cst.AnnAssign)):
+        new = cst.parse_expression(f"({code})", config=site.module.config_for_parsing)
+    return site.replace(node, new)
 
 
 @recipe("RUF003", title="Replace the ambiguous character in the comment")
@@ -1715,3 +2113,105 @@ def _explicit_utc(site: _Site) -> str | None:
     else:
         code = f"{klass}.fromtimestamp({site.code(call.args[0].value)}, {utc}).replace(tzinfo=None)"
     return _apply_with_import(site, call, cst.parse_expression(code), imp)
+
+
+# --- loops over a dictionary's keys --------------------------------------------------------------
+
+
+def _value_name(site: _Site, node: cst.CSTNode, key: str) -> str:
+    """A name for the values of a loop over keys named ``key``, unused in the enclosing
+    function (or module): a new local must not shadow anything the code there reads."""
+    owner = site.ancestor(node, cst.FunctionDef)
+    scope = site.code(owner) if owner is not None else site.text
+    if key == "k":
+        candidates: tuple[str, ...] = ("v", "value")
+    elif key.endswith("key"):
+        candidates = (key[: -len("key")] + "value", "value")
+    else:
+        candidates = (f"{key}_value", "value")
+    return _free_name(scope, *candidates)
+
+
+@recipe("PLC0206", title="Iterate over `.items()`")
+def _items_loop(site: _Site) -> str | None:
+    # `for k in d:` whose body reads `d[k]` becomes `for k, v in d.items():` reading `v`:
+    # the same value, looked up once. Only when the body never changes what `d[k]` would
+    # read: it rebinds neither name, stores or deletes no item of `d`, calls no method of
+    # `d`, and no nested function reads `d[k]` later.
+    loop = site.at(cst.For)
+    if not isinstance(loop, cst.For) or loop.asynchronous is not None:
+        return None
+    if not isinstance(loop.target, cst.Name) or not isinstance(
+        loop.iter, (cst.Name, cst.Attribute)
+    ):
+        return None
+    key = loop.target.value
+    mapping = site.code(loop.iter)
+    root: cst.BaseExpression = loop.iter
+    while isinstance(root, cst.Attribute):
+        root = root.value
+    if not isinstance(root, cst.Name):
+        return None
+    bindings = _Bindings()
+    loop.body.visit(bindings)
+    rebound = {
+        name
+        for targets, _ in bindings.assignments
+        for target in targets
+        for name in _bound_names(target)[0]
+    }
+    if key in rebound or root.value in rebound or bindings.declared & {key, root.value}:
+        return None
+    lookups: list[cst.Subscript] = []
+    for node in site.positions:
+        if not isinstance(node, cst.Subscript) or not _inside(site, node, loop.body):
+            continue
+        if site.code(node.value) != mapping:
+            continue
+        parent = site.parents.get(node)
+        while isinstance(parent, (cst.Tuple, cst.List, cst.Element, cst.StarredElement)):
+            parent = site.parents.get(parent)
+        if isinstance(parent, (cst.AssignTarget, cst.AugAssign, cst.Del)):
+            return None
+        index = node.slice[0].slice if len(node.slice) == 1 else None
+        if not (isinstance(index, cst.Index) and isinstance(index.value, cst.Name)):
+            continue
+        if index.value.value != key:
+            continue
+        if any(_inside(site, node, scope) for scope in bindings.scopes):
+            return None
+        lookups.append(node)
+    if not lookups:
+        return None
+    for node in site.positions:
+        if (
+            isinstance(node, cst.Attribute)
+            and site.code(node.value) == mapping
+            and isinstance(site.parents.get(node), cst.Call)
+            and _inside(site, node, loop.body)
+        ):
+            return None
+    value = _value_name(site, loop, key)
+
+    class Lookups(cst.CSTTransformer):
+        def leave_Subscript(
+            self, original: cst.Subscript, updated: cst.Subscript
+        ) -> cst.BaseExpression:
+            return cst.Name(value) if any(original is n for n in lookups) else updated
+
+    body = loop.body.visit(Lookups())
+    new_loop = loop.with_changes(
+        target=cst.Tuple(
+            elements=[
+                cst.Element(
+                    cst.Name(key), comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+                ),
+                cst.Element(cst.Name(value)),
+            ],
+            lpar=[],
+            rpar=[],
+        ),
+        iter=cst.parse_expression(f"{mapping}.items()"),
+        body=body,
+    )
+    return site.replace(loop, new_loop)
