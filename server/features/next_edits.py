@@ -1,7 +1,7 @@
 """``tactful/nextEdits``: after an edit, the follow-up edits it calls for, anywhere.
 
 Request params ``{textDocument: {uri}, position}``; result ``{items: [{id, uri, range,
-newText, label}]}``, best first, empty when nothing is worth showing. An item may be anywhere
+newText, label, source}]}``, best first, empty when nothing is worth showing. An item may be anywhere
 in the document or in another file (its ``uri``); ``range`` is in the client's position
 encoding, in the text of that file as it is now. Advertised as
 ``capabilities.experimental.tactfulNextEdits = true``. Accepting an item runs
@@ -216,6 +216,7 @@ def item(shown: ShownNextEdit, encoding: str) -> dict[str, Any]:
         },
         "newText": edit.new_text,
         "label": edit.label,
+        "source": edit.source,
     }
 
 
