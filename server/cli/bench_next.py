@@ -35,6 +35,9 @@ from tactful.server.features.inline_completion import ACCEPT, REJECT
 from tactful.server.features.next_edits import METHOD
 from tactful.suggestion.next_replay import NextTally, Proposal, lines_of, replay_commit
 
+# Who commits the padded files in the workspace (a scratch clone).
+_IDENTITY = ("-c", "user.name=tactful bench", "-c", "user.email=bench@localhost")
+
 
 class _Document:
     """The client's copy of one open document: its text and version."""
@@ -242,6 +245,24 @@ async def replay_next(
                     )
                     for p, (old, new) in files.items()
                 }
+                # The padded files are committed in the workspace, so that what the server
+                # sees changed (review, the changed lines) is the commit's hunks, as for a
+                # developer editing a large file, not the padding.
+                for path, (old, _new) in files.items():
+                    (root / path).write_text(old, encoding="utf-8")
+                _git(
+                    root,
+                    *_IDENTITY,
+                    "commit",
+                    "--quiet",
+                    "--no-verify",
+                    "--allow-empty",
+                    "-a",
+                    "-m",
+                    "padded",
+                )
+                checked_out = _git(root, "rev-parse", "HEAD").strip()
+                server.watched(_file_events(root, set(files)))
             await replay_commit(
                 client,
                 files,
