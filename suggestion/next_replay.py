@@ -207,8 +207,10 @@ def distance(current: str, final: str) -> int:
 
 def touches(op: Opcode, hunk: Hunk) -> bool:
     _, i1, i2, j1, j2 = op
-    if hunk.first == hunk.last:  # a deletion: the op must delete at that place
-        return j1 <= hunk.first <= j2 and i2 > i1
+    if hunk.first == hunk.last:
+        # A deletion: the op must delete near that place (lines alike around a deletion let
+        # the diff put it up to as many lines away as it deletes).
+        return i2 > i1 and j1 - (i2 - i1) <= hunk.first <= j2 + (i2 - i1)
     if j1 == j2:
         return hunk.first < j1 < hunk.last
     return j1 < hunk.last and j2 > hunk.first
