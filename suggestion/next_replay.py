@@ -18,13 +18,14 @@ there); any other is rejected. A hunk already complete when its turn comes is no
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import keyword
 import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from tactful.suggestion.next_edits.trees import Source, parse
@@ -178,22 +179,93 @@ Opcode = tuple[str, int, int, int, int]
 
 def opcodes(current: str, final: str) -> list[Opcode]:
     """The line differences between two texts (``git diff -U0``'s hunks), as difflib's
-    opcodes; the lines both share at the start and the end are set aside first."""
+    opcodes (``equal`` left out). Lines found once in each text anchor the comparison
+    (patience diff), so a long file with a few changes costs a pass, not the quadratic search
+    difflib makes among its many alike lines; difflib compares what lies between anchors."""
     a, b = lines_of(current), lines_of(final)
+    blocks: list[tuple[int, int, int]] = []
+    _match(a, b, 0, len(a), 0, len(b), blocks)
+    blocks.sort()
+    out: list[Opcode] = []
+    i = j = 0
+    for ai, bj, size in [*blocks, (len(a), len(b), 0)]:
+        if i < ai and j < bj:
+            out.append(("replace", i, ai, j, bj))
+        elif i < ai:
+            out.append(("delete", i, ai, j, bj))
+        elif j < bj:
+            out.append(("insert", i, ai, j, bj))
+        i, j = ai + size, bj + size
+    return out
+
+
+def _match(
+    a: list[str], b: list[str], a0: int, a1: int, b0: int, b1: int, out: list[tuple[int, int, int]]
+) -> None:
+    """The matching blocks of ``a[a0:a1]`` and ``b[b0:b1]``, appended to ``out``."""
     head = 0
-    while head < len(a) and head < len(b) and a[head] == b[head]:
+    while a0 + head < a1 and b0 + head < b1 and a[a0 + head] == b[b0 + head]:
         head += 1
+    if head:
+        out.append((a0, b0, head))
+        a0, b0 = a0 + head, b0 + head
     tail = 0
-    while tail < len(a) - head and tail < len(b) - head and a[-1 - tail] == b[-1 - tail]:
+    while a1 - tail > a0 and b1 - tail > b0 and a[a1 - 1 - tail] == b[b1 - 1 - tail]:
         tail += 1
-    matcher = difflib.SequenceMatcher(
-        None, a[head : len(a) - tail], b[head : len(b) - tail], autojunk=False
+    if tail:
+        out.append((a1 - tail, b1 - tail, tail))
+        a1, b1 = a1 - tail, b1 - tail
+    if a0 == a1 or b0 == b1:
+        return
+    anchors = _anchors(a, b, a0, a1, b0, b1)
+    if not anchors:
+        matcher = difflib.SequenceMatcher(None, a[a0:a1], b[b0:b1], autojunk=False)
+        for i, j, size in matcher.get_matching_blocks():
+            if size:
+                out.append((a0 + i, b0 + j, size))
+        return
+    i, j = a0, b0
+    for ai, bj in anchors:
+        _match(a, b, i, ai, j, bj, out)
+        out.append((ai, bj, 1))
+        i, j = ai + 1, bj + 1
+    _match(a, b, i, a1, j, b1, out)
+
+
+def _anchors(
+    a: list[str], b: list[str], a0: int, a1: int, b0: int, b1: int
+) -> list[tuple[int, int]]:
+    """Lines found once in ``a[a0:a1]`` and once in ``b[b0:b1]``, paired, the longest run of
+    pairs in the same order in both."""
+    seen_a: dict[str, int] = {}
+    for i in range(a0, a1):
+        seen_a[a[i]] = -1 if a[i] in seen_a else i
+    seen_b: dict[str, int] = {}
+    for j in range(b0, b1):
+        seen_b[b[j]] = -1 if b[j] in seen_b else j
+    pairs = sorted(
+        (i, seen_b[line]) for line, i in seen_a.items() if i >= 0 and seen_b.get(line, -1) >= 0
     )
-    return [
-        (tag, i1 + head, i2 + head, j1 + head, j2 + head)
-        for tag, i1, i2, j1, j2 in matcher.get_opcodes()
-        if tag != "equal"
-    ]
+    # The longest increasing run of ``j`` (patience sorting).
+    tops: list[int] = []
+    links: list[int] = []
+    ends: list[int] = []
+    for index, (_i, j) in enumerate(pairs):
+        at = bisect.bisect_left(tops, j)
+        links.append(ends[at - 1] if at else -1)
+        if at == len(tops):
+            tops.append(j)
+            ends.append(index)
+        else:
+            tops[at] = j
+            ends[at] = index
+    chain: list[tuple[int, int]] = []
+    index = ends[-1] if ends else -1
+    while index >= 0:
+        chain.append(pairs[index])
+        index = links[index]
+    chain.reverse()
+    return chain
 
 
 def hunks_of(path: str, before: str, after: str) -> list[Hunk]:
@@ -341,11 +413,21 @@ async def _type(
     first_line, last_line = min(op[1] for op in ops), max(op[2] for op in ops)
     final_first, final_last = min(op[3] for op in ops), max(op[4] for op in ops)
     lines = lines_of(text)
-    target = "".join(
-        [*lines[:first_line], *lines_of(final)[final_first:final_last], *lines[last_line:]]
+    # Planned on the hunk's lines and one line around them (a diff of the whole of a long
+    # file would cost more than the replay's request).
+    first, last = max(0, first_line - 1), last_line + 1
+    base = sum(len(line) for line in lines[:first])
+    old = "".join(lines[first:last])
+    new = "".join(
+        [
+            *lines[first:first_line],
+            *lines_of(final)[final_first:final_last],
+            *lines[last_line:last],
+        ]
     )
     cursor = 0
-    for edit in plan_hunks(text, target, max_added):
+    for planned in plan_hunks(old, new, max_added):
+        edit = replace(planned, start=planned.start + base, end=planned.end + base)
         if edit.pasted:
             await client.replace(hunk.path, edit.start, edit.end, edit.typed)
             text = text[: edit.start] + edit.typed + text[edit.end :]
