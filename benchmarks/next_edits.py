@@ -137,7 +137,34 @@ class EngineNextEdits:
                     break
         else:
             items = self.engine.suggest(uri, cursor, exclude=self.rejected)
+        if self.args.dump:
+            self._dump(uri, cursor, items)
         return [self._proposal(item) for item in items]
+
+    def _dump(self, uri: str, cursor: Point, shown: list[NextEdit]) -> None:
+        """The best candidates (unchecked, before the threshold), each with its evidence, and
+        whether it was correct and shown: what a bar for a source is tuned on."""
+        keys = {item.key for item in shown[:1]}
+        with open(self.args.dump, "a", encoding="utf-8") as out:
+            for rank, item in enumerate(self.engine.propose(uri, cursor, exclude=self.rejected)):
+                if rank >= 8:
+                    break
+                found = self._proposal(item)
+                ok = (
+                    found.path is not None
+                    and correct(found, self.texts[found.path], self.finals[found.path])[0]
+                )
+                row = {
+                    "rank": rank,
+                    "source": item.source,
+                    "score": item.score,
+                    "label": item.label,
+                    "correct": ok,
+                    "shown": item.key in keys,
+                    "same_file": item.uri == uri,
+                    **{f"f_{feature.name}": feature.value for feature in item.evidence},
+                }
+                out.write(json.dumps(row) + "\n")
 
     def _proposal(self, item: NextEdit) -> Proposal:
         path = next((p for p in self.texts if self.uri(p) == item.uri), None)
@@ -253,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threshold", type=float, default=None)
     parser.add_argument("--no-ruff-check", dest="check_ruff", action="store_false")
     parser.add_argument("--oracle", action="store_true")
+    parser.add_argument("--dump", help="append the best candidates of every request (JSON lines)")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("-v", "--verbose", action="count", default=0)
     args = parser.parse_args(argv)
