@@ -159,16 +159,20 @@ def test_deleted_lines_are_deleted_where_they_recur_once_deleted_twice(tmp_path)
     assert found[0].feature("examples") == 2.0
 
 
-def test_a_rewrite_with_no_place_left_in_the_file_goes_to_other_files(tmp_path) -> None:
+def test_a_rewrite_with_no_place_left_in_the_file_goes_to_other_files_when_asked(tmp_path) -> None:
     files = {
         "a.py": "from lib import old_name\n\nold_name(1)\n",
         "b.py": "from lib import old_name\n\nprint(old_name(2))\n",
     }
-    current = opened(tmp_path, files, open_files=("a.py",))
+    current = opened(tmp_path, files, open_files=("a.py",), repeat_elsewhere=True)
     cursor = current.edit("a.py", "old_name(1)", "old_name(1, strict=True)")
     found = current.proposed("a.py", cursor)
     assert [item.uri for item in found] == [current.uri("b.py")]
     assert results(current, "b.py", found) == ["print(old_name(2, strict=True))"]
+    # By default a repeated edit stays in its file.
+    current = opened(tmp_path, files, open_files=("a.py",))
+    cursor = current.edit("a.py", "old_name(1)", "old_name(1, strict=True)")
+    assert current.proposed("a.py", cursor) == []
 
 
 def test_a_renamed_use_of_a_local_name_stays_in_its_function(tmp_path) -> None:
