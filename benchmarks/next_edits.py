@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-hunks", type=int, default=50, help="skip larger commits")
     parser.add_argument("--pad-lines", type=int, default=0)
-    parser.add_argument("--order", choices=ORDERS, default="top_down")
+    parser.add_argument("--order", choices=ORDERS, default="imports_last")
     parser.add_argument("--threshold", type=float, default=None)
     parser.add_argument("--no-ruff-check", dest="check_ruff", action="store_false")
     parser.add_argument("--oracle", action="store_true")

@@ -352,7 +352,7 @@ async def replay_commit(
     tally: NextTally,
     *,
     rules: RuffRules | None = None,
-    order: str = "top_down",
+    order: str = "imports_last",
     max_hunks: int = 50,
     max_added: int = 0,
 ) -> bool:

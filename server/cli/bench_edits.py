@@ -69,8 +69,9 @@ def add_parser(kinds: argparse._SubParsersAction) -> None:
     edits.add_argument(
         "--order",
         choices=ORDERS,
-        default="top_down",
-        help="with --next: the order of a file's hunks (imports_last: import lines last)",
+        default="imports_last",
+        help="with --next: the order of a file's hunks (imports_last, the default: a file's "
+        "import lines after its other hunks; top_down: as the file reads)",
     )
     edits.add_argument(
         "--max-hunks",
