@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -180,11 +179,7 @@ class RuffRules:
 
 def _padding(root: Path, exclude: set[str], lines: int) -> str:
     """Other Python files of the checkout, joined, up to ``lines`` lines."""
-    listed = subprocess.run(
-        ["git", "-C", str(root), "ls-files", "-z", "--", "*.py"],
-        capture_output=True,
-        check=False,
-    ).stdout.decode("utf-8", "surrogateescape")
+    listed = _git(root, "ls-files", "-z", "--", "*.py")
     pieces: list[str] = []
     count = 0
     for path in sorted(name for name in listed.split("\0") if name and name not in exclude):
