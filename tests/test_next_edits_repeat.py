@@ -141,33 +141,38 @@ def test_an_edit_that_fits_everything_is_not_proposed_everywhere(tmp_path) -> No
     assert current.proposed("mod.py", cursor) == []
 
 
-def test_deleted_lines_are_deleted_where_they_recur(tmp_path) -> None:
-    text = (
-        "def test_a(monkeypatch):\n"
-        "    monkeypatch.setattr(time, 'time', fake.time)\n"
-        "    assert a()\n\n\n"
-        "def test_b(monkeypatch):\n"
-        "    monkeypatch.setattr(time, 'time', fake.time)\n"
-        "    assert b()\n"
+def test_deleted_lines_are_deleted_where_they_recur_once_deleted_twice(tmp_path) -> None:
+    line = "    monkeypatch.setattr(time, 'time', fake.time)\n"
+    text = "".join(
+        f"def test_{name}(monkeypatch):\n{line}    assert {name}()\n\n\n" for name in "abc"
     )
     current = opened(tmp_path, {"test_mod.py": text})
-    cursor = current.edit("test_mod.py", "    monkeypatch.setattr(time, 'time', fake.time)\n", "")
+    cursor = current.edit("test_mod.py", line, "")
+    # Deleted once, the other copies are code that looks alike more often than a pattern
+    # being removed: proposed under the bar, not shown.
+    assert current.proposed("test_mod.py", cursor) == []
+    assert [item.new_text for item in current.engine.propose(current.uri("test_mod.py"), cursor)]
+    cursor = current.edit("test_mod.py", line, "")
     found = current.proposed("test_mod.py", cursor)
     assert len(found) == 1
-    assert found[0].old_text == "    monkeypatch.setattr(time, 'time', fake.time)\n"
-    assert found[0].new_text == ""
+    assert found[0].old_text.strip() == line.strip() and found[0].new_text == ""
+    assert found[0].feature("examples") == 2.0
 
 
-def test_a_rewrite_with_no_place_left_in_the_file_goes_to_other_files(tmp_path) -> None:
+def test_a_rewrite_with_no_place_left_in_the_file_goes_to_other_files_when_asked(tmp_path) -> None:
     files = {
         "a.py": "from lib import old_name\n\nold_name(1)\n",
         "b.py": "from lib import old_name\n\nprint(old_name(2))\n",
     }
-    current = opened(tmp_path, files, open_files=("a.py",))
+    current = opened(tmp_path, files, open_files=("a.py",), repeat_elsewhere=True)
     cursor = current.edit("a.py", "old_name(1)", "old_name(1, strict=True)")
     found = current.proposed("a.py", cursor)
     assert [item.uri for item in found] == [current.uri("b.py")]
     assert results(current, "b.py", found) == ["print(old_name(2, strict=True))"]
+    # By default a repeated edit stays in its file.
+    current = opened(tmp_path, files, open_files=("a.py",))
+    cursor = current.edit("a.py", "old_name(1)", "old_name(1, strict=True)")
+    assert current.proposed("a.py", cursor) == []
 
 
 def test_a_renamed_use_of_a_local_name_stays_in_its_function(tmp_path) -> None:

@@ -33,6 +33,7 @@ from tactful.analyzers.languages import language_of_path
 from tactful.feedback.acceptance.evaluation import compare_runs
 from tactful.server.cli.bench import add_shared_options, parse_settings, session
 from tactful.server.cli.bench_filter import filter_runs, filter_text
+from tactful.suggestion.next_replay import ORDERS
 from tactful.suggestion.replay import Step, Tally, edit_file, type_file
 
 HEAD_LINES = 100
@@ -59,6 +60,37 @@ def add_parser(kinds: argparse._SubParsersAction) -> None:
         type=int,
         default=40,
         help="a hunk adding more lines than this is pasted, not typed (0: no limit)",
+    )
+    edits.add_argument(
+        "--next",
+        action="store_true",
+        help="measure next edits (tactful/nextEdits after each hunk) instead of completions",
+    )
+    edits.add_argument(
+        "--order",
+        choices=ORDERS,
+        default="imports_last",
+        help="with --next: the order of a file's hunks (imports_last, the default: a file's "
+        "import lines after its other hunks; top_down: as the file reads)",
+    )
+    edits.add_argument(
+        "--max-hunks",
+        type=int,
+        default=50,
+        help="with --next: leave out commits with more hunks than this (0: no limit)",
+    )
+    edits.add_argument(
+        "--pad-lines",
+        type=int,
+        default=0,
+        help="with --next: append other files of the repository to each replayed file until "
+        "it has N lines (the latency of large files on the same edits)",
+    )
+    edits.add_argument(
+        "--no-ruff-check",
+        dest="check_ruff",
+        action="store_false",
+        help="with --next: do not run ruff on the shown items (the parse is still checked)",
     )
     edits.set_defaults(func=run)
 
@@ -248,12 +280,23 @@ def run(args: argparse.Namespace) -> int:
         options = parse_settings(args.setting)
         if not (repository / ".git").exists():
             raise BenchError(f"{args.repository} is not a git repository")
-        chosen = commits(repository, args.commits, args.seed)
+        chosen = commits(repository, args.commits if not args.next else 0, args.seed)
+        if args.next:
+            if args.filter or args.engine:
+                raise BenchError("--next measures the local next edits: no --filter, --engine")
+            chosen = [c for c in chosen if any(language_of_path(p) == "python" for p in c.modified)]
+            if 0 < args.commits < len(chosen):
+                picked = set(random.Random(args.seed).sample(range(len(chosen)), args.commits))
+                chosen = [c for i, c in enumerate(chosen) if i in picked]
         if not chosen:
             raise BenchError(f"no commit of {args.repository} changes source files")
     except Exception as error:  # a usage error or git's own complaint
         print(f"tactful bench: {error}", file=sys.stderr)
         return 2
+    if args.next:
+        from tactful.server.cli.bench_next import run_next
+
+        return run_next(args, repository, chosen, options)
     report: dict[str, Any] = {
         "repository": str(args.repository),
         "commits": [c.id for c in chosen],

@@ -1,9 +1,9 @@
 """``tactful/nextEdits``: after an edit, the follow-up edits it calls for, anywhere.
 
 Request params ``{textDocument: {uri}, position}``; result ``{items: [{id, uri, range,
-newText, label}]}``, best first, empty when nothing is worth showing. An item may be anywhere
-in the document or in another file (its ``uri``); ``range`` is in the client's position
-encoding, in the text of that file as it is now. Advertised as
+newText, label, source}]}``, best first, empty when nothing is worth showing. An item may be
+anywhere in the document or in another file (its ``uri``); ``range`` is in the client's
+position encoding, in the text of that file as it is now. Advertised as
 ``capabilities.experimental.tactfulNextEdits = true``. Accepting an item runs
 ``tactful.acceptSuggestion [id]``, dismissing it ``tactful.rejectSuggestion [id]`` (the
 commands completions use; ``inline_completion.py`` hands next edits' ids to the pipeline).
@@ -218,6 +218,7 @@ def item(shown: ShownNextEdit, encoding: str) -> dict[str, Any]:
         },
         "newText": edit.new_text,
         "label": edit.label,
+        "source": edit.source,
     }
 
 

@@ -21,11 +21,14 @@ from tactful.analyzers.languages import new_parser
 from tactful.analyzers.text import LineIndex, Point
 from tactful.suggestion.next_edits.types import RecordedEdit
 
+# Points counted in place before a text's line index is built (see ``Source.point``).
+_COUNTED_POINTS = 16
+
 
 class Source:
     """A text and its UTF-8 bytes, with offsets converted between code points and bytes."""
 
-    __slots__ = ("_lines", "ascii", "data", "text")
+    __slots__ = ("_counted", "_lines", "ascii", "data", "text")
 
     def __init__(
         self, text: str, data: bytes | None = None, lines: LineIndex | None = None
@@ -34,6 +37,7 @@ class Source:
         self.data = data if data is not None else text.encode("utf-8", "surrogatepass")
         self.ascii = len(self.data) == len(text)
         self._lines = lines
+        self._counted = 0
 
     @property
     def lines(self) -> LineIndex:
@@ -53,7 +57,15 @@ class Source:
 
     def point(self, offset: int) -> Point:
         """The code-point ``Point`` of a code-point offset."""
-        return self.lines.point(max(0, min(offset, len(self.text))))
+        offset = max(0, min(offset, len(self.text)))
+        if self._lines is None and self._counted < _COUNTED_POINTS:
+            # A few points of a text that has no line index yet are counted in place: an
+            # index is a pass over every line (16 ms in a 5,000-line file on a busy machine),
+            # a count the part before the offset at memory speed.
+            self._counted += 1
+            line_start = self.text.rfind("\n", 0, offset) + 1
+            return Point(self.text.count("\n", 0, offset), offset - line_start)
+        return self.lines.point(offset)
 
     def point_of_byte(self, byte: int) -> Point:
         return self.point(self.char(byte))
