@@ -17,8 +17,8 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 
-from tree_sitter import Node, Tree
 from tree_sitter import Point as TSPoint
+from tree_sitter import Tree
 
 from tactful.analyzers.languages import (
     PARSE_BUDGET_S,
@@ -26,7 +26,7 @@ from tactful.analyzers.languages import (
     normalize_language_id,
     parse_within,
 )
-from tactful.analyzers.text import DocumentEdit, LineIndex, Point, TextChange, utf8_length
+from tactful.analyzers.text import DocumentEdit, LineIndex, TextChange, utf8_length
 
 logger = logging.getLogger(__name__)
 
@@ -189,12 +189,3 @@ class Document:
                 self.uri,
                 PARSE_BUDGET_S,
             )
-
-    def node_at(self, point: Point) -> Node | None:
-        """The smallest named node at ``point``."""
-        tree = self.tree
-        if tree is None:
-            return None
-        column = self.lines.byte_column(point, self.text)
-        spot = TSPoint(point.line, column)
-        return tree.root_node.named_descendant_for_point_range(spot, spot)

@@ -26,9 +26,6 @@ class Span:
     start: Point
     end: Point
 
-    def contains_line(self, line: int) -> bool:
-        return self.start.line <= line <= self.end.line
-
 
 def utf16_length(text: str) -> int:
     """Number of UTF-16 code units in ``text``."""

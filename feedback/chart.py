@@ -58,6 +58,20 @@ def _label_every(count: int, most: int = 12) -> int:
     return max(1, math.ceil(count / most))
 
 
+def _gridlines(ticks: Sequence[int], left: int, right: int, top: int, plot_h: int) -> list[str]:
+    """A horizontal line and its label on the left axis for each tick, the last at the top."""
+    peak = ticks[-1]
+    parts = []
+    for value in ticks:
+        y = top + plot_h - plot_h * value / peak
+        parts.append(
+            f'<line x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}" '
+            f'stroke="#e4e7eb"/><text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end" '
+            f'class="axis">{value}</text>'
+        )
+    return parts
+
+
 def _timeline(bins: Sequence[tuple[str, Tally]], unit: str) -> str:
     """Bars of generated, shown and accepted suggestions per day or week, with the acceptance
     rate as a line on the right axis."""
@@ -71,13 +85,7 @@ def _timeline(bins: Sequence[tuple[str, Tally]], unit: str) -> str:
     parts = [
         f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="Suggestions per {unit}">',
     ]
-    for value in ticks:
-        y = top + plot_h - plot_h * value / peak
-        parts.append(
-            f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" '
-            f'stroke="#e4e7eb"/><text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end" '
-            f'class="axis">{value}</text>'
-        )
+    parts.extend(_gridlines(ticks, left, width - right, top, plot_h))
     for i in range(5):
         y = top + plot_h - plot_h * i / 4
         parts.append(f'<text x="{width - right + 8}" y="{y + 4:.1f}" class="axis">{25 * i}%</text>')
@@ -138,13 +146,7 @@ def _saved(bins: Sequence[tuple[str, Tally]], unit: str) -> str:
     slot = plot_w / max(len(bins), 1)
     bar = min(36.0, slot * 0.7)
     parts = [f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="Keystrokes saved">']
-    for value in ticks:
-        y = top + plot_h - plot_h * value / peak
-        parts.append(
-            f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" '
-            f'stroke="#e4e7eb"/><text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end" '
-            f'class="axis">{value}</text>'
-        )
+    parts.extend(_gridlines(ticks, left, width - right, top, plot_h))
     parts.append(
         f'<text transform="translate(16 {top + plot_h / 2:.0f}) rotate(-90)" text-anchor="middle" '
         'class="axis">keystrokes</text>'

@@ -616,9 +616,6 @@ class FeedbackLoop:
         known.settled = "rejected"
         return True
 
-    def knows_next_edit(self, item_id: str) -> bool:
-        return item_id in self._next_edits
-
     def _learn_next_edit(self, known: _NextEdit, accepted: bool) -> None:
         if not self.options.learn:
             return

@@ -26,11 +26,21 @@ The steps of one lint, each written into its ``QualityTurn``:
    it stops that work too.
 
 Each fix judged with tests is announced to the editor (``Editor.verdicts_changed``), so it lists
-the document's code actions again. The editor's code actions then ask for a finding's judged fix
-(``offer``; judged at once, without tests, when its tests are still running; ``judged_offer``
-waits for the tests, for a fix about to be applied) and for the fixes to offer (``present``: the
-item model's ranking; each verdict recorded once, each fix recorded as offered once the
-developer has seen it); ``fix_applied`` is the editor saying a fix was applied.
+the document's code actions again. A code action request is a turn of its own too
+(``quick_fixes``, one ``QuickFixTurn``):
+
+1. **perceive**: the document's findings at the version the editor asks about (``stale``
+   otherwise);
+2. **propose**: the judged fix of each finding the requested span touches (``offer``: judged at
+   once, without tests, when its tests are still running or it was not judged ahead), each
+   with its item id (``fix_id``);
+3. **judge**: the item model's ranking, the fixes it hides kept out;
+4. **speak**: ``turn.shown``, best first; each verdict recorded once, each fix recorded as
+   offered once the developer has seen it; and ``turn.fix_all``, the safe or validated fixes
+   that do not clash, not filtered.
+
+``judged_offer`` waits for a finding's tests, for a fix about to be applied; ``fix_applied`` is
+the editor saying a fix was applied.
 """
 
 from __future__ import annotations
@@ -53,7 +63,7 @@ from tactful.analyzers.document import Snapshot
 from tactful.analyzers.findings import Finding
 from tactful.analyzers.index import read_source, source_files
 from tactful.analyzers.ruff import SYNTAX_ERROR, RuffOptions, check_paths, check_text, rule_url
-from tactful.analyzers.text import Edit
+from tactful.analyzers.text import Edit, Span
 from tactful.feedback.changes import (
     Changes,
     DocumentPipeline,
@@ -179,6 +189,41 @@ class QualityTurn(Turn[Snapshot, Finding]):
     ``state`` that code actions read."""
 
     state: DocumentQuality | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QuickFixRequest:
+    """The editor asking for a document's fixes at ``version``: the quick fixes of the findings
+    ``span`` touches (None: none asked for), the fix-all action (``fix_all``); ``seen`` when
+    the developer asked (a menu, a key), not the editor computing a light bulb on its own."""
+
+    key: str
+    version: int
+    span: Span | None
+    fix_all: bool = False
+    seen: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class OfferedFix:
+    """A judged fix as a code action offers it: the index of its finding in the document's
+    findings, the offer (its fix and verdict), and its item id (``fix_id``)."""
+
+    index: int
+    offer: FixOffer
+    id: str
+
+
+@dataclass(slots=True, eq=False)
+class QuickFixTurn(Turn[QuickFixRequest, OfferedFix]):
+    """One code action request: ``state`` the document's findings it read, the proposals the
+    fixes judged for the findings asked about (each the ``offer`` of its ``FixTurn``), the item
+    model's judgement of each, ``shown`` the quick fixes offered, best first, and ``fix_all``
+    what the fix-all action applies."""
+
+    state: DocumentQuality | None = None
+    shown: list[OfferedFix] = field(default_factory=list)
+    fix_all: list[OfferedFix] = field(default_factory=list)
 
 
 class QualityPipeline(DocumentPipeline[Editor]):
@@ -486,31 +531,69 @@ class QualityPipeline(DocumentPipeline[Editor]):
         turn = await self.run_blocking(self.judge(state, untested).turn, state.request(index))
         return turn.offer
 
-    def present(
-        self, state: DocumentQuality, offers: Sequence[tuple[int, FixOffer]], *, seen: bool = True
-    ) -> list[tuple[int, FixOffer, str]]:
-        """The quick fixes to offer now, with their item ids, most likely useful first; the
-        ones the item model hides are left out. Each verdict the tests gave a fix is recorded
-        once; a fix is recorded as offered (and may later count as ignored) only once the
-        developer has ``seen`` it: a list the editor asked for on its own, to draw a light
-        bulb, shows the developer nothing."""
-        with_ids = [
-            (index, offer, fix_id(offer.finding, offer.fix, state.text))
-            for index, offer in offers
-            if offer.fix is not None
-        ]
+    async def quick_fixes(self, request: QuickFixRequest) -> QuickFixTurn:
+        """The fixes to offer for one code action request, decided top to bottom in its turn."""
+        turn = QuickFixTurn(request)
+        # perceive: the document's findings, at the version the editor asks about.
+        state = self.documents.get(request.key)
+        if state is None or state.version != request.version:
+            return turn.end(Outcome.STALE)
+        turn.state = state
+        if request.span is not None:
+            # propose: the fix of each finding the span touches, as judged (or judged now).
+            await self._propose_fixes(turn, state, request.span)
+            if self.documents.get(request.key) is not state:
+                return turn.end(Outcome.STALE)  # relinted while the fixes were judged
+            # judge: the item model's ranking, the ones it hides kept out.
+            self._rank_fixes(turn)
+            # speak: what the developer sees, recorded.
+            self._offer_fixes(turn, state)
+        if request.fix_all:
+            turn.fix_all = self.fix_all(state)
+        logger.debug("quick fix turn %s", turn.summary())
+        return turn.end(Outcome.SHOWN if turn.shown or turn.fix_all else turn.ended_empty())
+
+    async def _propose_fixes(self, turn: QuickFixTurn, state: DocumentQuality, span: Span) -> None:
+        started = time.monotonic()
+        fixes: list[OfferedFix] = []
+        for index, finding in enumerate(state.findings):
+            if not _overlaps(finding.span, span):
+                continue
+            offer = await self.offer(state.uri, index)
+            if offer is not None and offer.fix is not None:
+                fixes.append(OfferedFix(index, offer, fix_id(offer.finding, offer.fix, state.text)))
+        elapsed = round((time.monotonic() - started) * 1000, 3)
+        turn.proposals.append(Proposal("fixes", tuple(fixes), elapsed))
+
+    def _rank_fixes(self, turn: QuickFixTurn) -> None:
+        """Most likely useful first (the findings' order among equals); every fix, in the
+        findings' order, when there is no loop."""
+        proposed = [fix for proposal in turn.proposals for fix in proposal.items]
         loop = self.feedback()
         if loop is None:
-            return with_ids
-        by_id = {item_id: (index, offer) for index, offer, item_id in with_ids}
-        ranked = loop.rank_items(
-            self.workspace_key(), [(item_id, fix_item(offer)) for _, offer, item_id in with_ids]
-        )
-        shown = [(*by_id[item_id], item_id) for item_id, _decision in ranked]
+            turn.judged = [Judged(fix) for fix in proposed]
+            return
+        workspace = self.workspace_key()
+        judged = [
+            Judged(fix, loop.judge_item(workspace, fix.id, fix_item(fix.offer))) for fix in proposed
+        ]
+        judged.sort(key=lambda j: -j.decision.probability if j.decision is not None else 0.0)
+        turn.judged = judged
+
+    def _offer_fixes(self, turn: QuickFixTurn, state: DocumentQuality) -> None:
+        """The fixes kept are shown. Each verdict the tests gave a fix is recorded once; a fix
+        is recorded as offered (and may later count as ignored) only once the developer has
+        seen it: a list the editor asked for on its own, to draw a light bulb, shows the
+        developer nothing."""
+        turn.shown = [judged.item for judged in turn.kept]
+        loop = self.feedback()
+        if loop is None:
+            return
         tracked = self.offered.setdefault(state.uri, OfferedFixes())
-        for _index, offer, item_id in shown:
+        for shown in turn.shown:
+            offer, item_id = shown.offer, shown.id
             assert offer.fix is not None
-            if seen:
+            if turn.request.seen:
                 tracked.offered(item_id, offer.finding, offer.fix, state.text)
                 if item_id not in self.recorded_offers and loop.item_shown(item_id):
                     self.recorded_offers.add(item_id)
@@ -520,7 +603,23 @@ class QualityPipeline(DocumentPipeline[Editor]):
             ):
                 self.recorded_verdicts.add((item_id, status))
                 loop.verdict(item_id, status, verdict_detail(offer))
-        return shown
+
+    def fix_all(self, state: DocumentQuality) -> list[OfferedFix]:
+        """The safe or validated fixes of a document whose edits do not clash (the first of
+        two clashing fixes wins): what the fix-all action applies, not filtered by the item
+        model, since the developer asked for every one."""
+        chosen: list[OfferedFix] = []
+        edits: list[Edit] = []
+        offers = state.offers
+        for index in sorted(offers):
+            offer = offers[index]
+            if not offer.applicable or offer.fix is None:
+                continue
+            if any(_clash(edit, kept) for edit in offer.fix.edits for kept in edits):
+                continue
+            edits.extend(offer.fix.edits)
+            chosen.append(OfferedFix(index, offer, fix_id(offer.finding, offer.fix, state.text)))
+        return chosen
 
     def fix_applied(self, item_ids: Sequence[str], explicit: bool = True) -> bool:
         """The editor applied these fixes (``explicit``: one the developer picked; otherwise
@@ -570,6 +669,16 @@ def _on_changed_line(finding: Finding, change: FileChange) -> bool:
     start, end = finding.span.start, finding.span.end
     last = end.line - 1 if end.line > start.line and end.column == 0 else end.line
     return any(change.is_changed(line) for line in range(start.line, max(last, start.line) + 1))
+
+
+def _overlaps(span: Span, requested: Span) -> bool:
+    return span.start <= requested.end and requested.start <= span.end
+
+
+def _clash(edit: Edit, other: Edit) -> bool:
+    return (edit.span.start < other.span.end and other.span.start < edit.span.end) or (
+        edit.span.start == other.span.start
+    )
 
 
 def _line(lines: list[str], number: int) -> str:

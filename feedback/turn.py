@@ -18,6 +18,9 @@ The shape is the same for every kind of suggestion; the steps are each kind's ow
 - **fixes** (``FixTurn``, ``tactful.feedback.fixes``): a finding in its file's text, the
   candidate fixes (the usual ones, the alternatives, the model's rounds), those ruff's screen
   drops, the sandbox's verdict on each one tested, the fix offered;
+- **quick fixes** (``QuickFixTurn``, ``tactful.feedback.quality``): one code action request,
+  the offers of the findings it asks about with their ids, the item model's ranking, the fixes
+  shown and the fix-all action's;
 - **next edits** (``NextEditTurn`` in ``tactful.feedback.next_edits``, where the next-edit
   types load with the first next-edit request): the proposers' candidates (local and the
   model's), the item model's judgements, what the checks drop and why, what was shown.

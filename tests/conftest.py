@@ -25,6 +25,13 @@ def isolated_user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
+def plain_pytest(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytest without the plugins of this interpreter, which the sandboxed runs use: the
+    plugins only slow them down (a module takes it with ``pytest.mark.usefixtures``)."""
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+
+
+@pytest.fixture
 def workspace(tmp_path: Path) -> Workspace:
     """An empty git repository in a temp folder."""
     return Workspace(tmp_path / "project")

@@ -28,8 +28,7 @@ NEW_CALC = "def add(a, b):\n    return b + a\n"
 
 
 @pytest.fixture(autouse=True)
-def plain_pytest(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+def plain_environment(plain_pytest: None, monkeypatch: pytest.MonkeyPatch) -> None:
     # the environment these tests run in is not the one a user's editor was started from
     monkeypatch.delenv("VIRTUAL_ENV", raising=False)
     monkeypatch.delenv("CONDA_PREFIX", raising=False)

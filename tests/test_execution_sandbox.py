@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from fixtures.listener import Listener
+from fixtures.processes import processes_with
 from fixtures.workspace import Workspace
 
 from tactful.analyzers.text import Edit, Point, Span
@@ -57,10 +58,8 @@ def test_sub():
 """
 
 
-@pytest.fixture(autouse=True)
-def plain_pytest(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The sandboxed runs use this interpreter; its own test plugins only slow them down.
-    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+# The sandboxed runs use this interpreter: its own test plugins only slow them down.
+pytestmark = pytest.mark.usefixtures("plain_pytest")
 
 
 def make_project(root: Path, extra: dict[str, str] | None = None) -> Workspace:
@@ -82,22 +81,6 @@ def sandbox(root: Path, backend: str = "auto", **options: object) -> Sandbox:
     trust.trust(root)
     options.setdefault("python", sys.executable)
     return Sandbox(root, ValidationOptions(sandbox=backend, **options))  # type: ignore[arg-type]
-
-
-def processes_with(marker: str) -> list[str]:
-    """Command lines of live processes containing ``marker`` (in any PID namespace)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            raw = Path(f"/proc/{entry}/cmdline").read_bytes()
-            state = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        if marker.encode() in raw and state[state.rindex(")") + 2] != "Z":
-            found.append(raw.replace(b"\0", b" ").decode())
-    return found
 
 
 @pytest.mark.parametrize("backend", [*SANDBOXED, "none"])

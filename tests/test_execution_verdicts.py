@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from fixtures.processes import processes_with
 from fixtures.pyenv import make_env, site_packages
 from fixtures.workspace import Workspace
 
@@ -62,9 +63,8 @@ def test_clamp():
 """
 
 
-@pytest.fixture(autouse=True)
-def plain_pytest(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+# The sandboxed runs use this interpreter: its own test plugins only slow them down.
+pytestmark = pytest.mark.usefixtures("plain_pytest")
 
 
 def project(root: Path, files: dict[str, str] | None = None) -> Workspace:
@@ -738,21 +738,6 @@ def test_a_command_that_fails_without_the_edit_gives_no_verdict(tmp_path: Path) 
     assert verdict.reason == "the test command fails without the edit too (exit status 1)"
 
 
-def _alive(marker: str) -> list[str]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            raw = Path(f"/proc/{entry}/cmdline").read_bytes()
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        if marker.encode() in raw and stat[stat.rindex(")") + 2] != "Z":
-            found.append(raw.decode(errors="replace"))
-    return found
-
-
 def test_a_suite_that_forks_a_daemon_gets_its_verdict_and_leaves_nothing(
     tmp_path: Path,
 ) -> None:
@@ -784,9 +769,9 @@ def test_a_suite_that_forks_a_daemon_gets_its_verdict_and_leaves_nothing(
     assert verdict.status is Status.PASSED, verdict.failures
     assert time.monotonic() - started < 25
     deadline = time.monotonic() + 3
-    while _alive(marker) and time.monotonic() < deadline:
+    while processes_with(marker) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _alive(marker) == []
+    assert processes_with(marker) == []
 
 
 def test_a_suite_that_hangs_times_out(tmp_path: Path) -> None:

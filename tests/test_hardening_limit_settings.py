@@ -42,9 +42,8 @@ def test_add_with_company():
 """
 
 
-@pytest.fixture(autouse=True)
-def plain_pytest(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+# The sandboxed runs use this interpreter: its own test plugins only slow them down.
+pytestmark = pytest.mark.usefixtures("plain_pytest")
 
 
 @pytest.fixture

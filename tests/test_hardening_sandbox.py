@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 from fixtures.listener import Listener
+from fixtures.processes import processes_with
 from fixtures.workspace import Workspace
 
 from tactful.feedback.execution import Sandbox, Status, ValidationOptions, all_backends
@@ -38,9 +39,8 @@ CANARY = "tactful-canary-7f3a9c"
 TAG = sys.implementation.cache_tag
 
 
-@pytest.fixture(autouse=True)
-def plain_pytest(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+# The sandboxed runs use this interpreter: its own test plugins only slow them down.
+pytestmark = pytest.mark.usefixtures("plain_pytest")
 
 
 def test_bubblewrap_works_on_linux() -> None:
@@ -92,22 +92,6 @@ def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     made = Host(tmp_path, monkeypatch)
     yield made
     made.close()
-
-
-def processes_with(marker: str) -> list[str]:
-    """Command lines of live processes containing ``marker`` (in any PID namespace)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            raw = Path(f"/proc/{entry}/cmdline").read_bytes()
-            state = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        if marker.encode() in raw and state[state.rindex(")") + 2] != "Z":
-            found.append(raw.replace(b"\0", b" ").decode())
-    return found
 
 
 def gone(marker: str, within_s: float = 3.0) -> bool:

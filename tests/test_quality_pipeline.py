@@ -12,8 +12,9 @@ from fixtures.workspace import Workspace
 from tactful.analyzers.baseline import Baseline, save
 from tactful.analyzers.ruff import RuffOptions
 from tactful.feedback import events as ev
+from tactful.feedback.fixes import fix_id
 from tactful.feedback.loop import FeedbackLoop
-from tactful.feedback.quality import QualityConfig, QualityPipeline
+from tactful.feedback.quality import QualityConfig, QualityPipeline, QuickFixRequest, QuickFixTurn
 from tactful.feedback.turn import Outcome
 from tactful.feedback.validation import Validation
 
@@ -35,6 +36,13 @@ def pipeline(
 
 def rules(findings: list) -> list[tuple[int, str]]:
     return [(f.span.start.line + 1, f.rule) for f in findings]
+
+
+async def quick_fixes(quality: QualityPipeline, key: str, seen: bool = True) -> QuickFixTurn:
+    """A code action request on the document's first finding, at its version."""
+    state = quality.documents[key]
+    request = QuickFixRequest(key, state.version, state.findings[0].span, seen=seen)
+    return await quality.quick_fixes(request)
 
 
 async def test_a_lint_shows_ruffs_findings_and_judges_their_fixes(workspace: Workspace) -> None:
@@ -94,14 +102,11 @@ async def test_a_fix_is_offered_once_seen_and_ignored_once_solved_otherwise(
     quality, editor = pipeline(workspace, feedback_loop)
     key = editor.open_file(workspace.write("mod.py", "import os\n"))
     await quality.lint(key)
-    state = quality.documents[key]
-    offer = await quality.offer(key, 0)
-    assert offer is not None and offer.fix is not None
-
     # A light bulb the editor drew on its own shows the developer nothing.
-    assert quality.present(state, [(0, offer)], seen=False)
+    assert (await quick_fixes(quality, key, seen=False)).shown
     assert key not in quality.offered or not len(quality.offered[key])
-    ((_, _, item_id),) = quality.present(state, [(0, offer)], seen=True)
+    (shown,) = (await quick_fixes(quality, key)).shown
+    item_id = shown.id
 
     # The developer uses the import instead: the fix was ignored, learned once.
     editor.edit(key, "import os\n\nSEP = os.sep\n")
@@ -110,6 +115,38 @@ async def test_a_fix_is_offered_once_seen_and_ignored_once_solved_otherwise(
     kinds = [(e.kind, e.item_id) for e in feedback_loop.store.events()]
     assert kinds.count((ev.FIX_OFFERED, item_id)) == 1
     assert kinds.count((ev.FIX_IGNORED, item_id)) == 1
+
+
+async def test_a_code_action_request_is_a_turn_that_carries_the_ranking_and_the_ids(
+    workspace: Workspace, feedback_loop: FeedbackLoop
+) -> None:
+    quality, editor = pipeline(workspace, feedback_loop)
+    key = editor.open_file(workspace.write("mod.py", "import os\n"))
+    await quality.lint(key)
+    state = quality.documents[key]
+
+    turn = await quick_fixes(quality, key)
+
+    assert turn.outcome is Outcome.SHOWN and turn.state is state
+    (proposal,) = turn.proposals
+    (proposed,) = proposal.items
+    assert proposed.index == 0 and proposed.offer.finding.rule == "F401"
+    assert proposed.offer.fix is not None
+    assert proposed.id == fix_id(proposed.offer.finding, proposed.offer.fix, state.text)
+    (judged,) = turn.judged
+    assert judged.item is proposed and judged.decision is not None and judged.decision.show
+    assert turn.shown == [proposed]
+    # Not asked for the fix-all action: none; asked, once judged, ruff's safe fix is in it.
+    assert turn.fix_all == []
+    await asyncio.wait_for(state.judged.wait(), 60)
+    request = QuickFixRequest(key, state.version, None, fix_all=True)
+    everything = await quality.quick_fixes(request)
+    assert [fix.id for fix in everything.fix_all] == [proposed.id]
+    assert everything.proposals == [] and everything.shown == []
+    # Asked about a version the pipeline has not linted: nothing, and said so.
+    newer = QuickFixRequest(key, state.version + 1, state.findings[0].span, fix_all=True)
+    late = await quality.quick_fixes(newer)
+    assert late.outcome is Outcome.STALE and late.shown == [] and late.fix_all == []
 
 
 async def test_a_settings_change_settles_no_fix(
@@ -122,9 +159,7 @@ async def test_a_settings_change_settles_no_fix(
     quality = QualityPipeline(editor, lambda: feedback_loop, asyncio.to_thread)
     key = editor.open_file(workspace.write("mod.py", "import os\n"))
     await quality.lint(key)
-    offer = await quality.offer(key, 0)
-    assert offer is not None
-    quality.present(quality.documents[key], [(0, offer)], seen=True)
+    assert (await quick_fixes(quality, key)).shown
 
     # F401 is no longer selected: the finding goes, but not by the developer's doing.
     settings["select"] = ("E",)
@@ -141,9 +176,8 @@ async def test_closing_leaves_the_fixes_still_offered_ignored(
     quality, editor = pipeline(workspace, feedback_loop)
     key = editor.open_file(workspace.write("mod.py", "import os\n"))
     await quality.lint(key)
-    offer = await quality.offer(key, 0)
-    assert offer is not None
-    ((_, _, item_id),) = quality.present(quality.documents[key], [(0, offer)])
+    (shown,) = (await quick_fixes(quality, key)).shown
+    item_id = shown.id
 
     editor.close(key)
     quality.forget(key)

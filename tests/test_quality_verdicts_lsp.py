@@ -22,9 +22,8 @@ TRUSTED = {
 }
 
 
-@pytest.fixture(autouse=True)
-def plain_pytest(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+# The sandboxed runs use this interpreter: its own test plugins only slow them down.
+pytestmark = pytest.mark.usefixtures("plain_pytest")
 
 
 def whole(lines: int) -> types.Range:

@@ -124,10 +124,6 @@ class ItemModel:
             weight = min(1.0 / self.explore, MAX_EXPLORE_WEIGHT)
         self.model.update(decision.features, useful, weight)
 
-    def learn_item(self, item: Item, useful: bool) -> None:
-        """Learn from an item whose decision was not kept (an event read back, a CLI run)."""
-        self.model.update(item_features(item), useful)
-
     def state(self) -> dict[str, Any]:
         return self.model.delta()
 

@@ -269,12 +269,6 @@ def enclosing_body(text: str, line: int) -> tuple[str, tuple[int, int]] | None:
     return (found.qualname, found.body) if found is not None else None
 
 
-def function_body(text: str, qualname: str, occurrence: int = 0) -> tuple[int, int] | None:
-    """One-based body lines of the function ``qualname`` (its ``occurrence``-th definition)
-    in ``text``, if it is there."""
-    return next((d.body for d in _defs_of(text) if d.key == (qualname, occurrence)), None)
-
-
 def module_name(relative: str, exists: Callable[[str], bool]) -> str:
     """Dotted module name, counting package folders (those with ``__init__.py``) upwards."""
     path = PurePosixPath(relative)

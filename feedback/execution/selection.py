@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from tactful.feedback.execution.coverage_map import CoverageMap
+from tactful.feedback.execution.exercise import module_name
 from tactful.feedback.execution.patch import Change
 from tactful.feedback.execution.verdict import Selection
 
@@ -51,17 +52,6 @@ class TestPlan:
 def is_test_file(relative: str) -> bool:
     name = PurePosixPath(relative).name
     return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
-
-
-def _module_name(relative: str, exists: Callable[[str], bool]) -> str:
-    """Dotted module name, counting package folders (those with ``__init__.py``) upwards."""
-    path = PurePosixPath(relative)
-    parts = [path.stem] if path.name != "__init__.py" else []
-    folder = path.parent
-    while folder.name and exists((folder / "__init__.py").as_posix()):
-        parts.insert(0, folder.name)
-        folder = folder.parent
-    return ".".join(parts)
 
 
 STAR = ".*"
@@ -124,14 +114,14 @@ class ImportGraph:
         present = set(files)
         by_module: dict[str, list[str]] = {}
         for name in python:
-            by_module.setdefault(_module_name(name, present.__contains__), []).append(name)
+            by_module.setdefault(module_name(name, present.__contains__), []).append(name)
         reverse: dict[str, set[str]] = {}
         parsed: dict[tuple[str, str], set[str]] = {}
         for name in python:
             key = (name, files[name])
             imported = self._parsed.get(key)
             if imported is None:
-                module = _module_name(name, present.__contains__)
+                module = module_name(name, present.__contains__)
                 imported = _imports(read(name) or "", module, name.endswith("__init__.py"))
             parsed[key] = imported
             for module in imported:
@@ -352,11 +342,11 @@ def plan_tests(
         if not added:
             return True  # only the layout changed at module level (a statement written again)
         local = {
-            _module_name(n, present.__contains__).split(".")[0] for n in files if n.endswith(".py")
+            module_name(n, present.__contains__).split(".")[0] for n in files if n.endswith(".py")
         }
         if any(name.split(".")[0] in local for s in added for name in _imported_module(s)):
             return False  # importing a module of the workspace runs its code
-        return not graph.star_imported(files, read, _module_name(change.path, present.__contains__))
+        return not graph.star_imported(files, read, module_name(change.path, present.__contains__))
 
     for change in changes:
         usable = None if change.path in no_lines else cmap

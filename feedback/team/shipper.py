@@ -21,7 +21,6 @@ import logging
 import random
 import threading
 from collections.abc import Callable
-from typing import Any
 
 from tactful.feedback.events import Event
 from tactful.feedback.store import FeedbackStore, StoreUnavailable
@@ -214,8 +213,3 @@ class Shipper:
             return self.interval_s
         backoff = min(self.max_backoff_s, self.interval_s * 2.0 ** min(self.failures, 16))
         return backoff * (0.5 + 0.5 * self._random.random())
-
-
-def ship_all(store: FeedbackStore, url: str, **options: Any) -> int:
-    """Ship everything pending once, now (for the command line)."""
-    return Shipper(store, url, **options).ship()

@@ -280,13 +280,6 @@ def comment_line(c: Comment) -> str:
     )
 
 
-def format_text(review: Review, staged: bool = False) -> str:
-    lines = [comment_line(c) for c in review.comments]
-    if lines:
-        lines.append("")
-    return "\n".join(lines + summary_lines(review, staged))
-
-
 def summary_lines(review: Review, staged: bool = False) -> list[str]:
     files = len({c.path for c in review.comments})
     summary = (

@@ -15,8 +15,9 @@ not call safe, comes back without an edit, and a message says why. Verdicts arri
 announced with ``tactful/verdictsChanged`` (see quality.py), on which editors list the actions
 again.
 
-Quick fixes pass the feedback loop's item model (``QualityPipeline.present``,
-feedback/quality.py): listed most likely useful first, the ones it hides left out. Each carries
+A request is one turn of the quality pipeline (``QualityPipeline.quick_fixes``,
+feedback/quality.py), which decides what is offered: quick fixes pass the feedback loop's item
+model, listed most likely useful first, the ones it hides left out. Each carries
 the command ``tactful.fixApplied [id]``, which the editor runs after applying the edit, so the
 model learns what the developer takes. ``source.fixAll.tactful`` is not filtered: the developer
 asked for every safe or validated fix, and a fix-all that silently skipped some would be a
@@ -40,8 +41,9 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 
 from tactful.analyzers.findings import Finding
-from tactful.analyzers.text import Edit, Span
-from tactful.feedback.fixes import FixOffer, fix_id
+from tactful.feedback.fixes import FixOffer
+from tactful.feedback.quality import QuickFixRequest
+from tactful.feedback.turn import Outcome
 from tactful.server.convert import Lines, to_range, to_span, to_text_edit
 from tactful.server.errors import guard
 from tactful.server.features.feedback import committed
@@ -84,10 +86,6 @@ async def _maybe_await(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
 
 
-def _overlaps(span: Span, requested: Span) -> bool:
-    return span.start <= requested.end and requested.start <= span.end
-
-
 def _wanted(params: types.CodeActionParams, kind: str) -> bool:
     only = params.context.only
     if not only:
@@ -103,50 +101,48 @@ class QualityActions:
 
     async def provide(self, params: types.CodeActionParams) -> list[types.CodeAction]:
         uri = params.text_document.uri
-        state = service(self.server).documents.get(uri)
         document = self.server.documents.get(uri)
-        if state is None or document is None or document.version != state.version:
+        if document is None:
             return []
-        lines = Lines(state.text)
         encoding = self.server.encoding
-        actions: list[types.CodeAction] = []
-        quality = service(self.server)
-        if _wanted(params, types.CodeActionKind.QuickFix):
-            requested = to_span(params.range, lines, encoding)
-            offers: list[tuple[int, FixOffer]] = []
-            for index, finding in enumerate(state.findings):
-                if not _overlaps(finding.span, requested):
-                    continue
-                offer = await quality.offer(uri, index)
-                if offer is not None and offer.offered:
-                    offers.append((index, offer))
-            if quality.documents.get(uri) is not state:
-                return []  # relinted while the fixes were judged: these are stale
+        quick = _wanted(params, types.CodeActionKind.QuickFix)
+        request = QuickFixRequest(
+            uri,
+            document.version,
+            to_span(params.range, Lines.of(document), encoding) if quick else None,
+            fix_all=_wanted(params, FIX_ALL),
             # A client computing a light bulb asks with ``Automatic`` as the cursor moves; only
             # a request the developer made (the menu, a key; clients that do not say count as
             # one) puts the fixes in front of them.
-            seen = params.context.trigger_kind != types.CodeActionTriggerKind.Automatic
-            for index, offer, item_id in quality.present(state, offers, seen=seen):
-                command = types.Command(title=offer.title, command=FIX_APPLIED, arguments=[item_id])
-                actions.append(
-                    types.CodeAction(
-                        title=offer.title,
-                        kind=types.CodeActionKind.QuickFix,
-                        diagnostics=[self._diagnostic(offer.finding, lines, encoding)],
-                        is_preferred=True if offer.validated else None,
-                        command=command,
-                        data={
-                            "provider": QUALITY,
-                            "uri": uri,
-                            "version": state.version,
-                            "index": index,
-                        },
-                    )
+            seen=params.context.trigger_kind != types.CodeActionTriggerKind.Automatic,
+        )
+        turn = await service(self.server).quick_fixes(request)
+        state = turn.state
+        if state is None or turn.outcome is Outcome.STALE:
+            return []
+        lines = Lines(state.text)
+        actions: list[types.CodeAction] = []
+        for shown in turn.shown:
+            offer = shown.offer
+            command = types.Command(title=offer.title, command=FIX_APPLIED, arguments=[shown.id])
+            actions.append(
+                types.CodeAction(
+                    title=offer.title,
+                    kind=types.CodeActionKind.QuickFix,
+                    diagnostics=[self._diagnostic(offer.finding, lines, encoding)],
+                    is_preferred=True if offer.validated else None,
+                    command=command,
+                    data={
+                        "provider": QUALITY,
+                        "uri": uri,
+                        "version": state.version,
+                        "index": shown.index,
+                    },
                 )
-        fix_all = self._fix_all_offers(uri)
-        if _wanted(params, FIX_ALL) and fix_all:
+            )
+        if turn.fix_all:
             title = "Fix all tactful quality findings that are safe or validated"
-            ids = [fix_id(o.finding, o.fix, state.text) for o in fix_all if o.fix is not None]
+            ids = [fix.id for fix in turn.fix_all]
             actions.append(
                 types.CodeAction(
                     title=title,
@@ -167,24 +163,6 @@ class QualityActions:
             source=SOURCE,
         )
 
-    def _fix_all_offers(self, uri: str) -> list[FixOffer]:
-        """The safe or validated fixes of a document whose edits do not clash (the first of
-        two clashing fixes wins)."""
-        state = service(self.server).documents.get(uri)
-        if state is None:
-            return []
-        chosen: list[FixOffer] = []
-        edits: list[Edit] = []
-        for i in sorted(state.offers):
-            offer = state.offers[i]
-            if not offer.applicable or offer.fix is None:
-                continue
-            if any(_clash(edit, kept) for edit in offer.fix.edits for kept in edits):
-                continue
-            edits.extend(offer.fix.edits)
-            chosen.append(offer)
-        return chosen
-
     async def resolve(self, action: types.CodeAction) -> types.CodeAction:
         data = action.data if isinstance(action.data, dict) else {}
         uri = data.get("uri")
@@ -196,7 +174,8 @@ class QualityActions:
             # The document moved on: the edit would land in the wrong place.
             return action
         if data.get("all"):
-            edits = [e for offer in self._fix_all_offers(uri) if offer.fix for e in offer.fix.edits]
+            fixes = service(self.server).fix_all(state)
+            edits = [e for fix in fixes if fix.offer.fix for e in fix.offer.fix.edits]
         else:
             offer = await self._proven(uri, int(data.get("index", -1)), action.title)
             current = self.server.documents.get(uri)
@@ -247,12 +226,6 @@ class QualityActions:
             )
             return None
         return offer
-
-
-def _clash(edit: Edit, other: Edit) -> bool:
-    return (edit.span.start < other.span.end and other.span.start < edit.span.end) or (
-        edit.span.start == other.span.start
-    )
 
 
 def register(server: TactfulServer) -> None:

@@ -143,13 +143,6 @@ class DocumentModel:
                 return index
         return None
 
-    def next_nonblank(self, line: int) -> int | None:
-        per_line = self.tokens
-        for index in range(max(line + 1, 0), len(per_line)):
-            if per_line[index]:
-                return index
-        return None
-
     def state_before(self, line: int) -> int:
         states = self.end_states
         return states[line - 1] if 0 < line <= len(states) else 0

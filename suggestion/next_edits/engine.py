@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
 from collections import Counter, OrderedDict
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -725,10 +724,6 @@ def _relative(path: str, root: Path | None) -> str:
 
 def _absolute(path: str, root: Path | None) -> str:
     return str(root / path) if root is not None and not Path(path).is_absolute() else path
-
-
-def _deadline_left(deadline: float) -> float:
-    return max(0.0, deadline - time.monotonic())
 
 
 __all__ = ["THRESHOLD", "NextEditEngine", "NextEditOptions", "labelled", "map_offset"]

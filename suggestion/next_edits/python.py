@@ -374,22 +374,6 @@ def _first_name(node: Node, source: Source) -> str:
     return ""
 
 
-def parameter_name_node(param: Param) -> Node | None:
-    node = param.node
-    if node.type == "identifier":
-        return node
-    named = node.child_by_field_name("name")
-    if named is not None:
-        return named
-    stack = [node]
-    while stack:
-        current = stack.pop(0)
-        if current.type == "identifier":
-            return current
-        stack.extend(current.named_children)
-    return None
-
-
 def is_method(function: Node) -> bool:
     return _in_class_body(function)
 
