@@ -34,7 +34,7 @@ def test_before_learning_the_probability_is_the_proposers_score(score: float) ->
 def test_turned_down_again_and_again_a_kind_of_edit_sinks_and_others_stay() -> None:
     model = NextEditModel(explore=0.0)
     for _ in range(6):
-        model.learn(model.judge(repeat()), accepted=False)
+        model.learn(model.judge(repeat()), useful=False)
     assert not model.judge(repeat()).show
     assert model.judge(rename()).show
     assert model.judge(rename()).probability > 0.75
@@ -45,14 +45,14 @@ def test_taken_again_and_again_a_kind_below_the_threshold_rises_above_it() -> No
     low = repeat(0.4)
     assert not model.judge(low).show
     for _ in range(6):
-        model.learn(model.judge(low), accepted=True)
+        model.learn(model.judge(low), useful=True)
     assert model.judge(low).show
 
 
 def test_what_a_model_learned_is_kept_and_restored() -> None:
     model = NextEditModel(explore=0.0)
     for _ in range(6):
-        model.learn(model.judge(repeat()), accepted=False)
+        model.learn(model.judge(repeat()), useful=False)
     again = NextEditModel(explore=0.0)
     again.restore(model.state())
     assert again.judge(repeat()).probability == pytest.approx(model.judge(repeat()).probability)

@@ -10,14 +10,13 @@ threshold after a few of them, while applied fixes and resolved comments pull it
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from tactful.feedback.acceptance.cascade import MAX_EXPLORE_WEIGHT, Decision
+from tactful.feedback.acceptance.cascade import Decision
+from tactful.feedback.acceptance.exploring import ExploringModel
 from tactful.feedback.acceptance.features import BIAS, Features, index
-from tactful.feedback.acceptance.model import LogisticModel
 
 PRIOR_BIAS = 0.85  # sigmoid(0.85) ~ 0.70: shown until the developer says otherwise
 DEFAULT_THRESHOLD = 0.4
@@ -71,7 +70,7 @@ def item_features(item: Item) -> Features:
 ItemT = TypeVar("ItemT")
 
 
-class ItemModel:
+class ItemModel(ExploringModel):
     """Ranks and hides review comments and fixes for one workspace."""
 
     def __init__(
@@ -84,31 +83,19 @@ class ItemModel:
         weights: Mapping[int, float] | None = None,
     ) -> None:
         # ``weights``: where to start instead of the written prior (a team's model).
-        self.model = LogisticModel(
-            dict(weights) if weights else prior_weights(),
+        super().__init__(
+            weights if weights else prior_weights(),
             rate=LEARNING_RATE,
-            initial_accumulator=1.0,
             dimension=DIMENSION,
+            threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+            explore=explore,
+            enabled=enabled,
+            seed=seed,
         )
-        self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
-        self.explore = explore
-        self.enabled = enabled
-        self._random = random.Random(seed)
 
     def judge(self, item: Item, previous: Decision | None = None) -> Decision:
-        """Show this item? With ``previous`` (the decision on the same item before), the
-        probability is computed again but an exploration draw already made for it is kept: an
-        item asked about again flips only when the model learned something, never by chance."""
-        features = item_features(item)
-        p = self.model.predict(features)
-        if not self.enabled or p >= self.threshold:
-            return Decision(p, True, False, features)
-        if previous is not None and (previous.explored or not previous.show):
-            # Below the threshold before too: the draw made then still stands.
-            return Decision(p, previous.explored, previous.explored, features)
-        if self.explore > 0.0 and self._random.random() < self.explore:
-            return Decision(p, True, True, features)
-        return Decision(p, False, False, features)
+        """Show this item? (See ExploringModel.decide for ``previous``.)"""
+        return self.decide(item_features(item), previous)
 
     def rank(self, items: Sequence[tuple[ItemT, Item]]) -> list[tuple[ItemT, Decision]]:
         """The items to show, most likely useful first, with their decisions; hidden ones are
@@ -117,16 +104,3 @@ class ItemModel:
         shown = [(payload, d) for payload, d in judged if d.show]
         shown.sort(key=lambda pair: -pair[1].probability)
         return shown
-
-    def learn(self, decision: Decision, useful: bool) -> None:
-        weight = 1.0
-        if decision.explored and self.explore > 0.0:
-            weight = min(1.0 / self.explore, MAX_EXPLORE_WEIGHT)
-        self.model.update(decision.features, useful, weight)
-
-    def state(self) -> dict[str, Any]:
-        return self.model.delta()
-
-    def restore(self, state: dict[str, Any] | None) -> None:
-        if state:
-            self.model.apply_delta(state)

@@ -17,14 +17,11 @@ of change this developer never takes sinks below the threshold, one they always 
 from __future__ import annotations
 
 import math
-import random
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from tactful.feedback.acceptance.cascade import MAX_EXPLORE_WEIGHT, Decision
+from tactful.feedback.acceptance.cascade import Decision
+from tactful.feedback.acceptance.exploring import ExploringModel
 from tactful.feedback.acceptance.features import BIAS, Features, index
-from tactful.feedback.acceptance.model import LogisticModel
 
 # The proposers' own threshold (tactful.suggestion.next_edits.THRESHOLD): with nothing learned
 # yet, the model shows what the engine alone would show.
@@ -90,7 +87,7 @@ def next_edit_features(item: NextEditItem) -> Features:
     return Features(ones, values)
 
 
-class NextEditModel:
+class NextEditModel(ExploringModel):
     """Decides which next edits to show for one workspace, and learns from what became of
     them."""
 
@@ -102,34 +99,17 @@ class NextEditModel:
         enabled: bool = True,
         seed: int | None = None,
     ) -> None:
-        self.model = LogisticModel(
-            prior_weights(), rate=LEARNING_RATE, initial_accumulator=1.0, dimension=DIMENSION
+        super().__init__(
+            prior_weights(),
+            rate=LEARNING_RATE,
+            dimension=DIMENSION,
+            threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+            explore=explore,
+            enabled=enabled,
+            seed=seed,
         )
-        self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
-        self.explore = explore
-        self.enabled = enabled
-        self._random = random.Random(seed)
 
     def judge(self, item: NextEditItem) -> Decision:
         """Show this next edit? Below the threshold, ``explore`` of them are still shown (so
         that learning sees both sides); with the filter off, everything is shown."""
-        features = next_edit_features(item)
-        p = self.model.predict(features)
-        if not self.enabled or p >= self.threshold:
-            return Decision(p, True, False, features)
-        if self.explore > 0.0 and self._random.random() < self.explore:
-            return Decision(p, True, True, features)
-        return Decision(p, False, False, features)
-
-    def learn(self, decision: Decision, accepted: bool) -> None:
-        weight = 1.0
-        if decision.explored and self.explore > 0.0:
-            weight = min(1.0 / self.explore, MAX_EXPLORE_WEIGHT)
-        self.model.update(decision.features, accepted, weight)
-
-    def state(self) -> dict[str, Any]:
-        return self.model.delta()
-
-    def restore(self, state: Mapping[str, Any] | None) -> None:
-        if state:
-            self.model.apply_delta(state)
+        return self.decide(next_edit_features(item))
