@@ -42,7 +42,7 @@ from tactful.suggestion.next_replay import (
     NextTally,
     Proposal,
     correct,
-    lines_of,
+    padded,
     replay_commit,
 )
 
@@ -222,14 +222,6 @@ def _padding(texts: dict[str, str], exclude: set[str], lines: int) -> str:
     return "\n\n" + "\n".join(pieces)
 
 
-def _padded(text: str, padding: str, lines: int) -> str:
-    missing = lines - text.count("\n")
-    if missing <= 0 or not padding:
-        return text
-    extra = "".join(lines_of(padding)[: missing + 1])
-    return text + ("" if text.endswith("\n") or not text else "\n") + extra
-
-
 async def replay(repo: Path, commits: list[str], args: argparse.Namespace) -> NextTally:
     tally = NextTally()
     rules = Rules(repo) if args.check_ruff else None
@@ -249,7 +241,7 @@ async def replay(repo: Path, commits: list[str], args: argparse.Namespace) -> Ne
         if args.pad_lines:
             padding = _padding(parent_texts, set(files), args.pad_lines)
             files = {
-                p: (_padded(old, padding, args.pad_lines), _padded(new, padding, args.pad_lines))
+                p: (padded(old, padding, args.pad_lines), padded(new, padding, args.pad_lines))
                 for p, (old, new) in files.items()
             }
         others = {p: t for p, t in parent_texts.items() if p not in files}

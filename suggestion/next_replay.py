@@ -177,6 +177,16 @@ def lines_of(text: str) -> list[str]:
 Opcode = tuple[str, int, int, int, int]
 
 
+def padded(text: str, padding: str, lines: int) -> str:
+    """``text`` with the padding's first lines appended until it has ``lines`` lines (the
+    replay's way to measure a request in a long file with a real commit's edits)."""
+    missing = lines - text.count("\n")
+    if missing <= 0 or not padding:
+        return text
+    extra = "".join(lines_of(padding)[: missing + 1])
+    return text + ("" if text.endswith("\n") or not text else "\n") + extra
+
+
 def opcodes(current: str, final: str) -> list[Opcode]:
     """The line differences between two texts (``git diff -U0``'s hunks), as difflib's
     opcodes (``equal`` left out). Lines found once in each text anchor the comparison

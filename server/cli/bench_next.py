@@ -32,7 +32,7 @@ from tactful.server.cli.bench import session
 from tactful.server.cli.bench_edits import _checkout, _file_events, _git, show
 from tactful.server.features.inline_completion import ACCEPT, REJECT
 from tactful.server.features.next_edits import METHOD
-from tactful.suggestion.next_replay import NextTally, Proposal, lines_of, replay_commit
+from tactful.suggestion.next_replay import NextTally, Proposal, padded, replay_commit
 
 # Who commits the padded files in the workspace (a scratch clone).
 _IDENTITY = ("-c", "user.name=tactful bench", "-c", "user.email=bench@localhost")
@@ -191,15 +191,6 @@ def _padding(root: Path, exclude: set[str], lines: int) -> str:
     return "\n\n" + "\n".join(pieces)
 
 
-def _padded(text: str, padding: str, lines: int) -> str:
-    """``text`` with the padding's first lines appended until it has ``lines`` lines."""
-    missing = lines - text.count("\n")
-    if missing <= 0 or not padding:
-        return text
-    extra = "".join(lines_of(padding)[: missing + 1])
-    return text + ("" if text.endswith("\n") or not text else "\n") + extra
-
-
 async def replay_next(
     repository: Path,
     chosen: list[Any],
@@ -235,8 +226,8 @@ async def replay_next(
                 padding = _padding(root, set(files), args.pad_lines)
                 files = {
                     p: (
-                        _padded(old, padding, args.pad_lines),
-                        _padded(new, padding, args.pad_lines),
+                        padded(old, padding, args.pad_lines),
+                        padded(new, padding, args.pad_lines),
                     )
                     for p, (old, new) in files.items()
                 }
