@@ -195,6 +195,18 @@ class EditsTally:
         return out
 
 
+def clone_at(repository: Path, root: Path, commit: str) -> None:
+    """A clone of ``repository`` in ``root``, checked out at ``commit``: the workspace a replay
+    starts from. The repository named on the command line is the one transport let through
+    (git_safety turns every transport off)."""
+    _git(
+        repository,
+        *("clone", "--quiet", "--no-checkout", str(repository), str(root)),
+        allow="file",
+    )
+    _git(root, "checkout", "--quiet", "--detach", commit)
+
+
 async def _replay(
     repository: Path,
     chosen: list[Commit],
@@ -206,14 +218,7 @@ async def _replay(
     tally = EditsTally()
 
     def setup(root: Path) -> None:
-        # A clone of the repository named on the command line: the one transport let through
-        # (git_safety turns every transport off).
-        _git(
-            repository,
-            *("clone", "--quiet", "--no-checkout", str(repository), str(root)),
-            allow="file",
-        )
-        _git(root, "checkout", "--quiet", "--detach", chosen[0].parent)
+        clone_at(repository, root, chosen[0].parent)
 
     async def work(server: Any, root: Path) -> EditsTally:
         checked_out = chosen[0].parent

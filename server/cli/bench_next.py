@@ -29,7 +29,7 @@ from tactful.analyzers import ruff
 from tactful.analyzers.languages import language_of_path
 from tactful.analyzers.text import column_from_units
 from tactful.server.cli.bench import session
-from tactful.server.cli.bench_edits import _checkout, _file_events, _git, show
+from tactful.server.cli.bench_edits import _checkout, _file_events, _git, clone_at, show
 from tactful.server.features.inline_completion import ACCEPT, REJECT
 from tactful.server.features.next_edits import METHOD
 from tactful.suggestion.next_replay import NextTally, Proposal, padded, replay_commit
@@ -201,12 +201,7 @@ async def replay_next(
     tally = NextTally()
 
     def setup(root: Path) -> None:
-        _git(
-            repository,
-            *("clone", "--quiet", "--no-checkout", str(repository), str(root)),
-            allow="file",
-        )
-        _git(root, "checkout", "--quiet", "--detach", chosen[0].parent)
+        clone_at(repository, root, chosen[0].parent)
 
     async def work(server: Any, root: Path) -> NextTally:
         client = ServerNextEdits(server.client, root)
