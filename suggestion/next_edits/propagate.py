@@ -288,19 +288,31 @@ def _function_of(leaf: Node) -> Node | None:
     return py.enclosing(leaf, {"function_definition", "lambda"})
 
 
-def _docstring_renames(
-    function: Node, current: Target, renamed: Renamed, edit: RecordedEdit
-) -> list[NextEdit]:
-    """The parameter's name in the docstring's entries for it and where it is quoted."""
+def _docstring_lines(
+    function: Node, current: Target
+) -> tuple[Node, str, list[str], list[int]] | None:
+    """The function's docstring node, its text, its lines, and where each line starts in it
+    (bytes from the docstring's start); None without a docstring."""
     doc = py.docstring(function)
     if doc is None:
-        return []
-    source = current.source
-    text = source.of(doc)
+        return None
+    text = current.source.of(doc)
     lines = text.split("\n")
     starts = [0]
     for line in lines[:-1]:
         starts.append(starts[-1] + len(line.encode()) + 1)
+    return doc, text, lines, starts
+
+
+def _docstring_renames(
+    function: Node, current: Target, renamed: Renamed, edit: RecordedEdit
+) -> list[NextEdit]:
+    """The parameter's name in the docstring's entries for it and where it is quoted."""
+    docstring = _docstring_lines(function, current)
+    if docstring is None:
+        return []
+    doc, text, lines, starts = docstring
+    source = current.source
     size = len(renamed.old.encode())
     places: set[int] = set()
     for first, _last, column in py.docstring_entries(text, renamed.old):
@@ -835,15 +847,10 @@ def _visible(call: Node, source: Source, name: str) -> bool:
 def _remove_doc_entry(
     function: Node, current: Target, name: str, function_name: str, edit: RecordedEdit
 ) -> list[NextEdit]:
-    doc = py.docstring(function)
-    if doc is None:
+    docstring = _docstring_lines(function, current)
+    if docstring is None:
         return []
-    source = current.source
-    text = source.of(doc)
-    lines = text.split("\n")
-    starts = [0]
-    for line in lines[:-1]:
-        starts.append(starts[-1] + len(line.encode()) + 1)
+    doc, text, lines, starts = docstring
     found: list[NextEdit] = []
     for first, last, _column in py.docstring_entries(text, name):
         if first == 0 or last >= len(lines) - 1:
