@@ -549,6 +549,29 @@ def _suppress(site: _Site) -> str | None:
     return _apply_with_import(site, try_node, with_node, imp)
 
 
+def _with_as(
+    value: cst.BaseExpression,
+    name: str,
+    body: Sequence[cst.BaseStatement],
+    leading_lines: Sequence[cst.EmptyLine],
+) -> cst.With:
+    """``with value as name:`` around ``body``, where the statement it replaces stood."""
+    return cst.With(
+        items=[
+            cst.WithItem(
+                value,
+                asname=cst.AsName(
+                    name=cst.Name(name),
+                    whitespace_before_as=cst.SimpleWhitespace(" "),
+                    whitespace_after_as=cst.SimpleWhitespace(" "),
+                ),
+            )
+        ],
+        body=cst.IndentedBlock(body=body),
+        leading_lines=leading_lines,
+    )
+
+
 def _handler_comment(site: _Site, handler: cst.ExceptHandler) -> str | None:
     """The handler's one comment ("" for none); None when there are more, or inside the
     exception's expression."""
@@ -800,20 +823,7 @@ def _open_with(site: _Site) -> str | None:
     ).code
     if re.search(rf"\b{re.escape(name)}\b", rest) or _has_comment(site, line):
         return None
-    with_node = cst.With(
-        items=[
-            cst.WithItem(
-                assign.value,
-                asname=cst.AsName(
-                    name=cst.Name(name),
-                    whitespace_before_as=cst.SimpleWhitespace(" "),
-                    whitespace_after_as=cst.SimpleWhitespace(" "),
-                ),
-            )
-        ],
-        body=cst.IndentedBlock(body=body),
-        leading_lines=line.leading_lines,
-    )
+    with_node = _with_as(assign.value, name, body, line.leading_lines)
     new_statements = [*statements[:index], with_node, *statements[index + 1 + consumed :]]
     return site.replace(block, block.with_changes(body=new_statements))
 
@@ -1124,20 +1134,7 @@ def _open_with_rest(site: _Site) -> str | None:
         region = head if only_attribute else [*head, *following]
     if not region or not _held_within(function, line, region, name):
         return None
-    with_node = cst.With(
-        items=[
-            cst.WithItem(
-                call,
-                asname=cst.AsName(
-                    name=cst.Name(name),
-                    whitespace_before_as=cst.SimpleWhitespace(" "),
-                    whitespace_after_as=cst.SimpleWhitespace(" "),
-                ),
-            )
-        ],
-        body=cst.IndentedBlock(body=region),
-        leading_lines=line.leading_lines,
-    )
+    with_node = _with_as(call, name, region, line.leading_lines)
     after = statements[index + 1 + len(region) - len(head) :]
     new_statements = [*statements[:index], with_node, *after]
     return site.replace(block, block.with_changes(body=new_statements))
