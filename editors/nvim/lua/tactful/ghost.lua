@@ -18,6 +18,7 @@
 ---
 --- This module owns only its extmark namespace and its own per-buffer state.
 
+local buffer = require("tactful.buffer")
 local rpc = require("tactful.rpc")
 
 local M = {}
@@ -488,23 +489,13 @@ function M.attach(client, buf)
       stop(buf, "left the buffer")
     end,
   })
-  vim.api.nvim_create_autocmd("LspDetach", {
-    group = group,
-    buffer = buf,
-    callback = function(args)
-      if args.data and args.data.client_id == client.id then
-        M.detach(buf)
-      end
-    end,
-  })
+  buffer.detach_with(group, buf, client, function(b)
+    M.detach(b)
+  end)
 end
 
 function M.detach(buf)
-  if timers[buf] then
-    timers[buf]:stop()
-    timers[buf]:close()
-    timers[buf] = nil
-  end
+  buffer.free_timer(timers, buf)
   cancel_pending(buf)
   clear(buf)
   last_tick[buf] = nil

@@ -16,6 +16,7 @@
 --- This module owns its extmark namespace, its timers and its per-buffer state; the keys belong
 --- to `tactful.keys`, which runs the handlers registered in `tactful.init`.
 
+local buffer = require("tactful.buffer")
 local rpc = require("tactful.rpc")
 
 local M = {}
@@ -406,23 +407,13 @@ function M.attach(client, buf)
       M.on_change(buf)
     end,
   })
-  vim.api.nvim_create_autocmd("LspDetach", {
-    group = group,
-    buffer = buf,
-    callback = function(args)
-      if args.data and args.data.client_id == client.id then
-        M.detach(buf)
-      end
-    end,
-  })
+  buffer.detach_with(group, buf, client, function(b)
+    M.detach(b)
+  end)
 end
 
 function M.detach(buf)
-  if timers[buf] then
-    timers[buf]:stop()
-    timers[buf]:close()
-    timers[buf] = nil
-  end
+  buffer.free_timer(timers, buf)
   cancel_pending(buf)
   clear(buf)
   attached[buf] = nil
