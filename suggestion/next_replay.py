@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from tactful.suggestion.next_edits.trees import Source, parse
-from tactful.suggestion.replay import next_chunk, plan_hunks
+from tactful.suggestion.replay import next_chunk, percentile, plan_hunks, ratio
 
 # Next edits accepted in a row after one hunk, at most (a replay never loops on a proposer).
 MAX_CHAIN = 12
@@ -125,11 +125,11 @@ class NextTally:
             "hunks": self.hunks,
             "hunks_after_first": self.hunks_after_first,
             "covered": self.covered,
-            "coverage": _ratio(self.covered, self.hunks_after_first),
+            "coverage": ratio(self.covered, self.hunks_after_first),
             "requests": self.requests,
             "shown": self.shown,
             "correct": self.correct,
-            "precision": _ratio(self.correct, self.shown),
+            "precision": ratio(self.correct, self.shown),
             "broken_parse": self.broken_parse,
             "new_ruff_findings": self.new_ruff,
             "latency_ms": _percentiles(self.latencies_ms),
@@ -139,11 +139,11 @@ class NextTally:
                 if self.by_size.get(name)
             },
             "by_source": {
-                source: {"shown": shown, "correct": correct, "precision": _ratio(correct, shown)}
+                source: {"shown": shown, "correct": correct, "precision": ratio(correct, shown)}
                 for source, (shown, correct) in sorted(self.by_source.items())
             },
             "coverage_by_kind": {
-                kind: {"hunks": hunks, "covered": covered, "coverage": _ratio(covered, hunks)}
+                kind: {"hunks": hunks, "covered": covered, "coverage": ratio(covered, hunks)}
                 for kind, (hunks, covered) in sorted(
                     self.by_kind.items(), key=lambda item: -item[1][0]
                 )
@@ -152,19 +152,12 @@ class NextTally:
         }
 
 
-def _ratio(part: int, whole: int) -> float:
-    return round(part / whole, 4) if whole else 0.0
-
-
 def _percentiles(values: list[float]) -> dict[str, float | None]:
     ordered = sorted(values)
-
-    def at(share: float) -> float | None:
-        if not ordered:
-            return None
-        return round(ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))], 1)
-
-    return {"p50": at(0.5), "p95": at(0.95), "p99": at(0.99), "max": at(1.0)}
+    return {
+        name: percentile(ordered, share, digits=1)
+        for name, share in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("max", 1.0))
+    }
 
 
 # -- line differences ----------------------------------------------------------------------

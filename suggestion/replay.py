@@ -105,16 +105,16 @@ class Tally:
             "files": self.files,
             "keystrokes": self.keystrokes_total,
             "keystrokes_saved": self.keystrokes_saved,
-            "keystrokes_saved_rate": _ratio(self.keystrokes_saved, self.keystrokes_total),
+            "keystrokes_saved_rate": ratio(self.keystrokes_saved, self.keystrokes_total),
             "requests": self.requests,
             "shown": self.shown,
             "accepted": self.accepted,
-            "acceptance_rate": _ratio(self.accepted, self.shown),
+            "acceptance_rate": ratio(self.accepted, self.shown),
             "chars_accepted": self.chars_accepted,
             "latency_ms": {
-                "p50": _percentile(latencies, 0.50),
-                "p90": _percentile(latencies, 0.90),
-                "p99": _percentile(latencies, 0.99),
+                "p50": percentile(latencies, 0.50),
+                "p90": percentile(latencies, 0.90),
+                "p99": percentile(latencies, 0.99),
                 "max": round(latencies[-1], 3) if latencies else None,
             },
         }
@@ -208,15 +208,17 @@ class Typist:
         return True
 
 
-def _ratio(part: int, whole: int) -> float:
+def ratio(part: int, whole: int) -> float:
+    """``part / whole`` to four places, 0.0 when there is no whole (the replays' reports)."""
     return round(part / whole, 4) if whole else 0.0
 
 
-def _percentile(values: list[float], share: float) -> float | None:
+def percentile(values: list[float], share: float, digits: int = 3) -> float | None:
+    """The value at ``share`` of ``values`` (sorted), nearest rank; None for no values."""
     if not values:
         return None
     index = min(len(values) - 1, max(0, round(share * (len(values) - 1))))
-    return round(values[index], 3)
+    return round(values[index], digits)
 
 
 # -- the typing loop ----------------------------------------------------------------------------
