@@ -33,6 +33,14 @@ The steps:
 
 Freshness: a newer request for the same document pre-empts this one, and a result computed for
 a version of the document that is no longer current is dropped.
+
+As an inline completion (``inline``, asked when the completion engines have nothing to show)
+a next edit is never waited for: proposing reads the document's tree, whose re-parse grows
+with the file, and no keystroke should pay for it. The request is answered at once from what
+was prepared for that very moment (the same version, the same cursor), else with nothing; the
+turn is then prepared in the background once the document has stayed at that version for
+``INLINE_PAUSE_S`` (a newer moment cancels it), and when it finds a next edit on the cursor's
+line, ``announce`` tells the editor to ask again: the next request at that moment is served it.
 """
 
 from __future__ import annotations
@@ -85,6 +93,11 @@ FAILING = frozenset({Status.FAILED, Status.TIMEOUT})
 JUDGED = 8
 # Shown next edits remembered by id, for the editor's accept and reject commands.
 REMEMBERED = 2048
+# How long a document stays unchanged before a next edit is prepared for an inline completion:
+# typing on within it costs the next-edit engine nothing (a pause, not a keystroke, pays).
+INLINE_PAUSE_S = 0.3
+
+Announce = Callable[[NextEditRequest], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +151,25 @@ class InlineNextEdit:
     text: str
 
 
+@dataclass(eq=False)
+class _Prepared:
+    """An inline next edit being prepared, or prepared, for one moment of a document: the
+    turn it goes into and the task that gives what passed the checks (None: nothing, the
+    moment is gone)."""
+
+    turn: NextEditTurn
+    task: asyncio.Task[list[NextEdit] | None]
+
+    def same(self, request: NextEditRequest) -> bool:
+        """Whether ``request`` is at this very moment (the same version, the same cursor)."""
+        mine = self.turn.request
+        return (
+            request.uri == mine.uri
+            and request.version == mine.version
+            and request.position == mine.position
+        )
+
+
 class NextEditPipeline:
     """The next-edit path for one server: the edit history of the open documents, the engine,
     the next edits shown by id, and the feedback loop (``feedback()``: None until the server
@@ -174,6 +206,8 @@ class NextEditPipeline:
         self._last: dict[tuple[str, str], list[str]] = {}
         # One request in flight per document on each surface.
         self._inflight: dict[str, Preempting[list[NextEdit]]] = {}
+        # The inline next edit prepared for each document's latest moment.
+        self._prepared: dict[str, _Prepared] = {}
 
     def configure(self, model: ModelConfig | None) -> None:
         """Use another model (None: none), after the settings changed."""
@@ -212,15 +246,77 @@ class NextEditPipeline:
         request: NextEditRequest,
         options: TurnOptions,
         is_current: Callable[[], bool],
+        announce: Announce | None = None,
+        pause_s: float = INLINE_PAUSE_S,
     ) -> InlineNextEdit | None:
         """The best next edit as an inline completion at the cursor, when it lies on the
-        cursor's line (None otherwise). Asked when the completion engines have nothing to
-        show; the model is not waited for. Accepting it is accepting the next edit (its id)."""
+        cursor's line and was prepared for this moment (None otherwise). Asked when the
+        completion engines have nothing to show; never waits for the engine or the model.
+        Otherwise the moment's turn is prepared once the document has stayed at its version
+        for ``pause_s``, and ``announce(request)`` is called when it found one: asked again
+        at that moment, this gives it. Accepting it is accepting the next edit (its id)."""
+        prepared = self._prepared.get(request.uri)
+        if prepared is not None and prepared.same(request):
+            if not prepared.task.done() or prepared.task.cancelled():
+                return None
+            passed = prepared.task.result()
+            turn = prepared.turn
+            if passed is None or not is_current():
+                return None
+            if turn.outcome is not None:
+                # Asked again at the same moment: the same answer, spoken once.
+                shown = turn.shown if turn.outcome is Outcome.SHOWN else []
+                return _as_inline(shown[0], request.position) if shown else None
+            # 4. speak, now that the editor asks for it.
+            await self._speak(turn, passed, self.feedback(), INLINE)
+            if not turn.shown:
+                self._ended(turn, turn.ended_empty())
+                return None
+            self._ended(turn, Outcome.SHOWN)
+            return _as_inline(turn.shown[0], request.position)
+        if prepared is not None:
+            prepared.task.cancel()
         options = replace(options, limit=1, use_model=False, surface=INLINE)
-        turn = await self.suggest(request, options, is_current)
-        if not turn.shown:
+        turn = NextEditTurn(request)
+        task = asyncio.ensure_future(self._prepare(turn, options, is_current, announce, pause_s))
+        self._prepared[request.uri] = _Prepared(turn, task)
+        return None
+
+    async def _prepare(
+        self,
+        turn: NextEditTurn,
+        options: TurnOptions,
+        is_current: Callable[[], bool],
+        announce: Announce | None,
+        pause_s: float,
+    ) -> list[NextEdit] | None:
+        """Steps 1 to 3 of an inline turn after a pause (None: the moment passed first)."""
+        try:
+            await asyncio.sleep(pause_s)
+        except asyncio.CancelledError:
+            self._ended(turn, Outcome.CANCELLED)
+            raise
+        if not is_current():
+            self._ended(turn, Outcome.STALE)
             return None
-        return _as_inline(turn.shown[0], request.position)
+        loop = self.feedback()
+        inflight = self._inflight.setdefault(INLINE, Preempting())
+        finished, passed = await inflight.run(
+            turn.request.uri, self._propose_judge_check(turn, options, loop)
+        )
+        if not finished or passed is None:
+            self._ended(turn, Outcome.CANCELLED)
+            return None
+        if not is_current():
+            self._ended(turn, Outcome.STALE)
+            return None
+        if not passed:
+            # Nothing to offer here: what was offered inline before was passed by.
+            await self._speak(turn, passed, loop, INLINE)
+            self._ended(turn, turn.ended_empty())
+        elif announce is not None:
+            announce(turn.request)
+        return passed
 
     async def accepted(self, item_id: str) -> bool:
         """The editor applied a next edit it was shown."""
@@ -247,6 +343,9 @@ class NextEditPipeline:
 
     def closed(self, uri: str) -> None:
         """A document was closed: what was shown for it and not taken was passed by."""
+        prepared = self._prepared.pop(uri, None)
+        if prepared is not None:
+            prepared.task.cancel()
         for where in [where for where in self._last if where[0] == uri]:
             self._passed_by(where, [], self.feedback())
 

@@ -3,6 +3,8 @@ developer, the feedback loop's record of them, and their figures in ``tactful st
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tactful.feedback import events as ev
@@ -235,6 +237,51 @@ async def test_a_kind_of_next_edit_turned_down_again_and_again_is_hidden(tmp_pat
     loop.close()
 
 
+async def _settled(pipeline, request):
+    """What ``inline`` gives at ``request``'s moment once the pause and the engine are past."""
+    from tactful.feedback.next_edits import TurnOptions
+
+    for _ in range(200):
+        await asyncio.sleep(0.01)
+        found = await pipeline.inline(request, TurnOptions("/ws"), lambda: True, None, 0)
+        if found is not None:
+            return found
+    return None
+
+
+async def test_an_inline_next_edit_is_prepared_only_for_a_moment_still_current(tmp_path) -> None:
+    from dataclasses import replace
+
+    from tactful.analyzers.text import Point
+    from tactful.feedback.next_edits import TurnOptions
+
+    path = tmp_path / "fb.sqlite3"
+    loop = FeedbackLoop(FeedbackStore(path), FilterOptions(explore=0.0))
+    pipeline, uri = _pipeline(tmp_path, loop)
+    _edit(pipeline, uri)
+    at = replace(_request(uri), position=Point(3, 27))
+    told: list = []
+    current = [True]
+    # Asked, then typed on before the pause ran out: nothing prepared, nobody told.
+    assert await pipeline.inline(at, TurnOptions("/ws"), lambda: current[0], told.append) is None
+    current[0] = False
+    await asyncio.sleep(0.6)
+    assert await pipeline.inline(at, TurnOptions("/ws"), lambda: current[0], told.append) is None
+    assert told == []
+    # A newer moment cancels the one before it while it waits: only the newer is told.
+    waiting, moved = replace(at, version=3), replace(at, version=4)
+    assert (
+        await pipeline.inline(waiting, TurnOptions("/ws"), lambda: True, told.append, 0.2) is None
+    )
+    assert await pipeline.inline(moved, TurnOptions("/ws"), lambda: True, told.append, 0) is None
+    assert await _settled(pipeline, moved) is not None
+    await asyncio.sleep(0.4)
+    assert told == [moved]
+    loop.close()
+    shown = [e.item_id for e in read_events(path) if e.kind == ev.NEXT_EDIT_SHOWN]
+    assert len(shown) == 1
+
+
 async def test_as_an_inline_completion_only_a_best_next_edit_on_the_cursors_line_is_shown(
     tmp_path,
 ) -> None:
@@ -254,10 +301,15 @@ async def test_as_an_inline_completion_only_a_best_next_edit_on_the_cursors_line
     assert [(d.item.new_text, d.reason) for d in turn.dropped] == [
         ("k in defaults", NOT_ON_CURSOR_LINE)
     ]
-    assert await pipeline.inline(below, TurnOptions("/ws"), lambda: True) is None
-    # On its line, after it: the edit and what lies between it and the cursor.
+    told: list = []
+    assert await pipeline.inline(below, TurnOptions("/ws"), lambda: True, told.append, 0) is None
+    assert await _settled(pipeline, below) is None and told == []
+    # On its line, after it: nothing at once, the editor told once it is prepared, then the
+    # edit and what lies between it and the cursor.
     after = replace(_request(uri), position=Point(3, 27))
-    found = await pipeline.inline(after, TurnOptions("/ws"), lambda: True)
+    assert await pipeline.inline(after, TurnOptions("/ws"), lambda: True, told.append, 0) is None
+    found = await _settled(pipeline, after)
+    assert told == [after]
     assert found is not None
     assert found.span == Span(Point(3, 7), Point(3, 27))
     assert found.text == "k in defaults:"

@@ -230,10 +230,20 @@ async def test_a_next_edit_on_the_cursors_line_comes_as_an_inline_completion(
     store = tmp_path / "fb.sqlite3"
     await started(lsp, workspace, store, completion={"engine": "local"})
     uri = workspace.uri("mod.py")
+    ready: list = []
+    lsp.protocol.fm.features["tactful/inlineCompletionReady"] = ready.append
     open_document(lsp, uri, HAS_KEY)
     change_document(lsp, uri, 2, (1, 7), (1, 19), "k in d")
-    # The cursor on the line of the next edit, before it: the engines have nothing there, the
-    # next edit comes as one item reaching from the cursor to the end of the edit.
+    # The cursor on the line of the next edit, before it: the engines have nothing there, and
+    # the request does not wait for the next-edit engine: nothing yet.
+    first = await lsp.text_document_inline_completion_async(inline_at(uri, 3, 4))
+    assert first is None or not first.items
+    # After a pause the next edit is ready, and the editor is told to ask again there.
+    (told,) = await wait_for(lambda: ready)
+    assert (told.textDocument.uri, told.textDocument.version) == (uri, 2)
+    assert (told.position.line, told.position.character) == (3, 4)
+    # Asked again at that moment, the next edit comes as one item reaching from the cursor
+    # to the end of the edit.
     answer = await lsp.text_document_inline_completion_async(inline_at(uri, 3, 4))
     assert answer is not None
     (item,) = answer.items
@@ -265,12 +275,19 @@ async def test_a_next_edit_on_another_line_is_not_an_inline_completion(
     uri = workspace.uri("mod.py")
     open_document(lsp, uri, HAS_KEY)
     change_document(lsp, uri, 2, (1, 7), (1, 19), "k in d")
-    # On the line below the edit: the best next edit is two lines further.
+    # On the line below the edit: the best next edit is two lines further, so the editor is
+    # never told to ask again, and asking again gives nothing.
+    ready: list = []
+    lsp.protocol.fm.features["tactful/inlineCompletionReady"] = ready.append
     answer = await lsp.text_document_inline_completion_async(inline_at(uri, 2, 8))
     assert answer is None or not answer.items
     # The next-edit request shows it: it exists, it is just not on the cursor's line.
     (first, _second) = await next_edits(lsp, uri, 2, 8)
     assert first.range.start.line == 3
+    # By now the inline one was prepared (the pause is long past) and found nothing there.
+    again = await lsp.text_document_inline_completion_async(inline_at(uri, 2, 8))
+    assert again is None or not again.items
+    assert ready == []
 
 
 LIB = "def fetch(url, retries):\n    return url * retries\n"

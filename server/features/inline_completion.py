@@ -15,15 +15,19 @@ committed it (``server/features/feedback.py:committed``).
 
 When the engines have nothing to show, the best next edit (``tactful/nextEdits``) is offered
 instead if it lies on the cursor's line (``next_edits.on_cursor_line``): one item whose range
-reaches from the edit or the cursor to the other, its command accepting the next edit.
+reaches from the edit or the cursor to the other, its command accepting the next edit. The
+request never waits for the next-edit engine (its work reads the whole document's tree): the
+next edit is prepared after a pause in typing, and ``tactful/inlineCompletionReady`` tells the
+editor to ask again when it is ready.
 
 ``tactful/inlineCompletionReady`` (server to client): the LLM, asked in the background while
-the local engine's answer was shown, has answered for ``{textDocument: {uri, version},
-position}``, and the document is still there. LSP 3.18 has no refresh for inline completions,
-so the editors maintained here ask again at that moment when their cursor is still there (VS
-Code runs its "trigger inline suggestion" action; the Neovim plugin requests and replaces the
-ghost text), and get the LLM's answer at once. Other clients ignore the notification and get
-the answer with their next request at that moment, or its rest while the developer types it.
+the local engine's answer was shown, or the next-edit engine after a pause, has answered for
+``{textDocument: {uri, version}, position}``, and the document is still there. LSP 3.18 has
+no refresh for inline completions, so the editors maintained here ask again at that moment when
+their cursor is still there (VS Code runs its "trigger inline suggestion" action; the Neovim
+plugin requests and replaces the ghost text), and get the answer at once. Other clients ignore
+the notification and get the answer with their next request at that moment, or (the LLM's) its
+rest while the developer types it.
 """
 
 from __future__ import annotations
@@ -104,14 +108,21 @@ async def complete(
 def announce(server: TactfulServer, request: CompletionRequest) -> None:
     """Tell the editor that the LLM's answer for ``request`` is ready (``READY``), while the
     document is still at the request's version."""
-    document = server.documents.get(request.uri)
-    if document is None or document.version != request.version:
+    ready(server, request.uri, request.version, request.position)
+
+
+def ready(server: TactfulServer, uri: str, version: int, point: Point) -> None:
+    """Tell the editor that an answer for ``point`` of ``uri`` at ``version`` is ready
+    (``READY``: the LLM's, or a next edit prepared after a pause), while the document is still
+    at that version."""
+    document = server.documents.get(uri)
+    if document is None or document.version != version:
         return
-    position = to_position(request.position, Lines.of(document), server.encoding)
+    position = to_position(point, Lines.of(document), server.encoding)
     server.protocol.notify(
         READY,
         {
-            "textDocument": {"uri": request.uri, "version": request.version},
+            "textDocument": {"uri": uri, "version": version},
             "position": {"line": position.line, "character": position.character},
         },
     )
@@ -153,7 +164,12 @@ def register(server: TactfulServer) -> None:
             if not server.settings.completion.enabled:
                 return types.InlineCompletionList(items=[])
             # Nothing better from the engines: the next edit, when it is on this line.
-            found = await on_cursor_line(server, params.text_document.uri, params.position)
+            found = await on_cursor_line(
+                server,
+                params.text_document.uri,
+                params.position,
+                lambda asked: ready(server, asked.uri, asked.version, asked.position),
+            )
             if found is None:
                 return types.InlineCompletionList(items=[])
             lines = Lines(found.shown.text, found.shown.lines)

@@ -14,7 +14,9 @@ when it is trusted and validation is on (the sandbox fixes use), and their label
 
 When the completion engines have nothing to show at the cursor, ``inline_completion.py`` asks
 ``on_cursor_line`` for the best next edit as an inline completion, offered only when it lies on
-the cursor's line; accepting it accepts the next edit.
+the cursor's line; accepting it accepts the next edit. That answer never waits for the engine:
+it is prepared after a pause in typing, and the editor is told to ask again when it is ready
+(``tactful/inlineCompletionReady``).
 
 This module also feeds the pipeline's edit history: what each ``didOpen``, ``didChange`` and
 ``didClose`` says, on the next-edit worker (in the order it came, off the event loop). The
@@ -25,6 +27,7 @@ start-up.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 import attrs
@@ -183,11 +186,15 @@ async def next_edits(server: TactfulServer, feed: HistoryFeed, uri: str, positio
 
 
 async def on_cursor_line(
-    server: TactfulServer, uri: str, position: types.Position
+    server: TactfulServer,
+    uri: str,
+    position: types.Position,
+    announce: Callable[[NextEditRequest], None] | None = None,
 ) -> InlineNextEdit | None:
     """The best next edit as an inline completion at ``position``, when it lies on the
-    cursor's line (``inline_completion.py`` asks when the completion engines have nothing to
-    show)."""
+    cursor's line and was prepared for this moment (``inline_completion.py`` asks when the
+    completion engines have nothing to show). Never waits for the engine: when nothing was
+    prepared yet, it is prepared after a pause and ``announce`` called when one is ready."""
     from tactful.feedback.next_edits import TurnOptions
 
     asked = _request(server, uri, position)
@@ -201,7 +208,7 @@ async def on_cursor_line(
 
     # Made on the worker, after the history has followed every change sent before.
     pipeline = await NEXT_EDITS.run(lambda: pipeline_of(server))
-    return await pipeline.inline(request, TurnOptions(workspace=root or ""), current)
+    return await pipeline.inline(request, TurnOptions(workspace=root or ""), current, announce)
 
 
 def item(shown: ShownNextEdit, encoding: str) -> dict[str, Any]:
