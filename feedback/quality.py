@@ -258,6 +258,14 @@ class QualityPipeline(DocumentPipeline[Editor]):
         """Lint a Python document after ``delay``, replacing the lint waiting for it."""
         if document.language_id != PYTHON:
             return
+        state = self.documents.get(document.uri)
+        if state is not None and state.version != document.version:
+            # The fixes being judged are for a text the developer has typed past: each is a
+            # ruff run over the whole document, whose findings are read on the interpreter a
+            # completion waits for. The next lint judges the text as it then is.
+            self._stop_judging(document.uri)
+            state.judged.set()
+            state.updated.set()
         self._run(document.uri, self.lint(document.uri, delay), "quality findings")
 
     def forget(self, key: str) -> None:

@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from fixtures.lsp import apply_lsp_edits, init_params, open_document, wait_for
+from fixtures.lsp import apply_lsp_edits, change_document, init_params, open_document, wait_for
 from fixtures.workspace import Workspace
 from lsprotocol import types
 from pytest_lsp import LanguageClient
@@ -197,3 +197,43 @@ async def wait_for_actions(lsp: LanguageClient, uri: str) -> list[types.CodeActi
         assert time.monotonic() < deadline, "no code action was listed"
         await asyncio.sleep(0.05)
     return found
+
+
+async def test_typing_stops_the_judging_of_the_fixes_of_the_text_before_it(
+    lsp: LanguageClient, workspace: Workspace
+) -> None:
+    module = "import os\n\n\ndef double(x):\n    return 2 * x\n"
+    workspace.write("pyproject.toml", "[tool.ruff.lint]\nselect = ['F401']\n")
+    workspace.write("mod.py", module)
+    workspace.write(
+        "tests/test_mod.py",
+        "import time\n\nfrom mod import double\n\n\n"
+        "def test_double():\n    time.sleep(30)\n    assert double(2) == 4\n",
+    )
+    workspace.commit("start")
+    await lsp.initialize_session(init_params(workspace.root, TRUSTED))
+    uri = workspace.uri("mod.py")
+    open_document(lsp, uri, module)
+    (pending,) = await wait_for_actions(lsp, uri)
+    assert pending.title.endswith("not validated (tests still running)")
+
+    def judging() -> list:
+        return [
+            token
+            for token, reports in lsp.progress_reports.items()
+            if any(
+                isinstance(r, types.WorkDoneProgressBegin) and r.title.startswith("Testing fixes")
+                for r in reports
+            )
+        ]
+
+    (token,) = await wait_for(judging)
+    # Typed on without a pause (no lint comes in between): the fixes judged were for the text
+    # before, and their judging, tests included, ends at once rather than after the tests.
+    for version in range(2, 42):
+        change_document(lsp, uri, version, (5, 0), (5, 0), "#")
+        await asyncio.sleep(0.05)
+        if any(isinstance(r, types.WorkDoneProgressEnd) for r in lsp.progress_reports[token]):
+            break
+    else:
+        pytest.fail("the fixes of the text before were still being judged after 40 keystrokes")
