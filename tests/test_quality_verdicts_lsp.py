@@ -45,6 +45,32 @@ async def actions(
     return [a for a in found or [] if isinstance(a, types.CodeAction)]
 
 
+async def open_trusted(
+    lsp: LanguageClient, workspace: Workspace, rule: str, module: str, test: str
+) -> str:
+    """mod.py under ruff's `rule` with its tests committed, the server started trusted on it
+    and mod.py open; returns mod.py's URI."""
+    workspace.write("pyproject.toml", f"[tool.ruff.lint]\nselect = ['{rule}']\n")
+    workspace.write("mod.py", module)
+    workspace.write("tests/test_mod.py", test)
+    workspace.commit("start")
+    await lsp.initialize_session(init_params(workspace.root, TRUSTED))
+    uri = workspace.uri("mod.py")
+    open_document(lsp, uri, module)
+    return uri
+
+
+# An unused import (F401) to fix, in a module with a test of its own.
+DOUBLE = "import os\n\n\ndef double(x):\n    return 2 * x\n"
+
+
+def slow_test_of_double(seconds: int) -> str:
+    return (
+        "import time\n\nfrom mod import double\n\n\n"
+        f"def test_double():\n    time.sleep({seconds})\n    assert double(2) == 4\n"
+    )
+
+
 def listening(lsp: LanguageClient) -> list:
     changed: list = []
     lsp.protocol.fm.features["tactful/verdictsChanged"] = changed.append
@@ -64,17 +90,14 @@ async def test_fixes_in_code_no_test_runs_say_so_and_are_never_preferred(
         "    width = shape.width\n"
         "    return shape.height\n"
     )
-    workspace.write("pyproject.toml", "[tool.ruff.lint]\nselect = ['F841']\n")
-    workspace.write("mod.py", module)
-    workspace.write(
-        "tests/test_mod.py",
+    changed = listening(lsp)
+    uri = await open_trusted(
+        lsp,
+        workspace,
+        "F841",
+        module,
         "from mod import total\n\n\ndef test_total():\n    assert total([1]) == 1\n",
     )
-    workspace.commit("start")
-    changed = listening(lsp)
-    await lsp.initialize_session(init_params(workspace.root, TRUSTED))
-    uri = workspace.uri("mod.py")
-    open_document(lsp, uri, module)
 
     async def judged() -> list[types.CodeAction] | None:
         found = await actions(lsp, uri, 12)
@@ -99,19 +122,15 @@ async def test_fixes_in_code_no_test_runs_say_so_and_are_never_preferred(
 async def test_resolving_a_fix_waits_for_its_verdict(
     lsp: LanguageClient, workspace: Workspace
 ) -> None:
-    module = "import os\n\n\ndef double(x):\n    return 2 * x\n"
-    workspace.write("pyproject.toml", "[tool.ruff.lint]\nselect = ['F401']\n")
-    workspace.write("mod.py", module)
-    workspace.write(
-        "tests/test_mod.py",
-        "import time\n\nfrom mod import double\n\n\n"
-        "def test_double():\n    time.sleep(2)\n    assert double(2) == 4\n",
-    )
-    workspace.commit("start")
+    module = DOUBLE
     changed = listening(lsp)
-    await lsp.initialize_session(init_params(workspace.root, TRUSTED))
-    uri = workspace.uri("mod.py")
-    open_document(lsp, uri, module)
+    uri = await open_trusted(
+        lsp,
+        workspace,
+        "F401",
+        module,
+        slow_test_of_double(seconds=2),
+    )
     (pending,) = await wait_for_actions(lsp, uri)
     assert pending.title.endswith("not validated (tests still running)")
     assert not changed
@@ -136,18 +155,15 @@ async def test_a_fix_its_tests_reject_is_not_applied_and_the_user_is_told(
         '        raise ValueError("text only")\n'
         "    return value\n"
     )
-    workspace.write("pyproject.toml", "[tool.ruff.lint]\nselect = ['TRY004']\n")
-    workspace.write("mod.py", module)
-    workspace.write(
-        "tests/test_mod.py",
+    uri = await open_trusted(
+        lsp,
+        workspace,
+        "TRY004",
+        module,
         "import time\n\nimport pytest\n\nfrom mod import parse\n\n\n"
         "def test_parse():\n    time.sleep(1)\n"
         "    with pytest.raises(ValueError):\n        parse(1)\n",
     )
-    workspace.commit("start")
-    await lsp.initialize_session(init_params(workspace.root, TRUSTED))
-    uri = workspace.uri("mod.py")
-    open_document(lsp, uri, module)
     (pending,) = await wait_for_actions(lsp, uri)
     assert pending.title.endswith("not validated (tests still running)")
 
@@ -162,18 +178,14 @@ async def test_a_fix_its_tests_reject_is_not_applied_and_the_user_is_told(
 async def test_a_resolve_waiting_for_tests_can_be_cancelled(
     lsp: LanguageClient, workspace: Workspace
 ) -> None:
-    module = "import os\n\n\ndef double(x):\n    return 2 * x\n"
-    workspace.write("pyproject.toml", "[tool.ruff.lint]\nselect = ['F401']\n")
-    workspace.write("mod.py", module)
-    workspace.write(
-        "tests/test_mod.py",
-        "import time\n\nfrom mod import double\n\n\n"
-        "def test_double():\n    time.sleep(20)\n    assert double(2) == 4\n",
+    module = DOUBLE
+    uri = await open_trusted(
+        lsp,
+        workspace,
+        "F401",
+        module,
+        slow_test_of_double(seconds=20),
     )
-    workspace.commit("start")
-    await lsp.initialize_session(init_params(workspace.root, TRUSTED))
-    uri = workspace.uri("mod.py")
-    open_document(lsp, uri, module)
     (pending,) = await wait_for_actions(lsp, uri)
 
     future = asyncio.wrap_future(
