@@ -682,15 +682,19 @@ def _trailing_comments(if_node: cst.If) -> str | None:
     return found.pop() if found else ""
 
 
+def _lone_statement(node: cst.CSTNode | None) -> cst.BaseSmallStatement | None:
+    """The statement of a line that holds one (`x = 1`, not `x = 1; y = 2`), else None."""
+    if not isinstance(node, cst.SimpleStatementLine) or len(node.body) != 1:
+        return None
+    return node.body[0]
+
+
 def _single_assign(
     body: cst.BaseSuite,
 ) -> tuple[cst.BaseAssignTargetExpression, cst.BaseExpression] | None:
     if not isinstance(body, cst.IndentedBlock) or len(body.body) != 1:
         return None
-    line = body.body[0]
-    if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
-        return None
-    assign = line.body[0]
+    assign = _lone_statement(body.body[0])
     if not isinstance(assign, cst.Assign) or len(assign.targets) != 1:
         return None
     return assign.targets[0].target, assign.value
@@ -782,11 +786,10 @@ def _open_with(site: _Site) -> str | None:
     # Two shapes: `f = open(...)` then `try: ... finally: f.close()`, and `f = open(...)` then
     # statements then `f.close()` in the same block. Both become `with open(...) as f: ...`.
     line = site.at(cst.SimpleStatementLine)
-    if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
-        return None
-    assign = line.body[0]
+    assign = _lone_statement(line)
     if (
-        not isinstance(assign, cst.Assign)
+        not isinstance(line, cst.SimpleStatementLine)
+        or not isinstance(assign, cst.Assign)
         or len(assign.targets) != 1
         or not isinstance(assign.targets[0].target, cst.Name)
         or not isinstance(assign.value, cst.Call)
@@ -1724,10 +1727,8 @@ def _assign_to_underscore(site: _Site) -> str | None:
 @recipe("PLW0602", title="Remove the `global` declaration: the function never assigns the name")
 def _unneeded_global(site: _Site) -> str | None:
     line = site.at(cst.SimpleStatementLine)
-    if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
-        return None
-    statement = line.body[0]
-    if not isinstance(statement, cst.Global):
+    statement = _lone_statement(line)
+    if not isinstance(line, cst.SimpleStatementLine) or not isinstance(statement, cst.Global):
         return None
     match = re.search(r"`(\w+)`", site.finding.message)
     if match is None:
@@ -1775,10 +1776,7 @@ def _only_reraises(handler: cst.ExceptHandler) -> bool:
     body = handler.body
     if not isinstance(body, cst.IndentedBlock) or len(body.body) != 1:
         return False
-    line = body.body[0]
-    if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
-        return False
-    raise_node = line.body[0]
+    raise_node = _lone_statement(body.body[0])
     if not isinstance(raise_node, cst.Raise) or raise_node.cause is not None:
         return False
     if raise_node.exc is None:
