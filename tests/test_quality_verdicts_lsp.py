@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from fixtures.lsp import apply_lsp_edits, init_params, open_document, wait_for
+from fixtures.lsp import apply_lsp_edits, code_actions, init_params, open_document, wait_for
 from fixtures.workspace import Workspace
 from lsprotocol import types
 from pytest_lsp import LanguageClient
@@ -24,25 +24,6 @@ TRUSTED = {
 
 # The sandboxed runs use this interpreter: its own test plugins only slow them down.
 pytestmark = pytest.mark.usefixtures("plain_pytest")
-
-
-def whole(lines: int) -> types.Range:
-    return types.Range(
-        start=types.Position(line=0, character=0), end=types.Position(line=lines, character=0)
-    )
-
-
-async def actions(
-    lsp: LanguageClient, uri: str, lines: int, only: list[str] | None = None
-) -> list[types.CodeAction]:
-    found = await lsp.text_document_code_action_async(
-        types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            range=whole(lines),
-            context=types.CodeActionContext(diagnostics=[], only=only),
-        )
-    )
-    return [a for a in found or [] if isinstance(a, types.CodeAction)]
 
 
 async def open_trusted(
@@ -100,7 +81,7 @@ async def test_fixes_in_code_no_test_runs_say_so_and_are_never_preferred(
     )
 
     async def judged() -> list[types.CodeAction] | None:
-        found = await actions(lsp, uri, 12)
+        found = await code_actions(lsp, uri, 12)
         titles = [a.title for a in found]
         return found if len(titles) == 2 and not any("running" in t for t in titles) else None
 
@@ -115,7 +96,7 @@ async def test_fixes_in_code_no_test_runs_say_so_and_are_never_preferred(
     ]
     assert not any(a.is_preferred for a in quick)
     # ruff calls these fixes unsafe: without tests that run them, no fix-all takes them
-    assert await actions(lsp, uri, 12, only=["source.fixAll.tactful"]) == []
+    assert await code_actions(lsp, uri, 12, only=["source.fixAll.tactful"]) == []
     assert changed and changed[-1].uri == uri
 
 
@@ -142,7 +123,7 @@ async def test_resolving_a_fix_waits_for_its_verdict(
     assert resolved.edit is not None
     assert apply_lsp_edits(module, resolved.edit) == "\n\ndef double(x):\n    return 2 * x\n"
     assert resolved.title.endswith("— 1 test passed")
-    (listed,) = await actions(lsp, uri, 5, only=[types.CodeActionKind.QuickFix])
+    (listed,) = await code_actions(lsp, uri, 5, only=[types.CodeActionKind.QuickFix])
     assert listed.title.endswith("— 1 test passed") and listed.is_preferred
 
 
@@ -172,7 +153,7 @@ async def test_a_fix_its_tests_reject_is_not_applied_and_the_user_is_told(
     assert resolved.edit is None and resolved.command is None
     message = await wait_for(lambda: [m for m in lsp.messages if "not applied" in m.message])
     assert "1 of 1 test failed" in message[0].message
-    assert await actions(lsp, uri, 4) == []  # and it is no longer offered
+    assert await code_actions(lsp, uri, 4) == []  # and it is no longer offered
 
 
 async def test_a_resolve_waiting_for_tests_can_be_cancelled(
@@ -199,13 +180,13 @@ async def test_a_resolve_waiting_for_tests_can_be_cancelled(
         await asyncio.wait_for(future, 10)
     assert time.monotonic() - started < 5  # well before the tests are done
     # the server still answers, and the tests go on to their verdict
-    (still,) = await actions(lsp, uri, 5)
+    (still,) = await code_actions(lsp, uri, 5)
     assert "F401" in still.title
 
 
 async def wait_for_actions(lsp: LanguageClient, uri: str) -> list[types.CodeAction]:
     deadline = time.monotonic() + 30
-    while not (found := await actions(lsp, uri, 10)):
+    while not (found := await code_actions(lsp, uri, 10)):
         assert time.monotonic() < deadline, "no code action was listed"
         await asyncio.sleep(0.05)
     return found
