@@ -706,14 +706,21 @@ def _parenthesize_if_needed(expression: cst.BaseExpression) -> cst.BaseExpressio
     return expression
 
 
-@recipe("TRY004", title="Raise `TypeError` for a value of the wrong type")
-def _type_error(site: _Site) -> str | None:
+def _raised_name(site: _Site) -> cst.Name | None:
+    """The class a `raise` at the finding names (`E` of `raise E` or `raise E(...)`) when it is
+    a plain name, else None."""
     raise_node = site.at(cst.Raise)
     if not isinstance(raise_node, cst.Raise) or raise_node.exc is None:
         return None
     exc = raise_node.exc
     target = exc.func if isinstance(exc, cst.Call) else exc
-    if not isinstance(target, cst.Name) or target.value == "TypeError":
+    return target if isinstance(target, cst.Name) else None
+
+
+@recipe("TRY004", title="Raise `TypeError` for a value of the wrong type")
+def _type_error(site: _Site) -> str | None:
+    target = _raised_name(site)
+    if target is None or target.value == "TypeError":
         return None
     return site.replace(target, cst.Name("TypeError"))
 
@@ -2016,16 +2023,12 @@ def _own_exception(site: _Site) -> str | None:
     # In a test, raising plain `Exception` means "this test failed": `AssertionError` says so.
     # Elsewhere the module gets a subclass named after the function, so every handler that
     # caught the plain class still catches it, and callers can now tell it apart.
-    raise_node = site.at(cst.Raise)
-    if not isinstance(raise_node, cst.Raise) or raise_node.exc is None:
-        return None
-    exc = raise_node.exc
-    target = exc.func if isinstance(exc, cst.Call) else exc
-    if not isinstance(target, cst.Name) or target.value not in ("Exception", "BaseException"):
+    target = _raised_name(site)
+    if target is None or target.value not in ("Exception", "BaseException"):
         return None
     if _in_tests(site.finding.path):
         return site.replace(target, cst.Name("AssertionError"))
-    function = site.ancestor(raise_node, cst.FunctionDef)
+    function = site.ancestor(target, cst.FunctionDef)
     if not isinstance(function, cst.FunctionDef):
         return None
     words = [w for w in function.name.value.split("_") if w]
