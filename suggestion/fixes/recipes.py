@@ -315,6 +315,15 @@ def _stacklevel(site: _Site) -> str | None:
     return site.replace(call, call.with_changes(args=args))
 
 
+def _is_variable(site: _Site, node: cst.Name) -> bool:
+    """Whether a name stands for a variable: not the attribute of `x.name`, nor the keyword of
+    `f(name=...)`."""
+    parent = site.parents.get(node)
+    if isinstance(parent, cst.Attribute) and parent.attr is node:
+        return False
+    return not (isinstance(parent, cst.Arg) and parent.keyword is node)
+
+
 _AMBIGUOUS_RENAMES = {"l": ("length", "value"), "O": ("obj", "value"), "I": ("index", "value")}
 
 
@@ -354,10 +363,7 @@ def _rename_ambiguous(site: _Site) -> str | None:
             continue
         if not _inside(site, node, owner):
             continue
-        parent = site.parents.get(node)
-        if isinstance(parent, cst.Attribute) and parent.attr is node:
-            continue
-        if isinstance(parent, cst.Arg) and parent.keyword is node:
+        if not _is_variable(site, node):
             continue
         return None
     loop = site.ancestor(name_node, cst.For, cst.CompFor, cst.FunctionDef)
@@ -1962,10 +1968,7 @@ def _unused_loop_variable(site: _Site) -> str | None:
     for node, where in site.positions.items():
         if not isinstance(node, cst.Name) or node.value != name or not _inside(site, node, owner):
             continue
-        parent = site.parents.get(node)
-        if isinstance(parent, cst.Attribute) and parent.attr is node:
-            continue
-        if isinstance(parent, cst.Arg) and parent.keyword is node:
+        if not _is_variable(site, node):
             continue
         if _inside(site, node, loop.target):
             in_loop.add(node)
