@@ -30,9 +30,13 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import threading
 import time
 from pathlib import Path
+
+# The host's listeners are the sandbox tests' own (tests/fixtures/listener.py).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from fixtures.listener import Listener
 
 ATTACKS = """
 import ctypes, os, socket
@@ -178,27 +182,6 @@ BOMBS = {
 }
 
 
-class Listener:
-    def __init__(self, family: int, address: object) -> None:
-        self.sock = socket.socket(family, socket.SOCK_STREAM)
-        self.sock.bind(address)
-        self.sock.listen()
-        self.sock.settimeout(0.2)
-        self.address = self.sock.getsockname()
-        self.accepted = 0
-        self.stop = threading.Event()
-        threading.Thread(target=self.serve, daemon=True).start()
-
-    def serve(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.accepted += 1
-            conn.close()
-
-
 def project(folder: Path, files: dict[str, str]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "calc.py").write_text("def add(a, b):\n    return a + b\n")
@@ -277,9 +260,9 @@ def escapes(base: Path) -> dict[str, dict]:
             "status": verdict.status.value,
             **({} if complete else {"reason": verdict.reason}),
         }
-        in_venv.stop.set()
+        in_venv.close()
     for listener in listeners.values():
-        listener.stop.set()
+        listener.close()
     return rows
 
 

@@ -286,6 +286,17 @@ async def timed(validation: Awaitable[Verdict]) -> tuple[Verdict, float, float]:
     return verdict, time.monotonic() - wall, cpu
 
 
+def verdict_row(verdict: Verdict, wall: float) -> dict[str, object]:
+    """The columns of a row on a validation of code the suite does not run."""
+    return {
+        "verdict": verdict.status.value,
+        "inputs": verdict.inputs,
+        "reason": verdict.reason[:300],
+        "counterexample": verdict.counterexample.to_json() if verdict.counterexample else None,
+        "s": round(wall, 3),
+    }
+
+
 async def measure(
     corpus: Corpus,
     root: Path,
@@ -377,13 +388,7 @@ async def measure(
                 "function": mutant.function,
                 "line": mutant.line + 1,
                 "new_text": mutant.edit.new_text,
-                "verdict": verdict.status.value,
-                "inputs": verdict.inputs,
-                "reason": verdict.reason[:300],
-                "counterexample": verdict.counterexample.to_json()
-                if verdict.counterexample
-                else None,
-                "s": round(wall, 3),
+                **verdict_row(verdict, wall),
             }
         )
         log(
@@ -401,13 +406,7 @@ async def measure(
                 "rule": rule,
                 "path": edits[0].path,
                 "line": edits[0].span.start.line + 1,
-                "verdict": verdict.status.value,
-                "inputs": verdict.inputs,
-                "reason": verdict.reason[:300],
-                "counterexample": verdict.counterexample.to_json()
-                if verdict.counterexample
-                else None,
-                "s": round(wall, 3),
+                **verdict_row(verdict, wall),
             }
         )
         log(

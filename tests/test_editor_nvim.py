@@ -10,8 +10,6 @@ keys do over the user's own mappings. Each test asserts one behaviour.
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ import pytest
 from fixtures.nvim import (
     COMPLETE,
     PLUGIN,
+    feedback_stats,
     isolated_env,
     project,
     run_nvim,
@@ -280,15 +279,7 @@ def test_stats_command_shows_the_statistics(session):
 
 def test_accepts_and_rejections_reach_the_feedback_store(session):
     # The server is gone by now; the store it wrote is read back the way a user would.
-    completed = subprocess.run(
-        [*server_command()[:-1], "stats", "--format", "json"],
-        env=session["env"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert completed.returncode == 0, completed.stderr
-    completions = json.loads(completed.stdout)["completions"]
+    completions = feedback_stats(session["env"])["completions"]
     # One full accept and one word accept; type-over and dismissal were explicit rejections.
     assert completions["accepted"] >= 2
     assert completions["rejected"]["explicit"] >= 2

@@ -10,8 +10,6 @@ shown the keys do what they did before, and ghost text takes <Tab> before a next
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ import pytest
 from fixtures.nvim import (
     COMPLETE,
     PLUGIN,
+    feedback_stats,
     git,
     isolated_env,
     project,
@@ -149,15 +148,7 @@ def test_a_next_edit_in_another_file_shows_where_and_tab_opens_and_applies_it(se
 
 
 def test_next_edits_shown_and_accepted_reach_the_feedback_store(session):
-    completed = subprocess.run(
-        [*server_command()[:-1], "stats", "--format", "json"],
-        env=session["env"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert completed.returncode == 0, completed.stderr
-    summary = json.loads(completed.stdout)["next_edits"]
+    summary = feedback_stats(session["env"])["next_edits"]
     assert summary["accepted"] >= 2
     assert summary["rejected"]["explicit"] >= 1
     assert summary["shown"] >= summary["accepted"] + 1

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from fixtures.lsp import init_params, open_document
+from fixtures.lsp import code_actions, init_params, open_document
 from fixtures.pyenv import make_env
 from fixtures.workspace import Workspace
 from lsprotocol import types
@@ -214,19 +214,8 @@ async def test_the_interpreter_the_editor_selected(
 
     async def title() -> str:
         for _ in range(600):
-            found = await lsp.text_document_code_action_async(
-                types.CodeActionParams(
-                    text_document=types.TextDocumentIdentifier(uri=uri),
-                    range=types.Range(
-                        start=types.Position(line=0, character=0),
-                        end=types.Position(line=1, character=0),
-                    ),
-                    context=types.CodeActionContext(
-                        diagnostics=[], only=[types.CodeActionKind.QuickFix]
-                    ),
-                )
-            )
-            titles = [a.title for a in found or []]
+            found = await code_actions(lsp, uri, only=[types.CodeActionKind.QuickFix])
+            titles = [a.title for a in found]
             if titles and "still running" not in titles[0]:
                 return titles[0]
             await asyncio.sleep(0.2)

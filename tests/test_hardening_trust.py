@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from fixtures.fake_llm import FakeLLM, Reply
-from fixtures.lsp import init_params, open_document, wait_for
+from fixtures.lsp import code_actions, init_params, open_document, wait_for
 from fixtures.pyenv import make_env
 from fixtures.workspace import Workspace
 from lsprotocol import types
@@ -78,21 +78,8 @@ async def fix_titles(lsp: LanguageClient, uri: str) -> list[str]:
     """The quick fix titles for the unused import once the server has linted the document."""
     deadline = time.monotonic() + 60
     while True:
-        found = await lsp.text_document_code_action_async(
-            types.CodeActionParams(
-                text_document=types.TextDocumentIdentifier(uri=uri),
-                range=types.Range(
-                    start=types.Position(line=0, character=0),
-                    end=types.Position(line=1, character=0),
-                ),
-                context=types.CodeActionContext(diagnostics=[]),
-            )
-        )
-        titles = [
-            a.title
-            for a in found or []
-            if isinstance(a, types.CodeAction) and a.kind == types.CodeActionKind.QuickFix
-        ]
+        found = await code_actions(lsp, uri)
+        titles = [a.title for a in found if a.kind == types.CodeActionKind.QuickFix]
         if titles and "running" not in titles[0]:
             return titles
         if time.monotonic() > deadline:

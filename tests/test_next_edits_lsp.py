@@ -294,28 +294,33 @@ LIB = "def fetch(url, retries):\n    return url * retries\n"
 APP = 'from lib import fetch\n\n\ndef main():\n    return fetch("x", 3)\n'
 
 
-def fetch_project(workspace: Workspace, test: str) -> None:
+async def open_trusted_fetch_project(
+    lsp: LanguageClient, workspace: Workspace, store: Path, expected: str
+) -> str:
+    """lib.py and app.py with a test that `main()` returns `expected`, trusted, lib.py open."""
     workspace.write("lib.py", LIB)
     workspace.write("app.py", APP)
-    workspace.write("tests/test_app.py", test)
-    workspace.commit("fetch")
-
-
-async def test_in_a_trusted_workspace_an_edit_in_another_file_is_shown_once_its_tests_pass(
-    lsp: LanguageClient, workspace: Workspace, tmp_path: Path
-) -> None:
-    fetch_project(
-        workspace, "from app import main\n\n\ndef test_main():\n    assert main() == 'x'\n"
+    workspace.write(
+        "tests/test_app.py",
+        f"from app import main\n\n\ndef test_main():\n    assert main() == {expected!r}\n",
     )
+    workspace.commit("fetch")
     await started(
         lsp,
         workspace,
-        tmp_path / "fb.sqlite3",
+        store,
         workspace={"trusted": True},
         validation={"python": sys.executable},
     )
     uri = workspace.uri("lib.py")
     open_document(lsp, uri, LIB)
+    return uri
+
+
+async def test_in_a_trusted_workspace_an_edit_in_another_file_is_shown_once_its_tests_pass(
+    lsp: LanguageClient, workspace: Workspace, tmp_path: Path
+) -> None:
+    uri = await open_trusted_fetch_project(lsp, workspace, tmp_path / "fb.sqlite3", "x")
     # The developer drops `retries` from the signature and the body (unsaved: the sandbox gets
     # the editor's text).
     change_document(lsp, uri, 2, (1, 14), (1, 24), "")
@@ -330,18 +335,7 @@ async def test_in_a_trusted_workspace_an_edit_in_another_file_is_shown_once_its_
 async def test_in_a_trusted_workspace_an_edit_in_another_file_the_tests_fail_is_not_shown(
     lsp: LanguageClient, workspace: Workspace, tmp_path: Path
 ) -> None:
-    fetch_project(
-        workspace, "from app import main\n\n\ndef test_main():\n    assert main() == 'xxx'\n"
-    )
-    await started(
-        lsp,
-        workspace,
-        tmp_path / "fb.sqlite3",
-        workspace={"trusted": True},
-        validation={"python": sys.executable},
-    )
-    uri = workspace.uri("lib.py")
-    open_document(lsp, uri, LIB)
+    uri = await open_trusted_fetch_project(lsp, workspace, tmp_path / "fb.sqlite3", "xxx")
     # The signature loses `retries` but the body still uses it: the call in app.py, followed,
     # fails the test (a NameError), so it is not shown.
     change_document(lsp, uri, 2, (0, 13), (0, 22), "")

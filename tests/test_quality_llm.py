@@ -22,17 +22,8 @@ SOURCE = """def pages(fetch):
     return out
 """
 
-WRONG = """```python
-def pages(fetch):
-    out = []
-    for page in range(3):
-        try:
-            out.append(fetch(page))
-        except KeyError:
-            continue
-    return out
-    import os
-```"""
+# The source back, with a line that lint finds (an import where it does not belong).
+WRONG = f"```python\n{SOURCE}    import os\n```"
 
 RIGHT = """Here it is:
 ```python

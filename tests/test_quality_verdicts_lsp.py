@@ -9,7 +9,14 @@ import sys
 import time
 
 import pytest
-from fixtures.lsp import apply_lsp_edits, change_document, init_params, open_document, wait_for
+from fixtures.lsp import (
+    apply_lsp_edits,
+    change_document,
+    code_actions,
+    init_params,
+    open_document,
+    wait_for,
+)
 from fixtures.workspace import Workspace
 from lsprotocol import types
 from pytest_lsp import LanguageClient
@@ -26,23 +33,30 @@ TRUSTED = {
 pytestmark = pytest.mark.usefixtures("plain_pytest")
 
 
-def whole(lines: int) -> types.Range:
-    return types.Range(
-        start=types.Position(line=0, character=0), end=types.Position(line=lines, character=0)
-    )
+async def open_trusted(
+    lsp: LanguageClient, workspace: Workspace, rule: str, module: str, test: str
+) -> str:
+    """mod.py under ruff's `rule` with its tests committed, the server started trusted on it
+    and mod.py open; returns mod.py's URI."""
+    workspace.write("pyproject.toml", f"[tool.ruff.lint]\nselect = ['{rule}']\n")
+    workspace.write("mod.py", module)
+    workspace.write("tests/test_mod.py", test)
+    workspace.commit("start")
+    await lsp.initialize_session(init_params(workspace.root, TRUSTED))
+    uri = workspace.uri("mod.py")
+    open_document(lsp, uri, module)
+    return uri
 
 
-async def actions(
-    lsp: LanguageClient, uri: str, lines: int, only: list[str] | None = None
-) -> list[types.CodeAction]:
-    found = await lsp.text_document_code_action_async(
-        types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            range=whole(lines),
-            context=types.CodeActionContext(diagnostics=[], only=only),
-        )
+# An unused import (F401) to fix, in a module with a test of its own.
+DOUBLE = "import os\n\n\ndef double(x):\n    return 2 * x\n"
+
+
+def slow_test_of_double(seconds: int) -> str:
+    return (
+        "import time\n\nfrom mod import double\n\n\n"
+        f"def test_double():\n    time.sleep({seconds})\n    assert double(2) == 4\n"
     )
-    return [a for a in found or [] if isinstance(a, types.CodeAction)]
 
 
 def listening(lsp: LanguageClient) -> list:
@@ -64,20 +78,17 @@ async def test_fixes_in_code_no_test_runs_say_so_and_are_never_preferred(
         "    width = shape.width\n"
         "    return shape.height\n"
     )
-    workspace.write("pyproject.toml", "[tool.ruff.lint]\nselect = ['F841']\n")
-    workspace.write("mod.py", module)
-    workspace.write(
-        "tests/test_mod.py",
+    changed = listening(lsp)
+    uri = await open_trusted(
+        lsp,
+        workspace,
+        "F841",
+        module,
         "from mod import total\n\n\ndef test_total():\n    assert total([1]) == 1\n",
     )
-    workspace.commit("start")
-    changed = listening(lsp)
-    await lsp.initialize_session(init_params(workspace.root, TRUSTED))
-    uri = workspace.uri("mod.py")
-    open_document(lsp, uri, module)
 
     async def judged() -> list[types.CodeAction] | None:
-        found = await actions(lsp, uri, 12)
+        found = await code_actions(lsp, uri, 12)
         titles = [a.title for a in found]
         return found if len(titles) == 2 and not any("running" in t for t in titles) else None
 
@@ -92,26 +103,22 @@ async def test_fixes_in_code_no_test_runs_say_so_and_are_never_preferred(
     ]
     assert not any(a.is_preferred for a in quick)
     # ruff calls these fixes unsafe: without tests that run them, no fix-all takes them
-    assert await actions(lsp, uri, 12, only=["source.fixAll.tactful"]) == []
+    assert await code_actions(lsp, uri, 12, only=["source.fixAll.tactful"]) == []
     assert changed and changed[-1].uri == uri
 
 
 async def test_resolving_a_fix_waits_for_its_verdict(
     lsp: LanguageClient, workspace: Workspace
 ) -> None:
-    module = "import os\n\n\ndef double(x):\n    return 2 * x\n"
-    workspace.write("pyproject.toml", "[tool.ruff.lint]\nselect = ['F401']\n")
-    workspace.write("mod.py", module)
-    workspace.write(
-        "tests/test_mod.py",
-        "import time\n\nfrom mod import double\n\n\n"
-        "def test_double():\n    time.sleep(2)\n    assert double(2) == 4\n",
-    )
-    workspace.commit("start")
+    module = DOUBLE
     changed = listening(lsp)
-    await lsp.initialize_session(init_params(workspace.root, TRUSTED))
-    uri = workspace.uri("mod.py")
-    open_document(lsp, uri, module)
+    uri = await open_trusted(
+        lsp,
+        workspace,
+        "F401",
+        module,
+        slow_test_of_double(seconds=2),
+    )
     (pending,) = await wait_for_actions(lsp, uri)
     assert pending.title.endswith("not validated (tests still running)")
     assert not changed
@@ -123,7 +130,7 @@ async def test_resolving_a_fix_waits_for_its_verdict(
     assert resolved.edit is not None
     assert apply_lsp_edits(module, resolved.edit) == "\n\ndef double(x):\n    return 2 * x\n"
     assert resolved.title.endswith("— 1 test passed")
-    (listed,) = await actions(lsp, uri, 5, only=[types.CodeActionKind.QuickFix])
+    (listed,) = await code_actions(lsp, uri, 5, only=[types.CodeActionKind.QuickFix])
     assert listed.title.endswith("— 1 test passed") and listed.is_preferred
 
 
@@ -136,18 +143,15 @@ async def test_a_fix_its_tests_reject_is_not_applied_and_the_user_is_told(
         '        raise ValueError("text only")\n'
         "    return value\n"
     )
-    workspace.write("pyproject.toml", "[tool.ruff.lint]\nselect = ['TRY004']\n")
-    workspace.write("mod.py", module)
-    workspace.write(
-        "tests/test_mod.py",
+    uri = await open_trusted(
+        lsp,
+        workspace,
+        "TRY004",
+        module,
         "import time\n\nimport pytest\n\nfrom mod import parse\n\n\n"
         "def test_parse():\n    time.sleep(1)\n"
         "    with pytest.raises(ValueError):\n        parse(1)\n",
     )
-    workspace.commit("start")
-    await lsp.initialize_session(init_params(workspace.root, TRUSTED))
-    uri = workspace.uri("mod.py")
-    open_document(lsp, uri, module)
     (pending,) = await wait_for_actions(lsp, uri)
     assert pending.title.endswith("not validated (tests still running)")
 
@@ -156,24 +160,20 @@ async def test_a_fix_its_tests_reject_is_not_applied_and_the_user_is_told(
     assert resolved.edit is None and resolved.command is None
     message = await wait_for(lambda: [m for m in lsp.messages if "not applied" in m.message])
     assert "1 of 1 test failed" in message[0].message
-    assert await actions(lsp, uri, 4) == []  # and it is no longer offered
+    assert await code_actions(lsp, uri, 4) == []  # and it is no longer offered
 
 
 async def test_a_resolve_waiting_for_tests_can_be_cancelled(
     lsp: LanguageClient, workspace: Workspace
 ) -> None:
-    module = "import os\n\n\ndef double(x):\n    return 2 * x\n"
-    workspace.write("pyproject.toml", "[tool.ruff.lint]\nselect = ['F401']\n")
-    workspace.write("mod.py", module)
-    workspace.write(
-        "tests/test_mod.py",
-        "import time\n\nfrom mod import double\n\n\n"
-        "def test_double():\n    time.sleep(20)\n    assert double(2) == 4\n",
+    module = DOUBLE
+    uri = await open_trusted(
+        lsp,
+        workspace,
+        "F401",
+        module,
+        slow_test_of_double(seconds=20),
     )
-    workspace.commit("start")
-    await lsp.initialize_session(init_params(workspace.root, TRUSTED))
-    uri = workspace.uri("mod.py")
-    open_document(lsp, uri, module)
     (pending,) = await wait_for_actions(lsp, uri)
 
     future = asyncio.wrap_future(
@@ -187,13 +187,13 @@ async def test_a_resolve_waiting_for_tests_can_be_cancelled(
         await asyncio.wait_for(future, 10)
     assert time.monotonic() - started < 5  # well before the tests are done
     # the server still answers, and the tests go on to their verdict
-    (still,) = await actions(lsp, uri, 5)
+    (still,) = await code_actions(lsp, uri, 5)
     assert "F401" in still.title
 
 
 async def wait_for_actions(lsp: LanguageClient, uri: str) -> list[types.CodeAction]:
     deadline = time.monotonic() + 30
-    while not (found := await actions(lsp, uri, 10)):
+    while not (found := await code_actions(lsp, uri, 10)):
         assert time.monotonic() < deadline, "no code action was listed"
         await asyncio.sleep(0.05)
     return found
@@ -202,18 +202,7 @@ async def wait_for_actions(lsp: LanguageClient, uri: str) -> list[types.CodeActi
 async def test_typing_stops_the_judging_of_the_fixes_of_the_text_before_it(
     lsp: LanguageClient, workspace: Workspace
 ) -> None:
-    module = "import os\n\n\ndef double(x):\n    return 2 * x\n"
-    workspace.write("pyproject.toml", "[tool.ruff.lint]\nselect = ['F401']\n")
-    workspace.write("mod.py", module)
-    workspace.write(
-        "tests/test_mod.py",
-        "import time\n\nfrom mod import double\n\n\n"
-        "def test_double():\n    time.sleep(30)\n    assert double(2) == 4\n",
-    )
-    workspace.commit("start")
-    await lsp.initialize_session(init_params(workspace.root, TRUSTED))
-    uri = workspace.uri("mod.py")
-    open_document(lsp, uri, module)
+    uri = await open_trusted(lsp, workspace, "F401", DOUBLE, slow_test_of_double(30))
     (pending,) = await wait_for_actions(lsp, uri)
     assert pending.title.endswith("not validated (tests still running)")
 

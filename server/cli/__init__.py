@@ -17,6 +17,11 @@ import logging
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tactful.server.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -187,6 +192,17 @@ def add_selection_arguments(parser: argparse.ArgumentParser, select_help: str, r
         metavar="GLOB",
         help=f"leave out files matching a gitignore-style pattern, from the {root} (repeatable)",
     )
+
+
+def load_settings(root: Path, command: str) -> Settings:
+    """The settings of the workspace at ``root``; each problem with them is said on stderr as
+    ``tactful COMMAND: problem`` and leaves the rest in force."""
+    from tactful.server import settings as settings_mod
+
+    resolved = settings_mod.load(root)
+    for problem in resolved.problems:
+        print(f"tactful {command}: {problem}", file=sys.stderr)
+    return resolved.settings
 
 
 def _describe(parser: argparse.ArgumentParser, command: Command) -> None:

@@ -41,17 +41,14 @@ def run(args: argparse.Namespace) -> int:
     from tactful.analyzers.ruff import RuffOptions
     from tactful.feedback.changes import project_root
     from tactful.feedback.quality import project_findings
-    from tactful.server import settings as settings_mod
+    from tactful.server.cli import load_settings
 
     folder = Path(args.path)
     if not folder.is_dir():
         print(f"tactful baseline: {folder} is not a folder", file=sys.stderr)
         return 2
     root = project_root(folder)
-    resolved = settings_mod.load(root)
-    for problem in resolved.problems:
-        print(f"tactful baseline: {problem}", file=sys.stderr)
-    settings = resolved.settings
+    settings = load_settings(root, "baseline")
     select = settings.quality.select
     findings = project_findings(root, RuffOptions(select=tuple(select) if select else None))
     recorded = baseline.Baseline.of(findings)

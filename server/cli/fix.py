@@ -36,8 +36,7 @@ from tactful.analyzers.selection import PathSelection, RuleSelection, SelectionE
 from tactful.analyzers.text import Edit, Point, apply_edits
 from tactful.feedback.execution.verdict import not_validated
 from tactful.feedback.fixes import FixJudge, FixOffer, FixRequest
-from tactful.server import settings as settings_mod
-from tactful.server.cli import add_selection_arguments
+from tactful.server.cli import add_selection_arguments, load_settings
 from tactful.server.cli.parallel import add_jobs_argument, in_parallel
 from tactful.server.cli.patches import combine, patch
 from tactful.server.cli.progress import Progress, show_progress
@@ -140,10 +139,7 @@ def run(args: argparse.Namespace) -> int:
         where = PathSelection.of(scope, args.exclude)
     except SelectionError as exc:
         return _fail(str(exc))
-    resolved = settings_mod.load(root)
-    for problem in resolved.problems:
-        print(f"tactful fix: {problem}", file=sys.stderr)
-    settings = resolved.settings
+    settings = load_settings(root, "fix")
     select = rules.code_selectors()
     if select is None and settings.quality.select is not None:
         select = tuple(settings.quality.select)

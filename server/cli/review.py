@@ -28,7 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tactful.server.cli import add_selection_arguments
+from tactful.server.cli import add_selection_arguments, load_settings
 from tactful.server.cli.progress import Progress, show_progress
 
 if TYPE_CHECKING:
@@ -98,7 +98,6 @@ def run(args: argparse.Namespace) -> int:
     from tactful.analyzers.selection import PathSelection, RuleSelection, SelectionError
     from tactful.feedback.review import load_coverage, load_memory
     from tactful.feedback.store import store_path
-    from tactful.server import settings as settings_mod
     from tactful.suggestion.review import ReviewOptions
     from tactful.suggestion.review.comments import LLM_COMMENT, RULE_DESCRIPTIONS
     from tactful.suggestion.review.llm import config_from_settings
@@ -119,10 +118,7 @@ def run(args: argparse.Namespace) -> int:
         where = PathSelection.of(relative, args.exclude)
     except SelectionError as exc:
         return _fail(str(exc))
-    resolved = settings_mod.load(root)
-    for problem in resolved.problems:
-        print(f"tactful review: {problem}", file=sys.stderr)
-    settings = resolved.settings
+    settings = load_settings(root, "review")
     recorded = None
     if settings.quality.scope == "baseline":
         from tactful.analyzers.baseline import BaselineError, baseline_path, load

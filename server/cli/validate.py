@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from tactful.feedback.execution import Status, Verdict
-from tactful.server import settings as settings_mod
+from tactful.server.cli import load_settings
 from tactful.server.validation import sandbox_for
 
 JSON_VERSION = 1
@@ -66,10 +66,7 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         print(f"tactful validate: cannot read the patch: {exc}", file=sys.stderr)
         return 2
-    resolved = settings_mod.load(root.resolve())
-    for problem in resolved.problems:
-        print(f"tactful validate: {problem}", file=sys.stderr)
-    sandbox = sandbox_for(root, resolved.settings)
+    sandbox = sandbox_for(root, load_settings(root.resolve(), "validate"))
     refused = sandbox.patch_problem(patch)
     if refused:
         print(f"tactful validate: {refused}", file=sys.stderr)

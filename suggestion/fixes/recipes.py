@@ -315,6 +315,15 @@ def _stacklevel(site: _Site) -> str | None:
     return site.replace(call, call.with_changes(args=args))
 
 
+def _is_variable(site: _Site, node: cst.Name) -> bool:
+    """Whether a name stands for a variable: not the attribute of `x.name`, nor the keyword of
+    `f(name=...)`."""
+    parent = site.parents.get(node)
+    if isinstance(parent, cst.Attribute) and parent.attr is node:
+        return False
+    return not (isinstance(parent, cst.Arg) and parent.keyword is node)
+
+
 _AMBIGUOUS_RENAMES = {"l": ("length", "value"), "O": ("obj", "value"), "I": ("index", "value")}
 
 
@@ -354,10 +363,7 @@ def _rename_ambiguous(site: _Site) -> str | None:
             continue
         if not _inside(site, node, owner):
             continue
-        parent = site.parents.get(node)
-        if isinstance(parent, cst.Attribute) and parent.attr is node:
-            continue
-        if isinstance(parent, cst.Arg) and parent.keyword is node:
+        if not _is_variable(site, node):
             continue
         return None
     loop = site.ancestor(name_node, cst.For, cst.CompFor, cst.FunctionDef)
@@ -682,15 +688,19 @@ def _trailing_comments(if_node: cst.If) -> str | None:
     return found.pop() if found else ""
 
 
+def _lone_statement(node: cst.CSTNode | None) -> cst.BaseSmallStatement | None:
+    """The statement of a line that holds one (`x = 1`, not `x = 1; y = 2`), else None."""
+    if not isinstance(node, cst.SimpleStatementLine) or len(node.body) != 1:
+        return None
+    return node.body[0]
+
+
 def _single_assign(
     body: cst.BaseSuite,
 ) -> tuple[cst.BaseAssignTargetExpression, cst.BaseExpression] | None:
     if not isinstance(body, cst.IndentedBlock) or len(body.body) != 1:
         return None
-    line = body.body[0]
-    if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
-        return None
-    assign = line.body[0]
+    assign = _lone_statement(body.body[0])
     if not isinstance(assign, cst.Assign) or len(assign.targets) != 1:
         return None
     return assign.targets[0].target, assign.value
@@ -702,14 +712,21 @@ def _parenthesize_if_needed(expression: cst.BaseExpression) -> cst.BaseExpressio
     return expression
 
 
-@recipe("TRY004", title="Raise `TypeError` for a value of the wrong type")
-def _type_error(site: _Site) -> str | None:
+def _raised_name(site: _Site) -> cst.Name | None:
+    """The class a `raise` at the finding names (`E` of `raise E` or `raise E(...)`) when it is
+    a plain name, else None."""
     raise_node = site.at(cst.Raise)
     if not isinstance(raise_node, cst.Raise) or raise_node.exc is None:
         return None
     exc = raise_node.exc
     target = exc.func if isinstance(exc, cst.Call) else exc
-    if not isinstance(target, cst.Name) or target.value == "TypeError":
+    return target if isinstance(target, cst.Name) else None
+
+
+@recipe("TRY004", title="Raise `TypeError` for a value of the wrong type")
+def _type_error(site: _Site) -> str | None:
+    target = _raised_name(site)
+    if target is None or target.value == "TypeError":
         return None
     return site.replace(target, cst.Name("TypeError"))
 
@@ -782,11 +799,10 @@ def _open_with(site: _Site) -> str | None:
     # Two shapes: `f = open(...)` then `try: ... finally: f.close()`, and `f = open(...)` then
     # statements then `f.close()` in the same block. Both become `with open(...) as f: ...`.
     line = site.at(cst.SimpleStatementLine)
-    if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
-        return None
-    assign = line.body[0]
+    assign = _lone_statement(line)
     if (
-        not isinstance(assign, cst.Assign)
+        not isinstance(line, cst.SimpleStatementLine)
+        or not isinstance(assign, cst.Assign)
         or len(assign.targets) != 1
         or not isinstance(assign.targets[0].target, cst.Name)
         or not isinstance(assign.value, cst.Call)
@@ -1724,10 +1740,8 @@ def _assign_to_underscore(site: _Site) -> str | None:
 @recipe("PLW0602", title="Remove the `global` declaration: the function never assigns the name")
 def _unneeded_global(site: _Site) -> str | None:
     line = site.at(cst.SimpleStatementLine)
-    if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
-        return None
-    statement = line.body[0]
-    if not isinstance(statement, cst.Global):
+    statement = _lone_statement(line)
+    if not isinstance(line, cst.SimpleStatementLine) or not isinstance(statement, cst.Global):
         return None
     match = re.search(r"`(\w+)`", site.finding.message)
     if match is None:
@@ -1775,10 +1789,7 @@ def _only_reraises(handler: cst.ExceptHandler) -> bool:
     body = handler.body
     if not isinstance(body, cst.IndentedBlock) or len(body.body) != 1:
         return False
-    line = body.body[0]
-    if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
-        return False
-    raise_node = line.body[0]
+    raise_node = _lone_statement(body.body[0])
     if not isinstance(raise_node, cst.Raise) or raise_node.cause is not None:
         return False
     if raise_node.exc is None:
@@ -1957,10 +1968,7 @@ def _unused_loop_variable(site: _Site) -> str | None:
     for node, where in site.positions.items():
         if not isinstance(node, cst.Name) or node.value != name or not _inside(site, node, owner):
             continue
-        parent = site.parents.get(node)
-        if isinstance(parent, cst.Attribute) and parent.attr is node:
-            continue
-        if isinstance(parent, cst.Arg) and parent.keyword is node:
+        if not _is_variable(site, node):
             continue
         if _inside(site, node, loop.target):
             in_loop.add(node)
@@ -2018,16 +2026,12 @@ def _own_exception(site: _Site) -> str | None:
     # In a test, raising plain `Exception` means "this test failed": `AssertionError` says so.
     # Elsewhere the module gets a subclass named after the function, so every handler that
     # caught the plain class still catches it, and callers can now tell it apart.
-    raise_node = site.at(cst.Raise)
-    if not isinstance(raise_node, cst.Raise) or raise_node.exc is None:
-        return None
-    exc = raise_node.exc
-    target = exc.func if isinstance(exc, cst.Call) else exc
-    if not isinstance(target, cst.Name) or target.value not in ("Exception", "BaseException"):
+    target = _raised_name(site)
+    if target is None or target.value not in ("Exception", "BaseException"):
         return None
     if _in_tests(site.finding.path):
         return site.replace(target, cst.Name("AssertionError"))
-    function = site.ancestor(raise_node, cst.FunctionDef)
+    function = site.ancestor(target, cst.FunctionDef)
     if not isinstance(function, cst.FunctionDef):
         return None
     words = [w for w in function.name.value.split("_") if w]

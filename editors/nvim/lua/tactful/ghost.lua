@@ -38,18 +38,8 @@ local pending = {} -- buf -> { client_id, request_id }
 local timers = {} -- buf -> uv timer
 local last_tick = {} -- buf -> changedtick the last request was scheduled for
 
-local uv = vim.uv or vim.loop
-
-local function resolve(buf)
-  if buf == nil or buf == 0 then
-    return vim.api.nvim_get_current_buf()
-  end
-  return buf
-end
-
-local function emit(pattern, data)
-  vim.api.nvim_exec_autocmds("User", { pattern = pattern, data = data, modeline = false })
-end
+local resolve = buffer.resolve
+local emit = buffer.emit
 
 local function cursor()
   local pos = vim.api.nvim_win_get_cursor(0)
@@ -96,21 +86,11 @@ local function render(s)
 end
 
 local function clear(buf)
-  shown[buf] = nil
-  if vim.api.nvim_buf_is_valid(buf) then
-    vim.api.nvim_buf_clear_namespace(buf, M.ns, 0, -1)
-  end
+  buffer.clear(shown, M.ns, buf)
 end
 
 local function cancel_pending(buf)
-  local request = pending[buf]
-  pending[buf] = nil
-  if request then
-    local client = vim.lsp.get_client_by_id(request.client_id)
-    if client then
-      rpc.cancel(client, request.request_id)
-    end
-  end
+  buffer.cancel_pending(pending, buf)
 end
 
 --- Send `tactful.rejectSuggestion [id]` for the ghost text shown in `buf`, and hide it.
@@ -297,21 +277,11 @@ function M.ready(client_id, params)
 end
 
 local function schedule(buf)
-  local timer = timers[buf]
-  if not timer then
-    timer = uv.new_timer()
-    timers[buf] = timer
-  end
-  timer:stop()
-  timer:start(
-    options.debounce_ms,
-    0,
-    vim.schedule_wrap(function()
-      if vim.api.nvim_buf_is_valid(buf) then
-        M.request(buf)
-      end
-    end)
-  )
+  buffer.debounce(timers, buf, options.debounce_ms, function()
+    if vim.api.nvim_buf_is_valid(buf) then
+      M.request(buf)
+    end
+  end)
 end
 
 --- Typed text that agrees with the ghost text moves it along; returns false when it disagrees.

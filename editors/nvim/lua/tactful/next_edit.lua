@@ -43,18 +43,8 @@ local last_tick = {} -- buf -> changedtick a request was last scheduled for
 local attached = {} -- buf -> client id
 local dismissed = {} -- buf -> { id -> true }: turned down, never shown again from an answer
 
-local uv = vim.uv or vim.loop
-
-local function resolve(buf)
-  if buf == nil or buf == 0 then
-    return vim.api.nvim_get_current_buf()
-  end
-  return buf
-end
-
-local function emit(pattern, data)
-  vim.api.nvim_exec_autocmds("User", { pattern = pattern, data = data, modeline = false })
-end
+local resolve = buffer.resolve
+local emit = buffer.emit
 
 local function tick_of(buf)
   return vim.api.nvim_buf_get_changedtick(buf)
@@ -67,21 +57,11 @@ function M.offered(client)
 end
 
 local function clear(buf)
-  shown[buf] = nil
-  if vim.api.nvim_buf_is_valid(buf) then
-    vim.api.nvim_buf_clear_namespace(buf, M.ns, 0, -1)
-  end
+  buffer.clear(shown, M.ns, buf)
 end
 
 local function cancel_pending(buf)
-  local request = pending[buf]
-  pending[buf] = nil
-  if request then
-    local client = vim.lsp.get_client_by_id(request.client_id)
-    if client then
-      rpc.cancel(client, request.request_id)
-    end
-  end
+  buffer.cancel_pending(pending, buf)
 end
 
 --- The buffer of an item's file when it is loaded, else nil.
@@ -265,21 +245,11 @@ function M.request(buf)
 end
 
 local function schedule(buf)
-  local timer = timers[buf]
-  if not timer then
-    timer = uv.new_timer()
-    timers[buf] = timer
-  end
-  timer:stop()
-  timer:start(
-    options.debounce_ms,
-    0,
-    vim.schedule_wrap(function()
-      if vim.api.nvim_buf_is_valid(buf) and vim.api.nvim_get_current_buf() == buf then
-        M.request(buf)
-      end
-    end)
-  )
+  buffer.debounce(timers, buf, options.debounce_ms, function()
+    if vim.api.nvim_buf_is_valid(buf) and vim.api.nvim_get_current_buf() == buf then
+      M.request(buf)
+    end
+  end)
 end
 
 --- After a change of `buf`: what shows no longer fits the text and is hidden (the server
