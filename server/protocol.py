@@ -120,6 +120,15 @@ class TactfulProtocol(LanguageServerProtocol):
             return
         super().handle_message(message)
 
+    def _handle_cancel_notification(self, msg_id: Any) -> None:
+        # Cancelling a request that has already been answered is routine (an editor cancels
+        # whatever it stopped waiting for, and the answer may be on its way): pygls logs each
+        # one as a warning, which would fill the log and show up in editors that surface it.
+        if msg_id not in self._request_futures:
+            logger.debug("cancel of request %s, already answered", msg_id)
+            return
+        super()._handle_cancel_notification(msg_id)
+
     # pygls caches its own lookup with lru_cache, a wrapper type no plain method matches; this
     # one is not cached, since deferred features add their request types as they load.
     def get_message_type(self, method: str) -> Any:  # type: ignore[override]

@@ -222,6 +222,26 @@ def test_non_json_and_non_jsonrpc_bodies_are_answered(raw: RawServer) -> None:
     assert "result" in raw.wait_response(6)
 
 
+def test_cancelling_a_request_already_answered_is_quiet(raw: RawServer) -> None:
+    # Editors cancel what they stopped waiting for, often after the answer was sent (Neovim's
+    # plugin does when a newer keystroke comes): that is not a problem worth a warning.
+    from tactful.analyzers.userdirs import log_file
+
+    raw.initialize()
+    raw.request(
+        2,
+        "tactful/nextEdits",
+        {"textDocument": {"uri": "file:///x.py"}, "position": {"line": 0, "character": 0}},
+    )
+    assert raw.wait_response(2)["id"] == 2
+    raw.send({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 2}})
+    raw.request(3, "shutdown")
+    assert "result" in raw.wait_response(3)
+    assert raw.close() == 0
+    log = log_file().read_text()
+    assert [line for line in log.splitlines() if " ERROR " in line or " WARNING " in line] == []
+
+
 def test_exit_code_follows_shutdown(raw: RawServer) -> None:
     raw.initialize()
     assert raw.close() == 0
