@@ -31,6 +31,7 @@ from tree_sitter import Node, Tree
 from tactful.analyzers import ruff
 from tactful.analyzers.findings import Finding
 from tactful.analyzers.text import LineIndex
+from tactful.suggestion.next_edits.outline import outline
 from tactful.suggestion.next_edits.trees import Source, edited, parse
 from tactful.suggestion.next_edits.types import NextEdit
 
@@ -103,7 +104,7 @@ class Checker:
                     continue
             parsed.append((index, edit, start, end))
         if parsed and use_ruff and document.language_id == "python":
-            verdicts.update(self._ruff(document, source, parsed))
+            verdicts.update(self._ruff(document, source, tree, parsed))
         for index, edit, _start, _end in parsed:
             verdicts.setdefault(index, Verdict(edit, PASSED))
         return [verdicts[index] for index in range(len(edits))]
@@ -112,18 +113,26 @@ class Checker:
         self,
         document: CheckedDocument,
         source: Source,
+        tree: Tree | None,
         candidates: list[tuple[int, NextEdit, int, int]],
     ) -> dict[int, Verdict]:
         verdicts: dict[int, Verdict] = {}
         chosen = candidates[: self.ruff_runs]
         for index, edit, _start, _end in candidates[self.ruff_runs :]:
             verdicts[index] = Verdict(edit, UNCHECKED)
+        # ruff reads the outline of each text: the functions no candidate touches folded to
+        # the names they use (``outline.py``), the same folds in every text.
+        touched = [_lines_of(source.text, start, end, edit) for _, edit, start, end in chosen]
+        folded = outline(
+            source.text, source.data, tree, [(first, last) for first, last, _ in touched]
+        )
         texts = [
-            _apply(source.text, [(start, end, edit.new_text)]) for _, edit, start, end in chosen
+            folded.of(_apply(source.text, [(start, end, edit.new_text)]), [lines])
+            for (_, edit, start, end), lines in zip(chosen, touched, strict=True)
         ]
         # Each candidate is checked alone, as the editor applies them one at a time; ruff runs
         # in its own processes, so the runs go side by side.
-        jobs = [source.text, *texts]
+        jobs = [folded.of(source.text), *texts]
         findings = list(_pool().map(lambda text: self._findings_of(text, document.path), jobs))
         before = findings[0]
         for (index, edit, start, end), after in zip(chosen, findings[1:], strict=True):
@@ -175,6 +184,13 @@ def count_errors(node: Node) -> int:
             total += 1
         stack.extend(child for child in current.children if child.has_error)
     return total
+
+
+def _lines_of(text: str, start: int, end: int, edit: NextEdit) -> tuple[int, int, int]:
+    """``(first line, last line, lines added)`` of an edit of ``text[start:end]``."""
+    first = text.count("\n", 0, start)
+    last = first + text.count("\n", start, end)
+    return first, last, edit.new_text.count("\n") - (last - first)
 
 
 def _apply(text: str, edits: Sequence[tuple[int, int, str]]) -> str:
