@@ -148,7 +148,7 @@ _LONG = (
     "    def size(self):\n        total = 0\n        for item in sys.argv:\n"
     "            total += len(item)\n        return helper(total)\n\n\n"
     + "".join(
-        f"def filler_{i}(a, b=None):\n    '''Filler {i}.'''\n    c = [a, b]\n"
+        f"def filler_{i}(a, b=None):\n    '''Filler {i}: naïve — ü.'''\n    c = [a, b]\n"
         "    if a is None:\n        c.append(b)\n    else:\n        c.extend([a, a, a])\n"
         f"    return {{'k': c, 'n': len(c)}}\n\n\n"
         for i in range(60)
@@ -181,7 +181,7 @@ def test_the_outline_finds_what_the_whole_file_finds(tmp_path, old, new, passes,
     """ruff reads a long file's outline (the functions no candidate touches folded); each
     verdict is the one ruff on the whole texts gives, with ruff's default rules and with all."""
     from tactful.analyzers import ruff
-    from tactful.suggestion.next_edits.outline import outline
+    from tactful.suggestion.next_edits.outline import Outliner
 
     if select == "ALL":
         (tmp_path / "ruff.toml").write_text('[lint]\nselect = ["ALL"]\n', encoding="utf-8")
@@ -225,6 +225,6 @@ def test_the_outline_finds_what_the_whole_file_finds(tmp_path, old, new, passes,
     from tactful.suggestion.next_edits.trees import Source, parse
 
     source = Source(text)
-    folded = outline(text, source.data, parse(source, "python"), [(line, line + 1)]).of(text)
+    folded = Outliner().outline(text, source.data, parse(source, "python"), [(line, line)]).text
     assert folded.count("\n") == text.count("\n")
     assert len(folded) < len(text) / 2

@@ -31,7 +31,7 @@ from tree_sitter import Node, Tree
 from tactful.analyzers import ruff
 from tactful.analyzers.findings import Finding
 from tactful.analyzers.text import LineIndex
-from tactful.suggestion.next_edits.outline import outline
+from tactful.suggestion.next_edits.outline import Outliner
 from tactful.suggestion.next_edits.trees import Source, edited, parse
 from tactful.suggestion.next_edits.types import NextEdit
 
@@ -79,6 +79,7 @@ class Checker:
         self.ruff_runs = ruff_runs
         self._lock = threading.Lock()
         self._findings: OrderedDict[str, list[Finding]] = OrderedDict()
+        self._outliner = Outliner()
 
     def check(
         self, document: CheckedDocument, edits: Sequence[NextEdit], *, use_ruff: bool = True
@@ -121,18 +122,18 @@ class Checker:
         for index, edit, _start, _end in candidates[self.ruff_runs :]:
             verdicts[index] = Verdict(edit, UNCHECKED)
         # ruff reads the outline of each text: the functions no candidate touches folded to
-        # the names they use (``outline.py``), the same folds in every text.
-        touched = [_lines_of(source.text, start, end, edit) for _, edit, start, end in chosen]
-        folded = outline(
-            source.text, source.data, tree, [(first, last) for first, last, _ in touched]
+        # the module's names they use (``outline.py``), the same folds in every text.
+        folded = self._outliner.outline(
+            source.text,
+            source.data,
+            tree,
+            [_lines_of(source.text, start, end) for _, _, start, end in chosen],
+            [edit.new_text for _, edit, _, _ in chosen],
         )
-        texts = [
-            folded.of(_apply(source.text, [(start, end, edit.new_text)]), [lines])
-            for (_, edit, start, end), lines in zip(chosen, touched, strict=True)
-        ]
+        texts = [folded.edited(start, end, edit.new_text) for _, edit, start, end in chosen]
         # Each candidate is checked alone, as the editor applies them one at a time; ruff runs
         # in its own processes, so the runs go side by side.
-        jobs = [folded.of(source.text), *texts]
+        jobs = [folded.text, *texts]
         findings = list(_pool().map(lambda text: self._findings_of(text, document.path), jobs))
         before = findings[0]
         for (index, edit, start, end), after in zip(chosen, findings[1:], strict=True):
@@ -186,11 +187,10 @@ def count_errors(node: Node) -> int:
     return total
 
 
-def _lines_of(text: str, start: int, end: int, edit: NextEdit) -> tuple[int, int, int]:
-    """``(first line, last line, lines added)`` of an edit of ``text[start:end]``."""
+def _lines_of(text: str, start: int, end: int) -> tuple[int, int]:
+    """The first and last line of ``text[start:end]``."""
     first = text.count("\n", 0, start)
-    last = first + text.count("\n", start, end)
-    return first, last, edit.new_text.count("\n") - (last - first)
+    return first, first + text.count("\n", start, end)
 
 
 def _apply(text: str, edits: Sequence[tuple[int, int, str]]) -> str:
