@@ -168,6 +168,12 @@ def parse_within(
 
     try:
         tree = parser.parse(read)
+        if late:
+            return None
+        # The tree reads its nodes' text through the callback it was parsed with: a Python
+        # call per slice for every ``node.text``, and empty once the deadline has passed. An
+        # incremental parse of the same bytes with no edit reuses every node (well under a
+        # millisecond for 5,000 lines) and gives a tree that holds the bytes themselves.
+        return parser.parse(source, tree)
     except (ValueError, RuntimeError):
         return None
-    return None if late else tree

@@ -133,3 +133,23 @@ def test_a_snapshot_carries_the_latest_edits_and_parses_only_when_asked() -> Non
     # The document moved on: a lazy snapshot of the old version has no tree to give.
     assert snapshot.tree is None
     assert document.snapshot().tree is not None
+
+
+@pytest.mark.timeout(60)
+def test_a_tree_parsed_within_a_budget_keeps_its_text_after_the_budget() -> None:
+    """A from-scratch parse under a time budget reads the text in slices; the tree it gives
+    still has every node's text once that budget has run out (it had none: ``node.text``
+    then asked the spent reader again and again, without end)."""
+    import time
+
+    from tactful.analyzers.languages import new_parser, parse_within
+
+    source = "".join(f"def f{i}(x):\n    return g{i}(x)  # é\n\n" for i in range(200)).encode()
+    parser = new_parser("python")
+    assert parser is not None
+    tree = parse_within(parser, source, budget_s=0.25)
+    assert tree is not None
+    time.sleep(0.3)
+    last = tree.root_node.children[-1]
+    assert last.text == source[last.start_byte : last.end_byte]
+    assert tree.root_node.text == source

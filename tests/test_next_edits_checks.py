@@ -136,3 +136,95 @@ def test_a_language_ruff_does_not_read_is_checked_by_its_parse(tmp_path) -> None
         proposed(text, "return a;", "return (a;"),
     ]
     assert [v.reason for v in Checker(tmp_path).check(document, edits)] == [PASSED, BROKEN]
+
+
+# A module long enough to be checked in outline: imports used near and far, module-level
+# names, a class whose methods use them, and many functions that touch none of it.
+_LONG = (
+    "import os\nimport sys\nfrom pathlib import Path\n\nLIMIT = 3\n\n\n"
+    "def helper(value):\n    return value * LIMIT\n\n\n"
+    "class Store:\n    root = Path('.')\n\n"
+    "    def load(self, name):\n        data = os.environ.get(name)\n        return data\n\n"
+    "    def size(self):\n        total = 0\n        for item in sys.argv:\n"
+    "            total += len(item)\n        return helper(total)\n\n\n"
+    + "".join(
+        f"def filler_{i}(a, b=None):\n    '''Filler {i}: naïve — ü.'''\n    c = [a, b]\n"
+        "    if a is None:\n        c.append(b)\n    else:\n        c.extend([a, a, a])\n"
+        f"    return {{'k': c, 'n': len(c)}}\n\n\n"
+        for i in range(60)
+    )
+    + "def far_away():\n    return os.path.join(str(Path.home()), 'x')\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "passes"),
+    [
+        pytest.param("import os\n", "", False, id="an import a far function uses, removed"),
+        pytest.param("import sys\n", "", False, id="an import one other method uses, removed"),
+        pytest.param("LIMIT = 3\n", "", False, id="a module name a function uses, removed"),
+        pytest.param("def helper(value):", "def assist(value):", False, id="a function renamed"),
+        pytest.param("data = os.environ.get(name)", "data = name", True, id="a use of os taken"),
+        pytest.param("return data\n", "return None\n", False, id="a variable left unused"),
+        pytest.param("total += len(item)", "total += len(itme)", False, id="a typo"),
+        pytest.param("return helper(total)", "return helper(total, 1)", True, id="a harmless edit"),
+        pytest.param(
+            "c = [a, b]\n", "c = [a, b]\n    import json\n", False, id="an unused import added"
+        ),
+        pytest.param(
+            "    def size(self):\n", "    def size(self, extra):\n", True, id="a parameter"
+        ),
+    ],
+)
+@pytest.mark.parametrize("select", ["default", "ALL"])
+def test_the_outline_finds_what_the_whole_file_finds(tmp_path, old, new, passes, select) -> None:
+    """ruff reads a long file's outline (the functions no candidate touches folded); each
+    verdict is the one ruff on the whole texts gives, with ruff's default rules and with all."""
+    from tactful.analyzers import ruff
+    from tactful.suggestion.next_edits.outline import Outliner
+
+    if select == "ALL":
+        (tmp_path / "ruff.toml").write_text('[lint]\nselect = ["ALL"]\n', encoding="utf-8")
+    text = _LONG
+    assert text.count("\n") > 500
+    edited = text.replace(old, new, 1)
+    path = tmp_path / "mod.py"
+    path.write_text(text, encoding="utf-8")
+
+    def by_line(found, edit_line, added):
+        # The whole texts' findings keyed as the checks key them: rule and line, the lines
+        # after the edit moved back.
+        keys = []
+        for finding in found:
+            line = finding.span.start.line
+            if line > edit_line + max(added, 0):
+                line -= added
+            elif line >= edit_line:
+                line = edit_line
+            keys.append((finding.rule, line))
+        return keys
+
+    line = text[: text.index(old)].count("\n")
+    added = new.count("\n") - old.count("\n")
+    before = by_line(ruff.check_text(text, path, tmp_path), line, 0)
+    after = by_line(ruff.check_text(edited, path, tmp_path), line, added)
+    remaining = list(before)
+    expected = set()
+    for key in after:
+        if key in remaining:
+            remaining.remove(key)
+        else:
+            expected.add(key[0])
+
+    found = verdict(tmp_path, text, old, new)
+    assert set(found.rules) == expected
+    assert found.passed == (not expected)
+    if select == "default":
+        assert found.passed == passes
+    # And the outline is what ruff read: most of the file folded, no line moved.
+    from tactful.suggestion.next_edits.trees import Source, parse
+
+    source = Source(text)
+    folded = Outliner().outline(text, source.data, parse(source, "python"), [(line, line)]).text
+    assert folded.count("\n") == text.count("\n")
+    assert len(folded) < len(text) / 2

@@ -31,6 +31,7 @@ from tree_sitter import Node, Tree
 from tactful.analyzers import ruff
 from tactful.analyzers.findings import Finding
 from tactful.analyzers.text import LineIndex
+from tactful.suggestion.next_edits.outline import Outliner
 from tactful.suggestion.next_edits.trees import Source, edited, parse
 from tactful.suggestion.next_edits.types import NextEdit
 
@@ -78,6 +79,7 @@ class Checker:
         self.ruff_runs = ruff_runs
         self._lock = threading.Lock()
         self._findings: OrderedDict[str, list[Finding]] = OrderedDict()
+        self._outliner = Outliner()
 
     def check(
         self, document: CheckedDocument, edits: Sequence[NextEdit], *, use_ruff: bool = True
@@ -103,7 +105,7 @@ class Checker:
                     continue
             parsed.append((index, edit, start, end))
         if parsed and use_ruff and document.language_id == "python":
-            verdicts.update(self._ruff(document, source, parsed))
+            verdicts.update(self._ruff(document, source, tree, parsed))
         for index, edit, _start, _end in parsed:
             verdicts.setdefault(index, Verdict(edit, PASSED))
         return [verdicts[index] for index in range(len(edits))]
@@ -112,18 +114,26 @@ class Checker:
         self,
         document: CheckedDocument,
         source: Source,
+        tree: Tree | None,
         candidates: list[tuple[int, NextEdit, int, int]],
     ) -> dict[int, Verdict]:
         verdicts: dict[int, Verdict] = {}
         chosen = candidates[: self.ruff_runs]
         for index, edit, _start, _end in candidates[self.ruff_runs :]:
             verdicts[index] = Verdict(edit, UNCHECKED)
-        texts = [
-            _apply(source.text, [(start, end, edit.new_text)]) for _, edit, start, end in chosen
-        ]
+        # ruff reads the outline of each text: the functions no candidate touches folded to
+        # the module's names they use (``outline.py``), the same folds in every text.
+        folded = self._outliner.outline(
+            source.text,
+            source.data,
+            tree,
+            [_lines_of(source.text, start, end) for _, _, start, end in chosen],
+            [edit.new_text for _, edit, _, _ in chosen],
+        )
+        texts = [folded.edited(start, end, edit.new_text) for _, edit, start, end in chosen]
         # Each candidate is checked alone, as the editor applies them one at a time; ruff runs
         # in its own processes, so the runs go side by side.
-        jobs = [source.text, *texts]
+        jobs = [folded.text, *texts]
         findings = list(_pool().map(lambda text: self._findings_of(text, document.path), jobs))
         before = findings[0]
         for (index, edit, start, end), after in zip(chosen, findings[1:], strict=True):
@@ -175,6 +185,12 @@ def count_errors(node: Node) -> int:
             total += 1
         stack.extend(child for child in current.children if child.has_error)
     return total
+
+
+def _lines_of(text: str, start: int, end: int) -> tuple[int, int]:
+    """The first and last line of ``text[start:end]``."""
+    first = text.count("\n", 0, start)
+    return first, first + text.count("\n", start, end)
 
 
 def _apply(text: str, edits: Sequence[tuple[int, int, str]]) -> str:
