@@ -6,6 +6,7 @@ A ``|`` in a source marks the cursor.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -320,7 +321,10 @@ def test_a_document_read_in_slices_while_edited_ends_as_if_read_whole() -> None:
     lines = [line.format(n=n % 7) for n in range(160) for line in block]  # 800 lines
     text = "\n".join(lines) + "\n"
     opened = CompletionRequest("file:///long.py", None, "python", 1, text, Point(0, 0))
-    engine = LocalEngine(None, LOCAL)
+    # The document's cache alone: the lines these edits delete are a source of their own
+    # (tested on their own), which an engine reading the final text whole has not seen.
+    cache_only = replace(LOCAL, deleted_weight=0.0)
+    engine = LocalEngine(None, cache_only)
     engine.reading(opened)
     assert engine.read_more(opened) is True
     edits: list[DocumentEdit] = []
@@ -362,7 +366,7 @@ def test_a_document_read_in_slices_while_edited_ends_as_if_read_whole() -> None:
         request = asked(point)
         fresh = CompletionRequest("file:///long.py", None, "python", version, request.text, point)
         answers.append(engine.suggest(request))
-        assert answers[-1] == LocalEngine(None, LOCAL).suggest(fresh)
+        assert answers[-1] == LocalEngine(None, cache_only).suggest(fresh)
     assert answers[0][0].text.startswith("lue")
 
 
@@ -425,3 +429,28 @@ def test_jedi_reads_a_bounded_part_of_a_long_document_and_still_finds_members() 
     )
     short, at = jedi_source(lines[:30], 29, "x.")
     assert short.split("\n") == [*lines[:29], "x."] and at == 29
+
+
+def test_a_line_retyped_after_it_was_deleted_is_suggested_from_the_deleted_line() -> None:
+    """A line selected and deleted, then typed anew: its old text is what the new one most
+    likely repeats, though it is no longer in the document."""
+    base = "import os\n\ntotal = compute_total(items, discount=0.1, rounding='half_even')\n"
+    engine = LocalEngine(None, LOCAL)
+    opened = CompletionRequest("file:///m.py", None, "python", 1, base, Point(0, 0))
+    assert engine.suggest(opened) == []
+    # The line is selected and deleted (one ranged change), then typed again.
+    edits = [DocumentEdit(1, 2, (TextChange("", Point(2, 0), Point(3, 0)),))]
+    text, version = base[: base.index("total")], 2
+    for ch in "total = compute_total(items, d":
+        at = Point(text.count("\n"), len(text) - (text.rfind("\n") + 1))
+        edits.append(DocumentEdit(version, version + 1, (TextChange(ch, at, at),)))
+        version, text = version + 1, text + ch
+    cursor = Point(2, len("total = compute_total(items, d"))
+    request = CompletionRequest(
+        "file:///m.py", None, "python", version, text, cursor, edits=tuple(edits)
+    )
+    found = engine.suggest(request)
+    assert found and found[0].text.startswith("iscount")
+    # Read anew, the same text has no deleted line to go by.
+    fresh = CompletionRequest("file:///m.py", None, "python", version, text, cursor)
+    assert LocalEngine(None, LOCAL).suggest(fresh) == []
