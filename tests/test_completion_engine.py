@@ -23,7 +23,8 @@ from tactful.suggestion.replay import Typist, next_chunk, pasted_head
 from tactful.suggestion.types import CompletionRequest
 
 # The document's own statistics alone (the shipped language model is tested on its own).
-LOCAL = Tuning(semantic=False, language_weight=0.0)
+# Where a suggestion stops, as probability alone says (the shipped decay is tested on its own).
+LOCAL = Tuning(semantic=False, language_weight=0.0, length_decay=1.0)
 
 
 def request(source: str, language: str = "python", max_lines: int = 8) -> CompletionRequest:
@@ -454,3 +455,18 @@ def test_a_line_retyped_after_it_was_deleted_is_suggested_from_the_deleted_line(
     # Read anew, the same text has no deleted line to go by.
     fresh = CompletionRequest("file:///m.py", None, "python", version, text, cursor)
     assert LocalEngine(None, LOCAL).suggest(fresh) == []
+
+
+def test_a_suggestion_stops_sooner_the_more_tokens_it_would_need_to_be_right() -> None:
+    """The length decay: where the whole call is as likely as its name, the name alone is
+    suggested unless the rest is much more certain (a greedy path's joint probability is
+    over-confident the longer it gets)."""
+    source = (
+        "import os\n\nleft = os.path.join(base, 'left')\nright = os.path.join(base, 'r')\n"
+        "middle = os.pa|"
+    )
+    whole = LocalEngine(None, LOCAL).suggest(request(source))
+    decayed = LocalEngine(None, replace(LOCAL, length_decay=0.6)).suggest(request(source))
+    assert whole[0].text == "th.join(base,"
+    assert decayed[0].text == "th.join"
+    assert decayed[0].score > whole[0].score

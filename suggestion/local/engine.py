@@ -91,8 +91,11 @@ class Tuning:
     language_cap: float = 2.0
     max_tokens: int = 32
     # Where a suggestion stops: each token after the first weighs this much less
-    # (``predict.continue_tokens``).
-    length_decay: float = 1.0
+    # (``predict.continue_tokens``). Replays of real commits without the filter showed that
+    # a wrong suggestion was often right up to a token boundary: 0.6 against 1.0 took
+    # acceptance from 25.7% to 35.7% (click) and 19.2% to 24.7% (requests) at the same
+    # keystrokes saved (30.6% -> 30.5%, 19.1% -> 19.7%).
+    length_decay: float = 0.6
     # Ask jedi for member names after a dot (Python).
     semantic: bool = True
     # Open documents whose caches are kept (least recently used are dropped).
