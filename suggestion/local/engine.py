@@ -8,6 +8,8 @@ What it knows, mixed by ``predict.next_tokens``:
 
 * the open document itself, kept as an n-gram cache that follows every edit and weighs
   most (what was just written is what is written next), the code below the cursor included;
+* the lines most recently deleted from it (``document.DeletedLines``): a line being rewritten
+  most often resembles the one it replaces, which is no longer in the document;
 * the workspace's token statistics from the repository index, test files' and the others'
   apart: the other kind's weigh less (test idioms are wrong in library code);
 * the shipped language-level statistics (``language``), which speak where the workspace and
@@ -21,11 +23,12 @@ none is made inside the indentation or a word; no line break is offered while a 
 line opened is open.
 
 A suggestion is made only when its estimated probability of being typed is at least
-``threshold``, and it is cut where the expected keystrokes saved are highest. The threshold is
-looser than what a developer would want shown on its own: the acceptance filter, which sees the
-engine's evidence and learns from this developer, decides what is shown (in replays, 0.25 with
-the filter saved more keystrokes than 0.35, 0.4 or 0.5 with it, and the filter's lift over the
-unfiltered engine was higher).
+``threshold``, and it is cut where the expected keystrokes saved are highest, each token after
+the first weighed down by ``length_decay`` (a greedy path's probability is over-confident).
+The threshold is looser than what a developer would want shown on its own: the acceptance
+filter, which sees the engine's evidence and learns from this developer, decides what is shown
+(in replays, 0.25 with the filter saved more keystrokes than 0.35, 0.4 or 0.5 with it, and the
+filter's lift over the unfiltered engine was higher).
 """
 
 from __future__ import annotations
