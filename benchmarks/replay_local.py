@@ -101,12 +101,16 @@ def main() -> int:
     parser.add_argument("--threshold", type=float, default=Tuning().threshold)
     parser.add_argument("--document-weight", type=float, default=Tuning().document_weight)
     parser.add_argument("--discount", type=float, default=Tuning().discount)
+    parser.add_argument("--length-decay", type=float, default=Tuning().length_decay)
+    parser.add_argument("--deleted-weight", type=float, default=Tuning().deleted_weight)
     parser.add_argument("--semantic", action="store_true", help="ask jedi (slow in-process)")
     args = parser.parse_args()
     tuning = Tuning(
         threshold=args.threshold,
         document_weight=args.document_weight,
         discount=args.discount,
+        deleted_weight=args.deleted_weight,
+        length_decay=args.length_decay,
         semantic=args.semantic,
     )
     # (origin, score to one decimal) -> [shown, accepted]

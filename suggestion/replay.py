@@ -15,6 +15,7 @@ follows the cursor starts with it: it is then inserted in one edit for one keyst
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import random
 import re
@@ -264,7 +265,10 @@ class Completer(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One request of a replay, for whoever watches it (calibration, training records)."""
+    """One request of a replay, for whoever watches it (calibration, training records, the
+    bench's per-request details). ``after``: the text after the cursor, on screen;
+    ``coming``: what is still to type of the stretch being typed (the hunk's rest, in an
+    edit); ``removed``: the text the hunk deleted before it was typed (empty for a new file)."""
 
     path: str
     typed: str
@@ -273,6 +277,8 @@ class Step:
     accepted: bool
     latency_ms: float
     after: str = ""
+    coming: str = ""
+    removed: str = ""
 
 
 Watch = Callable[[Step], None]
@@ -299,6 +305,7 @@ async def type_into(
         chunk = typist.type_chunk()
         await completer.type(chunk)
         typed, after = typist.typed, typist.after
+        coming = typist.target[typist.position : typist.stop] if watch is not None else ""
         started = time.perf_counter()
         offer = await completer.suggest(typed, after)
         latency = (time.perf_counter() - started) * 1000
@@ -306,7 +313,7 @@ async def type_into(
         if accepted and offer is not None:
             await completer.accept(offer)
         if watch is not None:
-            watch(Step(path, typed, chunk, offer, accepted, latency, after))
+            watch(Step(path, typed, chunk, offer, accepted, latency, after, coming))
     return True
 
 
@@ -457,11 +464,21 @@ async def type_hunk(
         await completer.move(hunk.start)
     target = text[: hunk.start] + hunk.typed + text[hunk.end :]
     typist = Typist(target, hunk.start, hunk.start + len(hunk.typed), files=0)
+    removed = text[hunk.start : hunk.end]
+    if watch is not None and removed:
+        watch = _telling_removed(watch, removed)
     if not await type_into(completer, path, typist, until=until, watch=watch):
         # Stopped half-way: the rest of the hunk goes in untyped, so the file stays whole.
         rest = target[typist.position : typist.stop]
         await completer.replace(typist.position, typist.position, rest)
     return target, typist
+
+
+def _telling_removed(watch: Watch, removed: str) -> Watch:
+    def told(step: Step) -> None:
+        watch(dataclasses.replace(step, removed=removed))
+
+    return told
 
 
 async def edit_file(

@@ -85,7 +85,11 @@ def test_bench_edits_replays_commits_through_the_server(workspace: Workspace) ->
     # A file moved is not a file written: neither typed nor edited.
     workspace.git("mv", "old_name.py", "new_name.py")
     workspace.commit("add a handler and paths")
-    result = tactful("bench", "edits", str(workspace.root), "--commits", "0", "--format", "json")
+    details = workspace.root.parent / "details.jsonl"
+    result = tactful(
+        "bench", "edits", str(workspace.root), "--commits", "0", "--format", "json",
+        "--details", str(details),
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert len(report["commits"]) == 1
@@ -103,6 +107,15 @@ def test_bench_edits_replays_commits_through_the_server(workspace: Workspace) ->
     assert sum(part["requests"] for part in sizes.values()) == (
         local["requests"] + new_files["requests"]
     )
+    # One detail line a request: what was still to type, what the hunk removed, what showed.
+    lines = [json.loads(line) for line in details.read_text().splitlines()]
+    assert len(lines) == local["requests"] + new_files["requests"]
+    edited = [line for line in lines if not line["new_file"]]
+    assert {line["path"] for line in edited} == {"handlers.py"}
+    assert sum(line["accepted"] for line in edited) == local["accepted"]
+    assert all(line["shown"] is not None for line in edited if line["accepted"])
+    assert all(line["coming"].startswith(line["shown"]) for line in lines if line["accepted"])
+    assert all(line["commit"] == report["commits"][0] for line in lines)
     # The repository itself is left as it was.
     assert workspace.read("handlers.py") == AFTER
     assert workspace.git("status", "--porcelain").strip() == ""

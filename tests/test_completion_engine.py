@@ -6,6 +6,7 @@ A ``|`` in a source marks the cursor.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -22,7 +23,8 @@ from tactful.suggestion.replay import Typist, next_chunk, pasted_head
 from tactful.suggestion.types import CompletionRequest
 
 # The document's own statistics alone (the shipped language model is tested on its own).
-LOCAL = Tuning(semantic=False, language_weight=0.0)
+# Where a suggestion stops, as probability alone says (the shipped decay is tested on its own).
+LOCAL = Tuning(semantic=False, language_weight=0.0, length_decay=1.0)
 
 
 def request(source: str, language: str = "python", max_lines: int = 8) -> CompletionRequest:
@@ -320,7 +322,10 @@ def test_a_document_read_in_slices_while_edited_ends_as_if_read_whole() -> None:
     lines = [line.format(n=n % 7) for n in range(160) for line in block]  # 800 lines
     text = "\n".join(lines) + "\n"
     opened = CompletionRequest("file:///long.py", None, "python", 1, text, Point(0, 0))
-    engine = LocalEngine(None, LOCAL)
+    # The document's cache alone: the lines these edits delete are a source of their own
+    # (tested on their own), which an engine reading the final text whole has not seen.
+    cache_only = replace(LOCAL, deleted_weight=0.0)
+    engine = LocalEngine(None, cache_only)
     engine.reading(opened)
     assert engine.read_more(opened) is True
     edits: list[DocumentEdit] = []
@@ -362,7 +367,7 @@ def test_a_document_read_in_slices_while_edited_ends_as_if_read_whole() -> None:
         request = asked(point)
         fresh = CompletionRequest("file:///long.py", None, "python", version, request.text, point)
         answers.append(engine.suggest(request))
-        assert answers[-1] == LocalEngine(None, LOCAL).suggest(fresh)
+        assert answers[-1] == LocalEngine(None, cache_only).suggest(fresh)
     assert answers[0][0].text.startswith("lue")
 
 
@@ -425,3 +430,43 @@ def test_jedi_reads_a_bounded_part_of_a_long_document_and_still_finds_members() 
     )
     short, at = jedi_source(lines[:30], 29, "x.")
     assert short.split("\n") == [*lines[:29], "x."] and at == 29
+
+
+def test_a_line_retyped_after_it_was_deleted_is_suggested_from_the_deleted_line() -> None:
+    """A line selected and deleted, then typed anew: its old text is what the new one most
+    likely repeats, though it is no longer in the document."""
+    base = "import os\n\ntotal = compute_total(items, discount=0.1, rounding='half_even')\n"
+    engine = LocalEngine(None, LOCAL)
+    opened = CompletionRequest("file:///m.py", None, "python", 1, base, Point(0, 0))
+    assert engine.suggest(opened) == []
+    # The line is selected and deleted (one ranged change), then typed again.
+    edits = [DocumentEdit(1, 2, (TextChange("", Point(2, 0), Point(3, 0)),))]
+    text, version = base[: base.index("total")], 2
+    for ch in "total = compute_total(items, d":
+        at = Point(text.count("\n"), len(text) - (text.rfind("\n") + 1))
+        edits.append(DocumentEdit(version, version + 1, (TextChange(ch, at, at),)))
+        version, text = version + 1, text + ch
+    cursor = Point(2, len("total = compute_total(items, d"))
+    request = CompletionRequest(
+        "file:///m.py", None, "python", version, text, cursor, edits=tuple(edits)
+    )
+    found = engine.suggest(request)
+    assert found and found[0].text.startswith("iscount")
+    # Read anew, the same text has no deleted line to go by.
+    fresh = CompletionRequest("file:///m.py", None, "python", version, text, cursor)
+    assert LocalEngine(None, LOCAL).suggest(fresh) == []
+
+
+def test_a_suggestion_stops_sooner_the_more_tokens_it_would_need_to_be_right() -> None:
+    """The length decay: where the whole call is as likely as its name, the name alone is
+    suggested unless the rest is much more certain (a greedy path's joint probability is
+    over-confident the longer it gets)."""
+    source = (
+        "import os\n\nleft = os.path.join(base, 'left')\nright = os.path.join(base, 'r')\n"
+        "middle = os.pa|"
+    )
+    whole = LocalEngine(None, LOCAL).suggest(request(source))
+    decayed = LocalEngine(None, replace(LOCAL, length_decay=0.6)).suggest(request(source))
+    assert whole[0].text == "th.join(base,"
+    assert decayed[0].text == "th.join"
+    assert decayed[0].score > whole[0].score

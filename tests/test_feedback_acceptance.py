@@ -20,7 +20,12 @@ from tactful.feedback.acceptance import (
     Stage,
     shipped_prior,
 )
-from tactful.feedback.acceptance.budget import LOSS_BUDGET, THRESHOLD_RANGE, ThresholdBudget
+from tactful.feedback.acceptance.budget import (
+    LOSS_BUDGET,
+    THRESHOLD_RAISE,
+    THRESHOLD_RANGE,
+    ThresholdBudget,
+)
 from tactful.feedback.acceptance.evaluation import auc
 from tactful.feedback.acceptance.features import (
     DIMENSION,
@@ -152,7 +157,9 @@ def test_the_threshold_is_the_highest_at_which_hiding_stays_within_budget() -> N
     for _ in range(100):
         budget.add(0.8, 10.0)
         budget.add(0.41, 0.2)
-    assert 0.5 < budget.threshold <= 0.5 + THRESHOLD_RANGE
+    # Evidence that hiding costs little raises it, but only a little: the ledger does not see
+    # all that hiding costs.
+    assert 0.5 < budget.threshold <= 0.5 + THRESHOLD_RAISE + 1e-9
     assert budget.loss() <= LOSS_BUDGET + 1e-9
     # Then much of what was hidden near the threshold turns out to be typed by hand: the
     # threshold comes down, and what it loses is within budget again.

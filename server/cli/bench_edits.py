@@ -22,9 +22,10 @@ import asyncio
 import json
 import random
 import sys
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from lsprotocol import types
 
@@ -60,6 +61,15 @@ def add_parser(kinds: argparse._SubParsersAction) -> None:
         type=int,
         default=40,
         help="a hunk adding more lines than this is pasted, not typed (0: no limit)",
+    )
+    edits.add_argument(
+        "--details",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write one JSON line per inline completion request to FILE (the line before the "
+        "cursor, the text still to type, the text the hunk removed, what was shown, whether "
+        "it was accepted)",
     )
     edits.add_argument(
         "--next",
@@ -214,8 +224,16 @@ async def _replay(
     options: dict[str, Any],
     max_added: int,
     inspect: Any = None,
+    details: TextIO | None = None,
 ) -> EditsTally:
     tally = EditsTally()
+    run = _run_name(options)
+    where = {"commit": "", "new_file": False}
+
+    def watch(step: Step) -> None:
+        tally.watch(step)
+        if details is not None:
+            details.write(json.dumps(_detail(engine, run, where, step)) + "\n")
 
     def setup(root: Path) -> None:
         clone_at(repository, root, chosen[0].parent)
@@ -228,20 +246,22 @@ async def _replay(
             server.watched(_file_events(root, touched))
             checked_out = commit.parent
             touched = set()
+            where.update(commit=commit.id, new_file=False)
             for path in commit.modified:
                 old = show(repository, commit.parent, path)
                 new = show(repository, commit.id, path)
                 language = language_of_path(path) or "plaintext"
                 part = await edit_file(
-                    server, path, old, new, language, max_added=max_added, watch=tally.watch
+                    server, path, old, new, language, max_added=max_added, watch=watch
                 )
                 tally.edits.merge(part)
                 touched.add(path)
+            where["new_file"] = True
             for path in commit.added:
                 new = show(repository, commit.id, path)
                 language = language_of_path(path) or "plaintext"
                 typist = await type_file(
-                    server, path, new, language, watch=tally.watch, head_lines=HEAD_LINES
+                    server, path, new, language, watch=watch, head_lines=HEAD_LINES
                 )
                 tally.new_files.merge(typist.tally)
                 if typist.head is not None:
@@ -251,6 +271,41 @@ async def _replay(
         return tally
 
     return await session(setup, engine, options, work, inspect, hide_typed=False)
+
+
+# Characters of the text still to type and of the removed text kept in a detail line.
+DETAIL_CHARS = 400
+
+
+def _run_name(options: dict[str, Any]) -> str:
+    """Which filter run ``options`` make (``off``, ``prior``, ``online``), as ``--filter``
+    names them; ``default`` without ``--filter``."""
+    setting = options.get("filter")
+    if not isinstance(setting, dict) or "enabled" not in setting:
+        return "default"
+    if not setting["enabled"]:
+        return "off"
+    return "online" if setting.get("learn", True) else "prior"
+
+
+def _detail(engine: str, run: str, where: dict[str, Any], step: Step) -> dict[str, Any]:
+    """One request as ``--details`` writes it."""
+    line_start = step.typed.rfind("\n") + 1
+    return {
+        "engine": engine,
+        "run": run,
+        "commit": where["commit"],
+        "new_file": where["new_file"],
+        "path": step.path,
+        "row": step.typed.count("\n"),
+        "line_before": step.typed[line_start:],
+        "line_after": step.after.split("\n", 1)[0],
+        "coming": step.coming[:DETAIL_CHARS],
+        "removed": step.removed[:DETAIL_CHARS],
+        "shown": step.offer.text if step.offer is not None else None,
+        "accepted": step.accepted,
+        "latency_ms": round(step.latency_ms, 3),
+    }
 
 
 def _checkout(root: Path, current: str, target: str) -> set[str]:
@@ -302,6 +357,17 @@ def run(args: argparse.Namespace) -> int:
         from tactful.server.cli.bench_next import run_next
 
         return run_next(args, repository, chosen, options)
+    with args.details.open("w", encoding="utf-8") if args.details else nullcontext() as details:
+        return _run_completions(args, repository, chosen, options, details)
+
+
+def _run_completions(
+    args: argparse.Namespace,
+    repository: Path,
+    chosen: list[Commit],
+    options: dict[str, Any],
+    details: TextIO | None,
+) -> int:
     report: dict[str, Any] = {
         "repository": str(args.repository),
         "commits": [c.id for c in chosen],
@@ -310,7 +376,9 @@ def run(args: argparse.Namespace) -> int:
     for engine in args.engine or ["local"]:
 
         def one(opts: dict[str, Any], inspect: Any = None, engine: str = engine) -> EditsTally:
-            return asyncio.run(_replay(repository, chosen, engine, opts, args.max_added, inspect))
+            return asyncio.run(
+                _replay(repository, chosen, engine, opts, args.max_added, inspect, details)
+            )
 
         if args.filter:
             runs = filter_runs(args.filter, one, options)

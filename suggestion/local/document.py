@@ -19,6 +19,7 @@ stretch of lines (with the line-break tokens between them, ``tokens.stream``) is
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 
 from tactful.analyzers.ngrams import NgramCounts
@@ -26,6 +27,10 @@ from tactful.analyzers.tokens import NORMAL, stream, tokenize_line
 
 # Lines below an edit re-read when the edit changes the state they start in (see above).
 STATE_LINES = 200
+# The deleted lines kept (``DeletedLines``): at most this many tokens of them, the newest, and
+# at most this many lines of any one deletion.
+DELETED_TOKENS = 600
+DELETED_LINES = 20
 
 
 class DocumentModel:
@@ -146,3 +151,43 @@ class DocumentModel:
     def state_before(self, line: int) -> int:
         states = self.end_states
         return states[line - 1] if 0 < line <= len(states) else 0
+
+
+class DeletedLines:
+    """N-gram counts of the lines most recently deleted from a document, the newest kept.
+
+    A line being rewritten most often resembles the one it replaces (a call given another
+    argument, a signature given annotations), and once deleted that line is no longer in the
+    document's counts. Adding and evicting cost the lines deleted, never the document."""
+
+    def __init__(self, language_id: str, order: int, limit: int = DELETED_TOKENS) -> None:
+        self.language_id = language_id
+        self.limit = limit
+        self.counts = NgramCounts(order)
+        self._kept: deque[list[str]] = deque()
+        self._size = 0
+
+    def __bool__(self) -> bool:
+        return self._size > 0
+
+    def add(self, lines: Sequence[str]) -> None:
+        """Lines that were deleted (their last ``DELETED_LINES`` when more: a block deleted
+        whole is not about to be retyped line by line)."""
+        kept = [line for line in lines[-DELETED_LINES:] if line.strip()]
+        if not kept:
+            return
+        state = NORMAL
+        per_line = []
+        for line in kept:
+            tokens, state = tokenize_line(line, self.language_id, state)
+            per_line.append(tokens)
+        tokens = stream(kept, per_line)
+        if not tokens:
+            return
+        self.counts.add(tokens)
+        self._kept.append(tokens)
+        self._size += len(tokens)
+        while self._size > self.limit and len(self._kept) > 1:
+            oldest = self._kept.popleft()
+            self.counts.remove(oldest)
+            self._size -= len(oldest)

@@ -216,6 +216,7 @@ def continue_tokens(
     discount: float = 0.8,
     resume: str | None = None,
     open_brackets: int = 0,
+    length_decay: float = 1.0,
 ) -> Continuation | None:
     """The continuation that saves the most keystrokes in expectation among those whose joint
     probability stays above ``threshold``.
@@ -229,6 +230,9 @@ def continue_tokens(
     code after it closes, and repeats none of it), and it never breaks the line.
     ``open_brackets``: brackets the line opened before the cursor; no line break is offered
     while any is open (inside a call's arguments the developer decides where lines break).
+    ``length_decay``: where to stop weighs each token after the first by this much more than
+    its probability says (the joint probability of a greedy path is over-confident the longer
+    it gets: a suggestion right up to a point and wrong after it saves nothing).
     """
     history = list(context)
     tokens: list[str] = []
@@ -260,7 +264,8 @@ def continue_tokens(
             # The code after the cursor resumes here: the suggestion so far joins it.
             if tokens:
                 text = render(tokens, indent)[len(partial) :]
-                if probability * (keystrokes(text) - 1) > best_value:
+                weight = length_decay ** (len(tokens) - 1)
+                if weight * probability * (keystrokes(text) - 1) > best_value:
                     best = Continuation(
                         tuple(tokens), text, probability, first, margin, least, depth, support
                     )
@@ -286,7 +291,7 @@ def continue_tokens(
         if resume is not None:
             continue  # only where the code after the cursor resumes
         text = render(tokens, indent)[len(partial) :]
-        value = probability * (keystrokes(text) - 1)
+        value = length_decay ** (len(tokens) - 1) * probability * (keystrokes(text) - 1)
         if value > best_value:
             best_value = value
             best = Continuation(
