@@ -33,6 +33,20 @@ DELETED_TOKENS = 600
 DELETED_LINES = 20
 
 
+def differing_block(old: Sequence[str], new: Sequence[str]) -> tuple[int, int, int]:
+    """``(start, old_end, new_end)``: ``old[start:old_end]`` became ``new[start:new_end]``, the
+    lines before and after being the same in both (a comparison of every line)."""
+    limit = min(len(old), len(new))
+    start = 0
+    while start < limit and old[start] == new[start]:
+        start += 1
+    old_end, new_end = len(old), len(new)
+    while old_end > start and new_end > start and old[old_end - 1] == new[new_end - 1]:
+        old_end -= 1
+        new_end -= 1
+    return start, old_end, new_end
+
+
 class DocumentModel:
     """N-gram counts of one document's lines."""
 
@@ -54,14 +68,7 @@ class DocumentModel:
         """Make the counts those of ``lines``: the block that differs from the lines held now
         is replaced (a comparison of every line: for a caller that has no edit to give)."""
         old = self.lines
-        limit = min(len(old), len(lines))
-        start = 0
-        while start < limit and old[start] == lines[start]:
-            start += 1
-        old_end, new_end = len(old), len(lines)
-        while old_end > start and new_end > start and old[old_end - 1] == lines[new_end - 1]:
-            old_end -= 1
-            new_end -= 1
+        start, old_end, new_end = differing_block(old, lines)
         if start == old_end == new_end and len(old) == len(lines):
             return
         self.replace(start, old_end, list(lines[start:new_end]))

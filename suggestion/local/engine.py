@@ -45,7 +45,12 @@ from tactful.analyzers.paths import path_kind, workspace_relative
 from tactful.analyzers.text import DocumentEdit, TextChange, apply_to_lines
 from tactful.analyzers.tokens import NORMAL, indentation, line_break, tokenize_line
 from tactful.suggestion.keystrokes import keystrokes
-from tactful.suggestion.local.document import DELETED_LINES, DeletedLines, DocumentModel
+from tactful.suggestion.local.document import (
+    DELETED_LINES,
+    DeletedLines,
+    DocumentModel,
+    differing_block,
+)
 from tactful.suggestion.local.language import language_counts
 from tactful.suggestion.local.predict import Continuation, Source, continue_tokens
 from tactful.suggestion.local.semantic import MemberNames, common_completion
@@ -403,14 +408,7 @@ class _Tracked:
         (a line only typed on, a prefix of a new line, was not deleted)."""
         if not old:
             return
-        limit = min(len(old), len(new))
-        start = 0
-        while start < limit and old[start] == new[start]:
-            start += 1
-        old_end, new_end = len(old), len(new)
-        while old_end > start and new_end > start and old[old_end - 1] == new[new_end - 1]:
-            old_end -= 1
-            new_end -= 1
+        start, old_end, new_end = differing_block(old, new)
         block = new[start:new_end]
         gone = [
             line
