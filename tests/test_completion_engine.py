@@ -470,3 +470,47 @@ def test_a_suggestion_stops_sooner_the_more_tokens_it_would_need_to_be_right() -
     assert whole[0].text == "th.join(base,"
     assert decayed[0].text == "th.join"
     assert decayed[0].score > whole[0].score
+
+
+CLASSIFIERS = """\
+CLASSIFIERS = [
+    "Programming Language :: Python :: 3.7",
+    "Programming Language :: Python :: 3.8",
+    "Programming Language :: Python :: 3.9",
+    "{typed}|"""
+
+
+@pytest.mark.parametrize("typed", ["P", "Programming ", "Programming Language"])
+def test_candidates_that_split_the_probability_give_the_start_they_share(typed: str) -> None:
+    # Three strings, each seen once: none is likely enough on its own, and the engine was
+    # silent; together they are certain up to where they branch.
+    source = CLASSIFIERS.format(typed=typed)
+    found = LocalEngine(None, LOCAL).suggest(request(source))
+    assert found, "the shared start is suggested"
+    whole = '"' + typed + found[0].text
+    strings = [f'"Programming Language :: Python :: 3.{minor}"' for minor in (7, 8, 9)]
+    assert all(string.startswith(whole) for string in strings)
+    assert whole.startswith('"Programming Language :: Python')
+    assert not LocalEngine(None, replace(LOCAL, shared_prefix=False)).suggest(request(source))
+
+
+def test_the_shared_start_is_taken_only_where_it_saves_more_than_the_likeliest_candidate() -> None:
+    # Two names, one seen more recently and as often: the decoder's whole name saves more in
+    # expectation than the start both share.
+    source = """\
+def check(header_part, header_validator_index, other):
+    use(header_part)
+    use(header_validator_index)
+    use(h|"""
+    found = LocalEngine(None, LOCAL).suggest(request(source))
+    assert found and found[0].text == "eader_validator_index"
+
+
+def test_a_string_still_open_after_a_space_is_completed_as_the_string_it_starts() -> None:
+    # The space typed inside the string belongs to the string's token, not a gap between
+    # tokens: the string seen above is suggested whole.
+    source = """\
+first = fail("no such file: try again")
+second = fail("no such |"""
+    found = LocalEngine(None, LOCAL).suggest(request(source))
+    assert found and found[0].text.startswith('file: try again"')

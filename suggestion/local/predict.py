@@ -91,12 +91,14 @@ def next_tokens(
     allowed: frozenset[str] | None = None,
     discount: float = 0.8,
     evidence: dict[str, tuple[int, float]] | None = None,
+    width: int = 6,
 ) -> list[tuple[str, float]]:
     """The most likely next tokens that start with ``partial``, best first, with probabilities.
 
     ``allowed``, when given, restricts candidates (e.g. to names a type checker knows).
     ``evidence``, when given, receives per candidate the longest context length that had seen
-    it and its weighted count there.
+    it and its weighted count there. ``width``: the candidates taken from each source at each
+    of the (at most two) longest contexts that have any.
     """
     order = max((s.counts.order for s in sources), default=0)
     context = tuple(context[-order:]) if order else ()
@@ -130,7 +132,7 @@ def next_tokens(
             # typed, are never a confident guess; ranking them would cost a scan.
             continue
         for _weight, counts, _total, _distinct in levels[k]:
-            ranked = _top(counts, 6)
+            ranked = _top(counts, width)
             for token in ranked:
                 if token not in candidates and (allowed is None or token in allowed):
                     candidates.append(token)
@@ -298,3 +300,64 @@ def continue_tokens(
                 tuple(tokens), text, probability, first, margin, least, depth, support
             )
     return best
+
+
+def shared_prefix(
+    sources: Sequence[Source],
+    context: Sequence[str],
+    partial: str,
+    *,
+    threshold: float,
+    discount: float = 0.8,
+    width: int = 16,
+) -> Continuation | None:
+    """The next token as far as its likely candidates agree: what is certain even when no one
+    of them is likely enough on its own.
+
+    The candidates for the token at the cursor (``partial``: what is typed of it, possibly
+    nothing) may split the probability between them (``'Programming Language :: Python ::
+    3.7'`` and ``:: 3.8'``; ``header_part`` and ``header_validator_index``) and still share a
+    longer start: that start is as likely as all of them together. Among the starts where candidates
+    branch, the one that saves the most keystrokes in expectation is returned, if its
+    probability is at least ``threshold``; its evidence is that of the start (its probability
+    and its lead over the candidates that do not share it)."""
+    evidence: dict[str, tuple[int, float]] = {}
+    ranked = next_tokens(
+        sources,
+        context,
+        partial,
+        limit=width,
+        discount=discount,
+        evidence=evidence,
+        width=width,
+    )
+    ranked = [(token, p) for token, p in ranked if not is_break(token)]
+    if len(ranked) < 2:
+        return None  # one candidate: the continuation decoder has judged it already
+    best: Continuation | None = None
+    best_value = 0.0
+    # Where candidates branch: the common start of each pair is a place a start could end.
+    starts = {_common_start(a, b) for i, (a, _) in enumerate(ranked) for b, _ in ranked[i + 1 :]}
+    for start in starts:
+        if len(start) < len(partial) + 2:
+            continue
+        sharing = [(token, p) for token, p in ranked if token.startswith(start)]
+        mass = sum(p for _, p in sharing)
+        if mass < threshold:
+            continue
+        text = start[len(partial) :]
+        value = mass * (keystrokes(text) - 1)
+        if value > best_value:
+            outside = max((p for token, p in ranked if not token.startswith(start)), default=0.0)
+            depth, support = max(evidence.get(token, (0, 0.0)) for token, _ in sharing)
+            best_value = value
+            best = Continuation((start,), text, mass, mass, mass - outside, mass, depth, support)
+    return best
+
+
+def _common_start(a: str, b: str) -> str:
+    size = min(len(a), len(b))
+    index = 0
+    while index < size and a[index] == b[index]:
+        index += 1
+    return a[:index]
