@@ -514,27 +514,3 @@ first = fail("no such file: try again")
 second = fail("no such |"""
     found = LocalEngine(None, LOCAL).suggest(request(source))
     assert found and found[0].text.startswith('file: try again"')
-
-
-PROXY_MESSAGE = '''\
-def check(url):
-    """Raise the error when the proxy URL is malformed or missing."""
-    # the proxy URL is malformed
-    raise InvalidProxyURL({opening}Please check the proxy |'''
-
-
-def test_words_inside_a_new_string_are_predicted_as_the_prose_around_it() -> None:
-    # No string seen before starts like this one: its words come from the docstring's and
-    # the comment's, and the suggestion stays inside the string.
-    source = PROXY_MESSAGE.format(opening='"')
-    found = LocalEngine(None, LOCAL).suggest(request(source))
-    assert found and found[0].text.startswith("URL is malformed")
-    assert '"' not in found[0].text and found[0].prose
-    silent = LocalEngine(None, replace(LOCAL, string_words=False)).suggest(request(source))
-    assert not silent
-
-
-def test_an_f_strings_words_are_left_alone() -> None:
-    # Its braces hold code, which prose statistics know nothing of.
-    source = PROXY_MESSAGE.format(opening='f"')
-    assert not LocalEngine(None, LOCAL).suggest(request(source))

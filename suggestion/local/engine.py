@@ -18,8 +18,6 @@ What it knows, mixed by ``predict.next_tokens``:
 * inside a token whose likely completions split the probability between them, the start they
   share (``predict.shared_prefix``), taken over the decoder's continuation when it saves more
   in expectation;
-* inside a Python string on one line that starts like no string seen before, the next words as
-  the prose of comments and docstrings has them (up to the string's closing quote);
 * for Python, the members jedi knows after a dot (``semantic.MemberNames``), computed off the
   request path so a slow inference never delays an answer.
 
@@ -40,7 +38,6 @@ filter's lift over the unfiltered engine was higher).
 from __future__ import annotations
 
 import logging
-import re
 from collections import OrderedDict
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -83,8 +80,6 @@ READ_SLICE = 200
 SEMANTIC_PROBABILITY = 0.6
 # Characters an editor inserts on its own after the cursor (closing brackets and quotes): a
 # suggestion may still be made before them.
-# The tokenizer's state inside a Python triple-quoted string: words are prose tokens.
-_PYTHON_PROSE = 1
 _AUTO_CLOSED = frozenset(")]}\"'`;:, ")
 _OPENING = frozenset(("(", "[", "{"))
 _CLOSING = frozenset((")", "]", "}"))
@@ -122,9 +117,6 @@ class Tuning:
     # Inside a token whose likely completions split the probability, suggest the start they
     # share (``predict.shared_prefix``).
     shared_prefix: bool = True
-    # Inside a string on one line that no string seen before starts like, the next words as
-    # the prose of comments and docstrings has them (``_open_string``).
-    string_words: bool = True
     # Ask jedi for member names after a dot (Python).
     semantic: bool = True
     # Open documents whose caches are kept (least recently used are dropped).
@@ -243,7 +235,6 @@ class LocalEngine:
                 sources.append(
                     Source(general, self.tuning.language_weight, self.tuning.language_cap)
                 )
-        in_string = None
         with self.index.lock if self.index is not None else nullcontext():
             found = continue_tokens(
                 sources,
@@ -272,23 +263,6 @@ class LocalEngine:
                     > found.probability * (keystrokes(found.text) - 1)
                 ):
                     found = shared
-            if found is None and resume is None and self.tuning.string_words:
-                in_string = _open_string(partial, request.language_id)
-            if in_string is not None:
-                words, typed, closing = in_string
-                found = continue_tokens(
-                    sources,
-                    ['"""', *words],
-                    typed,
-                    "",
-                    threshold=self.tuning.threshold,
-                    max_lines=1,
-                    max_tokens=self.tuning.max_tokens,
-                    discount=self.tuning.discount,
-                    open_brackets=1,
-                    length_decay=self.tuning.length_decay,
-                    stop=closing,
-                )
         if (
             found is None
             and self.tuning.semantic
@@ -322,7 +296,7 @@ class LocalEngine:
                     kind=kind,
                     origin=NGRAM,
                     evidence=(found.first, found.margin, found.least, found.depth, found.support),
-                    prose=state_at_cursor != NORMAL or in_string is not None,
+                    prose=state_at_cursor != NORMAL,
                 )
             )
         if (
@@ -369,29 +343,6 @@ class LocalEngine:
             trailing = prefix[len(prefix.rstrip(" \t")) :]
             return context + line_tokens, trailing
         return context + line_tokens[:-1], line_tokens[-1]
-
-
-_STRING_OPENER = re.compile(r"[ \t]*([rRbBuU]?)(\"|')")
-
-
-def _open_string(partial: str, language_id: str) -> tuple[list[str], str, str] | None:
-    """For a token that is a Python string still open on its line (not an f-string, whose
-    braces hold code): its words so far as prose tokens, the word being typed (or the spaces
-    after the last), and its closing quote."""
-    if language_id != "python":
-        return None
-    opener = _STRING_OPENER.match(partial)
-    if opener is None:
-        return None
-    content = partial[opener.end() :]
-    if not content or "\\" in content:
-        return None
-    words, _ = tokenize_line(content, language_id, _PYTHON_PROSE)
-    if not words:
-        return None
-    if content[-1:].isspace():
-        return words, content[len(content.rstrip(" \t")) :], opener.group(2)
-    return words[:-1], words[-1], opener.group(2)
 
 
 def _is_word(text: str) -> bool:

@@ -219,7 +219,6 @@ def continue_tokens(
     resume: str | None = None,
     open_brackets: int = 0,
     length_decay: float = 1.0,
-    stop: str | None = None,
 ) -> Continuation | None:
     """The continuation that saves the most keystrokes in expectation among those whose joint
     probability stays above ``threshold``.
@@ -236,8 +235,6 @@ def continue_tokens(
     ``length_decay``: where to stop weighs each token after the first by this much more than
     its probability says (the joint probability of a greedy path is over-confident the longer
     it gets: a suggestion right up to a point and wrong after it saves nothing).
-    ``stop``: decoding ends before a token that contains this text (a string's closing quote,
-    when words inside a string are predicted as prose).
     """
     history = list(context)
     tokens: list[str] = []
@@ -261,8 +258,6 @@ def continue_tokens(
         if not ranked:
             break
         token, p = ranked[0]
-        if stop is not None and stop in token:
-            break
         if evidence is not None:
             first = p
             margin = p - (ranked[1][1] if len(ranked) > 1 else 0.0)
