@@ -12,7 +12,8 @@ size. ruff runs on the current text (cached by content) and on the text with eac
 applied alone, the runs side by side, for at most ``ruff_runs`` candidates (the others are not
 shown). A finding is new when the text before had none of its rule on the same line (lines
 moved by the edit followed), anywhere in the file: an edit that leaves a name undefined three
-lines further down is caught too.
+lines further down is caught too. An undefined name (F821) the text before already had is
+not new: a use written before its import, repeated by a next edit, waits for the same import.
 """
 
 from __future__ import annotations
@@ -138,6 +139,7 @@ class Checker:
         before = findings[0]
         for (index, edit, start, end), after in zip(chosen, findings[1:], strict=True):
             new = _new_findings(source.text, before, after, [(index, edit, start, end)])
+            new = [f for f in new if not _undefined_before(f, before)]
             if new:
                 verdicts[index] = Verdict(edit, RUFF, tuple(sorted({f.rule for f in new})))
         return verdicts
@@ -168,6 +170,23 @@ def _pool() -> ThreadPoolExecutor:
         if _POOL is None:
             _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tactful-next-ruff")
         return _POOL
+
+
+def undefined_name(finding: Finding) -> str | None:
+    """The name an F821 finding ("Undefined name `x`") says is undefined, else None."""
+    if finding.rule != "F821":
+        return None
+    start = finding.message.find("`")
+    end = finding.message.find("`", start + 1)
+    return finding.message[start + 1 : end] if 0 <= start < end else None
+
+
+def _undefined_before(finding: Finding, before: Sequence[Finding]) -> bool:
+    """True for a name left undefined that the text before already used undefined: the
+    developer wrote a use before its import or definition (the next edit repeating that use
+    does not make the file worse; the one import or definition fixes both)."""
+    name = undefined_name(finding)
+    return name is not None and any(undefined_name(f) == name for f in before)
 
 
 def count_errors(node: Node) -> int:
