@@ -120,6 +120,15 @@ USES_OS = "import os\n\n\ndef home():\n    return os.environ['HOME']\n"
             ("F821",),
             id="a name undefined that the file did not use before is new",
         ),
+        pytest.param(
+            "def f(a, ctx):\n    return g(ctx)\n\n\ndef h(b):\n    return g(ctx)\n\n\n"
+            "def g(b):\n    return b\n",
+            "return b\n",
+            "return g(ctx)\n",
+            RUFF,
+            ("F821",),
+            id="another use of a name undefined there but bound elsewhere in the file is new",
+        ),
     ],
 )
 def test_checks(tmp_path, text, old, new, reason, rules) -> None:
