@@ -118,6 +118,21 @@ def test_a_name_used_before_its_import_gets_the_import_other_files_write(tmp_pat
     )
 
 
+def test_a_standard_module_used_before_its_import_is_imported(tmp_path):
+    files = {"pkg/core.py": CORE, "pkg/user.py": USER}
+    current = opened(tmp_path, files, ("pkg/user.py",))
+    cursor = current.edit(
+        "pkg/user.py", "    print(sys.argv", "    logging.info(1)\n    print(sys.argv"
+    )
+    (item,) = imports_proposed(current, "pkg/user.py", cursor)
+    assert applied(current.text("pkg/user.py"), item).startswith(
+        "import logging\nimport sys\n\nfrom .core import Group\n"
+    )
+    # A name that is no module of the standard library, or not used as one: nothing.
+    cursor = current.edit("pkg/user.py", "    logging.info(1)\n", "    x = shutil\n")
+    assert imports_proposed(current, "pkg/user.py", cursor) == []
+
+
 def test_no_import_is_proposed_without_one_to_copy_or_a_sorted_block(tmp_path):
     files = {"pkg/core.py": CORE, "pkg/other.py": OTHER, "pkg/user.py": USER, "lib/far.py": OTHER}
     current = opened(tmp_path, files, ("pkg/user.py", "lib/far.py"))

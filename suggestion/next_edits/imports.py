@@ -13,7 +13,9 @@ string (``__all__``) are left alone, since those imports are how a module export
 The other way (``missing``): an edit that used a name nothing in the file defines → the import
 of it that other files of the workspace write (``from .core import Context``, ``import typing
 as t``; a relative one only from a file of the same package), the one most of them write, put
-where ruff's import sorting (``I001``, with the project's configuration) puts it. Only when the
+where ruff's import sorting (``I001``, with the project's configuration) puts it; with no
+file importing it, a module of the standard library used as ``name.attribute`` is imported
+as ``import name``. Only when the
 sorted block differs from the file's by that import alone: in a file whose imports ruff would
 sort otherwise, the place is not known and nothing is proposed.
 """
@@ -25,6 +27,7 @@ import functools
 import keyword
 import logging
 import re
+import sys
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -270,9 +273,27 @@ def _import_written_elsewhere(
         if read >= MAX_IMPORTERS:
             break
     if not lines:
+        if name in sys.stdlib_module_names and _used_as_module(current, name):
+            return f"import {name}", 0
         return None, 0
     line, seen = lines.most_common(1)[0]
     return line, seen
+
+
+def _used_as_module(current: Target, name: str) -> bool:
+    """True when ``name`` is used as ``name.attribute`` in ``current``."""
+    tree = current.tree
+    if tree is None:
+        return False
+    for leaf in py.identifiers_at(tree.root_node, current.source, name):
+        parent = leaf.parent
+        if (
+            parent is not None
+            and parent.type == "attribute"
+            and parent.child_by_field_name("object") == leaf
+        ):
+            return True
+    return False
 
 
 def _import_line(statement: Node, source: Source, name: str) -> str | None:
