@@ -128,6 +128,15 @@ def test_a_standard_module_used_before_its_import_is_imported(tmp_path):
     assert applied(current.text("pkg/user.py"), item).startswith(
         "import logging\nimport sys\n\nfrom .core import Group\n"
     )
+    # A module the file imports already (at its top as `import os.path`, or in a function).
+    for imported in ("import os.path\n", "def g():\n    import os\n\n\n"):
+        again = opened(tmp_path, {**files, "pkg/user.py": imported + USER}, ("pkg/user.py",))
+        cursor = again.edit(
+            "pkg/user.py", "    print(sys.argv", "    logging.info(os.sep)\n    print(sys.argv"
+        )
+        assert [i.label for i in imports_proposed(again, "pkg/user.py", cursor)] == [
+            "import `logging`: `import logging`"
+        ]
     # A name that is no module of the standard library, or not used as one: nothing.
     cursor = current.edit("pkg/user.py", "    logging.info(1)\n", "    x = shutil\n")
     assert imports_proposed(current, "pkg/user.py", cursor) == []

@@ -245,9 +245,14 @@ def missing(
 
 def _used_undefined(root: Node, source: Source, name: str) -> bool:
     """True when ``name`` is used as a variable somewhere and nothing in the file defines it."""
-    if keyword.iskeyword(name) or not py.undefined(root, source, name):
+    if len(name) < 2 or keyword.iskeyword(name) or not py.undefined(root, source, name):
         return False
-    return any(py.is_plain_name(leaf) for leaf in py.identifiers_at(root, source, name))
+    leaves = py.identifiers_at(root, source, name)
+    if any(py.enclosing(leaf, _IMPORTS) is not None for leaf in leaves):
+        # ``py.undefined`` does not count ``import name`` (or ``import name.sub``, or one in
+        # a function) as a definition: an import of it anywhere is one.
+        return False
+    return any(py.is_plain_name(leaf) for leaf in leaves)
 
 
 def _import_written_elsewhere(
