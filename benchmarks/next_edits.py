@@ -42,6 +42,7 @@ from tactful.suggestion.next_replay import (
     NextTally,
     Proposal,
     correct,
+    finding_key,
     padded,
     replay_commit,
 )
@@ -203,7 +204,7 @@ class Rules:
     def __call__(self, text: str, path: str) -> Counter[str]:
         if (path, text) not in self.known:
             findings = ruff.check_text(text, self.repo / path, self.repo)
-            self.known[(path, text)] = Counter(f.rule for f in findings)
+            self.known[(path, text)] = Counter(finding_key(f.rule, f.message) for f in findings)
             if len(self.known) > 32:
                 self.known.pop(next(iter(self.known)))
         return self.known[(path, text)]

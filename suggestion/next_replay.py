@@ -90,7 +90,20 @@ class NextEditClient(Protocol):
         """``path`` is closed; ``text`` is its whole text."""
 
 
+# ruff's findings on a text of a path, counted by ``finding_key``.
 RuffRules = Callable[[str, str], Counter[str]]
+
+
+def finding_key(rule: str, message: str) -> str:
+    """What a ruff finding is counted as: its rule, and for an undefined name (F821) the name
+    too (``F821 `x```), so that another use of a name the text already left undefined is told
+    apart from a new undefined name."""
+    if rule == "F821":
+        start = message.find("`")
+        end = message.find("`", start + 1)
+        if 0 <= start < end:
+            return f"F821 {message[start : end + 1]}"
+    return rule
 
 
 @dataclass
@@ -107,6 +120,7 @@ class NextTally:
     correct: int = 0
     broken_parse: int = 0
     new_ruff: int = 0
+    known_undefined: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     by_size: dict[str, list[float]] = field(default_factory=dict)
     by_source: dict[str, list[int]] = field(default_factory=dict)
@@ -132,6 +146,7 @@ class NextTally:
             "precision": ratio(self.correct, self.shown),
             "broken_parse": self.broken_parse,
             "new_ruff_findings": self.new_ruff,
+            "more_uses_of_undefined_names": self.known_undefined,
             "latency_ms": _percentiles(self.latencies_ms),
             "latency_ms_by_document_size": {
                 name: {"requests": len(self.by_size[name]), **_percentiles(self.by_size[name])}
@@ -500,10 +515,16 @@ def _check(shown: Proposal, text: str, tally: NextTally, rules: RuffRules | None
         tally.problems.append(f"breaks the parse: {shown.label} ({shown.path})")
     if rules is not None:
         before_rules, after_rules = rules(text, shown.path), rules(after, shown.path)
-        if any(after_rules[rule] > before_rules[rule] for rule in after_rules):
+        more = after_rules - before_rules
+        # Another use of a name the text already left undefined (a use typed before its
+        # import) is counted apart: the one import the developer is about to write fixes both.
+        known = [key for key in more if key.startswith("F821 ") and before_rules[key]]
+        added = sorted(key for key in more.elements() if key not in known)
+        if added:
             tally.new_ruff += 1
-            added = sorted((after_rules - before_rules).elements())
             tally.problems.append(f"adds {', '.join(added)}: {shown.label} ({shown.path})")
+        elif known:
+            tally.known_undefined += 1
 
 
 # -- what a hunk is ------------------------------------------------------------------------

@@ -5,9 +5,13 @@ against the commit."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 from fixtures.lsp import tactful
 from fixtures.workspace import Workspace
+
+from tactful.analyzers import ruff
+from tactful.suggestion.next_replay import NextTally, Proposal, _check, finding_key
 
 BEFORE = """\
 def lookup(d, k):
@@ -97,3 +101,21 @@ def test_bench_edits_next_refuses_a_filter(workspace: Workspace) -> None:
     workspace.commit("change")
     result = tactful("bench", "edits", str(workspace.root), "--next", "--filter", "off", timeout=60)
     assert result.returncode == 2 and "--next" in result.stderr
+
+
+def test_the_replay_counts_another_use_of_an_undefined_name_apart(tmp_path) -> None:
+    """The replay's own ruff check (real ruff): a shown item that uses a name the text already
+    used undefined is counted apart from one that leaves a new name undefined."""
+
+    def rules(text: str, path: str) -> Counter[str]:
+        findings = ruff.check_text(text, tmp_path / path, tmp_path)
+        return Counter(finding_key(f.rule, f.message) for f in findings)
+
+    text = "def f(a):\n    return quote(a)\n\n\ndef g(b):\n    return b\n"
+    start = text.index("return b") + len("return ")
+    tally = NextTally()
+    _check(Proposal("1", "mod.py", start, start + 1, "quote(b)"), text, tally, rules)
+    assert (tally.new_ruff, tally.known_undefined) == (0, 1)
+    _check(Proposal("2", "mod.py", start, start + 1, "escape(b)"), text, tally, rules)
+    assert (tally.new_ruff, tally.known_undefined) == (1, 1)
+    assert [p.split(":")[0] for p in tally.problems] == ["adds F821 `escape`"]

@@ -104,6 +104,31 @@ USES_OS = "import os\n\n\ndef home():\n    return os.environ['HOME']\n"
             (),
             id="a finding that lines moved is not new",
         ),
+        pytest.param(
+            "def f(a):\n    return quote(a)\n\n\ndef g(b):\n    return b\n",
+            "return b",
+            "return quote(b)",
+            PASSED,
+            (),
+            id="another use of a name the file already uses undefined is not new",
+        ),
+        pytest.param(
+            "def f(a):\n    return quote(a)\n\n\ndef g(b):\n    return b\n",
+            "return b",
+            "return escape(b)",
+            RUFF,
+            ("F821",),
+            id="a name undefined that the file did not use before is new",
+        ),
+        pytest.param(
+            "def f(a, ctx):\n    return g(ctx)\n\n\ndef h(b):\n    return g(ctx)\n\n\n"
+            "def g(b):\n    return b\n",
+            "return b\n",
+            "return g(ctx)\n",
+            RUFF,
+            ("F821",),
+            id="another use of a name undefined there but bound elsewhere in the file is new",
+        ),
     ],
 )
 def test_checks(tmp_path, text, old, new, reason, rules) -> None:

@@ -71,3 +71,87 @@ def test_lines_cut_away_leave_their_imports_alone(tmp_path):
     current = opened(tmp_path, {"mod.py": MOD})
     cursor = current.edit("mod.py", "\n\ndef place(a, b):\n    move(a, b)\n", "")
     assert imports_proposed(current, "mod.py", cursor) == []
+
+
+CORE = "class Context:\n    pass\n\n\nclass Group:\n    pass\n"
+OTHER = """\
+import os
+import typing as t
+
+from .core import Context
+
+
+def run(ctx: Context) -> t.Any:
+    return os.getcwd()
+"""
+USER = """\
+import sys
+
+from .core import Group
+
+
+def main() -> None:
+    print(sys.argv, Group)
+"""
+
+
+def test_a_name_used_before_its_import_gets_the_import_other_files_write(tmp_path):
+    files = {"pkg/core.py": CORE, "pkg/other.py": OTHER, "pkg/user.py": USER}
+    current = opened(tmp_path, files, ("pkg/user.py",))
+    cursor = current.edit(
+        "pkg/user.py", "    print(sys.argv, Group)\n", "    print(sys.argv, Group, Context())\n"
+    )
+    (item,) = imports_proposed(current, "pkg/user.py", cursor)
+    assert item.label == "import `Context`: `from .core import Context`"
+    # Joined to the import of the same module, where ruff's import sorting puts it.
+    assert applied(current.text("pkg/user.py"), item).startswith(
+        "import sys\n\nfrom .core import Context, Group\n\n\ndef main"
+    )
+    assert [shown.label for shown in current.suggested("pkg/user.py", cursor)] == [item.label]
+    # A one-letter name (`import typing as t`, `_`) is left alone: too many things bind it.
+    cursor = current.edit(
+        "pkg/user.py", "    print(sys.argv", "    t.cast(int, 1)\n    print(sys.argv"
+    )
+    assert [i for i in imports_proposed(current, "pkg/user.py", cursor) if "`t`" in i.label] == []
+
+
+def test_a_standard_module_used_before_its_import_is_imported(tmp_path):
+    files = {"pkg/core.py": CORE, "pkg/user.py": USER}
+    current = opened(tmp_path, files, ("pkg/user.py",))
+    cursor = current.edit(
+        "pkg/user.py", "    print(sys.argv", "    logging.info(1)\n    print(sys.argv"
+    )
+    (item,) = imports_proposed(current, "pkg/user.py", cursor)
+    assert applied(current.text("pkg/user.py"), item).startswith(
+        "import logging\nimport sys\n\nfrom .core import Group\n"
+    )
+    # A module the file imports already (at its top as `import os.path`, or in a function).
+    for imported in ("import os.path\n", "def g():\n    import os\n\n\n"):
+        again = opened(tmp_path, {**files, "pkg/user.py": imported + USER}, ("pkg/user.py",))
+        cursor = again.edit(
+            "pkg/user.py", "    print(sys.argv", "    logging.info(os.sep)\n    print(sys.argv"
+        )
+        assert [i.label for i in imports_proposed(again, "pkg/user.py", cursor)] == [
+            "import `logging`: `import logging`"
+        ]
+    # A name that is no module of the standard library, or not used as one: nothing.
+    cursor = current.edit("pkg/user.py", "    logging.info(1)\n", "    x = shutil\n")
+    assert imports_proposed(current, "pkg/user.py", cursor) == []
+
+
+def test_no_import_is_proposed_without_one_to_copy_or_a_sorted_block(tmp_path):
+    files = {"pkg/core.py": CORE, "pkg/other.py": OTHER, "pkg/user.py": USER, "lib/far.py": OTHER}
+    current = opened(tmp_path, files, ("pkg/user.py", "lib/far.py"))
+    # Nothing in the workspace imports `Missing`.
+    cursor = current.edit("pkg/user.py", "Group)\n", "Group, Missing)\n")
+    assert imports_proposed(current, "pkg/user.py", cursor) == []
+    # A relative import written in another package means another module.
+    far = "import os\n\n\ndef far():\n    return os.sep\n"
+    current = opened(tmp_path, {**files, "lib/far.py": far}, ("lib/far.py",))
+    cursor = current.edit("lib/far.py", "    return os.sep\n", "    return os.sep, Context()\n")
+    assert imports_proposed(current, "lib/far.py", cursor) == []
+    # Imports that ruff would sort otherwise: where the line goes is not known.
+    unsorted = USER.replace("import sys\n", "import sys\nimport abc\n")
+    current = opened(tmp_path, {**files, "pkg/user.py": unsorted}, ("pkg/user.py",))
+    cursor = current.edit("pkg/user.py", "Group)\n", "Group, Context())\n")
+    assert imports_proposed(current, "pkg/user.py", cursor) == []

@@ -32,7 +32,13 @@ from tactful.server.cli.bench import session
 from tactful.server.cli.bench_edits import _checkout, _file_events, _git, clone_at, show
 from tactful.server.features.inline_completion import ACCEPT, REJECT
 from tactful.server.features.next_edits import METHOD
-from tactful.suggestion.next_replay import NextTally, Proposal, padded, replay_commit
+from tactful.suggestion.next_replay import (
+    NextTally,
+    Proposal,
+    finding_key,
+    padded,
+    replay_commit,
+)
 
 # Who commits the padded files in the workspace (a scratch clone).
 _IDENTITY = ("-c", "user.name=tactful bench", "-c", "user.email=bench@localhost")
@@ -171,7 +177,7 @@ class RuffRules:
         key = (path, text)
         if key not in self.known:
             findings = ruff.check_text(text, self.root / path, self.root)
-            self.known[key] = Counter(finding.rule for finding in findings)
+            self.known[key] = Counter(finding_key(f.rule, f.message) for f in findings)
             if len(self.known) > 32:
                 self.known.pop(next(iter(self.known)))
         return self.known[key]

@@ -12,7 +12,9 @@ size. ruff runs on the current text (cached by content) and on the text with eac
 applied alone, the runs side by side, for at most ``ruff_runs`` candidates (the others are not
 shown). A finding is new when the text before had none of its rule on the same line (lines
 moved by the edit followed), anywhere in the file: an edit that leaves a name undefined three
-lines further down is caught too.
+lines further down is caught too. An undefined name (F821) the text before already had, and
+that nothing in the file defines, is not new: a use written before its import, repeated by a
+next edit, waits for the same import.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from tree_sitter import Node, Tree
 from tactful.analyzers import ruff
 from tactful.analyzers.findings import Finding
 from tactful.analyzers.text import LineIndex
+from tactful.suggestion.next_edits import python as py
 from tactful.suggestion.next_edits.outline import Outliner
 from tactful.suggestion.next_edits.trees import Source, edited, parse
 from tactful.suggestion.next_edits.types import NextEdit
@@ -138,6 +141,7 @@ class Checker:
         before = findings[0]
         for (index, edit, start, end), after in zip(chosen, findings[1:], strict=True):
             new = _new_findings(source.text, before, after, [(index, edit, start, end)])
+            new = [f for f in new if not _undefined_before(f, before, source, tree)]
             if new:
                 verdicts[index] = Verdict(edit, RUFF, tuple(sorted({f.rule for f in new})))
         return verdicts
@@ -168,6 +172,33 @@ def _pool() -> ThreadPoolExecutor:
         if _POOL is None:
             _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tactful-next-ruff")
         return _POOL
+
+
+def undefined_name(finding: Finding) -> str | None:
+    """The name an F821 finding ("Undefined name `x`") says is undefined, else None."""
+    if finding.rule != "F821":
+        return None
+    start = finding.message.find("`")
+    end = finding.message.find("`", start + 1)
+    return finding.message[start + 1 : end] if 0 <= start < end else None
+
+
+def _undefined_before(
+    finding: Finding, before: Sequence[Finding], source: Source, tree: Tree | None
+) -> bool:
+    """True for a name left undefined that the text before already used undefined and that
+    nothing in the file defines (no import, assignment, ``def`` or parameter of it): the
+    developer wrote a use before its import or definition, and the next edit repeating that
+    use does not make the file worse (the one import or definition fixes both). A name bound
+    somewhere in the file (a parameter of other functions) is not excused: a use of it where
+    it is not bound stays wrong after any import."""
+    name = undefined_name(finding)
+    return (
+        name is not None
+        and tree is not None
+        and any(undefined_name(f) == name for f in before)
+        and py.undefined(tree.root_node, source, name)
+    )
 
 
 def count_errors(node: Node) -> int:

@@ -279,6 +279,10 @@ class NextEditEngine:
             except Exception:
                 logger.exception("propagating an edit failed")
         found.extend(imports.unused_after(recent, trees_by_edit, current))
+        try:
+            found.extend(imports.missing(recent, current, elsewhere_of(current), self.root))
+        except Exception:
+            logger.exception("looking for a missing import failed")
         for rules, edit in learned:
             home = homes.get(edit.uri)
             if home is None:

@@ -9,18 +9,35 @@ Only a name the edit itself removed a use of is followed, only when the edit rew
 uses it any more: an import left unused for another reason (a re-export, an import kept for
 its side effects) is not the edit's doing. A package's ``__init__.py`` and a name listed in a
 string (``__all__``) are left alone, since those imports are how a module exports a name.
+
+The other way (``missing``): an edit that used a name nothing in the file defines → the import
+of it that other files of the workspace write (``from .core import Context``, ``import typing
+as t``; a relative one only from a file of the same package), the one most of them write, put
+where ruff's import sorting (``I001``, with the project's configuration) puts it; with no
+file importing it, a module of the standard library used as ``name.attribute`` is imported
+as ``import name``. Only when the
+sorted block differs from the file's by that import alone: in a file whose imports ruff would
+sort otherwise, the place is not known and nothing is proposed.
 """
 
 from __future__ import annotations
 
+import difflib
+import functools
+import keyword
 import logging
+import re
+import sys
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 
 from tree_sitter import Node
 
+from tactful.analyzers import ruff
+from tactful.analyzers.text import LineIndex
 from tactful.suggestion.next_edits import python as py
-from tactful.suggestion.next_edits.proposals import next_edit
+from tactful.suggestion.next_edits.proposals import Elsewhere, next_edit
 from tactful.suggestion.next_edits.targets import Target
 from tactful.suggestion.next_edits.trees import EditTrees, Source
 from tactful.suggestion.next_edits.types import IMPORT, NextEdit, RecordedEdit
@@ -31,6 +48,14 @@ logger = logging.getLogger(__name__)
 # commits, benchmarks/next_edits.py).
 SCORE = 0.6
 _IMPORTS = frozenset({"import_statement", "import_from_statement"})
+# How likely the import other files write of a name the developer just used undefined is the
+# one wanted (replayed commits, benchmarks/next_edits.py).
+MISSING_SCORE = 0.6
+# Names a request looks imports up for, at most (the latest edits' first).
+MAX_MISSING = 2
+# Other files read for a name's imports, at most.
+MAX_IMPORTERS = 12
+_WORD = re.compile(r"[A-Za-z_]\w*")
 
 
 def unused_imports(edit: RecordedEdit, trees: EditTrees, current: Target) -> list[NextEdit]:
@@ -161,3 +186,208 @@ def unused_after(
         except Exception:
             logger.exception("following an edit's imports failed")
     return found
+
+
+def missing(
+    edits: Sequence[RecordedEdit],
+    current: Target,
+    elsewhere: Elsewhere | None,
+    root: Path | None,
+) -> list[NextEdit]:
+    """Imports of the names ``current``'s edits among ``edits`` used and nothing in the file
+    defines, each the import other files write, placed as ruff sorts it (see the module's
+    docstring)."""
+    tree = current.tree
+    if current.language_id != "python" or tree is None or elsewhere is None or root is None:
+        return []
+    source = current.source
+    module = tree.root_node
+    statements = [child for child in module.children if child.type in _IMPORTS]
+    if not statements or any(child.has_error for child in statements):
+        return []
+    wanted: list[tuple[str, int]] = []
+    for edit in reversed(edits):
+        if edit.uri != current.uri or len(wanted) >= MAX_MISSING:
+            continue
+        for word in dict.fromkeys(_WORD.findall(edit.after[edit.start : edit.new_end])):
+            if len(wanted) >= MAX_MISSING:
+                break
+            if word in (name for name, _ in wanted) or not _used_undefined(module, source, word):
+                continue
+            wanted.append((word, edit.sequence))
+    found: list[NextEdit] = []
+    for name, origin in wanted:
+        line, seen = _import_written_elsewhere(name, current, elsewhere, root)
+        if line is None:
+            continue
+        after = _after_imports(module, statements)
+        placed = _sorted_insertion(
+            source.text, current.path or "", str(root), source.char(after), line, name
+        )
+        if placed is None:
+            continue
+        start, end, text = placed
+        found.append(
+            next_edit(
+                current,
+                source.byte(start),
+                source.byte(end),
+                text,
+                label=f"import `{name}`: `{line}`",
+                source=IMPORT,
+                score=MISSING_SCORE,
+                evidence={"missing_import": 1.0, "files_importing": float(seen)},
+                origin=origin,
+            )
+        )
+    return found
+
+
+def _used_undefined(root: Node, source: Source, name: str) -> bool:
+    """True when ``name`` is used as a variable somewhere and nothing in the file defines it."""
+    if len(name) < 2 or keyword.iskeyword(name) or not py.undefined(root, source, name):
+        return False
+    leaves = py.identifiers_at(root, source, name)
+    if any(py.enclosing(leaf, _IMPORTS) is not None for leaf in leaves):
+        # ``py.undefined`` does not count ``import name`` (or ``import name.sub``, or one in
+        # a function) as a definition: an import of it anywhere is one.
+        return False
+    return any(py.is_plain_name(leaf) for leaf in leaves)
+
+
+def _import_written_elsewhere(
+    name: str, current: Target, elsewhere: Elsewhere, root: Path
+) -> tuple[str | None, int]:
+    """The import of ``name`` most other files write (a line of code), and how many write it."""
+    package = _package(current.path, root)
+    lines: Counter[str] = Counter()
+    read = 0
+    for target in elsewhere.containing(name):
+        if target.tree is None or target.language_id != "python":
+            continue
+        read += 1
+        for statement in target.tree.root_node.children:
+            if statement.type not in _IMPORTS or statement.has_error:
+                continue
+            line = _import_line(statement, target.source, name)
+            if line is None:
+                continue
+            if line.startswith("from .") and _package(target.path, root) != package:
+                continue  # a relative import means another module from another package
+            lines[line] += 1
+        if read >= MAX_IMPORTERS:
+            break
+    if not lines:
+        if name in sys.stdlib_module_names and _used_as_module(current, name):
+            return f"import {name}", 0
+        return None, 0
+    line, seen = lines.most_common(1)[0]
+    return line, seen
+
+
+def _used_as_module(current: Target, name: str) -> bool:
+    """True when ``name`` is used as ``name.attribute`` in ``current``."""
+    tree = current.tree
+    if tree is None:
+        return False
+    for leaf in py.identifiers_at(tree.root_node, current.source, name):
+        parent = leaf.parent
+        if (
+            parent is not None
+            and parent.type == "attribute"
+            and parent.child_by_field_name("object") == leaf
+        ):
+            return True
+    return False
+
+
+def _import_line(statement: Node, source: Source, name: str) -> str | None:
+    """The statement reduced to the import of ``name`` alone, or None when it does not bind it."""
+    for bound, node in _bound(statement, source):
+        if bound != name:
+            continue
+        if statement.type == "import_statement":
+            return f"import {source.of(node)}"
+        module = statement.child_by_field_name("module_name")
+        if module is None:
+            return None
+        return f"from {source.of(module)} import {source.of(node)}"
+    return None
+
+
+def _package(path: str | None, root: Path) -> str:
+    """The folder of a file (an open document's path is absolute, a workspace file's is
+    relative to ``root``)."""
+    return str((root / path).resolve().parent) if path else ""
+
+
+def _after_imports(module: Node, statements: Sequence[Node]) -> int:
+    """The byte where a new import line goes before sorting: after the last import statement
+    of the module's top that precedes its first definition."""
+    first_definition = next(
+        (
+            child.start_byte
+            for child in module.children
+            if child.type in ("function_definition", "class_definition", "decorated_definition")
+        ),
+        module.end_byte,
+    )
+    heading = [statement for statement in statements if statement.end_byte <= first_definition]
+    last = heading[-1] if heading else statements[0]
+    return last.end_byte
+
+
+@functools.lru_cache(maxsize=32)
+def _sorted_insertion(
+    text: str, path: str, root: str, after: int, line: str, name: str
+) -> tuple[int, int, str] | None:
+    """``line`` put into ``text``'s imports where ruff's import sorting puts it: the code-point
+    range of ``text`` to replace and its replacement, or None when ruff would change more of
+    the block than that line (imports not sorted as ruff sorts them, or no ruff)."""
+    end_of_line = text.find("\n", after)
+    at = len(text) if end_of_line == -1 else end_of_line + 1
+    inserted = text[:at] + ("" if text[:at].endswith("\n") else "\n") + line + "\n" + text[at:]
+    options = ruff.RuffOptions(select=("I001",))
+    findings = ruff.check_text(inserted, path or "untitled.py", root, options)
+    unsorted = [f for f in findings if f.rule == "I001"]
+    result = inserted
+    if unsorted:
+        fixes = [fix for finding in unsorted for fix in finding.fixes]
+        if len(fixes) != 1:
+            return None
+        lines = LineIndex(inserted)
+        for edit in sorted(fixes[0].edits, key=lambda e: e.span.start, reverse=True):
+            start = lines.offset(edit.span.start, inserted)
+            end = lines.offset(edit.span.end, inserted)
+            result = result[:start] + edit.new_text + result[end:]
+    return _only_the_import(text, result, name)
+
+
+def _only_the_import(text: str, result: str, name: str) -> tuple[int, int, str] | None:
+    """The one range of lines of ``text`` that ``result`` changes, if all it changes is the
+    import ``line`` added (a line of its own, or its name joined to an import of the same
+    module); else None."""
+    old = text.splitlines(keepends=True)
+    new = result.splitlines(keepends=True)
+    blocks = [
+        op for op in difflib.SequenceMatcher(None, old, new).get_opcodes() if op[0] != "equal"
+    ]
+    if len(blocks) != 1:
+        return None
+    _tag, i1, i2, j1, j2 = blocks[0]
+    removed, added = old[i1:i2], new[j1:j2]
+    if not added or not all(_has_word(piece, name) or piece in removed for piece in added):
+        return None
+    if len(added) - len(removed) > 1 or len(removed) > 3:
+        return None
+    words_before = Counter(word for piece in removed for word in _WORD.findall(piece))
+    words_after = Counter(word for piece in added for word in _WORD.findall(piece))
+    if words_before - words_after:
+        return None  # something the block had would go
+    start = sum(len(piece) for piece in old[:i1])
+    end = start + sum(len(piece) for piece in removed)
+    return start, end, "".join(added)
+
+
+def _has_word(text: str, word: str) -> bool:
+    return re.search(r"(?<!\w)" + re.escape(word) + r"(?!\w)", text) is not None

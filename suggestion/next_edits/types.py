@@ -16,7 +16,7 @@ REPEAT = "repeat"  # an edit the developer made, repeated at another place it ap
 RENAME = "rename"  # a renamed definition followed at its references
 SIGNATURE = "signature"  # a changed parameter list followed at the calls and in the docstring
 ATTRIBUTE = "attribute"  # a renamed ``self.x`` followed at its uses in the class
-IMPORT = "import"  # an import the developer's edit left unused, removed
+IMPORT = "import"  # an import the edit left unused, removed; or one it needs, added
 LLM = "llm"  # the configured model's answer
 SOURCES = (REPEAT, RENAME, SIGNATURE, ATTRIBUTE, IMPORT, LLM)
 
