@@ -232,10 +232,10 @@ class ReviewPipeline(DocumentPipeline[Editor]):
 
     async def _review_later(self, key: str, generation: int, delay: float, with_llm: bool) -> None:
         if delay:
+            # A review after edits waits for the developer to pause: its rules are pure Python
+            # over the change, which a completion or next edit would wait behind.
             await asyncio.sleep(delay)
-        # A review waits for the developer to pause (at once when not typing): its rules are
-        # pure Python over the change, which a completion or next edit would wait behind.
-        await self.typing.pause()
+            await self.typing.pause()
         await self._review_document(key, generation, with_llm)
         if with_llm and self._pending.pop(key, False) and self.editor.document(key) is not None:
             self._asks_llm[key] = False
