@@ -200,7 +200,7 @@ async def wait_for_actions(lsp: LanguageClient, uri: str) -> list[types.CodeActi
     return found
 
 
-def testing_fixes(lsp: LanguageClient) -> list:
+def fixes_being_tested(lsp: LanguageClient) -> list:
     """The tokens of the progress reports that began testing fixes."""
     return [
         token
@@ -234,12 +234,12 @@ async def test_fixes_are_judged_once_typing_pauses_not_while_it_goes_on(
         await lsp.text_document_inline_completion_async(inline_at(notes, 0, len(typed)))
         await asyncio.sleep(0.02)
     assert [d.code for d in lsp.diagnostics.get(uri, [])] == ["F401"]
-    assert testing_fixes(lsp) == []
+    assert fixes_being_tested(lsp) == []
     assert not changed
     (waiting,) = await code_actions(lsp, uri, 5)
     assert waiting.title.endswith("not validated (tests still running)")
     # Once typing pauses, the fix is tested and its verdict announced.
-    await wait_for(lambda: testing_fixes(lsp))
+    await wait_for(lambda: fixes_being_tested(lsp))
     await wait_for(lambda: changed, timeout=120)
     assert changed[0].uri == uri
     (judged,) = await code_actions(lsp, uri, 5, only=[types.CodeActionKind.QuickFix])
