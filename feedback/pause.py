@@ -27,6 +27,9 @@ from collections.abc import Iterator
 # Background work waits until nothing was typed or asked for for this long (next edits are
 # prepared after a pause of 0.3 s, lints after 0.25 s: those come first).
 PAUSE_S = 0.5
+# A request still unanswered this long after the last thing heard (a slow model, a request
+# whose answer was lost) no longer holds background work back.
+PENDING_MAX_S = 10.0
 
 
 class Typing:
@@ -34,8 +37,9 @@ class Typing:
     answered; ``pause`` returns once both have been quiet for ``pause_s``. A ``Typing`` that
     never hears anything never makes anyone wait."""
 
-    def __init__(self, pause_s: float = PAUSE_S) -> None:
+    def __init__(self, pause_s: float = PAUSE_S, pending_max_s: float = PENDING_MAX_S) -> None:
         self.pause_s = pause_s
+        self.pending_max_s = pending_max_s
         self._last = -math.inf
         self._pending = 0
         self._interrupts: set[threading.Event] = set()
@@ -47,7 +51,8 @@ class Typing:
     def typing(self) -> bool:
         """Whether typing is going on now (a request being answered, or a change or request
         heard less than ``pause_s`` ago)."""
-        return self._pending > 0 or time.monotonic() - self._last < self.pause_s
+        quiet = time.monotonic() - self._last
+        return quiet < self.pause_s or (self._pending > 0 and quiet < self.pending_max_s)
 
     def heard(self) -> None:
         """The developer typed (a document changed, a request came): every step watched by
@@ -69,12 +74,14 @@ class Typing:
         self._last = time.monotonic()
 
     async def pause(self) -> None:
-        """Return once no request is being answered and nothing was heard for ``pause_s``."""
+        """Return once no request is being answered and nothing was heard for ``pause_s``
+        (a request unanswered for ``pending_max_s`` no longer counts)."""
         waited = False
         while True:
-            wait = self.pause_s if self._pending else self._last + self.pause_s - time.monotonic()
-            if wait <= 0:
+            if not self.typing:
                 return
+            quiet = time.monotonic() - self._last
+            wait = max(0.01, self.pause_s if self._pending else self.pause_s - quiet)
             if not waited:
                 waited = True
                 self.waited += 1

@@ -310,3 +310,17 @@ async def test_typing_interrupts_a_fixs_judging_which_is_done_again_after_the_pa
     assert typing.interrupted == 1
     assert sorted(o.finding.rule for o in state.offers.values()) == ["F401", "F841"]
     assert all(o.fix is not None for o in state.offers.values())
+
+
+async def test_a_request_left_unanswered_holds_background_work_back_only_so_long() -> None:
+    typing = Typing(pause_s=0.05, pending_max_s=0.3)
+    typing.began()  # and never ended
+    assert typing.typing
+    waiting = asyncio.ensure_future(typing.pause())
+    await asyncio.sleep(0.15)
+    assert not waiting.done()
+    await asyncio.wait_for(waiting, 5)
+    assert not typing.typing
+    typing.ended()
+    typing.heard()
+    assert typing.typing
