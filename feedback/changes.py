@@ -27,6 +27,7 @@ from tactful.analyzers.diff import (
     open_repository,
     working_tree_diff,
 )
+from tactful.feedback.pause import Typing
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
@@ -80,7 +81,9 @@ class DocumentPipeline(Generic[E]):
     """What the review and quality pipelines are given: the editor's side (``editor``), the
     feedback loop (``feedback()``: None until the server has one), the executor for blocking
     work, and the working tree's changes, shared between them; and the one background task of
-    each document (its review or lint), which a newer one replaces."""
+    each document (its review or lint), which a newer one replaces; and ``typing``, when the
+    developer pauses, which work that competes with typing for the interpreter waits for (by
+    default one that never hears anything, so nothing waits)."""
 
     def __init__(
         self,
@@ -88,11 +91,13 @@ class DocumentPipeline(Generic[E]):
         feedback: Callable[[], FeedbackLoop | None],
         run_blocking: RunBlocking,
         changes: Changes | None = None,
+        typing: Typing | None = None,
     ) -> None:
         self.editor = editor
         self.feedback = feedback
         self.run_blocking = run_blocking
         self.changes = changes if changes is not None else Changes(run_blocking)
+        self.typing = typing if typing is not None else Typing()
         self._tasks: dict[str, asyncio.Task[Any]] = {}
 
     def _run(self, key: str, work: Coroutine[Any, Any, Any], name: str) -> None:

@@ -257,11 +257,17 @@ class FixJudge:
         # Changes already screened, so that a candidate making the same text is judged once.
         seen: set[str] = set()
         # Alternatives are proposed only once every usual candidate has failed ruff or the tests.
+        stopped = FixOffer(finding, None, not_validated("cancelled"))
         for source, propose in ((CANDIDATES, candidates), (ALTERNATIVES, alternatives)):
+            if cancelled is not None and cancelled.is_set():
+                return self._end(turn, stopped, cancelled)
             # propose
             step = self._propose(turn, source, functools.partial(propose, finding, text))
             # clean up: ruff's screen, then the smallest, most local change first
-            ranked = rank(self._screen(turn, step, before, seen))
+            screened = self._screen(turn, step, before, seen, cancelled)
+            if cancelled is not None and cancelled.is_set():
+                return self._end(turn, stopped, cancelled)
+            ranked = rank(screened)
             # judge: the tests, best first, until one lets a candidate through
             offer = self._judge(turn, step, ranked, cancelled)
             if offer is not None:
@@ -294,15 +300,23 @@ class FixJudge:
         return step
 
     def _screen(
-        self, turn: FixTurn, step: int, before: Sequence[Finding], seen: set[str]
+        self,
+        turn: FixTurn,
+        step: int,
+        before: Sequence[Finding],
+        seen: set[str],
+        cancelled: threading.Event | None = None,
     ) -> list[Screened]:
         """The candidates of a proposal that ruff accepts; the others dropped with ruff's
-        reason, and a change already screened dropped as the same."""
+        reason, and a change already screened dropped as the same. Once ``cancelled`` is set
+        the candidates left are not screened (each is a ruff run over the whole text)."""
         survivors: list[Screened] = []
         if len(self._settled) > SETTLED_KEPT:
             self._settled.clear()
         finding, text = turn.request.finding, turn.request.text
         for candidate in turn.proposals[step].items:
+            if cancelled is not None and cancelled.is_set():
+                break
             outcome = screen(
                 candidate.fix, finding, text, self.root, before, self.ruff_options, self._settled
             )

@@ -84,6 +84,7 @@ from tactful.feedback.fixes import (
     judged_ahead,
     verdict_detail,
 )
+from tactful.feedback.pause import Typing
 from tactful.feedback.review.pipeline import Report
 from tactful.feedback.turn import Dropped, Judged, Outcome, Proposal, Turn
 from tactful.feedback.validation import Validation
@@ -236,14 +237,17 @@ class QualityPipeline(DocumentPipeline[Editor]):
         feedback: Callable[[], FeedbackLoop | None],
         run_blocking: RunBlocking,
         changes: Changes | None = None,
+        typing: Typing | None = None,
     ) -> None:
         # The working tree's diff and the baseline are shared with review.
-        super().__init__(editor, feedback, run_blocking, changes)
+        super().__init__(editor, feedback, run_blocking, changes, typing)
         self.documents: dict[str, DocumentQuality] = {}
         # ruff's findings on base versions of files, by (path, base text, ruff's options).
         self._base_findings: dict[tuple[str, str, RuffOptions], list[Finding]] = {}
         self._warned: set[str] = set()
         self._judge_tasks: dict[str, tuple[asyncio.Task[Any], threading.Event]] = {}
+        # The step of each document's judging that typing would interrupt: set on a stop too.
+        self._judging_steps: dict[str, threading.Event] = {}
         self._validations: dict[str, set[concurrent.futures.Future[Verdict]]] = {}
         # What the feedback loop heard of, so each fix and each of its verdicts is told once.
         self.offered: dict[str, OfferedFixes] = {}
@@ -459,10 +463,18 @@ class QualityPipeline(DocumentPipeline[Editor]):
             task, cancelled = running
             cancelled.set()
             task.cancel()
+        step = self._judging_steps.pop(key, None)
+        if step is not None:
+            step.set()
         for future in list(self._validations.get(key, ())):
             future.cancel()
 
     async def _judge_all(self, state: DocumentQuality, cancelled: threading.Event) -> None:
+        # Judging is pure Python over the whole document (ruff's output read for every
+        # candidate, libcst recipes): it starts once the developer pauses.
+        await self.typing.pause()
+        if cancelled.is_set():
+            return
         judge = self.judge(state)
         if judge.validate is None:
             await self._judge_each(judge, state, cancelled, None)
@@ -487,8 +499,8 @@ class QualityPipeline(DocumentPipeline[Editor]):
                     return
                 if report is not None:
                     report(f"{finding.rule} ({step + 1}/{total})", step * 100 // total)
-                turn = await self.run_blocking(judge.turn, state.request(index), cancelled)
-                if cancelled.is_set():
+                turn = await self._judge_one(judge, state, index, cancelled)
+                if turn is None:
                     return
                 state.turns[index] = turn
                 waiting, state.updated = state.updated, asyncio.Event()
@@ -499,6 +511,33 @@ class QualityPipeline(DocumentPipeline[Editor]):
         finally:
             state.judged.set()
             state.updated.set()
+
+    async def _judge_one(
+        self,
+        judge: FixJudge,
+        state: DocumentQuality,
+        index: int,
+        cancelled: threading.Event,
+    ) -> FixTurn | None:
+        """The turn that judged one finding's fix, in a pause of the developer's typing: a
+        judging that typing interrupted is abandoned and done again after the next pause (its
+        settled screens and verdicts are kept, so it starts where it stopped). None once the
+        document's judging was stopped."""
+        while True:
+            await self.typing.pause()
+            if cancelled.is_set():
+                return None
+            with self.typing.interruptible() as interrupted:
+                self._judging_steps[state.uri] = interrupted
+                try:
+                    turn = await self.run_blocking(judge.turn, state.request(index), interrupted)
+                finally:
+                    if self._judging_steps.get(state.uri) is interrupted:
+                        del self._judging_steps[state.uri]
+            if cancelled.is_set():
+                return None
+            if turn.outcome is not Outcome.CANCELLED or not interrupted.is_set():
+                return turn
 
     # -- what code actions ask --------------------------------------------------------------
 

@@ -27,6 +27,18 @@ from tactful.server.transport import Oversized
 
 logger = logging.getLogger(__name__)
 
+# The messages typing sends: a change, and the requests an editor makes as the developer types.
+# While they come (and until those requests are answered) background work waits
+# (``tactful.feedback.pause``).
+TYPING_METHODS = frozenset(
+    {
+        types.TEXT_DOCUMENT_DID_CHANGE,
+        types.TEXT_DOCUMENT_INLINE_COMPLETION,
+        types.TEXT_DOCUMENT_COMPLETION,
+        "tactful/nextEdits",
+    }
+)
+
 
 @dataclass
 class _Unanswerable:
@@ -118,7 +130,33 @@ class TactfulProtocol(LanguageServerProtocol):
             if msg_id is not None:
                 self._send_error(msg_id, JsonRpcInvalidRequest("the server is shutting down"))
             return
+        if getattr(message, "method", None) in TYPING_METHODS:
+            self._handle_typing(message)
+            return
         super().handle_message(message)
+
+    def _handle_typing(self, message: Any) -> None:
+        """Handle a message typing sent, telling the server's ``Typing``: a request counts
+        as typing until it is answered."""
+        services = getattr(self._server, "services", None)
+        if services is None:
+            super().handle_message(message)
+            return
+        typing = services.typing
+        msg_id = getattr(message, "id", None)
+        if msg_id is None:
+            typing.heard()
+            super().handle_message(message)
+            return
+        typing.began()
+        try:
+            super().handle_message(message)
+        finally:
+            future = self._request_futures.get(msg_id)
+            if future is None or future.done():
+                typing.ended()
+            else:
+                future.add_done_callback(lambda _: typing.ended())
 
     def _handle_cancel_notification(self, msg_id: Any) -> None:
         # Cancelling a request that has already been answered is routine (an editor cancels

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from tactful.feedback.completion import CompletionPipeline
     from tactful.feedback.loop import FeedbackLoop
     from tactful.feedback.next_edits import NextEditPipeline
+    from tactful.feedback.pause import Typing
     from tactful.feedback.quality import QualityPipeline
     from tactful.feedback.review.pipeline import ReviewPipeline
     from tactful.feedback.team.link import TeamLink
@@ -96,6 +97,14 @@ class Services:
         from tactful.server.diagnostics import DiagnosticsPublisher
 
         return DiagnosticsPublisher(self.server)
+
+    @cached_property
+    def typing(self) -> Typing:
+        """When the developer types and pauses, as the messages say (``protocol.py`` feeds it):
+        the background work that competes with typing for the interpreter waits for pauses."""
+        from tactful.feedback.pause import Typing
+
+        return Typing()
 
     @cached_property
     def changes(self) -> Changes:

@@ -14,6 +14,7 @@ from tactful.analyzers.ruff import RuffOptions
 from tactful.feedback import events as ev
 from tactful.feedback.fixes import fix_id
 from tactful.feedback.loop import FeedbackLoop
+from tactful.feedback.pause import Typing
 from tactful.feedback.quality import QualityConfig, QualityPipeline, QuickFixRequest, QuickFixTurn
 from tactful.feedback.turn import Outcome
 from tactful.feedback.validation import Validation
@@ -251,3 +252,75 @@ async def test_the_all_scope_keeps_everything(workspace: Workspace) -> None:
     turn = await quality.lint(key)
     assert rules(editor.shown[key]) == [(1, "F401"), (2, "F401"), (6, "F841")]
     assert turn.dropped == []
+
+
+async def test_fixes_are_judged_once_typing_pauses(workspace: Workspace) -> None:
+    settings = QualityConfig(
+        root=workspace.root,
+        ruff=RuffOptions(select=("F",)),
+        validation=Validation(None, "workspace not trusted"),
+    )
+    editor = MemoryEditor(lambda: settings)
+    typing = Typing(pause_s=0.05)
+    quality = QualityPipeline(editor, lambda: None, asyncio.to_thread, typing=typing)
+    key = editor.open_file(workspace.write("mod.py", SOURCE))
+    typing.began()  # a completion is being answered: the developer is typing
+
+    await quality.lint(key)
+
+    # the findings are shown at once; their fixes wait for the pause
+    assert rules(editor.shown[key]) == [(1, "F401"), (5, "F841")]
+    state = quality.documents[key]
+    await asyncio.sleep(0.5)
+    assert state.turns == {} and not state.judged.is_set()
+    typing.ended()
+    await asyncio.wait_for(state.judged.wait(), 60)
+    assert sorted(f.rule for f in (o.finding for o in state.offers.values())) == ["F401", "F841"]
+    assert typing.waited >= 1 and typing.interrupted == 0
+
+
+async def test_typing_interrupts_a_fixs_judging_which_is_done_again_after_the_pause(
+    workspace: Workspace,
+) -> None:
+    settings = QualityConfig(
+        root=workspace.root,
+        ruff=RuffOptions(select=("F",)),
+        validation=Validation(None, "workspace not trusted"),
+    )
+    editor = MemoryEditor(lambda: settings)
+    typing = Typing(pause_s=0.05)
+    judged: list[str] = []
+
+    async def run_blocking(fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if getattr(fn, "__name__", "") == "turn":
+            judged.append(args[0].finding.rule)
+            if len(judged) == 1:
+                typing.heard()  # the developer types as the first finding's judging starts
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    quality = QualityPipeline(editor, lambda: None, run_blocking, typing=typing)
+    key = editor.open_file(workspace.write("mod.py", SOURCE))
+
+    await quality.lint(key)
+    state = quality.documents[key]
+    await asyncio.wait_for(state.judged.wait(), 60)
+
+    # the first judging stopped before proposing anything, and was done again after the pause
+    assert judged == ["F401", "F401", "F841"]
+    assert typing.interrupted == 1
+    assert sorted(o.finding.rule for o in state.offers.values()) == ["F401", "F841"]
+    assert all(o.fix is not None for o in state.offers.values())
+
+
+async def test_a_request_left_unanswered_holds_background_work_back_only_so_long() -> None:
+    typing = Typing(pause_s=0.05, pending_max_s=0.3)
+    typing.began()  # and never ended
+    assert typing.typing
+    waiting = asyncio.ensure_future(typing.pause())
+    await asyncio.sleep(0.15)
+    assert not waiting.done()
+    await asyncio.wait_for(waiting, 5)
+    assert not typing.typing
+    typing.ended()
+    typing.heard()
+    assert typing.typing

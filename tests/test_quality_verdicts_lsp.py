@@ -14,6 +14,7 @@ from fixtures.lsp import (
     change_document,
     code_actions,
     init_params,
+    inline_at,
     open_document,
     wait_for,
 )
@@ -197,6 +198,52 @@ async def wait_for_actions(lsp: LanguageClient, uri: str) -> list[types.CodeActi
         assert time.monotonic() < deadline, "no code action was listed"
         await asyncio.sleep(0.05)
     return found
+
+
+def fixes_being_tested(lsp: LanguageClient) -> list:
+    """The tokens of the progress reports that began testing fixes."""
+    return [
+        token
+        for token, reports in lsp.progress_reports.items()
+        if any(
+            isinstance(r, types.WorkDoneProgressBegin) and r.title.startswith("Testing fixes")
+            for r in reports
+        )
+    ]
+
+
+async def test_fixes_are_judged_once_typing_pauses_not_while_it_goes_on(
+    lsp: LanguageClient, workspace: Workspace
+) -> None:
+    changed = listening(lsp)
+    uri = await open_trusted(lsp, workspace, "F401", DOUBLE, slow_test_of_double(0))
+    # Right after mod.py opens, the developer types in another file: a change and an inline
+    # completion asked for there, one after the other, 30 times and for 3 seconds at least
+    # (the first completion waits for the engine to start). mod.py is linted and
+    # its finding shown meanwhile, but its fix waits: nothing starts testing it, and nothing
+    # is announced.
+    notes = workspace.uri("notes.py")
+    open_document(lsp, notes, "\n")
+    typed = ""
+    started = time.monotonic()
+    version = 1
+    while version < 31 or time.monotonic() - started < 3.0:
+        version += 1
+        typed += "x"
+        change_document(lsp, notes, version, (0, len(typed) - 1), (0, len(typed) - 1), "x")
+        await lsp.text_document_inline_completion_async(inline_at(notes, 0, len(typed)))
+        await asyncio.sleep(0.02)
+    assert [d.code for d in lsp.diagnostics.get(uri, [])] == ["F401"]
+    assert fixes_being_tested(lsp) == []
+    assert not changed
+    (waiting,) = await code_actions(lsp, uri, 5)
+    assert waiting.title.endswith("not validated (tests still running)")
+    # Once typing pauses, the fix is tested and its verdict announced.
+    await wait_for(lambda: fixes_being_tested(lsp))
+    await wait_for(lambda: changed, timeout=120)
+    assert changed[0].uri == uri
+    (judged,) = await code_actions(lsp, uri, 5, only=[types.CodeActionKind.QuickFix])
+    assert judged.title.endswith("— 1 test passed")
 
 
 async def test_typing_stops_the_judging_of_the_fixes_of_the_text_before_it(

@@ -64,6 +64,7 @@ from tactful.feedback.changes import (
     relative_to,
 )
 from tactful.feedback.execution.verdict import ChangeCheck, Status
+from tactful.feedback.pause import Typing
 from tactful.feedback.review.broken_tests import ChangedFile, broken_test_comments, changed_file
 from tactful.feedback.review.coverage import load_coverage
 from tactful.feedback.review.memory import comment_detail, dismissal, load_memory, resolved_comments
@@ -183,9 +184,10 @@ class ReviewPipeline(DocumentPipeline[Editor]):
         feedback: Callable[[], FeedbackLoop | None],
         run_blocking: RunBlocking,
         changes: Changes | None = None,
+        typing: Typing | None = None,
     ) -> None:
         # The working tree's diff is shared with quality's ``changed`` scope.
-        super().__init__(editor, feedback, run_blocking, changes)
+        super().__init__(editor, feedback, run_blocking, changes, typing)
         self.shown: dict[str, dict[str, Comment]] = {}  # key -> id -> comment, in shown order
         self.llm_comments: dict[str, list[Comment]] = {}  # key -> the model's last comments
         # The text each document's shown comments were made on, to tell later which of their
@@ -230,7 +232,10 @@ class ReviewPipeline(DocumentPipeline[Editor]):
 
     async def _review_later(self, key: str, generation: int, delay: float, with_llm: bool) -> None:
         if delay:
+            # A review after edits waits for the developer to pause: its rules are pure Python
+            # over the change, which a completion or next edit would wait behind.
             await asyncio.sleep(delay)
+            await self.typing.pause()
         await self._review_document(key, generation, with_llm)
         if with_llm and self._pending.pop(key, False) and self.editor.document(key) is not None:
             self._asks_llm[key] = False

@@ -163,7 +163,11 @@ async def _progress(
 def pipeline(server: TactfulServer) -> QualityPipeline:
     """The server's quality pipeline (made when first used)."""
     return QualityPipeline(
-        _Editor(server), lambda: server.services.feedback, run_blocking, server.services.changes
+        _Editor(server),
+        lambda: server.services.feedback,
+        run_blocking,
+        server.services.changes,
+        server.services.typing,
     )
 
 

@@ -159,7 +159,11 @@ def _text_of(document: Document) -> Snapshot:
 def pipeline(server: TactfulServer) -> ReviewPipeline:
     """The server's review pipeline (made when first used)."""
     return ReviewPipeline(
-        _Editor(server), lambda: server.services.feedback, run_blocking, server.services.changes
+        _Editor(server),
+        lambda: server.services.feedback,
+        run_blocking,
+        server.services.changes,
+        server.services.typing,
     )
 
 

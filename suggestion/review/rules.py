@@ -122,8 +122,14 @@ def rule_comments(
     checker.scan_nodes()
     new_functions = functions(change.text, language, tree, within=change.changed_lines)
     old_functions = _old_functions(change, language, new_functions)
+    changed = change.changed_lines
     for function in new_functions:
-        touched = sorted(line for line in change.changed_lines if line in function.lines)
+        # whichever is shorter is walked: a file new throughout has every line changed
+        span = range(function.lines.first, function.lines.last + 1)
+        if len(span) < len(changed):
+            touched = [line for line in span if line in changed]
+        else:
+            touched = sorted(line for line in changed if line in function.lines)
         if not touched:
             continue
         old = old_functions.get(function.qualname)
