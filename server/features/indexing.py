@@ -10,9 +10,7 @@ its file leaves the index while it is open (its half-typed words must not count 
 back from disk when it is closed. ``workspace/didChangeWatchedFiles`` keeps the other files
 current (editors send it for the files their extension watches). These changes are applied in
 the order they happened by the index's own worker (``executor.INDEX``), never on the loop, a
-long file's counts a stretch at a time, so a completion never waits for a whole file's; and
-each once the developer pauses (``services.typing``), since counting a file is pure Python
-that a completion or next edit would wait behind for the interpreter.
+long file's counts a stretch at a time, so a completion never waits for a whole file's.
 """
 
 from __future__ import annotations
@@ -22,7 +20,7 @@ import gc
 import logging
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
@@ -34,8 +32,6 @@ from tactful.server.progress import progress
 from tactful.suggestion.types import CompletionRequest
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from tactful.analyzers.index import RepositoryIndex
     from tactful.server.app import TactfulServer
     from tactful.suggestion.local.engine import LocalEngine
@@ -46,13 +42,6 @@ logger = logging.getLogger(__name__)
 def register(server: TactfulServer) -> None:
     services = server.services
     stop = threading.Event()
-    # The index's changes wait for a pause in typing, and keep their order (the lock is fair).
-    in_order = asyncio.Lock()
-
-    async def when_paused(fn: Callable[..., None], *args: Any) -> None:
-        async with in_order:
-            await services.typing.pause()
-            await INDEX.run(fn, *args)
 
     def initialized() -> None:
         root = server.workspace_root
@@ -77,7 +66,7 @@ def register(server: TactfulServer) -> None:
             # The file's counts leave the workspace's (the engine counts the document itself):
             # off the loop, as a long file's take a while.
             server.spawn(
-                when_paused(index.update, document.path, None), name="setting an open file apart"
+                INDEX.run(index.update, document.path, None), name="setting an open file apart"
             )
         observe(document)
         # The engine reads the document now rather than at the first request, a slice at a
@@ -99,9 +88,7 @@ def register(server: TactfulServer) -> None:
         ENGINE.submit(services.local.forget, document.uri)
         index = services.index
         if index is not None and document.path:
-            server.spawn(
-                when_paused(_reread, index, document.path), name="re-reading a closed file"
-            )
+            server.spawn(INDEX.run(_reread, index, document.path), name="re-reading a closed file")
 
     def shutdown() -> None:
         stop.set()
@@ -124,11 +111,11 @@ def register(server: TactfulServer) -> None:
             if path is None:
                 continue
             if change.type == types.FileChangeType.Deleted:
-                await when_paused(index.update, path, None)
+                await INDEX.run(index.update, path, None)
                 continue
             if any(d.path == path for d in server.documents.values()):
                 continue  # the editor's buffer is what counts for an open file
-            await when_paused(_reread, index, path)
+            await INDEX.run(_reread, index, path)
 
 
 async def _read(local: LocalEngine, opening: CompletionRequest) -> None:
