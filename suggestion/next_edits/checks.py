@@ -9,9 +9,13 @@ Cost, designed for 5,000-line files: the parse check re-parses incrementally fro
 document's tree and counts errors only down the paths that hold them (tree-sitter marks
 ``has_error`` on every ancestor of an error), so it costs about a millisecond whatever the file's
 size. ruff runs on the current text (cached by content) and on the text with each candidate
-applied alone, the runs side by side, for at most ``ruff_runs`` candidates (the others are not
-shown). A finding is new when the text before had none of its rule on the same line (lines
-moved by the edit followed), anywhere in the file: an edit that leaves a name undefined three
+applied alone, for at most ``ruff_runs`` candidates (the others are not shown). A caller that
+needs only the first few that pass (``needed``) gets them without a run for the others: the
+runs go side by side in waves, the current text's and the first ``needed`` candidates' first,
+then only as many more as have failed, best first (each ruff run is a process, and its start
+costs more than checking an outline; a candidate after enough passed is never run). A
+finding is new when the text before had none of its rule on the same line (lines moved by the
+edit followed), anywhere in the file: an edit that leaves a name undefined three
 lines further down is caught too.
 """
 
@@ -44,6 +48,7 @@ STALE = "stale"  # the text at the place changed since the edit was proposed
 BROKEN = "breaks the parse"
 RUFF = "ruff finds something new"
 UNCHECKED = "not checked"  # more candidates than ruff runs allowed
+NOT_NEEDED = "not needed"  # enough candidates before it passed: never run
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +87,19 @@ class Checker:
         self._outliner = Outliner()
 
     def check(
-        self, document: CheckedDocument, edits: Sequence[NextEdit], *, use_ruff: bool = True
+        self,
+        document: CheckedDocument,
+        edits: Sequence[NextEdit],
+        *,
+        use_ruff: bool = True,
+        needed: int | None = None,
     ) -> list[Verdict]:
-        """A verdict for each edit (all of them edits of ``document``), in their order."""
+        """A verdict for each edit (all of them edits of ``document``), in their order.
+
+        ``needed``: only the first ``needed`` edits that pass matter; ruff is not run for the
+        edits after them (their verdict is ``NOT_NEEDED``). The verdicts given otherwise are
+        the same as without it: each text ruff reads is the same.
+        """
         source = Source(document.text, lines=document.lines)
         tree = document.tree or parse(source, document.language_id)
         verdicts: dict[int, Verdict] = {}
@@ -105,7 +120,7 @@ class Checker:
                     continue
             parsed.append((index, edit, start, end))
         if parsed and use_ruff and document.language_id == "python":
-            verdicts.update(self._ruff(document, source, tree, parsed))
+            verdicts.update(self._ruff(document, source, tree, parsed, needed))
         for index, edit, _start, _end in parsed:
             verdicts.setdefault(index, Verdict(edit, PASSED))
         return [verdicts[index] for index in range(len(edits))]
@@ -116,6 +131,7 @@ class Checker:
         source: Source,
         tree: Tree | None,
         candidates: list[tuple[int, NextEdit, int, int]],
+        needed: int | None = None,
     ) -> dict[int, Verdict]:
         verdicts: dict[int, Verdict] = {}
         chosen = candidates[: self.ruff_runs]
@@ -132,14 +148,31 @@ class Checker:
         )
         texts = [folded.edited(start, end, edit.new_text) for _, edit, start, end in chosen]
         # Each candidate is checked alone, as the editor applies them one at a time; ruff runs
-        # in its own processes, so the runs go side by side.
-        jobs = [folded.text, *texts]
-        findings = list(_pool().map(lambda text: self._findings_of(text, document.path), jobs))
-        before = findings[0]
-        for (index, edit, start, end), after in zip(chosen, findings[1:], strict=True):
-            new = _new_findings(source.text, before, after, [(index, edit, start, end)])
-            if new:
-                verdicts[index] = Verdict(edit, RUFF, tuple(sorted({f.rule for f in new})))
+        # in its own processes, so the runs of a wave go side by side. The folds depend on
+        # every chosen candidate, not on the wave, so each text is the one it would be if all
+        # ran at once.
+        want = len(chosen) if needed is None else max(1, needed)
+        passed = 0
+        at = 0
+        before: list[Finding] | None = None
+        while at < len(chosen) and passed < want:
+            wave = range(at, min(len(chosen), at + want - passed))
+            jobs = [texts[i] for i in wave]
+            if before is None:
+                jobs.insert(0, folded.text)
+            findings = list(_pool().map(lambda text: self._findings_of(text, document.path), jobs))
+            if before is None:
+                before = findings.pop(0)
+            for i, after in zip(wave, findings, strict=True):
+                index, edit, start, end = chosen[i]
+                new = _new_findings(source.text, before, after, [(index, edit, start, end)])
+                if new:
+                    verdicts[index] = Verdict(edit, RUFF, tuple(sorted({f.rule for f in new})))
+                else:
+                    passed += 1
+            at = wave.stop
+        for index, edit, _start, _end in chosen[at:]:
+            verdicts[index] = Verdict(edit, NOT_NEEDED)
         return verdicts
 
     def _findings_of(self, text: str, path: str | None) -> list[Finding]:
