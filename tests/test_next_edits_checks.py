@@ -139,9 +139,8 @@ def test_ruff_runs_only_until_enough_have_passed(tmp_path) -> None:
     # ``new`` is undefined, ``old`` and ``other`` are defined: the first candidate fails, the
     # others pass; with one needed, the third is never run, and the verdicts given are those
     # given without ``needed``.
-    text = (
-        "def old(x):\n    return x\n\n\ndef other(x):\n    return x\n\n\n"
-        + "".join(f"x{i} = old({i})\n" for i in range(4))
+    text = "def old(x):\n    return x\n\n\ndef other(x):\n    return x\n\n\n" + "".join(
+        f"x{i} = old({i})\n" for i in range(4)
     )
     (tmp_path / "mod.py").write_text(text, encoding="utf-8")
     edits = [

@@ -11,9 +11,10 @@ document's tree and counts errors only down the paths that hold them (tree-sitte
 size. ruff runs on the current text (cached by content) and on the text with each candidate
 applied alone, for at most ``ruff_runs`` candidates (the others are not shown). A caller that
 needs only the first few that pass (``needed``) gets them without a run for the others: the
-runs go side by side in waves, the current text's and the first ``needed`` candidates' first,
-then only as many more as have failed, best first (each ruff run is a process, and its start
-costs more than checking an outline; a candidate after enough passed is never run). A
+texts go to ruff in waves, the current text's and the first ``needed`` candidates' first, then
+only as many more as have failed, best first; a candidate after enough passed is never run.
+The texts of a wave go to the project's ``ruff server``, kept running (``RuffSession``): a
+process start of ruff costs more than checking an outline of a few thousand lines. A
 finding is new when the text before had none of its rule on the same line (lines moved by the
 edit followed), anywhere in the file: an edit that leaves a name undefined three
 lines further down is caught too.
@@ -79,9 +80,19 @@ class CheckedDocument:
 class Checker:
     """Runs the checks, remembering ruff's findings on texts it has seen (a few at a time)."""
 
-    def __init__(self, root: str | Path | None = None, ruff_runs: int = RUFF_RUNS) -> None:
+    def __init__(
+        self,
+        root: str | Path | None = None,
+        ruff_runs: int = RUFF_RUNS,
+        *,
+        ruff_server: bool = True,
+    ) -> None:
         self.root = Path(root).resolve() if root is not None else None
         self.ruff_runs = ruff_runs
+        # Texts of a file under the root go to one ``ruff server`` kept running (a session,
+        # ``analyzers/ruff.py``) rather than to a process each; the others, or when the
+        # session cannot answer, to ``ruff check`` per text.
+        self.ruff_server = ruff_server
         self._lock = threading.Lock()
         self._findings: OrderedDict[str, list[Finding]] = OrderedDict()
         self._outliner = Outliner()
@@ -147,10 +158,9 @@ class Checker:
             [edit.new_text for _, edit, _, _ in chosen],
         )
         texts = [folded.edited(start, end, edit.new_text) for _, edit, start, end in chosen]
-        # Each candidate is checked alone, as the editor applies them one at a time; ruff runs
-        # in its own processes, so the runs of a wave go side by side. The folds depend on
-        # every chosen candidate, not on the wave, so each text is the one it would be if all
-        # ran at once.
+        # Each candidate is checked alone, as the editor applies them one at a time; the texts
+        # of a wave go to ruff together (``_findings_all``). The folds depend on every chosen
+        # candidate, not on the wave, so each text is the one it would be if all ran at once.
         want = len(chosen) if needed is None else max(1, needed)
         passed = 0
         at = 0
@@ -160,7 +170,7 @@ class Checker:
             jobs = [texts[i] for i in wave]
             if before is None:
                 jobs.insert(0, folded.text)
-            findings = list(_pool().map(lambda text: self._findings_of(text, document.path), jobs))
+            findings = self._findings_all(jobs, document.path)
             if before is None:
                 before = findings.pop(0)
             for i, after in zip(wave, findings, strict=True):
@@ -175,20 +185,38 @@ class Checker:
             verdicts[index] = Verdict(edit, NOT_NEEDED)
         return verdicts
 
-    def _findings_of(self, text: str, path: str | None) -> list[Finding]:
-        key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    def _findings_all(self, texts: Sequence[str], path: str | None) -> list[list[Finding]]:
+        """ruff's findings on each text (as the content of ``path``): those seen lately from
+        memory, the others in one exchange with the project's ruff session, or side by side
+        with a ``ruff check`` each when there is no session."""
+        keys = [_key(text) for text in texts]
+        found: dict[str, list[Finding]] = {}
         with self._lock:
-            if key in self._findings:
-                self._findings.move_to_end(key)
-                return self._findings[key]
+            for key in keys:
+                if key in self._findings:
+                    self._findings.move_to_end(key)
+                    found[key] = self._findings[key]
+        missing = list(dict.fromkeys(k for k in keys if k not in found))
+        if missing:
+            root, target = self._where(path)
+            asked = [texts[keys.index(key)] for key in missing]
+            answers = ruff.session(root).check_texts(asked, target) if self.ruff_server else None
+            if answers is None:
+                answers = list(_pool().map(lambda text: ruff.check_text(text, target, root), asked))
+            with self._lock:
+                for key, findings in zip(missing, answers, strict=True):
+                    found[key] = self._findings[key] = findings
+                while len(self._findings) > 8:
+                    self._findings.popitem(last=False)
+        return [found[key] for key in keys]
+
+    def _where(self, path: str | None) -> tuple[Path, Path]:
         root = self.root or (Path(path).resolve().parent if path else Path.cwd())
-        target = Path(path) if path else root / "untitled.py"
-        findings = ruff.check_text(text, target, root)
-        with self._lock:
-            self._findings[key] = findings
-            while len(self._findings) > 8:
-                self._findings.popitem(last=False)
-        return findings
+        return root, Path(path) if path else root / "untitled.py"
+
+
+def _key(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 _POOL: ThreadPoolExecutor | None = None
