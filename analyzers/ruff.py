@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -25,7 +26,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -603,11 +604,10 @@ class RuffSession:
         relative = _relative(str(file_path), self.root)
         found: list[list[Finding]] = []
         for wanted, text in zip(ids, texts, strict=True):
-            items = answers[wanted].get("items") or []
+            items = (answers[wanted].get("items") or [])[:MAX_FINDINGS]
+            lines = functools.cache(lambda text=text: text.split("\n"))
             found.append(
-                [_diagnostic_finding(item, relative, text, self._encoding) for item in items][
-                    :MAX_FINDINGS
-                ]
+                [_diagnostic_finding(item, relative, lines, self._encoding) for item in items]
             )
         return found
 
@@ -638,16 +638,21 @@ def _read_messages(stream: Any, into: queue.Queue[dict[str, Any] | None]) -> Non
         into.put(None)
 
 
-def _diagnostic_finding(item: dict[str, Any], path: str, text: str, encoding: str) -> Finding:
+def _diagnostic_finding(
+    item: dict[str, Any], path: str, lines: Callable[[], list[str]], encoding: str
+) -> Finding:
+    """A ``Finding`` from a diagnostic of ruff's server (``lines``: the text's lines, split
+    only when a position has to be converted from UTF-16)."""
     code = item.get("code") or SYNTAX_ERROR
-    lines = text.split("\n")
 
     def point(position: dict[str, Any]) -> Point:
         line, column = int(position["line"]), int(position["character"])
-        if encoding == "utf-16" and line < len(lines):
-            # UTF-16 code units to code points.
-            units = lines[line].encode("utf-16-le", "surrogatepass")[: 2 * column]
-            column = len(units.decode("utf-16-le", "surrogatepass"))
+        if encoding == "utf-16":
+            split = lines()
+            if line < len(split):
+                # UTF-16 code units to code points.
+                units = split[line].encode("utf-16-le", "surrogatepass")[: 2 * column]
+                column = len(units.decode("utf-16-le", "surrogatepass"))
         return Point(line, column)
 
     span = Span(point(item["range"]["start"]), point(item["range"]["end"]))
