@@ -122,7 +122,9 @@ class Checker:
             if source.text[start:end] != edit.old_text or end < start:
                 verdicts[index] = Verdict(edit, STALE)
                 continue
-            if tree is not None:
+            if tree is not None and not _region_parses(
+                tree, source, start, end, edit.new_text, document.language_id
+            ):
                 _after, new_tree = edited(
                     tree, source, start, end, edit.new_text, document.language_id
                 )
@@ -229,6 +231,51 @@ def _pool() -> ThreadPoolExecutor:
         if _POOL is None:
             _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tactful-next-ruff")
         return _POOL
+
+
+def _region_parses(
+    tree: Tree, source: Source, start: int, end: int, new_text: str, language_id: str
+) -> bool:
+    """True when the module-level statements that ``[start, end)`` lies in, with the edit
+    applied, parse on their own without an ERROR or MISSING node.
+
+    Then the file has no error the text before did not have (the other statements are read
+    as before), and the re-parse of the whole file is spared: tree-sitter's incremental
+    re-parse of a Python file is not cheap after an edit that changes its structure (core.py
+    of click, 148 kB, at load 7-9: 35-66 ms after adding a bracket, a comment or a line,
+    against 70-95 ms from scratch; 0.1-0.3 ms after changing a name's letters). False when
+    it cannot say (not Python, a file that already had an error, an edit between statements,
+    an error in the region): the whole file is re-parsed then.
+    """
+    root = tree.root_node
+    if language_id != "python" or root.has_error:
+        return False
+    start_byte, end_byte = source.byte(start), source.byte(end)
+    first = _statement_at(root, start_byte)
+    last = _statement_at(root, max(start_byte, end_byte - 1)) if end_byte > start_byte else first
+    if first is None or last is None or first.start_point[1] != 0:
+        return False
+    region_start, region_end = first.start_byte, last.end_byte
+    if not (region_start <= start_byte and end_byte <= region_end):
+        return False
+    data = source.data
+    text = (
+        data[region_start:start_byte]
+        + new_text.encode("utf-8", "surrogatepass")
+        + data[end_byte:region_end]
+    )
+    alone = parse(Source(text.decode("utf-8", "surrogatepass"), text), language_id)
+    return alone is not None and not alone.root_node.has_error
+
+
+def _statement_at(root: Node, byte: int) -> Node | None:
+    """The module-level statement holding ``byte`` (None between statements)."""
+    node = root.descendant_for_byte_range(byte, byte)
+    while node is not None and node.parent is not None and node.parent != root:
+        node = node.parent
+    if node is None or node == root or not (node.start_byte <= byte < node.end_byte):
+        return None
+    return node
 
 
 def count_errors(node: Node) -> int:
