@@ -112,3 +112,22 @@ def test_a_session_that_died_is_started_again(tmp_path) -> None:
     finally:
         session.close()
     assert session._process is None
+
+
+def test_each_text_gets_its_own_findings(tmp_path) -> None:
+    # Many texts in one exchange, each leaving a different name undefined: each answer is
+    # the one of its text, not of the text opened before or after it.
+    root = _project(tmp_path)
+    texts = [
+        "import os\n\n\ndef f():\n" + "    x = 1\n" * 400 + f"    return undefined_{n}\n"
+        for n in range(40)
+    ]
+    session = RuffSession(root)
+    try:
+        found = session.check_texts(texts, "pkg/mod.py")
+        assert found is not None
+        for n, findings in enumerate(found):
+            undefined = [f.message for f in findings if f.rule == "F821"]
+            assert undefined == [f"Undefined name `undefined_{n}`"], (n, undefined)
+    finally:
+        session.close()
