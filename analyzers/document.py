@@ -185,7 +185,7 @@ class Document:
         if self._tree is None:
             self.unparsable = True
             logger.info(
-                "%s took longer than %.1f s to parse: read as text only",
+                "%s took more than %.1f s of CPU time to parse: read as text only",
                 self.uri,
                 PARSE_BUDGET_S,
             )

@@ -153,3 +153,44 @@ def test_a_tree_parsed_within_a_budget_keeps_its_text_after_the_budget() -> None
     last = tree.root_node.children[-1]
     assert last.text == source[last.start_byte : last.end_byte]
     assert tree.root_node.text == source
+
+
+@pytest.mark.timeout(60)
+def test_a_parse_budget_counts_the_parsing_threads_cpu_time_not_the_wall_clock() -> None:
+    """A parse that waits for the CPU is not given up for the wait: whether a text gets a
+    tree does not depend on what else runs. Here another thread keeps the interpreter busy
+    with a long switch interval, so each slice the parse reads waits about 0.1 s for its turn
+    (a second or more in all, far past the 0.3 s budget), while the parse's own work is a few
+    tens of milliseconds. With a wall-clock budget the parse was given up (None)."""
+    import sys
+    import threading
+    import time
+
+    from tactful.analyzers.languages import new_parser, parse_within
+
+    source = b"x = 1\n" * 25_000  # 150 kB: ten 16 kB slices
+    parser = new_parser("python")
+    assert parser is not None
+    stop = threading.Event()
+
+    def busy() -> None:
+        while not stop.is_set():
+            pass
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.1)
+    other = threading.Thread(target=busy, daemon=True)
+    try:
+        other.start()
+        started = time.monotonic()
+        tree = parse_within(parser, source, budget_s=0.3)
+        waited = time.monotonic() - started
+    finally:
+        stop.set()
+        sys.setswitchinterval(interval)
+        other.join()
+    # The wait itself happened (else the test shows nothing) ...
+    assert waited > 0.3
+    # ... and the parse was not given up for it.
+    assert tree is not None and not tree.root_node.has_error
+    assert tree.root_node.end_byte == len(source)

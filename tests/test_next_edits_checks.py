@@ -7,7 +7,14 @@ import pytest
 
 from tactful.analyzers.text import LineIndex, Span
 from tactful.suggestion.next_edits import CheckedDocument, Checker, NextEdit
-from tactful.suggestion.next_edits.checks import BROKEN, PASSED, RUFF, STALE, UNCHECKED
+from tactful.suggestion.next_edits.checks import (
+    BROKEN,
+    NOT_NEEDED,
+    PASSED,
+    RUFF,
+    STALE,
+    UNCHECKED,
+)
 
 
 def proposed(text: str, old: str, new: str, *, stale_with: str | None = None) -> NextEdit:
@@ -151,6 +158,32 @@ def test_ruff_runs_for_the_first_few_only(tmp_path) -> None:
     reasons = [v.reason for v in Checker(tmp_path, ruff_runs=2).check(document, edits)]
     # ``new`` is undefined everywhere: the two checked are caught, the rest are not shown.
     assert reasons == [RUFF, RUFF, UNCHECKED, UNCHECKED, UNCHECKED]
+
+
+def test_ruff_runs_only_until_enough_have_passed(tmp_path) -> None:
+    # ``new`` is undefined, ``old`` and ``other`` are defined: the first candidate fails, the
+    # others pass; with one needed, the third is never run, and the verdicts given are those
+    # given without ``needed``.
+    text = "def old(x):\n    return x\n\n\ndef other(x):\n    return x\n\n\n" + "".join(
+        f"x{i} = old({i})\n" for i in range(4)
+    )
+    (tmp_path / "mod.py").write_text(text, encoding="utf-8")
+    edits = [
+        proposed(text, "old(0)", "new(0)"),
+        proposed(text, "old(1)", "other(1)"),
+        proposed(text, "old(2)", "other(2)"),
+        proposed(text, "old(3)", "new(3)"),
+    ]
+    document = CheckedDocument(text, "python", str(tmp_path / "mod.py"))
+    checker = Checker(tmp_path, ruff_runs=4)
+    every = [v.reason for v in checker.check(document, edits)]
+    assert every == [RUFF, PASSED, PASSED, RUFF]
+    one = [v.reason for v in Checker(tmp_path, ruff_runs=4).check(document, edits, needed=1)]
+    assert one == [RUFF, PASSED, NOT_NEEDED, NOT_NEEDED]
+    two = [v.reason for v in Checker(tmp_path, ruff_runs=4).check(document, edits, needed=2)]
+    assert two == [RUFF, PASSED, PASSED, NOT_NEEDED]
+    three = [v.reason for v in Checker(tmp_path, ruff_runs=4).check(document, edits, needed=3)]
+    assert three == every
 
 
 def test_a_language_ruff_does_not_read_is_checked_by_its_parse(tmp_path) -> None:

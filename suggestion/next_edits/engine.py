@@ -30,7 +30,7 @@ from tactful.analyzers.languages import language_of_path
 from tactful.analyzers.text import Point, Span
 from tactful.suggestion.next_edits import imports, llm, repeat
 from tactful.suggestion.next_edits import python as py
-from tactful.suggestion.next_edits.checks import CheckedDocument, Checker, Verdict
+from tactful.suggestion.next_edits.checks import NOT_NEEDED, CheckedDocument, Checker, Verdict
 from tactful.suggestion.next_edits.history import EditHistory
 from tactful.suggestion.next_edits.llm import ModelConfig
 from tactful.suggestion.next_edits.propagate import map_offset, propagate
@@ -176,7 +176,9 @@ class NextEditEngine:
         """The verdicts on the candidates checked, in their order, until ``limit`` have passed.
 
         Candidates are checked best first, a few at a time (a parse each, ruff side by side),
-        so the cost follows what is shown, not how much was proposed.
+        so the cost follows what is shown, not how much was proposed; within a round, ruff
+        runs for a candidate only while fewer than ``limit`` have passed before it (those
+        after are left without a verdict: they would not be shown).
         """
         passed: list[NextEdit] = []
         given: list[Verdict] = []
@@ -194,8 +196,10 @@ class NextEditEngine:
                 document = self._document(uri, group[0].path)
                 if document is None:
                     continue
-                for checked in self.checker.check(document, group):
-                    verdicts[checked.edit.key] = checked
+                needed = limit - len(passed)
+                for checked in self.checker.check(document, group, needed=needed):
+                    if checked.reason != NOT_NEEDED:
+                        verdicts[checked.edit.key] = checked
             for candidate in batch:
                 verdict = verdicts.get(candidate.key)
                 if verdict is None:
