@@ -10,18 +10,18 @@ the edit touches on their own (``_region_parses``); when they parse without erro
 had none, the file is not re-parsed. Otherwise it re-parses incrementally from the document's
 tree (not cheap after an edit that changes the structure: 35-66 ms for click's 148 kB core.py at
 load 7-9) and counts errors only down the paths that hold them (tree-sitter marks ``has_error``
-on every ancestor of an error). ruff runs on the current text (cached by content) and on the text with each candidate
-applied alone, for at most ``ruff_runs`` candidates (the others are not shown). A caller that
-needs only the first few that pass (``needed``) gets them without a run for the others: the
-texts go to ruff in waves, the current text's and the first ``needed`` candidates' first, then
-only as many more as have failed, best first; a candidate after enough passed is never run.
-The texts of a wave go to the project's ``ruff server``, kept running (``RuffSession``): a
-process start of ruff costs more than checking an outline of a few thousand lines. A
-finding is new when the text before had none of its rule on the same line (lines moved by the
-edit followed), anywhere in the file: an edit that leaves a name undefined three
-lines further down is caught too. An undefined name (F821) the text before already had, and
-that nothing in the file defines, is not new: a use written before its import, repeated by a
-next edit, waits for the same import.
+on every ancestor of an error). ruff runs on the current text (cached by content) and on the
+text with each candidate applied alone, for at most ``ruff_runs`` candidates (the others are not
+shown). A caller that needs only the first few that pass (``needed``) gets them without a run
+for the others: the texts go to ruff in waves, the current text's and the first ``needed``
+candidates' first, then only as many more as have failed, best first; a candidate after enough
+passed is never run. The texts of a wave go to the project's ``ruff server``, kept running
+(``RuffSession``): a process start of ruff costs more than checking an outline of a few thousand
+lines. A finding is new when the text before had none of its rule on the same line (lines moved
+by the edit followed), anywhere in the file: an edit that leaves a name undefined three lines
+further down is caught too. An undefined name (F821) the text before already had, and that
+nothing in the file defines, is not new: a use written before its import, repeated by a next
+edit, waits for the same import.
 """
 
 from __future__ import annotations
