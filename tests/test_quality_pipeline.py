@@ -254,13 +254,18 @@ async def test_the_all_scope_keeps_everything(workspace: Workspace) -> None:
     assert turn.dropped == []
 
 
-async def test_fixes_are_judged_once_typing_pauses(workspace: Workspace) -> None:
+def untrusted_editor(workspace: Workspace) -> MemoryEditor:
+    """An editor on the workspace, untrusted (fixes judged without tests), ruff's F rules."""
     settings = QualityConfig(
         root=workspace.root,
         ruff=RuffOptions(select=("F",)),
         validation=Validation(None, "workspace not trusted"),
     )
-    editor = MemoryEditor(lambda: settings)
+    return MemoryEditor(lambda: settings)
+
+
+async def test_fixes_are_judged_once_typing_pauses(workspace: Workspace) -> None:
+    editor = untrusted_editor(workspace)
     typing = Typing(pause_s=0.05)
     quality = QualityPipeline(editor, lambda: None, asyncio.to_thread, typing=typing)
     key = editor.open_file(workspace.write("mod.py", SOURCE))
@@ -282,12 +287,7 @@ async def test_fixes_are_judged_once_typing_pauses(workspace: Workspace) -> None
 async def test_typing_interrupts_a_fixs_judging_which_is_done_again_after_the_pause(
     workspace: Workspace,
 ) -> None:
-    settings = QualityConfig(
-        root=workspace.root,
-        ruff=RuffOptions(select=("F",)),
-        validation=Validation(None, "workspace not trusted"),
-    )
-    editor = MemoryEditor(lambda: settings)
+    editor = untrusted_editor(workspace)
     typing = Typing(pause_s=0.05)
     judged: list[str] = []
 

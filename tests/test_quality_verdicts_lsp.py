@@ -253,17 +253,7 @@ async def test_typing_stops_the_judging_of_the_fixes_of_the_text_before_it(
     (pending,) = await wait_for_actions(lsp, uri)
     assert pending.title.endswith("not validated (tests still running)")
 
-    def judging() -> list:
-        return [
-            token
-            for token, reports in lsp.progress_reports.items()
-            if any(
-                isinstance(r, types.WorkDoneProgressBegin) and r.title.startswith("Testing fixes")
-                for r in reports
-            )
-        ]
-
-    (token,) = await wait_for(judging)
+    (token,) = await wait_for(lambda: fixes_being_tested(lsp))
     # Typed on without a pause (no lint comes in between): the fixes judged were for the text
     # before, and their judging, tests included, ends at once rather than after the tests.
     for version in range(2, 42):
