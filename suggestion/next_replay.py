@@ -28,6 +28,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from tactful.analyzers.findings import Finding
+from tactful.suggestion.next_edits.checks import undefined_name
 from tactful.suggestion.next_edits.trees import Source, parse
 from tactful.suggestion.replay import next_chunk, percentile, plan_hunks, ratio
 
@@ -94,16 +96,12 @@ class NextEditClient(Protocol):
 RuffRules = Callable[[str, str], Counter[str]]
 
 
-def finding_key(rule: str, message: str) -> str:
+def finding_key(finding: Finding) -> str:
     """What a ruff finding is counted as: its rule, and for an undefined name (F821) the name
     too (``F821 `x```), so that another use of a name the text already left undefined is told
     apart from a new undefined name."""
-    if rule == "F821":
-        start = message.find("`")
-        end = message.find("`", start + 1)
-        if 0 <= start < end:
-            return f"F821 {message[start : end + 1]}"
-    return rule
+    name = undefined_name(finding)
+    return finding.rule if name is None else f"F821 `{name}`"
 
 
 @dataclass

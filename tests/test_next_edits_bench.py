@@ -109,7 +109,7 @@ def test_the_replay_counts_another_use_of_an_undefined_name_apart(tmp_path) -> N
 
     def rules(text: str, path: str) -> Counter[str]:
         findings = ruff.check_text(text, tmp_path / path, tmp_path)
-        return Counter(finding_key(f.rule, f.message) for f in findings)
+        return Counter(finding_key(f) for f in findings)
 
     text = "def f(a):\n    return quote(a)\n\n\ndef g(b):\n    return b\n"
     start = text.index("return b") + len("return ")

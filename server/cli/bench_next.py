@@ -177,7 +177,7 @@ class RuffRules:
         key = (path, text)
         if key not in self.known:
             findings = ruff.check_text(text, self.root / path, self.root)
-            self.known[key] = Counter(finding_key(f.rule, f.message) for f in findings)
+            self.known[key] = Counter(finding_key(f) for f in findings)
             if len(self.known) > 32:
                 self.known.pop(next(iter(self.known)))
         return self.known[key]
