@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import select
 import sys
 import threading
 from collections.abc import Awaitable, Callable
@@ -377,8 +378,7 @@ class _StdoutWriter:
             if self._closed:
                 return
             try:
-                self._stream.write(data)
-                self._stream.flush()
+                _write_all(self._stream, data)
                 return
             except (BrokenPipeError, ConnectionResetError):
                 self._closed = True
@@ -389,6 +389,33 @@ class _StdoutWriter:
     def close(self) -> None:
         with contextlib.suppress(OSError):
             self._stream.close()
+
+
+def _write_all(stream: Any, data: bytes) -> None:
+    """Write all of ``data`` (one frame, header and body) to the stream's descriptor, even when
+    it is non-blocking.
+
+    The pipe's other holders may have made it so (an editor's wrapper, a child that inherited
+    it): a buffered write of a frame bigger than the pipe would then stop with
+    ``BlockingIOError`` where the pipe was full (64 KiB by default), the rest lost, and the
+    client would read the next frame's header inside this one's body. Here a write the pipe
+    cannot take yet waits until it can, and goes on where it stopped.
+    """
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        stream.write(data)
+        stream.flush()
+        return
+    stream.flush()  # anything written through the stream before goes first
+    view = memoryview(data)
+    while view:
+        try:
+            written = os.write(fd, view)
+        except BlockingIOError:
+            select.select([], [fd], [])
+            continue
+        view = view[written:]
 
 
 def frame_limit(settings: settings_mod.Settings) -> int:
