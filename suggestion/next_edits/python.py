@@ -244,7 +244,7 @@ def undefined(root: Node, source: Source, name: str) -> bool:
 def undefined_possible(source: Source, name: str) -> bool:
     """False when ``name`` is defined whatever the file's identifiers say: a builtin, or a
     file with ``import *``."""
-    return name not in _BUILTINS and b"import *" not in source.data
+    return name not in _BUILTINS and not source.count("import *")
 
 
 def defines(leaf: Node, source: Source) -> bool:

@@ -9,7 +9,9 @@ milliseconds to parse whole and well under one to re-parse around an edit.
 
 from __future__ import annotations
 
+import re
 import threading
+from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -21,14 +23,19 @@ from tactful.analyzers.languages import new_parser
 from tactful.analyzers.text import LineIndex, Point
 from tactful.suggestion.next_edits.types import RecordedEdit
 
+_WIDE = re.compile(r"[^\x00-\x7f]")
 # Points counted in place before a text's line index is built (see ``Source.point``).
 _COUNTED_POINTS = 16
 
 
 class Source:
-    """A text and its UTF-8 bytes, with offsets converted between code points and bytes."""
+    """A text and its UTF-8 bytes, with offsets converted between code points and bytes.
 
-    __slots__ = ("_counted", "_lines", "ascii", "data", "text")
+    A request asks one text the same questions many times (how often a rule's anchor occurs,
+    where a code point is in bytes): the answers are kept with it, so each costs one pass
+    over the text, not one a question."""
+
+    __slots__ = ("_counted", "_counts", "_lines", "_wide", "ascii", "data", "text")
 
     def __init__(
         self, text: str, data: bytes | None = None, lines: LineIndex | None = None
@@ -38,6 +45,15 @@ class Source:
         self.ascii = len(self.data) == len(text)
         self._lines = lines
         self._counted = 0
+        self._counts: dict[str, int] = {}
+        self._wide: tuple[list[int], list[int], list[int]] | None = None
+
+    def count(self, piece: str) -> int:
+        """How many times ``piece`` occurs in the text (``bytes.count`` of its UTF-8)."""
+        found = self._counts.get(piece)
+        if found is None:
+            found = self._counts[piece] = self.data.count(piece.encode("utf-8", "surrogatepass"))
+        return found
 
     @property
     def lines(self) -> LineIndex:
@@ -48,12 +64,31 @@ class Source:
     def byte(self, offset: int) -> int:
         if self.ascii:
             return offset
-        return len(self.text[:offset].encode("utf-8", "surrogatepass"))
+        chars, _bytes, extra = self._wide_chars()
+        offset = max(0, min(offset, len(self.text)))
+        return offset + extra[bisect_left(chars, offset)]
 
     def char(self, byte: int) -> int:
         if self.ascii:
             return byte
-        return len(self.data[:byte].decode("utf-8", "surrogatepass"))
+        _chars, starts, extra = self._wide_chars()
+        byte = max(0, min(byte, len(self.data)))
+        return byte - extra[bisect_left(starts, byte)]
+
+    def _wide_chars(self) -> tuple[list[int], list[int], list[int]]:
+        """The code-point offsets of the characters that take more than one byte, their byte
+        offsets, and the bytes beyond one that the first ``i`` of them take (``extra[i]``)."""
+        if self._wide is None:
+            chars: list[int] = []
+            starts: list[int] = []
+            extra = [0]
+            for match in _WIDE.finditer(self.text):
+                width = len(match.group().encode("utf-8", "surrogatepass")) - 1
+                chars.append(match.start())
+                starts.append(match.start() + extra[-1])
+                extra.append(extra[-1] + width)
+            self._wide = (chars, starts, extra)
+        return self._wide
 
     def point(self, offset: int) -> Point:
         """The code-point ``Point`` of a code-point offset."""
