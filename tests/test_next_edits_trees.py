@@ -14,6 +14,8 @@ TEXTS = [
     "a = 'ü😀\\u00e9'\n\n\n" * 40
     + "b = '\ud800'\n",  # a lone surrogate, kept as the editor sent it
     "",
+    # Wide characters on both sides of the 4,096-character blocks searched apart.
+    ("# " + "ab" * 2046 + "é😀\n") * 3,
 ]
 
 
