@@ -124,6 +124,14 @@ class Document:
                 self._retry()
             return self._tree
 
+    def tree_if_parsed(self) -> Tree | None:
+        """A copy of the tree of the current text if it is parsed already, else None (never
+        parses: for a caller that must not wait for a parse but can use a tree it gets)."""
+        with self._lock:
+            if self._stale or self._tree is None:
+                return None
+            return self._tree.copy()
+
     @property
     def parsed(self) -> bool:
         return self.tree is not None

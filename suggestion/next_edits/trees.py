@@ -13,7 +13,7 @@ import re
 import threading
 from bisect import bisect_left
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from tree_sitter import Node, Parser, Tree
@@ -201,12 +201,18 @@ class TreeCache:
         self._entries: OrderedDict[tuple[str, int], tuple[str, EditTrees]] = OrderedDict()
 
     def trees(
-        self, edits: Sequence[RecordedEdit], current: Source, current_tree: Tree | None
+        self,
+        edits: Sequence[RecordedEdit],
+        current: Source,
+        current_tree: Tree | None,
+        before_tree: Callable[[RecordedEdit], Tree | None] | None = None,
     ) -> list[EditTrees | None]:
         """Trees of a document's edits (oldest first, the last one ending at ``current``).
 
         Each edit's trees are found from the next one's: the text before an edit is the text
-        after the one before it, so one incremental re-parse per edit suffices.
+        after the one before it, so one incremental re-parse per edit suffices, and none for
+        an edit whose text before it has a tree already (``before_tree``: the tree the
+        document had when the edit began, if any).
         """
         found: list[EditTrees | None] = [None] * len(edits)
         after_source: Source | None = current
@@ -227,15 +233,24 @@ class TreeCache:
                 after_tree = parse(after_source, edit.language_id)
             if after_tree is None:
                 break
-            before_source, before_tree = edited(
-                after_tree, after_source, edit.start, edit.new_end, edit.old_text, edit.language_id
-            )
-            if before_tree is None:
+            earlier = before_tree(edit) if before_tree is not None else None
+            if earlier is not None:
+                before_source = Source(edit.before)
+            else:
+                before_source, earlier = edited(
+                    after_tree,
+                    after_source,
+                    edit.start,
+                    edit.new_end,
+                    edit.old_text,
+                    edit.language_id,
+                )
+            if earlier is None:
                 break
-            trees = EditTrees(before_source, after_source, before_tree, after_tree)
+            trees = EditTrees(before_source, after_source, earlier, after_tree)
             self._put(edit, trees)
             found[index] = trees
-            after_source, after_tree = before_source, before_tree
+            after_source, after_tree = before_source, earlier
         return found
 
     def _get(self, edit: RecordedEdit) -> EditTrees | None:
