@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -38,6 +39,12 @@ REPARSE_INSERTED_BYTES = 64 * 1024
 MAX_PARSED_BYTES = 8 * 1024 * 1024
 # Edits a snapshot carries: enough for a reader that lags a burst of keystrokes behind.
 EDITS_KEPT = 64
+# A document whose parse was given up is parsed again after later edits, once this long has
+# passed since the try given up; each try given up again doubles the wait, up to
+# RETRY_MAX_S. A try costs up to the parse budget of CPU time, so it is not made per keystroke,
+# and the text that was too long to parse (a paste, a machine busy for a moment) may be gone.
+RETRY_AFTER_S = 2.0
+RETRY_MAX_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +82,15 @@ class Document:
     """A document as the editor has it now."""
 
     def __init__(
-        self, uri: str, text: str, version: int, language_id: str | None, path: str | None = None
+        self,
+        uri: str,
+        text: str,
+        version: int,
+        language_id: str | None,
+        path: str | None = None,
+        *,
+        parse_budget_s: float = PARSE_BUDGET_S,
+        retry_after_s: float = RETRY_AFTER_S,
     ) -> None:
         self.uri = uri
         self.path = path
@@ -88,9 +103,14 @@ class Document:
         self._tree: Tree | None = None
         self._stale = False
         self.edits: deque[DocumentEdit] = deque(maxlen=EDITS_KEPT)
-        # A parse gave up (over its time budget): the text is read without a tree until it
-        # is replaced whole.
+        # A parse gave up (over its time budget): the text is read without a tree until a
+        # parse tried again after later edits succeeds (see RETRY_AFTER_S).
         self.unparsable = False
+        self.parse_budget_s = parse_budget_s
+        self._retry_after_s = retry_after_s
+        self._retry_wait_s = retry_after_s
+        self._given_up_at = 0.0
+        self._edited_since_given_up = False
         self._inserted = 0
         self._parse(None)
 
@@ -100,7 +120,17 @@ class Document:
         with self._lock:
             if self._stale:
                 self._parse(self._tree if self._inserted <= REPARSE_INSERTED_BYTES else None)
+            elif self._edited_since_given_up and self._retry_due():
+                self._retry()
             return self._tree
+
+    def tree_if_parsed(self) -> Tree | None:
+        """A copy of the tree of the current text if it is parsed already, else None (never
+        parses: for a caller that must not wait for a parse but can use a tree it gets)."""
+        with self._lock:
+            if self._stale or self._tree is None:
+                return None
+            return self._tree.copy()
 
     @property
     def parsed(self) -> bool:
@@ -141,10 +171,26 @@ class Document:
                     self.lines = LineIndex(change.text)
                     self._tree = None  # nothing of the old tree can be reused
                     self.unparsable = False
+                    self._retry_wait_s = self._retry_after_s
                 else:
                     self._apply_range(change)
             self.version = version
             self._stale = self._parser is not None and not self.unparsable
+            self._edited_since_given_up = self.unparsable
+
+    def _retry_due(self) -> bool:
+        return time.monotonic() - self._given_up_at >= self._retry_wait_s
+
+    def _retry(self) -> None:
+        """Parse a document given up on again, from scratch; given up again, the next try
+        waits twice as long."""
+        self._edited_since_given_up = False
+        self.unparsable = False
+        self._parse(None)
+        if self.unparsable:
+            self._retry_wait_s = min(2 * self._retry_wait_s, RETRY_MAX_S)
+        else:
+            self._retry_wait_s = self._retry_after_s
 
     def _apply_range(self, change: TextChange) -> None:
         assert change.start is not None and change.end is not None
@@ -181,11 +227,12 @@ class Document:
         if len(source) > MAX_PARSED_BYTES:
             self._tree = None
             return
-        self._tree = parse_within(self._parser, source, old_tree)
+        self._tree = parse_within(self._parser, source, old_tree, self.parse_budget_s)
         if self._tree is None:
             self.unparsable = True
+            self._given_up_at = time.monotonic()
             logger.info(
-                "%s took more than %.1f s of CPU time to parse: read as text only",
+                "%s took more than %.1f s of CPU time to parse: read as text only for now",
                 self.uri,
-                PARSE_BUDGET_S,
+                self.parse_budget_s,
             )

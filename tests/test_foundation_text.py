@@ -197,3 +197,45 @@ def test_a_parse_budget_counts_the_parsing_threads_cpu_time_not_the_wall_clock()
     # ... and the parse was not given up for it.
     assert tree is not None and not tree.root_node.has_error
     assert tree.root_node.end_byte == len(source)
+
+
+def _given_up(retry_after_s: float) -> tuple[Document, str]:
+    # A megabyte of code is far more than 2 ms of a parser's CPU time.
+    text = "".join(f"def f{i}(x):\n    return g{i}(x)\n\n" for i in range(30_000))
+    document = Document(
+        "file:///big.py", text, 0, "python", parse_budget_s=0.002, retry_after_s=retry_after_s
+    )
+    assert document.tree is None and document.unparsable
+    return document, text
+
+
+def _keep_first_line(document: Document, text: str) -> None:
+    lines = text.count("\n")
+    document.apply([TextChange("", Point(1, 0), Point(lines, 0))], 1)
+
+
+def test_a_document_given_up_on_is_parsed_again_after_later_edits() -> None:
+    """A parse given up (over its budget) is not the document's fate: once the text that
+    was too long is cut, the next reader gets a tree again (it stayed None until the text
+    was replaced whole)."""
+    document, text = _given_up(retry_after_s=0.0)
+    _keep_first_line(document, text)
+    tree = document.tree
+    assert tree is not None and not document.unparsable
+    assert tree.root_node.text == document.text.encode()
+    assert [child.type for child in tree.root_node.children] == ["function_definition"]
+    # From there on it is followed incrementally as before.
+    document.apply([TextChange("def h():\n    pass\n", Point(0, 0), Point(0, 0))], 2)
+    tree = document.tree
+    assert tree is not None and tree.root_node.text == document.text.encode()
+    assert len(tree.root_node.children) == 2
+
+
+def test_a_document_given_up_on_is_not_parsed_again_before_its_wait_nor_without_an_edit() -> None:
+    """A try costs up to the parse budget: it waits for an edit, and for the wait after the
+    try given up, so keystrokes in a file too long to parse do not each pay for one."""
+    document, text = _given_up(retry_after_s=0.0)
+    assert document.tree is None and document.unparsable  # no edit: no new try
+    waiting, text = _given_up(retry_after_s=60.0)
+    _keep_first_line(waiting, text)
+    assert waiting.tree is None and waiting.unparsable

@@ -153,3 +153,35 @@ def test_a_closed_document_is_forgotten() -> None:
     history = history_of("a = 1\n", [TextChange("2", Point(0, 4), Point(0, 5))])
     history.close(URI)
     assert history.edits() == [] and history.text(URI) is None
+
+
+def test_an_edit_keeps_the_tree_its_document_had_when_it_began_if_one_was_parsed() -> None:
+    """The tree of the text before an edit is the document's tree at that moment when a
+    reader had it parsed (no re-parse of the text before the edit later); the history never
+    parses for it, so an edit begun while the tree was out of date has none."""
+    from tactful.suggestion.next_edits.trees import Source, TreeCache, parse
+
+    text = "def f(a):\n    return a.has_key(1)\n\n\ndef g(b):\n    return b\n"
+    history = history_of(text)
+    assert history.tree(URI) is not None  # a request read the tree: it is parsed
+    history.change(URI, typed(text, Point(1, 11), "x"))
+    [first] = history.edits(URI)
+    kept = history.before_tree(first)
+    assert kept is not None
+    assert str(kept.root_node) == str(parse(Source(first.before), "python").root_node)
+    # Typing elsewhere closes the first edit and begins another while the tree is out of date.
+    history.change(URI, typed(first.after, Point(5, 11), "y"))
+    closed, second = history.edits(URI)
+    assert closed.sequence == first.sequence and history.before_tree(closed) is not None
+    assert history.before_tree(second) is None
+    # The edits' trees, the first one's from the tree kept: each that of its text.
+    current = history.text(URI)
+    assert current is not None
+    found = TreeCache().trees(
+        [closed, second], Source(current), history.tree(URI), history.before_tree
+    )
+    for edit, trees in zip([closed, second], found, strict=True):
+        assert trees is not None
+        assert trees.before.text == edit.before and trees.after.text == edit.after
+        for tree, source in ((trees.before_tree, trees.before), (trees.after_tree, trees.after)):
+            assert str(tree.root_node) == str(parse(source, "python").root_node)

@@ -333,7 +333,9 @@ class NextEditEngine:
                 continue
             homes[uri] = home
             for edit, trees in zip(
-                own, self._trees.trees(own, home.source, home.tree), strict=True
+                own,
+                self._trees.trees(own, home.source, home.tree, self.history.before_tree),
+                strict=True,
             ):
                 if trees is not None:
                     found[(edit.uri, edit.sequence)] = trees

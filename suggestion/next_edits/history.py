@@ -45,12 +45,14 @@ class DocumentState:
 
 @dataclass(slots=True)
 class _Region:
-    """Edits in progress at one place: the text before them and where they are now."""
+    """Edits in progress at one place: the text before them (and its tree, when the document
+    was parsed at that moment) and where they are now."""
 
     before: str
     start: int  # offsets in the current text
     end: int
     sequence: int
+    before_tree: Tree | None = None
 
 
 class _Tracked:
@@ -58,6 +60,8 @@ class _Tracked:
         self.document = document
         self.closed: deque[RecordedEdit] = deque(maxlen=max_edits)
         self.region: _Region | None = None
+        # The trees of the closed edits' texts before them, where known (by sequence).
+        self.before_trees: dict[int, tuple[str, Tree]] = {}
 
 
 class EditHistory:
@@ -123,13 +127,25 @@ class EditHistory:
         if region is not None:
             self._close(tracked)
         self._sequence += 1
-        tracked.region = _Region(tracked.document.text, start, start + inserted, self._sequence)
+        document = tracked.document
+        # The tree of the text before the edit, if a reader had it parsed: the edit's trees
+        # then need no re-parse of the text before it (never parsed here, on the editor's
+        # thread).
+        tracked.region = _Region(
+            document.text, start, start + inserted, self._sequence, document.tree_if_parsed()
+        )
 
     def _close(self, tracked: _Tracked) -> None:
-        recorded = _record(tracked, tracked.region)
+        region = tracked.region
+        recorded = _record(tracked, region)
         tracked.region = None
-        if recorded is not None:
+        if recorded is not None and region is not None:
             tracked.closed.append(recorded)
+            if region.before_tree is not None:
+                tracked.before_trees[region.sequence] = (region.before, region.before_tree)
+            kept = {edit.sequence for edit in tracked.closed}
+            for sequence in [s for s in tracked.before_trees if s not in kept]:
+                del tracked.before_trees[sequence]
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -165,6 +181,22 @@ class EditHistory:
                 lines,
                 tree.copy() if tree is not None else None,
             )
+
+    def before_tree(self, edit: RecordedEdit) -> Tree | None:
+        """The tree of ``edit.before`` if it was parsed when the edit began (a copy), else
+        None."""
+        with self._lock:
+            tracked = self._documents.get(edit.uri)
+            if tracked is None:
+                return None
+            region = tracked.region
+            if region is not None and region.sequence == edit.sequence:
+                known = (region.before, region.before_tree) if region.before_tree else None
+            else:
+                known = tracked.before_trees.get(edit.sequence)
+            if known is None or known[0] is not edit.before:
+                return None
+            return known[1].copy()
 
     def language_id(self, uri: str) -> str | None:
         with self._lock:

@@ -206,15 +206,19 @@ def missing(
     if not statements or any(child.has_error for child in statements):
         return []
     wanted: list[tuple[str, int]] = []
+    # Each word is looked up once a request, however many of the recent edits wrote it.
+    looked_up: set[str] = set()
     for edit in reversed(edits):
         if edit.uri != current.uri or len(wanted) >= MAX_MISSING:
             continue
         for word in dict.fromkeys(_WORD.findall(edit.after[edit.start : edit.new_end])):
             if len(wanted) >= MAX_MISSING:
                 break
-            if word in (name for name, _ in wanted) or not _used_undefined(module, source, word):
+            if word in looked_up:
                 continue
-            wanted.append((word, edit.sequence))
+            looked_up.add(word)
+            if _used_undefined(module, source, word):
+                wanted.append((word, edit.sequence))
     found: list[NextEdit] = []
     for name, origin in wanted:
         line, seen = _import_written_elsewhere(name, current, elsewhere, root)
@@ -244,15 +248,20 @@ def missing(
 
 
 def _used_undefined(root: Node, source: Source, name: str) -> bool:
-    """True when ``name`` is used as a variable somewhere and nothing in the file defines it."""
-    if len(name) < 2 or keyword.iskeyword(name) or not py.undefined(root, source, name):
+    """True when ``name`` is used as a variable somewhere and nothing in the file defines it.
+
+    One walk over the name's identifiers, which stops at the first that defines it: most
+    words an edit writes (``self``, a parameter) are defined near the top of the file."""
+    if len(name) < 2 or keyword.iskeyword(name) or not py.undefined_possible(source, name):
         return False
-    leaves = py.identifiers_at(root, source, name)
-    if any(py.enclosing(leaf, _IMPORTS) is not None for leaf in leaves):
-        # ``py.undefined`` does not count ``import name`` (or ``import name.sub``, or one in
-        # a function) as a definition: an import of it anywhere is one.
-        return False
-    return any(py.is_plain_name(leaf) for leaf in leaves)
+    used = False
+    for leaf in py.iter_identifiers(root, source, name):
+        # ``py.defines`` does not count ``import name`` (or ``import name.sub``, or one in a
+        # function) as a definition: an import of it anywhere is one.
+        if py.defines(leaf, source) or py.enclosing(leaf, _IMPORTS) is not None:
+            return False
+        used = used or py.is_plain_name(leaf)
+    return used
 
 
 def _import_written_elsewhere(

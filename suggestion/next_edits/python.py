@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-from tactful.suggestion.next_edits.trees import Source, word_hits
+from tactful.suggestion.next_edits.trees import Source, iter_word_hits, word_hits
 
 FUNCTION = "function"
 METHOD = "method"
@@ -198,10 +198,17 @@ def name_hits(source: Source, name: str, start: int = 0, end: int | None = None)
 
 def identifiers_at(root: Node, source: Source, name: str, within: Node | None = None) -> list[Node]:
     """Identifier leaves spelled ``name`` under ``within`` (the whole tree by default)."""
+    return list(iter_identifiers(root, source, name, within))
+
+
+def iter_identifiers(
+    root: Node, source: Source, name: str, within: Node | None = None
+) -> Iterator[Node]:
+    """``identifiers_at`` one at a time, in document order, found as they are asked for (a
+    question the first definition answers stops there, not after every use in the file)."""
     area = within if within is not None else root
-    found: list[Node] = []
     size = len(name.encode())
-    for offset in name_hits(source, name, area.start_byte, area.end_byte):
+    for offset in iter_word_hits(source.data, name, area.start_byte, area.end_byte):
         leaf = root.descendant_for_byte_range(offset, offset + size)
         if (
             leaf is not None
@@ -209,8 +216,7 @@ def identifiers_at(root: Node, source: Source, name: str, within: Node | None = 
             and leaf.start_byte == offset
             and leaf.end_byte == offset + size
         ):
-            found.append(leaf)
-    return found
+            yield leaf
 
 
 def bound_at_module(root: Node, source: Source, name: str) -> bool:
@@ -230,17 +236,26 @@ _BUILTINS = frozenset(dir(builtins))
 def undefined(root: Node, source: Source, name: str) -> bool:
     """True when nothing in a module defines ``name`` (no assignment, ``def``, ``class``,
     parameter or import of it, no ``import *``) and it is not a builtin."""
-    if name in _BUILTINS or b"import *" in source.data:
+    if not undefined_possible(source, name):
         return False
-    for leaf in identifiers_at(root, source, name):
-        if is_binding(leaf) or definition_role(leaf, source) not in (None, ATTRIBUTE):
-            return False
-        if leaf.parent is not None and leaf.parent.type in (
-            "global_statement",
-            "nonlocal_statement",
-        ):
-            return False
-    return True
+    return not any(defines(leaf, source) for leaf in iter_identifiers(root, source, name))
+
+
+def undefined_possible(source: Source, name: str) -> bool:
+    """False when ``name`` is defined whatever the file's identifiers say: a builtin, or a
+    file with ``import *``."""
+    return name not in _BUILTINS and not source.count("import *")
+
+
+def defines(leaf: Node, source: Source) -> bool:
+    """True when an identifier leaf defines its name where it stands (an assignment, a
+    ``def``, a ``class``, a parameter, an import's name, a ``global`` or ``nonlocal``)."""
+    if is_binding(leaf) or definition_role(leaf, source) not in (None, ATTRIBUTE):
+        return True
+    return leaf.parent is not None and leaf.parent.type in (
+        "global_statement",
+        "nonlocal_statement",
+    )
 
 
 def binds_locally(function: Node, source: Source, name: str) -> bool:

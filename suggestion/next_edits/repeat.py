@@ -796,10 +796,10 @@ def sites(rule: Rewrite, source: Source, root: Node, near: int = 0) -> list[Site
     # places to try the whole pattern at.
     anchor, anchor_type, depth = min(
         rule.anchors[:MAX_ANCHORS] or ((rule.anchor, rule.anchor_type, rule.anchor_depth),),
-        key=lambda candidate: source.data.count(candidate[0].encode()),
+        key=lambda candidate: source.count(candidate[0]),
     )
     size = len(anchor.encode())
-    for hit in _hits(source.data, anchor, near):
+    for hit in _hits(source, anchor, near):
         leaf = root.descendant_for_byte_range(hit, hit + size)
         if leaf is None or leaf.type != anchor_type or leaf.start_byte != hit:
             continue
@@ -839,12 +839,13 @@ def sites(rule: Rewrite, source: Source, root: Node, near: int = 0) -> list[Site
     return found
 
 
-def _hits(data: bytes, word: str, near: int) -> list[int]:
+def _hits(source: Source, word: str, near: int) -> list[int]:
     """Where ``word`` occurs as a whole word in ``data``: all of it, or when it occurs more
     than ``MAX_HITS`` times, the ``MAX_HITS`` occurrences nearest to byte ``near`` (found in a
     window around it that is widened until it holds enough, so a word found thousands of times
     in a long file costs what a hundred do)."""
-    count = data.count(word.encode())
+    data = source.data
+    count = source.count(word)
     if count <= MAX_HITS:
         return word_hits(data, word)
     width = max(4096, len(data) * MAX_HITS // count)
