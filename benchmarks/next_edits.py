@@ -204,7 +204,7 @@ class Rules:
     def __call__(self, text: str, path: str) -> Counter[str]:
         if (path, text) not in self.known:
             findings = ruff.check_text(text, self.repo / path, self.repo)
-            self.known[(path, text)] = Counter(finding_key(f.rule, f.message) for f in findings)
+            self.known[(path, text)] = Counter(finding_key(f) for f in findings)
             if len(self.known) > 32:
                 self.known.pop(next(iter(self.known)))
         return self.known[(path, text)]
