@@ -376,9 +376,17 @@ def _only_the_import(text: str, result: str, name: str) -> tuple[int, int, str] 
         return None
     _tag, i1, i2, j1, j2 = blocks[0]
     removed, added = old[i1:i2], new[j1:j2]
-    if not added or not all(_has_word(piece, name) or piece in removed for piece in added):
+    if not added or not all(
+        _has_word(piece, name) or piece in removed or not piece.strip() for piece in added
+    ):
         return None
-    if len(added) - len(removed) > 1 or len(removed) > 3:
+    # One line more (the import), and the blank line that opens a new section of the block
+    # when it is the first import of its kind (``import pytest`` between the standard
+    # library's imports and the project's).
+    blank = sum(1 for piece in added if not piece.strip()) - sum(
+        1 for piece in removed if not piece.strip()
+    )
+    if len(added) - len(removed) - max(0, blank) > 1 or blank > 1 or len(removed) > 3:
         return None
     words_before = Counter(word for piece in removed for word in _WORD.findall(piece))
     words_after = Counter(word for piece in added for word in _WORD.findall(piece))
