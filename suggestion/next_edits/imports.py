@@ -224,6 +224,10 @@ def missing(
         placed = _sorted_insertion(
             source.text, current.path or "", str(root), source.char(after), line, name
         )
+        beside = False
+        if placed is None:
+            placed = _beside_its_kind(source, statements, after, line)
+            beside = placed is not None
         if placed is None:
             continue
         start, end, text = placed
@@ -236,7 +240,11 @@ def missing(
                 label=f"import `{name}`: `{line}`",
                 source=IMPORT,
                 score=MISSING_SCORE,
-                evidence={"missing_import": 1.0, "files_importing": float(seen)},
+                evidence={
+                    "missing_import": 1.0,
+                    "files_importing": float(seen),
+                    "beside_its_kind": float(beside),
+                },
                 origin=origin,
             )
         )
@@ -395,6 +403,73 @@ def _only_the_import(text: str, result: str, name: str) -> tuple[int, int, str] 
     start = sum(len(piece) for piece in old[:i1])
     end = start + sum(len(piece) for piece in removed)
     return start, end, "".join(added)
+
+
+_FROM = re.compile(r"from\s+(\.*)([\w.]*)\s+import\s+([\w.]+(?:\s+as\s+\w+)?)\s*$")
+_PLAIN = re.compile(r"import\s+([\w.]+)(?:\s+as\s+\w+)?\s*$")
+
+
+def _kind_of_import(line: str) -> tuple[str, tuple[int, str, str]] | None:
+    """The section a one-name import line belongs to (``__future__``, the standard library,
+    relative, or the top-level package it imports from) and its place in a section sorted as
+    isort and ruff sort one by default: ``import`` lines first, then by module and name,
+    ignoring case. None for a line of another shape (several names, parentheses)."""
+    plain = _PLAIN.fullmatch(line.strip())
+    if plain is not None:
+        module, order = plain.group(1), (0, plain.group(1).lower(), "")
+    else:
+        found = _FROM.fullmatch(line.strip())
+        if found is None:
+            return None
+        dots, module, imported = found.groups()
+        order = (1, (dots + module).lower(), imported.lower())
+        if dots:
+            return "relative", order
+    top = module.split(".")[0]
+    if top == "__future__":
+        return "future", order
+    if top in sys.stdlib_module_names:
+        return "stdlib", order
+    return "package " + top, order
+
+
+def _beside_its_kind(
+    source: Source, statements: Sequence[Node], after: int, line: str
+) -> tuple[int, int, str] | None:
+    """``line`` put among the imports of its kind in a block that ruff would sort otherwise
+    (the project's configuration asks for another style than the file's, or the block was
+    never sorted): in the one run of lines of its section (the standard library's, the same
+    package's, the relative ones), where it sorts among them, when that run is itself sorted
+    that way and each of its imports is one name on one line; else None."""
+    kind = _kind_of_import(line)
+    if kind is None:
+        return None
+    section, order = kind
+    heading = [statement for statement in statements if statement.end_byte <= after]
+    run: list[tuple[Node, tuple[int, str, str]]] = []
+    previous_row = -2
+    for statement in heading:
+        text = source.of(statement)
+        theirs = _kind_of_import(text) if "\n" not in text else None
+        if theirs is None or theirs[0] != section:
+            continue
+        if run and statement.start_point.row != previous_row + 1:
+            return None  # lines of the section in two places: which one is not known
+        run.append((statement, theirs[1]))
+        previous_row = statement.end_point.row
+    orders = [order for _statement, order in run]
+    if not run or orders != sorted(orders) or order in orders:
+        return None
+    following = next((statement for statement, theirs in run if theirs > order), None)
+    if following is not None:
+        at = source.char(following.start_byte) - following.start_point.column
+    else:
+        last = run[-1][0]
+        end_of_line = source.text.find("\n", source.char(last.end_byte))
+        if end_of_line == -1:
+            return None
+        at = end_of_line + 1
+    return at, at, line.strip() + "\n"
 
 
 def _has_word(text: str, word: str) -> bool:
