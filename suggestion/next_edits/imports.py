@@ -440,7 +440,8 @@ def _beside_its_kind(
     (the project's configuration asks for another style than the file's, or the block was
     never sorted): in the one run of lines of its section (the standard library's, the same
     package's, the relative ones), where it sorts among them, when that run is itself sorted
-    that way and each of its imports is one name on one line; else None."""
+    that way and each of its imports is one name on one line (and, for ``from module import
+    name``, none or several from that module: one alone could be joined); else None."""
     kind = _kind_of_import(line)
     if kind is None:
         return None
@@ -459,6 +460,9 @@ def _beside_its_kind(
         previous_row = statement.end_point.row
     orders = [order for _statement, order in run]
     if not run or orders != sorted(orders) or order in orders:
+        return None
+    if order[0] == 1 and sum(1 for theirs in orders if theirs[:2] == order[:2]) == 1:
+        # One import from the same module, alone: whether the name joins it is not known.
         return None
     following = next((statement for statement, theirs in run if theirs > order), None)
     if following is not None:
