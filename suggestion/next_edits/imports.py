@@ -16,8 +16,11 @@ as t``; a relative one only from a file of the same package), the one most of th
 where ruff's import sorting (``I001``, with the project's configuration) puts it; with no
 file importing it, a module of the standard library used as ``name.attribute`` is imported
 as ``import name``. Only when the
-sorted block differs from the file's by that import alone: in a file whose imports ruff would
-sort otherwise, the place is not known and nothing is proposed.
+sorted block differs from the file's by that import alone (and the blank line that opens its
+section, when it is the first of its kind). In a file whose imports ruff would sort otherwise
+(a block written in another style than the project's configuration now asks for), the line
+goes among the one-name imports of its section where they sort it, when they are one sorted
+run (``_beside_its_kind``); else the place is not known and nothing is proposed.
 """
 
 from __future__ import annotations
