@@ -155,8 +155,14 @@ class EngineNextEdits:
                     found.path is not None
                     and correct(found, self.texts[found.path], self.finals[found.path])[0]
                 )
+                verdict = ""
+                if item.score >= self.engine.options.threshold and rank < 3:
+                    # Why a candidate good enough to show was (or was not) shown.
+                    verdicts = self.engine.check([item], 1)
+                    verdict = " ".join([verdicts[0].reason, *verdicts[0].rules]) if verdicts else ""
                 row = {
                     "rank": rank,
+                    "verdict": verdict,
                     "source": item.source,
                     "score": item.score,
                     "label": item.label,

@@ -155,3 +155,53 @@ def test_no_import_is_proposed_without_one_to_copy_or_a_sorted_block(tmp_path):
     current = opened(tmp_path, {**files, "pkg/user.py": unsorted}, ("pkg/user.py",))
     cursor = current.edit("pkg/user.py", "Group)\n", "Group, Context())\n")
     assert imports_proposed(current, "pkg/user.py", cursor) == []
+
+
+def test_the_first_import_of_its_section_comes_with_the_blank_line_that_opens_it(tmp_path):
+    test_a = "import pytest\n\nfrom pkg.core import Group\n\n\ndef test_a():\n    assert Group\n"
+    test_b = (
+        "import sys\n\nfrom pkg.core import Group\n\n\ndef test_b():\n    print(sys.argv, Group)\n"
+    )
+    files = {"pkg/__init__.py": "", "pkg/core.py": CORE, "test_a.py": test_a, "test_b.py": test_b}
+    current = opened(tmp_path, files, ("test_b.py",))
+    cursor = current.edit("test_b.py", "def test_b():", "@pytest.mark.slow\ndef test_b():")
+    (item,) = imports_proposed(current, "test_b.py", cursor)
+    assert item.label == "import `pytest`: `import pytest`"
+    # A third-party import between the standard library's and the project's: a section of
+    # its own, as ruff's import sorting (and the developer) writes it.
+    assert applied(current.text("test_b.py"), item).startswith(
+        "import sys\n\nimport pytest\n\nfrom pkg.core import Group\n\n\n@pytest.mark.slow\n"
+    )
+    assert [shown.label for shown in current.suggested("test_b.py", cursor)] == [item.label]
+
+
+def test_in_a_block_of_another_style_an_import_goes_where_it_sorts_among_its_section(tmp_path):
+    # One name per line, as the file was written before the project's ruff configuration
+    # asked for another style: ruff would rewrite the whole block, so it cannot place the line.
+    user = (
+        "import os\nimport sys\n\nfrom .core import Context\nfrom .core import Group\n\n\n"
+        "def main() -> None:\n    print(sys.argv, os.sep, Group, Context)\n"
+    )
+    files = {"pkg/core.py": CORE, "pkg/user.py": user}
+    current = opened(tmp_path, files, ("pkg/user.py",))
+    cursor = current.edit(
+        "pkg/user.py", "    print(sys.argv", "    logging.info(1)\n    print(sys.argv"
+    )
+    (item,) = imports_proposed(current, "pkg/user.py", cursor)
+    assert item.label == "import `logging`: `import logging`"
+    assert item.feature("beside_its_kind") == 1.0
+    assert applied(current.text("pkg/user.py"), item).startswith(
+        "import logging\nimport os\nimport sys\n\nfrom .core import Context\n"
+    )
+    cursor = current.edit("pkg/user.py", "    logging.info(1)\n", "    print(re.escape('.'))\n")
+    (item,) = imports_proposed(current, "pkg/user.py", cursor)
+    assert applied(current.text("pkg/user.py"), item).startswith(
+        "import os\nimport re\nimport sys\n"
+    )
+    # A section that is not sorted itself: where the line goes is not known.
+    unsorted = user.replace("import os\nimport sys\n", "import sys\nimport os\n")
+    current = opened(tmp_path, {**files, "pkg/user.py": unsorted}, ("pkg/user.py",))
+    cursor = current.edit(
+        "pkg/user.py", "    print(sys.argv", "    logging.info(1)\n    print(sys.argv"
+    )
+    assert imports_proposed(current, "pkg/user.py", cursor) == []

@@ -196,3 +196,23 @@ def test_a_use_renamed_after_its_name_went_away_is_followed_everywhere(tmp_path)
     found = current.proposed("mod.py", cursor)
     assert results(current, "mod.py", found) == ["@t.overload"]
     assert found[0].feature("dangling") == 1.0
+
+
+def test_a_rewrite_turned_down_stays_down_when_learned_again_from_another_example(
+    tmp_path,
+) -> None:
+    text = "def check(value, strict=False):\n    return value\n\n\n" + "".join(
+        f"def f{i}(value):\n    return check(value)\n\n\n" for i in range(5)
+    )
+    current = opened(tmp_path, {"mod.py": text})
+    cursor = current.edit("mod.py", "check(value)", "check(value, strict=True)", 2)
+    nearest = current.proposed("mod.py", cursor)[0]
+    current.engine.dismiss(nearest)
+    # The developer makes the same rewrite by hand at another place: a second example, which
+    # alone would raise the rewrite's score; turned down once, it stays under the bar.
+    cursor = current.edit("mod.py", "check(value)", "check(value, strict=True)", 3)
+    found = current.engine.propose(current.uri("mod.py"), cursor)
+    assert {item.label for item in found} == {"`check(value)` → `check(value, strict=True)`"}
+    assert max(item.feature("examples") for item in found) == 2.0
+    assert len(found) == 2
+    assert all(item.score < current.engine.options.threshold for item in found)

@@ -16,8 +16,11 @@ as t``; a relative one only from a file of the same package), the one most of th
 where ruff's import sorting (``I001``, with the project's configuration) puts it; with no
 file importing it, a module of the standard library used as ``name.attribute`` is imported
 as ``import name``. Only when the
-sorted block differs from the file's by that import alone: in a file whose imports ruff would
-sort otherwise, the place is not known and nothing is proposed.
+sorted block differs from the file's by that import alone (and the blank line that opens its
+section, when it is the first of its kind). In a file whose imports ruff would sort otherwise
+(a block written in another style than the project's configuration now asks for), the line
+goes among the one-name imports of its section where they sort it, when they are one sorted
+run (``_beside_its_kind``); else the place is not known and nothing is proposed.
 """
 
 from __future__ import annotations
@@ -228,6 +231,10 @@ def missing(
         placed = _sorted_insertion(
             source.text, current.path or "", str(root), source.char(after), line, name
         )
+        beside = False
+        if placed is None:
+            placed = _beside_its_kind(source, statements, after, line)
+            beside = placed is not None
         if placed is None:
             continue
         start, end, text = placed
@@ -240,7 +247,11 @@ def missing(
                 label=f"import `{name}`: `{line}`",
                 source=IMPORT,
                 score=MISSING_SCORE,
-                evidence={"missing_import": 1.0, "files_importing": float(seen)},
+                evidence={
+                    "missing_import": 1.0,
+                    "files_importing": float(seen),
+                    "beside_its_kind": float(beside),
+                },
                 origin=origin,
             )
         )
@@ -385,9 +396,17 @@ def _only_the_import(text: str, result: str, name: str) -> tuple[int, int, str] 
         return None
     _tag, i1, i2, j1, j2 = blocks[0]
     removed, added = old[i1:i2], new[j1:j2]
-    if not added or not all(_has_word(piece, name) or piece in removed for piece in added):
+    if not added or not all(
+        _has_word(piece, name) or piece in removed or not piece.strip() for piece in added
+    ):
         return None
-    if len(added) - len(removed) > 1 or len(removed) > 3:
+    # One line more (the import), and the blank line that opens a new section of the block
+    # when it is the first import of its kind (``import pytest`` between the standard
+    # library's imports and the project's).
+    blank = sum(1 for piece in added if not piece.strip()) - sum(
+        1 for piece in removed if not piece.strip()
+    )
+    if len(added) - len(removed) - max(0, blank) > 1 or blank > 1 or len(removed) > 3:
         return None
     words_before = Counter(word for piece in removed for word in _WORD.findall(piece))
     words_after = Counter(word for piece in added for word in _WORD.findall(piece))
@@ -396,6 +415,77 @@ def _only_the_import(text: str, result: str, name: str) -> tuple[int, int, str] 
     start = sum(len(piece) for piece in old[:i1])
     end = start + sum(len(piece) for piece in removed)
     return start, end, "".join(added)
+
+
+_FROM = re.compile(r"from\s+(\.*)([\w.]*)\s+import\s+([\w.]+(?:\s+as\s+\w+)?)\s*$")
+_PLAIN = re.compile(r"import\s+([\w.]+)(?:\s+as\s+\w+)?\s*$")
+
+
+def _kind_of_import(line: str) -> tuple[str, tuple[int, str, str]] | None:
+    """The section a one-name import line belongs to (``__future__``, the standard library,
+    relative, or the top-level package it imports from) and its place in a section sorted as
+    isort and ruff sort one by default: ``import`` lines first, then by module and name,
+    ignoring case. None for a line of another shape (several names, parentheses)."""
+    plain = _PLAIN.fullmatch(line.strip())
+    if plain is not None:
+        module, order = plain.group(1), (0, plain.group(1).lower(), "")
+    else:
+        found = _FROM.fullmatch(line.strip())
+        if found is None:
+            return None
+        dots, module, imported = found.groups()
+        order = (1, (dots + module).lower(), imported.lower())
+        if dots:
+            return "relative", order
+    top = module.split(".")[0]
+    if top == "__future__":
+        return "future", order
+    if top in sys.stdlib_module_names:
+        return "stdlib", order
+    return "package " + top, order
+
+
+def _beside_its_kind(
+    source: Source, statements: Sequence[Node], after: int, line: str
+) -> tuple[int, int, str] | None:
+    """``line`` put among the imports of its kind in a block that ruff would sort otherwise
+    (the project's configuration asks for another style than the file's, or the block was
+    never sorted): in the one run of lines of its section (the standard library's, the same
+    package's, the relative ones), where it sorts among them, when that run is itself sorted
+    that way and each of its imports is one name on one line (and, for ``from module import
+    name``, none or several from that module: one alone could be joined); else None."""
+    kind = _kind_of_import(line)
+    if kind is None:
+        return None
+    section, order = kind
+    heading = [statement for statement in statements if statement.end_byte <= after]
+    run: list[tuple[Node, tuple[int, str, str]]] = []
+    previous_row = -2
+    for statement in heading:
+        text = source.of(statement)
+        theirs = _kind_of_import(text) if "\n" not in text else None
+        if theirs is None or theirs[0] != section:
+            continue
+        if run and statement.start_point.row != previous_row + 1:
+            return None  # lines of the section in two places: which one is not known
+        run.append((statement, theirs[1]))
+        previous_row = statement.end_point.row
+    orders = [order for _statement, order in run]
+    if not run or orders != sorted(orders) or order in orders:
+        return None
+    if order[0] == 1 and sum(1 for theirs in orders if theirs[:2] == order[:2]) == 1:
+        # One import from the same module, alone: whether the name joins it is not known.
+        return None
+    following = next((statement for statement, theirs in run if theirs > order), None)
+    if following is not None:
+        at = source.char(following.start_byte) - following.start_point.column
+    else:
+        last = run[-1][0]
+        end_of_line = source.text.find("\n", source.char(last.end_byte))
+        if end_of_line == -1:
+            return None
+        at = end_of_line + 1
+    return at, at, line.strip() + "\n"
 
 
 def _has_word(text: str, word: str) -> bool:
