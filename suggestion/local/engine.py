@@ -37,7 +37,9 @@ filter's lift over the unfiltered engine was higher).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import re
 from collections import OrderedDict
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -46,7 +48,13 @@ from dataclasses import dataclass
 from tactful.analyzers.index import RepositoryIndex
 from tactful.analyzers.paths import path_kind, workspace_relative
 from tactful.analyzers.text import DocumentEdit, TextChange, apply_to_lines
-from tactful.analyzers.tokens import NORMAL, indentation, line_break, tokenize_line
+from tactful.analyzers.tokens import (
+    NORMAL,
+    indentation,
+    line_break,
+    prose_tokens,
+    tokenize_line,
+)
 from tactful.suggestion.keystrokes import keystrokes
 from tactful.suggestion.local.document import (
     DELETED_LINES,
@@ -98,6 +106,11 @@ class Tuning:
     # The lines recently deleted from the document (``DeletedLines``): a rewritten line most
     # often resembles the one it replaces.
     deleted_weight: float = 8.0
+    # Inside a one-line string (a single token to the statistics, so only strings seen whole
+    # are completed), complete its words as prose, from the words of comments and docstrings
+    # ("string_words": the rest of a word; "string_next": also the next words after a space).
+    string_words: bool = False
+    string_next: bool = False
     # The weight of test files' statistics in library code (and the reverse), relative to
     # that of files of the document's own kind.
     other_kind_weight: float = 0.3
@@ -274,6 +287,8 @@ class LocalEngine:
             rest = common_completion(names, partial) if names else None
             if rest is not None:
                 found = Continuation((partial + rest,), rest, SEMANTIC_PROBABILITY)
+        if found is None and resume is None and self.tuning.string_words:
+            found = self._in_string(sources, context, partial, indent)
         previous = document.previous_nonblank(row)
         shaped = None
         if (
@@ -310,6 +325,51 @@ class LocalEngine:
             candidates.insert(0, Suggestion(shaped[0], NAME, shaped[1], kind="line", origin=SHAPE))
         return candidates[:1]
 
+    def _in_string(
+        self, sources: Sequence[Source], context: list[str], partial: str, indent: str
+    ) -> Continuation | None:
+        """The rest of the words of the one-line string being typed (``partial``, an unclosed
+        string token), read as prose; never past the string's end nor over a line break."""
+        opened = _STRING_START.match(partial)
+        if opened is None:
+            return None
+        quote = opened.group(1)
+        content = partial[opened.end() :]
+        if not content or content.endswith(quote) or "\\" in content:
+            return None
+        words = prose_tokens(content)
+        if not words:
+            return None
+        if content[-1:].isspace():
+            if not self.tuning.string_next:
+                return None
+            before, typed = words, content[len(content.rstrip(" \t")) :]
+        else:
+            if not _is_word(content[-1:]) or not _is_word(words[-1].lstrip(" \t")[:1]):
+                return None
+            before, typed = words[:-1], words[-1]
+        found = continue_tokens(
+            sources,
+            [*context, *before],
+            typed,
+            indent,
+            threshold=self.tuning.threshold,
+            max_lines=1,
+            max_tokens=self.tuning.max_tokens,
+            discount=self.tuning.discount,
+            open_brackets=1,  # no line break inside a one-line string
+            length_decay=self.tuning.length_decay,
+        )
+        if found is None:
+            return None
+        text = found.text
+        for stop in (quote, "\\", "\n"):
+            if stop in text:
+                text = text[: text.index(stop)]
+        if keystrokes(text) < 2:
+            return None
+        return dataclasses.replace(found, text=text)
+
     def _document(self, request: CompletionRequest) -> _Tracked:
         """The engine's copy of the request's document at its version, with the cursor's line
         left out of the counts (its unfinished token would otherwise count as a word)."""
@@ -343,6 +403,9 @@ class LocalEngine:
             trailing = prefix[len(prefix.rstrip(" \t")) :]
             return context + line_tokens, trailing
         return context + line_tokens[:-1], line_tokens[-1]
+
+
+_STRING_START = re.compile(r"[ \t]*[rRbBuUfF]{0,2}([\"'])")
 
 
 def _is_word(text: str) -> bool:
