@@ -104,6 +104,7 @@ def main() -> int:
     parser.add_argument("--length-decay", type=float, default=Tuning().length_decay)
     parser.add_argument("--deleted-weight", type=float, default=Tuning().deleted_weight)
     parser.add_argument("--string-words", action="store_true")
+    parser.add_argument("--doubt", type=float, default=Tuning().doubt)
     parser.add_argument("--string-next", action="store_true")
     parser.add_argument("--semantic", action="store_true", help="ask jedi (slow in-process)")
     args = parser.parse_args()
@@ -113,6 +114,7 @@ def main() -> int:
         discount=args.discount,
         deleted_weight=args.deleted_weight,
         string_words=args.string_words,
+        doubt=args.doubt,
         string_next=args.string_next,
         length_decay=args.length_decay,
         semantic=args.semantic,

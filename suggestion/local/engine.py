@@ -109,7 +109,7 @@ class Tuning:
     # Inside a one-line string (a single token to the statistics, so only strings seen whole
     # are completed), complete its words as prose, from the words of comments and docstrings
     # ("string_words": the rest of a word; "string_next": also the next words after a space).
-    string_words: bool = False
+    string_words: bool = True
     string_next: bool = False
     # The weight of test files' statistics in library code (and the reverse), relative to
     # that of files of the document's own kind.
@@ -127,6 +127,9 @@ class Tuning:
     # keystrokes saved (30.6% -> 30.5%, 19.1% -> 19.7%). Not the default yet: the server's
     # tests are written against the suggestions' lengths at 1.0.
     length_decay: float = 1.0
+    # Where a suggestion stops: each token after the first weighs its probability to the
+    # power ``doubt - 1`` more (``predict.continue_tokens``): sure tokens cost nothing.
+    doubt: float = 5.0
     # Inside a token whose likely completions split the probability, suggest the start they
     # share (``predict.shared_prefix``).
     shared_prefix: bool = True
@@ -261,6 +264,7 @@ class LocalEngine:
                 resume=resume,
                 open_brackets=open_brackets,
                 length_decay=self.tuning.length_decay,
+                doubt=self.tuning.doubt,
             )
             if self.tuning.shared_prefix and resume is None:
                 shared = shared_prefix(
@@ -359,6 +363,7 @@ class LocalEngine:
             discount=self.tuning.discount,
             open_brackets=1,  # no line break inside a one-line string
             length_decay=self.tuning.length_decay,
+            doubt=self.tuning.doubt,
         )
         if found is None:
             return None
