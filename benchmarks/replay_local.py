@@ -103,9 +103,13 @@ def main() -> int:
     parser.add_argument("--discount", type=float, default=Tuning().discount)
     parser.add_argument("--length-decay", type=float, default=Tuning().length_decay)
     parser.add_argument("--deleted-weight", type=float, default=Tuning().deleted_weight)
-    parser.add_argument("--string-words", action="store_true")
+    parser.add_argument(
+        "--string-words", action=argparse.BooleanOptionalAction, default=Tuning().string_words
+    )
     parser.add_argument("--doubt", type=float, default=Tuning().doubt)
-    parser.add_argument("--string-next", action="store_true")
+    parser.add_argument(
+        "--string-next", action=argparse.BooleanOptionalAction, default=Tuning().string_next
+    )
     parser.add_argument("--semantic", action="store_true", help="ask jedi (slow in-process)")
     args = parser.parse_args()
     tuning = Tuning(
