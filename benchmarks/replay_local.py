@@ -107,9 +107,6 @@ def main() -> int:
         "--string-words", action=argparse.BooleanOptionalAction, default=Tuning().string_words
     )
     parser.add_argument("--doubt", type=float, default=Tuning().doubt)
-    parser.add_argument(
-        "--string-next", action=argparse.BooleanOptionalAction, default=Tuning().string_next
-    )
     parser.add_argument("--semantic", action="store_true", help="ask jedi (slow in-process)")
     args = parser.parse_args()
     tuning = Tuning(
@@ -119,7 +116,6 @@ def main() -> int:
         deleted_weight=args.deleted_weight,
         string_words=args.string_words,
         doubt=args.doubt,
-        string_next=args.string_next,
         length_decay=args.length_decay,
         semantic=args.semantic,
     )

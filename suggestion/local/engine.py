@@ -112,9 +112,9 @@ class Tuning:
     deleted_weight: float = 8.0
     # Inside a one-line string (a single token to the statistics, so only strings seen whole
     # are completed), complete its words as prose, from the words of comments and docstrings
-    # ("string_words": the rest of a word; "string_next": also the next words after a space).
+    # (the rest of a word; in-process replays of 20 commits, seed 1: requests 21.0% -> 21.7%
+    # saved, click 31.3% -> 31.7%, acceptance unchanged).
     string_words: bool = True
-    string_next: bool = False
     # The weight of test files' statistics in library code (and the reverse), relative to
     # that of files of the document's own kind.
     other_kind_weight: float = 0.3
@@ -349,14 +349,11 @@ class LocalEngine:
         words = prose_tokens(content)
         if not words:
             return None
-        if content[-1:].isspace():
-            if not self.tuning.string_next:
-                return None
-            before, typed = words, content[len(content.rstrip(" \t")) :]
-        else:
-            if not _is_word(content[-1:]) or not _is_word(words[-1].lstrip(" \t")[:1]):
-                return None
-            before, typed = words[:-1], words[-1]
+        if not _is_word(content[-1:]) or not _is_word(words[-1].lstrip(" \t")[:1]):
+            # Only the rest of a word: the next words after a space saved nothing more in
+            # replays of real commits.
+            return None
+        before, typed = words[:-1], words[-1]
         found = continue_tokens(
             sources,
             [*context, *before],

@@ -236,10 +236,9 @@ def continue_tokens(
     ``length_decay``: where to stop weighs each token after the first by this much more than
     its probability says (the joint probability of a greedy path is over-confident the longer
     it gets: a suggestion right up to a point and wrong after it saves nothing).
-    ``doubt``: where to stop weighs each token after the first by its probability to this
-    power beyond the one the joint probability already counts (1.0: not at all), so that a
-    token the statistics are sure of costs nothing and an unsure one costs more than its
-    probability.
+    ``doubt``: where to stop weighs each token after the first by its probability to the
+    power ``doubt - 1``, beyond the joint probability (1.0: not at all), so that a token the
+    statistics are sure of costs nothing and an unsure one costs more than its probability.
     """
     history = list(context)
     tokens: list[str] = []
