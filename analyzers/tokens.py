@@ -171,6 +171,15 @@ def _prose(text: str, tokens: list[str]) -> None:
         position = match.end()
 
 
+def prose_tokens(text: str) -> list[str]:
+    """``text`` read as prose (the words and punctuation marks of a comment or docstring, each
+    with the whitespace before it): the tokens the words inside a one-line string would be
+    if it were a docstring."""
+    tokens: list[str] = []
+    _prose(text, tokens)
+    return tokens
+
+
 def _is_closed(body: str, delimiter: str) -> bool:
     # The body starts with its (possibly prefixed) opening delimiter; closed when it also ends
     # with the closing one after at least the opening.

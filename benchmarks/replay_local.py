@@ -103,6 +103,10 @@ def main() -> int:
     parser.add_argument("--discount", type=float, default=Tuning().discount)
     parser.add_argument("--length-decay", type=float, default=Tuning().length_decay)
     parser.add_argument("--deleted-weight", type=float, default=Tuning().deleted_weight)
+    parser.add_argument(
+        "--string-words", action=argparse.BooleanOptionalAction, default=Tuning().string_words
+    )
+    parser.add_argument("--doubt", type=float, default=Tuning().doubt)
     parser.add_argument("--semantic", action="store_true", help="ask jedi (slow in-process)")
     args = parser.parse_args()
     tuning = Tuning(
@@ -110,6 +114,8 @@ def main() -> int:
         document_weight=args.document_weight,
         discount=args.discount,
         deleted_weight=args.deleted_weight,
+        string_words=args.string_words,
+        doubt=args.doubt,
         length_decay=args.length_decay,
         semantic=args.semantic,
     )

@@ -24,9 +24,15 @@ from tactful.suggestion.types import CompletionRequest
 # A folder that does not exist: the LLM engine finds no other files to take snippets from.
 ROOT = "/nonexistent/tactful-test-workspace"
 URI = f"file://{ROOT}/m.py"
-LOCAL_TEXT = "th.join(base,"
+# What the local engine answers there: the name at least, never past the call's first
+# argument (where it stops depends on whether the shipped statistics were read yet).
+LOCAL_TEXTS = ("th.join", "th.join(", "th.join(base", "th.join(base,")
 # What the model answers after ``middle = os.pa``.
 LLM_TEXT = "th.join(base, 'middle')"
+
+
+def local_answer(found: list[tuple[str, str]]) -> bool:
+    return len(found) == 1 and found[0][0] == "local" and found[0][1] in LOCAL_TEXTS
 
 
 def at(typed: str, version: int, trigger: str = "automatic") -> CompletionRequest:
@@ -107,7 +113,7 @@ async def test_auto_shows_the_local_answer_while_the_llm_hangs(fake_llm, setups)
     turn = await setup.complete(at("middle = os.pa", 1))
     elapsed = time.monotonic() - started
     assert turn.outcome is Outcome.SHOWN
-    assert texts(turn) == [("local", LOCAL_TEXT)]
+    assert local_answer(texts(turn))
     llm, local = turn.proposals
     assert (llm.source, llm.problem, llm.items) == ("llm", BACKGROUND, ())
     assert local.source == "local"
@@ -121,7 +127,7 @@ async def test_the_llms_answer_is_announced_and_served_at_the_same_moment(fake_l
     fake_llm.default = Reply(LLM_TEXT + "\n", delay_s=1.5)
     setup = setup_for(setups, fake_llm.url)
     first = await setup.complete(at("middle = os.pa", 1))
-    assert texts(first) == [("local", LOCAL_TEXT)]
+    assert local_answer(texts(first))
     await asyncio.wait_for(setup.arrived.wait(), 60)
     assert [(r.version, r.position) for r in setup.announced] == [(1, Point(4, 14))]
     # The editor asks again at that moment, the way VS Code does (its "suggest now" action).
@@ -166,12 +172,12 @@ async def test_a_request_elsewhere_cancels_the_call_in_flight(fake_llm, setups) 
 async def test_engine_llm_falls_back_to_local_when_the_provider_is_down(setups) -> None:
     setup = setup_for(setups, closed_port_url(), engine="llm")
     first = await setup.complete(at("middle = os.pa", 1))
-    assert texts(first) == [("local", LOCAL_TEXT)]
+    assert local_answer(texts(first))
     assert setup.llm.state().state == "down"
     assert setup.llm.state().problem.label == "connection refused"
     # Backed off: the next request does not even try.
     again = await setup.complete(at("middle = os.pa", 2))
-    assert texts(again) == [("local", LOCAL_TEXT)]
+    assert local_answer(texts(again))
     assert again.proposals[0].source == "llm" and again.proposals[0].items == ()
 
 

@@ -24,7 +24,7 @@ from tactful.suggestion.types import CompletionRequest
 
 # The document's own statistics alone (the shipped language model is tested on its own).
 # Where a suggestion stops, as probability alone says (the shipped decay is tested on its own).
-LOCAL = Tuning(semantic=False, language_weight=0.0, length_decay=1.0)
+LOCAL = Tuning(semantic=False, language_weight=0.0, length_decay=1.0, doubt=1.0)
 
 
 def request(source: str, language: str = "python", max_lines: int = 8) -> CompletionRequest:
@@ -514,3 +514,43 @@ first = fail("no such file: try again")
 second = fail("no such |"""
     found = LocalEngine(None, LOCAL).suggest(request(source))
     assert found and found[0].text.startswith('file: try again"')
+
+
+STRING_AFTER_DOCSTRING = '''\
+def check(value):
+    """A subclass' job is a subclass' job: each subclass' job is done."""
+    if value is None:
+        raise TypeError({quote}a subcl|'''
+
+
+def test_words_inside_a_one_line_string_are_completed_as_the_documents_prose() -> None:
+    # A one-line string is a single token to the statistics: without reading its words as
+    # prose, only strings seen whole are completed.
+    source = STRING_AFTER_DOCSTRING.format(quote='"')
+    found = LocalEngine(None, LOCAL).suggest(request(source))
+    assert found and found[0].text == "ass' job is"
+    assert not LocalEngine(None, replace(LOCAL, string_words=False)).suggest(request(source))
+
+
+def test_a_word_completed_inside_a_string_stops_before_the_strings_closing_quote() -> None:
+    source = STRING_AFTER_DOCSTRING.format(quote="'")
+    found = LocalEngine(None, LOCAL).suggest(request(source))
+    assert found and found[0].text == "ass"
+
+
+def test_a_suggestion_stops_before_the_tokens_its_statistics_doubt() -> None:
+    """Each token after the first weighs its probability to the power ``doubt - 1`` more: a
+    phrase seen once is cut after its first word; tokens the statistics are sure of cost
+    nothing (a decay by length alone cuts them too)."""
+    plain = LocalEngine(None, LOCAL).suggest(request(DOCSTRINGS))
+    doubted = LocalEngine(None, replace(LOCAL, doubt=5.0)).suggest(request(DOCSTRINGS))
+    assert plain[0].text == " the new"
+    assert doubted[0].text == " the"
+    main = "".join(
+        f'def m{i}():\n    pass\n\n\nif __name__ == "__main__":\n    m{i}()\n\n\n' for i in range(3)
+    )
+    main += "if __name__ ==|"
+    sure = LocalEngine(None, replace(LOCAL, doubt=5.0)).suggest(request(main))
+    decayed = LocalEngine(None, replace(LOCAL, length_decay=0.6)).suggest(request(main))
+    assert sure[0].text == ' "__main__":'
+    assert decayed[0].text == ' "__main__"'

@@ -113,7 +113,9 @@ async def test_the_workspace_is_indexed_in_the_background_with_progress(
     line = "value = normalise_h"
     open_document(lsp, uri, line)
     items = await inline(lsp, uri, 0, len(line))
-    assert [i.insert_text for i in items] == ["eader_name(raw)"]
+    # The name only the index knows, completed (its argument too where the statistics are
+    # sure enough of it).
+    assert len(items) == 1 and items[0].insert_text in ("eader_name", "eader_name(raw)")
 
 
 async def test_clients_without_inline_completion_get_a_completion_list(

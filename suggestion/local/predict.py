@@ -219,6 +219,7 @@ def continue_tokens(
     resume: str | None = None,
     open_brackets: int = 0,
     length_decay: float = 1.0,
+    doubt: float = 1.0,
 ) -> Continuation | None:
     """The continuation that saves the most keystrokes in expectation among those whose joint
     probability stays above ``threshold``.
@@ -235,12 +236,16 @@ def continue_tokens(
     ``length_decay``: where to stop weighs each token after the first by this much more than
     its probability says (the joint probability of a greedy path is over-confident the longer
     it gets: a suggestion right up to a point and wrong after it saves nothing).
+    ``doubt``: where to stop weighs each token after the first by its probability to the
+    power ``doubt - 1``, beyond the joint probability (1.0: not at all), so that a token the
+    statistics are sure of costs nothing and an unsure one costs more than its probability.
     """
     history = list(context)
     tokens: list[str] = []
     probability = 1.0
     best: Continuation | None = None
     best_value = 0.0
+    doubted = 1.0
     lines = 1
     first = margin = least = 1.0
     depth, support = 0, 0.0
@@ -266,13 +271,15 @@ def continue_tokens(
             # The code after the cursor resumes here: the suggestion so far joins it.
             if tokens:
                 text = render(tokens, indent)[len(partial) :]
-                weight = length_decay ** (len(tokens) - 1)
+                weight = length_decay ** (len(tokens) - 1) * doubted
                 if weight * probability * (keystrokes(text) - 1) > best_value:
                     best = Continuation(
                         tuple(tokens), text, probability, first, margin, least, depth, support
                     )
             break
         least = min(least, p)
+        if tokens:
+            doubted *= p ** (doubt - 1.0)
         probability *= p
         if probability < threshold:
             break
@@ -293,7 +300,7 @@ def continue_tokens(
         if resume is not None:
             continue  # only where the code after the cursor resumes
         text = render(tokens, indent)[len(partial) :]
-        value = length_decay ** (len(tokens) - 1) * probability * (keystrokes(text) - 1)
+        value = length_decay ** (len(tokens) - 1) * doubted * probability * (keystrokes(text) - 1)
         if value > best_value:
             best_value = value
             best = Continuation(
