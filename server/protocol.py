@@ -129,11 +129,12 @@ class TactfulProtocol(LanguageServerProtocol):
             # indexing wanted, say): pygls warns of any message after shutdown, but an answer
             # that crossed the shutdown request on the wire is routine. It still settles what
             # waits for it, unless the shutdown already cancelled that.
-            logger.debug("answer %s received after shutdown", getattr(message, "id", None))
-            future = self._request_futures.get(getattr(message, "id", None))
+            msg_id = message.id
+            logger.debug("answer %s received after shutdown", msg_id)
+            future = self._request_futures.get(msg_id)
             if future is not None and not future.done():
                 self._handle_response(
-                    message.id, getattr(message, "result", None), getattr(message, "error", None)
+                    msg_id, getattr(message, "result", None), getattr(message, "error", None)
                 )
             return
         if self._shutdown and getattr(message, "method", None) != "exit":
