@@ -124,7 +124,20 @@ class TactfulProtocol(LanguageServerProtocol):
         if not hasattr(message, "jsonrpc"):
             self._answer_invalid(message)
             return
-        if self._shutdown and getattr(message, "method", None) not in (None, "exit"):
+        if self._shutdown and getattr(message, "method", None) is None:
+            # The editor's answer to something asked before the shutdown (a progress token the
+            # indexing wanted, say): pygls warns of any message after shutdown, but an answer
+            # that crossed the shutdown request on the wire is routine. It still settles what
+            # waits for it, unless the shutdown already cancelled that.
+            msg_id = message.id
+            logger.debug("answer %s received after shutdown", msg_id)
+            future = self._request_futures.get(msg_id)
+            if future is not None and not future.done():
+                self._handle_response(
+                    msg_id, getattr(message, "result", None), getattr(message, "error", None)
+                )
+            return
+        if self._shutdown and getattr(message, "method", None) != "exit":
             # pygls drops these silently; LSP says requests after shutdown get an error.
             msg_id = getattr(message, "id", None)
             if msg_id is not None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from pathlib import Path
 
 import pytest
 from fixtures.lsp import TACTFUL
@@ -238,6 +240,45 @@ def test_cancelling_a_request_already_answered_is_quiet(raw: RawServer) -> None:
     raw.request(3, "shutdown")
     assert "result" in raw.wait_response(3)
     assert raw.close() == 0
+    log = log_file().read_text()
+    assert [line for line in log.splitlines() if " ERROR " in line or " WARNING " in line] == []
+
+
+def test_an_answer_that_crosses_the_shutdown_is_quiet(tmp_path: Path) -> None:
+    # The server asks for a progress token when it indexes the workspace; an editor quitting
+    # at that moment sends `shutdown` before its answer to that question (Neovim does under
+    # load): the answer settles the question without a warning in the log.
+    from tactful.analyzers.userdirs import log_file
+
+    (tmp_path / "mod.py").write_text("def f():\n    return 1\n")
+    server = RawServer()
+    try:
+        server.request(
+            1,
+            "initialize",
+            {
+                "capabilities": {"window": {"workDoneProgress": True}},
+                "rootUri": tmp_path.as_uri(),
+                "processId": None,
+            },
+        )
+        server.wait_response(1)
+        server.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+        deadline = time.monotonic() + 30
+        asked = None
+        while asked is None:
+            message = server._read_message(deadline)
+            assert message is not None, "the server asked for no progress token"
+            if message.get("method") == "window/workDoneProgress/create":
+                asked = message
+        server.request(2, "shutdown")
+        assert "result" in server.wait_response(2)
+        server.send({"jsonrpc": "2.0", "id": asked["id"], "result": None})
+        server.send({"jsonrpc": "2.0", "method": "exit"})
+        assert server.process.wait(30) == 0
+    finally:
+        if server.process.poll() is None:
+            server.process.kill()
     log = log_file().read_text()
     assert [line for line in log.splitlines() if " ERROR " in line or " WARNING " in line] == []
 
