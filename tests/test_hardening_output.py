@@ -68,6 +68,17 @@ class StrictReader:
         got = {m.get("id") for m in self.messages if "method" not in m}
         return ids <= got
 
+    def largest_diagnostics(self) -> int:
+        """Size of the largest ``publishDiagnostics`` read so far, in bytes of JSON."""
+        return max(
+            (
+                len(json.dumps(m))
+                for m in self.messages
+                if m.get("method") == "textDocument/publishDiagnostics"
+            ),
+            default=0,
+        )
+
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)
 
@@ -276,17 +287,7 @@ def test_a_server_linting_thousands_of_findings_keeps_its_frames_whole(
             time.sleep(0.5)
         wait(lambda: reader.answered(ids), 120, reader)
 
-        def biggest() -> int:
-            return max(
-                (
-                    len(json.dumps(m))
-                    for m in reader.messages
-                    if m.get("method") == "textDocument/publishDiagnostics"
-                ),
-                default=0,
-            )
-
-        wait(lambda: biggest() > 2 * 65536, 120, reader)
+        wait(lambda: reader.largest_diagnostics() > 2 * 65536, 120, reader)
         send({"jsonrpc": "2.0", "id": 9999, "method": "shutdown"})
         wait(lambda: reader.answered({9999}), 60, reader)
         send({"jsonrpc": "2.0", "method": "exit"})
@@ -358,17 +359,7 @@ def test_a_stdout_made_non_blocking_still_gets_whole_frames(workspace: Workspace
         time.sleep(8)
         reader = StrictReader(stdout)
 
-        def biggest() -> int:
-            return max(
-                (
-                    len(json.dumps(m))
-                    for m in reader.messages
-                    if m.get("method") == "textDocument/publishDiagnostics"
-                ),
-                default=0,
-            )
-
-        wait(lambda: biggest() > 2 * 65536, 120, reader)
+        wait(lambda: reader.largest_diagnostics() > 2 * 65536, 120, reader)
         process.stdin.write(frame({"jsonrpc": "2.0", "id": 9, "method": "shutdown"}))
         process.stdin.flush()
         wait(lambda: reader.answered({9}), 60, reader)
