@@ -88,6 +88,15 @@ def frame(message: dict[str, Any]) -> bytes:
     return b"Content-Length: %d\r\n\r\n" % len(body) + body
 
 
+def initialize(root_uri: str | None, capabilities: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"processId": None, "rootUri": root_uri, "capabilities": capabilities or {}},
+    }
+
+
 def wait(predicate: Any, timeout: float, reader: StrictReader) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -147,16 +156,7 @@ def test_large_notifications_from_several_threads_arrive_whole_while_requests_ar
     assert process.stdin is not None
     reader = StrictReader(process.stdout)
     try:
-        process.stdin.write(
-            frame(
-                {
-                    "jsonrpc": "2.0",
-                    "id": 1,
-                    "method": "initialize",
-                    "params": {"processId": None, "rootUri": None, "capabilities": {}},
-                }
-            )
-        )
+        process.stdin.write(frame(initialize(None)))
         process.stdin.flush()
         wait(lambda: reader.answered({1}), 60, reader)
         process.stdin.write(frame({"jsonrpc": "2.0", "method": "initialized", "params": {}}))
@@ -223,19 +223,10 @@ def test_a_server_linting_thousands_of_findings_keeps_its_frames_whole(
     reader = StrictReader(process.stdout, answer)
     try:
         send(
-            {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "initialize",
-                "params": {
-                    "processId": None,
-                    "rootUri": workspace.root.as_uri(),
-                    "capabilities": {
-                        "window": {"workDoneProgress": True},
-                        "textDocument": {"inlineCompletion": {}},
-                    },
-                },
-            }
+            initialize(
+                workspace.root.as_uri(),
+                {"window": {"workDoneProgress": True}, "textDocument": {"inlineCompletion": {}}},
+            )
         )
         wait(lambda: reader.answered({1}), 60, reader)
         send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
@@ -323,20 +314,7 @@ def test_a_stdout_made_non_blocking_still_gets_whole_frames(workspace: Workspace
     stdout = os.fdopen(read_end, "rb")
     reader: StrictReader | None = None
     try:
-        process.stdin.write(
-            frame(
-                {
-                    "jsonrpc": "2.0",
-                    "id": 1,
-                    "method": "initialize",
-                    "params": {
-                        "processId": None,
-                        "rootUri": workspace.root.as_uri(),
-                        "capabilities": {},
-                    },
-                }
-            )
-        )
+        process.stdin.write(frame(initialize(workspace.root.as_uri())))
         process.stdin.write(frame({"jsonrpc": "2.0", "method": "initialized", "params": {}}))
         process.stdin.write(
             frame(
