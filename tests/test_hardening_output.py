@@ -97,6 +97,16 @@ def initialize(root_uri: str | None, capabilities: dict[str, Any] | None = None)
     }
 
 
+def did_open(uri: str, text: str) -> dict[str, Any]:
+    return {
+        "jsonrpc": "2.0",
+        "method": "textDocument/didOpen",
+        "params": {
+            "textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}
+        },
+    }
+
+
 def wait(predicate: Any, timeout: float, reader: StrictReader) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -234,20 +244,7 @@ def test_a_server_linting_thousands_of_findings_keeps_its_frames_whole(
         for document in range(documents):
             path = workspace.write(f"mod{document}.py", text(document, 0))
             uris.append(path.as_uri())
-            send(
-                {
-                    "jsonrpc": "2.0",
-                    "method": "textDocument/didOpen",
-                    "params": {
-                        "textDocument": {
-                            "uri": path.as_uri(),
-                            "languageId": "python",
-                            "version": 1,
-                            "text": text(document, 0),
-                        }
-                    },
-                }
-            )
+            send(did_open(path.as_uri(), text(document, 0)))
         ids = set()
         for version in range(1, 5):
             for document, uri in enumerate(uris):
@@ -316,22 +313,7 @@ def test_a_stdout_made_non_blocking_still_gets_whole_frames(workspace: Workspace
     try:
         process.stdin.write(frame(initialize(workspace.root.as_uri())))
         process.stdin.write(frame({"jsonrpc": "2.0", "method": "initialized", "params": {}}))
-        process.stdin.write(
-            frame(
-                {
-                    "jsonrpc": "2.0",
-                    "method": "textDocument/didOpen",
-                    "params": {
-                        "textDocument": {
-                            "uri": path.as_uri(),
-                            "languageId": "python",
-                            "version": 1,
-                            "text": text,
-                        }
-                    },
-                }
-            )
-        )
+        process.stdin.write(frame(did_open(path.as_uri(), text)))
         process.stdin.flush()
         # Nobody reads for a while: the pipe fills with the start of the diagnostics.
         time.sleep(8)
