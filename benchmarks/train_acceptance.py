@@ -56,8 +56,9 @@ CORPORA = {
     "requests": HERE / "corpora" / "requests-2.32.3",
 }
 CACHE = HERE / "results" / "acceptance"
-# Bumped whenever a replay records something new, so an old cache is not read as the new one.
-REPLAY_FORMAT = 6
+# Bumped whenever a replay records something new or the engine suggests differently, so an old
+# cache is not read as the new one (7: the engine's doubt and strings' words).
+REPLAY_FORMAT = 7
 PRIOR = HERE.parent / "feedback" / "acceptance" / "prior.json"
 SECONDS_PER_KEYSTROKE = 0.2
 SEED = 20251127
@@ -141,13 +142,18 @@ class _Typing:
         await self.local.open(path, language, text)
         self.path, self.language = path, language
 
+    # Every change goes on to the engine too: it follows the document's version, and one that
+    # never moves would answer every request with what it found for the first.
     async def replace(self, start: int, end: int, text: str) -> None:
+        await self.local.replace(start, end, text)
         self.clock += SECONDS_PER_KEYSTROKE
 
     async def move(self, offset: int) -> None:
+        await self.local.move(offset)
         self.clock += SECONDS_PER_KEYSTROKE
 
     async def type(self, chunk: str) -> None:
+        await self.local.type(chunk)
         self.clock += SECONDS_PER_KEYSTROKE * keystrokes(chunk)
 
     async def suggest(self, typed: str, after: str = "") -> Offer | None:
@@ -191,6 +197,7 @@ class _Typing:
         return offer
 
     async def accept(self, offer: Offer) -> None:
+        await self.local.accept(offer)
         self.clock += SECONDS_PER_KEYSTROKE
 
     async def close(self, path: str, text: str) -> None:
