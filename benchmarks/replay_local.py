@@ -32,6 +32,7 @@ from tactful.server.cli.bench_edits import commits, show
 from tactful.suggestion.local.engine import Tuning
 from tactful.suggestion.postprocess import clean
 from tactful.suggestion.replay import (
+    HEAD_LINES,
     LocalCompleter,
     Offer,
     Step,
@@ -107,6 +108,9 @@ def main() -> int:
         "--string-words", action=argparse.BooleanOptionalAction, default=Tuning().string_words
     )
     parser.add_argument("--doubt", type=float, default=Tuning().doubt)
+    parser.add_argument("--language-weight", type=float, default=Tuning().language_weight)
+    parser.add_argument("--language-cap", type=float, default=Tuning().language_cap)
+    parser.add_argument("--other-kind-weight", type=float, default=Tuning().other_kind_weight)
     parser.add_argument("--semantic", action="store_true", help="ask jedi (slow in-process)")
     args = parser.parse_args()
     tuning = Tuning(
@@ -116,6 +120,9 @@ def main() -> int:
         deleted_weight=args.deleted_weight,
         string_words=args.string_words,
         doubt=args.doubt,
+        language_weight=args.language_weight,
+        language_cap=args.language_cap,
+        other_kind_weight=args.other_kind_weight,
         length_decay=args.length_decay,
         semantic=args.semantic,
     )
@@ -129,6 +136,7 @@ def main() -> int:
             bucket[0] += 1
             bucket[1] += step.accepted
 
+    head = Tally()
     if args.edits is not None:
         tally = replay_edits(
             args.edits.resolve(), args.commits, args.seed, args.max_added, tuning, watch
@@ -136,10 +144,14 @@ def main() -> int:
     elif args.corpus is not None:
         root = args.corpus.resolve()
         chosen = sample_files(root, args.files, args.seed, ["python"])
-        tally = asyncio.run(replay(CleanedCompleter(root, tuning), root, chosen, watch=watch))
+        tally = asyncio.run(
+            replay(CleanedCompleter(root, tuning), root, chosen, watch=watch, head=head)
+        )
     else:
         parser.error("a CORPUS or --edits REPO")
     summary = tally.summary()
+    if args.edits is None:
+        summary[f"first_{HEAD_LINES}_lines"] = head.summary()
     summary["calibration"] = {
         f"{kind}:{score}": [n, round(ok / n, 2)]
         for (kind, score), (n, ok) in sorted(calibration.items())

@@ -45,6 +45,10 @@ _PYTHON_HEAD = re.compile(
 _C_HEAD = re.compile(r"(?:[ \t]*(?://[^\n]*)?\n|[ \t]*/\*[\s\S]*?\*/[ \t]*(?:\n|$))*")
 
 
+# The first lines of a new file, where the engine knows least of it (a replay counts them apart).
+HEAD_LINES = 100
+
+
 def pasted_head(text: str, language_id: str) -> int:
     """Length of the licence header and module docstring at the start of ``text``: comment
     and blank lines and, in Python, a first triple-quoted string."""
@@ -514,19 +518,26 @@ async def replay(
     *,
     seconds: float = 0.0,
     watch: Watch | None = None,
+    head: Tally | None = None,
 ) -> Tally:
     """Type each of ``files`` (relative to ``root``) in turn; with ``seconds``, stop typing
-    once that long has passed (a file being typed is counted up to where it stopped)."""
+    once that long has passed (a file being typed is counted up to where it stopped). With
+    ``head``, the steps on each file's first ``HEAD_LINES`` lines are also counted there."""
     total = Tally()
     started = time.monotonic()
     until = started + seconds if seconds else None
+    head_lines = HEAD_LINES if head is not None else 0
     for relative in files:
         if until is not None and time.monotonic() > until:
             break
         text = source_text(root / relative)
         language = language_of_path(relative) or "plaintext"
-        typist = await type_file(completer, relative, text, language, until=until, watch=watch)
+        typist = await type_file(
+            completer, relative, text, language, until=until, watch=watch, head_lines=head_lines
+        )
         total.merge(typist.tally)
+        if head is not None and typist.head is not None:
+            head.merge(typist.head)
     return total
 
 

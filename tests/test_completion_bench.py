@@ -50,6 +50,10 @@ def test_bench_replays_typing_through_the_server(tmp_path: Path) -> None:
     assert 0 < local["keystrokes_saved"] < 2 * keystrokes(PHRASE) + 40
     latency = local["latency_ms"]
     assert 0 < latency["p50"] <= latency["p99"] <= latency["max"]
+    # Both files are shorter than 100 lines: their first lines are all of them.
+    head = local["first_100_lines"]
+    for key in ("files", "keystrokes", "keystrokes_saved", "requests", "shown", "accepted"):
+        assert head[key] == local[key]
     # The corpus itself is left as it was.
     assert (corpus / "typed.py").read_text(encoding="utf-8") == typed
 
@@ -80,3 +84,22 @@ def test_bench_types_a_project_with_its_own_logging_module(tmp_path: Path) -> No
     assert sorted(report["files"]) == ["logging.py", "other.py", "typed.py"]
     local = report["engines"]["local"]
     assert local["files"] == 3 and local["accepted"] > 0
+
+
+def test_bench_counts_the_first_lines_of_each_file_apart(tmp_path: Path) -> None:
+    """The first 100 lines of a new file, where the engine knows least of it, are reported on
+    their own (the issue's cold-start figure)."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    lines = [f"value_{n} = {n * 7 % 13}\n" for n in range(150)]
+    (corpus / "long.py").write_text("".join(lines), encoding="utf-8")
+    report = bench(corpus, "--engine", "local")
+    local = report["engines"]["local"]
+    head = local["first_100_lines"]
+    first, next_line = keystrokes("".join(lines[:100])), keystrokes(lines[100])
+    # Every step on the first 100 lines counts there; an accepted suggestion that starts on
+    # the 100th line may run into the next.
+    assert first <= head["keystrokes"] <= first + next_line
+    assert head["keystrokes"] < local["keystrokes"] == keystrokes("".join(lines))
+    assert 0 < head["requests"] < local["requests"]
+    assert head["keystrokes_saved"] <= local["keystrokes_saved"]

@@ -30,7 +30,15 @@ def test_compare_reports_each_run_and_the_filters_effect(tmp_path: Path) -> None
     )
     assert done.returncode == 0, done.stderr
     local = json.loads(done.stdout)["engines"]["local"]
-    assert set(local) == {"off", "prior", "online", "effect_prior", "effect_online"}
+    assert set(local) == {
+        "off",
+        "prior",
+        "online",
+        "effect_prior",
+        "effect_online",
+        "effect_prior_first_100_lines",
+        "effect_online_first_100_lines",
+    }
     off, prior = local["off"], local["prior"]
     # The unfiltered run showed everything and the server scored all of it.
     assert off["filter"]["hidden"] == 0 and off["filter"]["requests_skipped"] == 0
@@ -50,3 +58,10 @@ def test_compare_reports_each_run_and_the_filters_effect(tmp_path: Path) -> None
     ):
         assert key in effect
     assert effect["acceptance_rate_unfiltered"] == off["acceptance_rate"]
+    # The corpus's files are shorter than 100 lines: the first lines' effect is the whole one,
+    # except for the gate's skips, which the store does not place in a file's lines.
+    head_effect = local["effect_prior_first_100_lines"]
+    assert head_effect["engine_calls_skipped_share"] is None
+    assert {k: v for k, v in head_effect.items() if k != "engine_calls_skipped_share"} == {
+        k: v for k, v in effect.items() if k != "engine_calls_skipped_share"
+    }

@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,11 +34,12 @@ from pygls.lsp.client import LanguageClient
 
 from tactful.analyzers.text import column_from_units
 from tactful.server.cli import UsageError
-from tactful.server.cli.bench_filter import filter_runs, filter_text, merged
+from tactful.server.cli.bench_filter import filter_runs, filter_text, merged, part_effects
 from tactful.server.features.status import METHOD as STATUS
-from tactful.suggestion.replay import Offer, Tally, replay, sample_files
+from tactful.suggestion.replay import HEAD_LINES, Offer, Tally, replay, sample_files
 
 ENGINES = ("local", "llm", "auto")
+HEAD = f"first_{HEAD_LINES}_lines"
 T = TypeVar("T")
 INDEX_TIMEOUT_S = 600.0
 STOP_TIMEOUT_S = 60.0
@@ -117,12 +119,13 @@ def run(args: argparse.Namespace) -> int:
 
             def replay_engine(
                 opts: dict[str, Any], inspect: Callable[[Path], None], e: str = engine
-            ) -> Tally:
+            ) -> FilesTally:
                 return asyncio.run(
                     _replay(corpus.resolve(), files, e, opts, args.max_seconds, inspect)
                 )
 
-            report["engines"][engine] = filter_runs(args.filter, replay_engine, options)
+            runs = filter_runs(args.filter, replay_engine, options)
+            report["engines"][engine] = part_effects(runs, HEAD)
             continue
         tally = asyncio.run(_replay(corpus.resolve(), files, engine, options, args.max_seconds))
         report["engines"][engine] = tally.summary()
@@ -132,15 +135,19 @@ def run(args: argparse.Namespace) -> int:
     else:
         for engine, summary in report["engines"].items():
             if args.filter:
-                print(filter_text(engine, summary))
+                print(filter_text(engine, summary, HEAD))
                 continue
             latency = summary["latency_ms"]
+            head = summary[HEAD]
             print(
                 f"{engine}: {summary['files']} files, {summary['keystrokes']} keystrokes, "
                 f"saved {100 * summary['keystrokes_saved_rate']:.1f}%, "
                 f"acceptance {100 * summary['acceptance_rate']:.1f}% of "
                 f"{summary['shown']} shown, latency p50 {latency['p50']} ms "
-                f"p99 {latency['p99']} ms"
+                f"p99 {latency['p99']} ms; first {HEAD_LINES} lines of each file: "
+                f"{head['keystrokes']} keystrokes, saved "
+                f"{100 * head['keystrokes_saved_rate']:.1f}%, acceptance "
+                f"{100 * head['acceptance_rate']:.1f}% of {head['shown']} shown"
             )
     return 0
 
@@ -213,6 +220,19 @@ class _Client(LanguageClient):
             self.llm_state = getattr(llm, "state", None) if llm is not None else None
 
 
+@dataclass(slots=True)
+class FilesTally:
+    """New files typed top to bottom, and the first ``HEAD_LINES`` lines of each of them."""
+
+    files: Tally = field(default_factory=Tally)
+    head: Tally = field(default_factory=Tally)
+
+    def summary(self) -> dict[str, Any]:
+        out = self.files.summary()
+        out[HEAD] = self.head.summary()
+        return out
+
+
 async def _replay(
     corpus: Path,
     files: list[str],
@@ -220,9 +240,11 @@ async def _replay(
     options: dict[str, Any],
     max_seconds: float,
     inspect: Callable[[Path], None] | None = None,
-) -> Tally:
-    async def work(server: _Server, root: Path) -> Tally:
-        return await replay(server, root, files, seconds=max_seconds)
+) -> FilesTally:
+    async def work(server: _Server, root: Path) -> FilesTally:
+        tally = FilesTally()
+        tally.files = await replay(server, root, files, seconds=max_seconds, head=tally.head)
+        return tally
 
     def copy(root: Path) -> None:
         shutil.copytree(corpus, root, symlinks=True)

@@ -31,13 +31,11 @@ from lsprotocol import types
 
 from tactful.analyzers.git_safety import run_git
 from tactful.analyzers.languages import language_of_path
-from tactful.feedback.acceptance.evaluation import compare_runs
 from tactful.server.cli.bench import add_shared_options, parse_settings, session
-from tactful.server.cli.bench_filter import filter_runs, filter_text
+from tactful.server.cli.bench_filter import filter_runs, filter_text, part_effects
 from tactful.suggestion.next_replay import ORDERS
-from tactful.suggestion.replay import Step, Tally, edit_file, type_file
+from tactful.suggestion.replay import HEAD_LINES, Step, Tally, edit_file, type_file
 
-HEAD_LINES = 100
 # Sizes of the file typed into (its lines at the request), for the latency breakdown.
 SIZES = ((0, "under_1000_lines"), (1000, "1000_to_4999_lines"), (5000, "5000_lines_or_more"))
 
@@ -382,13 +380,7 @@ def _run_completions(
 
         if args.filter:
             runs = filter_runs(args.filter, one, options)
-            head = f"new_files_first_{HEAD_LINES}_lines"
-            for name in ("prior", "online"):
-                if "off" in runs and name in runs:
-                    runs[f"effect_{name}_{head}"] = compare_runs(
-                        runs["off"][head], runs[name][head]
-                    )
-            report["engines"][engine] = runs
+            report["engines"][engine] = part_effects(runs, f"new_files_first_{HEAD_LINES}_lines")
         else:
             report["engines"][engine] = one(options).summary()
     if args.format == "json":
@@ -397,7 +389,7 @@ def _run_completions(
         return 0
     for engine, summary in report["engines"].items():
         if args.filter:
-            print(filter_text(engine, summary))
+            print(filter_text(engine, summary, f"new_files_first_{HEAD_LINES}_lines"))
             continue
         print(_text(engine, summary))
     return 0

@@ -76,11 +76,25 @@ def filter_runs(mode: str, replay: Replay, options: dict[str, Any]) -> dict[str,
     return out
 
 
+def part_effects(runs: dict[str, Any], part: str) -> dict[str, Any]:
+    """``runs`` with each filtered run's effect on the summaries' ``part`` too (the first lines
+    of new files): ``effect_prior_<part>``, ``effect_online_<part>``."""
+    for name in ("prior", "online"):
+        if "off" in runs and name in runs:
+            effect = compare_runs(runs["off"][part], runs[name][part])
+            # The store counts the gate's skips for the whole run, not by part.
+            effect["engine_calls_skipped_share"] = None
+            runs[f"effect_{name}_{part}"] = effect
+    return runs
+
+
 def _pct(value: object) -> str:
     return f"{100 * value:.1f}%" if isinstance(value, int | float) else "—"
 
 
-def filter_text(engine: str, runs: Mapping[str, Any]) -> str:
+def filter_text(engine: str, runs: Mapping[str, Any], part: str | None = None) -> str:
+    """The runs of one engine as text; ``part``: a part of each summary (see ``part_effects``)
+    reported too."""
     lines = [f"{engine}:"]
     for name in ("off", "prior", "online"):
         run = runs.get(name)
@@ -101,14 +115,16 @@ def filter_text(engine: str, runs: Mapping[str, Any]) -> str:
                 f"          AUC of the filter on everything shown: online "
                 f"{store.get('auc_recorded')}, prior only {store.get('auc_prior')}"
             )
-    for name in ("prior", "online"):
-        effect = runs.get(f"effect_{name}")
-        if isinstance(effect, Mapping):
-            lines.append(
-                f"  effect ({name}): hid {_pct(effect['would_be_rejected_hidden_share'])} of "
-                f"would-be-rejected, lost {_pct(effect['would_be_accepted_lost_share'])} of "
-                f"would-be-accepted and {_pct(effect['saved_keystrokes_lost_share'])} of saved "
-                f"keystrokes; acceptance x{effect['acceptance_lift']}; engine calls skipped "
-                f"{_pct(effect['engine_calls_skipped_share'])}"
-            )
+    for suffix in ("", f"_{part}") if part else ("",):
+        for name in ("prior", "online"):
+            effect = runs.get(f"effect_{name}{suffix}")
+            if isinstance(effect, Mapping):
+                where = f"{name}, {part.replace('_', ' ')}" if suffix and part else name
+                lines.append(
+                    f"  effect ({where}): hid {_pct(effect['would_be_rejected_hidden_share'])} "
+                    f"of would-be-rejected, lost {_pct(effect['would_be_accepted_lost_share'])} "
+                    f"of would-be-accepted and {_pct(effect['saved_keystrokes_lost_share'])} of "
+                    f"saved keystrokes; acceptance x{effect['acceptance_lift']}; engine calls "
+                    f"skipped {_pct(effect['engine_calls_skipped_share'])}"
+                )
     return "\n".join(lines)
