@@ -605,6 +605,8 @@ class LocalCompleter:
 
     async def open(self, path: str, language: str, text: str) -> None:
         self.index.exclude(path)
+        # The engine of the file typed before goes, with its semantic worker process.
+        self.engine.close()
         self.engine = LocalEngine(self.index, self.tuning)
         self._path, self._language = path, language
         self._version += 1
