@@ -359,6 +359,10 @@ def at_loss(prior: Prior, data: list[Example], loss: float) -> dict[str, Any]:
 # -- ingest ---------------------------------------------------------------------------------
 
 
+# What a server records with each suggestion it shows: the filter's threshold in force.
+SHIPPED_THRESHOLD = shipped_prior().filter.threshold
+
+
 def _synthetic(rng: random.Random, workspace: str) -> ev.Event:
     features = [(rng.randrange(1, 1 << 20), 1.0) for _ in range(28)] + [(7, rng.random())]
     context = [(rng.randrange(1, 1 << 20), 1.0) for _ in range(20)]
@@ -372,7 +376,7 @@ def _synthetic(rng: random.Random, workspace: str) -> ev.Event:
         features=features,
         context=context,
         code_hash=f"{rng.getrandbits(64):016x}",
-        detail={"engine": "local", "threshold": 0.325},
+        detail={"engine": "local", "threshold": SHIPPED_THRESHOLD},
     )
 
 
