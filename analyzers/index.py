@@ -9,7 +9,9 @@ the file's size and modification time, so a second start only re-reads what chan
 
 Threading: ``build`` runs in a worker thread and swaps fresh counts in when done; ``update``
 and readers share ``lock``, which an update takes for ``UPDATE_STRETCH`` tokens at a time (a
-reader in between sees a file partly counted, never a broken table). A file that cannot be
+reader in between sees a file partly counted, never a broken table). An update of a file
+still counted recounts only the stretches where its tokens changed
+(``ngrams.changed_stretches``). A file that cannot be
 read or decoded is skipped, never an error.
 """
 
@@ -30,7 +32,7 @@ from pathlib import Path
 
 from tactful.analyzers.git_safety import run_git
 from tactful.analyzers.languages import language_of_path
-from tactful.analyzers.ngrams import NgramCounts
+from tactful.analyzers.ngrams import NgramCounts, changed_stretches
 from tactful.analyzers.paths import path_kind
 from tactful.analyzers.secrets import in_workspace
 from tactful.analyzers.tokens import WORD, tokenize_text
@@ -348,18 +350,27 @@ class RepositoryIndex:
                 table = self._counts[key] = NgramCounts(self.order)
         if table is None:
             return
-        # A long file's counts go out and in a stretch at a time, the lock taken for each:
-        # a completion waits for one stretch, not for the whole file.
+        # A file changed on disk is counted again only where it changed (its lines matched
+        # with those counted before); one set apart or read again is counted whole.
+        if old is not None and entry is not None:
+            removed, added = changed_stretches(old.tokens, entry.tokens, self.order)
+        else:
+            removed = [(0, len(old.tokens))] if old is not None else []
+            added = [(0, len(entry.tokens))] if entry is not None else []
+        # A long stretch's counts go out and in a part at a time, the lock taken for each:
+        # a completion waits for one part, not for the whole file.
         if old is not None:
-            for start in range(0, len(old.tokens), UPDATE_STRETCH):
-                with self.lock:
-                    table.remove(old.tokens, start, start + UPDATE_STRETCH)
-                time.sleep(0)
+            for first, last in removed:
+                for start in range(first, last, UPDATE_STRETCH):
+                    with self.lock:
+                        table.remove(old.tokens, start, min(last, start + UPDATE_STRETCH))
+                    time.sleep(0)
         if entry is not None:
-            for start in range(0, len(entry.tokens), UPDATE_STRETCH):
-                with self.lock:
-                    table.add(entry.tokens, start, start + UPDATE_STRETCH)
-                time.sleep(0)
+            for first, last in added:
+                for start in range(first, last, UPDATE_STRETCH):
+                    with self.lock:
+                        table.add(entry.tokens, start, min(last, start + UPDATE_STRETCH))
+                    time.sleep(0)
             with self.lock:
                 self._files[relative] = entry
 

@@ -7,8 +7,16 @@ from pathlib import Path
 
 from fixtures.workspace import Workspace
 
-from tactful.analyzers.index import MAX_FILE_BYTES, UPDATE_STRETCH, RepositoryIndex, source_files
+from tactful.analyzers.index import (
+    MAX_FILE_BYTES,
+    ORDER,
+    UPDATE_STRETCH,
+    RepositoryIndex,
+    source_files,
+)
+from tactful.analyzers.ngrams import changed_stretches
 from tactful.analyzers.text import Point
+from tactful.analyzers.tokens import tokenize_text
 from tactful.suggestion.local.engine import LocalEngine, Tuning
 from tactful.suggestion.local.language import language_counts
 from tactful.suggestion.postprocess import WINDOW_LINES, clean
@@ -113,6 +121,62 @@ def test_a_long_file_updated_stretch_by_stretch_is_counted_as_one_read_afresh(
     again = fresh.counts("python")
     assert again is not None
     assert [dict(t) for t in counts.tables] == [dict(t) for t in again.tables]
+
+
+LONG = "".join(f"def handler_{n}(event, context):\n    return event[{n}]\n\n\n" for n in range(400))
+
+
+def _counted_as_read_afresh(workspace: Workspace, old: str, new: str) -> None:
+    """``a.py`` counted as ``old``, then updated to ``new``: the statistics are those of an
+    index built over ``new``."""
+    workspace.write("a.py", old)
+    workspace.write("b.py", HELPERS)
+    index = RepositoryIndex(workspace.root, persist=False)
+    index.build()
+    index.update(workspace.root / "a.py", new)
+    workspace.write("a.py", new)
+    fresh = RepositoryIndex(workspace.root, persist=False)
+    fresh.build()
+    counts, again = index.counts("python"), fresh.counts("python")
+    assert counts is not None and again is not None
+    assert [dict(t) for t in counts.tables] == [dict(t) for t in again.tables]
+    assert counts.tokens_counted == again.tokens_counted
+
+
+def test_a_file_changed_in_places_is_counted_as_one_read_afresh(workspace: Workspace) -> None:
+    """Only the stretches that changed are counted again; whatever changed, the counts are
+    those of the new text."""
+    lines = LONG.splitlines(keepends=True)
+    cases = [
+        LONG.replace("handler_7(", "handler_seven("),  # one name
+        LONG.replace("event[250]", "context[250]"),  # the context of the next line's start
+        "".join(lines[:100] + lines[200:] + lines[100:200]),  # a block moved down
+        "import os\n" + LONG,  # a line above everything
+        LONG[len(lines[0]) :],  # the first line gone
+        LONG + HELPERS,  # text appended (a file padded)
+        LONG[: len(LONG) // 3],  # the end cut off
+        "".join(lines[200:] + lines[:200]),  # halves swapped
+        "".join(lines[::2]),  # every other line
+        LONG.replace("    return", "        return"),  # every body indented again
+        '"""\n' + LONG,  # a string opened above everything
+        "",  # emptied
+        HELPERS,  # another file altogether
+    ]
+    for new in cases:
+        _counted_as_read_afresh(workspace, LONG, new)
+    _counted_as_read_afresh(workspace, "", LONG)
+
+
+def test_a_change_of_one_line_recounts_a_few_tokens_around_it() -> None:
+    old = tokenize_text(LONG, "python")
+    new = tokenize_text(LONG.replace("return event[250]", "return context[250]"), "python")
+    removed, added = changed_stretches(old, new, ORDER)
+    assert sum(end - start for start, end in removed) < 20
+    assert sum(end - start for start, end in added) < 20
+    assert removed and added and removed[0][0] > len(old) // 2
+    # A file counted from nothing, or set apart, is counted whole.
+    assert changed_stretches([], new, ORDER) == ([], [(0, len(new))])
+    assert changed_stretches(old, [], ORDER) == ([(0, len(old))], [])
 
 
 def test_the_workspace_teaches_the_engine(workspace: Workspace) -> None:
