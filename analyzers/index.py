@@ -26,6 +26,7 @@ import re
 import subprocess
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,8 @@ MAX_TOKENS = 4_000_000
 ORDER = 5
 # Tokens counted in or out of the statistics per taking of the lock when a file changes.
 UPDATE_STRETCH = 2048
+# Files set apart (or deleted) whose tokens are kept for their return.
+APART = 16
 _CACHE_VERSION = 3
 _SKIPPED_DIRS = frozenset(
     {
@@ -173,6 +176,9 @@ class RepositoryIndex:
         self._counts: dict[tuple[str, str], NgramCounts] = {}
         self._files: dict[str, _FileEntry] = {}
         self._pending: dict[str, str | None] = {}
+        # Files lately taken out of the counts (set apart while open, or deleted), by path:
+        # read again as they were (a file closed unchanged), their tokens are not made anew.
+        self._apart: OrderedDict[str, _FileEntry] = OrderedDict()
         self._building = False
         self._persist = persist
         self._excluded: set[str] = set()
@@ -336,8 +342,13 @@ class RepositoryIndex:
             known = self._files.get(relative)
             if known is not None and known.digest == digest:
                 return
-            tokens = tokenize_text(text, language)
-            entry = _FileEntry(0, len(text), language, tokens, digest, _identifiers(tokens))
+            apart = self._apart.get(relative)
+            if apart is not None and apart.digest == digest:
+                tokens, identifiers = apart.tokens, apart.identifiers
+            else:
+                tokens = tokenize_text(text, language)
+                identifiers = _identifiers(tokens)
+            entry = _FileEntry(0, len(text), language, tokens, digest, identifiers)
         key = (language_family(language), path_kind(relative))
         with self._writing:
             self._replace(relative, key, entry)
@@ -348,6 +359,11 @@ class RepositoryIndex:
             table = self._counts.get(key)
             if table is None and entry is not None:
                 table = self._counts[key] = NgramCounts(self.order)
+        if old is not None and entry is None:
+            self._apart[relative] = old
+            self._apart.move_to_end(relative)
+            while len(self._apart) > APART:
+                self._apart.popitem(last=False)
         if table is None:
             return
         # A file changed on disk is counted again only where it changed (its lines matched

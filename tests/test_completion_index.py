@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 
@@ -165,6 +166,23 @@ def test_a_file_changed_in_places_is_counted_as_one_read_afresh(workspace: Works
     for new in cases:
         _counted_as_read_afresh(workspace, LONG, new)
     _counted_as_read_afresh(workspace, "", LONG)
+
+
+def test_a_file_set_apart_and_read_again_is_counted_as_before(workspace: Workspace) -> None:
+    workspace.write("a.py", LONG)
+    workspace.write("b.py", HELPERS)
+    index = RepositoryIndex(workspace.root, persist=False)
+    index.build()
+    counts = index.counts("python")
+    assert counts is not None
+    before = copy.deepcopy(counts.tables)
+    index.update(workspace.root / "a.py", None)  # opened: its counts leave the workspace's
+    assert counts.count(" handler_7") == 0 and index.file_count == 1
+    index.update(workspace.root / "a.py", LONG)  # closed unchanged
+    assert counts.tables == before
+    index.update(workspace.root / "a.py", None)
+    index.update(workspace.root / "a.py", HELPERS)  # closed changed
+    assert counts.count(" handler_7") == 0 and counts.count(" parse_header_line") == 2
 
 
 def test_a_change_of_one_line_recounts_a_few_tokens_around_it() -> None:
