@@ -179,6 +179,10 @@ class RepositoryIndex:
         # Files lately taken out of the counts (set apart while open, or deleted), by path:
         # read again as they were (a file closed unchanged), their tokens are not made anew.
         self._apart: OrderedDict[str, _FileEntry] = OrderedDict()
+        # Updates announced per file (``will_update``) and not yet begun: an update counting
+        # a file from nothing stops early when one is.
+        self._coming: dict[str, int] = {}
+        self._coming_lock = threading.Lock()
         self._building = False
         self._persist = persist
         self._excluded: set[str] = set()
@@ -309,12 +313,29 @@ class RepositoryIndex:
         """A file's new text (None: deleted); counts follow at once, the cache at the next
         ``build``."""
         relative = self._relative(path)
-        if relative is None or language_of_path(relative) is None:
+        if relative is None:
+            return
+        with self._coming_lock:
+            coming = self._coming.pop(relative, 0)
+            if coming > 1:
+                self._coming[relative] = coming - 1
+        if language_of_path(relative) is None:
             return
         if self._building:
             self._pending[relative] = text
             return
         self._apply(relative, text)
+
+    def will_update(self, path: str | Path) -> None:
+        """An ``update`` of ``path`` is on its way (queued, to begin after those before it).
+        While one announced this way has not begun, an update of the same file that counts it
+        from nothing (a file read again when closed) stops at its next stretch, leaving
+        counted the tokens it reached: the newer update would take the rest out again. That
+        one then counts the file from what was reached, only where it differs."""
+        relative = self._relative(path)
+        if relative is not None:
+            with self._coming_lock:
+                self._coming[relative] = self._coming.get(relative, 0) + 1
 
     def exclude(self, path: str | Path) -> None:
         """Leave a file out of the statistics (and drop it if already counted)."""
@@ -384,6 +405,13 @@ class RepositoryIndex:
         if entry is not None:
             for first, last in added:
                 for start in range(first, last, UPDATE_STRETCH):
+                    if old is None and start > first and self._coming.get(relative):
+                        # Counted from nothing up to ``start``: those are the counts of the
+                        # tokens before it, which the newer update starts from.
+                        entry = _FileEntry(
+                            0, entry.size, entry.language, entry.tokens[:start], "", frozenset()
+                        )
+                        break
                     with self.lock:
                         table.add(entry.tokens, start, min(last, start + UPDATE_STRETCH))
                     time.sleep(0)

@@ -185,6 +185,38 @@ def test_a_file_set_apart_and_read_again_is_counted_as_before(workspace: Workspa
     assert counts.count(" handler_7") == 0 and counts.count(" parse_header_line") == 2
 
 
+def test_a_file_read_again_stops_counting_when_a_newer_change_of_it_is_coming(
+    workspace: Workspace,
+) -> None:
+    """Closed, then written at once: the reading of the closed file stops early, and the
+    newer text is counted from where it stopped."""
+    assert len(tokenize_text(LONG, "python")) > 2 * UPDATE_STRETCH
+    workspace.write("a.py", LONG)
+    workspace.write("b.py", HELPERS)
+    index = RepositoryIndex(workspace.root, persist=False)
+    index.build()
+    counts = index.counts("python")
+    assert counts is not None
+    index.update(workspace.root / "a.py", None)  # opened
+    left = counts.tokens_counted
+    index.will_update(workspace.root / "a.py")  # closed: read again
+    index.will_update(workspace.root / "a.py")  # written right after
+    index.update(workspace.root / "a.py", LONG)
+    assert counts.tokens_counted - left == UPDATE_STRETCH  # one stretch, then it stopped
+    changed = LONG.replace("return event", "return context")
+    index.update(workspace.root / "a.py", changed)
+    workspace.write("a.py", changed)
+    fresh = RepositoryIndex(workspace.root, persist=False)
+    fresh.build()
+    again = fresh.counts("python")
+    assert again is not None and counts.tables == again.tables
+    # Nothing more announced: a file read again is counted whole.
+    index.update(workspace.root / "a.py", None)
+    index.will_update(workspace.root / "a.py")
+    index.update(workspace.root / "a.py", LONG)
+    assert counts.tokens_counted - left == len(tokenize_text(LONG, "python"))
+
+
 def test_a_change_of_one_line_recounts_a_few_tokens_around_it() -> None:
     old = tokenize_text(LONG, "python")
     new = tokenize_text(LONG.replace("return event[250]", "return context[250]"), "python")
