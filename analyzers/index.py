@@ -49,6 +49,8 @@ ORDER = 5
 UPDATE_STRETCH = 2048
 # Files set apart (or deleted) whose tokens are kept for their return.
 APART = 16
+# How long an update announced by ``will_update`` holds back another of the same file.
+COMING_S = 30.0
 _CACHE_VERSION = 3
 _SKIPPED_DIRS = frozenset(
     {
@@ -181,7 +183,9 @@ class RepositoryIndex:
         self._apart: OrderedDict[str, _FileEntry] = OrderedDict()
         # Updates announced per file (``will_update``) and not yet begun: an update counting
         # a file from nothing stops early when one is.
-        self._coming: dict[str, int] = {}
+        # (how many, when the latest was announced): an announced update that never came
+        # (its caller gave up) stops holding others back after ``COMING_S``.
+        self._coming: dict[str, tuple[int, float]] = {}
         self._coming_lock = threading.Lock()
         self._building = False
         self._persist = persist
@@ -316,9 +320,9 @@ class RepositoryIndex:
         if relative is None:
             return
         with self._coming_lock:
-            coming = self._coming.pop(relative, 0)
+            coming, when = self._coming.pop(relative, (0, 0.0))
             if coming > 1:
-                self._coming[relative] = coming - 1
+                self._coming[relative] = (coming - 1, when)
         if language_of_path(relative) is None:
             return
         if self._building:
@@ -335,7 +339,8 @@ class RepositoryIndex:
         relative = self._relative(path)
         if relative is not None:
             with self._coming_lock:
-                self._coming[relative] = self._coming.get(relative, 0) + 1
+                coming, _when = self._coming.get(relative, (0, 0.0))
+                self._coming[relative] = (coming + 1, time.monotonic())
 
     def exclude(self, path: str | Path) -> None:
         """Leave a file out of the statistics (and drop it if already counted)."""
@@ -374,6 +379,10 @@ class RepositoryIndex:
         with self._writing:
             self._replace(relative, key, entry)
 
+    def _newer_coming(self, relative: str) -> bool:
+        _coming, when = self._coming.get(relative, (0, 0.0))
+        return time.monotonic() - when < COMING_S
+
     def _replace(self, relative: str, key: tuple[str, str], entry: _FileEntry | None) -> None:
         with self.lock:
             old = self._files.pop(relative, None)
@@ -405,7 +414,7 @@ class RepositoryIndex:
         if entry is not None:
             for first, last in added:
                 for start in range(first, last, UPDATE_STRETCH):
-                    if old is None and start > first and self._coming.get(relative):
+                    if old is None and start > first and self._newer_coming(relative):
                         # Counted from nothing up to ``start``: those are the counts of the
                         # tokens before it, which the newer update starts from.
                         entry = _FileEntry(

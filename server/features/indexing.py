@@ -110,18 +110,23 @@ def register(server: TactfulServer) -> None:
         index = services.index
         if index is None:
             return
+        changed: list[tuple[str, bool]] = []
         for change in params.changes:
             path = server.path_of(change.uri)
             if path is None:
                 continue
-            if change.type == types.FileChangeType.Deleted:
-                index.will_update(path)
-                await INDEX.run(index.update, path, None)
-                continue
-            if any(d.path == path for d in server.documents.values()):
+            deleted = change.type == types.FileChangeType.Deleted
+            if not deleted and any(d.path == path for d in server.documents.values()):
                 continue  # the editor's buffer is what counts for an open file
+            # Announced at once, all of them: a file read again when it was closed stops
+            # counting, whichever of the changes it is.
             index.will_update(path)
-            await INDEX.run(_reread, index, path)
+            changed.append((path, deleted))
+        for path, deleted in changed:
+            if deleted:
+                await INDEX.run(index.update, path, None)
+            else:
+                await INDEX.run(_reread, index, path)
 
 
 async def _read(local: LocalEngine, opening: CompletionRequest) -> None:
