@@ -181,10 +181,9 @@ class RepositoryIndex:
         # Files lately taken out of the counts (set apart while open, or deleted), by path:
         # read again as they were (a file closed unchanged), their tokens are not made anew.
         self._apart: OrderedDict[str, _FileEntry] = OrderedDict()
-        # Updates announced per file (``will_update``) and not yet begun: an update counting
-        # a file from nothing stops early when one is.
-        # (how many, when the latest was announced): an announced update that never came
-        # (its caller gave up) stops holding others back after ``COMING_S``.
+        # Updates announced per file (``will_update``) and not yet begun, as (how many, when
+        # the latest was announced): an update counting a file from nothing stops early while
+        # one is, for ``COMING_S`` at most (an announced update may never come).
         self._coming: dict[str, tuple[int, float]] = {}
         self._coming_lock = threading.Lock()
         self._building = False
