@@ -9,7 +9,9 @@ the file's size and modification time, so a second start only re-reads what chan
 
 Threading: ``build`` runs in a worker thread and swaps fresh counts in when done; ``update``
 and readers share ``lock``, which an update takes for ``UPDATE_STRETCH`` tokens at a time (a
-reader in between sees a file partly counted, never a broken table). A file that cannot be
+reader in between sees a file partly counted, never a broken table). An update of a file
+still counted recounts only the stretches where its tokens changed
+(``ngrams.changed_stretches``). A file that cannot be
 read or decoded is skipped, never an error.
 """
 
@@ -24,13 +26,14 @@ import re
 import subprocess
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from tactful.analyzers.git_safety import run_git
 from tactful.analyzers.languages import language_of_path
-from tactful.analyzers.ngrams import NgramCounts
+from tactful.analyzers.ngrams import NgramCounts, changed_stretches
 from tactful.analyzers.paths import path_kind
 from tactful.analyzers.secrets import in_workspace
 from tactful.analyzers.tokens import WORD, tokenize_text
@@ -44,6 +47,10 @@ MAX_TOKENS = 4_000_000
 ORDER = 5
 # Tokens counted in or out of the statistics per taking of the lock when a file changes.
 UPDATE_STRETCH = 2048
+# Files set apart (or deleted) whose tokens are kept for their return.
+APART = 16
+# How long an update announced by ``will_update`` holds back another of the same file.
+COMING_S = 30.0
 _CACHE_VERSION = 3
 _SKIPPED_DIRS = frozenset(
     {
@@ -171,6 +178,14 @@ class RepositoryIndex:
         self._counts: dict[tuple[str, str], NgramCounts] = {}
         self._files: dict[str, _FileEntry] = {}
         self._pending: dict[str, str | None] = {}
+        # Files lately taken out of the counts (set apart while open, or deleted), by path:
+        # read again as they were (a file closed unchanged), their tokens are not made anew.
+        self._apart: OrderedDict[str, _FileEntry] = OrderedDict()
+        # Updates announced per file (``will_update``) and not yet begun, as (how many, when
+        # the latest was announced): an update counting a file from nothing stops early while
+        # one is, for ``COMING_S`` at most (an announced update may never come).
+        self._coming: dict[str, tuple[int, float]] = {}
+        self._coming_lock = threading.Lock()
         self._building = False
         self._persist = persist
         self._excluded: set[str] = set()
@@ -301,12 +316,30 @@ class RepositoryIndex:
         """A file's new text (None: deleted); counts follow at once, the cache at the next
         ``build``."""
         relative = self._relative(path)
-        if relative is None or language_of_path(relative) is None:
+        if relative is None:
+            return
+        with self._coming_lock:
+            coming, when = self._coming.pop(relative, (0, 0.0))
+            if coming > 1:
+                self._coming[relative] = (coming - 1, when)
+        if language_of_path(relative) is None:
             return
         if self._building:
             self._pending[relative] = text
             return
         self._apply(relative, text)
+
+    def will_update(self, path: str | Path) -> None:
+        """An ``update`` of ``path`` is on its way (queued, to begin after those before it).
+        While one announced this way has not begun, an update of the same file that counts it
+        from nothing (a file read again when closed) stops at its next stretch, leaving
+        counted the tokens it reached: the newer update would take the rest out again. That
+        one then counts the file from what was reached, only where it differs."""
+        relative = self._relative(path)
+        if relative is not None:
+            with self._coming_lock:
+                coming, _when = self._coming.get(relative, (0, 0.0))
+                self._coming[relative] = (coming + 1, time.monotonic())
 
     def exclude(self, path: str | Path) -> None:
         """Leave a file out of the statistics (and drop it if already counted)."""
@@ -334,11 +367,20 @@ class RepositoryIndex:
             known = self._files.get(relative)
             if known is not None and known.digest == digest:
                 return
-            tokens = tokenize_text(text, language)
-            entry = _FileEntry(0, len(text), language, tokens, digest, _identifiers(tokens))
+            apart = self._apart.get(relative)
+            if apart is not None and apart.digest == digest:
+                tokens, identifiers = apart.tokens, apart.identifiers
+            else:
+                tokens = tokenize_text(text, language)
+                identifiers = _identifiers(tokens)
+            entry = _FileEntry(0, len(text), language, tokens, digest, identifiers)
         key = (language_family(language), path_kind(relative))
         with self._writing:
             self._replace(relative, key, entry)
+
+    def _newer_coming(self, relative: str) -> bool:
+        _coming, when = self._coming.get(relative, (0, 0.0))
+        return time.monotonic() - when < COMING_S
 
     def _replace(self, relative: str, key: tuple[str, str], entry: _FileEntry | None) -> None:
         with self.lock:
@@ -346,20 +388,41 @@ class RepositoryIndex:
             table = self._counts.get(key)
             if table is None and entry is not None:
                 table = self._counts[key] = NgramCounts(self.order)
+        if old is not None and entry is None:
+            self._apart[relative] = old
+            self._apart.move_to_end(relative)
+            while len(self._apart) > APART:
+                self._apart.popitem(last=False)
         if table is None:
             return
-        # A long file's counts go out and in a stretch at a time, the lock taken for each:
-        # a completion waits for one stretch, not for the whole file.
+        # A file changed on disk is counted again only where it changed (its lines matched
+        # with those counted before); one set apart or read again is counted whole.
+        if old is not None and entry is not None:
+            removed, added = changed_stretches(old.tokens, entry.tokens, self.order)
+        else:
+            removed = [(0, len(old.tokens))] if old is not None else []
+            added = [(0, len(entry.tokens))] if entry is not None else []
+        # A long stretch's counts go out and in a part at a time, the lock taken for each:
+        # a completion waits for one part, not for the whole file.
         if old is not None:
-            for start in range(0, len(old.tokens), UPDATE_STRETCH):
-                with self.lock:
-                    table.remove(old.tokens, start, start + UPDATE_STRETCH)
-                time.sleep(0)
+            for first, last in removed:
+                for start in range(first, last, UPDATE_STRETCH):
+                    with self.lock:
+                        table.remove(old.tokens, start, min(last, start + UPDATE_STRETCH))
+                    time.sleep(0)
         if entry is not None:
-            for start in range(0, len(entry.tokens), UPDATE_STRETCH):
-                with self.lock:
-                    table.add(entry.tokens, start, start + UPDATE_STRETCH)
-                time.sleep(0)
+            for first, last in added:
+                for start in range(first, last, UPDATE_STRETCH):
+                    if old is None and start > first and self._newer_coming(relative):
+                        # Counted from nothing up to ``start``: those are the counts of the
+                        # tokens before it, which the newer update starts from.
+                        entry = _FileEntry(
+                            0, entry.size, entry.language, entry.tokens[:start], "", frozenset()
+                        )
+                        break
+                    with self.lock:
+                        table.add(entry.tokens, start, min(last, start + UPDATE_STRETCH))
+                    time.sleep(0)
             with self.lock:
                 self._files[relative] = entry
 

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 
 from fixtures.workspace import Workspace
 
-from tactful.analyzers.index import MAX_FILE_BYTES, UPDATE_STRETCH, RepositoryIndex, source_files
+from tactful.analyzers.index import (
+    MAX_FILE_BYTES,
+    ORDER,
+    UPDATE_STRETCH,
+    RepositoryIndex,
+    source_files,
+)
+from tactful.analyzers.ngrams import changed_stretches
 from tactful.analyzers.text import Point
+from tactful.analyzers.tokens import tokenize_text
 from tactful.suggestion.local.engine import LocalEngine, Tuning
 from tactful.suggestion.local.language import language_counts
 from tactful.suggestion.postprocess import WINDOW_LINES, clean
@@ -113,6 +122,111 @@ def test_a_long_file_updated_stretch_by_stretch_is_counted_as_one_read_afresh(
     again = fresh.counts("python")
     assert again is not None
     assert [dict(t) for t in counts.tables] == [dict(t) for t in again.tables]
+
+
+LONG = "".join(f"def handler_{n}(event, context):\n    return event[{n}]\n\n\n" for n in range(400))
+
+
+def _counted_as_read_afresh(workspace: Workspace, old: str, new: str) -> None:
+    """``a.py`` counted as ``old``, then updated to ``new``: the statistics are those of an
+    index built over ``new``."""
+    workspace.write("a.py", old)
+    workspace.write("b.py", HELPERS)
+    index = RepositoryIndex(workspace.root, persist=False)
+    index.build()
+    index.update(workspace.root / "a.py", new)
+    workspace.write("a.py", new)
+    fresh = RepositoryIndex(workspace.root, persist=False)
+    fresh.build()
+    counts, again = index.counts("python"), fresh.counts("python")
+    assert counts is not None and again is not None
+    assert [dict(t) for t in counts.tables] == [dict(t) for t in again.tables]
+    assert counts.tokens_counted == again.tokens_counted
+
+
+def test_a_file_changed_in_places_is_counted_as_one_read_afresh(workspace: Workspace) -> None:
+    """Only the stretches that changed are counted again; whatever changed, the counts are
+    those of the new text."""
+    lines = LONG.splitlines(keepends=True)
+    cases = [
+        LONG.replace("handler_7(", "handler_seven("),  # one name
+        LONG.replace("event[250]", "context[250]"),  # the context of the next line's start
+        "".join(lines[:100] + lines[200:] + lines[100:200]),  # a block moved down
+        "import os\n" + LONG,  # a line above everything
+        LONG[len(lines[0]) :],  # the first line gone
+        LONG + HELPERS,  # text appended (a file padded)
+        LONG[: len(LONG) // 3],  # the end cut off
+        "".join(lines[200:] + lines[:200]),  # halves swapped
+        "".join(lines[::2]),  # every other line
+        LONG.replace("    return", "        return"),  # every body indented again
+        '"""\n' + LONG,  # a string opened above everything
+        "",  # emptied
+        HELPERS,  # another file altogether
+    ]
+    for new in cases:
+        _counted_as_read_afresh(workspace, LONG, new)
+    _counted_as_read_afresh(workspace, "", LONG)
+
+
+def test_a_file_set_apart_and_read_again_is_counted_as_before(workspace: Workspace) -> None:
+    workspace.write("a.py", LONG)
+    workspace.write("b.py", HELPERS)
+    index = RepositoryIndex(workspace.root, persist=False)
+    index.build()
+    counts = index.counts("python")
+    assert counts is not None
+    before = copy.deepcopy(counts.tables)
+    index.update(workspace.root / "a.py", None)  # opened: its counts leave the workspace's
+    assert counts.count(" handler_7") == 0 and index.file_count == 1
+    index.update(workspace.root / "a.py", LONG)  # closed unchanged
+    assert counts.tables == before
+    index.update(workspace.root / "a.py", None)
+    index.update(workspace.root / "a.py", HELPERS)  # closed changed
+    assert counts.count(" handler_7") == 0 and counts.count(" parse_header_line") == 2
+
+
+def test_a_file_read_again_stops_counting_when_a_newer_change_of_it_is_coming(
+    workspace: Workspace,
+) -> None:
+    """Closed, then written at once: the reading of the closed file stops early, and the
+    newer text is counted from where it stopped."""
+    assert len(tokenize_text(LONG, "python")) > 2 * UPDATE_STRETCH
+    workspace.write("a.py", LONG)
+    workspace.write("b.py", HELPERS)
+    index = RepositoryIndex(workspace.root, persist=False)
+    index.build()
+    counts = index.counts("python")
+    assert counts is not None
+    index.update(workspace.root / "a.py", None)  # opened
+    left = counts.tokens_counted
+    index.will_update(workspace.root / "a.py")  # closed: read again
+    index.will_update(workspace.root / "a.py")  # written right after
+    index.update(workspace.root / "a.py", LONG)
+    assert counts.tokens_counted - left == UPDATE_STRETCH  # one stretch, then it stopped
+    changed = LONG.replace("return event", "return context")
+    index.update(workspace.root / "a.py", changed)
+    workspace.write("a.py", changed)
+    fresh = RepositoryIndex(workspace.root, persist=False)
+    fresh.build()
+    again = fresh.counts("python")
+    assert again is not None and counts.tables == again.tables
+    # Nothing more announced: a file read again is counted whole.
+    index.update(workspace.root / "a.py", None)
+    index.will_update(workspace.root / "a.py")
+    index.update(workspace.root / "a.py", LONG)
+    assert counts.tokens_counted - left == len(tokenize_text(LONG, "python"))
+
+
+def test_a_change_of_one_line_recounts_a_few_tokens_around_it() -> None:
+    old = tokenize_text(LONG, "python")
+    new = tokenize_text(LONG.replace("return event[250]", "return context[250]"), "python")
+    removed, added = changed_stretches(old, new, ORDER)
+    assert sum(end - start for start, end in removed) < 20
+    assert sum(end - start for start, end in added) < 20
+    assert removed and added and removed[0][0] > len(old) // 2
+    # A file counted from nothing, or set apart, is counted whole.
+    assert changed_stretches([], new, ORDER) == ([], [(0, len(new))])
+    assert changed_stretches(old, [], ORDER) == ([(0, len(old))], [])
 
 
 def test_the_workspace_teaches_the_engine(workspace: Workspace) -> None:

@@ -10,7 +10,9 @@ its file leaves the index while it is open (its half-typed words must not count 
 back from disk when it is closed. ``workspace/didChangeWatchedFiles`` keeps the other files
 current (editors send it for the files their extension watches). These changes are applied in
 the order they happened by the index's own worker (``executor.INDEX``), never on the loop, a
-long file's counts a stretch at a time, so a completion never waits for a whole file's.
+long file's counts a stretch at a time, so a completion never waits for a whole file's; each is
+announced to the index when it is queued, so that a file being counted from nothing (read
+again when closed) stops when a newer change of it is on its way (written right after).
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ def register(server: TactfulServer) -> None:
         if index is not None and document.path:
             # The file's counts leave the workspace's (the engine counts the document itself):
             # off the loop, as a long file's take a while.
+            index.will_update(document.path)
             server.spawn(
                 INDEX.run(index.update, document.path, None), name="setting an open file apart"
             )
@@ -88,6 +91,7 @@ def register(server: TactfulServer) -> None:
         ENGINE.submit(services.local.forget, document.uri)
         index = services.index
         if index is not None and document.path:
+            index.will_update(document.path)
             server.spawn(INDEX.run(_reread, index, document.path), name="re-reading a closed file")
 
     def shutdown() -> None:
@@ -106,16 +110,23 @@ def register(server: TactfulServer) -> None:
         index = services.index
         if index is None:
             return
+        changed: list[tuple[str, bool]] = []
         for change in params.changes:
             path = server.path_of(change.uri)
             if path is None:
                 continue
-            if change.type == types.FileChangeType.Deleted:
-                await INDEX.run(index.update, path, None)
-                continue
-            if any(d.path == path for d in server.documents.values()):
+            deleted = change.type == types.FileChangeType.Deleted
+            if not deleted and any(d.path == path for d in server.documents.values()):
                 continue  # the editor's buffer is what counts for an open file
-            await INDEX.run(_reread, index, path)
+            # Announced at once, all of them: a file read again when it was closed stops
+            # counting, whichever of the changes it is.
+            index.will_update(path)
+            changed.append((path, deleted))
+        for path, deleted in changed:
+            if deleted:
+                await INDEX.run(index.update, path, None)
+            else:
+                await INDEX.run(_reread, index, path)
 
 
 async def _read(local: LocalEngine, opening: CompletionRequest) -> None:
