@@ -3,11 +3,10 @@ before it goes with its semantic worker (a training replay types hundreds of fil
 
 from __future__ import annotations
 
-import asyncio
-import os
+import json
+import subprocess
+import sys
 from pathlib import Path
-
-from tactful.suggestion.replay import LocalCompleter, type_file
 
 # Members the statistics cannot know (each file is left out of the index while it is typed, and
 # no other file names them): the engine asks jedi.
@@ -17,35 +16,55 @@ TEXTS = {
     "c.py": "import fractions\n\n\ndef half():\n    return fractions.Fraction.from_float\n",
 }
 
+# Run in a process of its own, so that only its own children are counted.
+TYPIST = """
+import asyncio, json, os, sys
+from pathlib import Path
 
-def _jedi_workers() -> int:
-    """Live child processes of this one that run the jedi worker."""
-    count = 0
+from tactful.suggestion.replay import LocalCompleter, type_file
+
+
+def jedi_workers():
+    found = 0
     for task in Path(f"/proc/{os.getpid()}/task").iterdir():
         for pid in (task / "children").read_text().split():
             try:
                 command = Path(f"/proc/{pid}/cmdline").read_bytes()
             except OSError:
                 continue
-            if b"jedi_worker" in command:
-                count += 1
-    return count
+            found += b"jedi_worker" in command
+    return found
+
+
+root = Path(sys.argv[1])
+names = sys.argv[2:]
+completer = LocalCompleter(root)
+alive = []
+
+
+async def type_all():
+    for name in names:
+        await type_file(completer, name, (root / name).read_text(), "python")
+        alive.append(jedi_workers())
+
+
+asyncio.run(type_all())
+completer.engine.close()
+print(json.dumps({"alive": alive, "after_close": jedi_workers()}))
+"""
 
 
 def test_each_file_typed_leaves_no_worker_behind(tmp_path: Path) -> None:
     for name, text in TEXTS.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
-    before = _jedi_workers()
-    completer = LocalCompleter(tmp_path)
-    alive: list[int] = []
-
-    async def type_all() -> None:
-        for name, text in TEXTS.items():
-            await type_file(completer, name, text, "python")
-            alive.append(_jedi_workers() - before)
-
-    asyncio.run(type_all())
+    done = subprocess.run(
+        [sys.executable, "-P", "-c", TYPIST, str(tmp_path), *TEXTS],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.splitlines()[-1])
     # Every file asked jedi; only the engine of the file being typed keeps a worker.
-    assert alive == [1, 1, 1]
-    completer.engine.close()
-    assert _jedi_workers() == before
+    assert report == {"alive": [1, 1, 1], "after_close": 0}
