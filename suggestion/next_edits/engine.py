@@ -28,7 +28,7 @@ from tree_sitter import Node
 
 from tactful.analyzers.languages import language_of_path
 from tactful.analyzers.text import Point, Span
-from tactful.suggestion.next_edits import imports, llm, repeat
+from tactful.suggestion.next_edits import imports, llm, repeat, surroundings
 from tactful.suggestion.next_edits import python as py
 from tactful.suggestion.next_edits.checks import NOT_NEEDED, CheckedDocument, Checker, Verdict
 from tactful.suggestion.next_edits.history import EditHistory
@@ -283,6 +283,10 @@ class NextEditEngine:
             except Exception:
                 logger.exception("propagating an edit failed")
         found.extend(imports.unused_after(recent, trees_by_edit, current))
+        try:
+            found.extend(surroundings.repeated(recent, current))
+        except Exception:
+            logger.exception("repeating an edit in its surroundings failed")
         try:
             found.extend(imports.missing(recent, current, elsewhere_of(current), self.root))
         except Exception:

@@ -1,0 +1,153 @@
+"""Repeated edits in the same surroundings: a change made between two tokens on each side,
+proposed where the same text stands, and shown only after the real checks (a parse, ruff).
+
+Each case: a file, the edit the developer makes, and the lines the next edits shown would
+leave."""
+
+from __future__ import annotations
+
+import pytest
+from fixtures.next_edits import opened, results
+
+from tactful.suggestion.next_edits import REPEAT
+
+THREADED = """\
+def shell_complete(cli, prog_name, complete_var, instruction):
+    comp = ShellComplete(cli, prog_name, complete_var)
+    return comp.complete()
+
+
+class ShellComplete:
+    def __init__(self, cli, prog_name, complete_var):
+        self.cli = cli
+
+
+def _resolve_context(cli, prog_name, args):
+    return cli.make_context(prog_name, args)
+"""
+
+APPENDED = """\
+def test_options(cli):
+    assert choices(cli, ["sub"], "-") == ["--local-opt"]
+    assert choices(cli, ["sub", "x"], "-") == ["--other-opt"]
+    assert choices(cli, ["asub"], "-") == ["--local-opt"]
+"""
+
+WRAPPED = """\
+def pass_context(f):
+    def new_func(*args, **kwargs):
+        return f(get_current_context(), *args, **kwargs)
+
+    return update_wrapper(new_func, f)
+
+
+def pass_obj(f):
+    def new_func(*args, **kwargs):
+        return f(get_current_context().obj, *args, **kwargs)
+
+    return update_wrapper(new_func, f)
+"""
+
+
+@pytest.mark.parametrize(
+    ("before", "edit", "expected"),
+    [
+        pytest.param(
+            THREADED,
+            (
+                "(cli, prog_name, complete_var, instruction)",
+                "(cli, ctx_args, prog_name, complete_var, instruction)",
+            ),
+            [
+                "    def __init__(self, cli, ctx_args, prog_name, complete_var):",
+                "def _resolve_context(cli, ctx_args, prog_name, args):",
+            ],
+            id="a parameter inserted between the same neighbours",
+        ),
+        pytest.param(
+            APPENDED,
+            ('== ["--local-opt"]', '== ["--local-opt", "--help"]'),
+            ['    assert choices(cli, ["asub"], "-") == ["--local-opt", "--help"]'],
+            id="an element appended to a list written the same way",
+        ),
+        pytest.param(
+            WRAPPED,
+            ("update_wrapper(new_func, f)", 'update_wrapper(t.cast("F", new_func), f)'),
+            ['    return update_wrapper(t.cast("F", new_func), f)'],
+            id="an argument wrapped in the same call",
+        ),
+    ],
+)
+def test_a_change_is_repeated_where_its_surroundings_stand(tmp_path, before, edit, expected):
+    current = opened(tmp_path, {"mod.py": before})
+    cursor = current.edit("mod.py", *edit)
+    found = [
+        item for item in current.proposed("mod.py", cursor) if item.feature("kind_surroundings")
+    ]
+    assert {item.source for item in found} == {REPEAT}
+    assert sorted(results(current, "mod.py", found)) == sorted(expected)
+
+
+def test_it_is_not_proposed_where_only_part_of_the_surroundings_stands(tmp_path) -> None:
+    text = APPENDED + '    assert choices(cli, ["bsub"], "-") == ["--local-opt", "--x"]\n'
+    current = opened(tmp_path, {"mod.py": text})
+    cursor = current.edit("mod.py", '== ["--local-opt"]', '== ["--local-opt", "--help"]')
+    found = [
+        item
+        for item in current.engine.propose(current.uri("mod.py"), cursor)
+        if item.feature("kind_surroundings")
+    ]
+    lines = results(current, "mod.py", found)
+    assert lines == ['    assert choices(cli, ["asub"], "-") == ["--local-opt", "--help"]']
+
+
+@pytest.mark.parametrize(("copies", "expected"), [(4, 3), (8, 0)])
+def test_a_text_that_stands_at_many_places_is_not_followed(tmp_path, copies, expected) -> None:
+    text = "".join(f"def f{i}(cli, prog_name):\n    return {i}\n\n\n" for i in range(copies))
+    current = opened(tmp_path, {"mod.py": text})
+    cursor = current.edit("mod.py", "f1(cli, prog_name)", "f1(cli, ctx_args, prog_name)")
+    found = current.engine.propose(current.uri("mod.py"), cursor)
+    assert len([item for item in found if item.feature("kind_surroundings")]) == expected
+
+
+def test_code_deleted_once_is_proposed_under_the_bar(tmp_path) -> None:
+    text = THREADED.replace(
+        "        self.cli = cli\n", "        self.cli = cli\n        cli.seal()\n"
+    )
+    text += "\n\nclass Reset:\n    def __init__(self, cli):\n"
+    text += "        self.cli = cli\n        cli.seal()\n"
+    current = opened(tmp_path, {"mod.py": text})
+    cursor = current.edit("mod.py", "        cli.seal()\n", "")
+    below = [
+        item
+        for item in current.engine.propose(current.uri("mod.py"), cursor)
+        if item.feature("kind_surroundings")
+    ]
+    assert below and all(item.score < current.engine.options.threshold for item in below)
+
+
+def test_a_place_where_the_change_leaves_a_name_undefined_is_not_shown(tmp_path) -> None:
+    # The same text in a ``def`` (a parameter added: fine) and in a call (an argument nothing
+    # defines there: ruff's F821), checked by ruff on the text.
+    text = (
+        "def main(cli, prog_name, args):\n"
+        "    return cli\n\n\n"
+        "def run(cli, prog_name, args):\n"
+        "    return cli\n\n\n"
+        "def start(cli, prog_name):\n"
+        "    return run(cli, prog_name, [])\n"
+    )
+    current = opened(tmp_path, {"mod.py": text}, limit=3)
+    cursor = current.edit(
+        "mod.py", "main(cli, prog_name, args)", "main(cli, ctx_args, prog_name, args)"
+    )
+    proposed = [
+        item for item in current.proposed("mod.py", cursor) if item.feature("kind_surroundings")
+    ]
+    assert sorted(results(current, "mod.py", proposed)) == [
+        "    return run(cli, ctx_args, prog_name, [])",
+        "def run(cli, ctx_args, prog_name, args):",
+    ]
+    shown = current.suggested("mod.py", cursor)
+    assert "def run(cli, ctx_args, prog_name, args):" in results(current, "mod.py", shown)
+    assert "    return run(cli, ctx_args, prog_name, [])" not in results(current, "mod.py", shown)
