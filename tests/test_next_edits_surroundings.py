@@ -11,6 +11,9 @@ from fixtures.next_edits import opened, results
 
 from tactful.suggestion.next_edits import REPEAT
 
+# Code before the edited part, so that it lies far into its file.
+LONG = "".join(f"def helper{i}(value):\n    return value + {i}\n\n\n" for i in range(40))
+
 THREADED = """\
 def shell_complete(cli, prog_name, complete_var, instruction):
     comp = ShellComplete(cli, prog_name, complete_var)
@@ -63,6 +66,18 @@ def pass_obj(f):
                 "def _resolve_context(cli, ctx_args, prog_name, args):",
             ],
             id="a parameter inserted between the same neighbours",
+        ),
+        pytest.param(
+            LONG + THREADED,
+            (
+                "(cli, prog_name, complete_var, instruction)",
+                "(cli, ctx_args, prog_name, complete_var, instruction)",
+            ),
+            [
+                "    def __init__(self, cli, ctx_args, prog_name, complete_var):",
+                "def _resolve_context(cli, ctx_args, prog_name, args):",
+            ],
+            id="the same, far into a long file",
         ),
         pytest.param(
             APPENDED,
@@ -151,3 +166,45 @@ def test_a_place_where_the_change_leaves_a_name_undefined_is_not_shown(tmp_path)
     shown = current.suggested("mod.py", cursor)
     assert "def run(cli, ctx_args, prog_name, args):" in results(current, "mod.py", shown)
     assert "    return run(cli, ctx_args, prog_name, [])" not in results(current, "mod.py", shown)
+
+
+OVERRIDES = """\
+class ParamType:
+    def get_metavar(self, param: Parameter) -> str | None:
+        return None
+
+    def convert(self, value: str, param: Parameter) -> str | None:
+        return value
+
+    def split(self, value: str, param: Parameter) -> str | None:
+        return value
+
+
+class Choice(ParamType):
+    def get_metavar(self, param: Parameter) -> str | None:
+        return "CHOICE"
+
+    def convert(self, value: str, param: Parameter) -> str | None:
+        return value.lower()
+
+    def complete(self, value: str, param: Parameter) -> str | None:
+        return value
+"""
+
+
+def test_a_def_line_whose_text_is_common_is_followed_in_the_overrides_only(tmp_path) -> None:
+    # ``param: Parameter) -> str`` stands in six ``def`` lines: too common to follow, but
+    # not in the ``def`` lines of the other methods called ``get_metavar``.
+    current = opened(tmp_path, {"mod.py": LONG + OVERRIDES})
+    cursor = current.edit(
+        "mod.py",
+        "param: Parameter) -> str | None:\n        return None",
+        ("param: Parameter, ctx: Context) -> str | None:\n        return None"),
+    )
+    found = [
+        item for item in current.proposed("mod.py", cursor) if item.feature("kind_surroundings")
+    ]
+    assert results(current, "mod.py", found) == [
+        "    def get_metavar(self, param: Parameter, ctx: Context) -> str | None:"
+    ]
+    assert found[0].feature("same_name_definition") == 1.0
