@@ -14,7 +14,9 @@ that is written the same way in several statements, one name swapped inside the 
 expression. Here an edit teaches the text from the second token before its change to the
 second token after it (``CONTEXT``), and the change is proposed where that text stands
 whole, at token boundaries, at no more than ``MAX_SITES`` places (a text found more often
-than that is too common to say where the change is meant).
+than that is too common to say where the change is meant). A change to a ``def`` line whose
+text is that common is followed in the ``def`` lines of the functions of the same name only
+(a method's overrides). ``surroundings_score`` says how far each is trusted.
 """
 
 from __future__ import annotations
