@@ -7,9 +7,10 @@ leave."""
 from __future__ import annotations
 
 import pytest
-from fixtures.next_edits import opened, results
+from fixtures.next_edits import OpenWorkspace, opened, results
 
-from tactful.suggestion.next_edits import REPEAT
+from tactful.analyzers.text import Point
+from tactful.suggestion.next_edits import REPEAT, NextEdit
 
 # Code before the edited part, so that it lies far into its file.
 LONG = "".join(f"def helper{i}(value):\n    return value + {i}\n\n\n" for i in range(40))
@@ -50,6 +51,14 @@ def pass_obj(f):
 
     return update_wrapper(new_func, f)
 """
+
+
+def in_surroundings(current: OpenWorkspace, cursor: Point, *, shown: bool = True) -> list[NextEdit]:
+    """The candidates the surroundings proposer found in ``mod.py``, unchecked: those scored
+    to be shown, or (``shown=False``) all."""
+    found = current.engine.propose(current.uri("mod.py"), cursor)
+    bar = current.engine.options.threshold if shown else 0.0
+    return [item for item in found if item.feature("kind_surroundings") and item.score >= bar]
 
 
 @pytest.mark.parametrize(
@@ -96,9 +105,7 @@ def pass_obj(f):
 def test_a_change_is_repeated_where_its_surroundings_stand(tmp_path, before, edit, expected):
     current = opened(tmp_path, {"mod.py": before})
     cursor = current.edit("mod.py", *edit)
-    found = [
-        item for item in current.proposed("mod.py", cursor) if item.feature("kind_surroundings")
-    ]
+    found = in_surroundings(current, cursor)
     assert {item.source for item in found} == {REPEAT}
     assert sorted(results(current, "mod.py", found)) == sorted(expected)
 
@@ -107,12 +114,7 @@ def test_it_is_not_proposed_where_only_part_of_the_surroundings_stands(tmp_path)
     text = APPENDED + '    assert choices(cli, ["bsub"], "-") == ["--local-opt", "--x"]\n'
     current = opened(tmp_path, {"mod.py": text})
     cursor = current.edit("mod.py", '== ["--local-opt"]', '== ["--local-opt", "--help"]')
-    found = [
-        item
-        for item in current.engine.propose(current.uri("mod.py"), cursor)
-        if item.feature("kind_surroundings")
-    ]
-    lines = results(current, "mod.py", found)
+    lines = results(current, "mod.py", in_surroundings(current, cursor, shown=False))
     assert lines == ['    assert choices(cli, ["asub"], "-") == ["--local-opt", "--help"]']
 
 
@@ -121,8 +123,7 @@ def test_a_text_that_stands_at_many_places_is_not_followed(tmp_path, copies, exp
     text = "".join(f"def f{i}(cli, prog_name):\n    return {i}\n\n\n" for i in range(copies))
     current = opened(tmp_path, {"mod.py": text})
     cursor = current.edit("mod.py", "f1(cli, prog_name)", "f1(cli, ctx_args, prog_name)")
-    found = current.engine.propose(current.uri("mod.py"), cursor)
-    assert len([item for item in found if item.feature("kind_surroundings")]) == expected
+    assert len(in_surroundings(current, cursor, shown=False)) == expected
 
 
 def test_code_deleted_once_is_proposed_under_the_bar(tmp_path) -> None:
@@ -133,11 +134,7 @@ def test_code_deleted_once_is_proposed_under_the_bar(tmp_path) -> None:
     text += "        self.cli = cli\n        cli.seal()\n"
     current = opened(tmp_path, {"mod.py": text})
     cursor = current.edit("mod.py", "        cli.seal()\n", "")
-    below = [
-        item
-        for item in current.engine.propose(current.uri("mod.py"), cursor)
-        if item.feature("kind_surroundings")
-    ]
+    below = in_surroundings(current, cursor, shown=False)
     assert below and all(item.score < current.engine.options.threshold for item in below)
 
 
@@ -156,9 +153,7 @@ def test_a_place_where_the_change_leaves_a_name_undefined_is_not_shown(tmp_path)
     cursor = current.edit(
         "mod.py", "main(cli, prog_name, args)", "main(cli, ctx_args, prog_name, args)"
     )
-    proposed = [
-        item for item in current.proposed("mod.py", cursor) if item.feature("kind_surroundings")
-    ]
+    proposed = in_surroundings(current, cursor)
     assert sorted(results(current, "mod.py", proposed)) == [
         "    return run(cli, ctx_args, prog_name, [])",
         "def run(cli, ctx_args, prog_name, args):",
@@ -201,9 +196,7 @@ def test_a_def_line_whose_text_is_common_is_followed_in_the_overrides_only(tmp_p
         "param: Parameter) -> str | None:\n        return None",
         ("param: Parameter, ctx: Context) -> str | None:\n        return None"),
     )
-    found = [
-        item for item in current.proposed("mod.py", cursor) if item.feature("kind_surroundings")
-    ]
+    found = in_surroundings(current, cursor)
     assert results(current, "mod.py", found) == [
         "    def get_metavar(self, param: Parameter, ctx: Context) -> str | None:"
     ]
