@@ -48,6 +48,7 @@ _TOKEN = re.compile(
     re.DOTALL,
 )
 _WORD = re.compile(r"[A-Za-z_]\w{2,}")
+_NAME = re.compile(r"[A-Za-z_]\w*")
 _DEF = re.compile(r"\bdef\s+([A-Za-z_]\w*)\s*\(")
 
 
@@ -90,9 +91,22 @@ def learn(edit: RecordedEdit) -> Change | None:
     last = first
     while last < len(tokens) and tokens[last][0] < edit.old_end:
         last += 1
-    # The surroundings: up to ``CONTEXT`` tokens each side, on the change's own lines.
+    if last - first == 1 and _NAME.fullmatch(before[tokens[first][0] : tokens[first][1]]):
+        renamed = after[tokens[first][0] : tokens[first][1] + edit.new_end - edit.old_end]
+        if _NAME.fullmatch(renamed):
+            return None  # a name replaced: propagation follows it, by scope
+    # The surroundings: up to ``CONTEXT`` tokens each side, on the change's own lines; an
+    # opening bracket comes with the name before it (an argument list is known by its function).
     left = first
     while left > first - CONTEXT and left > 0 and tokens[left - 1][0] >= first_line:
+        left -= 1
+    if (
+        left < first
+        and left > 0
+        and before[tokens[left][0]] in "(["
+        and tokens[left - 1][0] >= first_line
+        and _NAME.fullmatch(before[tokens[left - 1][0] : tokens[left - 1][1]])
+    ):
         left -= 1
     right = last
     while right < last + CONTEXT and right < len(tokens) and tokens[right][1] <= last_line:
