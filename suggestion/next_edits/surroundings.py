@@ -76,20 +76,27 @@ def learn(edit: RecordedEdit) -> Change | None:
     if edit.language_id != "python" or (edit.old_end == edit.start and edit.new_end == edit.start):
         return None
     before, after = edit.before, edit.after
-    first_line = before.rfind("\n", 0, edit.start) + 1
-    if edit.old_end > edit.start and before[edit.old_end - 1] == "\n":
-        last_line = edit.old_end - 1  # whole lines: the change ends its last line
+    # The change widened to whole words: ``grand_`` typed before ``total`` changes ``total``.
+    changed = edit.new_text or edit.old_text
+    change_start, change_end = edit.start, edit.old_end
+    while change_start > 0 and _wordish(changed[0]) and _wordish(before[change_start - 1]):
+        change_start -= 1
+    while change_end < len(before) and _wordish(changed[-1]) and _wordish(before[change_end]):
+        change_end += 1
+    first_line = before.rfind("\n", 0, change_start) + 1
+    if change_end > change_start and before[change_end - 1] == "\n":
+        last_line = change_end - 1  # whole lines: the change ends its last line
     else:
-        last_line = before.find("\n", edit.old_end)
+        last_line = before.find("\n", change_end)
         last_line = len(before) if last_line == -1 else last_line
-    window_start = before.rfind("\n", 0, max(0, edit.start - WINDOW)) + 1
-    window_end = before.find("\n", min(len(before), edit.old_end + WINDOW))
+    window_start = before.rfind("\n", 0, max(0, change_start - WINDOW)) + 1
+    window_end = before.find("\n", min(len(before), change_end + WINDOW))
     window_end = len(before) if window_end == -1 else window_end
     tokens = [match.span() for match in _TOKEN.finditer(before, window_start, window_end)]
     # The tokens the change touches: [first, last).
-    first = next((i for i, (_s, end) in enumerate(tokens) if end > edit.start), len(tokens))
+    first = next((i for i, (_s, end) in enumerate(tokens) if end > change_start), len(tokens))
     last = first
-    while last < len(tokens) and tokens[last][0] < edit.old_end:
+    while last < len(tokens) and tokens[last][0] < change_end:
         last += 1
     if last - first == 1 and _NAME.fullmatch(before[tokens[first][0] : tokens[first][1]]):
         renamed = after[tokens[first][0] : tokens[first][1] + edit.new_end - edit.old_end]
@@ -111,8 +118,8 @@ def learn(edit: RecordedEdit) -> Change | None:
     right = last
     while right < last + CONTEXT and right < len(tokens) and tokens[right][1] <= last_line:
         right += 1
-    start = tokens[left][0] if left < first else min(edit.start, _first_token(tokens, first))
-    end = tokens[right - 1][1] if right > last else max(edit.old_end, _last_end(tokens, last))
+    start = tokens[left][0] if left < first else min(change_start, _first_token(tokens, first))
+    end = tokens[right - 1][1] if right > last else max(change_end, _last_end(tokens, last))
     line_start = left > first - CONTEXT
     line_end = right < last + CONTEXT
     if line_start and before[first_line:start].strip():
@@ -120,7 +127,7 @@ def learn(edit: RecordedEdit) -> Change | None:
     if line_end and before[end:last_line].strip():
         return None
     shift = edit.new_end - edit.old_end
-    if start > edit.start or end < edit.old_end:
+    if start > change_start or end < change_end:
         return None
     old = before[start:end]
     new = after[start : end + shift]
