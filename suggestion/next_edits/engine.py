@@ -28,7 +28,7 @@ from tree_sitter import Node
 
 from tactful.analyzers.languages import language_of_path
 from tactful.analyzers.text import Point, Span
-from tactful.suggestion.next_edits import imports, llm, repeat
+from tactful.suggestion.next_edits import imports, llm, repeat, surroundings
 from tactful.suggestion.next_edits import python as py
 from tactful.suggestion.next_edits.checks import NOT_NEEDED, CheckedDocument, Checker, Verdict
 from tactful.suggestion.next_edits.history import EditHistory
@@ -306,6 +306,12 @@ class NextEditEngine:
                 )
             except Exception:
                 logger.exception("repeating an edit failed")
+        try:
+            found = _joined_where_agreeing(
+                surroundings.repeated(recent, current), found, current.source.text
+            )
+        except Exception:
+            logger.exception("repeating an edit in its surroundings failed")
         # Where each document's latest edit wrote (found once: a span costs a count of lines).
         latest = {e.uri: e for e in edits}
         fresh = {uri: e.span_after for uri, e in latest.items()}
@@ -675,6 +681,50 @@ def _change_of(item: NextEdit) -> tuple[int, str]:
     ``benchmarks/next_edits.py``), a rewrite shown again after the developer had turned it down
     and then made it once more by hand was wrong 5 times in 5."""
     return (-1 if item.source == REPEAT else item.origin, _MORE.sub("", item.label))
+
+
+def _joined_where_agreeing(
+    items: Sequence[NextEdit], others: list[NextEdit], text: str
+) -> list[NextEdit]:
+    """``others`` with the repeated edits in the same surroundings joined: where another
+    candidate of the document makes a line what one of them makes it, that candidate stays
+    (what its proposer knows, its source, its label and what was turned down, stays with the
+    line) scored as the better of the two; where another makes the line something else, the
+    other stays alone; elsewhere the item is added."""
+    starts = [0, *(match.end() for match in re.finditer("\n", text))]
+
+    def offset(point: Point) -> int:
+        return starts[min(point.line, len(starts) - 1)] + point.column
+
+    def result(item: NextEdit, start: int, end: int) -> str:
+        return (
+            text[start : offset(item.span.start)]
+            + item.new_text
+            + text[offset(item.span.end) : end]
+        )
+
+    joined = list(others)
+    for item in items:
+        lines = range(item.span.start.line, item.span.end.line + 1)
+        touching = [
+            index
+            for index, other in enumerate(joined)
+            if other.uri == item.uri
+            and other.span.start.line <= lines[-1]
+            and other.span.end.line >= lines[0]
+        ]
+        if not touching:
+            joined.append(item)
+            continue
+        for index in touching:
+            other = joined[index]
+            start = starts[min(item.span.start.line, other.span.start.line)]
+            last = max(item.span.end.line, other.span.end.line)
+            end = text.find("\n", starts[min(last, len(starts) - 1)])
+            end = len(text) if end == -1 else end
+            if result(item, start, end) == result(other, start, end) and other.score < item.score:
+                joined[index] = replace(other, score=item.score)
+    return joined
 
 
 def _inside_latest(item: NextEdit, region: Span | None) -> bool:
