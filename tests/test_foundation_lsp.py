@@ -153,7 +153,14 @@ async def test_the_module_runs_isolated_from_the_working_directory(tmp_path: Pat
         )
         assert answer is not None
         items = answer.items if isinstance(answer, types.InlineCompletionList) else answer
-        assert [item.insert_text for item in items] == ["th.join(base,"]
+        # The name at least, never past the call's first argument: where it stops depends on
+        # whether the shipped language statistics were read yet (a loaded machine is slower).
+        assert [item.insert_text for item in items] in (
+            ["th.join"],
+            ["th.join("],
+            ["th.join(base"],
+            ["th.join(base,"],
+        )
     finally:
         await client.shutdown_session()
     assert not [m for m in client.log_messages if "was run" in m.message]

@@ -18,7 +18,7 @@ TEXTS = {
 
 # Run in a process of its own, so that only its own children are counted.
 TYPIST = """
-import asyncio, json, os, sys
+import asyncio, json, os, sys, time
 from pathlib import Path
 
 from tactful.suggestion.replay import LocalCompleter, type_file
@@ -50,6 +50,10 @@ async def type_all():
 
 asyncio.run(type_all())
 completer.engine.close()
+# A worker still busy when told to stop is killed, and is gone a moment later.
+deadline = time.monotonic() + 10
+while jedi_workers() and time.monotonic() < deadline:
+    time.sleep(0.1)
 print(json.dumps({"alive": alive, "after_close": jedi_workers()}))
 """
 
