@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 from bisect import bisect_left, insort
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import cydifflib
@@ -77,13 +77,8 @@ class NgramCounts:
             if before == 0:
                 pending.append(token)
         unigrams[_TOTAL] += end - start
-        for k in range(1, self.order + 1):
-            first = max(start, k)
-            if first >= end:
-                continue
-            table = tables[k]
-            contexts = zip(*(tokens[first - k + i : end - k + i] for i in range(k)), strict=True)
-            for context, token in zip(contexts, tokens[first:end], strict=True):
+        for table, pairs in self._contexts(tokens, start, end):
+            for context, token in pairs:
                 followers = table.get(context)
                 if followers is None:
                     table[context] = {_TOTAL: 1, token: 1}
@@ -111,13 +106,8 @@ class NgramCounts:
             else:
                 unigrams[token] = before - 1
         unigrams[_TOTAL] -= end - start
-        for k in range(1, self.order + 1):
-            first = max(start, k)
-            if first >= end:
-                continue
-            table = tables[k]
-            contexts = zip(*(tokens[first - k + i : end - k + i] for i in range(k)), strict=True)
-            for context, token in zip(contexts, tokens[first:end], strict=True):
+        for table, pairs in self._contexts(tokens, start, end):
+            for context, token in pairs:
                 followers = table.get(context)
                 if followers is None:
                     continue
@@ -132,6 +122,20 @@ class NgramCounts:
                 else:
                     followers[_TOTAL] = total
         self.tokens_counted -= end - start
+
+    def _contexts(
+        self, tokens: Sequence[str], start: int, end: int
+    ) -> Iterator[
+        tuple[dict[tuple[str, ...], dict[str | None, int]], Iterator[tuple[tuple[str, ...], str]]]
+    ]:
+        """For each context length, its table and the (context, token) pairs of the positions
+        ``start`` to ``end`` (the tuples made by zip rather than a slice per token)."""
+        for k in range(1, self.order + 1):
+            first = max(start, k)
+            if first >= end:
+                continue
+            contexts = zip(*(tokens[first - k + i : end - k + i] for i in range(k)), strict=True)
+            yield self.tables[k], zip(contexts, tokens[first:end], strict=True)
 
     def _count(self, tokens: Sequence[str], start: int, end: int, sign: int) -> None:
         tables = self.tables

@@ -15,7 +15,7 @@ from tactful.analyzers.index import (
     RepositoryIndex,
     source_files,
 )
-from tactful.analyzers.ngrams import changed_stretches
+from tactful.analyzers.ngrams import NgramCounts, changed_stretches
 from tactful.analyzers.text import Point
 from tactful.analyzers.tokens import tokenize_text
 from tactful.suggestion.local.engine import LocalEngine, Tuning
@@ -168,13 +168,18 @@ def test_a_file_changed_in_places_is_counted_as_one_read_afresh(workspace: Works
     _counted_as_read_afresh(workspace, "", LONG)
 
 
-def test_a_file_set_apart_and_read_again_is_counted_as_before(workspace: Workspace) -> None:
+def _long_and_helpers(workspace: Workspace) -> tuple[RepositoryIndex, NgramCounts]:
     workspace.write("a.py", LONG)
     workspace.write("b.py", HELPERS)
     index = RepositoryIndex(workspace.root, persist=False)
     index.build()
     counts = index.counts("python")
     assert counts is not None
+    return index, counts
+
+
+def test_a_file_set_apart_and_read_again_is_counted_as_before(workspace: Workspace) -> None:
+    index, counts = _long_and_helpers(workspace)
     before = copy.deepcopy(counts.tables)
     index.update(workspace.root / "a.py", None)  # opened: its counts leave the workspace's
     assert counts.count(" handler_7") == 0 and index.file_count == 1
@@ -191,12 +196,7 @@ def test_a_file_read_again_stops_counting_when_a_newer_change_of_it_is_coming(
     """Closed, then written at once: the reading of the closed file stops early, and the
     newer text is counted from where it stopped."""
     assert len(tokenize_text(LONG, "python")) > 2 * UPDATE_STRETCH
-    workspace.write("a.py", LONG)
-    workspace.write("b.py", HELPERS)
-    index = RepositoryIndex(workspace.root, persist=False)
-    index.build()
-    counts = index.counts("python")
-    assert counts is not None
+    index, counts = _long_and_helpers(workspace)
     index.update(workspace.root / "a.py", None)  # opened
     left = counts.tokens_counted
     index.will_update(workspace.root / "a.py")  # closed: read again
