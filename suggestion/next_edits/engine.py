@@ -691,6 +691,8 @@ def _joined_where_agreeing(
     (what its proposer knows, its source, its label and what was turned down, stays with the
     line) scored as the better of the two; where another makes the line something else, the
     other stays alone; elsewhere the item is added."""
+    if not items:
+        return others
     starts = [0, *(match.end() for match in re.finditer("\n", text))]
 
     def offset(point: Point) -> int:
