@@ -320,3 +320,58 @@ async def test_as_an_inline_completion_only_a_best_next_edit_on_the_cursors_line
     shown = [e.item_id for e in read_events(path) if e.kind == ev.NEXT_EDIT_SHOWN]
     # Only what an editor got was recorded as shown, each once.
     assert shown == [found.shown.id, both.shown[1].id]
+
+
+def test_an_item_that_may_not_be_explored_is_hidden_below_the_threshold() -> None:
+    model = NextEditModel(explore=1.0, seed=1)
+    decision = model.judge(repeat(0.2), may_explore=False)
+    assert not decision.show and not decision.explored
+    assert model.judge(repeat(0.2)).explored
+
+
+REGISTRY = HAS_KEY + """
+
+class Registry:
+    def find(self, name):
+        if self.local.has_key(name):
+            return self.local[name]
+        if self.shared.has_key(name):
+            return self.shared[name]
+        return self.parent.has_key(name)
+"""
+
+
+async def test_an_answer_explores_at_most_one_next_edit_the_model_would_hide(tmp_path) -> None:
+    """Exploring draws once an answer, on the best candidate below the threshold: with a draw
+    that always explores, one such candidate is shown, not every one of them."""
+    from tactful.feedback.next_edits import NextEditPipeline, TurnOptions
+
+    loop = FeedbackLoop(FeedbackStore(tmp_path / "fb.sqlite3"), FilterOptions(explore=0.0))
+
+    async def turn_in(folder):
+        folder.mkdir()
+        (folder / "mod.py").write_text(REGISTRY, encoding="utf-8")
+        pipeline = NextEditPipeline(lambda: loop, _run, _run, root=str(folder))
+        uri = (folder / "mod.py").as_uri()
+        pipeline.history.open(uri, REGISTRY, "python", str(folder / "mod.py"))
+        _edit(pipeline, uri)
+        return pipeline, await pipeline.suggest(
+            _request(uri), TurnOptions("/ws", limit=3), lambda: True
+        )
+
+    for attempt in range(12):
+        pipeline, turn = await turn_in(tmp_path / f"attempt{attempt}")
+        if not turn.shown:
+            break
+        for shown in turn.shown:
+            await pipeline.rejected(shown.id)
+    below = [j for j in turn.judged if j.decision is not None and not j.decision.show]
+    assert len(below) >= 3, "the model should have learned to hide these by now"
+    loop.configure(FilterOptions(explore=1.0))
+    _, turn = await turn_in(tmp_path / "explored")
+    explored = [j for j in turn.judged if j.decision is not None and j.decision.explored]
+    assert len(explored) == 1
+    assert [(s.edit.span, s.edit.new_text) for s in turn.shown] == [
+        (explored[0].item.span, explored[0].item.new_text)
+    ]
+    loop.close()

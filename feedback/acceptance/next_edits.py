@@ -109,7 +109,8 @@ class NextEditModel(ExploringModel):
             seed=seed,
         )
 
-    def judge(self, item: NextEditItem) -> Decision:
+    def judge(self, item: NextEditItem, may_explore: bool = True) -> Decision:
         """Show this next edit? Below the threshold, ``explore`` of them are still shown (so
-        that learning sees both sides); with the filter off, everything is shown."""
-        return self.decide(next_edit_features(item))
+        that learning sees both sides; ``may_explore`` False: none); with the filter off,
+        everything is shown."""
+        return self.decide(next_edit_features(item), may_explore=may_explore)
