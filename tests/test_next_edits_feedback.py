@@ -329,7 +329,9 @@ def test_an_item_that_may_not_be_explored_is_hidden_below_the_threshold() -> Non
     assert model.judge(repeat(0.2)).explored
 
 
-REGISTRY = HAS_KEY + """
+REGISTRY = (
+    HAS_KEY
+    + """
 
 class Registry:
     def find(self, name):
@@ -339,6 +341,7 @@ class Registry:
             return self.shared[name]
         return self.parent.has_key(name)
 """
+)
 
 
 async def test_an_answer_explores_at_most_one_next_edit_the_model_would_hide(tmp_path) -> None:
