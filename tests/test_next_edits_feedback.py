@@ -46,9 +46,45 @@ def test_taken_again_and_again_a_kind_below_the_threshold_rises_above_it() -> No
     model = NextEditModel(explore=0.0)
     low = repeat(0.4)
     assert not model.judge(low).show
-    for _ in range(6):
+    for _ in range(10):
         model.learn(model.judge(low), useful=True)
     assert model.judge(low).show
+
+
+# The evidence of a real repeated edit (``d.has_key(k)`` → ``k in d`` at a second place).
+EVIDENCE = (
+    ("climb", 0.0),
+    ("dangling", 0.0),
+    ("examples", 1.0),
+    ("extends", 0.0),
+    ("holes", 2.0),
+    ("kind_node", 1.0),
+    ("level", 2.0),
+    ("lines", 0.0),
+    ("pattern_size", 9.0),
+    ("removes", 1.0),
+    ("same_context", 1.0),
+    ("same_file", 1.0),
+    ("scope_anywhere", 1.0),
+    ("sites", 2.0),
+    ("sites_in_file", 2.0),
+)
+
+
+def test_a_kind_taken_two_times_in_three_stays_shown_after_a_rejection() -> None:
+    """One rejection must not hide a kind of edit the developer mostly takes: once hidden, it
+    would not be shown again to be taken (bar exploring)."""
+    model = NextEditModel(explore=0.0)
+    item = NextEditItem("repeat", 0.55, EVIDENCE, "python")
+    taken = 0
+    for turn in range(30):
+        decision = model.judge(item)
+        if not decision.show:
+            break
+        useful = turn % 3 != 0
+        taken += useful
+        model.learn(decision, useful)
+    assert model.judge(item).show, f"hidden after {turn} turns, {taken} of them taken"
 
 
 def test_what_a_model_learned_is_kept_and_restored() -> None:
