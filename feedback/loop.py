@@ -548,15 +548,18 @@ class FeedbackLoop:
 
     # -- next edits -----------------------------------------------------------------------
 
-    def judge_next_edit(self, workspace: str, item_id: str, item: NextEditItem) -> Decision:
+    def judge_next_edit(
+        self, workspace: str, item_id: str, item: NextEditItem, may_explore: bool = True
+    ) -> Decision:
         """Show this next edit? A hidden one is recorded (once per id); a kept one waits for
         ``next_edit_shown``. An id judged before keeps its first decision while it is pending:
-        the same edit proposed again is the same item."""
+        the same edit proposed again is the same item. ``may_explore`` False: hidden below the
+        threshold without an exploration draw."""
         known = self._next_edits.get(item_id)
         if known is not None and known.workspace == workspace:
             self._next_edits.move_to_end(item_id)
             return known.decision
-        decision = self._workspace(workspace).next_edits.judge(item)
+        decision = self._workspace(workspace).next_edits.judge(item, may_explore)
         self._remember(self._next_edits, item_id, _NextEdit(decision, workspace, item), ITEMS_KEPT)
         if not decision.show:
             self.record(

@@ -378,8 +378,13 @@ class NextEditPipeline:
             if asked is not None:
                 asked.cancel()
         # 2. judge: the best candidates, each by the item model (without a loop, as the
-        # engine alone would: by its score).
+        # engine alone would: by its score). One exploration draw an answer: on the best
+        # candidate the model would hide, none on those after it (a draw on each of eight
+        # candidates would show something below the threshold in a third of the answers
+        # with nothing worth showing); an explored one comes after those the model passes.
         kept: list[NextEdit] = []
+        explored: list[NextEdit] = []
+        drawn = False
         for candidate in candidates[:JUDGED]:
             if loop is None:
                 judged = Judged(candidate)
@@ -387,13 +392,16 @@ class NextEditPipeline:
                     continue
             else:
                 item_id = self._id_of(candidate)
-                judged = Judged(
-                    candidate,
-                    loop.judge_next_edit(options.workspace, item_id, _item(candidate, request)),
+                decision = loop.judge_next_edit(
+                    options.workspace, item_id, _item(candidate, request), not drawn
                 )
+                drawn = drawn or decision.explored or not decision.show
+                judged = Judged(candidate, decision)
             turn.judged.append(judged)
             if judged.shown:
-                kept.append(candidate)
+                is_explored = judged.decision is not None and judged.decision.explored
+                (explored if is_explored else kept).append(candidate)
+        kept += explored
         if not kept:
             return []
         # 3. check: best first, until ``limit`` pass.

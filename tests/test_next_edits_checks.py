@@ -211,7 +211,10 @@ _LONG = (
         f"    return {{'k': c, 'n': len(c)}}\n\n\n"
         for i in range(60)
     )
-    + "def far_away():\n    return os.path.join(str(Path.home()), 'x')\n"
+    + "SUFFIXES = ('.a', '.b')\n\n\n"
+    "def locate(name):\n    if name:\n        places = (name,)\n    else:\n"
+    "        places = tuple(name + s for s in SUFFIXES)\n    return places\n\n\n"
+    "def far_away():\n    return os.path.join(str(Path.home()), 'x')\n"
 )
 
 
@@ -221,6 +224,12 @@ _LONG = (
         pytest.param("import os\n", "", False, id="an import a far function uses, removed"),
         pytest.param("import sys\n", "", False, id="an import one other method uses, removed"),
         pytest.param("LIMIT = 3\n", "", False, id="a module name a function uses, removed"),
+        pytest.param(
+            "SUFFIXES = ",
+            "places = ",
+            False,
+            id="a module name renamed to what the one function using it binds",
+        ),
         pytest.param("def helper(value):", "def assist(value):", False, id="a function renamed"),
         pytest.param("data = os.environ.get(name)", "data = name", True, id="a use of os taken"),
         pytest.param("return data\n", "return None\n", False, id="a variable left unused"),

@@ -46,9 +46,45 @@ def test_taken_again_and_again_a_kind_below_the_threshold_rises_above_it() -> No
     model = NextEditModel(explore=0.0)
     low = repeat(0.4)
     assert not model.judge(low).show
-    for _ in range(6):
+    for _ in range(10):
         model.learn(model.judge(low), useful=True)
     assert model.judge(low).show
+
+
+# The evidence of a real repeated edit (``d.has_key(k)`` → ``k in d`` at a second place).
+EVIDENCE = (
+    ("climb", 0.0),
+    ("dangling", 0.0),
+    ("examples", 1.0),
+    ("extends", 0.0),
+    ("holes", 2.0),
+    ("kind_node", 1.0),
+    ("level", 2.0),
+    ("lines", 0.0),
+    ("pattern_size", 9.0),
+    ("removes", 1.0),
+    ("same_context", 1.0),
+    ("same_file", 1.0),
+    ("scope_anywhere", 1.0),
+    ("sites", 2.0),
+    ("sites_in_file", 2.0),
+)
+
+
+def test_a_kind_taken_two_times_in_three_stays_shown_after_a_rejection() -> None:
+    """One rejection must not hide a kind of edit the developer mostly takes: once hidden, it
+    would not be shown again to be taken (bar exploring)."""
+    model = NextEditModel(explore=0.0)
+    item = NextEditItem("repeat", 0.55, EVIDENCE, "python")
+    taken = 0
+    for turn in range(30):
+        decision = model.judge(item)
+        if not decision.show:
+            break
+        useful = turn % 3 != 0
+        taken += useful
+        model.learn(decision, useful)
+    assert model.judge(item).show, f"hidden after {turn} turns, {taken} of them taken"
 
 
 def test_what_a_model_learned_is_kept_and_restored() -> None:
@@ -320,3 +356,61 @@ async def test_as_an_inline_completion_only_a_best_next_edit_on_the_cursors_line
     shown = [e.item_id for e in read_events(path) if e.kind == ev.NEXT_EDIT_SHOWN]
     # Only what an editor got was recorded as shown, each once.
     assert shown == [found.shown.id, both.shown[1].id]
+
+
+def test_an_item_that_may_not_be_explored_is_hidden_below_the_threshold() -> None:
+    model = NextEditModel(explore=1.0, seed=1)
+    decision = model.judge(repeat(0.2), may_explore=False)
+    assert not decision.show and not decision.explored
+    assert model.judge(repeat(0.2)).explored
+
+
+REGISTRY = (
+    HAS_KEY
+    + """
+
+class Registry:
+    def find(self, name):
+        if self.local.has_key(name):
+            return self.local[name]
+        if self.shared.has_key(name):
+            return self.shared[name]
+        return self.parent.has_key(name)
+"""
+)
+
+
+async def test_an_answer_explores_at_most_one_next_edit_the_model_would_hide(tmp_path) -> None:
+    """Exploring draws once an answer, on the best candidate below the threshold: with a draw
+    that always explores, one such candidate is shown, not every one of them."""
+    from tactful.feedback.next_edits import NextEditPipeline, TurnOptions
+
+    loop = FeedbackLoop(FeedbackStore(tmp_path / "fb.sqlite3"), FilterOptions(explore=0.0))
+
+    async def turn_in(folder):
+        folder.mkdir()
+        (folder / "mod.py").write_text(REGISTRY, encoding="utf-8")
+        pipeline = NextEditPipeline(lambda: loop, _run, _run, root=str(folder))
+        uri = (folder / "mod.py").as_uri()
+        pipeline.history.open(uri, REGISTRY, "python", str(folder / "mod.py"))
+        _edit(pipeline, uri)
+        return pipeline, await pipeline.suggest(
+            _request(uri), TurnOptions("/ws", limit=3), lambda: True
+        )
+
+    for attempt in range(12):
+        pipeline, turn = await turn_in(tmp_path / f"attempt{attempt}")
+        if not turn.shown:
+            break
+        for shown in turn.shown:
+            await pipeline.rejected(shown.id)
+    below = [j for j in turn.judged if j.decision is not None and not j.decision.show]
+    assert len(below) >= 3, "the model should have learned to hide these by now"
+    loop.configure(FilterOptions(explore=1.0))
+    _, turn = await turn_in(tmp_path / "explored")
+    explored = [j for j in turn.judged if j.decision is not None and j.decision.explored]
+    assert len(explored) == 1
+    assert [(s.edit.span, s.edit.new_text) for s in turn.shown] == [
+        (explored[0].item.span, explored[0].item.new_text)
+    ]
+    loop.close()

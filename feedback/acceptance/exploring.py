@@ -42,18 +42,22 @@ class ExploringModel:
         self.enabled = enabled
         self._random = random.Random(seed)
 
-    def decide(self, features: Features, previous: Decision | None = None) -> Decision:
+    def decide(
+        self, features: Features, previous: Decision | None = None, may_explore: bool = True
+    ) -> Decision:
         """Show an item with these features? With ``previous`` (the decision on the same item
         before), the probability is computed again but an exploration draw already made for it
         is kept: an item asked about again flips only when the model learned something, never
-        by chance. With the filter off, everything is shown."""
+        by chance. ``may_explore`` False: below the threshold it is hidden without a draw (one
+        answer's other items when its draw was made on a better one). With the filter off,
+        everything is shown."""
         p = self.model.predict(features)
         if not self.enabled or p >= self.threshold:
             return Decision(p, True, False, features)
         if previous is not None and (previous.explored or not previous.show):
             # Below the threshold before too: the draw made then still stands.
             return Decision(p, previous.explored, previous.explored, features)
-        if self.explore > 0.0 and self._random.random() < self.explore:
+        if may_explore and self.explore > 0.0 and self._random.random() < self.explore:
             return Decision(p, True, True, features)
         return Decision(p, False, False, features)
 

@@ -346,9 +346,9 @@ def _new_findings(
     after: list[Finding],
     edits: Sequence[tuple[int, NextEdit, int, int]],
 ) -> list[Finding]:
-    """Findings on the edited text that the text before did not have: matched by rule and by
-    line, lines moved by the edits followed; a finding inside an edited region matches one of
-    the same rule in that region before."""
+    """Findings on the edited text that the text before did not have: matched by rule (and
+    an undefined name by its name) and by line, lines moved by the edits followed; a finding
+    inside an edited region matches one of the same rule in that region before."""
     regions = []  # (first old line, last old line, first new line, last new line)
     shift = 0
     for _, edit, start, end in sorted(edits, key=lambda item: item[2]):
@@ -374,10 +374,12 @@ def _new_findings(
                 return ("region", first_old)
         return ("line", line)
 
-    known = Counter((f.rule, *where_before(f.span.start.line)) for f in before)
+    # An undefined name is matched by its name too: a folded body's line names several, and
+    # one left undefined by the edit is not the one the edit defined (``outline.py``).
+    known = Counter((f.rule, *where_before(f.span.start.line), undefined_name(f)) for f in before)
     new: list[Finding] = []
     for finding in after:
-        key = (finding.rule, *where(finding.span.start.line))
+        key = (finding.rule, *where(finding.span.start.line), undefined_name(finding))
         if known[key] > 0:
             known[key] -= 1
         else:
