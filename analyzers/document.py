@@ -5,9 +5,12 @@ server converts from the client's units); the tree is edited with byte offsets a
 from the old tree, never from scratch. Broken code is normal input: the tree then holds ERROR
 nodes and nothing raises.
 
-Re-parsing is lazy: an edit updates the text and edits the old tree at once (microseconds),
+Parsing is lazy: an edit updates the text and edits the old tree at once (microseconds),
 and the parse runs when someone next asks for the tree, so a burst of keystrokes costs one
-incremental parse, not one per keystroke.
+incremental parse, not one per keystroke. A document made with ``parse=False`` waits for its
+first reader for the first parse too: the server opens documents on the event loop, where a
+5,000-line file's parse takes tens of milliseconds (more on a busy machine) that the messages
+after it would wait for, while the readers of the tree ask for it on worker threads.
 """
 
 from __future__ import annotations
@@ -91,7 +94,9 @@ class Document:
         *,
         parse_budget_s: float = PARSE_BUDGET_S,
         retry_after_s: float = RETRY_AFTER_S,
+        parse: bool = True,
     ) -> None:
+        """``parse``: whether the text is parsed now, or when its tree is first asked for."""
         self.uri = uri
         self.path = path
         self.language_id = normalize_language_id(language_id, path)
@@ -112,7 +117,11 @@ class Document:
         self._given_up_at = 0.0
         self._edited_since_given_up = False
         self._inserted = 0
-        self._parse(None)
+        if parse:
+            self._parse(None)
+        else:
+            # Parsed when first asked for (from scratch: there is no tree to start from).
+            self._stale = self._parser is not None
 
     @property
     def tree(self) -> Tree | None:

@@ -167,9 +167,18 @@ def read_source(path: Path) -> str | None:
 class RepositoryIndex:
     """What the workspace's code looks like, for the completion engines."""
 
-    def __init__(self, root: Path, order: int = ORDER, persist: bool = True) -> None:
+    def __init__(
+        self,
+        root: Path,
+        order: int = ORDER,
+        persist: bool = True,
+        give_way: Callable[[], None] | None = None,
+    ) -> None:
         self.root = root.resolve()
         self.order = order
+        # Called between two steps of a file's update (its tokens read, a stretch of counts):
+        # returns when the update may go on, having let other threads take the interpreter.
+        self.give_way = give_way or _let_others_run
         self.lock = threading.Lock()
         # One file's update at a time (each takes ``lock`` stretch by stretch).
         self._writing = threading.Lock()
@@ -293,8 +302,8 @@ class RepositoryIndex:
                 total_tokens += len(entry.tokens)
                 if report is not None and (number % 20 == 0 or number == len(paths) - 1):
                     report(number + 1, len(paths))
-                # Lets the thread that answers completions take the interpreter lock.
-                time.sleep(0)
+                # Lets the threads that answer requests take the interpreter lock.
+                self.give_way()
             with self.lock:
                 self._files = files
                 self._counts = counts
@@ -371,6 +380,7 @@ class RepositoryIndex:
             if apart is not None and apart.digest == digest:
                 tokens, identifiers = apart.tokens, apart.identifiers
             else:
+                self.give_way()
                 tokens = tokenize_text(text, language)
                 identifiers = _identifiers(tokens)
             entry = _FileEntry(0, len(text), language, tokens, digest, identifiers)
@@ -409,7 +419,7 @@ class RepositoryIndex:
                 for start in range(first, last, UPDATE_STRETCH):
                     with self.lock:
                         table.remove(old.tokens, start, min(last, start + UPDATE_STRETCH))
-                    time.sleep(0)
+                    self.give_way()
         if entry is not None:
             for first, last in added:
                 for start in range(first, last, UPDATE_STRETCH):
@@ -422,7 +432,7 @@ class RepositoryIndex:
                         break
                     with self.lock:
                         table.add(entry.tokens, start, min(last, start + UPDATE_STRETCH))
-                    time.sleep(0)
+                    self.give_way()
             with self.lock:
                 self._files[relative] = entry
 
@@ -508,6 +518,10 @@ class RepositoryIndex:
             logger.warning("could not write the index cache %s", target, exc_info=True)
             with contextlib.suppress(OSError):
                 temporary.unlink()
+
+
+def _let_others_run() -> None:
+    time.sleep(0)
 
 
 def _digest(text: str) -> str:

@@ -272,7 +272,7 @@ class TactfulServer(LanguageServer):
         stdout = sys.stdout.buffer
         # From here on stdout belongs to the protocol: stray writes go to stderr instead.
         sys.stdout = sys.stderr
-        frames = StdinFrames(self.frame_reader)
+        frames = StdinFrames(self.frame_reader, foreground=self.services.typing.foreground)
         writer = _StdoutWriter(stdout)
         return self._serve(frames.start, frames.deliver, writer)
 

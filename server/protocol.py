@@ -38,6 +38,10 @@ TYPING_METHODS = frozenset(
         "tactful/nextEdits",
     }
 )
+# The requests the index and the reading of opened documents give way to while they are
+# answered (``Foreground.give_way``): each takes the interpreter for tens of milliseconds in a long
+# file, and the developer waits for it.
+FOREGROUND_METHODS = frozenset({"tactful/nextEdits"})
 
 
 @dataclass
@@ -161,15 +165,16 @@ class TactfulProtocol(LanguageServerProtocol):
             typing.heard()
             super().handle_message(message)
             return
-        typing.began()
+        foreground = message.method in FOREGROUND_METHODS
+        typing.began(foreground)
         try:
             super().handle_message(message)
         finally:
             future = self._request_futures.get(msg_id)
             if future is None or future.done():
-                typing.ended()
+                typing.ended(foreground)
             else:
-                future.add_done_callback(lambda _: typing.ended())
+                future.add_done_callback(lambda _: typing.ended(foreground))
 
     def _handle_cancel_notification(self, msg_id: Any) -> None:
         # Cancelling a request that has already been answered is routine (an editor cancels

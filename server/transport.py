@@ -27,6 +27,8 @@ import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from tactful.feedback.pause import Foreground
+
 logger = logging.getLogger(__name__)
 
 _HEADER = re.compile(rb"content-length[ \t]*:", re.IGNORECASE)
@@ -436,10 +438,15 @@ class StdinFrames:
     already in hand are answered while it streams in as fast as without it. A stream that
     goes quiet with a partial frame is noticed here too (``STALL_S``)."""
 
-    def __init__(self, reader: FrameReader, fd: int | None = None) -> None:
+    def __init__(
+        self, reader: FrameReader, fd: int | None = None, foreground: Foreground | None = None
+    ) -> None:
         self.reader = reader
         self._fd = sys.stdin.fileno() if fd is None else fd
         self._queue: asyncio.Queue[list[Item] | None] | None = None
+        # Told of each message from the moment it is read until it is handled: work on other
+        # threads gives way while the editor's messages wait (``feedback/pause.py``).
+        self.foreground = foreground if foreground is not None else Foreground()
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._queue = asyncio.Queue()
@@ -447,6 +454,8 @@ class StdinFrames:
         widen_pipe(self._fd)
 
         def hand_over(items: list[Item] | None) -> None:
+            if items:
+                self.foreground.add(len(items))
             loop.call_soon_threadsafe(queue.put_nowait, items)
 
         def read() -> None:
@@ -486,9 +495,14 @@ class StdinFrames:
             items = await self._queue.get()
             if items is None:
                 return
-            for item in items:
-                dispatch(item)
+            for handled, item in enumerate(items, 1):
+                try:
+                    dispatch(item)
+                finally:
+                    self.foreground.done()
                 if stop.is_set():
+                    # The messages not handled are not waited for any more.
+                    self.foreground.done(len(items) - handled)
                     return
 
 

@@ -79,6 +79,26 @@ def test_random_edits_match_a_fresh_parse() -> None:
         assert str(document.tree.root_node) == _reference(document)
 
 
+def test_a_document_opened_without_parsing_is_parsed_when_its_tree_is_first_asked_for() -> None:
+    """The server opens documents on the event loop without parsing them: the first reader
+    of the tree (on a worker) parses the text as it is then, edits made before included."""
+    text = "".join(f"def f{i}(a):\n    return a + {i}\n\n" for i in range(200))
+    document = Document("file:///t.py", text, 1, "python", parse=False)
+    assert document.tree_if_parsed() is None
+    document.apply([TextChange("def g(:\n", Point(3, 0), Point(3, 0))], 2)
+    document.apply([TextChange("", Point(3, 0), Point(4, 0))], 3)
+    document.apply([TextChange("x = 1\n", Point(0, 0), Point(0, 0))], 4)
+    assert document.tree_if_parsed() is None
+    tree = document.tree
+    assert tree is not None and tree.root_node.text == document.text.encode()
+    assert str(tree.root_node) == _reference(document)
+    assert document.tree_if_parsed() is not None
+    # From there on it is followed incrementally, as a document parsed when opened is.
+    document.apply([TextChange("def (:", Point(1, 0), Point(1, 0))], 5)
+    assert str(document.tree.root_node) == _reference(document)
+    assert Document("file:///n.txt", "hello", 1, "plaintext", parse=False).tree is None
+
+
 def test_broken_code_is_normal_input() -> None:
     document = Document("file:///b.py", "def (:\n  ]]]\x00", 1, "python")
     assert document.tree is not None and document.tree.root_node.has_error

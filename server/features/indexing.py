@@ -35,6 +35,7 @@ from tactful.suggestion.types import CompletionRequest
 
 if TYPE_CHECKING:
     from tactful.analyzers.index import RepositoryIndex
+    from tactful.feedback.pause import Foreground
     from tactful.server.app import TactfulServer
     from tactful.suggestion.local.engine import LocalEngine
 
@@ -52,7 +53,10 @@ def register(server: TactfulServer) -> None:
         # Imported at ``initialized``, not at start: ``initialize`` does not need it.
         from tactful.analyzers.index import RepositoryIndex
 
-        index = services.index = RepositoryIndex(Path(root))
+        # Between the stretches of a file's update, the index gives way to what the developer
+        # is waiting for (the editor's messages, a next-edit request).
+        foreground = services.typing.foreground
+        index = services.index = RepositoryIndex(Path(root), give_way=foreground.give_way)
         services.local.index = index
         for document in list(server.documents.values()):
             if document.path:
@@ -84,7 +88,10 @@ def register(server: TactfulServer) -> None:
             position=Point(0, 0),
         )
         ENGINE.submit(services.local.reading, opening)
-        server.spawn(_read(services.local, opening), name="reading an opened document")
+        server.spawn(
+            _read(services.local, opening, services.typing.foreground),
+            name="reading an opened document",
+        )
 
     def closed(document: Document) -> None:
         # In the engine's own worker, in turn with its requests: its caches are its own.
@@ -129,10 +136,11 @@ def register(server: TactfulServer) -> None:
                 await INDEX.run(_reread, index, path)
 
 
-async def _read(local: LocalEngine, opening: CompletionRequest) -> None:
-    # Each slice is a job of its own, queued after the requests sent meanwhile.
+async def _read(local: LocalEngine, opening: CompletionRequest, foreground: Foreground) -> None:
+    # Each slice is a job of its own, queued after the requests sent meanwhile, and none is
+    # queued while the developer waits for something else (it would take the interpreter).
     while await ENGINE.run(local.read_more, opening):
-        pass
+        await foreground.given_way()
 
 
 def _reread(index: RepositoryIndex, path: str) -> None:

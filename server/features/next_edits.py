@@ -91,7 +91,8 @@ class HistoryFeed:
     def opened(self, document: Document) -> None:
         if not self.server.settings.next_edits.enabled:
             return
-        snapshot = document.snapshot()
+        # Without the tree (the history parses its own copy, off the loop).
+        snapshot = document.snapshot(parse=False)
         NEXT_EDITS.submit(
             self._guarded,
             lambda: self.pipeline().history.open(

@@ -42,8 +42,14 @@ def register(server: TactfulServer) -> None:
         if previous is not None:
             # Opened again without a close: the features start over with the new text.
             server.emit("close", previous)
+        # Parsed when a feature first asks for its tree (on a worker), not here on the loop.
         document = Document(
-            item.uri, item.text, item.version, item.language_id, server.path_of(item.uri)
+            item.uri,
+            item.text,
+            item.version,
+            item.language_id,
+            server.path_of(item.uri),
+            parse=False,
         )
         server.documents[item.uri] = document
         server.emit("open", document)
