@@ -19,10 +19,9 @@ was tuned on whole trajectories to lose about 4%; a workspace whose hidden sugge
 brings it down as far as its evidence says. Free to rise 0.15, it lost 7.3% of saved keystrokes
 where the prior's threshold held fixed lost 3.9% (requests' commits replayed through the server
 with online learning, the engine's suggestions then cut with a length decay of 0.6); allowed to
-rise by 0.025, it rose to that cap within
-the first 120 or so suggestions judged in every replay of requests' commits through the server
-with online learning, and stayed there for most of the replay whenever the evidence did not
-bring it down (docs/bench.md, "Online learning within the 5%").
+rise 0.025, it reached that cap within the first 113 to 122 suggestions judged in every such
+replay, and stayed there for most of it unless the evidence brought it down (docs/bench.md,
+"Online learning within the 5%").
 """
 
 from __future__ import annotations
