@@ -157,7 +157,6 @@ def developer_events(
             )
             continue
         if e.candidate is None:
-            model.learn_moment(gate, 0.0)
             continue
         decision = model.judge(ctx, e.candidate, gate)
         item = f"d{developer}-{n}"
@@ -165,7 +164,6 @@ def developer_events(
         if not decision.show:
             hidden_id = f"{item}h"
             history.note_hidden(text, decision.probability, hidden_id)
-            model.learn_moment(gate, decision.probability)
             out.append(
                 ev.Event(
                     ev.SUGGESTION_HIDDEN,

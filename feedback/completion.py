@@ -227,10 +227,6 @@ class CompletionPipeline:
         if not is_current():
             return self._ended(turn, Outcome.STALE)
         if not turn.kept:
-            pending = any(p.problem == BACKGROUND for p in turn.proposals)
-            if loop is not None and turn.gate is not None and not turn.judged and not pending:
-                # A moment the gate let through that nothing came of: the gate learns it.
-                loop.unanswered(workspace, turn.gate)
             return self._ended(turn, turn.ended_empty())
         # 6. speak.
         self._speak(turn, loop, workspace, moment.offset)

@@ -7,9 +7,8 @@ It never raises into the server for a bad id or odd text; an unknown suggestion 
 
 What the other features call (all by item id, all cheap):
 - completions: ``gate`` → ``judge`` for each suggestion → ``shown`` for the one the editor shows →
-  ``accepted(id, length)`` / ``rejected(id, explicit=True)``; ``unanswered`` when a moment the
-  gate let through showed nothing; ``document_changed`` and ``document_closed`` let it infer
-  rejections (DESIGN §2).
+  ``accepted(id, length)`` / ``rejected(id, explicit=True)``; ``document_changed`` and
+  ``document_closed`` let it infer rejections (DESIGN §2).
 - review comments and fixes: ``judge_item`` / ``rank_items`` → ``item_shown`` →
   ``comment_dismissed`` / ``comment_resolved`` / ``fix_applied`` / ``fix_ignored``; validation
   results: ``verdict``.
@@ -309,10 +308,6 @@ class FeedbackLoop:
             # ``suggestion.hidden_typed`` event of the same id if it is then typed by hand.
             hidden_id = ev.new_uid()
             self.history(workspace).note_hidden(candidate.text, decision.probability, hidden_id)
-            if gate is not None and self.options.learn:
-                # The moment the gate let through ends in nothing shown: all the gate can
-                # learn is the filter's own estimate of how it would have ended.
-                model.learn_moment(gate, decision.probability)
             self.record(
                 ev.Event(
                     ev.SUGGESTION_HIDDEN,
@@ -329,12 +324,6 @@ class FeedbackLoop:
                 )
             )
         return dataclasses.replace(decision, detail=detail)
-
-    def unanswered(self, workspace: str, gate: Decision) -> None:
-        """The engines had nothing to offer at a moment the gate let through: a moment that
-        could not end in an accept, which the gate learns (it is asked about every moment)."""
-        if gate.show and self.options.learn:
-            self._workspace(workspace).completion.learn_moment(gate, 0.0)
 
     def shown(
         self,

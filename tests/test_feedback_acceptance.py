@@ -22,7 +22,6 @@ from tactful.feedback.acceptance import (
 )
 from tactful.feedback.acceptance.budget import (
     LOSS_BUDGET,
-    THRESHOLD_RAISE,
     THRESHOLD_RANGE,
     ThresholdBudget,
 )
@@ -67,8 +66,8 @@ def test_rejections_teach_the_filter_about_that_context_only() -> None:
     assert not after_dot.show
     assert after_start.probability > after_dot.probability + 0.1
     assert before_start.probability - after_start.probability < before_dot - after_dot.probability
-    # The gate learned from the same verdicts: fewer engine calls after a dot now.
-    assert model.gate(AFTER_DOT).probability < 0.5
+    # The gate keeps the prior's probabilities (it is not learned online).
+    assert model.gate(AFTER_DOT).probability == 0.5
     for _ in range(30):
         model.learn(model.judge(AFTER_DOT, NAME), accepted=True)
     assert model.judge(AFTER_DOT, NAME).show
@@ -157,9 +156,9 @@ def test_the_threshold_is_the_highest_at_which_hiding_stays_within_budget() -> N
     for _ in range(100):
         budget.add(0.8, 10.0)
         budget.add(0.41, 0.2)
-    # Evidence that hiding costs little raises it, but only a little: the ledger does not see
-    # all that hiding costs.
-    assert 0.5 < budget.threshold <= 0.5 + THRESHOLD_RAISE + 1e-9
+    # Evidence that hiding costs little leaves it where it was: the ledger does not see all
+    # that hiding costs.
+    assert budget.threshold == 0.5
     assert budget.loss() <= LOSS_BUDGET + 1e-9
     # Then much of what was hidden near the threshold turns out to be typed by hand: the
     # threshold comes down, and what it loses is within budget again.
@@ -298,7 +297,7 @@ def test_item_model_hides_a_rule_the_developer_keeps_dismissing() -> None:
     assert not again.judge(comment("review.print")).show
 
 
-def test_the_gate_learns_from_moments_that_showed_nothing(tmp_path) -> None:
+def test_the_gate_keeps_the_priors_probabilities_while_the_filter_learns(tmp_path) -> None:
     from tactful.feedback.loop import FeedbackLoop, FilterOptions
     from tactful.feedback.store import FeedbackStore
 
@@ -306,28 +305,35 @@ def test_the_gate_learns_from_moments_that_showed_nothing(tmp_path) -> None:
     prior = Prior(Stage({}, threshold=0.0), Stage({}, threshold=0.6), {"id": "open-gate"})
     store = FeedbackStore(tmp_path / "fb.sqlite3")
     loop = FeedbackLoop(store, FilterOptions(explore=0.0), prior=prior)
+    candidate = Candidate("x", "local", 0.0, "token")
     try:
         ctx = loop.context("/ws", "python", "        self.", previous_line="    def run(self):")
         start = loop.gate("/ws", ctx).probability
-        # The engines had nothing to offer here, again and again: not a moment worth asking.
-        for _ in range(20):
-            loop.unanswered("/ws", loop.gate("/ws", ctx))
-        after_nothing = loop.gate("/ws", ctx).probability
-        assert after_nothing < start - 0.2
-        # A hidden suggestion teaches the gate the filter's own estimate (0.5 here), not a
-        # rejection: the gate moves back up towards it.
-        for _ in range(20):
-            gate = loop.gate("/ws", ctx)
-            decision = loop.judge("/ws", ctx, Candidate("x", "local", 0.0, "token"), gate)
-            assert not decision.show
-        after_hidden = loop.gate("/ws", ctx).probability
-        assert after_nothing < after_hidden < 0.5
-        # Learning off: the gate stays where it is.
-        loop.configure(FilterOptions(explore=0.0, learn=False))
-        loop.unanswered("/ws", loop.gate("/ws", ctx))
-        assert loop.gate("/ws", ctx).probability == after_hidden
+        # Suggestions hidden, and suggestions asked for by a key, shown and rejected: the
+        # filter learns from the verdicts, the gate does not move.
+        for i in range(20):
+            assert not loop.judge("/ws", ctx, candidate, loop.gate("/ws", ctx)).show
+            asked = loop.context(
+                "/ws",
+                "python",
+                "        self.",
+                previous_line="    def run(self):",
+                trigger="invoked",
+            )
+            decision = loop.judge("/ws", asked, candidate, loop.gate("/ws", asked))
+            assert decision.show
+            loop.shown(f"s{i}", "/ws", asked, decision, "file:///a.py", 1, "", 0, "x")
+            assert loop.rejected(f"s{i}")
+        assert loop.judge("/ws", ctx, candidate).probability < 0.5 - 0.1
+        assert loop.gate("/ws", ctx).probability == start
     finally:
         loop.close()
+    # What an earlier version learned of the gate is not taken back with the rest.
+    model = AcceptanceModel(prior, explore=0.0)
+    moment = Context("python", "        self.", previous_line="    def run(self):")
+    learned_gate = {str(i): -3.0 for i in context_features(moment).ones}
+    assert model.restore({"prior": "open-gate", "gate": {"weights": learned_gate}})
+    assert model.gate(moment).probability == 0.5
 
 
 def test_a_suggestion_asked_for_by_a_key_is_shown_whatever_its_probability() -> None:

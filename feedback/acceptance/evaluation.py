@@ -102,8 +102,6 @@ def evaluate(model: AcceptanceModel, data: Sequence[Example], *, online: bool) -
         if e.candidate is None:
             if not gate.show:
                 skipped += 1
-            elif online:
-                model.learn_moment(gate, 0.0)  # as the server's loop does: nothing offered
             continue
         candidates += 1
         if e.accepted:
@@ -132,7 +130,6 @@ def evaluate(model: AcceptanceModel, data: Sequence[Example], *, online: bool) -
         else:
             if online and gate.show:
                 history.note_hidden(e.candidate.text, decision.probability)
-                model.learn_moment(gate, decision.probability)
             if e.accepted:
                 lost_accepted += 1
                 lost_saved += e.saved

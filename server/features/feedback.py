@@ -11,7 +11,7 @@ once what they recorded is committed to the store (``committed``): an editor tha
 answer may be killed the next moment and the event is still there.
 
 The loop is called explicitly by what it judges: the completion pipeline
-(``tactful.feedback.completion``: ``gate``, ``judge``, ``shown``, ``unanswered``) and the accept
+(``tactful.feedback.completion``: ``gate``, ``judge``, ``shown``) and the accept
 and reject commands (``inline_completion.py``); review comments ``judge_item``/``item_shown``/
 ``comment_dismissed``; fixes ``fix_applied``/``verdict``; anything else ``record(event)``.
 """
