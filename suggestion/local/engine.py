@@ -12,6 +12,8 @@ What it knows, mixed by ``predict.next_tokens``:
   most often resembles the one it replaces, which is no longer in the document;
 * the workspace's token statistics from the repository index, test files' and the others'
   apart: the other kind's weigh less (test idioms are wrong in library code);
+* the statistics of the workspace modules a Python document imports (``imported``), once
+  more beside the workspace's: what a new file imports is what it is about to use;
 * the shipped language-level statistics (``language``), which speak where the workspace and
   the document say little (the first lines of a new file);
 * the shape of the line above (``shapes.parallel_line``: the same statement with other names);
