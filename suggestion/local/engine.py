@@ -12,8 +12,8 @@ What it knows, mixed by ``predict.next_tokens``:
   most often resembles the one it replaces, which is no longer in the document;
 * the workspace's token statistics from the repository index, test files' and the others'
   apart: the other kind's weigh less (test idioms are wrong in library code);
-* the statistics of the workspace modules a Python document imports (``imported``), once
-  more beside the workspace's: what a new file imports is what it is about to use;
+* the statistics of the workspace modules a Python document imports (``imported``), weighed
+  again beside the workspace's: what a new file imports is what it is about to use;
 * the shipped language-level statistics (``language``), which speak where the workspace and
   the document say little (the first lines of a new file);
 * the shape of the line above (``shapes.parallel_line``: the same statement with other names);
@@ -128,7 +128,9 @@ class Tuning:
     language_weight: float = 0.3
     language_cap: float = 2.0
     # The workspace modules the document imports (``imported``): their statistics weigh this
-    # much, on top of the workspace's as a whole (0: not asked).
+    # much, on top of the workspace's as a whole (0: not asked). In-process replays (12 files,
+    # seed 1), the first 100 lines: click 29.25% -> 29.28% saved, requests 25.07% -> 25.12%;
+    # 6 saved more on requests' (25.24%) and less on click's (28.97%, whole files 29.11%).
     imported_weight: float = 2.0
     max_tokens: int = 32
     # Where a suggestion stops: each token after the first weighs this much less
