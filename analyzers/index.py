@@ -219,6 +219,15 @@ class RepositoryIndex:
                 found |= entry.identifiers
         return found
 
+    def paths(self) -> list[str]:
+        """The indexed files, relative to the root with ``/``."""
+        return list(self._files)
+
+    def tokens(self, relative: str) -> tuple[str, list[str]] | None:
+        """An indexed file's digest and tokens (None: not indexed), as counted in ``counts``."""
+        entry = self._files.get(relative)
+        return (entry.digest, entry.tokens) if entry is not None else None
+
     def similar_snippets(
         self, text: str, limit: int = 3, window: int = 20, exclude: str | None = None
     ) -> list[Snippet]:

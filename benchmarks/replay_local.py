@@ -111,6 +111,7 @@ def main() -> int:
     parser.add_argument("--language-weight", type=float, default=Tuning().language_weight)
     parser.add_argument("--language-cap", type=float, default=Tuning().language_cap)
     parser.add_argument("--other-kind-weight", type=float, default=Tuning().other_kind_weight)
+    parser.add_argument("--imported-weight", type=float, default=Tuning().imported_weight)
     parser.add_argument("--semantic", action="store_true", help="ask jedi (slow in-process)")
     args = parser.parse_args()
     tuning = Tuning(
@@ -124,6 +125,7 @@ def main() -> int:
         language_cap=args.language_cap,
         other_kind_weight=args.other_kind_weight,
         length_decay=args.length_decay,
+        imported_weight=args.imported_weight,
         semantic=args.semantic,
     )
     # (origin, score to one decimal) -> [shown, accepted]

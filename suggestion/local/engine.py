@@ -12,6 +12,8 @@ What it knows, mixed by ``predict.next_tokens``:
   most often resembles the one it replaces, which is no longer in the document;
 * the workspace's token statistics from the repository index, test files' and the others'
   apart: the other kind's weigh less (test idioms are wrong in library code);
+* the statistics of the workspace modules a Python document imports (``imported``), weighed
+  again beside the workspace's: what a new file imports is what it is about to use;
 * the shipped language-level statistics (``language``), which speak where the workspace and
   the document say little (the first lines of a new file);
 * the shape of the line above (``shapes.parallel_line``: the same statement with other names);
@@ -48,6 +50,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 
 from tactful.analyzers.index import RepositoryIndex
 from tactful.analyzers.paths import path_kind, workspace_relative
@@ -66,6 +69,7 @@ from tactful.suggestion.local.document import (
     DocumentModel,
     differing_block,
 )
+from tactful.suggestion.local.imported import ImportedModules
 from tactful.suggestion.local.language import language_counts
 from tactful.suggestion.local.predict import (
     Continuation,
@@ -123,6 +127,11 @@ class Tuning:
     # document or the workspace has seen a few times is theirs.
     language_weight: float = 0.3
     language_cap: float = 2.0
+    # The workspace modules the document imports (``imported``): their statistics weigh this
+    # much, on top of the workspace's as a whole (0: not asked). In-process replays (12 files,
+    # seed 1), the first 100 lines: click 29.25% -> 29.28% saved, requests 25.07% -> 25.12%;
+    # 6 saved more on requests' (25.24%) and less on click's (28.97%, whole files 29.11%).
+    imported_weight: float = 2.0
     max_tokens: int = 32
     # Where a suggestion stops: each token after the first weighs this much less
     # (``predict.continue_tokens``). A wrong suggestion is often right up to a token boundary;
@@ -159,6 +168,7 @@ class LocalEngine:
         self.tuning = tuning or Tuning()
         self._documents: OrderedDict[str, _Tracked] = OrderedDict()
         self._members = MemberNames()
+        self._imported = ImportedModules(ORDER)
 
     def close(self) -> None:
         """Stop the semantic worker process."""
@@ -250,6 +260,14 @@ class LocalEngine:
                 if counts is not None:
                     weight = 1.0 if counted == kind else self.tuning.other_kind_weight
                     sources.append(Source(counts, weight * self.tuning.workspace_weight))
+            if self.tuning.imported_weight > 0 and request.language_id == "python":
+                imported = self._imported.counts(
+                    self.index,
+                    Path(workspace_relative(request.path, request.workspace_root)).as_posix(),
+                    lines,
+                )
+                if imported is not None:
+                    sources.append(Source(imported, self.tuning.imported_weight))
         if self.tuning.language_weight > 0:
             general = language_counts(request.language_id)
             if general is not None:
