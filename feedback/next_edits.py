@@ -379,9 +379,9 @@ class NextEditPipeline:
                 asked.cancel()
         # 2. judge: the best candidates, each by the item model (without a loop, as the
         # engine alone would: by its score). One exploration draw an answer: on the best
-        # candidate the model would hide, none on those after it (a draw on each of eight
-        # candidates would show something below the threshold in a third of the answers
-        # with nothing worth showing); an explored one comes after those the model passes.
+        # candidate the model would hide, none on those after it (a 5% draw on each of eight
+        # hidden candidates would show one of them in about a third of such answers); an
+        # explored one comes after those the model passes.
         kept: list[NextEdit] = []
         explored: list[NextEdit] = []
         drawn = False

@@ -28,9 +28,10 @@ from tactful.feedback.acceptance.features import BIAS, Features, index
 DEFAULT_THRESHOLD = 0.5
 DIMENSION = 1 << 16
 # A repeated edit carries about fifteen pieces of evidence, each a feature of its own, so one
-# update moves its logit by about rate × 18 × (p − outcome): at 0.1 one rejection took an item
-# of 0.55 to 0.3 and hid its kind, which, hidden, was never shown again to be taken. At 0.02 a
-# rejection moves it by about 0.2, and a kind taken two times in three stays shown.
+# update moves its logit by about rate × 18 × (p − outcome): at 0.1, by that count, one rejection
+# moves an item of 0.55 to about 0.3 and hides its kind, which, hidden, is not shown again to be
+# taken (tests/test_next_edits_feedback.py: hidden after one turn). At 0.02 a rejection moves
+# it by about 0.2, and a kind taken two times in three stays shown.
 LEARNING_RATE = 0.02
 _SCORE = index("ne.score") % DIMENSION
 # Keeps the logit of a score of 0 or 1 finite.
