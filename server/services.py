@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from tactful.server.app import TactfulServer
     from tactful.server.diagnostics import DiagnosticsPublisher
     from tactful.server.features.code_action import Provider
+    from tactful.server.features.indexing import ImportsCounting
     from tactful.server.features.status import StatusNotifier
     from tactful.suggestion.engine import EngineRegistry
     from tactful.suggestion.llm import LlmEngine
@@ -59,6 +60,14 @@ class Services:
         from tactful.suggestion.local.engine import LocalEngine
 
         return LocalEngine(self.index)
+
+    @cached_property
+    def imports_counting(self) -> ImportsCounting:
+        """Builds the local engine's statistics of the modules open documents import, in the
+        background (requests never wait for them)."""
+        from tactful.server.features.indexing import ImportsCounting
+
+        return ImportsCounting(self.server)
 
     @cached_property
     def engines(self) -> EngineRegistry:

@@ -625,6 +625,10 @@ class LocalCompleter:
             self.root, self._path, self._language, typed, self._version, after=after
         )
         found = self.engine.suggest(request)
+        # The server builds the statistics of the modules the document imports in the
+        # background, between requests (``LocalEngine.count_imports``): here, before the next.
+        while self.engine.count_imports():
+            pass
         return Offer(found[0].text, found[0]) if found else None
 
     async def accept(self, offer: Offer) -> None:

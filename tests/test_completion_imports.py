@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
+
 import pytest
+from fixtures.lsp import change_document, init_params, inline_at, open_document, wait_for
 from fixtures.workspace import Workspace
+from lsprotocol import types
+from pytest_lsp import LanguageClient
 
 from tactful.analyzers.imports import imported_modules, module_paths
 from tactful.analyzers.index import RepositoryIndex
@@ -84,26 +90,146 @@ def post(ledger):
 """
 
 
-def test_a_new_file_leans_on_the_workspace_modules_it_imports(workspace: Workspace) -> None:
-    workspace.write("shop/carts.py", CARTS)
-    workspace.write("shop/ledgers.py", LEDGERS)
-    index = RepositoryIndex(workspace.root, persist=False)
-    index.build()
+def _fill_request(workspace: Workspace, version: int = 1) -> CompletionRequest:
     text = "from shop.carts import Cart\n\n\ndef test_fill():\n    cart = Cart()\n    cart.add_"
     path = workspace.root / "tests" / "test_fill.py"
-    request = CompletionRequest(
+    return CompletionRequest(
         path.as_uri(),
         str(path),
         "python",
-        1,
+        version,
         text,
         Point(5, len("    cart.add_")),
         workspace_root=str(workspace.root),
     )
-    tuning = Tuning(semantic=False, language_weight=0.0)
-    found = LocalEngine(index, tuning).suggest(request)
-    assert found and found[0].text.startswith("item")
-    # The workspace as a whole says otherwise: the imported module is what decided it.
+
+
+def _first(engine: LocalEngine, request: CompletionRequest) -> str:
+    found = engine.suggest(request)
+    assert found
+    return found[0].text
+
+
+def test_a_new_file_leans_on_the_workspace_modules_it_imports_once_they_are_counted(
+    workspace: Workspace,
+) -> None:
+    workspace.write("shop/carts.py", CARTS)
+    workspace.write("shop/ledgers.py", LEDGERS)
+    index = RepositoryIndex(workspace.root, persist=False)
+    index.build()
+    request = _fill_request(workspace)
+    engine = LocalEngine(index, Tuning(semantic=False, language_weight=0.0))
+    # The request does not count the imported modules: it is answered as the workspace as a
+    # whole says, and leaves them to be counted in the background.
+    assert _first(engine, request).startswith("entry")
+    assert engine.counting_wanted
+    slices = 0
+    while engine.count_imports():
+        slices += 1
+    assert not engine.counting_wanted
+    # Counted: the imported module is what decides it now.
+    assert _first(engine, request).startswith("item")
     alone = LocalEngine(index, Tuning(semantic=False, language_weight=0.0, imported_weight=0.0))
-    found = alone.suggest(request)
-    assert found and found[0].text.startswith("entry")
+    alone.count_imports()
+    assert _first(alone, request).startswith("entry")
+
+
+def test_the_modules_a_document_opens_with_are_counted_before_its_first_request(
+    workspace: Workspace,
+) -> None:
+    workspace.write("shop/carts.py", CARTS)
+    workspace.write("shop/ledgers.py", LEDGERS)
+    index = RepositoryIndex(workspace.root, persist=False)
+    index.build()
+    request = _fill_request(workspace)
+    engine = LocalEngine(index, Tuning(semantic=False, language_weight=0.0))
+    engine.reading(request)
+    while engine.read_more(request) or engine.count_imports():
+        pass
+    assert _first(engine, request).startswith("item")
+
+
+def test_an_imported_file_changed_is_counted_again_while_the_old_counts_answer(
+    workspace: Workspace,
+) -> None:
+    workspace.write("shop/carts.py", CARTS)
+    workspace.write("shop/ledgers.py", LEDGERS)
+    index = RepositoryIndex(workspace.root, persist=False)
+    index.build()
+    request = _fill_request(workspace)
+    engine = LocalEngine(index, Tuning(semantic=False, language_weight=0.0))
+    engine.suggest(request)
+    while engine.count_imports():
+        pass
+    assert _first(engine, request).startswith("item")
+    index.update(workspace.root / "shop" / "carts.py", CARTS.replace("add_item", "add_line"))
+    engine.files_changed()
+    assert engine.counting_wanted
+    # Until the changed module is counted again, the counts of the module as it was answer.
+    assert _first(engine, request).startswith("item")
+    while engine.count_imports():
+        pass
+    assert _first(engine, request).startswith("line")
+
+
+def test_counts_no_document_wants_any_more_are_dropped_unfinished(workspace: Workspace) -> None:
+    # A module long enough to take many slices to count.
+    workspace.write("shop/carts.py", CARTS + "".join(f"v{n} = [{n}, {n}]\n" for n in range(3000)))
+    workspace.write("shop/ledgers.py", LEDGERS)
+    index = RepositoryIndex(workspace.root, persist=False)
+    index.build()
+    request = _fill_request(workspace)
+    engine = LocalEngine(index, Tuning(semantic=False, language_weight=0.0))
+    engine.suggest(request)
+    assert engine.count_imports()  # one slice of many
+    # The import is deleted before they are counted: nothing is wanted, nothing more counted.
+    gone = replace(request, version=2, text=request.text.replace("from shop.carts import Cart", ""))
+    assert _first(engine, gone).startswith("entry")
+    assert not engine.counting_wanted
+    assert not engine.count_imports()
+
+
+async def _inline_texts(lsp: LanguageClient, uri: str, line: int, character: int) -> list[str]:
+    # Asked for by a key: shown whatever the acceptance filter predicts.
+    answer = await lsp.text_document_inline_completion_async(
+        inline_at(uri, line, character, invoked=True)
+    )
+    items = answer.items if isinstance(answer, types.InlineCompletionList) else answer or []
+    return [item.insert_text for item in items if isinstance(item.insert_text, str)]
+
+
+async def test_a_request_never_waits_for_the_imported_modules_counts_over_the_server(
+    lsp: LanguageClient, workspace: Workspace
+) -> None:
+    workspace.write("shop/carts.py", CARTS)
+    workspace.write("shop/ledgers.py", LEDGERS)
+    workspace.commit("shop")
+    await lsp.initialize_session(init_params(workspace.root, {"completion": {"engine": "local"}}))
+    await wait_for(
+        lambda: any(
+            getattr(p, "kind", None) == "end"
+            for values in lsp.progress_reports.values()
+            for p in values
+        )
+    )
+    uri = workspace.uri("tests/test_fill.py")
+    body = "\n\ndef test_fill():\n    cart = Cart()\n    cart.add_"
+    open_document(lsp, uri, body)
+    assert (await _inline_texts(lsp, uri, 4, len("    cart.add_")))[0].startswith("entry")
+    # The import is typed, and the request right after it is answered at once, without the
+    # imported module's counts (they are counted after it, in the background).
+    change_document(lsp, uri, 2, (0, 0), (0, 0), "from shop.carts import Cart\n")
+    first = await _inline_texts(lsp, uri, 5, len("    cart.add_"))
+    assert first and first[0].startswith("entry")
+
+    async def counted() -> bool:
+        found = await _inline_texts(lsp, uri, 5, len("    cart.add_"))
+        return bool(found) and found[0].startswith("item")
+
+    # Once counted, the imported module decides the answer.
+    for _ in range(200):
+        if await counted():
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the imported module's counts were never used")

@@ -13,6 +13,11 @@ the order they happened by the index's own worker (``executor.INDEX``), never on
 long file's counts a stretch at a time, so a completion never waits for a whole file's; each is
 announced to the index when it is queued, so that a file being counted from nothing (read
 again when closed) stops when a newer change of it is on its way (written right after).
+
+The local engine's statistics of the workspace modules a document imports are built here too,
+never by a request (``ImportsCounting``): a slice at a time in the engine's worker, in turn with
+requests, after a document opens, after files change, and after a request that wanted counts
+not built yet (answered with the counts the document had before, or none).
 """
 
 from __future__ import annotations
@@ -86,8 +91,11 @@ def register(server: TactfulServer) -> None:
             version=snapshot.version,
             text=snapshot.text,
             position=Point(0, 0),
+            workspace_root=str(server.workspace_root) if server.workspace_root else None,
         )
         ENGINE.submit(services.local.reading, opening)
+        # What it imports is counted next, in turn with the reading and the requests.
+        services.imports_counting.wake()
         server.spawn(
             _read(services.local, opening, services.typing.foreground),
             name="reading an opened document",
@@ -99,7 +107,9 @@ def register(server: TactfulServer) -> None:
         index = services.index
         if index is not None and document.path:
             index.will_update(document.path)
-            server.spawn(INDEX.run(_reread, index, document.path), name="re-reading a closed file")
+            server.spawn(
+                _reread_closed(server, index, document.path), name="re-reading a closed file"
+            )
 
     def shutdown() -> None:
         stop.set()
@@ -134,6 +144,46 @@ def register(server: TactfulServer) -> None:
                 await INDEX.run(index.update, path, None)
             else:
                 await INDEX.run(_reread, index, path)
+        if changed:
+            await services.imports_counting.files_changed()
+
+
+class ImportsCounting:
+    """Builds the local engine's statistics of the modules open documents import
+    (``LocalEngine.count_imports``), a slice per job of the engine's worker, so a request waits
+    for one slice at most; between slices it gives way as the reading of a document does.
+    ``wake`` (on the event loop) starts it when there may be work; it stops once nothing is
+    wanted."""
+
+    def __init__(self, server: TactfulServer) -> None:
+        self.server = server
+        self._running = False
+        self._again = False
+
+    def wake(self) -> None:
+        """Counts may be wanted: build them unless that is being done already."""
+        if self._running:
+            self._again = True  # looked at again once the current run finds nothing to do
+            return
+        self._running = True
+        self.server.spawn(self._run(), name="counting the modules documents import")
+
+    async def files_changed(self) -> None:
+        """The index took changed files: counts whose files changed are built again."""
+        await ENGINE.run(self.server.services.local.files_changed)
+        self.wake()
+
+    async def _run(self) -> None:
+        services = self.server.services
+        try:
+            again = True
+            while again:
+                self._again = False
+                while await ENGINE.run(services.local.count_imports):
+                    await services.typing.foreground.given_way()
+                again = self._again
+        finally:
+            self._running = False
 
 
 async def _read(local: LocalEngine, opening: CompletionRequest, foreground: Foreground) -> None:
@@ -141,6 +191,11 @@ async def _read(local: LocalEngine, opening: CompletionRequest, foreground: Fore
     # queued while the developer waits for something else (it would take the interpreter).
     while await ENGINE.run(local.read_more, opening):
         await foreground.given_way()
+
+
+async def _reread_closed(server: TactfulServer, index: RepositoryIndex, path: str) -> None:
+    await INDEX.run(_reread, index, path)
+    await server.services.imports_counting.files_changed()
 
 
 def _reread(index: RepositoryIndex, path: str) -> None:
@@ -164,3 +219,5 @@ async def _build(server: TactfulServer, index: RepositoryIndex, stop: threading.
     gc.collect()
     gc.freeze()
     logger.info("index ready: %d files", index.file_count)
+    # Documents opened before the index was ready import files only known now.
+    await server.services.imports_counting.files_changed()

@@ -100,6 +100,10 @@ async def complete(
         return server.documents.get(uri) is document and document.version == request.version
 
     turn = await server.services.completion.complete(request, options, current, document.lines)
+    if server.services.local.counting_wanted:
+        # The local engine answered without the statistics of modules the document imports
+        # now (those it had before, or none): they are built in the background.
+        server.services.imports_counting.wake()
     if not turn.shown:
         return None
     return Answer(request, turn.shown, lines)

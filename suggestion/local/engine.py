@@ -13,7 +13,9 @@ What it knows, mixed by ``predict.next_tokens``:
 * the workspace's token statistics from the repository index, test files' and the others'
   apart: the other kind's weigh less (test idioms are wrong in library code);
 * the statistics of the workspace modules a Python document imports (``imported``), weighed
-  again beside the workspace's: what a new file imports is what it is about to use;
+  again beside the workspace's: what a new file imports is what it is about to use. They are
+  built in the background (``count_imports``), never by a request, which takes those the
+  document had until they are ready;
 * the shipped language-level statistics (``language``), which speak where the workspace and
   the document say little (the first lines of a new file);
 * the shape of the line above (``shapes.parallel_line``: the same statement with other names);
@@ -157,9 +159,10 @@ class LocalEngine:
     """Suggests the rest of the token, the line or a few lines from what the workspace says.
 
     A ``BlockingEngine``: its work is CPU-bound, so the server runs ``suggest``, ``forget``,
-    ``reading`` and ``read_more`` in the engine's own worker thread, one at a time (the
-    document caches need no lock): an opened document is read a slice per job, so a request
-    waits for one slice at most, never for the whole document."""
+    ``reading``, ``read_more``, ``count_imports`` and ``files_changed`` in the engine's own
+    worker thread, one at a time (the document caches need no lock): an opened document is
+    read, and the modules it imports counted, a slice per job, so a request waits for one
+    slice at most, never for the whole document or module."""
 
     name = NAME
 
@@ -177,6 +180,7 @@ class LocalEngine:
     def forget(self, uri: str) -> None:
         """Drop the cache of a closed document."""
         self._documents.pop(uri, None)
+        self._imported.forget(uri)
 
     def reading(self, opened: CompletionRequest) -> None:
         """A document opened (``opened``: its text and version): its cache starts empty and is
@@ -187,6 +191,35 @@ class LocalEngine:
         tracked = _Tracked(DocumentModel(opened.language_id, ORDER), opened)
         tracked.open(opened)
         self._keep(opened.uri, tracked)
+        if self._imports_counted(opened.language_id) and self.index is not None:
+            # Noted now, so that ``count_imports`` builds them before the first request.
+            self._imported.counts(self.index, opened.uri, _relative(opened), tracked.lines)
+
+    @property
+    def counting_wanted(self) -> bool:
+        """Whether ``count_imports`` has work: the statistics of modules that an open document
+        imports are wanted and not built yet. Read from any thread."""
+        return self._imported.wanted
+
+    def count_imports(self) -> bool:
+        """Build a slice of the statistics of the modules an open document imports (a few
+        milliseconds of work); True while more is wanted. Requests never build them: they take
+        them once built (``imported``)."""
+        try:
+            return self._imported.count_slice()
+        except Exception:
+            logger.exception("local engine failed to count imported modules")
+            self._imported = ImportedModules(ORDER)
+            return False
+
+    def files_changed(self) -> None:
+        """Files of the index changed (on disk, or a document closed): the statistics of the
+        modules open documents import are built again where those changed."""
+        if self.index is not None and self.tuning.imported_weight > 0:
+            self._imported.files_changed(self.index)
+
+    def _imports_counted(self, language_id: str) -> bool:
+        return self.tuning.imported_weight > 0 and language_id == "python"
 
     def read_more(self, opened: CompletionRequest) -> bool:
         """Read the next ``READ_SLICE`` lines of the document ``reading`` was told of; False
@@ -260,12 +293,8 @@ class LocalEngine:
                 if counts is not None:
                     weight = 1.0 if counted == kind else self.tuning.other_kind_weight
                     sources.append(Source(counts, weight * self.tuning.workspace_weight))
-            if self.tuning.imported_weight > 0 and request.language_id == "python":
-                imported = self._imported.counts(
-                    self.index,
-                    Path(workspace_relative(request.path, request.workspace_root)).as_posix(),
-                    lines,
-                )
+            if self._imports_counted(request.language_id):
+                imported = self._imported.counts(self.index, request.uri, _relative(request), lines)
                 if imported is not None:
                     sources.append(Source(imported, self.tuning.imported_weight))
         if self.tuning.language_weight > 0:
@@ -428,6 +457,11 @@ class LocalEngine:
             trailing = prefix[len(prefix.rstrip(" \t")) :]
             return context + line_tokens, trailing
         return context + line_tokens[:-1], line_tokens[-1]
+
+
+def _relative(request: CompletionRequest) -> str:
+    """The request's document as a path in the workspace, with ``/``."""
+    return Path(workspace_relative(request.path, request.workspace_root)).as_posix()
 
 
 _STRING_START = re.compile(r"[ \t]*[rRbBuUfF]{0,2}([\"'])")
