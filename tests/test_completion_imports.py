@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 from dataclasses import replace
 
 import pytest
@@ -15,6 +16,7 @@ from tactful.analyzers.imports import imported_modules, module_paths
 from tactful.analyzers.index import RepositoryIndex
 from tactful.analyzers.text import Point
 from tactful.suggestion.local.engine import LocalEngine, Tuning
+from tactful.suggestion.local.imported import ImportedModules
 from tactful.suggestion.types import CompletionRequest
 
 
@@ -187,6 +189,53 @@ def test_counts_no_document_wants_any_more_are_dropped_unfinished(workspace: Wor
     assert _first(engine, gone).startswith("entry")
     assert not engine.counting_wanted
     assert not engine.count_imports()
+
+
+def _counted(modules: ImportedModules) -> int:
+    slices = 1
+    while modules.count_slice(size=64):
+        slices += 1
+    return slices
+
+
+def test_counts_are_changed_into_those_of_an_added_import_as_if_counted_afresh(
+    workspace: Workspace,
+) -> None:
+    workspace.write("shop/carts.py", CARTS * 20)
+    workspace.write("shop/ledgers.py", LEDGERS)
+    workspace.write("shop/taxes.py", "def rate(amount):\n    return amount / 5\n")
+    index = RepositoryIndex(workspace.root, persist=False)
+    index.build()
+    before = ["from shop.carts import Cart", ""]
+    after = ["from shop.ledgers import post", *before]
+    modules = ImportedModules(5)
+    modules.counts(index, "a", "tests/test_a.py", before)
+    _counted(modules)
+    old = modules.counts(index, "a", "tests/test_a.py", before)
+    modules.counts(index, "a", "tests/test_a.py", after)
+    # Only the added module is counted, into the counts the document had.
+    assert _counted(modules) < 4
+    changed = modules.counts(index, "a", "tests/test_a.py", after)
+    afresh = ImportedModules(5)
+    afresh.counts(index, "b", "tests/test_b.py", after)
+    assert _counted(afresh) > 10
+    counted = afresh.counts(index, "b", "tests/test_b.py", after)
+    assert changed is old and changed is not None and counted is not None
+    assert changed.tables == counted.tables
+
+    # Counts another open document is answered with are never changed for this one.
+    modules.counts(index, "c", "tests/test_c.py", before)
+    _counted(modules)
+    kept = modules.counts(index, "c", "tests/test_c.py", before)
+    assert kept is not None and kept is not changed
+    snapshot = copy.deepcopy(kept.tables)
+    # Changing ``c``'s counts (the carts) would be cheaper: ``a``'s are changed instead.
+    taxed = ["from shop.carts import Cart", "from shop.taxes import rate", ""]
+    modules.counts(index, "a", "tests/test_a.py", taxed)
+    _counted(modules)
+    assert modules.counts(index, "a", "tests/test_a.py", taxed) is changed
+    assert modules.counts(index, "c", "tests/test_c.py", before) is kept
+    assert kept.tables == snapshot
 
 
 async def _inline_texts(lsp: LanguageClient, uri: str, line: int, character: int) -> list[str]:

@@ -207,8 +207,13 @@ async def on_cursor_line(
     def current() -> bool:
         return server.documents.get(uri) is document and document.version == request.version
 
-    # Made on the worker, after the history has followed every change sent before.
-    pipeline = await NEXT_EDITS.run(lambda: pipeline_of(server))
+    # Made on the worker the first time. Once made, the request does not go through the
+    # worker: it would wait there behind the history's work on every change sent before it
+    # (a parse each), and ``inline`` only gives what was prepared for this very moment (the
+    # preparing runs on the worker, after the history).
+    pipeline = server.services.next_edits
+    if pipeline is None:
+        pipeline = await NEXT_EDITS.run(lambda: pipeline_of(server))
     return await pipeline.inline(request, TurnOptions(workspace=root or ""), current, announce)
 
 

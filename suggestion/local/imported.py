@@ -17,8 +17,11 @@ with before (the set before an import was added, or before an imported file chan
 and notes what it wants. ``count_slice`` builds the wanted counts ``SLICE_TOKENS`` tokens at a
 time, each slice a job of the engine's worker queued between requests (the server runs them
 after a document opens, after files change and after a request that wanted counts). Counts that
-no document wants any more by the time a slice comes are dropped unfinished. A document
-importing nothing from the workspace costs a scan of its import lines.
+no document wants any more by the time a slice comes are dropped unfinished. Counts kept for
+another set of files that no other document is answered with are changed into the wanted ones
+when that takes fewer tokens than counting them from nothing: an import added, an imported file
+changed, the next file of a package opened. A document importing nothing from the workspace
+costs a scan of its import lines.
 """
 
 from __future__ import annotations
@@ -50,29 +53,48 @@ V = TypeVar("V")
 Key = tuple[tuple[str, str], ...]
 
 
+# One step of building counts: the tokens at ``start:end`` of a file's ``tokens``, added to the
+# counts (``sign`` 1) or taken out of them (-1).
+Step = tuple[list[str], int, int, int]
+
+
+@dataclass(slots=True)
+class _Kept:
+    """Counts built, with the tokens of the files they count (to tell what another set adds)."""
+
+    counts: NgramCounts
+    streams: list[list[str]]
+
+
 @dataclass(slots=True)
 class _Building:
-    """Counts being built a slice at a time: the files' tokens, and how far they are counted."""
+    """Counts being built a slice at a time (from nothing, or from counts of another set of
+    files that are changed into these): the steps left, and how far the current one is."""
 
     key: Key
     streams: list[list[str]]
     counts: NgramCounts
-    stream: int = 0
+    steps: list[Step]
+    step: int = 0
     position: int = 0
 
     def count(self, size: int) -> bool:
-        """Count the next ``size`` tokens; True once every file is counted."""
+        """Take the next ``size`` tokens of the steps; True once all are taken."""
         left = size
-        while left > 0 and self.stream < len(self.streams):
-            tokens = self.streams[self.stream]
-            end = min(len(tokens), self.position + left)
-            self.counts.add(tokens, self.position, end)
-            left -= end - self.position
-            if end >= len(tokens):
-                self.stream, self.position = self.stream + 1, 0
+        while left > 0 and self.step < len(self.steps):
+            tokens, start, end, sign = self.steps[self.step]
+            begin = max(start, self.position)
+            stop = min(end, begin + left)
+            if sign > 0:
+                self.counts.add(tokens, begin, stop)
             else:
-                self.position = end
-        return self.stream >= len(self.streams)
+                self.counts.remove(tokens, begin, stop)
+            left -= stop - begin
+            if stop >= end:
+                self.step, self.position = self.step + 1, 0
+            else:
+                self.position = stop
+        return self.step >= len(self.steps)
 
 
 class ImportedModules:
@@ -82,7 +104,7 @@ class ImportedModules:
     def __init__(self, order: int) -> None:
         self.order = order
         self._paths: OrderedDict[tuple[str, tuple[str, ...], int], list[str]] = OrderedDict()
-        self._counts: OrderedDict[Key, NgramCounts] = OrderedDict()
+        self._counts: OrderedDict[Key, _Kept] = OrderedDict()
         # Per open document (its uri): its path in the workspace and the modules it imported
         # when last asked, the counts it was last answered with, and the counts it wants built
         # (with their files' tokens).
@@ -128,15 +150,41 @@ class ImportedModules:
                 self._building = None
                 return False
             key, streams = next(reversed(self._wanted.values()))
-            building = self._building = _Building(key, streams, NgramCounts(self.order))
+            building = self._building = self._begin(key, streams)
         if building.count(size):
             self._building = None
-            _remember(self._counts, building.key, building.counts, KEPT)
+            _remember(self._counts, building.key, _Kept(building.counts, building.streams), KEPT)
             for document, (key, _streams) in list(self._wanted.items()):
                 if key == building.key:
                     del self._wanted[document]
                     _remember(self._used, document, building.counts, DOCUMENTS)
         return bool(self._wanted)
+
+    def _begin(self, key: Key, streams: list[list[str]]) -> _Building:
+        """Counts of ``key`` to build: from the kept counts of another set of files that it
+        takes the fewest tokens to change into these (the set before an import was added or
+        an imported file changed, or another document's, most files shared), when that is
+        fewer than counting these from nothing. Counts another document is answered with are
+        never changed (only those of documents that want ``key``)."""
+        wanting = {document for document, (wanted, _s) in self._wanted.items() if wanted == key}
+        in_use = [counts for document, counts in self._used.items() if document not in wanting]
+        best: tuple[int, Key, list[Step]] | None = None
+        least = sum(len(tokens) for tokens in streams)
+        for other, kept in self._counts.items():
+            if any(counts is kept.counts for counts in in_use):
+                continue
+            steps = _changes(other, kept.streams, key, streams)
+            cost = sum(end - start for _t, start, end, _s in steps)
+            if cost < least:
+                best, least = (cost, other, steps), cost
+        if best is None:
+            fresh = [(tokens, 0, len(tokens), 1) for tokens in streams]
+            return _Building(key, streams, NgramCounts(self.order), fresh)
+        _cost, other, steps = best
+        # Changed in place: no longer the counts of ``other`` (a request of a document that
+        # wants ``key`` meanwhile sees them partly changed, as the index's readers do).
+        base = self._counts.pop(other)
+        return _Building(key, streams, base.counts, steps)
 
     def _answer(
         self, index: RepositoryIndex, document: str, relative: str, modules: tuple[str, ...]
@@ -147,10 +195,11 @@ class ImportedModules:
             self._used.pop(document, None)
             return None
         key, streams = files
-        counts = self._counts.get(key)
-        if counts is None:
+        kept = self._counts.get(key)
+        if kept is None:
             _remember(self._wanted, document, (key, streams), DOCUMENTS)
             return self._used.get(document)
+        counts = kept.counts
         self._counts.move_to_end(key)
         self._wanted.pop(document, None)
         _remember(self._used, document, counts, DOCUMENTS)
@@ -182,6 +231,22 @@ class ImportedModules:
             while len(self._paths) > LOOKUPS:
                 self._paths.popitem(last=False)
         return paths
+
+
+def _changes(
+    old: Key, old_streams: list[list[str]], new: Key, new_streams: list[list[str]]
+) -> list[Step]:
+    """The steps that turn the counts of the files ``old`` into those of ``new``: the files
+    only ``old`` has (or had at another digest) taken out, then those only ``new`` has put in."""
+    before = dict(zip(old, old_streams, strict=True))
+    after = dict(zip(new, new_streams, strict=True))
+    steps: list[Step] = [
+        (tokens, 0, len(tokens), -1) for file, tokens in before.items() if file not in after
+    ]
+    steps.extend(
+        (tokens, 0, len(tokens), 1) for file, tokens in after.items() if file not in before
+    )
+    return steps
 
 
 def _remember(kept: OrderedDict[K, V], key: K, value: V, most: int) -> None:
