@@ -7,7 +7,7 @@ import copy
 from dataclasses import replace
 
 import pytest
-from fixtures.lsp import change_document, init_params, inline_at, open_document, wait_for
+from fixtures.lsp import change_document, indexed, init_params, inline_at, open_document
 from fixtures.workspace import Workspace
 from lsprotocol import types
 from pytest_lsp import LanguageClient
@@ -106,6 +106,27 @@ def _fill_request(workspace: Workspace, version: int = 1) -> CompletionRequest:
     )
 
 
+def _shop(
+    workspace: Workspace, carts: str = CARTS
+) -> tuple[RepositoryIndex, CompletionRequest, LocalEngine]:
+    """The shop's modules indexed, the request in a new test file importing the carts, and an
+    engine without jedi or the shipped statistics (the workspace's alone decide)."""
+    workspace.write("shop/carts.py", carts)
+    workspace.write("shop/ledgers.py", LEDGERS)
+    index = RepositoryIndex(workspace.root, persist=False)
+    index.build()
+    return (
+        index,
+        _fill_request(workspace),
+        LocalEngine(index, Tuning(semantic=False, language_weight=0.0)),
+    )
+
+
+def _count_all(engine: LocalEngine) -> None:
+    while engine.count_imports():
+        pass
+
+
 def _first(engine: LocalEngine, request: CompletionRequest) -> str:
     found = engine.suggest(request)
     assert found
@@ -115,12 +136,7 @@ def _first(engine: LocalEngine, request: CompletionRequest) -> str:
 def test_a_new_file_leans_on_the_workspace_modules_it_imports_once_they_are_counted(
     workspace: Workspace,
 ) -> None:
-    workspace.write("shop/carts.py", CARTS)
-    workspace.write("shop/ledgers.py", LEDGERS)
-    index = RepositoryIndex(workspace.root, persist=False)
-    index.build()
-    request = _fill_request(workspace)
-    engine = LocalEngine(index, Tuning(semantic=False, language_weight=0.0))
+    index, request, engine = _shop(workspace)
     # The request does not count the imported modules: it is answered as the workspace as a
     # whole says, and leaves them to be counted in the background.
     assert _first(engine, request).startswith("entry")
@@ -139,12 +155,7 @@ def test_a_new_file_leans_on_the_workspace_modules_it_imports_once_they_are_coun
 def test_the_modules_a_document_opens_with_are_counted_before_its_first_request(
     workspace: Workspace,
 ) -> None:
-    workspace.write("shop/carts.py", CARTS)
-    workspace.write("shop/ledgers.py", LEDGERS)
-    index = RepositoryIndex(workspace.root, persist=False)
-    index.build()
-    request = _fill_request(workspace)
-    engine = LocalEngine(index, Tuning(semantic=False, language_weight=0.0))
+    _index, request, engine = _shop(workspace)
     engine.reading(request)
     while engine.read_more(request) or engine.count_imports():
         pass
@@ -154,34 +165,24 @@ def test_the_modules_a_document_opens_with_are_counted_before_its_first_request(
 def test_an_imported_file_changed_is_counted_again_while_the_old_counts_answer(
     workspace: Workspace,
 ) -> None:
-    workspace.write("shop/carts.py", CARTS)
-    workspace.write("shop/ledgers.py", LEDGERS)
-    index = RepositoryIndex(workspace.root, persist=False)
-    index.build()
-    request = _fill_request(workspace)
-    engine = LocalEngine(index, Tuning(semantic=False, language_weight=0.0))
+    index, request, engine = _shop(workspace)
     engine.suggest(request)
-    while engine.count_imports():
-        pass
+    _count_all(engine)
     assert _first(engine, request).startswith("item")
     index.update(workspace.root / "shop" / "carts.py", CARTS.replace("add_item", "add_line"))
     engine.files_changed()
     assert engine.counting_wanted
     # Until the changed module is counted again, the counts of the module as it was answer.
     assert _first(engine, request).startswith("item")
-    while engine.count_imports():
-        pass
+    _count_all(engine)
     assert _first(engine, request).startswith("line")
 
 
 def test_counts_no_document_wants_any_more_are_dropped_unfinished(workspace: Workspace) -> None:
     # A module long enough to take many slices to count.
-    workspace.write("shop/carts.py", CARTS + "".join(f"v{n} = [{n}, {n}]\n" for n in range(3000)))
-    workspace.write("shop/ledgers.py", LEDGERS)
-    index = RepositoryIndex(workspace.root, persist=False)
-    index.build()
-    request = _fill_request(workspace)
-    engine = LocalEngine(index, Tuning(semantic=False, language_weight=0.0))
+    _index, request, engine = _shop(
+        workspace, CARTS + "".join(f"v{n} = [{n}, {n}]\n" for n in range(3000))
+    )
     engine.suggest(request)
     assert engine.count_imports()  # one slice of many
     # The import is deleted before they are counted: nothing is wanted, nothing more counted.
@@ -254,13 +255,7 @@ async def test_a_request_never_waits_for_the_imported_modules_counts_over_the_se
     workspace.write("shop/ledgers.py", LEDGERS)
     workspace.commit("shop")
     await lsp.initialize_session(init_params(workspace.root, {"completion": {"engine": "local"}}))
-    await wait_for(
-        lambda: any(
-            getattr(p, "kind", None) == "end"
-            for values in lsp.progress_reports.values()
-            for p in values
-        )
-    )
+    await indexed(lsp)
     uri = workspace.uri("tests/test_fill.py")
     body = "\n\ndef test_fill():\n    cart = Cart()\n    cart.add_"
     open_document(lsp, uri, body)

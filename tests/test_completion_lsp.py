@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-from fixtures.lsp import REPEATED, change_document, init_params, inline_at, open_document, wait_for
+from fixtures.lsp import (
+    REPEATED,
+    change_document,
+    indexed,
+    init_params,
+    inline_at,
+    open_document,
+)
 from fixtures.workspace import Workspace
 from lsprotocol import types
 from pytest_lsp import LanguageClient, client_capabilities
@@ -102,13 +109,7 @@ async def test_the_workspace_is_indexed_in_the_background_with_progress(
         workspace.write(f"pkg/m{number}.py", helpers)
     workspace.commit("helpers")
     await lsp.initialize_session(init_params(workspace.root, {"completion": {"engine": "local"}}))
-    await wait_for(
-        lambda: any(
-            getattr(p, "kind", None) == "end"
-            for values in lsp.progress_reports.values()
-            for p in values
-        )
-    )
+    await indexed(lsp)
     uri = workspace.uri("new.py")
     line = "value = normalise_h"
     open_document(lsp, uri, line)
