@@ -11,6 +11,7 @@ from fixtures.workspace import Workspace
 from tactful.analyzers.baseline import Baseline, save
 from tactful.feedback import events as ev
 from tactful.feedback.loop import FeedbackLoop
+from tactful.feedback.pause import Typing
 from tactful.feedback.review.pipeline import ReviewConfig, ReviewPipeline
 from tactful.feedback.turn import Outcome
 
@@ -191,3 +192,22 @@ async def test_ruff_is_left_to_quality_where_it_shows_and_the_baseline_is_left_o
     scoped, editor = pipeline(workspace, quality_shows_ruff=True, scope="baseline")
     key = editor.open_file(workspace.root / "geo.py", text)
     assert marks((await scoped.review_document(key)).shown) == [(6, "debug-leftover")]
+
+
+async def test_a_review_at_once_lets_a_next_edit_request_being_answered_go_first(
+    workspace: Workspace,
+) -> None:
+    settings = ReviewConfig(root=changed_repo(workspace).root, store=workspace.root / "s.db")
+    editor = MemoryEditor(lambda: settings)
+    typing = Typing()
+    review = ReviewPipeline(editor, lambda: None, asyncio.to_thread, typing=typing)
+    key = editor.open_file(workspace.root / "geo.py")
+    typing.began(foreground=True)  # a next-edit request is being answered
+
+    review.schedule(key, delay=0)  # as when a document is opened
+    await asyncio.sleep(0.4)
+    assert key not in editor.shown
+
+    typing.ended(foreground=True)
+    await editor.settle()
+    assert marks(editor.shown[key]) == [(6, "debug-leftover")]

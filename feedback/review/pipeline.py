@@ -236,6 +236,10 @@ class ReviewPipeline(DocumentPipeline[Editor]):
             # over the change, which a completion or next edit would wait behind.
             await asyncio.sleep(delay)
             await self.typing.pause()
+        else:
+            # One at once (a document opened) still lets a next-edit request being answered
+            # go first.
+            await self.typing.foreground.given_way()
         await self._review_document(key, generation, with_llm)
         if with_llm and self._pending.pop(key, False) and self.editor.document(key) is not None:
             self._asks_llm[key] = False
