@@ -211,3 +211,29 @@ async def test_a_review_at_once_lets_a_next_edit_request_being_answered_go_first
     typing.ended(foreground=True)
     await editor.settle()
     assert marks(editor.shown[key]) == [(6, "debug-leftover")]
+
+
+async def test_the_rules_of_a_review_overtaken_by_an_edit_are_told_to_stop(
+    workspace: Workspace,
+) -> None:
+    settings = ReviewConfig(root=changed_repo(workspace).root, store=workspace.root / "s.db")
+    editor = MemoryEditor(lambda: settings)
+    told: list[bool] = []
+
+    async def run_blocking(fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+        cancelled = kwargs.get("cancelled")
+        if cancelled is not None and not told:
+            # The developer types while the rules run: a newer review takes over.
+            editor.edit(key, NEW + "breakpoint()\n")
+            review.schedule(key, delay=0)
+            told.append(cancelled())
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    review = ReviewPipeline(editor, lambda: None, run_blocking)
+    key = editor.open_file(workspace.root / "geo.py")
+    review.schedule(key, delay=0)
+    await editor.settle()
+
+    assert told == [True]
+    # The newer review's comments are shown, the overtaken one's never.
+    assert marks(editor.shown[key]) == [(6, "debug-leftover"), (8, "debug-leftover")]

@@ -440,7 +440,11 @@ class ReviewPipeline(DocumentPipeline[Editor]):
         ]
         if llm is None:
             turn.carried = self._carried_llm_comments(diff, files)
-            review = await self.run_blocking(run, extra=[*turn.carried, *tests])
+            # The rules stop between their steps once the review is overtaken (an edit of the
+            # document: its own review follows), instead of holding the interpreter to the end.
+            review = await self.run_blocking(
+                run, extra=[*turn.carried, *tests], cancelled=cancelled
+            )
         else:
             loop = asyncio.get_running_loop()
             async with self.editor.progress("Reviewing changes") as report:
