@@ -294,6 +294,9 @@ class QualityPipeline(DocumentPipeline[Editor]):
         """Lint the document ``key`` as the editor has it after ``delay``, show its findings
         and start judging their fixes."""
         await asyncio.sleep(delay)
+        # A next-edit request being answered comes first (``Foreground``): ruff over a long
+        # document and the reading of its findings take a core and the interpreter it waits for.
+        await self.typing.foreground.given_way()
         document = self.editor.document(key)
         if document is None:
             return QualityTurn(Snapshot(key, None, PYTHON, 0, "", None)).end(Outcome.CANCELLED)
@@ -310,7 +313,8 @@ class QualityPipeline(DocumentPipeline[Editor]):
         findings = await self.run_blocking(_findings, document.text, relative, root, config.ruff)
         elapsed = round((time.monotonic() - started) * 1000, 3)
         turn.proposals.append(Proposal("ruff", tuple(findings), elapsed))
-        # 2. scope.
+        # 2. scope (the lines changed, matched in the whole document: a request comes first).
+        await self.typing.foreground.given_way()
         kept = await self._scope(turn, document, findings, config, root)
         now = self.editor.document(key)
         if now is None or now.version != document.version:

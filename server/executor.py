@@ -4,7 +4,10 @@ Boundary: handlers ``await run_blocking(fn, *args)`` for parsing, git, indexing 
 else that takes more than a moment; subprocesses use asyncio directly. The loop itself only
 routes messages.
 
-``NEXT_EDITS`` is the same for the next-edit engine and its edit history.
+``NEXT_EDITS`` is the same for the next-edit engine and its edit history. The history follows
+every ``didChange`` (about fifty in a burst of typing before a request): those are ``post``ed,
+and a burst runs as one job, not one job each (each job woke the worker, which then took the
+interpreter from the event loop while it was still handling the burst).
 
 ``ENGINE`` is the local completion engine's own worker: one thread, so its jobs run one at a
 time and in order (the engine keeps per-document state that needs no lock then), and apart from
@@ -20,13 +23,17 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
 
 
 class Worker:
@@ -36,6 +43,12 @@ class Worker:
         self.name = name
         self.threads = threads
         self._pool: ThreadPoolExecutor | None = None
+        # Work posted and not yet run, and whether a job that runs it is queued.
+        self._posted: list[Callable[[], object]] = []
+        self._posted_lock = threading.Lock()
+        self._drain_queued = False
+        # How many jobs ran posted work (a burst of posts runs as one).
+        self.drains = 0
 
     def pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -52,7 +65,35 @@ class Worker:
         """Run ``fn`` here, in turn, without waiting for it."""
         self.pool().submit(fn, *args, **kwargs)
 
+    def post(self, fn: Callable[[], object]) -> None:
+        """Run ``fn`` here, in turn, without waiting for it; what is posted while none of it
+        has run yet runs in one job. A job run or submitted after a post runs after it (on a
+        worker of one thread: the jobs run in the order they came). ``fn`` handles its own
+        errors; one that escapes is logged, and the rest still run."""
+        if self.threads != 1:
+            raise ValueError(f"{self.name}: posted work keeps its order on one thread only")
+        with self._posted_lock:
+            self._posted.append(fn)
+            if self._drain_queued:
+                return
+            self._drain_queued = True
+        self.pool().submit(self._run_posted)
+
+    def _run_posted(self) -> None:
+        with self._posted_lock:
+            posted, self._posted = self._posted, []
+            self._drain_queued = False
+        self.drains += 1
+        for fn in posted:
+            try:
+                fn()
+            except Exception:
+                logger.exception("work posted to %s failed", self.name)
+
     def shutdown(self) -> None:
+        with self._posted_lock:
+            self._posted = []
+            self._drain_queued = False
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None

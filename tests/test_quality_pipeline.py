@@ -324,3 +324,22 @@ async def test_a_request_left_unanswered_holds_background_work_back_only_so_long
     typing.ended()
     typing.heard()
     assert typing.typing
+
+
+async def test_a_lint_lets_a_next_edit_request_being_answered_go_first(
+    workspace: Workspace,
+) -> None:
+    editor = untrusted_editor(workspace)
+    typing = Typing()
+    quality = QualityPipeline(editor, lambda: None, asyncio.to_thread, typing=typing)
+    key = editor.open_file(workspace.write("mod.py", SOURCE))
+    typing.began(foreground=True)  # a next-edit request is being answered
+
+    linting = asyncio.ensure_future(quality.lint(key))
+    await asyncio.sleep(0.4)
+    assert not linting.done() and key not in editor.shown
+
+    typing.ended(foreground=True)
+    turn = await asyncio.wait_for(linting, 60)
+    assert turn.outcome is Outcome.SHOWN
+    assert rules(editor.shown[key]) == [(1, "F401"), (5, "F841")]

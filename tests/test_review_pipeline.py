@@ -11,6 +11,7 @@ from fixtures.workspace import Workspace
 from tactful.analyzers.baseline import Baseline, save
 from tactful.feedback import events as ev
 from tactful.feedback.loop import FeedbackLoop
+from tactful.feedback.pause import Typing
 from tactful.feedback.review.pipeline import ReviewConfig, ReviewPipeline
 from tactful.feedback.turn import Outcome
 
@@ -191,3 +192,48 @@ async def test_ruff_is_left_to_quality_where_it_shows_and_the_baseline_is_left_o
     scoped, editor = pipeline(workspace, quality_shows_ruff=True, scope="baseline")
     key = editor.open_file(workspace.root / "geo.py", text)
     assert marks((await scoped.review_document(key)).shown) == [(6, "debug-leftover")]
+
+
+async def test_a_review_at_once_lets_a_next_edit_request_being_answered_go_first(
+    workspace: Workspace,
+) -> None:
+    settings = ReviewConfig(root=changed_repo(workspace).root, store=workspace.root / "s.db")
+    editor = MemoryEditor(lambda: settings)
+    typing = Typing()
+    review = ReviewPipeline(editor, lambda: None, asyncio.to_thread, typing=typing)
+    key = editor.open_file(workspace.root / "geo.py")
+    typing.began(foreground=True)  # a next-edit request is being answered
+
+    review.schedule(key, delay=0)  # as when a document is opened
+    await asyncio.sleep(0.4)
+    assert key not in editor.shown
+
+    typing.ended(foreground=True)
+    await editor.settle()
+    assert marks(editor.shown[key]) == [(6, "debug-leftover")]
+
+
+async def test_the_rules_of_a_review_overtaken_by_an_edit_are_told_to_stop(
+    workspace: Workspace,
+) -> None:
+    settings = ReviewConfig(root=changed_repo(workspace).root, store=workspace.root / "s.db")
+    editor = MemoryEditor(lambda: settings)
+    told: list[bool] = []
+
+    async def run_blocking(fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+        cancelled = kwargs.get("cancelled")
+        if cancelled is not None and not told:
+            # The developer types while the rules run: a newer review takes over.
+            editor.edit(key, NEW + "breakpoint()\n")
+            review.schedule(key, delay=0)
+            told.append(cancelled())
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    review = ReviewPipeline(editor, lambda: None, run_blocking)
+    key = editor.open_file(workspace.root / "geo.py")
+    review.schedule(key, delay=0)
+    await editor.settle()
+
+    assert told == [True]
+    # The newer review's comments are shown, the overtaken one's never.
+    assert marks(editor.shown[key]) == [(6, "debug-leftover"), (8, "debug-leftover")]

@@ -287,3 +287,31 @@ def test_changed_function_no_test_reaches(workspace: Workspace) -> None:
     }
 
     assert comments == {"lib.py": {("untested-change", 6)}, "other.py": set()}
+
+
+def test_rules_asked_to_stop_stop_between_their_steps(workspace: Workspace) -> None:
+    workspace.write(
+        "big.py", function_source("grow", 5, 10) + "\n\n" + function_source("other", 5, 10)
+    )
+    workspace.commit("init")
+    workspace.write(
+        "big.py", function_source("grow", 12, 70) + "\n\n" + function_source("other", 12, 70)
+    )
+    (change,) = working_tree_diff(workspace.root).files
+    assert len(rule_comments(change)) == 4  # too complex and too large, for each function
+
+    asked: list[int] = []
+
+    def after(steps: int) -> bool:
+        asked.append(steps)
+        return len(asked) > steps
+
+    # Told to stop at once: nothing is looked at past the parse.
+    assert rule_comments(change, cancelled=lambda: after(0)) == []
+    # Told to stop before the second function: only the first one's comments.
+    asked.clear()
+    comments = rule_comments(change, cancelled=lambda: after(4))
+    assert {(c.rule, "`grow`" in c.message) for c in comments} == {
+        ("function-too-complex", True),
+        ("function-too-large", True),
+    }

@@ -236,6 +236,10 @@ class ReviewPipeline(DocumentPipeline[Editor]):
             # over the change, which a completion or next edit would wait behind.
             await asyncio.sleep(delay)
             await self.typing.pause()
+        else:
+            # One at once (a document opened) still lets a next-edit request being answered
+            # go first.
+            await self.typing.foreground.given_way()
         await self._review_document(key, generation, with_llm)
         if with_llm and self._pending.pop(key, False) and self.editor.document(key) is not None:
             self._asks_llm[key] = False
@@ -436,7 +440,11 @@ class ReviewPipeline(DocumentPipeline[Editor]):
         ]
         if llm is None:
             turn.carried = self._carried_llm_comments(diff, files)
-            review = await self.run_blocking(run, extra=[*turn.carried, *tests])
+            # The rules stop between their steps once the review is overtaken (an edit of the
+            # document: its own review follows), instead of holding the interpreter to the end.
+            review = await self.run_blocking(
+                run, extra=[*turn.carried, *tests], cancelled=cancelled
+            )
         else:
             loop = asyncio.get_running_loop()
             async with self.editor.progress("Reviewing changes") as report:

@@ -19,9 +19,9 @@ it is prepared after a pause in typing, and the editor is told to ask again when
 (``tactful/inlineCompletionReady``).
 
 This module also feeds the pipeline's edit history: what each ``didOpen``, ``didChange`` and
-``didClose`` says, on the next-edit worker (in the order it came, off the event loop). The
-pipeline, and the engine it loads, are made there with the first document opened, never at
-start-up.
+``didClose`` says, on the next-edit worker (in the order it came, off the event loop; a burst
+of changes as one job, ``Worker.post``). The pipeline, and the engine it loads, are made there
+with the first document opened, never at start-up.
 """
 
 from __future__ import annotations
@@ -93,31 +93,28 @@ class HistoryFeed:
             return
         # Without the tree (the history parses its own copy, off the loop).
         snapshot = document.snapshot(parse=False)
-        NEXT_EDITS.submit(
-            self._guarded,
+        self._follow(
             lambda: self.pipeline().history.open(
                 document.uri,
                 snapshot.text,
                 snapshot.language_id,
                 snapshot.path,
                 snapshot.version,
-            ),
+            )
         )
 
     def edited(self, document: Document, changes: list[TextChange]) -> None:
         if not self.server.settings.next_edits.enabled:
             return
         version = document.version
-        NEXT_EDITS.submit(
-            self._guarded, lambda: self.pipeline().history.change(document.uri, changes, version)
-        )
+        self._follow(lambda: self.pipeline().history.change(document.uri, changes, version))
 
     def closed(self, document: Document) -> None:
         pipeline = self.server.services.next_edits
         if pipeline is None:
             return
         pipeline.closed(document.uri)
-        NEXT_EDITS.submit(self._guarded, lambda: pipeline.history.close(document.uri))
+        self._follow(lambda: pipeline.history.close(document.uri))
 
     def configure(self) -> None:
         pipeline = self.server.services.next_edits
@@ -128,12 +125,17 @@ class HistoryFeed:
         pipeline.configure(ModelConfig.from_settings(self.server.settings))
 
     @staticmethod
-    def _guarded(work: Any) -> None:
-        # The worker has no one to hand an exception to: it is logged here.
-        try:
-            work()
-        except Exception:
-            logger.exception("following an edit for next edits failed")
+    def _follow(work: Callable[[], object]) -> None:
+        """Run ``work`` on the next-edit worker after what came before it (a burst of changes
+        as one job), its failure logged: the worker has no one to hand it to."""
+
+        def guarded() -> None:
+            try:
+                work()
+            except Exception:
+                logger.exception("following an edit for next edits failed")
+
+        NEXT_EDITS.post(guarded)
 
 
 def _request(

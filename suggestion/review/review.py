@@ -87,7 +87,7 @@ def review_diff(
     comments: list[Comment] = list(extra)
     findings = _ruff_findings(diff, targets, options) if options.ruff else {}
     for change in targets:
-        comments.extend(rule_comments(change, coverage, options.rules))
+        comments.extend(rule_comments(change, coverage, options.rules, cancelled=cancelled))
         comments.extend(ruff_comments(change, findings.get(change.path, [])))
     logger.debug("rules reviewed %d files in %.3fs", len(targets), time.perf_counter() - started)
     if options.llm is not None and targets:

@@ -26,7 +26,7 @@ The checks aim at precision, since each comment costs a reader's attention:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Protocol
@@ -108,22 +108,33 @@ def rule_comments(
     coverage: Coverage | None = None,
     options: RuleOptions | None = None,
     language_id: str | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> list[Comment]:
-    """Structural comments on the changed lines of one file."""
+    """Structural comments on the changed lines of one file. ``cancelled`` is asked between
+    steps (the parse, the walk, each function): once it says yes, what was found so far is
+    returned, for a caller that will not use it (a review overtaken by an edit stops taking
+    the interpreter from the requests typing makes)."""
     options = options or RuleOptions()
     language = language_id or language_of_path(change.path)
     if language is None or not change.changed_lines:
         return []
+    stop = cancelled or _never
     lang = family(language)
     tree = parse(change.text, language)
-    if tree is None:
+    if tree is None or stop():
         return []
     checker = _FileChecker(change, lang, tree, language)
     checker.scan_nodes()
+    if stop():
+        return checker.comments
     new_functions = functions(change.text, language, tree, within=change.changed_lines)
+    if stop():
+        return checker.comments
     old_functions = _old_functions(change, language, new_functions)
     changed = change.changed_lines
     for function in new_functions:
+        if stop():
+            break
         # whichever is shorter is walked: a file new throughout has every line changed
         span = range(function.lines.first, function.lines.last + 1)
         if len(span) < len(changed):
@@ -138,6 +149,10 @@ def rule_comments(
         if coverage is not None:
             checker.untested(function, touched, coverage)
     return checker.comments
+
+
+def _never() -> bool:
+    return False
 
 
 def _old_functions(
