@@ -233,3 +233,14 @@ def test_a_trailing_comment_deleted_twice_is_deleted_where_it_recurs(tmp_path) -
     found = current.proposed("mod.py", cursor)
     assert results(current, "mod.py", found) == ["    value = opts.get(self.name, UNSET)"]
     assert found[0].feature("examples") == 2.0
+
+
+def test_a_mark_put_into_a_word_rewrites_the_word(tmp_path) -> None:
+    text = (
+        'HELP = "you wont see me"\n\n\n'
+        'def test_help(result):\n    assert "you wont see me" not in result\n'
+    )
+    current = opened(tmp_path, {"mod.py": text})
+    cursor = current.edit("mod.py", 'HELP = "you wont', "HELP = \"you won't")
+    found = current.proposed("mod.py", cursor)
+    assert results(current, "mod.py", found) == ['    assert "you won\'t see me" not in result']

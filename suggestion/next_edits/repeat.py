@@ -897,15 +897,19 @@ def _textual(edit: RecordedEdit, trees: EditTrees | None = None) -> Rewrite | No
         new_text = "\n".join(line.strip() for line in new)
     else:
         # Widened to whole words only on a side where the change, as it was made, cuts into a
-        # word: one that begins (or ends) with a space or a mark stands between words there
-        # (``  # type: ignore`` deleted after ``name`` is the comment, wherever it follows;
-        # slid left, the same deletion would begin inside ``name``).
+        # word (a word character on each side of its edge, before or after it): ``'`` put
+        # into ``wont`` is ``wont`` → ``won't``, but ``  # type: ignore`` deleted after
+        # ``name`` is the comment, wherever it follows (slid left, the same deletion would
+        # begin inside ``name``).
         start, old_end, new_end = made.start, made.old_end, made.new_end
-        changed = (made.old_text, made.new_text)
-        if any(_wordish(text[:1]) for text in changed):
+        if _wordish(before[start - 1 : start]) and (
+            _wordish(before[start : start + 1]) or _wordish(after[start : start + 1])
+        ):
             while start > line_start and _wordish(before[start - 1]):
                 start -= 1
-        if any(_wordish(text[-1:]) for text in changed):
+        if _wordish(before[old_end : old_end + 1]) and (
+            _wordish(before[old_end - 1 : old_end]) or _wordish(after[new_end - 1 : new_end])
+        ):
             while old_end < len(before) and _wordish(before[old_end]) and before[old_end] != "\n":
                 old_end += 1
                 new_end += 1
