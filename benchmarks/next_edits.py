@@ -30,6 +30,9 @@ from pathlib import Path
 
 from tactful.analyzers import ruff
 from tactful.analyzers.text import Point, TextChange
+from tactful.feedback.acceptance.cascade import Decision
+from tactful.feedback.acceptance.next_edits import NextEditItem, NextEditModel
+from tactful.feedback.next_edits import JUDGED
 from tactful.suggestion.next_edits import (
     EditHistory,
     NextEdit,
@@ -39,12 +42,18 @@ from tactful.suggestion.next_edits import (
 )
 from tactful.suggestion.next_replay import (
     ORDERS,
+    Hunk,
     NextTally,
     Proposal,
     correct,
     finding_key,
+    hunk_kinds,
+    hunks_of,
+    opcodes,
+    ordered,
     padded,
     replay_commit,
+    touches,
 )
 
 
@@ -97,8 +106,18 @@ def offset(text: str, at: Point) -> int:
 class EngineNextEdits:
     """A ``NextEditClient`` over an engine in this process, for one commit."""
 
-    def __init__(self, repo: Path, workspace_texts: dict[str, str], args: argparse.Namespace):
+    def __init__(
+        self,
+        repo: Path,
+        workspace_texts: dict[str, str],
+        args: argparse.Namespace,
+        model: NextEditModel | None = None,
+    ):
         self.repo = repo
+        # ``--item-model``: the server's item model for next edits, judging and learning as the
+        # server's pipeline does (one model for the whole replay, as one workspace's).
+        self.model = model
+        self.decisions: dict[str, Decision] = {}
         self.args = args
         self.history = EditHistory()
         options = NextEditOptions(limit=1)
@@ -110,6 +129,12 @@ class EngineNextEdits:
         self.finals: dict[str, str] = {}
         self.shown: dict[str, NextEdit] = {}
         self.rejected: set[tuple[str, int, int, int, int, str]] = set()
+        # ``--why``: the commit's hunks, what each request offered for each hunk still to
+        # make, and the hunks accepted next edits completed.
+        self.hunks: list[Hunk] = []
+        self.seen: dict[Hunk, list[dict[str, object]]] = {}
+        self.pending: list[Hunk] = []
+        self.covered: set[Hunk] = set()
 
     def uri(self, path: str) -> str:
         return (self.repo / path).as_uri()
@@ -136,11 +161,83 @@ class EngineNextEdits:
                 ):
                     items = [candidate]
                     break
+        elif self.model is not None:
+            items = self._judged(uri, cursor)
         else:
             items = self.engine.suggest(uri, cursor, exclude=self.rejected)
         if self.args.dump:
             self._dump(uri, cursor, items)
+        if self.args.why:
+            self._observe(uri, cursor, items)
         return [self._proposal(item) for item in items]
+
+    def _judged(self, uri: str, cursor: Point) -> list[NextEdit]:
+        """As the server's pipeline: the best candidates judged by the item model (one
+        exploration draw an answer), the kept ones then the explored one checked, best first."""
+        assert self.model is not None
+        kept: list[NextEdit] = []
+        explored: list[NextEdit] = []
+        drawn = False
+        self.decisions = {}
+        for candidate in self.engine.propose(uri, cursor, exclude=self.rejected)[:JUDGED]:
+            item = NextEditItem(
+                candidate.source,
+                candidate.score,
+                tuple((f.name, f.value) for f in candidate.evidence),
+                "python",
+            )
+            decision = self.model.judge(item, not drawn)
+            drawn = drawn or decision.explored or not decision.show
+            if decision.show:
+                (explored if decision.explored else kept).append(candidate)
+                self.decisions[candidate.key] = decision
+        return self.engine.checked(kept + explored, 1)[:1]
+
+    def _done(self, hunk: Hunk) -> bool:
+        ops = opcodes(self.texts[hunk.path], self.finals[hunk.path])
+        return not any(touches(op, hunk) for op in ops)
+
+    def _observe(self, uri: str, cursor: Point, shown: list[NextEdit]) -> None:
+        """For each hunk still to make, the best candidate that would make it (applied alone,
+        the hunk's lines stand as the commit has them), how it scored and what the checks said
+        of it."""
+        self.pending = [h for h in self.hunks if not self._done(h)]
+        if not self.pending:
+            return
+        shown_key = shown[0].key if shown else None
+        found: dict[Hunk, dict[str, object]] = {}
+        for rank, item in enumerate(self.engine.propose(uri, cursor, exclude=self.rejected)):
+            if rank >= 50 or len(found) == len(self.pending):
+                break
+            proposal = self._proposal(item)
+            if proposal.path is None:
+                continue
+            text, final = self.texts[proposal.path], self.finals[proposal.path]
+            after = text[: proposal.start] + proposal.new_text + text[proposal.end :]
+            ops = opcodes(after, final)
+            for hunk in self.pending:
+                if hunk in found or hunk.path != proposal.path:
+                    continue
+                if any(touches(op, hunk) for op in ops):
+                    continue
+                ok = correct(proposal, text, final)[0]
+                verdict = ""
+                if item.score >= self.engine.options.threshold and item.key != shown_key:
+                    verdicts = self.engine.check([item], 1)
+                    verdict = " ".join([verdicts[0].reason, *verdicts[0].rules]) if verdicts else ""
+                found[hunk] = {
+                    "rank": rank,
+                    "score": item.score,
+                    "source": item.source,
+                    "label": item.label,
+                    "correct": ok,
+                    "shown": item.key == shown_key,
+                    "verdict": verdict,
+                    "request_in": Path(uri).name,
+                    "shown_instead": shown[0].label if shown and item.key != shown_key else "",
+                }
+        for hunk in self.pending:
+            self.seen.setdefault(hunk, []).append(found.get(hunk, {}))
 
     def _dump(self, uri: str, cursor: Point, shown: list[NextEdit]) -> None:
         """The best candidates (unchecked, before the threshold), each with its evidence, and
@@ -191,12 +288,20 @@ class EngineNextEdits:
         )
 
     async def accept(self, proposal: Proposal) -> None:
-        return None
+        self._learn(proposal, True)
+        if self.args.why:
+            self.covered.update(h for h in self.pending if self._done(h))
 
     async def reject(self, proposal: Proposal) -> None:
+        self._learn(proposal, False)
         item = self.shown[proposal.id]
         self.rejected.add(item.key)
         self.engine.dismiss(item)
+
+    def _learn(self, proposal: Proposal, accepted: bool) -> None:
+        decision = self.decisions.get(self.shown[proposal.id].key)
+        if self.model is not None and decision is not None:
+            self.model.learn(decision, accepted)
 
     async def close(self, path: str, text: str) -> None:
         self.history.close(self.uri(path))
@@ -232,6 +337,10 @@ def _padding(texts: dict[str, str], exclude: set[str], lines: int) -> str:
 async def replay(repo: Path, commits: list[str], args: argparse.Namespace) -> NextTally:
     tally = NextTally()
     rules = Rules(repo) if args.check_ruff else None
+    model = None
+    if args.item_model:
+        weight = {} if args.explored_weight is None else {"explored_weight": args.explored_weight}
+        model = NextEditModel(explore=args.explore, seed=1, **weight)
     for number, commit in enumerate(commits):
         parent = commit + "^"
         changed = [
@@ -252,14 +361,62 @@ async def replay(repo: Path, commits: list[str], args: argparse.Namespace) -> Ne
                 for p, (old, new) in files.items()
             }
         others = {p: t for p, t in parent_texts.items() if p not in files}
-        client = EngineNextEdits(repo, others, args)
+        client = EngineNextEdits(repo, others, args, model)
         client.finals = {p: new for p, (_old, new) in files.items()}
-        await replay_commit(
+        if args.why:
+            client.hunks = ordered(
+                [h for path, (old, new) in files.items() for h in hunks_of(path, old, new)],
+                files,
+                args.order,
+            )
+        replayed = await replay_commit(
             client, files, tally, rules=rules, order=args.order, max_hunks=args.max_hunks
         )
+        if args.why and replayed and client.hunks:
+            _why(client, files, commit, args.why)
         if args.verbose and number % 20 == 0:
             print(f"{number}/{len(commits)} {json.dumps(tally.summary())}", file=sys.stderr)
     return tally
+
+
+def why_not(seen: list[dict[str, object]]) -> str:
+    """Why a hunk no accepted next edit completed, from what the requests before it was made
+    offered for it: the nearest a request came to showing it."""
+    if not seen:
+        return "no request while it was still to make"
+    offered = [s for s in seen if s]
+    if not offered:
+        return "no candidate"
+    if any(s["shown"] and not s["correct"] for s in offered):
+        return "shown, not correct by the replay's rule"
+    above = [s for s in offered if s["verdict"]]
+    if any(s["verdict"] == "passed" for s in above):
+        return "a candidate, another shown first"
+    if above:
+        return "rejected by the checks: " + str(above[0]["verdict"])
+    return "a candidate, under the bar"
+
+
+def _why(
+    client: EngineNextEdits, files: dict[str, tuple[str, str]], commit: str, out_path: str
+) -> None:
+    kinds = hunk_kinds(client.hunks, files)
+    with open(out_path, "a", encoding="utf-8") as out:
+        for hunk, kind in list(zip(client.hunks, kinds, strict=True))[1:]:
+            seen = client.seen.get(hunk, [])
+            offered = [s for s in seen if s]
+            row = {
+                "commit": commit[:10],
+                "path": hunk.path,
+                "lines": [hunk.first, hunk.last],
+                "kind": kind,
+                "covered": hunk in client.covered,
+                "requests": len(seen),
+                "why": "" if hunk in client.covered else why_not(seen),
+                "best": max(offered, key=lambda s: float(str(s["score"]))) if offered else None,
+            }
+            out.write(json.dumps(row) + "\n")
+    client.seen.clear()
 
 
 def _modifies_python(repo: Path, commit: str) -> bool:
@@ -280,6 +437,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-ruff-check", dest="check_ruff", action="store_false")
     parser.add_argument("--oracle", action="store_true")
     parser.add_argument("--dump", help="append the best candidates of every request (JSON lines)")
+    parser.add_argument(
+        "--item-model",
+        action="store_true",
+        help="judge the candidates with the server's item model for next edits, learning",
+    )
+    parser.add_argument("--explore", type=float, default=0.05, help="with --item-model")
+    parser.add_argument(
+        "--explored-weight", type=float, default=None, help="with --item-model (default: its own)"
+    )
+    parser.add_argument(
+        "--why", help="append each hunk after a commit's first, and why no next edit made it"
+    )
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("-v", "--verbose", action="count", default=0)
     args = parser.parse_args(argv)

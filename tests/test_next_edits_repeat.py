@@ -216,3 +216,31 @@ def test_a_rewrite_turned_down_stays_down_when_learned_again_from_another_exampl
     assert max(item.feature("examples") for item in found) == 2.0
     assert len(found) == 2
     assert all(item.score < current.engine.options.threshold for item in found)
+
+
+def test_a_trailing_comment_deleted_twice_is_deleted_where_it_recurs(tmp_path) -> None:
+    # The second deletion follows a name (``name  # type: ignore``): the same change as the
+    # first, which follows a bracket, and not one that rewrites the name.
+    text = (
+        "def a(ctx, param):\n    x = ctx.get(param.name)  # type: ignore\n    return x\n\n\n"
+        "def b(self):\n    return self.name  # type: ignore\n\n\n"
+        "def c(opts, self):\n    value = opts.get(self.name, UNSET)  # type: ignore\n"
+        "    return value\n"
+    )
+    current = opened(tmp_path, {"mod.py": text})
+    current.edit("mod.py", "x = ctx.get(param.name)  # type: ignore", "x = ctx.get(param.name)")
+    cursor = current.edit("mod.py", "return self.name  # type: ignore", "return self.name")
+    found = current.proposed("mod.py", cursor)
+    assert results(current, "mod.py", found) == ["    value = opts.get(self.name, UNSET)"]
+    assert found[0].feature("examples") == 2.0
+
+
+def test_a_mark_put_into_a_word_rewrites_the_word(tmp_path) -> None:
+    text = (
+        'HELP = "you wont see me"\n\n\n'
+        'def test_help(result):\n    assert "you wont see me" not in result\n'
+    )
+    current = opened(tmp_path, {"mod.py": text})
+    cursor = current.edit("mod.py", 'HELP = "you wont', "HELP = \"you won't")
+    found = current.proposed("mod.py", cursor)
+    assert results(current, "mod.py", found) == ['    assert "you won\'t see me" not in result']

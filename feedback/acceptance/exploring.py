@@ -21,7 +21,8 @@ from tactful.feedback.acceptance.model import LogisticModel
 class ExploringModel:
     """A hashed logistic model with a threshold and ``explore``: the share of items below the
     threshold that are shown anyway (an explored item's outcome counts ``1 / explore`` times,
-    up to MAX_EXPLORE_WEIGHT, so learning is not biased towards what was already shown)."""
+    up to ``max_explore_weight``, MAX_EXPLORE_WEIGHT unless a model says otherwise, so learning
+    is not biased towards what was already shown)."""
 
     def __init__(
         self,
@@ -33,6 +34,7 @@ class ExploringModel:
         explore: float,
         enabled: bool,
         seed: int | None,
+        max_explore_weight: float = MAX_EXPLORE_WEIGHT,
     ) -> None:
         self.model = LogisticModel(
             dict(weights), rate=rate, initial_accumulator=1.0, dimension=dimension
@@ -40,6 +42,7 @@ class ExploringModel:
         self.threshold = threshold
         self.explore = explore
         self.enabled = enabled
+        self.max_explore_weight = max_explore_weight
         self._random = random.Random(seed)
 
     def decide(
@@ -66,7 +69,7 @@ class ExploringModel:
         accepted next edit, an applied fix)."""
         weight = 1.0
         if decision.explored and self.explore > 0.0:
-            weight = min(1.0 / self.explore, MAX_EXPLORE_WEIGHT)
+            weight = min(1.0 / self.explore, self.max_explore_weight)
         self.model.update(decision.features, useful, weight)
 
     def state(self) -> dict[str, Any]:

@@ -33,6 +33,8 @@ DIMENSION = 1 << 16
 # taken (tests/test_next_edits_feedback.py: hidden after one turn). At 0.02 a rejection moves
 # it by about 0.2, and a kind taken two times in three stays shown.
 LEARNING_RATE = 0.02
+# What an explored next edit's outcome counts for (see ``ExploringModel.learn``).
+EXPLORED_WEIGHT = 5.0
 _SCORE = index("ne.score") % DIMENSION
 # Keeps the logit of a score of 0 or 1 finite.
 _EPSILON = 1e-3
@@ -103,6 +105,7 @@ class NextEditModel(ExploringModel):
         explore: float = 0.05,
         enabled: bool = True,
         seed: int | None = None,
+        explored_weight: float = EXPLORED_WEIGHT,
     ) -> None:
         super().__init__(
             prior_weights(),
@@ -112,6 +115,7 @@ class NextEditModel(ExploringModel):
             explore=explore,
             enabled=enabled,
             seed=seed,
+            max_explore_weight=explored_weight,
         )
 
     def judge(self, item: NextEditItem, may_explore: bool = True) -> Decision:

@@ -867,6 +867,7 @@ def _textual(edit: RecordedEdit, trees: EditTrees | None = None) -> Rewrite | No
     (``("t", "inline", old text)``, widened to whole words). A piece of a line is rewritten
     only where it stands as the example stood (``context``): in a string, in a comment, in
     an import, or in other code."""
+    made = edit
     edit = _slid_to_line_start(edit)
     place = ""
     before, after = edit.before, edit.after
@@ -895,12 +896,23 @@ def _textual(edit: RecordedEdit, trees: EditTrees | None = None) -> Rewrite | No
         old_text = "\n".join(old)
         new_text = "\n".join(line.strip() for line in new)
     else:
-        start, old_end, new_end = edit.start, edit.old_end, edit.new_end
-        while start > line_start and _wordish(before[start - 1]):
-            start -= 1
-        while old_end < len(before) and _wordish(before[old_end]) and before[old_end] != "\n":
-            old_end += 1
-            new_end += 1
+        # Widened to whole words only on a side where the change, as it was made, cuts into a
+        # word (a word character on each side of its edge, before or after it): ``'`` put
+        # into ``wont`` is ``wont`` → ``won't``, but ``  # type: ignore`` deleted after
+        # ``name`` is the comment, wherever it follows (slid left, the same deletion would
+        # begin inside ``name``).
+        start, old_end, new_end = made.start, made.old_end, made.new_end
+        if _wordish(before[start - 1 : start]) and (
+            _wordish(before[start : start + 1]) or _wordish(after[start : start + 1])
+        ):
+            while start > line_start and _wordish(before[start - 1]):
+                start -= 1
+        if _wordish(before[old_end : old_end + 1]) and (
+            _wordish(before[old_end - 1 : old_end]) or _wordish(after[new_end - 1 : new_end])
+        ):
+            while old_end < len(before) and _wordish(before[old_end]) and before[old_end] != "\n":
+                old_end += 1
+                new_end += 1
         old_text, new_text = before[start:old_end], after[start:new_end]
         if "\n" in old_text or "\n" in new_text or len(old_text) > MAX_EXAMPLE_BYTES:
             return None
