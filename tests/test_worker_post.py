@@ -13,22 +13,29 @@ import pytest
 from tactful.server.executor import Worker
 
 
+def _seen_after(worker: Worker, busy: threading.Event | None, ran: list[object]) -> list[object]:
+    """What a job run after the posts sees of them (``busy`` let go first), the worker shut down."""
+
+    async def after() -> list[object]:
+        if busy is not None:
+            busy.set()
+        return await worker.run(lambda: list(ran))
+
+    try:
+        return asyncio.run(after())
+    finally:
+        worker.shutdown()
+
+
 def test_a_burst_posted_while_the_worker_is_busy_runs_as_one_job_in_order() -> None:
     worker = Worker("test-posted", 1)
     busy = threading.Event()
     worker.submit(busy.wait, 10)
-    ran: list[int] = []
+    ran: list[object] = []
     for number in range(50):
         worker.post(functools.partial(ran.append, number))
 
-    async def after() -> list[int]:
-        busy.set()
-        return await worker.run(lambda: list(ran))
-
-    try:
-        seen = asyncio.run(after())
-    finally:
-        worker.shutdown()
+    seen = _seen_after(worker, busy, ran)
     # The job run after the posts saw every one of them, in the order they were posted.
     assert seen == list(range(50))
     assert worker.drains == 1
@@ -38,7 +45,7 @@ def test_posts_after_a_burst_began_running_run_in_a_job_of_their_own() -> None:
     worker = Worker("test-posted", 1)
     first_running = threading.Event()
     go_on = threading.Event()
-    ran: list[str] = []
+    ran: list[object] = []
 
     def first() -> None:
         first_running.set()
@@ -50,13 +57,7 @@ def test_posts_after_a_burst_began_running_run_in_a_job_of_their_own() -> None:
     worker.post(lambda: ran.append("second"))
     go_on.set()
 
-    async def after() -> list[str]:
-        return await worker.run(lambda: list(ran))
-
-    try:
-        seen = asyncio.run(after())
-    finally:
-        worker.shutdown()
+    seen = _seen_after(worker, None, ran)
     assert seen == ["first", "second"]
     assert worker.drains == 2
 
@@ -67,7 +68,7 @@ def test_a_post_that_fails_is_logged_and_the_rest_still_run(
     worker = Worker("test-posted", 1)
     busy = threading.Event()
     worker.submit(busy.wait, 10)
-    ran: list[str] = []
+    ran: list[object] = []
 
     def fails() -> None:
         raise RuntimeError("broken")
@@ -76,14 +77,7 @@ def test_a_post_that_fails_is_logged_and_the_rest_still_run(
     worker.post(fails)
     worker.post(lambda: ran.append("after"))
 
-    async def after() -> list[str]:
-        busy.set()
-        return await worker.run(lambda: list(ran))
-
-    try:
-        seen = asyncio.run(after())
-    finally:
-        worker.shutdown()
+    seen = _seen_after(worker, busy, ran)
     assert seen == ["before", "after"]
     assert "work posted to test-posted failed" in caplog.text
 
