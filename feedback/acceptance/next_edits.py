@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from tactful.feedback.acceptance.cascade import Decision
+from tactful.feedback.acceptance.cascade import MAX_EXPLORE_WEIGHT, Decision
 from tactful.feedback.acceptance.exploring import ExploringModel
 from tactful.feedback.acceptance.features import BIAS, Features, index
 
@@ -33,8 +33,6 @@ DIMENSION = 1 << 16
 # taken (tests/test_next_edits_feedback.py: hidden after one turn). At 0.02 a rejection moves
 # it by about 0.2, and a kind taken two times in three stays shown.
 LEARNING_RATE = 0.02
-# What an explored next edit's outcome counts for (see ``ExploringModel.learn``).
-EXPLORED_WEIGHT = 5.0
 _SCORE = index("ne.score") % DIMENSION
 # Keeps the logit of a score of 0 or 1 finite.
 _EPSILON = 1e-3
@@ -105,7 +103,7 @@ class NextEditModel(ExploringModel):
         explore: float = 0.05,
         enabled: bool = True,
         seed: int | None = None,
-        explored_weight: float = EXPLORED_WEIGHT,
+        explored_weight: float = MAX_EXPLORE_WEIGHT,
     ) -> None:
         super().__init__(
             prior_weights(),
