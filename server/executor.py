@@ -13,7 +13,9 @@ interpreter from the event loop while it was still handling the burst).
 time and in order (the engine keeps per-document state that needs no lock then), and apart from
 the pool, so a completion never waits behind indexing or git. A job whose caller stopped
 waiting before it started (a newer request for the same document took over, or the deadline
-passed) never runs.
+passed) never runs. A request's job is ``ask``ed: background work of this worker that watches
+``asked`` (the counts of the modules a document imports) stops its slice at its next step, so
+that the request runs next rather than after the slice.
 
 ``INDEX`` applies changes of files to the workspace index, one at a time and in the order they
 happened (a file set apart when opened, read again when closed or changed on disk).
@@ -49,6 +51,9 @@ class Worker:
         self._drain_queued = False
         # How many jobs ran posted work (a burst of posts runs as one).
         self.drains = 0
+        # Jobs ``ask``ed and not started yet.
+        self._asked = 0
+        self._asked_lock = threading.Lock()
 
     def pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -60,6 +65,38 @@ class Worker:
         takes it out of the queue."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.pool(), functools.partial(fn, *args, **kwargs))
+
+    @property
+    def asked(self) -> bool:
+        """Whether a job someone is waiting for (``ask``) is queued and not started yet: work
+        running here in slices stops at its next step when it is. Read from any thread."""
+        return self._asked > 0
+
+    async def ask(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """``run`` for a job someone is waiting for (a request): while it waits to start,
+        ``asked`` is true, so background work running here stops its slice at its next step
+        rather than finish it first."""
+        loop = asyncio.get_running_loop()
+        started = False
+
+        def job() -> T:
+            nonlocal started
+            with self._asked_lock:
+                if not started:
+                    started = True
+                    self._asked -= 1
+            return fn(*args, **kwargs)
+
+        with self._asked_lock:
+            self._asked += 1
+        try:
+            return await loop.run_in_executor(self.pool(), job)
+        finally:
+            with self._asked_lock:
+                if not started:
+                    # Cancelled (or the pool shut down) before it started: it never will.
+                    started = True
+                    self._asked -= 1
 
     def submit(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> None:
         """Run ``fn`` here, in turn, without waiting for it."""

@@ -86,10 +86,12 @@ class Services:
         from tactful.server.executor import ENGINE
         from tactful.server.features.inline_completion import announce
 
+        # ``ask``: a slice of the engine's background work running when a request comes stops
+        # at its next step, so that the request runs next.
         return CompletionPipeline(
             self.engines,
             lambda: self.feedback,
-            ENGINE.run,
+            ENGINE.ask,
             lambda request: announce(self.server, request),
         )
 

@@ -18,6 +18,16 @@ The local engine's statistics of the workspace modules a document imports are bu
 never by a request (``ImportsCounting``): a slice at a time in the engine's worker, in turn with
 requests, after a document opens, after files change, and after a request that wanted counts
 not built yet (answered with the counts the document had before, or none).
+
+A request never waits behind a whole slice of those counts: a slice stops at its next step
+(256 tokens) once a request is queued for the engine's worker (``executor.ENGINE.asked``), the
+rest left to the next slice; the request is answered with the counts the document had. (The
+reading of an opened document does not stop so: a request below the lines read so far is
+answered with nothing, and replays lost keystrokes saved when it did.) After each slice of
+either, and each change of the index's files, what it left behind is moved out of the cyclic
+garbage collector's sight (``memory.settle``): those tables live long, and full collections
+that walked them again and again stopped every thread, a request's included, for tens of
+milliseconds each.
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ from tactful.analyzers.document import Document
 from tactful.analyzers.text import Point
 from tactful.server.errors import guard
 from tactful.server.executor import ENGINE, INDEX, run_blocking
+from tactful.server.memory import settle
 from tactful.server.progress import progress
 from tactful.suggestion.types import CompletionRequest
 
@@ -78,7 +89,7 @@ def register(server: TactfulServer) -> None:
             # off the loop, as a long file's take a while.
             index.will_update(document.path)
             server.spawn(
-                INDEX.run(index.update, document.path, None), name="setting an open file apart"
+                INDEX.run(_set_apart, index, document.path), name="setting an open file apart"
             )
         observe(document)
         # The engine reads the document now rather than at the first request, a slice at a
@@ -141,7 +152,7 @@ def register(server: TactfulServer) -> None:
             changed.append((path, deleted))
         for path, deleted in changed:
             if deleted:
-                await INDEX.run(index.update, path, None)
+                await INDEX.run(_set_apart, index, path)
             else:
                 await INDEX.run(_reread, index, path)
         if changed:
@@ -179,17 +190,34 @@ class ImportsCounting:
             again = True
             while again:
                 self._again = False
-                while await ENGINE.run(services.local.count_imports):
+                while await ENGINE.run(_count_slice, services.local):
                     await services.typing.foreground.given_way()
                 again = self._again
         finally:
             self._running = False
 
 
+def _count_slice(local: LocalEngine) -> bool:
+    # In the engine's worker: a slice that stops early for a request queued behind it.
+    more = local.count_imports(stop_early=_request_waiting)
+    settle()
+    return more
+
+
+def _read_slice(local: LocalEngine, opening: CompletionRequest) -> bool:
+    more = local.read_more(opening)
+    settle()
+    return more
+
+
+def _request_waiting() -> bool:
+    return ENGINE.asked
+
+
 async def _read(local: LocalEngine, opening: CompletionRequest, foreground: Foreground) -> None:
     # Each slice is a job of its own, queued after the requests sent meanwhile, and none is
     # queued while the developer waits for something else (it would take the interpreter).
-    while await ENGINE.run(local.read_more, opening):
+    while await ENGINE.run(_read_slice, local, opening):
         await foreground.given_way()
 
 
@@ -202,6 +230,12 @@ def _reread(index: RepositoryIndex, path: str) -> None:
     from tactful.analyzers.index import read_source
 
     index.update(path, read_source(Path(path)))
+    settle()
+
+
+def _set_apart(index: RepositoryIndex, path: str) -> None:
+    index.update(path, None)
+    settle()
 
 
 async def _build(server: TactfulServer, index: RepositoryIndex, stop: threading.Event) -> None:

@@ -49,7 +49,7 @@ import dataclasses
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -201,12 +201,13 @@ class LocalEngine:
         imports are wanted and not built yet. Read from any thread."""
         return self._imported.wanted
 
-    def count_imports(self) -> bool:
+    def count_imports(self, stop_early: Callable[[], bool] | None = None) -> bool:
         """Build a slice of the statistics of the modules an open document imports (a few
-        milliseconds of work); True while more is wanted. Requests never build them: they take
-        them once built (``imported``)."""
+        milliseconds of work; less when ``stop_early``, asked between its steps, says a request
+        is waiting); True while more is wanted. Requests never build them: they take them once
+        built (``imported``)."""
         try:
-            return self._imported.count_slice()
+            return self._imported.count_slice(stop_early=stop_early)
         except Exception:
             logger.exception("local engine failed to count imported modules")
             self._imported = ImportedModules(ORDER)
