@@ -2,7 +2,7 @@
 tables kept out of the cyclic garbage collector's way.
 
 Boundary: the process's C allocator, through ctypes: glibc's ``malloc_trim``. Where there is
-none (macOS, musl) nothing is done.
+none (macOS, musl) nothing is done. And the interpreter's cyclic garbage collector (``gc``).
 
 The work that runs when typing pauses (ruff's findings read and their fixes judged, the review
 of the diff, parses) runs on worker threads, and glibc gives each thread that allocates an
@@ -20,13 +20,13 @@ of the server while it does, the event loop and a request included. The workspac
 are frozen once built (``gc.freeze`` at start and after the index build), but the server goes
 on building long-lived tables: an opened document's counts a slice at a time, the counts of the
 modules it imports (up to 120,000 tokens), the index's changed files. Full collections walked
-them again and again and found next to nothing to free (docs/bench.md, "Full garbage
-collections"). ``settle`` runs after each slice of such work, in the thread that did it: a
-collection of the young generations (the objects allocated since the last one, about a
-millisecond), then every object left is frozen, so that a full collection walks only what was
-allocated since. What is frozen is still freed when nothing refers to it any more; only a cycle
-of frozen objects that became garbage would stay (full collections found no garbage at all in
-86 of 89 of them in a traced replay).
+them again and again and found next to nothing to free (docs/bench.md, "Completion round
+trip: full garbage collections and the counting slices"). ``settle`` runs after each slice of
+such work, in the thread that did it: a collection of the young generations (the objects
+allocated since the last one, about a millisecond), then every object left is frozen, so that
+a full collection walks only what was allocated since. What is frozen is still freed when
+nothing refers to it any more; only a cycle of frozen objects that became garbage would stay
+(full collections found no garbage at all in 86 of 89 of them in a traced replay).
 """
 
 from __future__ import annotations

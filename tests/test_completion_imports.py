@@ -16,7 +16,7 @@ from tactful.analyzers.imports import imported_modules, module_paths
 from tactful.analyzers.index import RepositoryIndex
 from tactful.analyzers.text import Point
 from tactful.suggestion.local.engine import LocalEngine, Tuning
-from tactful.suggestion.local.imported import ImportedModules
+from tactful.suggestion.local.imported import STEP_TOKENS, ImportedModules
 from tactful.suggestion.types import CompletionRequest
 
 
@@ -277,3 +277,23 @@ async def test_a_request_never_waits_for_the_imported_modules_counts_over_the_se
         await asyncio.sleep(0.05)
     else:
         raise AssertionError("the imported module's counts were never used")
+
+
+def test_counts_built_in_slices_stopped_early_are_those_built_whole(workspace: Workspace) -> None:
+    # Stopped after every step (as when requests keep arriving), a slice still makes progress
+    # and the counts come out the same.
+    index, _request, _engine = _shop(workspace, CARTS * 40)
+    lines = ["from shop.carts import Cart", "from shop.ledgers import post", ""]
+    stopped, whole = ImportedModules(5), ImportedModules(5)
+    stopped.counts(index, "a", "tests/test_a.py", lines)
+    whole.counts(index, "a", "tests/test_a.py", lines)
+    slices = 1
+    while stopped.count_slice(stop_early=lambda: True):
+        slices += 1
+    while whole.count_slice():
+        pass
+    built = stopped.counts(index, "a", "tests/test_a.py", lines)
+    expected = whole.counts(index, "a", "tests/test_a.py", lines)
+    assert built is not None and expected is not None
+    assert built.tables == expected.tables
+    assert slices > 1 and slices * STEP_TOKENS >= built.tokens_counted
