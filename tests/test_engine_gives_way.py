@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 from fixtures.workspace import Workspace
 
@@ -59,7 +60,7 @@ def test_a_count_slice_stops_at_its_next_step_for_a_request_asked_meanwhile(
             for _ in range(500):
                 if worker.asked:
                     break
-                threading.Event().wait(0.01)
+                time.sleep(0.01)
         looks.append(worker.asked)
         return worker.asked
 
