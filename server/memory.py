@@ -43,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 # Quiet this long (no message, no background task finishing) before freed memory is returned.
 IDLE_S = 1.0
+# Quiet this long before what ``settle`` froze is walked once by a full collection (``reclaim``).
+RECLAIM_IDLE_S = 60.0
 
 
 def _malloc_trim() -> Callable[[int], int] | None:
@@ -76,20 +78,38 @@ def settle() -> None:
     gc.freeze()
 
 
+def reclaim() -> int:
+    """Free the garbage cycles ``settle`` froze (objects that were still in use then and later
+    became a cycle nothing else refers to: an exception and its traceback's frames, say): every
+    frozen object back under the collector's eye, one full collection, frozen again. The
+    collection walks every table, tens to hundreds of milliseconds during which no thread of the
+    server runs, so it runs only once the server has been quiet for ``RECLAIM_IDLE_S``.
+    Returns how many objects it found unreachable."""
+    gc.unfreeze()
+    found = gc.collect()
+    gc.freeze()
+    return found
+
+
 class QuietTrim:
-    """Calls ``release_free_memory`` once the server has been quiet for ``idle_s``, once per
-    quiet moment: activity (``heard``) since the last release is what makes it due."""
+    """Calls ``release_free_memory`` once the server has been quiet for ``idle_s``, and
+    ``reclaim`` once it has been quiet for ``reclaim_idle_s``, each once per quiet moment:
+    activity (``heard``) since the last one is what makes it due."""
 
     def __init__(
         self,
-        run_blocking: Callable[[Callable[[], bool]], Awaitable[bool]],
+        run_blocking: Callable[[Callable[[], Any]], Awaitable[Any]],
         idle_s: float = IDLE_S,
+        reclaim_idle_s: float = RECLAIM_IDLE_S,
     ) -> None:
         self.run_blocking = run_blocking
         self.idle_s = idle_s
+        self.reclaim_idle_s = reclaim_idle_s
         self.releases = 0
+        self.reclaims = 0
         self._last = time.monotonic()
         self._due = False
+        self._reclaim_due = False
 
     @property
     def available(self) -> bool:
@@ -99,18 +119,21 @@ class QuietTrim:
         """Something happened (a message arrived, background work finished)."""
         self._last = time.monotonic()
         self._due = True
+        self._reclaim_due = True
 
     async def run(self) -> None:
-        if _TRIM is None:
-            return
         while True:
-            await asyncio.sleep(self.idle_s / 2)
-            if not self._due or time.monotonic() - self._last < self.idle_s:
-                continue
-            self._due = False
+            await asyncio.sleep(min(self.idle_s, self.reclaim_idle_s) / 2)
+            quiet = time.monotonic() - self._last
             try:
-                await self.run_blocking(release_free_memory)
+                if self._due and _TRIM is not None and quiet >= self.idle_s:
+                    self._due = False
+                    await self.run_blocking(release_free_memory)
+                    self.releases += 1
+                if self._reclaim_due and quiet >= self.reclaim_idle_s:
+                    self._reclaim_due = False
+                    await self.run_blocking(reclaim)
+                    self.reclaims += 1
             except RuntimeError:
                 # The worker pool is shut down: the server is stopping.
                 return
-            self.releases += 1

@@ -3,10 +3,11 @@ collection no longer walks it), and is still freed once nothing refers to it."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import weakref
 
-from tactful.server.memory import settle
+from tactful.server.memory import QuietTrim, reclaim, settle
 
 
 class Table(dict[tuple[str, ...], dict[str, int]]):
@@ -29,5 +30,48 @@ def test_a_settled_table_is_out_of_full_collections_and_still_freed_when_dropped
         gone = weakref.ref(table)
         del table
         assert gone() is None
+    finally:
+        gc.unfreeze()
+
+
+class Node:
+    """One half of a reference cycle, as an exception and its traceback's frames make."""
+
+    other: Node | None = None
+
+
+def test_a_cycle_frozen_while_in_use_is_freed_by_the_quiet_reclaim() -> None:
+    try:
+        first, second = Node(), Node()
+        first.other, second.other = second, first
+        settle()  # frozen while still in use
+        gone = weakref.ref(first)
+        del first, second
+        gc.collect()
+        assert gone() is not None  # a frozen cycle: no collection sees it
+        assert reclaim() >= 2
+        assert gone() is None
+        # What survived the reclaim is frozen again: full collections keep off it.
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
+def test_the_quiet_reclaim_runs_once_per_quiet_moment() -> None:
+    async def session() -> tuple[int, int, int]:
+        quiet = QuietTrim(asyncio.to_thread, idle_s=0.05, reclaim_idle_s=0.3)
+        running = asyncio.ensure_future(quiet.run())
+        quiet.heard()
+        await asyncio.sleep(0.1)
+        early = quiet.reclaims  # not quiet for long enough yet
+        await asyncio.sleep(0.6)
+        once = quiet.reclaims  # quiet: one, and no second without new activity
+        quiet.heard()
+        await asyncio.sleep(0.6)
+        running.cancel()
+        return early, once, quiet.reclaims
+
+    try:
+        assert asyncio.run(session()) == (0, 1, 2)
     finally:
         gc.unfreeze()
