@@ -228,11 +228,11 @@ class Rewrite:
 
     @property
     def other_functions(self) -> bool:
-        """True for a header's rewrite whose function's name is a hole (from one example,
-        above ``EXACT``; from two examples of other names, where they differ): it applies to
-        functions of other names than the example's."""
+        """True for a header's rewrite whose function's name is a hole (from one example, at
+        ``NAMES``; from two examples of functions of other names, where they differ): it
+        applies to functions of other names than the example's."""
         return self.kind == "header" and any(
-            child[0] == "h" and child[2] != "block" for child in self.pattern[2:]
+            child[0] == "h" and child[2] != "block" for child in self.pattern[2:] if len(child) > 2
         )
 
     @property
