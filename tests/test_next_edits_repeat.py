@@ -387,3 +387,19 @@ def test_a_name_read_from_its_module_twice_is_read_so_where_it_stands_alike(tmp_
     assert results(current, "mod.py", found) == [
         "    ses.hooks = dict(response=collections.OrderedDict())"
     ]
+
+
+def test_a_name_read_from_self_instead_is_not_taken_for_a_module_s(tmp_path) -> None:
+    text = (
+        "class Option:\n"
+        "    def get_default(self, name):\n"
+        "        value = lookup(name)\n"
+        "        return convert(name, value)\n"
+    )
+    current = opened(tmp_path, {"mod.py": text})
+    cursor = current.edit("mod.py", "lookup(name)", "lookup(self.name)")
+    assert [
+        item.new_text
+        for item in current.engine.propose(current.uri("mod.py"), cursor)
+        if item.feature("kind_name")
+    ] == []

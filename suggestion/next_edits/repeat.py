@@ -548,6 +548,8 @@ def _qualified(before: Node, after: Node, trees: EditTrees) -> bool:
         name is not None
         and module is not None
         and module.type in ("identifier", "attribute")
+        # ``name`` → ``self.name`` reads an attribute instead of a local: not a module's name.
+        and trees.after.of(module) not in ("self", "cls")
         and trees.after.of(name) == trees.before.of(before)
     )
 
