@@ -15,6 +15,15 @@ edit removed or added stays constant, and so do the names that say which code is
 function a call calls, an attribute's name, a keyword's name. A rule needs at least one such
 constant word (its anchor); without one the pair grows to its parents, at most twice.
 
+A change to a ``def`` line (a parameter, an annotation) is held by the whole function, far
+larger than the change: it is learned on the function's header alone, its body one hole
+(``kind`` ``header``). Beyond its own text, the runs of parameters it kept become holes
+(``get_metavar(self, param)`` → ``get_metavar(self, param, ctx)`` applies to the overrides
+that name their parameters otherwise), then the function's name too, for the functions of
+other names whose header has the same shape (``def pass_context(f):`` → ``def
+pass_context(f: "F") -> "F":`` applies to ``def pass_obj(f):``); the names and annotations
+of its parameters stay (abstracted, the header would read like most of the file's).
+
 Applying a rule searches the text for its anchor (C speed), climbs from each hit to where the
 pattern's root would be and matches there, so its cost follows the hits, not the file's size.
 """
@@ -124,6 +133,7 @@ _LISTS = frozenset(
         "object",
         "type_parameter",
         "subscript",
+        "parameters",
     }
 )
 _LITERALS = frozenset(
@@ -153,7 +163,8 @@ class Rewrite:
 
     ``anchor`` is a constant word of the pattern, ``anchor_type`` its node type and
     ``anchor_depth`` how many parents up from it the pattern's root lies; ``kind`` is
-    ``name``/``attribute`` for a rule that replaces one identifier, else ``node``; ``context``
+    ``name``/``attribute`` for a rule that replaces one identifier, ``header`` for one that
+    rewrites a function's ``def`` line (its body a hole), else ``node``; ``context``
     is the type of the node the example hung from (and ``context_field`` the field it hung
     by; a renamed identifier is only renamed where it stands the same way); ``level`` is how
     far it generalises (``EXACT``..``LITERALS``, or ``TEXT``) and ``climb`` how many parents
@@ -216,6 +227,15 @@ class Rewrite:
         return self.before in self.after
 
     @property
+    def other_functions(self) -> bool:
+        """True for a header's rewrite whose function's name is a hole (from one example, at
+        ``NAMES``; from two examples of functions of other names, where they differ): it
+        applies to functions of other names than the example's."""
+        return self.kind == "header" and any(
+            child[0] == "h" and child[2] != "block" for child in self.pattern[2:] if len(child) > 2
+        )
+
+    @property
     def holes(self) -> int:
         return _count(self.pattern, ("h", "r"))
 
@@ -259,10 +279,15 @@ def learn(edit: RecordedEdit, trees: EditTrees) -> list[Rewrite]:
             break
         if _in_body(before, trees.before.byte(edit.start), trees.before.byte(edit.old_end)):
             break  # a ``def`` or an ``if`` whose body changed: its statements are the edit
-        size = max(before.end_byte - before.start_byte, after.end_byte - after.start_byte)
-        lines = max(
-            before.end_point[0] - before.start_point[0], after.end_point[0] - after.start_point[0]
-        )
+        body = _kept_body(before, after, trees)
+        ends = (before.end_byte, after.end_byte)
+        if body is not None:
+            ends = (body[0].start_byte, body[1].start_byte)  # the header alone
+        size = max(ends[0] - before.start_byte, ends[1] - after.start_byte)
+        last_rows = (before.end_point[0], after.end_point[0])
+        if body is not None:
+            last_rows = (body[0].start_point[0], body[1].start_point[0])
+        lines = max(last_rows[0] - before.start_point[0], last_rows[1] - after.start_point[0])
         if size > MAX_EXAMPLE_BYTES or lines >= MAX_EXAMPLE_LINES:
             break
         if before.child_count == 0 and _defines(before, trees.before, edit.language_id):
@@ -273,7 +298,9 @@ def learn(edit: RecordedEdit, trees: EditTrees) -> list[Rewrite]:
             continue
         general = False
         for level in LEVELS:
-            rule = _generalize(before, after, trees, edit, level, climb)
+            rule = _generalize(
+                before, after, trees, edit, level, climb, body[0] if body is not None else None
+            )
             if rule is None or rule.signature in seen:
                 continue
             seen.add(rule.signature)
@@ -287,6 +314,17 @@ def learn(edit: RecordedEdit, trees: EditTrees) -> list[Rewrite]:
         found.append(textual)
     found.sort(key=lambda rule: (rule.level, rule.climb))
     return found
+
+
+def _kept_body(before: Node, after: Node, trees: EditTrees) -> tuple[Node, Node] | None:
+    """The bodies of a Python function whose ``def`` line the edit changed and whose body it
+    kept as it was (before, after), or None for any other pair."""
+    if before.type != "function_definition" or after.type != "function_definition":
+        return None
+    old, new = before.child_by_field_name("body"), after.child_by_field_name("body")
+    if old is None or new is None or trees.before.of(old) != trees.after.of(new):
+        return None
+    return old, new
 
 
 def _in_body(node: Node, start: int, end: int) -> bool:
@@ -375,14 +413,31 @@ def _defines(leaf: Node, source: Source, language_id: str) -> bool:
 
 
 def _generalize(
-    before: Node, after: Node, trees: EditTrees, edit: RecordedEdit, level: int, climb: int
+    before: Node,
+    after: Node,
+    trees: EditTrees,
+    edit: RecordedEdit,
+    level: int,
+    climb: int,
+    body: Node | None = None,
 ) -> Rewrite | None:
+    """The rewrite of ``before`` into ``after`` generalised to ``level``; ``body``: the body of
+    the function ``before`` is, kept as it was, which becomes a hole (a header's rewrite);
+    a header's runs of parameters become holes at ``RUNS``, and its function's name too at
+    ``NAMES`` (no further)."""
     source_before, source_after = trees.before, trees.after
+    if body is not None and level > NAMES:
+        return None
+    # A header's parameters' names and annotations stay as they are at every level (with
+    # them abstracted it would read like most headers of the file); at ``NAMES`` its
+    # function's name is a hole instead.
+    name = before.child_by_field_name("name") if body is not None and level == NAMES else None
+    abstract = min(level, RUNS) if body is not None else level
     copies = _copies(after, source_after)
     if copies is None:
         return None
     kept_function = _kept_function(before, source_before, source_after.of(after))
-    runs = _kept_runs(before, after, copies, source_before, source_after) if level else {}
+    runs = _kept_runs(before, after, copies, source_before, source_after) if abstract else {}
     holes: dict[str, int] = {}
     kinds: dict[int, str] = {}
     rests: dict[int, str] = {}
@@ -391,12 +446,16 @@ def _generalize(
     def build(node: Node, root: bool) -> Pattern:
         nodes[0] += 1
         text = source_before.of(node)
+        if (body is not None and node.id == body.id) or (name is not None and node.id == name.id):
+            index = holes.setdefault(text, len(holes))
+            kinds[index] = node.type
+            return ("h", index, node.type)
         if (
             not root
             and text in copies
             and _abstractable(node, edit.language_id)
-            and not _anchored(node, kept_function, attributes=level >= ATTRIBUTES)
-            and (level >= LITERALS or (level >= NAMES and not _literal(node)))
+            and not _anchored(node, kept_function, attributes=abstract >= ATTRIBUTES)
+            and (abstract >= LITERALS or (abstract >= NAMES and not _literal(node)))
         ):
             index = holes.setdefault(text, len(holes))
             kinds[index] = _kind(node)
@@ -440,10 +499,10 @@ def _generalize(
             }
         )
     )
-    kind = "node"
+    kind = "node" if body is None else "header"
     scope, scope_at, scope_depth = ANYWHERE, -1, 0
     if before.child_count == 0 and before.type == "identifier":
-        if after.type != before.type:
+        if after.type != before.type and not _qualified(before, after, trees):
             return None  # an identifier wrapped or replaced: which ones is said by its parent
         kind = "attribute" if _is_attribute_name(before) else "name"
         if kind == "name" and edit.language_id == "python":
@@ -462,8 +521,12 @@ def _generalize(
         context=parent.type if parent is not None else "",
         context_field=(py.field_of(before) or "") if parent is not None else "",
         added=added,
-        before=source_before.of(before),
-        after=source_after.of(after),
+        before=_header_text(before, source_before).rstrip()
+        if body is not None
+        else source_before.of(before),
+        after=_header_text(after, source_after).rstrip()
+        if body is not None
+        else source_after.of(after),
         origin=edit.sequence,
         level=level,
         climb=climb,
@@ -471,6 +534,23 @@ def _generalize(
         scope_at=scope_at,
         scope_depth=scope_depth,
         handler=_in_handler(before),
+    )
+
+
+def _qualified(before: Node, after: Node, trees: EditTrees) -> bool:
+    """True when a Python name became the same name read from a module (``OrderedDict`` →
+    ``collections.OrderedDict``): the other uses of the name that stand as it stood (in a
+    call, an annotation...) are meant, as for a rename."""
+    if after.type != "attribute" or _is_attribute_name(before):
+        return False
+    name, module = after.child_by_field_name("attribute"), after.child_by_field_name("object")
+    return (
+        name is not None
+        and module is not None
+        and module.type in ("identifier", "attribute")
+        # ``name`` → ``self.name`` reads an attribute instead of a local: not a module's name.
+        and trees.after.of(module) not in ("self", "cls")
+        and trees.after.of(name) == trees.before.of(before)
     )
 
 
@@ -812,7 +892,7 @@ def sites(rule: Rewrite, source: Source, root: Node, near: int = 0) -> list[Site
             continue
         seen.add(node.id)
         parent = node.parent
-        if rule.kind != "node" and (
+        if rule.kind in ("name", "attribute") and (
             parent is None
             or parent.type != rule.context
             or (py.field_of(node) or "") != rule.context_field
@@ -824,7 +904,8 @@ def sites(rule: Rewrite, source: Source, root: Node, near: int = 0) -> list[Site
         if not _match(rule.pattern, node, source, bindings):
             continue
         text = source.of(node)
-        if rule.added and all(_has_word(text, word) for word in rule.added):
+        header = _header_text(node, source) if rule.kind == "header" else text
+        if rule.added and all(_has_word(header, word) for word in rule.added):
             continue
         replacement = "".join(
             piece if isinstance(piece, str) else bindings.get((piece[0], piece[1]), "")
@@ -832,11 +913,39 @@ def sites(rule: Rewrite, source: Source, root: Node, near: int = 0) -> list[Site
         )
         if replacement == text:
             continue
-        found.append(
-            Site(node.start_byte, node.end_byte, replacement, parent.type if parent else "")
-        )
+        end = node.end_byte
+        if rule.kind == "header":
+            # The ``def`` line alone is rewritten, up to its colon: the body (a hole) and the
+            # line break and indentation before it stay as they are here.
+            body = node.child_by_field_name("body")
+            kept = source.of(body) if body is not None else ""
+            if body is None or not replacement.endswith(kept):
+                continue
+            header = replacement[: len(replacement) - len(kept)].rstrip()
+            if not _compiles(header):
+                continue  # a parameter without a default put after one with a default...
+            end = node.start_byte + len(_header_text(node, source).rstrip().encode())
+            replacement = header
+        found.append(Site(node.start_byte, end, replacement, parent.type if parent else ""))
     found.sort(key=lambda site: site.start)
     return found
+
+
+def _compiles(header: str) -> bool:
+    """True when a ``def`` line compiles (Python's own rules beyond the grammar's: no
+    parameter without a default after one with a default, no name twice)."""
+    try:
+        compile(header + "\n    pass\n", "<header>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def _header_text(function: Node, source: Source) -> str:
+    """A function's text up to its body (its ``def`` line)."""
+    body = function.child_by_field_name("body")
+    end = body.start_byte if body is not None else function.end_byte
+    return source.data[function.start_byte : end].decode("utf-8", "surrogatepass")
 
 
 def _hits(source: Source, word: str, near: int) -> list[int]:
