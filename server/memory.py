@@ -25,8 +25,10 @@ trip: full garbage collections and the counting slices"). ``settle`` runs after 
 such work, in the thread that did it: a collection of the young generations (the objects
 allocated since the last one, about a millisecond), then every object left is frozen, so that
 a full collection walks only what was allocated since. What is frozen is still freed when
-nothing refers to it any more; only a cycle of frozen objects that became garbage would stay
-(full collections found no garbage at all in 86 of 89 of them in a traced replay).
+nothing refers to it any more; only a cycle of frozen objects that became garbage stays (full
+collections found no garbage at all in 86 of 89 of them in a traced replay), until the server
+has been quiet for ``RECLAIM_IDLE_S``: then ``reclaim`` runs one full collection over
+everything, on a worker thread, while nobody waits for an answer.
 """
 
 from __future__ import annotations
