@@ -30,7 +30,7 @@ from tactful.analyzers.diff import (
 from tactful.feedback.pause import Typing
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine
+    from collections.abc import Awaitable, Callable, Coroutine
 
     from tactful.analyzers.document import Snapshot
     from tactful.feedback.loop import FeedbackLoop
@@ -99,17 +99,57 @@ class DocumentPipeline(Generic[E]):
         self.changes = changes if changes is not None else Changes(run_blocking)
         self.typing = typing if typing is not None else Typing()
         self._tasks: dict[str, asyncio.Task[Any]] = {}
+        # The document's task while it waits out its delay (``_run_after``).
+        self._waiting: dict[str, _Waiting] = {}
 
     def _run(self, key: str, work: Coroutine[Any, Any, Any], name: str) -> None:
         """Run ``work`` as the document's background task, cancelling the one before."""
         self._stop(key)
         self._tasks[key] = self.editor.spawn(work, name)
 
+    def _run_after(
+        self, key: str, delay: float, work: Callable[[], Awaitable[Any]], name: str
+    ) -> None:
+        """Run ``work()`` as the document's background task once ``delay`` has passed,
+        cancelling the one before; a call while that task still waits moves its start and
+        gives it this ``work`` instead. Typing reschedules per keystroke: a new task each
+        time (made, started, cancelled, on the event loop) cost about as much as applying
+        the keystroke's edit."""
+        waiting = self._waiting.get(key)
+        task = self._tasks.get(key)
+        start = time.monotonic() + delay
+        if waiting is not None and task is not None and not task.done():
+            waiting.start = start
+            waiting.work = work
+            return
+        self._stop(key)
+        waiting = _Waiting(start, work)
+        self._waiting[key] = waiting
+        self._tasks[key] = self.editor.spawn(self._when_due(key, waiting), name)
+
+    async def _when_due(self, key: str, waiting: _Waiting) -> Any:
+        while (left := waiting.start - time.monotonic()) > 0:
+            await asyncio.sleep(left)
+        if self._waiting.get(key) is waiting:
+            del self._waiting[key]
+        return await waiting.work()
+
     def _stop(self, key: str) -> None:
         """Cancel the document's background task, if any."""
+        self._waiting.pop(key, None)
         task = self._tasks.pop(key, None)
         if task is not None:
             task.cancel()
+
+
+class _Waiting:
+    """A document's task waiting to start its work: when, and what."""
+
+    __slots__ = ("start", "work")
+
+    def __init__(self, start: float, work: Callable[[], Awaitable[Any]]) -> None:
+        self.start = start
+        self.work = work
 
 
 class Changes:

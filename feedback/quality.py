@@ -48,6 +48,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import logging
 import threading
 import time
@@ -270,7 +271,13 @@ class QualityPipeline(DocumentPipeline[Editor]):
             self._stop_judging(document.uri)
             state.judged.set()
             state.updated.set()
-        self._run(document.uri, self.lint(document.uri, delay), "quality findings")
+        if delay > 0:
+            # One waiting lint per document, whose start each keystroke moves.
+            self._run_after(
+                document.uri, delay, functools.partial(self.lint, document.uri), "quality findings"
+            )
+        else:
+            self._run(document.uri, self.lint(document.uri, delay), "quality findings")
 
     def forget(self, key: str) -> None:
         """The document was closed: its work stops, and its fixes still offered were ignored."""

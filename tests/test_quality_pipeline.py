@@ -343,3 +343,19 @@ async def test_a_lint_lets_a_next_edit_request_being_answered_go_first(
     turn = await asyncio.wait_for(linting, 60)
     assert turn.outcome is Outcome.SHOWN
     assert rules(editor.shown[key]) == [(1, "F401"), (5, "F841")]
+
+
+async def test_typing_moves_the_waiting_lint_instead_of_starting_one_per_keystroke(
+    workspace: Workspace,
+) -> None:
+    quality, editor = pipeline(workspace)
+    key = editor.open_file(workspace.write("mod.py", SOURCE))
+    for n in range(1, 31):
+        editor.edit(key, SOURCE + "import sys\n" * (n % 2))
+        quality.schedule(editor.document(key), delay=0.2)
+    # One task waits for the pause; each keystroke moved its start.
+    assert len(editor.tasks) == 1
+    await editor.settle()
+    # It linted the text as it was after the last keystroke.
+    assert quality.documents[key].version == 31
+    assert rules(editor.shown[key]) == [(1, "F401"), (5, "F841")]
