@@ -271,13 +271,10 @@ class QualityPipeline(DocumentPipeline[Editor]):
             self._stop_judging(document.uri)
             state.judged.set()
             state.updated.set()
-        if delay > 0:
-            # One waiting lint per document, whose start each keystroke moves.
-            self._run_after(
-                document.uri, delay, functools.partial(self.lint, document.uri), "quality findings"
-            )
-        else:
-            self._run(document.uri, self.lint(document.uri, delay), "quality findings")
+        # One waiting lint per document, whose start each keystroke moves.
+        self._run_after(
+            document.uri, delay, functools.partial(self.lint, document.uri), "quality findings"
+        )
 
     def forget(self, key: str) -> None:
         """The document was closed: its work stops, and its fixes still offered were ignored."""

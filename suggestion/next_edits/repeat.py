@@ -280,13 +280,13 @@ def learn(edit: RecordedEdit, trees: EditTrees) -> list[Rewrite]:
         if _in_body(before, trees.before.byte(edit.start), trees.before.byte(edit.old_end)):
             break  # a ``def`` or an ``if`` whose body changed: its statements are the edit
         body = _kept_body(before, after, trees)
-        ends = (before.end_byte, after.end_byte)
-        if body is not None:
-            ends = (body[0].start_byte, body[1].start_byte)  # the header alone
-        size = max(ends[0] - before.start_byte, ends[1] - after.start_byte)
-        last_rows = (before.end_point[0], after.end_point[0])
-        if body is not None:
+        if body is None:
+            ends = (before.end_byte, after.end_byte)
+            last_rows = (before.end_point[0], after.end_point[0])
+        else:  # the header alone
+            ends = (body[0].start_byte, body[1].start_byte)
             last_rows = (body[0].start_point[0], body[1].start_point[0])
+        size = max(ends[0] - before.start_byte, ends[1] - after.start_byte)
         lines = max(last_rows[0] - before.start_point[0], last_rows[1] - after.start_point[0])
         if size > MAX_EXAMPLE_BYTES or lines >= MAX_EXAMPLE_LINES:
             break
