@@ -31,6 +31,7 @@ from pathlib import Path, PurePosixPath
 import cydifflib
 import git
 
+from tactful.analyzers.folders import ToolFolders
 from tactful.analyzers.git_safety import open_repo
 from tactful.analyzers.secrets import in_workspace
 
@@ -268,7 +269,14 @@ def _working_tree_diff(repo: git.Repo, location: Path, base_name: str, staged: b
     notes: list[str] = []
     if base.commit is None:
         notes.append("the repository has no commits yet: every file is new")
-    untracked = [] if staged else _untracked(repo, pathspec)
+    untracked: list[str] = []
+    if not staged:
+        untracked, left_out = ToolFolders(root).split(_untracked(repo, pathspec))
+        notes.extend(
+            f"{count} untracked file{'s' if count > 1 else ''} in {folder}/ left out: a build, "
+            "cache or virtual environment folder that .gitignore does not list"
+            for folder, count in sorted(left_out.items())
+        )
     with _index_with_untracked(repo, untracked) as env:
         common = [
             *(["--cached"] if staged else []),

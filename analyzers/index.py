@@ -3,9 +3,11 @@ statistics, and similar snippets for retrieval.
 
 Boundary: reads the workspace's files (never writes them) and its own cache file under the user
 cache directory; no protocol types. Files come from ``git ls-files`` in a repository (so
-``.gitignore`` is respected) or from a walk that skips the usual vendored and build folders
-elsewhere; huge, binary and generated files are skipped. Tokens of each file are persisted with
-the file's size and modification time, so a second start only re-reads what changed.
+``.gitignore`` is respected, and untracked files in a build or environment folder it forgets to
+ignore are left out: ``folders.py``) or from a walk that skips the usual vendored and build
+folders elsewhere; huge, binary and generated files are skipped. Tokens of each file are
+persisted with the file's size and modification time, so a second start only re-reads what
+changed.
 
 Threading: ``build`` runs in a worker thread and swaps fresh counts in when done; ``update``
 and readers share ``lock``, which an update takes for ``UPDATE_STRETCH`` tokens at a time (a
@@ -31,6 +33,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tactful.analyzers.folders import ToolFolders
 from tactful.analyzers.git_safety import run_git
 from tactful.analyzers.languages import language_of_path
 from tactful.analyzers.ngrams import NgramCounts, changed_stretches
@@ -125,16 +128,25 @@ def source_files(root: Path) -> list[str]:
 
 
 def _git_files(root: Path) -> list[str] | None:
+    """Tracked files and the project's untracked, non-ignored ones (not those in a build,
+    cache or environment folder the repository forgets to ignore)."""
+    tracked = _ls_files(root, "--cached")
+    others = _ls_files(root, "--others", "--exclude-standard")
+    if tracked is None or others is None:
+        return None
+    kept, _left_out = ToolFolders(root).split(others)
+    return sorted({*tracked, *kept})
+
+
+def _ls_files(root: Path, *args: str) -> list[str] | None:
     try:
-        result = run_git(
-            root, "ls-files", "-z", "--cached", "--others", "--exclude-standard", timeout=30
-        )
+        result = run_git(root, "ls-files", "-z", *args, timeout=30)
     except (OSError, subprocess.SubprocessError):
         return None
     if result.returncode != 0:
         return None
     names = result.stdout.decode("utf-8", "surrogateescape").split("\0")
-    return sorted({name for name in names if name})
+    return [name for name in names if name]
 
 
 def _walk(root: Path) -> Iterable[str]:

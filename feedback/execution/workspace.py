@@ -30,33 +30,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from tactful.analyzers.folders import ToolFolders, is_tool_dir
 from tactful.analyzers.git_safety import run_git
 from tactful.analyzers.userdirs import cache_dir
 from tactful.feedback.execution.patch import Change
 
 logger = logging.getLogger(__name__)
 
-# Folders that hold builds, caches or environments, never the project's own files.
-SKIPPED_DIRS = frozenset(
-    {
-        ".git",
-        ".hg",
-        ".svn",
-        "__pycache__",
-        ".venv",
-        "venv",
-        "node_modules",
-        ".tox",
-        ".nox",
-        ".mypy_cache",
-        ".pytest_cache",
-        ".ruff_cache",
-        ".eggs",
-        "build",
-        "dist",
-        ".idea",
-    }
-)
 SECRET_DIRS = frozenset({".aws", ".ssh", ".gnupg", ".docker", ".kube"})
 SECRET_NAMES = frozenset({".netrc", "_netrc", ".git-credentials", ".pypirc", ".npmrc"})
 SECRET_SUFFIXES = frozenset({".pem", ".key", ".p12", ".pfx", ".keystore", ".jks"})
@@ -92,17 +72,6 @@ def _git(root: Path, *args: str) -> list[str] | None:
     return [name for name in names if name]
 
 
-def _skipped(relative: str, root: Path) -> bool:
-    """Build, cache and environment folders, which a project rarely forgets to ignore."""
-    parts = PurePosixPath(relative).parts[:-1]
-    for depth, part in enumerate(parts):
-        if part in SKIPPED_DIRS or part.endswith(".egg-info"):
-            return True
-        if (root.joinpath(*parts[: depth + 1]) / "pyvenv.cfg").exists():
-            return True
-    return False
-
-
 def _git_files(root: Path) -> list[str] | None:
     """Tracked and non-ignored files under ``root`` (relative), or None outside a git work tree.
 
@@ -113,7 +82,7 @@ def _git_files(root: Path) -> list[str] | None:
     if tracked is None:
         return None
     others = _git(root, "--others", "--exclude-standard") or []
-    kept = [name for name in others if not _skipped(name, root)]
+    kept, _left_out = ToolFolders(root).split(others)
     return sorted(set(tracked) | set(kept))
 
 
@@ -124,9 +93,7 @@ def _walk_files(root: Path, base: str = "") -> list[str]:
         dirs[:] = [
             d
             for d in dirs
-            if d not in SKIPPED_DIRS
-            and not d.endswith(".egg-info")
-            and not (Path(folder) / d / "pyvenv.cfg").exists()
+            if not is_tool_dir(d) and not (Path(folder) / d / "pyvenv.cfg").exists()
         ]
         rel_folder = Path(folder).relative_to(root)
         for name in files:
