@@ -38,6 +38,10 @@ from tactful.analyzers.userdirs import cache_dir
 
 logger = logging.getLogger(__name__)
 
+# A UTF-8 byte-order mark: ruff reads a file after it, tactful's texts hold it as U+FEFF.
+BOM = "\ufeff"
+BOM_BYTES = BOM.encode("utf-8")
+
 SYNTAX_ERROR = "invalid-syntax"
 RULE_DOCS_URL = "https://docs.astral.sh/ruff/rules/"
 DEFAULT_TIMEOUT_S = 30.0
@@ -100,11 +104,12 @@ def check_text(
     lines = _run_lines(args, root_path, text, options.timeout_s, MAX_FINDINGS)
     if lines is None:
         return []
+    bom = text.startswith(BOM)
     findings: list[Finding] = []
     relative = _Relative(root_path)
     for line in lines:
         try:
-            findings.append(_finding(json.loads(line), root_path, relative))
+            findings.append(_finding(json.loads(line), root_path, relative, bom))
         except (KeyError, TypeError, ValueError):
             logger.debug("skipping an unexpected ruff record: %.200r", line)
     return findings
@@ -134,9 +139,13 @@ def parse_output(output: str, root: str | Path) -> list[Finding]:
         return []
     findings: list[Finding] = []
     relative = _Relative(Path(root))
+    marked: dict[str, bool] = {}
     for record in records:
         try:
-            findings.append(_finding(record, Path(root), relative))
+            name = record["filename"]
+            if name not in marked:
+                marked[name] = _starts_with_bom(Path(root) / name)
+            findings.append(_finding(record, Path(root), relative, marked[name]))
         except (KeyError, TypeError, ValueError):
             logger.debug("skipping an unexpected ruff record: %r", record)
     return findings
@@ -328,9 +337,19 @@ def _log_once(message: str, *args: Any) -> None:
         logger.error(text)
 
 
-def _point(location: dict[str, Any]) -> Point:
-    # ruff reports one-based rows and one-based columns counted in characters (code points).
-    return Point(max(int(location["row"]) - 1, 0), max(int(location["column"]) - 1, 0))
+def _point(location: dict[str, Any], bom: bool = False) -> Point:
+    # ruff reports one-based rows and one-based columns counted in characters (code points),
+    # on the first line after a byte-order mark, which the text read from the file keeps.
+    line, column = max(int(location["row"]) - 1, 0), max(int(location["column"]) - 1, 0)
+    return Point(line, column + 1 if bom and line == 0 else column)
+
+
+def _starts_with_bom(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(len(BOM_BYTES)) == BOM_BYTES
+    except OSError:
+        return False
 
 
 def _relative(filename: str, root: Path) -> str:
@@ -355,17 +374,21 @@ class _Relative:
         return found
 
 
-def _finding(record: dict[str, Any], root: Path, relative: _Relative | None = None) -> Finding:
+def _finding(
+    record: dict[str, Any], root: Path, relative: _Relative | None = None, bom: bool = False
+) -> Finding:
+    """A finding from ruff's record; ``bom``: the file's text starts with a byte-order mark,
+    which ruff's columns on the first line do not count."""
     path = (relative or _Relative(root))(record["filename"])
     code = record.get("code") or SYNTAX_ERROR
-    span = Span(_point(record["location"]), _point(record["end_location"]))
+    span = Span(_point(record["location"], bom), _point(record["end_location"], bom))
     fixes: tuple[Fix, ...] = ()
     raw_fix = record.get("fix")
     if raw_fix:
         edits = tuple(
             Edit(
                 path,
-                Span(_point(edit["location"]), _point(edit["end_location"])),
+                Span(_point(edit["location"], bom), _point(edit["end_location"], bom)),
                 edit.get("content") or "",
             )
             for edit in raw_fix.get("edits") or ()

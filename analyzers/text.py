@@ -27,6 +27,21 @@ class Span:
     end: Point
 
 
+def split_lines(text: str, keepends: bool = False) -> list[str]:
+    """The lines of ``text``, split at ``\\n`` alone, as ``LineIndex``, the LSP and Python's
+    line numbers count them. ``str.splitlines`` also splits at a form feed, ``\\v``, ``\\x1c``
+    to ``\\x1e``, ``\\x85``, ``\\u2028`` and ``\\u2029``, which are part of a line's text
+    there: a line number found with it is off by one for each of them above (a ``\\r`` before a
+    ``\\n`` stays in the line's text, as in ``LineIndex``)."""
+    lines = text.split("\n")
+    last = lines.pop()
+    if keepends:
+        lines = [line + "\n" for line in lines]
+    if last:
+        lines.append(last)
+    return lines
+
+
 def utf16_length(text: str) -> int:
     """Number of UTF-16 code units in ``text``."""
     if text.isascii():

@@ -277,8 +277,12 @@ class FixJudge:
             offer = self._ask_model(turn, self.llm, before, cancelled)
             if offer is not None:
                 return self._end(turn, offer, cancelled)
-        # nothing to offer, and why
-        if self.validate is None:
+        # nothing to offer, and why: what stopped the candidates there were, or that there
+        # were none (not that nothing may run, which would not have given one)
+        proposed = sum(len(proposal.items) for proposal in turn.proposals)
+        if not proposed:
+            verdict = not_validated("no fix known for this finding")
+        elif self.validate is None and proposed > len(turn.dropped):
             verdict = not_validated(self.not_validated_reason)
         else:
             verdict = turn.failure() or not_validated("no fix survived ruff")

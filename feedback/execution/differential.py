@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from tactful.analyzers.text import split_lines
 from tactful.feedback.execution.exercise import FUNCTION, Unit, module_name
 from tactful.feedback.execution.verdict import Counterexample
 
@@ -122,7 +123,7 @@ def _find(
 
 def _segment(text: str, node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
     """The ``def`` through its last line, decorators left out."""
-    lines = text.splitlines(keepends=True)
+    lines = split_lines(text, keepends=True)
     return "".join(lines[node.lineno - 1 : node.end_lineno or node.lineno])
 
 

@@ -30,6 +30,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from tactful.analyzers.text import split_lines
+
 logger = logging.getLogger(__name__)
 
 FUNCTION = "function"
@@ -249,8 +251,8 @@ def _defs_of(text: str) -> tuple[_Def, ...]:
 
 def changed_lines(old_text: str, new_text: str) -> tuple[list[int], list[int]]:
     """One-based lines that differ: (in the old text, in the new text)."""
-    old = old_text.splitlines()
-    new = new_text.splitlines()
+    old = split_lines(old_text)
+    new = split_lines(new_text)
     old_changed: list[int] = []
     new_changed: list[int] = []
     matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from tactful.analyzers.text import Edit, apply_edits
+from tactful.analyzers.text import Edit, apply_edits, split_lines
 
 
 class PatchError(ValueError):
@@ -69,8 +69,10 @@ def _strip_prefix(raw: str) -> str | None:
 
 
 def parse_patch(text: str) -> list[FilePatch]:
-    """Files and hunks of a unified diff; headers other than ---/+++/@@ are skipped."""
-    lines = text.splitlines()
+    """Files and hunks of a unified diff; headers other than ---/+++/@@ are skipped. Lines end
+    at ``\\n`` alone: a file's ``\\r\\n`` line ends, form feeds and the like stay in the lines'
+    text, as ``git diff`` wrote them and as the file has them."""
+    lines = split_lines(text)
     patches: list[FilePatch] = []
     i = 0
     while i < len(lines):

@@ -91,9 +91,7 @@ def _walk_files(root: Path, base: str = "") -> list[str]:
     start = root / base if base else root
     for folder, dirs, files in os.walk(start):
         dirs[:] = [
-            d
-            for d in dirs
-            if not is_tool_dir(d) and not (Path(folder) / d / "pyvenv.cfg").exists()
+            d for d in dirs if not is_tool_dir(d) and not (Path(folder) / d / "pyvenv.cfg").exists()
         ]
         rel_folder = Path(folder).relative_to(root)
         for name in files:

@@ -33,8 +33,8 @@ from pathlib import Path
 from tactful.analyzers.findings import Finding
 from tactful.analyzers.ruff import RuffOptions, check_paths, rule_codes, rule_url
 from tactful.analyzers.selection import PathSelection, RuleSelection, SelectionError
-from tactful.analyzers.text import Edit, Point, apply_edits
-from tactful.feedback.execution.verdict import not_validated
+from tactful.analyzers.text import Edit, Point, apply_edits, split_lines
+from tactful.feedback.execution.verdict import Status, not_validated
 from tactful.feedback.fixes import FixJudge, FixOffer, FixRequest
 from tactful.server.cli import add_selection_arguments, load_settings
 from tactful.server.cli.parallel import add_jobs_argument, in_parallel
@@ -241,10 +241,12 @@ def _where(finding: Finding) -> str:
 
 
 def _read_texts(root: Path, findings: list[Finding]) -> dict[str, str]:
+    """Each file's text as ruff read it: line ends kept (``--apply`` writes a ``\\r\\n`` file
+    back with ``\\r\\n``, and ruff's fixes for it carry them)."""
     texts: dict[str, str] = {}
     for path in {f.path for f in findings}:
         try:
-            texts[path] = (root / path).read_text(encoding="utf-8")
+            texts[path] = (root / path).read_bytes().decode("utf-8")
         except (OSError, UnicodeDecodeError):
             continue
     return texts
@@ -284,7 +286,7 @@ def _apply(
     by file, skipping any that overlaps one already taken."""
     files, taken = _combined(texts, offers, unexercised)
     for path, (_, new_text) in files.items():
-        (root / path).write_text(new_text, encoding="utf-8")
+        (root / path).write_bytes(new_text.encode("utf-8"))
     return taken
 
 
@@ -306,8 +308,8 @@ def _diff(path: str, text: str, edits: tuple[Edit, ...]) -> str:
     new = apply_edits(text, list(edits))
     return "".join(
         difflib.unified_diff(
-            text.splitlines(keepends=True),
-            new.splitlines(keepends=True),
+            split_lines(text, keepends=True),
+            split_lines(new, keepends=True),
             fromfile=f"a/{path}",
             tofile=f"b/{path}",
         )
@@ -378,7 +380,9 @@ def _offer_text(texts: dict[str, str], offer: FixOffer, applied: bool = False) -
     finding = offer.finding
     lines = [f"{_where(finding)}: {finding.rule} {finding.message}"]
     if offer.fix is None:
-        lines.append(f"    no fix ({offer.verdict.summary()})")
+        verdict = offer.verdict
+        why = verdict.reason if verdict.status is Status.NOT_VALIDATED else verdict.summary()
+        lines.append(f"    {why}" if why.startswith("no fix") else f"    no fix ({why})")
         return "\n".join(lines)
     lines.append(f"    {'applied: ' if applied else 'fix: '}{offer.title}")
     if not applied:

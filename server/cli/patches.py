@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Mapping, Sequence
 
-from tactful.analyzers.text import Edit, apply_edits
+from tactful.analyzers.text import Edit, apply_edits, split_lines
 
 NO_NEWLINE = "\\ No newline at end of file\n"
 
@@ -22,8 +22,8 @@ def unified_diff(path: str, old: str, new: str, context: int = 3) -> str:
         return ""
     lines = list(
         difflib.unified_diff(
-            old.splitlines(keepends=True),
-            new.splitlines(keepends=True),
+            split_lines(old, keepends=True),
+            split_lines(new, keepends=True),
             fromfile=f"a/{path}",
             tofile=f"b/{path}",
             n=context,

@@ -43,9 +43,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _read_patch(name: str) -> str:
-    if name == "-":
-        return sys.stdin.read()
-    return Path(name).read_text(encoding="utf-8")
+    """The diff as written: bytes decoded, line ends kept (a file's ``\\r\\n`` is part of the
+    lines of its diff, which text mode would turn into ``\\n``)."""
+    data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+    return data.decode("utf-8")
 
 
 def exit_code(verdict: Verdict) -> int:

@@ -10,15 +10,15 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 
-from tactful.analyzers.text import Edit, Point, Span, apply_edits
+from tactful.analyzers.text import Edit, Point, Span, apply_edits, split_lines
 
 
 def edits_between(old: str, new: str, path: str) -> tuple[Edit, ...]:
     """Line-range edits that turn ``old`` into ``new`` (empty when they are equal)."""
     if old == new:
         return ()
-    old_lines = old.splitlines(keepends=True)
-    new_lines = new.splitlines(keepends=True)
+    old_lines = split_lines(old, keepends=True)
+    new_lines = split_lines(new, keepends=True)
     matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
     edits: list[Edit] = []
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():

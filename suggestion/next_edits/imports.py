@@ -38,7 +38,7 @@ from pathlib import Path
 from tree_sitter import Node
 
 from tactful.analyzers import ruff
-from tactful.analyzers.text import LineIndex
+from tactful.analyzers.text import LineIndex, split_lines
 from tactful.suggestion.next_edits import python as py
 from tactful.suggestion.next_edits.proposals import Elsewhere, next_edit
 from tactful.suggestion.next_edits.targets import Target
@@ -387,8 +387,8 @@ def _only_the_import(text: str, result: str, name: str) -> tuple[int, int, str] 
     """The one range of lines of ``text`` that ``result`` changes, if all it changes is the
     import ``line`` added (a line of its own, or its name joined to an import of the same
     module); else None."""
-    old = text.splitlines(keepends=True)
-    new = result.splitlines(keepends=True)
+    old = split_lines(text, keepends=True)
+    new = split_lines(result, keepends=True)
     blocks = [
         op for op in difflib.SequenceMatcher(None, old, new).get_opcodes() if op[0] != "equal"
     ]

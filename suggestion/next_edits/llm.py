@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from tactful.analyzers.secrets import REDACTED, is_secret_path, redact
-from tactful.analyzers.text import Point
+from tactful.analyzers.text import Point, split_lines
 from tactful.suggestion.llm.client import call_arguments, import_litellm
 from tactful.suggestion.llm.prompts import CHAT, prompt_style
 from tactful.suggestion.next_edits.proposals import next_edit, quote
@@ -112,8 +112,8 @@ def user_edits(edits: Sequence[RecordedEdit], root: str | Path | None = None) ->
         if edit.path and is_secret_path(root, edit.path):
             continue
         name = _display(path, root)
-        before = edit.before.splitlines(keepends=True)
-        after = edit.after.splitlines(keepends=True)
+        before = split_lines(edit.before, keepends=True)
+        after = split_lines(edit.after, keepends=True)
         first = edit.before.count("\n", 0, edit.start)
         last_old = edit.before.count("\n", 0, edit.old_end) + 1
         last_new = edit.after.count("\n", 0, edit.new_end) + 1
