@@ -121,6 +121,20 @@ def test_bench_edits_replays_commits_through_the_server(workspace: Workspace) ->
     assert workspace.git("status", "--porcelain").strip() == ""
 
 
+def test_bench_edits_text_says_what_was_not_typed(workspace: Workspace) -> None:
+    workspace.write("handlers.py", BEFORE)
+    workspace.commit("base")
+    workspace.write("handlers.py", AFTER)
+    workspace.commit("edit a file, add none")
+
+    result = tactful("bench", "edits", str(workspace.root), "--commits", "0")
+
+    assert result.returncode == 0, result.stderr
+    assert "  new files: none typed\n" in result.stdout
+    assert "  first 100 lines of new files: none typed\n" in result.stdout
+    assert "None" not in result.stdout
+
+
 def test_bench_edits_rejects_a_folder_that_is_not_a_repository(tmp_path) -> None:
     result = tactful("bench", "edits", str(tmp_path), timeout=60)
     assert result.returncode == 2 and "not a git repository" in result.stderr

@@ -397,6 +397,9 @@ def _run_completions(
 
 def _text(engine: str, summary: dict[str, Any]) -> str:
     def line(name: str, part: dict[str, Any]) -> str:
+        if not part["requests"]:
+            # Nothing of this kind in the commits replayed: no rate, no latency to speak of.
+            return f"  {name}: none typed"
         latency = part["latency_ms"]
         return (
             f"  {name}: {part['keystrokes']} keystrokes, saved "

@@ -301,7 +301,9 @@ def _text(report: dict[str, Any]) -> str:
         "accepted next edits)",
         f"  shown items that break the parse: {report['broken_parse']}, that add a ruff "
         f"finding: {report['new_ruff_findings']}",
-        f"  latency p50 {latency['p50']} ms p95 {latency['p95']} ms p99 {latency['p99']} ms",
+        f"  latency p50 {latency['p50']} ms p95 {latency['p95']} ms p99 {latency['p99']} ms"
+        if report["requests"]
+        else "  no request made",
     ]
     for name, part in report["latency_ms_by_document_size"].items():
         lines.append(
