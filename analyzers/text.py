@@ -195,13 +195,19 @@ class LineIndex:
         return text[start : start + length]
 
     def line_texts(self, first: int, stop: int, text: str) -> list[str]:
-        """Texts of lines ``first:stop`` without their line breaks, found in one walk."""
+        """Texts of lines ``first:stop`` without their line breaks: one walk to the first, one
+        to the last, and the text between split at its line breaks."""
         first, stop = max(first, 0), min(stop, self._lines)
         if first >= stop:
             return []
         block, index, start, _ = self._locate(first)
+        last_start, last_length = self._span(stop - 1)
+        found = text[start : last_start + last_length].split("\n")
+        if len(found) == stop - first:
+            return found
+        # ``text`` is not the index's (a reader that lags an edit): line by line, as it lies.
         last = self._lines - 1
-        found: list[str] = []
+        found = []
         line = first
         while line < stop:
             lengths = self._chars[block]

@@ -272,7 +272,35 @@ class _Parsed:
     ends: tuple[int, ...]
 
 
-def _with_insertion(request: CompletionRequest, text: str, lines: _Lines) -> _Parsed | None:
+@dataclass(frozen=True, slots=True)
+class _Surroundings:
+    """The window around a request's cursor, dedented, parsed as it is: what every suggestion
+    for the request is checked against (the same for each, so made once)."""
+
+    indent: int
+    above: int
+    cursor_line: str
+    head_bytes: bytes
+    tail_bytes: bytes
+    before: Tree
+
+
+# The surroundings of the last request checked: its suggestions are checked one after the
+# other, each maybe twice (the cut, then the parse), against the same window.
+_last: tuple[CompletionRequest, _Surroundings | None] | None = None
+
+
+def _surroundings(request: CompletionRequest, lines: _Lines) -> _Surroundings | None:
+    global _last
+    last = _last
+    if last is not None and last[0] is request:
+        return last[1]
+    found = _find_surroundings(request, lines)
+    _last = (request, found)
+    return found
+
+
+def _find_surroundings(request: CompletionRequest, lines: _Lines) -> _Surroundings | None:
     parser = _parser(request.language_id)
     if parser is None:
         return None
@@ -291,20 +319,31 @@ def _with_insertion(request: CompletionRequest, text: str, lines: _Lines) -> _Pa
     cursor_line = _dedent(prefix, indent)
     rest = line[column:]
     below = [_dedent(around[n], indent) for n in range(row - top + 1, window.stop)]
-    text_lines = text.split("\n")
-    inserted_text = "\n".join([text_lines[0], *(_dedent(t, indent) for t in text_lines[1:])])
     head = "".join(f"{above_line}\n" for above_line in above) + cursor_line
     tail = rest + "".join(f"\n{below_line}" for below_line in below) + "\n"
     head_bytes = head.encode("utf-8", "surrogatepass")
     tail_bytes = tail.encode("utf-8", "surrogatepass")
-    inserted = inserted_text.encode("utf-8", "surrogatepass")
     before = parse_within(parser, head_bytes + tail_bytes, budget_s=_PARSE_BUDGET_S)
     if before is None:
         return None
+    return _Surroundings(indent, len(above), cursor_line, head_bytes, tail_bytes, before)
+
+
+def _with_insertion(request: CompletionRequest, text: str, lines: _Lines) -> _Parsed | None:
+    around = _surroundings(request, lines)
+    if around is None:
+        return None
+    parser = _parser(request.language_id)
+    assert parser is not None
+    indent, before = around.indent, around.before
+    head_bytes, tail_bytes = around.head_bytes, around.tail_bytes
+    text_lines = text.split("\n")
+    inserted_text = "\n".join([text_lines[0], *(_dedent(t, indent) for t in text_lines[1:])])
+    inserted = inserted_text.encode("utf-8", "surrogatepass")
     start_byte = len(head_bytes)
-    start_point = TSPoint(len(above), utf8_length(cursor_line))
+    start_point = TSPoint(around.above, utf8_length(around.cursor_line))
     new_lines = inserted_text.split("\n")
-    end_row = len(above) + len(new_lines) - 1
+    end_row = around.above + len(new_lines) - 1
     end_column = (start_point.column if len(new_lines) == 1 else 0) + utf8_length(new_lines[-1])
     edited = before.copy()
     edited.edit(
