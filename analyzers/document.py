@@ -30,7 +30,7 @@ from tactful.analyzers.languages import (
     normalize_language_id,
     parse_within,
 )
-from tactful.analyzers.text import DocumentEdit, LineIndex, TextChange, utf8_length
+from tactful.analyzers.text import DocumentEdit, LineIndex, TextChange
 
 logger = logging.getLogger(__name__)
 
@@ -204,26 +204,19 @@ class Document:
     def _apply_range(self, change: TextChange) -> None:
         assert change.start is not None and change.end is not None
         text = self.text
-        start_point, end_point = sorted((change.start, change.end))
-        start = self.lines.offset(start_point, text)
-        end = self.lines.offset(end_point, text)
-        start_byte = self.lines.byte_offset(start_point, text)
-        end_byte = start_byte + utf8_length(text[start:end])
-        start_ts = TSPoint(start_point.line, self.lines.byte_column(start_point, text))
-        old_end_ts = TSPoint(end_point.line, self.lines.byte_column(end_point, text))
-        self.text = text[:start] + change.text + text[end:]
-        self.lines.replace(start, end, start_byte, end_byte, change.text)
+        # One call finds both ends (a walk of the index's blocks each) and updates the index.
+        done = self.lines.edit(change.start, change.end, change.text, text)
+        self.text = text[: done.start] + change.text + text[done.end :]
         self._inserted += len(change.text)
-        new_end = self.lines.point(start + len(change.text))
-        new_end_ts = TSPoint(new_end.line, self.lines.byte_column(new_end, self.text))
         if self._tree is not None:
+            start_point, end_point = sorted((change.start, change.end))
             self._tree.edit(
-                start_byte=start_byte,
-                old_end_byte=end_byte,
-                new_end_byte=start_byte + utf8_length(change.text),
-                start_point=start_ts,
-                old_end_point=old_end_ts,
-                new_end_point=new_end_ts,
+                start_byte=done.start_byte,
+                old_end_byte=done.end_byte,
+                new_end_byte=done.new_end_byte,
+                start_point=TSPoint(start_point.line, done.start_column),
+                old_end_point=TSPoint(end_point.line, done.old_end_column),
+                new_end_point=TSPoint(done.new_end.line, done.new_end_column),
             )
 
     def _parse(self, old_tree: Tree | None) -> None:

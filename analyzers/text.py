@@ -210,13 +210,19 @@ class LineIndex:
         return text[start : start + length]
 
     def line_texts(self, first: int, stop: int, text: str) -> list[str]:
-        """Texts of lines ``first:stop`` without their line breaks, found in one walk."""
+        """Texts of lines ``first:stop`` without their line breaks: one walk to the first, one
+        to the last, and the text between split at its line breaks."""
         first, stop = max(first, 0), min(stop, self._lines)
         if first >= stop:
             return []
         block, index, start, _ = self._locate(first)
+        last_start, last_length = self._span(stop - 1)
+        found = text[start : last_start + last_length].split("\n")
+        if len(found) == stop - first:
+            return found
+        # ``text`` is not the index's (a reader that lags an edit): line by line, as it lies.
         last = self._lines - 1
-        found: list[str] = []
+        found = []
         line = first
         while line < stop:
             lengths = self._chars[block]
@@ -230,12 +236,90 @@ class LineIndex:
             index = 0
         return found
 
+    def edit(self, start_point: Point, end_point: Point, new_text: str, text: str) -> IndexEdit:
+        """Update the index for ``text`` (the text before the edit) after the text between
+        ``start_point`` and ``end_point`` (in either order, clamped to the text as ``offset``
+        clamps) became ``new_text``; where that was and is, in code points and UTF-8 bytes.
+        Each end is found in one walk of the blocks (one for both on one line)."""
+        start_point, end_point = sorted((start_point, end_point))
+        first = self._place(start_point, text)
+        if min(end_point.line, self._lines - 1) == first.line:
+            last = self._on_line(first, end_point, text)
+        else:
+            last = self._place(end_point, text)
+        inserted_bytes = utf8_length(new_text)
+        start_byte = first.byte_start + first.byte_column
+        # (an end before the start, as a point on a line before the first clamps to, is the
+        # start: nothing is removed)
+        end_byte = max(start_byte, last.byte_start + last.byte_column)
+        self._replace(first, last, first.offset, last.offset, start_byte, end_byte, new_text)
+        breaks = new_text.count("\n")
+        if breaks:
+            tail = new_text[new_text.rindex("\n") + 1 :]
+            new_end = Point(first.line + breaks, len(tail))
+            new_end_column = utf8_length(tail)
+        else:
+            new_end = Point(first.line, first.offset - first.start + len(new_text))
+            new_end_column = first.byte_column + inserted_bytes
+        return IndexEdit(
+            first.offset,
+            last.offset,
+            start_byte,
+            end_byte,
+            start_byte + inserted_bytes,
+            first.byte_column,
+            last.byte_column,
+            new_end,
+            new_end_column,
+        )
+
+    def _place(self, point: Point, text: str) -> _Place:
+        line = min(max(point.line, 0), self._lines - 1)
+        block, index, start, byte_start = self._locate(line)
+        return self._on_line(_Place(line, block, index, start, byte_start, 0, 0), point, text)
+
+    def _on_line(self, place: _Place, point: Point, text: str) -> _Place:
+        """``point`` on the line of ``place`` (its line clamped to the text's)."""
+        if point.line >= self._lines:
+            offset = len(text)
+        else:
+            length = self._chars[place.block][place.index] - (place.line < self._lines - 1)
+            offset = place.start + min(max(point.column, 0), length)
+        column = utf8_length(text[place.start : offset])
+        return _Place(
+            place.line, place.block, place.index, place.start, place.byte_start, offset, column
+        )
+
     def replace(self, start: int, end: int, start_byte: int, end_byte: int, new_text: str) -> None:
         """Update the index after text[start:end] (bytes start_byte:end_byte) became new_text."""
         first, first_start = _find(self._chars, self._char_totals, start)
         last, last_start = _find(self._chars, self._char_totals, end)
         first_block, first_index, _, first_byte_start = self._locate(first)
         last_block, last_index, _, last_byte_start = self._locate(last)
+        self._replace(
+            _Place(first, first_block, first_index, first_start, first_byte_start, 0, 0),
+            _Place(last, last_block, last_index, last_start, last_byte_start, 0, 0),
+            start,
+            end,
+            start_byte,
+            end_byte,
+            new_text,
+        )
+
+    def _replace(
+        self,
+        first_place: _Place,
+        last_place: _Place,
+        start: int,
+        end: int,
+        start_byte: int,
+        end_byte: int,
+        new_text: str,
+    ) -> None:
+        first, first_block, first_index = first_place.line, first_place.block, first_place.index
+        last, last_block, last_index = last_place.line, last_place.block, last_place.index
+        first_start, first_byte_start = first_place.start, first_place.byte_start
+        last_start, last_byte_start = last_place.start, last_place.byte_start
         head = start - first_start
         head_bytes = start_byte - first_byte_start
         tail = self._chars[last_block][last_index] - (end - last_start)
@@ -271,6 +355,38 @@ class LineIndex:
         self._char_totals[span] = [sum(block) for block in char_blocks]
         self._byte_totals[span] = [sum(block) for block in byte_blocks]
         self._lines += len(pieces) - 1 - (last - first)
+
+
+@dataclass(frozen=True, slots=True)
+class _Place:
+    """A line found in a ``LineIndex``: its number, block, index in the block, code-point and
+    byte start; and a point on it: its offset and its column in UTF-8 bytes."""
+
+    line: int
+    block: int
+    index: int
+    start: int
+    byte_start: int
+    offset: int
+    byte_column: int
+
+
+@dataclass(frozen=True, slots=True)
+class IndexEdit:
+    """What ``LineIndex.edit`` did: ``start:end`` (bytes ``start_byte:end_byte``) of the
+    old text became what now ends at ``new_end_byte``; the columns in bytes of its start and
+    old end on their lines, and its new end as a point and a column in bytes (what
+    tree-sitter's edit takes)."""
+
+    start: int
+    end: int
+    start_byte: int
+    end_byte: int
+    new_end_byte: int
+    start_column: int
+    old_end_column: int
+    new_end: Point
+    new_end_column: int
 
 
 def _line_lengths(text: str) -> tuple[list[int], list[int]]:

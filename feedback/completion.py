@@ -50,6 +50,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from typing import cast
 
 from tactful.analyzers.paths import workspace_relative
 from tactful.analyzers.text import LineIndex
@@ -67,7 +68,13 @@ from tactful.feedback.turn import (
     Proposal,
 )
 from tactful.suggestion import postprocess
-from tactful.suggestion.engine import LLM, BlockingEngine, Engine, EngineRegistry
+from tactful.suggestion.engine import (
+    LLM,
+    BlockingEngine,
+    CompletionEngine,
+    Engine,
+    EngineRegistry,
+)
 from tactful.suggestion.registry import SuggestionRegistry
 from tactful.suggestion.types import CompletionRequest, Suggestion
 
@@ -253,14 +260,14 @@ class CompletionPipeline:
         left for the caller to drop as stale."""
         engines: list[Engine] = []
         for engine in self.engines.select(options.engine):
-            if isinstance(engine, BlockingEngine) or engine.answering:
+            if _blocking(engine) or cast(CompletionEngine, engine).answering:
                 engines.append(engine)
             else:
                 # Down and backed off: asking would make no call; said when it went down.
                 turn.proposals.append(Proposal(engine.name, (), 0.0, DOWN))
         background = None
         if options.engine == AUTO:
-            background = next((e for e in engines if not isinstance(e, BlockingEngine)), None)
+            background = next((e for e in engines if not _blocking(e)), None)
         asked = [
             asyncio.ensure_future(self._propose(engine, turn.request, options))
             for engine in engines
@@ -304,10 +311,11 @@ class CompletionPipeline:
         started = time.monotonic()
         deadline = started + budget
         work: Awaitable[list[Suggestion]]
-        if isinstance(engine, BlockingEngine):
-            work = self.run_blocking(functools.partial(engine.suggest, request, deadline))
+        if _blocking(engine):
+            blocking = cast(BlockingEngine, engine)
+            work = self.run_blocking(functools.partial(blocking.suggest, request, deadline))
         else:
-            work = engine.complete(request, deadline=deadline)
+            work = cast(CompletionEngine, engine).complete(request, deadline=deadline)
         problem = ""
         try:
             found = await asyncio.wait_for(work, timeout=budget + GRACE_S)
@@ -456,6 +464,21 @@ class CompletionPipeline:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("completion turn %s", turn.summary())
         return turn
+
+
+# Whether an engine's class is a ``BlockingEngine``: a check against a runtime protocol walks
+# the protocol's members each time (tens of microseconds), and it was made on the event loop
+# two or three times per request.
+_BLOCKING: dict[type, bool] = {}
+
+
+def _blocking(engine: Engine) -> bool:
+    """``isinstance(engine, BlockingEngine)``, decided once per class of engine."""
+    kind = type(engine)
+    known = _BLOCKING.get(kind)
+    if known is None:
+        known = _BLOCKING[kind] = isinstance(engine, BlockingEngine)
+    return known
 
 
 def _answered_with_items(task: asyncio.Task[Proposal[Suggestion]]) -> bool:

@@ -30,7 +30,7 @@ from tactful.feedback import trust as trust_list
 from tactful.server import __version__, executor
 from tactful.server import settings as settings_mod
 from tactful.server.errors import ErrorReporter
-from tactful.server.log import LEVELS, ClientLogHandler
+from tactful.server.log import LEVELS, ClientLogHandler, fit_root_level
 from tactful.server.memory import QuietTrim
 from tactful.server.protocol import TactfulProtocol
 from tactful.server.services import Services
@@ -163,6 +163,7 @@ class TactfulServer(LanguageServer):
         self.resolved = settings_mod.load(self.workspace_root, client)
         if self.log_handler is not None:
             self.log_handler.setLevel(LEVELS[self.settings.log.level])
+            fit_root_level()
         self.frame_reader.max_frame_bytes = frame_limit(self.settings)
         fresh = [p for p in self.resolved.problems if p not in self._shown_problems]
         for problem in fresh:

@@ -2,6 +2,11 @@
 
 Boundary: nothing here writes to stdout, which belongs to the protocol. Records from a
 thread other than the event loop's are handed to the loop before they are sent.
+
+The root logger's level follows its handlers' (``fit_root_level``): a record below what any
+handler emits is never made, so a debug call costs a level check, not a record built and
+dropped (about 10,000 a replay of a history's commits, on the event loop for the most part).
+A handler's level changed later (``log.level``) is followed by fitting the root again.
 """
 
 from __future__ import annotations
@@ -30,7 +35,6 @@ _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 def setup_file_logging(level: int = logging.INFO) -> logging.Handler | None:
     """Log to the user cache's log file; stderr is used when the file cannot be opened."""
     root = logging.getLogger()
-    root.setLevel(logging.DEBUG)
     for noisy in ("pygls", "LiteLLM", "litellm", "httpx", "httpcore", "git", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     path = log_file()
@@ -45,7 +49,17 @@ def setup_file_logging(level: int = logging.INFO) -> logging.Handler | None:
     handler.setLevel(level)
     handler.setFormatter(logging.Formatter(_FORMAT))
     root.addHandler(handler)
+    fit_root_level()
     return handler
+
+
+def fit_root_level() -> None:
+    """Set the root logger's level to the least severe level one of its handlers emits
+    (WARNING, the standard library's default, when it has none): a record no handler would
+    emit is then not made at all."""
+    root = logging.getLogger()
+    levels = [handler.level for handler in root.handlers]
+    root.setLevel(min(levels) if levels else logging.WARNING)
 
 
 class ClientLogHandler(logging.Handler):

@@ -233,6 +233,8 @@ def _window(lines: list[str], row: int, prefix_indent: int, to_end: bool) -> _Wi
     starts: dict[int, int] = {own: row}
     least = own
     for number in range(row - 1, -1, -1):
+        if least == 0 and 0 in starts:
+            break  # a construct at the left margin holds the cursor: nothing above counts
         line = lines[number]
         indent = _indent_of(line)
         if indent is None or indent > least:
@@ -272,7 +274,35 @@ class _Parsed:
     ends: tuple[int, ...]
 
 
-def _with_insertion(request: CompletionRequest, text: str, lines: _Lines) -> _Parsed | None:
+@dataclass(frozen=True, slots=True)
+class _Surroundings:
+    """The window around a request's cursor, dedented, parsed as it is: what every suggestion
+    for the request is checked against (the same for each, so made once)."""
+
+    indent: int
+    above: int
+    cursor_line: str
+    head_bytes: bytes
+    tail_bytes: bytes
+    before: Tree
+
+
+# The surroundings of the last request checked: its suggestions are checked one after the
+# other, each maybe twice (the cut, then the parse), against the same window.
+_last: tuple[CompletionRequest, _Surroundings | None] | None = None
+
+
+def _surroundings(request: CompletionRequest, lines: _Lines) -> _Surroundings | None:
+    global _last
+    last = _last
+    if last is not None and last[0] is request:
+        return last[1]
+    found = _find_surroundings(request, lines)
+    _last = (request, found)
+    return found
+
+
+def _find_surroundings(request: CompletionRequest, lines: _Lines) -> _Surroundings | None:
     parser = _parser(request.language_id)
     if parser is None:
         return None
@@ -291,20 +321,101 @@ def _with_insertion(request: CompletionRequest, text: str, lines: _Lines) -> _Pa
     cursor_line = _dedent(prefix, indent)
     rest = line[column:]
     below = [_dedent(around[n], indent) for n in range(row - top + 1, window.stop)]
-    text_lines = text.split("\n")
-    inserted_text = "\n".join([text_lines[0], *(_dedent(t, indent) for t in text_lines[1:])])
     head = "".join(f"{above_line}\n" for above_line in above) + cursor_line
     tail = rest + "".join(f"\n{below_line}" for below_line in below) + "\n"
     head_bytes = head.encode("utf-8", "surrogatepass")
     tail_bytes = tail.encode("utf-8", "surrogatepass")
-    inserted = inserted_text.encode("utf-8", "surrogatepass")
-    before = parse_within(parser, head_bytes + tail_bytes, budget_s=_PARSE_BUDGET_S)
+    before = _parse_window(parser, request.language_id, head_bytes + tail_bytes)
     if before is None:
         return None
+    return _Surroundings(indent, len(above), cursor_line, head_bytes, tail_bytes, before)
+
+
+# The last window parsed (language, bytes, tree; the tree is never edited, only copies of it):
+# the next request's window is mostly the same text (a character typed since), and a parse
+# from the last tree, edited where the texts differ, re-reads only around the difference.
+_last_window: tuple[str, bytes, Tree] | None = None
+# A difference longer than this is parsed from scratch, within the parse budget.
+_REPARSE_BYTES = 2048
+
+
+def _parse_window(parser: Parser, language_id: str, source: bytes) -> Tree | None:
+    """``source`` parsed: from the last window's tree when the two differ by little (a parse
+    of a 160-line window from scratch costs a few hundred microseconds, on the event loop),
+    else from scratch within ``_PARSE_BUDGET_S``."""
+    global _last_window
+    last = _last_window
+    tree = None
+    if last is not None and last[0] == language_id:
+        old = last[1]
+        if old == source:
+            return last[2]
+        start = _common_prefix(old, source)
+        same_end = _common_suffix(old, source, min(len(old), len(source)) - start)
+        old_end, new_end = len(old) - same_end, len(source) - same_end
+        if max(old_end, new_end) - start <= _REPARSE_BYTES:
+            edited = last[2].copy()
+            edited.edit(
+                start_byte=start,
+                old_end_byte=old_end,
+                new_end_byte=new_end,
+                start_point=_point_at(old, start),
+                old_end_point=_point_at(old, old_end),
+                new_end_point=_point_at(source, new_end),
+            )
+            tree = parse_within(parser, source, edited)
+    if tree is None:
+        tree = parse_within(parser, source, budget_s=_PARSE_BUDGET_S)
+    if tree is not None:
+        _last_window = (language_id, source, tree)
+    return tree
+
+
+def _common_prefix(a: bytes, b: bytes) -> int:
+    """How many bytes ``a`` and ``b`` start with alike (slices compared, halving the range)."""
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[low:middle] == b[low:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _common_suffix(a: bytes, b: bytes, limit: int) -> int:
+    """How many bytes (at most ``limit``) ``a`` and ``b`` end with alike."""
+    low, high = 0, max(limit, 0)
+    end_a, end_b = len(a), len(b)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[end_a - middle : end_a - low] == b[end_b - middle : end_b - low]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _point_at(source: bytes, offset: int) -> TSPoint:
+    """Row and byte column of ``offset`` in ``source``."""
+    return TSPoint(source.count(b"\n", 0, offset), offset - (source.rfind(b"\n", 0, offset) + 1))
+
+
+def _with_insertion(request: CompletionRequest, text: str, lines: _Lines) -> _Parsed | None:
+    around = _surroundings(request, lines)
+    if around is None:
+        return None
+    parser = _parser(request.language_id)
+    assert parser is not None
+    indent, before = around.indent, around.before
+    head_bytes, tail_bytes = around.head_bytes, around.tail_bytes
+    text_lines = text.split("\n")
+    inserted_text = "\n".join([text_lines[0], *(_dedent(t, indent) for t in text_lines[1:])])
+    inserted = inserted_text.encode("utf-8", "surrogatepass")
     start_byte = len(head_bytes)
-    start_point = TSPoint(len(above), utf8_length(cursor_line))
+    start_point = TSPoint(around.above, utf8_length(around.cursor_line))
     new_lines = inserted_text.split("\n")
-    end_row = len(above) + len(new_lines) - 1
+    end_row = around.above + len(new_lines) - 1
     end_column = (start_point.column if len(new_lines) == 1 else 0) + utf8_length(new_lines[-1])
     edited = before.copy()
     edited.edit(

@@ -18,6 +18,7 @@ from tactful.analyzers.index import (
 from tactful.analyzers.ngrams import NgramCounts, changed_stretches
 from tactful.analyzers.text import Point
 from tactful.analyzers.tokens import tokenize_text
+from tactful.suggestion import postprocess
 from tactful.suggestion.local.engine import LocalEngine, Tuning
 from tactful.suggestion.local.language import language_counts
 from tactful.suggestion.postprocess import WINDOW_LINES, clean
@@ -333,6 +334,20 @@ def test_post_processing_parses_the_construct_around_the_cursor_in_a_long_file()
     assert cleaned(inside, " * 2\n        print(result, value") == " * 2"
     broken = head + "    def fresh(self, value:\n        result = value|\n\n" + tail
     assert cleaned(broken, " + )") == " + )"
+
+
+def test_post_processing_while_typing_parses_from_the_last_window_as_from_scratch() -> None:
+    """Requests made keystroke by keystroke have their windows parsed from the last one's
+    tree; every check says what it says with the window parsed from scratch."""
+    lines = [METHOD.format(n=n) for n in range(40)]
+    typed = "        result = compute(value, [item for item in value if item], key=None)"
+    suggestions = [" + )", ")\n        return result", " * 2\n        print(result, value"]
+    for column in range(len(typed) + 1):
+        source = "class Big:\n" + "".join(lines[:20]) + typed[:column] + "|\n" + "".join(lines[20:])
+        for suggestion in suggestions:
+            warm = cleaned(source, suggestion)
+            postprocess._last_window = None  # the next check parses its window from scratch
+            assert cleaned(source, suggestion) == warm, (column, suggestion)
 
 
 def test_an_index_over_nothing_is_empty(tmp_path: Path) -> None:

@@ -259,3 +259,55 @@ def test_a_document_given_up_on_is_not_parsed_again_before_its_wait_nor_without_
     waiting, text = _given_up(retry_after_s=60.0)
     _keep_first_line(waiting, text)
     assert waiting.tree is None and waiting.unparsable
+
+
+def test_an_edit_found_in_one_walk_says_what_the_index_answers_point_by_point() -> None:
+    """``LineIndex.edit`` (both ends of an edit found in one walk of the blocks each) gives
+    the offsets, bytes and columns the index's own questions give, points past a line's end
+    or past the last line included, and leaves the index as ``replace`` does."""
+    rng = random.Random(5)
+    text = "".join(f"line {i} é😀\n" if i % 7 else "\n" for i in range(1500))
+    index = LineIndex(text)
+    pieces = ["x", "\n", "é😀", "a\nb\nc", "\n" * 300, "".join(f"r{i}\n" for i in range(600)), ""]
+    for _ in range(300):
+        a = _random_point(rng, index.line_count())
+        b = (
+            _random_point(rng, index.line_count())
+            if rng.random() < 0.5
+            else Point(a.line, a.column + rng.randrange(5))
+        )
+        new = rng.choice(pieces)
+        reference = index.copy()
+        first, last = sorted((a, b))
+        start, end = reference.offset(first, text), reference.offset(last, text)
+        start_byte = reference.byte_offset(first, text)
+        end_byte = start_byte + len(text[start:end].encode())
+        columns = reference.byte_column(first, text), reference.byte_column(last, text)
+        reference.replace(start, end, start_byte, end_byte, new)
+        after = text[:start] + new + text[end:]
+        new_end = reference.point(start + len(new))
+
+        done = index.edit(a, b, new, text)
+
+        assert (done.start, done.end, done.start_byte, done.end_byte) == (
+            start,
+            end,
+            start_byte,
+            end_byte,
+        )
+        assert done.new_end_byte == start_byte + len(new.encode())
+        assert (done.start_column, done.old_end_column) == columns
+        assert done.new_end == new_end
+        assert done.new_end_column == reference.byte_column(new_end, after)
+        assert index.starts == reference.starts and index.byte_starts == reference.byte_starts
+        text = after
+        if len(text) > 200_000:
+            text = text[:50_000]
+            index = LineIndex(text)
+
+
+def _random_point(rng: random.Random, lines: int) -> Point:
+    """A point on one of ``lines`` lines, or (one time in five) up to 3 lines past them; its
+    column often past its line's end."""
+    far = rng.random() < 0.2
+    return Point(rng.randrange(lines + 3 if far else lines), rng.randrange(40))

@@ -237,3 +237,18 @@ async def test_the_rules_of_a_review_overtaken_by_an_edit_are_told_to_stop(
     assert told == [True]
     # The newer review's comments are shown, the overtaken one's never.
     assert marks(editor.shown[key]) == [(6, "debug-leftover"), (8, "debug-leftover")]
+
+
+async def test_typing_moves_the_waiting_review_instead_of_starting_one_per_keystroke(
+    workspace: Workspace,
+) -> None:
+    review, editor = pipeline(changed_repo(workspace))
+    key = editor.open_file(workspace.root / "geo.py")
+    for n in range(1, 32):
+        editor.edit(key, NEW + "breakpoint()\n" * (n % 2))
+        review.schedule(key, delay=0.2)
+    # One task waits for the pause; each keystroke moved its start.
+    assert len(editor.tasks) == 1
+    await editor.settle()
+    # It reviewed the text as it was after the last keystroke.
+    assert marks(editor.shown[key]) == [(6, "debug-leftover"), (8, "debug-leftover")]

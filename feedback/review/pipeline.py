@@ -228,13 +228,22 @@ class ReviewPipeline(DocumentPipeline[Editor]):
             return
         generation = self._next_generation(key)
         self._asks_llm[key] = with_llm
-        self._run(key, self._review_later(key, generation, delay, with_llm), "review comments")
+        # One waiting review per document, whose start each keystroke moves (and whose work,
+        # of the newest generation, each keystroke replaces): not a task made and cancelled
+        # on the event loop per keystroke.
+        self._run_after(
+            key,
+            delay,
+            functools.partial(self._review_when_free, key, generation, bool(delay), with_llm),
+            "review comments",
+        )
 
-    async def _review_later(self, key: str, generation: int, delay: float, with_llm: bool) -> None:
-        if delay:
+    async def _review_when_free(
+        self, key: str, generation: int, waited: bool, with_llm: bool
+    ) -> None:
+        if waited:
             # A review after edits waits for the developer to pause: its rules are pure Python
             # over the change, which a completion or next edit would wait behind.
-            await asyncio.sleep(delay)
             await self.typing.pause()
         else:
             # One at once (a document opened) still lets a next-edit request being answered

@@ -18,7 +18,7 @@ def run(args: argparse.Namespace) -> int:
     import gc
 
     from tactful.server.app import build_server
-    from tactful.server.log import ClientLogHandler, setup_file_logging
+    from tactful.server.log import ClientLogHandler, fit_root_level, setup_file_logging
 
     setup_file_logging()
     server = build_server()
@@ -29,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
     handler = ClientLogHandler(server, logging.INFO)
     server.log_handler = handler
     logging.getLogger().addHandler(handler)
+    fit_root_level()
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")
         if not host or not port.isdigit():
