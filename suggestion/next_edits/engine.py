@@ -256,6 +256,8 @@ class NextEditEngine:
         learned: list[tuple[list[repeat.Rewrite], RecordedEdit]] = []
         support: Counter[repeat.Signature] = Counter()
         homes: dict[str, Target] = {uri: current}
+        # Each home's places of a rewrite, found once in this request.
+        places_in: dict[str, repeat.SitesIn] = {}
         trees_by_edit = self._edit_trees(edits, homes)
         others: dict[str, _Remembered] = {}
 
@@ -300,12 +302,17 @@ class NextEditEngine:
                 continue
             try:
                 later = [e for e in edits if e.uri == edit.uri and e.sequence > edit.sequence]
+                if home.tree is None:
+                    continue
+                if edit.uri not in places_in:
+                    places_in[edit.uri] = repeat.SitesIn(home.source, home.tree.root_node)
                 found.extend(
                     self._repeat(
                         rules,
                         edit,
                         support,
                         home,
+                        places_in[edit.uri],
                         later,
                         elsewhere_of(home),
                         search_elsewhere=self.options.repeat_elsewhere and edit is edits[-1],
@@ -400,6 +407,7 @@ class NextEditEngine:
         edit: RecordedEdit,
         support: Counter[repeat.Signature],
         home: Target,
+        home_sites: repeat.SitesIn,
         later: Sequence[RecordedEdit],
         elsewhere: Elsewhere,
         search_elsewhere: bool = True,
@@ -414,7 +422,9 @@ class NextEditEngine:
         places: list[tuple[Target, repeat.Site]] = []
         near = home.source.byte(map_offset(edit.new_end, later) or 0)
         for rule in rules:
-            places = [(home, site) for site in self._home_sites(rule, home, later, near)]
+            places = [
+                (home, site) for site in self._home_sites(rule, home, home_sites, later, near)
+            ]
             if places:
                 chosen = rule
                 break
@@ -498,11 +508,13 @@ class NextEditEngine:
         return found
 
     def _home_sites(
-        self, rule: repeat.Rewrite, home: Target, later: Sequence[RecordedEdit], near: int
+        self,
+        rule: repeat.Rewrite,
+        home: Target,
+        home_sites: repeat.SitesIn,
+        later: Sequence[RecordedEdit],
+        near: int,
     ) -> list[repeat.Site]:
-        tree = home.tree
-        if tree is None:
-            return []
         area = (0, len(home.source.data))
         if rule.scope == repeat.LOCAL:
             function = _scope_function(rule, home, later)
@@ -510,9 +522,7 @@ class NextEditEngine:
                 return []
             area = (function.start_byte, function.end_byte)
         return [
-            site
-            for site in repeat.sites(rule, home.source, tree.root_node, near)
-            if area[0] <= site.start and site.end <= area[1]
+            site for site in home_sites(rule, near) if area[0] <= site.start and site.end <= area[1]
         ]
 
     def _sites_elsewhere(

@@ -872,12 +872,7 @@ def sites(rule: Rewrite, source: Source, root: Node, near: int = 0) -> list[Site
         return _text_sites(rule, source, root)
     found: list[Site] = []
     seen: set[int] = set()
-    # Start from the constant word the text has the fewest of: the fewer hits, the fewer
-    # places to try the whole pattern at.
-    anchor, anchor_type, depth = min(
-        rule.anchors[:MAX_ANCHORS] or ((rule.anchor, rule.anchor_type, rule.anchor_depth),),
-        key=lambda candidate: source.count(candidate[0]),
-    )
+    anchor, anchor_type, depth = _start(rule, source)
     size = len(anchor.encode())
     for hit in _hits(source, anchor, near):
         leaf = root.descendant_for_byte_range(hit, hit + size)
@@ -929,6 +924,53 @@ def sites(rule: Rewrite, source: Source, root: Node, near: int = 0) -> list[Site
         found.append(Site(node.start_byte, end, replacement, parent.type if parent else ""))
     found.sort(key=lambda site: site.start)
     return found
+
+
+def _start(rule: Rewrite, source: Source) -> tuple[str, str, int]:
+    """The constant word a search for ``rule`` starts from: the one the text has the fewest
+    of (the fewer hits, the fewer places to try the whole pattern at)."""
+    return min(
+        rule.anchors[:MAX_ANCHORS] or ((rule.anchor, rule.anchor_type, rule.anchor_depth),),
+        key=lambda candidate: source.count(candidate[0]),
+    )
+
+
+class SitesIn:
+    """``sites`` in one text, each rewrite's places found once.
+
+    The edits a request learns from often teach the same rewrite (two examples of one change
+    each teach it, and their generalisations meet), and each is tried against the whole text:
+    in the padded replay's slowest requests, over a third of the calls were a rewrite already
+    tried. A rewrite's places depend on what ``sites`` reads of it, and on ``near`` only when
+    its starting word occurs more than ``MAX_HITS`` times.
+    """
+
+    def __init__(self, source: Source, root: Node) -> None:
+        self.source = source
+        self.root = root
+        self._found: dict[tuple[object, ...], list[Site]] = {}
+
+    def __call__(self, rule: Rewrite, near: int = 0) -> list[Site]:
+        if rule.level == TEXT:
+            key: tuple[object, ...] = (TEXT, rule.pattern, rule.template, rule.context)
+        else:
+            anchor = _start(rule, self.source)
+            key = (
+                rule.level,
+                rule.kind,
+                rule.pattern,
+                rule.template,
+                anchor,
+                rule.context,
+                rule.context_field,
+                rule.handler,
+                rule.added,
+                near if self.source.count(anchor[0]) > MAX_HITS else None,
+            )
+        found = self._found.get(key)
+        if found is None:
+            found = self._found[key] = sites(rule, self.source, self.root, near)
+        return list(found)
 
 
 def _compiles(header: str) -> bool:
@@ -1172,6 +1214,9 @@ def _has_word(text: str, word: str) -> bool:
 def _match(
     pattern: Pattern, node: Node, source: Source, bindings: dict[tuple[str, int], str]
 ) -> bool:
+    # Tried at every place a rule's starting word occurs, and most places fail: the cheap
+    # tests (a type, a number of children) come before the children are made, and loops
+    # stand where generators would cost a frame each.
     tag = pattern[0]
     if tag == "l":
         return node.child_count == 0 and node.type == pattern[1] and source.of(node) == pattern[2]
@@ -1186,34 +1231,38 @@ def _match(
         return True
     if node.type != pattern[1]:
         return False
-    expected = pattern[2:]
-    children = node.children
-    rest_at = next((i for i, child in enumerate(expected) if child[0] == "r"), None)
-    if rest_at is None:
-        if len(children) != len(expected):
+    size = len(pattern) - 2
+    rest_at = -1
+    for index in range(2, len(pattern)):
+        if pattern[index][0] == "r":
+            rest_at = index - 2
+            break
+    count = node.child_count
+    if rest_at < 0:
+        if count != size:
             return False
-        return all(
-            _match(child, actual, source, bindings)
-            for child, actual in zip(expected, children, strict=True)
-        )
-    head, tail = expected[:rest_at], expected[rest_at + 1 :]
-    if len(children) < len(head) + len(tail) + 1:
+        children = node.children
+        for index in range(size):
+            if not _match(pattern[index + 2], children[index], source, bindings):
+                return False
+        return True
+    tail_size = size - rest_at - 1
+    if count < rest_at + tail_size + 1:
         return False
-    middle = children[len(head) : len(children) - len(tail)]
-    if not middle[0].is_named or not middle[-1].is_named:
+    children = node.children
+    first, last = children[rest_at], children[count - tail_size - 1]
+    if not first.is_named or not last.is_named:
         return False
-    if not all(
-        _match(c, a, source, bindings) for c, a in zip(head, children[: len(head)], strict=True)
-    ):
-        return False
-    if tail and not all(
-        _match(c, a, source, bindings)
-        for c, a in zip(tail, children[len(children) - len(tail) :], strict=True)
-    ):
-        return False
-    bindings[("r", expected[rest_at][1])] = source.data[
-        middle[0].start_byte : middle[-1].end_byte
-    ].decode("utf-8", "surrogatepass")
+    for index in range(rest_at):
+        if not _match(pattern[index + 2], children[index], source, bindings):
+            return False
+    for index in range(tail_size):
+        actual = children[count - tail_size + index]
+        if not _match(pattern[rest_at + 3 + index], actual, source, bindings):
+            return False
+    bindings[("r", pattern[rest_at + 2][1])] = source.data[first.start_byte : last.end_byte].decode(
+        "utf-8", "surrogatepass"
+    )
     return True
 
 
