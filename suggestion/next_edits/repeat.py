@@ -864,66 +864,89 @@ def _count(pattern: Pattern, kinds: tuple[str, ...]) -> int:
 # -- applying ------------------------------------------------------------------------------
 
 
-def sites(rule: Rewrite, source: Source, root: Node, near: int = 0) -> list[Site]:
+def sites(
+    rule: Rewrite,
+    source: Source,
+    root: Node,
+    near: int = 0,
+    tried: dict[int, tuple[int | None, Site | None]] | None = None,
+) -> list[Site]:
     """Where ``rule`` applies in a text (and what each place becomes), in document order;
     when its anchor occurs very often, only the occurrences nearest to byte ``near`` are
-    tried."""
+    tried. ``tried``: what each occurrence of the anchor gave the rule before in this text
+    (the node its pattern is tried at, and the place or None), kept and added to."""
     if rule.level == TEXT:
         return _text_sites(rule, source, root)
     found: list[Site] = []
     seen: set[int] = set()
     anchor, anchor_type, depth = _start(rule, source)
     size = len(anchor.encode())
+    known = {} if tried is None else tried
     for hit in _hits(source, anchor, near):
-        leaf = root.descendant_for_byte_range(hit, hit + size)
-        if leaf is None or leaf.type != anchor_type or leaf.start_byte != hit:
+        at = known.get(hit)
+        if at is None:
+            at = known[hit] = _site_at(rule, source, root, hit, size, anchor_type, depth)
+        node_id, site = at
+        if node_id is None or node_id in seen:
             continue
-        if leaf.end_byte != hit + size:
-            continue
-        node: Node | None = leaf
-        for _ in range(depth):
-            node = node.parent if node is not None else None
-        if node is None or node.id in seen:
-            continue
-        seen.add(node.id)
-        parent = node.parent
-        if rule.kind in ("name", "attribute") and (
-            parent is None
-            or parent.type != rule.context
-            or (py.field_of(node) or "") != rule.context_field
-        ):
-            continue
-        if rule.handler and not _in_handler(node):
-            continue
-        bindings: dict[tuple[str, int], str] = {}
-        if not _match(rule.pattern, node, source, bindings):
-            continue
-        text = source.of(node)
-        header = _header_text(node, source) if rule.kind == "header" else text
-        if rule.added and all(_has_word(header, word) for word in rule.added):
-            continue
-        replacement = "".join(
-            piece if isinstance(piece, str) else bindings.get((piece[0], piece[1]), "")
-            for piece in rule.template
-        )
-        if replacement == text:
-            continue
-        end = node.end_byte
-        if rule.kind == "header":
-            # The ``def`` line alone is rewritten, up to its colon: the body (a hole) and the
-            # line break and indentation before it stay as they are here.
-            body = node.child_by_field_name("body")
-            kept = source.of(body) if body is not None else ""
-            if body is None or not replacement.endswith(kept):
-                continue
-            header = replacement[: len(replacement) - len(kept)].rstrip()
-            if not _compiles(header):
-                continue  # a parameter without a default put after one with a default...
-            end = node.start_byte + len(_header_text(node, source).rstrip().encode())
-            replacement = header
-        found.append(Site(node.start_byte, end, replacement, parent.type if parent else ""))
+        seen.add(node_id)
+        if site is not None:
+            found.append(site)
     found.sort(key=lambda site: site.start)
     return found
+
+
+def _site_at(
+    rule: Rewrite, source: Source, root: Node, hit: int, size: int, anchor_type: str, depth: int
+) -> tuple[int | None, Site | None]:
+    """The node ``rule``'s pattern is tried at for the occurrence of its anchor at byte
+    ``hit`` (None when it has none), and the place it makes there (None when none)."""
+    leaf = root.descendant_for_byte_range(hit, hit + size)
+    if leaf is None or leaf.type != anchor_type or leaf.start_byte != hit:
+        return None, None
+    if leaf.end_byte != hit + size:
+        return None, None
+    node: Node | None = leaf
+    for _ in range(depth):
+        node = node.parent if node is not None else None
+    if node is None:
+        return None, None
+    parent = node.parent
+    if rule.kind in ("name", "attribute") and (
+        parent is None
+        or parent.type != rule.context
+        or (py.field_of(node) or "") != rule.context_field
+    ):
+        return node.id, None
+    if rule.handler and not _in_handler(node):
+        return node.id, None
+    bindings: dict[tuple[str, int], str] = {}
+    if not _match(rule.pattern, node, source, bindings):
+        return node.id, None
+    text = source.of(node)
+    header = _header_text(node, source) if rule.kind == "header" else text
+    if rule.added and all(_has_word(header, word) for word in rule.added):
+        return node.id, None
+    replacement = "".join(
+        piece if isinstance(piece, str) else bindings.get((piece[0], piece[1]), "")
+        for piece in rule.template
+    )
+    if replacement == text:
+        return node.id, None
+    end = node.end_byte
+    if rule.kind == "header":
+        # The ``def`` line alone is rewritten, up to its colon: the body (a hole) and the
+        # line break and indentation before it stay as they are here.
+        body = node.child_by_field_name("body")
+        kept = source.of(body) if body is not None else ""
+        if body is None or not replacement.endswith(kept):
+            return node.id, None
+        header = replacement[: len(replacement) - len(kept)].rstrip()
+        if not _compiles(header):
+            return node.id, None  # a parameter without a default put after one with a default...
+        end = node.start_byte + len(_header_text(node, source).rstrip().encode())
+        replacement = header
+    return node.id, Site(node.start_byte, end, replacement, parent.type if parent else "")
 
 
 def _start(rule: Rewrite, source: Source) -> tuple[str, str, int]:
@@ -936,41 +959,42 @@ def _start(rule: Rewrite, source: Source) -> tuple[str, str, int]:
 
 
 class SitesIn:
-    """``sites`` in one text, each rewrite's places found once.
+    """``sites`` in one text, each rewrite tried once at each place.
 
     The edits a request learns from often teach the same rewrite (two examples of one change
-    each teach it, and their generalisations meet), and each is tried against the whole text:
-    in the padded replay's slowest requests, over a third of the calls were a rewrite already
-    tried. A rewrite's places depend on what ``sites`` reads of it, and on ``near`` only when
-    its starting word occurs more than ``MAX_HITS`` times.
+    each teach it, and their generalisations meet), and each is tried at every occurrence of
+    its starting word, or at the ``MAX_HITS`` nearest to the edit when there are more: in the
+    padded replay's slowest requests, most of the calls were a rewrite already tried, at
+    occurrences most of which the one before had tried (the edits are near one another).
+    What a rewrite gives at one occurrence depends on what ``sites`` reads of it alone.
     """
 
     def __init__(self, source: Source, root: Node) -> None:
         self.source = source
         self.root = root
-        self._found: dict[tuple[object, ...], list[Site]] = {}
+        self._tried: dict[tuple[object, ...], dict[int, tuple[int | None, Site | None]]] = {}
+        self._text: dict[tuple[object, ...], list[Site]] = {}
 
     def __call__(self, rule: Rewrite, near: int = 0) -> list[Site]:
         if rule.level == TEXT:
-            key: tuple[object, ...] = (TEXT, rule.pattern, rule.template, rule.context)
-        else:
-            anchor = _start(rule, self.source)
-            key = (
-                rule.level,
-                rule.kind,
-                rule.pattern,
-                rule.template,
-                anchor,
-                rule.context,
-                rule.context_field,
-                rule.handler,
-                rule.added,
-                near if self.source.count(anchor[0]) > MAX_HITS else None,
-            )
-        found = self._found.get(key)
-        if found is None:
-            found = self._found[key] = sites(rule, self.source, self.root, near)
-        return list(found)
+            key: tuple[object, ...] = (rule.pattern, rule.template, rule.context)
+            found = self._text.get(key)
+            if found is None:
+                found = self._text[key] = sites(rule, self.source, self.root, near)
+            return list(found)
+        key = (
+            rule.level,
+            rule.kind,
+            rule.pattern,
+            rule.template,
+            _start(rule, self.source),
+            rule.context,
+            rule.context_field,
+            rule.handler,
+            rule.added,
+        )
+        tried = self._tried.setdefault(key, {})
+        return sites(rule, self.source, self.root, near, tried)
 
 
 def _compiles(header: str) -> bool:
