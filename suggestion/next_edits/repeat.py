@@ -603,7 +603,7 @@ def _name_scope(leaf: Node, source: Source) -> tuple[str, int]:
     root = leaf
     while root.parent is not None:
         root = root.parent
-    for other in py.identifiers_at(root, source, name):
+    for other in py.iter_identifiers(root, source, name):
         if py.scope(other).type == "module" and (
             py.is_binding(other) or py.definition_role(other, source) in (py.FUNCTION, py.CLASS)
         ):
