@@ -882,10 +882,11 @@ def sites(
     anchor, anchor_type, depth = _start(rule, source)
     size = len(anchor.encode())
     known = {} if tried is None else tried
+    words = _spelled(rule.pattern, anchor)
     for hit in _hits(source, anchor, near):
         at = known.get(hit)
         if at is None:
-            at = known[hit] = _site_at(rule, source, root, hit, size, anchor_type, depth)
+            at = known[hit] = _site_at(rule, source, root, hit, size, anchor_type, depth, words)
         node_id, site = at
         if node_id is None or node_id in seen:
             continue
@@ -896,11 +897,31 @@ def sites(
     return found
 
 
+def _spelled(pattern: Pattern, anchor: str) -> tuple[bytes, ...]:
+    """The words of a pattern's constant leaves (but ``anchor``): each stands in the text of
+    any node the pattern matches."""
+    words = {
+        leaf[2]
+        for leaf in _leaves(pattern)
+        if leaf[0] == "l" and len(leaf[2]) > 1 and leaf[2] != anchor
+    }
+    return tuple(word.encode("utf-8", "surrogatepass") for word in sorted(words))
+
+
 def _site_at(
-    rule: Rewrite, source: Source, root: Node, hit: int, size: int, anchor_type: str, depth: int
+    rule: Rewrite,
+    source: Source,
+    root: Node,
+    hit: int,
+    size: int,
+    anchor_type: str,
+    depth: int,
+    words: tuple[bytes, ...] = (),
 ) -> tuple[int | None, Site | None]:
     """The node ``rule``'s pattern is tried at for the occurrence of its anchor at byte
-    ``hit`` (None when it has none), and the place it makes there (None when none)."""
+    ``hit`` (None when it has none), and the place it makes there (None when none).
+    ``words``: spelled in the text of any node the pattern matches (``_spelled``), looked for
+    first: most places a pattern is tried at lack one of them."""
     leaf = root.descendant_for_byte_range(hit, hit + size)
     if leaf is None or leaf.type != anchor_type or leaf.start_byte != hit:
         return None, None
@@ -911,6 +932,10 @@ def _site_at(
         node = node.parent if node is not None else None
     if node is None:
         return None, None
+    data, start, end = source.data, node.start_byte, node.end_byte
+    for word in words:
+        if data.find(word, start, end) < 0:
+            return node.id, None
     parent = node.parent
     if rule.kind in ("name", "attribute") and (
         parent is None
