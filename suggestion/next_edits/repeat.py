@@ -989,8 +989,8 @@ class SitesIn:
     The edits a request learns from often teach the same rewrite (two examples of one change
     each teach it, and their generalisations meet), and each is tried at every occurrence of
     its starting word, or at the ``MAX_HITS`` nearest to the edit when there are more: in the
-    padded replay's slowest requests, most of the calls were a rewrite already tried, at
-    occurrences most of which the one before had tried (the edits are near one another).
+    padded replay's slowest requests, up to two thirds of the calls were of a rewrite already
+    tried, at occurrences mostly tried already (the edits are near one another).
     What a rewrite gives at one occurrence depends on what ``sites`` reads of it alone.
     """
 
