@@ -466,6 +466,22 @@ class NextEditEngine:
                 (site.start, site.end, site.text)
             )
         score_of = repeat_score(rule, examples, counted, dangling)
+        # What the rewrite says of every place, counted once (walks of its pattern), not per
+        # place: a rewrite in a long file has dozens.
+        of_rule = {
+            "examples": float(examples),
+            "sites": float(len(places)),
+            "sites_in_file": float(in_file),
+            "holes": float(rule.holes),
+            "pattern_size": float(rule.size),
+            "level": float(rule.level),
+            "climb": float(rule.climb),
+            "kind_" + rule.kind: 1.0,
+            "scope_" + rule.scope: 1.0,
+            "dangling": float(dangling),
+            "removes": float(len(rule.removed)),
+            "extends": float(rule.extends),
+        }
         found: list[NextEdit] = []
         for target, replacements in per_target.values():
             for start, end, text in by_line(target.source, replacements):
@@ -473,21 +489,10 @@ class NextEditEngine:
                     rule.kind == "text" or contexts.get((id(target), start)) == rule.context
                 )
                 evidence = {
-                    "examples": float(examples),
-                    "sites": float(len(places)),
-                    "sites_in_file": float(in_file),
-                    "holes": float(rule.holes),
-                    "pattern_size": float(rule.size),
-                    "level": float(rule.level),
-                    "climb": float(rule.climb),
-                    "kind_" + rule.kind: 1.0,
-                    "scope_" + rule.scope: 1.0,
-                    "dangling": float(dangling),
+                    **of_rule,
                     "same_context": float(same_context),
                     "same_file": float(target is home),
                     "lines": float(text.count("\n")),
-                    "removes": float(len(rule.removed)),
-                    "extends": float(rule.extends),
                 }
                 found.append(
                     next_edit(
