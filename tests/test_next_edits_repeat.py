@@ -403,3 +403,20 @@ def test_a_name_read_from_self_instead_is_not_taken_for_a_module_s(tmp_path) -> 
         for item in current.engine.propose(current.uri("mod.py"), cursor)
         if item.feature("kind_name")
     ] == []
+
+
+def test_the_same_rewrite_learned_far_apart_in_a_long_file_is_proposed_near_each_edit(
+    tmp_path,
+) -> None:
+    # The word the rewrite starts from occurs more often than the places tried per edit
+    # (the nearest to it), and both edits teach the same rewrite: each is still followed
+    # near where it was made, and the places tried for both are tried once.
+    text = "".join(f"def f{i}(v):\n    return old_api(v, {i})\n\n\n" for i in range(200))
+    current = opened(tmp_path, {"mod.py": text})
+    current.edit("mod.py", "old_api(v, 20)", "new_api(v, 20)")
+    cursor = current.edit("mod.py", "old_api(v, 180)", "new_api(v, 180)")
+    found = current.engine.propose(current.uri("mod.py"), cursor)
+    lines = {item.span.start.line for item in found if item.source == REPEAT}
+    assert {4 * 19 + 1, 4 * 21 + 1} <= lines  # beside the first edit
+    assert {4 * 179 + 1, 4 * 181 + 1} <= lines  # beside the second
+    assert 4 * 100 + 1 not in lines  # far from both

@@ -256,6 +256,8 @@ class NextEditEngine:
         learned: list[tuple[list[repeat.Rewrite], RecordedEdit]] = []
         support: Counter[repeat.Signature] = Counter()
         homes: dict[str, Target] = {uri: current}
+        # Each home's places of a rewrite, found once in this request.
+        places_in: dict[str, repeat.SitesIn] = {}
         trees_by_edit = self._edit_trees(edits, homes)
         others: dict[str, _Remembered] = {}
 
@@ -300,12 +302,17 @@ class NextEditEngine:
                 continue
             try:
                 later = [e for e in edits if e.uri == edit.uri and e.sequence > edit.sequence]
+                if home.tree is None:
+                    continue
+                if edit.uri not in places_in:
+                    places_in[edit.uri] = repeat.SitesIn(home.source, home.tree.root_node)
                 found.extend(
                     self._repeat(
                         rules,
                         edit,
                         support,
                         home,
+                        places_in[edit.uri],
                         later,
                         elsewhere_of(home),
                         search_elsewhere=self.options.repeat_elsewhere and edit is edits[-1],
@@ -400,6 +407,7 @@ class NextEditEngine:
         edit: RecordedEdit,
         support: Counter[repeat.Signature],
         home: Target,
+        home_sites: repeat.SitesIn,
         later: Sequence[RecordedEdit],
         elsewhere: Elsewhere,
         search_elsewhere: bool = True,
@@ -414,7 +422,9 @@ class NextEditEngine:
         places: list[tuple[Target, repeat.Site]] = []
         near = home.source.byte(map_offset(edit.new_end, later) or 0)
         for rule in rules:
-            places = [(home, site) for site in self._home_sites(rule, home, later, near)]
+            places = [
+                (home, site) for site in self._home_sites(rule, home, home_sites, later, near)
+            ]
             if places:
                 chosen = rule
                 break
@@ -456,6 +466,22 @@ class NextEditEngine:
                 (site.start, site.end, site.text)
             )
         score_of = repeat_score(rule, examples, counted, dangling)
+        # What the rewrite says of every place, counted once (walks of its pattern), not per
+        # place: a rewrite in a long file has dozens.
+        of_rule = {
+            "examples": float(examples),
+            "sites": float(len(places)),
+            "sites_in_file": float(in_file),
+            "holes": float(rule.holes),
+            "pattern_size": float(rule.size),
+            "level": float(rule.level),
+            "climb": float(rule.climb),
+            "kind_" + rule.kind: 1.0,
+            "scope_" + rule.scope: 1.0,
+            "dangling": float(dangling),
+            "removes": float(len(rule.removed)),
+            "extends": float(rule.extends),
+        }
         found: list[NextEdit] = []
         for target, replacements in per_target.values():
             for start, end, text in by_line(target.source, replacements):
@@ -463,21 +489,10 @@ class NextEditEngine:
                     rule.kind == "text" or contexts.get((id(target), start)) == rule.context
                 )
                 evidence = {
-                    "examples": float(examples),
-                    "sites": float(len(places)),
-                    "sites_in_file": float(in_file),
-                    "holes": float(rule.holes),
-                    "pattern_size": float(rule.size),
-                    "level": float(rule.level),
-                    "climb": float(rule.climb),
-                    "kind_" + rule.kind: 1.0,
-                    "scope_" + rule.scope: 1.0,
-                    "dangling": float(dangling),
+                    **of_rule,
                     "same_context": float(same_context),
                     "same_file": float(target is home),
                     "lines": float(text.count("\n")),
-                    "removes": float(len(rule.removed)),
-                    "extends": float(rule.extends),
                 }
                 found.append(
                     next_edit(
@@ -498,11 +513,13 @@ class NextEditEngine:
         return found
 
     def _home_sites(
-        self, rule: repeat.Rewrite, home: Target, later: Sequence[RecordedEdit], near: int
+        self,
+        rule: repeat.Rewrite,
+        home: Target,
+        home_sites: repeat.SitesIn,
+        later: Sequence[RecordedEdit],
+        near: int,
     ) -> list[repeat.Site]:
-        tree = home.tree
-        if tree is None:
-            return []
         area = (0, len(home.source.data))
         if rule.scope == repeat.LOCAL:
             function = _scope_function(rule, home, later)
@@ -510,9 +527,7 @@ class NextEditEngine:
                 return []
             area = (function.start_byte, function.end_byte)
         return [
-            site
-            for site in repeat.sites(rule, home.source, tree.root_node, near)
-            if area[0] <= site.start and site.end <= area[1]
+            site for site in home_sites(rule, near) if area[0] <= site.start and site.end <= area[1]
         ]
 
     def _sites_elsewhere(

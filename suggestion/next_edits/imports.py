@@ -155,7 +155,8 @@ def _bound(statement: Node, source: Source) -> Sequence[tuple[str, Node]]:
 def _still_used(root: Node, source: Source, name: str) -> bool:
     """True when ``name`` is used anywhere outside import statements, or appears in a string
     (``__all__``, a lazy ``getattr``)."""
-    for leaf in py.identifiers_at(root, source, name):
+    # The first use answers: a name used all over a long file is not collected whole.
+    for leaf in py.iter_identifiers(root, source, name):
         if py.enclosing(leaf, _IMPORTS) is None:
             return True
     text = source.text
@@ -310,7 +311,7 @@ def _used_as_module(current: Target, name: str) -> bool:
     tree = current.tree
     if tree is None:
         return False
-    for leaf in py.identifiers_at(tree.root_node, current.source, name):
+    for leaf in py.iter_identifiers(tree.root_node, current.source, name):
         parent = leaf.parent
         if (
             parent is not None

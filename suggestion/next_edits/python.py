@@ -222,7 +222,7 @@ def iter_identifiers(
 def bound_at_module(root: Node, source: Source, name: str) -> bool:
     """True when a module binds ``name`` at its top level (an import, a ``def``, a ``class``
     or an assignment outside any function)."""
-    for leaf in identifiers_at(root, source, name):
+    for leaf in iter_identifiers(root, source, name):
         if scope(leaf).type != "module":
             continue
         if is_binding(leaf) or definition_role(leaf, source) in (FUNCTION, CLASS):

@@ -603,7 +603,7 @@ def _name_scope(leaf: Node, source: Source) -> tuple[str, int]:
     root = leaf
     while root.parent is not None:
         root = root.parent
-    for other in py.identifiers_at(root, source, name):
+    for other in py.iter_identifiers(root, source, name):
         if py.scope(other).type == "module" and (
             py.is_binding(other) or py.definition_role(other, source) in (py.FUNCTION, py.CLASS)
         ):
@@ -864,71 +864,162 @@ def _count(pattern: Pattern, kinds: tuple[str, ...]) -> int:
 # -- applying ------------------------------------------------------------------------------
 
 
-def sites(rule: Rewrite, source: Source, root: Node, near: int = 0) -> list[Site]:
+def sites(
+    rule: Rewrite,
+    source: Source,
+    root: Node,
+    near: int = 0,
+    tried: dict[int, tuple[int | None, Site | None]] | None = None,
+) -> list[Site]:
     """Where ``rule`` applies in a text (and what each place becomes), in document order;
     when its anchor occurs very often, only the occurrences nearest to byte ``near`` are
-    tried."""
+    tried. ``tried``: what each occurrence of the anchor gave the rule before in this text
+    (the node its pattern is tried at, and the place or None), kept and added to."""
     if rule.level == TEXT:
         return _text_sites(rule, source, root)
     found: list[Site] = []
     seen: set[int] = set()
-    # Start from the constant word the text has the fewest of: the fewer hits, the fewer
-    # places to try the whole pattern at.
-    anchor, anchor_type, depth = min(
+    anchor, anchor_type, depth = _start(rule, source)
+    size = len(anchor.encode())
+    known = {} if tried is None else tried
+    words = _spelled(rule.pattern, anchor)
+    for hit in _hits(source, anchor, near):
+        at = known.get(hit)
+        if at is None:
+            at = known[hit] = _site_at(rule, source, root, hit, size, anchor_type, depth, words)
+        node_id, site = at
+        if node_id is None or node_id in seen:
+            continue
+        seen.add(node_id)
+        if site is not None:
+            found.append(site)
+    found.sort(key=lambda site: site.start)
+    return found
+
+
+def _spelled(pattern: Pattern, anchor: str) -> tuple[bytes, ...]:
+    """The words of a pattern's constant leaves (but ``anchor``): each stands in the text of
+    any node the pattern matches."""
+    words = {
+        leaf[2]
+        for leaf in _leaves(pattern)
+        if leaf[0] == "l" and len(leaf[2]) > 1 and leaf[2] != anchor
+    }
+    return tuple(word.encode("utf-8", "surrogatepass") for word in sorted(words))
+
+
+def _site_at(
+    rule: Rewrite,
+    source: Source,
+    root: Node,
+    hit: int,
+    size: int,
+    anchor_type: str,
+    depth: int,
+    words: tuple[bytes, ...] = (),
+) -> tuple[int | None, Site | None]:
+    """The node ``rule``'s pattern is tried at for the occurrence of its anchor at byte
+    ``hit`` (None when it has none), and the place it makes there (None when none).
+    ``words``: spelled in the text of any node the pattern matches (``_spelled``), looked for
+    first: most places a pattern is tried at lack one of them."""
+    leaf = root.descendant_for_byte_range(hit, hit + size)
+    if leaf is None or leaf.type != anchor_type or leaf.start_byte != hit:
+        return None, None
+    if leaf.end_byte != hit + size:
+        return None, None
+    node: Node | None = leaf
+    for _ in range(depth):
+        node = node.parent if node is not None else None
+    if node is None:
+        return None, None
+    data, start, end = source.data, node.start_byte, node.end_byte
+    for word in words:
+        if data.find(word, start, end) < 0:
+            return node.id, None
+    parent = node.parent
+    if rule.kind in ("name", "attribute") and (
+        parent is None
+        or parent.type != rule.context
+        or (py.field_of(node) or "") != rule.context_field
+    ):
+        return node.id, None
+    if rule.handler and not _in_handler(node):
+        return node.id, None
+    bindings: dict[tuple[str, int], str] = {}
+    if not _match(rule.pattern, node, source, bindings):
+        return node.id, None
+    text = source.of(node)
+    header = _header_text(node, source) if rule.kind == "header" else text
+    if rule.added and all(_has_word(header, word) for word in rule.added):
+        return node.id, None
+    replacement = "".join(
+        piece if isinstance(piece, str) else bindings.get((piece[0], piece[1]), "")
+        for piece in rule.template
+    )
+    if replacement == text:
+        return node.id, None
+    end = node.end_byte
+    if rule.kind == "header":
+        # The ``def`` line alone is rewritten, up to its colon: the body (a hole) and the
+        # line break and indentation before it stay as they are here.
+        body = node.child_by_field_name("body")
+        kept = source.of(body) if body is not None else ""
+        if body is None or not replacement.endswith(kept):
+            return node.id, None
+        header = replacement[: len(replacement) - len(kept)].rstrip()
+        if not _compiles(header):
+            return node.id, None  # a parameter without a default put after one with a default...
+        end = node.start_byte + len(_header_text(node, source).rstrip().encode())
+        replacement = header
+    return node.id, Site(node.start_byte, end, replacement, parent.type if parent else "")
+
+
+def _start(rule: Rewrite, source: Source) -> tuple[str, str, int]:
+    """The constant word a search for ``rule`` starts from: the one the text has the fewest
+    of (the fewer hits, the fewer places to try the whole pattern at)."""
+    return min(
         rule.anchors[:MAX_ANCHORS] or ((rule.anchor, rule.anchor_type, rule.anchor_depth),),
         key=lambda candidate: source.count(candidate[0]),
     )
-    size = len(anchor.encode())
-    for hit in _hits(source, anchor, near):
-        leaf = root.descendant_for_byte_range(hit, hit + size)
-        if leaf is None or leaf.type != anchor_type or leaf.start_byte != hit:
-            continue
-        if leaf.end_byte != hit + size:
-            continue
-        node: Node | None = leaf
-        for _ in range(depth):
-            node = node.parent if node is not None else None
-        if node is None or node.id in seen:
-            continue
-        seen.add(node.id)
-        parent = node.parent
-        if rule.kind in ("name", "attribute") and (
-            parent is None
-            or parent.type != rule.context
-            or (py.field_of(node) or "") != rule.context_field
-        ):
-            continue
-        if rule.handler and not _in_handler(node):
-            continue
-        bindings: dict[tuple[str, int], str] = {}
-        if not _match(rule.pattern, node, source, bindings):
-            continue
-        text = source.of(node)
-        header = _header_text(node, source) if rule.kind == "header" else text
-        if rule.added and all(_has_word(header, word) for word in rule.added):
-            continue
-        replacement = "".join(
-            piece if isinstance(piece, str) else bindings.get((piece[0], piece[1]), "")
-            for piece in rule.template
+
+
+class SitesIn:
+    """``sites`` in one text, each rewrite tried once at each place.
+
+    The edits a request learns from often teach the same rewrite (two examples of one change
+    each teach it, and their generalisations meet), and each is tried at every occurrence of
+    its starting word, or at the ``MAX_HITS`` nearest to the edit when there are more: in the
+    padded replay's slowest requests, up to two thirds of the calls were of a rewrite already
+    tried, at occurrences mostly tried already (the edits are near one another).
+    What a rewrite gives at one occurrence depends on what ``sites`` reads of it alone.
+    """
+
+    def __init__(self, source: Source, root: Node) -> None:
+        self.source = source
+        self.root = root
+        self._tried: dict[tuple[object, ...], dict[int, tuple[int | None, Site | None]]] = {}
+        self._text: dict[tuple[object, ...], list[Site]] = {}
+
+    def __call__(self, rule: Rewrite, near: int = 0) -> list[Site]:
+        if rule.level == TEXT:
+            key: tuple[object, ...] = (rule.pattern, rule.template, rule.context)
+            found = self._text.get(key)
+            if found is None:
+                found = self._text[key] = sites(rule, self.source, self.root, near)
+            return list(found)
+        key = (
+            rule.level,
+            rule.kind,
+            rule.pattern,
+            rule.template,
+            _start(rule, self.source),
+            rule.context,
+            rule.context_field,
+            rule.handler,
+            rule.added,
         )
-        if replacement == text:
-            continue
-        end = node.end_byte
-        if rule.kind == "header":
-            # The ``def`` line alone is rewritten, up to its colon: the body (a hole) and the
-            # line break and indentation before it stay as they are here.
-            body = node.child_by_field_name("body")
-            kept = source.of(body) if body is not None else ""
-            if body is None or not replacement.endswith(kept):
-                continue
-            header = replacement[: len(replacement) - len(kept)].rstrip()
-            if not _compiles(header):
-                continue  # a parameter without a default put after one with a default...
-            end = node.start_byte + len(_header_text(node, source).rstrip().encode())
-            replacement = header
-        found.append(Site(node.start_byte, end, replacement, parent.type if parent else ""))
-    found.sort(key=lambda site: site.start)
-    return found
+        tried = self._tried.setdefault(key, {})
+        return sites(rule, self.source, self.root, near, tried)
 
 
 def _compiles(header: str) -> bool:
@@ -1172,6 +1263,9 @@ def _has_word(text: str, word: str) -> bool:
 def _match(
     pattern: Pattern, node: Node, source: Source, bindings: dict[tuple[str, int], str]
 ) -> bool:
+    # Tried at every place a rule's starting word occurs, and most places fail: the cheap
+    # tests (a type, a number of children) come before the children are made, and loops
+    # stand where generators would cost a frame each.
     tag = pattern[0]
     if tag == "l":
         return node.child_count == 0 and node.type == pattern[1] and source.of(node) == pattern[2]
@@ -1186,34 +1280,38 @@ def _match(
         return True
     if node.type != pattern[1]:
         return False
-    expected = pattern[2:]
-    children = node.children
-    rest_at = next((i for i, child in enumerate(expected) if child[0] == "r"), None)
-    if rest_at is None:
-        if len(children) != len(expected):
+    size = len(pattern) - 2
+    rest_at = -1
+    for index in range(2, len(pattern)):
+        if pattern[index][0] == "r":
+            rest_at = index - 2
+            break
+    count = node.child_count
+    if rest_at < 0:
+        if count != size:
             return False
-        return all(
-            _match(child, actual, source, bindings)
-            for child, actual in zip(expected, children, strict=True)
-        )
-    head, tail = expected[:rest_at], expected[rest_at + 1 :]
-    if len(children) < len(head) + len(tail) + 1:
+        children = node.children
+        for index in range(size):
+            if not _match(pattern[index + 2], children[index], source, bindings):
+                return False
+        return True
+    tail_size = size - rest_at - 1
+    if count < rest_at + tail_size + 1:
         return False
-    middle = children[len(head) : len(children) - len(tail)]
-    if not middle[0].is_named or not middle[-1].is_named:
+    children = node.children
+    first, last = children[rest_at], children[count - tail_size - 1]
+    if not first.is_named or not last.is_named:
         return False
-    if not all(
-        _match(c, a, source, bindings) for c, a in zip(head, children[: len(head)], strict=True)
-    ):
-        return False
-    if tail and not all(
-        _match(c, a, source, bindings)
-        for c, a in zip(tail, children[len(children) - len(tail) :], strict=True)
-    ):
-        return False
-    bindings[("r", expected[rest_at][1])] = source.data[
-        middle[0].start_byte : middle[-1].end_byte
-    ].decode("utf-8", "surrogatepass")
+    for index in range(rest_at):
+        if not _match(pattern[index + 2], children[index], source, bindings):
+            return False
+    for index in range(tail_size):
+        actual = children[count - tail_size + index]
+        if not _match(pattern[rest_at + 3 + index], actual, source, bindings):
+            return False
+    bindings[("r", pattern[rest_at + 2][1])] = source.data[first.start_byte : last.end_byte].decode(
+        "utf-8", "surrogatepass"
+    )
     return True
 
 
