@@ -1,7 +1,7 @@
 """Folders that hold builds, caches or environments, never the project's own files.
 
-Boundary: a path's parts, and one look per folder for the file that marks a virtual environment
-(``pyvenv.cfg``); nothing is read or written.
+Boundary: a path's parts, one look per folder for the file that marks a virtual environment
+(``pyvenv.cfg``), and ``git ls-files`` (through ``git_safety``); nothing is written.
 
 git lists the untracked files of a folder the repository forgets to ignore, and a virtual
 environment made in the workspace (``python -m venv .venv``, where tactful looks for the
@@ -11,8 +11,11 @@ review's diff, the index the engine learns from, the sandbox's copy) leaves out 
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
+
+from tactful.analyzers.git_safety import run_git
 
 TOOL_DIRS = frozenset(
     {
@@ -77,3 +80,27 @@ class ToolFolders:
             else:
                 left[folder] = left.get(folder, 0) + 1
         return kept, left
+
+
+def project_files(root: Path) -> list[str] | None:
+    """Tracked files under ``root`` (relative, POSIX) and the project's untracked, non-ignored
+    ones (not those in a build, cache or environment folder the repository forgets to ignore);
+    None outside a git work tree."""
+    tracked = _ls_files(root, "--cached")
+    if tracked is None:
+        return None
+    others = _ls_files(root, "--others", "--exclude-standard") or []
+    kept, _left_out = ToolFolders(root).split(others)
+    return sorted({*tracked, *kept})
+
+
+def _ls_files(root: Path, *args: str) -> list[str] | None:
+    try:
+        # Through git_safety: the repository's configured programs (fsmonitor, filters) stay off.
+        done = run_git(root, "ls-files", "-z", *args, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if done.returncode != 0:
+        return None
+    names = done.stdout.decode("utf-8", "surrogateescape").split("\0")
+    return [name for name in names if name]

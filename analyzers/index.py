@@ -25,7 +25,6 @@ import logging
 import os
 import pickle
 import re
-import subprocess
 import threading
 import time
 from collections import OrderedDict
@@ -33,8 +32,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tactful.analyzers.folders import ToolFolders
-from tactful.analyzers.git_safety import run_git
+from tactful.analyzers.folders import project_files
 from tactful.analyzers.languages import language_of_path
 from tactful.analyzers.ngrams import NgramCounts, changed_stretches
 from tactful.analyzers.paths import path_kind
@@ -113,7 +111,7 @@ class _FileEntry:
 
 def source_files(root: Path) -> list[str]:
     """Paths, relative to ``root``, of the source files worth learning from."""
-    relative = _git_files(root)
+    relative = project_files(root)
     if not relative:
         # Not a repository, or a folder the enclosing repository ignores as a whole.
         relative = list(_walk(root))
@@ -125,28 +123,6 @@ def source_files(root: Path) -> list[str]:
         # A link out of the workspace (or to a FIFO) is no source of this workspace.
         and in_workspace(root, path)
     ]
-
-
-def _git_files(root: Path) -> list[str] | None:
-    """Tracked files and the project's untracked, non-ignored ones (not those in a build,
-    cache or environment folder the repository forgets to ignore)."""
-    tracked = _ls_files(root, "--cached")
-    others = _ls_files(root, "--others", "--exclude-standard")
-    if tracked is None or others is None:
-        return None
-    kept, _left_out = ToolFolders(root).split(others)
-    return sorted({*tracked, *kept})
-
-
-def _ls_files(root: Path, *args: str) -> list[str] | None:
-    try:
-        result = run_git(root, "ls-files", "-z", *args, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if result.returncode != 0:
-        return None
-    names = result.stdout.decode("utf-8", "surrogateescape").split("\0")
-    return [name for name in names if name]
 
 
 def _walk(root: Path) -> Iterable[str]:

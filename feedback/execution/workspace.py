@@ -30,8 +30,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from tactful.analyzers.folders import ToolFolders, is_tool_dir
-from tactful.analyzers.git_safety import run_git
+from tactful.analyzers.folders import is_tool_dir, project_files
 from tactful.analyzers.userdirs import cache_dir
 from tactful.feedback.execution.patch import Change
 
@@ -60,32 +59,6 @@ def is_secret(relative: str) -> bool:
     return name.startswith("id_") and suffix in ("", ".pub")
 
 
-def _git(root: Path, *args: str) -> list[str] | None:
-    try:
-        # Through git_safety: the repository's configured programs (fsmonitor, filters) stay off.
-        done = run_git(root, "-c", "core.quotepath=off", "ls-files", "-z", *args, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if done.returncode != 0:
-        return None
-    names = done.stdout.decode("utf-8", "surrogateescape").split("\0")
-    return [name for name in names if name]
-
-
-def _git_files(root: Path) -> list[str] | None:
-    """Tracked and non-ignored files under ``root`` (relative), or None outside a git work tree.
-
-    Tracked files are all kept; untracked ones are skipped inside build, cache and virtual
-    environment folders, in case the repository does not ignore them.
-    """
-    tracked = _git(root, "--cached")
-    if tracked is None:
-        return None
-    others = _git(root, "--others", "--exclude-standard") or []
-    kept, _left_out = ToolFolders(root).split(others)
-    return sorted(set(tracked) | set(kept))
-
-
 def _walk_files(root: Path, base: str = "") -> list[str]:
     found: list[str] = []
     start = root / base if base else root
@@ -101,7 +74,7 @@ def _walk_files(root: Path, base: str = "") -> list[str]:
 
 def list_files(root: Path) -> list[str]:
     """The workspace files a sandbox copies: relative POSIX paths, secrets left out."""
-    listed = _git_files(root)
+    listed = project_files(root)
     if not listed:
         # outside git, or a folder that an enclosing repository ignores as a whole
         listed = _walk_files(root)
