@@ -115,7 +115,7 @@ def source_files(root: Path) -> list[str]:
     if not relative:
         # Not a repository, or a folder the enclosing repository ignores as a whole.
         relative = list(_walk(root))
-    return [
+    listed = [
         path
         for path in relative
         if language_of_path(path)
@@ -123,6 +123,23 @@ def source_files(root: Path) -> list[str]:
         # A link out of the workspace (or to a FIFO) is no source of this workspace.
         and in_workspace(root, path)
     ]
+    return _without_aliases(root, listed)
+
+
+def _without_aliases(root: Path, paths: list[str]) -> list[str]:
+    """``paths`` less the links to a file listed already: a file learned once, under the path
+    it has when no link is followed (under its first path when every one is a link)."""
+    real_root = os.path.realpath(root)
+    chosen: dict[str, str] = {}
+    for path in paths:
+        real = os.path.realpath(os.path.join(root, path))
+        first = chosen.get(real)
+        if first is None or (
+            os.path.join(real_root, first) != real and os.path.join(real_root, path) == real
+        ):
+            chosen[real] = path
+    kept = set(chosen.values())
+    return [path for path in paths if path in kept]
 
 
 def _walk(root: Path) -> Iterable[str]:
