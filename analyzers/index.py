@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import logging
 import os
 import pickle
 import re
 import threading
 import time
+import tokenize
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -147,6 +149,22 @@ def _walk(root: Path) -> Iterable[str]:
         dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_DIRS and not d.startswith("."))
         for name in sorted(files):
             yield os.path.relpath(os.path.join(folder, name), root)
+
+
+def decode_source(data: bytes, language_id: str | None) -> str:
+    """The text of a source file's ``data``, decoded as the file declares: a Python file by its
+    PEP 263 coding cookie (``# -*- coding: latin-1 -*-``), anything else, or a cookie that names
+    no codec, as UTF-8. Bytes the encoding cannot read become U+FFFD; a UTF-8 byte order mark
+    is kept as the text's first character, as UTF-8 decoding keeps it."""
+    encoding = "utf-8"
+    if language_id == "python":
+        try:
+            encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        except SyntaxError:  # a cookie naming no codec, or contradicting the BOM
+            encoding = "utf-8"
+    if encoding == "utf-8-sig":
+        encoding = "utf-8"
+    return data.decode(encoding, "replace")
 
 
 def read_source(path: Path) -> str | None:

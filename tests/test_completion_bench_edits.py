@@ -138,3 +138,28 @@ def test_bench_edits_text_says_what_was_not_typed(workspace: Workspace) -> None:
 def test_bench_edits_rejects_a_folder_that_is_not_a_repository(tmp_path) -> None:
     result = tactful("bench", "edits", str(tmp_path), timeout=60)
     assert result.returncode == 2 and "not a git repository" in result.stderr
+
+
+LATIN = "# -*- coding: latin-1 -*-\nGREETING = 'café'\n\n\ndef greet(name):\n    return GREETING\n"
+
+
+def test_bench_edits_types_a_latin_1_file_as_it_declares(workspace: Workspace) -> None:
+    path = workspace.root / "greet.py"
+    path.write_bytes(LATIN.encode("latin-1"))
+    workspace.commit("base")
+    farewell = LATIN.replace("return GREETING", "return f'{GREETING}, {name}, à bientôt'")
+    path.write_bytes(farewell.encode("latin-1"))
+    workspace.commit("greet by name")
+    details = workspace.root.parent / "details.jsonl"
+
+    result = tactful(
+        "bench", "edits", str(workspace.root), "--commits", "0", "--format", "json",
+        "--details", str(details),
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in details.read_text(encoding="utf-8").splitlines()]
+    assert lines and all(line["path"] == "greet.py" for line in lines)
+    # The file is typed as it reads, its accents and all, never a replacement character.
+    assert "à bientôt" in lines[0]["coming"]
+    assert not any("\ufffd" in json.dumps(line, ensure_ascii=False) for line in lines)

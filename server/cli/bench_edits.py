@@ -30,6 +30,7 @@ from typing import Any, TextIO
 from lsprotocol import types
 
 from tactful.analyzers.git_safety import run_git
+from tactful.analyzers.index import decode_source
 from tactful.analyzers.languages import language_of_path
 from tactful.server.cli.bench import add_shared_options, parse_settings, session
 from tactful.server.cli.bench_filter import filter_runs, filter_text, part_effects
@@ -161,12 +162,10 @@ def commits(repository: Path, count: int, seed: int) -> list[Commit]:
 
 
 def show(repository: Path, commit: str, path: str) -> str:
-    return (
-        _git(repository, "show", f"{commit}:{path}")
-        .encode("utf-8", "surrogateescape")
-        .decode("utf-8", "replace")
-        .replace("\r\n", "\n")
-    )
+    """The text of ``path`` at ``commit``, decoded as the file declares (a Python file's coding
+    cookie; UTF-8 otherwise), with ``\r\n`` line ends as ``\n``."""
+    data = _git(repository, "show", f"{commit}:{path}").encode("utf-8", "surrogateescape")
+    return decode_source(data, language_of_path(path)).replace("\r\n", "\n")
 
 
 # -- what one run measured ------------------------------------------------------------------
