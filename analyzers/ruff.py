@@ -43,6 +43,8 @@ BOM = "\ufeff"
 BOM_BYTES = BOM.encode("utf-8")
 
 SYNTAX_ERROR = "invalid-syntax"
+# A file ruff could not read (not UTF-8, say: ruff reads nothing else), so did not check.
+UNREADABLE = "E902"
 RULE_DOCS_URL = "https://docs.astral.sh/ruff/rules/"
 DEFAULT_TIMEOUT_S = 30.0
 # Findings read for one text, first ones first: a megabyte of random bytes as Python gets over

@@ -111,6 +111,10 @@ class RuleSelection:
         ignored = max((_specificity(s) for s in self.ignore if matches(s, rule)), default=-1)
         return chosen > ignored
 
+    def ignores(self, rule: str) -> bool:
+        """Whether an ``--ignore`` selector names ``rule``."""
+        return any(matches(s, rule) for s in self.ignore)
+
     def among(self, rules: Iterable[str]) -> tuple[str, ...]:
         """The rules of ``rules`` that are selected, in their order."""
         return tuple(rule for rule in rules if self.selects(rule))

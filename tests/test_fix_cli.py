@@ -154,3 +154,25 @@ def test_a_terminal_gets_a_bar_and_each_finding_as_it_is_judged(workspace: Works
     assert "mod.py:7:5: E741" in out
     assert out.rstrip().endswith("3 findings, 3 with a fix, 0 validated by the tests; 3 remaining")
     assert "\x1b[" not in out  # results on stdout carry no escape sequences
+
+
+def test_a_file_ruff_cannot_read_is_said_not_checked_whatever_the_selection(
+    workspace: Workspace,
+) -> None:
+    project(workspace)
+    latin = "# -*- coding: latin-1 -*-\nimport os\nNAME = 'café'\n"
+    (workspace.root / "latin.py").write_bytes(latin.encode("latin-1"))
+    workspace.commit("a latin-1 file")
+
+    done = tactful("fix", "--select", "F401", "--format", "json", cwd=workspace.root)
+
+    assert done.returncode == 1, done.stderr
+    (unread,) = [f for f in json.loads(done.stdout)["findings"] if f["path"] == "latin.py"]
+    assert unread["rule"] == "E902" and unread["fix"] is None
+    assert unread["verdict"]["reason"] == "ruff cannot read the file: not checked"
+    text = tactful("fix", "--select", "F401", "latin.py", cwd=workspace.root)
+    assert text.returncode == 1
+    assert "latin.py:1:1: E902" in text.stdout and text.stdout.count("not checked") == 1
+    # Asked not to hear of it, one is not told.
+    quiet = tactful("fix", "--select", "F401", "--ignore", "E902", "latin.py", cwd=workspace.root)
+    assert quiet.returncode == 0 and "latin.py" not in quiet.stdout

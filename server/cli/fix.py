@@ -31,7 +31,13 @@ from collections import defaultdict
 from pathlib import Path
 
 from tactful.analyzers.findings import Finding
-from tactful.analyzers.ruff import RuffOptions, check_paths, rule_codes, rule_url
+from tactful.analyzers.ruff import (
+    UNREADABLE,
+    RuffOptions,
+    check_paths,
+    rule_codes,
+    rule_url,
+)
 from tactful.analyzers.selection import PathSelection, RuleSelection, SelectionError
 from tactful.analyzers.text import Edit, Point, apply_edits, split_lines
 from tactful.feedback.execution.verdict import Status, not_validated
@@ -143,7 +149,8 @@ def run(args: argparse.Namespace) -> int:
     select = rules.code_selectors()
     if select is None and settings.quality.select is not None:
         select = tuple(settings.quality.select)
-    options = RuffOptions(select=select)
+    # A file ruff cannot read is reported whatever the selection: never a silent skip.
+    options = RuffOptions(select=select, extend_select=(UNREADABLE,))
 
     sandbox = sandbox_for(root, settings)
     validate_wanted = args.validate
@@ -194,7 +201,12 @@ def run(args: argparse.Namespace) -> int:
 def _selected(findings: list[Finding], rules: RuleSelection, where: PathSelection) -> list[Finding]:
     """What ruff found, less the rules and files the command line leaves out (ruff was already
     asked for the selected codes; this also applies ``--ignore`` and ``--exclude``)."""
-    return [f for f in findings if rules.selects(f.rule) and where.selects(f.path)]
+    return [
+        f
+        for f in findings
+        if (rules.selects(f.rule) or (f.rule == UNREADABLE and not rules.ignores(f.rule)))
+        and where.selects(f.path)
+    ]
 
 
 def _judge_all(
@@ -210,6 +222,8 @@ def _judge_all(
     def offer(number: int) -> FixOffer:
         finding = findings[number]
         text = texts.get(finding.path)
+        if finding.rule == UNREADABLE:
+            return FixOffer(finding, None, not_validated("ruff cannot read the file: not checked"))
         if text is None:
             return FixOffer(finding, None, not_validated("the file cannot be read"))
         turn = judge.turn(FixRequest(finding, text, before[finding.path]))
