@@ -85,13 +85,7 @@ def test_bench_edits_replays_commits_through_the_server(workspace: Workspace) ->
     # A file moved is not a file written: neither typed nor edited.
     workspace.git("mv", "old_name.py", "new_name.py")
     workspace.commit("add a handler and paths")
-    details = workspace.root.parent / "details.jsonl"
-    result = tactful(
-        "bench", "edits", str(workspace.root), "--commits", "0", "--format", "json",
-        "--details", str(details),
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    report, lines = _bench_with_details(workspace)
     assert len(report["commits"]) == 1
     local = report["engines"]["local"]
     assert local["commits"] == 1 and local["files"] == 1
@@ -108,7 +102,6 @@ def test_bench_edits_replays_commits_through_the_server(workspace: Workspace) ->
         local["requests"] + new_files["requests"]
     )
     # One detail line a request: what was still to type, what the hunk removed, what showed.
-    lines = [json.loads(line) for line in details.read_text().splitlines()]
     assert len(lines) == local["requests"] + new_files["requests"]
     edited = [line for line in lines if not line["new_file"]]
     assert {line["path"] for line in edited} == {"handlers.py"}
@@ -150,16 +143,22 @@ def test_bench_edits_types_a_latin_1_file_as_it_declares(workspace: Workspace) -
     farewell = LATIN.replace("return GREETING", "return f'{GREETING}, {name}, à bientôt'")
     path.write_bytes(farewell.encode("latin-1"))
     workspace.commit("greet by name")
-    details = workspace.root.parent / "details.jsonl"
 
-    result = tactful(
-        "bench", "edits", str(workspace.root), "--commits", "0", "--format", "json",
-        "--details", str(details),
-    )  # fmt: skip
+    _report, lines = _bench_with_details(workspace)
 
-    assert result.returncode == 0, result.stderr
-    lines = [json.loads(line) for line in details.read_text(encoding="utf-8").splitlines()]
     assert lines and all(line["path"] == "greet.py" for line in lines)
     # The file is typed as it reads, its accents and all, never a replacement character.
     assert "à bientôt" in lines[0]["coming"]
     assert not any("\ufffd" in json.dumps(line, ensure_ascii=False) for line in lines)
+
+
+def _bench_with_details(workspace: Workspace) -> tuple[dict, list[dict]]:
+    """``bench edits --commits 0`` of the workspace in JSON: the report and its detail lines."""
+    details = workspace.root.parent / "details.jsonl"
+    result = tactful(
+        "bench", "edits", str(workspace.root), "--commits", "0", "--format", "json",
+        "--details", str(details),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in details.read_text(encoding="utf-8").splitlines()]
+    return json.loads(result.stdout), lines
