@@ -8,13 +8,13 @@ from dataclasses import replace
 
 import pytest
 from fixtures.lsp import change_document, indexed, init_params, inline_at, open_document
+from fixtures.shop import fill_request
 from fixtures.workspace import Workspace
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 from tactful.analyzers.imports import imported_modules, module_paths
 from tactful.analyzers.index import RepositoryIndex
-from tactful.analyzers.text import Point
 from tactful.suggestion.local.engine import LocalEngine, Tuning
 from tactful.suggestion.local.imported import STEP_TOKENS, ImportedModules
 from tactful.suggestion.types import CompletionRequest
@@ -92,20 +92,6 @@ def post(ledger):
 """
 
 
-def _fill_request(workspace: Workspace, version: int = 1) -> CompletionRequest:
-    text = "from shop.carts import Cart\n\n\ndef test_fill():\n    cart = Cart()\n    cart.add_"
-    path = workspace.root / "tests" / "test_fill.py"
-    return CompletionRequest(
-        path.as_uri(),
-        str(path),
-        "python",
-        version,
-        text,
-        Point(5, len("    cart.add_")),
-        workspace_root=str(workspace.root),
-    )
-
-
 def _shop(
     workspace: Workspace, carts: str = CARTS
 ) -> tuple[RepositoryIndex, CompletionRequest, LocalEngine]:
@@ -117,7 +103,7 @@ def _shop(
     index.build()
     return (
         index,
-        _fill_request(workspace),
+        fill_request(workspace),
         LocalEngine(index, Tuning(semantic=False, language_weight=0.0)),
     )
 

@@ -9,33 +9,18 @@ import asyncio
 import threading
 import time
 
+from fixtures.shop import fill_request
 from fixtures.workspace import Workspace
 
 from tactful.analyzers.index import RepositoryIndex
-from tactful.analyzers.text import Point
 from tactful.server.executor import Worker
 from tactful.suggestion.local.engine import LocalEngine, Tuning
 from tactful.suggestion.local.imported import SLICE_TOKENS, STEP_TOKENS
-from tactful.suggestion.types import CompletionRequest
 
 # A module long enough to take many slices to count.
 CARTS = "class Cart:\n    def add_item(self, sku):\n        self.sku = sku\n" + "".join(
     f"v{n} = [{n}, {n}]\n" for n in range(3000)
 )
-TEXT = "from shop.carts import Cart\n\n\ndef test_fill():\n    cart = Cart()\n    cart.add_"
-
-
-def _request(workspace: Workspace) -> CompletionRequest:
-    path = workspace.root / "tests" / "test_fill.py"
-    return CompletionRequest(
-        path.as_uri(),
-        str(path),
-        "python",
-        1,
-        TEXT,
-        Point(5, len("    cart.add_")),
-        workspace_root=str(workspace.root),
-    )
 
 
 def test_a_count_slice_stops_at_its_next_step_for_a_request_asked_meanwhile(
@@ -45,7 +30,7 @@ def test_a_count_slice_stops_at_its_next_step_for_a_request_asked_meanwhile(
     index = RepositoryIndex(workspace.root, persist=False)
     index.build()
     engine = LocalEngine(index, Tuning(semantic=False, language_weight=0.0))
-    request = _request(workspace)
+    request = fill_request(workspace)
     engine.suggest(request)  # wants the counts of shop.carts, built in the background
     assert engine.counting_wanted
     worker = Worker("test-engine", 1)
