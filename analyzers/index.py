@@ -167,8 +167,24 @@ def decode_source(data: bytes, language_id: str | None) -> str:
     return data.decode(encoding, "replace")
 
 
+def encode_source(text: str, language_id: str | None) -> bytes:
+    """``decode_source`` undone: a Python text written in the encoding its coding cookie names
+    (UTF-8 otherwise); characters that encoding lacks become ``?``."""
+    encoding = "utf-8"
+    if language_id == "python":
+        data = text.encode("utf-8", "surrogatepass")
+        try:
+            encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        except SyntaxError:
+            encoding = "utf-8"
+    if encoding == "utf-8-sig":  # the mark is the text's first character already
+        encoding = "utf-8"
+    return text.encode(encoding, "replace")
+
+
 def read_source(path: Path) -> str | None:
-    """The text of a source file, or None when it is too big, binary, generated or unreadable."""
+    """The text of a source file, decoded as it declares (``decode_source``), or None when it is
+    too big, binary, generated or unreadable."""
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
             return None
@@ -177,7 +193,7 @@ def read_source(path: Path) -> str | None:
         return None
     if b"\0" in data[:8192]:
         return None
-    text = data.decode("utf-8", "replace")
+    text = decode_source(data, language_of_path(path))
     if _GENERATED_MARK.search(text[:600]):
         return None
     lines = text.count("\n") + 1

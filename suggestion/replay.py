@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from tactful.analyzers.index import RepositoryIndex, read_source, source_files
+from tactful.analyzers.index import RepositoryIndex, decode_source, read_source, source_files
 from tactful.analyzers.languages import language_of_path
 from tactful.analyzers.text import Point
 from tactful.suggestion.keystrokes import keystrokes
@@ -289,8 +289,9 @@ Watch = Callable[[Step], None]
 
 
 def source_text(path: Path) -> str:
-    """A file's text as a replay types it (undecodable bytes replaced, line ends as ``\\n``)."""
-    return path.read_text(encoding="utf-8", errors="replace").replace("\r\n", "\n")
+    """A file's text as a replay types it: decoded as it declares (a Python file's coding
+    cookie; undecodable bytes replaced), line ends as ``\\n``."""
+    return decode_source(path.read_bytes(), language_of_path(path)).replace("\r\n", "\n")
 
 
 async def type_into(

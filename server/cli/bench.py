@@ -32,6 +32,8 @@ from typing import Any, TypeVar
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
+from tactful.analyzers.index import encode_source
+from tactful.analyzers.languages import language_of_path
 from tactful.analyzers.text import column_from_units
 from tactful.server.cli import UsageError
 from tactful.server.cli.bench_filter import filter_runs, filter_text, merged, part_effects
@@ -439,7 +441,8 @@ class _Server:
         file = self.root / path
         existed = file.exists()
         file.parent.mkdir(parents=True, exist_ok=True)
-        file.write_text(text, encoding="utf-8")
+        # in the encoding it was read in (a latin-1 file's cookie says so), to be read back alike
+        file.write_bytes(encode_source(text, language_of_path(file)))
         kind = types.FileChangeType.Changed if existed else types.FileChangeType.Created
         self.watched([(file, kind)])
 
