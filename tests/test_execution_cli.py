@@ -94,6 +94,27 @@ def test_passing_and_failing_patches(
     assert repo.read("calc.py") == CALC
 
 
+def test_one_failure_among_several_tests_is_counted_in_plain_words(
+    repo: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # add(0, 0) passes with `a * b` too; run first, it makes two tests run, one failing.
+    repo.write(
+        "tests/test_calc.py",
+        "from calc import add\n\n\ndef test_add_zero():\n    assert add(0, 0) == 0\n\n\n"
+        + TESTS.split("\n\n\n", 1)[1],
+    )
+    repo.commit("a second test")
+    trust.trust(repo.root)
+    bad = tmp_path / "bad.diff"
+    bad.write_text(diff_of(repo, CALC.replace("a + b", "a * b")))
+
+    code, out, _ = validate(capsys, "--patch", str(bad), str(repo.root), "--format", "json")
+
+    report = json.loads(out)
+    assert code == 1 and report["tests_run"] == 2
+    assert report["summary"] == "1 of 2 tests failed"
+
+
 def test_usage_and_trust_errors_exit_2(
     repo: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

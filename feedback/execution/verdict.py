@@ -144,8 +144,9 @@ class Verdict:
         if self.status is Status.FAILED:
             if self.failed_ids:
                 count = len(self.failed_ids)
-                noun = "test" if count == 1 else "tests"
-                return f"{count} of {max(self.tests_run, count)} {noun} failed{suffix}"
+                total = max(self.tests_run, count)
+                noun = "test" if total == 1 else "tests"  # "1 of 2 tests failed"
+                return f"{count} of {total} {noun} failed{suffix}"
             return f"tests failed{suffix}"
         if self.status is Status.TIMEOUT:
             return f"tests timed out after {self.duration_s:.0f} s{suffix}"
