@@ -152,7 +152,11 @@ def test_stats_on_an_empty_or_missing_store(tmp_path: Path) -> None:
         timeout=60,
     )
     assert done.returncode == 0
-    assert "No feedback recorded yet" in done.stdout
+    # a --store that names no file is named back, not taken for an empty history
+    assert done.stdout == (
+        "No feedback recorded yet: there is no feedback store at "
+        f"{tmp_path / 'none.sqlite3'} (check --store).\n"
+    )
     bad = tmp_path / "bad.sqlite3"
     bad.write_bytes(b"garbage" * 1000)
     done = subprocess.run(

@@ -87,6 +87,11 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         payload = {"store": str(path), **summary.to_json()}
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+    elif args.store and not path.exists():
+        # a mistyped --store must not read as an empty history: say which file is missing
+        sys.stdout.write(
+            f"No feedback recorded yet: there is no feedback store at {path} (check --store).\n"
+        )
     else:
         sys.stdout.write(render_text(summary))
         if args.plot:
