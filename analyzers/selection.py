@@ -10,6 +10,8 @@ tactful's named rules (``function`` selects ``function-too-large`` and ``functio
 When several selectors match a rule, the most specific decides, and on a tie ``--ignore`` wins:
 ``--select E --ignore E501`` keeps every ``E`` rule but ``E501``, while
 ``--select E501 --ignore E`` keeps ``E501`` alone. Without ``--select`` everything is selected.
+A syntax error or an unreadable file (``E902``) is kept whatever ``--select`` says: it means the
+file's other rules were not checked.
 
 Paths follow ruff too: the files named and the files under the folders named, less those
 matching an ``--exclude`` pattern (gitignore syntax: ``migrations/``, ``*_pb2.py``,
@@ -27,6 +29,10 @@ from pathlib import PurePosixPath
 import pathspec
 
 ALL = "ALL"
+# Findings that say a file was not checked at all (ruff could not parse it, or not read it):
+# reported whatever ``--select`` chooses, lest "no findings" be read as "checked and clean";
+# only an ``--ignore`` that names them leaves them out.
+NOT_CHECKED = ("invalid-syntax", "E902")
 _CODE = re.compile(r"[A-Z]+[0-9]*")
 
 
@@ -100,7 +106,10 @@ class RuleSelection:
 
     def selects(self, rule: str) -> bool:
         """Whether ``rule`` is in: its most specific ``--select`` match outranks its most
-        specific ``--ignore`` match (``--ignore`` wins a tie)."""
+        specific ``--ignore`` match (``--ignore`` wins a tie). A finding that a file was not
+        checked (``NOT_CHECKED``) is in unless ``--ignore`` names it."""
+        if rule in NOT_CHECKED:
+            return not self.ignores(rule)
         chosen = (
             0
             if self.select is None

@@ -53,6 +53,23 @@ def test_rules_selected_like_ruff(select, ignore, selected) -> None:
 
 
 @pytest.mark.parametrize(
+    ("select", "ignore", "selected"),
+    [
+        # A file ruff could not parse or read was not checked for F401 either: said so.
+        (["F401"], None, ("F401", "invalid-syntax", "E902")),
+        (["debug-leftover"], None, ("invalid-syntax", "E902")),
+        # Only an --ignore naming them leaves them out.
+        (["F401"], ["invalid-syntax", "E9"], ("F401",)),
+        (None, ["E902"], ("F401", "invalid-syntax")),
+    ],
+)
+def test_a_file_not_checked_is_reported_whatever_the_selection(select, ignore, selected) -> None:
+    known = ("F401", "invalid-syntax", "E902", "debug-leftover")
+    rules = RuleSelection.parse(select, ignore, known=known)
+    assert rules.among(("F401", "invalid-syntax", "E902")) == selected
+
+
+@pytest.mark.parametrize(
     ("select", "codes"),
     [
         (None, None),

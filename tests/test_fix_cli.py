@@ -176,3 +176,22 @@ def test_a_file_ruff_cannot_read_is_said_not_checked_whatever_the_selection(
     # Asked not to hear of it, one is not told.
     quiet = tactful("fix", "--select", "F401", "--ignore", "E902", "latin.py", cwd=workspace.root)
     assert quiet.returncode == 0 and "latin.py" not in quiet.stdout
+
+
+def test_a_file_ruff_cannot_parse_is_reported_whatever_the_selection(
+    workspace: Workspace,
+) -> None:
+    project(workspace)
+    workspace.write("broken.py", "import os\ndef f(:\n    pass\n")
+    workspace.commit("a file that does not parse")
+
+    done = tactful("fix", "--select", "F401", "--no-validate", "broken.py", cwd=workspace.root)
+
+    # ruff checked nothing in it, F401 included: not "0 findings"
+    assert done.returncode == 1, done.stderr
+    assert "broken.py:2:7: invalid-syntax" in done.stdout
+    quiet = tactful(
+        "fix", "--select", "F401", "--ignore", "invalid-syntax", "--no-validate", "broken.py",
+        cwd=workspace.root,
+    )  # fmt: skip
+    assert quiet.returncode == 0 and "broken.py" not in quiet.stdout

@@ -356,3 +356,21 @@ def test_text_results_are_printed_as_each_file_is_done(workspace: Workspace, fak
     assert out.splitlines()[1].startswith("b.py:2:1: warning [debug-leftover]")
     # a.py's comment was on stdout while the model still thought about b.py.
     assert ended - arrived[0] > 2.0, (arrived, ended)
+
+
+def test_a_changed_file_that_does_not_parse_is_reported_whatever_the_selection(
+    repo: Workspace, capsys
+) -> None:
+    repo.write("pkg/broken.py", "import os\ndef f(:\n    pass\n")
+
+    code, out, err = review(capsys, str(repo.root), "--select", "F401", "--format", "json")
+
+    # F401 was not checked in broken.py: "no comment" there would claim it was
+    assert code == 1, err
+    found = {(c["path"], c["rule"]) for c in json.loads(out)["comments"]}
+    assert ("pkg/broken.py", "invalid-syntax") in found
+    code, out, err = review(
+        capsys, str(repo.root), "--select", "F401", "--ignore", "invalid-syntax", "--format", "json"
+    )
+    assert code in (0, 1), err
+    assert all(c["path"] != "pkg/broken.py" for c in json.loads(out)["comments"])

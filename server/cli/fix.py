@@ -32,6 +32,7 @@ from pathlib import Path
 
 from tactful.analyzers.findings import Finding
 from tactful.analyzers.ruff import (
+    SYNTAX_ERROR,
     UNREADABLE,
     RuffOptions,
     check_paths,
@@ -141,7 +142,10 @@ def run(args: argparse.Namespace) -> int:
         return _fail("--include-unexercised goes with --apply or --diff")
     codes = rule_codes()
     try:
-        rules = RuleSelection.parse(args.select, args.ignore, known=codes or None)
+        # a syntax error is no ruff code, yet `--ignore invalid-syntax` must be understood
+        rules = RuleSelection.parse(
+            args.select, args.ignore, known=(*codes, SYNTAX_ERROR) if codes else None
+        )
         where = PathSelection.of(scope, args.exclude)
     except SelectionError as exc:
         return _fail(str(exc))
@@ -201,12 +205,7 @@ def run(args: argparse.Namespace) -> int:
 def _selected(findings: list[Finding], rules: RuleSelection, where: PathSelection) -> list[Finding]:
     """What ruff found, less the rules and files the command line leaves out (ruff was already
     asked for the selected codes; this also applies ``--ignore`` and ``--exclude``)."""
-    return [
-        f
-        for f in findings
-        if (rules.selects(f.rule) or (f.rule == UNREADABLE and not rules.ignores(f.rule)))
-        and where.selects(f.path)
-    ]
+    return [f for f in findings if rules.selects(f.rule) and where.selects(f.path)]
 
 
 def _judge_all(

@@ -113,7 +113,9 @@ def run(args: argparse.Namespace) -> int:
     codes = ruff.rule_codes()
     try:
         rules = RuleSelection.parse(
-            args.select, args.ignore, known=(*RULE_DESCRIPTIONS, *codes) if codes else None
+            args.select,
+            args.ignore,
+            known=(*RULE_DESCRIPTIONS, *codes, ruff.SYNTAX_ERROR) if codes else None,
         )
         where = PathSelection.of(relative, args.exclude)
     except SelectionError as exc:
