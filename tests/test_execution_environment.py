@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from fixtures.lsp import code_actions, init_params, open_document
-from fixtures.pyenv import make_env
+from fixtures.pyenv import make_env, site_packages
 from fixtures.workspace import Workspace
 from lsprotocol import types
 from pytest_lsp import LanguageClient
@@ -25,6 +25,7 @@ from tactful.feedback import trust
 
 CALC = "def add(a, b):\n    return a + b\n"
 NEW_CALC = "def add(a, b):\n    return b + a\n"
+TESTS_OF_CALC = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
 
 
 @pytest.fixture(autouse=True)
@@ -323,3 +324,47 @@ def test_a_named_interpreter_that_does_not_exist_is_an_error(envs: dict[str, Pat
     # a wrong setting is said, not passed over for the workspace's .venv
     assert missing.interpreter is None and "/nowhere/bin/python" in missing.why
     assert nothing.interpreter is None and "set validation.python" in nothing.why
+
+
+def test_tests_that_import_the_change_from_another_checkout_judge_nothing(
+    tmp_path: Path,
+) -> None:
+    # A second checkout (a worktree, say) validated with the first one's environment, where
+    # the package is installed in development mode: its tests import the first checkout's code.
+    first = Workspace(tmp_path / "first")
+    first.write("src/calc/__init__.py", CALC)
+    first.write("tests/test_calc.py", TESTS_OF_CALC)
+    first.write(".gitignore", ".venv/\n")
+    first.commit("start")
+    make_env(first.root / ".venv")
+    (site_packages(first.root / ".venv") / "calc.pth").write_text(
+        str(first.root / "src") + "\n", encoding="utf-8"
+    )
+    second = tmp_path / "second"
+    subprocess.run(["git", "clone", "-q", str(first.root), str(second)], check=True)
+    trust.trust(second)
+    (second / "src/calc/__init__.py").write_text(CALC.replace("a + b", "a * b"), encoding="utf-8")
+    patch = subprocess.run(
+        ["git", "diff"], cwd=second, capture_output=True, text=True, check=True
+    ).stdout
+    (second / "src/calc/__init__.py").write_text(CALC, encoding="utf-8")
+
+    done = subprocess.run(
+        [sys.executable, "-m", "tactful.server", "validate", "--patch", "-", "--format", "json"],
+        cwd=second,
+        input=patch,
+        env={**os.environ, "VIRTUAL_ENV": str(first.root / ".venv")},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+    # not "no test runs this code", nor a verdict of the old and new code alone: the tests
+    # ran, on another copy of the module
+    report = json.loads(done.stdout)
+    assert (done.returncode, report["status"]) == (1, "error"), report
+    assert report["reason"].startswith(
+        f"the tests imported calc from {first.root / 'src/calc/__init__.py'}, not from this "
+        "workspace"
+    )

@@ -97,6 +97,9 @@ def _start_exercise() -> None:
                         out.write(json.dumps({"import": module}) + "\n")
 
         sys.addaudithook(note)
+    homes = json.loads(os.environ.get("TACTFUL_EXERCISE_HOMES") or "[]")
+    if homes:
+        atexit.register(_note_elsewhere, events_path, homes)
     include = json.loads(os.environ.get("TACTFUL_EXERCISE_INCLUDE") or "[]")
     if not include:
         return
@@ -113,6 +116,21 @@ def _start_exercise() -> None:
         cov.save()
 
     atexit.register(save)
+
+
+def _note_elsewhere(events_path: str, homes: list[list[object]]) -> None:
+    """Note each changed module this process imported from another file than the change's:
+    the same dotted name and path tail, loaded from outside the copy."""
+    for name, tail, paths in homes:
+        module = sys.modules.get(str(name))
+        loaded = getattr(module, "__file__", None)
+        if not isinstance(loaded, str) or not isinstance(paths, list):
+            continue
+        loaded = os.path.abspath(loaded)
+        if loaded in paths or not loaded.replace(os.sep, "/").endswith("/" + str(tail)):
+            continue
+        with open(events_path, "a", encoding="utf-8") as out:
+            out.write(json.dumps({"elsewhere": [paths[0], str(name), loaded]}) + "\n")
 
 
 def start() -> None:

@@ -585,6 +585,8 @@ class RunTrace:
     imported: set[str] = field(default_factory=set)  # module names
     # node id -> relative path -> lines run, when the run labelled its coverage by test
     by_test: dict[str, dict[str, set[int]]] = field(default_factory=dict)
+    # relative path -> (its module's name, the file the tests imported under that name instead)
+    elsewhere: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def ran(self, unit: Unit) -> bool:
         if unit.kind == FILE:
@@ -627,6 +629,8 @@ def read_trace(out: Path, prefix: str, roots: Iterable[Path]) -> RunTrace:
                         trace.opened.add(name)
                     if event.get("import"):
                         trace.imported.add(str(event["import"]))
+                    if event.get("elsewhere") and (name := relative(event["elsewhere"][0])):
+                        trace.elsewhere[name] = (str(event["elsewhere"][1]), event["elsewhere"][2])
             continue
         try:
             data = CoverageData(basename=str(path))

@@ -312,6 +312,23 @@ class Interpreter:
         if not missing:
             return replace(verdict, status=Status.PASSED, exercised=True)
         seen = trace is not None and trace.measured
+        shadowed = (
+            sorted({trace.elsewhere[u.path] for u in missing if u.path in trace.elsewhere})
+            if trace
+            else []
+        )
+        if shadowed:
+            # the tests ran another copy of the changed module: they judged nothing of the change
+            module, loaded = shadowed[0]
+            return replace(
+                verdict,
+                status=Status.ERROR,
+                exercised=False,
+                unexercised=tuple(unit.label for unit in missing),
+                reason=f"the tests imported {module} from {loaded}, not from this workspace "
+                "(the interpreter's environment has its own copy installed): they did not run "
+                "the change",
+            )
         # a change of layout, or of annotations no call evaluates, leaves the code a call runs
         # as it was once compiled: no input can tell the two versions apart
         layout_only, rules = await asyncio.to_thread(_layout_only, missing, before, changes)

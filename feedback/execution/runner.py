@@ -43,7 +43,7 @@ from tactful.feedback.execution.backends import (
 )
 from tactful.feedback.execution.cgroup import RunGroup, join_command
 from tactful.feedback.execution.environment import Environment, find_environment, site_packages
-from tactful.feedback.execution.exercise import FILE, Unit
+from tactful.feedback.execution.exercise import FILE, Unit, module_name
 from tactful.feedback.execution.jail import SETUP_FAILED, TIMED_OUT
 from tactful.feedback.execution.options import ValidationOptions
 from tactful.feedback.execution.patch import Change
@@ -660,6 +660,18 @@ class Runner:
             )
         if modules:
             run.env["TACTFUL_EXERCISE_MODULES"] = json.dumps(modules)
+        # each changed module's dotted name, the tail of its path that name stands for, and its
+        # copies here: a test that imports it from elsewhere (another checkout, an installed
+        # copy) runs that code, not the change
+        exists = self.root.joinpath
+        run.env["TACTFUL_EXERCISE_HOMES"] = json.dumps(
+            [
+                [name, tail, [str(root / path) for root in roots]]
+                for path in python
+                for name, tail in [_module_of(path, lambda rel: exists(rel).is_file())]
+                if name
+            ]
+        )
         run.env["TACTFUL_PROBE_COVERAGE_PATH"] = self.coverage_helper(run)
 
     def pytest_args(
@@ -726,3 +738,13 @@ class Runner:
             )
         finally:
             release()
+
+
+def _module_of(path: str, exists: Callable[[str], bool]) -> tuple[str, str]:
+    """The dotted name a changed file is imported by (its package folders counted upwards), and
+    the tail of its path that name stands for (``pkg/mod.py``, ``pkg/__init__.py``)."""
+    name = module_name(path, exists)
+    if not name:
+        return "", ""
+    tail = name.replace(".", "/") + ("/__init__.py" if path.endswith("/__init__.py") else ".py")
+    return name, tail
