@@ -68,6 +68,8 @@ def test_diff_prints_what_apply_writes_and_writes_nothing(workspace: Workspace) 
     # The TRY004 fix fails the tests: not in the patch, and said so.
     assert "TypeError" not in shown.stdout
     assert "2 fixes in the patch" in shown.stderr
+    one = tactful("fix", "--diff", "--select", "E741", cwd=workspace.root)
+    assert "tactful fix: 1 fix in the patch\n" in one.stderr
 
     patch = workspace.root / "fixes.patch"
     patch.write_text(shown.stdout, encoding="utf-8")

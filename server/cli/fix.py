@@ -307,7 +307,7 @@ def _print_patch(texts: dict[str, str], offers: list[FixOffer], unexercised: boo
     files, taken = _combined(texts, offers, unexercised)
     sys.stdout.write(patch(files))
     left = sum(1 for offer in offers if offer.fix is not None) - len(taken)
-    note = f"{len(taken)} fixes in the patch"
+    note = f"{len(taken)} fix{'' if len(taken) == 1 else 'es'} in the patch"
     if left:
         note += f"; {left} offered fixes left out (not validated by the tests, or overlapping)"
     print(f"tactful fix: {note}", file=sys.stderr)
