@@ -22,6 +22,7 @@ from pytest_lsp import LanguageClient
 
 from tactful.analyzers.userdirs import config_dir
 from tactful.feedback import trust
+from tactful.feedback.execution import Sandbox, ValidationOptions
 
 CALC = "def add(a, b):\n    return a + b\n"
 NEW_CALC = "def add(a, b):\n    return b + a\n"
@@ -326,11 +327,10 @@ def test_a_named_interpreter_that_does_not_exist_is_an_error(envs: dict[str, Pat
     assert nothing.interpreter is None and "set validation.python" in nothing.why
 
 
-def test_tests_that_import_the_change_from_another_checkout_judge_nothing(
-    tmp_path: Path,
-) -> None:
-    # A second checkout (a worktree, say) validated with the first one's environment, where
-    # the package is installed in development mode: its tests import the first checkout's code.
+def two_checkouts(tmp_path: Path) -> tuple[Workspace, Path]:
+    """A src-layout project and a second checkout of it (a worktree, say) whose tests, run with
+    the first one's environment (the package installed there in development mode), import the
+    first checkout's code."""
     first = Workspace(tmp_path / "first")
     first.write("src/calc/__init__.py", CALC)
     first.write("tests/test_calc.py", TESTS_OF_CALC)
@@ -343,6 +343,13 @@ def test_tests_that_import_the_change_from_another_checkout_judge_nothing(
     second = tmp_path / "second"
     subprocess.run(["git", "clone", "-q", str(first.root), str(second)], check=True)
     trust.trust(second)
+    return first, second
+
+
+def test_tests_that_import_the_change_from_another_checkout_judge_nothing(
+    tmp_path: Path,
+) -> None:
+    first, second = two_checkouts(tmp_path)
     (second / "src/calc/__init__.py").write_text(CALC.replace("a + b", "a * b"), encoding="utf-8")
     patch = subprocess.run(
         ["git", "diff"], cwd=second, capture_output=True, text=True, check=True
@@ -368,3 +375,29 @@ def test_tests_that_import_the_change_from_another_checkout_judge_nothing(
         f"the tests imported calc from {first.root / 'src/calc/__init__.py'}, not from this "
         "workspace"
     )
+
+
+def test_review_does_not_call_code_untested_that_the_tests_run_from_another_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = two_checkouts(tmp_path)
+    monkeypatch.setenv("VIRTUAL_ENV", str(first.root / ".venv"))
+    # the coverage map of the second checkout, made by its real test run
+    sandbox = Sandbox(second, ValidationOptions(), trusted=True)
+    cmap = asyncio.run(sandbox.update_coverage_map())
+    assert cmap is not None and cmap.elsewhere == {"src/calc/__init__.py"}
+    (second / "src/calc/__init__.py").write_text(NEW_CALC, encoding="utf-8")
+    asyncio.run(sandbox.update_coverage_map())  # the map made for the changed text
+
+    done = subprocess.run(
+        [sys.executable, "-m", "tactful.server", "review", "--no-llm", "--format", "json"],
+        cwd=second,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+    # test_add runs `add`, of the first checkout: which tests run this copy's is unknown
+    rules = [c["rule"] for c in json.loads(done.stdout)["comments"]]
+    assert "untested-change" not in rules, done.stdout

@@ -11,6 +11,8 @@ only the standard library and coverage, and never fails a process. Two uses:
   Python files only (``TACTFUL_EXERCISE_INCLUDE``, a JSON list), and notes, through an audit
   hook, whether it opened a changed non-Python file (``TACTFUL_EXERCISE_FILES``) or tried to
   import a deleted module (``TACTFUL_EXERCISE_MODULES``). A ``.events`` file says it started.
+  At exit it notes each module of ``TACTFUL_EXERCISE_HOMES`` (a JSON file: the copy's roots and
+  the workspace's modules, with their paths) that it imported from a file outside the copy.
 
 ``TACTFUL_PROBE_COVERAGE_PATH`` is a folder holding coverage alone, for interpreters without it.
 Imported under another name (the warm pytest loads it into a forked run), it does nothing until
@@ -26,6 +28,7 @@ import importlib.util
 import json
 import os
 import sys
+from typing import Any
 
 # typing.TYPE_CHECKING without importing typing at the start of every process
 TYPE_CHECKING = False
@@ -97,9 +100,10 @@ def _start_exercise() -> None:
                         out.write(json.dumps({"import": module}) + "\n")
 
         sys.addaudithook(note)
-    homes = json.loads(os.environ.get("TACTFUL_EXERCISE_HOMES") or "[]")
-    if homes:
-        atexit.register(_note_elsewhere, events_path, homes)
+    homes_file = os.environ.get("TACTFUL_EXERCISE_HOMES")
+    if homes_file:
+        with open(homes_file, encoding="utf-8") as handle:
+            atexit.register(_note_elsewhere, events_path, json.load(handle))
     include = json.loads(os.environ.get("TACTFUL_EXERCISE_INCLUDE") or "[]")
     if not include:
         return
@@ -118,16 +122,17 @@ def _start_exercise() -> None:
     atexit.register(save)
 
 
-def _note_elsewhere(events_path: str, homes: list[list[object]]) -> None:
+def _note_elsewhere(events_path: str, homes: dict[str, list[Any]]) -> None:
     """Note each changed module this process imported from another file than the change's:
     the same dotted name and path tail, loaded from outside the copy."""
-    for name, tail, paths in homes:
+    inside = tuple(os.path.join(str(root), "") for root in homes.get("roots", []))
+    for name, tail, paths in homes.get("modules", []):
         module = sys.modules.get(str(name))
         loaded = getattr(module, "__file__", None)
         if not isinstance(loaded, str) or not isinstance(paths, list):
             continue
         loaded = os.path.abspath(loaded)
-        if loaded in paths or not loaded.replace(os.sep, "/").endswith("/" + str(tail)):
+        if loaded.startswith(inside) or not loaded.replace(os.sep, "/").endswith("/" + str(tail)):
             continue
         with open(events_path, "a", encoding="utf-8") as out:
             out.write(json.dumps({"elsewhere": [paths[0], str(name), loaded]}) + "\n")

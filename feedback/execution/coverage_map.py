@@ -36,6 +36,9 @@ class CoverageMap:
     failing: set[str] = field(default_factory=set)  # tests that failed with no edit applied
     # tests that started processes: what those ran is not in the map, so they always run
     spawning: set[str] = field(default_factory=set)
+    # workspace files whose module the tests imported from another file (another checkout,
+    # an installed copy): the map cannot tell which tests run them
+    elsewhere: set[str] = field(default_factory=set)
     _path_of: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def knows(self, path: str, content_hash: str | None) -> bool:
@@ -77,12 +80,14 @@ class CoverageMap:
         files: dict[str, str],
         changed: Iterable[str] = (),
         spawning: Iterable[str] = (),
+        elsewhere: Iterable[str] = (),
     ) -> None:
         """Fold in one probe run: the tests it ran replace their old lines everywhere.
 
         ``measured`` maps a relative path to {line: [node ids or "" for import time]};
         ``files`` is the current content hash of every workspace file; ``changed`` lists files
-        whose old lines are all stale; ``spawning`` names the tests that started processes.
+        whose old lines are all stale; ``spawning`` names the tests that started processes;
+        ``elsewhere``, the files whose module the tests imported from another file.
         """
         rerun = {node for node, _path in collected}
         keep = [i for i, node in enumerate(self.tests) if node not in rerun]
@@ -119,6 +124,7 @@ class CoverageMap:
         self.spawning = {n for n in self.spawning if n not in rerun and n in index} | {
             node for node in spawning if node in index
         }
+        self.elsewhere = {p for p in self.elsewhere if p in self.files} | set(elsewhere)
         self.failing = {n for n in self.failing if n not in rerun and n in index} | {
             node for node, outcome in outcomes.items() if outcome in ("failed", "error")
         }
@@ -133,6 +139,7 @@ class CoverageMap:
             "files": self.files,
             "failing": sorted(self.failing),
             "spawning": sorted(self.spawning),
+            "elsewhere": sorted(self.elsewhere),
             "lines": {
                 name: {str(line): sorted(indexes) for line, indexes in by_line.items()}
                 for name, by_line in self.lines.items()
@@ -162,6 +169,7 @@ class CoverageMap:
                 files=dict(raw["files"]),
                 failing=set(raw.get("failing", [])),
                 spawning=set(raw.get("spawning", [])),
+                elsewhere=set(raw.get("elsewhere", [])),
                 lines={
                     name: {int(line): set(indexes) for line, indexes in by_line.items()}
                     for name, by_line in raw["lines"].items()

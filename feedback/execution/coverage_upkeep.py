@@ -25,6 +25,7 @@ from tactful.feedback.execution.coverage_map import (
     read_coverage_data,
     tracked,
 )
+from tactful.feedback.execution.exercise import read_trace
 from tactful.feedback.execution.interpret import interpret
 from tactful.feedback.execution.runner import CHILD_COVERAGE, Run, Runner, is_pytest, read_json
 from tactful.feedback.execution.selection import TestPlan, is_test_file
@@ -102,6 +103,7 @@ class CoverageUpkeep:
         ) -> tuple[Verdict, dict[str, Any] | None, dict[str, dict[int, list[str]]], set[str]]:
             command = [*argv, *runner.pytest_args(run, plan, environment, set(), False)]
             shutil.copyfile(CHILD_COVERAGE, run.helper / "sitecustomize.py")
+            runner.watch_homes(run, sorted(p for p in state.files if p.endswith(".py")))
             data_file = run.out / "coverage.sqlite"
             run.env["TACTFUL_PROBE_COVERAGE"] = str(run.results / data_file.name)
             run.env["TACTFUL_PROBE_COVERAGE_PATH"] = runner.coverage_helper(run)
@@ -117,6 +119,12 @@ class CoverageUpkeep:
             opaque = set(report.get("spawning", [])) - await asyncio.to_thread(
                 child_contexts, data_file
             )
+            # the workspace's modules the tests imported from another copy: what they ran of
+            # those is not in the map, which must not say no test runs them
+            trace = await asyncio.to_thread(
+                read_trace, run.out, "exercise", [run.test_root, runner.root]
+            )
+            report["elsewhere"] = sorted(trace.elsewhere)
             return verdict, report, measured, opaque
 
         verdict, report, measured, opaque = await runner.in_run(name, [], environment, work)
@@ -132,6 +140,7 @@ class CoverageUpkeep:
             state.files,
             changed,
             opaque,
+            report.get("elsewhere", []),
         )
         await asyncio.to_thread(fresh.save, self._path())
         self._map = fresh

@@ -660,19 +660,29 @@ class Runner:
             )
         if modules:
             run.env["TACTFUL_EXERCISE_MODULES"] = json.dumps(modules)
-        # each changed module's dotted name, the tail of its path that name stands for, and its
-        # copies here: a test that imports it from elsewhere (another checkout, an installed
-        # copy) runs that code, not the change
-        exists = self.root.joinpath
-        run.env["TACTFUL_EXERCISE_HOMES"] = json.dumps(
-            [
-                [name, tail, [str(root / path) for root in roots]]
-                for path in python
-                for name, tail in [_module_of(path, lambda rel: exists(rel).is_file())]
-                if name
-            ]
-        )
+        self.watch_homes(run, python)
         run.env["TACTFUL_PROBE_COVERAGE_PATH"] = self.coverage_helper(run)
+
+    def watch_homes(self, run: Run, paths: Sequence[str]) -> None:
+        """Note, in every Python process of ``run``, each module of ``paths`` (Python files
+        of the workspace) that it imported from another file than the copy's: a test that
+        imports it from elsewhere (another checkout, an installed copy) runs that code, not the
+        workspace's. The notes go with the run's exercise events (``read_trace``)."""
+        roots = [run.test_root] if run.test_root == self.root else [run.test_root, self.root]
+        exists = self.root.joinpath
+        homes = [
+            [name, tail, [str(root / path) for root in roots]]
+            for path in paths
+            for name, tail in [_module_of(path, lambda rel: exists(rel).is_file())]
+            if name
+        ]
+        if not homes:
+            return
+        # a module loaded from inside the copy (another conftest.py, say) is no other copy
+        found = {"roots": [str(root) for root in roots], "modules": homes}
+        (run.helper / "homes.json").write_text(json.dumps(found), encoding="utf-8")
+        run.env["TACTFUL_EXERCISE_HOMES"] = str(run.helper / "homes.json")
+        run.env.setdefault("TACTFUL_EXERCISE_DATA", str(run.results / "exercise"))
 
     def pytest_args(
         self,

@@ -31,6 +31,8 @@ class MapCoverage:
     def reached(self, path: str, first_line: int, last_line: int) -> bool | None:
         if path not in self.cmap.files or not self.cmap.knows(path, self._hashes.get(path)):
             return None
+        if path in self.cmap.elsewhere:  # the tests ran another copy of it: unknown
+            return None
         tests, _at_import = self.cmap.tests_covering(path, range(first_line + 1, last_line + 2))
         return bool(tests)
 
