@@ -175,6 +175,9 @@ def test_a_file_ruff_cannot_read_is_said_not_checked_whatever_the_selection(
     text = tactful("fix", "--select", "F401", "latin.py", cwd=workspace.root)
     assert text.returncode == 1
     assert "latin.py:1:1: E902" in text.stdout and text.stdout.count("not checked") == 1
+    assert text.stdout.endswith(
+        "\n1 finding, 0 with a fix, 0 validated by the tests; 1 remaining\n"
+    )
     # Asked not to hear of it, one is not told.
     quiet = tactful("fix", "--select", "F401", "--ignore", "E902", "latin.py", cwd=workspace.root)
     assert quiet.returncode == 0 and "latin.py" not in quiet.stdout

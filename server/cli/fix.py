@@ -415,7 +415,8 @@ def _print_summary(offers: list[FixOffer], applied: set[int], remaining: list[Fi
     if equivalent:
         extra += f", {equivalent} behaving as before on generated inputs (no test runs them)"
     print(
-        f"{len(offers)} findings, {with_fix} with a fix, {validated} validated by the tests"
+        f"{len(offers)} finding{'' if len(offers) == 1 else 's'}, {with_fix} with a fix, "
+        f"{validated} validated by the tests"
         + extra
         + (f", {len(applied)} applied" if applied else "")
         + f"; {len(remaining)} remaining"
