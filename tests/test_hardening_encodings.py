@@ -10,9 +10,7 @@ from tactful.analyzers.index import RepositoryIndex, decode_source, encode_sourc
 from tactful.suggestion.replay import source_text
 
 LATIN = (
-    "# -*- coding: latin-1 -*-\n"
-    "def créer_facture(montant):\n"
-    "    return f'{montant} € déjà payé'\n"
+    "# -*- coding: latin-1 -*-\ndef créer_facture(montant):\n    return f'{montant} € déjà payé'\n"
 )
 
 
