@@ -429,7 +429,7 @@ class RepositoryIndex:
                 tokens, identifiers = apart.tokens, apart.identifiers
             else:
                 self.give_way()
-                tokens = tokenize_text(text, language)
+                tokens = tokenize_text(text, language, self.give_way)
                 identifiers = _identifiers(tokens)
             entry = _FileEntry(0, len(text), language, tokens, digest, identifiers)
         key = (language_family(language), path_kind(relative))

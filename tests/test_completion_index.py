@@ -17,7 +17,7 @@ from tactful.analyzers.index import (
 )
 from tactful.analyzers.ngrams import NgramCounts, changed_stretches
 from tactful.analyzers.text import Point
-from tactful.analyzers.tokens import tokenize_text
+from tactful.analyzers.tokens import GIVE_WAY_LINES, tokenize_text
 from tactful.suggestion import postprocess
 from tactful.suggestion.local.engine import LocalEngine, Tuning
 from tactful.suggestion.local.language import language_counts
@@ -364,3 +364,14 @@ def test_a_corrupt_cache_is_rebuilt(workspace: Workspace) -> None:
     index.build()
     assert "parse_header_line" in index.identifiers("python")
     assert RepositoryIndex(workspace.root).cache_path().read_bytes() != b"not a pickle"
+
+
+def test_a_long_file_is_read_giving_way_between_stretches_of_lines() -> None:
+    """Reading a long file's tokens (a file closed, or changed on disk) is not one step that
+    holds the interpreter while a request waits: it lets others run every ``GIVE_WAY_LINES``
+    lines, and reads the same tokens."""
+    text = LONG * 2
+    calls: list[int] = []
+    tokens = tokenize_text(text, "python", lambda: calls.append(len(calls)))
+    assert tokens == tokenize_text(text, "python")
+    assert len(calls) == (text.count("\n") + 1) // GIVE_WAY_LINES >= 6

@@ -185,3 +185,77 @@ def test_an_edit_keeps_the_tree_its_document_had_when_it_began_if_one_was_parsed
         assert trees.before.text == edit.before and trees.after.text == edit.after
         for tree, source in ((trees.before_tree, trees.before), (trees.after_tree, trees.after)):
             assert str(tree.root_node) == str(parse(source, "python").root_node)
+
+
+A = "file:///a.py"
+B = "file:///b.py"
+TEXT_A = "def f(a):\n    return a.has_key(1)\n\n\ndef g(b):\n    return b\n"
+TEXT_B = "import os\n\nx = os.path.join('a', 'b')\n"
+
+
+def deleted(start: Point, end: Point) -> list[TextChange]:
+    return [TextChange("", start, end)]
+
+
+# Streams of (document, change) as an editor sends them: typing goes on where the last change
+# ended, then stops, jumps, deletes or moves to the other document.
+STREAMS = {
+    "a word typed": [(A, c) for c in typed(TEXT_A, Point(1, 11), "xyz")],
+    "a line replaced, then typed": [
+        (A, c) for c in [*deleted(Point(1, 4), Point(1, 23)), *typed("", Point(1, 4), "pass")]
+    ],
+    "typed over two lines": [(A, c) for c in typed("", Point(5, 12), " + 1\n    b = 2")],
+    "typed, deleted, typed": [
+        (A, c)
+        for c in [
+            *typed("", Point(1, 11), "ab"),
+            *deleted(Point(1, 12), Point(1, 13)),
+            *typed("", Point(1, 12), "cd"),
+        ]
+    ],
+    "two places in one document": [
+        (A, c) for c in [*typed("", Point(1, 11), "ab"), *typed("", Point(5, 12), "cd")]
+    ],
+    "two documents, one after the other and back": [
+        *((A, c) for c in typed("", Point(1, 11), "ab")),
+        *((B, c) for c in typed("", Point(2, 13), "xy")),
+        *((A, c) for c in typed("", Point(1, 13), "cd")),
+    ],
+    "a whole text sent, then typing after it": [
+        (B, TextChange(TEXT_B.replace("'a'", "'c'"))),
+        *((B, c) for c in typed("", Point(2, 21), "de")),
+    ],
+}
+
+
+def _read(history: EditHistory) -> list[object]:
+    """Everything a reader of the history sees, trees as S-expressions."""
+    seen: list[object] = []
+    for edit in history.edits():
+        kept = history.before_tree(edit)
+        span = (edit.start, edit.old_end, edit.new_end)
+        seen.append(
+            (edit.uri, edit.sequence, edit.before, edit.after, span, kept and str(kept.root_node))
+        )
+    for uri in (A, B):
+        state = history.snapshot(uri)
+        assert state is not None and state.tree is not None
+        seen.append((state.text, str(state.tree.root_node), state.lines.point(len(state.text))))
+    return seen
+
+
+@pytest.mark.parametrize("stream", list(STREAMS.values()), ids=list(STREAMS))
+def test_a_burst_of_changes_reads_as_each_change_read_as_it_came(stream) -> None:
+    """The history read once after a burst of changes (as the server reads it at a request)
+    says what it says when each change is applied as it comes (its text read after each):
+    texts, trees, edits, their order and the trees kept from before them."""
+    one_by_one, burst = EditHistory(), EditHistory()
+    for history in (one_by_one, burst):
+        history.open(A, TEXT_A, "python")
+        history.open(B, TEXT_B, "python")
+        history.tree(A), history.tree(B)  # a request read the trees: they are parsed
+    for version, (uri, change) in enumerate(stream, start=2):
+        one_by_one.change(uri, [change], version)
+        one_by_one.text(uri)
+        burst.change(uri, [change], version)
+    assert _read(burst) == _read(one_by_one)

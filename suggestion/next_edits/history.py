@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from tree_sitter import Tree
 
 from tactful.analyzers.document import Document
-from tactful.analyzers.text import LineIndex, TextChange
+from tactful.analyzers.text import LineIndex, Point, TextChange
 from tactful.suggestion.next_edits.types import RecordedEdit
 
 MAX_EDITS = 16
@@ -62,6 +62,61 @@ class _Tracked:
         self.region: _Region | None = None
         # The trees of the closed edits' texts before them, where known (by sequence).
         self.before_trees: dict[int, tuple[str, Tree]] = {}
+        # Changes received and not yet applied to ``document`` (``EditHistory.change``).
+        self.pending: _Pending | None = None
+
+
+@dataclass(slots=True)
+class _Pending:
+    """Changes held for a document, to be applied to its text as one: the first one's range
+    (code-point offsets in the document's text) replaced by the pieces, each later one an
+    insertion at the end of the pieces before it (``at``, a point in the text they make).
+
+    Applied as one, they leave what each applied as it came would: the same text, line index
+    and tree edits (a tree is re-parsed only when read) and the same version (``version``,
+    as each change would have set it). The edit regions follow each change as it comes
+    (``EditHistory._follow``, which reads the text only when a change starts a region, and
+    then nothing is held). Nothing is read in between: every reader applies them first.
+    """
+
+    start: int
+    end: int
+    pieces: list[str]
+    at: Point
+    version: int
+    written: int = 0  # code points in the pieces
+
+    def __post_init__(self) -> None:
+        self.written = sum(len(piece) for piece in self.pieces)
+
+    @property
+    def end_offset(self) -> int:
+        """Where the pieces end, as an offset in the text they make."""
+        return self.start + self.written
+
+    def continued_by(self, change: TextChange, region: _Region | None) -> bool:
+        """True for an insertion at the end of the pieces, inside the edit region (which it
+        then extends: it reads no text)."""
+        return (
+            change.start is not None
+            and change.start == change.end == self.at
+            and region is not None
+            and region.start <= self.end_offset <= region.end
+        )
+
+    def add(self, text: str, version: int | None) -> None:
+        self.pieces.append(text)
+        self.written += len(text)
+        self.at = _after(self.at, text)
+        self.version = self.version + 1 if version is None else version
+
+
+def _after(point: Point, text: str) -> Point:
+    """Where ``text`` inserted at ``point`` ends."""
+    newlines = text.count("\n")
+    if not newlines:
+        return Point(point.line, point.column + len(text))
+    return Point(point.line + newlines, len(text) - text.rfind("\n") - 1)
 
 
 class EditHistory:
@@ -98,7 +153,12 @@ class EditHistory:
             self._documents.pop(uri, None)
 
     def change(self, uri: str, changes: Iterable[TextChange], version: int | None = None) -> None:
-        """Apply an editor's changes, in order, as ``didChange`` sends them."""
+        """Apply an editor's changes, in order, as ``didChange`` sends them.
+
+        Typing goes on where the last change ended (an insertion at the end of what it wrote):
+        such changes are held and applied as one when the document is next read, so a burst
+        of keystrokes costs one copy of a long text, not one each. What is read is the same
+        as if each had been applied as it came (see ``_Pending``)."""
         with self._lock:
             tracked = self._documents.get(uri)
             if tracked is None:
@@ -106,16 +166,44 @@ class EditHistory:
             self._documents.move_to_end(uri)
             document = tracked.document
             for change in changes:
+                pending = tracked.pending
+                if pending is not None and pending.continued_by(change, tracked.region):
+                    self._follow(tracked, pending.end_offset, pending.end_offset, len(change.text))
+                    pending.add(change.text, version)
+                    continue
+                self._apply_pending(tracked)
                 ranged = _ranged(document, change)
                 if ranged is None:
                     continue
                 start, end, new_text = ranged
                 self._follow(tracked, start, end, len(new_text))
-                lines = document.lines
-                document.apply(
-                    [TextChange(new_text, lines.point(start), lines.point(end))],
+                tracked.pending = _Pending(
+                    start,
+                    end,
+                    [new_text],
+                    _after(document.lines.point(start), new_text),
                     document.version + 1 if version is None else version,
                 )
+
+    def _apply_pending(self, tracked: _Tracked) -> None:
+        """Apply what ``change`` held for a document, as one change."""
+        pending = tracked.pending
+        if pending is None:
+            return
+        tracked.pending = None
+        document = tracked.document
+        lines = document.lines
+        change = TextChange(
+            "".join(pending.pieces), lines.point(pending.start), lines.point(pending.end)
+        )
+        document.apply([change], pending.version)
+
+    def _current(self, uri: str) -> _Tracked | None:
+        """A followed document with every change applied (call under the lock)."""
+        tracked = self._documents.get(uri)
+        if tracked is not None:
+            self._apply_pending(tracked)
+        return tracked
 
     def _follow(self, tracked: _Tracked, start: int, end: int, inserted: int) -> None:
         region = tracked.region
@@ -151,13 +239,13 @@ class EditHistory:
 
     def text(self, uri: str) -> str | None:
         with self._lock:
-            tracked = self._documents.get(uri)
+            tracked = self._current(uri)
             return tracked.document.text if tracked is not None else None
 
     def tree(self, uri: str) -> Tree | None:
         """The current tree of a document (re-parsed incrementally now if edits are pending)."""
         with self._lock:
-            tracked = self._documents.get(uri)
+            tracked = self._current(uri)
             if tracked is None:
                 return None
             tree = tracked.document.tree
@@ -167,7 +255,7 @@ class EditHistory:
         """The document as it is now: text, line index and tree (copies, safe to keep while
         the document changes on)."""
         with self._lock:
-            tracked = self._documents.get(uri)
+            tracked = self._current(uri)
             if tracked is None:
                 return None
             document = tracked.document
@@ -186,7 +274,7 @@ class EditHistory:
         """The tree of ``edit.before`` if it was parsed when the edit began (a copy), else
         None."""
         with self._lock:
-            tracked = self._documents.get(edit.uri)
+            tracked = self._current(edit.uri)
             if tracked is None:
                 return None
             region = tracked.region
@@ -221,6 +309,7 @@ class EditHistory:
             for key, tracked in self._documents.items():
                 if uri is not None and key != uri:
                     continue
+                self._apply_pending(tracked)
                 found.extend(tracked.closed)
                 current = _record(tracked, tracked.region)
                 if current is not None:
