@@ -154,3 +154,30 @@ def test_fixes_no_test_runs_are_written_only_when_asked(workspace: Workspace) ->
     assert bold.returncode == 1, bold.stderr  # TRY004 stays: its fix fails the tests
     shout_now = workspace.read("mod.py").split("def shout(value):\n", 1)[1]
     assert not shout_now.startswith("    l = ") and ".strip()" in shout_now
+
+
+def test_a_fix_that_compiles_to_the_same_code_is_not_said_to_have_been_tried(
+    workspace: Workspace,
+) -> None:
+    # COM812 adds a trailing comma: the untested function compiles to the same code, so the
+    # verdict needs no input and none is tried; the summary must not speak of inputs
+    workspace.write("pyproject.toml", "[tool.ruff.lint]\nselect = ['COM812']\n")
+    workspace.write(
+        "mod.py", 'def shout(value):\n    return " ".join(\n        [value, "!"]\n    )\n'
+    )
+    workspace.write("tests/test_other.py", "def test_nothing_here():\n    assert True\n")
+    workspace.write(".gitignore", ".venv/\n")
+    workspace.commit("start")
+    make_env(workspace.root / ".venv")
+    assert tactful("trust", str(workspace.root), cwd=workspace.root).returncode == 0
+
+    text = tactful("fix", "--validate", cwd=workspace.root)
+    report = json.loads(tactful("fix", "--validate", "--format", "json", cwd=workspace.root).stdout)
+
+    (item,) = report["findings"]
+    assert item["verdict"]["status"] == "equivalent", item["verdict"]
+    assert item["verdict"]["inputs"] == 0
+    assert item["fix"]["title"].endswith("same code once compiled")
+    summary = text.stdout.rstrip().splitlines()[-1]
+    assert "1 compiling to the same code as before (no test runs them)" in summary, summary
+    assert "generated inputs" not in summary

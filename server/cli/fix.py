@@ -412,8 +412,15 @@ def _print_summary(offers: list[FixOffer], applied: set[int], remaining: list[Fi
     extra = ""
     if unexercised:
         extra += f", {unexercised} where the tests pass but none runs the fixed code"
-    if equivalent:
-        extra += f", {equivalent} behaving as before on generated inputs (no test runs them)"
+    # "equivalent" is shown two ways: behaving as before on the inputs tried, or compiling to
+    # the same code (no input was needed, and none was tried)
+    compiled = sum(o.equivalent and o.verdict.inputs == 0 for o in offers)
+    if equivalent - compiled:
+        extra += (
+            f", {equivalent - compiled} behaving as before on generated inputs (no test runs them)"
+        )
+    if compiled:
+        extra += f", {compiled} compiling to the same code as before (no test runs them)"
     print(
         f"{len(offers)} finding{'' if len(offers) == 1 else 's'}, {with_fix} with a fix, "
         f"{validated} validated by the tests"
