@@ -129,8 +129,13 @@ class _Typing:
     """The replay's ``Completer``: the local engine, the cascade (when given) hiding what it
     judges, on a clock of ``SECONDS_PER_KEYSTROKE`` a keystroke; one ``Request`` a request."""
 
-    def __init__(self, root: Path, cascade: AcceptanceModel | None) -> None:
-        self.local = LocalCompleter(root, returns=False)
+    def __init__(
+        self,
+        root: Path,
+        cascade: AcceptanceModel | None,
+        local: LocalCompleter | None = None,
+    ) -> None:
+        self.local = local if local is not None else LocalCompleter(root, returns=False)
         self.cascade = cascade
         self.history = History()
         self.clock = 0.0
@@ -180,6 +185,7 @@ class _Typing:
                 now=self.clock,
                 document=self.path,
                 path=self.path,
+                continues=bool(after.partition("\n")[2].strip()),
             )
             gate = self.cascade.gate(ctx)
         offer = await self.local.suggest(typed, after) if gate is None or gate.show else None
