@@ -76,6 +76,11 @@ TRAJECTORY_RANGE = (0.3, 0.7)
 TRAJECTORY_STEPS = 4
 PRUNE = 0.03
 ONLINE_RATE = 0.01
+# The filter threshold's offsets by situation (``features.situation``), each chosen on that
+# situation's own trajectories under TRAJECTORY_LOSS by ``benchmarks/tune_situations.py``
+# (docs/bench.md, "A threshold for editing inside existing code"); kept when the prior is
+# retrained (chosen again if its weights move much).
+SITUATIONS = {"context": 0.0375}
 
 
 @dataclass
@@ -302,7 +307,13 @@ def train(data: list[Example], meta: dict[str, object]) -> Prior:
     filter_w = {i: w for i, w in filter_w.items() if abs(w) >= PRUNE}
     return Prior(
         gate=Stage(gate_w, thresholds["gate"], rate=ONLINE_RATE, initial_accumulator=1.0),
-        filter=Stage(filter_w, thresholds["filter"], rate=ONLINE_RATE, initial_accumulator=1.0),
+        filter=Stage(
+            filter_w,
+            thresholds["filter"],
+            rate=ONLINE_RATE,
+            initial_accumulator=1.0,
+            offsets=SITUATIONS,
+        ),
         meta=meta,
     )
 

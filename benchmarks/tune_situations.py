@@ -40,7 +40,14 @@ from tactful.feedback.acceptance.cascade import AcceptanceModel
 from tactful.feedback.acceptance.features import HEAD_LINES
 from tactful.feedback.acceptance.model import Prior, shipped_prior
 from tactful.server.cli.bench_edits import commits, show
-from tactful.suggestion.replay import edit_file, replay, sample_files
+from tactful.suggestion.replay import (
+    Typist,
+    edit_file,
+    pasted_head,
+    sample_files,
+    source_text,
+    type_into,
+)
 
 
 def _cascade(situation: str, offset: float | None) -> AcceptanceModel | None:
@@ -94,17 +101,35 @@ def edits(job: tuple[str, int, int, int, float | None]) -> list[Request]:
 
 
 def heads(job: tuple[str, int, int, float | None]) -> list[Request]:
-    """CORPUS's sampled files typed as new files through the cascade; only the requests on
-    their first ``HEAD_LINES`` lines are kept."""
+    """CORPUS's sampled files typed as new files through the cascade, each only as far as its
+    first ``HEAD_LINES`` lines (nothing after the cursor, as when the whole file is typed; a
+    suggestion reaching past them counts as rejected), with the rest of the corpus indexed."""
     corpus, files, seed, offset = job
     source = Path(corpus)
     chosen = sample_files(source, files, seed)
     with tempfile.TemporaryDirectory(prefix="tactful-situations-") as scratch:
         root = Path(scratch) / source.name
         shutil.copytree(source, root, ignore=shutil.ignore_patterns(".git"))
-        typing = _Typing(root, _cascade("head", offset), CleanedCompleter(root))
-        asyncio.run(replay(typing, root, chosen, watch=typing.watch))
-    return [r for r in typing.records if r.line_number < HEAD_LINES]
+        typing = _Typing(root, _cascade("head", offset), CleanedCompleter(root, returns=False))
+
+        async def typed() -> None:
+            for path in chosen:
+                text = source_text(root / path)
+                language = language_of_path(path) or "plaintext"
+                cut = 0
+                for _ in range(HEAD_LINES):
+                    cut = text.find("\n", cut) + 1
+                    if cut == 0:
+                        cut = len(text)
+                        break
+                head = text[:cut]
+                typist = Typist(head, pasted_head(head, language))
+                await typing.open(path, language, typist.typed)
+                await type_into(typing, path, typist, watch=typing.watch)
+                await typing.close(path, text)
+
+        asyncio.run(typed())
+    return typing.records
 
 
 def tally(records: list[Request]) -> tuple[int, int]:

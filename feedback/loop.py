@@ -300,7 +300,7 @@ class FeedbackLoop:
             "kind": candidate.kind,
             **timing,
             "context_features": len(decision.context),
-            "threshold": round(model.threshold, 4),
+            "threshold": round(model.threshold_at(ctx), 4),
         }
         if gate is not None and "decision_us" in gate.detail:
             detail["gate_us"] = gate.detail["decision_us"]
