@@ -76,6 +76,11 @@ TRAJECTORY_RANGE = (0.3, 0.7)
 TRAJECTORY_STEPS = 4
 PRUNE = 0.03
 ONLINE_RATE = 0.01
+# The filter threshold's offsets by situation (``features.situation``), each chosen on that
+# situation's own trajectories under TRAJECTORY_LOSS by ``benchmarks/tune_situations.py``
+# (docs/bench.md, "A threshold for editing inside existing code"); kept when the prior is
+# retrained (chosen again if its weights move much).
+SITUATIONS = {"context": 0.0375}
 
 
 @dataclass
@@ -129,8 +134,13 @@ class _Typing:
     """The replay's ``Completer``: the local engine, the cascade (when given) hiding what it
     judges, on a clock of ``SECONDS_PER_KEYSTROKE`` a keystroke; one ``Request`` a request."""
 
-    def __init__(self, root: Path, cascade: AcceptanceModel | None) -> None:
-        self.local = LocalCompleter(root, returns=False)
+    def __init__(
+        self,
+        root: Path,
+        cascade: AcceptanceModel | None,
+        local: LocalCompleter | None = None,
+    ) -> None:
+        self.local = local if local is not None else LocalCompleter(root, returns=False)
         self.cascade = cascade
         self.history = History()
         self.clock = 0.0
@@ -180,6 +190,7 @@ class _Typing:
                 now=self.clock,
                 document=self.path,
                 path=self.path,
+                continues=bool(after.partition("\n")[2].strip()),
             )
             gate = self.cascade.gate(ctx)
         offer = await self.local.suggest(typed, after) if gate is None or gate.show else None
@@ -296,7 +307,13 @@ def train(data: list[Example], meta: dict[str, object]) -> Prior:
     filter_w = {i: w for i, w in filter_w.items() if abs(w) >= PRUNE}
     return Prior(
         gate=Stage(gate_w, thresholds["gate"], rate=ONLINE_RATE, initial_accumulator=1.0),
-        filter=Stage(filter_w, thresholds["filter"], rate=ONLINE_RATE, initial_accumulator=1.0),
+        filter=Stage(
+            filter_w,
+            thresholds["filter"],
+            rate=ONLINE_RATE,
+            initial_accumulator=1.0,
+            offsets=SITUATIONS,
+        ),
         meta=meta,
     )
 

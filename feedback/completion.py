@@ -46,6 +46,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -77,6 +78,8 @@ from tactful.suggestion.engine import (
 )
 from tactful.suggestion.registry import SuggestionRegistry
 from tactful.suggestion.types import CompletionRequest, Suggestion
+
+_VISIBLE = re.compile(r"\S")
 
 logger = logging.getLogger(__name__)
 
@@ -537,4 +540,7 @@ def perceive(
         request.trigger,
         document=request.uri,
         path=workspace_relative(request.path, request.workspace_root),
+        # The first character that is not white space after the line: found where the code
+        # below starts, so only a run of blank text is ever scanned, never the document.
+        continues=_VISIBLE.search(text, end) is not None,
     )

@@ -238,9 +238,10 @@ class FeedbackLoop:
         trigger: str = "automatic",
         document: str = "",
         path: str = "",
+        continues: bool = False,
     ) -> Context:
         """The decision context at the cursor of ``document`` (its uri), with the workspace's
-        recent history."""
+        recent history (``continues``: the document goes on after the cursor's line)."""
         ws = self._workspace(workspace)
         ctx = ws.history.context(
             language,
@@ -251,6 +252,7 @@ class FeedbackLoop:
             trigger,
             document=document,
             path=path,
+            continues=continues,
         )
         for probability, typed, hidden_id in ws.history.hidden_costs:
             self.record(
@@ -298,7 +300,7 @@ class FeedbackLoop:
             "kind": candidate.kind,
             **timing,
             "context_features": len(decision.context),
-            "threshold": round(model.threshold, 4),
+            "threshold": round(model.threshold_at(ctx), 4),
         }
         if gate is not None and "decision_us" in gate.detail:
             detail["gate_us"] = gate.detail["decision_us"]

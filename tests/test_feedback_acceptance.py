@@ -34,6 +34,7 @@ from tactful.feedback.acceptance.features import (
     filter_context,
     index,
     path_kind,
+    situation,
 )
 from tactful.feedback.acceptance.model import LogisticModel, sigmoid
 
@@ -373,5 +374,60 @@ def test_nothing_is_explored_while_learning_is_off(tmp_path) -> None:
         loop.configure(FilterOptions(explore=1.0, learn=True))
         decision = loop.judge("/ws", ctx, candidate)
         assert decision.show and decision.explored
+    finally:
+        loop.close()
+
+
+def test_a_situations_offset_moves_the_filters_threshold_there_only() -> None:
+    # Every suggestion is judged at p = 0.5; the threshold is 0.55, +0.1 with code below the
+    # cursor's line, -0.1 on the first lines of a document that ends at the cursor's line.
+    offsets = {"context": 0.1, "head": -0.1}
+    prior = Prior(Stage({}, 0.0), Stage({}, 0.55, offsets=offsets), {"id": "situations"})
+    model = AcceptanceModel(prior, explore=0.0)
+    inside = Context("python", "    x = ", line_number=5, continues=True)
+    head = Context("python", "    x = ", line_number=5)
+    rest = Context("python", "    x = ", line_number=400)
+    assert [situation(c) for c in (inside, head, rest)] == ["context", "head", "rest"]
+    assert [model.judge(c, NAME).show for c in (inside, head, rest)] == [False, True, False]
+    assert model.threshold_at(inside) == pytest.approx(0.65)
+    # A threshold the user set holds everywhere.
+    fixed = AcceptanceModel(prior, threshold=0.45, explore=0.0)
+    assert all(fixed.judge(c, NAME).show for c in (inside, head, rest))
+    # Written beside the threshold, read back; a prior without them (an older one), or with
+    # malformed ones, keeps the threshold everywhere.
+    data = json.loads(prior.dumps())
+    assert data["format"] == 1 and data["filter"]["threshold"] == 0.55
+    assert Prior.from_json(data).filter.offsets == offsets
+    del data["filter"]["situations"]
+    assert Prior.from_json(data).filter.offsets == {}
+    data["filter"]["situations"] = {"context": "high"}
+    assert Prior.from_json(data).filter.offsets == {}
+
+
+def test_the_moment_says_whether_the_document_goes_on_below_the_cursor(tmp_path) -> None:
+    from tactful.analyzers.text import Point
+    from tactful.feedback.completion import perceive
+    from tactful.feedback.loop import FeedbackLoop, FilterOptions
+    from tactful.feedback.store import FeedbackStore
+    from tactful.suggestion.types import CompletionRequest
+
+    loop = FeedbackLoop(FeedbackStore(tmp_path / "fb.sqlite3"), FilterOptions(explore=0.0))
+    try:
+
+        def moment(text: str, line: int, column: int) -> Context:
+            request = CompletionRequest(
+                "file:///ws/a.py", "/ws/a.py", "python", 1, text, Point(line, column), "/ws"
+            )
+            return perceive(loop, request, "/ws")
+
+        typed = moment("import os\n\ndef f():\n    return os.pa", 3, 16)
+        assert not typed.continues and typed.line_suffix == ""
+        blank_below = moment("def f():\n    return os.pa\n\n   \n", 1, 16)
+        assert not blank_below.continues
+        inside = moment("def f():\n    return os.pa\n\n\ndef g():\n    pass\n", 1, 16)
+        assert inside.continues and inside.line_number == 1
+        # The rest of the cursor's own line is its suffix, not code below.
+        suffix = moment("def f():\n    return os.pa)", 1, 16)
+        assert not suffix.continues and suffix.line_suffix == ")"
     finally:
         loop.close()

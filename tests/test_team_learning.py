@@ -199,6 +199,8 @@ def test_hidden_suggestions_typed_by_hand_teach_the_team_model(
     assert scope["held_back"] == 40 and scope["kept"] == "trained"
     assert scope["model"]["log_loss"] < scope["base"]["log_loss"]
     prior, _items = models.for_repository(repository.id)
+    # The team's model keeps the shipped prior's threshold offsets by situation.
+    assert prior.filter.offsets == shipped_prior().filter.offsets != {}
     newcomer = FeedbackLoop(FeedbackStore(tmp_path / "new.sqlite3"), FilterOptions(explore=0.0))
     newcomer.use_base(lambda _root: (prior, None))
     alone = FeedbackLoop(FeedbackStore(tmp_path / "alone.sqlite3"), FilterOptions(explore=0.0))

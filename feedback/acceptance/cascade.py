@@ -46,6 +46,7 @@ from tactful.feedback.acceptance.features import (
     candidate_features,
     context_features,
     path_kind,
+    situation,
 )
 from tactful.feedback.acceptance.hidden import HiddenLedger, Typed
 from tactful.feedback.acceptance.model import LogisticModel, Prior, shipped_prior
@@ -154,9 +155,11 @@ class History:
         now: float | None = None,
         document: str = "",
         path: str = "",
+        continues: bool = False,
     ) -> Context:
         """A ``Context`` for this moment, with this history filled in (``document``: an id for
-        the document, ``path``: its file path, if it has one). ``hidden_costs`` is set to the
+        the document, ``path``: its file path, if it has one; ``continues``: the document goes
+        on after the cursor's line). ``hidden_costs`` is set to the
         suggestions the filter hid that are found at this moment to have been typed by hand
         (``HiddenLedger``)."""
         self.hidden_costs = self.hidden.moment(document, line_number, line_prefix, previous_line)
@@ -172,6 +175,7 @@ class History:
             recent_rate=self.rate(),
             along=self.along(document, line_number, line_prefix),
             path_kind=path_kind(path),
+            continues=continues,
         )
 
 
@@ -201,6 +205,7 @@ class AcceptanceModel:
         self._random = random.Random(seed)
         # What hiding cost and what showing saved, by probability: the workspace's threshold.
         self.budget = ThresholdBudget(self.prior.filter.threshold)
+        self.offsets = dict(self.prior.filter.offsets)
         self.configure(threshold=threshold, explore=explore, enabled=enabled)
 
     def configure(self, *, threshold: float | None, explore: float, enabled: bool) -> None:
@@ -215,6 +220,15 @@ class AcceptanceModel:
         if self.fixed_threshold is not None:
             return self.fixed_threshold
         return self.budget.threshold
+
+    def threshold_at(self, ctx: Context) -> float:
+        """The filter's threshold at this moment: the workspace's, moved by the prior's offset
+        for the situation (``features.situation``); a threshold the user set holds everywhere."""
+        if self.fixed_threshold is not None:
+            return self.fixed_threshold
+        offsets = self.offsets
+        threshold = self.budget.threshold
+        return threshold + offsets.get(situation(ctx), 0.0) if offsets else threshold
 
     def missed(self, probability: float, keystrokes: int) -> None:
         """Learning that the developer typed by hand ``keystrokes`` of a suggestion the filter
@@ -233,7 +247,7 @@ class AcceptanceModel:
         context = gate.context if gate is not None and gate.context else context_features(ctx)
         features = candidate_features(ctx, candidate, context)
         p = self.filter_model.predict(features)
-        return self._decide(p, self.threshold, features, context, ctx.trigger == INVOKED)
+        return self._decide(p, self.threshold_at(ctx), features, context, ctx.trigger == INVOKED)
 
     def _decide(
         self, p: float, threshold: float, features: Features, context: Features, asked: bool

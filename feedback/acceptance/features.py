@@ -64,6 +64,23 @@ class Context:
     along: str = "none"
     # "test" or "src" (``path_kind``), "" when the document has no path.
     path_kind: str = ""
+    # Whether the document goes on after the cursor's line (code below it: an edit inside
+    # existing code) or ends there (a file typed top to bottom). Not a feature: it chooses the
+    # filter's threshold (``situation``).
+    continues: bool = False
+
+
+# The first lines of a file typed top to bottom (``situation``): where the engine knows least.
+HEAD_LINES = 100
+
+
+def situation(ctx: Context) -> str:
+    """Where the developer is, as the filter's threshold sees it: ``context`` (code below the
+    cursor's line), ``head`` (the first ``HEAD_LINES`` lines of a document that ends at the
+    cursor's line) or ``rest``."""
+    if ctx.continues:
+        return "context"
+    return "head" if ctx.line_number < HEAD_LINES else "rest"
 
 
 @dataclass(frozen=True, slots=True)

@@ -158,13 +158,19 @@ class LogisticModel:
 
 @dataclass(frozen=True)
 class Stage:
-    """One trained stage of the cascade: weights, the tuned threshold and how it was found."""
+    """One trained stage of the cascade: weights, the tuned threshold and how it was found.
+
+    ``offsets``: what is added to the threshold in a situation (``features.situation``), each
+    chosen like the threshold, on trajectories of that situation under the same budget; a
+    situation not named keeps the threshold. Written as ``situations``, a key a server that
+    does not know it ignores (it then uses ``threshold`` everywhere, as before)."""
 
     weights: Mapping[int, float]
     threshold: float
     rate: float = 0.05
     initial_accumulator: float = 1.0
     notes: Mapping[str, Any] = field(default_factory=dict)
+    offsets: Mapping[str, float] = field(default_factory=dict)
 
     def model(self) -> LogisticModel:
         return LogisticModel(
@@ -172,13 +178,16 @@ class Stage:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "threshold": round(self.threshold, 4),
             "rate": self.rate,
             "initial_accumulator": self.initial_accumulator,
             "notes": dict(self.notes),
-            "weights": {str(i): round(w, 4) for i, w in sorted(self.weights.items()) if w},
         }
+        if self.offsets:
+            data["situations"] = {k: round(v, 4) for k, v in sorted(self.offsets.items())}
+        data["weights"] = {str(i): round(w, 4) for i, w in sorted(self.weights.items()) if w}
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Stage:
@@ -188,7 +197,19 @@ class Stage:
             rate=float(data.get("rate", 0.05)),
             initial_accumulator=float(data.get("initial_accumulator", 1.0)),
             notes=dict(data.get("notes", {})),
+            offsets=_offsets(data.get("situations")),
         )
+
+
+def _offsets(data: object) -> dict[str, float]:
+    """A stage's ``situations`` (ignored if malformed: the threshold then holds everywhere)."""
+    if not isinstance(data, Mapping):
+        return {}
+    try:
+        offsets = {str(k): float(v) for k, v in data.items()}
+    except (TypeError, ValueError):
+        return {}
+    return {k: v for k, v in offsets.items() if math.isfinite(v) and abs(v) < 1.0}
 
 
 @dataclass(frozen=True)

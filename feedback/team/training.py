@@ -249,7 +249,13 @@ def fit_cascade(start: Prior, moments: Sequence[Moment], options: TrainingOption
                 gate.update(m.context, min(max(m.probability, 0.0), 1.0))
     return Prior(
         gate=Stage(gate.nonzero(1e-4), start.gate.threshold, start.gate.rate, 1.0),
-        filter=Stage(filt.nonzero(1e-4), start.filter.threshold, start.filter.rate, 1.0),
+        filter=Stage(
+            filt.nonzero(1e-4),
+            start.filter.threshold,
+            start.filter.rate,
+            1.0,
+            offsets=start.filter.offsets,
+        ),
         meta=dict(start.meta),
     )
 
@@ -386,6 +392,7 @@ def _scope_model(
             float(threshold),
             chosen.filter.rate,
             chosen.filter.initial_accumulator,
+            offsets=chosen.filter.offsets,
         ),
         meta=meta,
     )
