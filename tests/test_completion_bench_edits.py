@@ -89,6 +89,8 @@ def test_bench_edits_replays_commits_through_the_server(workspace: Workspace) ->
     assert len(report["commits"]) == 1
     local = report["engines"]["local"]
     assert local["commits"] == 1 and local["files"] == 1
+    # one commit: no other sample of commits to speak of
+    assert local["keystrokes_saved_rate_interval"] is None
     typed = sum(keystrokes(h.typed) for h in plan_hunks(BEFORE, AFTER))
     assert local["keystrokes"] == typed
     # The phrase is in the file three times above the new function: it is suggested there.
@@ -162,3 +164,26 @@ def _bench_with_details(workspace: Workspace) -> tuple[dict, list[dict]]:
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in details.read_text(encoding="utf-8").splitlines()]
     return json.loads(result.stdout), lines
+
+
+def test_bench_edits_says_how_far_another_sample_of_commits_could_move_the_rate(
+    workspace: Workspace,
+) -> None:
+    workspace.write("handlers.py", BEFORE)
+    workspace.commit("base")
+    workspace.write("handlers.py", AFTER)
+    workspace.commit("a handler the file already has the phrase of")
+    workspace.write("handlers.py", AFTER + "\n\ndef unrelated(quux):\n    return quux * 7 - 3\n")
+    workspace.commit("something new")
+
+    text = tactful("bench", "edits", str(workspace.root), "--commits", "0")
+    done = tactful("bench", "edits", str(workspace.root), "--commits", "0", "--format", "json")
+
+    assert done.returncode == 0 and text.returncode == 0, done.stderr + text.stderr
+    local = json.loads(done.stdout)["engines"]["local"]
+    interval = local["keystrokes_saved_rate_interval"]
+    assert interval["commits"] == 2 and interval["level"] == 0.95
+    assert interval["low"] <= local["keystrokes_saved_rate"] <= interval["high"]
+    # the two commits save differently: resampling them moves the rate
+    assert interval["low"] < interval["high"]
+    assert "resampling these 2 commits (bootstrap): 95% of resamples saved " in text.stdout

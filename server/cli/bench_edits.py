@@ -33,7 +33,7 @@ from tactful.analyzers.git_safety import run_git
 from tactful.analyzers.index import decode_source
 from tactful.analyzers.languages import language_of_path
 from tactful.server.cli.bench import add_shared_options, parse_settings, session
-from tactful.server.cli.bench_filter import filter_runs, filter_text, part_effects
+from tactful.server.cli.bench_filter import filter_runs, filter_text, interval_text, part_effects
 from tactful.suggestion.next_replay import ORDERS
 from tactful.suggestion.replay import HEAD_LINES, Step, Tally, edit_file, type_file
 
@@ -180,6 +180,8 @@ class EditsTally:
     new_files_head: Tally = field(default_factory=Tally)
     commits: int = 0
     by_size: dict[str, list[float]] = field(default_factory=dict)
+    # Each replayed commit's in-context keystrokes and keystrokes saved, for the interval.
+    by_commit: list[tuple[int, int]] = field(default_factory=list)
 
     def watch(self, step: Step) -> None:
         lines = step.typed.count("\n") + step.after.count("\n") + 1
@@ -189,6 +191,7 @@ class EditsTally:
     def summary(self) -> dict[str, Any]:
         out = self.edits.summary()
         out["commits"] = self.commits
+        out["keystrokes_saved_rate_interval"] = commit_interval(self.by_commit)
         out["new_files"] = self.new_files.summary()
         out[f"new_files_first_{HEAD_LINES}_lines"] = self.new_files_head.summary()
         by_size: dict[str, dict[str, Any]] = {}
@@ -200,6 +203,37 @@ class EditsTally:
                 by_size[name] = {"requests": len(latencies), **part}
         out["latency_ms_by_file_size"] = by_size
         return out
+
+
+# The share of resampled commit sets whose rate falls inside the interval, how many are drawn,
+# and the seed (the same commits give the same interval).
+INTERVAL_LEVEL = 0.95
+INTERVAL_DRAWS = 2000
+INTERVAL_SEED = 0
+
+
+def commit_interval(by_commit: list[tuple[int, int]]) -> dict[str, Any] | None:
+    """How much the share of keystrokes saved rests on a few of the commits replayed: a
+    percentile bootstrap over them (``by_commit``: each one's keystrokes and keystrokes saved),
+    resampled whole, ``INTERVAL_LEVEL`` of the draws between ``low`` and ``high``. It speaks of
+    these commits only: another sample of the history may fall outside it. None with fewer
+    than two commits that typed anything."""
+    parts = [(typed, saved) for typed, saved in by_commit if typed > 0]
+    if len(parts) < 2:
+        return None
+    draw = random.Random(INTERVAL_SEED)
+    rates = []
+    for _ in range(INTERVAL_DRAWS):
+        sample = draw.choices(parts, k=len(parts))
+        rates.append(sum(saved for _, saved in sample) / sum(typed for typed, _ in sample))
+    rates.sort()
+    tail = (1 - INTERVAL_LEVEL) / 2
+    return {
+        "level": INTERVAL_LEVEL,
+        "commits": len(parts),
+        "low": round(rates[int(tail * (INTERVAL_DRAWS - 1))], 4),
+        "high": round(rates[int((1 - tail) * (INTERVAL_DRAWS - 1))], 4),
+    }
 
 
 def clone_at(repository: Path, root: Path, commit: str) -> None:
@@ -244,6 +278,7 @@ async def _replay(
             checked_out = commit.parent
             touched = set()
             where.update(commit=commit.id, new_file=False)
+            typed, saved = tally.edits.keystrokes_total, tally.edits.keystrokes_saved
             for path in commit.modified:
                 old = show(repository, commit.parent, path)
                 new = show(repository, commit.id, path)
@@ -253,6 +288,9 @@ async def _replay(
                 )
                 tally.edits.merge(part)
                 touched.add(path)
+            tally.by_commit.append(
+                (tally.edits.keystrokes_total - typed, tally.edits.keystrokes_saved - saved)
+            )
             where["new_file"] = True
             for path in commit.added:
                 new = show(repository, commit.id, path)
@@ -409,6 +447,9 @@ def _text(engine: str, summary: dict[str, Any]) -> str:
 
     lines = [f"{engine}: {summary['commits']} commits"]
     lines.append(line("in-context edits", summary))
+    interval = summary.get("keystrokes_saved_rate_interval")
+    if interval is not None:
+        lines.append(f"    {interval_text(interval)}")
     lines.append(line("new files", summary["new_files"]))
     head = f"new_files_first_{HEAD_LINES}_lines"
     lines.append(line(f"first {HEAD_LINES} lines of new files", summary[head]))

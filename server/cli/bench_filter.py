@@ -92,6 +92,15 @@ def _pct(value: object) -> str:
     return f"{100 * value:.1f}%" if isinstance(value, int | float) else "—"
 
 
+def interval_text(interval: Mapping[str, Any]) -> str:
+    """A ``keystrokes_saved_rate_interval`` (``bench edits``) as text."""
+    return (
+        f"resampling these {interval['commits']} commits (bootstrap): "
+        f"{100 * interval['level']:.0f}% of resamples saved {_pct(interval['low'])} to "
+        f"{_pct(interval['high'])}"
+    )
+
+
 def filter_text(engine: str, runs: Mapping[str, Any], part: str | None = None) -> str:
     """The runs of one engine as text; ``part``: a part of each summary (see ``part_effects``)
     reported too."""
@@ -110,6 +119,9 @@ def filter_text(engine: str, runs: Mapping[str, Any], part: str | None = None) -
             f"decision p99 gate {us.get('gate_p99')} µs, filter {us.get('filter_p99')} µs "
             f"(CPU {cpu.get('gate_p99')} µs, {cpu.get('filter_p99')} µs)"
         )
+        interval = run.get("keystrokes_saved_rate_interval")
+        if isinstance(interval, Mapping):
+            lines.append(f"          {interval_text(interval)}")
         if name == "off":
             lines.append(
                 f"          AUC of the filter on everything shown: online "
